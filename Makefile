@@ -1,0 +1,135 @@
+# dtrack: one Makefile drives everything (see README.md).
+#   make            library, BPF skeletons, the dtrack CLI and tools
+#   make test       build and run the GoogleTest suites
+#   make run        the demo
+#   make bench      benchmarks (ratios measured side by side)
+#   V=1             print full commands
+# Out-of-tree: everything is built under $(BUILD).
+
+BUILD    ?= build
+CXX      ?= g++
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+CXXFLAGS  ?= -O2 -g
+CXXFLAGS  += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
+             -Ilib/include -Ilib -Itests -I$(BUILD)/bpf -MMD -MP
+LDLIBS    := -lbpf -lelf -lz -pthread
+BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
+
+# --- Debian packages every target needs (installed by `make deps`) -----------
+DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
+                libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
+                nlohmann-json3-dev binutils pkg-config
+
+# --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp lib/probe/*.cpp)
+LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
+CLI_SRCS  := $(wildcard user/*.cpp)
+CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
+TEST_SRCS := $(filter-out tests/bench/%,$(wildcard tests/*.cpp tests/*/*.cpp))
+TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
+BENCH_SRCS := $(wildcard tests/bench/*.cpp)
+BENCH_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(BENCH_SRCS))
+
+LIB_A  := $(BUILD)/libdtrack.a
+LIB_SO := $(BUILD)/libdtrack.so
+CLI    := $(BUILD)/dtrack
+TESTS  := $(BUILD)/dtrack_tests
+BENCH  := $(BUILD)/dtrack_bench
+
+TOOLS :=
+include $(wildcard tools/*/tool.mk)
+
+.PHONY: all deps test run bench clean
+all: $(LIB_A) $(LIB_SO) $(CLI) $(TOOLS)
+
+# Installs what is missing; a no-op (one dpkg-query) when everything is there.
+deps:
+	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing" $$missing; \
+	    if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install: $$missing" >&2; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+
+# --- BPF: clang -target bpf -> bpftool gen object -> bpftool gen skeleton ------
+# vmlinux.h comes from the running kernel's BTF; without BTF the programs build
+# against bpf/compat/vmlinux_fallback.h (tracepoint structs from tracefs).
+$(BUILD)/bpf/vmlinux.h: | deps
+	$(Q)mkdir -p $(@D)
+	$(call msg,GEN,$@)
+	$(Q)if [ -r /sys/kernel/btf/vmlinux ] && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp 2>/dev/null; then \
+	    mv $@.tmp $@; \
+	else \
+	    echo "  (no kernel BTF: using bpf/compat/vmlinux_fallback.h)"; \
+	    echo '#include "compat/vmlinux_fallback.h"' > $@; rm -f $@.tmp; \
+	fi
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h bpf/compat/*.h) | deps
+	$(Q)mkdir -p $(@D)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPFCFLAGS) -c $< -o $@.raw
+	$(Q)$(BPFTOOL) gen object $@ $@.raw && rm -f $@.raw
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+# --- C++: every object waits for the skeletons (order-only); -MMD records
+# which ones it really includes, so a changed BPF program rebuilds only those.
+$(BUILD)/%.o: %.cpp | deps $(BPF_SKELS)
+	$(Q)mkdir -p $(@D)
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CXX) -shared -o $@ $^ $(LDLIBS)
+
+$(CLI): $(CLI_OBJS) $(LIB_A)
+	$(call msg,LD,$@)
+	$(Q)$(CXX) -o $@ $^ $(LDLIBS)
+
+# Tests find the built binaries (dtrack, dtvm) through this path.
+$(TEST_OBJS) $(BENCH_OBJS): CXXFLAGS += -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"'
+
+$(TESTS): $(TEST_OBJS) $(LIB_A)
+	$(call msg,LD,$@)
+	$(Q)$(CXX) -o $@ $^ -lgmock -lgtest $(LDLIBS)
+
+$(BENCH): $(BENCH_OBJS) $(LIB_A)
+	$(call msg,LD,$@)
+	$(Q)$(CXX) -o $@ $^ -lbenchmark $(LDLIBS)
+
+# The suite prints "tests: N passed, N failed" as its last line.
+TEST_ARGS ?=
+test: all $(TESTS)
+	$(Q)$(TESTS) $(TEST_ARGS)
+
+bench: all $(BENCH)
+	$(Q)$(BENCH)
+
+run: all
+	$(Q)./tools/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

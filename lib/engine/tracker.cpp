@@ -1,0 +1,96 @@
+#include "dtrack/tracker.hpp"
+
+namespace dtrack {
+
+void HarvestReport::add_vcpu(size_t vcpu, uint64_t n) {
+    if (pages_per_vcpu.size() <= vcpu) pages_per_vcpu.resize(vcpu + 1);
+    pages_per_vcpu[vcpu] += n;
+}
+
+void HarvestReport::add_region(RegionId region, uint64_t n) {
+    if (pages_per_region.size() <= region) pages_per_region.resize(region + 1);
+    pages_per_region[region] += n;
+}
+
+RegionId Tracker::add_region(Region region) {
+    regions_.emplace_back(std::move(region));
+    std::lock_guard lock(counters_mutex_);
+    counters_.pages_per_region.push_back(0);
+    return static_cast<RegionId>(regions_.size() - 1);
+}
+
+Source& Tracker::add_source(std::unique_ptr<Source> source) {
+    sources_.push_back(std::move(source));
+    std::lock_guard lock(counters_mutex_);
+    counters_.sources.push_back(SourceCounters{.name = sources_.back()->name()});
+    return *sources_.back();
+}
+
+const Region* Tracker::find_slot(uint32_t slot, RegionId* id) const {
+    for (size_t i = 0; i < regions_.size(); ++i) {
+        const Region& r = regions_[i].region;
+        if (r.space == AddressSpace::guest_physical && r.slot == slot) {
+            if (id) *id = static_cast<RegionId>(i);
+            return &r;
+        }
+    }
+    return nullptr;
+}
+
+SyncReport Tracker::sync(SyncKind kind) {
+    std::lock_guard sync_lock(sync_mutex_);
+    SyncReport report{.kind = kind};
+    const auto start = std::chrono::steady_clock::now();
+
+    // Harvest outside the counters lock: harvests are slow, snapshots are not.
+    std::vector<Result<HarvestReport>> results;
+    results.reserve(sources_.size());
+    for (auto& source : sources_) results.push_back(source->harvest(*this));
+
+    std::lock_guard lock(counters_mutex_);
+    for (size_t i = 0; i < results.size(); ++i) {
+        SourceCounters& c = counters_.sources[i];
+        ++c.harvests;
+        if (!results[i]) {
+            ++c.failures;
+            report.errors.push_back(results[i].error());
+            continue;
+        }
+        const HarvestReport& h = results[i].value();
+        c.pages += h.pages;
+        c.new_dirty += h.new_dirty;
+        c.lost += h.lost;
+        c.overapproximated += h.overapproximated;
+        c.estimate = c.estimate || h.estimate;
+        c.cost += h.cost;
+        if (c.pages_per_vcpu.size() < h.pages_per_vcpu.size()) c.pages_per_vcpu.resize(h.pages_per_vcpu.size());
+        for (size_t v = 0; v < h.pages_per_vcpu.size(); ++v) c.pages_per_vcpu[v] += h.pages_per_vcpu[v];
+        for (size_t r = 0; r < h.pages_per_region.size() && r < counters_.pages_per_region.size(); ++r)
+            counters_.pages_per_region[r] += h.pages_per_region[r];
+        report.pages += h.pages;
+        report.new_dirty += h.new_dirty;
+        report.lost += h.lost;
+    }
+    ++(kind == SyncKind::round ? counters_.syncs_round : counters_.syncs_background);
+    report.duration = std::chrono::steady_clock::now() - start;
+    return report;
+}
+
+void Tracker::count_round() {
+    std::lock_guard lock(counters_mutex_);
+    ++counters_.rounds;
+}
+
+Counters Tracker::counters() const {
+    std::lock_guard lock(counters_mutex_);
+    return counters_;
+}
+
+Status Tracker::prepare_take(RegionId id, uint64_t first, uint64_t count) {
+    for (auto& source : sources_) {
+        if (Status s = source->prepare_take(id, first, count); !s) return s;
+    }
+    return Ok{};
+}
+
+}  // namespace dtrack

@@ -1,0 +1,56 @@
+// Source: one kernel mechanism that knows which pages were written.
+//
+// A source harvests what its mechanism gathered into the tracker's bitmaps and
+// says what it harvested, what it may have lost, and what that cost. It knows
+// nothing of rounds or consumers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dtrack/error.hpp"
+#include "dtrack/region.hpp"
+
+namespace dtrack {
+
+class Tracker;
+
+// What one harvest did. Counts are of this harvest only (deltas).
+struct HarvestReport {
+    uint64_t pages = 0;      // page reports taken from the kernel (a page re-dirtied counts again)
+    uint64_t new_dirty = 0;  // of those, pages that were clean in the tracker's bitmap
+    std::vector<uint64_t> pages_per_vcpu;    // index = vCPU; empty when the mechanism has no vCPU view
+    std::vector<uint64_t> pages_per_region;  // index = RegionId; may be shorter than the region list
+    uint64_t lost = 0;             // events the source knows it lost...
+    uint64_t overapproximated = 0; // ...and the pages it marked dirty without evidence to cover them
+    bool estimate = false;         // the figures are an estimate (sampling), not exact
+    std::chrono::nanoseconds cost{0};  // time in ioctls and the harvest loop
+
+    void add_vcpu(size_t vcpu, uint64_t n);
+    void add_region(RegionId region, uint64_t n);
+};
+
+class Source {
+public:
+    virtual ~Source() = default;
+
+    // A short name for counters and messages: "kvm-ring", "bpf", "uffd".
+    virtual std::string name() const = 0;
+
+    // Moves everything the kernel gathered since the last harvest into
+    // `tracker`'s bitmaps. Invariant 2: whatever the mechanism must re-arm
+    // (ring reset, write-protect) is re-armed before this returns, unless the
+    // source defers it to prepare_take().
+    virtual Result<HarvestReport> harvest(Tracker& tracker) = 0;
+
+    // Called just before a consumer takes-and-clears [first_page, +count) of
+    // `region`; a source that re-protects lazily (KVM_CLEAR_DIRTY_LOG) does it
+    // here, so the page is protected again before its contents are read.
+    virtual Status prepare_take(RegionId /*region*/, uint64_t /*first_page*/, uint64_t /*count*/) {
+        return Ok{};
+    }
+};
+
+}  // namespace dtrack

@@ -1,0 +1,121 @@
+// Tracker: the engine. Regions and their dirty bitmaps, the registered
+// sources, sync() that harvests them all, and monotonic counters.
+//
+// Threads: sources may mark bitmaps at any time (a reaper thread); sync() is
+// serialized (the watcher and the migration thread may both call it); one
+// consumer takes-and-clears. Regions and sources are added before the first
+// sync.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dtrack/dirty_bitmap.hpp"
+#include "dtrack/error.hpp"
+#include "dtrack/region.hpp"
+#include "dtrack/source.hpp"
+
+namespace dtrack {
+
+// Two clocks (invariant 3): rounds count transfer passes, syncs count harvests.
+enum class SyncKind : uint8_t {
+    round,       // the sync that starts or ends a transfer round
+    background,  // a harvest between rounds (the watcher's)
+};
+
+struct SourceCounters {
+    std::string name;
+    uint64_t harvests = 0;
+    uint64_t pages = 0;
+    uint64_t new_dirty = 0;
+    uint64_t lost = 0;
+    uint64_t overapproximated = 0;
+    uint64_t failures = 0;  // harvests that returned an error
+    bool estimate = false;
+    std::vector<uint64_t> pages_per_vcpu;
+    std::chrono::nanoseconds cost{0};
+};
+
+// A snapshot. Every field only grows (invariant 4).
+struct Counters {
+    uint64_t rounds = 0;
+    uint64_t syncs_round = 0;
+    uint64_t syncs_background = 0;
+    std::vector<uint64_t> pages_per_region;  // pages reported dirty, index = RegionId
+    std::vector<SourceCounters> sources;
+
+    uint64_t syncs() const { return syncs_round + syncs_background; }
+};
+
+struct SyncReport {
+    SyncKind kind = SyncKind::round;
+    uint64_t pages = 0;
+    uint64_t new_dirty = 0;
+    uint64_t lost = 0;
+    std::chrono::nanoseconds duration{0};
+    std::vector<Error> errors;  // one per failing source; the others were harvested
+
+    bool ok() const { return errors.empty(); }
+};
+
+class Tracker {
+public:
+    Tracker() = default;
+    Tracker(const Tracker&) = delete;
+    Tracker& operator=(const Tracker&) = delete;
+
+    // --- set-up ---------------------------------------------------------------
+    RegionId add_region(Region region);
+    Source& add_source(std::unique_ptr<Source> source);
+
+    size_t region_count() const { return regions_.size(); }
+    const Region& region(RegionId id) const { return regions_.at(id).region; }
+    DirtyBitmap& bitmap(RegionId id) { return regions_.at(id).bitmap; }
+    const DirtyBitmap& bitmap(RegionId id) const { return regions_.at(id).bitmap; }
+    // The region that holds KVM memslot `slot`, or nullptr.
+    const Region* find_slot(uint32_t slot, RegionId* id = nullptr) const;
+
+    // --- harvesting -----------------------------------------------------------
+    SyncReport sync(SyncKind kind = SyncKind::round);
+
+    // --- rounds ----------------------------------------------------------------
+    void count_round();
+
+    // --- consuming --------------------------------------------------------------
+    // Takes-and-clears dirty pages [first, +count) of `id` after the sources
+    // re-protected them: f(word_index, bits) per non-zero word. Returns pages
+    // taken, or the error of a source that could not re-protect (then nothing
+    // was taken).
+    template <typename F>
+    Result<uint64_t> take(RegionId id, uint64_t first, uint64_t count, F&& f);
+
+    Counters counters() const;
+
+private:
+    struct RegionState {
+        RegionState(Region r) : region(std::move(r)), bitmap(region.page_count) {}
+        Region region;
+        DirtyBitmap bitmap;
+    };
+    Status prepare_take(RegionId id, uint64_t first, uint64_t count);
+
+    std::deque<RegionState> regions_;
+    std::vector<std::unique_ptr<Source>> sources_;
+
+    std::mutex sync_mutex_;          // one harvest at a time
+    mutable std::mutex counters_mutex_;
+    Counters counters_;
+};
+
+template <typename F>
+Result<uint64_t> Tracker::take(RegionId id, uint64_t first, uint64_t count, F&& f) {
+    if (Status s = prepare_take(id, first, count); !s) return s.error();
+    return bitmap(id).take_range(first, count, f);
+}
+
+}  // namespace dtrack
