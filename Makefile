@@ -10,6 +10,8 @@ BUILD    ?= build
 CXX      ?= g++
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
+# Kernel BTF for vmlinux.h; point it at a missing file to try the no-BTF fallback.
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 ifeq ($(V),1)
 Q :=
@@ -71,7 +73,7 @@ deps:
 $(BUILD)/bpf/vmlinux.h: | deps
 	$(Q)mkdir -p $(@D)
 	$(call msg,GEN,$@)
-	$(Q)if [ -r /sys/kernel/btf/vmlinux ] && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp 2>/dev/null; then \
+	$(Q)if [ -r $(VMLINUX_BTF) ] && $(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp 2>/dev/null; then \
 	    mv $@.tmp $@; \
 	else \
 	    echo "  (no kernel BTF: using bpf/compat/vmlinux_fallback.h)"; \
@@ -83,6 +85,9 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h bpf/
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPFCFLAGS) -c $< -o $@.raw
 	$(Q)$(BPFTOOL) gen object $@ $@.raw && rm -f $@.raw
+
+# Keep BPF objects and skeletons: make would delete them as intermediates.
+.SECONDARY: $(BPF_SKELS) $(BPF_SKELS:.skel.h=.bpf.o)
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)

@@ -57,7 +57,7 @@ struct pm_scan_arg {
 #define UFFD_FEATURE_WP_ASYNC (1 << 15)
 #endif
 
-/* KVM (6.4): dirty ring together with a bitmap for non-vCPU writes. */
+/* KVM: dirty ring together with a bitmap for writes made outside a vCPU. */
 #ifndef KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP
 #define KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP 225
 #endif

@@ -1,0 +1,148 @@
+// Who may use what: this process's capabilities, access to /dev/kvm, and the
+// sysctls that lock BPF, perf and userfaultfd away from unprivileged users.
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "probe/probes.hpp"
+#include "probe/unique_fd.hpp"
+
+namespace dtrack::probe {
+namespace {
+
+constexpr FeatureText privileges_text{
+    feature_id::privileges,
+    "Privileges",
+    "loading BPF (CAP_BPF+CAP_PERFMON), mounting tracefs (CAP_SYS_ADMIN), "
+    "reading other processes (CAP_SYS_PTRACE)",
+    "run dtrack as root, or give it CAP_BPF and CAP_PERFMON (setcap "
+    "cap_bpf,cap_perfmon+ep build/dtrack)",
+    "privileges.md",
+};
+constexpr FeatureText kvm_device_text{
+    feature_id::kvm_device,
+    "/dev/kvm access",
+    "creating VMs: the KVM sources, dtvm, embedding VMMs",
+    "run as root or join the group that owns /dev/kvm (usually kvm)",
+    "privileges.md",
+};
+constexpr FeatureText sysctl_text{
+    feature_id::sysctl_limits,
+    "Sysctl limits",
+    "tells whether BPF and userfaultfd are locked away from this user",
+    "run dtrack as root, or give it CAP_BPF and CAP_PERFMON: tracing BPF needs "
+    "them whatever the sysctls say",
+    "privileges.md",
+};
+
+struct Capability {
+    int number;
+    const char* name;
+};
+// The capabilities dtrack's mechanisms care about.
+constexpr Capability relevant_capabilities[] = {
+    {CAP_SYS_ADMIN, "CAP_SYS_ADMIN"},       {CAP_BPF, "CAP_BPF"},
+    {CAP_PERFMON, "CAP_PERFMON"},           {CAP_SYS_PTRACE, "CAP_SYS_PTRACE"},
+    {CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE"},
+};
+
+bool has(std::uint64_t caps, int number) {
+    return (caps >> number) & 1;
+}
+
+std::optional<long> read_sysctl(const char* path) {
+    std::ifstream in(path);
+    long value = 0;
+    if (!(in >> value)) return std::nullopt;
+    return value;
+}
+
+std::string value_text(const std::optional<long>& value) {
+    return value ? std::to_string(*value) : "?";
+}
+
+Feature probe_capabilities() {
+    std::uint64_t caps = effective_capabilities();
+    std::vector<std::string> held, lacking;
+    for (const Capability& cap : relevant_capabilities)
+        (has(caps, cap.number) ? held : lacking).push_back(cap.name);
+    std::string detail = "uid " + std::to_string(::geteuid()) + "; has " +
+                         (held.empty() ? std::string("none of them") : join(held, " "));
+    if (!lacking.empty()) detail += "; lacks " + join(lacking, " ");
+    if (!may_load_tracing_bpf())
+        return unavailable(privileges_text, detail + ": cannot load tracing BPF programs");
+    return available(privileges_text, detail);
+}
+
+Feature probe_kvm_device() {
+    struct stat st {};
+    if (::stat("/dev/kvm", &st) != 0) {
+        Feature f = unavailable(kvm_device_text, failed("stat /dev/kvm", errno));
+        f.fix = "load KVM (modprobe kvm_intel or kvm_amd) or build the kernel with CONFIG_KVM";
+        return f;
+    }
+    std::ostringstream owner;
+    const passwd* user = ::getpwuid(st.st_uid);
+    const group* grp = ::getgrgid(st.st_gid);
+    owner << "mode " << std::oct << (st.st_mode & 07777) << std::dec << ", owner "
+          << (user ? user->pw_name : std::to_string(st.st_uid)) << ":"
+          << (grp ? grp->gr_name : std::to_string(st.st_gid));
+
+    UniqueFd kvm(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    if (!kvm.valid())
+        return unavailable(kvm_device_text,
+                           failed("open /dev/kvm read-write", errno) + " (" + owner.str() + ")");
+    return available(kvm_device_text, owner.str() + "; opens read-write");
+}
+
+Feature probe_sysctls() {
+    auto bpf_disabled = read_sysctl("/proc/sys/kernel/unprivileged_bpf_disabled");
+    auto paranoid = read_sysctl("/proc/sys/kernel/perf_event_paranoid");
+    auto userfaultfd = read_sysctl("/proc/sys/vm/unprivileged_userfaultfd");
+    std::string values = "kernel.unprivileged_bpf_disabled=" + value_text(bpf_disabled) +
+                         ", kernel.perf_event_paranoid=" + value_text(paranoid) +
+                         ", vm.unprivileged_userfaultfd=" + value_text(userfaultfd);
+
+    // What they mean for this process (the kernel's own checks). The perf
+    // sysctl is only reported: tracing BPF needs CAP_PERFMON anyway, and
+    // with it the sysctl does not apply.
+    std::uint64_t caps = effective_capabilities();
+    if (bpf_disabled.value_or(0) != 0 && !has(caps, CAP_BPF) && !has(caps, CAP_SYS_ADMIN))
+        return unavailable(sysctl_text, values + ": BPF is for CAP_BPF holders only");
+    std::string detail = values + ": no limit for this process";
+    if (userfaultfd.value_or(1) == 0 && !has(caps, CAP_SYS_PTRACE))
+        detail += " (userfaultfd: user-mode faults only, enough for write tracking)";
+    return available(sysctl_text, detail);
+}
+
+}  // namespace
+
+std::uint64_t effective_capabilities() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("CapEff:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+    }
+    return 0;
+}
+
+bool may_load_tracing_bpf() {
+    std::uint64_t caps = effective_capabilities();
+    return (has(caps, CAP_BPF) && has(caps, CAP_PERFMON)) || has(caps, CAP_SYS_ADMIN);
+}
+
+std::vector<Feature> probe_privileges() {
+    return {probe_capabilities(), probe_kvm_device(), probe_sysctls()};
+}
+
+}  // namespace dtrack::probe

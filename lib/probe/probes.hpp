@@ -1,0 +1,76 @@
+// Internal to lib/probe/: the probe of each mechanism family, and the small
+// vocabulary they share. features.cpp runs them in order.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dtrack/features.hpp"
+
+namespace dtrack::probe {
+
+// The fixed texts of one feature; the probe adds what it found.
+struct FeatureText {
+    std::string_view id;
+    const char* name;
+    const char* enables;
+    const char* fix;   // default fix when unavailable; a probe may refine it
+    const char* note;  // file name under kconfig-notes/
+};
+
+// A Feature with the fixed texts filled in, not yet available.
+Feature make_feature(const FeatureText& text);
+Feature available(const FeatureText& text, std::string detail);
+Feature unavailable(const FeatureText& text, std::string reason);
+// From an Error: its what is the reason, its fix (if any) replaces the default.
+Feature unavailable(const FeatureText& text, const Error& error);
+
+// What one probe step found: ok, and a line of text (the detail when ok,
+// the reason when not).
+struct Outcome {
+    bool ok = false;
+    std::string text;
+};
+
+// "Operation not permitted (EPERM)"; also names kernel-internal errnos
+// (524 is ENOTSUPP) that strerror does not know.
+std::string errno_text(int err);
+// "CALL failed: <errno_text>"
+std::string failed(const std::string& call, int err);
+// "a, b, c" for join(items, ", ")
+std::string join(const std::vector<std::string>& items, std::string_view separator);
+
+// Runs `work` in a forked child and returns its Outcome. With
+// private_tracefs the child first moves into its own mount namespace (all
+// mounts private) and mounts tracefs at /sys/kernel/tracing there: the rest
+// of the system never sees that mount. A child that dies is reported as a
+// failed Outcome.
+enum class ChildSetup { none, private_tracefs };
+Outcome run_in_child(const std::function<Outcome()>& work, ChildSetup setup = ChildSetup::none);
+
+// Where tracefs is mounted ("/sys/kernel/tracing" or the debugfs path), or ""
+// when it is not mounted.
+std::string mounted_tracefs();
+// Runs `work` where libbpf finds tracefs: here when it is mounted, otherwise
+// in a child with a private tracefs mount.
+Outcome run_with_tracefs(const std::function<Outcome()>& work);
+
+// The effective capability set of this process (CapEff in /proc/self/status),
+// and whether it may load tracing BPF programs (CAP_BPF and CAP_PERFMON, or
+// CAP_SYS_ADMIN). Implemented in privilege_probe.cpp.
+std::uint64_t effective_capabilities();
+bool may_load_tracing_bpf();
+
+// --- the families, each in its own file ---------------------------------
+std::vector<Feature> probe_kvm();                // kvm_probe.cpp
+std::vector<Feature> probe_process_tracking();   // uffd_probe.cpp
+Feature probe_soft_dirty();                      // soft_dirty_probe.cpp
+Feature probe_kernel_btf();                      // btf_probe.cpp
+Feature probe_tracefs();                         // tracefs_probe.cpp
+std::vector<Feature> probe_bpf_program_types();  // bpf_probe.cpp
+Feature probe_kvm_tracepoints();                 // kvm_tracepoint_probe.cpp
+std::vector<Feature> probe_privileges();         // privilege_probe.cpp
+
+}  // namespace dtrack::probe

@@ -1,0 +1,23 @@
+// The dtrack subcommands. Each one lives in its own cmd_<name>.cpp and
+// registers itself on the app; when the user picks it, its callback stores
+// what to run in `chosen`, and main() runs that after parsing succeeded.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace dtrack::cli {
+
+// Exit codes of dtrack.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;  // the command ran and failed
+inline constexpr int exit_usage = 2;    // bad command line
+
+struct ChosenCommand {
+    std::function<int()> run;  // returns the exit code
+};
+
+void add_doctor_command(CLI::App& app, ChosenCommand& chosen);
+
+}  // namespace dtrack::cli
