@@ -115,7 +115,10 @@ $(CLI): $(CLI_OBJS) $(LIB_A)
 # Tests find the built binaries (dtrack, dtvm) through this path.
 $(TEST_OBJS) $(BENCH_OBJS): CXXFLAGS += -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"'
 
-$(TESTS): $(TEST_OBJS) $(LIB_A)
+# KVM tests drive real VMs through dtvm's VM layer.
+$(TEST_OBJS): CXXFLAGS += -Itools/dtvm
+
+$(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CXX) -o $@ $^ -lgmock -lgtest $(LDLIBS)
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "probe/probes.hpp"
-#include "probe/unique_fd.hpp"
+#include "dtrack/unique_fd.hpp"
 
 namespace dtrack::probe {
 namespace {

@@ -11,7 +11,7 @@
 #include "dtrack/linux_compat.h"
 #include "probe/anon_mapping.hpp"
 #include "probe/probes.hpp"
-#include "probe/unique_fd.hpp"
+#include "dtrack/unique_fd.hpp"
 
 namespace dtrack::probe {
 namespace {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "probe/probes.hpp"
-#include "probe/unique_fd.hpp"
+#include "dtrack/unique_fd.hpp"
 
 namespace dtrack::probe {
 namespace {

@@ -1,11 +1,11 @@
-// A file descriptor that closes itself: every probe must leave nothing open.
+// A file descriptor that closes itself.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace dtrack::probe {
+namespace dtrack {
 
 class UniqueFd {
 public:
@@ -31,4 +31,4 @@ private:
     int fd_ = -1;
 };
 
-}  // namespace dtrack::probe
+}  // namespace dtrack

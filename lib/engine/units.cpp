@@ -1,0 +1,86 @@
+#include "dtrack/units.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+
+namespace dtrack {
+
+namespace {
+
+// Splits "256M" into 256 and "M"; fails on anything that is not a number first.
+bool split_number(const std::string& text, double& number, std::string& suffix) {
+    size_t used = 0;
+    try {
+        number = std::stod(text, &used);
+    } catch (...) {
+        return false;
+    }
+    if (!std::isdigit(static_cast<unsigned char>(text[0])) && text[0] != '.') return false;
+    suffix = text.substr(used);
+    return number >= 0 && std::isfinite(number);
+}
+
+Error bad(const std::string& what, const std::string& text, const std::string& examples) {
+    return Error{EINVAL, "'" + text + "' is not a " + what, "write it like " + examples};
+}
+
+}  // namespace
+
+Result<uint64_t> parse_size(const std::string& text) {
+    double n;
+    std::string s;
+    if (!split_number(text, n, s)) return bad("size", text, "4096, 64K, 256M or 1G");
+    if (s.size() >= 2 && (s.ends_with("iB") || s.ends_with("ib"))) s.resize(s.size() - 2);
+    else if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) s.pop_back();
+    int shift;
+    if (s.empty()) shift = 0;
+    else if (s == "K" || s == "k") shift = 10;
+    else if (s == "M" || s == "m") shift = 20;
+    else if (s == "G" || s == "g") shift = 30;
+    else if (s == "T" || s == "t") shift = 40;
+    else return bad("size", text, "4096, 64K, 256M or 1G");
+    return static_cast<uint64_t>(std::llround(n * double(1ULL << shift)));
+}
+
+Result<uint64_t> parse_count(const std::string& text) {
+    double n;
+    std::string s;
+    if (!split_number(text, n, s)) return bad("count", text, "500, 50k or 2M");
+    double mult;
+    if (s.empty()) mult = 1;
+    else if (s == "k" || s == "K") mult = 1e3;
+    else if (s == "M" || s == "m") mult = 1e6;
+    else if (s == "G" || s == "g") mult = 1e9;
+    else return bad("count", text, "500, 50k or 2M");
+    return static_cast<uint64_t>(std::llround(n * mult));
+}
+
+Result<std::chrono::nanoseconds> parse_duration(const std::string& text) {
+    double n;
+    std::string s;
+    if (!split_number(text, n, s)) return bad("duration", text, "10s, 500ms or 2m");
+    double ns_per_unit;
+    if (s.empty() || s == "s") ns_per_unit = 1e9;
+    else if (s == "ms") ns_per_unit = 1e6;
+    else if (s == "us") ns_per_unit = 1e3;
+    else if (s == "ns") ns_per_unit = 1;
+    else if (s == "m" || s == "min") ns_per_unit = 60e9;
+    else if (s == "h") ns_per_unit = 3600e9;
+    else return bad("duration", text, "10s, 500ms or 2m");
+    return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(n * ns_per_unit)));
+}
+
+std::string format_bytes(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+    return buf;
+}
+
+}  // namespace dtrack

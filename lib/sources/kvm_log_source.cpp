@@ -1,0 +1,109 @@
+#include "dtrack/kvm_log_source.hpp"
+
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+
+#include "sources/kvm_ioctl.hpp"
+
+#include <bit>
+#include <cerrno>
+#include <chrono>
+
+namespace dtrack {
+
+Result<std::unique_ptr<KvmLogSource>> KvmLogSource::enable(int vm_fd, Tracker& tracker, KvmLogOptions options) {
+    bool manual = false;
+    if (options.manual_protect) {
+        const int flags = ::ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+        const int want = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET;
+        if (flags > 0 && (flags & want) == want) {
+            kvm_enable_cap ec{};
+            ec.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2;
+            ec.args[0] = want;
+            if (::ioctl(vm_fd, KVM_ENABLE_CAP, &ec) < 0)
+                return errno_error("KVM_ENABLE_CAP(MANUAL_DIRTY_LOG_PROTECT2)", errno,
+                                   "enable it before memslots with dirty logging exist");
+            manual = true;
+        }
+    }
+    auto source = std::unique_ptr<KvmLogSource>(new KvmLogSource(vm_fd, tracker, manual));
+    return source;
+}
+
+KvmLogSource::KvmLogSource(int vm_fd, Tracker& tracker, bool manual_protect)
+    : vm_fd_(vm_fd), manual_protect_(manual_protect) {
+    for (RegionId id = 0; id < tracker.region_count(); ++id) {
+        const Region& r = tracker.region(id);
+        if (r.space != AddressSpace::guest_physical) continue;
+        const size_t words = (r.page_count + 63) / 64;
+        slots_.push_back(Slot{id, r.slot, r.page_count, std::vector<uint64_t>(words), std::vector<uint64_t>(words)});
+    }
+}
+
+Result<HarvestReport> KvmLogSource::harvest(Tracker& tracker) {
+    std::lock_guard lock(mutex_);
+    HarvestReport report;
+    const auto start = std::chrono::steady_clock::now();
+    for (Slot& s : slots_) {
+        kvm_dirty_log log{};
+        log.slot = s.slot;
+        log.dirty_bitmap = s.kernel.data();
+        if (kvm::ioctl_retry(vm_fd_, KVM_GET_DIRTY_LOG, &log) < 0)
+            return errno_error("KVM_GET_DIRTY_LOG(slot " + std::to_string(s.slot) + ")", errno,
+                               "create the memslot with KVM_MEM_LOG_DIRTY_PAGES");
+        // A page counts once per dirtying: with manual protection the kernel
+        // keeps reporting it until it is cleared.
+        uint64_t fresh_reports = 0;
+        for (size_t w = 0; w < s.kernel.size(); ++w) {
+            const uint64_t news = s.kernel[w] & ~s.reported[w];
+            fresh_reports += std::popcount(news);
+            if (manual_protect_) s.reported[w] |= news;
+        }
+        report.pages += fresh_reports;
+        report.add_region(s.region, fresh_reports);
+        report.new_dirty += tracker.bitmap(s.region).or_words(0, s.kernel);
+    }
+    report.cost = std::chrono::steady_clock::now() - start;
+    return report;
+}
+
+Status KvmLogSource::prepare_take(RegionId region, uint64_t first_page, uint64_t count) {
+    if (!manual_protect_) return Ok{};
+    std::lock_guard lock(mutex_);
+    for (Slot& s : slots_) {
+        if (s.region != region) continue;
+        const uint64_t pages = s.pages;
+        if (first_page >= pages || count == 0) return Ok{};
+        // KVM_CLEAR_DIRTY_LOG wants first_page 64-aligned; clear only what was
+        // reported, one call per run of words that hold reported pages.
+        uint64_t w = first_page / 64;
+        const uint64_t w_end = std::min<uint64_t>((first_page + count + 63) / 64, s.reported.size());
+        while (w < w_end) {
+            if (!s.reported[w]) {
+                ++w;
+                continue;
+            }
+            uint64_t run_end = w;
+            while (run_end < w_end && s.reported[run_end]) ++run_end;
+            kvm_clear_dirty_log clear{};
+            clear.slot = s.slot;
+            clear.first_page = w * 64;
+            clear.num_pages = static_cast<uint32_t>(std::min<uint64_t>((run_end - w) * 64, pages - w * 64));
+            clear.dirty_bitmap = &s.reported[w];
+            if (kvm::ioctl_retry(vm_fd_, KVM_CLEAR_DIRTY_LOG, &clear) < 0)
+                return errno_error("KVM_CLEAR_DIRTY_LOG(slot " + std::to_string(s.slot) + ")", errno);
+            ++clear_calls_;
+            std::fill(s.reported.begin() + w, s.reported.begin() + run_end, 0);
+            w = run_end;
+        }
+        return Ok{};
+    }
+    return Ok{};
+}
+
+uint64_t KvmLogSource::clear_calls() const {
+    std::lock_guard lock(mutex_);
+    return clear_calls_;
+}
+
+}  // namespace dtrack

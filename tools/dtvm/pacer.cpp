@@ -1,0 +1,62 @@
+#include "pacer.hpp"
+
+#include <algorithm>
+
+namespace dtvm {
+
+void Pacer::restart(Clock::time_point now, uint64_t writes) {
+    rate_start_ = now;
+    rate_start_writes_ = writes;
+    slice_start_ = now;
+    slice_ran_ = Clock::duration::zero();
+    ran_since_ = now;
+    slice_starts_on_wake_ = false;
+}
+
+Pacer::Clock::time_point Pacer::wake_time(Clock::time_point now, uint64_t writes, int throttle_pct) {
+    Clock::time_point wake = now;
+    slice_ran_ += now - ran_since_;
+
+    if (rate_ != 0) {
+        // When the writes so far are due at this rate; 128-bit so that
+        // no count of writes can overflow the multiplication.
+        const unsigned __int128 ns = (unsigned __int128)(writes - rate_start_writes_) * 1'000'000'000u / rate_;
+        const Clock::time_point due = rate_start_ + std::chrono::nanoseconds(static_cast<int64_t>(ns));
+        if (due > now)
+            wake = due;
+        else if (now - due > kMaxRateLag) {
+            rate_start_ = now;
+            rate_start_writes_ = writes;
+        }
+    }
+
+    const int pct = std::clamp(throttle_pct, 0, 99);
+    if (pct == 0) {
+        slice_start_ = now;
+        slice_ran_ = Clock::duration::zero();
+    } else {
+        const Clock::duration budget = std::chrono::duration_cast<Clock::duration>(kSlice) * (100 - pct) / 100;
+        if (slice_ran_ >= budget) {
+            // Used up its share of the slice: off until the slice ends; the
+            // next slice starts when it runs again.
+            wake = std::max(wake, slice_start_ + kSlice);
+            slice_starts_on_wake_ = true;
+        } else if (now - slice_start_ >= kSlice) {
+            slice_start_ = now;  // the slice ended with time to spare
+            slice_ran_ = Clock::duration::zero();
+        }
+    }
+
+    return wake;
+}
+
+void Pacer::running(Clock::time_point now) {
+    ran_since_ = now;
+    if (slice_starts_on_wake_) {
+        slice_starts_on_wake_ = false;
+        slice_start_ = now;
+        slice_ran_ = Clock::duration::zero();
+    }
+}
+
+}  // namespace dtvm

@@ -1,0 +1,52 @@
+// How dtvm tracks its guest with libdtrack's public API: this file is the
+// embedding example for VMM authors.
+//
+// KVM's ordering rules decide the sequence: regions first (the sources map
+// memslots to them), the dirty ring before any vCPU exists, each vCPU's ring
+// mapped after it exists.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dtrack/kvm_log_source.hpp"
+#include "dtrack/kvm_ring_source.hpp"
+#include "dtrack/tracker.hpp"
+#include "vm.hpp"
+
+namespace dtvm {
+
+enum class TrackMode : uint8_t { ring, log };
+
+dtrack::Result<TrackMode> parse_track_mode(const std::string& name);  // "ring" | "log"
+std::string track_mode_name(TrackMode mode);
+
+struct TrackingOptions {
+    TrackMode mode = TrackMode::ring;
+    uint32_t ring_entries = 4096;
+    bool reaper = true;  // ring mode: harvest while the vCPUs run
+};
+
+class Tracking {
+public:
+    // Creates the VM and its vCPUs with tracking wired in.
+    static dtrack::Result<std::unique_ptr<Tracking>> create(const VmOptions& vm, const TrackingOptions& options);
+    ~Tracking();
+
+    Vm& vm() { return *vm_; }
+    dtrack::Tracker& tracker() { return tracker_; }
+    TrackMode mode() const { return options_.mode; }
+    // The ring source in ring mode, else nullptr.
+    dtrack::KvmRingSource* ring() { return ring_; }
+    dtrack::KvmLogSource* log() { return log_; }
+
+private:
+    Tracking() = default;
+    TrackingOptions options_;
+    dtrack::Tracker tracker_;
+    std::unique_ptr<Vm> vm_;
+    dtrack::KvmRingSource* ring_ = nullptr;  // owned by tracker_
+    dtrack::KvmLogSource* log_ = nullptr;    // owned by tracker_
+};
+
+}  // namespace dtvm

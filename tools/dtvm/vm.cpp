@@ -1,0 +1,265 @@
+// Vm: the VM fd, guest RAM and its memslots, the vCPUs, and pause/resume/stop.
+// The pieces live next door:
+//   guest.S, guest_abi.hpp     the guest program and its parameter page
+//   guest_image.cpp            the guest's bytes as linked into dtvm
+//   guest_layout.hpp           what is where in guest-physical memory
+//   long_mode.cpp              GDT, page tables, registers for 64-bit mode
+//   guest_memory.cpp           guest RAM and its memslots
+//   kvm_cpuid.cpp              the vCPUs' CPUID table
+//   workload_params.cpp        a Workload as the guest reads it
+//   vcpu.cpp                   a vCPU and its thread loop
+//   pacer.cpp                  rate limit and throttle
+//   run_control.cpp            parking the vCPU threads
+//   vcpu_kick.cpp              getting a vCPU out of KVM_RUN
+#include "vm.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <span>
+#include <utility>
+
+#include "guest_abi.hpp"
+#include "guest_image.hpp"
+#include "guest_layout.hpp"
+#include "guest_memory.hpp"
+#include "kvm_cpuid.hpp"
+#include "long_mode.hpp"
+#include "run_control.hpp"
+#include "vcpu.hpp"
+#include "dtrack/unique_fd.hpp"
+#include "vcpu_kick.hpp"
+#include "workload_params.hpp"
+
+namespace dtvm {
+namespace {
+
+constexpr int kKvmApiVersion = 12;
+constexpr uint32_t kMaxVcpus = 256;  // the vCPU id is the stamp's low byte
+
+// Waits for the vCPUs to park by themselves first (they reach an exit every
+// exit_every writes, or are asleep in the pacer), then kicks them.
+constexpr std::chrono::milliseconds kParkGrace{2};
+constexpr std::chrono::milliseconds kKickInterval{10};
+
+using Fd = dtrack::UniqueFd;
+
+
+dtrack::Result<Fd> open_kvm() {
+    const int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        const int err = errno;
+        if (err == ENOENT)
+            return dtrack::Error{err, "no /dev/kvm", "load kvm / run on a host with KVM"};
+        if (err == EACCES || err == EPERM)
+            return dtrack::errno_error("open /dev/kvm", err, "run as root or join group kvm");
+        return dtrack::errno_error("open /dev/kvm", err);
+    }
+    Fd kvm(fd);
+    if (::ioctl(fd, KVM_GET_API_VERSION, 0) != kKvmApiVersion)
+        return dtrack::Error{0, "/dev/kvm speaks an unknown KVM API version", "use a Linux kernel with KVM API 12"};
+    return kvm;
+}
+
+dtrack::Status check_options(const VmOptions& o, int kvm_fd) {
+    if (o.mem_bytes == 0 || o.mem_bytes % kPageSize != 0)
+        return dtrack::Error{0, "guest memory must be a positive multiple of 4 KiB", ""};
+    if (o.mem_bytes > GuestLayout::kMaxPds * GuestLayout::kBytesPerPd)
+        return dtrack::Error{0, "dtvm maps at most 512 GiB of guest memory", "ask for less guest memory"};
+    if (o.vcpus == 0 || o.vcpus > kMaxVcpus)
+        return dtrack::Error{0, "dtvm runs 1 to 256 vCPUs, not " + std::to_string(o.vcpus), ""};
+    const int max_vcpus = ::ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+    if (max_vcpus > 0 && o.vcpus > static_cast<uint32_t>(max_vcpus))
+        return dtrack::Error{0, "KVM here allows " + std::to_string(max_vcpus) + " vCPUs per VM", "use fewer vCPUs"};
+    const int max_slots = ::ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+    if (o.slots == 0 || (max_slots > 0 && o.slots > static_cast<uint32_t>(max_slots)))
+        return dtrack::Error{0, "KVM here allows 1 to " + std::to_string(max_slots) + " memslots, not " +
+                                    std::to_string(o.slots), ""};
+    const GuestLayout layout = GuestLayout::compute(o.mem_bytes, o.vcpus);
+    const uint64_t slot0_pages = o.mem_bytes / kPageSize / o.slots;
+    if (slot0_pages < layout.first_free_page())
+        return dtrack::Error{0, "slot 0 (" + std::to_string(slot0_pages) + " pages) cannot hold the guest's " +
+                                    std::to_string(layout.first_free_page()) + " system pages",
+                             "give the VM more memory or fewer memslots"};
+    return dtrack::Ok{};
+}
+
+}  // namespace
+
+bool host_is_pvm() {
+    struct stat st;
+    return ::stat("/sys/module/kvm_pvm", &st) == 0;
+}
+
+struct Vm::Impl {
+    VmOptions options;
+    Fd kvm;
+    Fd vm;
+    GuestMemory memory;
+    GuestLayout layout;
+    std::vector<Slot> slots;
+    size_t run_size = 0;
+
+    std::function<void(uint32_t)> on_ring_full;
+    std::atomic<int> throttle_pct{0};
+    uint64_t epoch = 1;
+    std::unique_ptr<RunControl> control;  // from start() on
+    bool stopped = false;
+    // Last: destroyed first, so vCPU threads end before what they use.
+    std::vector<std::unique_ptr<Vcpu>> vcpus;
+
+    Impl(const VmOptions& o, Fd k, Fd v, GuestMemory m)
+        : options(o), kvm(std::move(k)), vm(std::move(v)), memory(std::move(m)),
+          layout(GuestLayout::compute(o.mem_bytes, o.vcpus)) {}
+};
+
+dtrack::Result<std::unique_ptr<Vm>> Vm::create(const VmOptions& options) {
+    if (dtrack::Status s = check_guest_abi(); !s) return s.error();
+    auto kvm = open_kvm();
+    if (!kvm) return kvm.error();
+    if (dtrack::Status s = check_options(options, kvm->get()); !s) return s.error();
+
+    const int vm_fd = ::ioctl(kvm->get(), KVM_CREATE_VM, 0);
+    if (vm_fd < 0) return dtrack::errno_error("KVM_CREATE_VM", errno, "run as root or join group kvm");
+    Fd vm(vm_fd);
+
+    auto memory = GuestMemory::map(options.mem_bytes);
+    if (!memory) return memory.error();
+    auto impl = std::make_unique<Impl>(options, std::move(*kvm), std::move(vm), std::move(*memory));
+
+    // The system area: what the guest needs before its first instruction.
+    uint8_t* ram = impl->memory.host();
+    write_gdt(ram);
+    write_identity_page_tables(ram, impl->layout);
+    const std::span<const uint8_t> code = guest_code();
+    std::memcpy(ram + GuestLayout::kCodeGpa, code.data(), code.size());
+
+    impl->slots = split_into_slots(impl->memory, options.slots);
+    if (dtrack::Status s = register_slots(impl->vm.get(), impl->slots, options.dirty_logging); !s) return s.error();
+
+    const int run_size = ::ioctl(impl->kvm.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (run_size <= 0) return dtrack::errno_error("KVM_GET_VCPU_MMAP_SIZE", errno);
+    impl->run_size = static_cast<size_t>(run_size);
+    return std::unique_ptr<Vm>(new Vm(std::move(impl)));
+}
+
+Vm::Vm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Vm::~Vm() { stop(); }
+
+int Vm::fd() const { return impl_->vm.get(); }
+const std::vector<Slot>& Vm::slots() const { return impl_->slots; }
+uint32_t Vm::vcpu_count() const { return impl_->options.vcpus; }
+
+dtrack::Status Vm::create_vcpus() {
+    Impl& m = *impl_;
+    if (!m.vcpus.empty()) return dtrack::Error{0, "create_vcpus() was already called", ""};
+    auto cpuid = CpuidTable::supported(m.kvm.get());
+    if (!cpuid) return cpuid.error();
+    for (uint32_t id = 0; id < m.options.vcpus; ++id) {
+        auto vcpu = Vcpu::create(m.vm.get(), id, m.run_size, *cpuid, m.layout, m.memory.host());
+        if (!vcpu) {
+            m.vcpus.clear();
+            return vcpu.error();
+        }
+        m.vcpus.push_back(std::move(*vcpu));
+    }
+    return dtrack::Ok{};
+}
+
+int Vm::vcpu_fd(uint32_t vcpu) const { return impl_->vcpus.at(vcpu)->fd(); }
+
+void Vm::on_ring_full(std::function<void(uint32_t vcpu)> handler) { impl_->on_ring_full = std::move(handler); }
+
+dtrack::Status Vm::start(const Workload& workload) {
+    Impl& m = *impl_;
+    if (m.vcpus.empty()) return dtrack::Error{0, "Vm::start before create_vcpus()", "call create_vcpus() first"};
+    if (m.control) return dtrack::Error{0, "the VM was already started", "create a new Vm"};
+    if (dtrack::Status s = check_workload(workload, vcpu_count(), workload_max_pages()); !s) return s.error();
+
+    // DESIGN.md: on a PVM host the guest runs natively only after it has
+    // registered a VIF page; leaving that out is how `emulated` gets a guest
+    // that crawls under KVM's instruction emulator. Elsewhere (VMX/SVM) the
+    // guest is native without it.
+    GuestSetup setup;
+    setup.register_vif = host_is_pvm() && !m.options.emulated;
+    setup.epoch = m.epoch = 1;
+    for (auto& v : m.vcpus) write_params(v->params(), workload, m.layout, v->id(), workload_first_page(), setup);
+
+    install_kick_handler();
+    m.control = std::make_unique<RunControl>(vcpu_count());
+    VcpuShared shared;
+    shared.control = m.control.get();
+    shared.throttle_pct = &m.throttle_pct;
+    shared.on_ring_full = &m.on_ring_full;
+    shared.rate_per_vcpu = workload.rate_per_vcpu;
+    for (auto& v : m.vcpus) v->start(shared);
+    return dtrack::Ok{};
+}
+
+void Vm::pause() {
+    Impl& m = *impl_;
+    if (!m.control) return;
+    m.control->request_pause();
+    std::chrono::milliseconds wait = kParkGrace;
+    while (!m.control->wait_parked(wait)) {
+        // A guest that does not exit (exit_every 0, or one long emulated
+        // run): take the vCPUs out of KVM_RUN. The guest only ever stores
+        // whole 8-byte stamps, so wherever it stopped is consistent.
+        for (auto& v : m.vcpus) v->kick();
+        wait = kKickInterval;
+    }
+}
+
+void Vm::resume() {
+    if (impl_->control) impl_->control->resume();
+}
+
+void Vm::stop() {
+    Impl& m = *impl_;
+    if (!m.control || m.stopped) return;
+    m.stopped = true;
+    m.control->request_stop();
+    for (auto& v : m.vcpus) v->kick();
+    for (auto& v : m.vcpus) v->join();
+}
+
+void Vm::set_throttle(int pct) { impl_->throttle_pct.store(std::clamp(pct, 0, 99), std::memory_order_relaxed); }
+
+void Vm::set_epoch(uint64_t epoch) {
+    impl_->epoch = epoch;
+    for (auto& v : impl_->vcpus) v->params().write(guest_abi::kParamEpoch, epoch);
+}
+
+uint64_t Vm::epoch() const { return impl_->epoch; }
+
+VcpuStats Vm::stats(uint32_t vcpu) const { return impl_->vcpus.at(vcpu)->stats(); }
+
+uint64_t Vm::stamp(const Slot& slot, uint64_t page) const {
+    if (page >= slot.pages) return 0;
+    auto* word = reinterpret_cast<uint64_t*>(slot.host + (page << kPageShift));
+    return std::atomic_ref<uint64_t>(*word).load(std::memory_order_relaxed);
+}
+
+uint64_t Vm::workload_first_page() const { return impl_->layout.first_free_page(); }
+
+uint64_t Vm::workload_max_pages() const { return impl_->memory.pages() - workload_first_page(); }
+
+std::string Vm::failure() const {
+    std::string all;
+    for (const auto& v : impl_->vcpus) {
+        const std::string f = v->failure();
+        if (f.empty()) continue;
+        if (!all.empty()) all += "; ";
+        all += f;
+    }
+    return all;
+}
+
+}  // namespace dtvm

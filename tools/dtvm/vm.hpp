@@ -1,0 +1,95 @@
+// dtvm's virtual machine: a real KVM VM whose vCPUs run a stamp-writing guest.
+//
+// Set-up order matters to KVM, and the API follows it:
+//   auto vm = Vm::create(options);        // VM fd + memslots, no vCPUs yet
+//   ... enable the dirty ring on vm->fd() here (it must precede vCPUs) ...
+//   vm->create_vcpus();                   // vCPU fds exist from here on
+//   vm->start(workload);                  // one thread per vCPU
+//   vm->pause(); ... check ... vm->set_epoch(e + 1); vm->resume();
+//   vm->stop();
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dtrack/error.hpp"
+#include "workload.hpp"
+
+namespace dtvm {
+
+struct VmOptions {
+    uint64_t mem_bytes = 64ULL << 20;  // guest RAM, split over `slots` memslots
+    uint32_t slots = 1;                // the last slot gets the odd remainder (not a multiple of 64 pages)
+    uint32_t vcpus = 1;
+    bool dirty_logging = false;        // KVM_MEM_LOG_DIRTY_PAGES on every slot
+    bool emulated = false;             // leave out the native-mode steps: the guest crawls under KVM's emulator
+};
+
+struct Slot {
+    uint32_t id;     // KVM memslot id
+    uint64_t gpa;    // guest-physical base
+    uint64_t pages;  // 4 KiB pages
+    uint8_t* host;   // where the VMM sees it
+};
+
+// What a vCPU thread knows; read any time (relaxed), exact while paused.
+struct VcpuStats {
+    uint64_t writes = 0;           // page writes the guest reported (ground truth)
+    uint64_t io_exits = 0;
+    uint64_t ring_full_exits = 0;
+    uint64_t run_ns = 0;           // time inside KVM_RUN
+};
+
+class Vm {
+public:
+    static dtrack::Result<std::unique_ptr<Vm>> create(const VmOptions& options);
+    ~Vm();  // stops the vCPUs, closes everything
+
+    int fd() const;
+    const std::vector<Slot>& slots() const;
+    uint32_t vcpu_count() const;
+
+    dtrack::Status create_vcpus();
+    int vcpu_fd(uint32_t vcpu) const;
+
+    // Called on a vCPU thread at KVM_EXIT_DIRTY_RING_FULL, before KVM_RUN again.
+    void on_ring_full(std::function<void(uint32_t vcpu)> handler);
+
+    // Starts one thread per vCPU running `workload` (stamps with epoch 1).
+    dtrack::Status start(const Workload& workload);
+    // Returns once every vCPU is parked between two guest writes (at an exit).
+    void pause();
+    void resume();
+    // Ends the vCPU threads (kicks them out of KVM_RUN if needed).
+    void stop();
+    // Makes each vCPU sleep `pct` percent of every 10 ms slice (0 = off, max 99).
+    void set_throttle(int pct);
+    // The epoch the guest writes into its stamps; change it only while paused.
+    void set_epoch(uint64_t epoch);
+    uint64_t epoch() const;
+
+    VcpuStats stats(uint32_t vcpu) const;
+    // The stamp in the first 8 bytes of a guest page: epoch << 8 | vcpu.
+    uint64_t stamp(const Slot& slot, uint64_t page) const;
+    // Guest pages the workload may write: [first, first + count) of the whole
+    // guest, in guest-physical page numbers (the system pages come before).
+    uint64_t workload_first_page() const;
+    uint64_t workload_max_pages() const;
+    // The error that ended a vCPU thread early (a failed ioctl, a guest
+    // crash), or an empty string.
+    std::string failure() const;
+
+private:
+    struct Impl;
+    explicit Vm(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// True when KVM here is the PVM nested hypervisor, which needs the guest to
+// register a virtual-interrupt-flag page before it runs natively.
+bool host_is_pvm();
+
+}  // namespace dtvm
