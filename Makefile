@@ -54,7 +54,7 @@ BENCH  := $(BUILD)/dtrack_bench
 TOOLS :=
 include $(wildcard tools/*/tool.mk)
 
-.PHONY: all deps test run bench clean
+.PHONY: all deps test soak run bench clean
 all: $(LIB_A) $(LIB_SO) $(CLI) $(TOOLS)
 
 # Installs what is missing; a no-op (one dpkg-query) when everything is there.
@@ -130,6 +130,10 @@ $(BENCH): $(BENCH_OBJS) $(LIB_A)
 TEST_ARGS ?=
 test: all $(TESTS)
 	$(Q)$(TESTS) $(TEST_ARGS)
+
+# The no-lost-page oracle, 20 times longer than in `make test`.
+soak: all $(TESTS)
+	$(Q)DTRACK_SOAK=20 $(TESTS) --gtest_filter='*Oracle*:RingJam*'
 
 bench: all $(BENCH)
 	$(Q)$(BENCH)

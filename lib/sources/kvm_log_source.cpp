@@ -8,6 +8,7 @@
 #include <bit>
 #include <cerrno>
 #include <chrono>
+#include <utility>
 
 namespace dtrack {
 
@@ -63,13 +64,19 @@ Result<HarvestReport> KvmLogSource::harvest(Tracker& tracker) {
         report.add_region(s.region, fresh_reports);
         report.new_dirty += tracker.bitmap(s.region).or_words(0, s.kernel);
     }
-    report.cost = std::chrono::steady_clock::now() - start;
+    report.cost = std::chrono::steady_clock::now() - start + std::exchange(clear_cost_, {});
     return report;
 }
 
 Status KvmLogSource::prepare_take(RegionId region, uint64_t first_page, uint64_t count) {
     if (!manual_protect_) return Ok{};
     std::lock_guard lock(mutex_);
+    const auto start = std::chrono::steady_clock::now();
+    struct AddCost {  // the clears are harvest cost too, reported with the next harvest
+        std::chrono::steady_clock::time_point start;
+        std::chrono::nanoseconds& total;
+        ~AddCost() { total += std::chrono::steady_clock::now() - start; }
+    } add_cost{start, clear_cost_};
     for (Slot& s : slots_) {
         if (s.region != region) continue;
         const uint64_t pages = s.pages;

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "dtrack/features.hpp"
+#include "support/run_command.hpp"
 #include "dtrack/linux_compat.h"
 
 namespace {
@@ -31,25 +32,10 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const std::string dtrack_binary = std::string(DTRACK_BUILD_DIR) + "/dtrack";
+const std::string dtrack_binary = dtrack_test::binary("dtrack");
 
-struct CommandResult {
-    int exit_code = -1;
-    std::string output;  // what the shell command printed on stdout
-};
-
-// Runs a shell command line and collects its stdout and exit code.
-CommandResult run(const std::string& command_line) {
-    CommandResult result;
-    FILE* pipe = ::popen(command_line.c_str(), "r");
-    if (!pipe) return result;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
-    int status = ::pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-}
+using dtrack_test::CommandResult;
+using dtrack_test::run;
 
 // `dtrack doctor --json`, parsed once for all tests of this file.
 const json& doctor_json() {

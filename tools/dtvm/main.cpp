@@ -3,6 +3,7 @@
 // was missed (the oracle), printing harvested pages next to the guest's own
 // count of what it wrote.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cinttypes>
@@ -25,6 +26,7 @@ struct Args {
     double hot_fraction = 0.1, hot_share = 0.9;
     uint64_t seed = 1;
     bool emulated = false;
+    bool json = false;
 };
 
 int bad_input(const dtrack::Error& e) {
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
     app.add_option("--interval", a.interval, "how often to check and print")->capture_default_str();
     app.add_option("--seed", a.seed, "guest PRNG seed")->capture_default_str();
     app.add_option("--exit-every", a.exit_every, "guest exits to the VMM every K writes")->capture_default_str();
+    app.add_flag("--json", a.json, "one JSON object per interval instead of the table");
     app.add_flag("--emulated", a.emulated, "run the guest under KVM's instruction emulator (slow; provokes ring jams)");
     try {
         app.parse(argc, argv);
@@ -119,7 +122,7 @@ int main(int argc, char** argv) {
                           "lower --wss or raise --mem"});
     if (dtrack::Status s = vm.start(workload); !s) return bad_input(s.error());
 
-    std::printf("dtvm: %s in %u slots, %u vCPUs (%s%s), workload %s over %s, %s per vCPU, tracking: %s\n",
+    if (!a.json) std::printf("dtvm: %s in %u slots, %u vCPUs (%s%s), workload %s over %s, %s per vCPU, tracking: %s\n",
                 dtrack::format_bytes(double(*mem)).c_str(), a.slots, a.vcpus, a.emulated ? "emulated" : "native",
                 dtvm::host_is_pvm() ? ", PVM host" : "", a.workload.c_str(), dtrack::format_bytes(double(*wss)).c_str(),
                 *rate ? (rate_text(double(*rate)) + " writes/s").c_str() : "unlimited writes/s",
@@ -130,8 +133,9 @@ int main(int argc, char** argv) {
                     : (std::string("KVM dirty log") +
                        (tracking.value()->log()->manual_protect() ? ", manual protect" : ""))
                           .c_str());
-    std::printf("%7s %5s %10s %10s %10s   %s\n", "time", "vcpu", "writes/s", "distinct", "harvested",
-                "(distinct = pages the guest wrote; harvested = pages dtrack reported)");
+    if (!a.json)
+        std::printf("%7s %5s %10s %10s %10s   %s\n", "time", "vcpu", "writes/s", "distinct", "reported",
+                "(distinct: pages the guest wrote; reported: ring entries per vCPU, distinct pages under 'all')");
 
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
@@ -154,22 +158,36 @@ int main(int argc, char** argv) {
         const double t = std::chrono::duration<double>(now - start).count();
         last = now;
         const dtrack::Counters c = tracking.value()->tracker().counters();
+        nlohmann::json line{{"time_s", t},
+                            {"written", check->written},
+                            {"harvested", check->taken - check->outside_workload},
+                            {"lost", check->lost},
+                            {"false_positives", check->false_positives},
+                            {"outside_workload", check->outside_workload},
+                            {"per_slot", check->taken_per_slot},
+                            {"vcpus", nlohmann::json::array()}};
         for (uint32_t v = 0; v < a.vcpus; ++v) {
             const uint64_t w = vm.stats(v).writes;
             const uint64_t ring = v < c.sources[0].pages_per_vcpu.size() ? c.sources[0].pages_per_vcpu[v] : 0;
             std::string harvested = *mode == dtvm::TrackMode::ring ? std::to_string(ring - last_ring[v]) : "-";
-            std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s\n", t, v, rate_text((w - last_writes[v]) / secs).c_str(),
+            line["vcpus"].push_back({{"vcpu", v},
+                                     {"writes_per_s", (w - last_writes[v]) / secs},
+                                     {"distinct", check->written_per_vcpu[v]},
+                                     {"ring_entries", ring - last_ring[v]}});
+            if (!a.json)
+                std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s\n", t, v, rate_text((w - last_writes[v]) / secs).c_str(),
                         check->written_per_vcpu[v], harvested.c_str());
             last_writes[v] = w;
             last_ring[v] = ring;
         }
         std::string slots;
         for (uint64_t n : check->taken_per_slot) slots += (slots.empty() ? "" : "/") + std::to_string(n);
-        std::printf("%6.1fs %5s %10s %10" PRIu64 " %10" PRIu64 "   lost %" PRIu64 ", extra %" PRIu64
+        if (a.json) std::printf("%s\n", line.dump().c_str());
+        else std::printf("%6.1fs %5s %10s %10" PRIu64 " %10" PRIu64 "   lost %" PRIu64 ", extra %" PRIu64
                     " (+%" PRIu64 " outside the working set), per slot %s\n",
                     t, "all", "", check->written, check->taken - check->outside_workload, check->lost,
                     check->false_positives, check->outside_workload, slots.c_str());
-        if (check->lost)
+        if (check->lost && !a.json)
             std::printf("        LOST PAGES: %" PRIu64 " written pages were not reported (first: guest page %" PRIu64
                         ")\n",
                         check->lost, check->first_lost_page);
@@ -183,11 +201,22 @@ int main(int argc, char** argv) {
 
     const dtrack::Counters c = tracking.value()->tracker().counters();
     const double run = std::chrono::duration<double>(clock::now() - start).count();
+    const double cost_ms = std::chrono::duration<double, std::milli>(c.sources[0].cost).count();
+    if (a.json) {
+        std::printf("%s\n", nlohmann::json{{"summary",
+                                             {{"intervals", intervals},
+                                              {"written", total_written},
+                                              {"reported", total_taken},
+                                              {"lost", total_lost},
+                                              {"harvest_cost_ms", cost_ms},
+                                              {"syncs", c.syncs()}}}}
+                                 .dump()
+                                 .c_str());
+        return total_lost ? exit_lost_pages : 0;
+    }
     std::printf("summary: %" PRIu64 " intervals, %" PRIu64 " distinct pages written, %" PRIu64
-                " reported, %" PRIu64 " lost; harvest cost %.1f ms (%.2f%% of the run), %" PRIu64 " syncs\n",
-                intervals, total_written, total_taken, total_lost,
-                std::chrono::duration<double, std::milli>(c.sources[0].cost).count(),
-                100.0 * std::chrono::duration<double>(c.sources[0].cost).count() / run, c.syncs());
+                " reported, %" PRIu64 " lost; harvest cost %.3f ms (%.3f%% of the run), %" PRIu64 " syncs\n",
+                intervals, total_written, total_taken, total_lost, cost_ms, 100.0 * cost_ms / 1000 / run, c.syncs());
     if (auto* ring = tracking.value()->ring()) {
         const dtrack::KvmRingCounters rc = ring->ring_counters();
         std::printf("ring: %" PRIu64 " full exits, %" PRIu64 " resets, %" PRIu64 " reaper passes, %" PRIu64

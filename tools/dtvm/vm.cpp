@@ -56,7 +56,8 @@ dtrack::Result<Fd> open_kvm() {
     if (fd < 0) {
         const int err = errno;
         if (err == ENOENT)
-            return dtrack::Error{err, "no /dev/kvm", "load kvm / run on a host with KVM"};
+            return dtrack::Error{err, "no /dev/kvm: this kernel offers no KVM",
+                                "load the kvm module (modprobe kvm_intel or kvm_amd) or run on a host with virtualization"};
         if (err == EACCES || err == EPERM)
             return dtrack::errno_error("open /dev/kvm", err, "run as root or join group kvm");
         return dtrack::errno_error("open /dev/kvm", err);

@@ -1,0 +1,86 @@
+// dtvm end to end, as an operator runs it: the guest's measured write rate
+// and the pages dtrack harvested agree with the workload's ground truth, and
+// bad input gets a clear message and exit code 2.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "kvm_test_support.hpp"
+#include "support/run_command.hpp"
+
+using dtrack_test::binary;
+using dtrack_test::run;
+using nlohmann::json;
+
+namespace {
+
+// Each vCPU writes 20k pages/s sequentially over a part larger than that, so
+// every write of an interval lands on a distinct page.
+void expect_rates_match_ground_truth(const std::string& track) {
+    const auto r = run(binary("dtvm") + " --mem 256M --vcpus 2 --workload sequential --wss 200M --rate 20k" +
+                       " --duration 4s --json --track " + track);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::istringstream lines(r.output);
+    std::string line;
+    int intervals = 0;
+    while (std::getline(lines, line)) {
+        const json j = json::parse(line);
+        if (j.contains("summary")) {
+            EXPECT_EQ(j["summary"]["lost"], 0);
+            continue;
+        }
+        if (++intervals == 1) continue;  // the first interval includes start-up
+        EXPECT_EQ(j["lost"], 0) << line;
+        // Harvested distinct pages = distinct pages the guest wrote (only a
+        // store in flight at the pause may differ, one per vCPU).
+        EXPECT_NEAR(j["harvested"].get<double>(), j["written"].get<double>(), 2) << line;
+        for (const json& v : j["vcpus"]) {
+            EXPECT_NEAR(v["writes_per_s"].get<double>(), 20000, 1000) << "vCPU " << v["vcpu"] << ": " << line;
+            // Sequential over more pages than an interval writes: each write is a new page.
+            EXPECT_NEAR(v["distinct"].get<double>(), v["writes_per_s"].get<double>() * 1.0, 0.05 * 20000) << line;
+        }
+    }
+    EXPECT_GE(intervals, 3);
+}
+
+TEST(DtvmCli, RingRatesMatchGroundTruth) {
+    DTRACK_REQUIRE_KVM();
+    expect_rates_match_ground_truth("ring");
+}
+
+TEST(DtvmCli, LogRatesMatchGroundTruth) {
+    DTRACK_REQUIRE_KVM();
+    expect_rates_match_ground_truth("log");
+}
+
+TEST(DtvmCli, BadInputGetsAClearMessageAndExitCode2) {
+    const struct {
+        std::string args, says;
+    } cases[] = {
+        {"--workload zigzag", "use one of: sequential, random, hotcold"},
+        {"--mem 64M --wss 1G", "lower --wss or raise --mem"},
+        {"--ring-size 1000", "not a power of two"},
+        {"--mem lots", "'lots' is not a size"},
+        {"--track mirror", "use --track ring or --track log"},
+        {"--vcpus 0", "use 1 to 255"},
+        {"--no-such-option", "--no-such-option"},
+    };
+    for (const auto& c : cases) {
+        const auto r = run(binary("dtvm") + " " + c.args + " --duration 1s 2>&1");
+        EXPECT_EQ(r.exit_code, 2) << c.args << ": " << r.output;
+        EXPECT_NE(r.output.find(c.says), std::string::npos) << c.args << " printed: " << r.output;
+    }
+}
+
+TEST(DtvmCli, NoDevKvmIsNamed) {
+    // A private mount namespace with an empty /dev: dtvm must say what is missing.
+    const auto r = run("unshare -m sh -c 'mount -t tmpfs none /dev && exec " + binary("dtvm") +
+                       " --duration 1s' 2>&1");
+    if (r.output.find("unshare failed") != std::string::npos || r.output.find("mount:") != std::string::npos)
+        GTEST_SKIP() << "cannot make a mount namespace here: " << r.output;
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("/dev/kvm"), std::string::npos) << r.output;
+}
+
+}  // namespace
