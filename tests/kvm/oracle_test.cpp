@@ -30,14 +30,15 @@ struct Case {
     dtvm::TrackMode mode;
     uint32_t vcpus;
     dtvm::Pattern pattern;
+    const char* variant = "";  // "" | "small_ring_no_reaper" | "no_manual_protect"
 };
 
 std::string case_name(const testing::TestParamInfo<Case>& info) {
     return dtvm::track_mode_name(info.param.mode) + "_" + std::to_string(info.param.vcpus) + "vcpu_" +
-           dtvm::pattern_name(info.param.pattern);
+           dtvm::pattern_name(info.param.pattern) + (*info.param.variant ? "_" : "") + info.param.variant;
 }
 
-// 12 cases with at least this many each: over a million verified writes in all.
+// 14 cases with at least this many each: over a million verified writes in all.
 constexpr uint64_t min_writes_per_case = 90'000;
 
 class Oracle : public testing::TestWithParam<Case> {};
@@ -51,7 +52,14 @@ TEST_P(Oracle, NoWrittenPageIsLost) {
 
     // 3 slots; 256 MiB + 5 pages makes the last slot an odd number of pages.
     dtvm::VmOptions vm{.mem_bytes = (256ULL << 20) + 5 * 4096, .slots = 3, .vcpus = c.vcpus};
-    auto tracking = dtvm::Tracking::create(vm, {.mode = c.mode, .ring_entries = 4096});
+    dtvm::TrackingOptions options{.mode = c.mode, .ring_entries = 4096};
+    if (std::string(c.variant) == "small_ring_no_reaper") {
+        // Nothing harvests but the vCPU threads at KVM_EXIT_DIRTY_RING_FULL.
+        options.ring_entries = 256;
+        options.reaper = false;
+    }
+    if (std::string(c.variant) == "no_manual_protect") options.manual_protect = false;  // plain GET_DIRTY_LOG
+    auto tracking = dtvm::Tracking::create(vm, options);
     ASSERT_TRUE(tracking.ok()) << tracking.error().message();
     dtvm::Vm& v = tracking.value()->vm();
 
@@ -87,6 +95,9 @@ TEST_P(Oracle, NoWrittenPageIsLost) {
                         (unsigned long long)r->false_positives, 100 * fp);
         }
     }
+    if (auto* ring = tracking.value()->ring(); ring && !options.reaper)
+        EXPECT_GT(ring->ring_counters().full_exits, 0u) << "the ring-full exit path was not exercised";
+    if (auto* log = tracking.value()->log()) EXPECT_EQ(log->manual_protect(), options.manual_protect);
     v.stop();
     const uint64_t writes = guest_writes();
     std::printf("  %llu guest writes verified\n", (unsigned long long)writes);
@@ -102,6 +113,8 @@ INSTANTIATE_TEST_SUITE_P(
             for (uint32_t vcpus : {1u, 2u})
                 for (auto p : {dtvm::Pattern::sequential, dtvm::Pattern::random, dtvm::Pattern::hotcold})
                     cases.push_back({mode, vcpus, p});
+        cases.push_back({dtvm::TrackMode::ring, 2, dtvm::Pattern::random, "small_ring_no_reaper"});
+        cases.push_back({dtvm::TrackMode::log, 2, dtvm::Pattern::random, "no_manual_protect"});
         return cases;
     }()),
     case_name);

@@ -33,7 +33,7 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
         t->ring_ = ring.value().get();
         t->tracker_.add_source(std::move(ring.value()));
     } else {
-        auto log = dtrack::KvmLogSource::enable(t->vm_->fd(), t->tracker_);
+        auto log = dtrack::KvmLogSource::enable(t->vm_->fd(), t->tracker_, {.manual_protect = options.manual_protect});
         if (!log) return log.error();
         t->log_ = log.value().get();
         t->tracker_.add_source(std::move(log.value()));

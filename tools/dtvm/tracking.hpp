@@ -25,6 +25,7 @@ struct TrackingOptions {
     TrackMode mode = TrackMode::ring;
     uint32_t ring_entries = 4096;
     bool reaper = true;  // ring mode: harvest while the vCPUs run
+    bool manual_protect = true;  // log mode: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 when the kernel has it
 };
 
 class Tracking {
