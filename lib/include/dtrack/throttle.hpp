@@ -1,0 +1,69 @@
+// Throttle: auto-converge, with QEMU's rules and defaults
+// (migration/ram.c migration_trigger_throttle, mig_throttle_guest_down).
+//
+// After every sync the throttle looks at the period since it last decided
+// (at least `min_period`, 1 s in QEMU): when the guest dirtied more than
+// `trigger_pct` (50%) of the bytes transferred in it, a counter goes up; at
+// the second such period the counter resets and the vCPUs are slowed:
+// `initial_pct` (20%) the first time, then +`increment_pct` (10%) each time,
+// up to `max_pct` (99%). As in QEMU the counter is not reset by a calm
+// period. With tail_slow the step shrinks to what the measured dirty ratio
+// asks for. The VMM does the slowing through the `apply` callback (dtvm: each
+// vCPU sleeps pct% of every 10 ms slice).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "dtrack/rounds.hpp"
+
+namespace dtrack {
+
+struct ThrottleOptions {
+    int trigger_pct = 50;
+    int initial_pct = 20;
+    int increment_pct = 10;
+    int max_pct = 99;
+    bool tail_slow = false;
+    std::chrono::milliseconds min_period{1000};
+};
+
+struct ThrottleStep {
+    Clock::time_point at;
+    int pct;
+    SyncKind after;  // the kind of sync that moved it
+};
+
+class Throttle {
+public:
+    using Apply = std::function<void(int pct)>;
+    Throttle(ThrottleOptions options, Apply apply);
+
+    // Feeds one sync's period. Returns true when the throttle changed.
+    bool on_period(const Period& period);
+
+    int pct() const;
+    bool active() const { return pct() > 0; }
+    bool at_max() const;
+    std::vector<ThrottleStep> timeline() const;
+
+    // The migration is over: back to 0% (applied), counters and timeline cleared.
+    void reset();
+
+private:
+    void set_locked(int pct, const Period& period);
+
+    const ThrottleOptions options_;
+    const Apply apply_;
+    mutable std::mutex mutex_;
+    int pct_ = 0;
+    int high_periods_ = 0;
+    bool period_open_ = false;
+    Clock::time_point period_start_{};
+    uint64_t dirtied_ = 0, transferred_ = 0;  // summed since period_start_
+    std::vector<ThrottleStep> timeline_;
+};
+
+}  // namespace dtrack

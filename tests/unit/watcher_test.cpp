@@ -1,0 +1,152 @@
+// The watcher's decisions, driven by a manual clock: no test sleeps.
+#include <gtest/gtest.h>
+
+#include "dtrack/throttle.hpp"
+#include "dtrack/watcher.hpp"
+
+using namespace dtrack;
+using namespace std::chrono_literals;
+using D = Watcher::Decision;
+
+namespace {
+
+// Dirties `pages` fresh pages at every harvest, as a busy guest would.
+class BusySource : public Source {
+public:
+    uint64_t pages = 100;
+    uint64_t next = 0;
+    std::string name() const override { return "busy"; }
+    Result<HarvestReport> harvest(Tracker& t) override {
+        HarvestReport r;
+        for (uint64_t i = 0; i < pages; ++i) r.new_dirty += t.bitmap(0).mark(next++ % t.bitmap(0).pages());
+        r.pages = pages;
+        return r;
+    }
+};
+
+struct WatcherTest : testing::Test {
+    Tracker tracker;
+    ManualClock clock;
+    RegionId region = tracker.add_region(Region{.name = "ram", .page_count = 1 << 20});
+    Source& source = tracker.add_source(std::make_unique<BusySource>());
+    Rounds rounds{tracker, clock};
+    Watcher watcher{rounds, WatcherOptions{.poll = 1s, .threshold = 5s}};
+
+    // Polls every second for `seconds`; returns the decisions.
+    std::vector<D> poll_for(int seconds) {
+        std::vector<D> d;
+        for (int i = 0; i < seconds; ++i) {
+            clock.advance(1s);
+            d.push_back(watcher.tick());
+        }
+        return d;
+    }
+    void next_round() {
+        rounds.end_round();
+        rounds.sync(SyncKind::round);
+        rounds.begin_round();
+    }
+};
+
+TEST_F(WatcherTest, NothingWithoutAMigration) {
+    EXPECT_EQ(watcher.tick(), D::not_migrating);
+    EXPECT_EQ(rounds.syncs(SyncKind::background), 0u);
+}
+
+TEST_F(WatcherTest, NoSyncInRoundOne) {
+    rounds.start_migration();
+    rounds.sync(SyncKind::round);
+    rounds.begin_round();
+    for (D d : poll_for(30)) EXPECT_EQ(d, D::first_round);
+    EXPECT_EQ(rounds.syncs(SyncKind::background), 0u);
+}
+
+TEST_F(WatcherTest, BackgroundSyncWhenARoundOutlastsTheThreshold) {
+    rounds.start_migration();
+    rounds.sync(SyncKind::round);
+    rounds.begin_round();
+    poll_for(2);
+    next_round();  // round 2 starts with a fresh sync
+    const std::vector<D> d = poll_for(11);
+    // 1 s: the round moved; 2-4 s: the sync is recent; 5 s: background sync; then again 5 s later.
+    EXPECT_EQ(d[0], D::round_moved);
+    for (int i = 1; i < 4; ++i) EXPECT_EQ(d[i], D::synced_recently) << i;
+    EXPECT_EQ(d[4], D::background_sync);
+    for (int i = 5; i < 9; ++i) EXPECT_EQ(d[i], D::synced_recently) << i;
+    EXPECT_EQ(d[9], D::background_sync);
+    EXPECT_EQ(rounds.syncs(SyncKind::background), 2u);
+    EXPECT_EQ(watcher.background_syncs(), 2u);
+    // Two clocks: background syncs do not count as rounds.
+    EXPECT_EQ(rounds.round(), 2u);
+    EXPECT_EQ(tracker.counters().rounds, 2u);
+    EXPECT_EQ(tracker.counters().syncs_background, 2u);
+}
+
+TEST_F(WatcherTest, NoSyncWhileRoundsKeepFinishing) {
+    rounds.start_migration();
+    rounds.sync(SyncKind::round);
+    rounds.begin_round();
+    for (int i = 0; i < 20; ++i) {
+        clock.advance(3s);  // a round every 3 s: over a poll, under the threshold... and more
+        next_round();
+        clock.advance(1s);
+        EXPECT_EQ(watcher.tick(), D::round_moved);
+    }
+    EXPECT_EQ(rounds.syncs(SyncKind::background), 0u);
+}
+
+TEST_F(WatcherTest, StopsWhenTheThrottleIsAtItsMaximum) {
+    Throttle throttle(ThrottleOptions{.initial_pct = 99}, nullptr);
+    Watcher w(rounds, WatcherOptions{}, [&] { return !throttle.at_max(); });
+    rounds.on_period([&](const Period& p) { throttle.on_period(p); });
+    rounds.start_migration();
+    rounds.sync(SyncKind::round);
+    rounds.begin_round();
+    clock.advance(1s);
+    next_round();
+    // Nothing is transferred while the busy guest dirties: every period is "high".
+    D last = D::not_migrating;
+    for (int i = 0; i < 60 && last != D::done; ++i) {
+        clock.advance(1s);
+        last = w.tick();
+    }
+    EXPECT_TRUE(throttle.at_max());
+    EXPECT_EQ(last, D::done);
+    const uint64_t syncs = rounds.syncs(SyncKind::background);
+    clock.advance(10s);
+    EXPECT_EQ(w.tick(), D::done);
+    EXPECT_EQ(rounds.syncs(SyncKind::background), syncs) << "no sync once nothing consumes it";
+}
+
+TEST_F(WatcherTest, EndsWithTheMigrationAndRestartsClean) {
+    rounds.start_migration();
+    rounds.sync(SyncKind::round);
+    rounds.begin_round();
+    clock.advance(1s);
+    next_round();
+    next_round();
+    poll_for(12);
+    EXPECT_GT(watcher.background_syncs(), 0u);
+    rounds.finish_migration();
+    EXPECT_EQ(watcher.tick(), D::done);
+
+    // A new migration: counters and the remembered round start from zero, so
+    // its round 1 is skipped again even though the last one ended at round 3.
+    watcher.start();
+    watcher.stop();
+    EXPECT_EQ(watcher.background_syncs(), 0u);
+    rounds.start_migration();
+    EXPECT_EQ(rounds.syncs(SyncKind::background), 0u);
+    rounds.sync(SyncKind::round);
+    rounds.begin_round();
+    for (D d : poll_for(10)) EXPECT_EQ(d, D::first_round);
+}
+
+TEST_F(WatcherTest, ThreadStopsAtOnceEvenMidWait) {
+    Watcher slow(rounds, WatcherOptions{.poll = std::chrono::hours(1)});
+    slow.start();
+    slow.stop();  // would hang for an hour if stop did not wake the thread
+    SUCCEED();
+}
+
+}  // namespace
