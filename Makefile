@@ -51,6 +51,7 @@ CLI    := $(BUILD)/dtrack
 TESTS  := $(BUILD)/dtrack_tests
 BENCH  := $(BUILD)/dtrack_bench
 
+.DEFAULT_GOAL := all
 TOOLS :=
 include $(wildcard tools/*/tool.mk)
 

@@ -1,0 +1,449 @@
+// The precopy sender: rounds of dirty pages until the rest fits in the
+// downtime limit, then a paused final round and the receiver's verdict.
+#include "dtrack/precopy/sender.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "consumers/precopy_socket.hpp"
+#include "consumers/precopy_token_bucket.hpp"
+#include "dtrack/precopy/wire_format.hpp"
+
+namespace dtrack::precopy {
+
+const char* to_string(OutcomeStatus status) {
+    switch (status) {
+        case OutcomeStatus::completed: return "completed";
+        case OutcomeStatus::timed_out: return "timed_out";
+        case OutcomeStatus::receiver_failed: return "receiver_failed";
+        case OutcomeStatus::rejected_by_receiver: return "rejected_by_receiver";
+        case OutcomeStatus::error: return "error";
+    }
+    return "?";
+}
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+// Pages taken from the bitmap at once (16 MiB of 4 KiB pages): a multiple of
+// 64, as KVM_CLEAR_DIRTY_LOG wants, and small enough that pages are read soon
+// after they are re-protected (a write in between only sends them twice).
+constexpr uint64_t take_chunk_pages = 4096;
+// A round shorter than this says little about rates (see window()).
+constexpr nanoseconds min_measured_round = milliseconds(100);
+// How long to wait for a rejection the receiver may have sent before it closed.
+constexpr nanoseconds rejection_grace = milliseconds(2000);
+
+std::string ms_text(nanoseconds d) { return std::to_string(duration_cast<milliseconds>(d).count()) + " ms"; }
+
+// Why a run ends. Steps return std::nullopt to say "carry on".
+struct Stop {
+    OutcomeStatus status;
+    std::string message;
+};
+using Step = std::optional<Stop>;
+
+// The reply records a receiver sends.
+struct Reply {
+    wire::RecordType type = wire::RecordType::reject;
+    std::string reason;           // reject
+    wire::AcceptRecord accept;    // accept
+};
+
+// What a stretch of sending achieved: the measure behind the rates.
+struct Sent {
+    uint64_t wire_bytes = 0, pages = 0, zero_pages = 0;
+    nanoseconds time{0};
+    void add(const Sent& o) {
+        wire_bytes += o.wire_bytes, pages += o.pages, zero_pages += o.zero_pages;
+        time += o.time;
+    }
+};
+
+// One run of Sender::run(): the state that lives only while migrating.
+class Migration {
+public:
+    Migration(Tracker& tracker, Rounds& rounds, const std::vector<GuestMemory>& memory, VmControl& vm,
+              const SenderOptions& options, int fd)
+        : tracker_(tracker), rounds_(rounds), memory_(memory), vm_(vm), options_(options), socket_(fd),
+          start_(steady::now()),
+          deadline_(options.max_time.count() > 0 ? start_ + options.max_time : no_deadline) {
+        if (options_.bandwidth) bucket_.emplace(options_.bandwidth);
+    }
+
+    Outcome run() {
+        Stop stop{OutcomeStatus::error, ""};
+        if (Step bad = check_layout()) {
+            stop = *bad;
+        } else {
+            page_size_ = memory_.front().page_size;
+            batch_.emplace(page_size_, options_.batch_pages);
+            rounds_.start_migration();
+            stop = migrate();
+            undo_pause();  // a no-op after success, which leaves the vCPUs paused
+            outcome_.rounds = rounds_.round();
+            fill_syncs();
+            rounds_.finish_migration();
+        }
+        if (stop.status != OutcomeStatus::completed) socket_.shutdown_write();  // the receiver sees the end at once
+        outcome_.status = stop.status;
+        outcome_.message = stop.message;
+        outcome_.total_time = steady::now() - start_;
+        outcome_.estimated_downtime = estimate_;
+        return outcome_;
+    }
+
+private:
+    // --- the algorithm -------------------------------------------------------------
+
+    Stop migrate() {
+        doing_ = "sending the stream header";
+        if (Step s = send(wire::encode_header(header()))) return *s;
+
+        // Start clean: round 1 copies everything, so only pages dirtied after
+        // this point need another pass.
+        if (Step s = sync()) return *s;
+        for (const GuestMemory& m : memory_) {
+            auto taken = tracker_.take(m.region, 0, m.pages, [](uint64_t, uint64_t) {});
+            if (!taken) return take_failed(m, taken.error());
+        }
+        if (Step s = send_round(/*every_page=*/true)) return *s;
+
+        for (;;) {
+            if (steady::now() >= deadline_) return max_time_reached();
+            if (Step s = sync()) return *s;
+            uint64_t remaining = 0;
+            for (const GuestMemory& m : memory_) remaining += tracker_.bitmap(m.region).count();
+            estimate_ = estimated_downtime(remaining);
+            if (options_.progress)
+                options_.progress(Progress{rounds_.round(), remaining, bandwidth(), estimate_, steady::now() - start_});
+            if (estimate_ <= options_.downtime_limit) break;
+            if (Step s = send_round(/*every_page=*/false)) return *s;
+        }
+        return switchover();
+    }
+
+    Stop switchover() {
+        vm_.pause_vcpus();
+        paused_at_ = steady::now();
+        // Nothing changes from here on: one last harvest and pass send the rest.
+        if (Step s = sync()) return *s;
+        if (Step s = send_round(/*every_page=*/false)) return *s;
+
+        const auto digest_started = steady::now();
+        const uint64_t digest = memory_digest(memory_);
+        const auto digest_time = duration_cast<milliseconds>(steady::now() - digest_started);
+        doing_ = "sending the END record";
+        if (Step s = send(wire::encode_end({digest, rounds_.round(), outcome_.pages_sent}))) return *s;
+
+        // The receiver hashes the same memory before it answers: allow for
+        // that (twice our time, for a slower machine) on top of io_timeout.
+        doing_ = "waiting for the receiver's acknowledgement";
+        Reply reply;
+        if (Step s = read_reply(deadline_, reply, options_.io_timeout + 2 * digest_time)) return *s;
+        if (reply.type == wire::RecordType::reject)
+            return Stop{OutcomeStatus::rejected_by_receiver, "the receiver rejected the migration: " + reply.reason};
+        if (reply.accept.digest != digest || reply.accept.pages != outcome_.pages_sent)
+            return Stop{OutcomeStatus::receiver_failed, "the receiver acknowledged a different copy (" +
+                                                            std::to_string(reply.accept.pages) + " pages, digest " +
+                                                            std::to_string(reply.accept.digest) + ")"};
+        outcome_.downtime = steady::now() - *paused_at_;
+        paused_at_.reset();  // success: the vCPUs stay paused, the guest lives on the receiver
+        return Stop{OutcomeStatus::completed, ""};
+    }
+
+    // One pass: every page (round 1) or the pages dirty now.
+    Step send_round(bool every_page) {
+        rounds_.begin_round();
+        const Sent before{outcome_.bytes_on_wire, outcome_.pages_sent, outcome_.zero_pages, steady::now() - start_};
+        doing_ = "sending round " + std::to_string(rounds_.round());
+        Step step = send(wire::encode_round_marker(rounds_.round()));
+        for (const GuestMemory& m : memory_) {
+            if (step) break;
+            step = every_page ? send_every_page(m) : send_dirty_pages(m);
+        }
+        rounds_.end_round();
+        last_round_ = Sent{outcome_.bytes_on_wire - before.wire_bytes, outcome_.pages_sent - before.pages,
+                           outcome_.zero_pages - before.zero_pages, steady::now() - start_ - before.time};
+        all_rounds_.add(last_round_);
+        return step;
+    }
+
+    Step send_every_page(const GuestMemory& m) {
+        batch_->start(m.region);
+        for (uint64_t page = 0; page < m.pages; ++page)
+            if (Step s = add_page(m, page)) return s;
+        return flush_batch();
+    }
+
+    Step send_dirty_pages(const GuestMemory& m) {
+        batch_->start(m.region);
+        for (uint64_t first = 0; first < m.pages; first += take_chunk_pages) {
+            taken_.clear();
+            // take() has the sources re-protect the pages first (invariant 2),
+            // so a write after this point marks them dirty again.
+            auto taken = tracker_.take(m.region, first, std::min(take_chunk_pages, m.pages - first),
+                                       [&](uint64_t word, uint64_t bits) {
+                                           for (; bits; bits &= bits - 1)
+                                               taken_.push_back(word * 64 + std::countr_zero(bits));
+                                       });
+            if (!taken) return take_failed(m, taken.error());
+            for (uint64_t page : taken_)
+                if (Step s = add_page(m, page)) return s;
+        }
+        return flush_batch();
+    }
+
+    Step add_page(const GuestMemory& m, uint64_t page) {
+        batch_->add(page, m.page(page));
+        return batch_->full() ? flush_batch() : std::nullopt;
+    }
+
+    Step flush_batch() {
+        if (batch_->count() == 0) return std::nullopt;
+        if (steady::now() >= deadline_) return max_time_reached();
+        outcome_.pages_sent += batch_->count();
+        outcome_.zero_pages += batch_->zero_pages();
+        Step step = send(batch_->finish(options_.compress));
+        batch_->start(batch_->region());
+        return step;
+    }
+
+    // --- harvesting ------------------------------------------------------------------
+
+    Step sync() {
+        const SyncReport report = rounds_.sync(SyncKind::round);
+        if (!report.ok())
+            return Stop{OutcomeStatus::error, "harvesting dirty pages failed, so pages could be missed: " +
+                                                  report.errors.front().message()};
+        return std::nullopt;
+    }
+
+    Stop take_failed(const GuestMemory& m, const Error& e) {
+        return Stop{OutcomeStatus::error,
+                    "re-protecting region " + std::to_string(m.region) + " before reading it failed: " + e.message()};
+    }
+
+    // --- the wire ---------------------------------------------------------------------
+
+    Step send(std::span<const uint8_t> bytes) {
+        while (!bytes.empty()) {
+            size_t piece = bytes.size();
+            if (bucket_) {
+                piece = std::min<size_t>(piece, bucket_->burst());
+                if (Step s = sleep(bucket_->reserve(piece))) return s;
+            }
+            const IoStatus io =
+                socket_.write_all(bytes.first(piece), deadline_, options_.io_timeout, /*stop_when_readable=*/true);
+            outcome_.bytes_on_wire += io.done;
+            rounds_.add_transferred(io.done);
+            if (!io.ok()) return io_failure(io);
+            bytes = bytes.subspan(piece);
+        }
+        return std::nullopt;
+    }
+
+    // The bandwidth cap's wait, cut short by max_time.
+    Step sleep(nanoseconds d) {
+        if (d.count() <= 0) return std::nullopt;
+        if (deadline_ != no_deadline && steady::now() + d >= deadline_) {
+            std::this_thread::sleep_until(deadline_);
+            return max_time_reached();
+        }
+        std::this_thread::sleep_for(d);
+        return std::nullopt;
+    }
+
+    Stop io_failure(const IoStatus& io) {
+        switch (io.result) {
+            case IoResult::timed_out: return timeout();
+            case IoResult::peer_readable:
+            case IoResult::closed: {
+                // A receiver that gives up says why first: read its reason.
+                Reply reply;
+                const Step unreadable = read_reply(steady::now() + rejection_grace, reply);
+                if (!unreadable && reply.type == wire::RecordType::reject)
+                    return Stop{OutcomeStatus::rejected_by_receiver,
+                                "the receiver rejected the stream while " + doing_ + ": " + reply.reason};
+                if (io.result == IoResult::closed) return closed_by_receiver(io);
+                if (unreadable) return *unreadable;
+                return Stop{OutcomeStatus::receiver_failed,
+                            "the receiver sent an accept record before the END record, while " + doing_};
+            }
+            case IoResult::failed:
+                if (io.err == EBADF || io.err == ENOTSOCK)
+                    return Stop{OutcomeStatus::error, "not a connected socket: " + io.describe()};
+                return Stop{OutcomeStatus::receiver_failed, io.describe() + " while " + doing_};
+            case IoResult::ok: break;
+        }
+        return Stop{OutcomeStatus::error, "unexpected I/O state"};
+    }
+
+    Stop closed_by_receiver(const IoStatus& io) const {
+        std::string why = "the receiver closed the connection while " + doing_;
+        if (io.err) why += std::string(" (") + std::strerror(io.err) + ")";
+        return Stop{OutcomeStatus::receiver_failed, why};
+    }
+
+    // Reads one reply record (accept or reject), validated like any record.
+    Step read_reply(Deadline deadline, Reply& reply, std::optional<milliseconds> stall = std::nullopt) {
+        auto no_answer = [&](const IoStatus& io) {
+            if (io.result == IoResult::timed_out) return timeout();
+            if (io.result == IoResult::closed) return closed_by_receiver(io);
+            return Stop{OutcomeStatus::receiver_failed, "reading from the receiver failed while " + doing_ + ": " + io.describe()};
+        };
+        auto unreadable = [&](const std::string& why) {
+            return Stop{OutcomeStatus::receiver_failed, "unreadable reply from the receiver while " + doing_ + ": " + why};
+        };
+        uint8_t head[wire::record_header_bytes];
+        const milliseconds silence = stall.value_or(options_.io_timeout);
+        IoStatus io = socket_.read_exact(head, deadline, silence);
+        if (!io.ok()) return no_answer(io);
+        auto header = wire::decode_record_header(head, page_size_);
+        if (!header) return unreadable(header.error().what);
+        if (header->type != wire::RecordType::accept && header->type != wire::RecordType::reject)
+            return unreadable(std::string("a ") + wire::to_string(header->type) + " record");
+        std::vector<uint8_t> payload(header->payload_length);  // checked: at most max_reason_bytes
+        io = socket_.read_exact(payload, deadline, silence);
+        if (!io.ok()) return no_answer(io);
+        if (Status s = wire::check_payload_crc(*header, payload); !s) return unreadable(s.error().what);
+        reply.type = header->type;
+        if (reply.type == wire::RecordType::reject) reply.reason = wire::decode_reject(payload);
+        else reply.accept = wire::decode_accept(payload);
+        return std::nullopt;
+    }
+
+    Stop timeout() const {
+        if (steady::now() >= deadline_)
+            return Stop{OutcomeStatus::timed_out,
+                        "max_time of " + ms_text(options_.max_time) + " reached while " + doing_};
+        return Stop{OutcomeStatus::timed_out, "the receiver was silent or stopped reading for " +
+                                                  ms_text(options_.io_timeout) + " (io_timeout) while " + doing_};
+    }
+    Stop max_time_reached() const {
+        return Stop{OutcomeStatus::timed_out, "max_time of " + ms_text(options_.max_time) + " reached after " +
+                                                  std::to_string(rounds_.round()) + " rounds, while " + doing_};
+    }
+
+    // --- estimates -------------------------------------------------------------------
+
+    // Rates are measured over what was sent: the last round when it lasted
+    // long enough to mean something, else all rounds so far.
+    const Sent& window() const { return last_round_.time >= min_measured_round ? last_round_ : all_rounds_; }
+
+    // Wire bytes per second; never above the cap.
+    double bandwidth() const {
+        const Sent& w = window();
+        if (w.time.count() <= 0) return 0;
+        const double bw = w.wire_bytes / std::chrono::duration<double>(w.time).count();
+        return options_.bandwidth ? std::min(bw, static_cast<double>(options_.bandwidth)) : bw;
+    }
+
+    // Guest memory moved per second: page contents, not wire bytes, so that
+    // compression, zero pages and the sender's own copying all count. The
+    // whole window's time goes to its non-zero pages (zero pages are cheap,
+    // and the pages still dirty are rarely zero), which errs on the long side.
+    double memory_rate() const {
+        const Sent& w = window();
+        if (w.time.count() <= 0) return 0;
+        const uint64_t pages = w.pages > w.zero_pages ? w.pages - w.zero_pages : w.pages;
+        const double rate = pages * static_cast<double>(page_size_) / std::chrono::duration<double>(w.time).count();
+        // Uncompressed contents cannot outrun the cap.
+        return options_.bandwidth && !options_.compress ? std::min(rate, static_cast<double>(options_.bandwidth)) : rate;
+    }
+
+    nanoseconds estimated_downtime(uint64_t remaining_pages) const {
+        if (remaining_pages == 0) return nanoseconds(0);
+        const double rate = memory_rate();
+        if (rate <= 0) return nanoseconds::max();
+        const double seconds = remaining_pages * static_cast<double>(page_size_) / rate;
+        return nanoseconds(static_cast<int64_t>(std::min(seconds, 1e9) * 1e9));
+    }
+
+    // --- set-up and clean-up ------------------------------------------------------------
+
+    Step check_layout() const {
+        auto bad = [](std::string what) { return Stop{OutcomeStatus::error, "bad guest memory: " + what}; };
+        if (memory_.empty()) return bad("no regions to migrate");
+        const uint64_t page_size = memory_.front().page_size;
+        if (page_size < wire::min_page_size || page_size > wire::max_page_size || !std::has_single_bit(page_size))
+            return bad("page size " + std::to_string(page_size) + " is not a power of two from " +
+                       std::to_string(wire::min_page_size) + " to " + std::to_string(wire::max_page_size));
+        std::set<RegionId> seen;
+        for (const GuestMemory& m : memory_) {
+            const std::string name = "region " + std::to_string(m.region);
+            if (m.region >= tracker_.region_count()) return bad(name + " is not a tracker region");
+            const Region& r = tracker_.region(m.region);
+            if (!seen.insert(m.region).second) return bad(name + " is listed twice");
+            if (m.page_size != page_size) return bad(name + " has another page size than the first region");
+            if (r.page_size != m.page_size || r.page_count != m.pages)
+                return bad(name + " has " + std::to_string(m.pages) + " pages of " + std::to_string(m.page_size) +
+                           " bytes, the tracker " + std::to_string(r.page_count) + " of " + std::to_string(r.page_size));
+            if (m.pages >= wire::max_region_pages) return bad(name + " is too large for the wire format");
+            if (m.pages && !m.host) return bad(name + " has no host address");
+        }
+        if (memory_.size() > wire::max_regions) return bad("more than " + std::to_string(wire::max_regions) + " regions");
+        return std::nullopt;
+    }
+
+    wire::StreamHeader header() const {
+        wire::StreamHeader h{.page_size = page_size_, .regions = {}};
+        for (const GuestMemory& m : memory_)
+            h.regions.push_back(wire::RegionLayout{m.region, tracker_.region(m.region).base, m.pages});
+        return h;
+    }
+
+    // Whatever went wrong, a paused guest runs again on this side.
+    void undo_pause() {
+        if (!paused_at_) return;
+        vm_.resume_vcpus();
+        outcome_.downtime = steady::now() - *paused_at_;
+        paused_at_.reset();
+    }
+
+    void fill_syncs() {
+        outcome_.round_syncs = rounds_.syncs(SyncKind::round);
+        outcome_.background_syncs = rounds_.syncs(SyncKind::background);
+    }
+
+    Tracker& tracker_;
+    Rounds& rounds_;
+    const std::vector<GuestMemory>& memory_;
+    VmControl& vm_;
+    const SenderOptions& options_;
+    StreamSocket socket_;
+    std::optional<TokenBucket> bucket_;
+
+    const steady::time_point start_;
+    const Deadline deadline_;
+    std::optional<steady::time_point> paused_at_;  // set while this run holds the vCPUs paused
+
+    uint64_t page_size_ = 0;
+    std::optional<wire::PageBatchBuilder> batch_;  // made once the layout is checked
+    std::vector<uint64_t> taken_;
+    std::string doing_;  // for messages: "sending round 3"
+
+    Sent last_round_, all_rounds_;  // for the rates
+    nanoseconds estimate_{0};
+    Outcome outcome_;
+};
+
+}  // namespace
+
+Sender::Sender(Tracker& tracker, Rounds& rounds, std::vector<GuestMemory> memory, VmControl& vm,
+               SenderOptions options)
+    : tracker_(tracker), rounds_(rounds), memory_(std::move(memory)), vm_(vm), options_(std::move(options)) {}
+
+Outcome Sender::run(int connected_socket_fd) {
+    return Migration(tracker_, rounds_, memory_, vm_, options_, connected_socket_fd).run();
+}
+
+}  // namespace dtrack::precopy

@@ -1,0 +1,117 @@
+#include "consumers/precopy_socket.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace dtrack::precopy {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// Milliseconds poll() may wait before `deadline` (rounded up so it does not
+// spin), or -1 when the deadline has passed.
+int poll_timeout(Deadline deadline) {
+    const auto now = steady::now();
+    if (now >= deadline) return -1;
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+    return static_cast<int>(std::min<int64_t>(ms, INT_MAX));
+}
+
+bool is_disconnect(int err) { return err == EPIPE || err == ECONNRESET || err == ENOTCONN || err == ESHUTDOWN; }
+
+IoStatus closed(size_t done, int err = 0) { return IoStatus{IoResult::closed, err, done}; }
+
+}  // namespace
+
+std::string IoStatus::describe() const {
+    switch (result) {
+        case IoResult::ok: return "ok";
+        case IoResult::timed_out: return "timed out";
+        case IoResult::closed:
+            return err ? std::string("connection closed by the peer (") + std::strerror(err) + ")"
+                       : "connection closed by the peer";
+        case IoResult::peer_readable: return "the peer sent data";
+        case IoResult::failed: return std::string("socket error: ") + std::strerror(err);
+    }
+    return "?";
+}
+
+IoStatus StreamSocket::write_all(std::span<const uint8_t> data, Deadline deadline, std::chrono::milliseconds stall,
+                                 bool stop_when_readable) {
+    size_t done = 0;
+    Deadline progress_by = steady::now() + stall;  // moves on with every byte sent
+    while (done < data.size()) {
+        pollfd p{fd_, static_cast<short>(POLLOUT | (stop_when_readable ? POLLIN : 0)), 0};
+        const int timeout = poll_timeout(std::min(deadline, progress_by));
+        if (timeout < 0) return IoStatus{IoResult::timed_out, 0, done};
+        const int n = ::poll(&p, 1, timeout);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return IoStatus{IoResult::failed, errno, done};
+        }
+        if (n == 0) continue;  // the deadline is checked at the top
+        if (stop_when_readable && (p.revents & POLLIN)) return IoStatus{IoResult::peer_readable, 0, done};
+        if (p.revents & POLLNVAL) return IoStatus{IoResult::failed, EBADF, done};
+        // POLLOUT, POLLERR or POLLHUP: send() tells which.
+        const ssize_t sent = ::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+            if (is_disconnect(errno)) return closed(done, errno);
+            return IoStatus{IoResult::failed, errno, done};
+        }
+        done += static_cast<size_t>(sent);
+        progress_by = steady::now() + stall;
+    }
+    return IoStatus{IoResult::ok, 0, done};
+}
+
+IoStatus StreamSocket::read_exact(std::span<uint8_t> out, Deadline deadline, std::chrono::milliseconds stall) {
+    size_t done = 0;
+    Deadline progress_by = steady::now() + stall;
+    while (done < out.size()) {
+        pollfd p{fd_, POLLIN, 0};
+        const int timeout = poll_timeout(std::min(deadline, progress_by));
+        if (timeout < 0) return IoStatus{IoResult::timed_out, 0, done};
+        const int n = ::poll(&p, 1, timeout);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return IoStatus{IoResult::failed, errno, done};
+        }
+        if (n == 0) continue;
+        if (p.revents & POLLNVAL) return IoStatus{IoResult::failed, EBADF, done};
+        const ssize_t got = ::recv(fd_, out.data() + done, out.size() - done, MSG_DONTWAIT);
+        if (got == 0) return closed(done);
+        if (got < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+            if (is_disconnect(errno)) return closed(done, errno);
+            return IoStatus{IoResult::failed, errno, done};
+        }
+        done += static_cast<size_t>(got);
+        progress_by = steady::now() + stall;
+    }
+    return IoStatus{IoResult::ok, 0, done};
+}
+
+bool StreamSocket::readable_now() const {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+void StreamSocket::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+void StreamSocket::linger(Deadline deadline) {
+    shutdown_write();
+    uint8_t sink[4096];
+    for (;;) {
+        const IoStatus s = read_exact(sink, deadline, no_stall_limit);
+        if (!s.ok()) return;  // EOF, error or deadline
+    }
+}
+
+}  // namespace dtrack::precopy

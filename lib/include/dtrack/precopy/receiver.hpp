@@ -1,0 +1,56 @@
+// Receiver: the destination side of a precopy migration.
+//
+// Reads the stream (wire_format.hpp) into guest memory and trusts none of it:
+// the header must describe exactly its own memory; every record's checksums,
+// type, region, page indices, lengths and compressed sizes are checked before
+// a byte is written, so a corrupt or hostile stream never writes outside
+// guest memory nor makes it allocate more than one batch. At END it computes
+// its own digest and answers accept or reject.
+//
+// On any problem run() returns an Error that says what and where ("record
+// 412 at byte 1843200: page batch record: payload checksum mismatch (stream
+// corrupt)"), and sends the same text to the sender as a rejection when the
+// connection still allows. The guest memory then holds a partial copy: do
+// not run it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "dtrack/error.hpp"
+#include "dtrack/precopy/guest_memory.hpp"
+
+namespace dtrack::precopy {
+
+struct ReceiverOptions {
+    // The longest silence accepted from the sender. Keep it above the
+    // sender's longest pause between records: a harvest, and at switchover
+    // the digest of the whole memory (about 1 s per 5 GiB on this machine).
+    std::chrono::milliseconds io_timeout{120000};
+};
+
+struct ReceiveReport {
+    uint64_t rounds = 0;      // round markers seen
+    uint64_t pages = 0;       // page entries written, zero pages included
+    uint64_t zero_pages = 0;
+    uint64_t records = 0;
+    uint64_t bytes = 0;       // stream bytes read
+    uint64_t digest = 0;      // of the memory after the last page
+    bool digest_match = false;  // always true in a returned report: a mismatch is an Error
+};
+
+class Receiver {
+public:
+    Receiver(std::vector<GuestMemory> memory, ReceiverOptions options = {});
+
+    // Receives one migration over a connected stream socket (the caller keeps
+    // and closes it).
+    Result<ReceiveReport> run(int connected_socket_fd);
+
+private:
+    std::vector<GuestMemory> memory_;
+    ReceiverOptions options_;
+};
+
+}  // namespace dtrack::precopy

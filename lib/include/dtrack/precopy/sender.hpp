@@ -1,0 +1,110 @@
+// Sender: the source side of a precopy live migration over a connected socket.
+//
+//   1. Harvest and discard every dirty bit: later rounds carry only pages
+//      dirtied after copying began.
+//   2. Round 1 sends every page (all-zero pages as a flag, not contents).
+//   3. Then, after each round sync: estimated downtime = remaining dirty bytes
+//      / the rate at which the last round moved page contents (measured over
+//      what was sent, so the link, the cap, compression and the sender's own
+//      copying all count). Under the downtime limit: switch over; else send
+//      another round of the pages dirtied since (take-and-clear, which
+//      re-protects them before their contents are read).
+//   4. Switchover: pause the vCPUs, sync, send everything left and the END
+//      record with a digest of the whole memory, and wait for the receiver's
+//      acknowledgement (it checks the digest against its own copy).
+//
+// On success the vCPUs stay paused: the guest now lives on the receiver. On
+// any other outcome they run again and the VM is unharmed. run() never hangs:
+// every socket operation has a deadline and max_time bounds the whole run.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dtrack/precopy/guest_memory.hpp"
+#include "dtrack/rounds.hpp"
+#include "dtrack/tracker.hpp"
+
+namespace dtrack::precopy {
+
+// Implemented by the VMM.
+class VmControl {
+public:
+    virtual ~VmControl() = default;
+    // Returns when no vCPU runs (stop them and kick them out of KVM_RUN), so
+    // no page can change after it returns.
+    virtual void pause_vcpus() = 0;
+    virtual void resume_vcpus() = 0;
+};
+
+// Reported after every round sync, on the sender's thread.
+struct Progress {
+    uint64_t round = 0;             // rounds sent so far
+    uint64_t remaining_pages = 0;   // dirty now, still to send
+    double bandwidth = 0;           // wire bytes/s over the last round (at most the cap)
+    std::chrono::nanoseconds estimated_downtime{0};
+    std::chrono::nanoseconds elapsed{0};
+};
+
+struct SenderOptions {
+    uint64_t bandwidth = 0;  // bytes/s cap on the wire; 0 = none
+    std::chrono::milliseconds downtime_limit{300};
+    // Bound on the whole run; 0 = none, and then a guest that dirties memory
+    // faster than the link carries it keeps the migration going (until
+    // auto-converge slows it down).
+    std::chrono::nanoseconds max_time{0};
+    // A send that makes no progress for this long, or an acknowledgement that
+    // does not come (after twice the time our own digest took, for the
+    // receiver's), ends the run (timed_out) even without max_time.
+    std::chrono::milliseconds io_timeout{30000};
+    bool compress = false;  // zlib (level 1) on page batches, when it saves bytes
+    uint32_t batch_pages = 64;  // pages per record (capped by the wire format)
+    std::function<void(const Progress&)> progress;
+};
+
+enum class OutcomeStatus {
+    completed,             // the receiver acknowledged a matching copy; vCPUs stay paused
+    timed_out,             // max_time or io_timeout passed
+    receiver_failed,       // the receiver closed, reset, or answered nonsense
+    rejected_by_receiver,  // the receiver refused the stream (its reason is in message)
+    error,                 // a local failure (layout, harvest, re-protection)
+};
+const char* to_string(OutcomeStatus status);
+
+struct Outcome {
+    OutcomeStatus status = OutcomeStatus::error;
+    std::string message;  // names the cause; empty when completed
+
+    uint64_t rounds = 0;
+    uint64_t pages_sent = 0;  // page entries, zero pages included
+    uint64_t zero_pages = 0;
+    uint64_t bytes_on_wire = 0;
+    std::chrono::nanoseconds total_time{0};
+    std::chrono::nanoseconds downtime{0};  // pause -> the receiver's acknowledgement
+    std::chrono::nanoseconds estimated_downtime{0};  // the last estimate before switchover
+    uint64_t round_syncs = 0;
+    uint64_t background_syncs = 0;
+
+    bool completed() const { return status == OutcomeStatus::completed; }
+};
+
+class Sender {
+public:
+    Sender(Tracker& tracker, Rounds& rounds, std::vector<GuestMemory> memory, VmControl& vm, SenderOptions options);
+
+    // Migrates over a connected stream socket (the caller keeps and closes it).
+    // One run at a time.
+    Outcome run(int connected_socket_fd);
+
+private:
+    Tracker& tracker_;
+    Rounds& rounds_;
+    std::vector<GuestMemory> memory_;
+    VmControl& vm_;
+    SenderOptions options_;
+};
+
+}  // namespace dtrack::precopy

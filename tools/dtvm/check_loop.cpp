@@ -1,0 +1,161 @@
+#include "check_loop.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <thread>
+
+#include "dtrack/units.hpp"
+#include "oracle.hpp"
+
+namespace dtvm {
+
+std::unique_ptr<Tracking> start_tracked_guest(const Options& o, int& exit_code) {
+    auto tracking = Tracking::create(o.vm, o.tracking);
+    if (!tracking) {
+        std::fprintf(stderr, "dtvm: %s\n", tracking.error().message().c_str());
+        exit_code = exit_bad_input;
+        return nullptr;
+    }
+    Vm& vm = tracking.value()->vm();
+    if (o.workload.wss_pages < o.vm.vcpus || o.workload.wss_pages > vm.workload_max_pages()) {
+        std::fprintf(stderr,
+                     "dtvm: --wss %s does not fit: the guest has room for %s of working set, at least one page "
+                     "per vCPU; fix: lower --wss or raise --mem\n",
+                     dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
+                     dtrack::format_bytes(double(vm.workload_max_pages()) * 4096).c_str());
+        exit_code = exit_bad_input;
+        return nullptr;
+    }
+    if (dtrack::Status s = vm.start(o.workload); !s) {
+        std::fprintf(stderr, "dtvm: %s\n", s.error().message().c_str());
+        exit_code = exit_bad_input;
+        return nullptr;
+    }
+    return std::move(tracking.value());
+}
+
+std::string tracking_description(Tracking& tracking, const Options& o) {
+    if (auto* ring = tracking.ring())
+        return "KVM dirty ring, " + std::to_string(o.tracking.ring_entries) + " entries" +
+               (ring->acq_rel() ? ", acq_rel" : "");
+    return std::string("KVM dirty log") + (tracking.log()->manual_protect() ? ", manual protect" : "");
+}
+
+int run_check_loop(const Options& o) {
+    int exit_code = exit_ok;
+    auto tracking = start_tracked_guest(o, exit_code);
+    if (!tracking) return exit_code;
+    Vm& vm = tracking->vm();
+    const uint32_t vcpus = o.vm.vcpus;
+
+    if (!o.json) {
+        std::printf("dtvm: %s in %u slots, %u vCPUs (%s%s), workload %s over %s, %s per vCPU, tracking: %s\n",
+                    dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots, vcpus,
+                    o.vm.emulated ? "emulated" : "native", host_is_pvm() ? ", PVM host" : "",
+                    pattern_name(o.workload.pattern).c_str(),
+                    dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
+                    o.workload.rate_per_vcpu ? (rate_text(double(o.workload.rate_per_vcpu)) + " writes/s").c_str()
+                                             : "unlimited writes/s",
+                    tracking_description(*tracking, o).c_str());
+        std::printf("%7s %5s %10s %10s %10s   %s\n", "time", "vcpu", "writes/s", "distinct", "reported",
+                    "(distinct: pages the guest wrote; reported: ring entries per vCPU, distinct pages under 'all')");
+    }
+
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    std::vector<uint64_t> last_writes(vcpus, 0), last_ring(vcpus, 0);
+    auto last = start;
+    uint64_t total_lost = 0, total_written = 0, total_taken = 0, intervals = 0;
+    while (clock::now() - start < o.duration) {
+        std::this_thread::sleep_for(o.interval);
+        if (!vm.failure().empty()) {
+            std::fprintf(stderr, "dtvm: the guest stopped: %s\n", vm.failure().c_str());
+            return exit_guest_failed;
+        }
+        auto check = check_epoch(*tracking, o.workload.wss_pages);
+        if (!check) {
+            std::fprintf(stderr, "dtvm: %s\n", check.error().message().c_str());
+            return exit_guest_failed;
+        }
+        const auto now = clock::now();
+        const double secs = std::chrono::duration<double>(now - last).count();
+        const double t = std::chrono::duration<double>(now - start).count();
+        last = now;
+        const dtrack::Counters c = tracking->tracker().counters();
+        nlohmann::json line{{"time_s", t},
+                            {"written", check->written},
+                            {"harvested", check->taken - check->outside_workload},
+                            {"lost", check->lost},
+                            {"false_positives", check->false_positives},
+                            {"outside_workload", check->outside_workload},
+                            {"per_slot", check->taken_per_slot},
+                            {"vcpus", nlohmann::json::array()}};
+        for (uint32_t v = 0; v < vcpus; ++v) {
+            const uint64_t w = vm.stats(v).writes;
+            const uint64_t ring = v < c.sources[0].pages_per_vcpu.size() ? c.sources[0].pages_per_vcpu[v] : 0;
+            const std::string reported = tracking->ring() ? std::to_string(ring - last_ring[v]) : "-";
+            line["vcpus"].push_back({{"vcpu", v},
+                                     {"writes_per_s", (w - last_writes[v]) / secs},
+                                     {"distinct", check->written_per_vcpu[v]},
+                                     {"ring_entries", ring - last_ring[v]}});
+            if (!o.json)
+                std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s\n", t, v,
+                            rate_text((w - last_writes[v]) / secs).c_str(), check->written_per_vcpu[v],
+                            reported.c_str());
+            last_writes[v] = w;
+            last_ring[v] = ring;
+        }
+        std::string slots;
+        for (uint64_t n : check->taken_per_slot) slots += (slots.empty() ? "" : "/") + std::to_string(n);
+        if (o.json) {
+            std::printf("%s\n", line.dump().c_str());
+        } else {
+            std::printf("%6.1fs %5s %10s %10" PRIu64 " %10" PRIu64 "   lost %" PRIu64 ", extra %" PRIu64
+                        " (+%" PRIu64 " outside the working set), per slot %s\n",
+                        t, "all", "", check->written, check->taken - check->outside_workload, check->lost,
+                        check->false_positives, check->outside_workload, slots.c_str());
+            if (check->lost)
+                std::printf("        LOST PAGES: %" PRIu64 " written pages were not reported (first: guest page %" PRIu64
+                            ")\n",
+                            check->lost, check->first_lost_page);
+        }
+        std::fflush(stdout);
+        total_lost += check->lost;
+        total_written += check->written;
+        total_taken += check->taken;
+        ++intervals;
+    }
+    vm.stop();
+
+    const dtrack::Counters c = tracking->tracker().counters();
+    const double run = std::chrono::duration<double>(clock::now() - start).count();
+    const double cost_ms = std::chrono::duration<double, std::milli>(c.sources[0].cost).count();
+    const int code = total_lost ? exit_lost_pages : exit_ok;
+    if (o.json) {
+        std::printf("%s\n", nlohmann::json{{"summary",
+                                             {{"intervals", intervals},
+                                              {"written", total_written},
+                                              {"reported", total_taken},
+                                              {"lost", total_lost},
+                                              {"harvest_cost_ms", cost_ms},
+                                              {"syncs", c.syncs()}}}}
+                                 .dump()
+                                 .c_str());
+        return code;
+    }
+    std::printf("summary: %" PRIu64 " intervals, %" PRIu64 " distinct pages written, %" PRIu64
+                " reported, %" PRIu64 " lost; harvest cost %.3f ms (%.3f%% of the run), %" PRIu64 " syncs\n",
+                intervals, total_written, total_taken, total_lost, cost_ms, 100.0 * cost_ms / 1000 / run, c.syncs());
+    if (auto* ring = tracking->ring()) {
+        const dtrack::KvmRingCounters rc = ring->ring_counters();
+        std::printf("ring: %" PRIu64 " full exits, %" PRIu64 " resets, %" PRIu64 " reaper passes, %" PRIu64
+                    " jams recovered (slots marked wholly dirty)\n",
+                    rc.full_exits, rc.resets, rc.reaper_passes, rc.jams);
+    }
+    return code;
+}
+
+}  // namespace dtvm

@@ -1,0 +1,18 @@
+// dtvm's default mode: run the workload and, every interval, check with the
+// write-stamp oracle that every written page was reported.
+#pragma once
+
+#include "options.hpp"
+
+namespace dtvm {
+
+int run_check_loop(const Options& options);
+
+// Creates the tracked VM and starts the workload; prints why on failure
+// (shared with the migration source).
+std::unique_ptr<Tracking> start_tracked_guest(const Options& options, int& exit_code);
+
+// "KVM dirty ring, 4096 entries, acq_rel" / "KVM dirty log, manual protect".
+std::string tracking_description(Tracking& tracking, const Options& options);
+
+}  // namespace dtvm

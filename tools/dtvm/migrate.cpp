@@ -1,0 +1,178 @@
+#include "migrate.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <thread>
+
+#include "check_loop.hpp"
+#include "dtrack/precopy/receiver.hpp"
+#include "dtrack/precopy/sender.hpp"
+#include "dtrack/precopy/tcp.hpp"
+#include "dtrack/throttle.hpp"
+#include "dtrack/units.hpp"
+#include "dtrack/watcher.hpp"
+
+namespace dtvm {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<dtrack::precopy::GuestMemory> guest_memory(const Vm& vm) {
+    std::vector<dtrack::precopy::GuestMemory> memory;
+    for (size_t i = 0; i < vm.slots().size(); ++i) {
+        const Slot& s = vm.slots()[i];
+        memory.push_back({.region = static_cast<dtrack::RegionId>(i), .host = s.host, .pages = s.pages,
+                          .page_size = 4096, .base = s.gpa});
+    }
+    return memory;
+}
+
+// The Sender stops and restarts the guest through this.
+class DtvmControl : public dtrack::precopy::VmControl {
+public:
+    explicit DtvmControl(Vm& vm) : vm_(vm) {}
+    void pause_vcpus() override { vm_.pause(); }
+    void resume_vcpus() override { vm_.resume(); }
+
+private:
+    Vm& vm_;
+};
+
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+int run_migration_source(const Options& o) {
+    const MigrationOptions& m = *o.migrate;
+    auto address = dtrack::precopy::parse_tcp_address(m.to);
+    if (!address) {
+        std::fprintf(stderr, "dtvm: %s\n", address.error().message().c_str());
+        return exit_bad_input;
+    }
+    int exit_code = exit_ok;
+    auto tracking = start_tracked_guest(o, exit_code);
+    if (!tracking) return exit_code;
+    Vm& vm = tracking->vm();
+    dtrack::Tracker& tracker = tracking->tracker();
+
+    const bool background = m.background_sync && m.auto_converge;
+    std::printf("dtvm: migrating %s (%u vCPUs, workload %s over %s, %s writes/s per vCPU, %s) to %s\n",
+                dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.vcpus,
+                pattern_name(o.workload.pattern).c_str(),
+                dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
+                o.workload.rate_per_vcpu ? rate_text(double(o.workload.rate_per_vcpu)).c_str() : "unlimited",
+                tracking_description(*tracking, o).c_str(), m.to.c_str());
+    std::printf("      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s\n",
+                m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited",
+                (long long)m.downtime.count(), m.auto_converge ? "on" : "off",
+                background ? (std::to_string(m.background_sync->count()) + " ms").c_str()
+                           : (m.background_sync ? "off (nothing consumes it without --auto-converge)" : "off"));
+    std::fflush(stdout);
+    std::this_thread::sleep_for(m.warmup);  // let the guest dirty memory first
+
+    auto connection = dtrack::precopy::tcp_connect(*address, 10s);
+    if (!connection) {
+        std::fprintf(stderr, "dtvm: %s\n", connection.error().message().c_str());
+        return exit_migration_failed;
+    }
+
+    // The engine's pieces, wired as a VMM would.
+    dtrack::Rounds rounds(tracker);
+    dtrack::Throttle throttle({}, [&vm](int pct) { vm.set_throttle(pct); });
+    if (m.auto_converge) rounds.on_period([&throttle](const dtrack::Period& p) { throttle.on_period(p); });
+    // Poll at least four times per threshold, and every second at most (DESIGN.md).
+    const auto threshold = m.background_sync.value_or(5000ms);
+    dtrack::Watcher watcher(rounds, {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4),
+                                     .threshold = threshold},
+                            [&throttle] { return !throttle.at_max(); });
+
+    const bool terminal = ::isatty(STDOUT_FILENO);
+    DtvmControl control(vm);
+    dtrack::precopy::SenderOptions so{.bandwidth = m.bandwidth,
+                                      .downtime_limit = m.downtime,
+                                      .max_time = m.max_time,
+                                      .compress = m.compress};
+    so.progress = [&](const dtrack::precopy::Progress& p) {
+        std::printf("%sround %3" PRIu64 "  remaining %8" PRIu64 " pages  bandwidth %9s/s  est. downtime %7.0f ms  "
+                    "throttle %2d%%  background syncs %" PRIu64 "%s",
+                    terminal ? "\r" : "  ", p.round, p.remaining_pages, dtrack::format_bytes(p.bandwidth).c_str(),
+                    seconds(p.estimated_downtime) * 1000, throttle.pct(),
+                    rounds.syncs(dtrack::SyncKind::background), terminal ? "" : "\n");
+        std::fflush(stdout);
+    };
+    dtrack::precopy::Sender sender(tracker, rounds, guest_memory(vm), control, so);
+
+    const auto migration_start = std::chrono::steady_clock::now();
+    if (background) watcher.start();
+    const dtrack::precopy::Outcome out = sender.run(connection.value().get());
+    watcher.stop();
+    const std::vector<dtrack::ThrottleStep> timeline = throttle.timeline();
+    throttle.reset();  // the migration is over: the throttle's life ends with it
+    if (terminal) std::printf("\n");
+
+    std::printf("migration: %s after %.2f s: %" PRIu64 " rounds, %" PRIu64 " round syncs, %" PRIu64
+                " background syncs, %" PRIu64 " pages sent (%" PRIu64 " zero), %s on the wire\n",
+                dtrack::precopy::to_string(out.status), seconds(out.total_time), out.rounds, out.round_syncs,
+                out.background_syncs, out.pages_sent, out.zero_pages,
+                dtrack::format_bytes(double(out.bytes_on_wire)).c_str());
+    std::printf("throttle:");
+    if (timeline.empty()) std::printf(" never engaged");
+    for (const auto& s : timeline)
+        std::printf(" %d%% at %.1f s (%s sync)", s.pct, seconds(s.at - migration_start),
+                    s.after == dtrack::SyncKind::background ? "background" : "round");
+    std::printf("\n");
+    if (!out.completed()) {
+        std::printf("migration failed: %s; the guest runs on here\n", out.message.c_str());
+        vm.stop();
+        return exit_migration_failed;
+    }
+    std::printf("downtime: %.1f ms real (estimated %.1f ms); the destination's memory digest matches\n",
+                seconds(out.downtime) * 1000, seconds(out.estimated_downtime) * 1000);
+    vm.stop();
+    return exit_ok;
+}
+
+int run_incoming(const Options& o) {
+    auto address = dtrack::precopy::parse_tcp_address(o.incoming);
+    if (!address) {
+        std::fprintf(stderr, "dtvm: %s\n", address.error().message().c_str());
+        return exit_bad_input;
+    }
+    // Same memory layout as the source: a VM with the same slots, no vCPUs running.
+    auto vm = Vm::create(o.vm);
+    if (!vm) {
+        std::fprintf(stderr, "dtvm: %s\n", vm.error().message().c_str());
+        return exit_bad_input;
+    }
+    auto listener = dtrack::precopy::TcpListener::listen(*address);
+    if (!listener) {
+        std::fprintf(stderr, "dtvm: %s\n", listener.error().message().c_str());
+        return exit_bad_input;
+    }
+    std::printf("dtvm: listening on %s:%u for a migration of %s in %u slots\n", address->host.c_str(),
+                listener->port(), dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots);
+    std::fflush(stdout);
+    auto connection = listener->accept(120s);
+    if (!connection) {
+        std::fprintf(stderr, "dtvm: %s\n", connection.error().message().c_str());
+        return exit_migration_failed;
+    }
+    dtrack::precopy::Receiver receiver(guest_memory(*vm.value()));
+    const auto start = std::chrono::steady_clock::now();
+    auto report = receiver.run(connection.value().get());
+    if (!report) {
+        std::fprintf(stderr, "dtvm: migration refused: %s\n", report.error().message().c_str());
+        return exit_migration_failed;
+    }
+    std::printf("received: %" PRIu64 " rounds, %" PRIu64 " pages (%" PRIu64 " zero), %s in %.2f s; memory digest "
+                "%016" PRIx64 " matches the source's\n",
+                report->rounds, report->pages, report->zero_pages, dtrack::format_bytes(double(report->bytes)).c_str(),
+                seconds(std::chrono::steady_clock::now() - start), report->digest);
+    return exit_ok;
+}
+
+}  // namespace dtvm

@@ -1,0 +1,159 @@
+#include "options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "dtrack/units.hpp"
+
+namespace dtvm {
+
+namespace {
+
+int bad_input(const dtrack::Error& e) {
+    std::fprintf(stderr, "dtvm: %s\n", e.message().c_str());
+    return exit_bad_input;
+}
+
+// The strings as typed; turned into typed values below.
+struct Typed {
+    std::string mem = "256M", wss = "64M", rate = "0", duration = "10s", interval = "1s";
+    std::string workload = "hotcold", track = "ring";
+    std::string migrate_to, incoming, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = "5s",
+                warmup = "1s";
+};
+
+}  // namespace
+
+std::string rate_text(double per_second) {
+    char buf[32];
+    if (per_second >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", per_second / 1e6);
+    else if (per_second >= 1e3) std::snprintf(buf, sizeof buf, "%.1fk", per_second / 1e3);
+    else std::snprintf(buf, sizeof buf, "%.0f", per_second);
+    return buf;
+}
+
+std::variant<Options, int> parse_command_line(int argc, char** argv) {
+    Options o;
+    Typed t;
+    bool auto_converge = false, compress = false;
+    CLI::App app{"dtvm: a small KVM VMM whose guest writes stamped pages; tracks them with libdtrack, checks that "
+                 "no written page is missed, and migrates its memory over TCP"};
+    app.add_option("--mem", t.mem, "guest memory (e.g. 256M)")->capture_default_str();
+    app.add_option("--vcpus", o.vm.vcpus, "vCPUs (1-255)")->capture_default_str();
+    o.vm.slots = 3;
+    app.add_option("--slots", o.vm.slots, "memslots to split the memory into; the last is not a multiple of 64 pages")
+        ->capture_default_str();
+    app.add_option("--workload", t.workload, "sequential | random | hotcold")->capture_default_str();
+    app.add_option("--wss", t.wss, "working set, split evenly between the vCPUs")->capture_default_str();
+    app.add_option("--rate", t.rate, "page writes/s per vCPU (e.g. 50k); 0 = as fast as it runs")
+        ->capture_default_str();
+    app.add_option("--hot-fraction", o.workload.hot_fraction, "hotcold: share of the working set that is hot")
+        ->capture_default_str();
+    app.add_option("--hot-share", o.workload.hot_share, "hotcold: share of the writes that go to the hot part")
+        ->capture_default_str();
+    app.add_option("--seed", o.workload.seed, "guest PRNG seed")->capture_default_str();
+    app.add_option("--exit-every", o.workload.exit_every, "guest exits to the VMM every K writes")
+        ->capture_default_str();
+    app.add_option("--track", t.track, "ring (KVM dirty ring) | log (KVM dirty log)")->capture_default_str();
+    app.add_option("--ring-size", o.tracking.ring_entries, "dirty ring entries per vCPU (power of two)")
+        ->capture_default_str();
+    app.add_option("--duration", t.duration, "how long to run the check loop (e.g. 10s)")->capture_default_str();
+    app.add_option("--interval", t.interval, "how often to check and print")->capture_default_str();
+    app.add_flag("--json", o.json, "one JSON object per interval instead of the table");
+    app.add_flag("--emulated", o.vm.emulated, "run the guest under KVM's instruction emulator (slow; provokes ring jams)");
+    // Migration, source side.
+    app.add_option("--migrate-to", t.migrate_to, "migrate the guest's memory to a dtvm --incoming (tcp://HOST:PORT)");
+    app.add_option("--bandwidth", t.bandwidth, "migration bandwidth cap in bytes/s (e.g. 100M); 0 = none")
+        ->capture_default_str();
+    app.add_option("--downtime", t.downtime, "switch over once the rest fits in this pause")->capture_default_str();
+    app.add_option("--max-time", t.max_time, "give up after this long, the guest running on; 0 = never")
+        ->capture_default_str();
+    app.add_flag("--auto-converge", auto_converge, "throttle the vCPUs when the guest dirties faster than we send");
+    app.add_option("--background-sync", t.background_sync,
+                   "harvest between rounds when a round runs longer than this (e.g. 5s), or 'off'")
+        ->capture_default_str();
+    app.add_option("--warmup", t.warmup, "let the guest write this long before migrating")->capture_default_str();
+    app.add_flag("--compress", compress, "zlib-compress page batches");
+    // Migration, destination side.
+    app.add_option("--incoming", t.incoming, "receive a migration on tcp://HOST:PORT (port 0: any free port)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? exit_ok : exit_bad_input;
+    }
+
+    auto mem = dtrack::parse_size(t.mem);
+    if (!mem) return bad_input(mem.error());
+    auto wss = dtrack::parse_size(t.wss);
+    if (!wss) return bad_input(wss.error());
+    auto rate = dtrack::parse_count(t.rate);
+    if (!rate) return bad_input(rate.error());
+    auto duration = dtrack::parse_duration(t.duration);
+    if (!duration) return bad_input(duration.error());
+    auto interval = dtrack::parse_duration(t.interval);
+    if (!interval) return bad_input(interval.error());
+    auto pattern = parse_pattern(t.workload);
+    if (!pattern) return bad_input(pattern.error());
+    auto mode = parse_track_mode(t.track);
+    if (!mode) return bad_input(mode.error());
+    if (o.vm.vcpus < 1 || o.vm.vcpus > 255)
+        return bad_input({EINVAL, "--vcpus " + std::to_string(o.vm.vcpus) + " is out of range", "use 1 to 255"});
+    if (o.vm.slots < 1 || o.vm.slots > 32)
+        return bad_input({EINVAL, "--slots " + std::to_string(o.vm.slots) + " is out of range", "use 1 to 32"});
+    const uint32_t ring = o.tracking.ring_entries;
+    if (ring < 256 || (ring & (ring - 1)))
+        return bad_input({EINVAL, "--ring-size " + std::to_string(ring) + " is not a power of two >= 256",
+                          "use e.g. 4096 or 65536"});
+    if (*interval <= std::chrono::nanoseconds(0))
+        return bad_input({EINVAL, "--interval must be positive", "use e.g. 1s"});
+    if (o.workload.exit_every < 1) return bad_input({EINVAL, "--exit-every must be at least 1", "use e.g. 256"});
+    if (!(o.workload.hot_fraction > 0 && o.workload.hot_fraction < 1 && o.workload.hot_share >= 0 &&
+          o.workload.hot_share <= 1))
+        return bad_input({EINVAL, "--hot-fraction must be in (0,1) and --hot-share in [0,1]", "use e.g. 0.1 and 0.9"});
+
+    o.vm.mem_bytes = *mem;
+    o.workload.pattern = *pattern;
+    o.workload.wss_pages = *wss / 4096;
+    o.workload.rate_per_vcpu = *rate;
+    o.tracking.mode = *mode;
+    o.duration = *duration;
+    o.interval = *interval;
+    o.incoming = t.incoming;
+
+    if (!t.migrate_to.empty() && !t.incoming.empty())
+        return bad_input({EINVAL, "--migrate-to and --incoming exclude each other",
+                          "run one dtvm with --incoming and another with --migrate-to"});
+    if (!t.migrate_to.empty()) {
+        MigrationOptions m;
+        m.to = t.migrate_to;
+        auto bw = dtrack::parse_size(t.bandwidth);
+        if (!bw) return bad_input(bw.error());
+        auto downtime = dtrack::parse_duration(t.downtime);
+        if (!downtime) return bad_input(downtime.error());
+        auto max_time = dtrack::parse_duration(t.max_time);
+        if (!max_time) return bad_input(max_time.error());
+        auto warmup = dtrack::parse_duration(t.warmup);
+        if (!warmup) return bad_input(warmup.error());
+        m.bandwidth = *bw;
+        m.downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime);
+        m.max_time = *max_time;
+        m.warmup = std::chrono::duration_cast<std::chrono::milliseconds>(*warmup);
+        m.auto_converge = auto_converge;
+        m.compress = compress;
+        if (t.background_sync == "off") {
+            m.background_sync.reset();
+        } else {
+            auto bs = dtrack::parse_duration(t.background_sync);
+            if (!bs) return bad_input(bs.error());
+            if (*bs <= std::chrono::nanoseconds(0))
+                return bad_input({EINVAL, "--background-sync must be positive or 'off'", "use e.g. 5s or off"});
+            m.background_sync = std::chrono::duration_cast<std::chrono::milliseconds>(*bs);
+        }
+        o.migrate = m;
+    }
+    return o;
+}
+
+}  // namespace dtvm

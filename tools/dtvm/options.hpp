@@ -1,0 +1,51 @@
+// dtvm's command line, parsed and checked: what to run and what to do with it.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <variant>
+#include <string>
+
+#include "tracking.hpp"
+#include "vm.hpp"
+#include "workload.hpp"
+
+namespace dtvm {
+
+// Exit codes.
+constexpr int exit_ok = 0;
+constexpr int exit_lost_pages = 1;       // a written page was not reported
+constexpr int exit_bad_input = 2;        // the message names the cause and the fix
+constexpr int exit_guest_failed = 3;     // KVM or the guest failed
+constexpr int exit_migration_failed = 4; // the migration did not complete; the VM runs on
+
+struct MigrationOptions {
+    std::string to;                          // --migrate-to tcp://HOST:PORT
+    uint64_t bandwidth = 0;                  // bytes/s; 0 = no cap
+    std::chrono::milliseconds downtime{300};
+    std::chrono::nanoseconds max_time{0};    // 0 = no limit
+    bool auto_converge = false;
+    std::optional<std::chrono::milliseconds> background_sync{std::chrono::seconds(5)};  // nullopt = off
+    std::chrono::milliseconds warmup{1000};  // the guest runs this long before the migration starts
+    bool compress = false;
+};
+
+struct Options {
+    VmOptions vm;
+    Workload workload;
+    TrackingOptions tracking;
+    std::chrono::nanoseconds duration{std::chrono::seconds(10)};
+    std::chrono::nanoseconds interval{std::chrono::seconds(1)};
+    bool json = false;
+    std::string incoming;  // --incoming tcp://HOST:PORT: be the destination
+    std::optional<MigrationOptions> migrate;
+};
+
+// Parses argv. Returns the options, or the exit code to leave with (help
+// printed, or a message on stderr for bad input).
+std::variant<Options, int> parse_command_line(int argc, char** argv);
+
+// "50.0k", "1.19M": for tables.
+std::string rate_text(double per_second);
+
+}  // namespace dtvm
