@@ -29,7 +29,7 @@ migrate() {  # migrate NAME BACKGROUND_SYNC
     echo
 }
 
-bs=$(printf '%s\n' "${guest[@]}" | awk 'prev=="--threshold" {print} {prev=$0}')
+
 migrate with "${BACKGROUND_SYNC:-5s}"
 migrate without off
 

@@ -37,9 +37,14 @@ Pacer::Clock::time_point Pacer::wake_time(Clock::time_point now, uint64_t writes
     } else {
         const Clock::duration budget = std::chrono::duration_cast<Clock::duration>(kSlice) * (100 - pct) / 100;
         if (slice_ran_ >= budget) {
-            // Used up its share of the slice: off until the slice ends; the
-            // next slice starts when it runs again.
-            wake = std::max(wake, slice_start_ + kSlice);
+            // Used up its share of the slice: off long enough that it ran only
+            // (100 - pct)% of the time, also when one stretch between two
+            // exits ran past the whole budget (at 99% the budget is 0.1 ms,
+            // shorter than a stretch of exit_every writes). The next slice
+            // starts when it runs again.
+            const Clock::duration off_needed = slice_ran_ * pct / (100 - pct);
+            const Clock::duration off_so_far = (now - slice_start_) - slice_ran_;
+            if (off_needed > off_so_far) wake = std::max(wake, now + (off_needed - off_so_far));
             slice_starts_on_wake_ = true;
         } else if (now - slice_start_ >= kSlice) {
             slice_start_ = now;  // the slice ended with time to spare

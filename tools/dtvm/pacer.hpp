@@ -7,7 +7,9 @@
 //     fast, or it was throttled) does not bank the deficit: it restarts the
 //     average rather than burst to catch up;
 //   - a throttle, QEMU auto-converge style: the vCPU runs at most
-//     (100 - pct)% of every 10 ms slice and sleeps the rest. Time spent
+//     (100 - pct)% of every 10 ms slice and sleeps the rest; a stretch that
+//     overran the slice is paid for with a longer sleep (run time x
+//     pct / (100 - pct)), so the share holds whatever the exit granularity. Time spent
 //     sleeping for the rate limit counts as off time, so a vCPU that idles
 //     most of the slice anyway is not slowed further.
 // Pure logic with the time passed in, so it is testable without sleeping.
