@@ -70,6 +70,11 @@ SyncReport Tracker::sync(SyncKind kind) {
         report.pages += h.pages;
         report.new_dirty += h.new_dirty;
         report.lost += h.lost;
+        if (h.estimate) {
+            report.estimate = true;
+            report.estimated_pages += h.estimated_pages;
+            report.estimate_bound += h.estimate_bound;
+        }
     }
     ++(kind == SyncKind::round ? counters_.syncs_round : counters_.syncs_background);
     report.duration = std::chrono::steady_clock::now() - start;

@@ -25,7 +25,9 @@ struct HarvestReport {
     std::vector<uint64_t> pages_per_region;  // index = RegionId; may be shorter than the region list
     uint64_t lost = 0;             // events the source knows it lost...
     uint64_t overapproximated = 0; // ...and the pages it marked dirty without evidence to cover them
-    bool estimate = false;         // the figures are an estimate (sampling), not exact
+    bool estimate = false;         // the figures are an estimate (sampling), not exact...
+    double estimated_pages = 0;    // ...then: the estimate of distinct pages dirtied since the last harvest
+    double estimate_bound = 0;     // ...and its half-width (95% confidence), in pages
     std::chrono::nanoseconds cost{0};  // time in ioctls and the harvest loop
 
     void add_vcpu(size_t vcpu, uint64_t n);

@@ -57,6 +57,9 @@ struct SyncReport {
     uint64_t pages = 0;
     uint64_t new_dirty = 0;
     uint64_t lost = 0;
+    bool estimate = false;        // a source estimated (sampling):
+    double estimated_pages = 0;   // the sum of their estimates of distinct pages dirtied
+    double estimate_bound = 0;    // and of their bounds (a conservative union)
     std::chrono::nanoseconds duration{0};
     std::vector<Error> errors;  // one per failing source; the others were harvested
 

@@ -1,0 +1,72 @@
+#include "dtrack/rate_meter.hpp"
+
+namespace dtrack {
+
+RateMeter::RateMeter(Tracker& tracker, const Clock& clock) : tracker_(tracker), clock_(clock) {}
+
+Status RateMeter::start() {
+    const SyncReport r = tracker_.sync(SyncKind::background);
+    if (!r.ok()) return r.errors.front();
+    seen_.clear();
+    for (RegionId id = 0; id < tracker_.region_count(); ++id) {
+        tracker_.take(id, 0, tracker_.region(id).page_count, [](uint64_t, uint64_t) {});
+        seen_.emplace_back(tracker_.region(id).page_count);
+    }
+    vcpu_pages_.clear();
+    lost_ = 0;
+    for (const SourceCounters& s : tracker_.counters().sources) {
+        if (vcpu_pages_.size() < s.pages_per_vcpu.size()) vcpu_pages_.resize(s.pages_per_vcpu.size());
+        for (size_t v = 0; v < s.pages_per_vcpu.size(); ++v) vcpu_pages_[v] += s.pages_per_vcpu[v];
+        lost_ += s.lost;
+    }
+    last_ = clock_.now();
+    return Ok{};
+}
+
+Result<RateSample> RateMeter::sample() {
+    const SyncReport report = tracker_.sync(SyncKind::background);
+    if (!report.ok()) return report.errors.front();
+    const auto now = clock_.now();
+    RateSample s;
+    s.seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+
+    uint64_t distinct = 0, page_size = 4096;
+    for (RegionId id = 0; id < tracker_.region_count(); ++id) {
+        page_size = tracker_.region(id).page_size;
+        DirtyBitmap& seen = seen_[id];
+        auto taken = tracker_.take(id, 0, tracker_.region(id).page_count,
+                                   [&](uint64_t w, uint64_t bits) { seen.or_words(w, {&bits, 1}); });
+        if (!taken) return taken.error();
+        distinct += *taken;
+        s.working_set_pages += seen.count();
+    }
+
+    // Estimating sources replace what their sampled bits alone would say.
+    const Counters c = tracker_.counters();
+    s.distinct_pages = double(distinct);
+    if (report.estimate) {
+        s.estimate = true;
+        s.distinct_pages = report.estimated_pages;
+        s.bound_pages = report.estimate_bound;
+    }
+    s.bytes_per_s = s.seconds > 0 ? s.distinct_pages * double(page_size) / s.seconds : 0;
+
+    std::vector<uint64_t> vcpu_now;
+    uint64_t lost_now = 0;
+    for (const SourceCounters& src : c.sources) {
+        if (vcpu_now.size() < src.pages_per_vcpu.size()) vcpu_now.resize(src.pages_per_vcpu.size());
+        for (size_t v = 0; v < src.pages_per_vcpu.size(); ++v) vcpu_now[v] += src.pages_per_vcpu[v];
+        lost_now += src.lost;
+    }
+    vcpu_pages_.resize(vcpu_now.size());
+    for (size_t v = 0; v < vcpu_now.size(); ++v) {
+        s.vcpu_pages_per_s.push_back(s.seconds > 0 ? double(vcpu_now[v] - vcpu_pages_[v]) / s.seconds : 0);
+        vcpu_pages_[v] = vcpu_now[v];
+    }
+    s.lost = lost_now - lost_;
+    lost_ = lost_now;
+    return s;
+}
+
+}  // namespace dtrack

@@ -1,0 +1,37 @@
+// A forecast of a precopy migration from measured dirty rates.
+//
+// The model is the sender's own loop: round 1 copies all memory at the
+// bandwidth; each later round copies what was dirtied while the previous one
+// ran, which is the dirty rate times that round's length, but never more
+// than the working set. It converges when a round's copy fits in the
+// downtime limit; it cannot when the rounds stop shrinking (the guest dirties
+// at least as fast as the link carries, and the working set does not fit in
+// the downtime), and then only throttling (auto-converge) helps.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace dtrack {
+
+struct ForecastInput {
+    uint64_t memory_bytes = 0;       // everything round 1 copies
+    uint64_t working_set_bytes = 0;  // the most a later round can carry
+    double dirty_bytes_per_s = 0;    // distinct bytes dirtied per second
+    double bandwidth = 0;            // bytes/s
+    std::chrono::milliseconds downtime{300};
+};
+
+struct Forecast {
+    bool converges = false;
+    int rounds = 0;                 // including the final (stop-and-copy) one
+    double total_s = 0;             // until switchover ends
+    double downtime_s = 0;          // of the final round
+    double bandwidth_to_converge = 0;  // bytes/s that would be enough (= bandwidth when it converges)
+    std::string summary;            // one line for people
+};
+
+Forecast forecast_precopy(const ForecastInput& in);
+
+}  // namespace dtrack

@@ -1,0 +1,48 @@
+// RateMeter: dirty rates from a Tracker, interval by interval.
+//
+// Each sample() harvests every source (a sync of kind background: rates are
+// not transfer rounds), takes every dirty bit, and reports the distinct pages
+// dirtied since the previous sample, per vCPU where the sources know vCPUs,
+// and the working set: the distinct pages dirtied at least once since start().
+// Figures from an estimating source (sampling) carry its bound.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "dtrack/clock.hpp"
+#include "dtrack/tracker.hpp"
+
+namespace dtrack {
+
+struct RateSample {
+    double seconds = 0;              // the interval's real length
+    double distinct_pages = 0;       // dirtied during the interval (the estimate, if estimated)
+    double bytes_per_s = 0;
+    std::vector<double> vcpu_pages_per_s;  // pages the kernel reported per vCPU (empty: no vCPU view)
+    uint64_t working_set_pages = 0;  // distinct pages dirtied since start()
+    bool estimate = false;
+    double bound_pages = 0;          // half-width of the 95% interval of distinct_pages, when estimated
+    uint64_t lost = 0;               // events the sources know they lost in the interval
+};
+
+class RateMeter {
+public:
+    explicit RateMeter(Tracker& tracker, const Clock& clock = SteadyClock::instance());
+
+    // Harvests once and forgets what was dirty before: the first interval starts now.
+    Status start();
+    // Ends the current interval.
+    Result<RateSample> sample();
+
+private:
+    Tracker& tracker_;
+    const Clock& clock_;
+    Clock::time_point last_{};
+    std::vector<DirtyBitmap> seen_;     // per region: dirtied at least once since start()
+    std::vector<uint64_t> vcpu_pages_;  // cumulative, from the tracker's counters
+    uint64_t lost_ = 0;
+};
+
+}  // namespace dtrack
