@@ -1,0 +1,30 @@
+// What a process is, seen from outside: does it run a KVM VM, with the dirty
+// ring? Read from /proc (fds and mappings), without touching the process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "dtrack/error.hpp"
+
+namespace dtrack {
+
+struct TargetProcess {
+    pid_t pid = 0;
+    std::string comm;           // its command name
+    bool has_kvm_vm = false;    // an open anon_inode:kvm-vm
+    uint32_t vcpus = 0;         // open anon_inode:kvm-vcpu fds
+    bool has_dirty_ring = false;  // a vCPU's dirty ring is mapped (kvm-vcpu mapping at page 64)
+    uint32_t vcpus_with_ring = 0;
+};
+
+// Fails with a clear Error when the process does not exist or cannot be
+// inspected (no permission).
+Result<TargetProcess> inspect_process(pid_t pid);
+
+// True while the process exists.
+bool process_alive(pid_t pid);
+
+}  // namespace dtrack
