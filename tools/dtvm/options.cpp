@@ -36,13 +36,13 @@ std::string rate_text(double per_second) {
 std::variant<Options, int> parse_command_line(int argc, char** argv) {
     Options o;
     Typed t;
+    o.vm.vcpus = 2;
+    o.vm.slots = 3;
     bool auto_converge = false, compress = false;
     CLI::App app{"dtvm: a small KVM VMM whose guest writes stamped pages; tracks them with libdtrack, checks that "
                  "no written page is missed, and migrates its memory over TCP"};
     app.add_option("--mem", t.mem, "guest memory (e.g. 256M)")->capture_default_str();
     app.add_option("--vcpus", o.vm.vcpus, "vCPUs (1-255)")->capture_default_str();
-    o.vm.slots = 3;
-    o.vm.vcpus = 2;
     app.add_option("--slots", o.vm.slots, "memslots to split the memory into; the last is not a multiple of 64 pages")
         ->capture_default_str();
     app.add_option("--workload", t.workload, "sequential | random | hotcold")->capture_default_str();
