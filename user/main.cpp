@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     ChosenCommand chosen;
     add_doctor_command(app, chosen);
+    add_rate_command(app, chosen);
 
     try {
         app.parse(argc, argv);

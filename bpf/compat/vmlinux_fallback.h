@@ -150,7 +150,7 @@ struct trace_event_raw_kvm_dirty_ring_exit {
 };
 
 /* exceptions:page_fault_user (x86): a user-mode page fault. */
-struct trace_event_raw_x86_exceptions {
+struct trace_event_raw_exceptions {  /* the kernel's BTF name since 6.x */
 	struct trace_entry ent;
 	unsigned long address;     /* offset 8: faulting address */
 	unsigned long ip;          /* offset 16 */

@@ -1,107 +1,16 @@
 // The END record's memory digest: XXH64 with seed 0 over all regions' bytes
-// in order, as one buffer. XXH64 is a published, widely implemented hash
-// (xxhsum -H1 gives the same value for the same bytes) that runs at memory
-// speed; the digest is computed while the vCPUs are paused, on both sides, so
-// it must be fast. It is a check against bugs and corruption, not an attacker.
-#include <cstring>
-
+// in order, as one buffer (dtrack/hash.hpp). It is computed while the vCPUs
+// are paused, on both sides, so it must run at memory speed. It is a check
+// against bugs and corruption, not an attacker.
+#include "dtrack/hash.hpp"
 #include "dtrack/precopy/guest_memory.hpp"
 
 namespace dtrack::precopy {
 
-namespace {
-
-constexpr uint64_t P1 = 0x9E3779B185EBCA87ULL;
-constexpr uint64_t P2 = 0xC2B2AE3D27D4EB4FULL;
-constexpr uint64_t P3 = 0x165667B19E3779F9ULL;
-constexpr uint64_t P4 = 0x85EBCA77C2B2AE63ULL;
-constexpr uint64_t P5 = 0x27D4EB2F165667C5ULL;
-
-uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-uint64_t read64(const uint8_t* p) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);  // x86 and arm64 Linux are little-endian, as XXH64 reads
-    return v;
-}
-uint32_t read32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-uint64_t round(uint64_t acc, uint64_t input) { return rotl(acc + input * P2, 31) * P1; }
-uint64_t merge(uint64_t acc, uint64_t lane) { return (acc ^ round(0, lane)) * P1 + P4; }
-
-// XXH64 fed in pieces: four lanes eat 32-byte stripes; a partial stripe waits
-// in `pending` for the next piece (regions end on page boundaries, so in
-// practice it stays empty).
-class Xxh64 {
-public:
-    void update(const uint8_t* p, uint64_t n) {
-        total_ += n;
-        if (pending_len_) {
-            const uint64_t take = std::min<uint64_t>(32 - pending_len_, n);
-            std::memcpy(pending_ + pending_len_, p, take);
-            pending_len_ += take, p += take, n -= take;
-            if (pending_len_ < 32) return;
-            stripe(pending_);
-            pending_len_ = 0;
-        }
-        // The bulk: lanes in locals so they stay in registers (this loop runs
-        // at memory speed, while the vCPUs are paused).
-        uint64_t v0 = v_[0], v1 = v_[1], v2 = v_[2], v3 = v_[3];
-        for (; n >= 32; p += 32, n -= 32) {
-            v0 = round(v0, read64(p));
-            v1 = round(v1, read64(p + 8));
-            v2 = round(v2, read64(p + 16));
-            v3 = round(v3, read64(p + 24));
-        }
-        v_[0] = v0, v_[1] = v1, v_[2] = v2, v_[3] = v3;
-        std::memcpy(pending_, p, n);
-        pending_len_ = n;
-    }
-
-    uint64_t finish() const {
-        uint64_t h = total_ >= 32 ? merge(merge(merge(merge(rotl(v_[0], 1) + rotl(v_[1], 7) + rotl(v_[2], 12) +
-                                                                rotl(v_[3], 18),
-                                                            v_[0]),
-                                                      v_[1]),
-                                                v_[2]),
-                                          v_[3])
-                                  : P5;  // seed 0 + P5
-        h += total_;
-        const uint8_t* p = pending_;
-        uint64_t n = pending_len_;
-        for (; n >= 8; p += 8, n -= 8) h = rotl(h ^ round(0, read64(p)), 27) * P1 + P4;
-        if (n >= 4) {
-            h = rotl(h ^ (read32(p) * P1), 23) * P2 + P3;
-            p += 4, n -= 4;
-        }
-        for (; n; ++p, --n) h = rotl(h ^ (*p * P5), 11) * P1;
-        h ^= h >> 33;
-        h *= P2;
-        h ^= h >> 29;
-        h *= P3;
-        h ^= h >> 32;
-        return h;
-    }
-
-private:
-    void stripe(const uint8_t* p) {
-        for (int i = 0; i < 4; ++i) v_[i] = round(v_[i], read64(p + 8 * i));
-    }
-
-    uint64_t v_[4] = {P1 + P2, P2, 0, 0 - P1};  // seed 0
-    uint64_t total_ = 0;
-    uint8_t pending_[32];
-    uint64_t pending_len_ = 0;
-};
-
-}  // namespace
-
 uint64_t memory_digest(std::span<const GuestMemory> memory) {
     Xxh64 h;
     for (const GuestMemory& m : memory) h.update(m.host, m.bytes());
-    return h.finish();
+    return h.digest();
 }
 
 }  // namespace dtrack::precopy

@@ -83,4 +83,12 @@ std::string format_bytes(double bytes) {
     return buf;
 }
 
+std::string format_count(double n) {
+    char buf[32];
+    if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", n / 1e6);
+    else if (n >= 1e3) std::snprintf(buf, sizeof buf, "%.1fk", n / 1e3);
+    else std::snprintf(buf, sizeof buf, "%.0f", n);
+    return buf;
+}
+
 }  // namespace dtrack

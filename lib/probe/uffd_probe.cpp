@@ -13,6 +13,7 @@
 #include "probe/anon_mapping.hpp"
 #include "probe/probes.hpp"
 #include "dtrack/unique_fd.hpp"
+#include "sources/userfaultfd_open.hpp"
 
 namespace dtrack::probe {
 namespace {
@@ -35,33 +36,6 @@ constexpr FeatureText scan_text{
 
 constexpr std::size_t test_pages = 4;
 constexpr std::size_t written_page = 2;  // the one page the probe writes
-
-// userfaultfd(2); as non-root with vm.unprivileged_userfaultfd=0 only
-// user-mode faults are allowed, which is all write tracking needs; last
-// comes /dev/userfaultfd (Linux 6.1+), which its file mode guards.
-Result<UniqueFd> open_userfaultfd(std::string& how) {
-    const int flags = O_CLOEXEC | O_NONBLOCK;
-    UniqueFd fd(static_cast<int>(::syscall(SYS_userfaultfd, flags)));
-    if (fd.valid()) {
-        how = "userfaultfd()";
-        return fd;
-    }
-    int first_err = errno;
-    fd.reset(static_cast<int>(::syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY)));
-    if (fd.valid()) {
-        how = "userfaultfd(UFFD_USER_MODE_ONLY)";
-        return fd;
-    }
-    UniqueFd device(::open("/dev/userfaultfd", O_RDWR | O_CLOEXEC));
-    if (device.valid()) {
-        fd.reset(::ioctl(device.get(), USERFAULTFD_IOC_NEW, flags));
-        if (fd.valid()) {
-            how = "/dev/userfaultfd";
-            return fd;
-        }
-    }
-    return Error{first_err, failed("userfaultfd", first_err), {}};
-}
 
 // Asks the kernel which features it has (this uses up the fd's handshake).
 Result<std::uint64_t> supported_features() {

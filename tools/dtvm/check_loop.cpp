@@ -57,7 +57,7 @@ int run_check_loop(const Options& o) {
                     o.vm.emulated ? "emulated" : "native", host_is_pvm() ? ", PVM host" : "",
                     pattern_name(o.workload.pattern).c_str(),
                     dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
-                    o.workload.rate_per_vcpu ? (rate_text(double(o.workload.rate_per_vcpu)) + " writes/s").c_str()
+                    o.workload.rate_per_vcpu ? (dtrack::format_count(double(o.workload.rate_per_vcpu)) + " writes/s").c_str()
                                              : "unlimited writes/s",
                     tracking_description(*tracking, o).c_str());
         std::printf("%7s %5s %10s %10s %10s   %s\n", "time", "vcpu", "writes/s", "distinct", "reported",
@@ -103,7 +103,7 @@ int run_check_loop(const Options& o) {
                                      {"ring_entries", ring - last_ring[v]}});
             if (!o.json)
                 std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s\n", t, v,
-                            rate_text((w - last_writes[v]) / secs).c_str(), check->written_per_vcpu[v],
+                            dtrack::format_count((w - last_writes[v]) / secs).c_str(), check->written_per_vcpu[v],
                             reported.c_str());
             last_writes[v] = w;
             last_ring[v] = ring;

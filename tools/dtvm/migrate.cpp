@@ -64,7 +64,7 @@ int run_migration_source(const Options& o) {
                 dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.vcpus,
                 pattern_name(o.workload.pattern).c_str(),
                 dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
-                o.workload.rate_per_vcpu ? rate_text(double(o.workload.rate_per_vcpu)).c_str() : "unlimited",
+                o.workload.rate_per_vcpu ? dtrack::format_count(double(o.workload.rate_per_vcpu)).c_str() : "unlimited",
                 tracking_description(*tracking, o).c_str(), m.to.c_str());
     std::printf("      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s\n",
                 m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited",

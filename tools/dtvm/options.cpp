@@ -25,14 +25,6 @@ struct Typed {
 
 }  // namespace
 
-std::string rate_text(double per_second) {
-    char buf[32];
-    if (per_second >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", per_second / 1e6);
-    else if (per_second >= 1e3) std::snprintf(buf, sizeof buf, "%.1fk", per_second / 1e3);
-    else std::snprintf(buf, sizeof buf, "%.0f", per_second);
-    return buf;
-}
-
 std::variant<Options, int> parse_command_line(int argc, char** argv) {
     Options o;
     Typed t;

@@ -45,7 +45,5 @@ struct Options {
 // printed, or a message on stderr for bad input).
 std::variant<Options, int> parse_command_line(int argc, char** argv);
 
-// "50.0k", "1.19M": for tables.
-std::string rate_text(double per_second);
 
 }  // namespace dtvm

@@ -18,5 +18,7 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text);
 
 // "1.5 GiB", "512 KiB": for people.
 std::string format_bytes(double bytes);
+// "950", "50.0k", "1.19M": counts and rates in tables.
+std::string format_count(double n);
 
 }  // namespace dtrack

@@ -1,0 +1,242 @@
+#include "dtrack/bpf_source.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <limits>
+
+#include "dtrack/target_process.hpp"
+#include "probe/probes.hpp"
+#include "sources/dirty_ring_program.hpp"
+#include "sources/tracefs_mount.hpp"
+
+namespace dtrack {
+
+namespace {
+
+constexpr uint32_t max_slot_id = 0xffff;  // the low 16 bits of KVM's slot: address space 0
+
+// One rung of the attach ladder: open, configure, load, attach. Hooks other
+// than the push that did not attach are added to `notes`.
+Result<std::unique_ptr<DirtyRingProgram>> hook_with(HookFamily family, const DirtyRingLayout& layout,
+                                                    std::vector<std::string>& notes, bool& user_faults_hooked) {
+    auto program = DirtyRingProgram::open();
+    if (!program) return program.error();
+    if (Status s = program.value()->configure(layout, family); !s) return s.error();
+    if (Status s = program.value()->load(); !s) return s.error();
+    auto hooks = program.value()->attach();
+    if (!hooks) return hooks.error();
+    user_faults_hooked = false;
+    for (const HookStatus& h : hooks.value()) {
+        if (h.hook == DirtyRingHook::user_fault) user_faults_hooked = h.attached;
+        if (!h.attached) notes.push_back(h.why_not + ": its counter stays 0");
+    }
+    return std::move(program.value());
+}
+
+std::vector<HookFamily> rungs(BpfHooks hooks) {
+    switch (hooks) {
+        case BpfHooks::automatic: return {HookFamily::raw_tracepoint, HookFamily::tracepoint};
+        case BpfHooks::raw_tracepoints: return {HookFamily::raw_tracepoint};
+        case BpfHooks::tracepoints: return {HookFamily::tracepoint};
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker, BpfSourceOptions options) {
+    // --- checks that change nothing -------------------------------------------
+    const std::string pid_text = std::to_string(pid);
+    if (pid <= 0) return Error{EINVAL, "pid " + pid_text + " is not a process id", "give a PID > 0"};
+    if (!process_alive(pid) || !std::filesystem::exists("/proc/" + pid_text))
+        return Error{ESRCH, "no process " + pid_text, "check the PID (pidof, ps)"};
+    if (!probe::may_load_tracing_bpf())
+        return Error{EPERM,
+                     "watching process " + pid_text +
+                         " with eBPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), which this process lacks",
+                     "run as root, or give the binary CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep); "
+                     "see kconfig-notes/privileges.md"};
+
+    // --- the BPF layout from the tracker's memslot regions ------------------------
+    std::vector<TrackedSlot> slots;
+    uint64_t words_per_slot = 0;
+    uint32_t slot_ids = options.watched_slot_ids;
+    for (RegionId id = 0; id < tracker.region_count(); ++id) {
+        const Region& r = tracker.region(id);
+        if (r.space != AddressSpace::guest_physical || r.page_count == 0) continue;
+        if (r.slot > max_slot_id)
+            return Error{EINVAL,
+                         "region '" + r.name + "' is memslot " + std::to_string(r.slot & max_slot_id) +
+                             " of address space " + std::to_string(r.slot >> 16) +
+                             ": BpfSource tracks address space 0 only",
+                         "leave that region out of the tracker"};
+        for (const TrackedSlot& t : slots)
+            if (t.slot == r.slot)
+                return Error{EINVAL, "two regions for memslot " + std::to_string(r.slot), "one region per memslot"};
+        const uint64_t words = (r.page_count + DTRACK_BITS_PER_WORD - 1) / DTRACK_BITS_PER_WORD;
+        slots.push_back({id, r.slot, words});
+        words_per_slot = std::max(words_per_slot, words);
+        slot_ids = std::max(slot_ids, r.slot + 1);
+    }
+    if (slots.empty())
+        return Error{EINVAL, "the tracker has no guest-physical region for BpfSource to fill",
+                     "add one Region per KVM memslot first, or call add_slot_regions() when the memslots are unknown"};
+    if (words_per_slot > std::numeric_limits<uint32_t>::max())
+        return Error{EINVAL, "a region of " + std::to_string(words_per_slot * 64) + " pages is too large for BPF",
+                     "split it into smaller slots"};
+
+    DirtyRingLayout layout{.target_tgid = pid,
+                           .capacity = std::vector<uint64_t>(slot_ids, 0),
+                           .words_per_slot = static_cast<uint32_t>(words_per_slot),
+                           .max_vcpus = options.max_vcpus,
+                           .user_faults = options.count_user_faults};
+    for (const TrackedSlot& t : slots) layout.capacity[t.slot] = tracker.region(t.region).page_count;
+
+    // --- the ladder: raw tracepoints, then tracepoints -------------------------
+    std::vector<std::string> failures, fixes;
+    int last_errno = 0;
+    for (HookFamily family : rungs(options.hooks)) {
+        std::vector<std::string> notes;
+        if (family == HookFamily::tracepoint) {
+            auto place = ensure_tracefs();
+            if (!place) {
+                failures.push_back(std::string("as a ") + hook_family_name(family) + ": " + place.error().what);
+                fixes.push_back(place.error().fix);
+                last_errno = place.error().errno_value;
+                continue;
+            }
+            if (place->mounted_by_us)
+                notes.push_back("tracefs was not mounted: dtrack mounted it at " + place->path +
+                                " for the tp/ programs (it stays mounted)");
+        }
+        bool user_faults_hooked = false;
+        auto program = hook_with(family, layout, notes, user_faults_hooked);
+        if (!program) {
+            failures.push_back(std::string("as a ") + hook_family_name(family) + ": " + program.error().what);
+            fixes.push_back(program.error().fix);
+            last_errno = program.error().errno_value;
+            for (const std::string& n : notes) failures.back() += " (" + n + ")";
+            continue;
+        }
+        if (!failures.empty())
+            notes.insert(notes.begin(), "raw tracepoints failed (" + probe::join(failures, "; ") + "); using " +
+                                            hook_family_name(family) + "s");
+        std::unique_ptr<BpfSource> source(
+            new BpfSource(pid, std::move(program.value()), std::move(slots), std::move(notes)));
+        source->user_faults_hooked_ = user_faults_hooked;
+        return source;
+    }
+    std::vector<std::string> distinct_fixes;
+    for (const std::string& f : fixes)
+        if (!f.empty() && std::find(distinct_fixes.begin(), distinct_fixes.end(), f) == distinct_fixes.end())
+            distinct_fixes.push_back(f);
+    return Error{last_errno,
+                 "cannot hook kvm:kvm_dirty_ring_push for process " + pid_text + ": " + probe::join(failures, "; "),
+                 probe::join(distinct_fixes, "; or ")};
+}
+
+BpfSource::BpfSource(pid_t pid, std::unique_ptr<DirtyRingProgram> program, std::vector<TrackedSlot> slots,
+                     std::vector<std::string> notes)
+    : pid_(pid),
+      program_(std::move(program)),
+      slots_(std::move(slots)),
+      notes_(std::move(notes)),
+      last_pushes_(program_->layout().max_vcpus, 0) {}
+
+BpfSource::~BpfSource() = default;
+
+std::string BpfSource::hooked_with() const {
+    return program_->family() == HookFamily::raw_tracepoint ? "raw tracepoints" : "tracepoints";
+}
+
+Result<HarvestReport> BpfSource::harvest(Tracker& tracker) {
+    const auto start = std::chrono::steady_clock::now();
+    HarvestReport report;
+
+    // The bitmaps: take each non-zero word with an atomic exchange on the
+    // shared mapping. The BPF program's atomic OR and this exchange act on the
+    // same word, so a bit is either taken now or stays for the next harvest.
+    for (const TrackedSlot& t : slots_) {
+        std::span<uint64_t> words = program_->slot_words(t.slot);
+        DirtyBitmap& bitmap = tracker.bitmap(t.region);
+        uint64_t taken = 0;
+        for (uint64_t i = 0; i < t.words; ++i) {
+            // A plain read first: most words are clean, and the exchange is a locked write.
+            if (__atomic_load_n(&words[i], __ATOMIC_RELAXED) == 0) continue;
+            const uint64_t bits = __atomic_exchange_n(&words[i], 0, __ATOMIC_ACQ_REL);
+            taken += std::popcount(bits);
+            report.new_dirty += bitmap.or_words(i, {&bits, 1});
+        }
+        if (taken) {
+            report.pages += taken;
+            report.add_region(t.region, taken);
+        }
+    }
+
+    // Per-vCPU pushes and lost pushes: deltas of the programs' counters.
+    for (uint32_t v = 0; v < last_pushes_.size(); ++v) {
+        const uint64_t pushes = program_->vcpu(v).pushes;
+        if (pushes != last_pushes_[v]) report.add_vcpu(v, pushes - last_pushes_[v]);
+        last_pushes_[v] = pushes;
+    }
+    const uint64_t lost = lost_counters().total();
+    report.lost = lost - last_lost_;
+    last_lost_ = lost;
+
+    report.cost = std::chrono::steady_clock::now() - start;
+    return report;
+}
+
+BpfCompanionCounters BpfSource::companion_counters() const {
+    BpfCompanionCounters c;
+    for (uint32_t v = 0; v < program_->layout().max_vcpus; ++v) {
+        const dtrack_vcpu_counters counters = program_->vcpu(v);
+        if (!counters.pushes && !counters.full_exits && !counters.resets) continue;
+        c.full_exits_per_vcpu.resize(v + 1, 0);
+        c.resets_per_ring.resize(v + 1, 0);
+        c.full_exits_per_vcpu[v] = counters.full_exits;
+        c.resets_per_ring[v] = counters.resets;
+    }
+    const dtrack_dirty_ring_totals totals = program_->totals();
+    c.unknown_vcpu_events = totals.unknown_vcpu;
+    c.user_faults_hooked = user_faults_hooked_;
+    c.user_faults = totals.user_faults;
+    c.user_write_faults = totals.user_write_faults;
+    return c;
+}
+
+BpfLostCounters BpfSource::lost_counters() const {
+    const dtrack_dirty_ring_totals totals = program_->totals();
+    return {totals.lost_address_space, totals.lost_slot, totals.lost_offset};
+}
+
+std::vector<BpfSlotUsage> BpfSource::slot_usage() const {
+    std::vector<BpfSlotUsage> usage;
+    const std::vector<uint64_t>& capacity = program_->layout().capacity;
+    for (uint32_t id = 0; id < capacity.size(); ++id) {
+        BpfSlotUsage u{.slot = id, .tracked = capacity[id] > 0, .capacity = capacity[id],
+                       .seen_end = program_->seen_end(id)};
+        if (!u.tracked && !u.seen_end) continue;
+        for (const TrackedSlot& t : slots_)
+            if (t.slot == id) u.region = t.region;
+        usage.push_back(u);
+    }
+    return usage;
+}
+
+RegionId add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot) {
+    const RegionId first = static_cast<RegionId>(tracker.region_count());
+    for (uint32_t s = 0; s < slots; ++s)
+        tracker.add_region(Region{.name = "slot " + std::to_string(s),
+                                  .space = AddressSpace::guest_physical,
+                                  .slot = s,
+                                  .base = 0,
+                                  .page_size = 4096,
+                                  .page_count = pages_per_slot});
+    return first;
+}
+
+}  // namespace dtrack

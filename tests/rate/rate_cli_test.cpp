@@ -1,0 +1,131 @@
+// `dtrack rate --pid $(pidof dtvm)` as an operator runs it: exact per-vCPU
+// rates matching what dtvm's guest is set to write, and clear answers for
+// every kind of bad target.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "../kvm/kvm_test_support.hpp"
+#include "support/run_command.hpp"
+
+using dtrack_test::binary;
+using dtrack_test::run;
+using nlohmann::json;
+
+namespace {
+
+// A background process, killed at the end of the test.
+class Background {
+public:
+    explicit Background(const std::string& command) {
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), nullptr);
+            ::_exit(127);
+        }
+    }
+    ~Background() {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    pid_t pid() const { return pid_; }
+
+private:
+    pid_t pid_;
+};
+
+std::string rate(pid_t pid, const std::string& args) {
+    return binary("dtrack") + " rate --pid " + std::to_string(pid) + " " + args + " 2>&1";
+}
+
+TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
+    DTRACK_REQUIRE_KVM();
+    // Each vCPU writes 20k pages/s sequentially over a part larger than an
+    // interval covers: every write is a newly dirtied page.
+    Background dtvm(binary("dtvm") +
+                    " --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 20k --track ring --duration 30s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const auto r = run(rate(dtvm.pid(), "--json --interval 2s --count 4"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::istringstream lines(r.output);
+    std::string line;
+    int n = 0;
+    while (std::getline(lines, line)) {
+        const json j = json::parse(line);
+        ++n;
+        EXPECT_EQ(j["method"], "bpf");
+        EXPECT_TRUE(j["exact"].get<bool>());
+        EXPECT_NEAR(j["pages_per_s"].get<double>(), 40000, 0.02 * 40000) << line;
+        ASSERT_EQ(j["vcpu_pages_per_s"].size(), 2u) << line;
+        for (const json& v : j["vcpu_pages_per_s"]) EXPECT_NEAR(v.get<double>(), 20000, 0.02 * 20000) << line;
+        EXPECT_EQ(j["lost"], 0);
+    }
+    EXPECT_EQ(n, 4);
+}
+
+TEST(RateCli, SampleWorksOnAnyProcess) {
+    Background idle("sleep 60");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto r = run(rate(idle.pid(), "--method sample --interval 200ms --count 2"));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("method sample"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("est"), std::string::npos) << "sampling must be labelled an estimate: " << r.output;
+}
+
+TEST(RateCli, AutoExplainsItsChoice) {
+    Background idle("sleep 60");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto r = run(rate(idle.pid(), "--interval 200ms --count 1"));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("auto: pid"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("runs no KVM VM"), std::string::npos) << r.output;
+}
+
+TEST(RateCli, BadTargetsGetAClearMessageAndExitCode2) {
+    Background idle("sleep 60");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const struct {
+        std::string command, says;
+    } cases[] = {
+        {rate(999999, ""), "no process 999999"},
+        {rate(idle.pid(), "--method bpf"), "runs no KVM VM"},
+        {rate(idle.pid(), "--method uffd"), "--method bpf or --method sample"},
+        {rate(idle.pid(), "--method psychic"), "use auto, bpf, sample or uffd"},
+        {rate(idle.pid(), "--interval never"), "'never' is not a duration"},
+        {binary("dtrack") + " rate 2>&1", "--pid"},
+    };
+    for (const auto& c : cases) {
+        const auto r = run(c.command);
+        EXPECT_EQ(r.exit_code, 2) << c.command << ": " << r.output;
+        EXPECT_NE(r.output.find(c.says), std::string::npos) << c.command << " printed: " << r.output;
+    }
+}
+
+TEST(RateCli, VmWithoutDirtyRingIsNamed) {
+    DTRACK_REQUIRE_KVM();
+    Background dtvm(binary("dtvm") + " --mem 64M --wss 16M --track log --duration 30s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    const auto r = run(rate(dtvm.pid(), "--method bpf --count 1"));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("without the dirty ring"), std::string::npos) << r.output;
+}
+
+TEST(RateCli, TargetGoneMidRunEndsCleanly) {
+    auto* idle = new Background("sleep 60");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::thread killer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(700));
+        delete idle;
+    });
+    const auto r = run(rate(idle->pid(), "--method sample --interval 200ms --count 50"));
+    killer.join();
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("exited; run ended"), std::string::npos) << r.output;
+}
+
+}  // namespace

@@ -1,0 +1,215 @@
+// dtrack rate --pid N: how fast a running VM or process dirties memory,
+// interval by interval (vmstat style: --interval, --count), exact where the
+// kernel allows and labelled an estimate (with its bound) where not, and what
+// that means for a precopy migration at a given bandwidth and downtime.
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "commands.hpp"
+#include "dtrack/migration_forecast.hpp"
+#include "dtrack/rate_meter.hpp"
+#include "dtrack/units.hpp"
+#include "rate_method.hpp"
+
+namespace dtrack::cli {
+
+namespace {
+
+struct RateOptions {
+    int pid = 0;
+    std::string method = "auto";
+    std::string interval = "1s";
+    uint64_t count = 0;  // 0 = until the process exits or Ctrl-C
+    bool json = false;
+    bool exact = false;
+    std::string bandwidth = "1G";
+    std::string downtime = "300ms";
+    std::string memory;  // guest memory for the forecast; default: what the method sees
+};
+
+std::atomic<bool> interrupted{false};
+
+int usage_error(const Error& e) {
+    std::fprintf(stderr, "dtrack rate: %s\n", e.message().c_str());
+    return exit_usage;
+}
+
+// What round 1 would copy: the memory the method can see.
+uint64_t visible_memory_bytes(const Tracker& tracker, const RateSetup& setup) {
+    uint64_t bytes = 0;
+    if (setup.bpf) {
+        for (const BpfSlotUsage& u : setup.bpf->slot_usage())
+            if (u.tracked) bytes += u.seen_end * 4096;
+        return bytes;
+    }
+    for (RegionId id = 0; id < tracker.region_count(); ++id) bytes += tracker.region(id).bytes();
+    return bytes;
+}
+
+int run_rate(const RateOptions& o) {
+    RateMethod method;
+    if (o.method == "auto") method = RateMethod::automatic;
+    else if (o.method == "bpf") method = RateMethod::bpf;
+    else if (o.method == "sample") method = RateMethod::sample;
+    else if (o.method == "uffd") method = RateMethod::uffd;
+    else return usage_error({EINVAL, "unknown method '" + o.method + "'", "use auto, bpf, sample or uffd"});
+    auto interval = parse_duration(o.interval);
+    if (!interval) return usage_error(interval.error());
+    if (*interval < std::chrono::milliseconds(10))
+        return usage_error({EINVAL, "--interval " + o.interval + " is too short", "use 10ms or more, e.g. 1s"});
+    auto bandwidth = parse_size(o.bandwidth);
+    if (!bandwidth) return usage_error(bandwidth.error());
+    auto downtime = parse_duration(o.downtime);
+    if (!downtime) return usage_error(downtime.error());
+    std::optional<uint64_t> memory;
+    if (!o.memory.empty()) {
+        auto m = parse_size(o.memory);
+        if (!m) return usage_error(m.error());
+        memory = *m;
+    }
+
+    auto target = inspect_process(o.pid);
+    if (!target) return usage_error(target.error());
+    Tracker tracker;
+    auto setup = setup_rate_method(method, *target, tracker, {.exact_sampling = o.exact});
+    if (!setup) return usage_error(setup.error());
+
+    RateMeter meter(tracker);
+    if (Status s = meter.start(); !s) return usage_error(s.error());
+    ::signal(SIGINT, [](int) { interrupted = true; });
+    ::signal(SIGTERM, [](int) { interrupted = true; });
+
+    if (!o.json) {
+        std::printf("dtrack rate: pid %d (%s), method %s: %s, %s\n", target->pid, target->comm.c_str(),
+                    setup->method.c_str(), setup->source.c_str(), setup->exact ? "exact" : "estimated");
+        std::printf("  %s\n", setup->why.c_str());
+        std::printf("%7s %9s %8s %9s %-10s %s\n", "time", "pages/s", "MB/s", "WSS MiB", "figure",
+                    setup->knows_vcpus ? "per vCPU, pages/s (ring entries)" : "");
+        std::fflush(stdout);
+    }
+
+    const auto start = std::chrono::steady_clock::now();
+    auto next = start;
+    double peak = 0, sum_rate = 0;
+    uint64_t samples = 0, wss = 0;
+    int code = exit_ok;
+    const auto forecast_now = [&](double rate_bytes) {
+        const uint64_t mem = memory.value_or(std::max<uint64_t>(visible_memory_bytes(tracker, *setup), wss * 4096));
+        return forecast_precopy({.memory_bytes = mem,
+                                 .working_set_bytes = wss * 4096,
+                                 .dirty_bytes_per_s = rate_bytes,
+                                 .bandwidth = double(*bandwidth),
+                                 .downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime)});
+    };
+    while (o.count == 0 || samples < o.count) {
+        // Sleep to the next tick in short steps: Ctrl-C or the target's exit
+        // ends the run within ~50 ms, never later than one interval.
+        next += *interval;
+        while (std::chrono::steady_clock::now() < next && !interrupted && process_alive(o.pid))
+            std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(next - std::chrono::steady_clock::now(),
+                                                                           std::chrono::milliseconds(50)));
+        if (interrupted) break;
+        if (!process_alive(o.pid)) {
+            std::fprintf(stderr, "dtrack rate: process %d exited; run ended\n", o.pid);
+            break;
+        }
+        auto s = meter.sample();
+        if (!s) {
+            if (!process_alive(o.pid) || s.error().errno_value == ESRCH) {
+                std::fprintf(stderr, "dtrack rate: process %d exited; run ended\n", o.pid);
+                break;
+            }
+            std::fprintf(stderr, "dtrack rate: %s\n", s.error().message().c_str());
+            code = exit_failure;
+            break;
+        }
+        ++samples;
+        wss = s->working_set_pages;
+        if (setup->sample && s->estimate) {
+            // Only sampled pages are ever marked: scale the working set up.
+            const SampleEstimate e = setup->sample->last_estimate();
+            if (e.sampled) wss = uint64_t(double(wss) * double(e.total) / double(e.sampled));
+        }
+        const double rate = s->seconds > 0 ? s->distinct_pages / s->seconds : 0;
+        peak = std::max(peak, rate);
+        sum_rate += rate;
+        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const Forecast f = forecast_now(s->bytes_per_s);
+        if (o.json) {
+            nlohmann::json line{{"time_s", t},
+                                {"pid", o.pid},
+                                {"method", setup->method},
+                                {"exact", !s->estimate && setup->exact},
+                                {"interval_s", s->seconds},
+                                {"distinct_pages", s->distinct_pages},
+                                {"pages_per_s", rate},
+                                {"bytes_per_s", s->bytes_per_s},
+                                {"working_set_pages", wss},
+                                {"lost", s->lost},
+                                {"vcpu_pages_per_s", s->vcpu_pages_per_s},
+                                {"forecast",
+                                 {{"converges", f.converges},
+                                  {"rounds", f.rounds},
+                                  {"total_s", f.total_s},
+                                  {"downtime_s", f.downtime_s},
+                                  {"summary", f.summary}}}};
+            if (s->estimate) line["bound_pages"] = s->bound_pages;
+            std::printf("%s\n", line.dump().c_str());
+        } else {
+            std::string figure = "exact";
+            if (s->estimate) {
+                char b[32];
+                std::snprintf(b, sizeof b, "est +-%.0f%%",
+                              s->distinct_pages > 0 ? 100 * s->bound_pages / s->distinct_pages : 0.0);
+                figure = s->distinct_pages > 0 ? b : "est";
+            } else if (!setup->exact) {
+                figure = "estimate";
+            }
+            if (s->lost) figure += " lost:" + std::to_string(s->lost);
+            std::string vcpus;
+            for (size_t v = 0; v < s->vcpu_pages_per_s.size(); ++v) {
+                if (s->vcpu_pages_per_s[v] == 0) continue;
+                vcpus += (vcpus.empty() ? "" : " ") + std::to_string(v) + ":" + format_count(s->vcpu_pages_per_s[v]);
+            }
+            std::printf("%6.1fs %9s %8.1f %9.1f %-10s %s\n", t, format_count(rate).c_str(), s->bytes_per_s / 1e6,
+                        double(wss) * 4096 / (1 << 20), figure.c_str(), vcpus.c_str());
+        }
+        std::fflush(stdout);
+    }
+    if (samples && !o.json) {
+        const Forecast f = forecast_now(sum_rate / double(samples) * 4096);
+        std::printf("over %llu intervals: %s pages/s on average, %s at peak, working set %.1f MiB\n",
+                    (unsigned long long)samples, format_count(sum_rate / double(samples)).c_str(),
+                    format_count(peak).c_str(), double(wss) * 4096 / (1 << 20));
+        std::printf("precopy at %s/s with a %lld ms downtime limit: %s\n", format_bytes(double(*bandwidth)).c_str(),
+                    (long long)std::chrono::duration_cast<std::chrono::milliseconds>(*downtime).count(),
+                    f.summary.c_str());
+    }
+    return code;
+}
+
+}  // namespace
+
+void add_rate_command(CLI::App& app, ChosenCommand& chosen) {
+    auto o = std::make_shared<RateOptions>();
+    CLI::App* cmd = app.add_subcommand("rate", "Measure how fast a VM or process dirties memory");
+    cmd->add_option("--pid", o->pid, "the process (a VMM, or any process)")->required();
+    cmd->add_option("--method", o->method, "auto | bpf | sample | uffd")->capture_default_str();
+    cmd->add_option("--interval", o->interval, "length of one measurement (e.g. 1s, 500ms)")->capture_default_str();
+    cmd->add_option("--count", o->count, "stop after this many intervals (0: until the process exits or Ctrl-C)")
+        ->capture_default_str();
+    cmd->add_flag("--json", o->json, "one JSON object per interval");
+    cmd->add_flag("--exact", o->exact, "sample method: hash every page instead of a sample (exact, costlier)");
+    cmd->add_option("--bandwidth", o->bandwidth, "migration bandwidth for the forecast, bytes/s (e.g. 1G)")
+        ->capture_default_str();
+    cmd->add_option("--downtime", o->downtime, "downtime limit for the forecast")->capture_default_str();
+    cmd->add_option("--memory", o->memory, "guest memory round 1 copies (default: what the method sees)");
+    cmd->callback([&chosen, o] { chosen.run = [o] { return run_rate(*o); }; });
+}
+
+}  // namespace dtrack::cli

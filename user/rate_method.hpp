@@ -1,0 +1,38 @@
+// How `dtrack rate` measures a process: which source, and why.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "dtrack/bpf_source.hpp"
+#include "dtrack/sample_source.hpp"
+#include "dtrack/target_process.hpp"
+#include "dtrack/tracker.hpp"
+
+namespace dtrack::cli {
+
+enum class RateMethod { automatic, bpf, sample, uffd };
+
+struct RateSetup {
+    std::string method;       // "bpf" | "sample" | "sample-exact"
+    std::string source;       // what it hooks: "kvm:kvm_dirty_ring_push"
+    std::string why;          // why this method
+    bool exact = false;
+    bool knows_vcpus = false;
+    BpfSource* bpf = nullptr;        // owned by the tracker
+    SampleSource* sample = nullptr;  // owned by the tracker
+};
+
+struct RateMethodOptions {
+    bool exact_sampling = false;  // sample: hash every page instead of a sample
+    double max_error = 0.01;      // sample: target half-width of the 95% interval (fraction of all pages)
+    uint32_t bpf_slots = 32;              // memslot ids 0..n-1 are tracked
+    uint64_t bpf_pages_per_slot = 1 << 21;  // 8 GiB of 4 KiB pages per slot
+};
+
+// Sets up `tracker` (regions and source) for `method` on `target`.
+Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& target, Tracker& tracker,
+                                    const RateMethodOptions& options);
+
+}  // namespace dtrack::cli
