@@ -136,12 +136,14 @@ test: all $(TESTS)
 soak: all $(TESTS)
 	$(Q)DTRACK_SOAK=20 $(TESTS) --gtest_filter='*Oracle*:RingJam*'
 
-# Micro-benchmarks, then a real migration with and without the background
-# sync (rounds of ~8 s against the default 5 s threshold; a few minutes).
+# Micro-benchmarks, a real migration with and without the background sync
+# (rounds of ~8 s against the default 5 s threshold; a few minutes), and what
+# `dtrack rate` costs per method at 100k dirty pages/s.
 bench: all $(BENCH)
 	$(Q)$(BENCH) --benchmark_color=false
 	$(Q)./tools/migration_compare.sh $(BUILD) --mem 256M --vcpus 2 --workload random --wss 192M \
 	    --rate 15k --bandwidth 24M --seed 7 --max-time 600s | grep -v '^  round'
+	$(Q)./tools/rate_overhead.sh $(BUILD)
 
 run: all
 	$(Q)./tools/demo.sh $(BUILD)

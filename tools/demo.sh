@@ -31,6 +31,23 @@ printf '%-34s %14s %14s\n' "harvest cost, ms" "$(summary ring | sed 's/.*harvest
 echo "(ring: per-vCPU entries, harvested while the guest runs; log: per-slot bitmaps, re-protected lazily)"
 echo
 
+# dtrack rate attached to a running dtvm, without touching it: the eBPF
+# source counts kvm:kvm_dirty_ring_push in the kernel. The guest is set to
+# write 20k new pages/s per vCPU, which is its ground truth.
+echo "== dtrack rate --pid \$(pidof dtvm): the guest writes 20.0k new pages/s on each of 2 vCPUs =="
+"$build/dtvm" --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 20k --track ring --duration 12s \
+    > "$out/rate-dtvm.txt" 2>&1 &
+vmm=$!
+sleep 1.5
+"$build/dtrack" rate --pid "$vmm" --count 3 --interval 1s --bandwidth 100M
+echo
+echo "-- the same process by page hashing (no kernel help; an estimate, labelled with its bound) --"
+"$build/dtrack" rate --pid "$vmm" --method sample --count 2 --interval 1s --bandwidth 100M
+kill "$vmm" 2>/dev/null; wait "$vmm" 2>/dev/null || true
+echo "-- dtvm's own count for the same run (pages the guest wrote, per vCPU and interval) --"
+grep -E '^ +[0-9.]+s +[0-9]+ ' "$out/rate-dtvm.txt" | head -6
+echo
+
 # A precopy migration over 127.0.0.1 of a guest that dirties memory faster
 # than the link carries it, auto-converge on, with and without the
 # background sync. Scaled down to run in about a minute and a half: rounds of

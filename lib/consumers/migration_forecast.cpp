@@ -1,5 +1,7 @@
 #include "dtrack/migration_forecast.hpp"
 
+#include "dtrack/units.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -10,11 +12,7 @@ namespace {
 
 constexpr int max_rounds = 1000;
 
-std::string mb(double bytes) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
-    return buf;
-}
+std::string per_s(double bytes) { return format_bytes(bytes) + "/s"; }
 
 }  // namespace
 
@@ -54,9 +52,8 @@ Forecast forecast_precopy(const ForecastInput& in) {
         f.total_s += copy_s;
         f.rounds += 1;
     }
-    f.summary = "does not converge: the guest dirties " + mb(in.dirty_bytes_per_s) + "/s against " +
-                mb(in.bandwidth) + "/s of bandwidth; needs auto-converge or about " + mb(f.bandwidth_to_converge) +
-                "/s";
+    f.summary = "does not converge: the guest dirties " + per_s(in.dirty_bytes_per_s) + " against " +
+                per_s(in.bandwidth) + " of bandwidth; needs auto-converge or about " + per_s(f.bandwidth_to_converge);
     return f;
 }
 
