@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "sources/kvm_ioctl.hpp"
 
@@ -87,17 +88,24 @@ Status KvmRingSource::add_vcpu(int vcpu_fd, uint32_t index) {
     return Ok{};
 }
 
-void KvmRingSource::mark_entry(const kvm_dirty_gfn& gfn, uint32_t vcpu) {
-    const RegionId id = gfn.slot < slot_to_region_.size() ? slot_to_region_[gfn.slot] : no_region;
-    if (id == no_region || gfn.offset >= tracker_.region(id).page_count) {
-        // A page we cannot place: say so, and cover it by marking everything.
+void KvmRingSource::publish_staged() {
+    for (const Staged& e : staged_) publish(e);
+    staged_.clear();
+    if (std::exchange(unplaceable_, false)) mark_everything_dirty();
+}
+
+void KvmRingSource::publish(const Staged& e) {
+    const RegionId id = e.slot < slot_to_region_.size() ? slot_to_region_[e.slot] : no_region;
+    if (id == no_region || e.offset >= tracker_.region(id).page_count) {
+        // A page we cannot place: say so, and cover it by marking everything
+        // (once per drain, not once per such entry).
         ++pending_.lost;
-        mark_everything_dirty();
+        unplaceable_ = true;
         return;
     }
     ++pending_.pages;
-    pending_.new_dirty += tracker_.bitmap(id).mark(gfn.offset);
-    pending_.add_vcpu(vcpu, 1);
+    pending_.new_dirty += tracker_.bitmap(id).mark(e.offset);
+    pending_.add_vcpu(e.vcpu, 1);
     pending_.add_region(id, 1);
 }
 
@@ -107,7 +115,9 @@ uint32_t KvmRingSource::drain_ring(Ring& ring) {
     while (n < entries_) {  // at most one lap per pass
         kvm_dirty_gfn& g = ring.gfns[ring.fetch & mask];
         if (!(load_flags(g) & KVM_DIRTY_GFN_F_DIRTY)) break;
-        mark_entry(g, ring.index);
+        // Staged, not marked: the page is still writable until
+        // KVM_RESET_DIRTY_RINGS, and a consumer must not read it before.
+        staged_.push_back({g.slot, g.offset, ring.index});
         store_flags(g, KVM_DIRTY_GFN_F_RESET);
         ++ring.fetch;
         ++ring.flagged;
@@ -176,12 +186,19 @@ Status KvmRingSource::drain_locked(bool after_full_exit, uint32_t full_index) {
         }
         if ((r = reset_rings()) < 0) return errno_error("KVM_RESET_DIRTY_RINGS", -r);
     }
+    // Invariant 2: the pages are write-protected again; now consumers may see them.
+    publish_staged();
     if (overflow || out_of_step) {
         // Entries were overwritten before we read them and nothing tells which
-        // pages they named: every slot counts as dirty (over-approximate, never lose).
+        // pages they named; those pages are still writable. Write-protect all
+        // memory again, then count every slot as dirty (never lose).
         ++counters_.jams;
         ++pending_.lost;
+        if (options_.rearm && options_.rearm()) ++counters_.rearms;
+        else counters_.blind = true;
         mark_everything_dirty();
+    } else if (counters_.blind) {
+        mark_everything_dirty();  // unseen writes may land anywhere, at any time
     }
     pending_.cost += std::chrono::steady_clock::now() - start;
     return Ok{};

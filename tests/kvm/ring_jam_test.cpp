@@ -4,8 +4,11 @@
 // mark the slots wholly dirty, re-synchronize and let the guest go on.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <thread>
 
+#include "dtrack/bpf_source.hpp"
 #include "kvm_test_support.hpp"
 #include "oracle.hpp"
 
@@ -48,7 +51,50 @@ TEST(RingJam, OverflowIsDetectedAndOverApproximated) {
                 (unsigned long long)rc.jams, (unsigned long long)jam_epochs, (unsigned long long)rc.full_exits,
                 (unsigned long long)writes_after_first_jam);
     EXPECT_GE(rc.jams, 1u) << "the test did not provoke an overflow";
+    EXPECT_EQ(rc.rearms, rc.jams) << "every jam must write-protect the memory again";
+    EXPECT_FALSE(rc.blind);
     EXPECT_GT(writes_after_first_jam, 0u) << "the guest did not go on after the jam";
+}
+
+// The re-arm after a jam: pages whose ring entries were lost are never
+// write-protected again. Here nothing resets the ring at all (no reaper, no
+// harvest), so after its first sweep the guest's pages stay writable and it
+// pushes nothing more, until rearm_dirty_logging() protects them again. The
+// pushes are counted by the BPF source, which observes without resetting.
+TEST(RingJam, RearmWriteProtectsPagesWhoseEntriesWereNeverReset) {
+    DTRACK_REQUIRE_KVM();
+    auto tracking = dtvm::Tracking::create({.mem_bytes = 16ULL << 20, .slots = 1, .vcpus = 1},
+                                           {.mode = dtvm::TrackMode::ring, .ring_entries = 4096, .reaper = false});
+    ASSERT_TRUE(tracking.ok()) << tracking.error().message();
+    dtvm::Vm& v = tracking.value()->vm();
+    dtrack::Tracker observer;
+    observer.add_region({.name = "slot 0", .slot = v.slots()[0].id, .page_count = v.slots()[0].pages});
+    auto bpf = dtrack::BpfSource::attach(::getpid(), observer);
+    ASSERT_TRUE(bpf.ok()) << bpf.error().message();
+    observer.add_source(std::move(bpf.value()));
+    auto pushes = [&] {
+        const dtrack::SyncReport r = observer.sync();
+        EXPECT_TRUE(r.ok());
+        return r.pages;  // distinct pages pushed since the last look
+    };
+
+    const uint64_t wss = 256;  // far below the ring's soft limit: no full exit resets it either
+    ASSERT_TRUE(v.start({.pattern = dtvm::Pattern::sequential, .wss_pages = wss, .exit_every = 64}).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const uint64_t first_sweep = pushes();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const uint64_t without = pushes();
+    v.pause();
+    ASSERT_TRUE(v.rearm_dirty_logging().ok());
+    v.resume();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const uint64_t with = pushes();
+    std::printf("  pages pushed: %llu first sweep, %llu in 300 ms after it, %llu in 300 ms after a re-arm\n",
+                (unsigned long long)first_sweep, (unsigned long long)without, (unsigned long long)with);
+    EXPECT_GE(first_sweep, wss);
+    EXPECT_LT(without, 8u) << "pages dirty and still writable push nothing";
+    EXPECT_GE(with, wss) << "after the re-arm every page of the working set must push again";
+    v.stop();
 }
 
 }  // namespace

@@ -28,7 +28,10 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
                                               .page_count = s.pages});
 
     if (options.mode == TrackMode::ring) {
-        auto ring = dtrack::KvmRingSource::enable(t->vm_->fd(), t->tracker_, {.entries = options.ring_entries});
+        dtvm::Vm* vm = t->vm_.get();
+        auto ring = dtrack::KvmRingSource::enable(
+            t->vm_->fd(), t->tracker_,
+            {.entries = options.ring_entries, .rearm = [vm] { return vm->rearm_dirty_logging(); }});
         if (!ring) return ring.error();
         t->ring_ = ring.value().get();
         t->tracker_.add_source(std::move(ring.value()));

@@ -231,6 +231,11 @@ void Vm::stop() {
     for (auto& v : m.vcpus) v->join();
 }
 
+dtrack::Status Vm::rearm_dirty_logging() {
+    if (dtrack::Status s = register_slots(impl_->vm.get(), impl_->slots, false); !s) return s;
+    return register_slots(impl_->vm.get(), impl_->slots, true);
+}
+
 void Vm::set_throttle(int pct) { impl_->throttle_pct.store(std::clamp(pct, 0, 99), std::memory_order_relaxed); }
 
 void Vm::set_epoch(uint64_t epoch) {

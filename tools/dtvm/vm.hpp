@@ -71,6 +71,11 @@ public:
     void set_epoch(uint64_t epoch);
     uint64_t epoch() const;
 
+    // Write-protects all guest memory again for dirty tracking, by turning
+    // KVM_MEM_LOG_DIRTY_PAGES off and on for every slot: the dirty ring's way
+    // back after entries were lost (KvmRingOptions::rearm).
+    dtrack::Status rearm_dirty_logging();
+
     VcpuStats stats(uint32_t vcpu) const;
     // The stamp in the first 8 bytes of a guest page: epoch << 8 | vcpu.
     uint64_t stamp(const Slot& slot, uint64_t page) const;

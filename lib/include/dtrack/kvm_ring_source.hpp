@@ -7,21 +7,27 @@
 //   vCPU thread, on KVM_EXIT_DIRTY_RING_FULL:  ring.on_ring_full(index);
 //   ring.start_reaper();   // harvests while the vCPUs run
 //
-// Each harvest reads every ring in order (load-acquire of the flags), marks the
-// pages, flags the entries for reset (store-release), then calls
-// KVM_RESET_DIRTY_RINGS, which write-protects the pages again, before the
-// bits can reach a consumer.
+// Each harvest reads every ring in order (load-acquire of the flags), stages
+// the pages, flags the entries for reset (store-release), calls
+// KVM_RESET_DIRTY_RINGS, which write-protects the pages again, and only then
+// marks them in the bitmaps, where a consumer may take them (invariant 2: a
+// page taken while still writable could be written again unseen).
 //
 // A ring can overflow when a vCPU runs under KVM's instruction emulator
 // (DESIGN.md): entries are overwritten and the ring jams. The source detects
 // it (a pass that fills the whole ring, a reset count that disagrees, a full
-// exit with nothing to harvest), marks every slot wholly dirty so nothing is
-// lost, counts the event, and re-synchronizes with the kernel's ring.
+// exit with nothing to harvest), counts the event, re-synchronizes with the
+// kernel's ring, and marks every slot wholly dirty. The pages of the lost
+// entries were never write-protected again, so later writes to them would go
+// unseen: the VMM's `rearm` callback write-protects all memory again (turn
+// KVM_MEM_LOG_DIRTY_PAGES off and on per slot); without one, every later
+// harvest marks every slot dirty too (never lose, at the price of precision).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,6 +48,8 @@ struct KvmRingOptions {
     double reaper_target_fill = 0.25;
     std::chrono::microseconds reaper_min_period{500};
     std::chrono::microseconds reaper_max_period{200'000};
+    // Write-protects all tracked memory again (the VMM owns the memslots).
+    std::function<Status()> rearm;
 };
 
 struct KvmRingCounters {
@@ -49,6 +57,8 @@ struct KvmRingCounters {
     uint64_t resets = 0;         // KVM_RESET_DIRTY_RINGS calls
     uint64_t entries_reset = 0;  // what those calls reported
     uint64_t jams = 0;           // overflows/jams detected and recovered
+    uint64_t rearms = 0;         // memory write-protected again after a jam
+    bool blind = false;          // a jam without a way to re-arm: every harvest now marks everything
     uint64_t reaper_passes = 0;
 };
 
@@ -90,8 +100,15 @@ private:
 
     // Drains every ring and resets; adds to `pending_`. Caller holds mutex_.
     Status drain_locked(bool after_full_exit, uint32_t full_index);
-    uint32_t drain_ring(Ring& ring);           // returns entries read
-    void mark_entry(const kvm_dirty_gfn& gfn, uint32_t vcpu);
+    // An entry read from a ring, waiting for KVM_RESET_DIRTY_RINGS.
+    struct Staged {
+        uint32_t slot;
+        uint64_t offset;
+        uint32_t vcpu;
+    };
+    uint32_t drain_ring(Ring& ring);  // reads and stages entries; returns how many
+    void publish_staged();            // marks the staged pages (after the reset)
+    void publish(const Staged& entry);
     bool resync_ring(Ring& ring);              // true when the ring was out of step
     // KVM_RESET_DIRTY_RINGS for the entries flagged so far: 0 in step,
     // 1 when the kernel reset a different number, -errno on failure.
@@ -109,6 +126,8 @@ private:
     mutable std::mutex mutex_;  // one drain at a time: reaper, vCPU threads, sync
     std::vector<std::unique_ptr<Ring>> rings_;
     HarvestReport pending_;     // harvested but not yet reported
+    std::vector<Staged> staged_;  // read but not yet published (see drain_locked)
+    bool unplaceable_ = false;    // staged entries included one outside every region
     std::optional<Error> reaper_error_;  // a failed reaper pass, reported by the next harvest()
     KvmRingCounters counters_;
 
