@@ -172,6 +172,7 @@ Status KvmRingSource::drain_locked(bool after_full_exit, uint32_t full_index) {
         if (n == entries_) overflow = true;  // a whole lap: the kernel wrote past the soft limit
         if (ring->index == full_index) drained_full_ring = n;
     }
+    if (options_.before_reset) options_.before_reset();
     int r = reset_rings();
     if (r < 0) return errno_error("KVM_RESET_DIRTY_RINGS", -r);
     bool out_of_step = r > 0;

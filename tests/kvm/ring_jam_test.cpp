@@ -97,4 +97,37 @@ TEST(RingJam, RearmWriteProtectsPagesWhoseEntriesWereNeverReset) {
     v.stop();
 }
 
+// Invariant 2 for the ring: a harvested page reaches the bitmap (where a
+// consumer may take it and read its contents) only after
+// KVM_RESET_DIRTY_RINGS write-protected it again. Before the reset, the
+// bitmaps must still be empty.
+TEST(RingPublish, PagesReachTheBitmapOnlyAfterTheReset) {
+    DTRACK_REQUIRE_KVM();
+    dtrack::Tracker* tracker = nullptr;
+    uint64_t dirty_before_reset = ~0ULL;
+    auto tracking = dtvm::Tracking::create(
+        {.mem_bytes = 16ULL << 20, .slots = 2, .vcpus = 2},
+        {.mode = dtvm::TrackMode::ring, .reaper = false, .before_ring_reset = [&] {
+             if (!tracker) return;
+             dirty_before_reset = 0;
+             for (dtrack::RegionId id = 0; id < tracker->region_count(); ++id)
+                 dirty_before_reset += tracker->bitmap(id).count();
+         }});
+    ASSERT_TRUE(tracking.ok()) << tracking.error().message();
+    dtvm::Vm& v = tracking.value()->vm();
+    ASSERT_TRUE(v.start({.pattern = dtvm::Pattern::random, .wss_pages = 1024, .exit_every = 64}).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    v.pause();
+    tracker = &tracking.value()->tracker();
+    const dtrack::SyncReport r = tracker->sync();
+    ASSERT_TRUE(r.ok());
+    uint64_t dirty_after = 0;
+    for (dtrack::RegionId id = 0; id < tracker->region_count(); ++id) dirty_after += tracker->bitmap(id).count();
+    EXPECT_GT(r.pages, 0u);
+    EXPECT_GT(dirty_after, 0u);
+    EXPECT_EQ(dirty_before_reset, 0u) << "pages were published before KVM_RESET_DIRTY_RINGS re-protected them";
+    tracker = nullptr;
+    v.stop();
+}
+
 }  // namespace

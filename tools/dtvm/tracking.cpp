@@ -31,7 +31,9 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
         dtvm::Vm* vm = t->vm_.get();
         auto ring = dtrack::KvmRingSource::enable(
             t->vm_->fd(), t->tracker_,
-            {.entries = options.ring_entries, .rearm = [vm] { return vm->rearm_dirty_logging(); }});
+            {.entries = options.ring_entries,
+             .rearm = [vm] { return vm->rearm_dirty_logging(); },
+             .before_reset = options.before_ring_reset});
         if (!ring) return ring.error();
         t->ring_ = ring.value().get();
         t->tracker_.add_source(std::move(ring.value()));

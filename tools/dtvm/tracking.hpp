@@ -6,6 +6,7 @@
 // mapped after it exists.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,7 @@ struct TrackingOptions {
     uint32_t ring_entries = 4096;
     bool reaper = true;  // ring mode: harvest while the vCPUs run
     bool manual_protect = true;  // log mode: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 when the kernel has it
+    std::function<void()> before_ring_reset;  // ring mode, for tests: KvmRingOptions::before_reset
 };
 
 class Tracking {

@@ -50,6 +50,9 @@ struct KvmRingOptions {
     std::chrono::microseconds reaper_max_period{200'000};
     // Write-protects all tracked memory again (the VMM owns the memslots).
     std::function<Status()> rearm;
+    // Runs after the rings were read and before KVM_RESET_DIRTY_RINGS, with
+    // the source's lock held; for tests of the publish order (invariant 2).
+    std::function<void()> before_reset;
 };
 
 struct KvmRingCounters {
