@@ -5,6 +5,7 @@
 // header promises.
 #include <gtest/gtest.h>
 
+#include "support/as_nobody.hpp"
 #include "support/dirty_pages.hpp"
 #include <signal.h>
 #include <sys/mman.h>
@@ -360,13 +361,8 @@ TEST(SampleSource, NoPermissionSaysWhichRule) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
     WriterChild target(16);  // runs as root
     ASSERT_TRUE(target.ok());
-    // A second child becomes nobody and tries; it sends back the messages.
-    int out[2];
-    ASSERT_EQ(::pipe(out), 0);
-    const pid_t helper = ::fork();
-    if (helper == 0) {
-        ::close(out[0]);
-        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) ::_exit(2);
+    // A child becomes nobody and tries; it sends back the messages.
+    const auto result = dtrack_test::run_as_nobody([&] {
         std::string text;
         auto regions = process_regions(target.pid());
         text += regions.ok() ? "maps: ok" : "maps: " + regions.error().message();
@@ -374,17 +370,10 @@ TEST(SampleSource, NoPermissionSaysWhichRule) {
         const RegionId id = tracker.add_region(target.region());
         auto source = SampleSource::track(tracker, target.pid(), {id});
         text += "\nread: " + (source.ok() ? std::string("ok") : source.error().message());
-        (void)!::write(out[1], text.data(), text.size());
-        ::_exit(0);
-    }
-    ::close(out[1]);
-    std::string text;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) text.append(buf, size_t(n));
-    ::close(out[0]);
-    int status = 0;
-    ::waitpid(helper, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the helper could not become nobody";
+        return text;
+    });
+    ASSERT_TRUE(result) << "the helper could not become nobody";
+    const std::string& text = *result;
     std::printf("  as nobody: %s\n", text.c_str());
     const std::string pid = std::to_string(target.pid());
     EXPECT_NE(text.find("maps: no permission to read the memory of process " + pid), std::string::npos) << text;

@@ -3,6 +3,7 @@
 // page lost while threads write during harvests (the write-stamp oracle).
 #include <gtest/gtest.h>
 
+#include "support/as_nobody.hpp"
 #include "support/dirty_pages.hpp"
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -164,13 +165,8 @@ TEST(UffdSource, WorksForAnUnprivilegedUser) {
     // vm.unprivileged_userfaultfd=0 refuses a plain userfaultfd to non-root;
     // UFFD_USER_MODE_ONLY is enough for write tracking, kernel writes included.
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
-    int out[2];
-    ASSERT_EQ(::pipe(out), 0);
-    const pid_t child = ::fork();
-    if (child == 0) {
-        ::close(out[0]);
+    const auto result = dtrack_test::run_as_nobody([&] {
         std::string text;
-        if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) ::_exit(2);
         Buffer buf(32);
         Tracker tracker;
         const RegionId id = tracker.add_region(region_of(buf));
@@ -196,17 +192,10 @@ TEST(UffdSource, WorksForAnUnprivilegedUser) {
                 text += "; read(2) into the buffer failed";
             }
         }
-        (void)!::write(out[1], text.data(), text.size());
-        ::_exit(0);
-    }
-    ::close(out[1]);
-    std::string text;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) text.append(buf, size_t(n));
-    ::close(out[0]);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child could not become nobody";
+        return text;
+    });
+    ASSERT_TRUE(result) << "the child could not become nobody";
+    const std::string& text = *result;
     std::printf("  as nobody: %s\n", text.c_str());
     if (text.find("WP_ASYNC") != std::string::npos) GTEST_SKIP() << text;
     EXPECT_NE(text.find("not dumpable: cannot open /proc/self/pagemap"), std::string::npos) << text;
