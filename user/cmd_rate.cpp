@@ -75,9 +75,9 @@ int run_rate(const RateOptions& o) {
 
     auto target = inspect_process(o.pid);
     if (!target) return usage_error(target.error());
-    Tracker tracker;
-    auto setup = setup_rate_method(method, *target, tracker, {.exact_sampling = o.exact});
+    auto setup = setup_rate_method(method, *target, {.exact_sampling = o.exact});
     if (!setup) return usage_error(setup.error());
+    Tracker& tracker = *setup->tracker;
 
     RateMeter meter(tracker);
     if (Status s = meter.start(); !s) return usage_error(s.error());

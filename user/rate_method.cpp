@@ -6,7 +6,7 @@ namespace {
 
 std::string who(const TargetProcess& t) { return "pid " + std::to_string(t.pid) + " (" + t.comm + ")"; }
 
-Result<RateSetup> setup_bpf(const TargetProcess& t, Tracker& tracker, const RateMethodOptions& o) {
+Result<RateSetup> setup_bpf(const TargetProcess& t, const RateMethodOptions& o) {
     if (!t.has_kvm_vm)
         return Error{EINVAL, who(t) + " runs no KVM VM", "use --method sample for a process that is not a VMM"};
     if (!t.has_dirty_ring)
@@ -17,41 +17,44 @@ Result<RateSetup> setup_bpf(const TargetProcess& t, Tracker& tracker, const Rate
                      "ring), or use --method sample"};
     // The VMM's memslots are not visible from outside: track slot ids
     // 0..n-1 with a generous capacity; slot_usage() learns their real sizes.
-    add_slot_regions(tracker, o.bpf_slots, o.bpf_pages_per_slot);
-    auto bpf = BpfSource::attach(t.pid, tracker);
+    auto tracker = std::make_unique<Tracker>();
+    add_slot_regions(*tracker, o.bpf_slots, o.bpf_pages_per_slot);
+    auto bpf = BpfSource::attach(t.pid, *tracker);
     if (!bpf) return bpf.error();
     RateSetup s{.method = "bpf", .source = "kvm:kvm_dirty_ring_push", .exact = true, .knows_vcpus = true};
     s.bpf = bpf.value().get();
-    tracker.add_source(std::move(bpf.value()));
+    tracker->add_source(std::move(bpf.value()));
+    s.tracker = std::move(tracker);
     return s;
 }
 
-Result<RateSetup> setup_sample(const TargetProcess& t, Tracker& tracker, const RateMethodOptions& o) {
-    auto regions = add_process_regions(tracker, t.pid);
+Result<RateSetup> setup_sample(const TargetProcess& t, const RateMethodOptions& o) {
+    auto tracker = std::make_unique<Tracker>();
+    auto regions = add_process_regions(*tracker, t.pid);
     if (!regions) return regions.error();
     SampleOptions so{.mode = o.exact_sampling ? SampleMode::exact : SampleMode::sample, .max_error = o.max_error};
-    auto sample = SampleSource::track(tracker, t.pid, *regions, so);
+    auto sample = SampleSource::track(*tracker, t.pid, *regions, so);
     if (!sample) return sample.error();
     RateSetup s{.method = o.exact_sampling ? "sample-exact" : "sample",
                 .source = o.exact_sampling ? "hashing every page" : "hashing a random sample of pages",
                 .exact = o.exact_sampling};
     s.sample = sample.value().get();
-    tracker.add_source(std::move(sample.value()));
+    tracker->add_source(std::move(sample.value()));
+    s.tracker = std::move(tracker);
     return s;
 }
 
 }  // namespace
 
-Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& t, Tracker& tracker,
-                                    const RateMethodOptions& o) {
+Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& t, const RateMethodOptions& o) {
     switch (method) {
     case RateMethod::bpf: {
-        auto s = setup_bpf(t, tracker, o);
+        auto s = setup_bpf(t, o);
         if (s) s->why = "asked for (--method bpf)";
         return s;
     }
     case RateMethod::sample: {
-        auto s = setup_sample(t, tracker, o);
+        auto s = setup_sample(t, o);
         if (s) s->why = "asked for (--method sample)";
         return s;
     }
@@ -67,22 +70,19 @@ Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& t, T
     // auto: the exact kernel view when the target is a dirty-ring VMM and BPF
     // attaches; page hashing otherwise, saying why.
     if (t.has_kvm_vm && t.has_dirty_ring) {
-        Tracker probe;  // try on a scratch tracker so a failure leaves `tracker` untouched
-        add_slot_regions(probe, 1, 64);
-        if (auto trial = BpfSource::attach(t.pid, probe); trial) {
-            trial.value().reset();
-            auto s = setup_bpf(t, tracker, o);
-            if (s) s->why = "auto: " + who(t) + " runs a KVM VM with the dirty ring (" +
-                            std::to_string(t.vcpus_with_ring) + " vCPU rings), and BPF tracepoints attach here";
-            return s;
-        } else {
-            auto s = setup_sample(t, tracker, o);
-            if (s) s->why = "auto: the VM uses the dirty ring but BPF is unavailable (" + trial.error().what +
-                            "); hashing pages instead";
+        auto s = setup_bpf(t, o);
+        if (s) {
+            s->why = "auto: " + who(t) + " runs a KVM VM with the dirty ring (" + std::to_string(t.vcpus_with_ring) +
+                     " vCPU rings), and BPF tracepoints attach here";
             return s;
         }
+        auto fallback = setup_sample(t, o);
+        if (fallback)
+            fallback->why = "auto: the VM uses the dirty ring but BPF is unavailable (" + s.error().what +
+                            "); hashing pages instead";
+        return fallback;
     }
-    auto s = setup_sample(t, tracker, o);
+    auto s = setup_sample(t, o);
     if (s)
         s->why = "auto: " + who(t) +
                  (t.has_kvm_vm ? " runs a KVM VM without the dirty ring" : " runs no KVM VM") +

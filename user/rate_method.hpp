@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 
 #include "dtrack/bpf_source.hpp"
@@ -15,6 +16,7 @@ namespace dtrack::cli {
 enum class RateMethod { automatic, bpf, sample, uffd };
 
 struct RateSetup {
+    std::unique_ptr<Tracker> tracker;  // the regions and the source of the chosen method
     std::string method;       // "bpf" | "sample" | "sample-exact"
     std::string source;       // what it hooks: "kvm:kvm_dirty_ring_push"
     std::string why;          // why this method
@@ -31,8 +33,8 @@ struct RateMethodOptions {
     uint64_t bpf_pages_per_slot = 1 << 21;  // 8 GiB of 4 KiB pages per slot
 };
 
-// Sets up `tracker` (regions and source) for `method` on `target`.
-Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& target, Tracker& tracker,
+// Builds a tracker (regions and source) for `method` on `target`.
+Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& target,
                                     const RateMethodOptions& options);
 
 }  // namespace dtrack::cli
