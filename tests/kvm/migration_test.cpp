@@ -17,6 +17,7 @@
 #include "dtrack/throttle.hpp"
 #include "dtrack/watcher.hpp"
 #include "kvm_test_support.hpp"
+#include "migrate.hpp"
 #include "tracking.hpp"
 
 using namespace std::chrono_literals;
@@ -24,30 +25,15 @@ namespace precopy = dtrack::precopy;
 
 namespace {
 
-class Control : public precopy::VmControl {
-public:
-    explicit Control(dtvm::Vm& vm) : vm_(vm) {}
-    void pause_vcpus() override { vm_.pause(); }
-    void resume_vcpus() override { vm_.resume(); }
-
-private:
-    dtvm::Vm& vm_;
-};
-
-std::vector<precopy::GuestMemory> memory_of(const dtvm::Vm& vm) {
-    std::vector<precopy::GuestMemory> m;
-    for (size_t i = 0; i < vm.slots().size(); ++i)
-        m.push_back({.region = dtrack::RegionId(i), .host = vm.slots()[i].host, .pages = vm.slots()[i].pages,
-                     .base = vm.slots()[i].gpa});
-    return m;
-}
+using dtvm::VmPauser;
+using dtvm::guest_memory;
 
 // Destination memory with the source's layout: plain buffers, no VM needed.
 struct Destination {
     std::vector<std::vector<uint8_t>> buffers;
     std::vector<precopy::GuestMemory> memory;
     explicit Destination(const dtvm::Vm& vm) {
-        for (const auto& m : memory_of(vm)) {
+        for (const auto& m : guest_memory(vm)) {
             buffers.emplace_back(m.bytes());
             memory.push_back({.region = m.region, .host = buffers.back().data(), .pages = m.pages, .base = m.base});
         }
@@ -104,8 +90,8 @@ TEST_P(Migration, DestinationEqualsSourcePageForPage) {
         dtrack::Rounds rounds(g.tracking->tracker());
         dtrack::Throttle throttle({}, [&](int pct) { g.vm().set_throttle(pct); });
         rounds.on_period([&](const dtrack::Period& p) { throttle.on_period(p); });
-        Control control(g.vm());
-        precopy::Sender sender(g.tracking->tracker(), rounds, memory_of(g.vm()), control,
+        VmPauser control(g.vm());
+        precopy::Sender sender(g.tracking->tracker(), rounds, guest_memory(g.vm()), control,
                                {.bandwidth = 200ULL << 20, .max_time = 60s, .compress = bool(rng() % 2)});
         dtrack::Result<precopy::ReceiveReport> received = dtrack::Error{};
         std::thread receiver([&] { received = precopy::Receiver(dst.memory).run(link.receiver_fd.get()); });
@@ -115,7 +101,7 @@ TEST_P(Migration, DestinationEqualsSourcePageForPage) {
         ASSERT_TRUE(received.ok()) << received.error().message();
         EXPECT_GE(out.rounds, 2u) << "the guest kept writing: more than the first round was needed";
         // The guest stays paused after a completed migration: compare every page.
-        const auto src = memory_of(g.vm());
+        const auto src = guest_memory(g.vm());
         uint64_t differing = 0;
         for (size_t i = 0; i < src.size(); ++i)
             for (uint64_t p = 0; p < src[i].pages; ++p)
@@ -148,8 +134,8 @@ FaultRun migrate_against(std::function<void(int fd, const std::vector<precopy::G
     Destination dst(g.vm());
     Link link;
     dtrack::Rounds rounds(g.tracking->tracker());
-    Control control(g.vm());
-    precopy::Sender sender(g.tracking->tracker(), rounds, memory_of(g.vm()), control, options);
+    VmPauser control(g.vm());
+    precopy::Sender sender(g.tracking->tracker(), rounds, guest_memory(g.vm()), control, options);
     std::thread receiver([&] { receiver_side(link.receiver_fd.get(), dst.memory); });
     FaultRun r;
     r.outcome = sender.run(link.sender_fd.get());

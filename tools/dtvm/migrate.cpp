@@ -21,6 +21,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
 std::vector<dtrack::precopy::GuestMemory> guest_memory(const Vm& vm) {
     std::vector<dtrack::precopy::GuestMemory> memory;
     for (size_t i = 0; i < vm.slots().size(); ++i) {
@@ -30,21 +34,6 @@ std::vector<dtrack::precopy::GuestMemory> guest_memory(const Vm& vm) {
     }
     return memory;
 }
-
-// The Sender stops and restarts the guest through this.
-class DtvmControl : public dtrack::precopy::VmControl {
-public:
-    explicit DtvmControl(Vm& vm) : vm_(vm) {}
-    void pause_vcpus() override { vm_.pause(); }
-    void resume_vcpus() override { vm_.resume(); }
-
-private:
-    Vm& vm_;
-};
-
-double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
-
-}  // namespace
 
 int run_migration_source(const Options& o) {
     const MigrationOptions& m = *o.migrate;
@@ -91,7 +80,7 @@ int run_migration_source(const Options& o) {
                             [&throttle] { return !throttle.at_max(); });
 
     const bool terminal = ::isatty(STDOUT_FILENO);
-    DtvmControl control(vm);
+    VmPauser control(vm);
     dtrack::precopy::SenderOptions so{.bandwidth = m.bandwidth,
                                       .downtime_limit = m.downtime,
                                       .max_time = m.max_time,

@@ -9,9 +9,26 @@
 // the memory digest against the source's.
 #pragma once
 
+#include "dtrack/precopy/guest_memory.hpp"
+#include "dtrack/precopy/sender.hpp"
 #include "options.hpp"
 
 namespace dtvm {
+
+// The guest's memory as the precopy Sender and Receiver see it: one entry per
+// slot, region i = slot i (as Tracking creates them).
+std::vector<dtrack::precopy::GuestMemory> guest_memory(const Vm& vm);
+
+// The Sender stops and restarts the guest through this.
+class VmPauser : public dtrack::precopy::VmControl {
+public:
+    explicit VmPauser(Vm& vm) : vm_(vm) {}
+    void pause_vcpus() override { vm_.pause(); }
+    void resume_vcpus() override { vm_.resume(); }
+
+private:
+    Vm& vm_;
+};
 
 int run_migration_source(const Options& options);
 int run_incoming(const Options& options);
