@@ -37,17 +37,6 @@ constexpr FeatureText scan_text{
 constexpr std::size_t test_pages = 4;
 constexpr std::size_t written_page = 2;  // the one page the probe writes
 
-// Asks the kernel which features it has (this uses up the fd's handshake).
-Result<std::uint64_t> supported_features() {
-    std::string how;
-    auto fd = open_userfaultfd(how);
-    if (!fd) return fd.error();
-    uffdio_api api{};
-    api.api = UFFD_API;
-    if (::ioctl(fd->get(), UFFDIO_API, &api) != 0) return Error{errno, failed("UFFDIO_API", errno), {}};
-    return static_cast<std::uint64_t>(api.features);
-}
-
 // The memory of the probe, write-protected through an async userfaultfd.
 struct ProtectedRange {
     AnonMapping memory{test_pages};
@@ -56,7 +45,7 @@ struct ProtectedRange {
 };
 
 Outcome write_protect(ProtectedRange& range) {
-    auto features = supported_features();
+    auto features = userfaultfd_features();
     if (!features) return {false, features.error().what};
     if (!(*features & UFFD_FEATURE_WP_ASYNC))
         return {false, "UFFDIO_API does not offer UFFD_FEATURE_WP_ASYNC (Linux 6.7+)"};

@@ -39,18 +39,6 @@ std::string hex(uint64_t v) {
 
 std::string describe(const Region& r) { return "region '" + r.name + "' [" + hex(r.base) + ", " + hex(r.end()) + ")"; }
 
-// The features the kernel offers. UFFDIO_API is a one-time handshake, so
-// this asks on a userfaultfd of its own.
-Result<uint64_t> offered_features() {
-    std::string how;
-    auto fd = open_userfaultfd(how);
-    if (!fd) return fd.error();
-    uffdio_api api{};
-    api.api = UFFD_API;
-    if (::ioctl(fd->get(), UFFDIO_API, &api) != 0) return errno_error("UFFDIO_API", errno, wp_async_note);
-    return static_cast<uint64_t>(api.features);
-}
-
 Error no_pagemap_scan(int err) {
     return Error{err, std::string("ioctl(PAGEMAP_SCAN) failed: ") + std::strerror(err) +
                           ": this kernel has no PAGEMAP_SCAN ioctl (Linux 6.7+, CONFIG_PROC_PAGE_MONITOR)",
@@ -92,7 +80,7 @@ Result<std::unique_ptr<UffdSource>> UffdSource::track(Tracker& tracker, RegionId
         return errno_error("open /proc/self/pagemap", err, "mount /proc; " + std::string(pagemap_scan_note));
     }
 
-    auto offered = offered_features();
+    auto offered = userfaultfd_features();
     if (!offered) return offered.error();
     if (!(*offered & UFFD_FEATURE_WP_ASYNC))
         return Error{ENOTSUP,

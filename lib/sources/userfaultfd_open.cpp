@@ -67,4 +67,14 @@ Result<UniqueFd> open_userfaultfd(std::string& how) {
     return errno_error("userfaultfd", plain_err, wp_async_note);
 }
 
+Result<uint64_t> userfaultfd_features() {
+    std::string how;
+    auto fd = open_userfaultfd(how);
+    if (!fd) return fd.error();
+    uffdio_api api{};
+    api.api = UFFD_API;
+    if (::ioctl(fd->get(), UFFDIO_API, &api) != 0) return errno_error("UFFDIO_API", errno, wp_async_note);
+    return static_cast<uint64_t>(api.features);
+}
+
 }  // namespace dtrack
