@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "sources/kvm_ioctl.hpp"
+#include "sources/signals_held.hpp"
 
 namespace dtrack {
 
@@ -151,16 +152,48 @@ bool KvmRingSource::resync_ring(Ring& ring) {
     return true;
 }
 
+uint64_t KvmRingSource::flagged_not_reset() const {
+    const uint32_t mask = entries_ - 1;
+    uint64_t left = 0;
+    for (const auto& ring : rings_)
+        for (uint32_t i = 1; i <= ring->flagged; ++i)
+            left += (load_flags(ring->gfns[(ring->fetch - i) & mask]) & KVM_DIRTY_GFN_F_RESET) != 0;
+    return left;
+}
+
 int KvmRingSource::reset_rings() {
     uint64_t expected = 0;
-    for (auto& ring : rings_) expected += std::exchange(ring->flagged, 0);
+    for (auto& ring : rings_) expected += ring->flagged;
     if (expected == 0) return 0;
-    const int reset = kvm::ioctl_retry(vm_fd_, KVM_RESET_DIRTY_RINGS, 0);
-    if (reset < 0) return -errno;
-    ++counters_.resets;
-    counters_.entries_reset += reset;
-    // In step, KVM resets exactly the entries we flagged since the last call.
-    return uint64_t(reset) == expected ? 0 : 1;
+    // Newer kernels (KVM's 2025 "bail from the dirty ring reset flow if a
+    // signal is pending"; this machine's 6.18 has it) stop the walk between
+    // entries when the caller has a signal pending, and the ioctl still
+    // returns success with what it reset so far. Worse, the entries walked
+    // just before the stop (up to 64, coalesced into one mask) are marked
+    // reset but their pages are not write-protected again: later writes to
+    // them would go unseen. So catchable signals wait until the call returns.
+    // SIGSTOP still cuts it short: then finish the reset (the entries not
+    // reached keep their RESET flag) and report the ring out of step, so the
+    // caller re-protects all memory and marks it dirty, as for a jam.
+    const SignalsHeld held;
+    uint64_t reset_total = 0;
+    bool cut_short = false;
+    // A call that resets nothing four times in a row means the kernel's
+    // index is elsewhere: out of step, which the caller handles too.
+    for (int zero_calls = 0; zero_calls < 4;) {
+        const int reset = kvm::ioctl_retry(vm_fd_, KVM_RESET_DIRTY_RINGS, 0);
+        if (reset < 0) return -errno;
+        ++counters_.resets;
+        counters_.entries_reset += reset;
+        reset_total += reset;
+        if (reset_total >= expected || flagged_not_reset() == 0) break;
+        cut_short = true;
+        ++counters_.short_resets;
+        zero_calls = reset == 0 ? zero_calls + 1 : 0;
+    }
+    for (auto& ring : rings_) ring->flagged = 0;
+    // In step, KVM resets exactly the entries we flagged, in one call.
+    return reset_total == expected && !cut_short ? 0 : 1;
 }
 
 Status KvmRingSource::drain_locked(bool after_full_exit, uint32_t full_index) {

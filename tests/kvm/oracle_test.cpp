@@ -65,7 +65,7 @@ TEST_P(Oracle, NoWrittenPageIsLost) {
 
     // A working set that spans the slots, up to the very last page.
     const uint64_t wss = v.workload_max_pages() - rng() % 64;
-    dtvm::Workload w{.pattern = c.pattern, .wss_pages = wss, .seed = rng() | 1, .exit_every = 64 + rng() % 512};
+    dtvm::Workload w{.pattern = c.pattern, .wss_pages = wss, .seed = rng() | 1, .exit_every = uint32_t(64 + rng() % 512)};
     ASSERT_TRUE(v.start(w).ok());
 
     const char* soak = std::getenv("DTRACK_SOAK");
@@ -95,9 +95,12 @@ TEST_P(Oracle, NoWrittenPageIsLost) {
                         (unsigned long long)r->false_positives, 100 * fp);
         }
     }
-    if (auto* ring = tracking.value()->ring(); ring && !options.reaper)
+    if (auto* ring = tracking.value()->ring(); ring && !options.reaper) {
         EXPECT_GT(ring->ring_counters().full_exits, 0u) << "the ring-full exit path was not exercised";
-    if (auto* log = tracking.value()->log()) EXPECT_EQ(log->manual_protect(), options.manual_protect);
+    }
+    if (auto* log = tracking.value()->log()) {
+        EXPECT_EQ(log->manual_protect(), options.manual_protect);
+    }
     v.stop();
     const uint64_t writes = guest_writes();
     std::printf("  %llu guest writes verified\n", (unsigned long long)writes);

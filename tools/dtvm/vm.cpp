@@ -126,8 +126,13 @@ dtrack::Result<std::unique_ptr<Vm>> Vm::create(const VmOptions& options) {
     if (!kvm) return kvm.error();
     if (dtrack::Status s = check_options(options, kvm->get()); !s) return s.error();
 
-    const int vm_fd = ::ioctl(kvm->get(), KVM_CREATE_VM, 0);
-    if (vm_fd < 0) return dtrack::errno_error("KVM_CREATE_VM", errno, "run as root or join group kvm");
+    int vm_fd;
+    do vm_fd = ::ioctl(kvm->get(), KVM_CREATE_VM, 0);  // a signal can interrupt it
+    while (vm_fd < 0 && errno == EINTR);
+    if (vm_fd < 0)
+        return dtrack::errno_error("KVM_CREATE_VM", errno,
+                                   errno == EACCES || errno == EPERM ? "run as root or join group kvm"
+                                                                     : "see dmesg for why KVM refused a new VM");
     Fd vm(vm_fd);
 
     auto memory = GuestMemory::map(options.mem_bytes);

@@ -22,6 +22,11 @@
 // unseen: the VMM's `rearm` callback write-protects all memory again (turn
 // KVM_MEM_LOG_DIRTY_PAGES off and on per slot); without one, every later
 // harvest marks every slot dirty too (never lose, at the price of precision).
+//
+// KVM_RESET_DIRTY_RINGS runs with the calling thread's catchable signals
+// held back: newer kernels stop a reset when a signal is pending and leave up
+// to 64 of the pages just reset writable. A reset cut short all the same
+// (SIGSTOP) is finished and then handled as a jam.
 #pragma once
 
 #include <atomic>
@@ -58,6 +63,7 @@ struct KvmRingOptions {
 struct KvmRingCounters {
     uint64_t full_exits = 0;     // KVM_EXIT_DIRTY_RING_FULL handled
     uint64_t resets = 0;         // KVM_RESET_DIRTY_RINGS calls
+    uint64_t short_resets = 0;   // calls that left flagged entries behind (SIGSTOP on newer kernels; out of step)
     uint64_t entries_reset = 0;  // what those calls reported
     uint64_t jams = 0;           // overflows/jams detected and recovered
     uint64_t rearms = 0;         // memory write-protected again after a jam
@@ -114,8 +120,10 @@ private:
     void publish(const Staged& entry);
     bool resync_ring(Ring& ring);              // true when the ring was out of step
     // KVM_RESET_DIRTY_RINGS for the entries flagged so far: 0 in step,
-    // 1 when the kernel reset a different number, -errno on failure.
+    // 1 when the kernel reset a different number or was cut short, -errno
+    // on failure.
     int reset_rings();
+    uint64_t flagged_not_reset() const;  // flagged entries the kernel has not reset yet
     void mark_everything_dirty();
     void reaper_loop();
 
