@@ -224,8 +224,9 @@ Status KvmRingSource::drain_locked(bool after_full_exit, uint32_t full_index) {
     publish_staged();
     if (overflow || out_of_step) {
         // Entries were overwritten before we read them and nothing tells which
-        // pages they named; those pages are still writable. Write-protect all
-        // memory again, then count every slot as dirty (never lose).
+        // pages they named, or a reset cut short left some pages unprotected;
+        // either way those pages are still writable. Write-protect all memory
+        // again, then count every slot as dirty (never lose).
         ++counters_.jams;
         ++pending_.lost;
         if (options_.rearm && options_.rearm()) ++counters_.rearms;
