@@ -42,12 +42,18 @@ std::string IoStatus::describe() const {
     return "?";
 }
 
-IoStatus StreamSocket::write_all(std::span<const uint8_t> data, Deadline deadline, std::chrono::milliseconds stall,
-                                 bool stop_when_readable) {
+namespace {
+
+// The loop both directions share: poll() until the socket is ready, then let
+// `move(done)` send or receive what the kernel takes now (0 = the peer closed).
+// Gives up at `deadline`, or when no byte moved for `stall`.
+template <typename Move>
+IoStatus pump(int fd, short events, size_t size, Deadline deadline, std::chrono::milliseconds stall,
+              bool stop_when_readable, Move move) {
     size_t done = 0;
-    Deadline progress_by = steady::now() + stall;  // moves on with every byte sent
-    while (done < data.size()) {
-        pollfd p{fd_, static_cast<short>(POLLOUT | (stop_when_readable ? POLLIN : 0)), 0};
+    Deadline progress_by = steady::now() + stall;  // moves on with every byte
+    while (done < size) {
+        pollfd p{fd, static_cast<short>(events | (stop_when_readable ? POLLIN : 0)), 0};
         const int timeout = poll_timeout(std::min(deadline, progress_by));
         if (timeout < 0) return IoStatus{IoResult::timed_out, 0, done};
         const int n = ::poll(&p, 1, timeout);
@@ -58,44 +64,33 @@ IoStatus StreamSocket::write_all(std::span<const uint8_t> data, Deadline deadlin
         if (n == 0) continue;  // the deadline is checked at the top
         if (stop_when_readable && (p.revents & POLLIN)) return IoStatus{IoResult::peer_readable, 0, done};
         if (p.revents & POLLNVAL) return IoStatus{IoResult::failed, EBADF, done};
-        // POLLOUT, POLLERR or POLLHUP: send() tells which.
-        const ssize_t sent = ::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent < 0) {
+        // Ready, or POLLERR/POLLHUP: the call itself tells which.
+        const ssize_t moved = move(done);
+        if (moved == 0) return closed(done);
+        if (moved < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
             if (is_disconnect(errno)) return closed(done, errno);
             return IoStatus{IoResult::failed, errno, done};
         }
-        done += static_cast<size_t>(sent);
+        done += static_cast<size_t>(moved);
         progress_by = steady::now() + stall;
     }
     return IoStatus{IoResult::ok, 0, done};
 }
 
+}  // namespace
+
+IoStatus StreamSocket::write_all(std::span<const uint8_t> data, Deadline deadline, std::chrono::milliseconds stall,
+                                 bool stop_when_readable) {
+    return pump(fd_, POLLOUT, data.size(), deadline, stall, stop_when_readable, [&](size_t done) {
+        return ::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    });
+}
+
 IoStatus StreamSocket::read_exact(std::span<uint8_t> out, Deadline deadline, std::chrono::milliseconds stall) {
-    size_t done = 0;
-    Deadline progress_by = steady::now() + stall;
-    while (done < out.size()) {
-        pollfd p{fd_, POLLIN, 0};
-        const int timeout = poll_timeout(std::min(deadline, progress_by));
-        if (timeout < 0) return IoStatus{IoResult::timed_out, 0, done};
-        const int n = ::poll(&p, 1, timeout);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return IoStatus{IoResult::failed, errno, done};
-        }
-        if (n == 0) continue;
-        if (p.revents & POLLNVAL) return IoStatus{IoResult::failed, EBADF, done};
-        const ssize_t got = ::recv(fd_, out.data() + done, out.size() - done, MSG_DONTWAIT);
-        if (got == 0) return closed(done);
-        if (got < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
-            if (is_disconnect(errno)) return closed(done, errno);
-            return IoStatus{IoResult::failed, errno, done};
-        }
-        done += static_cast<size_t>(got);
-        progress_by = steady::now() + stall;
-    }
-    return IoStatus{IoResult::ok, 0, done};
+    return pump(fd_, POLLIN, out.size(), deadline, stall, false, [&](size_t done) {
+        return ::recv(fd_, out.data() + done, out.size() - done, MSG_DONTWAIT);
+    });
 }
 
 bool StreamSocket::readable_now() const {
