@@ -151,4 +151,15 @@ TEST(RingReset, AResetCutShortBySigstopLosesNothing) {
         GTEST_SKIP() << "no reset was cut short: this kernel predates KVM's 2025 bail-out on pending signals";
 }
 
+// The signals a VMM's threads get must not fail its setup either: dtvm
+// retries KVM_CREATE_VM when a signal interrupts it.
+TEST(RingReset, VmCreationSurvivesSignals) {
+    DTRACK_REQUIRE_KVM();
+    SignalRain rain(::pthread_self());
+    for (int i = 0; i < 200; ++i) {
+        auto vm = dtvm::Vm::create({.mem_bytes = 16ULL << 20, .slots = 1, .vcpus = 1});
+        ASSERT_TRUE(vm.ok()) << "VM " << i << ": " << vm.error().message();
+    }
+}
+
 }  // namespace
