@@ -397,7 +397,7 @@ private:
     wire::StreamHeader header() const {
         wire::StreamHeader h{.page_size = page_size_, .regions = {}};
         for (const GuestMemory& m : memory_)
-            h.regions.push_back(wire::RegionLayout{m.region, tracker_.region(m.region).base, m.pages});
+            h.regions.push_back(wire::RegionLayout{m.region, m.base, m.pages});
         return h;
     }
 

@@ -18,8 +18,9 @@ struct GuestMemory {
     uint8_t* host = nullptr;  // first byte of the region in this process
     uint64_t pages = 0;
     uint64_t page_size = 4096;
-    // Guest-physical base. The sender ignores it and announces the tracker
-    // region's base; the receiver compares it with what the sender announced.
+    // Guest-physical base: the sender announces it, the receiver compares it
+    // with its own. Not the tracker region's base, which may be a host
+    // address (a VMM that tracks its RAM with UffdSource).
     uint64_t base = 0;
 
     uint64_t bytes() const { return pages * page_size; }
