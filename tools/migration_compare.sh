@@ -13,7 +13,7 @@ trap 'rm -rf "$out"' EXIT
 
 migrate() {  # migrate NAME BACKGROUND_SYNC
     local name=$1 bs=$2
-    "$build/dtvm" --incoming tcp://127.0.0.1:0 --mem "$mem" > "$out/$name.in" 2>&1 &
+    "$build/dtvm" --incoming tcp://127.0.0.1:0 --mem "$mem" ${INCOMING_BACKEND:+--backend "$INCOMING_BACKEND"} > "$out/$name.in" 2>&1 &
     local pid=$!
     local port=""
     for _ in $(seq 100); do

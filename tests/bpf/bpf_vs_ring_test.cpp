@@ -9,7 +9,7 @@
 
 #include <cstdio>
 
-#include "kvm/kvm_test_support.hpp"
+#include "support/backends.hpp"
 #include "probe/probes.hpp"
 #include "ring_comparison.hpp"
 

@@ -1,12 +1,13 @@
 // dtvm end to end, as an operator runs it: the guest's measured write rate
-// and the pages dtrack harvested agree with the workload's ground truth, and
-// bad input gets a clear message and exit code 2.
+// and the pages dtrack harvested agree with the workload's ground truth on
+// every backend, bad input gets a clear message and exit code 2 before any
+// device is opened, and a machine without KVM gets the process backend.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "kvm_test_support.hpp"
+#include "support/backends.hpp"
 #include "support/run_command.hpp"
 
 using dtrack_test::binary;
@@ -17,9 +18,9 @@ namespace {
 
 // Each vCPU writes 20k pages/s sequentially over a part larger than that, so
 // every write of an interval lands on a distinct page.
-void expect_rates_match_ground_truth(const std::string& track) {
+void expect_rates_match_ground_truth(const std::string& backend_and_track) {
     const auto r = run(binary("dtvm") + " --mem 256M --vcpus 2 --workload sequential --wss 200M --rate 20k" +
-                       " --duration 4s --json --track " + track);
+                       " --duration 4s --json " + backend_and_track);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     std::istringstream lines(r.output);
     std::string line;
@@ -46,12 +47,17 @@ void expect_rates_match_ground_truth(const std::string& track) {
 
 TEST(DtvmCli, RingRatesMatchGroundTruth) {
     DTRACK_REQUIRE_KVM();
-    expect_rates_match_ground_truth("ring");
+    expect_rates_match_ground_truth("--backend kvm --track ring");
 }
 
 TEST(DtvmCli, LogRatesMatchGroundTruth) {
     DTRACK_REQUIRE_KVM();
-    expect_rates_match_ground_truth("log");
+    expect_rates_match_ground_truth("--backend kvm --track log");
+}
+
+TEST(DtvmCli, ProcessBackendRatesMatchGroundTruth) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    expect_rates_match_ground_truth("--backend process --track uffd");
 }
 
 TEST(DtvmCli, BadInputGetsAClearMessageAndExitCode2) {
@@ -62,8 +68,12 @@ TEST(DtvmCli, BadInputGetsAClearMessageAndExitCode2) {
         {"--mem 64M --wss 1G", "lower --wss or raise --mem"},
         {"--ring-size 1000", "not a power of two"},
         {"--mem lots", "'lots' is not a size"},
-        {"--track mirror", "use --track ring or --track log"},
+        {"--track mirror", "use --track ring, log, uffd or auto"},
+        {"--backend vmware", "use --backend kvm, process or auto"},
+        {"--backend process --track ring", "use --track uffd"},
+        {"--backend kvm --track uffd", "--backend process"},
         {"--vcpus 0", "use 1 to 255"},
+        {"--mem 12345", "multiple of 4 KiB"},
         {"--no-such-option", "--no-such-option"},
     };
     for (const auto& c : cases) {
@@ -73,14 +83,31 @@ TEST(DtvmCli, BadInputGetsAClearMessageAndExitCode2) {
     }
 }
 
-TEST(DtvmCli, NoDevKvmIsNamed) {
-    // A private mount namespace with an empty /dev: dtvm must say what is missing.
-    const auto r = run("unshare -m sh -c 'mount -t tmpfs none /dev && exec " + binary("dtvm") +
-                       " --duration 1s' 2>&1");
-    if (r.output.find("unshare failed") != std::string::npos || r.output.find("mount:") != std::string::npos)
-        GTEST_SKIP() << "cannot make a mount namespace here: " << r.output;
+// A private mount namespace with an empty /dev, as on a machine without KVM.
+dtrack_test::CommandResult run_without_dev(const std::string& args) {
+    return run("unshare -m sh -c 'mount -t tmpfs none /dev && exec " + binary("dtvm") + " " + args + "' 2>&1");
+}
+
+bool no_mount_namespace(const dtrack_test::CommandResult& r) {
+    return r.output.find("unshare failed") != std::string::npos || r.output.find("mount:") != std::string::npos;
+}
+
+TEST(DtvmCli, NoDevKvmIsNamedWhenKvmIsAskedFor) {
+    const auto r = run_without_dev("--backend kvm --duration 1s");
+    if (no_mount_namespace(r)) GTEST_SKIP() << "cannot make a mount namespace here: " << r.output;
     EXPECT_EQ(r.exit_code, 2) << r.output;
-    EXPECT_NE(r.output.find("/dev/kvm"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("no /dev/kvm"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("--backend process"), std::string::npos) << "the fix must be named: " << r.output;
+}
+
+TEST(DtvmCli, WithoutKvmAutoRunsTheProcessBackendAndSaysWhy) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    const auto r = run_without_dev("--duration 2s --rate 10k");
+    if (no_mount_namespace(r)) GTEST_SKIP() << "cannot make a mount namespace here: " << r.output;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("dtvm: backend process: KVM is not usable here (no /dev/kvm"), std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find(", 0 lost"), std::string::npos) << r.output;
 }
 
 }  // namespace

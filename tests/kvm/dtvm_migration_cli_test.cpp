@@ -1,5 +1,7 @@
 // Two dtvm processes, as an operator runs them: `dtvm --incoming` and
-// `dtvm --migrate-to` over 127.0.0.1.
+// `dtvm --migrate-to` over 127.0.0.1, on each backend, and from a KVM guest
+// into a process-backend destination (the wire carries memory, not CPU
+// state) where KVM exists.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -7,7 +9,7 @@
 #include <cstring>
 #include <thread>
 
-#include "kvm_test_support.hpp"
+#include "support/backends.hpp"
 #include "support/run_command.hpp"
 
 using dtrack_test::binary;
@@ -25,8 +27,9 @@ public:
                         "r");
         char line[512];
         if (pipe_ && std::fgets(line, sizeof line, pipe_)) pid_ = std::atoi(line);
-        if (pipe_ && std::fgets(line, sizeof line, pipe_)) {
-            output_ = line;
+        // Up to the "listening on 127.0.0.1:PORT" line (a backend line may come first).
+        while (pipe_ && port_ == 0 && std::fgets(line, sizeof line, pipe_)) {
+            output_ += line;
             if (const char* p = std::strstr(line, "127.0.0.1:")) port_ = std::atoi(p + 10);
         }
     }
@@ -54,11 +57,20 @@ private:
 
 const std::string guest = "--mem 128M --vcpus 2 --workload hotcold --wss 64M --rate 50k";
 
-TEST(DtvmMigrationCli, MigratesAndTheDigestsMatch) {
-    DTRACK_REQUIRE_KVM();
-    Incoming in("--mem 128M");
+std::string with_backend(dtvm::Backend b) { return " --backend " + dtvm::backend_name(b) + " "; }
+
+struct Pair {
+    dtvm::Backend source, destination;
+};
+
+class DtvmMigrationCli : public testing::TestWithParam<Pair> {};
+
+TEST_P(DtvmMigrationCli, MigratesAndTheDigestsMatch) {
+    const Pair p = GetParam();
+    DTRACK_REQUIRE_BACKEND(p.source);
+    Incoming in("--mem 128M" + with_backend(p.destination));
     ASSERT_GT(in.port(), 0) << in.output();
-    const auto src = run(binary("dtvm") + " " + guest + " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
+    const auto src = run(binary("dtvm") + " " + guest + with_backend(p.source) + " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
                          " --bandwidth 200M --auto-converge --warmup 500ms 2>&1");
     EXPECT_EQ(src.exit_code, 0) << src.output;
     EXPECT_NE(src.output.find("digest matches"), std::string::npos) << src.output;
@@ -66,17 +78,28 @@ TEST(DtvmMigrationCli, MigratesAndTheDigestsMatch) {
     EXPECT_NE(in.output().find("matches the source's"), std::string::npos) << in.output();
 }
 
-TEST(DtvmMigrationCli, ReceiverKilledMidMigration) {
-    DTRACK_REQUIRE_KVM();
-    Incoming in("--mem 128M");
+INSTANTIATE_TEST_SUITE_P(Backends, DtvmMigrationCli,
+                         testing::Values(Pair{dtvm::Backend::kvm, dtvm::Backend::kvm},
+                                         Pair{dtvm::Backend::process, dtvm::Backend::process},
+                                         Pair{dtvm::Backend::kvm, dtvm::Backend::process}),
+                         [](const auto& info) {
+                             return dtvm::backend_name(info.param.source) + "_to_" +
+                                    dtvm::backend_name(info.param.destination);
+                         });
+
+class DtvmMigrationCliFaults : public testing::TestWithParam<dtvm::Backend> {};
+
+TEST_P(DtvmMigrationCliFaults, ReceiverKilledMidMigration) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
+    Incoming in("--mem 128M" + with_backend(GetParam()));
     ASSERT_GT(in.port(), 0) << in.output();
     // A slow link so the migration is still running when the receiver dies.
     std::thread killer([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(1500));
         ::kill(in.pid(), SIGKILL);
     });
-    const auto src = run(binary("dtvm") + " " + guest + " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
-                         " --bandwidth 20M --warmup 500ms --max-time 60s 2>&1");
+    const auto src = run(binary("dtvm") + " " + guest + with_backend(GetParam()) + " --migrate-to tcp://127.0.0.1:" +
+                         std::to_string(in.port()) + " --bandwidth 20M --warmup 500ms --max-time 60s 2>&1");
     killer.join();
     EXPECT_NE(in.finish(), 0) << "the receiver was killed";
     EXPECT_EQ(src.exit_code, 4) << src.output;
@@ -84,15 +107,20 @@ TEST(DtvmMigrationCli, ReceiverKilledMidMigration) {
     EXPECT_NE(src.output.find("the guest runs on here"), std::string::npos) << src.output;
 }
 
-TEST(DtvmMigrationCli, NoReceiverIsAClearError) {
-    DTRACK_REQUIRE_KVM();
+TEST_P(DtvmMigrationCliFaults, NoReceiverIsAClearError) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
     // Port 1 on loopback: nothing listens there.
-    const auto src = run(binary("dtvm") + " --mem 64M --wss 16M --migrate-to tcp://127.0.0.1:1 --warmup 0 2>&1");
+    const auto src = run(binary("dtvm") + " --mem 64M --wss 16M" + with_backend(GetParam()) +
+                         " --migrate-to tcp://127.0.0.1:1 --warmup 0 2>&1");
     EXPECT_EQ(src.exit_code, 4) << src.output;
     EXPECT_NE(src.output.find("dtvm --incoming"), std::string::npos) << src.output;
     const auto bad = run(binary("dtvm") + " --migrate-to udp://x 2>&1");
     EXPECT_EQ(bad.exit_code, 2) << bad.output;
     EXPECT_NE(bad.output.find("tcp://127.0.0.1:4444"), std::string::npos) << bad.output;
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliFaults,
+                         testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
+                         [](const auto& info) { return dtvm::backend_name(info.param); });
 
 }  // namespace

@@ -1,8 +1,9 @@
-// Precopy migration of a real KVM guest over TCP on 127.0.0.1, end to end:
-// the destination's memory equals the source's page for page after
-// switchover, in ring and log mode under random workloads; and the faults an
+// Precopy migration of a running dtvm guest over TCP on 127.0.0.1, end to
+// end: the destination's memory equals the source's page for page after
+// switchover, on the KVM backend in ring and log mode and on the process
+// backend with userfaultfd, under random workloads; and the faults an
 // operator meets (receiver killed, receiver stalled, corrupt bytes) end
-// cleanly with the guest running on.
+// cleanly with the guest running on, on both backends.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,7 +17,7 @@
 #include "dtrack/precopy/tcp.hpp"
 #include "dtrack/throttle.hpp"
 #include "dtrack/watcher.hpp"
-#include "kvm_test_support.hpp"
+#include "support/backends.hpp"
 #include "migrate.hpp"
 #include "tracking.hpp"
 
@@ -50,9 +51,19 @@ struct Guest {
     }
 };
 
-Guest start_guest(dtvm::TrackMode mode, uint32_t vcpus, dtvm::Workload w) {
-    auto t = dtvm::Tracking::create({.mem_bytes = (96ULL << 20) + 3 * 4096, .slots = 3, .vcpus = vcpus},
-                                    {.mode = mode});
+struct Setup {
+    dtvm::Backend backend;
+    dtvm::TrackMode mode;
+};
+
+std::string setup_name(const testing::TestParamInfo<Setup>& info) {
+    return dtvm::backend_name(info.param.backend) + "_" + dtvm::track_mode_name(info.param.mode);
+}
+
+Guest start_guest(Setup setup, uint32_t vcpus, dtvm::Workload w) {
+    auto t = dtvm::Tracking::create(
+        {.mem_bytes = (96ULL << 20) + 3 * 4096, .slots = 3, .vcpus = vcpus, .backend = setup.backend},
+        {.mode = setup.mode});
     EXPECT_TRUE(t.ok()) << t.error().message();
     if (!t.ok()) return {};
     Guest g{std::move(t.value())};
@@ -71,10 +82,10 @@ struct Link {
     }
 };
 
-class Migration : public testing::TestWithParam<dtvm::TrackMode> {};
+class Migration : public testing::TestWithParam<Setup> {};
 
 TEST_P(Migration, DestinationEqualsSourcePageForPage) {
-    DTRACK_REQUIRE_KVM();
+    DTRACK_REQUIRE_BACKEND(GetParam().backend);
     const uint64_t seed = std::random_device{}();
     std::mt19937_64 rng(seed);
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -114,10 +125,15 @@ TEST_P(Migration, DestinationEqualsSourcePageForPage) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(BothModes, Migration, testing::Values(dtvm::TrackMode::ring, dtvm::TrackMode::log),
-                         [](const auto& info) { return dtvm::track_mode_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(EveryBackendAndMode, Migration,
+                         testing::Values(Setup{dtvm::Backend::kvm, dtvm::TrackMode::ring},
+                                         Setup{dtvm::Backend::kvm, dtvm::TrackMode::log},
+                                         Setup{dtvm::Backend::process, dtvm::TrackMode::uffd}),
+                         setup_name);
 
 // --- faults ----------------------------------------------------------------------
+
+class MigrationFaults : public testing::TestWithParam<dtvm::Backend> {};
 
 struct FaultRun {
     precopy::Outcome outcome;
@@ -125,9 +141,10 @@ struct FaultRun {
 };
 
 // Migrates a busy guest while `receiver_side` plays the destination on its socket.
-FaultRun migrate_against(std::function<void(int fd, const std::vector<precopy::GuestMemory>&)> receiver_side,
+FaultRun migrate_against(dtvm::Backend backend,
+                         std::function<void(int fd, const std::vector<precopy::GuestMemory>&)> receiver_side,
                          precopy::SenderOptions options) {
-    Guest g = start_guest(dtvm::TrackMode::ring, 2,
+    Guest g = start_guest({backend, dtvm::best_track_mode(backend)}, 2,
                           {.pattern = dtvm::Pattern::random, .wss_pages = 16384, .rate_per_vcpu = 50000});
     EXPECT_TRUE(g.tracking);
     if (!g.tracking) return {};
@@ -154,10 +171,10 @@ FaultRun migrate_against(std::function<void(int fd, const std::vector<precopy::G
     return r;
 }
 
-TEST(MigrationFaults, ReceiverKilledMidMigration) {
-    DTRACK_REQUIRE_KVM();
+TEST_P(MigrationFaults, ReceiverKilledMidMigration) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
     const FaultRun r = migrate_against(
-        [](int fd, const std::vector<precopy::GuestMemory>&) {
+        GetParam(), [](int fd, const std::vector<precopy::GuestMemory>&) {
             // Read a few MiB, then vanish the way a killed process does.
             std::vector<char> buf(1 << 16);
             size_t got = 0;
@@ -174,10 +191,10 @@ TEST(MigrationFaults, ReceiverKilledMidMigration) {
     EXPECT_GT(r.writes_after, 0u) << "the guest must run on after a failed migration";
 }
 
-TEST(MigrationFaults, StalledReceiverEndsAtMaxTime) {
-    DTRACK_REQUIRE_KVM();
+TEST_P(MigrationFaults, StalledReceiverEndsAtMaxTime) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
     const FaultRun r = migrate_against(
-        [&](int fd, const std::vector<precopy::GuestMemory>&) {
+        GetParam(), [&](int fd, const std::vector<precopy::GuestMemory>&) {
             std::vector<char> buf(1 << 16);
             ::recv(fd, buf.data(), buf.size(), 0);  // takes a little, then stops reading
             pollfd p{fd, POLLRDHUP, 0};
@@ -188,11 +205,11 @@ TEST(MigrationFaults, StalledReceiverEndsAtMaxTime) {
     EXPECT_GT(r.writes_after, 0u);
 }
 
-TEST(MigrationFaults, CorruptBytesAreRefusedAndLocated) {
-    DTRACK_REQUIRE_KVM();
+TEST_P(MigrationFaults, CorruptBytesAreRefusedAndLocated) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
     std::string receiver_error;
     const FaultRun r = migrate_against(
-        [&](int fd, const std::vector<precopy::GuestMemory>& memory) {
+        GetParam(), [&](int fd, const std::vector<precopy::GuestMemory>& memory) {
             // A hop between the wire and the receiver that flips one byte 1 MiB in.
             int pair[2];
             ::socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
@@ -222,5 +239,8 @@ TEST(MigrationFaults, CorruptBytesAreRefusedAndLocated) {
                 r.outcome.message.c_str());
     EXPECT_GT(r.writes_after, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryBackend, MigrationFaults, testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
+                         [](const auto& info) { return dtvm::backend_name(info.param); });
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "dtrack/bpf_source.hpp"
-#include "kvm_test_support.hpp"
+#include "support/backends.hpp"
 #include "oracle.hpp"
 
 namespace {

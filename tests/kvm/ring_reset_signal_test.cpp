@@ -15,7 +15,7 @@
 #include <optional>
 #include <thread>
 
-#include "kvm_test_support.hpp"
+#include "support/backends.hpp"
 #include "oracle.hpp"
 
 namespace {

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "../kvm/kvm_test_support.hpp"
+#include "support/backends.hpp"
 #include "support/run_command.hpp"
 
 using dtrack_test::binary;

@@ -20,15 +20,6 @@ std::unique_ptr<Tracking> start_tracked_guest(const Options& o, int& exit_code) 
         return nullptr;
     }
     Vm& vm = tracking.value()->vm();
-    if (o.workload.wss_pages < o.vm.vcpus || o.workload.wss_pages > vm.workload_max_pages()) {
-        std::fprintf(stderr,
-                     "dtvm: --wss %s does not fit: the guest has room for %s of working set, at least one page "
-                     "per vCPU; fix: lower --wss or raise --mem\n",
-                     dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
-                     dtrack::format_bytes(double(vm.workload_max_pages()) * 4096).c_str());
-        exit_code = exit_bad_input;
-        return nullptr;
-    }
     if (dtrack::Status s = vm.start(o.workload); !s) {
         std::fprintf(stderr, "dtvm: %s\n", s.error().message().c_str());
         exit_code = exit_bad_input;
@@ -37,7 +28,14 @@ std::unique_ptr<Tracking> start_tracked_guest(const Options& o, int& exit_code) 
     return std::move(tracking.value());
 }
 
+std::string vcpu_description(const Options& o) {
+    if (o.vm.backend == Backend::process) return "process backend: worker threads";
+    return std::string("KVM, ") + (o.vm.emulated ? "emulated" : "native") + (host_is_pvm() ? ", PVM host" : "");
+}
+
 std::string tracking_description(Tracking& tracking, const Options& o) {
+    if (!tracking.uffd().empty())
+        return "userfaultfd WP_ASYNC + PAGEMAP_SCAN, " + std::to_string(tracking.uffd().size()) + " ranges";
     if (auto* ring = tracking.ring())
         return "KVM dirty ring, " + std::to_string(o.tracking.ring_entries) + " entries" +
                (ring->acq_rel() ? ", acq_rel" : "");
@@ -51,10 +49,12 @@ int run_check_loop(const Options& o) {
     Vm& vm = tracking->vm();
     const uint32_t vcpus = o.vm.vcpus;
 
+    // One line on which backend auto chose; on stderr with --json, whose stdout is JSON only.
+    if (!o.backend_why.empty()) std::fprintf(o.json ? stderr : stdout, "%s\n", backend_line(o).c_str());
     if (!o.json) {
-        std::printf("dtvm: %s in %u slots, %u vCPUs (%s%s), workload %s over %s, %s per vCPU, tracking: %s\n",
+        std::printf("dtvm: %s in %u slots, %u vCPUs (%s), workload %s over %s, %s per vCPU, tracking: %s\n",
                     dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots, vcpus,
-                    o.vm.emulated ? "emulated" : "native", host_is_pvm() ? ", PVM host" : "",
+                    vcpu_description(o).c_str(),
                     pattern_name(o.workload.pattern).c_str(),
                     dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
                     o.workload.rate_per_vcpu ? (dtrack::format_count(double(o.workload.rate_per_vcpu)) + " writes/s").c_str()
@@ -95,7 +95,7 @@ int run_check_loop(const Options& o) {
                             {"vcpus", nlohmann::json::array()}};
         for (uint32_t v = 0; v < vcpus; ++v) {
             const uint64_t w = vm.stats(v).writes;
-            const uint64_t ring = v < c.sources[0].pages_per_vcpu.size() ? c.sources[0].pages_per_vcpu[v] : 0;
+            const uint64_t ring = tracking->ring() && v < c.sources[0].pages_per_vcpu.size() ? c.sources[0].pages_per_vcpu[v] : 0;
             const std::string reported = tracking->ring() ? std::to_string(ring - last_ring[v]) : "-";
             line["vcpus"].push_back({{"vcpu", v},
                                      {"writes_per_s", (w - last_writes[v]) / secs},
@@ -132,7 +132,8 @@ int run_check_loop(const Options& o) {
 
     const dtrack::Counters c = tracking->tracker().counters();
     const double run = std::chrono::duration<double>(clock::now() - start).count();
-    const double cost_ms = std::chrono::duration<double, std::milli>(c.sources[0].cost).count();
+    double cost_ms = 0;
+    for (const auto& source : c.sources) cost_ms += std::chrono::duration<double, std::milli>(source.cost).count();
     const int code = total_lost ? exit_lost_pages : exit_ok;
     if (o.json) {
         std::printf("%s\n", nlohmann::json{{"summary",
@@ -140,6 +141,8 @@ int run_check_loop(const Options& o) {
                                               {"written", total_written},
                                               {"reported", total_taken},
                                               {"lost", total_lost},
+                                              {"backend", backend_name(o.vm.backend)},
+                                              {"tracking", track_mode_name(o.tracking.mode)},
                                               {"harvest_cost_ms", cost_ms},
                                               {"syncs", c.syncs()}}}}
                                  .dump()

@@ -12,6 +12,8 @@ int run_check_loop(const Options& options);
 // (shared with the migration source).
 std::unique_ptr<Tracking> start_tracked_guest(const Options& options, int& exit_code);
 
+// "KVM, native, PVM host" / "process backend: worker threads".
+std::string vcpu_description(const Options& options);
 // "KVM dirty ring, 4096 entries, acq_rel" / "KVM dirty log, manual protect".
 std::string tracking_description(Tracking& tracking, const Options& options);
 

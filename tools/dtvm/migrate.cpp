@@ -49,6 +49,7 @@ int run_migration_source(const Options& o) {
     dtrack::Tracker& tracker = tracking->tracker();
 
     const bool background = m.background_sync && m.auto_converge;
+    if (!o.backend_why.empty()) std::printf("%s\n", backend_line(o).c_str());
     std::printf("dtvm: migrating %s (%u vCPUs, workload %s over %s, %s writes/s per vCPU, %s) to %s\n",
                 dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.vcpus,
                 pattern_name(o.workload.pattern).c_str(),
@@ -131,7 +132,10 @@ int run_incoming(const Options& o) {
         std::fprintf(stderr, "dtvm: %s\n", address.error().message().c_str());
         return exit_bad_input;
     }
-    // Same memory layout as the source: a VM with the same slots, no vCPUs running.
+    // Same memory layout as the source: a VM with the same slots, no vCPUs
+    // running. The wire carries memory, not CPU state, so either backend can
+    // receive from either.
+    if (!o.backend_why.empty()) std::printf("%s\n", backend_line(o).c_str());
     auto vm = Vm::create(o.vm);
     if (!vm) {
         std::fprintf(stderr, "dtvm: %s\n", vm.error().message().c_str());

@@ -18,21 +18,30 @@ int bad_input(const dtrack::Error& e) {
 // The strings as typed; turned into typed values below.
 struct Typed {
     std::string mem = "256M", wss = "64M", rate = "0", duration = "10s", interval = "1s";
-    std::string workload = "hotcold", track = "ring";
+    std::string workload = "hotcold", track = "auto", backend = "auto";
     std::string migrate_to, incoming, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = "5s",
                 warmup = "1s";
 };
 
 }  // namespace
 
+std::string backend_line(const Options& o) {
+    if (o.backend_why.empty()) return "";
+    return "dtvm: backend " + backend_name(o.vm.backend) + ": " + o.backend_why;
+}
+
 std::variant<Options, int> parse_command_line(int argc, char** argv) {
     Options o;
     Typed t;
     o.vm.vcpus = 2;
     o.vm.slots = 3;
-    bool auto_converge = false, compress = false;
-    CLI::App app{"dtvm: a small KVM VMM whose guest writes stamped pages; tracks them with libdtrack, checks that "
-                 "no written page is missed, and migrates its memory over TCP"};
+    bool auto_converge = false, compress = false, print_backend = false;
+    CLI::App app{"dtvm: a small VMM whose guest writes stamped pages; tracks them with libdtrack, checks that "
+                 "no written page is missed, and migrates its memory over TCP. Runs a real KVM guest, or the same "
+                 "workload on worker threads over userfaultfd-tracked memory where there is no KVM (--backend)."};
+    app.footer("Exit codes: 0 every written page was reported (or the migration completed), 1 a written page was not "
+               "reported, 2 bad input or a missing kernel feature (the message names the cause and the fix), 3 the "
+               "guest or KVM failed, 4 the migration did not complete (the guest runs on).");
     app.add_option("--mem", t.mem, "guest memory (e.g. 256M)")->capture_default_str();
     app.add_option("--vcpus", o.vm.vcpus, "vCPUs (1-255)")->capture_default_str();
     app.add_option("--slots", o.vm.slots, "memslots to split the memory into; the last is not a multiple of 64 pages")
@@ -48,7 +57,16 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     app.add_option("--seed", o.workload.seed, "guest PRNG seed")->capture_default_str();
     app.add_option("--exit-every", o.workload.exit_every, "guest exits to the VMM every K writes")
         ->capture_default_str();
-    app.add_option("--track", t.track, "ring (KVM dirty ring) | log (KVM dirty log)")->capture_default_str();
+    app.add_option("--backend", t.backend,
+                   "kvm (a real KVM guest) | process (worker threads over userfaultfd-tracked memory, no KVM "
+                   "needed) | auto (kvm where /dev/kvm works)")
+        ->capture_default_str();
+    app.add_flag("--print-backend", print_backend,
+                 "print the backend --backend would use here and why (\"process: ...\"), then exit");
+    app.add_option("--track", t.track,
+                   "ring (KVM dirty ring) | log (KVM dirty log) | uffd (userfaultfd + PAGEMAP_SCAN, process "
+                   "backend) | auto (ring on kvm, uffd on process)")
+        ->capture_default_str();
     app.add_option("--ring-size", o.tracking.ring_entries, "dirty ring entries per vCPU (power of two)")
         ->capture_default_str();
     app.add_option("--duration", t.duration, "how long to run the check loop (e.g. 10s)")->capture_default_str();
@@ -89,8 +107,6 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     if (!interval) return bad_input(interval.error());
     auto pattern = parse_pattern(t.workload);
     if (!pattern) return bad_input(pattern.error());
-    auto mode = parse_track_mode(t.track);
-    if (!mode) return bad_input(mode.error());
     if (o.vm.vcpus < 1 || o.vm.vcpus > 255)
         return bad_input({EINVAL, "--vcpus " + std::to_string(o.vm.vcpus) + " is out of range", "use 1 to 255"});
     if (o.vm.slots < 1 || o.vm.slots > 32)
@@ -106,11 +122,23 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
           o.workload.hot_share <= 1))
         return bad_input({EINVAL, "--hot-fraction must be in (0,1) and --hot-share in [0,1]", "use e.g. 0.1 and 0.9"});
 
+    if (t.backend != "auto" && t.backend != "kvm" && t.backend != "process")
+        return bad_input({EINVAL, "unknown backend '" + t.backend + "'", "use --backend kvm, process or auto"});
+    if (t.track != "auto" && t.track != "ring" && t.track != "log" && t.track != "uffd")
+        return bad_input({EINVAL, "unknown tracking mode '" + t.track + "'", "use --track ring, log, uffd or auto"});
+
     o.vm.mem_bytes = *mem;
+    if (dtrack::Status s = check_vm_options(o.vm); !s) return bad_input(s.error());
     o.workload.pattern = *pattern;
     o.workload.wss_pages = *wss / 4096;
     o.workload.rate_per_vcpu = *rate;
-    o.tracking.mode = *mode;
+    const uint64_t room = workload_capacity(o.vm);
+    if (t.incoming.empty() && (o.workload.wss_pages < o.vm.vcpus || o.workload.wss_pages > room))
+        return bad_input({EINVAL,
+                          "--wss " + dtrack::format_bytes(double(o.workload.wss_pages) * 4096) +
+                              " does not fit: the guest has room for " + dtrack::format_bytes(double(room) * 4096) +
+                              " of working set, at least one page per vCPU",
+                          "lower --wss or raise --mem"});
     o.duration = *duration;
     o.interval = *interval;
     o.incoming = t.incoming;
@@ -146,6 +174,23 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
         }
         o.migrate = m;
     }
+
+    // Every option is checked; only now look at the machine (auto opens /dev/kvm).
+    std::string backend = t.backend;
+    if (backend == "auto" && (t.track == "ring" || t.track == "log")) backend = "kvm";  // they need KVM
+    if (backend == "auto" && t.track == "uffd") backend = "process";
+    auto choice = choose_backend(backend);
+    if (!choice) return bad_input(choice.error());
+    o.vm.backend = choice->backend;
+    o.backend_why = choice->why;
+    if (print_backend) {
+        std::printf("%s: %s\n", backend_name(choice->backend).c_str(),
+                    choice->why.empty() ? "asked for with --backend" : choice->why.c_str());
+        return exit_ok;
+    }
+    auto mode = parse_track_mode(t.track, o.vm.backend);
+    if (!mode) return bad_input(mode.error());
+    o.tracking.mode = *mode;
     return o;
 }
 

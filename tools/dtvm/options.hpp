@@ -34,12 +34,17 @@ struct Options {
     VmOptions vm;
     Workload workload;
     TrackingOptions tracking;
+    std::string backend_why;  // --backend auto: why this backend, else empty
     std::chrono::nanoseconds duration{std::chrono::seconds(10)};
     std::chrono::nanoseconds interval{std::chrono::seconds(1)};
     bool json = false;
     std::string incoming;  // --incoming tcp://HOST:PORT: be the destination
     std::optional<MigrationOptions> migrate;
 };
+
+// "dtvm: backend process: KVM is not usable here (...)" when --backend auto
+// chose, else empty: printed once at the start of every mode.
+std::string backend_line(const Options& options);
 
 // Parses argv. Returns the options, or the exit code to leave with (help
 // printed, or a message on stderr for bad input).

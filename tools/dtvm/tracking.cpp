@@ -2,30 +2,68 @@
 
 namespace dtvm {
 
-dtrack::Result<TrackMode> parse_track_mode(const std::string& name) {
-    if (name == "ring") return TrackMode::ring;
-    if (name == "log") return TrackMode::log;
-    return dtrack::Error{EINVAL, "unknown tracking mode '" + name + "'", "use --track ring or --track log"};
+TrackMode best_track_mode(Backend backend) { return backend == Backend::kvm ? TrackMode::ring : TrackMode::uffd; }
+
+dtrack::Result<TrackMode> parse_track_mode(const std::string& name, Backend backend) {
+    if (name == "auto") return best_track_mode(backend);
+    const bool kvm = backend == Backend::kvm;
+    if (name == "ring" || name == "log") {
+        if (kvm) return name == "ring" ? TrackMode::ring : TrackMode::log;
+        return dtrack::Error{EINVAL, "--track " + name + " needs the KVM backend, and this dtvm runs the process backend",
+                             "use --track uffd (or auto) here, or --backend kvm on a machine with /dev/kvm"};
+    }
+    if (name == "uffd") {
+        if (!kvm) return TrackMode::uffd;
+        return dtrack::Error{EINVAL, "--track uffd tracks the process backend's memory, not a KVM guest's",
+                             "use --track ring or log with KVM, or --backend process"};
+    }
+    return dtrack::Error{EINVAL, "unknown tracking mode '" + name + "'", "use --track ring, log, uffd or auto"};
 }
 
-std::string track_mode_name(TrackMode mode) { return mode == TrackMode::ring ? "ring" : "log"; }
+std::string track_mode_name(TrackMode mode) {
+    switch (mode) {
+        case TrackMode::ring: return "ring";
+        case TrackMode::log: return "log";
+        case TrackMode::uffd: return "uffd";
+    }
+    return "?";
+}
 
 dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_options, const TrackingOptions& options) {
+    const bool process = vm_options.backend == Backend::process;
+    if (process != (options.mode == TrackMode::uffd))
+        return dtrack::Error{EINVAL, "tracking mode " + track_mode_name(options.mode) + " does not work on the " +
+                                         backend_name(vm_options.backend) + " backend",
+                             "use " + track_mode_name(best_track_mode(vm_options.backend))};
     std::unique_ptr<Tracking> t(new Tracking);
     t->options_ = options;
     VmOptions vo = vm_options;
-    vo.dirty_logging = true;
+    vo.dirty_logging = !process;
     auto vm = Vm::create(vo);
     if (!vm) return vm.error();
     t->vm_ = std::move(vm.value());
 
+    // Region i = slot i: guest-physical memslots on KVM, host ranges of this
+    // process on the process backend.
     for (const Slot& s : t->vm_->slots())
-        t->tracker_.add_region(dtrack::Region{.name = "slot " + std::to_string(s.id),
-                                              .space = dtrack::AddressSpace::guest_physical,
-                                              .slot = s.id,
-                                              .base = s.gpa,
-                                              .page_size = 4096,
-                                              .page_count = s.pages});
+        t->tracker_.add_region(dtrack::Region{
+            .name = "slot " + std::to_string(s.id),
+            .space = process ? dtrack::AddressSpace::host_virtual : dtrack::AddressSpace::guest_physical,
+            .slot = s.id,
+            .base = process ? reinterpret_cast<uint64_t>(s.host) : s.gpa,
+            .page_size = 4096,
+            .page_count = s.pages});
+
+    if (process) {
+        for (size_t i = 0; i < t->vm_->slots().size(); ++i) {
+            auto uffd = dtrack::UffdSource::track(t->tracker_, static_cast<dtrack::RegionId>(i));
+            if (!uffd) return uffd.error();
+            t->uffd_.push_back(uffd.value().get());
+            t->tracker_.add_source(std::move(uffd.value()));
+        }
+        if (dtrack::Status s = t->vm_->create_vcpus(); !s) return s.error();
+        return t;
+    }
 
     if (options.mode == TrackMode::ring) {
         dtvm::Vm* vm = t->vm_.get();

@@ -3,24 +3,34 @@
 //
 // KVM's ordering rules decide the sequence: regions first (the sources map
 // memslots to them), the dirty ring before any vCPU exists, each vCPU's ring
-// mapped after it exists.
+// mapped after it exists. On the process backend each slot is a host range
+// that a UffdSource write-protects before the vCPU threads start.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dtrack/kvm_log_source.hpp"
 #include "dtrack/kvm_ring_source.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/uffd_source.hpp"
 #include "vm.hpp"
 
 namespace dtvm {
 
-enum class TrackMode : uint8_t { ring, log };
+enum class TrackMode : uint8_t {
+    ring,  // KVM dirty ring, per vCPU (KVM backend)
+    log,   // KVM dirty log, per slot (KVM backend)
+    uffd,  // userfaultfd WP_ASYNC + PAGEMAP_SCAN, per slot (process backend)
+};
 
-dtrack::Result<TrackMode> parse_track_mode(const std::string& name);  // "ring" | "log"
+// "ring" | "log" | "uffd" | "auto" (the best the backend has: ring on KVM, uffd on the process backend).
+dtrack::Result<TrackMode> parse_track_mode(const std::string& name, Backend backend);
 std::string track_mode_name(TrackMode mode);
+// The mode `auto` picks on a backend.
+TrackMode best_track_mode(Backend backend);
 
 struct TrackingOptions {
     TrackMode mode = TrackMode::ring;
@@ -42,6 +52,8 @@ public:
     // The ring source in ring mode, else nullptr.
     dtrack::KvmRingSource* ring() { return ring_; }
     dtrack::KvmLogSource* log() { return log_; }
+    // The uffd sources in uffd mode, one per slot, else empty.
+    const std::vector<dtrack::UffdSource*>& uffd() const { return uffd_; }
 
 private:
     Tracking() = default;
@@ -50,6 +62,7 @@ private:
     std::unique_ptr<Vm> vm_;
     dtrack::KvmRingSource* ring_ = nullptr;  // owned by tracker_
     dtrack::KvmLogSource* log_ = nullptr;    // owned by tracker_
+    std::vector<dtrack::UffdSource*> uffd_;  // owned by tracker_
 };
 
 }  // namespace dtvm

@@ -1,5 +1,6 @@
-// Vm: the VM fd, guest RAM and its memslots, the vCPUs, and pause/resume/stop.
-// The pieces live next door:
+// Vm: guest RAM and its memslots, the vCPUs, and pause/resume/stop; on the
+// KVM backend also the VM fd. The pieces live next door:
+//   backend.cpp                which backend, and opening /dev/kvm
 //   guest.S, guest_abi.hpp     the guest program and its parameter page
 //   guest_image.cpp            the guest's bytes as linked into dtvm
 //   guest_layout.hpp           what is where in guest-physical memory
@@ -7,7 +8,10 @@
 //   guest_memory.cpp           guest RAM and its memslots
 //   kvm_cpuid.cpp              the vCPUs' CPUID table
 //   workload_params.cpp        a Workload as the guest reads it
-//   vcpu.cpp                   a vCPU and its thread loop
+//   vcpu_runner.cpp            a vCPU thread: exits, pacing, parking
+//   kvm_vcpu.cpp               a KVM vCPU and its KVM_RUN loop
+//   process_vcpu.cpp           a process-backend vCPU: the workload as a C++ loop
+//   workload_cursor.hpp        which page comes next (guest.S's choice, in C++)
 //   pacer.cpp                  rate limit and throttle
 //   run_control.cpp            parking the vCPU threads
 //   vcpu_kick.cpp              getting a vCPU out of KVM_RUN
@@ -32,7 +36,8 @@
 #include "kvm_cpuid.hpp"
 #include "long_mode.hpp"
 #include "run_control.hpp"
-#include "vcpu.hpp"
+#include "kvm_vcpu.hpp"
+#include "process_vcpu.hpp"
 #include "dtrack/unique_fd.hpp"
 #include "vcpu_kick.hpp"
 #include "workload_params.hpp"
@@ -40,7 +45,6 @@
 namespace dtvm {
 namespace {
 
-constexpr int kKvmApiVersion = 12;
 constexpr uint32_t kMaxVcpus = 256;  // the vCPU id is the stamp's low byte
 
 // Waits for the vCPUs to park by themselves first (they reach an exit every
@@ -51,47 +55,42 @@ constexpr std::chrono::milliseconds kKickInterval{10};
 using Fd = dtrack::UniqueFd;
 
 
-dtrack::Result<Fd> open_kvm() {
-    const int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        const int err = errno;
-        if (err == ENOENT)
-            return dtrack::Error{err, "no /dev/kvm: this kernel offers no KVM",
-                                "load the kvm module (modprobe kvm_intel or kvm_amd) or run on a host with virtualization"};
-        if (err == EACCES || err == EPERM)
-            return dtrack::errno_error("open /dev/kvm", err, "run as root or join group kvm");
-        return dtrack::errno_error("open /dev/kvm", err);
-    }
-    Fd kvm(fd);
-    if (::ioctl(fd, KVM_GET_API_VERSION, 0) != kKvmApiVersion)
-        return dtrack::Error{0, "/dev/kvm speaks an unknown KVM API version", "use a Linux kernel with KVM API 12"};
-    return kvm;
-}
-
-dtrack::Status check_options(const VmOptions& o, int kvm_fd) {
-    if (o.mem_bytes == 0 || o.mem_bytes % kPageSize != 0)
-        return dtrack::Error{0, "guest memory must be a positive multiple of 4 KiB", ""};
-    if (o.mem_bytes > GuestLayout::kMaxPds * GuestLayout::kBytesPerPd)
-        return dtrack::Error{0, "dtvm maps at most 512 GiB of guest memory", "ask for less guest memory"};
-    if (o.vcpus == 0 || o.vcpus > kMaxVcpus)
-        return dtrack::Error{0, "dtvm runs 1 to 256 vCPUs, not " + std::to_string(o.vcpus), ""};
+// The limits only KVM knows, on top of check_vm_options().
+dtrack::Status check_kvm_limits(const VmOptions& o, int kvm_fd) {
     const int max_vcpus = ::ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
     if (max_vcpus > 0 && o.vcpus > static_cast<uint32_t>(max_vcpus))
         return dtrack::Error{0, "KVM here allows " + std::to_string(max_vcpus) + " vCPUs per VM", "use fewer vCPUs"};
     const int max_slots = ::ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
-    if (o.slots == 0 || (max_slots > 0 && o.slots > static_cast<uint32_t>(max_slots)))
+    if (max_slots > 0 && o.slots > static_cast<uint32_t>(max_slots))
         return dtrack::Error{0, "KVM here allows 1 to " + std::to_string(max_slots) + " memslots, not " +
-                                    std::to_string(o.slots), ""};
-    const GuestLayout layout = GuestLayout::compute(o.mem_bytes, o.vcpus);
-    const uint64_t slot0_pages = o.mem_bytes / kPageSize / o.slots;
-    if (slot0_pages < layout.first_free_page())
-        return dtrack::Error{0, "slot 0 (" + std::to_string(slot0_pages) + " pages) cannot hold the guest's " +
-                                    std::to_string(layout.first_free_page()) + " system pages",
-                             "give the VM more memory or fewer memslots"};
+                                    std::to_string(o.slots), "use fewer memslots"};
     return dtrack::Ok{};
 }
 
 }  // namespace
+
+dtrack::Status check_vm_options(const VmOptions& o) {
+    if (o.mem_bytes == 0 || o.mem_bytes % kPageSize != 0)
+        return dtrack::Error{EINVAL, "guest memory must be a positive multiple of 4 KiB", "use e.g. --mem 256M"};
+    if (o.mem_bytes > GuestLayout::kMaxPds * GuestLayout::kBytesPerPd)
+        return dtrack::Error{EINVAL, "dtvm maps at most 512 GiB of guest memory", "ask for less guest memory"};
+    if (o.vcpus == 0 || o.vcpus > kMaxVcpus)
+        return dtrack::Error{EINVAL, "dtvm runs 1 to 256 vCPUs, not " + std::to_string(o.vcpus), "use 1 to 255"};
+    if (o.slots == 0) return dtrack::Error{EINVAL, "a VM needs at least one memslot", "use e.g. --slots 3"};
+    const GuestLayout layout = GuestLayout::compute(o.mem_bytes, o.vcpus);
+    const uint64_t slot0_pages = o.mem_bytes / kPageSize / o.slots;
+    if (slot0_pages < layout.first_free_page())
+        return dtrack::Error{EINVAL, "slot 0 (" + std::to_string(slot0_pages) + " pages) cannot hold the guest's " +
+                                         std::to_string(layout.first_free_page()) + " system pages",
+                             "give the VM more memory or fewer memslots"};
+    return dtrack::Ok{};
+}
+
+uint64_t workload_capacity(const VmOptions& o) {
+    const uint64_t first = GuestLayout::compute(o.mem_bytes, o.vcpus).first_free_page();
+    const uint64_t pages = o.mem_bytes / kPageSize;
+    return pages > first ? pages - first : 0;
+}
 
 bool host_is_pvm() {
     struct stat st;
@@ -100,7 +99,7 @@ bool host_is_pvm() {
 
 struct Vm::Impl {
     VmOptions options;
-    Fd kvm;
+    Fd kvm;  // KVM backend only, like vm
     Fd vm;
     GuestMemory memory;
     GuestLayout layout;
@@ -113,7 +112,7 @@ struct Vm::Impl {
     std::unique_ptr<RunControl> control;  // from start() on
     bool stopped = false;
     // Last: destroyed first, so vCPU threads end before what they use.
-    std::vector<std::unique_ptr<Vcpu>> vcpus;
+    std::vector<std::unique_ptr<VcpuRunner>> vcpus;
 
     Impl(const VmOptions& o, Fd k, Fd v, GuestMemory m)
         : options(o), kvm(std::move(k)), vm(std::move(v)), memory(std::move(m)),
@@ -122,9 +121,19 @@ struct Vm::Impl {
 
 dtrack::Result<std::unique_ptr<Vm>> Vm::create(const VmOptions& options) {
     if (dtrack::Status s = check_guest_abi(); !s) return s.error();
+    if (dtrack::Status s = check_vm_options(options); !s) return s.error();
+    if (options.backend == Backend::process) {
+        // No VM to create: guest RAM is this process's memory, the vCPUs are threads.
+        auto memory = GuestMemory::map(options.mem_bytes);
+        if (!memory) return memory.error();
+        auto impl = std::make_unique<Impl>(options, Fd(), Fd(), std::move(*memory));
+        impl->slots = split_into_slots(impl->memory, options.slots);
+        return std::unique_ptr<Vm>(new Vm(std::move(impl)));
+    }
+
     auto kvm = open_kvm();
     if (!kvm) return kvm.error();
-    if (dtrack::Status s = check_options(options, kvm->get()); !s) return s.error();
+    if (dtrack::Status s = check_kvm_limits(options, kvm->get()); !s) return s.error();
 
     int vm_fd;
     do vm_fd = ::ioctl(kvm->get(), KVM_CREATE_VM, 0);  // a signal can interrupt it
@@ -159,6 +168,7 @@ Vm::Vm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Vm::~Vm() { stop(); }
 
+Backend Vm::backend() const { return impl_->options.backend; }
 int Vm::fd() const { return impl_->vm.get(); }
 const std::vector<Slot>& Vm::slots() const { return impl_->slots; }
 uint32_t Vm::vcpu_count() const { return impl_->options.vcpus; }
@@ -166,10 +176,15 @@ uint32_t Vm::vcpu_count() const { return impl_->options.vcpus; }
 dtrack::Status Vm::create_vcpus() {
     Impl& m = *impl_;
     if (!m.vcpus.empty()) return dtrack::Error{0, "create_vcpus() was already called", ""};
+    if (m.options.backend == Backend::process) {
+        for (uint32_t id = 0; id < m.options.vcpus; ++id)
+            m.vcpus.push_back(std::make_unique<ProcessVcpu>(id, m.layout, m.memory.host()));
+        return dtrack::Ok{};
+    }
     auto cpuid = CpuidTable::supported(m.kvm.get());
     if (!cpuid) return cpuid.error();
     for (uint32_t id = 0; id < m.options.vcpus; ++id) {
-        auto vcpu = Vcpu::create(m.vm.get(), id, m.run_size, *cpuid, m.layout, m.memory.host());
+        auto vcpu = KvmVcpu::create(m.vm.get(), id, m.run_size, *cpuid, m.layout, m.memory.host());
         if (!vcpu) {
             m.vcpus.clear();
             return vcpu.error();
@@ -179,7 +194,10 @@ dtrack::Status Vm::create_vcpus() {
     return dtrack::Ok{};
 }
 
-int Vm::vcpu_fd(uint32_t vcpu) const { return impl_->vcpus.at(vcpu)->fd(); }
+int Vm::vcpu_fd(uint32_t vcpu) const {
+    auto* kvm_vcpu = dynamic_cast<const KvmVcpu*>(impl_->vcpus.at(vcpu).get());
+    return kvm_vcpu ? kvm_vcpu->fd() : -1;
+}
 
 void Vm::on_ring_full(std::function<void(uint32_t vcpu)> handler) { impl_->on_ring_full = std::move(handler); }
 
@@ -198,7 +216,7 @@ dtrack::Status Vm::start(const Workload& workload) {
     setup.epoch = m.epoch = 1;
     for (auto& v : m.vcpus) write_params(v->params(), workload, m.layout, v->id(), workload_first_page(), setup);
 
-    install_kick_handler();
+    if (m.options.backend == Backend::kvm) install_kick_handler();
     m.control = std::make_unique<RunControl>(vcpu_count());
     VcpuShared shared;
     shared.control = m.control.get();
@@ -237,6 +255,7 @@ void Vm::stop() {
 }
 
 dtrack::Status Vm::rearm_dirty_logging() {
+    if (impl_->vm.get() < 0) return dtrack::Error{ENOTSUP, "rearm_dirty_logging is for the KVM backend", ""};
     if (dtrack::Status s = register_slots(impl_->vm.get(), impl_->slots, false); !s) return s;
     return register_slots(impl_->vm.get(), impl_->slots, true);
 }

@@ -1,4 +1,7 @@
-// dtvm's virtual machine: a real KVM VM whose vCPUs run a stamp-writing guest.
+// dtvm's virtual machine: guest RAM in memslots and vCPUs that run a
+// stamp-writing workload, on one of two backends (backend.hpp): a real KVM VM
+// running guest.S, or worker threads over this process's memory. Everything
+// here but the KVM-only calls (marked) works the same on both.
 //
 // Set-up order matters to KVM, and the API follows it:
 //   auto vm = Vm::create(options);        // VM fd + memslots, no vCPUs yet
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "backend.hpp"
 #include "dtrack/error.hpp"
 #include "workload.hpp"
 
@@ -26,10 +30,18 @@ struct VmOptions {
     uint32_t vcpus = 1;
     bool dirty_logging = false;        // KVM_MEM_LOG_DIRTY_PAGES on every slot
     bool emulated = false;             // leave out the native-mode steps: the guest crawls under KVM's emulator
+    Backend backend = Backend::kvm;
 };
 
+// Checks what needs no device: memory size and alignment, vCPU and slot
+// counts, room for the system area in slot 0. Vm::create checks it again,
+// with the KVM limits on top.
+dtrack::Status check_vm_options(const VmOptions& options);
+// Pages of working set a VM with these options has room for.
+uint64_t workload_capacity(const VmOptions& options);
+
 struct Slot {
-    uint32_t id;     // KVM memslot id
+    uint32_t id;     // memslot id (KVM's, or its place in the process backend)
     uint64_t gpa;    // guest-physical base
     uint64_t pages;  // 4 KiB pages
     uint8_t* host;   // where the VMM sees it
@@ -40,7 +52,7 @@ struct VcpuStats {
     uint64_t writes = 0;           // page writes the guest reported (ground truth)
     uint64_t io_exits = 0;
     uint64_t ring_full_exits = 0;
-    uint64_t run_ns = 0;           // time inside KVM_RUN
+    uint64_t run_ns = 0;           // time inside KVM_RUN, or running the workload loop
 };
 
 class Vm {
@@ -48,14 +60,17 @@ public:
     static dtrack::Result<std::unique_ptr<Vm>> create(const VmOptions& options);
     ~Vm();  // stops the vCPUs, closes everything
 
-    int fd() const;
+    Backend backend() const;
     const std::vector<Slot>& slots() const;
     uint32_t vcpu_count() const;
 
     dtrack::Status create_vcpus();
-    int vcpu_fd(uint32_t vcpu) const;
 
-    // Called on a vCPU thread at KVM_EXIT_DIRTY_RING_FULL, before KVM_RUN again.
+    // KVM backend only: the VM fd, a vCPU's fd (-1 on the process backend).
+    int fd() const;
+    int vcpu_fd(uint32_t vcpu) const;
+    // KVM backend only: called on a vCPU thread at KVM_EXIT_DIRTY_RING_FULL,
+    // before KVM_RUN again.
     void on_ring_full(std::function<void(uint32_t vcpu)> handler);
 
     // Starts one thread per vCPU running `workload` (stamps with epoch 1).
@@ -71,7 +86,7 @@ public:
     void set_epoch(uint64_t epoch);
     uint64_t epoch() const;
 
-    // Write-protects all guest memory again for dirty tracking, by turning
+    // KVM backend only. Write-protects all guest memory again for dirty tracking, by turning
     // KVM_MEM_LOG_DIRTY_PAGES off and on for every slot: the dirty ring's way
     // back after entries were lost (KvmRingOptions::rearm).
     dtrack::Status rearm_dirty_logging();

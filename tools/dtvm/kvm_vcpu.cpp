@@ -1,4 +1,4 @@
-#include "vcpu.hpp"
+#include "kvm_vcpu.hpp"
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -46,8 +46,9 @@ const char* exit_reason_name(uint32_t reason) {
 
 }  // namespace
 
-dtrack::Result<std::unique_ptr<Vcpu>> Vcpu::create(int vm_fd, uint32_t id, size_t run_size, const CpuidTable& cpuid,
-                                                   const GuestLayout& layout, uint8_t* ram) {
+dtrack::Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(int vm_fd, uint32_t id, size_t run_size,
+                                                         const CpuidTable& cpuid, const GuestLayout& layout,
+                                                         uint8_t* ram) {
     const std::string which = " (vCPU " + std::to_string(id) + ")";
     const int fd = ::ioctl(vm_fd, KVM_CREATE_VCPU, static_cast<unsigned long>(id));
     if (fd < 0) return dtrack::errno_error("KVM_CREATE_VCPU" + which, errno, "use fewer vCPUs (KVM_CAP_MAX_VCPUS)");
@@ -58,8 +59,8 @@ dtrack::Result<std::unique_ptr<Vcpu>> Vcpu::create(int vm_fd, uint32_t id, size_
         return dtrack::errno_error("mmap of kvm_run" + which, err);
     }
     // From here the Vcpu owns fd and run; an early return cleans up.
-    std::unique_ptr<Vcpu> vcpu(
-        new Vcpu(id, fd, static_cast<kvm_run*>(run), run_size, ParamPage(ram + layout.param_gpa(id))));
+    std::unique_ptr<KvmVcpu> vcpu(
+        new KvmVcpu(id, fd, static_cast<kvm_run*>(run), run_size, ParamPage(ram + layout.param_gpa(id))));
 
     // CPUID first: without it KVM refuses EFER.LME in KVM_SET_SREGS.
     if (dtrack::Status s = cpuid.set_on(fd); !s) return dtrack::Error{s.error().errno_value, s.error().what + which, ""};
@@ -72,46 +73,17 @@ dtrack::Result<std::unique_ptr<Vcpu>> Vcpu::create(int vm_fd, uint32_t id, size_
     return vcpu;
 }
 
-Vcpu::~Vcpu() {
+KvmVcpu::~KvmVcpu() {
     join();
     ::munmap(run_, run_size_);
     ::close(fd_);
 }
 
-void Vcpu::start(const VcpuShared& shared) {
-    shared_ = shared;
-    running_.store(true);
-    thread_ = std::thread([this] { thread_main(); });
+void KvmVcpu::kick() {
+    if (running_.load()) dtvm::kick(native_handle(), run_);
 }
 
-void Vcpu::kick() {
-    if (running_.load()) dtvm::kick(thread_.native_handle(), run_);
-}
-
-void Vcpu::join() {
-    if (thread_.joinable()) thread_.join();
-}
-
-VcpuStats Vcpu::stats() const {
-    VcpuStats s;
-    s.writes = writes_.load(std::memory_order_relaxed);
-    s.io_exits = io_exits_.load(std::memory_order_relaxed);
-    s.ring_full_exits = ring_full_exits_.load(std::memory_order_relaxed);
-    s.run_ns = run_ns_.load(std::memory_order_relaxed);
-    return s;
-}
-
-std::string Vcpu::failure() const {
-    std::lock_guard lock(failure_mutex_);
-    return failure_;
-}
-
-void Vcpu::fail(std::string why) {
-    std::lock_guard lock(failure_mutex_);
-    if (failure_.empty()) failure_ = "vCPU " + std::to_string(id_) + ": " + std::move(why);
-}
-
-bool Vcpu::sync_writes_from_registers() {
+bool KvmVcpu::sync_writes_from_registers() {
     kvm_regs regs{};
     if (::ioctl(fd_, KVM_GET_REGS, &regs) < 0) {
         fail(dtrack::errno_error("KVM_GET_REGS", errno).what);
@@ -121,7 +93,7 @@ bool Vcpu::sync_writes_from_registers() {
     return true;
 }
 
-bool Vcpu::load_stamp_into_register() {
+bool KvmVcpu::load_stamp_into_register() {
     kvm_regs regs{};
     if (::ioctl(fd_, KVM_GET_REGS, &regs) < 0) {
         fail(dtrack::errno_error("KVM_GET_REGS", errno).what);
@@ -137,7 +109,7 @@ bool Vcpu::load_stamp_into_register() {
     return true;
 }
 
-void Vcpu::thread_main() {
+void KvmVcpu::run() {
     allow_kicks_on_this_thread();
     RunControl& control = *shared_.control;
     Pacer pacer(shared_.rate_per_vcpu);
@@ -177,27 +149,17 @@ void Vcpu::thread_main() {
         at_exit_port = run_->exit_reason == KVM_EXIT_IO;
         if (!handle_exit(pacer)) break;
     }
-    running_.store(false);
-    control.thread_finished();
 }
 
-bool Vcpu::handle_exit(Pacer& pacer) {
+bool KvmVcpu::handle_exit(Pacer& pacer) {
     switch (run_->exit_reason) {
-        case KVM_EXIT_IO: {
+        case KVM_EXIT_IO:
             if (run_->io.port != guest_abi::kExitPort || run_->io.direction != KVM_EXIT_IO_OUT) {
                 fail("unexpected " + describe_exit());
                 return false;
             }
-            io_exits_.fetch_add(1, std::memory_order_relaxed);
-            const uint64_t writes = params_.read(guest_abi::kParamWrites);  // published just before the `out`
-            writes_.store(writes, std::memory_order_relaxed);
-            const Clock::time_point now = Clock::now();
-            const Clock::time_point wake =
-                pacer.wake_time(now, writes, shared_.throttle_pct->load(std::memory_order_relaxed));
-            if (wake > now) shared_.control->sleep_until(wake);  // a pause or stop cuts it short
-            pacer.running(Clock::now());
+            exit_reached(pacer, params_.read(guest_abi::kParamWrites));  // published just before the `out`
             return true;
-        }
         case KVM_EXIT_DIRTY_RING_FULL:
             // The ring is at size - 64 entries (DESIGN.md); KVM_RUN will not
             // go on until it is harvested and reset.
@@ -214,7 +176,7 @@ bool Vcpu::handle_exit(Pacer& pacer) {
     }
 }
 
-std::string Vcpu::describe_exit() const {
+std::string KvmVcpu::describe_exit() const {
     std::string s = exit_reason_name(run_->exit_reason);
     switch (run_->exit_reason) {
         case KVM_EXIT_IO:

@@ -1,0 +1,37 @@
+// ProcessVcpu: a vCPU of the process backend, a thread that runs the
+// workload over plain memory of this process.
+//
+// It is what a user without KVM runs: guest RAM is an anonymous mapping that
+// the kernel tracks with userfaultfd write-protection (WP_ASYNC) and
+// PAGEMAP_SCAN (dtrack::UffdSource), so each first write after a harvest is
+// a real write-protect fault in this thread. The loop mirrors guest.S: pick
+// the page (WorkloadCursor), store the stamp with one aligned 8-byte store,
+// count it, and every exit_every writes publish the count and "exit" to the
+// VMM side of the thread (pacing, throttle). It looks for a pause or stop
+// before every write, so it parks between two whole writes, promptly, and
+// picks up a new epoch when resumed.
+#pragma once
+
+#include <memory>
+
+#include "guest_layout.hpp"
+#include "vcpu_runner.hpp"
+
+namespace dtvm {
+
+class ProcessVcpu : public VcpuRunner {
+public:
+    // `ram` is guest RAM (guest-physical address 0); the parameter page is
+    // where the KVM guest would find it.
+    ProcessVcpu(uint32_t id, const GuestLayout& layout, uint8_t* ram)
+        : VcpuRunner(id, ParamPage(ram + layout.param_gpa(id))), ram_(ram) {}
+    ~ProcessVcpu() override { join(); }
+
+private:
+    void run() override;
+    uint64_t stamp() const;
+
+    uint8_t* const ram_;
+};
+
+}  // namespace dtvm

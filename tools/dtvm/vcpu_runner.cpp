@@ -1,0 +1,48 @@
+#include "vcpu_runner.hpp"
+
+namespace dtvm {
+
+void VcpuRunner::start(const VcpuShared& shared) {
+    shared_ = shared;
+    running_.store(true);
+    thread_ = std::thread([this] {
+        run();
+        running_.store(false);
+        shared_.control->thread_finished();
+    });
+}
+
+void VcpuRunner::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+VcpuStats VcpuRunner::stats() const {
+    VcpuStats s;
+    s.writes = writes_.load(std::memory_order_relaxed);
+    s.io_exits = io_exits_.load(std::memory_order_relaxed);
+    s.ring_full_exits = ring_full_exits_.load(std::memory_order_relaxed);
+    s.run_ns = run_ns_.load(std::memory_order_relaxed);
+    return s;
+}
+
+std::string VcpuRunner::failure() const {
+    std::lock_guard lock(failure_mutex_);
+    return failure_;
+}
+
+void VcpuRunner::fail(std::string why) {
+    std::lock_guard lock(failure_mutex_);
+    if (failure_.empty()) failure_ = "vCPU " + std::to_string(id_) + ": " + std::move(why);
+}
+
+void VcpuRunner::exit_reached(Pacer& pacer, uint64_t writes) {
+    using Clock = Pacer::Clock;
+    io_exits_.fetch_add(1, std::memory_order_relaxed);
+    writes_.store(writes, std::memory_order_relaxed);
+    const Clock::time_point now = Clock::now();
+    const Clock::time_point wake = pacer.wake_time(now, writes, shared_.throttle_pct->load(std::memory_order_relaxed));
+    if (wake > now) shared_.control->sleep_until(wake);
+    pacer.running(Clock::now());
+}
+
+}  // namespace dtvm

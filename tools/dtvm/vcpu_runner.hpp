@@ -1,0 +1,80 @@
+// VcpuRunner: one vCPU and the thread that runs it, whatever runs the guest.
+//
+// Two backends share everything above the guest: the KVM backend runs guest.S
+// under KVM_RUN (kvm_vcpu.hpp), the process backend runs the same workload as
+// a C++ loop over plain memory (process_vcpu.hpp). Both read their parameter
+// page (guest_abi.hpp), stamp `epoch << 8 | vcpu`, and reach an "exit" every
+// exit_every writes, where this class counts, paces (rate limit, throttle)
+// and lets a pause or stop in. Pause, resume and stop go through RunControl.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "pacer.hpp"
+#include "param_page.hpp"
+#include "run_control.hpp"
+#include "vm.hpp"
+
+namespace dtvm {
+
+// What the vCPU threads share with their Vm; outlives them.
+struct VcpuShared {
+    RunControl* control = nullptr;
+    const std::atomic<int>* throttle_pct = nullptr;
+    const std::function<void(uint32_t)>* on_ring_full = nullptr;  // KVM backend only
+    uint64_t rate_per_vcpu = 0;  // 0 = unlimited
+};
+
+class VcpuRunner {
+public:
+    VcpuRunner(const VcpuRunner&) = delete;
+    VcpuRunner& operator=(const VcpuRunner&) = delete;
+    virtual ~VcpuRunner() = default;  // derived classes join() first: the thread uses them
+
+    uint32_t id() const { return id_; }
+    const ParamPage& params() const { return params_; }
+
+    void start(const VcpuShared& shared);
+    // Gets the thread out of the guest if it is in there and would not see a
+    // pause by itself (harmless otherwise).
+    virtual void kick() {}
+    void join();
+
+    VcpuStats stats() const;
+    std::string failure() const;
+
+protected:
+    VcpuRunner(uint32_t id, ParamPage params) : id_(id), params_(params) {}
+
+    // The thread body; returns when RunControl says stop or the guest failed.
+    virtual void run() = 0;
+
+    // At an exit, with `writes` page writes done so far: count it, publish
+    // the count, and sleep as the rate limit and throttle say (a pause or
+    // stop cuts the sleep short).
+    void exit_reached(Pacer& pacer, uint64_t writes);
+    void fail(std::string why);
+    pthread_t native_handle() { return thread_.native_handle(); }
+
+    const uint32_t id_;
+    const ParamPage params_;
+    VcpuShared shared_;
+    std::atomic<bool> running_{false};
+
+    std::atomic<uint64_t> writes_{0};  // as of the last exit or park
+    std::atomic<uint64_t> io_exits_{0};
+    std::atomic<uint64_t> ring_full_exits_{0};
+    std::atomic<uint64_t> run_ns_{0};
+
+private:
+    std::thread thread_;
+    mutable std::mutex failure_mutex_;
+    std::string failure_;
+};
+
+}  // namespace dtvm
