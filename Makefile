@@ -138,11 +138,11 @@ soak: all $(TESTS)
 
 # Micro-benchmarks, a real migration with and without the background sync
 # (rounds of ~8 s against the default 5 s threshold; a few minutes), and what
-# `dtrack rate` costs per method at 100k dirty pages/s.
+# `dtrack rate` costs per method. KVM where /dev/kvm works, else dtvm's
+# process backend.
 bench: all $(BENCH)
 	$(Q)$(BENCH) --benchmark_color=false
-	$(Q)./tools/migration_compare.sh $(BUILD) --mem 256M --vcpus 2 --workload random --wss 192M \
-	    --rate 15k --bandwidth 24M --seed 7 --max-time 600s | grep -v '^  round'
+	$(Q)./tools/migration_bench.sh $(BUILD)
 	$(Q)./tools/rate_overhead.sh $(BUILD)
 
 run: all

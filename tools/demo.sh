@@ -9,6 +9,16 @@ echo "== dtrack doctor: which kernel mechanisms this machine offers =="
 "$build/dtrack" doctor
 echo
 
+# Which backend dtvm runs here: a real KVM guest where /dev/kvm works, else
+# worker threads over userfaultfd-tracked memory (the process backend).
+choice=$("$build/dtvm" --print-backend)
+backend=${choice%%:*}
+if [ "$backend" = process ]; then
+    echo "== dtvm runs its process backend: ${choice#process: } =="
+    echo
+    exec ./tools/demo_process_backend.sh "$build"
+fi
+
 # dtvm: a real KVM guest on 2 vCPUs writing a hot/cold working set; each
 # second dtvm stops it briefly, harvests, and checks every page's stamp.
 guest=(--mem 256M --vcpus 2 --workload hotcold --wss 128M --rate 100k --duration 4s)

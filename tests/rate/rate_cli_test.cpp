@@ -68,6 +68,29 @@ TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
     EXPECT_EQ(n, 4);
 }
 
+TEST(RateCli, SamplingAProcessBackendDtvmMatchesItsWorkloadWithinTheBound) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    // No KVM in the target: page hashing is the method that works on it.
+    Background dtvm(binary("dtvm") + " --backend process --mem 512M --vcpus 2 --workload sequential --wss 480M"
+                                     " --rate 20k --duration 30s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const auto r = run(rate(dtvm.pid(), "--method sample --json --interval 2s --count 3"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::istringstream lines(r.output);
+    std::string line;
+    int n = 0;
+    while (std::getline(lines, line)) {
+        const json j = json::parse(line);
+        ++n;
+        EXPECT_FALSE(j["exact"].get<bool>());
+        // Distinct pages over the interval against 2 x 20k new pages/s, inside the
+        // stated 95% bound (plus 2% for the interval's edges).
+        const double truth = 40000 * j["interval_s"].get<double>();
+        EXPECT_NEAR(j["distinct_pages"].get<double>(), truth, j["bound_pages"].get<double>() + 0.02 * truth) << line;
+    }
+    EXPECT_EQ(n, 3);
+}
+
 TEST(RateCli, SampleWorksOnAnyProcess) {
     Background idle("sleep 60");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

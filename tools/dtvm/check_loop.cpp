@@ -61,7 +61,9 @@ int run_check_loop(const Options& o) {
                                              : "unlimited writes/s",
                     tracking_description(*tracking, o).c_str());
         std::printf("%7s %5s %10s %10s %10s   %s\n", "time", "vcpu", "writes/s", "distinct", "reported",
-                    "(distinct: pages the guest wrote; reported: ring entries per vCPU, distinct pages under 'all')");
+                    tracking->ring() ? "(distinct: pages the guest wrote; reported: ring entries per vCPU, distinct "
+                                       "pages under 'all')"
+                                     : "(distinct: pages the guest wrote; reported: distinct pages, under 'all')");
     }
 
     using clock = std::chrono::steady_clock;
