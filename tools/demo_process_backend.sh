@@ -10,7 +10,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 # Each second dtvm stops the threads briefly, harvests, and checks every
-# page's stamp. A write-protect fault costs 2.5-14 us depending on the
+# page's stamp. A write-protect fault costs 2-14 us depending on the
 # machine: 40k pages/s per vCPU fits every kind.
 echo "== dtvm (process backend), tracked with userfaultfd WP_ASYNC + PAGEMAP_SCAN =="
 "$build/dtvm" --backend process --mem 256M --vcpus 2 --workload hotcold --wss 128M --rate 40k --duration 4s \

@@ -2,6 +2,8 @@
 // sysctls that lock BPF, perf and userfaultfd away from unprivileged users.
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -102,7 +104,14 @@ Feature probe_kvm_device() {
     if (!kvm.valid())
         return unavailable(kvm_device_text,
                            failed("open /dev/kvm read-write", errno) + " (" + owner.str() + ")");
-    return available(kvm_device_text, owner.str() + "; opens read-write");
+    // A node that opens is not yet KVM (a container may bind another device there).
+    if (::ioctl(kvm.get(), KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+        Feature f = unavailable(kvm_device_text, "/dev/kvm opens (" + owner.str() +
+                                                     ") but does not answer KVM_GET_API_VERSION with 12: not KVM");
+        f.fix = "make /dev/kvm the KVM device (character 10:232); without KVM, dtvm runs its process backend and a VMM can track its RAM with UffdSource";
+        return f;
+    }
+    return available(kvm_device_text, owner.str() + "; opens read-write, KVM API 12");
 }
 
 Feature probe_sysctls() {

@@ -46,7 +46,7 @@ std::string case_name(const testing::TestParamInfo<Case>& info) {
 // (14 KVM cases, 6 process cases).
 uint64_t min_writes_per_case(dtvm::Backend b) { return b == dtvm::Backend::kvm ? 90'000 : 175'000; }
 
-// A process-backend vCPU dirties a page per write-protect fault (2.5 us on a
+// A process-backend vCPU dirties a page per write-protect fault (about 2 us on a
 // KVM host, 14 us on a PVM guest): paced so an epoch covers only part of the
 // working set on the faster machines too.
 constexpr uint64_t process_rate_per_vcpu = 200'000;

@@ -6,7 +6,7 @@
 // part and wraps; random takes xorshift64 and maps it onto the part with a
 // 64x64->128 multiply (the high half); hotcold splits the random number, the
 // high 32 bits against the hot threshold, the low 32 bits for the page within
-// the chosen side. WorkloadCursor.MatchesTheKvmGuest checks the two agree.
+// the chosen side. WorkloadCursor.PagesWrittenAreTheCursorsFirstPages checks that they agree.
 #pragma once
 
 #include <cstdint>
