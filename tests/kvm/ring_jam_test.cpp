@@ -1,6 +1,6 @@
 // A dirty ring that overflows must not lose pages. On this PVM host a guest
 // under KVM's instruction emulator can push more entries in one KVM_RUN than
-// the ring holds (DESIGN.md); the ring then jams. KvmRingSource must notice,
+// the ring holds (docs/ARCHITECTURE.md §6); the ring then jams. KvmRingSource must notice,
 // mark the slots wholly dirty, re-synchronize and let the guest go on.
 #include <gtest/gtest.h>
 

@@ -52,7 +52,7 @@ Region region_of(const Buffer& b, const char* name = "buffer") {
                   .page_count = b.pages};
 }
 
-// Skips where the kernel lacks the mechanism (DESIGN.md: this machine has it).
+// Skips where the kernel lacks the mechanism (docs/ARCHITECTURE.md §6: this machine has it).
 #define TRACK_OR_SKIP(var, tracker, id)                                                                    \
     auto var = UffdSource::track(tracker, id);                                                             \
     if (!var && (var.error().errno_value == ENOTSUP || var.error().errno_value == ENOTTY ||               \

@@ -11,7 +11,7 @@
  * At entry RDI = this vCPU's parameter page (layout in guest_abi.hpp,
  * repeated below). The guest:
  *   1. on a PVM host (flag), registers its virtual-interrupt-flag page with
- *      wrmsr; DESIGN.md: until it does, PVM emulates every instruction;
+ *      wrmsr; docs/ARCHITECTURE.md §6: until it does, PVM emulates every instruction;
  *   2. loops forever: pick a page of its part of the working set per the
  *      pattern, store the stamp  epoch << 8 | vcpu id  at offset 0 of it,
  *      count it, and every exit_every writes publish the count in the

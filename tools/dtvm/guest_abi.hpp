@@ -48,7 +48,7 @@ inline constexpr uint16_t kExitPort = 0x10;
 inline constexpr auto kRegWrites = &kvm_regs::r13;
 inline constexpr auto kRegStamp = &kvm_regs::r15;
 
-// PVM's "virtual interrupt flag" page MSR. DESIGN.md: a 64-bit guest on this
+// PVM's "virtual interrupt flag" page MSR. docs/ARCHITECTURE.md §6: a 64-bit guest on this
 // PVM host runs natively only once it has written a page-aligned GPA here
 // (or starts at CPL 3); until then KVM emulates every instruction.
 inline constexpr uint32_t kPvmVifMsr = 0x4b564d10;

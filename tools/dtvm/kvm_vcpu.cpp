@@ -161,7 +161,7 @@ bool KvmVcpu::handle_exit(Pacer& pacer) {
             exit_reached(pacer, params_.read(guest_abi::kParamWrites));  // published just before the `out`
             return true;
         case KVM_EXIT_DIRTY_RING_FULL:
-            // The ring is at size - 64 entries (DESIGN.md); KVM_RUN will not
+            // The ring is at size - 64 entries (docs/ARCHITECTURE.md §6); KVM_RUN will not
             // go on until it is harvested and reset.
             ring_full_exits_.fetch_add(1, std::memory_order_relaxed);
             if (!*shared_.on_ring_full) {

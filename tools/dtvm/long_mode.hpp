@@ -1,7 +1,7 @@
 // What a 64-bit guest needs from the VMM before its first instruction: a GDT,
 // identity page tables, and the vCPU's segment/control registers.
 //
-// The recipe is the one DESIGN.md records for this PVM host (and it is also
+// The recipe is the one docs/ARCHITECTURE.md §6 records for this PVM host (and it is also
 // plain x86-64, so a VMX/SVM host runs it natively as well):
 //   - long mode with 4-level paging: CR0.PG|PE, CR4.PAE, EFER.LME|LMA, CS.L=1;
 //   - the User bit in every present entry at every paging level, or PVM's

@@ -74,7 +74,7 @@ int run_migration_source(const Options& o) {
     dtrack::Rounds rounds(tracker);
     dtrack::Throttle throttle({}, [&vm](int pct) { vm.set_throttle(pct); });
     if (m.auto_converge) rounds.on_period([&throttle](const dtrack::Period& p) { throttle.on_period(p); });
-    // Poll at least four times per threshold, and every second at most (DESIGN.md).
+    // Poll at least four times per threshold, and every second at most (docs/ARCHITECTURE.md §4).
     const auto threshold = m.background_sync.value_or(5000ms);
     dtrack::Watcher watcher(rounds, {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4),
                                      .threshold = threshold},

@@ -207,7 +207,7 @@ dtrack::Status Vm::start(const Workload& workload) {
     if (m.control) return dtrack::Error{0, "the VM was already started", "create a new Vm"};
     if (dtrack::Status s = check_workload(workload, vcpu_count(), workload_max_pages()); !s) return s.error();
 
-    // DESIGN.md: on a PVM host the guest runs natively only after it has
+    // docs/ARCHITECTURE.md §6: on a PVM host the guest runs natively only after it has
     // registered a VIF page; leaving that out is how `emulated` gets a guest
     // that crawls under KVM's instruction emulator. Elsewhere (VMX/SVM) the
     // guest is native without it.
