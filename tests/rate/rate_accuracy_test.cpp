@@ -3,6 +3,8 @@
 // number of distinct pages it wrote in that epoch is known exactly; each
 // method's distinct-page count for the same epoch must be within 2% of it
 // when exact, and inside its stated 95% bound when estimated (in most epochs).
+// Page sampling runs against both dtvm backends; the eBPF method watches the
+// KVM dirty ring, so it runs where KVM does.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
