@@ -138,8 +138,19 @@ Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
     bool overflow = false;
     uint32_t drained_full_ring = 0;
     for (Ring& ring : rings_) {
-        const uint32_t n = drain_ring(ring);
-        if (n == ring.memory.entries) overflow = true;  // a whole lap: the kernel wrote past the soft limit
+        uint32_t n = drain_ring(ring);
+        if (n == ring.memory.entries) {
+            overflow = true;  // a whole lap: the kernel wrote past the soft limit
+            ring.behind = true;
+        } else if (n > 0) {
+            ring.behind = false;  // a push where we read: in step
+        } else if (ring.behind && resync_ring(ring)) {
+            // The tail of the overflow already handled: the entries skipped
+            // were read in the lap and reset since; flagging them again only
+            // lets the kernel's reset index walk on to where it pushes.
+            n = drain_ring(ring);
+            ring.behind = false;
+        }
         if (ring.memory.vcpu == full_vcpu) drained_full_ring = n;
     }
     if (options_.before_reset) options_.before_reset();

@@ -59,6 +59,10 @@ private:
         DirtyRingMemory memory;
         uint32_t fetch = 0;    // next entry to read (free-running)
         uint32_t flagged = 0;  // entries flagged for reset since the last reset
+        // After an overflow the kernel pushes on from past our fetch index
+        // (the entries it pushed past the ring's end were read in the lap
+        // and are reset); until a push shows up where we read, look for it.
+        bool behind = false;
     };
     // An entry read from a ring, waiting for the reset.
     struct Staged {
