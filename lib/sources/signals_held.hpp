@@ -3,7 +3,7 @@
 //
 // Why: newer kernels cut KVM_RESET_DIRTY_RINGS short when the caller has a
 // signal pending, and that cut can leave pages that were already taken off
-// the ring writable (see KvmRingSource::reset_rings). A VMM's harvesting
+// the ring writable (see KvmDirtyRings::reset). A VMM's harvesting
 // threads get signals all the time (vCPU kicks, timers), so the reset runs
 // with them held back. SIGKILL and SIGSTOP cannot be held back.
 #pragma once

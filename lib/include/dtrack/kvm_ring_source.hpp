@@ -7,26 +7,17 @@
 //   vCPU thread, on KVM_EXIT_DIRTY_RING_FULL:  ring.on_ring_full(index);
 //   ring.start_reaper();   // harvests while the vCPUs run
 //
-// Each harvest reads every ring in order (load-acquire of the flags), stages
-// the pages, flags the entries for reset (store-release), calls
-// KVM_RESET_DIRTY_RINGS, which write-protects the pages again, and only then
-// marks them in the bitmaps, where a consumer may take them (invariant 2: a
-// page taken while still writable could be written again unseen).
-//
-// A ring can overflow when a vCPU runs under KVM's instruction emulator
-// (DESIGN.md): entries are overwritten and the ring jams. The source detects
-// it (a pass that fills the whole ring, a reset count that disagrees, a full
-// exit with nothing to harvest), counts the event, re-synchronizes with the
-// kernel's ring, and marks every slot wholly dirty. The pages of the lost
-// entries were never write-protected again, so later writes to them would go
-// unseen: the VMM's `rearm` callback write-protects all memory again (turn
-// KVM_MEM_LOG_DIRTY_PAGES off and on per slot); without one, every later
+// A thin shell: KvmDirtyRings (lib/sources) owns the ioctls and mappings,
+// DirtyRingReader the protocol, which a model of the kernel tests without
+// /dev/kvm (tests/ring_model). In short: each harvest reads every ring,
+// flags the entries for reset, calls KVM_RESET_DIRTY_RINGS (which
+// write-protects the pages again) with catchable signals held back, and only
+// then marks the pages in the bitmaps (invariant 2). A ring that jams (an
+// overflow under KVM's instruction emulator, DESIGN.md, or a reset cut short)
+// is detected, counted and re-synchronized; the VMM's `rearm` callback
+// write-protects all memory again (turn KVM_MEM_LOG_DIRTY_PAGES off and on
+// per slot) and every slot is marked wholly dirty; without one, every later
 // harvest marks every slot dirty too (never lose, at the price of precision).
-//
-// KVM_RESET_DIRTY_RINGS runs with the calling thread's catchable signals
-// held back: newer kernels stop a reset when a signal is pending and leave up
-// to 64 of the pages just reset writable. A reset cut short all the same
-// (SIGSTOP) is finished and then handled as a jam.
 #pragma once
 
 #include <atomic>
@@ -42,9 +33,10 @@
 #include "dtrack/source.hpp"
 #include "dtrack/tracker.hpp"
 
-struct kvm_dirty_gfn;
-
 namespace dtrack {
+
+class DirtyRingReader;
+class KvmDirtyRings;
 
 struct KvmRingOptions {
     uint32_t entries = 4096;         // per vCPU; a power of two >= 256, at most the kernel's maximum
@@ -93,54 +85,17 @@ public:
     void start_reaper();
     void stop_reaper();
 
-    uint32_t entries() const { return entries_; }
-    bool acq_rel() const { return acq_rel_; }
+    uint32_t entries() const;
+    bool acq_rel() const;
     KvmRingCounters ring_counters() const;
 
 private:
-    struct Ring {
-        uint32_t index = 0;          // vCPU id
-        kvm_dirty_gfn* gfns = nullptr;
-        uint32_t fetch = 0;          // next entry to read (free-running)
-        uint32_t flagged = 0;        // entries flagged for reset since the last KVM_RESET_DIRTY_RINGS
-    };
-
-    KvmRingSource(int vm_fd, Tracker& tracker, uint32_t entries, bool acq_rel, KvmRingOptions options);
-
-    // Drains every ring and resets; adds to `pending_`. Caller holds mutex_.
-    Status drain_locked(bool after_full_exit, uint32_t full_index);
-    // An entry read from a ring, waiting for KVM_RESET_DIRTY_RINGS.
-    struct Staged {
-        uint32_t slot;
-        uint64_t offset;
-        uint32_t vcpu;
-    };
-    uint32_t drain_ring(Ring& ring);  // reads and stages entries; returns how many
-    void publish_staged();            // marks the staged pages (after the reset)
-    void publish(const Staged& entry);
-    bool resync_ring(Ring& ring);              // true when the ring was out of step
-    // KVM_RESET_DIRTY_RINGS for the entries flagged so far: 0 in step,
-    // 1 when the kernel reset a different number or was cut short, -errno
-    // on failure.
-    int reset_rings();
-    uint64_t flagged_not_reset() const;  // flagged entries the kernel has not reset yet
-    void mark_everything_dirty();
+    KvmRingSource(std::unique_ptr<KvmDirtyRings> rings, Tracker& tracker, KvmRingOptions options);
     void reaper_loop();
 
-    int vm_fd_;
-    Tracker& tracker_;
-    uint32_t entries_;
-    bool acq_rel_;
+    std::unique_ptr<KvmDirtyRings> rings_;  // before reader_: the reader reads its mappings
+    std::unique_ptr<DirtyRingReader> reader_;
     KvmRingOptions options_;
-    std::vector<RegionId> slot_to_region_;  // by memslot id; ~0u = unknown
-
-    mutable std::mutex mutex_;  // one drain at a time: reaper, vCPU threads, sync
-    std::vector<std::unique_ptr<Ring>> rings_;
-    HarvestReport pending_;     // harvested but not yet reported
-    std::vector<Staged> staged_;  // read but not yet published (see drain_locked)
-    bool unplaceable_ = false;    // staged entries included one outside every region
-    std::optional<Error> reaper_error_;  // a failed reaper pass, reported by the next harvest()
-    KvmRingCounters counters_;
 
     std::thread reaper_;
     std::mutex reaper_mutex_;

@@ -1,0 +1,35 @@
+// DirtyRingKernel: what the ring protocol needs from the kernel's side of
+// KVM's dirty rings, and nothing more.
+//
+// Why: DirtyRingReader (the protocol: read, flag, reset, publish, detect jams)
+// runs over plain memory behind this interface, so it can be tested against a
+// model of the kernel's producer side where there is no /dev/kvm
+// (tests/ring_model). KvmDirtyRings is the real one: the ring each vCPU fd
+// maps and KVM_RESET_DIRTY_RINGS.
+#pragma once
+
+#include <cstdint>
+
+struct kvm_dirty_gfn;
+
+namespace dtrack {
+
+// The ring of one vCPU: `entries` kvm_dirty_gfn, shared with the kernel.
+struct DirtyRingMemory {
+    uint32_t vcpu = 0;  // KVM vcpu id
+    kvm_dirty_gfn* gfns = nullptr;
+    uint32_t entries = 0;  // a power of two
+};
+
+class DirtyRingKernel {
+public:
+    virtual ~DirtyRingKernel() = default;
+
+    // KVM_RESET_DIRTY_RINGS: walks every ring from where its last reset
+    // stopped while the entries are flagged RESET, clears them and
+    // write-protects their pages again. Returns the count the kernel
+    // reported (it may stop early, see KvmDirtyRings), or -errno.
+    virtual int reset() = 0;
+};
+
+}  // namespace dtrack

@@ -1,0 +1,219 @@
+#include "sources/dirty_ring_reader.hpp"
+
+#include <linux/kvm.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace dtrack {
+
+namespace {
+
+constexpr uint32_t no_region = ~0u;
+
+uint32_t load_flags(const kvm_dirty_gfn& g) { return __atomic_load_n(&g.flags, __ATOMIC_ACQUIRE); }
+void store_flags(kvm_dirty_gfn& g, uint32_t f) { __atomic_store_n(&g.flags, f, __ATOMIC_RELEASE); }
+
+}  // namespace
+
+DirtyRingReader::DirtyRingReader(DirtyRingKernel& kernel, Tracker& tracker, KvmRingOptions options)
+    : kernel_(kernel), tracker_(tracker), options_(std::move(options)) {
+    for (RegionId id = 0; id < tracker.region_count(); ++id) {
+        const Region& r = tracker.region(id);
+        if (r.space != AddressSpace::guest_physical) continue;
+        if (slot_to_region_.size() <= r.slot) slot_to_region_.resize(r.slot + 1, no_region);
+        slot_to_region_[r.slot] = id;
+    }
+}
+
+void DirtyRingReader::add_ring(DirtyRingMemory ring) {
+    std::lock_guard lock(mutex_);
+    rings_.push_back({.memory = ring});
+}
+
+void DirtyRingReader::publish_staged() {
+    for (const Staged& e : staged_) publish(e);
+    staged_.clear();
+    if (std::exchange(unplaceable_, false)) mark_everything_dirty();
+}
+
+void DirtyRingReader::publish(const Staged& e) {
+    const RegionId id = e.slot < slot_to_region_.size() ? slot_to_region_[e.slot] : no_region;
+    if (id == no_region || e.offset >= tracker_.region(id).page_count) {
+        // A page we cannot place: say so, and cover it by marking everything
+        // (once per drain, not once per such entry).
+        ++pending_.lost;
+        unplaceable_ = true;
+        return;
+    }
+    ++pending_.pages;
+    pending_.new_dirty += tracker_.bitmap(id).mark(e.offset);
+    pending_.add_vcpu(e.vcpu, 1);
+    pending_.add_region(id, 1);
+}
+
+uint32_t DirtyRingReader::drain_ring(Ring& ring) {
+    const uint32_t entries = ring.memory.entries, mask = entries - 1;
+    uint32_t n = 0;
+    while (n < entries) {  // at most one lap per pass
+        kvm_dirty_gfn& g = ring.memory.gfns[ring.fetch & mask];
+        if (!(load_flags(g) & KVM_DIRTY_GFN_F_DIRTY)) break;
+        // Staged, not marked: the page is still writable until the reset,
+        // and a consumer must not read it before.
+        staged_.push_back({g.slot, g.offset, ring.memory.vcpu});
+        store_flags(g, KVM_DIRTY_GFN_F_RESET);
+        ++ring.fetch;
+        ++ring.flagged;
+        ++n;
+    }
+    return n;
+}
+
+void DirtyRingReader::mark_everything_dirty() {
+    for (RegionId id : slot_to_region_) {
+        if (id == no_region) continue;
+        DirtyBitmap& b = tracker_.bitmap(id);
+        const uint64_t fresh = b.mark_range(0, b.pages());
+        pending_.new_dirty += fresh;
+        pending_.overapproximated += fresh;
+    }
+}
+
+bool DirtyRingReader::resync_ring(Ring& ring) {
+    // In step, the kernel writes entries in order from our fetch index, so the
+    // entry at `fetch` is dirty whenever any is. A dirty entry further on means
+    // the kernel's index ran past ours (an overflow): skip to it, and flag the
+    // stale entries in between so the reset can walk past them.
+    const uint32_t entries = ring.memory.entries, mask = entries - 1;
+    uint32_t skip = 0;
+    while (skip < entries && !(load_flags(ring.memory.gfns[(ring.fetch + skip) & mask]) & KVM_DIRTY_GFN_F_DIRTY))
+        ++skip;
+    if (skip == 0 || skip == entries) return false;
+    for (uint32_t i = 0; i < skip; ++i) store_flags(ring.memory.gfns[(ring.fetch + i) & mask], KVM_DIRTY_GFN_F_RESET);
+    ring.fetch += skip;
+    ring.flagged += skip;
+    return true;
+}
+
+uint64_t DirtyRingReader::flagged_not_reset() const {
+    uint64_t left = 0;
+    for (const Ring& ring : rings_)
+        for (uint32_t i = 1; i <= ring.flagged; ++i)
+            left += (load_flags(ring.memory.gfns[(ring.fetch - i) & (ring.memory.entries - 1)]) &
+                     KVM_DIRTY_GFN_F_RESET) != 0;
+    return left;
+}
+
+int DirtyRingReader::reset_rings() {
+    uint64_t expected = 0;
+    for (const Ring& ring : rings_) expected += ring.flagged;
+    if (expected == 0) return 0;
+    // A reset cut short (a pending signal on newer kernels, see
+    // KvmDirtyRings::reset) may have left the pages of the entries walked
+    // just before the stop writable: finish the reset (the entries not
+    // reached keep their RESET flag) and report the ring out of step, so the
+    // caller re-protects all memory and marks it dirty, as for a jam.
+    uint64_t reset_total = 0;
+    bool cut_short = false;
+    // A call that resets nothing four times in a row means the kernel's
+    // index is elsewhere: out of step, which the caller handles too.
+    for (int zero_calls = 0; zero_calls < 4;) {
+        const int reset = kernel_.reset();
+        if (reset < 0) return reset;
+        ++counters_.resets;
+        counters_.entries_reset += reset;
+        reset_total += reset;
+        if (reset_total >= expected || flagged_not_reset() == 0) break;
+        cut_short = true;
+        ++counters_.short_resets;
+        zero_calls = reset == 0 ? zero_calls + 1 : 0;
+    }
+    for (Ring& ring : rings_) ring.flagged = 0;
+    // In step, the kernel resets exactly the entries we flagged, in one call.
+    return reset_total == expected && !cut_short ? 0 : 1;
+}
+
+Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
+    const auto start = std::chrono::steady_clock::now();
+    bool overflow = false;
+    uint32_t drained_full_ring = 0;
+    for (Ring& ring : rings_) {
+        uint32_t n = drain_ring(ring);
+        if (n == ring.memory.entries) {
+            overflow = true;  // a whole lap: the kernel wrote past the soft limit
+            ring.behind = true;
+        } else if (n > 0) {
+            ring.behind = false;  // a push where we read: in step
+        } else if (ring.behind && resync_ring(ring)) {
+            // The tail of the overflow already handled: the entries skipped
+            // were read in the lap and reset since; flagging them again only
+            // lets the kernel's reset index walk on to where it pushes.
+            n = drain_ring(ring);
+            ring.behind = false;
+        }
+        if (ring.memory.vcpu == full_vcpu) drained_full_ring = n;
+    }
+    if (options_.before_reset) options_.before_reset();
+    int r = reset_rings();
+    if (r < 0) return errno_error("KVM_RESET_DIRTY_RINGS", -r);
+    bool out_of_step = r > 0;
+
+    // A full exit with nothing to read, or a reset that disagrees, may mean
+    // the kernel's index ran ahead of ours: find where it writes now.
+    if (out_of_step || (after_full_exit && drained_full_ring == 0)) {
+        for (Ring& ring : rings_) {
+            if (!resync_ring(ring)) continue;
+            out_of_step = true;
+            drain_ring(ring);
+        }
+        if ((r = reset_rings()) < 0) return errno_error("KVM_RESET_DIRTY_RINGS", -r);
+    }
+    // Invariant 2: the pages are write-protected again; now consumers may see them.
+    publish_staged();
+    if (overflow || out_of_step) {
+        // Entries were overwritten before we read them and nothing tells which
+        // pages they named, or a reset cut short left some pages unprotected;
+        // either way those pages are still writable. Write-protect all memory
+        // again, then count every slot as dirty (never lose).
+        ++counters_.jams;
+        ++pending_.lost;
+        if (options_.rearm && options_.rearm()) ++counters_.rearms;
+        else counters_.blind = true;
+        mark_everything_dirty();
+    } else if (counters_.blind) {
+        mark_everything_dirty();  // unseen writes may land anywhere, at any time
+    }
+    pending_.cost += std::chrono::steady_clock::now() - start;
+    return Ok{};
+}
+
+Result<HarvestReport> DirtyRingReader::harvest() {
+    std::lock_guard lock(mutex_);
+    if (reap_error_) return *std::exchange(reap_error_, std::nullopt);
+    if (Status s = drain_locked(false, ~0u); !s) return s.error();
+    return std::exchange(pending_, HarvestReport{});
+}
+
+Status DirtyRingReader::on_ring_full(uint32_t vcpu) {
+    std::lock_guard lock(mutex_);
+    ++counters_.full_exits;
+    return drain_locked(true, vcpu);
+}
+
+uint32_t DirtyRingReader::reap() {
+    std::lock_guard lock(mutex_);
+    std::vector<uint32_t> before;
+    for (const Ring& ring : rings_) before.push_back(ring.fetch);
+    if (Status s = drain_locked(false, ~0u); !s && !reap_error_) reap_error_ = s.error();
+    uint32_t fullest = 0;
+    for (size_t i = 0; i < rings_.size(); ++i) fullest = std::max(fullest, rings_[i].fetch - before[i]);
+    ++counters_.reaper_passes;
+    return fullest;
+}
+
+KvmRingCounters DirtyRingReader::counters() const {
+    std::lock_guard lock(mutex_);
+    return counters_;
+}
+
+}  // namespace dtrack

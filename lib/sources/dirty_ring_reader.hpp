@@ -1,0 +1,100 @@
+// DirtyRingReader: the ring protocol of KVM_CAP_DIRTY_LOG_RING, from the
+// reading side, over any DirtyRingKernel (the real rings or a model).
+//
+// Each drain reads every ring in order (load-acquire of the flags), stages
+// the pages, flags the entries for reset (store-release), calls the kernel's
+// reset, which write-protects the pages again, and only then marks them in
+// the bitmaps, where a consumer may take them (invariant 2: a page taken
+// while still writable could be written again unseen).
+//
+// A ring can jam: KVM's instruction emulator can push past the ring's end
+// and overwrite entries not yet read (DESIGN.md), or a reset can be cut short
+// and leave pages writable. The reader detects it (a pass that fills the
+// whole ring, a reset count that disagrees, a full exit with nothing to
+// read), counts it, re-synchronizes with the kernel's ring, calls the VMM's
+// `rearm` to write-protect all memory again and marks every slot wholly dirty.
+// Without a `rearm`, every later harvest marks every slot dirty (never lose,
+// at the price of precision).
+//
+// Threads: every call takes one lock; a reaper, the vCPU threads (full exits)
+// and the tracker's sync may call at once.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "dtrack/kvm_ring_source.hpp"
+#include "sources/dirty_ring_kernel.hpp"
+
+namespace dtrack {
+
+class DirtyRingReader {
+public:
+    // `tracker` must already hold a region per memslot (Region::slot). Of
+    // `options`, the reader uses `rearm` and `before_reset`.
+    DirtyRingReader(DirtyRingKernel& kernel, Tracker& tracker, KvmRingOptions options);
+
+    // A vCPU's ring, read from its first entry on. Once per vCPU.
+    void add_ring(DirtyRingMemory ring);
+
+    // Drains every ring, resets, publishes; reports everything published
+    // since the last harvest (full exits and reaper passes included).
+    Result<HarvestReport> harvest();
+
+    // After KVM_EXIT_DIRTY_RING_FULL on vCPU `vcpu`: empties the rings so it
+    // can run again. Its pages are counted by the next harvest().
+    Status on_ring_full(uint32_t vcpu);
+
+    // One pass of a reaper: drains like harvest() but keeps the report for
+    // the next harvest() (an error too). Returns the most entries read from
+    // one ring, for the reaper's pace.
+    uint32_t reap();
+
+    KvmRingCounters counters() const;
+
+private:
+    struct Ring {
+        DirtyRingMemory memory;
+        uint32_t fetch = 0;    // next entry to read (free-running)
+        uint32_t flagged = 0;  // entries flagged for reset since the last reset
+        // After an overflow the kernel pushes on from past our fetch index
+        // (the entries it pushed past the ring's end were read in the lap
+        // and are reset); until a push shows up where we read, look for it.
+        bool behind = false;
+    };
+    // An entry read from a ring, waiting for the reset.
+    struct Staged {
+        uint32_t slot;
+        uint64_t offset;
+        uint32_t vcpu;
+    };
+
+    // Drains every ring and resets; adds to `pending_`. Caller holds mutex_.
+    Status drain_locked(bool after_full_exit, uint32_t full_vcpu);
+    uint32_t drain_ring(Ring& ring);  // reads and stages entries; returns how many
+    void publish_staged();            // marks the staged pages (after the reset)
+    void publish(const Staged& entry);
+    bool resync_ring(Ring& ring);  // true when the ring was out of step
+    // The kernel's reset for the entries flagged so far: 0 in step, 1 when
+    // it reset a different number or was cut short, -errno on failure.
+    int reset_rings();
+    uint64_t flagged_not_reset() const;  // flagged entries the kernel has not reset yet
+    void mark_everything_dirty();
+
+    DirtyRingKernel& kernel_;
+    Tracker& tracker_;
+    KvmRingOptions options_;
+    std::vector<RegionId> slot_to_region_;  // by memslot id; ~0u = unknown
+
+    mutable std::mutex mutex_;  // one drain at a time
+    std::vector<Ring> rings_;
+    HarvestReport pending_;        // published but not yet reported
+    std::vector<Staged> staged_;   // read but not yet published (see drain_locked)
+    bool unplaceable_ = false;     // staged entries included one outside every region
+    std::optional<Error> reap_error_;  // a failed reaper pass, reported by the next harvest()
+    KvmRingCounters counters_;
+};
+
+}  // namespace dtrack
