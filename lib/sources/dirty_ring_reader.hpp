@@ -8,7 +8,7 @@
 // while still writable could be written again unseen).
 //
 // A ring can jam: KVM's instruction emulator can push past the ring's end
-// and overwrite entries not yet read (DESIGN.md), or a reset can be cut short
+// and overwrite entries not yet read (docs/ARCHITECTURE.md §6), or a reset can be cut short
 // and leave pages writable. The reader detects it (a pass that fills the
 // whole ring, a reset count that disagrees, a full exit with nothing to
 // read), counts it, re-synchronizes with the kernel's ring, calls the VMM's

@@ -13,7 +13,7 @@
 // flags the entries for reset, calls KVM_RESET_DIRTY_RINGS (which
 // write-protects the pages again) with catchable signals held back, and only
 // then marks the pages in the bitmaps (invariant 2). A ring that jams (an
-// overflow under KVM's instruction emulator, DESIGN.md, or a reset cut short)
+// overflow under KVM's instruction emulator, docs/ARCHITECTURE.md §6, or a reset cut short)
 // is detected, counted and re-synchronized; the VMM's `rearm` callback
 // write-protects all memory again (turn KVM_MEM_LOG_DIRTY_PAGES off and on
 // per slot) and every slot is marked wholly dirty; without one, every later
