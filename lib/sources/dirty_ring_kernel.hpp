@@ -21,15 +21,26 @@ struct DirtyRingMemory {
     uint32_t entries = 0;  // a power of two
 };
 
+// What one KVM_RESET_DIRTY_RINGS call did.
+struct RingResetResult {
+    int count = 0;  // entries the kernel reported reset, or -errno
+    // The calling thread was stopped during the call (SIGSTOP, the cgroup
+    // freezer, ptrace: the signals that cannot be held back). Linux 6.18
+    // bails out of a reset on such a signal before each entry, also right
+    // after the last flagged one: then the count is whole and no entry is
+    // left flagged, yet the pages gathered last (up to 64) were not
+    // write-protected again. Only this flag can tell.
+    bool stopped = false;
+};
+
 class DirtyRingKernel {
 public:
     virtual ~DirtyRingKernel() = default;
 
     // KVM_RESET_DIRTY_RINGS: walks every ring from where its last reset
     // stopped while the entries are flagged RESET, clears them and
-    // write-protects their pages again. Returns the count the kernel
-    // reported (it may stop early, see KvmDirtyRings), or -errno.
-    virtual int reset() = 0;
+    // write-protects their pages again. It may stop early, see KvmDirtyRings.
+    virtual RingResetResult reset() = 0;
 };
 
 }  // namespace dtrack

@@ -112,17 +112,26 @@ int DirtyRingReader::reset_rings() {
     // KvmDirtyRings::reset) may have left the pages of the entries walked
     // just before the stop writable: finish the reset (the entries not
     // reached keep their RESET flag) and report the ring out of step, so the
-    // caller re-protects all memory and marks it dirty, as for a jam.
+    // caller re-protects all memory and marks it dirty, as for a jam. A cut
+    // right after the last entry leaves nothing flagged; only the kernel
+    // side's `stopped` shows it.
     uint64_t reset_total = 0;
     bool cut_short = false;
     // A call that resets nothing four times in a row means the kernel's
     // index is elsewhere: out of step, which the caller handles too.
     for (int zero_calls = 0; zero_calls < 4;) {
-        const int reset = kernel_.reset();
+        const RingResetResult result = kernel_.reset();
+        const int reset = result.count;
         if (reset < 0) return reset;
         ++counters_.resets;
         counters_.entries_reset += reset;
         reset_total += reset;
+        // Stopped during the call: it may have bailed out right after its
+        // last entry, whole count and all, with the last pages writable.
+        if (result.stopped) {
+            cut_short = true;
+            ++counters_.short_resets;
+        }
         if (reset_total >= expected || flagged_not_reset() == 0) break;
         cut_short = true;
         ++counters_.short_resets;

@@ -31,14 +31,16 @@ public:
     // entries when the caller has a signal pending and still return success
     // with the count so far, leaving up to 64 pages just reset writable; so
     // the call runs with catchable signals held back. SIGSTOP still cuts it
-    // short: DirtyRingReader finishes the reset and handles it as a jam.
-    int reset() override;
+    // short, and the result says when the thread was stopped during the call:
+    // DirtyRingReader then finishes the reset and handles it as a jam.
+    RingResetResult reset() override;
 
     uint32_t entries() const { return entries_; }
     bool acq_rel() const { return acq_rel_; }
 
 private:
     KvmDirtyRings(int vm_fd, uint32_t entries, bool acq_rel) : vm_fd_(vm_fd), entries_(entries), acq_rel_(acq_rel) {}
+    int reset_ioctl() const;  // the count, or -errno
 
     int vm_fd_;
     uint32_t entries_;
