@@ -10,11 +10,11 @@
 #include <chrono>
 #include <cmath>
 #include <random>
-#include <unordered_set>
 
 #include "dtrack/hash.hpp"
 #include "dtrack/process_memory.hpp"
 #include "sources/remote_page_reader.hpp"
+#include "sources/resident_pages.hpp"
 
 namespace dtrack {
 
@@ -119,6 +119,7 @@ Result<std::unique_ptr<SampleSource>> SampleSource::track(Tracker& tracker, pid_
     if (pid <= 0) return Error{EINVAL, "pid " + std::to_string(pid) + " is not a process id", "give a PID > 0"};
     const uint64_t page = system_page_size();
     uint64_t total = 0;
+    std::vector<Range> ranges;
     for (RegionId id : regions) {
         if (id >= tracker.region_count())
             return Error{EINVAL, "no region " + std::to_string(id) + " in the tracker", "add the region first"};
@@ -127,8 +128,13 @@ Result<std::unique_ptr<SampleSource>> SampleSource::track(Tracker& tracker, pid_
             return Error{EINVAL, "region '" + r.name + "' is not host virtual memory in whole pages",
                          "give host_virtual regions with page_size " + std::to_string(page) + " (process_regions)"};
         total += r.page_count;
+        if (r.page_count) ranges.push_back({id, r.base, r.end()});
     }
     if (total == 0) return Error{EINVAL, "no pages to track", "give at least one non-empty region"};
+    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.base < b.base; });
+    for (size_t i = 1; i < ranges.size(); ++i)
+        if (ranges[i].base < ranges[i - 1].end)
+            return Error{EINVAL, "regions overlap", "give each page of the process to one region only"};
     if (options.mode == SampleMode::sample && options.sample_pages == 0 &&
         !(options.max_error > 0 && options.max_error < 1))
         return Error{EINVAL, "max_error " + std::to_string(options.max_error) + " is not between 0 and 1",
@@ -142,76 +148,35 @@ Result<std::unique_ptr<SampleSource>> SampleSource::track(Tracker& tracker, pid_
         // id) go on without a pidfd if the process exists.
         if (errno == ESRCH || (::kill(pid, 0) != 0 && errno == ESRCH)) return no_process_error(pid);
     }
+    auto resident = ResidentPages::open(pid, page);
+    if (!resident) return resident.error();
 
     if (options.seed == 0) options.seed = (uint64_t(std::random_device{}()) << 32) | std::random_device{}();
-    std::unique_ptr<SampleSource> source(new SampleSource(pid, std::move(pidfd), options));
+    std::unique_ptr<SampleSource> source(new SampleSource(
+        pid, std::move(pidfd), options, std::make_unique<ResidentPages>(std::move(resident.value()))));
     source->total_pages_ = total;
-    if (options.mode == SampleMode::exact) {
-        source->plan_exact(tracker, regions);
-    } else {
-        const uint64_t n = options.sample_pages ? std::min(options.sample_pages, total)
-                                                : sample_size_for(options.max_error, total);
-        source->plan_sample(tracker, regions, n);
-    }
+    source->ranges_ = std::move(ranges);
     source->reader_ = std::make_unique<RemotePageReader>(pid, page, options.pages_per_read);
 
-    // The baseline: what each page holds now.
-    SampleSource& s = *source;
-    auto read = s.read_pages([&](const Run& run, uint64_t p, const uint8_t* bytes) {
-        s.hashes_[run.first_slot + p] = xxh64(bytes, page);
-        s.known_[run.first_slot + p] = true;
-    });
-    if (!read) return read.error();  // exited meanwhile, or no permission
+    // The baseline: what each present page of the sample holds now.
+    SampleReadStats stats;
+    auto baseline = source->observe(true, stats);
+    if (!baseline) return baseline.error();  // exited meanwhile, no permission, too big
+    source->last_read_ = stats;
     return source;
 }
 
-SampleSource::SampleSource(pid_t pid, UniqueFd pidfd, SampleOptions options)
-    : pid_(pid), pidfd_(std::move(pidfd)), options_(options) {}
+SampleSource::SampleSource(pid_t pid, UniqueFd pidfd, SampleOptions options, std::unique_ptr<ResidentPages> resident)
+    : pid_(pid),
+      pidfd_(std::move(pidfd)),
+      options_(options),
+      page_size_(system_page_size()),
+      resident_(std::move(resident)) {
+    const std::vector<uint8_t> zeros(page_size_, 0);
+    zero_hash_ = xxh64(zeros.data(), page_size_);
+}
 
 SampleSource::~SampleSource() = default;
-
-void SampleSource::plan_exact(const Tracker& tracker, const std::vector<RegionId>& regions) {
-    for (RegionId id : regions) {
-        const Region& r = tracker.region(id);
-        if (r.page_count) runs_.push_back({id, 0, r.page_count, r.base, slots_});
-        slots_ += r.page_count;
-    }
-    hashes_.assign(slots_, 0);
-    known_.assign(slots_, false);
-}
-
-void SampleSource::plan_sample(const Tracker& tracker, const std::vector<RegionId>& regions, uint64_t n) {
-    // n distinct page numbers out of all pages, uniformly (Floyd's algorithm:
-    // one random draw per chosen page, whatever n is).
-    std::mt19937_64 rng(options_.seed);
-    std::unordered_set<uint64_t> chosen;
-    chosen.reserve(n);
-    for (uint64_t j = total_pages_ - n; j < total_pages_; ++j) {
-        const uint64_t t = std::uniform_int_distribution<uint64_t>(0, j)(rng);
-        if (!chosen.insert(t).second) chosen.insert(j);
-    }
-    std::vector<uint64_t> sample(chosen.begin(), chosen.end());
-    std::sort(sample.begin(), sample.end());
-
-    // Page number -> (region, page); neighbours in one region share a run.
-    size_t k = 0;
-    uint64_t region_first = 0;  // page number of region k's first page
-    for (uint64_t number : sample) {
-        while (number >= region_first + tracker.region(regions[k]).page_count)
-            region_first += tracker.region(regions[k++]).page_count;
-        const Region& r = tracker.region(regions[k]);
-        const uint64_t page = number - region_first;
-        Run* last = runs_.empty() ? nullptr : &runs_.back();
-        if (last && last->region == regions[k] && last->first_page + last->pages == page) {
-            ++last->pages;
-        } else {
-            runs_.push_back({regions[k], page, 1, r.base + page * r.page_size, slots_});
-        }
-        ++slots_;
-    }
-    hashes_.assign(slots_, 0);
-    known_.assign(slots_, false);
-}
 
 bool SampleSource::exited() const {
     if (!pidfd_.valid()) return ::kill(pid_, 0) != 0 && errno == ESRCH;
@@ -219,46 +184,160 @@ bool SampleSource::exited() const {
     return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
-Result<SampleReadStats> SampleSource::read_pages(
-    const std::function<void(const Run&, uint64_t, const uint8_t*)>& on_page) {
+bool SampleSource::sampled(uint64_t address, uint64_t threshold) const {
+    if (options_.mode == SampleMode::exact || threshold == ~0ULL) return true;
+    return splitmix64(address ^ options_.seed) < threshold;
+}
+
+uint64_t SampleSource::threshold_for(uint64_t present) const {
+    if (options_.mode == SampleMode::exact || present == 0) return ~0ULL;
+    const uint64_t n = options_.sample_pages ? std::min(options_.sample_pages, present)
+                                             : sample_size_for(options_.max_error, present);
+    if (n >= present) return ~0ULL;
+    return uint64_t(std::ldexp(double(n) / double(present), 64));
+}
+
+const SampleSource::Range* SampleSource::range_of(uint64_t address) const {
+    auto it = std::upper_bound(ranges_.begin(), ranges_.end(), address,
+                               [](uint64_t a, const Range& r) { return a < r.base; });
+    if (it == ranges_.begin()) return nullptr;
+    --it;
+    return address < it->end ? &*it : nullptr;
+}
+
+Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleReadStats& stats) {
+    // 1. What is there: one scan per range.
+    std::vector<ResidentRun> runs;
+    for (const Range& r : ranges_)
+        if (Status s = resident_->scan(r.base, r.end, runs); !s) return s.error();
+    std::vector<ResidentRun> swapped;
+    for (const ResidentRun& run : runs) {
+        const uint64_t pages = (run.end - run.start) / page_size_;
+        switch (run.residency) {
+            case Residency::present: stats.present += pages; break;
+            case Residency::zero: stats.zero += pages; break;
+            case Residency::swapped: stats.swapped += pages, swapped.push_back(run); break;
+        }
+    }
+    if (options_.mode == SampleMode::exact && stats.present * sizeof(Hashed) > options_.max_state_bytes)
+        return Error{ENOMEM,
+                     "process " + std::to_string(pid_) + " has " + std::to_string(stats.present) +
+                         " present pages: hashing every one would keep " +
+                         std::to_string(stats.present * sizeof(Hashed) >> 20) + " MiB of hashes, over the limit of " +
+                         std::to_string(options_.max_state_bytes >> 20) + " MiB",
+                     "sample instead of hashing every page (leave out --exact), or raise the limit"};
+
+    // 2. The sample: nested thresholds, so a page compared now was in the
+    // sample at the last harvest too (its baseline is known).
+    const uint64_t compare_threshold = threshold_;
+    const uint64_t keep_threshold = threshold_for(stats.present);
+    const uint64_t read_threshold = baseline_only ? keep_threshold : std::max(compare_threshold, keep_threshold);
     std::vector<RemotePageReader::Run> reads;
-    reads.reserve(runs_.size());
-    for (const Run& r : runs_) reads.push_back({r.address, r.pages});
-    auto stats = reader_->read(
-        reads, [&](size_t run, uint64_t page, const uint8_t* bytes) { on_page(runs_[run], page, bytes); },
-        [](size_t, uint64_t) {});  // a skipped page keeps its old hash: compared when readable again
-    if (!stats) return stats.error();
-    return SampleReadStats{stats->pages_read, stats->unreadable, stats->calls};
+    for (const ResidentRun& run : runs) {
+        if (run.residency != Residency::present) continue;
+        for (uint64_t a = run.start; a < run.end; a += page_size_) {
+            if (!sampled(a, read_threshold)) continue;
+            if (!reads.empty() && reads.back().address + reads.back().pages * page_size_ == a)
+                ++reads.back().pages;
+            else
+                reads.push_back({a, 1});
+        }
+    }
+
+    // 3. Read and hash, in address order.
+    std::vector<Hashed> fresh;
+    auto read = reader_->read(
+        reads,
+        [&](size_t run, uint64_t page, const uint8_t* bytes) {
+            fresh.push_back({reads[run].address + page * page_size_, xxh64(bytes, page_size_), true});
+        },
+        [](size_t, uint64_t) {});  // unmapped under us: counted by the reader
+    if (!read) return read.error();
+    stats.pages_read = read->pages_read;
+    stats.unreadable = read->unreadable;
+    stats.read_calls = read->calls;
+
+    // 4. Compare with the last harvest and keep the new sample. A page with
+    // no hash from the last harvest was absent then: zeros.
+    auto is_swapped = [&](uint64_t a) {
+        auto it = std::upper_bound(swapped.begin(), swapped.end(), a,
+                                   [](uint64_t x, const ResidentRun& r) { return x < r.start; });
+        return it != swapped.begin() && a < std::prev(it)->end;
+    };
+    Compared out;
+    std::vector<Hashed> kept;
+    kept.reserve(fresh.size());
+    size_t i = 0;  // into hashed_ (the last harvest), merged with fresh by address
+    for (const Hashed& now : fresh) {
+        for (; i < hashed_.size() && hashed_[i].address < now.address; ++i) {
+            // Sampled then, not read now: swapped out (keep the baseline), or gone.
+            const Hashed& old = hashed_[i];
+            if (is_swapped(old.address)) {
+                if (sampled(old.address, keep_threshold)) kept.push_back(old);
+            } else if (old.known && old.hash != zero_hash_) {
+                ++stats.dropped;
+            }
+        }
+        const Hashed* old = i < hashed_.size() && hashed_[i].address == now.address ? &hashed_[i++] : nullptr;
+        if (!baseline_only && sampled(now.address, compare_threshold) && (!old || old->known)) {
+            ++out.sampled;
+            if (now.hash != (old ? old->hash : zero_hash_)) {
+                ++out.changed;
+                out.changed_addresses.push_back(now.address);
+            }
+        }
+        if (sampled(now.address, keep_threshold)) kept.push_back(now);
+    }
+    for (; i < hashed_.size(); ++i) {
+        const Hashed& old = hashed_[i];
+        if (is_swapped(old.address)) {
+            if (sampled(old.address, keep_threshold)) kept.push_back(old);
+        } else if (old.known && old.hash != zero_hash_) {
+            ++stats.dropped;
+        }
+    }
+    // Swapped pages that join the sample now have no baseline until read.
+    bool unsorted = false;
+    for (const ResidentRun& run : swapped)
+        for (uint64_t a = run.start; a < run.end; a += page_size_)
+            if (sampled(a, keep_threshold) && !sampled(a, compare_threshold)) {
+                kept.push_back({a, 0, false});
+                unsorted = true;
+            }
+    if (unsorted) {
+        std::sort(kept.begin(), kept.end(), [](const Hashed& a, const Hashed& b) { return a.address < b.address; });
+        kept.erase(std::unique(kept.begin(), kept.end(),
+                               [](const Hashed& a, const Hashed& b) { return a.address == b.address; }),
+                   kept.end());
+    }
+    hashed_ = std::move(kept);
+    threshold_ = keep_threshold;
+    return out;
 }
 
 Result<HarvestReport> SampleSource::harvest(Tracker& tracker) {
     const auto start = std::chrono::steady_clock::now();
     if (exited()) return process_exited_error(pid_);
 
+    SampleReadStats stats;
+    auto compared = observe(false, stats);
+    if (!compared) {
+        if (compared.error().errno_value == ESRCH || exited()) return process_exited_error(pid_);
+        return compared.error();
+    }
     HarvestReport report;
-    uint64_t sampled = 0, changed = 0;
-    const uint64_t page = system_page_size();
-    auto read = read_pages([&](const Run& r, uint64_t p, const uint8_t* bytes) {
-        const uint64_t slot = r.first_slot + p;
-        const uint64_t h = xxh64(bytes, page);
-        ++sampled;
-        if (known_[slot] && hashes_[slot] == h) return;
-        // Changed, or never read before: then it may have changed.
-        if (!known_[slot]) ++report.overapproximated;
-        hashes_[slot] = h;
-        known_[slot] = true;
-        ++changed;
+    for (uint64_t a : compared->changed_addresses) {
+        const Range* r = range_of(a);
+        if (!r) continue;
         ++report.pages;
-        report.new_dirty += tracker.bitmap(r.region).mark(r.first_page + p);
-        report.add_region(r.region, 1);
-    });
-    if (!read) return read.error();
+        report.new_dirty += tracker.bitmap(r->region).mark((a - r->base) / page_size_);
+        report.add_region(r->region, 1);
+    }
 
-    SampleEstimate e;
-    if (options_.mode == SampleMode::exact) {
-        e = SampleEstimate{.pages = double(changed), .sampled = sampled, .changed = changed, .total = total_pages_};
+    SampleEstimate e = estimate_changed(compared->changed, compared->sampled, stats.present);
+    if (options_.mode == SampleMode::exact && compared->sampled >= stats.present) {
+        e.bound = 0;
     } else {
-        e = estimate_changed(changed, sampled, total_pages_);
         report.estimate = true;
         report.estimated_pages = e.pages;
         report.estimate_bound = e.bound;
@@ -266,10 +345,15 @@ Result<HarvestReport> SampleSource::harvest(Tracker& tracker) {
     {
         std::lock_guard lock(last_mutex_);
         last_ = e;
-        last_read_ = *read;
+        last_read_ = stats;
     }
     report.cost = std::chrono::steady_clock::now() - start;
     return report;
+}
+
+uint64_t SampleSource::sample_size() const {
+    std::lock_guard lock(last_mutex_);
+    return last_read_.pages_read;
 }
 
 SampleEstimate SampleSource::last_estimate() const {

@@ -1,8 +1,9 @@
 // SampleSource on a child process that writes pages of a big anonymous
 // buffer on command: exact mode finds exactly the written pages; sample
-// mode's 95% interval holds the true count in most trials; a missing PID, a
-// killed child, a refused permission and unmapped pages give what the
-// header promises.
+// mode's 95% interval holds the true count in most trials; neither mode
+// reads a page that is not there, so a mostly untouched, huge-page backed
+// target keeps its memory as it was; a missing PID, a killed child, a
+// refused permission and unmapped pages give what the header promises.
 #include <gtest/gtest.h>
 
 #include "support/as_nobody.hpp"
@@ -39,10 +40,13 @@ constexpr uint64_t page_size = 4096;
 // child only calls read, write, munmap and _exit: safe after fork.
 class WriterChild {
 public:
-    explicit WriterChild(uint64_t pages) : pages_(pages) {
+    // `huge`: the buffer asks for transparent huge pages (MADV_HUGEPAGE), as
+    // QEMU does for guest RAM: one read fault there allocates 2 MiB.
+    explicit WriterChild(uint64_t pages, bool huge = false) : pages_(pages) {
         void* p = ::mmap(nullptr, pages * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) return;
         base_ = static_cast<char*>(p);
+        if (huge) ::madvise(p, pages * page_size, MADV_HUGEPAGE);
         int to_child[2], to_parent[2];
         if (::pipe(to_child) != 0 || ::pipe(to_parent) != 0) return;
         pid_ = ::fork();
@@ -77,6 +81,17 @@ public:
 
     void write_pages(const std::set<uint64_t>& pages) { command(op_write, std::vector<uint64_t>(pages.begin(), pages.end())); }
     void unmap_pages(uint64_t first, uint64_t count) { command(op_unmap, {first, count}); }
+    // The child's resident memory, from /proc/PID/smaps_rollup.
+    uint64_t rss_kib() const {
+        std::ifstream in("/proc/" + std::to_string(pid_) + "/smaps_rollup");
+        std::string key;
+        uint64_t kib = 0;
+        while (in >> key) {
+            if (key == "Rss:" && in >> kib) return kib;
+            in.ignore(1 << 12, '\n');
+        }
+        return 0;
+    }
     void kill(bool reap) {
         ::kill(pid_, SIGKILL);
         if (reap) ::waitpid(pid_, nullptr, 0), reaped_ = true;
@@ -171,9 +186,11 @@ TEST(SampleSource, ExactModeFindsExactlyTheWrittenPages) {
     EXPECT_EQ(quiet.pages, 0u);
 
     std::mt19937_64 rng(std::random_device{}());
+    std::set<uint64_t> present;  // every page written so far: the rest was never touched
     for (int round = 0; round < 3; ++round) {
         const std::set<uint64_t> written = random_pages(rng, child.pages(), 1 + rng() % 600);
         child.write_pages(written);
+        present.insert(written.begin(), written.end());
         const SyncReport r = tracker.sync();
         ASSERT_TRUE(r.ok()) << r.errors[0].message();
         EXPECT_FALSE(r.estimate);
@@ -182,12 +199,19 @@ TEST(SampleSource, ExactModeFindsExactlyTheWrittenPages) {
         const SampleEstimate e = hash.last_estimate();
         EXPECT_EQ(e.pages, double(written.size()));
         EXPECT_EQ(e.bound, 0.0);
-        EXPECT_EQ(e.sampled, child.pages());
-        EXPECT_EQ(e.total, child.pages());
+        // Only what is there is read: the pages written so far.
+        EXPECT_EQ(e.sampled, present.size());
+        EXPECT_EQ(e.total, present.size());
+        EXPECT_EQ(hash.last_read_stats().pages_read, present.size());
     }
     // Reads are batched: many pages per process_vm_readv call.
+    std::set<uint64_t> all;
+    for (uint64_t p = 0; p < child.pages(); ++p) all.insert(p);
+    child.write_pages(all);
+    ASSERT_TRUE(tracker.sync().ok());
     const SampleReadStats stats = hash.last_read_stats();
     EXPECT_EQ(stats.pages_read, child.pages());
+    EXPECT_EQ(stats.present, child.pages());
     EXPECT_LE(stats.read_calls, child.pages() / 64);
 }
 
@@ -231,7 +255,7 @@ TEST(SampleSource, ExactModeOverTheWholeProcessFindsTheBufferWrites) {
     EXPECT_EQ(found, written);
 }
 
-TEST(SampleSource, UnmappedPagesAreSkippedAndCounted) {
+TEST(SampleSource, UnmappedPagesAreNeitherReadNorWritesButCounted) {
     WriterChild child(1024);
     ASSERT_TRUE(child.ok());
     Tracker tracker;
@@ -240,15 +264,62 @@ TEST(SampleSource, UnmappedPagesAreSkippedAndCounted) {
     ASSERT_TRUE(source.ok()) << source.error().message();
     SampleSource& hash = static_cast<SampleSource&>(tracker.add_source(std::move(*source)));
 
+    std::set<uint64_t> first;
+    for (uint64_t p = 95; p < 115; ++p) first.insert(p);
+    first.insert(1022);
+    child.write_pages(first);
+    ASSERT_TRUE(tracker.sync().ok());
+    EXPECT_EQ(take_dirty(tracker, id), first);
+
     child.unmap_pages(100, 10);
     child.unmap_pages(1020, 4);  // the very end
     const std::set<uint64_t> written{0, 99, 110, 500, 1019};
     child.write_pages(written);
     const SyncReport r = tracker.sync();
     ASSERT_TRUE(r.ok()) << r.errors[0].message();
-    EXPECT_EQ(take_dirty(tracker, id), written);
-    EXPECT_EQ(hash.last_read_stats().unreadable, 14u);
-    EXPECT_EQ(hash.last_read_stats().pages_read, 1024u - 14);
+    EXPECT_EQ(take_dirty(tracker, id), written) << "a page that went away is not a write";
+    const SampleReadStats stats = hash.last_read_stats();
+    EXPECT_EQ(stats.dropped, 11u) << "the hashed pages that were unmapped";
+    EXPECT_EQ(stats.unreadable, 0u) << "unmapped pages are not even tried";
+    EXPECT_EQ(stats.pages_read, 21u - 11 + 3) << "the present pages: 95-99, 110-114, and 0, 500, 1019";
+}
+
+// What the kernel says is not there is never read: a target whose memory is
+// mostly untouched and backed by transparent huge pages (QEMU's guest RAM)
+// keeps its memory as it was, and the figures still match its writes.
+TEST(SampleSource, ReadingAMostlyUntouchedHugePageTargetAddsNoMemoryToIt) {
+    constexpr uint64_t pages = (1ULL << 30) / page_size;  // 1 GiB
+    constexpr uint64_t touched = (16ULL << 20) / page_size;  // 16 MiB of it
+    WriterChild child(pages, true);
+    ASSERT_TRUE(child.ok());
+    std::set<uint64_t> first;
+    for (uint64_t p = 0; p < touched; ++p) first.insert(p);
+    child.write_pages(first);
+    const uint64_t rss_before = child.rss_kib();
+    ASSERT_GE(rss_before, touched * 4) << "the child's own writes are resident";
+
+    std::mt19937_64 rng(std::random_device{}());
+    for (SampleMode mode : {SampleMode::sample, SampleMode::exact}) {
+        SCOPED_TRACE(mode == SampleMode::exact ? "exact" : "sample");
+        Tracker tracker;
+        const RegionId id = tracker.add_region(child.region());
+        auto source = SampleSource::track(tracker, child.pid(), {id}, {.mode = mode, .max_error = 0.02});
+        ASSERT_TRUE(source.ok()) << source.error().message();
+        SampleSource& sampler = static_cast<SampleSource&>(tracker.add_source(std::move(*source)));
+        for (int interval = 0; interval < 3; ++interval) {
+            const std::set<uint64_t> written = random_pages(rng, touched, 500 + rng() % 2000);
+            child.write_pages(written);
+            ASSERT_TRUE(tracker.sync().ok());
+            take_dirty(tracker, id);
+            const SampleEstimate e = sampler.last_estimate();
+            const SampleReadStats stats = sampler.last_read_stats();
+            EXPECT_NEAR(e.pages, double(written.size()), e.bound + (mode == SampleMode::exact ? 0 : 1)) << interval;
+            EXPECT_LE(stats.present, touched + 512) << "the population is what is there, not the 1 GiB";
+            EXPECT_LE(stats.pages_read, stats.present);
+        }
+    }
+    // A few pages of slack: the child's stack and pipe buffers.
+    EXPECT_LE(child.rss_kib(), rss_before + 64) << "sampling made the target's memory grow";
 }
 
 // --- sample mode ------------------------------------------------------------------
@@ -278,6 +349,9 @@ TEST(SampleSource, SampleEstimateHoldsTheTrueCountWithinItsBound) {
     constexpr double max_error = 0.05;
     WriterChild child(pages);
     ASSERT_TRUE(child.ok());
+    std::set<uint64_t> all;  // every page present: the population is the whole buffer
+    for (uint64_t p = 0; p < pages; ++p) all.insert(p);
+    child.write_pages(all);
     std::mt19937_64 rng(12345);  // the written sets; each trial's sample has its own seed
     int held = 0;
     double worst_miss = 0;
@@ -289,7 +363,9 @@ TEST(SampleSource, SampleEstimateHoldsTheTrueCountWithinItsBound) {
         ASSERT_TRUE(source.ok()) << source.error().message();
         SampleSource& sampler = static_cast<SampleSource&>(tracker.add_source(std::move(*source)));
         ASSERT_EQ(sampler.name(), "hash-sample");
-        ASSERT_EQ(sampler.sample_size(), sample_size_for(max_error, pages));
+        ASSERT_NEAR(double(sampler.sample_size()), double(sample_size_for(max_error, pages)),
+                    5 * std::sqrt(double(sample_size_for(max_error, pages))))
+            << "the sample is drawn page by page, so its size varies a little";
 
         // Anything from no page to every page, including the extremes.
         const uint64_t k = t % 10 == 0 ? (t % 20 == 0 ? 0 : pages) : rng() % (pages + 1);

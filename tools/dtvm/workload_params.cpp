@@ -4,18 +4,11 @@
 #include <cmath>
 #include <string>
 
+#include "dtrack/hash.hpp"
 #include "guest_abi.hpp"
 
 namespace dtvm {
 namespace {
-
-// SplitMix64: turns (seed, vcpu) into well-mixed, distinct xorshift states.
-uint64_t splitmix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
 
 uint64_t pattern_code(Pattern p) {
     switch (p) {
@@ -65,7 +58,8 @@ void write_params(const ParamPage& p, const Workload& w, const GuestLayout& layo
     if (hot_pages == 0) threshold = 0;
     if (hot_pages == part.pages) threshold = 1ULL << 32;
 
-    uint64_t seed = splitmix64(w.seed ^ splitmix64(vcpu));
+    // SplitMix64 turns (seed, vcpu) into well-mixed, distinct xorshift states.
+    uint64_t seed = dtrack::splitmix64(w.seed ^ dtrack::splitmix64(vcpu));
     if (seed == 0) seed = 1;  // xorshift stays at 0 forever
 
     p.write(abi::kParamVcpuId, vcpu);

@@ -12,6 +12,16 @@ namespace dtrack {
 // XXH64 of one buffer.
 uint64_t xxh64(const void* data, size_t size, uint64_t seed = 0);
 
+// SplitMix64's finalizer: a well-mixed 64-bit function of a 64-bit value,
+// for seeds and for picking a random-looking subset by key (sample
+// membership by page address).
+inline uint64_t splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
 // XXH64 fed in pieces: the digest equals xxh64() of the concatenation.
 class Xxh64 {
 public:

@@ -11,31 +11,49 @@
 //   tracker.add_source(std::move(*src));
 //   ... tracker.sync(); sampler->last_estimate();
 //
+// Only what is there is read. Before each harvest the source asks the kernel
+// which pages of the ranges hold memory (PAGEMAP_SCAN on /proc/PID/pagemap,
+// or the pagemap entries on kernels before 6.7): present pages are read;
+// pages never touched, or mapping the shared zero page, read as zeros and
+// are not read at all; swapped-out pages are not read either (that would
+// swap them in). Reading never adds memory to the target, which matters for
+// a sidecar next to a VM whose guest RAM is mostly untouched huge pages.
+//
 // Two modes:
-// - exact: every page of the ranges is hashed at each harvest; a page whose
-//   hash changed is dirty. Exact up to writes that put back the contents the
-//   page had at the last harvest (no hashing can see those) and 64-bit hash
-//   collisions. Costs a read of all the memory per harvest.
-// - sample: a fixed random sample of n pages, chosen once, uniformly over all
-//   pages of the ranges, is hashed at each harvest. Only the sampled pages
-//   that changed are marked in the bitmap (nothing is known of the others);
-//   the figure is an estimate, changed/n x total, with a 95% interval
-//   (HarvestReport::estimate, last_estimate()).
+// - exact: every present page is hashed at each harvest; a page whose hash
+//   changed is dirty. A page that became present since the last harvest is
+//   dirty when it holds anything but zeros (a first write), not when it
+//   reads as zeros (a read fault, or its neighbours in a new huge page).
+//   Exact up to writes that put back the contents the page had at the last
+//   harvest (no hashing can see those) and 64-bit hash collisions.
+// - sample: a random sample of the present pages, sized for a 95% bound, is
+//   hashed at each harvest. Membership is a fixed hash of the page's address,
+//   so the same page stays in the sample across harvests while it is
+//   present, and the sample is uniform over whatever is present. Only the
+//   sampled pages that changed are marked in the bitmap (nothing is known of
+//   the others); the figure is an estimate, changed/n x present, with a 95%
+//   interval (HarvestReport::estimate, last_estimate()).
+//
+// What it cannot see: a write that leaves a page as it was at the last
+// harvest; writes to a page that is swapped out now (counted in
+// SampleReadStats::swapped, not read); a page that went away (unmapped,
+// MADV_DONTNEED) is not a write (counted in `dropped`). Memory shared with
+// other processes is hashed like any other: their writes show too.
 //
 // A harvest reports changes since the previous harvest (the first one: since
 // track()). A write that is in progress while its page is read shows up at
-// that harvest or the next. Pages that are unmapped while tracked are skipped
-// and counted, not an error; a page whose earlier contents were never read is
-// reported dirty when it is first read (over-approximated, never lost).
-// When the process exits, harvest() returns the Error "process N exited"
-// (errno_value ESRCH), so a caller can end its run cleanly.
+// that harvest or the next. Pages unmapped under a read are skipped and
+// counted. When the process exits, harvest() returns the Error "process N
+// exited" (errno_value ESRCH), so a caller can end its run cleanly.
+//
+// The source's own memory grows with the present pages it hashes (24 bytes
+// each), not with the virtual size of the target; past
+// SampleOptions::max_state_bytes a harvest fails with an error that says so
+// (use sampling, or raise the limit) instead of growing without end.
 //
 // Cost: every hashed page is copied out of the target (process_vm_readv, up
-// to pages_per_read pages a call) and hashed: about 0.7 us a page on the
-// development machine, so an exact harvest of a 16 GiB process takes about
-// 3 s, while a 0.01 sample (~9600 pages) takes about 6 ms whatever the size.
-// Reading a page the target never touched maps the shared zero page there
-// (page tables, no memory); a swapped-out page is swapped in.
+// to pages_per_read pages a call) and hashed, about 1 us a page; sampling
+// reads about 9600 pages per harvest for a 1% bound whatever the size.
 #pragma once
 
 #include <sys/types.h>
@@ -54,6 +72,7 @@
 namespace dtrack {
 
 class RemotePageReader;
+class ResidentPages;
 
 enum class SampleMode : uint8_t {
     exact,   // hash every page
@@ -65,11 +84,12 @@ struct SampleOptions {
     // sample mode: how many pages to sample; 0 = enough for max_error.
     uint64_t sample_pages = 0;
     // sample mode with sample_pages 0: the wanted half-width of the 95%
-    // interval, as a fraction of all tracked pages, at worst (half the pages
+    // interval, as a fraction of the present pages, at worst (half the pages
     // changed). 0.01 samples about 9600 pages of a large process.
     double max_error = 0.01;
     uint64_t seed = 0;              // sample mode: chooses the sample; 0 = a random seed
     uint32_t pages_per_read = 256;  // pages per process_vm_readv call (256: a 1 MiB buffer, the fastest measured)
+    uint64_t max_state_bytes = 512ULL << 20;  // the hashes kept between harvests, at most
 };
 
 // What the last harvest found, as a count or an estimate of distinct pages
@@ -79,7 +99,7 @@ struct SampleEstimate {
     double bound = 0;      // 95% half-width: the truth is in [pages - bound, pages + bound]; 0 in exact mode
     uint64_t sampled = 0;  // pages hashed and compared
     uint64_t changed = 0;  // of those, changed
-    uint64_t total = 0;    // pages of all tracked ranges
+    uint64_t total = 0;    // the population: pages present now (with memory of their own)
 };
 
 // The cost of the last harvest's reading.
@@ -87,6 +107,10 @@ struct SampleReadStats {
     uint64_t pages_read = 0;
     uint64_t unreadable = 0;  // unmapped (or unreadable) pages skipped
     uint64_t read_calls = 0;  // process_vm_readv calls
+    uint64_t present = 0;     // pages with memory of their own (the population)
+    uint64_t zero = 0;        // pages mapping the shared zero page (not read)
+    uint64_t swapped = 0;     // pages swapped out (not read: reading would swap them in)
+    uint64_t dropped = 0;     // hashed pages that went away since (unmapped, MADV_DONTNEED)
 };
 
 class SampleSource : public Source {
@@ -103,42 +127,56 @@ public:
 
     pid_t pid() const { return pid_; }
     SampleMode mode() const { return options_.mode; }
-    uint64_t total_pages() const { return total_pages_; }
-    uint64_t sample_size() const { return slots_; }  // pages hashed per harvest (all of them in exact mode)
+    uint64_t total_pages() const { return total_pages_; }  // pages of the tracked ranges (virtual)
+    uint64_t sample_size() const;  // pages hashed at the last harvest (every present page in exact mode)
     uint64_t seed() const { return options_.seed; }
     // Thread-safe snapshots of the last harvest.
     SampleEstimate last_estimate() const;
     SampleReadStats last_read_stats() const;
 
 private:
-    // A run of consecutive tracked pages: pages [first_page, +pages) of
-    // `region`, at `address` in the target, whose hashes sit at slots
-    // [first_slot, +pages).
-    struct Run {
+    // A tracked range, in address order.
+    struct Range {
         RegionId region;
-        uint64_t first_page;
-        uint64_t pages;
+        uint64_t base, end;
+    };
+    // A sampled page's hash at the last harvest; `known` false for a page
+    // that was swapped out when it joined the sample (no baseline yet).
+    struct Hashed {
         uint64_t address;
-        uint64_t first_slot;
+        uint64_t hash;
+        bool known;
+    };
+    // One harvest's comparison, before the tracker sees it.
+    struct Compared {
+        uint64_t sampled = 0, changed = 0;
+        std::vector<uint64_t> changed_addresses;
     };
 
-    SampleSource(pid_t pid, UniqueFd pidfd, SampleOptions options);
-    void plan_exact(const Tracker& tracker, const std::vector<RegionId>& regions);
-    void plan_sample(const Tracker& tracker, const std::vector<RegionId>& regions, uint64_t n);
+    SampleSource(pid_t pid, UniqueFd pidfd, SampleOptions options, std::unique_ptr<ResidentPages> resident);
     bool exited() const;  // the pidfd says the process has exited
-    // Reads every planned page: on_page(run, page within the run, its bytes).
-    // Unreadable pages are skipped and counted.
-    Result<SampleReadStats> read_pages(const std::function<void(const Run&, uint64_t, const uint8_t*)>& on_page);
+    // Which present pages are in the sample: all in exact mode, else those
+    // whose address hashes below the threshold (nested: a lower threshold
+    // keeps a subset, so the sample can shrink or grow without losing the
+    // baselines it keeps).
+    bool sampled(uint64_t address, uint64_t threshold) const;
+    uint64_t threshold_for(uint64_t present) const;
+    // Scans, reads and hashes the sample, compares with the last harvest
+    // (unless `baseline_only`), keeps the new hashes.
+    Result<Compared> observe(bool baseline_only, SampleReadStats& stats);
+    const Range* range_of(uint64_t address) const;
 
     pid_t pid_;
     UniqueFd pidfd_;  // tells an exited process apart from a reused PID
     SampleOptions options_;
+    uint64_t page_size_;
     uint64_t total_pages_ = 0;
-    uint64_t slots_ = 0;                   // pages hashed per harvest
-    std::vector<Run> runs_;         // what to read, in address order
-    std::vector<uint64_t> hashes_;  // per slot: the hash at the last read
-    std::vector<bool> known_;       // per slot: hashes_ holds a real hash
+    uint64_t zero_hash_ = 0;            // the hash of a page of zeros: an absent page's contents
+    std::vector<Range> ranges_;         // by address
+    std::unique_ptr<ResidentPages> resident_;
     std::unique_ptr<RemotePageReader> reader_;
+    uint64_t threshold_ = 0;            // the sample's membership threshold (sample mode)
+    std::vector<Hashed> hashed_;        // by address: the sample as of the last harvest
 
     mutable std::mutex last_mutex_;
     SampleEstimate last_;
