@@ -32,7 +32,9 @@ Result<RateSetup> setup_sample(const TargetProcess& t, const RateMethodOptions& 
     auto tracker = std::make_unique<Tracker>();
     auto regions = add_process_regions(*tracker, t.pid);
     if (!regions) return regions.error();
-    SampleOptions so{.mode = o.exact_sampling ? SampleMode::exact : SampleMode::sample, .max_error = o.max_error};
+    SampleOptions so{.mode = o.exact_sampling ? SampleMode::exact : SampleMode::sample,
+                     .sample_pages = o.sample_pages,
+                     .max_error = o.max_error};
     auto sample = SampleSource::track(*tracker, t.pid, *regions, so);
     if (!sample) return sample.error();
     RateSetup s{.method = o.exact_sampling ? "sample-exact" : "sample",

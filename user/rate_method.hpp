@@ -28,7 +28,8 @@ struct RateSetup {
 
 struct RateMethodOptions {
     bool exact_sampling = false;  // sample: hash every page instead of a sample
-    double max_error = 0.01;      // sample: target half-width of the 95% interval (fraction of all pages)
+    double max_error = 0.02;      // sample: target half-width of the 95% interval (fraction of the present pages)
+    uint64_t sample_pages = 0;    // sample: this many pages instead (0: sized by max_error)
     uint32_t bpf_slots = 32;              // memslot ids 0..n-1 are tracked
     uint64_t bpf_pages_per_slot = 1 << 21;  // 8 GiB of 4 KiB pages per slot
 };

@@ -249,7 +249,7 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
     auto read = reader_->read(
         reads,
         [&](size_t run, uint64_t page, const uint8_t* bytes) {
-            fresh.push_back({reads[run].address + page * page_size_, xxh64(bytes, page_size_), true});
+            fresh.push_back({reads[run].address + page * page_size_, xxh64(bytes, page_size_)});
         },
         [](size_t, uint64_t) {});  // unmapped under us: counted by the reader
     if (!read) return read.error();
@@ -258,7 +258,9 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
     stats.read_calls = read->calls;
 
     // 4. Compare with the last harvest and keep the new sample. A page with
-    // no hash from the last harvest was absent then: zeros.
+    // no hash from the last harvest was absent then: zeros. (Or swapped out
+    // before it was ever read: then its first read counts it as written if
+    // it holds anything, an over-approximation, never a loss.)
     auto is_swapped = [&](uint64_t a) {
         auto it = std::upper_bound(swapped.begin(), swapped.end(), a,
                                    [](uint64_t x, const ResidentRun& r) { return x < r.start; });
@@ -274,12 +276,12 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
             const Hashed& old = hashed_[i];
             if (is_swapped(old.address)) {
                 if (sampled(old.address, keep_threshold)) kept.push_back(old);
-            } else if (old.known && old.hash != zero_hash_) {
+            } else if (old.hash != zero_hash_) {
                 ++stats.dropped;
             }
         }
         const Hashed* old = i < hashed_.size() && hashed_[i].address == now.address ? &hashed_[i++] : nullptr;
-        if (!baseline_only && sampled(now.address, compare_threshold) && (!old || old->known)) {
+        if (!baseline_only && sampled(now.address, compare_threshold)) {
             ++out.sampled;
             if (now.hash != (old ? old->hash : zero_hash_)) {
                 ++out.changed;
@@ -292,23 +294,9 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
         const Hashed& old = hashed_[i];
         if (is_swapped(old.address)) {
             if (sampled(old.address, keep_threshold)) kept.push_back(old);
-        } else if (old.known && old.hash != zero_hash_) {
+        } else if (old.hash != zero_hash_) {
             ++stats.dropped;
         }
-    }
-    // Swapped pages that join the sample now have no baseline until read.
-    bool unsorted = false;
-    for (const ResidentRun& run : swapped)
-        for (uint64_t a = run.start; a < run.end; a += page_size_)
-            if (sampled(a, keep_threshold) && !sampled(a, compare_threshold)) {
-                kept.push_back({a, 0, false});
-                unsorted = true;
-            }
-    if (unsorted) {
-        std::sort(kept.begin(), kept.end(), [](const Hashed& a, const Hashed& b) { return a.address < b.address; });
-        kept.erase(std::unique(kept.begin(), kept.end(),
-                               [](const Hashed& a, const Hashed& b) { return a.address == b.address; }),
-                   kept.end());
     }
     hashed_ = std::move(kept);
     threshold_ = keep_threshold;

@@ -46,7 +46,7 @@
 // counted. When the process exits, harvest() returns the Error "process N
 // exited" (errno_value ESRCH), so a caller can end its run cleanly.
 //
-// The source's own memory grows with the present pages it hashes (24 bytes
+// The source's own memory grows with the present pages it hashes (16 bytes
 // each), not with the virtual size of the target; past
 // SampleOptions::max_state_bytes a harvest fails with an error that says so
 // (use sampling, or raise the limit) instead of growing without end.
@@ -140,12 +140,10 @@ private:
         RegionId region;
         uint64_t base, end;
     };
-    // A sampled page's hash at the last harvest; `known` false for a page
-    // that was swapped out when it joined the sample (no baseline yet).
+    // A sampled page's hash at the last harvest (kept while it is swapped out).
     struct Hashed {
         uint64_t address;
         uint64_t hash;
-        bool known;
     };
     // One harvest's comparison, before the tracker sees it.
     struct Compared {
