@@ -13,6 +13,7 @@
 
 #include "dtrack/hash.hpp"
 #include "dtrack/process_memory.hpp"
+#include "dtrack/units.hpp"
 #include "sources/remote_page_reader.hpp"
 #include "sources/resident_pages.hpp"
 
@@ -219,18 +220,22 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
             case Residency::swapped: stats.swapped += pages, swapped.push_back(run); break;
         }
     }
-    if (options_.mode == SampleMode::exact && stats.present * sizeof(Hashed) > options_.max_state_bytes)
+    // The hashes to keep: one per sampled present page.
+    const uint64_t keep_threshold = threshold_for(stats.present);
+    const uint64_t to_keep =
+        keep_threshold == ~0ULL ? stats.present : uint64_t(std::ldexp(double(keep_threshold), -64) * stats.present);
+    if (to_keep * sizeof(Hashed) > options_.max_state_bytes)
         return Error{ENOMEM,
                      "process " + std::to_string(pid_) + " has " + std::to_string(stats.present) +
-                         " present pages: hashing every one would keep " +
-                         std::to_string(stats.present * sizeof(Hashed) >> 20) + " MiB of hashes, over the limit of " +
-                         std::to_string(options_.max_state_bytes >> 20) + " MiB",
-                     "sample instead of hashing every page (leave out --exact), or raise the limit"};
+                         " present pages: hashing " + std::to_string(to_keep) + " of them would keep " +
+                         format_bytes(double(to_keep * sizeof(Hashed))) + " of hashes, over the limit of " +
+                         format_bytes(double(options_.max_state_bytes)),
+                     "sample instead of hashing every page (leave out --exact, or a larger --bound), or raise the "
+                     "limit (SampleOptions::max_state_bytes)"};
 
     // 2. The sample: nested thresholds, so a page compared now was in the
     // sample at the last harvest too (its baseline is known).
     const uint64_t compare_threshold = threshold_;
-    const uint64_t keep_threshold = threshold_for(stats.present);
     const uint64_t read_threshold = baseline_only ? keep_threshold : std::max(compare_threshold, keep_threshold);
     std::vector<RemotePageReader::Run> reads;
     for (const ResidentRun& run : runs) {

@@ -324,6 +324,26 @@ TEST(SampleSource, ReadingAMostlyUntouchedHugePageTargetAddsNoMemoryToIt) {
     EXPECT_LE(child.rss_kib(), rss_before + 64) << "sampling made the target's memory grow";
 }
 
+TEST(SampleSource, HashingMorePresentPagesThanTheLimitAllowsIsRefusedWithTheFix) {
+    WriterChild child(1024);
+    ASSERT_TRUE(child.ok());
+    std::set<uint64_t> written;
+    for (uint64_t p = 0; p < 512; ++p) written.insert(p);
+    child.write_pages(written);
+    Tracker tracker;
+    const RegionId id = tracker.add_region(child.region());
+    // 512 present pages need 8 KiB of hashes; allow 4 KiB.
+    auto source = SampleSource::track(tracker, child.pid(), {id}, {.mode = SampleMode::exact, .max_state_bytes = 4096});
+    ASSERT_FALSE(source.ok());
+    EXPECT_EQ(source.error().errno_value, ENOMEM);
+    EXPECT_NE(source.error().message().find("512 present pages"), std::string::npos) << source.error().message();
+    EXPECT_NE(source.error().fix.find("sample instead"), std::string::npos) << source.error().message();
+    // Sampling keeps what it reads within the limit whatever is present.
+    auto sampled = SampleSource::track(tracker, child.pid(), {id},
+                                       {.mode = SampleMode::sample, .sample_pages = 64, .max_state_bytes = 4096});
+    ASSERT_TRUE(sampled.ok()) << sampled.error().message();
+}
+
 // --- sample mode ------------------------------------------------------------------
 
 TEST(SampleSource, SampleSizeAndEstimateArithmetic) {
