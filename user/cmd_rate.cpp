@@ -74,17 +74,17 @@ int run_rate(const RateOptions& o) {
     else if (o.method == "sample") method = RateMethod::sample;
     else if (o.method == "uffd") method = RateMethod::uffd;
     else return usage_error({EINVAL, "unknown method '" + o.method + "'", "use auto, bpf, sample or uffd"});
-    auto interval = parse_duration(o.interval);
+    auto interval = parse_duration(o.interval, "--interval");
     if (!interval) return usage_error(interval.error());
     if (*interval < std::chrono::milliseconds(10))
         return usage_error({EINVAL, "--interval " + o.interval + " is too short", "use 10ms or more, e.g. 1s"});
-    auto bandwidth = parse_size(o.bandwidth);
+    auto bandwidth = parse_size(o.bandwidth, "--bandwidth");
     if (!bandwidth) return usage_error(bandwidth.error());
-    auto downtime = parse_duration(o.downtime);
+    auto downtime = parse_duration(o.downtime, "--downtime");
     if (!downtime) return usage_error(downtime.error());
     std::optional<uint64_t> memory;
     if (!o.memory.empty()) {
-        auto m = parse_size(o.memory);
+        auto m = parse_size(o.memory, "--memory");
         if (!m) return usage_error(m.error());
         memory = *m;
     }

@@ -21,16 +21,27 @@ bool split_number(const std::string& text, double& number, std::string& suffix) 
     return number >= 0 && std::isfinite(number);
 }
 
-Error bad(const std::string& what, const std::string& text, const std::string& examples) {
-    return Error{EINVAL, "'" + text + "' is not a " + what, "write it like " + examples};
+std::string prefix(const std::string& option) { return option.empty() ? "" : option + ": "; }
+
+Error bad(const std::string& option, const std::string& what, const std::string& text, const std::string& examples) {
+    return Error{EINVAL, prefix(option) + "'" + text + "' is not a " + what, "write it like " + examples};
+}
+
+// 2^64 and 2^63 as doubles: the first values the result types cannot hold.
+constexpr double two_to_64 = 18446744073709551616.0;
+constexpr double two_to_63 = 9223372036854775808.0;
+
+Error too_large(const std::string& option, const std::string& text, const std::string& limit) {
+    return Error{ERANGE, prefix(option) + "'" + text + "' is too large: at most " + limit,
+                 "give a smaller " + (option.empty() ? std::string("value") : option)};
 }
 
 }  // namespace
 
-Result<uint64_t> parse_size(const std::string& text) {
+Result<uint64_t> parse_size(const std::string& text, const std::string& option) {
     double n;
     std::string s;
-    if (!split_number(text, n, s)) return bad("size", text, "4096, 64K, 256M or 1G");
+    if (!split_number(text, n, s)) return bad(option, "size", text, "4096, 64K, 256M or 1G");
     if (s.size() >= 2 && (s.ends_with("iB") || s.ends_with("ib"))) s.resize(s.size() - 2);
     else if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) s.pop_back();
     int shift;
@@ -39,27 +50,31 @@ Result<uint64_t> parse_size(const std::string& text) {
     else if (s == "M" || s == "m") shift = 20;
     else if (s == "G" || s == "g") shift = 30;
     else if (s == "T" || s == "t") shift = 40;
-    else return bad("size", text, "4096, 64K, 256M or 1G");
-    return static_cast<uint64_t>(std::llround(n * double(1ULL << shift)));
+    else return bad(option, "size", text, "4096, 64K, 256M or 1G");
+    const double bytes = std::round(n * double(1ULL << shift));
+    if (bytes >= two_to_64) return too_large(option, text, "16 EiB (2^64 - 1 bytes)");
+    return static_cast<uint64_t>(bytes);
 }
 
-Result<uint64_t> parse_count(const std::string& text) {
+Result<uint64_t> parse_count(const std::string& text, const std::string& option) {
     double n;
     std::string s;
-    if (!split_number(text, n, s)) return bad("count", text, "500, 50k or 2M");
+    if (!split_number(text, n, s)) return bad(option, "count", text, "500, 50k or 2M");
     double mult;
     if (s.empty()) mult = 1;
     else if (s == "k" || s == "K") mult = 1e3;
     else if (s == "M" || s == "m") mult = 1e6;
     else if (s == "G" || s == "g") mult = 1e9;
-    else return bad("count", text, "500, 50k or 2M");
-    return static_cast<uint64_t>(std::llround(n * mult));
+    else return bad(option, "count", text, "500, 50k or 2M");
+    const double count = std::round(n * mult);
+    if (count >= two_to_64) return too_large(option, text, "2^64 - 1");
+    return static_cast<uint64_t>(count);
 }
 
-Result<std::chrono::nanoseconds> parse_duration(const std::string& text) {
+Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const std::string& option) {
     double n;
     std::string s;
-    if (!split_number(text, n, s)) return bad("duration", text, "10s, 500ms or 2m");
+    if (!split_number(text, n, s)) return bad(option, "duration", text, "10s, 500ms or 2m");
     double ns_per_unit;
     if (s.empty() || s == "s") ns_per_unit = 1e9;
     else if (s == "ms") ns_per_unit = 1e6;
@@ -67,8 +82,10 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text) {
     else if (s == "ns") ns_per_unit = 1;
     else if (s == "m" || s == "min") ns_per_unit = 60e9;
     else if (s == "h") ns_per_unit = 3600e9;
-    else return bad("duration", text, "10s, 500ms or 2m");
-    return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(n * ns_per_unit)));
+    else return bad(option, "duration", text, "10s, 500ms or 2m");
+    const double ns = std::round(n * ns_per_unit);
+    if (ns >= two_to_63) return too_large(option, text, "292 years (2^63 - 1 ns)");
+    return std::chrono::nanoseconds(static_cast<int64_t>(ns));
 }
 
 std::string format_bytes(double bytes) {

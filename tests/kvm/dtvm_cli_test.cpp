@@ -83,6 +83,29 @@ TEST(DtvmCli, BadInputGetsAClearMessageAndExitCode2) {
     }
 }
 
+// Every size, count and duration option refuses a value its type cannot hold,
+// naming the option: none wraps into a negative or zero value and runs.
+TEST(DtvmCli, EveryNumberOptionRefusesValuesBeyondItsRangeNamingIt) {
+    const char* migration = " --migrate-to tcp://127.0.0.1:1";
+    const struct {
+        std::string option, extra;
+    } options[] = {{"--mem", ""},       {"--wss", ""},          {"--rate", ""},           {"--duration", ""},
+                   {"--interval", ""},  {"--bandwidth", migration}, {"--downtime", migration}, {"--max-time", migration},
+                   {"--warmup", migration}, {"--background-sync", migration}};
+    for (const auto& o : options) {
+        // Beyond the type: the parser's own refusal.
+        const auto r = run(binary("dtvm") + " " + o.option + " 1e99" + o.extra + " 2>&1");
+        EXPECT_EQ(r.exit_code, 2) << o.option << ": " << r.output;
+        EXPECT_NE(r.output.find(o.option + ": '1e99' is too large"), std::string::npos) << o.option << ": " << r.output;
+        // Within the type, beyond what the option means: refused too, naming
+        // it (a bandwidth of 10 EB/s just means no cap).
+        if (o.option == "--bandwidth") continue;
+        const auto big = run(binary("dtvm") + " " + o.option + " 1e19" + o.extra + " 2>&1");
+        EXPECT_EQ(big.exit_code, 2) << o.option << " 1e19: " << big.output;
+        EXPECT_NE(big.output.find(o.option), std::string::npos) << o.option << " 1e19: " << big.output;
+    }
+}
+
 // A private mount namespace with an empty /dev, as on a machine without KVM.
 dtrack_test::CommandResult run_without_dev(const std::string& args) {
     return run("unshare -m sh -c 'mount -t tmpfs none /dev && exec " + binary("dtvm") + " " + args + "' 2>&1");

@@ -120,6 +120,11 @@ TEST(RateCli, BadTargetsGetAClearMessageAndExitCode2) {
         {rate(idle.pid(), "--method uffd"), "--method bpf or --method sample"},
         {rate(idle.pid(), "--method psychic"), "use auto, bpf, sample or uffd"},
         {rate(idle.pid(), "--interval never"), "'never' is not a duration"},
+        {rate(idle.pid(), "--interval 1e10"), "--interval: '1e10' is too large: at most 292 years"},
+        {rate(idle.pid(), "--downtime 1e99"), "--downtime: '1e99' is too large"},
+        {rate(idle.pid(), "--bandwidth 1e30"), "--bandwidth: '1e30' is too large: at most 16 EiB"},
+        {rate(idle.pid(), "--memory 1e30"), "--memory: '1e30' is too large"},
+        {rate(idle.pid(), "--method sample --bound 0"), "--bound 0 is not a share"},
         {binary("dtrack") + " rate 2>&1", "--pid"},
     };
     for (const auto& c : cases) {

@@ -32,3 +32,32 @@ TEST(Units, Durations) {
     EXPECT_FALSE(parse_duration("soon").ok());
     EXPECT_FALSE(parse_duration("5 parsecs").ok());
 }
+
+// Values the result type cannot hold are refused with the option and the
+// limit, never wrapped into something else (a negative downtime, 0 intervals).
+TEST(Units, ValuesBeyondTheTypesRangeAreRefusedNamingTheOptionAndTheLimit) {
+    const struct {
+        const char* text;
+        bool ok;
+    } sizes[] = {{"16383P", false}, {"17179869183G", true}, {"1e30", false}, {"16777216T", false}, {"1e19", true},
+                 {"18446744073709549568", true}};
+    for (const auto& c : sizes) {
+        auto r = parse_size(c.text, "--mem");
+        EXPECT_EQ(r.ok(), c.ok) << c.text;
+        if (!r.ok() && r.error().errno_value == ERANGE) {
+            EXPECT_NE(r.error().what.find("--mem"), std::string::npos) << r.error().message();
+            EXPECT_NE(r.error().what.find("at most 16 EiB"), std::string::npos) << r.error().message();
+        }
+    }
+    for (const char* text : {"1e20", "1e30", "20000000000000000000"})
+        EXPECT_EQ(parse_count(text, "--rate").error().errno_value, ERANGE) << text;
+    EXPECT_EQ(*parse_count("18000000000000000000"), 18000000000000000000ull);
+    for (const char* text : {"1e10", "1e99", "300000000000h", "1e10s", "9300000000000000000ns"}) {
+        auto r = parse_duration(text, "--downtime");
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_EQ(r.error().errno_value, ERANGE) << text;
+        EXPECT_NE(r.error().message().find("--downtime: '"), std::string::npos) << r.error().message();
+        EXPECT_NE(r.error().message().find("292 years"), std::string::npos) << r.error().message();
+    }
+    EXPECT_EQ(*parse_duration("9000000000s"), std::chrono::seconds(9'000'000'000));  // 285 years still fits
+}

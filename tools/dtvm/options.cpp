@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "dtrack/units.hpp"
@@ -95,15 +96,15 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
         return rc == 0 ? exit_ok : exit_bad_input;
     }
 
-    auto mem = dtrack::parse_size(t.mem);
+    auto mem = dtrack::parse_size(t.mem, "--mem");
     if (!mem) return bad_input(mem.error());
-    auto wss = dtrack::parse_size(t.wss);
+    auto wss = dtrack::parse_size(t.wss, "--wss");
     if (!wss) return bad_input(wss.error());
-    auto rate = dtrack::parse_count(t.rate);
+    auto rate = dtrack::parse_count(t.rate, "--rate");
     if (!rate) return bad_input(rate.error());
-    auto duration = dtrack::parse_duration(t.duration);
+    auto duration = dtrack::parse_duration(t.duration, "--duration");
     if (!duration) return bad_input(duration.error());
-    auto interval = dtrack::parse_duration(t.interval);
+    auto interval = dtrack::parse_duration(t.interval, "--interval");
     if (!interval) return bad_input(interval.error());
     auto pattern = parse_pattern(t.workload);
     if (!pattern) return bad_input(pattern.error());
@@ -115,6 +116,9 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     if (ring < 256 || (ring & (ring - 1)))
         return bad_input({EINVAL, "--ring-size " + std::to_string(ring) + " is not a power of two >= 256",
                           "use e.g. 4096 or 65536"});
+    if (*rate > 1'000'000'000)
+        return bad_input({EINVAL, "--rate " + t.rate + " is beyond any vCPU: at most 1G writes/s",
+                          "give e.g. 50k, or 0 for as fast as it runs"});
     if (*interval <= std::chrono::nanoseconds(0))
         return bad_input({EINVAL, "--interval must be positive", "use e.g. 1s"});
     if (o.workload.exit_every < 1) return bad_input({EINVAL, "--exit-every must be at least 1", "use e.g. 256"});
@@ -140,7 +144,7 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
                               " of working set, at least one page per vCPU",
                           "lower --wss or raise --mem"});
     o.duration = *duration;
-    o.interval = *interval;
+    o.interval = std::min(*interval, *duration);  // one check at the end of a short run, not none
     o.incoming = t.incoming;
 
     if (!t.migrate_to.empty() && !t.incoming.empty())
@@ -149,13 +153,13 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     if (!t.migrate_to.empty()) {
         MigrationOptions m;
         m.to = t.migrate_to;
-        auto bw = dtrack::parse_size(t.bandwidth);
+        auto bw = dtrack::parse_size(t.bandwidth, "--bandwidth");
         if (!bw) return bad_input(bw.error());
-        auto downtime = dtrack::parse_duration(t.downtime);
+        auto downtime = dtrack::parse_duration(t.downtime, "--downtime");
         if (!downtime) return bad_input(downtime.error());
-        auto max_time = dtrack::parse_duration(t.max_time);
+        auto max_time = dtrack::parse_duration(t.max_time, "--max-time");
         if (!max_time) return bad_input(max_time.error());
-        auto warmup = dtrack::parse_duration(t.warmup);
+        auto warmup = dtrack::parse_duration(t.warmup, "--warmup");
         if (!warmup) return bad_input(warmup.error());
         m.bandwidth = *bw;
         m.downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime);
@@ -166,7 +170,7 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
         if (t.background_sync == "off") {
             m.background_sync.reset();
         } else {
-            auto bs = dtrack::parse_duration(t.background_sync);
+            auto bs = dtrack::parse_duration(t.background_sync, "--background-sync");
             if (!bs) return bad_input(bs.error());
             if (*bs <= std::chrono::nanoseconds(0))
                 return bad_input({EINVAL, "--background-sync must be positive or 'off'", "use e.g. 5s or off"});

@@ -73,7 +73,9 @@ dtrack::Status check_vm_options(const VmOptions& o) {
     if (o.mem_bytes == 0 || o.mem_bytes % kPageSize != 0)
         return dtrack::Error{EINVAL, "guest memory must be a positive multiple of 4 KiB", "use e.g. --mem 256M"};
     if (o.mem_bytes > GuestLayout::kMaxPds * GuestLayout::kBytesPerPd)
-        return dtrack::Error{EINVAL, "dtvm maps at most 512 GiB of guest memory", "ask for less guest memory"};
+        return dtrack::Error{EINVAL, "guest memory (--mem) of " + std::to_string(o.mem_bytes >> 30) +
+                                         " GiB is more than the 512 GiB dtvm maps",
+                             "ask for at most 512G"};
     if (o.vcpus == 0 || o.vcpus > kMaxVcpus)
         return dtrack::Error{EINVAL, "dtvm runs 1 to 256 vCPUs, not " + std::to_string(o.vcpus), "use 1 to 255"};
     if (o.slots == 0) return dtrack::Error{EINVAL, "a VM needs at least one memslot", "use e.g. --slots 3"};

@@ -9,12 +9,16 @@
 
 namespace dtrack {
 
+// Each takes the option the text came from ("--mem"), to name it in the
+// error; a value the result type cannot hold (above 2^64 - 1 bytes or
+// units, or about 292 years) is refused with its limit, never wrapped.
+
 // "4096", "64K", "256M", "1G", "2T" (binary multiples; a trailing "B"/"iB" is allowed).
-Result<uint64_t> parse_size(const std::string& text);
+Result<uint64_t> parse_size(const std::string& text, const std::string& option = {});
 // "500", "50k", "2M" (decimal multiples), for rates and counts.
-Result<uint64_t> parse_count(const std::string& text);
+Result<uint64_t> parse_count(const std::string& text, const std::string& option = {});
 // "10s", "500ms", "2m", "100us"; a bare number means seconds.
-Result<std::chrono::nanoseconds> parse_duration(const std::string& text);
+Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const std::string& option = {});
 
 // "1.5 GiB", "512 KiB": for people.
 std::string format_bytes(double bytes);
