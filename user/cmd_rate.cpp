@@ -72,8 +72,12 @@ int run_rate(const RateOptions& o) {
     if (o.method == "auto") method = RateMethod::automatic;
     else if (o.method == "bpf") method = RateMethod::bpf;
     else if (o.method == "sample") method = RateMethod::sample;
-    else if (o.method == "uffd") method = RateMethod::uffd;
-    else return usage_error({EINVAL, "unknown method '" + o.method + "'", "use auto, bpf, sample or uffd"});
+    else if (o.method == "uffd")
+        return usage_error({EINVAL,
+                            "there is no --method uffd: userfaultfd tracks only memory of the process that "
+                            "registers it, so it cannot measure another process",
+                            "use --method bpf or --method sample; a VMM can embed dtrack::UffdSource for its own RAM"});
+    else return usage_error({EINVAL, "unknown method '" + o.method + "'", "use auto, bpf or sample"});
     auto interval = parse_duration(o.interval, "--interval");
     if (!interval) return usage_error(interval.error());
     if (*interval < std::chrono::milliseconds(10))
@@ -111,6 +115,9 @@ int run_rate(const RateOptions& o) {
         std::printf("dtrack rate: pid %d (%s), method %s: %s, %s\n", target->pid, target->comm.c_str(),
                     setup->method.c_str(), setup->source.c_str(), setup->exact ? "exact" : "estimated");
         std::printf("  %s\n", setup->why.c_str());
+        if (target->namespace_pids.size() > 1)
+            std::printf("  pid %d is pid %d inside its own PID namespace (a container)\n", target->pid,
+                        target->namespace_pids.back());
         std::printf("%7s %9s %8s %9s %-10s %s\n", "time", "pages/s", "MB/s", "WSS MiB", "figure",
                     setup->knows_vcpus ? "per vCPU, pages/s (ring entries)"
                     : setup->sample    ? "pages present / read (only present pages are read)"
@@ -235,7 +242,7 @@ void add_rate_command(CLI::App& app, ChosenCommand& chosen) {
     auto o = std::make_shared<RateOptions>();
     CLI::App* cmd = app.add_subcommand("rate", "Measure how fast a VM or process dirties memory");
     cmd->add_option("--pid", o->pid, "the process (a VMM, or any process)")->required();
-    cmd->add_option("--method", o->method, "auto | bpf | sample | uffd")->capture_default_str();
+    cmd->add_option("--method", o->method, "auto | bpf | sample")->capture_default_str();
     cmd->add_option("--interval", o->interval, "length of one measurement (e.g. 1s, 500ms)")->capture_default_str();
     cmd->add_option("--count", o->count, "stop after this many intervals (0: until the process exits or Ctrl-C)")
         ->capture_default_str();

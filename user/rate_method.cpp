@@ -7,6 +7,13 @@ namespace {
 std::string who(const TargetProcess& t) { return "pid " + std::to_string(t.pid) + " (" + t.comm + ")"; }
 
 Result<RateSetup> setup_bpf(const TargetProcess& t, const RateMethodOptions& o) {
+    // First what holds for every target: from a PID namespace of our own the
+    // tracepoint's process ids never match ours (BpfSource says why).
+    if (!in_initial_pid_namespace()) {
+        Tracker none;
+        auto refused = BpfSource::attach(t.pid, none);
+        if (!refused) return refused.error();
+    }
     if (!t.has_kvm_vm)
         return Error{EINVAL, who(t) + " runs no KVM VM", "use --method sample for a process that is not a VMM"};
     if (!t.has_dirty_ring)
@@ -60,12 +67,6 @@ Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& t, c
         if (s) s->why = "asked for (--method sample)";
         return s;
     }
-    case RateMethod::uffd:
-        return Error{EINVAL,
-                     "--method uffd tracks memory that the tracking process owns: userfaultfd cannot attach to "
-                     "another process",
-                     "use it from a VMM that embeds libdtrack (dtrack::UffdSource); for a PID use --method bpf "
-                     "or --method sample"};
     case RateMethod::automatic:
         break;
     }

@@ -13,7 +13,7 @@
 
 namespace dtrack::cli {
 
-enum class RateMethod { automatic, bpf, sample, uffd };
+enum class RateMethod { automatic, bpf, sample };
 
 struct RateSetup {
     std::unique_ptr<Tracker> tracker;  // the regions and the source of the chosen method

@@ -53,6 +53,15 @@ Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker
     if (pid <= 0) return Error{EINVAL, "pid " + pid_text + " is not a process id", "give a PID > 0"};
     if (!process_alive(pid) || !std::filesystem::exists("/proc/" + pid_text))
         return Error{ESRCH, "no process " + pid_text, "check the PID (pidof, ps)"};
+    // The tracepoint numbers processes as the initial PID namespace does; a
+    // PID from a namespace of our own (a container) would never match, and
+    // the figure would read 0 pages/s, exact.
+    if (!in_initial_pid_namespace())
+        return Error{ENOTSUP,
+                     "this process runs in a PID namespace of its own (a container), where pid " + pid_text +
+                         " is not the number the kernel's tracepoints use, so BPF cannot pick out its writes",
+                     "run in the host's PID namespace (docker --pid=host, or nsenter -t 1 -p), or sample pages "
+                     "instead (SampleSource), which works in any namespace"};
     if (!probe::may_load_tracing_bpf())
         return Error{EPERM,
                      "watching process " + pid_text +

@@ -2,6 +2,7 @@
 
 #include <linux/kvm.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,13 +16,56 @@ namespace fs = std::filesystem;
 
 bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
+bool in_initial_pid_namespace() {
+    // The initial PID namespace has a fixed inode number (PROC_PID_INIT_INO).
+    constexpr ino_t initial_pid_namespace_inode = 0xEFFFFFFCU;
+    struct stat st {};
+    return ::stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == initial_pid_namespace_inode;
+}
+
+namespace {
+
+// Tgid and NSpid from /proc/PID/status.
+struct StatusIds {
+    pid_t tgid = 0;
+    std::vector<pid_t> nspid;
+};
+
+StatusIds read_status_ids(const fs::path& proc) {
+    StatusIds ids;
+    std::ifstream status(proc / "status");
+    for (std::string line; std::getline(status, line);) {
+        std::istringstream in(line);
+        std::string key;
+        in >> key;
+        if (key == "Tgid:") in >> ids.tgid;
+        if (key == "NSpid:")
+            for (pid_t p; in >> p;) ids.nspid.push_back(p);
+    }
+    return ids;
+}
+
+}  // namespace
+
 Result<TargetProcess> inspect_process(pid_t pid) {
     if (pid <= 0) return Error{EINVAL, "pid " + std::to_string(pid) + " is not a process id", "give a PID > 0"};
     const fs::path proc = "/proc/" + std::to_string(pid);
     if (!process_alive(pid) || !fs::exists(proc))
         return Error{ESRCH, "no process " + std::to_string(pid), "check the PID (pidof, ps)"};
+    // /proc/TID exists for every thread too, and kill(TID, 0) works on it;
+    // only the status file tells a thread from its process.
+    const StatusIds ids = read_status_ids(proc);
+    if (ids.tgid > 0 && ids.tgid != pid) {
+        std::string comm;
+        std::ifstream("/proc/" + std::to_string(ids.tgid) + "/comm") >> comm;
+        return Error{EINVAL,
+                     "pid " + std::to_string(pid) + " is a thread of process " + std::to_string(ids.tgid) + " (" +
+                         comm + "), not a process: dirty pages belong to the process's memory",
+                     "give the process id " + std::to_string(ids.tgid) + " instead"};
+    }
     TargetProcess t;
     t.pid = pid;
+    t.namespace_pids = ids.nspid;
     std::ifstream(proc / "comm") >> t.comm;
 
     // Open fds: the VM and its vCPUs are anonymous inodes.

@@ -3,10 +3,12 @@
 // every kind of bad target.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <atomic>
 #include <sstream>
 #include <thread>
 
@@ -45,10 +47,12 @@ std::string rate(pid_t pid, const std::string& args) {
 
 TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
     DTRACK_REQUIRE_KVM();
-    // Each vCPU writes 20k pages/s sequentially over a part larger than an
-    // interval covers: every write is a newly dirtied page.
-    Background dtvm(binary("dtvm") +
-                    " --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 20k --track ring --duration 30s");
+    // Each vCPU writes 5k pages/s sequentially over a part larger than an
+    // interval covers: every write is a newly dirtied page. A modest rate,
+    // which a vCPU keeps up also when other work loads both cores, paced
+    // every 64 writes (the pacer works in bursts of exit-every writes).
+    Background dtvm(binary("dtvm") + " --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64"
+                                     " --track ring --duration 30s");
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     const auto r = run(rate(dtvm.pid(), "--json --interval 2s --count 4"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -60,9 +64,9 @@ TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
         ++n;
         EXPECT_EQ(j["method"], "bpf");
         EXPECT_TRUE(j["exact"].get<bool>());
-        EXPECT_NEAR(j["pages_per_s"].get<double>(), 40000, 0.02 * 40000) << line;
+        EXPECT_NEAR(j["pages_per_s"].get<double>(), 10000, 0.02 * 10000) << line;
         ASSERT_EQ(j["vcpu_pages_per_s"].size(), 2u) << line;
-        for (const json& v : j["vcpu_pages_per_s"]) EXPECT_NEAR(v.get<double>(), 20000, 0.02 * 20000) << line;
+        for (const json& v : j["vcpu_pages_per_s"]) EXPECT_NEAR(v.get<double>(), 5000, 0.02 * 5000) << line;
         EXPECT_EQ(j["lost"], 0);
     }
     EXPECT_EQ(n, 4);
@@ -117,8 +121,8 @@ TEST(RateCli, BadTargetsGetAClearMessageAndExitCode2) {
     } cases[] = {
         {rate(999999, ""), "no process 999999"},
         {rate(idle.pid(), "--method bpf"), "runs no KVM VM"},
-        {rate(idle.pid(), "--method uffd"), "--method bpf or --method sample"},
-        {rate(idle.pid(), "--method psychic"), "use auto, bpf, sample or uffd"},
+        {rate(idle.pid(), "--method uffd"), "there is no --method uffd"},
+        {rate(idle.pid(), "--method psychic"), "use auto, bpf or sample"},
         {rate(idle.pid(), "--interval never"), "'never' is not a duration"},
         {rate(idle.pid(), "--interval 1e10"), "--interval: '1e10' is too large: at most 292 years"},
         {rate(idle.pid(), "--downtime 1e99"), "--downtime: '1e99' is too large"},
@@ -132,6 +136,39 @@ TEST(RateCli, BadTargetsGetAClearMessageAndExitCode2) {
         EXPECT_EQ(r.exit_code, 2) << c.command << ": " << r.output;
         EXPECT_NE(r.output.find(c.says), std::string::npos) << c.command << " printed: " << r.output;
     }
+}
+
+// A thread id (a vCPU thread from `top -H`) passes kill(tid, 0) and has a
+// /proc entry, but measuring it would watch nothing: refused, naming the process.
+TEST(RateCli, AThreadIdIsRefusedNamingItsProcess) {
+    std::atomic<pid_t> tid{0};
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+        tid = pid_t(::syscall(SYS_gettid));
+        while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    });
+    while (tid == 0) std::this_thread::yield();
+    for (const char* method : {"sample", "bpf", "auto"}) {
+        const auto r = run(rate(tid, std::string("--method ") + method + " --count 1 --interval 100ms"));
+        EXPECT_EQ(r.exit_code, 2) << method << ": " << r.output;
+        EXPECT_NE(r.output.find("is a thread of process " + std::to_string(::getpid())), std::string::npos)
+            << method << ": " << r.output;
+    }
+    done = true;
+    t.join();
+}
+
+// Inside a PID namespace of its own, dtrack's PIDs are not the ones the
+// kernel's tracepoints carry: BPF is refused with the reason, sampling works.
+TEST(RateCli, InAPidNamespaceBpfIsRefusedAndSamplingWorks) {
+    const std::string in_ns = "unshare -p -f --mount-proc sh -c 'sleep 30 & ";
+    const auto bpf = run(in_ns + "exec " + binary("dtrack") + " rate --pid $! --method bpf --count 1' 2>&1");
+    if (bpf.output.find("unshare:") != std::string::npos) GTEST_SKIP() << "cannot make a PID namespace: " << bpf.output;
+    EXPECT_EQ(bpf.exit_code, 2) << bpf.output;
+    EXPECT_NE(bpf.output.find("PID namespace of its own"), std::string::npos) << bpf.output;
+    const auto sample = run(in_ns + "exec " + binary("dtrack") +
+                            " rate --pid $! --method sample --count 1 --interval 200ms' 2>&1");
+    EXPECT_EQ(sample.exit_code, 0) << sample.output;
 }
 
 TEST(RateCli, VmWithoutDirtyRingIsNamed) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dtrack/error.hpp"
 
@@ -14,6 +15,10 @@ namespace dtrack {
 struct TargetProcess {
     pid_t pid = 0;
     std::string comm;           // its command name
+    // Its PID in each PID namespace from ours down to its own (NSpid in
+    // /proc/PID/status): one entry when it lives in ours, more when it runs
+    // in a container below it (the last one is what it calls itself).
+    std::vector<pid_t> namespace_pids;
     bool has_kvm_vm = false;    // an open anon_inode:kvm-vm
     uint32_t vcpus = 0;         // open anon_inode:kvm-vcpu fds
     bool has_dirty_ring = false;  // a vCPU's dirty ring is mapped (kvm-vcpu mapping at page 64)
@@ -21,8 +26,13 @@ struct TargetProcess {
 };
 
 // Fails with a clear Error when the process does not exist or cannot be
-// inspected (no permission).
+// inspected (no permission), and when `pid` is a thread id rather than a
+// process id (a vCPU thread from `top -H`): the error names the process.
 Result<TargetProcess> inspect_process(pid_t pid);
+
+// True when this process runs in the kernel's initial PID namespace, where
+// kernel tracepoints and BPF's bpf_get_current_pid_tgid() number processes.
+bool in_initial_pid_namespace();
 
 // True while the process exists.
 bool process_alive(pid_t pid);
