@@ -141,11 +141,13 @@ TEST(RateCli, VmWithoutDirtyRingIsNamed) {
 TEST(RateCli, TargetGoneMidRunEndsCleanly) {
     auto* idle = new Background("sleep 60");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // The pid is read before the killer starts: once it runs, idle may be gone.
+    const pid_t pid = idle->pid();
     std::thread killer([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(700));
         delete idle;
     });
-    const auto r = run(rate(idle->pid(), "--method sample --interval 200ms --count 50"));
+    const auto r = run(rate(pid, "--method sample --interval 200ms --count 50"));
     killer.join();
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("exited; run ended"), std::string::npos) << r.output;
