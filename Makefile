@@ -3,7 +3,13 @@
 #   make test       build and run the GoogleTest suites
 #   make run        the demo
 #   make bench      benchmarks (ratios measured side by side)
+#   make asan       library, tools and tests under AddressSanitizer + UBSan in
+#                   build-asan/, then the whole suite (any report fails it)
+#   make tsan       the same under ThreadSanitizer in build-tsan/
+#                   (suppressions: tests/tsan.supp)
 #   V=1             print full commands
+#   SANITIZE=list   -fsanitize=list (-O1) for every C++ object and link; use
+#                   with a BUILD of its own (asan/tsan do both)
 # Out-of-tree: everything is built under $(BUILD).
 
 BUILD    ?= build
@@ -21,10 +27,14 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+# Sanitizers: every C++ compile and link (SAN_FLAGS), never the BPF programs.
+SANITIZE  ?=
+SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
-CXXFLAGS  ?= -O2 -g
+CXXFLAGS  ?= $(if $(SANITIZE),-O1 -g,-O2 -g)
 CXXFLAGS  += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
              -Ilib/include -Ilib -Itests -I$(BUILD)/bpf -MMD -MP
+CXXFLAGS  += $(SAN_FLAGS)
 LDLIBS    := -lbpf -lelf -lz -pthread
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 
@@ -55,7 +65,7 @@ BENCH  := $(BUILD)/dtrack_bench
 TOOLS :=
 include $(wildcard tools/*/tool.mk)
 
-.PHONY: all deps test soak run bench clean
+.PHONY: all deps test soak run bench clean asan tsan
 all: $(LIB_A) $(LIB_SO) $(CLI) $(TOOLS)
 
 # Installs what is missing; a no-op (one dpkg-query) when everything is there.
@@ -107,11 +117,11 @@ $(LIB_A): $(LIB_OBJS)
 
 $(LIB_SO): $(LIB_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) -shared -o $@ $^ $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -shared -o $@ $^ $(LDLIBS)
 
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) -o $@ $^ $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 # Tests find the built binaries (dtrack, dtvm) through this path.
 $(TEST_OBJS) $(BENCH_OBJS): CXXFLAGS += -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"'
@@ -121,16 +131,41 @@ $(TEST_OBJS): CXXFLAGS += -Itools/dtvm
 
 $(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) -o $@ $^ -lgmock -lgtest $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest $(LDLIBS)
 
 $(BENCH): $(BENCH_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) -o $@ $^ -lbenchmark $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lbenchmark $(LDLIBS)
 
 # The suite prints "tests: N passed, N failed" as its last line.
 TEST_ARGS ?=
 test: all $(TESTS)
+ifeq ($(SANITIZE),)
 	$(Q)$(TESTS) $(TEST_ARGS)
+else
+	$(Q)rm -rf $(SAN_REPORTS) && mkdir -p -m 1777 $(SAN_REPORTS)
+	$(Q)$(SAN_ENV) $(SAN_RUN) $(TESTS) $(TEST_ARGS); rc=$$?; \
+	for r in $(SAN_REPORTS)/*; do [ -e "$$r" ] || continue; \
+	    echo "== sanitizer report $$r"; cat "$$r"; rc=1; done; exit $$rc
+endif
+
+# Sanitized builds: own build directory, then the suite. The suite and every
+# dtrack/dtvm it starts (they inherit the environment) write any report to
+# $(SAN_REPORTS)/report.<pid> (world-writable: some children run as nobody);
+# a report in any process, or a failing suite, fails the run. Options from the
+# environment come last, so they win (e.g. TSAN_OPTIONS=halt_on_error=0).
+comma       := ,
+SAN_REPORTS := $(abspath $(BUILD))/sanitizer-reports
+SAN_LOG     := log_path=$(SAN_REPORTS)/report
+SAN_ENV     := ASAN_OPTIONS="halt_on_error=1:exitcode=66:$(SAN_LOG):$${ASAN_OPTIONS}" \
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=66:$(SAN_LOG):$${UBSAN_OPTIONS}" \
+               TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(abspath tests/tsan.supp):$(SAN_LOG):$${TSAN_OPTIONS}"
+SAN_RUN     :=
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=address,undefined test
+tsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-tsan SANITIZE=thread test
 
 # The no-lost-page oracle, 20 times longer than in `make test`.
 soak: all $(TESTS)

@@ -14,6 +14,7 @@
 
 #include "support/backends.hpp"
 #include "support/run_command.hpp"
+#include "support/sanitizers.hpp"
 
 using dtrack_test::binary;
 using dtrack_test::run;
@@ -64,12 +65,14 @@ TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
         ++n;
         EXPECT_EQ(j["method"], "bpf");
         EXPECT_TRUE(j["exact"].get<bool>());
-        EXPECT_NEAR(j["pages_per_s"].get<double>(), 10000, 0.02 * 10000) << line;
         ASSERT_EQ(j["vcpu_pages_per_s"].size(), 2u) << line;
-        for (const json& v : j["vcpu_pages_per_s"]) EXPECT_NEAR(v.get<double>(), 5000, 0.02 * 5000) << line;
         EXPECT_EQ(j["lost"], 0);
+        if (dtrack_test::kSanitized) continue;
+        EXPECT_NEAR(j["pages_per_s"].get<double>(), 10000, 0.02 * 10000) << line;
+        for (const json& v : j["vcpu_pages_per_s"]) EXPECT_NEAR(v.get<double>(), 5000, 0.02 * 5000) << line;
     }
     EXPECT_EQ(n, 4);
+    if (dtrack_test::kSanitized) GTEST_SKIP() << dtrack_test::kRatesNotCheckedWhenSanitized;
 }
 
 TEST(RateCli, SamplingAProcessBackendDtvmMatchesItsWorkloadWithinTheBound) {
@@ -183,11 +186,13 @@ TEST(RateCli, VmWithoutDirtyRingIsNamed) {
 TEST(RateCli, TargetGoneMidRunEndsCleanly) {
     auto* idle = new Background("sleep 60");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // The pid is read before the killer starts: once it runs, idle may be gone.
+    const pid_t pid = idle->pid();
     std::thread killer([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(700));
         delete idle;
     });
-    const auto r = run(rate(idle->pid(), "--method sample --interval 200ms --count 50"));
+    const auto r = run(rate(pid, "--method sample --interval 200ms --count 50"));
     killer.join();
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("exited; run ended"), std::string::npos) << r.output;

@@ -1,5 +1,5 @@
 # tools/dtvm: the reference VMM. Included by the top-level Makefile, which
-# provides BUILD, CXX, CXXFLAGS, LDLIBS, LIB_A, msg, Q and the generic
+# provides BUILD, CXX, CXXFLAGS, SAN_FLAGS, LDLIBS, LIB_A, msg, Q and the generic
 # $(BUILD)/%.o: %.cpp rule.
 #
 # DTVM_OBJS is everything but main.o (the guest included), for tests to link.
@@ -26,5 +26,5 @@ TOOLS += $(DTVM)
 
 $(DTVM): $(DTVM_OBJS) $(BUILD)/tools/dtvm/main.o $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) -o $@ $^ $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 endif
