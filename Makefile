@@ -13,6 +13,9 @@
 # Out-of-tree: everything is built under $(BUILD).
 
 BUILD    ?= build
+# The one version number: `dtrack --version`, `dtvm --version`, the soname.
+VERSION  := $(shell cat VERSION)
+VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 CXX      ?= g++
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
@@ -31,10 +34,11 @@ endif
 SANITIZE  ?=
 SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
-CXXFLAGS  ?= $(if $(SANITIZE),-O1 -g,-O2 -g)
-CXXFLAGS  += -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
-             -Ilib/include -Ilib -Itests -I$(BUILD)/bpf -MMD -MP
-CXXFLAGS  += $(SAN_FLAGS)
+# CXXFLAGS is the user's (make CXXFLAGS=-O0 builds too); what dtrack needs
+# whatever it says is in DT_CXXFLAGS.
+CXXFLAGS    ?= $(if $(SANITIZE),-O1 -g,-O2 -g)
+DT_CXXFLAGS := -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
+               -Ilib/include -Ilib -Ibpf -I$(BUILD)/bpf -MMD -MP -DDTRACK_VERSION='"$(VERSION)"' $(SAN_FLAGS)
 LDLIBS    := -lbpf -lelf -lz -pthread
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 
@@ -56,10 +60,15 @@ BENCH_SRCS := $(wildcard tests/bench/*.cpp)
 BENCH_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(BENCH_SRCS))
 
 LIB_A  := $(BUILD)/libdtrack.a
-LIB_SO := $(BUILD)/libdtrack.so
+# libdtrack.so.MAJOR.MINOR.PATCH, soname libdtrack.so.MAJOR, and the two links.
+LIB_SONAME := libdtrack.so.$(VERSION_MAJOR)
+LIB_SO     := $(BUILD)/libdtrack.so.$(VERSION)
 CLI    := $(BUILD)/dtrack
 TESTS  := $(BUILD)/dtrack_tests
 BENCH  := $(BUILD)/dtrack_bench
+
+# A recipe that fails leaves no half-written target behind.
+.DELETE_ON_ERROR:
 
 .DEFAULT_GOAL := all
 TOOLS :=
@@ -109,7 +118,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/%.o: %.cpp | deps $(BPF_SKELS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CXX,$@)
-	$(Q)$(CXX) $(CXXFLAGS) -c $< -o $@
+	$(Q)$(CXX) $(DT_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
 
 $(LIB_A): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -117,17 +126,19 @@ $(LIB_A): $(LIB_OBJS)
 
 $(LIB_SO): $(LIB_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -shared -o $@ $^ $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -o $@ $^ $(LDLIBS)
+	$(Q)ln -sf $(@F) $(BUILD)/$(LIB_SONAME) && ln -sf $(LIB_SONAME) $(BUILD)/libdtrack.so
 
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-# Tests find the built binaries (dtrack, dtvm) through this path.
-$(TEST_OBJS) $(BENCH_OBJS): CXXFLAGS += -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"'
+# Tests find their helpers under tests/ and the built binaries (dtrack, dtvm)
+# through DTRACK_BUILD_DIR; only they see tests/.
+$(TEST_OBJS) $(BENCH_OBJS): DT_CXXFLAGS += -Itests -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"'
 
-# KVM tests drive real VMs through dtvm's VM layer.
-$(TEST_OBJS): CXXFLAGS += -Itools/dtvm
+# Tests drive real VMs through dtvm's VM layer.
+$(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm
 
 $(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(LIB_A)
 	$(call msg,LD,$@)

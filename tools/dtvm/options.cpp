@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "dtrack/units.hpp"
+#include "dtrack/version.hpp"
 
 namespace dtvm {
 
@@ -40,6 +41,7 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     CLI::App app{"dtvm: a small VMM whose guest writes stamped pages; tracks them with libdtrack, checks that "
                  "no written page is missed, and migrates its memory over TCP. Runs a real KVM guest, or the same "
                  "workload on worker threads over userfaultfd-tracked memory where there is no KVM (--backend)."};
+    app.set_version_flag("--version", std::string("dtvm ") + dtrack::version());
     app.footer("Exit codes: 0 every written page was reported (or the migration completed), 1 a written page was not "
                "reported, 2 bad input or a missing kernel feature (the message names the cause and the fix), 3 the "
                "guest or KVM failed, 4 the migration did not complete (the guest runs on).");
