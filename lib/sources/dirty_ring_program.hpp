@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "../../bpf/dirty_ring.h"  // the map values, shared with the BPF program
+#include "dirty_ring.h"  // bpf/: the map values, shared with the BPF program
 #include "dtrack/error.hpp"
 
 struct dirty_ring_bpf;
