@@ -118,6 +118,10 @@ Error TlsStream::handshake_failed(int ssl_error) const {
     const bool server = credentials_.role() == TlsRole::server;
     const std::string peer = server ? "sender" : "receiver";
     std::string why;
+    std::string fix = credentials_.context().psk
+                          ? "give both ends the same keys file, with the identity the source uses"
+                          : "give both ends certificates signed by the same CA, as ca-cert.pem, in QEMU's layout (the "
+                            "destination: server-cert.pem, server-key.pem; the source: client-cert.pem, client-key.pem)";
     if (!state_.note.empty()) {
         why = state_.note;
     } else if (const long v = SSL_get_verify_result(ssl_.get()); v != X509_V_OK) {
@@ -127,18 +131,15 @@ Error TlsStream::handshake_failed(int ssl_error) const {
     } else {
         const unsigned long e = ERR_peek_error();
         const std::string reasons = openssl_errors();
-        if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER)
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER) {
             why = "the " + peer + " does not speak TLS (" + reasons + ")";
-        else if (reasons.find("alert") != std::string::npos)
+            fix = "give the " + peer + " TLS credentials too (dtvm: --tls-creds DIR or --tls-psk FILE)";
+        } else if (reasons.find("alert") != std::string::npos) {
             why = "the " + peer + " refused this side (" + reasons + ")";
-        else
+        } else {
             why = reasons;
+        }
     }
-    const std::string fix = credentials_.context().psk
-                                ? "give both ends the same keys file, with the identity the source uses"
-                                : "give both ends certificates signed by the same CA, as ca-cert.pem, in QEMU's "
-                                  "layout (the destination: server-cert.pem, server-key.pem; the source: "
-                                  "client-cert.pem, client-key.pem)";
     return Error{EACCES, "TLS handshake with the " + peer + " failed: " + why, fix};
 }
 

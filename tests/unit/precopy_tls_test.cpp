@@ -99,7 +99,9 @@ struct PrecopyTls : testing::Test {
         EXPECT_TRUE(contains(run.sent.message, sender_says)) << run.sent.message;
         ASSERT_TRUE(run.received && !run.received->ok()) << "the receiver accepted";
         EXPECT_TRUE(contains(run.received_error(), receiver_says)) << run.received_error();
-        if (sender_speaks_tls) EXPECT_EQ(run.sent.pages_sent, 0u);
+        if (sender_speaks_tls) {
+            EXPECT_EQ(run.sent.pages_sent, 0u);
+        }
         EXPECT_TRUE(dst.all_zero()) << "guest memory was written";
     }
 };
@@ -170,6 +172,7 @@ TEST_F(PrecopyTls, ATlsSenderIsRefusedByAPlainReceiver) {
     const TlsRun run = migrate(src, dst, x509(dir, TlsRole::client).value(), std::nullopt);
     expect_refused_before_any_data(run, "the sender started a TLS handshake, and this receiver has no TLS credentials",
                                    "TLS handshake with the receiver failed: the receiver does not speak TLS");
+    EXPECT_TRUE(contains(run.sent.message, "give the receiver TLS credentials too")) << run.sent.message;
 }
 
 TEST(PrecopyTlsCredentials, MissingOrBadFilesAreNamedWithTheFix) {

@@ -126,17 +126,22 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     // Migration, destination side.
     app.add_option("--incoming", t.incoming,
                    "receive a migration on tcp://HOST:PORT (port 0: any free port); without TLS only on loopback "
-                   "(127.0.0.0/8) unless --insecure; --max-time bounds it too");
+                   "(127.0.0.0/8) unless --insecure. One sender; it is cut off when silent for 20 s, slower than "
+                   "64 KiB/s over 10 s, or past --max-time")
+        ->type_name("URI");
     // Migration security, both ends.
     app.add_option("--tls-creds", t.tls_creds,
                    "TLS 1.3 with x509 credentials from DIR in QEMU's layout: ca-cert.pem on both ends, "
                    "server-cert.pem + server-key.pem for --incoming, client-cert.pem + client-key.pem for "
                    "--migrate-to; each end verifies the other against ca-cert.pem, the source also the address "
-                   "it connects to");
+                   "it connects to")
+        ->type_name("DIR");
     app.add_option("--tls-psk", t.tls_psk,
                    "TLS 1.3 with a pre-shared key from FILE in QEMU's keys.psk format (IDENTITY:HEXKEY lines), the "
-                   "same file on both ends");
+                   "same file on both ends")
+        ->type_name("FILE");
     app.add_option("--tls-psk-identity", t.tls_psk_identity, "--migrate-to: the identity whose key it uses")
+        ->type_name("NAME")
         ->capture_default_str();
     app.add_flag("--insecure", o.insecure,
                  "--incoming: listen beyond loopback without TLS; whoever connects first may write guest memory "
