@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -30,11 +31,28 @@ std::string hex(uint64_t v) {
 class Reception {
 public:
     Reception(const std::vector<GuestMemory>& memory, const ReceiverOptions& options, int fd)
-        : memory_(memory), options_(options), socket_(fd) {}
+        : memory_(memory), options_(options), fd_(fd), start_(steady::now()),
+          deadline_(options.max_time.count() > 0 ? start_ + options.max_time : no_deadline),
+          window_start_(start_) {}
 
     Result<ReceiveReport> run() {
+        // With credentials nothing is read or sent before the handshake: a
+        // peer that fails it learns nothing, not even the memory layout.
+        const Deadline handshake_by = std::min(deadline_, Deadline(steady::now() + options_.io_timeout));
+        auto stream = open_stream(fd_, options_.tls, "", handshake_by);
+        if (!stream) {
+            // A plain sender gets the reason in its own protocol: it can say it.
+            if (stream.error().errno_value == EPROTO) {
+                StreamSocket plain(fd_);
+                send_reject(plain, stream.error().message());
+            }
+            return stream.error();
+        }
+        stream_ = std::move(stream.value());
         Result<ReceiveReport> result = receive();
-        if (!result) reject(result.error().message());
+        if (!result) {
+            send_reject(*stream_, peer_reason_.empty() ? result.error().message() : peer_reason_);
+        }
         return result;
     }
 
@@ -50,7 +68,7 @@ private:
         report_.bytes = offset_;
         report_.digest_match = true;
         const IoStatus io =
-            socket_.write_all(wire::encode_accept({report_.digest, report_.pages}), no_deadline, options_.io_timeout);
+            stream_->write_all(wire::encode_accept({report_.digest, report_.pages}), no_deadline, options_.io_timeout);
         if (!io.ok())
             return Error{io.err, "the copy is complete and verified, but sending the acceptance failed: " + io.describe(),
                          "do not run this copy: the sender did not hear that it may stop"};
@@ -65,6 +83,9 @@ private:
         if (Status s = read(prelude_bytes, "stream header"); !s) return s;
         // The decoders' messages say "at byte N: ..." themselves.
         auto prelude = wire::decode_prelude(prelude_bytes);
+        if (!prelude && prelude_bytes[0] == 0x16 && prelude_bytes[1] == 0x03)  // a TLS handshake record
+            return Error{EPROTO, "the sender started a TLS handshake, and this receiver has no TLS credentials",
+                         "give the receiver the same kind of credentials (dtvm: --tls-creds DIR or --tls-psk FILE)"};
         if (!prelude) return Error{0, "stream header " + prelude.error().what, ""};
         where_ = "stream header at byte " + std::to_string(wire::prelude_bytes);
         std::vector<uint8_t> table(prelude->table_bytes());  // at most max_regions entries
@@ -73,10 +94,15 @@ private:
         if (!header) return Error{0, "stream header " + header.error().what, ""};
         const wire::StreamHeader mine = wire::header_for(memory_);
         if (header->page_size != mine.page_size) where_ = "stream header at byte 12";
-        if (header->page_size != mine.page_size || header->regions != mine.regions)
+        if (header->page_size != mine.page_size || header->regions != mine.regions) {
+            // The layout describes this VM: only an authenticated peer hears it.
+            if (!stream_->authenticated())
+                peer_reason_ = where_ + ": the sender's memory layout differs from this receiver's (not described "
+                                        "over an unauthenticated connection; the receiver's log has both)";
             return fail("the sender's memory layout differs from this receiver's: sender has " + describe(*header) +
                             "; receiver has " + describe(mine),
                         "give the receiving VMM the same memory size and slots as the sender");
+        }
         page_size_ = header->page_size;
         for (const GuestMemory& m : memory_) regions_[m.region] = &m;
         return Ok{};
@@ -165,21 +191,58 @@ private:
     // `may_end_here`: a stream that ends before the first byte ends between
     // records (the sender stopped), not inside one (truncated).
     Status read(std::span<uint8_t> out, const char* what, bool may_end_here = false) {
-        const IoStatus io = socket_.read_exact(out, no_deadline, options_.io_timeout);
-        offset_ += io.done;
-        if (io.ok()) return Ok{};
-        switch (io.result) {
-            case IoResult::closed:
-                if (io.done == 0 && may_end_here)
-                    return fail("the stream ended before the END record (the sender stopped)");
-                return fail("the stream ended after " + std::to_string(io.done) + " of the " +
-                            std::to_string(out.size()) + " bytes of the " + what + " (truncated)");
-            case IoResult::timed_out:
-                return fail("no data from the sender for " + std::to_string(options_.io_timeout.count()) +
-                            " ms (io_timeout) while reading the " + what);
-            default:
-                return fail(std::string("reading the ") + what + " failed: " + io.describe());
+        size_t got = 0;
+        for (;;) {
+            if (Status s = check_pace(what); !s) return s;
+            const IoStatus io =
+                stream_->read_exact(out.subspan(got), std::min(deadline_, pace_check_at()), options_.io_timeout);
+            got += io.done;
+            offset_ += io.done;
+            if (io.ok()) return Ok{};
+            switch (io.result) {
+                case IoResult::closed:
+                    if (got == 0 && may_end_here)
+                        return fail("the stream ended before the END record (the sender stopped)");
+                    return fail("the stream ended after " + std::to_string(got) + " of the " +
+                                std::to_string(out.size()) + " bytes of the " + what + " (truncated)");
+                case IoResult::timed_out: {
+                    const auto now = steady::now();
+                    if (now >= deadline_)
+                        return fail("max_time of " + std::to_string(ms(options_.max_time)) +
+                                    " ms reached while reading the " + what);
+                    if (now >= pace_check_at()) continue;  // check_pace() decides
+                    return fail("no data from the sender for " + std::to_string(options_.io_timeout.count()) +
+                                " ms (io_timeout) while reading the " + what);
+                }
+                default:
+                    return fail(std::string("reading the ") + what + " failed: " + io.describe());
+            }
         }
+    }
+
+    // The floor under the sender's pace: each rate_window must bring at least
+    // min_bytes_per_s for its length, so a peer that drips bytes cannot hold
+    // this receiver (and its memory) for ever.
+    Deadline pace_check_at() const {
+        return options_.min_bytes_per_s ? window_start_ + options_.rate_window : no_deadline;
+    }
+    Status check_pace(const char* what) {
+        const auto now = steady::now();
+        if (now < pace_check_at()) return Ok{};
+        const uint64_t moved = offset_ - window_offset_;
+        const double seconds = std::chrono::duration<double>(now - window_start_).count();
+        if (double(moved) < double(options_.min_bytes_per_s) * seconds)
+            return fail("the sender sent " + std::to_string(moved) + " bytes in " + std::to_string(ms(now - window_start_)) +
+                            " ms, under the floor of " + std::to_string(options_.min_bytes_per_s) +
+                            " bytes/s (min_bytes_per_s), while reading the " + what,
+                        "a slow link or a low sender bandwidth cap needs a lower min_bytes_per_s");
+        window_start_ = now;
+        window_offset_ = offset_;
+        return Ok{};
+    }
+
+    static long long ms(std::chrono::nanoseconds d) {
+        return (long long)std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
     }
 
     // --- errors ---------------------------------------------------------------------
@@ -191,10 +254,10 @@ private:
 
     // Tells the sender why, when the connection still allows, then closes
     // gracefully so the message is not lost to a reset.
-    void reject(const std::string& reason) {
+    void send_reject(Stream& stream, const std::string& reason) const {
         const Deadline grace = steady::now() + std::min<std::chrono::milliseconds>(rejection_grace, options_.io_timeout);
-        socket_.write_all(wire::encode_reject(reason), grace, options_.io_timeout);
-        socket_.linger(grace);
+        stream.write_all(wire::encode_reject(reason), grace, options_.io_timeout);
+        stream.linger(grace);
     }
 
     Status check_own_memory() const {
@@ -220,7 +283,13 @@ private:
 
     const std::vector<GuestMemory>& memory_;
     const ReceiverOptions& options_;
-    StreamSocket socket_;
+    const int fd_;
+    std::unique_ptr<Stream> stream_;  // plain or TLS, after the handshake
+    const steady::time_point start_;
+    const Deadline deadline_;           // max_time
+    steady::time_point window_start_;   // the pace floor's current window
+    uint64_t window_offset_ = 0;
+    std::string peer_reason_;  // what the sender is told, when it must hear less than the log
 
     uint64_t page_size_ = 0;
     std::map<uint32_t, const GuestMemory*> regions_;  // by region id

@@ -2,6 +2,8 @@
 // downtime limit, then a paused final round and the receiver's verdict.
 #include "dtrack/precopy/sender.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -9,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "consumers/precopy_socket.hpp"
+#include "consumers/precopy_stream.hpp"
 #include "consumers/precopy_token_bucket.hpp"
 #include "dtrack/precopy/wire_format.hpp"
 
@@ -73,7 +75,7 @@ class Migration {
 public:
     Migration(Tracker& tracker, Rounds& rounds, const std::vector<GuestMemory>& memory, VmControl& vm,
               const SenderOptions& options, int fd)
-        : tracker_(tracker), rounds_(rounds), memory_(memory), vm_(vm), options_(options), socket_(fd),
+        : tracker_(tracker), rounds_(rounds), memory_(memory), vm_(vm), options_(options), fd_(fd),
           start_(steady::now()),
           deadline_(options.max_time.count() > 0 ? start_ + options.max_time : no_deadline) {
         if (options_.bandwidth) bucket_.emplace(options_.bandwidth);
@@ -83,6 +85,8 @@ public:
         Stop stop{OutcomeStatus::error, ""};
         if (Step bad = check_layout()) {
             stop = *bad;
+        } else if (Step refused = open_stream()) {
+            stop = *refused;  // nothing was sent and the guest never paused
         } else {
             page_size_ = memory_.front().page_size;
             batch_.emplace(page_size_, options_.batch_pages);
@@ -93,7 +97,10 @@ public:
             fill_syncs();
             rounds_.finish_migration();
         }
-        if (stop.status != OutcomeStatus::completed) socket_.shutdown_write();  // the receiver sees the end at once
+        if (stop.status != OutcomeStatus::completed) {  // the receiver sees the end at once
+            if (stream_) stream_->shutdown_write();
+            else ::shutdown(fd_, SHUT_WR);
+        }
         outcome_.status = stop.status;
         outcome_.message = stop.message;
         outcome_.total_time = steady::now() - start_;
@@ -234,6 +241,15 @@ private:
 
     // --- the wire ---------------------------------------------------------------------
 
+    // With credentials: the TLS handshake, before a byte of the stream.
+    Step open_stream() {
+        const Deadline by = std::min(deadline_, Deadline(steady::now() + options_.io_timeout));
+        auto stream = precopy::open_stream(fd_, options_.tls, options_.tls_peer_name, by);
+        if (!stream) return Stop{OutcomeStatus::receiver_failed, stream.error().message()};
+        stream_ = std::move(stream.value());
+        return std::nullopt;
+    }
+
     Step send(std::span<const uint8_t> bytes) {
         while (!bytes.empty()) {
             size_t piece = bytes.size();
@@ -242,7 +258,7 @@ private:
                 if (Step s = sleep(bucket_->reserve(piece))) return s;
             }
             const IoStatus io =
-                socket_.write_all(bytes.first(piece), deadline_, options_.io_timeout, /*stop_when_readable=*/true);
+                stream_->write_all(bytes.first(piece), deadline_, options_.io_timeout, /*stop_when_readable=*/true);
             outcome_.bytes_on_wire += io.done;
             rounds_.add_transferred(io.done);
             if (!io.ok()) return io_failure(io);
@@ -305,14 +321,14 @@ private:
         };
         uint8_t head[wire::record_header_bytes];
         const milliseconds silence = stall.value_or(options_.io_timeout);
-        IoStatus io = socket_.read_exact(head, deadline, silence);
+        IoStatus io = stream_->read_exact(head, deadline, silence);
         if (!io.ok()) return no_answer(io);
         auto header = wire::decode_record_header(head, page_size_);
         if (!header) return unreadable(header.error().what);
         if (header->type != wire::RecordType::accept && header->type != wire::RecordType::reject)
             return unreadable(std::string("a ") + wire::to_string(header->type) + " record");
         std::vector<uint8_t> payload(header->payload_length);  // checked: at most max_reason_bytes
-        io = socket_.read_exact(payload, deadline, silence);
+        io = stream_->read_exact(payload, deadline, silence);
         if (!io.ok()) return no_answer(io);
         if (Status s = wire::check_payload_crc(*header, payload); !s) return unreadable(s.error().what);
         reply.type = header->type;
@@ -419,7 +435,8 @@ private:
     const std::vector<GuestMemory>& memory_;
     VmControl& vm_;
     const SenderOptions& options_;
-    StreamSocket socket_;
+    const int fd_;
+    std::unique_ptr<Stream> stream_;  // plain or TLS, once open_stream() succeeded
     std::optional<TokenBucket> bucket_;
 
     const steady::time_point start_;

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
-#include <cstring>
 
 namespace dtrack::precopy {
 
@@ -14,35 +12,7 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-// Milliseconds poll() may wait before `deadline` (rounded up so it does not
-// spin), or -1 when the deadline has passed.
-int poll_timeout(Deadline deadline) {
-    const auto now = steady::now();
-    if (now >= deadline) return -1;
-    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-    return static_cast<int>(std::min<int64_t>(ms, INT_MAX));
-}
-
-bool is_disconnect(int err) { return err == EPIPE || err == ECONNRESET || err == ENOTCONN || err == ESHUTDOWN; }
-
 IoStatus closed(size_t done, int err = 0) { return IoStatus{IoResult::closed, err, done}; }
-
-}  // namespace
-
-std::string IoStatus::describe() const {
-    switch (result) {
-        case IoResult::ok: return "ok";
-        case IoResult::timed_out: return "timed out";
-        case IoResult::closed:
-            return err ? std::string("connection closed by the peer (") + std::strerror(err) + ")"
-                       : "connection closed by the peer";
-        case IoResult::peer_readable: return "the peer sent data";
-        case IoResult::failed: return std::string("socket error: ") + std::strerror(err);
-    }
-    return "?";
-}
-
-namespace {
 
 // The loop both directions share: poll() until the socket is ready, then let
 // `move(done)` send or receive what the kernel takes now (0 = the peer closed).
@@ -99,14 +69,5 @@ bool StreamSocket::readable_now() const {
 }
 
 void StreamSocket::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
-
-void StreamSocket::linger(Deadline deadline) {
-    shutdown_write();
-    uint8_t sink[4096];
-    for (;;) {
-        const IoStatus s = read_exact(sink, deadline, no_stall_limit);
-        if (!s.ok()) return;  // EOF, error or deadline
-    }
-}
 
 }  // namespace dtrack::precopy

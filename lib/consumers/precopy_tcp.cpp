@@ -75,9 +75,20 @@ Result<UniqueFd> tcp_connect(const TcpAddress& address, std::chrono::millisecond
     return fd;
 }
 
-Result<TcpListener> TcpListener::listen(const TcpAddress& address) {
+bool is_loopback(const TcpAddress& address) {
+    auto sa = to_sockaddr(address);
+    return sa && (ntohl(sa->sin_addr.s_addr) >> 24) == 127;
+}
+
+Result<TcpListener> TcpListener::listen(const TcpAddress& address, bool non_loopback_allowed) {
     auto sa = to_sockaddr(address);
     if (!sa) return sa.error();
+    if (!non_loopback_allowed && !is_loopback(address))
+        return Error{EACCES,
+                     "refusing to listen on " + address.host +
+                         " without TLS: any host that connects first could write this guest's memory",
+                     "give TLS credentials (dtvm: --tls-creds DIR or --tls-psk FILE), listen on 127.0.0.1, or "
+                     "accept the risk on a trusted network (dtvm: --insecure)"};
     TcpListener l;
     l.fd_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!l.fd_.valid()) return errno_error("socket", errno);
@@ -95,11 +106,16 @@ Result<TcpListener> TcpListener::listen(const TcpAddress& address) {
 }
 
 Result<UniqueFd> TcpListener::accept(std::chrono::milliseconds timeout) {
+    if (!fd_.valid())
+        return Error{EBADF, "this listener already accepted its one connection", "listen again for another migration"};
     if (!wait_ready(fd_.get(), POLLIN, timeout))
         return Error{ETIMEDOUT, "no sender connected within " + std::to_string(timeout.count() / 1000) + " s",
                      "start the sender (dtvm --migrate-to) or raise the timeout"};
     UniqueFd fd(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!fd.valid()) return errno_error("accept", errno);
+    // One peer per migration: closing the listener resets anyone queued
+    // behind it and refuses later connections at once.
+    fd_.reset();
     const int one = 1;
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;

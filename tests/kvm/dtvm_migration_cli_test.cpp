@@ -7,10 +7,12 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "support/backends.hpp"
 #include "support/run_command.hpp"
+#include "support/tls_files.hpp"
 
 using dtrack_test::binary;
 using dtrack_test::run;
@@ -20,17 +22,18 @@ namespace {
 // A `dtvm --incoming` in the background: its pid and port, its output at the end.
 class Incoming {
 public:
-    explicit Incoming(const std::string& args) {
-        pipe_ = ::popen(("sh -c 'echo $$; exec " + binary("dtvm") + " --incoming tcp://127.0.0.1:0 " + args +
+    explicit Incoming(const std::string& args, const std::string& host = "127.0.0.1") {
+        pipe_ = ::popen(("sh -c 'echo $$; exec " + binary("dtvm") + " --incoming tcp://" + host + ":0 " + args +
                          "' 2>&1")
                             .c_str(),
                         "r");
         char line[512];
         if (pipe_ && std::fgets(line, sizeof line, pipe_)) pid_ = std::atoi(line);
-        // Up to the "listening on 127.0.0.1:PORT" line (a backend line may come first).
+        // Up to the "listening on HOST:PORT" line (a backend line may come first).
+        const std::string listening = "listening on " + host + ":";
         while (pipe_ && port_ == 0 && std::fgets(line, sizeof line, pipe_)) {
             output_ += line;
-            if (const char* p = std::strstr(line, "127.0.0.1:")) port_ = std::atoi(p + 10);
+            if (const char* p = std::strstr(line, listening.c_str())) port_ = std::atoi(p + listening.size());
         }
     }
     ~Incoming() {
@@ -122,5 +125,80 @@ TEST_P(DtvmMigrationCliFaults, NoReceiverIsAClearError) {
 INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliFaults,
                          testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
                          [](const auto& info) { return dtvm::backend_name(info.param); });
+
+// --- migration security: TLS on both backends, loopback-only without it ---------------------
+
+class DtvmMigrationCliTls : public testing::TestWithParam<dtvm::Backend> {
+protected:
+    struct Both {
+        std::unique_ptr<Incoming> in;
+        dtrack_test::CommandResult src;
+        int in_exit = -1;
+    };
+    // A migration where the source has `source_tls` and the destination `destination_tls`.
+    Both migrate(const std::string& source_tls, const std::string& destination_tls) {
+        Both b;
+        b.in = std::make_unique<Incoming>("--mem 128M" + with_backend(GetParam()) + destination_tls);
+        EXPECT_GT(b.in->port(), 0) << b.in->output();
+        b.src = run(binary("dtvm") + " " + guest + with_backend(GetParam()) + source_tls +
+                    " --migrate-to tcp://127.0.0.1:" + std::to_string(b.in->port()) +
+                    " --bandwidth 200M --warmup 500ms --max-time 60s 2>&1");
+        b.in_exit = b.in->finish();
+        return b;
+    }
+};
+
+TEST_P(DtvmMigrationCliTls, MigratesWithX509CredentialsAndTheDigestsMatch) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
+    const std::string creds = " --tls-creds " + dtrack_test::x509_dir("dtvm", "ca-a");
+    auto [in, src, in_exit] = migrate(creds, creds);
+    EXPECT_EQ(src.exit_code, 0) << src.output;
+    EXPECT_NE(src.output.find("TLS x509 credentials from"), std::string::npos) << src.output;
+    EXPECT_NE(src.output.find("digest matches"), std::string::npos) << src.output;
+    EXPECT_EQ(in_exit, 0) << in->output();
+    EXPECT_NE(in->output().find("matches the source's"), std::string::npos) << in->output();
+}
+
+TEST_P(DtvmMigrationCliTls, MigratesWithAPreSharedKeyAndTheDigestsMatch) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
+    const std::string keys = " --tls-psk " + dtrack_test::psk_file("dtvm", "dtvm:" + dtrack_test::psk_key(9) + "\n");
+    auto [in, src, in_exit] = migrate(keys + " --tls-psk-identity dtvm", keys);
+    EXPECT_EQ(src.exit_code, 0) << src.output;
+    EXPECT_NE(src.output.find("digest matches"), std::string::npos) << src.output;
+    EXPECT_EQ(in_exit, 0) << in->output();
+    EXPECT_NE(in->output().find("matches the source's"), std::string::npos) << in->output();
+}
+
+TEST_P(DtvmMigrationCliTls, AWrongCaEndsWithAClearErrorOnBothSides) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
+    auto [in, src, in_exit] = migrate(" --tls-creds " + dtrack_test::x509_dir("dtvm", "ca-b"),
+                                      " --tls-creds " + dtrack_test::x509_dir("dtvm", "ca-a"));
+    EXPECT_EQ(src.exit_code, 4) << src.output;
+    EXPECT_NE(src.output.find("TLS handshake with the receiver failed"), std::string::npos) << src.output;
+    EXPECT_NE(src.output.find("the guest runs on here"), std::string::npos) << src.output;
+    EXPECT_EQ(in_exit, 4) << in->output();
+    EXPECT_NE(in->output().find("TLS handshake with the sender failed"), std::string::npos) << in->output();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliTls, testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
+                         [](const auto& info) { return dtvm::backend_name(info.param); });
+
+TEST(DtvmMigrationCliSecurity, IncomingBeyondLoopbackNeedsTlsOrInsecure) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    const auto refused = run(binary("dtvm") + " --backend process --mem 64M --incoming tcp://0.0.0.0:0 2>&1");
+    EXPECT_EQ(refused.exit_code, 2) << refused.output;
+    EXPECT_NE(refused.output.find("without TLS"), std::string::npos) << refused.output;
+    EXPECT_NE(refused.output.find("--insecure"), std::string::npos) << refused.output;
+    EXPECT_NE(refused.output.find("--tls-creds"), std::string::npos) << refused.output;
+
+    Incoming insecure("--backend process --mem 64M --insecure", "0.0.0.0");
+    EXPECT_GT(insecure.port(), 0) << insecure.output();
+    EXPECT_NE(insecure.output().find("warning: --insecure"), std::string::npos) << insecure.output();
+    ::kill(insecure.pid(), SIGTERM);
+    insecure.finish();
+
+    const auto contradiction = run(binary("dtvm") + " --mem 64M --incoming tcp://127.0.0.1:0 --insecure --tls-psk x 2>&1");
+    EXPECT_EQ(contradiction.exit_code, 2) << contradiction.output;
+}
 
 }  // namespace

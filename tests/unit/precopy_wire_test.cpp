@@ -334,6 +334,20 @@ TEST(PrecopyWire, HeaderWithOtherLayoutIsRejectedNamingBoth) {
     }
 }
 
+TEST(PrecopyWire, ARefusedLayoutIsNotDescribedToAnUnauthenticatedSender) {
+    // Anyone can connect to a plain receiver: the reason it sends back must
+    // not map this VM's memory. Its own error (the log) names both layouts.
+    TestMemory src = source_memory(), dst({{0, 0x0, 6}, {1, 0x100000, 3}}, 0xAA);
+    const Received r = receive(valid_stream(src), dst);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(contains(r.error().what, "receiver has page size 64, 2 regions")) << r.error().what;
+    ASSERT_EQ(reply_type(r.reply), wire::RecordType::reject);
+    const std::string told = wire::decode_reject(std::span(r.reply).subspan(wire::record_header_bytes));
+    EXPECT_TRUE(contains(told, "memory layout differs")) << told;
+    EXPECT_FALSE(contains(told, "receiver has")) << told;
+    EXPECT_FALSE(contains(told, "6 pages")) << told;
+}
+
 TEST(PrecopyWire, OtherVersionOrMagicIsRejected) {
     TestMemory src = source_memory(), dst = TestMemory::standard(0xAA);
     wire::StreamHeader h = wire::header_for(src.regions());

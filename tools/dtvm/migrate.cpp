@@ -56,11 +56,12 @@ int run_migration_source(const Options& o) {
                 dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
                 o.workload.rate_per_vcpu ? dtrack::format_count(double(o.workload.rate_per_vcpu)).c_str() : "unlimited",
                 tracking_description(*tracking, o).c_str(), m.to.c_str());
-    std::printf("      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s\n",
+    std::printf("      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, TLS %s\n",
                 m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited",
                 (long long)m.downtime.count(), m.auto_converge ? "on" : "off",
                 background ? (std::to_string(m.background_sync->count()) + " ms").c_str()
-                           : (m.background_sync ? "off (nothing consumes it without --auto-converge)" : "off"));
+                           : (m.background_sync ? "off (nothing consumes it without --auto-converge)" : "off"),
+                o.tls ? o.tls->description().c_str() : "off");
     std::fflush(stdout);
     std::this_thread::sleep_for(m.warmup);  // let the guest dirty memory first
 
@@ -85,7 +86,9 @@ int run_migration_source(const Options& o) {
     dtrack::precopy::SenderOptions so{.bandwidth = m.bandwidth,
                                       .downtime_limit = m.downtime,
                                       .max_time = m.max_time,
-                                      .compress = m.compress};
+                                      .compress = m.compress,
+                                      .tls = o.tls,
+                                      .tls_peer_name = address->host};
     so.progress = [&](const dtrack::precopy::Progress& p) {
         std::printf("%sround %3" PRIu64 "  remaining %8" PRIu64 " pages  bandwidth %9s/s  est. downtime %7.0f ms  "
                     "throttle %2d%%  background syncs %" PRIu64 "%s",
@@ -141,20 +144,24 @@ int run_incoming(const Options& o) {
         std::fprintf(stderr, "dtvm: %s\n", vm.error().message().c_str());
         return exit_bad_input;
     }
-    auto listener = dtrack::precopy::TcpListener::listen(*address);
+    auto listener = dtrack::precopy::TcpListener::listen(*address, o.tls || o.insecure);
     if (!listener) {
         std::fprintf(stderr, "dtvm: %s\n", listener.error().message().c_str());
         return exit_bad_input;
     }
-    std::printf("dtvm: listening on %s:%u for a migration of %s in %u slots\n", address->host.c_str(),
-                listener->port(), dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots);
+    if (!o.tls && !dtrack::precopy::is_loopback(*address))
+        std::fprintf(stderr, "dtvm: warning: --insecure: listening on %s without TLS; whoever connects first can "
+                             "write this guest's memory\n", address->host.c_str());
+    std::printf("dtvm: listening on %s:%u for a migration of %s in %u slots, TLS %s\n", address->host.c_str(),
+                listener->port(), dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots,
+                o.tls ? o.tls->description().c_str() : "off");
     std::fflush(stdout);
     auto connection = listener->accept(120s);
     if (!connection) {
         std::fprintf(stderr, "dtvm: %s\n", connection.error().message().c_str());
         return exit_migration_failed;
     }
-    dtrack::precopy::Receiver receiver(guest_memory(*vm.value()));
+    dtrack::precopy::Receiver receiver(guest_memory(*vm.value()), {.max_time = o.incoming_max_time, .tls = o.tls});
     const auto start = std::chrono::steady_clock::now();
     auto report = receiver.run(connection.value().get());
     if (!report) {

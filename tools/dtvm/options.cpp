@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "dtrack/precopy/tcp.hpp"
 #include "dtrack/units.hpp"
 #include "dtrack/version.hpp"
 
@@ -23,7 +24,43 @@ struct Typed {
     std::string workload = "hotcold", track = "auto", backend = "auto";
     std::string migrate_to, incoming, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = "5s",
                 warmup = "1s";
+    std::string tls_creds, tls_psk, tls_psk_identity = "qemu";
 };
+
+// --tls-creds, --tls-psk, --insecure: consistent, credentials loaded for
+// this end's role, and --incoming off loopback only with TLS or --insecure.
+dtrack::Status check_security(const Typed& t, Options& o) {
+    using namespace dtrack::precopy;
+    const bool tls = !t.tls_creds.empty() || !t.tls_psk.empty();
+    if (!t.tls_creds.empty() && !t.tls_psk.empty())
+        return dtrack::Error{EINVAL, "--tls-creds and --tls-psk exclude each other", "choose x509 or a PSK"};
+    if ((tls || o.insecure) && t.migrate_to.empty() && t.incoming.empty())
+        return dtrack::Error{EINVAL, "--tls-creds, --tls-psk and --insecure are for a migration",
+                             "add --migrate-to or --incoming"};
+    if (tls && o.insecure)
+        return dtrack::Error{EINVAL, "--insecure and TLS credentials exclude each other",
+                             "drop --insecure: with TLS any address is allowed"};
+    const TlsRole role = t.incoming.empty() ? TlsRole::client : TlsRole::server;
+    if (!t.tls_creds.empty()) {
+        auto creds = TlsCredentials::load_x509(t.tls_creds, role);
+        if (!creds) return creds.error();
+        o.tls = creds.value();
+    } else if (!t.tls_psk.empty()) {
+        auto creds = TlsCredentials::load_psk(t.tls_psk, role, t.tls_psk_identity);
+        if (!creds) return creds.error();
+        o.tls = creds.value();
+    }
+    if (t.incoming.empty()) return dtrack::Ok{};
+    auto address = parse_tcp_address(t.incoming);
+    if (!address) return address.error();
+    if (!is_loopback(*address) && !tls && !o.insecure)
+        return dtrack::Error{EACCES,
+                             "--incoming " + t.incoming +
+                                 " without TLS: any host that connects first could write this guest's memory",
+                             "give --tls-creds DIR or --tls-psk FILE (the same on the source), listen on "
+                             "127.0.0.1, or add --insecure on a trusted network"};
+    return dtrack::Ok{};
+}
 
 }  // namespace
 
@@ -90,7 +127,28 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     app.add_option("--warmup", t.warmup, "let the guest write this long before migrating")->capture_default_str();
     app.add_flag("--compress", compress, "zlib-compress page batches");
     // Migration, destination side.
-    app.add_option("--incoming", t.incoming, "receive a migration on tcp://HOST:PORT (port 0: any free port)");
+    app.add_option("--incoming", t.incoming,
+                   "receive a migration on tcp://HOST:PORT (port 0: any free port); without TLS only on loopback "
+                   "(127.0.0.0/8) unless --insecure. One sender; it is cut off when silent for 20 s, slower than "
+                   "64 KiB/s over 10 s, or past --max-time")
+        ->type_name("URI");
+    // Migration security, both ends.
+    app.add_option("--tls-creds", t.tls_creds,
+                   "TLS 1.3 with x509 credentials from DIR in QEMU's layout: ca-cert.pem on both ends, "
+                   "server-cert.pem + server-key.pem for --incoming, client-cert.pem + client-key.pem for "
+                   "--migrate-to; each end verifies the other against ca-cert.pem, the source also the address "
+                   "it connects to")
+        ->type_name("DIR");
+    app.add_option("--tls-psk", t.tls_psk,
+                   "TLS 1.3 with a pre-shared key from FILE in QEMU's keys.psk format (IDENTITY:HEXKEY lines), the "
+                   "same file on both ends")
+        ->type_name("FILE");
+    app.add_option("--tls-psk-identity", t.tls_psk_identity, "--migrate-to: the identity whose key it uses")
+        ->type_name("NAME")
+        ->capture_default_str();
+    app.add_flag("--insecure", o.insecure,
+                 "--incoming: listen beyond loopback without TLS; whoever connects first may write guest memory "
+                 "(a warning is printed)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -148,6 +206,11 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     o.duration = *duration;
     o.interval = std::min(*interval, *duration);  // one check at the end of a short run, not none
     o.incoming = t.incoming;
+    if (!t.incoming.empty()) {
+        auto max_time = dtrack::parse_duration(t.max_time);
+        if (!max_time) return bad_input(max_time.error());
+        o.incoming_max_time = *max_time;
+    }
 
     if (!t.migrate_to.empty() && !t.incoming.empty())
         return bad_input({EINVAL, "--migrate-to and --incoming exclude each other",
@@ -180,6 +243,8 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
         }
         o.migrate = m;
     }
+
+    if (dtrack::Status s = check_security(t, o); !s) return bad_input(s.error());
 
     // Every option is checked; only now look at the machine (auto opens /dev/kvm).
     std::string backend = t.backend;

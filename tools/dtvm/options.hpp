@@ -6,6 +6,7 @@
 #include <variant>
 #include <string>
 
+#include "dtrack/precopy/tls.hpp"
 #include "tracking.hpp"
 #include "vm.hpp"
 #include "workload.hpp"
@@ -39,7 +40,12 @@ struct Options {
     std::chrono::nanoseconds interval{std::chrono::seconds(1)};
     bool json = false;
     std::string incoming;  // --incoming tcp://HOST:PORT: be the destination
+    std::chrono::nanoseconds incoming_max_time{0};  // --max-time with --incoming; 0 = no limit
     std::optional<MigrationOptions> migrate;
+    // Either end: TLS credentials (--tls-creds, --tls-psk), loaded for this
+    // end's role; --insecure lets --incoming listen beyond loopback without them.
+    std::optional<dtrack::precopy::TlsCredentials> tls;
+    bool insecure = false;
 };
 
 // "dtvm: backend process: KVM is not usable here (...)" when --backend auto

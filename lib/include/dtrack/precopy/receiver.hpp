@@ -10,24 +10,39 @@
 // On any problem run() returns an Error that says what and where ("record
 // 412 at byte 1843200: page batch record: payload checksum mismatch (stream
 // corrupt)"), and sends the same text to the sender as a rejection when the
-// connection still allows. The guest memory then holds a partial copy: do
+// connection still allows (over an unauthenticated connection, a layout
+// mismatch is reported without this side's layout). A sender that is silent
+// (io_timeout), too slow (min_bytes_per_s) or past max_time is cut off. The guest memory then holds a partial copy: do
 // not run it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "dtrack/error.hpp"
 #include "dtrack/precopy/guest_memory.hpp"
+#include "dtrack/precopy/tls.hpp"
 
 namespace dtrack::precopy {
 
 struct ReceiverOptions {
-    // The longest silence accepted from the sender. Keep it above the
-    // sender's longest pause between records: a harvest, and at switchover
-    // the digest of the whole memory (about 1 s per 5 GiB on this machine).
-    std::chrono::milliseconds io_timeout{120000};
+    // The longest silence accepted from the sender (and the bound on the TLS
+    // handshake). Keep it above the sender's longest pause between records:
+    // a harvest, and at switchover the digest of the whole memory (about 1 s
+    // per 5 GiB on this machine).
+    std::chrono::milliseconds io_timeout{20000};
+    // Bound on the whole run; 0 = none.
+    std::chrono::nanoseconds max_time{0};
+    // The slowest sender accepted: each rate_window must bring at least
+    // min_bytes_per_s for its length, else the run ends. 0 = no floor. Keep
+    // it under the sender's bandwidth cap.
+    uint64_t min_bytes_per_s = 64 * 1024;
+    std::chrono::milliseconds rate_window{10000};
+    // TLS 1.3 (a TlsRole::server credential): nothing is read or sent before
+    // the sender passed the handshake.
+    std::optional<TlsCredentials> tls;
 };
 
 struct ReceiveReport {

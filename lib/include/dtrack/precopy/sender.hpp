@@ -21,10 +21,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "dtrack/precopy/guest_memory.hpp"
+#include "dtrack/precopy/tls.hpp"
 #include "dtrack/rounds.hpp"
 #include "dtrack/tracker.hpp"
 
@@ -63,6 +65,13 @@ struct SenderOptions {
     bool compress = false;  // zlib (level 1) on page batches, when it saves bytes
     uint32_t batch_pages = 64;  // pages per record (capped by the wire format)
     std::function<void(const Progress&)> progress;
+    // TLS 1.3 (a TlsRole::client credential): the handshake, bounded by
+    // io_timeout, comes first; a receiver that fails it gets no data.
+    std::optional<TlsCredentials> tls;
+    // The host or IPv4 address connected to, which the receiver's x509
+    // certificate must name (subjectAltName); empty = any certificate the CA
+    // signed. Not used with PSK.
+    std::string tls_peer_name;
 };
 
 enum class OutcomeStatus {
