@@ -145,7 +145,7 @@ int DirtyRingReader::reset_rings() {
 Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
     const auto start = std::chrono::steady_clock::now();
     bool overflow = false;
-    uint32_t drained_full_ring = 0;
+    Ring* full_ring = nullptr;
     for (Ring& ring : rings_) {
         uint32_t n = drain_ring(ring);
         if (n == ring.memory.entries) {
@@ -160,23 +160,32 @@ Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
             n = drain_ring(ring);
             ring.behind = false;
         }
-        if (ring.memory.vcpu == full_vcpu) drained_full_ring = n;
+        if (after_full_exit && ring.memory.vcpu == full_vcpu) full_ring = &ring;
     }
     if (options_.before_reset) options_.before_reset();
     int r = reset_rings();
     if (r < 0) return errno_error("KVM_RESET_DIRTY_RINGS", -r);
     bool out_of_step = r > 0;
 
-    // A full exit with nothing to read, or a reset that disagrees, may mean
-    // the kernel's index ran ahead of ours: find where it writes now.
-    if (out_of_step || (after_full_exit && drained_full_ring == 0)) {
+    // A reset that disagrees may mean the kernel's index ran ahead of ours
+    // somewhere: find where it writes now, in every ring. A full exit says
+    // so of the full ring only, and only if nothing was read from it since
+    // its previous full exit: a reaper pass that emptied it between the exit
+    // and this call moved its fetch index, and then all is in step (a
+    // resync then would be a spurious jam; and scanning the rings of
+    // running vCPUs can see a push land mid-scan and take it for a gap).
+    const bool full_ring_stuck = full_ring && full_ring->fetch == full_ring->fetch_at_full_exit;
+    if (out_of_step || full_ring_stuck) {
+        const bool every_ring = out_of_step;
         for (Ring& ring : rings_) {
+            if (!every_ring && &ring != full_ring) continue;
             if (!resync_ring(ring)) continue;
             out_of_step = true;
             drain_ring(ring);
         }
         if ((r = reset_rings()) < 0) return errno_error("KVM_RESET_DIRTY_RINGS", -r);
     }
+    if (full_ring) full_ring->fetch_at_full_exit = full_ring->fetch;
     // Invariant 2: the pages are write-protected again; now consumers may see them.
     publish_staged();
     if (overflow || out_of_step) {

@@ -10,9 +10,10 @@
 // A ring can jam: KVM's instruction emulator can push past the ring's end
 // and overwrite entries not yet read (docs/ARCHITECTURE.md §6), or a reset can be cut short
 // and leave pages writable. The reader detects it (a pass that fills the
-// whole ring, a reset count that disagrees, a full exit with nothing to
-// read), counts it, re-synchronizes with the kernel's ring, calls the VMM's
-// `rearm` to write-protect all memory again and marks every slot wholly dirty.
+// whole ring, a reset count that disagrees, a full exit with nothing read
+// from that ring since its previous full exit), counts it, re-synchronizes
+// with the kernel's ring, calls the VMM's `rearm` to write-protect all
+// memory again and marks every slot wholly dirty.
 // Without a `rearm`, every later harvest marks every slot dirty (never lose,
 // at the price of precision).
 //
@@ -63,6 +64,11 @@ private:
         // (the entries it pushed past the ring's end were read in the lap
         // and are reset); until a push shows up where we read, look for it.
         bool behind = false;
+        // `fetch` when the last full exit of this ring's vCPU was handled. A
+        // full exit that reads nothing is a jam only if `fetch` still equals
+        // it: otherwise a reaper pass read the ring in between (the vCPU
+        // cannot push while it waits in on_ring_full).
+        uint32_t fetch_at_full_exit = 0;
     };
     // An entry read from a ring, waiting for the reset.
     struct Staged {

@@ -94,6 +94,49 @@ TEST(RingModel, NoPageIsLostWithAConcurrentReaper) {
     EXPECT_EQ(vm.stuck_vcpus, 0u);
 }
 
+// A full exit that a reaper pass beats to the ring: the vCPU thread finds
+// nothing to read because the reaper read it, not because the kernel's index
+// ran ahead of the reader's. That is no jam: nothing re-armed, nothing marked
+// without evidence, no full re-send. A resync there scans the rings of
+// running vCPUs, where a push landing mid-scan, or (deterministic here) the
+// first push after an overflow, looks like a gap.
+TEST(RingModel, AFullExitTheReaperEmptiedFirstIsNotAJam) {
+    ModelVm* model = nullptr;
+    bool push_before_reset = false;
+    dtrack::KvmRingOptions options{.before_reset = [&] {
+        // vCPU 1 runs on while vCPU 0's thread empties the rings.
+        if (std::exchange(push_before_reset, false)) model->kernel.write(1, 1, 7);
+    }};
+    ModelVm vm(two_slots, 2, small_ring, options);
+    model = &vm;
+    // vCPU 1 overflows its ring under the emulator: one jam, handled.
+    for (uint64_t p = 0; p < 300; ++p) vm.write(1, 0, p, /*emulated=*/true);
+    ASSERT_EQ(vm.end_epoch().taken, vm.total_pages());
+    ASSERT_EQ(vm.reader->counters().jams, 1u);
+    const uint64_t rearms = vm.rearm_calls;
+
+    // vCPU 0 runs until its ring is soft-full: KVM_EXIT_DIRTY_RING_FULL.
+    uint64_t pushed = 0;
+    for (uint64_t p = 400; vm.kernel.write(0, 0, p) != WriteOutcome::ring_full; ++p) ++pushed;
+    ASSERT_EQ(pushed, vm.kernel.soft_limit());
+    vm.reader->reap();  // the reaper gets there before the vCPU thread
+    push_before_reset = true;
+    ASSERT_TRUE(vm.reader->on_ring_full(0));
+
+    const EpochCheck c = vm.end_epoch();
+    ASSERT_TRUE(c.harvested);
+    EXPECT_EQ(vm.reader->counters().jams, 1u) << "a full exit raced by the reaper was taken for a jam";
+    EXPECT_EQ(vm.rearm_calls, rearms);
+    EXPECT_EQ(c.report.overapproximated, 0u) << "memory marked dirty without evidence: a full re-send";
+    EXPECT_EQ(c.report.lost, 0u);
+    EXPECT_EQ(c.taken, pushed + 1) << "exactly vCPU 0's pages and vCPU 1's one";
+    EXPECT_EQ(vm.kernel.writable_pages(), 0u);
+    // And the vCPU runs on.
+    for (uint64_t p = 0; p < 3 * small_ring; ++p) vm.write(0, 1, p % two_slots[1].pages);
+    expect_epoch_exact(vm.end_epoch(), "after the raced exit");
+    EXPECT_EQ(vm.stuck_vcpus, 0u);
+}
+
 // Invariant 2: a page reaches the bitmap, where a consumer may take it and
 // read its contents, only after the reset write-protected it again.
 TEST(RingModel, PagesReachTheBitmapOnlyAfterTheReset) {
