@@ -18,7 +18,7 @@ Result<RateSetup> setup_bpf(const TargetProcess& t, const RateMethodOptions& o) 
     // The VMM's memslots are not visible from outside: track slot ids
     // 0..n-1 with a generous capacity; slot_usage() learns their real sizes.
     auto tracker = std::make_unique<Tracker>();
-    add_slot_regions(*tracker, o.bpf_slots, o.bpf_pages_per_slot);
+    if (auto slots = add_slot_regions(*tracker, o.bpf_slots, o.bpf_pages_per_slot); !slots) return slots.error();
     auto bpf = BpfSource::attach(t.pid, *tracker);
     if (!bpf) return bpf.error();
     RateSetup s{.method = "bpf", .source = "kvm:kvm_dirty_ring_push", .exact = true, .knows_vcpus = true};

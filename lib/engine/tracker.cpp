@@ -1,5 +1,7 @@
 #include "dtrack/tracker.hpp"
 
+#include <cerrno>
+
 namespace dtrack {
 
 void HarvestReport::add_vcpu(size_t vcpu, uint64_t n) {
@@ -12,7 +14,16 @@ void HarvestReport::add_region(RegionId region, uint64_t n) {
     pages_per_region[region] += n;
 }
 
-RegionId Tracker::add_region(Region region) {
+Result<RegionId> Tracker::add_region(Region region) {
+    if (region.space == AddressSpace::guest_physical) {
+        const uint32_t space = region.slot >> 16, id = region.slot & 0xFFFF;
+        if (space >= max_address_spaces || id >= max_slot_ids)
+            return Error{EINVAL,
+                         "region '" + region.name + "': memslot " + std::to_string(region.slot) + " (address space " +
+                             std::to_string(space) + ", slot id " + std::to_string(id) + ") is not one KVM can have",
+                         "set Region::slot to address space << 16 | slot id, with address space 0 or 1 and a slot id "
+                         "below " + std::to_string(max_slot_ids)};
+    }
     regions_.emplace_back(std::move(region));
     std::lock_guard lock(counters_mutex_);
     counters_.pages_per_region.push_back(0);

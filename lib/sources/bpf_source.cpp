@@ -227,15 +227,21 @@ std::vector<BpfSlotUsage> BpfSource::slot_usage() const {
     return usage;
 }
 
-RegionId add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot) {
+Result<RegionId> add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot) {
+    if (slots > Tracker::max_slot_ids)
+        return Error{EINVAL, std::to_string(slots) + " memslots asked for; KVM has at most " +
+                                 std::to_string(Tracker::max_slot_ids) + " per address space",
+                     "ask for at most " + std::to_string(Tracker::max_slot_ids) + " slots"};
     const RegionId first = static_cast<RegionId>(tracker.region_count());
-    for (uint32_t s = 0; s < slots; ++s)
-        tracker.add_region(Region{.name = "slot " + std::to_string(s),
-                                  .space = AddressSpace::guest_physical,
-                                  .slot = s,
-                                  .base = 0,
-                                  .page_size = 4096,
-                                  .page_count = pages_per_slot});
+    for (uint32_t s = 0; s < slots; ++s) {
+        auto added = tracker.add_region(Region{.name = "slot " + std::to_string(s),
+                                               .space = AddressSpace::guest_physical,
+                                               .slot = s,
+                                               .base = 0,
+                                               .page_size = 4096,
+                                               .page_count = pages_per_slot});
+        if (!added) return added.error();  // not reached: the ids were checked above
+    }
     return first;
 }
 

@@ -109,7 +109,11 @@ Result<std::vector<RegionId>> add_process_regions(Tracker& tracker, pid_t pid) {
     auto regions = process_regions(pid);
     if (!regions) return regions.error();
     std::vector<RegionId> ids;
-    for (Region& r : *regions) ids.push_back(tracker.add_region(std::move(r)));
+    for (Region& r : *regions) {
+        auto id = tracker.add_region(std::move(r));
+        if (!id) return id.error();
+        ids.push_back(id.value());
+    }
     return ids;
 }
 

@@ -25,7 +25,7 @@ struct RingBench {
     std::vector<uint64_t> pages;
 
     RingBench() {
-        tracker.add_region({.name = "slot 0", .slot = 0, .page_count = slot_pages});
+        tracker.add_region({.name = "slot 0", .slot = 0, .page_count = slot_pages}).value();
         std::mt19937_64 rng(7);
         std::vector<uint8_t> used(slot_pages, 0);
         while (pages.size() < entries_per_harvest)

@@ -345,7 +345,7 @@ TEST(RingModel, AnEntryOutsideEveryRegionIsCountedLostAndCoveredByMarkingEveryth
     // The model has a slot the tracker does not: its entries cannot be placed.
     KernelRingModel kernel({{.id = 0, .pages = 128}, {.id = 9, .pages = 64}}, 1, small_ring);
     dtrack::Tracker tracker;
-    tracker.add_region({.name = "slot 0", .slot = 0, .page_count = 128});
+    tracker.add_region({.name = "slot 0", .slot = 0, .page_count = 128}).value();
     dtrack::DirtyRingReader reader(kernel, tracker, {});
     reader.add_ring(kernel.ring(0));
     kernel.write(0, 0, 5);

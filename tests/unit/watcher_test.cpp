@@ -27,7 +27,7 @@ public:
 struct WatcherTest : testing::Test {
     Tracker tracker;
     ManualClock clock;
-    RegionId region = tracker.add_region(Region{.name = "ram", .page_count = 1 << 20});
+    RegionId region = tracker.add_region(Region{.name = "ram", .page_count = 1 << 20}).value();
     Source& source = tracker.add_source(std::make_unique<BusySource>());
     Rounds rounds{tracker, clock};
     Watcher watcher{rounds, WatcherOptions{.poll = 1s, .threshold = 5s}};

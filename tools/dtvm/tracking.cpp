@@ -45,14 +45,16 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
 
     // Region i = slot i: guest-physical memslots on KVM, host ranges of this
     // process on the process backend.
-    for (const Slot& s : t->vm_->slots())
-        t->tracker_.add_region(dtrack::Region{
+    for (const Slot& s : t->vm_->slots()) {
+        auto region = t->tracker_.add_region(dtrack::Region{
             .name = "slot " + std::to_string(s.id),
             .space = process ? dtrack::AddressSpace::host_virtual : dtrack::AddressSpace::guest_physical,
             .slot = s.id,
             .base = process ? reinterpret_cast<uint64_t>(s.host) : s.gpa,
             .page_size = 4096,
             .page_count = s.pages});
+        if (!region) return region.error();
+    }
 
     if (process) {
         for (size_t i = 0; i < t->vm_->slots().size(); ++i) {

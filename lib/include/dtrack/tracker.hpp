@@ -73,7 +73,12 @@ public:
     Tracker& operator=(const Tracker&) = delete;
 
     // --- set-up ---------------------------------------------------------------
-    RegionId add_region(Region region);
+    // A guest-physical region names a KVM memslot as address space << 16 |
+    // slot id: an address space of 0 or 1 and a slot id below 32768 (KVM's
+    // limits); anything else is refused and nothing is added.
+    static constexpr uint32_t max_address_spaces = 2;
+    static constexpr uint32_t max_slot_ids = 32768;
+    Result<RegionId> add_region(Region region);
     Source& add_source(std::unique_ptr<Source> source);
 
     size_t region_count() const { return regions_.size(); }

@@ -3,9 +3,10 @@
 // (Linux 6.7+). No KVM needed: a VMM can track its guest RAM this way, any
 // program its own heap.
 //
-//   RegionId id = tracker.add_region({.name = "buffer", .space = AddressSpace::host_virtual,
-//                                     .base = address, .page_size = 4096, .page_count = pages});
-//   auto uffd = UffdSource::track(tracker, id);
+//   auto id = tracker.add_region({.name = "buffer", .space = AddressSpace::host_virtual,
+//                                 .base = address, .page_size = 4096, .page_count = pages});
+//   if (!id) fail(id.error().message());
+//   auto uffd = UffdSource::track(tracker, *id);
 //   if (!uffd) fail(uffd.error().message());
 //   tracker.add_source(std::move(*uffd));
 //
