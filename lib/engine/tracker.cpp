@@ -1,6 +1,7 @@
 #include "dtrack/tracker.hpp"
 
 #include <cerrno>
+#include <utility>
 
 namespace dtrack {
 
@@ -51,6 +52,7 @@ const Region* Tracker::find_slot(uint32_t slot, RegionId* id) const {
 SyncReport Tracker::sync(SyncKind kind) {
     std::lock_guard sync_lock(sync_mutex_);
     SyncReport report{.kind = kind};
+    if (kind == SyncKind::round) report.errors = std::exchange(unread_by_round_, {});
     const auto start = std::chrono::steady_clock::now();
 
     // Harvest outside the counters lock: harvests are slow, snapshots are not.
@@ -65,6 +67,7 @@ SyncReport Tracker::sync(SyncKind kind) {
         if (!results[i]) {
             ++c.failures;
             report.errors.push_back(results[i].error());
+            if (kind == SyncKind::background) unread_by_round_.push_back(results[i].error());
             continue;
         }
         const HarvestReport& h = results[i].value();

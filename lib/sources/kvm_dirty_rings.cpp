@@ -62,7 +62,7 @@ Result<DirtyRingMemory> KvmDirtyRings::map_vcpu(int vcpu_fd, uint32_t index) {
     return DirtyRingMemory{.vcpu = index, .gfns = mapped_.back(), .entries = entries_};
 }
 
-int KvmDirtyRings::reset_ioctl() const {
+Result<uint64_t> KvmDirtyRings::reset_ioctl() const {
     // Newer kernels (KVM's 2025 "bail from the dirty ring reset flow if a
     // signal is pending") check for a pending signal before each entry and
     // return what they reset so far; the entries walked just before the stop
@@ -70,10 +70,11 @@ int KvmDirtyRings::reset_ioctl() const {
     // write-protected again. So catchable signals wait until the call returns.
     const SignalsHeld held;
     const int reset = kvm::ioctl_retry(vm_fd_, KVM_RESET_DIRTY_RINGS, 0);
-    return reset < 0 ? -errno : reset;
+    if (reset < 0) return errno_error("KVM_RESET_DIRTY_RINGS", errno);
+    return static_cast<uint64_t>(reset);
 }
 
-RingResetResult KvmDirtyRings::reset() {
+Result<RingResetResult> KvmDirtyRings::reset() {
     // A signal that cannot be held back (SIGSTOP, the freezer, ptrace) stops
     // the thread on its way out of the ioctl: a voluntary context switch. The
     // call itself does not sleep unless it waits for a memslot update, so a
@@ -81,9 +82,10 @@ RingResetResult KvmDirtyRings::reset() {
     // one (a false alarm costs a re-arm, never a page).
     rusage before{}, after{};
     ::getrusage(RUSAGE_THREAD, &before);
-    const int count = reset_ioctl();
+    auto count = reset_ioctl();
     ::getrusage(RUSAGE_THREAD, &after);
-    return RingResetResult{.count = count, .stopped = after.ru_nvcsw != before.ru_nvcsw};
+    if (!count) return count.error();
+    return RingResetResult{.count = count.value(), .stopped = after.ru_nvcsw != before.ru_nvcsw};
 }
 
 }  // namespace dtrack

@@ -77,7 +77,7 @@ void BM_RingHarvestNaive(benchmark::State& state) {
             if (b.tracker.find_slot(g.slot, &id)) b.tracker.bitmap(id).mark(g.offset);
             __atomic_store_n(&g.flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
         }
-        if (b.kernel.reset().count != int(read)) state.SkipWithError("reset out of step");
+        if (b.kernel.reset()->count != read) state.SkipWithError("reset out of step");
     }
     report(state);
 }

@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <random>
 #include <thread>
 
+#include "dtrack/rounds.hpp"
+#include "dtrack/watcher.hpp"
 #include "ring_model/model_vm.hpp"
 
 namespace ring_model {
@@ -284,6 +287,94 @@ TEST(RingModel, NoPageIsLostUnderRandomCutResetsAndOverflows) {
         EXPECT_EQ(rc.rearms, rc.jams) << "seed " << seed;
         EXPECT_EQ(vm.stuck_vcpus, 0u) << "seed " << seed;
     }
+}
+
+// --- errors nobody can drop ---------------------------------------------------
+
+// The model, with a reset that fails when told to (the ioctl's error).
+class FailingResets final : public dtrack::DirtyRingKernel {
+public:
+    explicit FailingResets(KernelRingModel& model) : model_(model) {}
+    dtrack::Result<dtrack::RingResetResult> reset() override {
+        if (std::exchange(fail_next, false)) return dtrack::errno_error("KVM_RESET_DIRTY_RINGS", EIO);
+        return model_.reset();
+    }
+    bool fail_next = false;
+
+private:
+    KernelRingModel& model_;
+};
+
+// The reader as the tracker's source, as KvmRingSource wraps it.
+class ReaderSource final : public dtrack::Source {
+public:
+    explicit ReaderSource(dtrack::DirtyRingReader& reader) : reader_(reader) {}
+    std::string name() const override { return "ring-model"; }
+    dtrack::Result<dtrack::HarvestReport> harvest(dtrack::Tracker&) override { return reader_.harvest(); }
+
+private:
+    dtrack::DirtyRingReader& reader_;
+};
+
+// A reaper pass that fails hands its error to the next harvest, whichever
+// sync that is. When it is the watcher's background sync, the migration's
+// next round sync must still see the error.
+TEST(RingModel, AReaperErrorReachesTheRoundSyncEvenIfTheWatchersSyncMetItFirst) {
+    using namespace std::chrono_literals;
+    KernelRingModel kernel(two_slots, 1, small_ring);
+    FailingResets failing(kernel);
+    dtrack::Tracker tracker;
+    for (const ModelSlot& s : two_slots) ASSERT_TRUE(tracker.add_region({.slot = s.id, .page_count = s.pages}).ok());
+    dtrack::DirtyRingReader reader(failing, tracker, {});
+    reader.add_ring(kernel.ring(0));
+    tracker.add_source(std::make_unique<ReaderSource>(reader));
+    dtrack::ManualClock clock;
+    dtrack::Rounds rounds(tracker, clock);
+    dtrack::Watcher watcher(rounds, {.poll = 1s, .threshold = 5s});
+    rounds.start_migration();
+    for (int round = 1; round <= 2; ++round) {  // into round 2, where the watcher may sync
+        ASSERT_TRUE(rounds.sync(dtrack::SyncKind::round).ok());
+        rounds.begin_round();
+        clock.advance(1s);
+        ASSERT_EQ(watcher.tick(), round == 1 ? dtrack::Watcher::Decision::first_round
+                                             : dtrack::Watcher::Decision::round_moved);
+        rounds.end_round();
+    }
+    kernel.write(0, 0, 1);
+    failing.fail_next = true;
+    reader.reap();  // fails: the error waits for the next harvest
+
+    clock.advance(5s);
+    ASSERT_EQ(watcher.tick(), dtrack::Watcher::Decision::background_sync);
+    EXPECT_EQ(watcher.failed_syncs(), 1u) << "the watcher dropped its sync's report";
+    ASSERT_TRUE(watcher.last_error().has_value());
+    EXPECT_NE(watcher.last_error()->what.find("KVM_RESET_DIRTY_RINGS"), std::string::npos);
+
+    const dtrack::SyncReport round = rounds.sync(dtrack::SyncKind::round);
+    ASSERT_EQ(round.errors.size(), 1u) << "the watcher's sync consumed the reaper's error: the migration never saw it";
+    EXPECT_NE(round.errors[0].what.find("KVM_RESET_DIRTY_RINGS"), std::string::npos) << round.errors[0].what;
+    EXPECT_TRUE(rounds.sync(dtrack::SyncKind::round).ok()) << "reported once per kind of reader";
+    EXPECT_EQ(tracker.counters().sources[0].failures, 1u) << "one failure, counted once";
+}
+
+// A jam whose re-arm fails: every later harvest marks everything (blind),
+// and the VMM hears why instead of the error being dropped.
+TEST(RingModel, AFailedRearmIsReportedAndLeavesTheReaderBlind) {
+    dtrack::KvmRingOptions options{
+        .rearm = [] { return dtrack::Status(dtrack::errno_error("KVM_SET_USER_MEMORY_REGION", EINVAL)); }};
+    ModelVm vm(two_slots, 1, small_ring, options);
+    for (uint64_t p = 0; p < 300; ++p) vm.write(0, 0, p, /*emulated=*/true);
+    auto failed = vm.reader->harvest();
+    ASSERT_FALSE(failed.ok()) << "the re-arm's error was dropped";
+    EXPECT_NE(failed.error().what.find("re-arming"), std::string::npos) << failed.error().what;
+    EXPECT_NE(failed.error().what.find("KVM_SET_USER_MEMORY_REGION"), std::string::npos) << failed.error().what;
+    EXPECT_TRUE(vm.reader->counters().blind);
+    EXPECT_EQ(vm.reader->counters().rearms, 0u);
+    const EpochCheck c = vm.end_epoch();  // the next harvest hands out what was published
+    ASSERT_TRUE(c.harvested);
+    EXPECT_EQ(c.lost, 0u);
+    EXPECT_EQ(c.taken, vm.total_pages());
+    EXPECT_EQ(c.report.lost, 1u) << "the jam";
 }
 
 // --- what the counters and reports say -------------------------------------

@@ -67,9 +67,9 @@ TEST_F(TrackerTest, SyncHarvestsIntoBitmapsAndCounts) {
 }
 
 TEST_F(TrackerTest, RoundsAndSyncsAreSeparateClocks) {
-    tracker.sync(SyncKind::round);
-    tracker.sync(SyncKind::background);
-    tracker.sync(SyncKind::background);
+    EXPECT_TRUE(tracker.sync(SyncKind::round).ok());
+    EXPECT_TRUE(tracker.sync(SyncKind::background).ok());
+    EXPECT_TRUE(tracker.sync(SyncKind::background).ok());
     tracker.count_round();
     const Counters c = tracker.counters();
     EXPECT_EQ(c.rounds, 1u);
@@ -82,7 +82,7 @@ TEST_F(TrackerTest, CountersNeverDecrease) {
     Counters before = tracker.counters();
     for (int i = 0; i < 20; ++i) {
         source->batches.push_back({{slot0, uint64_t(i), size_t(i % 3)}});
-        tracker.sync(i % 2 ? SyncKind::round : SyncKind::background);
+        EXPECT_TRUE(tracker.sync(i % 2 ? SyncKind::round : SyncKind::background).ok());
         tracker.bitmap(slot0).take_all([](uint64_t, uint64_t) {});  // consuming never lowers counters
         const Counters now = tracker.counters();
         EXPECT_GE(now.syncs(), before.syncs() + 1);
@@ -103,7 +103,7 @@ TEST_F(TrackerTest, FailingSourceIsReportedAndCounted) {
 
 TEST_F(TrackerTest, TakeReprotectsBeforeTaking) {
     source->batches.push_back({{slot1, 3, 0}, {slot1, 70, 0}});
-    tracker.sync();
+    EXPECT_TRUE(tracker.sync().ok());
     std::vector<uint64_t> taken;
     auto n = tracker.take(slot1, 0, 64, [&](uint64_t w, uint64_t bits) {
         // By the time bits reach the consumer the source was asked to re-protect.

@@ -43,7 +43,7 @@ struct WatcherTest : testing::Test {
     }
     void next_round() {
         rounds.end_round();
-        rounds.sync(SyncKind::round);
+        ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
         rounds.begin_round();
     }
 };
@@ -55,7 +55,7 @@ TEST_F(WatcherTest, NothingWithoutAMigration) {
 
 TEST_F(WatcherTest, NoSyncInRoundOne) {
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     for (D d : poll_for(30)) EXPECT_EQ(d, D::first_round);
     EXPECT_EQ(rounds.syncs(SyncKind::background), 0u);
@@ -63,7 +63,7 @@ TEST_F(WatcherTest, NoSyncInRoundOne) {
 
 TEST_F(WatcherTest, BackgroundSyncWhenARoundOutlastsTheThreshold) {
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     poll_for(2);
     next_round();  // round 2 starts with a fresh sync
@@ -84,7 +84,7 @@ TEST_F(WatcherTest, BackgroundSyncWhenARoundOutlastsTheThreshold) {
 
 TEST_F(WatcherTest, NoSyncWhileRoundsKeepFinishing) {
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     for (int i = 0; i < 20; ++i) {
         clock.advance(3s);  // a round every 3 s: over a poll, under the threshold... and more
@@ -100,7 +100,7 @@ TEST_F(WatcherTest, StopsWhenTheThrottleIsAtItsMaximum) {
     Watcher w(rounds, WatcherOptions{}, [&] { return !throttle.at_max(); });
     rounds.on_period([&](const Period& p) { throttle.on_period(p); });
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     clock.advance(1s);
     next_round();
@@ -120,7 +120,7 @@ TEST_F(WatcherTest, StopsWhenTheThrottleIsAtItsMaximum) {
 
 TEST_F(WatcherTest, EndsWithTheMigrationAndRestartsClean) {
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     clock.advance(1s);
     next_round();
@@ -137,7 +137,7 @@ TEST_F(WatcherTest, EndsWithTheMigrationAndRestartsClean) {
     EXPECT_EQ(watcher.background_syncs(), 0u);
     rounds.start_migration();
     EXPECT_EQ(rounds.syncs(SyncKind::background), 0u);
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     for (D d : poll_for(10)) EXPECT_EQ(d, D::first_round);
 }

@@ -89,7 +89,7 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
         for (uint32_t v = 0; v < t->vm_->vcpu_count(); ++v)
             if (dtrack::Status s = t->ring_->add_vcpu(t->vm_->vcpu_fd(v), v); !s) return s.error();
         dtrack::KvmRingSource* ring = t->ring_;
-        t->vm_->on_ring_full([ring](uint32_t vcpu) { ring->on_ring_full(vcpu); });
+        t->vm_->on_ring_full([ring](uint32_t vcpu) { return ring->on_ring_full(vcpu); });
         if (options.reaper) ring->start_reaper();
     }
     return t;

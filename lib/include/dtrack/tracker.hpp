@@ -52,7 +52,7 @@ struct Counters {
     uint64_t syncs() const { return syncs_round + syncs_background; }
 };
 
-struct SyncReport {
+struct [[nodiscard]] SyncReport {
     SyncKind kind = SyncKind::round;
     uint64_t pages = 0;
     uint64_t new_dirty = 0;
@@ -89,6 +89,9 @@ public:
     const Region* find_slot(uint32_t slot, RegionId* id = nullptr) const;
 
     // --- harvesting -----------------------------------------------------------
+    // An error met by a background sync is reported by it and kept for the
+    // next round sync's report too: the migration, which syncs by rounds,
+    // sees every failure even when the watcher's sync met it first.
     SyncReport sync(SyncKind kind = SyncKind::round);
 
     // --- rounds ----------------------------------------------------------------
@@ -116,6 +119,7 @@ private:
     std::vector<std::unique_ptr<Source>> sources_;
 
     std::mutex sync_mutex_;          // one harvest at a time
+    std::vector<Error> unread_by_round_;  // errors of background syncs since the last round sync
     mutable std::mutex counters_mutex_;
     Counters counters_;
 };
