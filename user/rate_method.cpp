@@ -36,7 +36,12 @@ Result<RateSetup> setup_sample(const TargetProcess& t, const RateMethodOptions& 
                      .sample_pages = o.sample_pages,
                      .max_error = o.max_error};
     auto sample = SampleSource::track(*tracker, t.pid, *regions, so);
-    if (!sample) return sample.error();
+    if (!sample) {
+        Error e = sample.error();
+        // Too many hashes to keep: the library names its options; here they are flags.
+        if (e.errno_value == ENOMEM) e.fix += " (in dtrack rate: leave out --exact, or a larger --bound)";
+        return e;
+    }
     RateSetup s{.method = o.exact_sampling ? "sample-exact" : "sample",
                 .source = o.exact_sampling ? "hashing every page" : "hashing a random sample of pages",
                 .exact = o.exact_sampling};

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "dtrack/target_process.hpp"
-#include "probe/probes.hpp"
+#include "common/host_files.hpp"
 #include "sources/dirty_ring_program.hpp"
 #include "sources/tracefs_mount.hpp"
 
@@ -53,7 +53,7 @@ Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker
     if (pid <= 0) return Error{EINVAL, "pid " + pid_text + " is not a process id", "give a PID > 0"};
     if (!process_alive(pid) || !std::filesystem::exists("/proc/" + pid_text))
         return Error{ESRCH, "no process " + pid_text, "check the PID (pidof, ps)"};
-    if (!probe::may_load_tracing_bpf())
+    if (!may_load_tracing_bpf())
         return Error{EPERM,
                      "watching process " + pid_text +
                          " with eBPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), which this process lacks",
@@ -122,7 +122,7 @@ Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker
             continue;
         }
         if (!failures.empty())
-            notes.insert(notes.begin(), "raw tracepoints failed (" + probe::join(failures, "; ") + "); using " +
+            notes.insert(notes.begin(), "raw tracepoints failed (" + join(failures, "; ") + "); using " +
                                             hook_family_name(family) + "s");
         std::unique_ptr<BpfSource> source(
             new BpfSource(pid, std::move(program.value()), std::move(slots), std::move(notes)));
@@ -134,8 +134,8 @@ Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker
         if (!f.empty() && std::find(distinct_fixes.begin(), distinct_fixes.end(), f) == distinct_fixes.end())
             distinct_fixes.push_back(f);
     return Error{last_errno,
-                 "cannot hook kvm:kvm_dirty_ring_push for process " + pid_text + ": " + probe::join(failures, "; "),
-                 probe::join(distinct_fixes, "; or ")};
+                 "cannot hook kvm:kvm_dirty_ring_push for process " + pid_text + ": " + join(failures, "; "),
+                 join(distinct_fixes, "; or ")};
 }
 
 BpfSource::BpfSource(pid_t pid, std::unique_ptr<DirtyRingProgram> program, std::vector<TrackedSlot> slots,

@@ -28,7 +28,8 @@ Result<std::unique_ptr<KvmDirtyRings>> KvmDirtyRings::enable(int vm_fd, uint32_t
         const int max_bytes = ::ioctl(vm_fd, KVM_CHECK_EXTENSION, cap);
         if (max_bytes <= 0) {
             last = Error{ENOTSUP, "the kernel has no KVM dirty ring (KVM_CAP_DIRTY_LOG_RING)",
-                         "use the dirty log (--track log), or a kernel >= 5.11; see kconfig-notes/kvm-dirty-ring.md"};
+                         "track with the dirty log instead (KvmLogSource), or use a kernel >= 5.11; see "
+                         "kconfig-notes/kvm-dirty-ring.md"};
             continue;
         }
         if (bytes > uint64_t(max_bytes))

@@ -234,8 +234,8 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
                          " present pages: hashing " + std::to_string(to_keep) + " of them would keep " +
                          format_bytes(double(to_keep * sizeof(Hashed))) + " of hashes, over the limit of " +
                          format_bytes(double(options_.max_state_bytes)),
-                     "sample instead of hashing every page (leave out --exact, or a larger --bound), or raise the "
-                     "limit (SampleOptions::max_state_bytes)"};
+                     "sample instead of hashing every page (SampleMode::sample, or a larger "
+                     "SampleOptions::max_error), or raise the limit (SampleOptions::max_state_bytes)"};
 
     // 2. The sample: nested thresholds, so a page compared now was in the
     // sample at the last harvest too (its baseline is known).

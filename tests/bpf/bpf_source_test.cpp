@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 #define DTRACK_REQUIRE_BPF()                                                           \
     do {                                                                               \
-        if (!dtrack::probe::may_load_tracing_bpf())                                    \
+        if (!dtrack::may_load_tracing_bpf())                                    \
             GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs"; \
     } while (0)
 

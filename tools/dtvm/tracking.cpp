@@ -74,7 +74,11 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
             {.entries = options.ring_entries,
              .rearm = [vm] { return vm->rearm_dirty_logging(); },
              .before_reset = options.before_ring_reset});
-        if (!ring) return ring.error();
+        if (!ring) {
+            dtrack::Error e = ring.error();
+            if (e.errno_value == ENOTSUP) e.fix += " (in dtvm: --track log)";
+            return e;
+        }
         t->ring_ = ring.value().get();
         t->tracker_.add_source(std::move(ring.value()));
     } else {

@@ -16,7 +16,12 @@ struct Error {
     std::string message() const { return fix.empty() ? what : what + "; fix: " + fix; }
 };
 
-// Builds an Error from errno after a failed call named `call`.
+// The one errno formatter: "Operation not permitted (EPERM)"; it also names
+// kernel-internal errnos that strerror does not know (524 is ENOTSUPP).
+std::string errno_text(int err);
+
+// Builds an Error from errno after a failed call named `call`: its what is
+// "CALL failed: <errno_text>".
 Error errno_error(const std::string& call, int err, std::string fix = {});
 
 // A value or an Error. Small on purpose: C++20 has no std::expected.

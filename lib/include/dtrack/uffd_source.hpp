@@ -25,9 +25,10 @@
 // other, to the 4 KiB page: the first write into a protected transparent huge
 // page splits it (the kernel does), so tracking costs the writer its huge
 // pages. Writes by the kernel (read(2) into the buffer) are tracked too. The
-// writer pays about 0.6 us for its first write to a page after each harvest
-// (measured here). Only for memory of this process: for another process, use
-// SampleSource.
+// writer pays one write-protect fault for its first write to a page after
+// each harvest; what that costs depends on the kernel and on whether it runs
+// nested (README.md lists measurements). Only for memory of this process: for
+// another process, use SampleSource.
 #pragma once
 
 #include <cstdint>

@@ -26,7 +26,8 @@ namespace dtrack::precopy {
 struct ReceiverOptions {
     // The longest silence accepted from the sender. Keep it above the
     // sender's longest pause between records: a harvest, and at switchover
-    // the digest of the whole memory (about 1 s per 5 GiB on this machine).
+    // the digest of the whole memory (it grows with the guest's size; see
+    // README.md for what it took on the project's machines).
     std::chrono::milliseconds io_timeout{120000};
 };
 
