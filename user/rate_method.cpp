@@ -25,7 +25,7 @@ Result<RateSetup> setup_bpf(const TargetProcess& t, const RateMethodOptions& o) 
     // The VMM's memslots are not visible from outside: track slot ids
     // 0..n-1 with a generous capacity; slot_usage() learns their real sizes.
     auto tracker = std::make_unique<Tracker>();
-    add_slot_regions(*tracker, o.bpf_slots, o.bpf_pages_per_slot);
+    if (auto slots = add_slot_regions(*tracker, o.bpf_slots, o.bpf_pages_per_slot); !slots) return slots.error();
     auto bpf = BpfSource::attach(t.pid, *tracker);
     if (!bpf) return bpf.error();
     RateSetup s{.method = "bpf", .source = "kvm:kvm_dirty_ring_push", .exact = true, .knows_vcpus = true};
@@ -43,7 +43,12 @@ Result<RateSetup> setup_sample(const TargetProcess& t, const RateMethodOptions& 
                      .sample_pages = o.sample_pages,
                      .max_error = o.max_error};
     auto sample = SampleSource::track(*tracker, t.pid, *regions, so);
-    if (!sample) return sample.error();
+    if (!sample) {
+        Error e = sample.error();
+        // Too many hashes to keep: the library names its options; here they are flags.
+        if (e.errno_value == ENOMEM) e.fix += " (in dtrack rate: leave out --exact, or a larger --bound)";
+        return e;
+    }
     RateSetup s{.method = o.exact_sampling ? "sample-exact" : "sample",
                 .source = o.exact_sampling ? "hashing every page" : "hashing a random sample of pages",
                 .exact = o.exact_sampling};

@@ -305,7 +305,7 @@ private:
 
     Stop closed_by_receiver(const IoStatus& io) const {
         std::string why = "the receiver closed the connection while " + doing_;
-        if (io.err) why += std::string(" (") + std::strerror(io.err) + ")";
+        if (io.err) why += " (" + errno_text(io.err) + ")";
         return Stop{OutcomeStatus::receiver_failed, why};
     }
 

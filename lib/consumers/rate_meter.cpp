@@ -9,7 +9,9 @@ Status RateMeter::start() {
     if (!r.ok()) return r.errors.front();
     seen_.clear();
     for (RegionId id = 0; id < tracker_.region_count(); ++id) {
-        tracker_.take(id, 0, tracker_.region(id).page_count, [](uint64_t, uint64_t) {});
+        // The pages dirtied before the first interval are not its rate.
+        auto cleared = tracker_.take(id, 0, tracker_.region(id).page_count, [](uint64_t, uint64_t) {});
+        if (!cleared) return cleared.error();
         seen_.emplace_back(tracker_.region(id).page_count);
     }
     vcpu_pages_.clear();

@@ -1,5 +1,8 @@
 #include "dtrack/tracker.hpp"
 
+#include <cerrno>
+#include <utility>
+
 namespace dtrack {
 
 void HarvestReport::add_vcpu(size_t vcpu, uint64_t n) {
@@ -12,7 +15,16 @@ void HarvestReport::add_region(RegionId region, uint64_t n) {
     pages_per_region[region] += n;
 }
 
-RegionId Tracker::add_region(Region region) {
+Result<RegionId> Tracker::add_region(Region region) {
+    if (region.space == AddressSpace::guest_physical) {
+        const uint32_t space = region.slot >> 16, id = region.slot & 0xFFFF;
+        if (space >= max_address_spaces || id >= max_slot_ids)
+            return Error{EINVAL,
+                         "region '" + region.name + "': memslot " + std::to_string(region.slot) + " (address space " +
+                             std::to_string(space) + ", slot id " + std::to_string(id) + ") is not one KVM can have",
+                         "set Region::slot to address space << 16 | slot id, with address space 0 or 1 and a slot id "
+                         "below " + std::to_string(max_slot_ids)};
+    }
     regions_.emplace_back(std::move(region));
     std::lock_guard lock(counters_mutex_);
     counters_.pages_per_region.push_back(0);
@@ -40,6 +52,7 @@ const Region* Tracker::find_slot(uint32_t slot, RegionId* id) const {
 SyncReport Tracker::sync(SyncKind kind) {
     std::lock_guard sync_lock(sync_mutex_);
     SyncReport report{.kind = kind};
+    if (kind == SyncKind::round) report.errors = std::exchange(unread_by_round_, {});
     const auto start = std::chrono::steady_clock::now();
 
     // Harvest outside the counters lock: harvests are slow, snapshots are not.
@@ -54,6 +67,7 @@ SyncReport Tracker::sync(SyncKind kind) {
         if (!results[i]) {
             ++c.failures;
             report.errors.push_back(results[i].error());
+            if (kind == SyncKind::background) unread_by_round_.push_back(results[i].error());
             continue;
         }
         const HarvestReport& h = results[i].value();

@@ -23,9 +23,13 @@ Watcher::Decision Watcher::tick() {
         if (moved) return Decision::round_moved;
     }
     if (rounds_.clock().now() - rounds_.last_sync() < options_.threshold) return Decision::synced_recently;
-    rounds_.sync(SyncKind::background);
+    const SyncReport report = rounds_.sync(SyncKind::background);
     std::lock_guard lock(mutex_);
     ++background_syncs_;
+    if (!report.ok()) {
+        ++failed_syncs_;
+        last_error_ = report.errors.back();
+    }
     return Decision::background_sync;
 }
 
@@ -35,6 +39,8 @@ void Watcher::start() {
     round_seen_ = 0;
     seen_migration_ = false;
     background_syncs_ = 0;
+    failed_syncs_ = 0;
+    last_error_.reset();
     stopping_ = false;
     thread_ = std::thread([this] { run(); });
 }
@@ -61,6 +67,16 @@ void Watcher::run() {
 uint64_t Watcher::background_syncs() const {
     std::lock_guard lock(mutex_);
     return background_syncs_;
+}
+
+uint64_t Watcher::failed_syncs() const {
+    std::lock_guard lock(mutex_);
+    return failed_syncs_;
+}
+
+std::optional<Error> Watcher::last_error() const {
+    std::lock_guard lock(mutex_);
+    return last_error_;
 }
 
 }  // namespace dtrack

@@ -114,7 +114,7 @@ Feature probe_test_run() {
     opts.ctx_size_in = sizeof args;
     int fd = bpf_program__fd(find_program(*object, "probe_test_run"));
     if (bpf_prog_test_run_opts(fd, &opts) != 0)
-        return unavailable(test_run_text, failed("BPF_PROG_TEST_RUN", errno));
+        return unavailable(test_run_text, errno_error("BPF_PROG_TEST_RUN", errno).what);
     if (opts.retval != 42)
         return unavailable(test_run_text,
                            "BPF_PROG_TEST_RUN returned " + std::to_string(opts.retval) + ", expected 42");
@@ -143,7 +143,7 @@ Feature probe_kprobe() {
         bool has_events = !tracefs.empty() && ::access((tracefs + "/kprobe_events").c_str(), F_OK) == 0;
         std::string reason = "loaded, but " + link.error().what;
         if (!has_pmu && !has_events)
-            reason = "loaded, but " + failed("attach", link.error().errno_value) +
+            reason = "loaded, but " + errno_error("attach", link.error().errno_value).what +
                      ": no kprobe PMU and no tracefs kprobe_events, the kernel is built "
                      "without CONFIG_KPROBES";
         return Outcome{false, reason};

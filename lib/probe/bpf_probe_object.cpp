@@ -6,7 +6,7 @@
 #include <cerrno>
 
 #include "feature_probe.skel.h"
-#include "probe/libbpf_log.hpp"
+#include "common/libbpf_log.hpp"
 #include "probe/probes.hpp"
 
 namespace dtrack::probe {
@@ -15,22 +15,12 @@ void ProbeObjectDeleter::operator()(feature_probe_bpf* skeleton) const {
     feature_probe_bpf__destroy(skeleton);
 }
 
-namespace {
-
-// libbpf's words, when it said something beyond the errno.
-std::string with_libbpf_words(std::string what, const LibbpfLogCapture& log) {
-    std::string words = log.first_warning();
-    return words.empty() ? what : what + " (libbpf: " + words + ")";
-}
-
-}  // namespace
-
 Result<ProbeObject> load_probe_programs(std::initializer_list<std::string_view> programs) {
     LibbpfLogCapture log;
     ProbeObject object(feature_probe_bpf__open());
     if (!object) {
         int err = errno;
-        return Error{err, with_libbpf_words(failed("opening the BPF probe object", err), log), {}};
+        return Error{err, with_libbpf_words(errno_error("opening the BPF probe object", err).what, log), {}};
     }
     bpf_program* program = nullptr;
     bpf_object__for_each_program(program, object->obj) {
@@ -47,11 +37,11 @@ Result<ProbeObject> load_probe_programs(std::initializer_list<std::string_view> 
         int err = -rc;
         if (err == EPERM && !may_load_tracing_bpf())
             return Error{err,
-                         failed("BPF_PROG_LOAD", err) +
+                         errno_error("BPF_PROG_LOAD", err).what +
                              ": this process lacks CAP_BPF and CAP_PERFMON "
                              "(or CAP_SYS_ADMIN)",
                          "run as root, or give dtrack CAP_BPF and CAP_PERFMON"};
-        return Error{err, failed("BPF_PROG_LOAD", err), {}};
+        return Error{err, errno_error("BPF_PROG_LOAD", err).what, {}};
     }
     return object;
 }
@@ -65,7 +55,7 @@ Result<UniqueLink> attach(bpf_program* program) {
     UniqueLink link(bpf_program__attach(program));
     if (!link) {
         int err = errno;
-        return Error{err, with_libbpf_words(failed("attach", err), log), {}};
+        return Error{err, with_libbpf_words(errno_error("attach", err).what, log), {}};
     }
     return link;
 }

@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <memory>
 
-#include "probe/libbpf_log.hpp"
+#include "common/libbpf_log.hpp"
 #include "probe/probes.hpp"
 
 namespace dtrack::probe {
@@ -36,11 +36,11 @@ struct BtfDeleter {
 Feature probe_kernel_btf() {
     struct stat st {};
     if (::stat(sysfs_btf, &st) != 0)
-        return unavailable(text, failed(std::string("stat ") + sysfs_btf, errno));
+        return unavailable(text, errno_error(std::string("stat ") + sysfs_btf, errno).what);
 
     LibbpfLogCapture quiet;
     std::unique_ptr<btf, BtfDeleter> kernel(btf__load_vmlinux_btf());
-    if (!kernel) return unavailable(text, failed("btf__load_vmlinux_btf", errno));
+    if (!kernel) return unavailable(text, errno_error("btf__load_vmlinux_btf", errno).what);
 
     char size[32];
     std::snprintf(size, sizeof size, "%.1f MiB", static_cast<double>(st.st_size) / (1 << 20));

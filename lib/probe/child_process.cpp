@@ -22,7 +22,7 @@ namespace {
 Outcome enter_private_tracefs() {
     auto failure = [](const char* step) {
         int err = errno;
-        std::string text = "tracefs is not mounted, and mounting it privately failed: " + failed(step, err);
+        std::string text = "tracefs is not mounted, and mounting it privately failed: " + errno_error(step, err).what;
         if (err == EPERM) text += " (needs CAP_SYS_ADMIN)";
         return Outcome{false, text};
     };
@@ -59,11 +59,11 @@ std::string read_all(int fd) {
 
 Outcome run_in_child(const std::function<Outcome()>& work, ChildSetup setup) {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return {false, failed("pipe2", errno)};
+    if (::pipe2(fds, O_CLOEXEC) != 0) return {false, errno_error("pipe2", errno).what};
     UniqueFd read_end(fds[0]), write_end(fds[1]);
 
     pid_t pid = ::fork();
-    if (pid < 0) return {false, failed("fork", errno)};
+    if (pid < 0) return {false, errno_error("fork", errno).what};
     if (pid == 0) {
         // Child: one '1'/'0' byte for ok, then the text. _exit skips the
         // parent's atexit handlers and stdio buffers.

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "probe/libbpf_log.hpp"
+#include "common/libbpf_log.hpp"
 #include "probe/probes.hpp"
 
 namespace dtrack {
@@ -16,7 +16,7 @@ Result<std::vector<Feature>> probe_features() {
     if (::access("/proc/self/status", R_OK) != 0)
         return errno_error("reading /proc/self/status", errno, "mount /proc (mount -t proc proc /proc)");
 
-    probe::LibbpfLogCapture quiet;  // probes that fail are expected; their chatter is not
+    LibbpfLogCapture quiet;  // probes that fail are expected; their chatter is not
     std::vector<Feature> features;
     auto add = [&](std::vector<Feature> more) {
         for (auto& f : more) features.push_back(std::move(f));

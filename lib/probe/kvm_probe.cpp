@@ -43,13 +43,13 @@ constexpr int slot_pages = 16;  // the test memslot of the dirty log probe
 // Why /dev/kvm did not open, and what to do.
 Error kvm_open_error(int err) {
     if (err == ENOENT)
-        return Error{err, failed("open /dev/kvm", err) + ": KVM is not built or not loaded",
+        return Error{err, errno_error("open /dev/kvm", err).what + ": KVM is not built or not loaded",
                      "load KVM (modprobe kvm_intel or kvm_amd) with virtualization enabled in "
                      "firmware, or build the kernel with CONFIG_KVM"};
     if (err == EACCES || err == EPERM)
-        return Error{err, failed("open /dev/kvm", err),
+        return Error{err, errno_error("open /dev/kvm", err).what,
                      "run as root or join the group that owns /dev/kvm (usually kvm)"};
-    return Error{err, failed("open /dev/kvm", err), "check dmesg for KVM errors"};
+    return Error{err, errno_error("open /dev/kvm", err).what, "check dmesg for KVM errors"};
 }
 
 Result<UniqueFd> open_kvm() {
@@ -60,7 +60,7 @@ Result<UniqueFd> open_kvm() {
 
 Result<UniqueFd> create_vm(const UniqueFd& kvm) {
     UniqueFd vm(::ioctl(kvm.get(), KVM_CREATE_VM, 0));
-    if (!vm.valid()) return Error{errno, failed("KVM_CREATE_VM", errno), {}};
+    if (!vm.valid()) return Error{errno, errno_error("KVM_CREATE_VM", errno).what, {}};
     return vm;
 }
 
@@ -69,7 +69,7 @@ Status enable_cap(const UniqueFd& vm, std::uint32_t cap, std::uint64_t arg, cons
     enable.cap = cap;
     enable.args[0] = arg;
     if (::ioctl(vm.get(), KVM_ENABLE_CAP, &enable) != 0)
-        return Error{errno, failed(std::string("KVM_ENABLE_CAP(") + cap_name + ")", errno), {}};
+        return Error{errno, errno_error(std::string("KVM_ENABLE_CAP(") + cap_name + ")", errno).what, {}};
     return Ok{};
 }
 
@@ -87,7 +87,7 @@ Feature probe_ring(const UniqueFd& kvm, const FeatureText& text, std::uint32_t c
 
     int max_bytes = ::ioctl(vm->get(), KVM_CHECK_EXTENSION, cap);
     if (max_bytes < 0)
-        return unavailable(text, failed(std::string("KVM_CHECK_EXTENSION(") + cap_name + ")", errno));
+        return unavailable(text, errno_error(std::string("KVM_CHECK_EXTENSION(") + cap_name + ")", errno).what);
     if (max_bytes == 0)
         return unavailable(
             text, std::string("KVM_CHECK_EXTENSION(") + cap_name + ") is 0: this KVM does not offer it");
@@ -97,11 +97,11 @@ Feature probe_ring(const UniqueFd& kvm, const FeatureText& text, std::uint32_t c
     if (!enabled) return unavailable(text, "offered, but " + enabled.error().what);
 
     UniqueFd vcpu(::ioctl(vm->get(), KVM_CREATE_VCPU, 0));
-    if (!vcpu.valid()) return unavailable(text, "enabled, but " + failed("KVM_CREATE_VCPU", errno));
+    if (!vcpu.valid()) return unavailable(text, "enabled, but " + errno_error("KVM_CREATE_VCPU", errno).what);
     void* ring = ::mmap(nullptr, static_cast<std::size_t>(max_bytes), PROT_READ | PROT_WRITE, MAP_SHARED,
                         vcpu.get(), KVM_DIRTY_LOG_PAGE_OFFSET * static_cast<off_t>(AnonMapping::page_size()));
     if (ring == MAP_FAILED)
-        return unavailable(text, "enabled, but mapping the vCPU ring " + failed("mmap", errno));
+        return unavailable(text, "enabled, but mapping the vCPU ring " + errno_error("mmap", errno).what);
     ::munmap(ring, static_cast<std::size_t>(max_bytes));
 
     std::uint64_t entries = static_cast<std::uint64_t>(max_bytes) / sizeof(kvm_dirty_gfn);
@@ -131,7 +131,7 @@ Feature probe_dirty_log(const UniqueFd& kvm) {
     if (!enabled) return unavailable(log_text, "offered, but " + enabled.error().what);
 
     AnonMapping memory(slot_pages);
-    if (!memory.valid()) return unavailable(log_text, failed("mmap of the test slot", errno));
+    if (!memory.valid()) return unavailable(log_text, errno_error("mmap of the test slot", errno).what);
     kvm_userspace_memory_region region{};
     region.slot = 0;
     region.flags = KVM_MEM_LOG_DIRTY_PAGES;
@@ -140,7 +140,7 @@ Feature probe_dirty_log(const UniqueFd& kvm) {
     region.userspace_addr = memory.address();
     if (::ioctl(vm->get(), KVM_SET_USER_MEMORY_REGION, &region) != 0)
         return unavailable(log_text,
-                           failed("KVM_SET_USER_MEMORY_REGION with KVM_MEM_LOG_DIRTY_PAGES", errno));
+                           errno_error("KVM_SET_USER_MEMORY_REGION with KVM_MEM_LOG_DIRTY_PAGES", errno).what);
 
     std::uint64_t bitmap = 0;  // one bit per page; 16 pages fit one word
     auto get_log = [&]() -> bool {
@@ -149,7 +149,7 @@ Feature probe_dirty_log(const UniqueFd& kvm) {
         log.dirty_bitmap = &bitmap;
         return ::ioctl(vm->get(), KVM_GET_DIRTY_LOG, &log) == 0;
     };
-    if (!get_log()) return unavailable(log_text, failed("KVM_GET_DIRTY_LOG", errno));
+    if (!get_log()) return unavailable(log_text, errno_error("KVM_GET_DIRTY_LOG", errno).what);
     std::uint64_t all_pages = (1ULL << slot_pages) - 1;
     bool initially_set = (flags & KVM_DIRTY_LOG_INITIALLY_SET) != 0;
     if (initially_set && bitmap != all_pages)
@@ -163,8 +163,8 @@ Feature probe_dirty_log(const UniqueFd& kvm) {
     std::uint64_t to_clear = all_pages;
     clear.dirty_bitmap = &to_clear;
     if (::ioctl(vm->get(), KVM_CLEAR_DIRTY_LOG, &clear) != 0)
-        return unavailable(log_text, failed("KVM_CLEAR_DIRTY_LOG", errno));
-    if (!get_log()) return unavailable(log_text, failed("KVM_GET_DIRTY_LOG after a clear", errno));
+        return unavailable(log_text, errno_error("KVM_CLEAR_DIRTY_LOG", errno).what);
+    if (!get_log()) return unavailable(log_text, errno_error("KVM_GET_DIRTY_LOG after a clear", errno).what);
     if (bitmap != 0) return unavailable(log_text, "KVM_CLEAR_DIRTY_LOG left pages dirty");
 
     std::string names = (flags & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) ? "MANUAL_PROTECT_ENABLE" : "";

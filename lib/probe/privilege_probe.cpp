@@ -58,10 +58,6 @@ constexpr Capability relevant_capabilities[] = {
     {CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE"},
 };
 
-bool has(std::uint64_t caps, int number) {
-    return (caps >> number) & 1;
-}
-
 std::optional<long> read_sysctl(const char* path) {
     std::ifstream in(path);
     long value = 0;
@@ -77,7 +73,7 @@ Feature probe_capabilities() {
     std::uint64_t caps = effective_capabilities();
     std::vector<std::string> held, lacking;
     for (const Capability& cap : relevant_capabilities)
-        (has(caps, cap.number) ? held : lacking).push_back(cap.name);
+        (has_capability(caps, cap.number) ? held : lacking).push_back(cap.name);
     std::string detail = "uid " + std::to_string(::geteuid()) + "; has " +
                          (held.empty() ? std::string("none of them") : join(held, " "));
     if (!lacking.empty()) detail += "; lacks " + join(lacking, " ");
@@ -89,7 +85,7 @@ Feature probe_capabilities() {
 Feature probe_kvm_device() {
     struct stat st {};
     if (::stat("/dev/kvm", &st) != 0) {
-        Feature f = unavailable(kvm_device_text, failed("stat /dev/kvm", errno));
+        Feature f = unavailable(kvm_device_text, errno_error("stat /dev/kvm", errno).what);
         f.fix = "load KVM (modprobe kvm_intel or kvm_amd) or build the kernel with CONFIG_KVM";
         return f;
     }
@@ -103,7 +99,7 @@ Feature probe_kvm_device() {
     UniqueFd kvm(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
     if (!kvm.valid())
         return unavailable(kvm_device_text,
-                           failed("open /dev/kvm read-write", errno) + " (" + owner.str() + ")");
+                           errno_error("open /dev/kvm read-write", errno).what + " (" + owner.str() + ")");
     // A node that opens is not yet KVM (a container may bind another device there).
     if (::ioctl(kvm.get(), KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
         Feature f = unavailable(kvm_device_text, "/dev/kvm opens (" + owner.str() +
@@ -126,29 +122,15 @@ Feature probe_sysctls() {
     // sysctl is only reported: tracing BPF needs CAP_PERFMON anyway, and
     // with it the sysctl does not apply.
     std::uint64_t caps = effective_capabilities();
-    if (bpf_disabled.value_or(0) != 0 && !has(caps, CAP_BPF) && !has(caps, CAP_SYS_ADMIN))
+    if (bpf_disabled.value_or(0) != 0 && !has_capability(caps, CAP_BPF) && !has_capability(caps, CAP_SYS_ADMIN))
         return unavailable(sysctl_text, values + ": BPF is for CAP_BPF holders only");
     std::string detail = values + ": no limit for this process";
-    if (userfaultfd.value_or(1) == 0 && !has(caps, CAP_SYS_PTRACE))
+    if (userfaultfd.value_or(1) == 0 && !has_capability(caps, CAP_SYS_PTRACE))
         detail += " (userfaultfd: user-mode faults only, enough for write tracking)";
     return available(sysctl_text, detail);
 }
 
 }  // namespace
-
-std::uint64_t effective_capabilities() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("CapEff:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
-    }
-    return 0;
-}
-
-bool may_load_tracing_bpf() {
-    std::uint64_t caps = effective_capabilities();
-    return (has(caps, CAP_BPF) && has(caps, CAP_PERFMON)) || has(caps, CAP_SYS_ADMIN);
-}
 
 std::vector<Feature> probe_privileges() {
     return {probe_capabilities(), probe_kvm_device(), probe_sysctls()};

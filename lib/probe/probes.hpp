@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/host_files.hpp"
 #include "dtrack/features.hpp"
 
 namespace dtrack::probe {
@@ -34,13 +35,9 @@ struct Outcome {
     std::string text;
 };
 
-// "Operation not permitted (EPERM)"; also names kernel-internal errnos
-// (524 is ENOTSUPP) that strerror does not know.
-std::string errno_text(int err);
-// "CALL failed: <errno_text>"
-std::string failed(const std::string& call, int err);
-// "a, b, c" for join(items, ", ")
-std::string join(const std::vector<std::string>& items, std::string_view separator);
+// Shared with the sources, in lib/common/: join(), mounted_tracefs(),
+// effective_capabilities(), may_load_tracing_bpf(); errno text is
+// dtrack::errno_text and dtrack::errno_error (dtrack/error.hpp).
 
 // Runs `work` in a forked child and returns its Outcome. With
 // private_tracefs the child first moves into its own mount namespace (all
@@ -50,18 +47,10 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
 enum class ChildSetup { none, private_tracefs };
 Outcome run_in_child(const std::function<Outcome()>& work, ChildSetup setup = ChildSetup::none);
 
-// Where tracefs is mounted ("/sys/kernel/tracing" or the debugfs path), or ""
-// when it is not mounted.
-std::string mounted_tracefs();
 // Runs `work` where libbpf finds tracefs: here when it is mounted, otherwise
 // in a child with a private tracefs mount.
 Outcome run_with_tracefs(const std::function<Outcome()>& work);
 
-// The effective capability set of this process (CapEff in /proc/self/status),
-// and whether it may load tracing BPF programs (CAP_BPF and CAP_PERFMON, or
-// CAP_SYS_ADMIN). Implemented in privilege_probe.cpp.
-std::uint64_t effective_capabilities();
-bool may_load_tracing_bpf();
 
 // --- the families, each in its own file ---------------------------------
 std::vector<Feature> probe_kvm();                // kvm_probe.cpp

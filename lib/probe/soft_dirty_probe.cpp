@@ -26,25 +26,25 @@ constexpr FeatureText text{
 
 Result<std::uint64_t> pagemap_entry(const void* address) {
     UniqueFd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
-    if (!pagemap.valid()) return Error{errno, failed("open /proc/self/pagemap", errno), {}};
+    if (!pagemap.valid()) return Error{errno, errno_error("open /proc/self/pagemap", errno).what, {}};
     std::uint64_t entry = 0;
     off_t offset = static_cast<off_t>(reinterpret_cast<std::uintptr_t>(address) / AnonMapping::page_size() *
                                       sizeof entry);
     if (::pread(pagemap.get(), &entry, sizeof entry, offset) != sizeof entry)
-        return Error{errno, failed("read /proc/self/pagemap", errno), {}};
+        return Error{errno, errno_error("read /proc/self/pagemap", errno).what, {}};
     return entry;
 }
 
 Outcome clear_then_write() {
     AnonMapping memory(1);
-    if (!memory.valid()) return {false, failed("mmap", errno)};
+    if (!memory.valid()) return {false, errno_error("mmap", errno).what};
     volatile char* page = memory.base();
     *page = 1;  // present before the clear
 
     UniqueFd clear_refs(::open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC));
-    if (!clear_refs.valid()) return {false, failed("open /proc/self/clear_refs", errno)};
+    if (!clear_refs.valid()) return {false, errno_error("open /proc/self/clear_refs", errno).what};
     if (::write(clear_refs.get(), "4", 1) != 1)
-        return {false, failed("write 4 to /proc/self/clear_refs", errno)};
+        return {false, errno_error("write 4 to /proc/self/clear_refs", errno).what};
 
     auto before = pagemap_entry(memory.base());
     if (!before) return {false, before.error().what};

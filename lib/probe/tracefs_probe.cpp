@@ -10,16 +10,6 @@
 namespace dtrack::probe {
 namespace {
 
-constexpr long tracefs_magic = 0x74726163;  // TRACEFS_MAGIC, "trac"
-
-// The two places libbpf looks, in its order.
-constexpr const char* tracefs_paths[] = {"/sys/kernel/debug/tracing", "/sys/kernel/tracing"};
-
-bool is_tracefs(const char* path) {
-    struct statfs fs {};
-    return ::statfs(path, &fs) == 0 && fs.f_type == tracefs_magic;
-}
-
 constexpr FeatureText text{
     feature_id::tracefs,
     "tracefs",
@@ -30,12 +20,6 @@ constexpr FeatureText text{
 };
 
 }  // namespace
-
-std::string mounted_tracefs() {
-    for (const char* path : tracefs_paths)
-        if (is_tracefs(path)) return path;
-    return "";
-}
 
 Outcome run_with_tracefs(const std::function<Outcome()>& work) {
     if (!mounted_tracefs().empty()) return work();

@@ -61,9 +61,9 @@ Outcome write_protect(ProtectedRange& range) {
     // touches every page anyway, but dtrack uses it when offered.
     if (*features & UFFD_FEATURE_WP_UNPOPULATED) api.features |= UFFD_FEATURE_WP_UNPOPULATED;
     if (::ioctl(range.uffd.get(), UFFDIO_API, &api) != 0)
-        return {false, failed("UFFDIO_API(UFFD_FEATURE_WP_ASYNC)", errno)};
+        return {false, errno_error("UFFDIO_API(UFFD_FEATURE_WP_ASYNC)", errno).what};
 
-    if (!range.memory.valid()) return {false, failed("mmap", errno)};
+    if (!range.memory.valid()) return {false, errno_error("mmap", errno).what};
     std::memset(range.memory.base(), 1, range.memory.size());
 
     uffdio_register reg{};
@@ -71,12 +71,12 @@ Outcome write_protect(ProtectedRange& range) {
     reg.range.len = range.memory.size();
     reg.mode = UFFDIO_REGISTER_MODE_WP;
     if (::ioctl(range.uffd.get(), UFFDIO_REGISTER, &reg) != 0)
-        return {false, failed("UFFDIO_REGISTER(MODE_WP)", errno)};
+        return {false, errno_error("UFFDIO_REGISTER(MODE_WP)", errno).what};
     uffdio_writeprotect wp{};
     wp.range = reg.range;
     wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
     if (::ioctl(range.uffd.get(), UFFDIO_WRITEPROTECT, &wp) != 0)
-        return {false, failed("UFFDIO_WRITEPROTECT", errno)};
+        return {false, errno_error("UFFDIO_WRITEPROTECT", errno).what};
 
     // With WP_ASYNC this write just marks the page written; nothing blocks.
     *reinterpret_cast<volatile char*>(range.memory.page(written_page)) = 2;
@@ -100,7 +100,7 @@ Result<int> scan_written(int pagemap, const AnonMapping& memory, page_region* re
     arg.category_mask = PAGE_IS_WRITTEN;
     arg.return_mask = PAGE_IS_WRITTEN;
     int n = ::ioctl(pagemap, PAGEMAP_SCAN, &arg);
-    if (n < 0) return Error{errno, failed("ioctl(PAGEMAP_SCAN)", errno), {}};
+    if (n < 0) return Error{errno, errno_error("ioctl(PAGEMAP_SCAN)", errno).what, {}};
     return n;
 }
 
@@ -114,7 +114,7 @@ std::string missing_scan_reason(const Error& error) {
 // the present pages of a touched mapping.
 Feature probe_scan_alone(int pagemap, const std::string& why_no_uffd) {
     AnonMapping memory(1);
-    if (!memory.valid()) return unavailable(scan_text, failed("mmap", errno));
+    if (!memory.valid()) return unavailable(scan_text, errno_error("mmap", errno).what);
     *memory.base() = 1;
     page_region region{};
     pm_scan_arg arg{};
@@ -127,7 +127,7 @@ Feature probe_scan_alone(int pagemap, const std::string& why_no_uffd) {
     arg.return_mask = PAGE_IS_PRESENT;
     if (::ioctl(pagemap, PAGEMAP_SCAN, &arg) < 0)
         return unavailable(scan_text,
-                           missing_scan_reason(Error{errno, failed("ioctl(PAGEMAP_SCAN)", errno), {}}));
+                           missing_scan_reason(Error{errno, errno_error("ioctl(PAGEMAP_SCAN)", errno).what, {}}));
     return available(scan_text,
                      "the ioctl works, but finding written pages needs async userfaultfd: " + why_no_uffd);
 }
@@ -141,7 +141,7 @@ std::vector<Feature> probe_process_tracking() {
     Outcome protect = write_protect(range);
 
     Feature uffd = protect.ok ? available(uffd_text, range.detail) : unavailable(uffd_text, protect.text);
-    if (!pagemap.valid()) return {uffd, unavailable(scan_text, failed("open /proc/self/pagemap", pagemap_err))};
+    if (!pagemap.valid()) return {uffd, unavailable(scan_text, errno_error("open /proc/self/pagemap", pagemap_err).what)};
     if (!protect.ok) return {uffd, probe_scan_alone(pagemap.get(), protect.text)};
 
     // First scan: exactly the written page. Second: nothing, since the first

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "dtrack/target_process.hpp"
-#include "probe/probes.hpp"
+#include "common/host_files.hpp"
 #include "sources/dirty_ring_program.hpp"
 #include "sources/tracefs_mount.hpp"
 
@@ -62,7 +62,7 @@ Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker
                          " is not the number the kernel's tracepoints use, so BPF cannot pick out its writes",
                      "run in the host's PID namespace (docker --pid=host, or nsenter -t 1 -p), or sample pages "
                      "instead (SampleSource), which works in any namespace"};
-    if (!probe::may_load_tracing_bpf())
+    if (!may_load_tracing_bpf())
         return Error{EPERM,
                      "watching process " + pid_text +
                          " with eBPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), which this process lacks",
@@ -131,7 +131,7 @@ Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker
             continue;
         }
         if (!failures.empty())
-            notes.insert(notes.begin(), "raw tracepoints failed (" + probe::join(failures, "; ") + "); using " +
+            notes.insert(notes.begin(), "raw tracepoints failed (" + join(failures, "; ") + "); using " +
                                             hook_family_name(family) + "s");
         std::unique_ptr<BpfSource> source(
             new BpfSource(pid, std::move(program.value()), std::move(slots), std::move(notes)));
@@ -143,8 +143,8 @@ Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker
         if (!f.empty() && std::find(distinct_fixes.begin(), distinct_fixes.end(), f) == distinct_fixes.end())
             distinct_fixes.push_back(f);
     return Error{last_errno,
-                 "cannot hook kvm:kvm_dirty_ring_push for process " + pid_text + ": " + probe::join(failures, "; "),
-                 probe::join(distinct_fixes, "; or ")};
+                 "cannot hook kvm:kvm_dirty_ring_push for process " + pid_text + ": " + join(failures, "; "),
+                 join(distinct_fixes, "; or ")};
 }
 
 BpfSource::BpfSource(pid_t pid, std::unique_ptr<DirtyRingProgram> program, std::vector<TrackedSlot> slots,
@@ -236,15 +236,21 @@ std::vector<BpfSlotUsage> BpfSource::slot_usage() const {
     return usage;
 }
 
-RegionId add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot) {
+Result<RegionId> add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot) {
+    if (slots > Tracker::max_slot_ids)
+        return Error{EINVAL, std::to_string(slots) + " memslots asked for; KVM has at most " +
+                                 std::to_string(Tracker::max_slot_ids) + " per address space",
+                     "ask for at most " + std::to_string(Tracker::max_slot_ids) + " slots"};
     const RegionId first = static_cast<RegionId>(tracker.region_count());
-    for (uint32_t s = 0; s < slots; ++s)
-        tracker.add_region(Region{.name = "slot " + std::to_string(s),
-                                  .space = AddressSpace::guest_physical,
-                                  .slot = s,
-                                  .base = 0,
-                                  .page_size = 4096,
-                                  .page_count = pages_per_slot});
+    for (uint32_t s = 0; s < slots; ++s) {
+        auto added = tracker.add_region(Region{.name = "slot " + std::to_string(s),
+                                               .space = AddressSpace::guest_physical,
+                                               .slot = s,
+                                               .base = 0,
+                                               .page_size = 4096,
+                                               .page_count = pages_per_slot});
+        if (!added) return added.error();  // not reached: the ids were checked above
+    }
     return first;
 }
 

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "dtrack/error.hpp"
+
 struct kvm_dirty_gfn;
 
 namespace dtrack {
@@ -23,7 +25,7 @@ struct DirtyRingMemory {
 
 // What one KVM_RESET_DIRTY_RINGS call did.
 struct RingResetResult {
-    int count = 0;  // entries the kernel reported reset, or -errno
+    uint64_t count = 0;  // entries the kernel reported reset
     // The calling thread was stopped during the call (SIGSTOP, the cgroup
     // freezer, ptrace: the signals that cannot be held back). Linux 6.18
     // bails out of a reset on such a signal before each entry, also right
@@ -40,7 +42,7 @@ public:
     // KVM_RESET_DIRTY_RINGS: walks every ring from where its last reset
     // stopped while the entries are flagged RESET, clears them and
     // write-protects their pages again. It may stop early, see KvmDirtyRings.
-    virtual RingResetResult reset() = 0;
+    virtual Result<RingResetResult> reset() = 0;
 };
 
 }  // namespace dtrack

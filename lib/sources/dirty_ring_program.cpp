@@ -10,8 +10,8 @@
 #include <limits>
 
 #include "dirty_ring.skel.h"
-#include "probe/libbpf_log.hpp"
-#include "probe/probes.hpp"
+#include "common/host_files.hpp"
+#include "common/libbpf_log.hpp"
 
 namespace dtrack {
 
@@ -29,12 +29,6 @@ bpf_program* program_of(const dirty_ring_bpf* s, DirtyRingHook hook, HookFamily 
         case DirtyRingHook::user_fault: return raw ? s->progs.page_fault_user_raw : s->progs.page_fault_user_tp;
     }
     return nullptr;
-}
-
-// libbpf's own words, when it said something beyond the errno.
-std::string with_libbpf_words(std::string what, const probe::LibbpfLogCapture& log) {
-    std::string words = log.first_warning();
-    return words.empty() ? what : what + " (libbpf: " + words + ")";
 }
 
 const char* family_note(HookFamily family) {
@@ -82,12 +76,12 @@ struct DirtyRingProgram::Mapping {
 };
 
 Result<std::unique_ptr<DirtyRingProgram>> DirtyRingProgram::open() {
-    probe::LibbpfLogCapture log;
+    LibbpfLogCapture log;
     std::unique_ptr<DirtyRingProgram> p(new DirtyRingProgram);
     p->skeleton_ = dirty_ring_bpf__open();
     if (!p->skeleton_) {
         const int err = errno;
-        return Error{err, with_libbpf_words(probe::failed("opening the dirty_ring BPF object", err), log), {}};
+        return Error{err, with_libbpf_words(errno_error("opening the dirty_ring BPF object", err).what, log), {}};
     }
     return p;
 }
@@ -126,7 +120,7 @@ Status DirtyRingProgram::configure(const DirtyRingLayout& layout, HookFamily fam
     for (Size s : {Size{skeleton_->maps.dirty_words, words}, Size{skeleton_->maps.slots, layout.capacity.size()},
                    Size{skeleton_->maps.vcpus, layout.max_vcpus}}) {
         if (int rc = bpf_map__set_max_entries(s.map, static_cast<__u32>(s.entries)); rc != 0)
-            return Error{-rc, probe::failed(std::string("sizing BPF map ") + bpf_map__name(s.map), -rc), {}};
+            return Error{-rc, errno_error(std::string("sizing BPF map ") + bpf_map__name(s.map), -rc).what, {}};
     }
     // Only this family's entry points load; the user-fault hook is optional.
     for (HookFamily f : {HookFamily::raw_tracepoint, HookFamily::tracepoint})
@@ -142,19 +136,19 @@ Result<void*> DirtyRingProgram::map_array(const char* what, int map_fd, size_t b
     auto m = std::make_unique<Mapping>();
     m->bytes = (bytes + page - 1) / page * page;
     void* p = ::mmap(nullptr, m->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
-    if (p == MAP_FAILED) return Error{errno, probe::failed(std::string("mmap of BPF map ") + what, errno), {}};
+    if (p == MAP_FAILED) return Error{errno, errno_error(std::string("mmap of BPF map ") + what, errno).what, {}};
     m->base = p;
     mappings_.push_back(std::move(m));
     return p;
 }
 
 Status DirtyRingProgram::load() {
-    probe::LibbpfLogCapture log;
+    LibbpfLogCapture log;
     if (int rc = dirty_ring_bpf__load(skeleton_); rc != 0) {
         const int err = -rc;
         const std::string what = std::string("loading the dirty_ring BPF programs (") + hook_family_name(family_) +
-                                 "s) failed: " + probe::errno_text(err);
-        if (err == EPERM && !probe::may_load_tracing_bpf())
+                                 "s) failed: " + errno_text(err);
+        if (err == EPERM && !may_load_tracing_bpf())
             return Error{err, what + ": this process lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
                          "run as root, or give the binary CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep); "
                          "see kconfig-notes/privileges.md"};
@@ -185,7 +179,7 @@ Result<std::vector<HookStatus>> DirtyRingProgram::attach() {
     for (DirtyRingHook hook : all_hooks) {
         bpf_program* program = program_of(skeleton_, hook, family_);
         if (!bpf_program__autoload(program)) continue;
-        probe::LibbpfLogCapture log;
+        LibbpfLogCapture log;
         bpf_link* link = bpf_program__attach(program);
         if (link) {
             links_.push_back(link);
@@ -194,8 +188,8 @@ Result<std::vector<HookStatus>> DirtyRingProgram::attach() {
         }
         const int err = errno;
         std::string why = with_libbpf_words(
-            probe::failed(std::string("attaching to ") + tracepoint_name(hook) + " as a " + hook_family_name(family_),
-                          err),
+            errno_error(std::string("attaching to ") + tracepoint_name(hook) + " as a " + hook_family_name(family_),
+                          err).what,
             log);
         if (err == ENOENT)
             why += hook == DirtyRingHook::user_fault ? ": no such tracepoint (it exists on x86 only)"

@@ -104,10 +104,10 @@ uint64_t DirtyRingReader::flagged_not_reset() const {
     return left;
 }
 
-int DirtyRingReader::reset_rings() {
+Result<DirtyRingReader::ResetOutcome> DirtyRingReader::reset_rings() {
     uint64_t expected = 0;
     for (const Ring& ring : rings_) expected += ring.flagged;
-    if (expected == 0) return 0;
+    if (expected == 0) return ResetOutcome::in_step;
     // A reset cut short (a pending signal on newer kernels, see
     // KvmDirtyRings::reset) may have left the pages of the entries walked
     // just before the stop writable: finish the reset (the entries not
@@ -120,15 +120,15 @@ int DirtyRingReader::reset_rings() {
     // A call that resets nothing four times in a row means the kernel's
     // index is elsewhere: out of step, which the caller handles too.
     for (int zero_calls = 0; zero_calls < 4;) {
-        const RingResetResult result = kernel_.reset();
-        const int reset = result.count;
-        if (reset < 0) return reset;
+        const Result<RingResetResult> result = kernel_.reset();
+        if (!result) return result.error();
+        const uint64_t reset = result->count;
         ++counters_.resets;
         counters_.entries_reset += reset;
         reset_total += reset;
         // Stopped during the call: it may have bailed out right after its
         // last entry, whole count and all, with the last pages writable.
-        if (result.stopped) {
+        if (result->stopped) {
             cut_short = true;
             ++counters_.short_resets;
         }
@@ -139,13 +139,17 @@ int DirtyRingReader::reset_rings() {
     }
     for (Ring& ring : rings_) ring.flagged = 0;
     // In step, the kernel resets exactly the entries we flagged, in one call.
-    return reset_total == expected && !cut_short ? 0 : 1;
+    return reset_total == expected && !cut_short ? ResetOutcome::in_step : ResetOutcome::out_of_step;
+}
+
+void DirtyRingReader::keep_unreported(Error error) {
+    if (!unreported_error_) unreported_error_ = std::move(error);
 }
 
 Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
     const auto start = std::chrono::steady_clock::now();
     bool overflow = false;
-    uint32_t drained_full_ring = 0;
+    Ring* full_ring = nullptr;
     for (Ring& ring : rings_) {
         uint32_t n = drain_ring(ring);
         if (n == ring.memory.entries) {
@@ -160,23 +164,34 @@ Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
             n = drain_ring(ring);
             ring.behind = false;
         }
-        if (ring.memory.vcpu == full_vcpu) drained_full_ring = n;
+        if (after_full_exit && ring.memory.vcpu == full_vcpu) full_ring = &ring;
     }
     if (options_.before_reset) options_.before_reset();
-    int r = reset_rings();
-    if (r < 0) return errno_error("KVM_RESET_DIRTY_RINGS", -r);
-    bool out_of_step = r > 0;
+    const Result<ResetOutcome> reset = reset_rings();
+    if (!reset) return reset.error();
+    bool out_of_step = reset.value() == ResetOutcome::out_of_step;
 
-    // A full exit with nothing to read, or a reset that disagrees, may mean
-    // the kernel's index ran ahead of ours: find where it writes now.
-    if (out_of_step || (after_full_exit && drained_full_ring == 0)) {
+    // A reset that disagrees may mean the kernel's index ran ahead of ours
+    // somewhere: find where it writes now, in every ring. A full exit says
+    // so of the full ring only, and only if nothing was read from it since
+    // its previous full exit: a reaper pass that emptied it between the exit
+    // and this call moved its fetch index, and then all is in step (a
+    // resync then would be a spurious jam; and scanning the rings of
+    // running vCPUs can see a push land mid-scan and take it for a gap).
+    const bool full_ring_stuck = full_ring && full_ring->fetch == full_ring->fetch_at_full_exit;
+    if (out_of_step || full_ring_stuck) {
+        const bool every_ring = out_of_step;
         for (Ring& ring : rings_) {
+            if (!every_ring && &ring != full_ring) continue;
             if (!resync_ring(ring)) continue;
             out_of_step = true;
             drain_ring(ring);
         }
-        if ((r = reset_rings()) < 0) return errno_error("KVM_RESET_DIRTY_RINGS", -r);
+        const Result<ResetOutcome> again = reset_rings();
+        if (!again) return again.error();
+        out_of_step = out_of_step || again.value() == ResetOutcome::out_of_step;
     }
+    if (full_ring) full_ring->fetch_at_full_exit = full_ring->fetch;
     // Invariant 2: the pages are write-protected again; now consumers may see them.
     publish_staged();
     if (overflow || out_of_step) {
@@ -186,8 +201,20 @@ Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
         // again, then count every slot as dirty (never lose).
         ++counters_.jams;
         ++pending_.lost;
-        if (options_.rearm && options_.rearm()) ++counters_.rearms;
-        else counters_.blind = true;
+        if (!options_.rearm) {
+            counters_.blind = true;
+        } else if (Status rearmed = options_.rearm(); rearmed) {
+            ++counters_.rearms;
+        } else {
+            // Memory stays writable where the jam left it: from now on every
+            // harvest marks everything, and the VMM hears why.
+            counters_.blind = true;
+            const Error& e = rearmed.error();
+            keep_unreported(Error{e.errno_value,
+                                  "re-arming dirty logging after a ring jam failed (" + e.what +
+                                      "); every harvest now marks all memory dirty",
+                                  e.fix});
+        }
         mark_everything_dirty();
     } else if (counters_.blind) {
         mark_everything_dirty();  // unseen writes may land anywhere, at any time
@@ -198,8 +225,12 @@ Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
 
 Result<HarvestReport> DirtyRingReader::harvest() {
     std::lock_guard lock(mutex_);
-    if (reap_error_) return *std::exchange(reap_error_, std::nullopt);
-    if (Status s = drain_locked(false, ~0u); !s) return s.error();
+    if (!unreported_error_) {
+        if (Status s = drain_locked(false, ~0u); !s) keep_unreported(s.error());
+    }
+    // The report stays pending (its pages are in the bitmaps already) until
+    // a harvest without an error hands it out.
+    if (unreported_error_) return *std::exchange(unreported_error_, std::nullopt);
     return std::exchange(pending_, HarvestReport{});
 }
 
@@ -213,7 +244,7 @@ uint32_t DirtyRingReader::reap() {
     std::lock_guard lock(mutex_);
     std::vector<uint32_t> before;
     for (const Ring& ring : rings_) before.push_back(ring.fetch);
-    if (Status s = drain_locked(false, ~0u); !s && !reap_error_) reap_error_ = s.error();
+    if (Status s = drain_locked(false, ~0u); !s) keep_unreported(s.error());
     uint32_t fullest = 0;
     for (size_t i = 0; i < rings_.size(); ++i) fullest = std::max(fullest, rings_[i].fetch - before[i]);
     ++counters_.reaper_passes;

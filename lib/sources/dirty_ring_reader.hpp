@@ -10,9 +10,10 @@
 // A ring can jam: KVM's instruction emulator can push past the ring's end
 // and overwrite entries not yet read (docs/ARCHITECTURE.md §6), or a reset can be cut short
 // and leave pages writable. The reader detects it (a pass that fills the
-// whole ring, a reset count that disagrees, a full exit with nothing to
-// read), counts it, re-synchronizes with the kernel's ring, calls the VMM's
-// `rearm` to write-protect all memory again and marks every slot wholly dirty.
+// whole ring, a reset count that disagrees, a full exit with nothing read
+// from that ring since its previous full exit), counts it, re-synchronizes
+// with the kernel's ring, calls the VMM's `rearm` to write-protect all
+// memory again and marks every slot wholly dirty.
 // Without a `rearm`, every later harvest marks every slot dirty (never lose,
 // at the price of precision).
 //
@@ -48,8 +49,8 @@ public:
     Status on_ring_full(uint32_t vcpu);
 
     // One pass of a reaper: drains like harvest() but keeps the report for
-    // the next harvest() (an error too). Returns the most entries read from
-    // one ring, for the reaper's pace.
+    // the next harvest() (an error too, see unreported_error_). Returns the
+    // most entries read from one ring, for the reaper's pace.
     uint32_t reap();
 
     KvmRingCounters counters() const;
@@ -63,6 +64,11 @@ private:
         // (the entries it pushed past the ring's end were read in the lap
         // and are reset); until a push shows up where we read, look for it.
         bool behind = false;
+        // `fetch` when the last full exit of this ring's vCPU was handled. A
+        // full exit that reads nothing is a jam only if `fetch` still equals
+        // it: otherwise a reaper pass read the ring in between (the vCPU
+        // cannot push while it waits in on_ring_full).
+        uint32_t fetch_at_full_exit = 0;
     };
     // An entry read from a ring, waiting for the reset.
     struct Staged {
@@ -77,9 +83,12 @@ private:
     void publish_staged();            // marks the staged pages (after the reset)
     void publish(const Staged& entry);
     bool resync_ring(Ring& ring);  // true when the ring was out of step
-    // The kernel's reset for the entries flagged so far: 0 in step, 1 when
-    // it reset a different number or was cut short, -errno on failure.
-    int reset_rings();
+    // The kernel's reset for the entries flagged so far: in step when it
+    // reset exactly those in one call; out of step when it reset a different
+    // number or was cut short; or the ioctl's error.
+    enum class ResetOutcome { in_step, out_of_step };
+    Result<ResetOutcome> reset_rings();
+    void keep_unreported(Error error);  // unless an earlier one waits already
     uint64_t flagged_not_reset() const;  // flagged entries the kernel has not reset yet
     void mark_everything_dirty();
 
@@ -93,7 +102,9 @@ private:
     HarvestReport pending_;        // published but not yet reported
     std::vector<Staged> staged_;   // read but not yet published (see drain_locked)
     bool unplaceable_ = false;     // staged entries included one outside every region
-    std::optional<Error> reap_error_;  // a failed reaper pass, reported by the next harvest()
+    // A failed reaper pass or re-arm, reported by the next harvest(): no one
+    // else would see it (the tracker then keeps it for a round sync).
+    std::optional<Error> unreported_error_;
     KvmRingCounters counters_;
 };
 

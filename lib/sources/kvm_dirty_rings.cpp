@@ -28,7 +28,8 @@ Result<std::unique_ptr<KvmDirtyRings>> KvmDirtyRings::enable(int vm_fd, uint32_t
         const int max_bytes = ::ioctl(vm_fd, KVM_CHECK_EXTENSION, cap);
         if (max_bytes <= 0) {
             last = Error{ENOTSUP, "the kernel has no KVM dirty ring (KVM_CAP_DIRTY_LOG_RING)",
-                         "use the dirty log (--track log), or a kernel >= 5.11; see kconfig-notes/kvm-dirty-ring.md"};
+                         "track with the dirty log instead (KvmLogSource), or use a kernel >= 5.11; see "
+                         "kconfig-notes/kvm-dirty-ring.md"};
             continue;
         }
         if (bytes > uint64_t(max_bytes))
@@ -62,7 +63,7 @@ Result<DirtyRingMemory> KvmDirtyRings::map_vcpu(int vcpu_fd, uint32_t index) {
     return DirtyRingMemory{.vcpu = index, .gfns = mapped_.back(), .entries = entries_};
 }
 
-int KvmDirtyRings::reset_ioctl() const {
+Result<uint64_t> KvmDirtyRings::reset_ioctl() const {
     // Newer kernels (KVM's 2025 "bail from the dirty ring reset flow if a
     // signal is pending") check for a pending signal before each entry and
     // return what they reset so far; the entries walked just before the stop
@@ -70,10 +71,11 @@ int KvmDirtyRings::reset_ioctl() const {
     // write-protected again. So catchable signals wait until the call returns.
     const SignalsHeld held;
     const int reset = kvm::ioctl_retry(vm_fd_, KVM_RESET_DIRTY_RINGS, 0);
-    return reset < 0 ? -errno : reset;
+    if (reset < 0) return errno_error("KVM_RESET_DIRTY_RINGS", errno);
+    return static_cast<uint64_t>(reset);
 }
 
-RingResetResult KvmDirtyRings::reset() {
+Result<RingResetResult> KvmDirtyRings::reset() {
     // A signal that cannot be held back (SIGSTOP, the freezer, ptrace) stops
     // the thread on its way out of the ioctl: a voluntary context switch. The
     // call itself does not sleep unless it waits for a memslot update, so a
@@ -81,9 +83,10 @@ RingResetResult KvmDirtyRings::reset() {
     // one (a false alarm costs a re-arm, never a page).
     rusage before{}, after{};
     ::getrusage(RUSAGE_THREAD, &before);
-    const int count = reset_ioctl();
+    auto count = reset_ioctl();
     ::getrusage(RUSAGE_THREAD, &after);
-    return RingResetResult{.count = count, .stopped = after.ru_nvcsw != before.ru_nvcsw};
+    if (!count) return count.error();
+    return RingResetResult{.count = count.value(), .stopped = after.ru_nvcsw != before.ru_nvcsw};
 }
 
 }  // namespace dtrack

@@ -33,14 +33,14 @@ public:
     // the call runs with catchable signals held back. SIGSTOP still cuts it
     // short, and the result says when the thread was stopped during the call:
     // DirtyRingReader then finishes the reset and handles it as a jam.
-    RingResetResult reset() override;
+    Result<RingResetResult> reset() override;
 
     uint32_t entries() const { return entries_; }
     bool acq_rel() const { return acq_rel_; }
 
 private:
     KvmDirtyRings(int vm_fd, uint32_t entries, bool acq_rel) : vm_fd_(vm_fd), entries_(entries), acq_rel_(acq_rel) {}
-    int reset_ioctl() const;  // the count, or -errno
+    Result<uint64_t> reset_ioctl() const;  // the count
 
     int vm_fd_;
     uint32_t entries_;

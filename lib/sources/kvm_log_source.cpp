@@ -2,6 +2,8 @@
 
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "sources/kvm_ioctl.hpp"
 
@@ -27,18 +29,37 @@ Result<std::unique_ptr<KvmLogSource>> KvmLogSource::enable(int vm_fd, Tracker& t
             manual = true;
         }
     }
-    auto source = std::unique_ptr<KvmLogSource>(new KvmLogSource(vm_fd, tracker, manual));
-    return source;
-}
-
-KvmLogSource::KvmLogSource(int vm_fd, Tracker& tracker, bool manual_protect)
-    : vm_fd_(vm_fd), manual_protect_(manual_protect) {
+    auto source = std::unique_ptr<KvmLogSource>(new KvmLogSource(vm_fd, manual));
     for (RegionId id = 0; id < tracker.region_count(); ++id) {
         const Region& r = tracker.region(id);
         if (r.space != AddressSpace::guest_physical) continue;
         const size_t words = (r.page_count + 63) / 64;
-        slots_.push_back(Slot{id, r.slot, r.page_count, std::vector<uint64_t>(words), std::vector<uint64_t>(words)});
+        auto kernel = GuardedWords::map(words);
+        if (!kernel) return kernel.error();
+        source->slots_.push_back(Slot{id, r.slot, r.page_count, std::move(kernel.value()), std::vector<uint64_t>(words)});
     }
+    return source;
+}
+
+Result<KvmLogSource::GuardedWords> KvmLogSource::GuardedWords::map(size_t words) {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t data = (words * sizeof(uint64_t) + page - 1) / page * page;
+    void* base = ::mmap(nullptr, data + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return errno_error("mmap of a dirty-log buffer", errno);
+    char* guard = static_cast<char*>(base) + data;
+    if (::mprotect(guard, page, PROT_NONE) < 0) {
+        const int err = errno;
+        ::munmap(base, data + page);
+        return errno_error("mprotect of a dirty-log guard page", err);
+    }
+    return GuardedWords(base, data + page, reinterpret_cast<uint64_t*>(guard) - words, words);
+}
+
+KvmLogSource::GuardedWords::GuardedWords(GuardedWords&& other) noexcept
+    : base_(std::exchange(other.base_, nullptr)), bytes_(other.bytes_), first_(other.first_), count_(other.count_) {}
+
+KvmLogSource::GuardedWords::~GuardedWords() {
+    if (base_) ::munmap(base_, bytes_);
 }
 
 Result<HarvestReport> KvmLogSource::harvest(Tracker& tracker) {
@@ -46,23 +67,35 @@ Result<HarvestReport> KvmLogSource::harvest(Tracker& tracker) {
     HarvestReport report;
     const auto start = std::chrono::steady_clock::now();
     for (Slot& s : slots_) {
+        const std::span<uint64_t> kernel = s.kernel.words();
         kvm_dirty_log log{};
         log.slot = s.slot;
-        log.dirty_bitmap = s.kernel.data();
-        if (kvm::ioctl_retry(vm_fd_, KVM_GET_DIRTY_LOG, &log) < 0)
-            return errno_error("KVM_GET_DIRTY_LOG(slot " + std::to_string(s.slot) + ")", errno,
-                               "create the memslot with KVM_MEM_LOG_DIRTY_PAGES");
+        log.dirty_bitmap = kernel.data();
+        if (kvm::ioctl_retry(vm_fd_, KVM_GET_DIRTY_LOG, &log) < 0) {
+            const int err = errno;
+            const std::string call = "KVM_GET_DIRTY_LOG(slot " + std::to_string(s.slot) + ")";
+            if (err != EFAULT) return errno_error(call, err, "create the memslot with KVM_MEM_LOG_DIRTY_PAGES");
+            // The memslot's bitmap did not fit: the memslot is larger than its
+            // Region. Without manual protection the kernel already took the
+            // bits and re-protected the pages: cover them (never lose).
+            tracker.bitmap(s.region).mark_range(0, s.pages);
+            return errno_error(call, err,
+                               "memslot " + std::to_string(s.slot) + " holds more pages than its Region (" +
+                                   std::to_string(s.pages) +
+                                   "), and KVM copies the memslot's whole bitmap: give the Region the memslot's "
+                                   "page count");
+        }
         // A page counts once per dirtying: with manual protection the kernel
         // keeps reporting it until it is cleared.
         uint64_t fresh_reports = 0;
-        for (size_t w = 0; w < s.kernel.size(); ++w) {
-            const uint64_t news = s.kernel[w] & ~s.reported[w];
+        for (size_t w = 0; w < kernel.size(); ++w) {
+            const uint64_t news = kernel[w] & ~s.reported[w];
             fresh_reports += std::popcount(news);
             if (manual_protect_) s.reported[w] |= news;
         }
         report.pages += fresh_reports;
         report.add_region(s.region, fresh_reports);
-        report.new_dirty += tracker.bitmap(s.region).or_words(0, s.kernel);
+        report.new_dirty += tracker.bitmap(s.region).or_words(0, kernel);
     }
     report.cost = std::chrono::steady_clock::now() - start + std::exchange(clear_cost_, {});
     return report;

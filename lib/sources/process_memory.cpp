@@ -107,7 +107,7 @@ Error process_exited_error(pid_t pid) {
 
 Error no_access_error(pid_t pid, const std::string& call, int err) {
     const std::string target = "process " + std::to_string(pid);
-    Error e{err, "no permission to read the memory of " + target + " (" + call + ": " + std::strerror(err) + ")", {}};
+    Error e{err, "no permission to read the memory of " + target + " (" + errno_error(call, err).what + ")", {}};
     const uid_t me = ::geteuid();
     uid_t real = 0, effective = 0;
     const bool known = target_uids(pid, real, effective);

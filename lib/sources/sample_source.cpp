@@ -109,7 +109,11 @@ Result<std::vector<RegionId>> add_process_regions(Tracker& tracker, pid_t pid) {
     auto regions = process_regions(pid);
     if (!regions) return regions.error();
     std::vector<RegionId> ids;
-    for (Region& r : *regions) ids.push_back(tracker.add_region(std::move(r)));
+    for (Region& r : *regions) {
+        auto id = tracker.add_region(std::move(r));
+        if (!id) return id.error();
+        ids.push_back(id.value());
+    }
     return ids;
 }
 
@@ -230,8 +234,8 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
                          " present pages: hashing " + std::to_string(to_keep) + " of them would keep " +
                          format_bytes(double(to_keep * sizeof(Hashed))) + " of hashes, over the limit of " +
                          format_bytes(double(options_.max_state_bytes)),
-                     "sample instead of hashing every page (leave out --exact, or a larger --bound), or raise the "
-                     "limit (SampleOptions::max_state_bytes)"};
+                     "sample instead of hashing every page (SampleMode::sample, or a larger "
+                     "SampleOptions::max_error), or raise the limit (SampleOptions::max_state_bytes)"};
 
     // 2. The sample: nested thresholds, so a page compared now was in the
     // sample at the last harvest too (its baseline is known).

@@ -40,8 +40,7 @@ std::string hex(uint64_t v) {
 std::string describe(const Region& r) { return "region '" + r.name + "' [" + hex(r.base) + ", " + hex(r.end()) + ")"; }
 
 Error no_pagemap_scan(int err) {
-    return Error{err, std::string("ioctl(PAGEMAP_SCAN) failed: ") + std::strerror(err) +
-                          ": this kernel has no PAGEMAP_SCAN ioctl (Linux 6.7+, CONFIG_PROC_PAGE_MONITOR)",
+    return Error{err, errno_error("ioctl(PAGEMAP_SCAN)", err).what + ": this kernel has no PAGEMAP_SCAN ioctl (Linux 6.7+, CONFIG_PROC_PAGE_MONITOR)",
                  std::string("use Linux 6.7 or later, ") + pagemap_scan_note + "; " + instead};
 }
 

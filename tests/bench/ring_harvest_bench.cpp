@@ -25,7 +25,7 @@ struct RingBench {
     std::vector<uint64_t> pages;
 
     RingBench() {
-        tracker.add_region({.name = "slot 0", .slot = 0, .page_count = slot_pages});
+        tracker.add_region({.name = "slot 0", .slot = 0, .page_count = slot_pages}).value();
         std::mt19937_64 rng(7);
         std::vector<uint8_t> used(slot_pages, 0);
         while (pages.size() < entries_per_harvest)
@@ -77,7 +77,7 @@ void BM_RingHarvestNaive(benchmark::State& state) {
             if (b.tracker.find_slot(g.slot, &id)) b.tracker.bitmap(id).mark(g.offset);
             __atomic_store_n(&g.flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
         }
-        if (b.kernel.reset().count != int(read)) state.SkipWithError("reset out of step");
+        if (b.kernel.reset()->count != read) state.SkipWithError("reset out of step");
     }
     report(state);
 }

@@ -46,7 +46,7 @@ constexpr uint64_t x86_pf_user = 1 << 2, x86_pf_write = 1 << 1;
 class BpfHandler : public testing::Test {
 protected:
     void SetUp() override {
-        if (!dtrack::probe::may_load_tracing_bpf())
+        if (!dtrack::may_load_tracing_bpf())
             GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs";
     }
 
@@ -79,7 +79,7 @@ protected:
             const int err = errno;
             // ENOTSUPP (524) or EINVAL: the kernel predates raw_tp test runs (5.10).
             if (err == 524 || err == EINVAL) no_test_run_ = true;
-            else ADD_FAILURE() << dtrack::probe::failed("BPF_PROG_TEST_RUN", err);
+            else ADD_FAILURE() << dtrack::errno_error("BPF_PROG_TEST_RUN", err).what;
             return false;
         }
         return true;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 #define DTRACK_REQUIRE_BPF()                                                           \
     do {                                                                               \
-        if (!dtrack::probe::may_load_tracing_bpf())                                    \
+        if (!dtrack::may_load_tracing_bpf())                                    \
             GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs"; \
     } while (0)
 
@@ -44,7 +44,7 @@ pid_t gone_pid() {
 
 TEST(BpfSourceAttach, AMissingProcessIsNamedAndNothingIsLoaded) {
     dtrack::Tracker tracker;
-    dtrack::add_slot_regions(tracker, 1, 64);
+    dtrack::add_slot_regions(tracker, 1, 64).value();
     const int before = open_bpf_objects();
     const pid_t pid = gone_pid();
     auto source = dtrack::BpfSource::attach(pid, tracker);
@@ -63,7 +63,7 @@ TEST(BpfSourceAttach, AMissingProcessIsNamedAndNothingIsLoaded) {
 TEST(BpfSourceAttach, NeedsAGuestPhysicalRegionOfAddressSpaceZero) {
     DTRACK_REQUIRE_BPF();
     dtrack::Tracker empty;
-    empty.add_region({.name = "heap", .space = dtrack::AddressSpace::host_virtual, .base = 0x10000, .page_count = 8});
+    empty.add_region({.name = "heap", .space = dtrack::AddressSpace::host_virtual, .base = 0x10000, .page_count = 8}).value();
     const int before = open_bpf_objects();
     auto none = dtrack::BpfSource::attach(::getpid(), empty);
     ASSERT_FALSE(none.ok());
@@ -71,7 +71,7 @@ TEST(BpfSourceAttach, NeedsAGuestPhysicalRegionOfAddressSpaceZero) {
     EXPECT_NE(none.error().fix.find("add_slot_regions"), std::string::npos) << none.error().fix;
 
     dtrack::Tracker smm;
-    smm.add_region({.name = "smram", .slot = 1u << 16 | 2, .page_count = 16});
+    smm.add_region({.name = "smram", .slot = 1u << 16 | 2, .page_count = 16}).value();
     auto other_space = dtrack::BpfSource::attach(::getpid(), smm);
     ASSERT_FALSE(other_space.ok());
     EXPECT_NE(other_space.error().what.find("address space 1"), std::string::npos) << other_space.error().what;
@@ -80,8 +80,8 @@ TEST(BpfSourceAttach, NeedsAGuestPhysicalRegionOfAddressSpaceZero) {
 
 TEST(BpfSource, AddSlotRegionsMakesOneRegionPerSlot) {
     dtrack::Tracker tracker;
-    tracker.add_region({.name = "heap", .space = dtrack::AddressSpace::host_virtual, .page_count = 1});
-    const dtrack::RegionId first = dtrack::add_slot_regions(tracker, 3, 1000);
+    tracker.add_region({.name = "heap", .space = dtrack::AddressSpace::host_virtual, .page_count = 1}).value();
+    const dtrack::RegionId first = dtrack::add_slot_regions(tracker, 3, 1000).value();
     EXPECT_EQ(first, 1u);
     ASSERT_EQ(tracker.region_count(), 4u);
     for (uint32_t s = 0; s < 3; ++s) {
@@ -97,7 +97,7 @@ TEST(BpfSource, AddSlotRegionsMakesOneRegionPerSlot) {
 TEST(BpfSource, CountsTheProcesssOwnWriteFaultsAsAnEstimate) {
     DTRACK_REQUIRE_BPF();
     dtrack::Tracker tracker;
-    dtrack::add_slot_regions(tracker, 1, 64);
+    dtrack::add_slot_regions(tracker, 1, 64).value();
     auto source = dtrack::BpfSource::attach(::getpid(), tracker);
     ASSERT_TRUE(source.ok()) << source.error().message();
     EXPECT_EQ(source.value()->hooked_with(), "raw tracepoints");
@@ -133,7 +133,7 @@ TEST(BpfSource, HarvestCostOfAnIdleLargeGuest) {
     dtrack::Tracker tracker;
     constexpr uint32_t slots = 32;
     constexpr uint64_t pages_per_slot = 1ULL << 18;  // 1 GiB
-    dtrack::add_slot_regions(tracker, slots, pages_per_slot);
+    dtrack::add_slot_regions(tracker, slots, pages_per_slot).value();
     auto source = dtrack::BpfSource::attach(::getpid(), tracker, {.count_user_faults = false});
     ASSERT_TRUE(source.ok()) << source.error().message();
     dtrack::BpfSource& bpf = *source.value();

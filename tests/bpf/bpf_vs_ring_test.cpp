@@ -19,7 +19,7 @@ using dtrack_test::RingComparisonCase;
 
 #define DTRACK_REQUIRE_BPF()                                                           \
     do {                                                                               \
-        if (!dtrack::probe::may_load_tracing_bpf())                                    \
+        if (!dtrack::may_load_tracing_bpf())                                    \
             GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs"; \
     } while (0)
 
@@ -68,13 +68,13 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(BpfTracepoints, MountTracefsAndAgreeWithTheRing) {
     DTRACK_REQUIRE_KVM();
     DTRACK_REQUIRE_BPF();
-    const std::string tracefs_before = dtrack::probe::mounted_tracefs();
+    const std::string tracefs_before = dtrack::mounted_tracefs();
     const dtrack::probe::Outcome outcome = dtrack::probe::run_in_child([] {
         if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-            return dtrack::probe::Outcome{false, "no private mount namespace: " + dtrack::probe::errno_text(errno)};
+            return dtrack::probe::Outcome{false, "no private mount namespace: " + dtrack::errno_text(errno)};
         // Hide any tracefs mount from this namespace only.
-        for (std::string where = dtrack::probe::mounted_tracefs(); !where.empty();
-             where = dtrack::probe::mounted_tracefs())
+        for (std::string where = dtrack::mounted_tracefs(); !where.empty();
+             where = dtrack::mounted_tracefs())
             if (::umount2(where.c_str(), MNT_DETACH) != 0)
                 return dtrack::probe::Outcome{false, "cannot unmount " + where + " privately"};
         const dtrack_test::RingComparison r = dtrack_test::compare_bpf_with_ring(
@@ -89,7 +89,7 @@ TEST(BpfTracepoints, MountTracefsAndAgreeWithTheRing) {
     EXPECT_TRUE(outcome.ok) << outcome.text;
     EXPECT_NE(outcome.text.find("dtrack mounted it at /sys/kernel/tracing"), std::string::npos)
         << "the tracefs mount was not reported";
-    EXPECT_EQ(dtrack::probe::mounted_tracefs(), tracefs_before) << "the child's mounts leaked out of its namespace";
+    EXPECT_EQ(dtrack::mounted_tracefs(), tracefs_before) << "the child's mounts leaked out of its namespace";
 }
 
 }  // namespace

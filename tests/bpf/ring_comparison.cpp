@@ -99,7 +99,7 @@ RingComparison compare_bpf_with_ring(const RingComparisonCase& c) {
     // the guest runs so that it sees every push.
     dtrack::Tracker bpf_tracker;
     for (dtrack::RegionId id = 0; id < ring_tracker.region_count(); ++id)
-        bpf_tracker.add_region(ring_tracker.region(id));
+        bpf_tracker.add_region(ring_tracker.region(id)).value();
     auto bpf = dtrack::BpfSource::attach(::getpid(), bpf_tracker, {.hooks = c.hooks});
     if (!bpf) return failed("BpfSource::attach: " + bpf.error().message());
     dtrack::BpfSource& source = *bpf.value();

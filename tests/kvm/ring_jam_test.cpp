@@ -68,7 +68,7 @@ TEST(RingJam, RearmWriteProtectsPagesWhoseEntriesWereNeverReset) {
     ASSERT_TRUE(tracking.ok()) << tracking.error().message();
     dtvm::Vm& v = tracking.value()->vm();
     dtrack::Tracker observer;
-    observer.add_region({.name = "slot 0", .slot = v.slots()[0].id, .page_count = v.slots()[0].pages});
+    observer.add_region({.name = "slot 0", .slot = v.slots()[0].id, .page_count = v.slots()[0].pages}).value();
     auto bpf = dtrack::BpfSource::attach(::getpid(), observer);
     ASSERT_TRUE(bpf.ok()) << bpf.error().message();
     observer.add_source(std::move(bpf.value()));

@@ -63,7 +63,7 @@ TEST_P(RateAccuracy, DistinctPagesMatchTheGuestsOwnCount) {
     dtrack::SampleSource* sampler = nullptr;
     if (c.method == Method::bpf) {
         for (const dtvm::Slot& s : vm.slots())
-            tracker.add_region({.name = "slot", .slot = s.id, .base = s.gpa, .page_count = s.pages});
+            tracker.add_region({.name = "slot", .slot = s.id, .base = s.gpa, .page_count = s.pages}).value();
         auto bpf = dtrack::BpfSource::attach(::getpid(), tracker);
         ASSERT_TRUE(bpf.ok()) << bpf.error().message();
         tracker.add_source(std::move(bpf.value()));
@@ -73,7 +73,7 @@ TEST_P(RateAccuracy, DistinctPagesMatchTheGuestsOwnCount) {
             ids.push_back(tracker.add_region({.name = "slot",
                                               .space = dtrack::AddressSpace::host_virtual,
                                               .base = reinterpret_cast<uint64_t>(s.host),
-                                              .page_count = s.pages}));
+                                              .page_count = s.pages}).value());
         dtrack::SampleOptions so{.mode = c.method == Method::sample ? dtrack::SampleMode::sample
                                                                      : dtrack::SampleMode::exact,
                                  .max_error = 0.01,

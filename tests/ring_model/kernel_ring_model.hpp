@@ -65,7 +65,7 @@ public:
     WriteOutcome emulated_write(uint32_t vcpu, uint32_t slot, uint64_t offset);
 
     // KVM_RESET_DIRTY_RINGS, every ring in vCPU order.
-    dtrack::RingResetResult reset() override;
+    dtrack::Result<dtrack::RingResetResult> reset() override;  // never fails
     // The next reset stops once it has reset `entries` entries, checked
     // before each entry as 6.18 checks for a pending signal.
     void cut_next_reset_after(uint64_t entries);
@@ -166,7 +166,7 @@ inline void KernelRingModel::protect_mask(uint32_t slot, uint64_t offset, uint64
     for (uint64_t m = mask; m; m &= m - 1) (*pages)[offset + std::countr_zero(m)] = 0;
 }
 
-inline dtrack::RingResetResult KernelRingModel::reset() {
+inline dtrack::Result<dtrack::RingResetResult> KernelRingModel::reset() {
     std::lock_guard lock(mutex_);
     uint64_t count = 0;  // one count for all rings, as in the ioctl
     for (Ring& r : rings_) {
@@ -180,7 +180,7 @@ inline dtrack::RingResetResult KernelRingModel::reset() {
                 ++cut_resets_;
                 // What stops the walk is a signal that stops the thread (the
                 // catchable ones are held back): the real side sees the stop.
-                return {.count = int(count), .stopped = true};
+                return dtrack::RingResetResult{.count = count, .stopped = true};
             }
             kvm_dirty_gfn& g = r.gfns[r.reset_index & (entries_ - 1)];
             if (!(detail::load_flags(g) & KVM_DIRTY_GFN_F_RESET)) break;
@@ -209,7 +209,7 @@ inline dtrack::RingResetResult KernelRingModel::reset() {
         }
         if (mask) protect_mask(slot, offset, mask);
     }
-    return {.count = int(count)};
+    return dtrack::RingResetResult{.count = count};
 }
 
 inline void KernelRingModel::cut_next_reset_after(uint64_t entries) {

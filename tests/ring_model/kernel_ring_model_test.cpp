@@ -32,14 +32,14 @@ TEST(RingModelKernel, ResetReprotectsFlaggedEntriesAndStopsAtTheFirstUnflagged) 
     for (uint64_t p = 400; p > 330; --p) k.write(0, 0, p);
     k.write(0, 0, 900);
     for (uint32_t i = 0; i < 150; ++i) r.gfns[i].flags = KVM_DIRTY_GFN_F_RESET;
-    EXPECT_EQ(k.reset().count, 150);
+    EXPECT_EQ(k.reset()->count, 150u);
     EXPECT_EQ(flags(r, 0), 0u);
     EXPECT_EQ(flags(r, 150), uint32_t(KVM_DIRTY_GFN_F_DIRTY));
     EXPECT_EQ(k.writable_pages(), 171u - 150u);
     EXPECT_TRUE(k.writable(0, 350)) << "entry 150 (page 350) was not flagged";
     EXPECT_FALSE(k.writable(0, 351)) << "pages 400 down to 351: one mask, gathered backwards";
     EXPECT_FALSE(k.writable(0, 400));
-    EXPECT_EQ(k.reset().count, 0) << "nothing flagged since";
+    EXPECT_EQ(k.reset()->count, 0u) << "nothing flagged since";
 }
 
 TEST(RingModelKernel, AResetCutShortLeavesTheMaskBeingGatheredWritable) {
@@ -49,19 +49,19 @@ TEST(RingModelKernel, AResetCutShortLeavesTheMaskBeingGatheredWritable) {
     for (uint32_t i = 0; i < 100; ++i) r.gfns[i].flags = KVM_DIRTY_GFN_F_RESET;
     // Pages 0..63 fill one mask, which flushes when page 64 starts the next.
     k.cut_next_reset_after(70);
-    EXPECT_EQ(k.reset().count, 70);
+    EXPECT_EQ(k.reset()->count, 70u);
     EXPECT_FALSE(k.writable(0, 63));
     EXPECT_TRUE(k.writable(0, 64)) << "cleared from the ring but never re-protected";
     EXPECT_TRUE(k.writable(0, 69));
     EXPECT_EQ(flags(r, 70), uint32_t(KVM_DIRTY_GFN_F_RESET)) << "not reached: still flagged";
-    EXPECT_EQ(k.reset().count, 30);
+    EXPECT_EQ(k.reset()->count, 30u);
     EXPECT_FALSE(k.writable(0, 99));
     EXPECT_TRUE(k.writable(0, 64)) << "a later reset does not revisit it";
     // Cut right after the last entry: the count is whole, the last mask lost.
     for (uint64_t p = 200; p < 210; ++p) k.write(0, 0, p);
     for (uint32_t i = 100; i < 110; ++i) r.gfns[i].flags = KVM_DIRTY_GFN_F_RESET;
     k.cut_next_reset_after(10);
-    EXPECT_EQ(k.reset().count, 10);
+    EXPECT_EQ(k.reset()->count, 10u);
     EXPECT_TRUE(k.writable(0, 200));
     EXPECT_EQ(k.cut_resets(), 2u);
 }

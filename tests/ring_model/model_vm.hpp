@@ -34,7 +34,7 @@ public:
             bool with_rearm = true)
         : kernel(slots, vcpus, entries), slots_(std::move(slots)), written_(vcpus) {
         for (const ModelSlot& s : slots_)
-            tracker.add_region({.name = "slot " + std::to_string(s.id), .slot = s.id, .page_count = s.pages});
+            tracker.add_region({.name = "slot " + std::to_string(s.id), .slot = s.id, .page_count = s.pages}).value();
         if (with_rearm && !options.rearm) options.rearm = [this] {
             ++rearm_calls;
             kernel.protect_all();

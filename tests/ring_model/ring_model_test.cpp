@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <random>
 #include <thread>
 
+#include "dtrack/rounds.hpp"
+#include "dtrack/watcher.hpp"
 #include "ring_model/model_vm.hpp"
 
 namespace ring_model {
@@ -91,6 +94,49 @@ TEST(RingModel, NoPageIsLostWithAConcurrentReaper) {
                 (unsigned long long)full_exits);
     EXPECT_EQ(rc.jams, 0u);
     EXPECT_EQ(vm.full_exit_errors, 0u);
+    EXPECT_EQ(vm.stuck_vcpus, 0u);
+}
+
+// A full exit that a reaper pass beats to the ring: the vCPU thread finds
+// nothing to read because the reaper read it, not because the kernel's index
+// ran ahead of the reader's. That is no jam: nothing re-armed, nothing marked
+// without evidence, no full re-send. A resync there scans the rings of
+// running vCPUs, where a push landing mid-scan, or (deterministic here) the
+// first push after an overflow, looks like a gap.
+TEST(RingModel, AFullExitTheReaperEmptiedFirstIsNotAJam) {
+    ModelVm* model = nullptr;
+    bool push_before_reset = false;
+    dtrack::KvmRingOptions options{.before_reset = [&] {
+        // vCPU 1 runs on while vCPU 0's thread empties the rings.
+        if (std::exchange(push_before_reset, false)) model->kernel.write(1, 1, 7);
+    }};
+    ModelVm vm(two_slots, 2, small_ring, options);
+    model = &vm;
+    // vCPU 1 overflows its ring under the emulator: one jam, handled.
+    for (uint64_t p = 0; p < 300; ++p) vm.write(1, 0, p, /*emulated=*/true);
+    ASSERT_EQ(vm.end_epoch().taken, vm.total_pages());
+    ASSERT_EQ(vm.reader->counters().jams, 1u);
+    const uint64_t rearms = vm.rearm_calls;
+
+    // vCPU 0 runs until its ring is soft-full: KVM_EXIT_DIRTY_RING_FULL.
+    uint64_t pushed = 0;
+    for (uint64_t p = 400; vm.kernel.write(0, 0, p) != WriteOutcome::ring_full; ++p) ++pushed;
+    ASSERT_EQ(pushed, vm.kernel.soft_limit());
+    vm.reader->reap();  // the reaper gets there before the vCPU thread
+    push_before_reset = true;
+    ASSERT_TRUE(vm.reader->on_ring_full(0));
+
+    const EpochCheck c = vm.end_epoch();
+    ASSERT_TRUE(c.harvested);
+    EXPECT_EQ(vm.reader->counters().jams, 1u) << "a full exit raced by the reaper was taken for a jam";
+    EXPECT_EQ(vm.rearm_calls, rearms);
+    EXPECT_EQ(c.report.overapproximated, 0u) << "memory marked dirty without evidence: a full re-send";
+    EXPECT_EQ(c.report.lost, 0u);
+    EXPECT_EQ(c.taken, pushed + 1) << "exactly vCPU 0's pages and vCPU 1's one";
+    EXPECT_EQ(vm.kernel.writable_pages(), 0u);
+    // And the vCPU runs on.
+    for (uint64_t p = 0; p < 3 * small_ring; ++p) vm.write(0, 1, p % two_slots[1].pages);
+    expect_epoch_exact(vm.end_epoch(), "after the raced exit");
     EXPECT_EQ(vm.stuck_vcpus, 0u);
 }
 
@@ -243,6 +289,94 @@ TEST(RingModel, NoPageIsLostUnderRandomCutResetsAndOverflows) {
     }
 }
 
+// --- errors nobody can drop ---------------------------------------------------
+
+// The model, with a reset that fails when told to (the ioctl's error).
+class FailingResets final : public dtrack::DirtyRingKernel {
+public:
+    explicit FailingResets(KernelRingModel& model) : model_(model) {}
+    dtrack::Result<dtrack::RingResetResult> reset() override {
+        if (std::exchange(fail_next, false)) return dtrack::errno_error("KVM_RESET_DIRTY_RINGS", EIO);
+        return model_.reset();
+    }
+    bool fail_next = false;
+
+private:
+    KernelRingModel& model_;
+};
+
+// The reader as the tracker's source, as KvmRingSource wraps it.
+class ReaderSource final : public dtrack::Source {
+public:
+    explicit ReaderSource(dtrack::DirtyRingReader& reader) : reader_(reader) {}
+    std::string name() const override { return "ring-model"; }
+    dtrack::Result<dtrack::HarvestReport> harvest(dtrack::Tracker&) override { return reader_.harvest(); }
+
+private:
+    dtrack::DirtyRingReader& reader_;
+};
+
+// A reaper pass that fails hands its error to the next harvest, whichever
+// sync that is. When it is the watcher's background sync, the migration's
+// next round sync must still see the error.
+TEST(RingModel, AReaperErrorReachesTheRoundSyncEvenIfTheWatchersSyncMetItFirst) {
+    using namespace std::chrono_literals;
+    KernelRingModel kernel(two_slots, 1, small_ring);
+    FailingResets failing(kernel);
+    dtrack::Tracker tracker;
+    for (const ModelSlot& s : two_slots) ASSERT_TRUE(tracker.add_region({.slot = s.id, .page_count = s.pages}).ok());
+    dtrack::DirtyRingReader reader(failing, tracker, {});
+    reader.add_ring(kernel.ring(0));
+    tracker.add_source(std::make_unique<ReaderSource>(reader));
+    dtrack::ManualClock clock;
+    dtrack::Rounds rounds(tracker, clock);
+    dtrack::Watcher watcher(rounds, {.poll = 1s, .threshold = 5s});
+    rounds.start_migration();
+    for (int round = 1; round <= 2; ++round) {  // into round 2, where the watcher may sync
+        ASSERT_TRUE(rounds.sync(dtrack::SyncKind::round).ok());
+        rounds.begin_round();
+        clock.advance(1s);
+        ASSERT_EQ(watcher.tick(), round == 1 ? dtrack::Watcher::Decision::first_round
+                                             : dtrack::Watcher::Decision::round_moved);
+        rounds.end_round();
+    }
+    kernel.write(0, 0, 1);
+    failing.fail_next = true;
+    reader.reap();  // fails: the error waits for the next harvest
+
+    clock.advance(5s);
+    ASSERT_EQ(watcher.tick(), dtrack::Watcher::Decision::background_sync);
+    EXPECT_EQ(watcher.failed_syncs(), 1u) << "the watcher dropped its sync's report";
+    ASSERT_TRUE(watcher.last_error().has_value());
+    EXPECT_NE(watcher.last_error()->what.find("KVM_RESET_DIRTY_RINGS"), std::string::npos);
+
+    const dtrack::SyncReport round = rounds.sync(dtrack::SyncKind::round);
+    ASSERT_EQ(round.errors.size(), 1u) << "the watcher's sync consumed the reaper's error: the migration never saw it";
+    EXPECT_NE(round.errors[0].what.find("KVM_RESET_DIRTY_RINGS"), std::string::npos) << round.errors[0].what;
+    EXPECT_TRUE(rounds.sync(dtrack::SyncKind::round).ok()) << "reported once per kind of reader";
+    EXPECT_EQ(tracker.counters().sources[0].failures, 1u) << "one failure, counted once";
+}
+
+// A jam whose re-arm fails: every later harvest marks everything (blind),
+// and the VMM hears why instead of the error being dropped.
+TEST(RingModel, AFailedRearmIsReportedAndLeavesTheReaderBlind) {
+    dtrack::KvmRingOptions options{
+        .rearm = [] { return dtrack::Status(dtrack::errno_error("KVM_SET_USER_MEMORY_REGION", EINVAL)); }};
+    ModelVm vm(two_slots, 1, small_ring, options);
+    for (uint64_t p = 0; p < 300; ++p) vm.write(0, 0, p, /*emulated=*/true);
+    auto failed = vm.reader->harvest();
+    ASSERT_FALSE(failed.ok()) << "the re-arm's error was dropped";
+    EXPECT_NE(failed.error().what.find("re-arming"), std::string::npos) << failed.error().what;
+    EXPECT_NE(failed.error().what.find("KVM_SET_USER_MEMORY_REGION"), std::string::npos) << failed.error().what;
+    EXPECT_TRUE(vm.reader->counters().blind);
+    EXPECT_EQ(vm.reader->counters().rearms, 0u);
+    const EpochCheck c = vm.end_epoch();  // the next harvest hands out what was published
+    ASSERT_TRUE(c.harvested);
+    EXPECT_EQ(c.lost, 0u);
+    EXPECT_EQ(c.taken, vm.total_pages());
+    EXPECT_EQ(c.report.lost, 1u) << "the jam";
+}
+
 // --- what the counters and reports say -------------------------------------
 
 TEST(RingModel, AJamCountsOneLostEventAndTheOverApproximatedPages) {
@@ -302,7 +436,7 @@ TEST(RingModel, AnEntryOutsideEveryRegionIsCountedLostAndCoveredByMarkingEveryth
     // The model has a slot the tracker does not: its entries cannot be placed.
     KernelRingModel kernel({{.id = 0, .pages = 128}, {.id = 9, .pages = 64}}, 1, small_ring);
     dtrack::Tracker tracker;
-    tracker.add_region({.name = "slot 0", .slot = 0, .page_count = 128});
+    tracker.add_region({.name = "slot 0", .slot = 0, .page_count = 128}).value();
     dtrack::DirtyRingReader reader(kernel, tracker, {});
     reader.add_ring(kernel.ring(0));
     kernel.write(0, 0, 5);

@@ -175,7 +175,7 @@ TEST(SampleSource, ExactModeFindsExactlyTheWrittenPages) {
     WriterChild child(4096);
     ASSERT_TRUE(child.ok());
     Tracker tracker;
-    const RegionId id = tracker.add_region(child.region());
+    const RegionId id = tracker.add_region(child.region()).value();
     auto source = SampleSource::track(tracker, child.pid(), {id});
     ASSERT_TRUE(source.ok()) << source.error().message();
     SampleSource& hash = static_cast<SampleSource&>(tracker.add_source(std::move(*source)));
@@ -259,7 +259,7 @@ TEST(SampleSource, UnmappedPagesAreNeitherReadNorWritesButCounted) {
     WriterChild child(1024);
     ASSERT_TRUE(child.ok());
     Tracker tracker;
-    const RegionId id = tracker.add_region(child.region());
+    const RegionId id = tracker.add_region(child.region()).value();
     auto source = SampleSource::track(tracker, child.pid(), {id}, {.pages_per_read = 64});
     ASSERT_TRUE(source.ok()) << source.error().message();
     SampleSource& hash = static_cast<SampleSource&>(tracker.add_source(std::move(*source)));
@@ -302,7 +302,7 @@ TEST(SampleSource, ReadingAMostlyUntouchedHugePageTargetAddsNoMemoryToIt) {
     for (SampleMode mode : {SampleMode::sample, SampleMode::exact}) {
         SCOPED_TRACE(mode == SampleMode::exact ? "exact" : "sample");
         Tracker tracker;
-        const RegionId id = tracker.add_region(child.region());
+        const RegionId id = tracker.add_region(child.region()).value();
         auto source = SampleSource::track(tracker, child.pid(), {id}, {.mode = mode, .max_error = 0.02});
         ASSERT_TRUE(source.ok()) << source.error().message();
         SampleSource& sampler = static_cast<SampleSource&>(tracker.add_source(std::move(*source)));
@@ -331,7 +331,7 @@ TEST(SampleSource, HashingMorePresentPagesThanTheLimitAllowsIsRefusedWithTheFix)
     for (uint64_t p = 0; p < 512; ++p) written.insert(p);
     child.write_pages(written);
     Tracker tracker;
-    const RegionId id = tracker.add_region(child.region());
+    const RegionId id = tracker.add_region(child.region()).value();
     // 512 present pages need 8 KiB of hashes; allow 4 KiB.
     auto source = SampleSource::track(tracker, child.pid(), {id}, {.mode = SampleMode::exact, .max_state_bytes = 4096});
     ASSERT_FALSE(source.ok());
@@ -379,7 +379,7 @@ TEST(SampleSource, SampleEstimateHoldsTheTrueCountWithinItsBound) {
     double worst_miss = 0;
     for (int t = 0; t < trials; ++t) {
         Tracker tracker;
-        const RegionId id = tracker.add_region(child.region());
+        const RegionId id = tracker.add_region(child.region()).value();
         auto source = SampleSource::track(tracker, child.pid(), {id},
                                           {.mode = SampleMode::sample, .max_error = max_error, .seed = uint64_t(t) + 1});
         ASSERT_TRUE(source.ok()) << source.error().message();
@@ -427,7 +427,7 @@ TEST(SampleSource, MissingProcessIsNamed) {
 
     Tracker tracker;
     const RegionId id = tracker.add_region(Region{.name = "x", .space = AddressSpace::host_virtual,
-                                                  .base = 0x10000000, .page_count = 4});
+                                                  .base = 0x10000000, .page_count = 4}).value();
     auto source = SampleSource::track(tracker, pid, {id});
     ASSERT_FALSE(source.ok());
     EXPECT_EQ(source.error().what, expected);
@@ -438,7 +438,7 @@ TEST(SampleSource, KilledChildEndsTheRunWithExited) {
         WriterChild child(256);
         ASSERT_TRUE(child.ok());
         Tracker tracker;
-        const RegionId id = tracker.add_region(child.region());
+        const RegionId id = tracker.add_region(child.region()).value();
         auto source = SampleSource::track(tracker, child.pid(), {id});
         ASSERT_TRUE(source.ok()) << source.error().message();
         tracker.add_source(std::move(*source));
@@ -465,7 +465,7 @@ TEST(SampleSource, NoPermissionSaysWhichRule) {
         auto regions = process_regions(target.pid());
         text += regions.ok() ? "maps: ok" : "maps: " + regions.error().message();
         Tracker tracker;
-        const RegionId id = tracker.add_region(target.region());
+        const RegionId id = tracker.add_region(target.region()).value();
         auto source = SampleSource::track(tracker, target.pid(), {id});
         text += "\nread: " + (source.ok() ? std::string("ok") : source.error().message());
         return text;

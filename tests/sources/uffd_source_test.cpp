@@ -65,7 +65,7 @@ TEST(UffdSource, ReportsExactlyTheWrittenPagesThenOnlyNewOnes) {
     ASSERT_NE(buf.base, nullptr);
     std::memset(buf.base, 0, buf.pages * page_size);  // every page present before tracking
     Tracker tracker;
-    const RegionId id = tracker.add_region(region_of(buf));
+    const RegionId id = tracker.add_region(region_of(buf)).value();
     TRACK_OR_SKIP(source, tracker, id);
     UffdSource& uffd = static_cast<UffdSource&>(tracker.add_source(std::move(*source)));
 
@@ -99,7 +99,7 @@ TEST(UffdSource, ScatteredWritesOverflowTheScanVectorAndAreAllFound) {
     ASSERT_NE(buf.base, nullptr);
     std::memset(buf.base, 0, buf.pages * page_size);
     Tracker tracker;
-    const RegionId id = tracker.add_region(region_of(buf));
+    const RegionId id = tracker.add_region(region_of(buf)).value();
     TRACK_OR_SKIP(source, tracker, id);
     UffdSource& uffd = static_cast<UffdSource&>(tracker.add_source(std::move(*source)));
     std::set<uint64_t> written;
@@ -115,7 +115,7 @@ TEST(UffdSource, CatchesFirstWritesToUntouchedPages) {
     Buffer buf(2048);  // never touched before tracking: no page is populated
     ASSERT_NE(buf.base, nullptr);
     Tracker tracker;
-    const RegionId id = tracker.add_region(region_of(buf));
+    const RegionId id = tracker.add_region(region_of(buf)).value();
     TRACK_OR_SKIP(source, tracker, id);
     UffdSource& uffd = static_cast<UffdSource&>(tracker.add_source(std::move(*source)));
 
@@ -148,7 +148,7 @@ TEST(UffdSource, CatchesWritesByTheKernel) {
     ASSERT_NE(buf.base, nullptr);
     std::memset(buf.base, 0, buf.pages * page_size);
     Tracker tracker;
-    const RegionId id = tracker.add_region(region_of(buf));
+    const RegionId id = tracker.add_region(region_of(buf)).value();
     TRACK_OR_SKIP(source, tracker, id);
     tracker.add_source(std::move(*source));
     int fds[2];
@@ -169,7 +169,7 @@ TEST(UffdSource, WorksForAnUnprivilegedUser) {
         std::string text;
         Buffer buf(32);
         Tracker tracker;
-        const RegionId id = tracker.add_region(region_of(buf));
+        const RegionId id = tracker.add_region(region_of(buf)).value();
         // Changing uid made this process non-dumpable, unlike one a user
         // starts: its /proc/self/pagemap belongs to root. The error says so.
         auto refused = UffdSource::track(tracker, id);
@@ -213,7 +213,7 @@ TEST(UffdSource, NoPageIsLostWhileThreadsWrite) {
     ASSERT_NE(buf.base, nullptr);
     std::memset(buf.base, 0, pages * page_size);
     Tracker tracker;
-    const RegionId id = tracker.add_region(region_of(buf));
+    const RegionId id = tracker.add_region(region_of(buf)).value();
     TRACK_OR_SKIP(source, tracker, id);
     tracker.add_source(std::move(*source));
 
@@ -274,7 +274,7 @@ TEST(UffdSource, HarvestCostIsReported) {
     ASSERT_NE(buf.base, nullptr);
     std::memset(buf.base, 0, buf.pages * page_size);
     Tracker tracker;
-    const RegionId id = tracker.add_region(region_of(buf));
+    const RegionId id = tracker.add_region(region_of(buf)).value();
     TRACK_OR_SKIP(source, tracker, id);
     tracker.add_source(std::move(*source));
     ASSERT_TRUE(tracker.sync().ok());
@@ -301,14 +301,14 @@ TEST(UffdSource, ClearErrors) {
     Buffer buf(16);
     ASSERT_NE(buf.base, nullptr);
     ASSERT_EQ(::munmap(buf.page(8), 4 * page_size), 0);
-    const RegionId holed = tracker.add_region(region_of(buf, "holed"));
+    const RegionId holed = tracker.add_region(region_of(buf, "holed")).value();
     auto r = UffdSource::track(tracker, holed);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().what.find("is not mapped at 0x"), std::string::npos) << r.error().what;
     EXPECT_NE(r.error().what.find("holed"), std::string::npos) << r.error().what;
 
     // Guest-physical is KVM's business.
-    const RegionId slot = tracker.add_region(Region{.name = "slot 0", .page_count = 16});
+    const RegionId slot = tracker.add_region(Region{.name = "slot 0", .page_count = 16}).value();
     r = UffdSource::track(tracker, slot);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().fix.find("KvmRingSource"), std::string::npos) << r.error().message();
@@ -316,15 +316,15 @@ TEST(UffdSource, ClearErrors) {
     // Not page-aligned.
     Region odd = region_of(buf, "odd");
     odd.base += 100;
-    r = UffdSource::track(tracker, tracker.add_region(odd));
+    r = UffdSource::track(tracker, tracker.add_region(odd).value());
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().what.find("whole pages"), std::string::npos) << r.error().what;
 
     // The same range twice.
     Buffer twice(8);
-    const RegionId a = tracker.add_region(region_of(twice, "a"));
+    const RegionId a = tracker.add_region(region_of(twice, "a")).value();
     TRACK_OR_SKIP(first, tracker, a);
-    r = UffdSource::track(tracker, tracker.add_region(region_of(twice, "b")));
+    r = UffdSource::track(tracker, tracker.add_region(region_of(twice, "b")).value());
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().what.find("already registered"), std::string::npos) << r.error().message();
 }

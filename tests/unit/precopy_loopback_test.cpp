@@ -293,7 +293,7 @@ struct PrecopyLoopback : testing::Test {
         src.fill_pattern();
         for (const GuestMemory& m : src.regions())
             tracker.add_region(Region{.name = "slot " + std::to_string(m.region), .slot = m.region, .base = m.base,
-                                      .page_size = page_size, .page_count = m.pages});
+                                      .page_size = page_size, .page_count = m.pages}).value();
         log = static_cast<WriteLog*>(&tracker.add_source(std::make_unique<WriteLog>()));
         return true;
     }

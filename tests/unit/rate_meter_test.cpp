@@ -38,7 +38,7 @@ public:
 TEST(RateMeter, DistinctPagesPerIntervalAndTheWorkingSet) {
     Tracker tracker;
     ManualClock clock;
-    tracker.add_region(Region{.name = "ram", .page_size = 4096, .page_count = 1000});
+    tracker.add_region(Region{.name = "ram", .page_size = 4096, .page_count = 1000}).value();
     auto* script = static_cast<Script*>(&tracker.add_source(std::make_unique<Script>()));
     script->batches = {{{1, 2, 3}, {3, 0}},             // before start(): forgotten
                        {{10, 11, 11, 12}, {2, 2}},       // interval 1: 3 distinct
@@ -67,7 +67,7 @@ TEST(RateMeter, DistinctPagesPerIntervalAndTheWorkingSet) {
 TEST(RateMeter, EstimatesCarryTheirBound) {
     Tracker tracker;
     ManualClock clock;
-    tracker.add_region(Region{.name = "ram", .page_count = 100});
+    tracker.add_region(Region{.name = "ram", .page_count = 100}).value();
     auto* script = static_cast<Script*>(&tracker.add_source(std::make_unique<Script>()));
     script->batches = {{}, {{5}, {}, true, 4200, 300}};
     RateMeter meter(tracker, clock);

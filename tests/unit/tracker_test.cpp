@@ -45,8 +45,8 @@ public:
 
 struct TrackerTest : testing::Test {
     Tracker tracker;
-    RegionId slot0 = tracker.add_region(Region{.name = "slot 0", .slot = 0, .page_count = 1000});
-    RegionId slot1 = tracker.add_region(Region{.name = "slot 1", .slot = 1, .base = 1 << 30, .page_count = 77});
+    RegionId slot0 = tracker.add_region(Region{.name = "slot 0", .slot = 0, .page_count = 1000}).value();
+    RegionId slot1 = tracker.add_region(Region{.name = "slot 1", .slot = 1, .base = 1 << 30, .page_count = 77}).value();
     ScriptedSource* source = static_cast<ScriptedSource*>(&tracker.add_source(std::make_unique<ScriptedSource>()));
 };
 
@@ -67,9 +67,9 @@ TEST_F(TrackerTest, SyncHarvestsIntoBitmapsAndCounts) {
 }
 
 TEST_F(TrackerTest, RoundsAndSyncsAreSeparateClocks) {
-    tracker.sync(SyncKind::round);
-    tracker.sync(SyncKind::background);
-    tracker.sync(SyncKind::background);
+    EXPECT_TRUE(tracker.sync(SyncKind::round).ok());
+    EXPECT_TRUE(tracker.sync(SyncKind::background).ok());
+    EXPECT_TRUE(tracker.sync(SyncKind::background).ok());
     tracker.count_round();
     const Counters c = tracker.counters();
     EXPECT_EQ(c.rounds, 1u);
@@ -82,7 +82,7 @@ TEST_F(TrackerTest, CountersNeverDecrease) {
     Counters before = tracker.counters();
     for (int i = 0; i < 20; ++i) {
         source->batches.push_back({{slot0, uint64_t(i), size_t(i % 3)}});
-        tracker.sync(i % 2 ? SyncKind::round : SyncKind::background);
+        EXPECT_TRUE(tracker.sync(i % 2 ? SyncKind::round : SyncKind::background).ok());
         tracker.bitmap(slot0).take_all([](uint64_t, uint64_t) {});  // consuming never lowers counters
         const Counters now = tracker.counters();
         EXPECT_GE(now.syncs(), before.syncs() + 1);
@@ -103,7 +103,7 @@ TEST_F(TrackerTest, FailingSourceIsReportedAndCounted) {
 
 TEST_F(TrackerTest, TakeReprotectsBeforeTaking) {
     source->batches.push_back({{slot1, 3, 0}, {slot1, 70, 0}});
-    tracker.sync();
+    EXPECT_TRUE(tracker.sync().ok());
     std::vector<uint64_t> taken;
     auto n = tracker.take(slot1, 0, 64, [&](uint64_t w, uint64_t bits) {
         // By the time bits reach the consumer the source was asked to re-protect.
@@ -125,3 +125,25 @@ TEST_F(TrackerTest, FindsRegionsBySlot) {
 }
 
 }  // namespace
+
+// A guest-physical region names a KVM memslot: address space 0 or 1, slot id
+// below 32768. Anything else would index the sources' per-slot tables out of
+// bounds (slot 0xFFFFFFFF made the ring reader's resize(slot + 1) wrap to 0).
+TEST(TrackerRegions, MemslotIdsKvmCannotHaveAreRefusedAndNothingIsAdded) {
+    Tracker tracker;
+    for (uint32_t slot : {0xFFFFFFFFu, 2u << 16, 32768u, 1u << 16 | 40000u}) {
+        Result<RegionId> r = tracker.add_region(Region{.name = "bad", .slot = slot, .page_count = 8});
+        ASSERT_FALSE(r.ok()) << "memslot " << slot << " was accepted";
+        EXPECT_NE(r.error().what.find("memslot " + std::to_string(slot)), std::string::npos) << r.error().what;
+        EXPECT_NE(r.error().fix.find("32768"), std::string::npos) << r.error().fix;
+    }
+    EXPECT_EQ(tracker.region_count(), 0u) << "a refused region was added";
+    EXPECT_EQ(tracker.counters().pages_per_region.size(), 0u);
+    // The limits themselves, and host ranges (whose slot means nothing).
+    for (uint32_t slot : {0u, 32767u, 1u << 16, 1u << 16 | 32767u}) {
+        Result<RegionId> r = tracker.add_region(Region{.name = "ok", .slot = slot, .page_count = 8});
+        ASSERT_TRUE(r.ok()) << slot << ": " << r.error().message();
+    }
+    ASSERT_TRUE(tracker.add_region(Region{.name = "heap", .space = AddressSpace::host_virtual, .slot = ~0u}).ok());
+    EXPECT_EQ(tracker.region_count(), 5u);
+}

@@ -1,6 +1,10 @@
 // The watcher's decisions, driven by a manual clock: no test sleeps.
 #include <gtest/gtest.h>
 
+#include <future>
+#include <memory>
+#include <thread>
+
 #include "dtrack/throttle.hpp"
 #include "dtrack/watcher.hpp"
 
@@ -24,10 +28,33 @@ public:
     }
 };
 
+// Starts `watcher`'s thread, lets it wait, and stops it. A stop() that does
+// not wake the thread would wait out the poll (an hour, say): instead of
+// hanging the suite, this fails once `limit` has passed, leaving the stuck
+// watcher to its thread (the test has failed; the process ends first).
+testing::AssertionResult stops_within(std::unique_ptr<Watcher> watcher, std::chrono::milliseconds limit) {
+    watcher->start();
+    std::this_thread::sleep_for(20ms);  // into its wait
+    auto stopped = std::make_shared<std::promise<void>>();
+    std::future<void> done = stopped->get_future();
+    const auto start = std::chrono::steady_clock::now();
+    std::thread([w = watcher.release(), stopped] {
+        w->stop();
+        delete w;
+        stopped->set_value();
+    }).detach();
+    if (done.wait_for(limit) != std::future_status::ready)
+        return testing::AssertionFailure() << "stop() had not returned after " << limit.count()
+                                           << " ms: it waits out the poll instead of waking the thread";
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (took > limit) return testing::AssertionFailure() << "stop() took " << (took / 1ms) << " ms";
+    return testing::AssertionSuccess();
+}
+
 struct WatcherTest : testing::Test {
     Tracker tracker;
     ManualClock clock;
-    RegionId region = tracker.add_region(Region{.name = "ram", .page_count = 1 << 20});
+    RegionId region = tracker.add_region(Region{.name = "ram", .page_count = 1 << 20}).value();
     Source& source = tracker.add_source(std::make_unique<BusySource>());
     Rounds rounds{tracker, clock};
     Watcher watcher{rounds, WatcherOptions{.poll = 1s, .threshold = 5s}};
@@ -43,7 +70,7 @@ struct WatcherTest : testing::Test {
     }
     void next_round() {
         rounds.end_round();
-        rounds.sync(SyncKind::round);
+        ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
         rounds.begin_round();
     }
 };
@@ -55,7 +82,7 @@ TEST_F(WatcherTest, NothingWithoutAMigration) {
 
 TEST_F(WatcherTest, NoSyncInRoundOne) {
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     for (D d : poll_for(30)) EXPECT_EQ(d, D::first_round);
     EXPECT_EQ(rounds.syncs(SyncKind::background), 0u);
@@ -63,7 +90,7 @@ TEST_F(WatcherTest, NoSyncInRoundOne) {
 
 TEST_F(WatcherTest, BackgroundSyncWhenARoundOutlastsTheThreshold) {
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     poll_for(2);
     next_round();  // round 2 starts with a fresh sync
@@ -84,7 +111,7 @@ TEST_F(WatcherTest, BackgroundSyncWhenARoundOutlastsTheThreshold) {
 
 TEST_F(WatcherTest, NoSyncWhileRoundsKeepFinishing) {
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     for (int i = 0; i < 20; ++i) {
         clock.advance(3s);  // a round every 3 s: over a poll, under the threshold... and more
@@ -100,18 +127,22 @@ TEST_F(WatcherTest, StopsWhenTheThrottleIsAtItsMaximum) {
     Watcher w(rounds, WatcherOptions{}, [&] { return !throttle.at_max(); });
     rounds.on_period([&](const Period& p) { throttle.on_period(p); });
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     clock.advance(1s);
     next_round();
     // Nothing is transferred while the busy guest dirties: every period is "high".
     D last = D::not_migrating;
+    const auto from = clock.now();
     for (int i = 0; i < 60 && last != D::done; ++i) {
         clock.advance(1s);
         last = w.tick();
     }
     EXPECT_TRUE(throttle.at_max());
     EXPECT_EQ(last, D::done);
+    // 99% at the first step: two high periods of at least 1 s, each needing a
+    // background sync 5 s after the previous sync, then one more poll.
+    EXPECT_LE(clock.now() - from, 11s) << "the watcher took too long, in logical time, to stop";
     const uint64_t syncs = rounds.syncs(SyncKind::background);
     clock.advance(10s);
     EXPECT_EQ(w.tick(), D::done);
@@ -120,7 +151,7 @@ TEST_F(WatcherTest, StopsWhenTheThrottleIsAtItsMaximum) {
 
 TEST_F(WatcherTest, EndsWithTheMigrationAndRestartsClean) {
     rounds.start_migration();
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     clock.advance(1s);
     next_round();
@@ -132,21 +163,21 @@ TEST_F(WatcherTest, EndsWithTheMigrationAndRestartsClean) {
 
     // A new migration: counters and the remembered round start from zero, so
     // its round 1 is skipped again even though the last one ended at round 3.
+    const auto started = std::chrono::steady_clock::now();
     watcher.start();
     watcher.stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 900ms) << "stop() waited out the 1 s poll";
     EXPECT_EQ(watcher.background_syncs(), 0u);
     rounds.start_migration();
     EXPECT_EQ(rounds.syncs(SyncKind::background), 0u);
-    rounds.sync(SyncKind::round);
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
     rounds.begin_round();
     for (D d : poll_for(10)) EXPECT_EQ(d, D::first_round);
 }
 
 TEST_F(WatcherTest, ThreadStopsAtOnceEvenMidWait) {
-    Watcher slow(rounds, WatcherOptions{.poll = std::chrono::hours(1)});
-    slow.start();
-    slow.stop();  // would hang for an hour if stop did not wake the thread
-    SUCCEED();
+    // An hour's poll: only a stop() that wakes the thread returns in time.
+    EXPECT_TRUE(stops_within(std::make_unique<Watcher>(rounds, WatcherOptions{.poll = std::chrono::hours(1)}), 5s));
 }
 
 }  // namespace

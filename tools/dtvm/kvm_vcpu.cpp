@@ -168,7 +168,10 @@ bool KvmVcpu::handle_exit(Pacer& pacer) {
                 fail("KVM_EXIT_DIRTY_RING_FULL and no Vm::on_ring_full handler to empty the ring");
                 return false;
             }
-            (*shared_.on_ring_full)(id_);
+            if (dtrack::Status emptied = (*shared_.on_ring_full)(id_); !emptied) {
+                fail("emptying the full dirty ring failed: " + emptied.error().message());
+                return false;
+            }
             return true;
         default:
             fail("the guest stopped with " + describe_exit());

@@ -45,14 +45,16 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
 
     // Region i = slot i: guest-physical memslots on KVM, host ranges of this
     // process on the process backend.
-    for (const Slot& s : t->vm_->slots())
-        t->tracker_.add_region(dtrack::Region{
+    for (const Slot& s : t->vm_->slots()) {
+        auto region = t->tracker_.add_region(dtrack::Region{
             .name = "slot " + std::to_string(s.id),
             .space = process ? dtrack::AddressSpace::host_virtual : dtrack::AddressSpace::guest_physical,
             .slot = s.id,
             .base = process ? reinterpret_cast<uint64_t>(s.host) : s.gpa,
             .page_size = 4096,
             .page_count = s.pages});
+        if (!region) return region.error();
+    }
 
     if (process) {
         for (size_t i = 0; i < t->vm_->slots().size(); ++i) {
@@ -72,7 +74,11 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
             {.entries = options.ring_entries,
              .rearm = [vm] { return vm->rearm_dirty_logging(); },
              .before_reset = options.before_ring_reset});
-        if (!ring) return ring.error();
+        if (!ring) {
+            dtrack::Error e = ring.error();
+            if (e.errno_value == ENOTSUP) e.fix += " (in dtvm: --track log)";
+            return e;
+        }
         t->ring_ = ring.value().get();
         t->tracker_.add_source(std::move(ring.value()));
     } else {
@@ -87,7 +93,7 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
         for (uint32_t v = 0; v < t->vm_->vcpu_count(); ++v)
             if (dtrack::Status s = t->ring_->add_vcpu(t->vm_->vcpu_fd(v), v); !s) return s.error();
         dtrack::KvmRingSource* ring = t->ring_;
-        t->vm_->on_ring_full([ring](uint32_t vcpu) { ring->on_ring_full(vcpu); });
+        t->vm_->on_ring_full([ring](uint32_t vcpu) { return ring->on_ring_full(vcpu); });
         if (options.reaper) ring->start_reaper();
     }
     return t;

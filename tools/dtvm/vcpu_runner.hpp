@@ -26,7 +26,7 @@ namespace dtvm {
 struct VcpuShared {
     RunControl* control = nullptr;
     const std::atomic<int>* throttle_pct = nullptr;
-    const std::function<void(uint32_t)>* on_ring_full = nullptr;  // KVM backend only
+    const std::function<dtrack::Status(uint32_t)>* on_ring_full = nullptr;  // KVM backend only
     uint64_t rate_per_vcpu = 0;  // 0 = unlimited
 };
 

@@ -108,7 +108,7 @@ struct Vm::Impl {
     std::vector<Slot> slots;
     size_t run_size = 0;
 
-    std::function<void(uint32_t)> on_ring_full;
+    std::function<dtrack::Status(uint32_t)> on_ring_full;
     std::atomic<int> throttle_pct{0};
     uint64_t epoch = 1;
     std::unique_ptr<RunControl> control;  // from start() on
@@ -201,7 +201,7 @@ int Vm::vcpu_fd(uint32_t vcpu) const {
     return kvm_vcpu ? kvm_vcpu->fd() : -1;
 }
 
-void Vm::on_ring_full(std::function<void(uint32_t vcpu)> handler) { impl_->on_ring_full = std::move(handler); }
+void Vm::on_ring_full(std::function<dtrack::Status(uint32_t vcpu)> handler) { impl_->on_ring_full = std::move(handler); }
 
 dtrack::Status Vm::start(const Workload& workload) {
     Impl& m = *impl_;

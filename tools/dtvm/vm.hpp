@@ -70,8 +70,9 @@ public:
     int fd() const;
     int vcpu_fd(uint32_t vcpu) const;
     // KVM backend only: called on a vCPU thread at KVM_EXIT_DIRTY_RING_FULL,
-    // before KVM_RUN again.
-    void on_ring_full(std::function<void(uint32_t vcpu)> handler);
+    // before KVM_RUN again. An error stops the guest with it (the ring is
+    // still full: running again would only exit full again).
+    void on_ring_full(std::function<dtrack::Status(uint32_t vcpu)> handler);
 
     // Starts one thread per vCPU running `workload` (stamps with epoch 1).
     dtrack::Status start(const Workload& workload);

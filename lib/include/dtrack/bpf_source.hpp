@@ -139,7 +139,8 @@ private:
 // Adds guest_physical regions "slot 0".."slot N-1" of `pages_per_slot` pages
 // each (base 0: the guest-physical addresses are unknown), for when the VMM's
 // memslots are not known: BpfSource::slot_usage() then tells their real
-// sizes. Returns the first region's id.
-RegionId add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot);
+// sizes. Returns the first region's id; refuses more slots than KVM has
+// (Tracker::max_slot_ids) and then adds none.
+Result<RegionId> add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot);
 
 }  // namespace dtrack

@@ -16,12 +16,19 @@ struct Error {
     std::string message() const { return fix.empty() ? what : what + "; fix: " + fix; }
 };
 
-// Builds an Error from errno after a failed call named `call`.
+// The one errno formatter: "Operation not permitted (EPERM)"; it also names
+// kernel-internal errnos that strerror does not know (524 is ENOTSUPP).
+std::string errno_text(int err);
+
+// Builds an Error from errno after a failed call named `call`: its what is
+// "CALL failed: <errno_text>".
 Error errno_error(const std::string& call, int err, std::string fix = {});
 
 // A value or an Error. Small on purpose: C++20 has no std::expected.
+// [[nodiscard]]: an error nobody looks at is an error lost; where ignoring
+// one is really right, say why and cast to void.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
 public:
     Result(T value) : v_(std::move(value)) {}
     Result(Error error) : v_(std::move(error)) {}
@@ -31,7 +38,9 @@ public:
     T& value() { return std::get<T>(v_); }
     const T& value() const { return std::get<T>(v_); }
     T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
     T& operator*() { return value(); }
+    const T& operator*() const { return value(); }
     const Error& error() const { return std::get<Error>(v_); }
 
 private:

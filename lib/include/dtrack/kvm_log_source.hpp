@@ -10,12 +10,16 @@
 // call.
 //
 // Every memslot region of the tracker must have been created with
-// KVM_MEM_LOG_DIRTY_PAGES.
+// KVM_MEM_LOG_DIRTY_PAGES, and must have the memslot's page count: the kernel
+// copies the memslot's whole bitmap. A memslot larger than its Region makes
+// the harvest fail (EFAULT, with the fix named; the Region is marked wholly
+// dirty) instead of letting the kernel write past the buffer.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "dtrack/source.hpp"
@@ -41,14 +45,33 @@ public:
     uint64_t clear_calls() const;
 
 private:
+    // Words for the kernel to write into, placed to end where a page that
+    // cannot be written begins: a copy longer than the buffer faults (EFAULT)
+    // instead of overwriting the heap.
+    class GuardedWords {
+    public:
+        static Result<GuardedWords> map(size_t words);
+        GuardedWords(GuardedWords&& other) noexcept;
+        GuardedWords& operator=(GuardedWords&&) = delete;
+        ~GuardedWords();
+        std::span<uint64_t> words() const { return {first_, count_}; }
+
+    private:
+        GuardedWords(void* base, size_t bytes, uint64_t* first, size_t count)
+            : base_(base), bytes_(bytes), first_(first), count_(count) {}
+        void* base_;
+        size_t bytes_;  // mapped, the guard page included
+        uint64_t* first_;
+        size_t count_;
+    };
     struct Slot {
         RegionId region;
         uint32_t slot;
-        uint64_t pages;                  // the memslot's page count
-        std::vector<uint64_t> kernel;    // the last KVM_GET_DIRTY_LOG
+        uint64_t pages;                  // the Region's page count, which must be the memslot's
+        GuardedWords kernel;             // the last KVM_GET_DIRTY_LOG
         std::vector<uint64_t> reported;  // harvested, not yet cleared in the kernel
     };
-    KvmLogSource(int vm_fd, Tracker& tracker, bool manual_protect);
+    KvmLogSource(int vm_fd, bool manual_protect) : vm_fd_(vm_fd), manual_protect_(manual_protect) {}
 
     int vm_fd_;
     bool manual_protect_;

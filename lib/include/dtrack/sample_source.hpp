@@ -52,7 +52,9 @@
 // (use sampling, or raise the limit) instead of growing without end.
 //
 // Cost: every hashed page is copied out of the target (process_vm_readv, up
-// to pages_per_read pages a call) and hashed, about 1 us a page; sampling
+// to pages_per_read pages a call) and hashed, so a harvest costs in
+// proportion to the pages it reads (memory bandwidth and the hash's speed;
+// README.md lists what it measured on the project's machines); sampling
 // reads about 9600 pages per harvest for a 1% bound whatever the size.
 #pragma once
 
@@ -88,7 +90,7 @@ struct SampleOptions {
     // changed). 0.01 samples about 9600 pages of a large process.
     double max_error = 0.01;
     uint64_t seed = 0;              // sample mode: chooses the sample; 0 = a random seed
-    uint32_t pages_per_read = 256;  // pages per process_vm_readv call (256: a 1 MiB buffer, the fastest measured)
+    uint32_t pages_per_read = 256;  // pages per process_vm_readv call (256: a 1 MiB buffer)
     uint64_t max_state_bytes = 512ULL << 20;  // the hashes kept between harvests, at most
 };
 

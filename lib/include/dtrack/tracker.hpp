@@ -52,7 +52,7 @@ struct Counters {
     uint64_t syncs() const { return syncs_round + syncs_background; }
 };
 
-struct SyncReport {
+struct [[nodiscard]] SyncReport {
     SyncKind kind = SyncKind::round;
     uint64_t pages = 0;
     uint64_t new_dirty = 0;
@@ -73,7 +73,12 @@ public:
     Tracker& operator=(const Tracker&) = delete;
 
     // --- set-up ---------------------------------------------------------------
-    RegionId add_region(Region region);
+    // A guest-physical region names a KVM memslot as address space << 16 |
+    // slot id: an address space of 0 or 1 and a slot id below 32768 (KVM's
+    // limits); anything else is refused and nothing is added.
+    static constexpr uint32_t max_address_spaces = 2;
+    static constexpr uint32_t max_slot_ids = 32768;
+    Result<RegionId> add_region(Region region);
     Source& add_source(std::unique_ptr<Source> source);
 
     size_t region_count() const { return regions_.size(); }
@@ -84,6 +89,9 @@ public:
     const Region* find_slot(uint32_t slot, RegionId* id = nullptr) const;
 
     // --- harvesting -----------------------------------------------------------
+    // An error met by a background sync is reported by it and kept for the
+    // next round sync's report too: the migration, which syncs by rounds,
+    // sees every failure even when the watcher's sync met it first.
     SyncReport sync(SyncKind kind = SyncKind::round);
 
     // --- rounds ----------------------------------------------------------------
@@ -111,6 +119,7 @@ private:
     std::vector<std::unique_ptr<Source>> sources_;
 
     std::mutex sync_mutex_;          // one harvest at a time
+    std::vector<Error> unread_by_round_;  // errors of background syncs since the last round sync
     mutable std::mutex counters_mutex_;
     Counters counters_;
 };

@@ -3,9 +3,10 @@
 // (Linux 6.7+). No KVM needed: a VMM can track its guest RAM this way, any
 // program its own heap.
 //
-//   RegionId id = tracker.add_region({.name = "buffer", .space = AddressSpace::host_virtual,
-//                                     .base = address, .page_size = 4096, .page_count = pages});
-//   auto uffd = UffdSource::track(tracker, id);
+//   auto id = tracker.add_region({.name = "buffer", .space = AddressSpace::host_virtual,
+//                                 .base = address, .page_size = 4096, .page_count = pages});
+//   if (!id) fail(id.error().message());
+//   auto uffd = UffdSource::track(tracker, *id);
 //   if (!uffd) fail(uffd.error().message());
 //   tracker.add_source(std::move(*uffd));
 //
@@ -24,9 +25,10 @@
 // other, to the 4 KiB page: the first write into a protected transparent huge
 // page splits it (the kernel does), so tracking costs the writer its huge
 // pages. Writes by the kernel (read(2) into the buffer) are tracked too. The
-// writer pays about 0.6 us for its first write to a page after each harvest
-// (measured here). Only for memory of this process: for another process, use
-// SampleSource.
+// writer pays one write-protect fault for its first write to a page after
+// each harvest; what that costs depends on the kernel and on whether it runs
+// nested (README.md lists measurements). Only for memory of this process: for
+// another process, use SampleSource.
 #pragma once
 
 #include <cstdint>

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "dtrack/rounds.hpp"
@@ -55,6 +56,10 @@ public:
     void stop();
 
     uint64_t background_syncs() const;
+    // Background syncs that met errors, and the last error met. The tracker
+    // also keeps each such error for the migration's next round sync.
+    uint64_t failed_syncs() const;
+    std::optional<Error> last_error() const;
     const WatcherOptions& options() const { return options_; }
 
 private:
@@ -68,6 +73,8 @@ private:
     uint64_t round_seen_ = 0;
     bool seen_migration_ = false;
     uint64_t background_syncs_ = 0;
+    uint64_t failed_syncs_ = 0;
+    std::optional<Error> last_error_;
     bool stopping_ = false;
     std::condition_variable wake_;
     std::thread thread_;

@@ -30,8 +30,9 @@ namespace dtrack::precopy {
 struct ReceiverOptions {
     // The longest silence accepted from the sender (and the bound on the TLS
     // handshake). Keep it above the sender's longest pause between records:
-    // a harvest, and at switchover the digest of the whole memory (about 1 s
-    // per 5 GiB on this machine).
+    // a harvest, and at switchover the digest of the whole memory (it grows
+    // with the guest's size; see README.md for what it took on the project's
+    // machines).
     std::chrono::milliseconds io_timeout{20000};
     // Bound on the whole run; 0 = none.
     std::chrono::nanoseconds max_time{0};
