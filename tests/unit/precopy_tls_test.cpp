@@ -57,7 +57,7 @@ Result<TlsCredentials> x509(const std::string& dir, TlsRole role) { return TlsCr
 TlsRun migrate(Memory& src, Memory& dst, std::optional<TlsCredentials> sender_tls,
             std::optional<TlsCredentials> receiver_tls, const std::string& peer_name = "127.0.0.1") {
     Tracker tracker;
-    tracker.add_region(Region{.name = "ram", .slot = 0, .base = 0, .page_size = page_size, .page_count = pages});
+    tracker.add_region(Region{.name = "ram", .slot = 0, .base = 0, .page_size = page_size, .page_count = pages}).value();
     Rounds rounds(tracker);
     StillGuest guest;
     auto listener = TcpListener::listen({"127.0.0.1", 0});
