@@ -120,6 +120,9 @@ $(BUILD)/%.o: %.cpp | deps $(BPF_SKELS)
 	$(call msg,CXX,$@)
 	$(Q)$(CXX) $(DT_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
 
+# The shared object exports the public API only (dtrack/export.hpp).
+$(LIB_OBJS): DT_CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden
+
 $(LIB_A): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^

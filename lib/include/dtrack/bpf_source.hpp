@@ -42,10 +42,13 @@
 
 #include "dtrack/source.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
-class DirtyRingProgram;
+class DTRACK_INTERNAL DirtyRingProgram;  // internal to the library
 
 enum class BpfHooks : uint8_t {
     automatic,        // raw tracepoints, then tracepoints
@@ -144,3 +147,5 @@ private:
 Result<RegionId> add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot);
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -30,3 +33,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

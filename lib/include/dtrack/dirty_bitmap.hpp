@@ -18,6 +18,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -156,3 +159,5 @@ uint64_t DirtyBitmap::take_range(uint64_t first, uint64_t count, F&& f) {
 }
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -4,6 +4,9 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -52,3 +55,5 @@ struct Ok {};
 using Status = Result<Ok>;
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

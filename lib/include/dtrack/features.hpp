@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "dtrack/error.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -84,3 +87,5 @@ Result<std::vector<Feature>> probe_features();
 const Feature* find_feature(const std::vector<Feature>& features, std::string_view id);
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

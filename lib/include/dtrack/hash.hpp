@@ -6,6 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -40,3 +43,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

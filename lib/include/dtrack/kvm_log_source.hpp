@@ -24,6 +24,9 @@
 
 #include "dtrack/source.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -82,3 +85,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -32,11 +32,14 @@
 
 #include "dtrack/source.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
-class DirtyRingReader;
-class KvmDirtyRings;
+class DTRACK_INTERNAL DirtyRingReader;  // internal to the library
+class DTRACK_INTERNAL KvmDirtyRings;  // internal to the library
 
 struct KvmRingOptions {
     uint32_t entries = 4096;         // per vCPU; a power of two >= 256, at most the kernel's maximum
@@ -104,3 +107,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

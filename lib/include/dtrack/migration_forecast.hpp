@@ -12,6 +12,9 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -35,3 +38,5 @@ struct Forecast {
 Forecast forecast_precopy(const ForecastInput& in);
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

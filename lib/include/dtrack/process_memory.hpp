@@ -14,6 +14,9 @@
 #include <vector>
 
 #include "dtrack/error.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -44,3 +47,5 @@ Error process_exited_error(pid_t pid);  // "process N exited" (errno_value ESRCH
 Error no_access_error(pid_t pid, const std::string& call, int err);
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -13,6 +13,9 @@
 
 #include "dtrack/clock.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -46,3 +49,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -3,6 +3,9 @@
 
 #include <cstdint>
 #include <string>
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -28,3 +31,5 @@ struct Region {
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -17,6 +17,9 @@
 
 #include "dtrack/clock.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -80,3 +83,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -70,11 +70,14 @@
 #include "dtrack/source.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/unique_fd.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
-class RemotePageReader;
-class ResidentPages;
+class DTRACK_INTERNAL RemotePageReader;  // internal to the library
+class DTRACK_INTERNAL ResidentPages;  // internal to the library
 
 enum class SampleMode : uint8_t {
     exact,   // hash every page
@@ -202,3 +205,5 @@ SampleEstimate estimate_changed(uint64_t changed, uint64_t sampled, uint64_t tot
 uint64_t sample_size_for(double max_error, uint64_t total);
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -12,6 +12,9 @@
 
 #include "dtrack/error.hpp"
 #include "dtrack/region.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -56,3 +59,5 @@ public:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "dtrack/error.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -38,3 +41,5 @@ bool in_initial_pid_namespace();
 bool process_alive(pid_t pid);
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

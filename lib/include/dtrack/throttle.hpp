@@ -18,6 +18,9 @@
 #include <vector>
 
 #include "dtrack/rounds.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -67,3 +70,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -19,6 +19,9 @@
 #include "dtrack/error.hpp"
 #include "dtrack/region.hpp"
 #include "dtrack/source.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -131,3 +134,5 @@ Result<uint64_t> Tracker::take(RegionId id, uint64_t first, uint64_t count, F&& 
 }
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -38,8 +38,11 @@
 #include "dtrack/source.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/unique_fd.hpp"
+#include "dtrack/export.hpp"
 
 struct page_region;  // PAGEMAP_SCAN's output record (dtrack/linux_compat.h)
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -85,3 +88,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

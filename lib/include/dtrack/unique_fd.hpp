@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <utility>
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -32,3 +35,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

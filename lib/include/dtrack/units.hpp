@@ -6,6 +6,9 @@
 #include <string>
 
 #include "dtrack/error.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -26,3 +29,5 @@ std::string format_bytes(double bytes);
 std::string format_count(double n);
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

@@ -2,6 +2,10 @@
 // the soname (libdtrack.so.MAJOR), `dtrack --version` and `dtvm --version`.
 #pragma once
 
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
+
 namespace dtrack {
 
 // "0.9.0": the version libdtrack was built as (an embedder linking the shared
@@ -9,3 +13,5 @@ namespace dtrack {
 const char* version();
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

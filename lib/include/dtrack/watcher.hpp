@@ -23,6 +23,9 @@
 #include <thread>
 
 #include "dtrack/rounds.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
 
@@ -81,3 +84,5 @@ private:
 };
 
 }  // namespace dtrack
+
+DTRACK_PUBLIC_END

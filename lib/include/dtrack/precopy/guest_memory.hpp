@@ -10,6 +10,9 @@
 #include <span>
 
 #include "dtrack/region.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack::precopy {
 
@@ -32,3 +35,5 @@ struct GuestMemory {
 uint64_t memory_digest(std::span<const GuestMemory> memory);
 
 }  // namespace dtrack::precopy
+
+DTRACK_PUBLIC_END

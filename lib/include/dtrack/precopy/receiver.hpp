@@ -24,6 +24,9 @@
 #include "dtrack/error.hpp"
 #include "dtrack/precopy/guest_memory.hpp"
 #include "dtrack/precopy/tls.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack::precopy {
 
@@ -70,3 +73,5 @@ private:
 };
 
 }  // namespace dtrack::precopy
+
+DTRACK_PUBLIC_END

@@ -29,6 +29,9 @@
 #include "dtrack/precopy/tls.hpp"
 #include "dtrack/rounds.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack::precopy {
 
@@ -117,3 +120,5 @@ private:
 };
 
 }  // namespace dtrack::precopy
+
+DTRACK_PUBLIC_END

@@ -7,6 +7,9 @@
 
 #include "dtrack/error.hpp"
 #include "dtrack/unique_fd.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack::precopy {
 
@@ -43,3 +46,5 @@ private:
 };
 
 }  // namespace dtrack::precopy
+
+DTRACK_PUBLIC_END

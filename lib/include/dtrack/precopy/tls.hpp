@@ -20,6 +20,9 @@
 #include <string>
 
 #include "dtrack/error.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack::precopy {
 
@@ -48,3 +51,5 @@ private:
 };
 
 }  // namespace dtrack::precopy
+
+DTRACK_PUBLIC_END

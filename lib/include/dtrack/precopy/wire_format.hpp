@@ -60,6 +60,9 @@
 
 #include "dtrack/error.hpp"
 #include "dtrack/precopy/guest_memory.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
 
 namespace dtrack::precopy::wire {
 
@@ -223,3 +226,5 @@ Status decode_page_batch(std::span<const uint8_t> raw, uint32_t count, uint64_t 
                          std::vector<PageEntry>& entries);
 
 }  // namespace dtrack::precopy::wire
+
+DTRACK_PUBLIC_END
