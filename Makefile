@@ -121,7 +121,7 @@ $(BUILD)/%.o: %.cpp | deps $(BPF_SKELS)
 	$(Q)$(CXX) $(DT_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
 
 # The shared object exports the public API only (dtrack/export.hpp).
-$(LIB_OBJS): DT_CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden
+$(LIB_OBJS): DT_CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden -DDTRACK_BUILDING_LIBRARY
 
 $(LIB_A): $(LIB_OBJS)
 	$(call msg,AR,$@)

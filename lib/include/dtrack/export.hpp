@@ -11,5 +11,11 @@
 
 // For forward declarations of internal classes inside a public header: the
 // first declaration decides a class's visibility, so without this they would
-// be exported with the public API around them.
+// be exported with the public API around them. Only while building the
+// library (elsewhere the classes are opaque anyway, and a test that holds
+// one by value would be warned about a hidden field).
+#ifdef DTRACK_BUILDING_LIBRARY
 #define DTRACK_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define DTRACK_INTERNAL
+#endif
