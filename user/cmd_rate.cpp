@@ -163,9 +163,9 @@ int run_rate(const RateOptions& o) {
         ++samples;
         wss = s->working_set_pages;
         if (setup->sample && s->estimate) {
-            // Only sampled pages are ever marked: scale the working set up.
-            const SampleEstimate e = setup->sample->last_estimate();
-            if (e.sampled) wss = uint64_t(double(wss) * double(e.total) / double(e.sampled));
+            // Only sampled pages are ever marked, and the sample follows what
+            // is present: the source estimates the working set from its sample.
+            wss = uint64_t(setup->sample->last_estimate().working_set);
         }
         const double rate = s->seconds > 0 ? s->distinct_pages / s->seconds : 0;
         peak = std::max(peak, rate);

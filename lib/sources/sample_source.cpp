@@ -290,14 +290,16 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
             }
         }
         const Hashed* old = i < hashed_.size() && hashed_[i].address == now.address ? &hashed_[i++] : nullptr;
+        bool dirtied = old && old->dirtied;
         if (!baseline_only && sampled(now.address, compare_threshold)) {
             ++out.sampled;
             if (now.hash != (old ? old->hash : zero_hash_)) {
                 ++out.changed;
                 out.changed_addresses.push_back(now.address);
+                dirtied = true;
             }
         }
-        if (sampled(now.address, keep_threshold)) kept.push_back(now);
+        if (sampled(now.address, keep_threshold)) kept.push_back({now.address, now.hash, dirtied});
     }
     for (; i < hashed_.size(); ++i) {
         const Hashed& old = hashed_[i];
@@ -309,6 +311,8 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
     }
     hashed_ = std::move(kept);
     threshold_ = keep_threshold;
+    for (const Hashed& h : hashed_) out.dirtied_in_sample += h.dirtied;
+    out.in_sample = hashed_.size();
     return out;
 }
 
@@ -332,6 +336,9 @@ Result<HarvestReport> SampleSource::harvest(Tracker& tracker) {
     }
 
     SampleEstimate e = estimate_changed(compared->changed, compared->sampled, stats.present);
+    e.working_set = compared->in_sample
+                        ? double(compared->dirtied_in_sample) / double(compared->in_sample) * double(stats.present)
+                        : 0;
     if (options_.mode == SampleMode::exact && compared->sampled >= stats.present) {
         e.bound = 0;
     } else {

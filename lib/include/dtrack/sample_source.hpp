@@ -105,6 +105,9 @@ struct SampleEstimate {
     uint64_t sampled = 0;  // pages hashed and compared
     uint64_t changed = 0;  // of those, changed
     uint64_t total = 0;    // the population: pages present now (with memory of their own)
+    // Pages written at least once since track(), estimated from the pages of
+    // the current sample that ever changed (exact in exact mode).
+    double working_set = 0;
 };
 
 // The cost of the last harvest's reading.
@@ -149,10 +152,12 @@ private:
     struct Hashed {
         uint64_t address;
         uint64_t hash;
+        bool dirtied = false;  // changed at some harvest since it joined the sample
     };
     // One harvest's comparison, before the tracker sees it.
     struct Compared {
         uint64_t sampled = 0, changed = 0;
+        uint64_t in_sample = 0, dirtied_in_sample = 0;  // the sample kept, and those of it ever changed
         std::vector<uint64_t> changed_addresses;
     };
 
