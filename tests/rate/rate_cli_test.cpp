@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <atomic>
 #include <sstream>
+#include <vector>
 #include <thread>
 
 #include "support/backends.hpp"
@@ -42,6 +43,14 @@ private:
     pid_t pid_;
 };
 
+// One JSON object per line, as `dtrack rate --json` prints them.
+std::vector<json> json_lines(const std::string& output) {
+    std::vector<json> out;
+    std::istringstream lines(output);
+    for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line));
+    return out;
+}
+
 std::string rate(pid_t pid, const std::string& args) {
     return binary("dtrack") + " rate --pid " + std::to_string(pid) + " " + args + " 2>&1";
 }
@@ -57,12 +66,9 @@ TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     const auto r = run(rate(dtvm.pid(), "--json --interval 2s --count 4"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    std::istringstream lines(r.output);
-    std::string line;
-    int n = 0;
-    while (std::getline(lines, line)) {
-        const json j = json::parse(line);
-        ++n;
+    const std::vector<json> intervals = json_lines(r.output);
+    for (const json& j : intervals) {
+        const std::string line = j.dump();
         EXPECT_EQ(j["method"], "bpf");
         EXPECT_TRUE(j["exact"].get<bool>());
         ASSERT_EQ(j["vcpu_pages_per_s"].size(), 2u) << line;
@@ -71,7 +77,7 @@ TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
         EXPECT_NEAR(j["pages_per_s"].get<double>(), 10000, 0.02 * 10000) << line;
         for (const json& v : j["vcpu_pages_per_s"]) EXPECT_NEAR(v.get<double>(), 5000, 0.02 * 5000) << line;
     }
-    EXPECT_EQ(n, 4);
+    EXPECT_EQ(intervals.size(), 4u);
     if (dtrack_test::kSanitized) GTEST_SKIP() << dtrack_test::kRatesNotCheckedWhenSanitized;
 }
 
@@ -86,12 +92,9 @@ TEST(RateCli, SamplingAProcessBackendDtvmMatchesItsWorkloadWithinTheBound) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     const auto r = run(rate(dtvm.pid(), "--method sample --json --interval 2s --count 3"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    std::istringstream lines(r.output);
-    std::string line;
-    int n = 0;
-    while (std::getline(lines, line)) {
-        const json j = json::parse(line);
-        ++n;
+    const std::vector<json> intervals = json_lines(r.output);
+    for (const json& j : intervals) {
+        const std::string line = j.dump();
         EXPECT_FALSE(j["exact"].get<bool>());
         EXPECT_GT(j["present_pages"].get<double>(), 0) << line;
         // Distinct pages over the interval against 2 x 20k new pages/s, inside the
@@ -99,7 +102,7 @@ TEST(RateCli, SamplingAProcessBackendDtvmMatchesItsWorkloadWithinTheBound) {
         const double truth = 40000 * j["interval_s"].get<double>();
         EXPECT_NEAR(j["distinct_pages"].get<double>(), truth, j["bound_pages"].get<double>() + 0.02 * truth) << line;
     }
-    EXPECT_EQ(n, 3);
+    EXPECT_EQ(intervals.size(), 3u);
 }
 
 TEST(RateCli, SampleWorksOnAnyProcess) {
