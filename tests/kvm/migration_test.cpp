@@ -239,7 +239,10 @@ TEST_P(MigrationFaults, CorruptBytesAreRefusedAndLocated) {
             });
             auto got = precopy::Receiver(memory).run(far.get());
             if (!got) receiver_error = got.error().message();
-            ::shutdown(fd, SHUT_RDWR);  // what a refusing destination does: hang up
+            // What a refusing destination does: hang up, both towards the
+            // sender and towards the hop (which may be blocked sending to us).
+            ::shutdown(far.get(), SHUT_RDWR);
+            ::shutdown(fd, SHUT_RDWR);
             hop.join();
         },
         {.max_time = 30s});
