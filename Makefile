@@ -46,6 +46,10 @@ BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
                 nlohmann-json3-dev binutils pkg-config libssl-dev openssl
+# Wanted by some tests, which skip with the reason where they are missing:
+# QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
+# tools/prometheus). Installed where the distribution has them.
+DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus
 
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -86,6 +90,13 @@ deps:
 	    if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install: $$missing" >&2; exit 1; fi; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	fi
+	$(Q)for p in $(DEB_PACKAGES_OPTIONAL); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' && continue; \
+	    [ "$$(id -u)" = 0 ] || { echo "deps: not root, so not installing optional $$p (tests that need it skip)"; continue; }; \
+	    [ -n "$$(apt-cache policy $$p 2>/dev/null | grep 'Candidate: [0-9]')" ] || apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p >/dev/null 2>&1 \
+	        || echo "deps: optional $$p is not installable here (tests that need it skip)"; \
+	done
 
 # --- BPF: clang -target bpf -> bpftool gen object -> bpftool gen skeleton ------
 # vmlinux.h comes from the running kernel's BTF; without BTF the programs build
@@ -136,9 +147,20 @@ $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-# Tests find their helpers under tests/ and the built binaries (dtrack, dtvm)
-# through DTRACK_BUILD_DIR; only they see tests/.
-$(TEST_OBJS) $(BENCH_OBJS): DT_CXXFLAGS += -Itests -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"'
+# Tests find their helpers under tests/, the built binaries (dtrack, dtvm)
+# through DTRACK_BUILD_DIR and shipped files (tools/prometheus) through
+# DTRACK_SOURCE_DIR; only they see tests/.
+$(TEST_OBJS) $(BENCH_OBJS): DT_CXXFLAGS += -Itests -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"' \
+                                          -DDTRACK_SOURCE_DIR='"$(CURDIR)"'
+
+# A boot sector for QEMU under TCG (tests/qemu/): a third-party VMM with a
+# known dirty set. 16-bit code linked at 0x7c00, where the BIOS loads it.
+QEMU_GUEST := $(BUILD)/tests/qemu/dirtying_guest.img
+$(QEMU_GUEST): tests/qemu/dirtying_guest.S | deps
+	$(Q)mkdir -p $(@D)
+	$(call msg,AS,$@)
+	$(Q)as --32 -o $@.o $< && ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o $@ $@.o && rm -f $@.o
+	$(Q)[ "$$(stat -c %s $@)" = 512 ] || { echo "$@: a boot sector is 512 bytes" >&2; rm -f $@; exit 1; }
 
 # Tests drive real VMs through dtvm's VM layer.
 $(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm
@@ -153,7 +175,7 @@ $(BENCH): $(BENCH_OBJS) $(LIB_A)
 
 # The suite prints "tests: N passed, N failed" as its last line.
 TEST_ARGS ?=
-test: all $(TESTS)
+test: all $(TESTS) $(QEMU_GUEST)
 ifeq ($(SANITIZE),)
 	$(Q)$(TESTS) $(TEST_ARGS)
 else

@@ -1,0 +1,41 @@
+// QEMU under TCG running tests/qemu/dirtying_guest.S: a real third-party VMM
+// with a known dirty set, on machines with or without KVM.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace dtrack_test {
+
+// What the guest writes (dirtying_guest.S): one word in each of these pages,
+// new contents every pass, many passes a second.
+inline constexpr uint64_t kQemuGuestDirtyPages = 8192;
+
+class QemuGuest {
+public:
+    // Why QEMU cannot run here ("" when it can): the binary is missing.
+    static std::string unavailable_reason();
+
+    // Starts qemu-system-x86_64 (TCG, 128 MiB, no devices but the boot floppy)
+    // and waits until its guest has begun writing.
+    QemuGuest();
+    ~QemuGuest();
+    QemuGuest(const QemuGuest&) = delete;
+    QemuGuest& operator=(const QemuGuest&) = delete;
+
+    pid_t pid() const { return pid_; }
+
+private:
+    pid_t pid_ = -1;
+};
+
+}  // namespace dtrack_test
+
+// Skips the test, with the reason, where QEMU is not installed.
+#define DTRACK_REQUIRE_QEMU()                                                       \
+    do {                                                                            \
+        const std::string why = dtrack_test::QemuGuest::unavailable_reason();      \
+        if (!why.empty()) GTEST_SKIP() << why;                                      \
+    } while (0)
