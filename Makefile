@@ -50,7 +50,7 @@ DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
-LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp lib/probe/*.cpp)
+LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp lib/probe/*.cpp lib/capi/*.cpp)
 LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
 CLI_SRCS  := $(wildcard user/*.cpp)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
@@ -127,9 +127,10 @@ $(LIB_A): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJS)
+# lib/libdtrack.map: only dt_* and dtrack:: symbols are exported.
+$(LIB_SO): $(LIB_OBJS) lib/libdtrack.map
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -o $@ $^ $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=lib/libdtrack.map -o $@ $(LIB_OBJS) $(LDLIBS)
 	$(Q)ln -sf $(@F) $(BUILD)/$(LIB_SONAME) && ln -sf $(LIB_SONAME) $(BUILD)/libdtrack.so
 
 $(CLI): $(CLI_OBJS) $(LIB_A)
