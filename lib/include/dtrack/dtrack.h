@@ -364,7 +364,8 @@ struct dt_send_result {
 
 /* Migrates the regions in `memory` over a connected stream socket (the
  * caller keeps and closes it), driving `rounds` (so a throttle and a
- * watcher on it take part). 0 when completed; else -ETIMEDOUT,
+ * watcher on it take part). Blocks until done, on the calling thread (the
+ * callbacks run there too); one send per dt_rounds at a time. 0 when completed; else -ETIMEDOUT,
  * -ECONNRESET (receiver failed), -ECONNREFUSED (rejected) or another
  * negative errno, the guest running again. `result` may be NULL. */
 DT_API int dt_precopy_send(dt_rounds *rounds, const struct dt_memory *memory, size_t regions, int socket_fd,
@@ -391,7 +392,7 @@ struct dt_receive_result {
 };
 
 /* Receives one migration into `memory` over a connected socket (kept by the
- * caller). 0 when the copy is complete and its digest matched; else a
+ * caller). Blocks until done; needs no handle, so any thread may call it. 0 when the copy is complete and its digest matched; else a
  * negative errno and dt_last_error says what and where (the memory then
  * holds a partial copy: do not run it). */
 DT_API int dt_precopy_receive(const struct dt_memory *memory, size_t regions, int socket_fd,
