@@ -69,13 +69,25 @@ protected:
         return "PKG_CONFIG_PATH='" + (usr() / "lib/pkgconfig").string() + "' PKG_CONFIG_SYSROOT_DIR='" +
                destdir().string() + "' ";
     }
+    // Under make asan / make tsan libdtrack is sanitized, so the example must
+    // link the same runtime (and first).
+    static std::string sanitizer_ldflags() {
+#if defined(__SANITIZE_ADDRESS__)
+        return " LDFLAGS=-fsanitize=address,undefined";
+#elif defined(__SANITIZE_THREAD__)
+        return " LDFLAGS=-fsanitize=thread";
+#else
+        return "";
+#endif
+    }
     // Copies tools/examples to a folder of its own and builds it there with `make_args`.
     static dtrack_test::CommandResult build_example(const std::string& name, const std::string& make_args) {
         const fs::path dir = staging_ / name;
         fs::create_directories(dir);
         for (const char* f : {"track_self.c", "Makefile"})
             fs::copy_file(root_ / "tools/examples" / f, dir / f, fs::copy_options::overwrite_existing);
-        return run(pkg_config_env() + "make --no-print-directory -C '" + dir.string() + "' " + make_args + " 2>&1");
+        return run(pkg_config_env() + "make --no-print-directory -C '" + dir.string() + "' " + make_args + sanitizer_ldflags() +
+                   " 2>&1");
     }
     static dtrack_test::CommandResult run_example(const std::string& name) {
         return run("LD_LIBRARY_PATH='" + (usr() / "lib").string() + "' '" + (staging_ / name / "track_self").string() +
