@@ -14,6 +14,7 @@
 
 #include "capi/capi_memory.hpp"
 #include "dtrack/dtrack.h"
+#include "support/sanitizers.hpp"
 
 namespace {
 
@@ -137,6 +138,21 @@ TEST(CApiErrors, ANewerCallersOptionsAreRefusedOnlyWhenTheySetAFieldThisLibraryD
     EXPECT_NE(std::string(dt_last_error()).find("does not know"), std::string::npos) << dt_last_error();
     EXPECT_EQ(watcher, nullptr);
     dt_rounds_destroy(rounds);
+    dt_tracker_destroy(tracker);
+}
+
+TEST(CApiErrors, OutOfMemoryIsEnomemNotAnExceptionAndAddsNothing) {
+    if (dtrack_test::kSanitized)
+        GTEST_SKIP() << "a sanitizer's allocator aborts on a 128 TiB request instead of throwing std::bad_alloc";
+    dt_tracker* tracker = nullptr;
+    ASSERT_EQ(dt_tracker_create(&tracker), 0);
+    // A memslot of 2^50 pages: its bitmap (128 TiB) cannot be allocated.
+    EXPECT_EQ(dt_add_memslot(tracker, "huge", 0, 0, 1ULL << 50), -ENOMEM) << dt_last_error();
+    EXPECT_NE(std::string(dt_last_error()).find("out of memory"), std::string::npos) << dt_last_error();
+    dt_counters c = {.sz = sizeof c};
+    ASSERT_EQ(dt_get_counters(tracker, &c), 0);
+    EXPECT_EQ(c.regions, 0u);
+    EXPECT_EQ(dt_add_memslot(tracker, "slot 0", 0, 0, 16), 0) << "the tracker is still usable: " << dt_last_error();
     dt_tracker_destroy(tracker);
 }
 

@@ -198,7 +198,9 @@ DT_API int dt_ring_get_counters(const dt_ring *ring, struct dt_ring_counters *ou
 /* The KVM dirty log, per memslot. dt_log_enable comes after the regions and
  * before any memslot has KVM_MEM_LOG_DIRTY_PAGES (it turns on
  * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 where the kernel has it); each memslot
- * must then be created with KVM_MEM_LOG_DIRTY_PAGES. */
+ * must then be created with KVM_MEM_LOG_DIRTY_PAGES. dt_sync harvests it
+ * and dt_take_* re-protects what it takes (KVM_CLEAR_DIRTY_LOG), so it has
+ * no calls of its own to make from other threads. */
 typedef struct dt_log dt_log;
 
 struct dt_log_opts {
@@ -271,7 +273,9 @@ DT_API int dt_watcher_get_counters(const dt_watcher *watcher, struct dt_watcher_
  * is high; at the second high period the throttle steps (initial_pct, then
  * +increment_pct up to max_pct) and calls apply(user, pct) on the syncing
  * thread; the VMM then makes each vCPU sleep pct% of its time. After
- * dt_throttle_destroy returns, apply is not called again. */
+ * dt_throttle_destroy returns, apply is not called again (so apply must
+ * not destroy its own throttle). Thread safety: pct and at_max from any
+ * thread; create, reset and destroy from one. */
 typedef struct dt_throttle dt_throttle;
 typedef void (*dt_throttle_fn)(void *user, int pct);
 
