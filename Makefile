@@ -54,7 +54,7 @@ DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
-LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp lib/probe/*.cpp)
+LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp lib/probe/*.cpp lib/capi/*.cpp)
 LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
 CLI_SRCS  := $(wildcard user/*.cpp)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
@@ -78,7 +78,7 @@ BENCH  := $(BUILD)/dtrack_bench
 TOOLS :=
 include $(wildcard tools/*/tool.mk)
 
-.PHONY: all deps test soak run bench clean asan tsan
+.PHONY: all deps test soak run bench clean asan tsan install uninstall
 all: $(LIB_A) $(LIB_SO) $(CLI) $(TOOLS)
 
 # Installs what is missing; a no-op (one dpkg-query) when everything is there.
@@ -138,9 +138,10 @@ $(LIB_A): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJS)
+# lib/libdtrack.map: only dt_* and dtrack:: symbols are exported.
+$(LIB_SO): $(LIB_OBJS) lib/libdtrack.map
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -o $@ $^ $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=lib/libdtrack.map -o $@ $(LIB_OBJS) $(LDLIBS)
 	$(Q)ln -sf $(@F) $(BUILD)/$(LIB_SONAME) && ln -sf $(LIB_SONAME) $(BUILD)/libdtrack.so
 
 $(CLI): $(CLI_OBJS) $(LIB_A)
@@ -172,6 +173,54 @@ $(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(LIB_A)
 $(BENCH): $(BENCH_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lbenchmark $(LDLIBS)
+
+# --- install: headers, libdtrack.a, libdtrack.so.X.Y.Z (+ the soname and dev
+# links), dtrack.pc, the dtrack and dtvm binaries and their man pages.
+#   make install [PREFIX=/usr/local] [DESTDIR=/staging]      (uninstall likewise)
+#   INSTALL_PREBUILT=1: install what $(BUILD) holds, building nothing (e.g. as
+#   another user than the one who built, or from a test).
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PUBLIC_HEADERS := $(wildcard lib/include/dtrack/*.h lib/include/dtrack/*.hpp)
+PRECOPY_HEADERS := $(wildcard lib/include/dtrack/precopy/*.hpp)
+MAN_PAGES    := docs/man/dtrack.1 docs/man/dtvm.1
+INSTALLED_BINS := $(CLI) $(DTVM)
+
+# Installs $(1) as $(2), mode 0644, with the @...@ fields filled in (the one
+# version number, and where things went).
+install_filled = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+    -e 's|@VERSION@|$(VERSION)|' $(1) > $(2).tmp && install -m 0644 $(2).tmp $(2) && rm -f $(2).tmp
+
+install: $(if $(INSTALL_PREBUILT),,all)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)for f in $(LIB_A) $(LIB_SO) $(INSTALLED_BINS); do \
+	    [ -f "$$f" ] || { echo "install: $$f is missing; run make first" >&2; exit 1; }; done
+	$(Q)install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(INCLUDEDIR)/dtrack/precopy $(DESTDIR)$(MANDIR)/man1
+	$(Q)install -m 0644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/dtrack/
+	$(Q)install -m 0644 $(PRECOPY_HEADERS) $(DESTDIR)$(INCLUDEDIR)/dtrack/precopy/
+	$(Q)install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	$(Q)ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libdtrack.so
+	$(Q)$(call install_filled,lib/dtrack.pc.in,$(DESTDIR)$(PKGCONFIGDIR)/dtrack.pc)
+	$(Q)install -m 0755 $(INSTALLED_BINS) $(DESTDIR)$(BINDIR)/
+	$(Q)$(foreach m,$(MAN_PAGES),$(call install_filled,$(m),$(DESTDIR)$(MANDIR)/man1/$(notdir $(m))) &&) true
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/dtrack/,$(notdir $(PUBLIC_HEADERS))) \
+	    $(addprefix $(DESTDIR)$(INCLUDEDIR)/dtrack/precopy/,$(notdir $(PRECOPY_HEADERS))) \
+	    $(DESTDIR)$(LIBDIR)/libdtrack.a $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO)) \
+	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libdtrack.so $(DESTDIR)$(PKGCONFIGDIR)/dtrack.pc \
+	    $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALLED_BINS))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN_PAGES)))
+	$(Q)rmdir $(DESTDIR)$(INCLUDEDIR)/dtrack/precopy $(DESTDIR)$(INCLUDEDIR)/dtrack 2>/dev/null || true
 
 # The suite prints "tests: N passed, N failed" as its last line.
 TEST_ARGS ?=

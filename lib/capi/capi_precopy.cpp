@@ -1,0 +1,183 @@
+// Precopy live migration over a socket the caller connected: the sender
+// (driving a dt_rounds, so a watcher and a throttle on it take part) and the
+// receiver, plain or TLS 1.3 with QEMU's credential files.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "capi/capi_boundary.hpp"
+#include "capi/capi_handles.hpp"
+#include "capi/capi_sized_struct.hpp"
+#include "dtrack/precopy/receiver.hpp"
+#include "dtrack/precopy/sender.hpp"
+
+using namespace dtrack;
+using namespace dtrack::capi;
+using namespace dtrack::precopy;
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// The caller's regions as GuestMemory; 0 or fail().
+int guest_memory(const dt_memory* memory, size_t regions, const char* function, std::vector<GuestMemory>& out) {
+    if (!memory || regions == 0)
+        return invalid(std::string(function) + ": no regions to migrate", "pass an array of struct dt_memory and its length");
+    for (size_t i = 0; i < regions; ++i) {
+        const dt_memory& m = memory[i];
+        if (!m.host || m.pages == 0)
+            return invalid(std::string(function) + ": memory[" + std::to_string(i) + "] has " +
+                               (m.host ? "0 pages" : "a NULL host pointer"),
+                           "describe each region with its host address and page count");
+        out.push_back(GuestMemory{.region = m.region,
+                                  .host = static_cast<uint8_t*>(m.host),
+                                  .pages = m.pages,
+                                  .page_size = m.page_size ? m.page_size : 4096,
+                                  .base = m.guest_phys_base});
+    }
+    return 0;
+}
+
+// Loads the credentials `tls` names, if any; 0 or fail().
+int tls_credentials(const dt_tls& tls, TlsRole role, const char* function, std::optional<TlsCredentials>& out) {
+    if (tls.x509_dir && tls.psk_file)
+        return invalid(std::string(function) + ": both tls.x509_dir and tls.psk_file are set",
+                       "set one of them: x509 certificates or a pre-shared key");
+    Result<TlsCredentials> loaded = Error{};
+    if (tls.x509_dir) loaded = TlsCredentials::load_x509(tls.x509_dir, role);
+    else if (tls.psk_file) loaded = TlsCredentials::load_psk(tls.psk_file, role, tls.psk_identity ? tls.psk_identity : "qemu");
+    else return 0;
+    if (!loaded) return fail(loaded.error());
+    out = std::move(*loaded);
+    return 0;
+}
+
+// The VMM's pause/resume callbacks as the sender's VmControl.
+class CallbackVm : public VmControl {
+public:
+    explicit CallbackVm(const dt_send_opts& o) : o_(o) {}
+    void pause_vcpus() override { o_.pause_vcpus(o_.user); }
+    void resume_vcpus() override { o_.resume_vcpus(o_.user); }
+
+private:
+    const dt_send_opts& o_;
+};
+
+// An outcome that is not `completed` as errno, message and fix.
+Error outcome_error(const Outcome& outcome) {
+    switch (outcome.status) {
+        case OutcomeStatus::completed: return Error{};
+        case OutcomeStatus::timed_out:
+            return Error{ETIMEDOUT, "migration timed out: " + outcome.message,
+                         "raise max_time_ms or io_timeout_ms, or the bandwidth; add a throttle if the guest outruns the link"};
+        case OutcomeStatus::receiver_failed:
+            return Error{ECONNRESET, "the receiver failed: " + outcome.message, "see the receiver's own error"};
+        case OutcomeStatus::rejected_by_receiver:
+            return Error{ECONNREFUSED, "the receiver refused the stream: " + outcome.message,
+                         "give both ends the same regions (ids, bases, page counts) and matching TLS credentials"};
+        case OutcomeStatus::error: break;
+    }
+    return Error{EIO, "migration failed: " + outcome.message, "see the cause named above"};
+}
+
+int send_status(OutcomeStatus status) {
+    switch (status) {
+        case OutcomeStatus::completed: return DT_SEND_COMPLETED;
+        case OutcomeStatus::timed_out: return DT_SEND_TIMED_OUT;
+        case OutcomeStatus::receiver_failed: return DT_SEND_RECEIVER_FAILED;
+        case OutcomeStatus::rejected_by_receiver: return DT_SEND_REJECTED;
+        case OutcomeStatus::error: break;
+    }
+    return DT_SEND_ERROR;
+}
+
+uint64_t ns(std::chrono::nanoseconds d) { return static_cast<uint64_t>(d.count()); }
+
+}  // namespace
+
+extern "C" {
+
+int dt_precopy_send(dt_rounds* rounds, const struct dt_memory* memory, size_t regions, int socket_fd,
+                    const struct dt_send_opts* opts, struct dt_send_result* result) {
+    return c_boundary(__func__, [&] {
+        if (!rounds) return null_argument(__func__, "rounds");
+        dt_send_opts o;
+        if (int rc = read_options(opts, "dt_send_opts", o); rc < 0) return rc;
+        if (!o.pause_vcpus || !o.resume_vcpus)
+            return invalid("dt_precopy_send: dt_send_opts.pause_vcpus or resume_vcpus is NULL",
+                           "pass both: the sender pauses the vCPUs for the switchover and resumes them on failure");
+        if (int rc = check_result(result, "dt_send_result", false); rc < 0) return rc;
+        std::vector<GuestMemory> guest;
+        if (int rc = guest_memory(memory, regions, __func__, guest); rc < 0) return rc;
+        for (const GuestMemory& m : guest)
+            if (m.region >= rounds->tracker->region_count())
+                return invalid("dt_precopy_send: memory names region " + std::to_string(m.region) +
+                                   ", which the tracker does not have",
+                               "use the ids dt_add_memslot / dt_add_host_range returned");
+
+        SenderOptions options{.bandwidth = o.bandwidth, .compress = o.compress};
+        if (o.downtime_limit_ms) options.downtime_limit = milliseconds(o.downtime_limit_ms);
+        if (o.max_time_ms) options.max_time = milliseconds(o.max_time_ms);
+        if (o.io_timeout_ms) options.io_timeout = milliseconds(o.io_timeout_ms);
+        if (o.batch_pages) options.batch_pages = o.batch_pages;
+        if (o.progress)
+            options.progress = [fn = o.progress, user = o.user](const Progress& p) {
+                const dt_progress c{.round = p.round,
+                                    .remaining_pages = p.remaining_pages,
+                                    .bandwidth = p.bandwidth,
+                                    .estimated_downtime_ns = ns(p.estimated_downtime)};
+                fn(user, &c);
+            };
+        if (int rc = tls_credentials(o.tls, TlsRole::client, __func__, options.tls); rc < 0) return rc;
+        if (o.tls.peer_name) options.tls_peer_name = o.tls.peer_name;
+
+        CallbackVm vm(o);
+        Sender sender(*rounds->tracker, *rounds->rounds, std::move(guest), vm, std::move(options));
+        const Outcome outcome = sender.run(socket_fd);
+        write_result(result, dt_send_result{.sz = sizeof(dt_send_result),
+                                            .status = send_status(outcome.status),
+                                            .rounds = outcome.rounds,
+                                            .pages_sent = outcome.pages_sent,
+                                            .zero_pages = outcome.zero_pages,
+                                            .bytes_on_wire = outcome.bytes_on_wire,
+                                            .total_time_ns = ns(outcome.total_time),
+                                            .downtime_ns = ns(outcome.downtime),
+                                            .round_syncs = outcome.round_syncs,
+                                            .background_syncs = outcome.background_syncs});
+        return outcome.completed() ? 0 : fail(outcome_error(outcome));
+    });
+}
+
+int dt_precopy_receive(const struct dt_memory* memory, size_t regions, int socket_fd,
+                       const struct dt_receive_opts* opts, struct dt_receive_result* result) {
+    return c_boundary(__func__, [&] {
+        dt_receive_opts o;
+        if (int rc = read_options(opts, "dt_receive_opts", o); rc < 0) return rc;
+        if (int rc = check_result(result, "dt_receive_result", false); rc < 0) return rc;
+        std::vector<GuestMemory> guest;
+        if (int rc = guest_memory(memory, regions, __func__, guest); rc < 0) return rc;
+
+        ReceiverOptions options;
+        if (o.io_timeout_ms) options.io_timeout = milliseconds(o.io_timeout_ms);
+        if (o.max_time_ms) options.max_time = milliseconds(o.max_time_ms);
+        if (o.min_bytes_per_s) options.min_bytes_per_s = o.min_bytes_per_s;
+        if (o.no_rate_floor) options.min_bytes_per_s = 0;
+        if (o.rate_window_ms) options.rate_window = milliseconds(o.rate_window_ms);
+        if (int rc = tls_credentials(o.tls, TlsRole::server, __func__, options.tls); rc < 0) return rc;
+
+        Receiver receiver(std::move(guest), std::move(options));
+        auto report = receiver.run(socket_fd);
+        if (!report) return fail(report.error());
+        write_result(result, dt_receive_result{.sz = sizeof(dt_receive_result),
+                                               .rounds = report->rounds,
+                                               .pages = report->pages,
+                                               .zero_pages = report->zero_pages,
+                                               .records = report->records,
+                                               .bytes = report->bytes,
+                                               .digest = report->digest});
+        return 0;
+    });
+}
+
+}  // extern "C"

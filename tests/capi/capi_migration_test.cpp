@@ -1,0 +1,254 @@
+// The migration loop through the C ABI: the watcher syncs in the background,
+// the throttle calls the VMM back, and a precopy migration over a socketpair
+// (plain and TLS PSK) leaves the destination equal to the source, page for
+// page, while a guest thread keeps writing uffd-tracked memory.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "capi/capi_memory.hpp"
+#include "dtrack/dtrack.h"
+#include "support/tls_files.hpp"
+
+namespace {
+
+using capi_test::Pages;
+using namespace std::chrono_literals;
+
+// Waits for `done` to hold; the deadline only guards against a hang.
+template <typename F>
+bool eventually(F&& done) {
+    for (auto until = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < until;
+         std::this_thread::sleep_for(5ms))
+        if (done()) return true;
+    return done();
+}
+
+TEST(CApiMigration, TheWatcherSyncsInTheBackgroundWhenARoundOutlastsTheThreshold) {
+    Pages pages(64);
+    CAPI_UFFD_OR_SKIP(t, pages);
+    dt_rounds* rounds = nullptr;
+    ASSERT_EQ(dt_rounds_create(t.tracker, &rounds), 0);
+    dt_watcher_opts o = {.sz = sizeof o, .poll_ms = 5, .threshold_ms = 20};
+    dt_watcher* watcher = nullptr;
+    ASSERT_EQ(dt_watcher_create(rounds, &o, &watcher), 0) << dt_last_error();
+
+    ASSERT_EQ(dt_rounds_start_migration(rounds), 0);
+    ASSERT_EQ(dt_watcher_start(watcher), 0);
+    ASSERT_EQ(dt_rounds_begin_round(rounds), 0);  // round 1: the watcher leaves it alone
+    ASSERT_EQ(dt_rounds_end_round(rounds), 0);
+    ASSERT_EQ(dt_rounds_begin_round(rounds), 0);  // round 2 runs on, with no sync
+    for (uint64_t p = 0; p < 8; ++p) pages.write(p, 3);
+
+    dt_watcher_counters wc = {.sz = sizeof wc};
+    EXPECT_TRUE(eventually([&] { return dt_watcher_get_counters(watcher, &wc) == 0 && wc.background_syncs > 0; }))
+        << "no background sync";
+    dt_watcher_stop(watcher);
+    EXPECT_EQ(wc.failed_syncs, 0u);
+    EXPECT_GE(dt_rounds_syncs(rounds, DT_SYNC_BACKGROUND), 1u);
+    EXPECT_EQ(dt_rounds_syncs(rounds, DT_SYNC_ROUND), 0u);
+    dt_counters c = {.sz = sizeof c};
+    ASSERT_EQ(dt_get_counters(t.tracker, &c), 0);
+    EXPECT_EQ(c.pages, 8u) << "the background sync harvested the writes";
+    dt_watcher_destroy(watcher);
+    dt_rounds_destroy(rounds);
+}
+
+TEST(CApiMigration, TheThrottleCallsTheVmmBackWhenTheGuestOutrunsTheTransfer) {
+    Pages pages(512);
+    CAPI_UFFD_OR_SKIP(t, pages);
+    dt_rounds* rounds = nullptr;
+    ASSERT_EQ(dt_rounds_create(t.tracker, &rounds), 0);
+    struct Applied {
+        std::vector<int> pcts;
+    } applied;
+    dt_throttle_opts o = {.sz = sizeof o, .min_period_ms = 1};
+    dt_throttle* throttle = nullptr;
+    ASSERT_EQ(dt_throttle_create(
+                  rounds, &o, [](void* user, int pct) { static_cast<Applied*>(user)->pcts.push_back(pct); }, &applied,
+                  &throttle),
+              0)
+        << dt_last_error();
+
+    ASSERT_EQ(dt_rounds_start_migration(rounds), 0);
+    ASSERT_EQ(dt_rounds_sync(rounds, DT_SYNC_ROUND, nullptr), 0);  // opens the first period
+    // Two periods each dirtying 100 pages against 1 page sent: both high,
+    // so the throttle takes its first step (20%) at the second.
+    for (uint64_t period = 0; period < 2; ++period) {
+        for (uint64_t p = 0; p < 100; ++p) pages.write(period * 100 + p, 1);
+        ASSERT_EQ(dt_rounds_add_transferred(rounds, capi_test::page_bytes), 0);
+        std::this_thread::sleep_for(3ms);  // a period shorter than min_period is not judged yet
+        ASSERT_EQ(dt_rounds_sync(rounds, DT_SYNC_ROUND, nullptr), 0) << dt_last_error();
+    }
+    EXPECT_EQ(applied.pcts, std::vector<int>{20});
+    EXPECT_EQ(dt_throttle_pct(throttle), 20);
+    EXPECT_FALSE(dt_throttle_at_max(throttle));
+    ASSERT_EQ(dt_throttle_reset(throttle), 0);
+    EXPECT_EQ(applied.pcts, (std::vector<int>{20, 0}));
+    dt_throttle_destroy(throttle);
+    // Destroyed: a period after it calls nobody back.
+    for (uint64_t p = 200; p < 300; ++p) pages.write(p, 1);
+    std::this_thread::sleep_for(3ms);
+    ASSERT_EQ(dt_rounds_sync(rounds, DT_SYNC_ROUND, nullptr), 0);
+    EXPECT_EQ(applied.pcts.size(), 2u);
+    dt_rounds_destroy(rounds);
+}
+
+// A guest: a thread writing stamps into random pages until paused, as a
+// vCPU would; the sender pauses it for the switchover.
+class WritingGuest {
+public:
+    explicit WritingGuest(const Pages& pages) : pages_(pages), thread_([this] { run(); }) {}
+    ~WritingGuest() {
+        {
+            std::lock_guard lock(mutex_);
+            quit_ = true;
+            paused_ = false;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    static void pause(void* self) { static_cast<WritingGuest*>(self)->set_paused(true); }
+    static void resume(void* self) { static_cast<WritingGuest*>(self)->set_paused(false); }
+    uint64_t writes() const { return writes_; }
+
+private:
+    void set_paused(bool paused) {
+        std::unique_lock lock(mutex_);
+        paused_ = paused;
+        cv_.notify_all();
+        if (paused) cv_.wait(lock, [&] { return parked_ || quit_; });  // no write after pause returns
+    }
+    void run() {
+        std::mt19937_64 rng(42);
+        for (;;) {
+            {
+                std::unique_lock lock(mutex_);
+                parked_ = paused_;
+                cv_.notify_all();
+                cv_.wait(lock, [&] { return !paused_ || quit_; });
+                parked_ = false;
+                if (quit_) return;
+            }
+            const uint64_t page = rng() % pages_.count(), stamp = ++writes_;
+            std::memcpy(pages_.page(page) + (stamp % 512) * 8, &stamp, 8);
+            if (stamp % 64 == 0) std::this_thread::sleep_for(100us);
+        }
+    }
+
+    const Pages& pages_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool paused_ = false, parked_ = false, quit_ = false;
+    std::atomic<uint64_t> writes_{0};
+    std::thread thread_;
+};
+
+// Migrates `pages` (while a guest writes them) into a fresh copy over a
+// socketpair, with these TLS settings on each end.
+void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
+    Pages source(1024), destination(1024);
+    for (uint64_t p = 0; p < source.count(); p += 3) std::memset(source.page(p), int(p % 251) + 1, capi_test::page_bytes);
+    CAPI_UFFD_OR_SKIP(t, source);
+    dt_rounds* rounds = nullptr;
+    ASSERT_EQ(dt_rounds_create(t.tracker, &rounds), 0);
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+
+    dt_receive_result received = {.sz = sizeof received};
+    int receive_rc = 1;
+    std::string receive_error;
+    std::thread receiver([&] {
+        const dt_memory to = {.region = 0, .host = destination.data(), .pages = destination.count(), .page_size = 4096,
+                              .guest_phys_base = 0};
+        dt_receive_opts o = {.sz = sizeof o, .tls = receiver_tls};
+        receive_rc = dt_precopy_receive(&to, 1, fds[1], &o, &received);
+        receive_error = dt_last_error();
+    });
+
+    dt_send_result sent = {.sz = sizeof sent};
+    int send_rc;
+    {
+        WritingGuest guest(source);
+        const dt_memory from = {.region = uint32_t(t.region), .host = source.data(), .pages = source.count(),
+                                .page_size = 4096, .guest_phys_base = 0};
+        dt_send_opts o = {.sz = sizeof o,
+                          .pause_vcpus = WritingGuest::pause,
+                          .resume_vcpus = WritingGuest::resume,
+                          .user = &guest,
+                          .downtime_limit_ms = 1000,
+                          .tls = sender_tls};
+        send_rc = dt_precopy_send(rounds, &from, 1, fds[0], &o, &sent);
+        EXPECT_EQ(send_rc, 0) << dt_last_error();
+        EXPECT_GT(guest.writes(), 0u) << "the guest never wrote during the migration";
+    }  // the guest stays paused after a completed migration, then quits
+    receiver.join();
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ASSERT_EQ(receive_rc, 0) << receive_error;
+    EXPECT_EQ(sent.status, DT_SEND_COMPLETED);
+    EXPECT_GE(sent.rounds, 1u);
+    EXPECT_EQ(received.pages, sent.pages_sent);
+    for (uint64_t p = 0; p < source.count(); ++p)
+        ASSERT_EQ(std::memcmp(source.page(p), destination.page(p), capi_test::page_bytes), 0) << "page " << p << " differs";
+    dt_rounds_destroy(rounds);
+}
+
+TEST(CApiMigration, PrecopyOverASocketpairCopiesMemoryPageForPage) { migrate_and_compare({}, {}); }
+
+TEST(CApiMigration, PrecopyOverTlsPskCopiesMemoryPageForPage) {
+    const std::string keys = dtrack_test::psk_file("capi", "qemu:" + dtrack_test::psk_key(1) + "\n");
+    migrate_and_compare({.psk_file = keys.c_str()}, {.psk_file = keys.c_str()});
+}
+
+TEST(CApiMigration, AWrongPskIsRefusedAndTheGuestRunsOn) {
+    const std::string mine = dtrack_test::psk_file("capi-mine", "qemu:" + dtrack_test::psk_key(2) + "\n");
+    const std::string theirs = dtrack_test::psk_file("capi-theirs", "qemu:" + dtrack_test::psk_key(3) + "\n");
+    Pages source(64), destination(64);
+    std::memset(destination.data(), 0x5a, 64 * capi_test::page_bytes);
+    CAPI_UFFD_OR_SKIP(t, source);
+    dt_rounds* rounds = nullptr;
+    ASSERT_EQ(dt_rounds_create(t.tracker, &rounds), 0);
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    int receive_rc = 0;
+    std::thread receiver([&] {
+        const dt_memory to = {.region = 0, .host = destination.data(), .pages = 64, .page_size = 4096, .guest_phys_base = 0};
+        dt_receive_opts o = {.sz = sizeof o, .io_timeout_ms = 5000, .tls = {.psk_file = theirs.c_str()}};
+        receive_rc = dt_precopy_receive(&to, 1, fds[1], &o, nullptr);
+        ::shutdown(fds[1], SHUT_RDWR);
+    });
+    struct Calls {
+        int pauses = 0, resumes = 0;
+    } calls;
+    const dt_memory from = {.region = 0, .host = source.data(), .pages = 64, .page_size = 4096, .guest_phys_base = 0};
+    dt_send_opts o = {.sz = sizeof o,
+                      .pause_vcpus = [](void* c) { ++static_cast<Calls*>(c)->pauses; },
+                      .resume_vcpus = [](void* c) { ++static_cast<Calls*>(c)->resumes; },
+                      .user = &calls,
+                      .io_timeout_ms = 5000,
+                      .tls = {.psk_file = mine.c_str()}};
+    dt_send_result sent = {.sz = sizeof sent};
+    EXPECT_LT(dt_precopy_send(rounds, &from, 1, fds[0], &o, &sent), 0);
+    EXPECT_STRNE(dt_last_error(), "");
+    EXPECT_NE(sent.status, DT_SEND_COMPLETED);
+    receiver.join();
+    EXPECT_LT(receive_rc, 0);
+    EXPECT_EQ(calls.pauses, calls.resumes) << "the guest was left paused";
+    for (uint64_t i = 0; i < 64 * capi_test::page_bytes; ++i)
+        ASSERT_EQ(destination.data()[i], 0x5a) << "a refused sender wrote the destination at byte " << i;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    dt_rounds_destroy(rounds);
+}
+
+}  // namespace
