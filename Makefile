@@ -40,20 +40,28 @@ CXXFLAGS    ?= $(if $(SANITIZE),-O1 -g,-O2 -g)
 DT_CXXFLAGS := -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
                -Ilib/include -Ilib -Ibpf -I$(BUILD)/bpf -MMD -MP -DDTRACK_VERSION='"$(VERSION)"' $(SAN_FLAGS)
 LDLIBS    := -lbpf -lelf -lz -lssl -lcrypto -pthread
+# cpp-httplib (the sidecar's HTTP server, the tests' client): Debian ships it
+# compiled (libcpp-httplib.so), and its classes' layout depends on the
+# CPPHTTPLIB_* macros the library was built with, which its pkg-config file
+# gives. Recursive (=): asked when a compile runs, after `deps` installed it.
+HTTPLIB_CFLAGS = $(shell pkg-config --cflags cpp-httplib)
+HTTPLIB_LIBS   := -lcpp-httplib
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 
 # --- Debian packages every target needs (installed by `make deps`) -----------
 DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
-                nlohmann-json3-dev binutils pkg-config libssl-dev openssl
+                nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev
 
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
 LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp lib/probe/*.cpp)
 LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
-CLI_SRCS  := $(wildcard user/*.cpp)
+CLI_SRCS  := $(wildcard user/*.cpp user/sidecar/*.cpp)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
+# The sidecar's pieces that tests link and check on their own.
+SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows)
 TEST_SRCS := $(filter-out tests/bench/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.cpp)
@@ -118,7 +126,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/%.o: %.cpp | deps $(BPF_SKELS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CXX,$@)
-	$(Q)$(CXX) $(DT_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
+	$(Q)$(CXX) $(DT_CXXFLAGS) $(OBJ_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
 
 # The shared object exports the public API only (dtrack/export.hpp).
 $(LIB_OBJS): DT_CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden -DDTRACK_BUILDING_LIBRARY
@@ -132,20 +140,26 @@ $(LIB_SO): $(LIB_OBJS)
 	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -o $@ $^ $(LDLIBS)
 	$(Q)ln -sf $(@F) $(BUILD)/$(LIB_SONAME) && ln -sf $(LIB_SONAME) $(BUILD)/libdtrack.so
 
+# Objects that include httplib.h (OBJ_CXXFLAGS is expanded when they compile).
+$(filter $(BUILD)/user/sidecar/%,$(CLI_OBJS)) $(BUILD)/user/cmd_sidecar.o: OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
+$(CLI_OBJS): DT_CXXFLAGS += -Iuser
+
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(HTTPLIB_LIBS) $(LDLIBS)
 
 # Tests find their helpers under tests/ and the built binaries (dtrack, dtvm)
 # through DTRACK_BUILD_DIR; only they see tests/.
 $(TEST_OBJS) $(BENCH_OBJS): DT_CXXFLAGS += -Itests -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"'
 
-# Tests drive real VMs through dtvm's VM layer.
-$(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm
+# Tests drive real VMs through dtvm's VM layer, check the sidecar's pieces,
+# and scrape the sidecar with httplib's client.
+$(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm -Iuser
+$(TEST_OBJS): OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
 
-$(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(LIB_A)
+$(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(SIDECAR_UNIT_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest $(HTTPLIB_LIBS) $(LDLIBS)
 
 $(BENCH): $(BENCH_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
