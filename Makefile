@@ -201,12 +201,13 @@ soak: all $(TESTS)
 
 # Micro-benchmarks, a real migration with and without the background sync
 # (rounds of ~8 s against the default 5 s threshold; a few minutes), and what
-# `dtrack rate` costs per method. KVM where /dev/kvm works, else dtvm's
-# process backend.
+# `dtrack rate` costs per method, and the sidecar under 1,000 scrapes. KVM
+# where /dev/kvm works, else dtvm's process backend.
 bench: all $(BENCH)
 	$(Q)$(BENCH) --benchmark_color=false
 	$(Q)./tools/migration_bench.sh $(BUILD)
 	$(Q)./tools/rate_overhead.sh $(BUILD)
+	$(Q)./tools/sidecar_bench.sh $(BUILD)
 
 run: all
 	$(Q)./tools/demo.sh $(BUILD)

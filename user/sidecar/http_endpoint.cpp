@@ -105,6 +105,9 @@ Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::bind(const ListenAddress& ad
     // A few threads are plenty for a scraper or two; httplib's default is 8+.
     server->new_task_queue = [] { return new httplib::ThreadPool(2); };
     server->set_address_family(is_ipv6(address.host) ? AF_INET6 : AF_INET);
+    // A response goes out as headers then body: without TCP_NODELAY the body
+    // waits for the scraper's delayed ACK (~40 ms per keep-alive scrape).
+    server->set_tcp_nodelay(true);
     server->Get("/metrics", [scrape](const httplib::Request& req, httplib::Response& res) {
         const ExpositionFormat format = negotiate_format(req.get_header_value("Accept"));
         res.set_content(render(scrape(), format), std::string(content_type(format)));
