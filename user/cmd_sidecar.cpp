@@ -135,11 +135,16 @@ int run_sidecar(const SidecarOptions& o) {
                  " is reachable from other hosts, and /metrics has no authentication: anyone who can reach it "
                  "reads the targets' names and dirty rates");
 
+    int code = exit_ok;
     for (;;) {
         pollfd fds[3] = {{.fd = signals.get(), .events = POLLIN},
                          {.fd = wake.get(), .events = POLLIN},
                          {.fd = pid_files ? pid_files->fd() : -1, .events = POLLIN}};
-        if (::poll(fds, 3, -1) < 0 && errno != EINTR) break;
+        if (::poll(fds, 3, -1) < 0 && errno != EINTR) {
+            log_line(errno_error("poll", errno).message());
+            code = exit_failure;
+            break;
+        }
         if (fds[0].revents) {
             signalfd_siginfo si{};
             (void)!::read(signals.get(), &si, sizeof si);
@@ -158,7 +163,7 @@ int run_sidecar(const SidecarOptions& o) {
     // closed; nothing is pinned), then the socket closes.
     targets.clear();
     endpoint.value().reset();
-    return exit_ok;
+    return code;
 }
 
 }  // namespace
