@@ -40,12 +40,18 @@ CXXFLAGS    ?= $(if $(SANITIZE),-O1 -g,-O2 -g)
 DT_CXXFLAGS := -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
                -Ilib/include -Ilib -Ibpf -I$(BUILD)/bpf -MMD -MP -DDTRACK_VERSION='"$(VERSION)"' $(SAN_FLAGS)
 LDLIBS    := -lbpf -lelf -lz -lssl -lcrypto -pthread
+# cpp-httplib (the sidecar's HTTP server, the tests' client): Debian ships it
+# compiled (libcpp-httplib.so), and its classes' layout depends on the
+# CPPHTTPLIB_* macros the library was built with, which its pkg-config file
+# gives. Recursive (=): asked when a compile runs, after `deps` installed it.
+HTTPLIB_CFLAGS = $(shell pkg-config --cflags cpp-httplib)
+HTTPLIB_LIBS   := -lcpp-httplib
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 
 # --- Debian packages every target needs (installed by `make deps`) -----------
 DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
-                nlohmann-json3-dev binutils pkg-config libssl-dev openssl
+                nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl
 # Wanted by some tests, which skip with the reason where they are missing:
 # QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
 # tools/prometheus). Installed where the distribution has them.
@@ -56,8 +62,10 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
 LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp lib/probe/*.cpp lib/capi/*.cpp)
 LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
-CLI_SRCS  := $(wildcard user/*.cpp)
+CLI_SRCS  := $(wildcard user/*.cpp user/sidecar/*.cpp)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
+# The sidecar's pieces that tests link and check on their own.
+SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows)
 TEST_SRCS := $(filter-out tests/bench/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.cpp)
@@ -129,7 +137,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/%.o: %.cpp | deps $(BPF_SKELS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CXX,$@)
-	$(Q)$(CXX) $(DT_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
+	$(Q)$(CXX) $(DT_CXXFLAGS) $(OBJ_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
 
 # The shared object exports the public API only (dtrack/export.hpp).
 $(LIB_OBJS): DT_CXXFLAGS += -fvisibility=hidden -fvisibility-inlines-hidden -DDTRACK_BUILDING_LIBRARY
@@ -144,9 +152,13 @@ $(LIB_SO): $(LIB_OBJS) lib/libdtrack.map
 	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=lib/libdtrack.map -o $@ $(LIB_OBJS) $(LDLIBS)
 	$(Q)ln -sf $(@F) $(BUILD)/$(LIB_SONAME) && ln -sf $(LIB_SONAME) $(BUILD)/libdtrack.so
 
+# Objects that include httplib.h (OBJ_CXXFLAGS is expanded when they compile).
+$(filter $(BUILD)/user/sidecar/%,$(CLI_OBJS)) $(BUILD)/user/cmd_sidecar.o: OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
+$(CLI_OBJS): DT_CXXFLAGS += -Iuser
+
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(HTTPLIB_LIBS) $(LDLIBS)
 
 # Tests find their helpers under tests/, the built binaries (dtrack, dtvm)
 # through DTRACK_BUILD_DIR and shipped files (tools/prometheus) through
@@ -163,12 +175,14 @@ $(QEMU_GUEST): tests/qemu/dirtying_guest.S | deps
 	$(Q)as --32 -o $@.o $< && ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o $@ $@.o && rm -f $@.o
 	$(Q)[ "$$(stat -c %s $@)" = 512 ] || { echo "$@: a boot sector is 512 bytes" >&2; rm -f $@; exit 1; }
 
-# Tests drive real VMs through dtvm's VM layer.
-$(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm
+# Tests drive real VMs through dtvm's VM layer, check the sidecar's pieces,
+# and scrape the sidecar with httplib's client.
+$(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm -Iuser
+$(TEST_OBJS): OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
 
-$(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(LIB_A)
+$(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(SIDECAR_UNIT_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest $(HTTPLIB_LIBS) $(LDLIBS)
 
 $(BENCH): $(BENCH_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
@@ -258,12 +272,13 @@ soak: all $(TESTS)
 
 # Micro-benchmarks, a real migration with and without the background sync
 # (rounds of ~8 s against the default 5 s threshold; a few minutes), and what
-# `dtrack rate` costs per method. KVM where /dev/kvm works, else dtvm's
-# process backend.
+# `dtrack rate` costs per method, and the sidecar under 1,000 scrapes. KVM
+# where /dev/kvm works, else dtvm's process backend.
 bench: all $(BENCH)
 	$(Q)$(BENCH) --benchmark_color=false
 	$(Q)./tools/migration_bench.sh $(BUILD)
 	$(Q)./tools/rate_overhead.sh $(BUILD)
+	$(Q)./tools/sidecar_bench.sh $(BUILD)
 
 run: all
 	$(Q)./tools/demo.sh $(BUILD)

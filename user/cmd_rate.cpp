@@ -42,46 +42,11 @@ int usage_error(const Error& e) {
     return exit_usage;
 }
 
-// What round 1 would copy: the memory the method can see.
-uint64_t visible_memory_bytes(const Tracker& tracker, const RateSetup& setup) {
-    uint64_t bytes = 0;
-    if (setup.bpf) {
-        for (const BpfSlotUsage& u : setup.bpf->slot_usage())
-            if (u.tracked) bytes += u.seen_end * 4096;
-        return bytes;
-    }
-    if (setup.sample) return setup.sample->last_read_stats().present * 4096;  // what is there, not the reservation
-    for (RegionId id = 0; id < tracker.region_count(); ++id) bytes += tracker.region(id).bytes();
-    return bytes;
-}
-
-// "1%", "0.5%" or "0.01": a fraction in (0, 1).
-Result<double> parse_bound(const std::string& text) {
-    char* end = nullptr;
-    double v = std::strtod(text.c_str(), &end);
-    if (end != text.c_str() && *end == '%' && end[1] == 0) v /= 100;
-    else if (end == text.c_str() || *end != 0) v = -1;
-    if (!(v > 0 && v < 1))
-        return Error{EINVAL, "--bound " + text + " is not a share between 0 and 100%",
-                     "give e.g. --bound 2% (the default), 1% (finer, dearer) or 5% (cheaper)"};
-    return v;
-}
-
 int run_rate(const RateOptions& o) {
-    RateMethod method;
-    if (o.method == "auto") method = RateMethod::automatic;
-    else if (o.method == "bpf") method = RateMethod::bpf;
-    else if (o.method == "sample") method = RateMethod::sample;
-    else if (o.method == "uffd")
-        return usage_error({EINVAL,
-                            "there is no --method uffd: userfaultfd tracks only memory of the process that "
-                            "registers it, so it cannot measure another process",
-                            "use --method bpf or --method sample; a VMM can embed dtrack::UffdSource for its own RAM"});
-    else return usage_error({EINVAL, "unknown method '" + o.method + "'", "use auto, bpf or sample"});
-    auto interval = parse_duration(o.interval, "--interval");
+    auto method = parse_rate_method(o.method);
+    if (!method) return usage_error(method.error());
+    auto interval = parse_interval(o.interval);
     if (!interval) return usage_error(interval.error());
-    if (*interval < std::chrono::milliseconds(10))
-        return usage_error({EINVAL, "--interval " + o.interval + " is too short", "use 10ms or more, e.g. 1s"});
     auto bandwidth = parse_size(o.bandwidth, "--bandwidth");
     if (!bandwidth) return usage_error(bandwidth.error());
     auto downtime = parse_duration(o.downtime, "--downtime");
@@ -101,7 +66,7 @@ int run_rate(const RateOptions& o) {
 
     auto target = inspect_process(o.pid);
     if (!target) return usage_error(target.error());
-    auto setup = setup_rate_method(method, *target,
+    auto setup = setup_rate_method(*method, *target,
                                    {.exact_sampling = o.exact, .max_error = *bound, .sample_pages = o.sample_pages});
     if (!setup) return usage_error(setup.error());
     Tracker& tracker = *setup->tracker;
@@ -131,7 +96,7 @@ int run_rate(const RateOptions& o) {
     uint64_t samples = 0, wss = 0;
     int code = exit_ok;
     const auto forecast_now = [&](double rate_bytes) {
-        const uint64_t mem = memory.value_or(std::max<uint64_t>(visible_memory_bytes(tracker, *setup), wss * 4096));
+        const uint64_t mem = memory.value_or(round_one_bytes(tracker, *setup, wss));
         return forecast_precopy({.memory_bytes = mem,
                                  .working_set_bytes = wss * 4096,
                                  .dirty_bytes_per_s = rate_bytes,
@@ -161,12 +126,7 @@ int run_rate(const RateOptions& o) {
             break;
         }
         ++samples;
-        wss = s->working_set_pages;
-        if (setup->sample && s->estimate) {
-            // Only sampled pages are ever marked, and the sample follows what
-            // is present: the source estimates the working set from its sample.
-            wss = uint64_t(setup->sample->last_estimate().working_set);
-        }
+        wss = working_set_pages(*s, *setup);
         const double rate = s->seconds > 0 ? s->distinct_pages / s->seconds : 0;
         peak = std::max(peak, rate);
         sum_rate += rate;

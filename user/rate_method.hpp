@@ -3,10 +3,12 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "dtrack/bpf_source.hpp"
+#include "dtrack/rate_meter.hpp"
 #include "dtrack/sample_source.hpp"
 #include "dtrack/target_process.hpp"
 #include "dtrack/tracker.hpp"
@@ -37,5 +39,21 @@ struct RateMethodOptions {
 // Builds a tracker (regions and source) for `method` on `target`.
 Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& target,
                                     const RateMethodOptions& options);
+
+// The options as typed, shared by the commands that measure (rate, sidecar).
+// "auto" | "bpf" | "sample"; "uffd" gets its own explanation.
+Result<RateMethod> parse_rate_method(const std::string& text);
+// "1s", "500ms": at least 10 ms.
+Result<std::chrono::nanoseconds> parse_interval(const std::string& text);
+// "1%", "0.5%" or "0.01": a fraction in (0, 1).
+Result<double> parse_bound(const std::string& text);
+
+// The working set so far: the pages the meter saw dirtied since it started,
+// or, for sampling (which marks only the sampled pages), the source's own
+// estimate from its sample.
+uint64_t working_set_pages(const RateSample& sample, const RateSetup& setup);
+// What round 1 of a precopy would copy: the memory the method sees, and at
+// least the working set (pages) seen so far. The forecast's input.
+uint64_t round_one_bytes(const Tracker& tracker, const RateSetup& setup, uint64_t working_set_pages);
 
 }  // namespace dtrack::cli

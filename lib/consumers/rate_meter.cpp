@@ -25,7 +25,9 @@ Status RateMeter::start() {
     return Ok{};
 }
 
-Result<RateSample> RateMeter::sample() {
+Result<RateSample> RateMeter::sample() { return sample(TakenWords{}); }
+
+Result<RateSample> RateMeter::sample(const TakenWords& each_taken) {
     const SyncReport report = tracker_.sync(SyncKind::background);
     if (!report.ok()) return report.errors.front();
     const auto now = clock_.now();
@@ -38,7 +40,10 @@ Result<RateSample> RateMeter::sample() {
         page_size = tracker_.region(id).page_size;
         DirtyBitmap& seen = seen_[id];
         auto taken = tracker_.take(id, 0, tracker_.region(id).page_count,
-                                   [&](uint64_t w, uint64_t bits) { seen.or_words(w, {&bits, 1}); });
+                                   [&](uint64_t w, uint64_t bits) {
+                                       seen.or_words(w, {&bits, 1});
+                                       if (each_taken) each_taken(id, w, bits);
+                                   });
         if (!taken) return taken.error();
         distinct += *taken;
         s.working_set_pages += seen.count();

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "support/backends.hpp"
+#include "support/background_process.hpp"
 #include "support/run_command.hpp"
 #include "support/sanitizers.hpp"
 
@@ -23,25 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-// A background process, killed at the end of the test.
-class Background {
-public:
-    explicit Background(const std::string& command) {
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), nullptr);
-            ::_exit(127);
-        }
-    }
-    ~Background() {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    pid_t pid() const { return pid_; }
-
-private:
-    pid_t pid_;
-};
+using Background = dtrack_test::BackgroundProcess;
 
 // One JSON object per line, as `dtrack rate --json` prints them.
 std::vector<json> json_lines(const std::string& output) {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "dtrack/clock.hpp"
@@ -38,6 +39,13 @@ public:
     Status start();
     // Ends the current interval.
     Result<RateSample> sample();
+    // The same, and hands each word of the interval's dirty pages to
+    // `each_taken` as it is taken: the region, the word's index in the
+    // region's bitmap and its bits (bit b = page word * 64 + b). For
+    // consumers that keep their own windows of pages (the sidecar's working
+    // sets); for an estimating source these are its sampled pages only.
+    using TakenWords = std::function<void(RegionId region, uint64_t word, uint64_t bits)>;
+    Result<RateSample> sample(const TakenWords& each_taken);
 
 private:
     Tracker& tracker_;

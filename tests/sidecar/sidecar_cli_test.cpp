@@ -1,0 +1,358 @@
+// `dtrack sidecar` as a platform team runs it: the real binary next to real
+// dtvm guests and processes, scraped over loopback. Its counters against the
+// guest's configured write rate (as the `dtrack rate` tests check), the
+// lifecycle (targets that exit, pid files, signals) and clear refusals.
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "dtrack/unique_fd.hpp"
+#include "sidecar/sidecar_process.hpp"
+#include "support/as_nobody.hpp"
+#include "support/backends.hpp"
+#include "support/background_process.hpp"
+#include "support/run_command.hpp"
+#include "support/sanitizers.hpp"
+
+using dtrack_test::BackgroundProcess;
+using dtrack_test::binary;
+using dtrack_test::ScrapeResult;
+using dtrack_test::SidecarProcess;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string pid_text(pid_t pid) { return std::to_string(pid); }
+
+// A dtvm in the background, given the time to map its memory and start its
+// guest (as the `dtrack rate` tests do): attached earlier, `auto` would see
+// a process without a VM yet.
+struct Dtvm : BackgroundProcess {
+    explicit Dtvm(const std::string& args) : BackgroundProcess(binary("dtvm") + " " + args) {
+        std::this_thread::sleep_for(1500ms);
+    }
+};
+
+// The counters of one target that only grow.
+const char* const counters[] = {"dtrack_dirty_pages_total", "dtrack_measured_seconds_total", "dtrack_harvests_total"};
+
+double delta(const ScrapeResult& a, const ScrapeResult& b, const std::string& name,
+             const std::vector<std::pair<std::string, std::string>>& labels) {
+    return b.value(name, labels).value_or(-1) - a.value(name, labels).value_or(0);
+}
+
+// Between two scrapes, the target's dirty pages over the seconds measured
+// against `truth_per_s`: within 2% when exact, else within the estimate's
+// bound for each interval plus 2%, as the `dtrack rate` tests allow.
+void expect_rate(const ScrapeResult& a, const ScrapeResult& b, const std::string& target, double truth_per_s) {
+    const std::vector<std::pair<std::string, std::string>> t{{"target", target}};
+    for (const char* c : counters) EXPECT_GE(delta(a, b, c, t), 0) << c << " went down";
+    const double seconds = delta(a, b, "dtrack_measured_seconds_total", t);
+    const double intervals = delta(a, b, "dtrack_harvests_total", t);
+    const double pages = delta(a, b, "dtrack_dirty_pages_total", t);
+    ASSERT_GT(intervals, 0) << b.body;
+    const double truth = truth_per_s * seconds;
+    const double bound = std::max(a.value("dtrack_estimate_bound_pages", t).value_or(0),
+                                  b.value("dtrack_estimate_bound_pages", t).value_or(0));
+    if (dtrack_test::kSanitized) return;
+    EXPECT_NEAR(pages, truth, intervals * bound + 0.02 * truth)
+        << target << ": " << pages << " pages in " << seconds << " s over " << intervals << " intervals";
+}
+
+// A fresh directory for pid files (0700), removed at the end.
+struct TempDir {
+    TempDir() {
+        char path[] = "/tmp/dtrack-pidfiles-XXXXXX";
+        dir = ::mkdtemp(path);
+    }
+    ~TempDir() { fs::remove_all(dir); }
+    void write(const std::string& name, const std::string& text) const {
+        const std::string tmp = dir + "/." + name + ".tmp";
+        std::ofstream(tmp) << text;
+        fs::rename(tmp, dir + "/" + name);  // as a VMM replaces its pid file: whole
+    }
+    std::string dir;
+};
+
+TEST(SidecarCli, SampleCountersOnAProcessBackendDtvmMatchItsWorkloadWithinTheBound) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    if (dtrack_test::kSanitized)
+        GTEST_SKIP() << "a sanitized dtvm maps terabytes of sanitizer shadow: sampling it would measure the sanitizer";
+    // 2 x 20k new pages/s, as the RateCli sampling test.
+    Dtvm dtvm("--backend process --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 20k --duration 30s");
+    SidecarProcess sidecar("--pid " + pid_text(dtvm.pid()) + " --method sample");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const std::string target = "dtvm-" + pid_text(dtvm.pid());
+    const ScrapeResult a = sidecar.scrape_after_harvests(target, 2);  // past the guest's start
+    const ScrapeResult b = sidecar.scrape_after_harvests(target, a.value("dtrack_harvests_total").value_or(0) + 3);
+    ASSERT_EQ(b.status, 200) << sidecar.log();
+    EXPECT_TRUE(b.has("dtrack_target_info", {{"target", target}, {"pid", pid_text(dtvm.pid())}, {"comm", "dtvm"},
+                                             {"method", "sample"}, {"exact", "false"}}))
+        << b.body;
+    expect_rate(a, b, target, 40000);
+    EXPECT_GT(b.value("dtrack_estimate_bound_pages", {{"target", target}}).value_or(0), 0);
+    EXPECT_GT(b.value("dtrack_working_set_bytes", {{"target", target}, {"window", "10s"}}).value_or(0), 0);
+    EXPECT_GT(b.value("dtrack_memory_bytes", {{"target", target}}).value_or(0), 0);
+    // What sampling cannot see is absent, not 0.
+    for (const char* absent : {"dtrack_vcpu_dirty_pages_total", "dtrack_lost_pages_total",
+                               "dtrack_ring_full_exits_total", "dtrack_ring_resets_total"})
+        EXPECT_FALSE(b.has(absent)) << absent;
+}
+
+TEST(SidecarCli, BpfCountersOnAKvmDtvmMatchItsWorkloadPerVcpu) {
+    DTRACK_REQUIRE_KVM();
+    // Each vCPU writes 5k new pages/s (as the RateCli bpf test).
+    Dtvm dtvm("--mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64 --track ring"
+              " --duration 30s");
+    SidecarProcess sidecar("--pid " + pid_text(dtvm.pid()) + " --method bpf");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const std::string target = "dtvm-" + pid_text(dtvm.pid());
+    const ScrapeResult a = sidecar.scrape_after_harvests(target, 2);
+    const ScrapeResult b = sidecar.scrape_after_harvests(target, a.value("dtrack_harvests_total").value_or(0) + 3);
+    ASSERT_EQ(b.status, 200) << sidecar.log();
+    EXPECT_TRUE(b.has("dtrack_target_info",
+                      {{"target", target}, {"method", "bpf"}, {"source", "kvm:kvm_dirty_ring_push"}, {"exact", "true"}}))
+        << b.body;
+    expect_rate(a, b, target, 10000);
+    const double seconds = delta(a, b, "dtrack_measured_seconds_total", {{"target", target}});
+    for (const char* vcpu : {"0", "1"}) {
+        const double pages = delta(a, b, "dtrack_vcpu_dirty_pages_total", {{"target", target}, {"vcpu", vcpu}});
+        if (!dtrack_test::kSanitized) {
+            EXPECT_NEAR(pages / seconds, 5000, 0.02 * 5000) << "vCPU " << vcpu;
+        }
+    }
+    // The memslots' pages add up to the target's, interval by interval.
+    double slots = 0;
+    for (int slot = 0; slot < 32; ++slot) {
+        const std::vector<std::pair<std::string, std::string>> labels{{"target", target}, {"slot", std::to_string(slot)}};
+        if (b.has("dtrack_slot_dirty_pages_total", labels)) slots += delta(a, b, "dtrack_slot_dirty_pages_total", labels);
+    }
+    EXPECT_EQ(slots, delta(a, b, "dtrack_dirty_pages_total", {{"target", target}}));
+    EXPECT_EQ(b.value("dtrack_lost_pages_total", {{"target", target}}), 0);
+    EXPECT_EQ(b.value("dtrack_overapproximated_pages_total", {{"target", target}}), 0);
+    EXPECT_GT(b.value("dtrack_ring_resets_total", {{"target", target}}).value_or(0), 0);  // dtvm's reaper resets
+    EXPECT_TRUE(b.has("dtrack_ring_full_exits_total", {{"target", target}}));
+    EXPECT_FALSE(b.has("dtrack_estimate_bound_pages")) << "an exact method has no bound";
+}
+
+TEST(SidecarCli, TwoSidecarsOnOneTargetBothMeasureIt) {
+    // The default backend and method: on KVM the eBPF method (two BPF
+    // programs on one tracepoint), elsewhere sampling.
+    Dtvm dtvm("--mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64 --duration 30s");
+    SidecarProcess first("--pid " + pid_text(dtvm.pid())), second("--pid " + pid_text(dtvm.pid()));
+    ASSERT_GT(first.port(), 0) << first.log();
+    ASSERT_GT(second.port(), 0) << second.log();
+    EXPECT_NE(first.port(), second.port());
+    const std::string target = "dtvm-" + pid_text(dtvm.pid());
+    for (SidecarProcess* s : {&first, &second}) {
+        const ScrapeResult a = s->scrape_after_harvests(target, 2);
+        const ScrapeResult b = s->scrape_after_harvests(target, a.value("dtrack_harvests_total").value_or(0) + 2);
+        ASSERT_EQ(b.status, 200) << s->log();
+        expect_rate(a, b, target, 10000);
+    }
+}
+
+TEST(SidecarCli, ATargetThatExitsIsReportedAndDroppedWhileAnotherGoesOn) {
+    auto* leaving = new BackgroundProcess("sleep 60");
+    BackgroundProcess staying("sleep 60");
+    std::this_thread::sleep_for(100ms);  // until exec: the comm is "sleep"
+    const std::string gone = "sleep-" + pid_text(leaving->pid()), other = "sleep-" + pid_text(staying.pid());
+    SidecarProcess sidecar("--pid " + pid_text(leaving->pid()) + " --pid " + pid_text(staying.pid()) +
+                           " --method sample --interval 100ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    ASSERT_EQ(sidecar.get().value("dtrack_targets", {{"state", "attached"}}), 2);
+    delete leaving;
+    ASSERT_TRUE(sidecar.wait_for_log("target " + gone + " (pid")) << sidecar.log();
+    ASSERT_TRUE(sidecar.wait_for_log(") exited; dropped")) << sidecar.log();
+    const ScrapeResult a = sidecar.get();
+    EXPECT_EQ(a.value("dtrack_targets", {{"state", "attached"}}), 1) << a.body;
+    EXPECT_EQ(a.value("dtrack_targets", {{"state", "exited"}}), 1);
+    EXPECT_EQ(a.value("dtrack_target_exits_total"), 1);
+    EXPECT_FALSE(a.has("dtrack_target_info", {{"target", gone}})) << a.body;
+    EXPECT_FALSE(a.has("dtrack_harvests_total", {{"target", gone}}));
+    // The other one is still harvested.
+    const ScrapeResult b = sidecar.scrape_after_harvests(other, a.value("dtrack_harvests_total").value_or(0) + 2);
+    EXPECT_EQ(b.status, 200) << sidecar.log();
+}
+
+TEST(SidecarCli, PidFilesAttachOnWriteReattachOnANewPidAndDetachOnRemove) {
+    BackgroundProcess first("sleep 60"), second("sleep 60"), already("sleep 60");
+    TempDir dir;
+    dir.write("vm0.pid", pid_text(already.pid()) + "\n");  // there before the sidecar starts
+    SidecarProcess sidecar("--pid-file-dir " + dir.dir + " --method sample --interval 100ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    EXPECT_TRUE(sidecar.get().has("dtrack_target_info", {{"target", "vm0"}, {"pid", pid_text(already.pid())}}));
+
+    dir.write("vm1.pid", pid_text(first.pid()) + "\n");
+    ASSERT_TRUE(sidecar.wait_for_log("attached target vm1 (pid " + pid_text(first.pid()))) << sidecar.log();
+    EXPECT_TRUE(sidecar.get().has("dtrack_target_info", {{"target", "vm1"}, {"pid", pid_text(first.pid())}}));
+
+    dir.write("vm1.pid", pid_text(second.pid()));
+    ASSERT_TRUE(sidecar.wait_for_log("replaced by pid " + pid_text(second.pid()))) << sidecar.log();
+    const ScrapeResult replaced = sidecar.get();
+    EXPECT_TRUE(replaced.has("dtrack_target_info", {{"target", "vm1"}, {"pid", pid_text(second.pid())}}));
+    EXPECT_FALSE(replaced.has("dtrack_target_info", {{"target", "vm1"}, {"pid", pid_text(first.pid())}}));
+
+    // A file that holds no PID is logged and skipped; other names are ignored.
+    dir.write("broken.pid", "not a pid");
+    dir.write("notes.txt", pid_text(first.pid()));
+    ASSERT_TRUE(sidecar.wait_for_log("skipping " + dir.dir + "/broken.pid")) << sidecar.log();
+
+    fs::remove(dir.dir + "/vm1.pid");
+    ASSERT_TRUE(sidecar.wait_for_log("detached target vm1 (pid " + pid_text(second.pid()) + ")")) << sidecar.log();
+    const ScrapeResult after = sidecar.get();
+    EXPECT_FALSE(after.has("dtrack_target_info", {{"target", "vm1"}})) << after.body;
+    EXPECT_FALSE(after.has("dtrack_target_info", {{"target", "broken"}}));
+    EXPECT_FALSE(after.has("dtrack_target_info", {{"target", "notes"}}));
+    EXPECT_TRUE(after.has("dtrack_target_info", {{"target", "vm0"}}));
+    EXPECT_EQ(after.value("dtrack_targets", {{"state", "exited"}}), 0) << "a detach is not an exit";
+}
+
+TEST(SidecarCli, ServesOpenMetricsWhenAskedTheTextFormatOtherwiseAnIndexAndNotFound) {
+    BackgroundProcess idle("sleep 60");
+    SidecarProcess sidecar("--pid " + pid_text(idle.pid()) + " --method sample --interval 100ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const ScrapeResult text = sidecar.get("/metrics");
+    EXPECT_EQ(text.status, 200);
+    EXPECT_EQ(text.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    EXPECT_NE(text.body.find("# TYPE dtrack_dirty_pages_total counter\n"), std::string::npos) << text.body;
+    EXPECT_NE(text.body.find("# TYPE dtrack_target_info gauge\n"), std::string::npos);
+    EXPECT_TRUE(text.has("dtrack_build_info"));
+    EXPECT_TRUE(text.has("process_cpu_seconds_total"));
+    EXPECT_GT(text.value("process_start_time_seconds").value_or(0), 1.6e9);
+
+    const ScrapeResult om = sidecar.get("/metrics", "application/openmetrics-text;version=1.0.0,text/plain;"
+                                                    "version=0.0.4;q=0.5,*/*;q=0.1");
+    EXPECT_EQ(om.status, 200);
+    EXPECT_EQ(om.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    EXPECT_NE(om.body.find("# TYPE dtrack_dirty_pages counter\n"), std::string::npos) << om.body;
+    EXPECT_NE(om.body.find("# TYPE dtrack_target info\n"), std::string::npos);
+    EXPECT_TRUE(om.has("dtrack_dirty_pages_total", {{"target", "sleep-" + pid_text(idle.pid())}}));
+    EXPECT_TRUE(om.body.size() >= 6 && om.body.compare(om.body.size() - 6, 6, "# EOF\n") == 0) << om.body;
+
+    const ScrapeResult index = sidecar.get("/");
+    EXPECT_EQ(index.status, 200);
+    EXPECT_NE(index.body.find("href=\"/metrics\""), std::string::npos) << index.body;
+    EXPECT_EQ(sidecar.get("/metrics/nope").status, 404);
+    EXPECT_EQ(sidecar.get("/admin").status, 404);
+}
+
+TEST(SidecarCli, SigtermOrSigintStopsItWithExitCode0) {
+    BackgroundProcess idle("sleep 60");
+    for (int signal : {SIGTERM, SIGINT}) {
+        SidecarProcess sidecar("--pid " + pid_text(idle.pid()) + " --method sample --interval 100ms");
+        ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+        EXPECT_EQ(sidecar.stop(signal), 0) << sidecar.log();
+        EXPECT_NE(sidecar.log().find(signal == SIGTERM ? "stopping on SIGTERM" : "stopping on SIGINT"),
+                  std::string::npos)
+            << sidecar.log();
+    }
+}
+
+// The BPF programs a process holds, by id (from its fds' fdinfo).
+std::set<std::string> bpf_programs_of(pid_t pid) {
+    std::set<std::string> ids;
+    const std::string proc = "/proc/" + pid_text(pid);
+    for (const auto& fd : fs::directory_iterator(proc + "/fd")) {
+        std::error_code ec;
+        if (fs::read_symlink(fd.path(), ec).string() != "anon_inode:bpf-prog") continue;
+        std::ifstream info(proc + "/fdinfo/" + fd.path().filename().string());
+        for (std::string key, value; info >> key >> value;)
+            if (key == "prog_id:") ids.insert(value);
+    }
+    return ids;
+}
+
+TEST(SidecarCli, OnSigtermEveryBpfProgramItLoadedIsGone) {
+    DTRACK_REQUIRE_KVM();
+    Dtvm dtvm("--mem 128M --vcpus 1 --wss 32M --rate 5k --track ring --duration 30s");
+    SidecarProcess sidecar("--pid " + pid_text(dtvm.pid()) + " --method bpf --interval 100ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const std::set<std::string> loaded = bpf_programs_of(sidecar.pid());
+    ASSERT_FALSE(loaded.empty()) << "the sidecar holds no BPF program: " << sidecar.log();
+    EXPECT_EQ(sidecar.stop(SIGTERM), 0) << sidecar.log();
+    // Nothing pinned or leaked: the kernel forgets the programs (it frees
+    // them after a grace period, hence the wait; 10 s is a guard).
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    for (const std::string& id : loaded) {
+        dtrack_test::CommandResult shown;
+        while ((shown = dtrack_test::run("bpftool prog show id " + id + " 2>&1")).exit_code == 0 &&
+               std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(50ms);
+        EXPECT_NE(shown.exit_code, 0) << "program " << id << " is still loaded: " << shown.output;
+    }
+}
+
+TEST(SidecarCli, AProcessItMayNotMeasureIsRefusedWithTheReason) {
+    BackgroundProcess roots("sleep 60");  // root's; the sidecar below runs as nobody
+    std::this_thread::sleep_for(100ms);
+    const auto result = dtrack_test::run_as_nobody([&] {
+        const auto r = dtrack_test::run(binary("dtrack") + " sidecar --pid " + pid_text(roots.pid()) +
+                                        " --listen 127.0.0.1:0 2>&1");
+        return std::to_string(r.exit_code) + " " + r.output;
+    });
+    ASSERT_TRUE(result.has_value()) << "could not run as nobody";
+    EXPECT_EQ(result->substr(0, 2), "2 ") << *result;
+    EXPECT_NE(result->find("Permission denied"), std::string::npos) << *result;
+    EXPECT_NE(result->find("fix: run as root or as the process's owner"), std::string::npos) << *result;
+}
+
+// A port some other program holds.
+struct TakenPort {
+    TakenPort() : fd(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in a{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}};
+        socklen_t len = sizeof a;
+        if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), len) == 0 && ::listen(fd.get(), 1) == 0 &&
+            ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) == 0)
+            port = ntohs(a.sin_port);
+    }
+    dtrack::UniqueFd fd;
+    int port = 0;
+};
+
+TEST(SidecarCli, BadOptionsExitWithCode2NamingTheCauseAndTheFix) {
+    BackgroundProcess idle("sleep 60");
+    const TakenPort taken;
+    ASSERT_GT(taken.port, 0);
+    TempDir open_to_all;
+    ::chmod(open_to_all.dir.c_str(), 0777);
+    const std::string pid = " --pid " + pid_text(idle.pid());
+    const struct {
+        std::string args, says;
+    } cases[] = {
+        {"", "nothing to watch"},
+        {pid + " --listen nowhere", "--listen nowhere is not an address and port"},
+        {pid + " --listen 127.0.0.1:99999", "'99999' is not a port"},
+        {pid + " --listen 127.0.0.1:" + std::to_string(taken.port), "the port is in use"},
+        {pid + " --listen 192.0.2.1:9464", "no interface of this host has that address"},
+        {pid + " --interval never", "'never' is not a duration"},
+        {pid + " --interval 1ms", "--interval 1ms is too short"},
+        {pid + " --method psychic", "use auto, bpf or sample"},
+        {pid + " --method uffd", "there is no --method uffd"},
+        {pid + " --bound 0", "--bound 0 is not a share"},
+        {pid + pid, "is given twice"},
+        {" --pid 999999", "no process 999999"},
+        {pid + " --method bpf", "runs no KVM VM"},
+        {" --pid-file-dir /nonexistent/dir", "--pid-file-dir /nonexistent/dir failed"},
+        {" --pid-file-dir " + open_to_all.dir, "is writable by every user"},
+    };
+    for (const auto& c : cases) {
+        const std::string command = binary("dtrack") + " sidecar" + c.args + " 2>&1";
+        const auto r = dtrack_test::run(command);
+        EXPECT_EQ(r.exit_code, 2) << command << ": " << r.output;
+        EXPECT_NE(r.output.find(c.says), std::string::npos) << command << " printed: " << r.output;
+        EXPECT_NE(r.output.find("fix: "), std::string::npos) << command << " printed: " << r.output;
+    }
+}
+
+}  // namespace

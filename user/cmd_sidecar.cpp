@@ -1,0 +1,204 @@
+// dtrack sidecar: one per host, next to the VMs, scraped by Prometheus. It
+// measures each target as `dtrack rate` would, on a harvester thread per
+// target, and serves the figures on /metrics (user/sidecar/: the pieces).
+// Targets come from --pid and from a directory of pid files (libvirt's
+// layout); one that exits is logged, counted and dropped while the others go
+// on. SIGTERM or SIGINT: stop the harvesters, detach, close the socket, exit 0.
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "commands.hpp"
+#include "dtrack/version.hpp"
+#include "rate_method.hpp"
+#include "sidecar/http_endpoint.hpp"
+#include "sidecar/metrics_registry.hpp"
+#include "sidecar/own_process.hpp"
+#include "sidecar/pid_file_dir.hpp"
+#include "sidecar/sidecar_log.hpp"
+#include "sidecar/target_set.hpp"
+
+namespace dtrack::cli {
+
+namespace {
+
+using namespace sidecar;
+
+struct SidecarOptions {
+    std::vector<int> pids;
+    std::string pid_file_dir;
+    std::string listen = "127.0.0.1:9464";
+    std::string method = "auto";
+    std::string interval = "1s";
+    std::string bound = "2%";
+};
+
+int usage_error(const Error& e) {
+    std::fprintf(stderr, "dtrack sidecar: %s\n", e.message().c_str());
+    return exit_usage;
+}
+
+// Every option, before anything is bound or attached.
+Result<HarvestOptions> check_options(const SidecarOptions& o) {
+    if (o.pids.empty() && o.pid_file_dir.empty())
+        return Error{EINVAL, "nothing to watch", "give --pid N (once per process) or --pid-file-dir DIR"};
+    for (size_t i = 0; i < o.pids.size(); ++i)
+        if (std::count(o.pids.begin(), o.pids.end(), o.pids[i]) > 1)
+            return Error{EINVAL, "--pid " + std::to_string(o.pids[i]) + " is given twice", "give each process once"};
+    auto method = parse_rate_method(o.method);
+    if (!method) return method.error();
+    auto interval = parse_interval(o.interval);
+    if (!interval) return interval.error();
+    auto bound = parse_bound(o.bound);
+    if (!bound) return bound.error();
+    return HarvestOptions{.method = *method, .method_options = {.max_error = *bound}, .interval = *interval};
+}
+
+// A pid file written or removed at run time: bad ones are logged and skipped.
+void apply(const PidFileChange& change, TargetSet& targets) {
+    switch (change.kind) {
+    case PidFileChange::Kind::removed:
+        targets.detach(change.target);
+        return;
+    case PidFileChange::Kind::directory_gone:
+        log_line("the pid-file directory " + change.path + " is gone: its targets stay until they exit");
+        return;
+    case PidFileChange::Kind::written:
+        break;
+    }
+    auto pid = PidFileDir::read_pid(change.path);
+    if (!pid) {
+        log_line("skipping " + change.path + ": " + pid.error().message());
+        return;
+    }
+    if (targets.pid_of(change.target) == *pid) return;  // rewritten with the same PID
+    if (Status s = targets.attach(change.target, *pid); !s)
+        log_line("skipping target " + change.target + " (pid " + std::to_string(*pid) + ", " + change.path +
+                 "): " + s.error().message());
+}
+
+int run_sidecar(const SidecarOptions& o) {
+    auto harvest = check_options(o);
+    if (!harvest) return usage_error(harvest.error());
+    auto listen = parse_listen_address(o.listen);
+    if (!listen) return usage_error(listen.error());
+    std::optional<PidFileDir> pid_files;
+    if (!o.pid_file_dir.empty()) {
+        auto dir = PidFileDir::watch(o.pid_file_dir);
+        if (!dir) return usage_error(dir.error());
+        pid_files.emplace(std::move(dir.value()));
+    }
+    for (int pid : o.pids)
+        if (auto target = inspect_process(pid); !target) return usage_error(target.error());
+
+    // Signals arrive through a signalfd in the main loop, so every thread
+    // started from here on inherits them blocked.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    UniqueFd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC));
+    UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));  // a harvester saw its process exit
+    if (!signals.valid() || !wake.valid()) return usage_error(errno_error("signalfd/eventfd", errno));
+
+    TargetSet targets(*harvest, [fd = wake.get()] {
+        const uint64_t one = 1;
+        (void)!::write(fd, &one, sizeof one);
+    });
+    const double start_time = own_start_time_seconds();
+    auto endpoint = HttpEndpoint::bind(*listen, [&targets, start_time] {
+        const SidecarFigures self{.targets_attached = targets.attached(),
+                                  .targets_exited = targets.exited(),
+                                  .cpu_seconds = own_cpu_seconds(),
+                                  .start_time_seconds = start_time,
+                                  .version = dtrack::version()};
+        return metric_families(targets.figures(), self);
+    });
+    if (!endpoint) return usage_error(endpoint.error());
+    for (int pid : o.pids)
+        if (Status s = targets.attach("", pid); !s) return usage_error(s.error());
+    if (pid_files)
+        for (const PidFileChange& c : pid_files->current()) apply(c, targets);
+
+    endpoint.value()->start();
+    log_line("serving " + endpoint.value()->address().url() + "/metrics (" + std::to_string(targets.attached()) +
+             " targets, every " + o.interval + ")");
+    if (!endpoint.value()->address().loopback())
+        log_line("warning: --listen " + o.listen +
+                 " is reachable from other hosts, and /metrics has no authentication: anyone who can reach it "
+                 "reads the targets' names and dirty rates");
+
+    int code = exit_ok;
+    for (;;) {
+        pollfd fds[3] = {{.fd = signals.get(), .events = POLLIN},
+                         {.fd = wake.get(), .events = POLLIN},
+                         {.fd = pid_files ? pid_files->fd() : -1, .events = POLLIN}};
+        if (::poll(fds, 3, -1) < 0 && errno != EINTR) {
+            log_line(errno_error("poll", errno).message());
+            code = exit_failure;
+            break;
+        }
+        if (fds[0].revents) {
+            signalfd_siginfo si{};
+            (void)!::read(signals.get(), &si, sizeof si);
+            log_line(std::string("stopping on ") + (si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM"));
+            break;
+        }
+        if (fds[1].revents) {
+            uint64_t n;
+            (void)!::read(wake.get(), &n, sizeof n);
+            targets.drop_exited();
+        }
+        if (fds[2].revents)
+            for (const PidFileChange& c : pid_files->read_changes()) apply(c, targets);
+    }
+    // Harvesters stop and their sources detach (BPF programs and links are
+    // closed; nothing is pinned), then the socket closes.
+    targets.clear();
+    endpoint.value().reset();
+    return code;
+}
+
+}  // namespace
+
+void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
+    auto o = std::make_shared<SidecarOptions>();
+    CLI::App* cmd = app.add_subcommand("sidecar", "Serve the dirty rates of VMs or processes to Prometheus");
+    cmd->add_option("--pid", o->pids, "a process to measure (repeat for more); its target label is COMM-PID");
+    cmd->add_option("--pid-file-dir", o->pid_file_dir,
+                    "a directory of NAME.pid files (libvirt: /run/libvirt/qemu), watched: a file written attaches "
+                    "its PID as target NAME, rewritten with another PID re-attaches, removed detaches");
+    cmd->add_option("--listen", o->listen, "address and port to serve /metrics on (IP:PORT, [IPv6]:PORT)")
+        ->capture_default_str();
+    cmd->add_option("--method", o->method, "auto | bpf | sample, as in dtrack rate")->capture_default_str();
+    cmd->add_option("--interval", o->interval, "how often each target is harvested (e.g. 1s, 500ms)")
+        ->capture_default_str();
+    cmd->add_option("--bound", o->bound, "sample method: the 95% bound to sample for, as in dtrack rate")
+        ->capture_default_str();
+    cmd->footer(
+        "Serves http://LISTEN/metrics in the Prometheus text format 0.0.4, or OpenMetrics 1.0.0 when the scraper "
+        "asks for it; / links it. Each target is measured as 'dtrack rate' measures it, on a thread of its own; a "
+        "scrape only copies the last figures. The metrics are listed in README.md (dtrack sidecar).\n"
+        "Pid files: NAME.pid holds the PID, in decimal (what libvirt keeps in /run/libvirt/qemu, and QEMU's "
+        "-pidfile writes). A file that names no process, or one that may not be measured, is logged and skipped; "
+        "other files are ignored.\n"
+        "A target whose process exits is logged on stderr, counted (dtrack_targets{state=\"exited\"}, "
+        "dtrack_target_exits_total) and dropped; the others go on. SIGTERM or SIGINT: stop, detach every BPF "
+        "program, close the socket, exit 0.\n"
+        "Security: listens on 127.0.0.1 unless --listen says otherwise (it warns then: /metrics has no "
+        "authentication). A --pid this user may not measure is refused with the reason; a pid-file directory "
+        "anybody may write to is refused. No files are written and no BPF objects are pinned.\n"
+        "Exit codes: 0 stopped by SIGTERM or SIGINT, 1 a failure while running, 2 bad input (an option, a --pid "
+        "that does not exist or may not be measured, --listen's port in use, a missing --pid-file-dir), with a "
+        "message that names the cause and the fix; then nothing stays attached.");
+    cmd->callback([&chosen, o] { chosen.run = [o] { return run_sidecar(*o); }; });
+}
+
+}  // namespace dtrack::cli

@@ -1,0 +1,139 @@
+#include "metrics_registry.hpp"
+
+#include <functional>
+#include <optional>
+
+namespace dtrack::cli::sidecar {
+
+namespace {
+
+using Figures = TargetFigures;
+
+// A family with one series per target, from one figure of each (absent
+// where the figure is).
+MetricFamily per_target(std::string name, MetricType type, std::string help,
+                        const std::vector<Figures>& targets,
+                        const std::function<std::optional<double>(const Figures&)>& figure) {
+    MetricFamily f{.name = std::move(name), .type = type, .help = std::move(help)};
+    for (const Figures& t : targets)
+        if (const std::optional<double> v = figure(t)) f.samples.push_back({{{"target", t.target}}, *v});
+    return f;
+}
+
+std::optional<double> maybe(const std::optional<uint64_t>& v) {
+    return v ? std::optional<double>(double(*v)) : std::nullopt;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> metric_families(const std::vector<Figures>& targets, const SidecarFigures& sidecar) {
+    std::vector<MetricFamily> out;
+    const auto add = [&](MetricFamily f) { out.push_back(std::move(f)); };
+
+    MetricFamily info{.name = "dtrack_target",
+                      .type = MetricType::info,
+                      .help = "One series per attached target: the process, and how it is measured (method bpf: "
+                              "exact, from KVM's dirty ring; sample: an estimate from hashing a sample of pages)."};
+    for (const Figures& t : targets)
+        info.samples.push_back({{{"target", t.target},
+                                 {"pid", std::to_string(t.pid)},
+                                 {"comm", t.comm},
+                                 {"method", t.method},
+                                 {"source", t.source},
+                                 {"exact", t.exact ? "true" : "false"}},
+                                1});
+    add(std::move(info));
+
+    add(per_target("dtrack_dirty_pages", MetricType::counter,
+                   "Distinct pages dirtied in each harvest interval, summed over the intervals: its rate is the "
+                   "dirty rate dtrack rate prints (method sample: the estimate, rounded).",
+                   targets, [](const Figures& t) { return double(t.dirty_pages); }));
+    add(per_target("dtrack_measured_seconds", MetricType::counter,
+                   "Seconds of the harvest intervals summed in dtrack_dirty_pages_total: the increase of the one over "
+                   "the increase of the other is the dirty rate over exactly the measured intervals.",
+                   targets, [](const Figures& t) { return t.measured_seconds; }));
+    add(per_target("dtrack_harvests", MetricType::counter, "Harvest intervals measured.", targets,
+                   [](const Figures& t) { return double(t.harvests); }));
+
+    MetricFamily vcpu{.name = "dtrack_vcpu_dirty_pages",
+                      .type = MetricType::counter,
+                      .help = "Pages each vCPU pushed into its KVM dirty ring (a page dirtied again after the VMM's "
+                              "ring reset counts again). Only where the method knows vCPUs (bpf)."};
+    for (const Figures& t : targets)
+        for (size_t v = 0; v < t.vcpu_pages.size(); ++v)
+            vcpu.samples.push_back({{{"target", t.target}, {"vcpu", std::to_string(v)}}, double(t.vcpu_pages[v])});
+    add(std::move(vcpu));
+
+    MetricFamily slot{.name = "dtrack_slot_dirty_pages",
+                      .type = MetricType::counter,
+                      .help = "Distinct pages dirtied per harvest interval in each KVM memslot, summed over the "
+                              "intervals. Only where the method knows memslots (bpf); slots that never had a dirty "
+                              "page are left out."};
+    for (const Figures& t : targets)
+        for (const auto& [id, pages] : t.slot_pages)
+            slot.samples.push_back({{{"target", t.target}, {"slot", std::to_string(id)}}, double(pages)});
+    add(std::move(slot));
+
+    add(per_target("dtrack_lost_pages", MetricType::counter,
+                   "Dirty-ring pushes that set no bit: pages outside every tracked memslot. Only where the method "
+                   "sees them (bpf); absent for sample, an estimate (see dtrack_estimate_bound_pages).",
+                   targets, [](const Figures& t) { return maybe(t.lost_pages); }));
+    add(per_target("dtrack_overapproximated_pages", MetricType::counter,
+                   "Pages marked dirty without evidence, to cover a loss. Only where the method can tell (bpf, which "
+                   "never over-approximates); absent for sample.",
+                   targets, [](const Figures& t) { return maybe(t.overapproximated_pages); }));
+    add(per_target("dtrack_ring_full_exits", MetricType::counter,
+                   "KVM_EXIT_DIRTY_RING_FULL exits of the target's vCPUs. Only where the method watches the ring "
+                   "(bpf); absent for sample.",
+                   targets, [](const Figures& t) { return maybe(t.ring_full_exits); }));
+    add(per_target("dtrack_ring_resets", MetricType::counter,
+                   "KVM_RESET_DIRTY_RINGS passes over the target's rings. Only where the method watches the ring "
+                   "(bpf); absent for sample.",
+                   targets, [](const Figures& t) { return maybe(t.ring_resets); }));
+
+    MetricFamily wss{.name = "dtrack_working_set_bytes",
+                     .type = MetricType::gauge,
+                     .help = "Distinct pages dirtied in the last 10 s or 60 s of harvest intervals, times the page "
+                             "size (method sample: estimated from the sampled pages)."};
+    for (const Figures& t : targets) {
+        wss.samples.push_back({{{"target", t.target}, {"window", "10s"}}, double(t.working_set_10s_pages * t.page_size)});
+        wss.samples.push_back({{{"target", t.target}, {"window", "60s"}}, double(t.working_set_60s_pages * t.page_size)});
+    }
+    add(std::move(wss));
+
+    add(per_target("dtrack_memory_bytes", MetricType::gauge,
+                   "Memory the method sees, what round 1 of a precopy migration copies (dtrack rate's forecast input): "
+                   "bpf, the memslots' extent seen so far; sample, the present pages.",
+                   targets, [](const Figures& t) { return double(t.memory_bytes); }));
+    add(per_target("dtrack_page_size_bytes", MetricType::gauge, "The target's page size.", targets,
+                   [](const Figures& t) { return double(t.page_size); }));
+    add(per_target("dtrack_estimate_bound_pages", MetricType::gauge,
+                   "Half-width of the 95% interval of the last interval's estimate of dirtied pages. Only for an "
+                   "estimating method (sample).",
+                   targets, [](const Figures& t) { return t.estimate_bound_pages; }));
+
+    add({.name = "dtrack_targets",
+         .type = MetricType::gauge,
+         .help = "Targets attached now, and targets that exited since the sidecar started.",
+         .samples = {{{{"state", "attached"}}, double(sidecar.targets_attached)},
+                     {{{"state", "exited"}}, double(sidecar.targets_exited)}}});
+    add({.name = "dtrack_target_exits",
+         .type = MetricType::counter,
+         .help = "Targets whose process exited while attached (each is logged and dropped).",
+         .samples = {{{}, double(sidecar.targets_exited)}}});
+    add({.name = "process_cpu_seconds",
+         .type = MetricType::counter,
+         .help = "CPU time the sidecar used, user and system, in seconds.",
+         .samples = {{{}, sidecar.cpu_seconds}}});
+    add({.name = "process_start_time_seconds",
+         .type = MetricType::gauge,
+         .help = "When the sidecar started, in seconds since the Unix epoch.",
+         .samples = {{{}, sidecar.start_time_seconds}}});
+    add({.name = "dtrack_build",
+         .type = MetricType::info,
+         .help = "The dtrack version the sidecar is.",
+         .samples = {{{{"version", sidecar.version}}, 1}}});
+    return out;
+}
+
+}  // namespace dtrack::cli::sidecar

@@ -1,0 +1,44 @@
+// What the sidecar knows about one target at a moment: the figures its
+// harvester keeps up to date and a scrape copies out.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dtrack::cli::sidecar {
+
+struct TargetFigures {
+    // Who it is and how it is measured.
+    std::string target;  // the label: the pid file's stem, or COMM-PID
+    pid_t pid = 0;
+    std::string comm;
+    std::string method;  // "bpf" | "sample"
+    std::string source;  // what the method hooks or does
+    bool exact = false;
+    uint64_t page_size = 4096;
+
+    // Counters: they only grow while the target is attached.
+    uint64_t harvests = 0;           // intervals measured
+    double measured_seconds = 0;     // their summed length
+    uint64_t dirty_pages = 0;        // distinct pages dirtied per interval, summed (an estimate rounded, for sample)
+    std::vector<uint64_t> vcpu_pages;                    // ring entries per vCPU; empty: no vCPU view
+    std::vector<std::pair<uint32_t, uint64_t>> slot_pages;  // (memslot id, pages); empty: no memslot view
+    // Absent where the method cannot see them.
+    std::optional<uint64_t> lost_pages;
+    std::optional<uint64_t> overapproximated_pages;
+    std::optional<uint64_t> ring_full_exits;
+    std::optional<uint64_t> ring_resets;
+
+    // Gauges, as of the last interval.
+    uint64_t working_set_10s_pages = 0;
+    uint64_t working_set_60s_pages = 0;
+    uint64_t memory_bytes = 0;                  // what round 1 of a precopy would copy
+    std::optional<double> estimate_bound_pages;  // sample: 95% half-width of the last interval's estimate
+};
+
+}  // namespace dtrack::cli::sidecar
