@@ -4,12 +4,21 @@
 // (dtrack.rules.test.yml) say when the "cannot converge" alert fires.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 
+#include "sidecar/sidecar_process.hpp"
+#include "support/background_process.hpp"
 #include "support/run_command.hpp"
 
+using dtrack_test::BackgroundProcess;
 using dtrack_test::run;
+using dtrack_test::SidecarProcess;
 using dtrack_test::source_file;
 
 namespace {
@@ -47,6 +56,35 @@ TEST(PrometheusRules, TheDashboardIsGrafanaJsonWithAQueryInEveryPanel) {
     for (const auto& panel : dashboard["panels"]) {
         ASSERT_FALSE(panel["targets"].empty()) << panel["title"];
         for (const auto& target : panel["targets"]) EXPECT_FALSE(target["expr"].get<std::string>().empty());
+    }
+}
+
+// Every dtrack_ metric the rules and the dashboard name (recording rules
+// "dtrack:..." aside) is a family the sidecar describes: a renamed metric
+// would otherwise leave a rule or a panel silently empty.
+TEST(PrometheusRules, EveryMetricTheRulesAndTheDashboardUseIsOneTheSidecarServes) {
+    BackgroundProcess idle("sleep 60");
+    SidecarProcess sidecar("--pid " + std::to_string(idle.pid()) + " --method sample");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const auto scrape = sidecar.get();
+    ASSERT_EQ(scrape.status, 200) << sidecar.log();
+    std::set<std::string> served;
+    const std::regex type_line(R"(# TYPE (\w+) )");
+    for (std::sregex_iterator m(scrape.body.begin(), scrape.body.end(), type_line), end; m != end; ++m)
+        served.insert((*m)[1]);
+    ASSERT_TRUE(served.count("dtrack_dirty_pages_total")) << scrape.body;
+
+    for (const char* file : {"tools/prometheus/dtrack.rules.yml", "tools/prometheus/grafana/dtrack-dashboard.json"}) {
+        std::ifstream in(source_file(file));
+        std::stringstream text;
+        text << in.rdbuf();
+        const std::string body = text.str();
+        ASSERT_FALSE(body.empty()) << file;
+        const std::regex metric(R"(\b(dtrack_[a-z_]+|process_cpu_seconds_total)\b)");
+        int used = 0;
+        for (std::sregex_iterator m(body.begin(), body.end(), metric), end; m != end; ++m, ++used)
+            EXPECT_TRUE(served.count((*m)[1])) << file << " uses " << (*m)[1] << ", which the sidecar does not serve";
+        EXPECT_GT(used, 0) << file;
     }
 }
 
