@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     ChosenCommand chosen;
     add_doctor_command(app, chosen);
     add_rate_command(app, chosen);
+    add_simulate_command(app, chosen);
 
     try {
         app.parse(argc, argv);
