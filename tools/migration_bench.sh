@@ -4,7 +4,9 @@
 # sync (tools/migration_compare.sh). On KVM the guest has 2 vCPUs; on the
 # process backend (no usable KVM) 1 vCPU, since a throttled worker thread
 # dirties a page per write-protect fault while it runs and two of them at
-# 99% can outrun the link on a machine with fast faults.
+# 99% can outrun the link on a machine with fast faults. Then dtrack simulate
+# models the same guest and link, side by side with the real figures
+# (tools/simulate_validation.sh).
 # Usage: tools/migration_bench.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -15,4 +17,8 @@ else
     echo "(no usable KVM: the migration runs dtvm's process backend: ${choice#process: })"
     guest=(--backend process --mem 512M --vcpus 1 --workload random --wss 384M --rate 30k --bandwidth 48M)
 fi
-./tools/migration_compare.sh "$build" "${guest[@]}" --seed 7 --max-time 600s | grep -v '^  round'
+compare=$(mktemp)
+trap 'rm -f "$compare"' EXIT
+./tools/migration_compare.sh "$build" "${guest[@]}" --seed 7 --max-time 600s | grep -v '^  round' | tee "$compare"
+echo
+./tools/simulate_validation.sh "$build" "$compare" "${guest[@]}"

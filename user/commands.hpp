@@ -21,5 +21,6 @@ struct ChosenCommand {
 void add_doctor_command(CLI::App& app, ChosenCommand& chosen);
 void add_rate_command(CLI::App& app, ChosenCommand& chosen);
 void add_sidecar_command(CLI::App& app, ChosenCommand& chosen);
+void add_simulate_command(CLI::App& app, ChosenCommand& chosen);
 
 }  // namespace dtrack::cli

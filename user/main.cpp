@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     add_doctor_command(app, chosen);
     add_rate_command(app, chosen);
     add_sidecar_command(app, chosen);
+    add_simulate_command(app, chosen);
 
     try {
         app.parse(argc, argv);

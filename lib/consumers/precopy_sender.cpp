@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "consumers/precopy_round_rates.hpp"
 #include "consumers/precopy_stream.hpp"
 #include "consumers/precopy_token_bucket.hpp"
 #include "dtrack/precopy/wire_format.hpp"
@@ -39,8 +40,6 @@ using std::chrono::nanoseconds;
 // 64, as KVM_CLEAR_DIRTY_LOG wants, and small enough that pages are read soon
 // after they are re-protected (a write in between only sends them twice).
 constexpr uint64_t take_chunk_pages = 4096;
-// A round shorter than this says little about rates (see window()).
-constexpr nanoseconds min_measured_round = milliseconds(100);
 // How long to wait for a rejection the receiver may have sent before it closed.
 constexpr nanoseconds rejection_grace = milliseconds(2000);
 
@@ -60,16 +59,6 @@ struct Reply {
     wire::AcceptRecord accept;    // accept
 };
 
-// What a stretch of sending achieved: the measure behind the rates.
-struct Sent {
-    uint64_t wire_bytes = 0, pages = 0, zero_pages = 0;
-    nanoseconds time{0};
-    void add(const Sent& o) {
-        wire_bytes += o.wire_bytes, pages += o.pages, zero_pages += o.zero_pages;
-        time += o.time;
-    }
-};
-
 // One run of Sender::run(): the state that lives only while migrating.
 class Migration {
 public:
@@ -77,7 +66,8 @@ public:
               const SenderOptions& options, int fd)
         : tracker_(tracker), rounds_(rounds), memory_(memory), vm_(vm), options_(options), fd_(fd),
           start_(steady::now()),
-          deadline_(options.max_time.count() > 0 ? start_ + options.max_time : no_deadline) {
+          deadline_(options.max_time.count() > 0 ? start_ + options.max_time : no_deadline),
+          rates_(0, options.bandwidth, options.compress) {
         if (options_.bandwidth) bucket_.emplace(options_.bandwidth);
     }
 
@@ -89,6 +79,7 @@ public:
             stop = *refused;  // nothing was sent and the guest never paused
         } else {
             page_size_ = memory_.front().page_size;
+            rates_ = RoundRates(page_size_, options_.bandwidth, options_.compress);
             batch_.emplace(page_size_, options_.batch_pages);
             rounds_.start_migration();
             stop = migrate();
@@ -129,10 +120,11 @@ private:
             if (Step s = sync()) return *s;
             uint64_t remaining = 0;
             for (const GuestMemory& m : memory_) remaining += tracker_.bitmap(m.region).count();
-            estimate_ = estimated_downtime(remaining);
+            estimate_ = rates_.estimated_downtime(remaining);
             if (options_.progress)
-                options_.progress(Progress{rounds_.round(), remaining, bandwidth(), estimate_, steady::now() - start_});
-            if (estimate_ <= options_.downtime_limit) break;
+                options_.progress(
+                    Progress{rounds_.round(), remaining, rates_.bandwidth(), estimate_, steady::now() - start_});
+            if (RoundRates::fits(estimate_, options_.downtime_limit)) break;
             if (Step s = send_round(/*every_page=*/false)) return *s;
         }
         return switchover();
@@ -178,9 +170,8 @@ private:
             step = every_page ? send_every_page(m) : send_dirty_pages(m);
         }
         rounds_.end_round();
-        last_round_ = Sent{outcome_.bytes_on_wire - before.wire_bytes, outcome_.pages_sent - before.pages,
-                           outcome_.zero_pages - before.zero_pages, steady::now() - start_ - before.time};
-        all_rounds_.add(last_round_);
+        rates_.round_done(Sent{outcome_.bytes_on_wire - before.wire_bytes, outcome_.pages_sent - before.pages,
+                               outcome_.zero_pages - before.zero_pages, steady::now() - start_ - before.time});
         return step;
     }
 
@@ -349,41 +340,6 @@ private:
                                                   std::to_string(rounds_.round()) + " rounds, while " + doing_};
     }
 
-    // --- estimates -------------------------------------------------------------------
-
-    // Rates are measured over what was sent: the last round when it lasted
-    // long enough to mean something, else all rounds so far.
-    const Sent& window() const { return last_round_.time >= min_measured_round ? last_round_ : all_rounds_; }
-
-    // Wire bytes per second; never above the cap.
-    double bandwidth() const {
-        const Sent& w = window();
-        if (w.time.count() <= 0) return 0;
-        const double bw = w.wire_bytes / std::chrono::duration<double>(w.time).count();
-        return options_.bandwidth ? std::min(bw, static_cast<double>(options_.bandwidth)) : bw;
-    }
-
-    // Guest memory moved per second: page contents, not wire bytes, so that
-    // compression, zero pages and the sender's own copying all count. The
-    // whole window's time goes to its non-zero pages (zero pages are cheap,
-    // and the pages still dirty are rarely zero), which errs on the long side.
-    double memory_rate() const {
-        const Sent& w = window();
-        if (w.time.count() <= 0) return 0;
-        const uint64_t pages = w.pages > w.zero_pages ? w.pages - w.zero_pages : w.pages;
-        const double rate = pages * static_cast<double>(page_size_) / std::chrono::duration<double>(w.time).count();
-        // Uncompressed contents cannot outrun the cap.
-        return options_.bandwidth && !options_.compress ? std::min(rate, static_cast<double>(options_.bandwidth)) : rate;
-    }
-
-    nanoseconds estimated_downtime(uint64_t remaining_pages) const {
-        if (remaining_pages == 0) return nanoseconds(0);
-        const double rate = memory_rate();
-        if (rate <= 0) return nanoseconds::max();
-        const double seconds = remaining_pages * static_cast<double>(page_size_) / rate;
-        return nanoseconds(static_cast<int64_t>(std::min(seconds, 1e9) * 1e9));
-    }
-
     // --- set-up and clean-up ------------------------------------------------------------
 
     Step check_layout() const {
@@ -448,7 +404,7 @@ private:
     std::vector<uint64_t> taken_;
     std::string doing_;  // for messages: "sending round 3"
 
-    Sent last_round_, all_rounds_;  // for the rates
+    RoundRates rates_;  // what the rounds sent, and the switchover decision
     nanoseconds estimate_{0};
     Outcome outcome_;
 };

@@ -48,6 +48,7 @@ int run_check_loop(const Options& o) {
     if (!tracking) return exit_code;
     Vm& vm = tracking->vm();
     const uint32_t vcpus = o.vm.vcpus;
+    vm.set_throttle(o.throttle_pct);
 
     // One line on which backend auto chose; on stderr with --json, whose stdout is JSON only.
     if (!o.backend_why.empty()) std::fprintf(o.json ? stderr : stdout, "%s\n", backend_line(o).c_str());

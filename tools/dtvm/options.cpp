@@ -112,6 +112,10 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     app.add_option("--duration", t.duration, "how long to run the check loop (e.g. 10s)")->capture_default_str();
     app.add_option("--interval", t.interval, "how often to check and print")->capture_default_str();
     app.add_flag("--json", o.json, "one JSON object per interval instead of the table");
+    app.add_option("--throttle", o.throttle_pct,
+                   "hold each vCPU this % of the time, as auto-converge does (0-99; not with --migrate-to, whose "
+                   "throttle is --auto-converge's)")
+        ->capture_default_str();
     app.add_flag("--emulated", o.vm.emulated, "run the guest under KVM's instruction emulator (slow; provokes ring jams)");
     // Migration, source side.
     app.add_option("--migrate-to", t.migrate_to, "migrate the guest's memory to a dtvm --incoming (tcp://HOST:PORT)");
@@ -181,6 +185,9 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
                           "give e.g. 50k, or 0 for as fast as it runs"});
     if (*interval <= std::chrono::nanoseconds(0))
         return bad_input({EINVAL, "--interval must be positive", "use e.g. 1s"});
+    if (o.throttle_pct < 0 || o.throttle_pct > 99)
+        return bad_input({EINVAL, "--throttle " + std::to_string(o.throttle_pct) + " is out of range",
+                          "give a percentage from 0 to 99, as auto-converge's steps are"});
     if (o.workload.exit_every < 1) return bad_input({EINVAL, "--exit-every must be at least 1", "use e.g. 256"});
     if (!(o.workload.hot_fraction > 0 && o.workload.hot_fraction < 1 && o.workload.hot_share >= 0 &&
           o.workload.hot_share <= 1))
@@ -216,6 +223,9 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
         return bad_input({EINVAL, "--migrate-to and --incoming exclude each other",
                           "run one dtvm with --incoming and another with --migrate-to"});
     if (!t.migrate_to.empty()) {
+        if (o.throttle_pct != 0)
+            return bad_input({EINVAL, "--throttle is for the check loop; a migration's throttle comes from --auto-converge",
+                              "leave out --throttle, or --migrate-to"});
         MigrationOptions m;
         m.to = t.migrate_to;
         auto bw = dtrack::parse_size(t.bandwidth, "--bandwidth");

@@ -1,0 +1,240 @@
+#include "dtrack/precopy/guest_model.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+
+#include "dtrack/units.hpp"
+
+namespace dtrack::precopy {
+
+namespace {
+
+const char* const model_example = "mem=64G,vcpus=16,wss=8G,rate=1G";
+const char* const model_keys = "mem, vcpus, wss, rate (required but vcpus) and hot, hot-share, peak, zero";
+
+Error bad_model(const std::string& what, const std::string& fix) {
+    return Error{EINVAL, "--model: " + what, fix};
+}
+
+Result<uint64_t> size_of(const std::string& key, const std::string& value) {
+    if (!value.empty() && value[0] == '-')
+        return bad_model(key + "=" + value + " is negative", "give " + key + " as a size such as 4G");
+    std::string v = value;
+    if (v.ends_with("/s")) v.resize(v.size() - 2);
+    auto size = parse_size(v, key);
+    if (!size) return bad_model(size.error().what, size.error().fix);
+    return *size;
+}
+
+// "90%" or "0.9".
+Result<double> share_of(const std::string& key, const std::string& value) {
+    char* end = nullptr;
+    double v = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() && *end == '%' && end[1] == 0) v /= 100;
+    else if (end == value.c_str() || *end != 0) v = -1;
+    if (!(v >= 0 && v <= 1))
+        return bad_model(key + "=" + value + " is not a share from 0 to 100%", "write it like " + key + "=90%");
+    return v;
+}
+
+std::string per_s(double bytes) { return format_bytes(bytes) + "/s"; }
+
+}  // namespace
+
+double distinct_pages(double pages, double writes) {
+    if (pages <= 0) return 0;
+    return pages * -std::expm1(-writes / pages);
+}
+
+double GuestModel::rate_when_held(int held_pct) const {
+    const double running = std::clamp(100 - held_pct, 0, 100) / 100.0;
+    return std::min(rate, double(vcpus) * peak_per_vcpu() * running);
+}
+
+std::string GuestModel::describe() const {
+    std::string s = format_bytes(double(memory_bytes)) + ", " + std::to_string(vcpus) + " vCPUs, " +
+                    (hot_bytes ? "hot/cold" : "uniform") + " writes over " + format_bytes(double(working_set_bytes)) +
+                    " at " + per_s(rate);
+    if (hot_bytes)
+        s += " (" + std::to_string(std::lround(hot_share * 100)) + "% of them to " + format_bytes(double(hot_bytes)) +
+             ")";
+    if (peak > 0) s += ", a vCPU flat out " + per_s(peak);
+    if (zero_bytes) s += ", " + format_bytes(double(zero_bytes)) + " of zero pages";
+    return s;
+}
+
+Status check_guest_model(const GuestModel& m) {
+    if (m.memory_bytes < m.page_size)
+        return bad_model("mem is missing or smaller than a page", std::string("give the guest's memory: ") + model_example);
+    if (m.vcpus == 0) return bad_model("vcpus=0: a guest has at least one vCPU", "give vcpus=1 or more");
+    if (m.working_set_bytes == 0)
+        return bad_model("wss is missing or zero", std::string("give the working set the guest writes: ") + model_example);
+    if (m.working_set_bytes > m.memory_bytes)
+        return bad_model("wss=" + format_bytes(double(m.working_set_bytes)) + " is larger than mem=" +
+                             format_bytes(double(m.memory_bytes)),
+                         "the working set is part of the memory: lower wss or raise mem");
+    if (!(m.rate >= 0) || !std::isfinite(m.rate))
+        return bad_model("rate is missing", std::string("give the guest's page writes per second in bytes: ") + model_example);
+    if (m.hot_bytes > m.working_set_bytes)
+        return bad_model("hot=" + format_bytes(double(m.hot_bytes)) + " is larger than wss",
+                         "the hot part is part of the working set: lower hot");
+    if (!(m.hot_share >= 0 && m.hot_share <= 1)) return bad_model("hot-share is not a share", "give e.g. hot-share=90%");
+    if (m.zero_bytes > m.memory_bytes - m.working_set_bytes)
+        return bad_model("zero=" + format_bytes(double(m.zero_bytes)) + " is more than the memory outside the working set",
+                         "zero pages are memory the guest never writes: at most mem - wss");
+    if (m.peak > 0 && m.peak * m.vcpus < m.rate)
+        return bad_model("peak=" + per_s(m.peak) + " per vCPU is below rate / vcpus: the vCPUs cannot write that fast",
+                         "give peak as one vCPU's rate when it runs flat out, at least rate / vcpus");
+    return Ok{};
+}
+
+Result<GuestModel> parse_guest_model(const std::string& spec) {
+    GuestModel m;
+    m.rate = -1;  // missing until given
+    std::map<std::string, bool> seen;
+    std::string hot_text;
+    size_t at = 0;
+    while (at <= spec.size()) {
+        const size_t comma = std::min(spec.find(',', at), spec.size());
+        const std::string item = spec.substr(at, comma - at);
+        at = comma + 1;
+        if (item.empty()) {
+            if (comma == spec.size()) break;
+            return bad_model("an empty item in '" + spec + "'", std::string("write key=value items separated by commas: ") + model_example);
+        }
+        const size_t eq = item.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+            return bad_model("'" + item + "' is not key=value", std::string("write it like ") + model_example);
+        const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+        if (seen[key]) return bad_model(key + " is given twice", "give each key once");
+        seen[key] = true;
+        if (key == "mem" || key == "wss" || key == "zero") {
+            auto v = size_of(key, value);
+            if (!v) return v.error();
+            (key == "mem" ? m.memory_bytes : key == "wss" ? m.working_set_bytes : m.zero_bytes) = *v;
+        } else if (key == "rate" || key == "peak") {
+            auto v = size_of(key, value);
+            if (!v) return v.error();
+            (key == "rate" ? m.rate : m.peak) = double(*v);
+        } else if (key == "vcpus") {
+            auto v = parse_count(value, "vcpus");
+            if (!v || *v > 1'000'000 || value[0] == '-')
+                return bad_model("vcpus=" + value + " is not a vCPU count", "give e.g. vcpus=16");
+            m.vcpus = uint32_t(*v);
+        } else if (key == "hot") {
+            hot_text = value;  // a size or a share of wss, once wss is known
+        } else if (key == "hot-share") {
+            auto v = share_of(key, value);
+            if (!v) return v.error();
+            m.hot_share = *v;
+        } else {
+            return bad_model("unknown key '" + key + "'", std::string("the keys are ") + model_keys);
+        }
+        if (comma == spec.size()) break;
+    }
+    if (!hot_text.empty()) {
+        if (hot_text.ends_with("%")) {
+            auto v = share_of("hot", hot_text);
+            if (!v) return v.error();
+            m.hot_bytes = uint64_t(std::llround(*v * double(m.working_set_bytes)));
+        } else {
+            auto v = size_of("hot", hot_text);
+            if (!v) return v.error();
+            m.hot_bytes = *v;
+        }
+    }
+    if (Status s = check_guest_model(m); !s) return s.error();
+    return m;
+}
+
+// --- the simulated guest --------------------------------------------------------------
+
+ModelGuest::ModelGuest(GuestModel model) : model_(model) {
+    const double page = double(model_.page_size);
+    const double wss = double(model_.working_set_bytes) / page;
+    const double hot = double(model_.hot_bytes) / page;
+    if (hot > 0 && hot < wss) {
+        parts_[0] = Part{.pages = hot, .write_share = model_.hot_share};
+        parts_[1] = Part{.pages = wss - hot, .write_share = 1 - model_.hot_share};
+        part_count_ = 2;
+    } else {
+        parts_[0] = Part{.pages = wss, .write_share = 1};
+    }
+}
+
+void ModelGuest::run(std::chrono::nanoseconds d, int held_pct) {
+    const double writes = model_.rate_when_held(held_pct) / double(model_.page_size) *
+                          std::chrono::duration<double>(d).count();
+    for (int i = 0; i < part_count_; ++i) parts_[i].writes += writes * parts_[i].write_share;
+}
+
+Result<uint64_t> ModelGuest::harvest(Tracker&) {
+    // Writes since the last harvest touch each page of a part with the same
+    // probability, whatever is in the dirty set: they add that share of its
+    // clean pages, ahead of the sweep and behind it. Between two rounds
+    // (every page mode or a finished sweep) all of it waits for the next one.
+    const double swept = every_page_ ? 1.0 : sweep_;
+    double fresh = 0;
+    for (int i = 0; i < part_count_; ++i) {
+        Part& p = parts_[i];
+        const double q = p.pages > 0 ? distinct_pages(p.pages, p.writes) / p.pages : 0;
+        const double ahead = q * std::max(0.0, (1 - swept) * p.pages - p.ahead);
+        const double behind = q * std::max(0.0, swept * p.pages - p.behind);
+        p.ahead += ahead;
+        p.behind += behind;
+        p.writes = 0;
+        fresh += ahead + behind;
+    }
+    // The tracker counts whole pages; the fractions carry over.
+    unreported_ += fresh;
+    const double whole = std::floor(unreported_);
+    unreported_ -= whole;
+    return uint64_t(whole);
+}
+
+double ModelGuest::dirty_pages() const {
+    double n = 0;
+    for (int i = 0; i < part_count_; ++i) n += parts_[i].ahead + parts_[i].behind;
+    return n;
+}
+
+void ModelGuest::discard_dirty() {
+    for (int i = 0; i < part_count_; ++i) parts_[i].ahead = parts_[i].behind = 0;
+}
+
+void ModelGuest::begin_sweep(bool every_page) {
+    every_page_ = every_page;
+    sweep_ = 0;
+    for (int i = 0; i < part_count_; ++i) {
+        parts_[i].ahead += parts_[i].behind;
+        parts_[i].behind = 0;
+    }
+}
+
+SimulatedPages ModelGuest::ahead() const {
+    if (every_page_) {
+        const double left = 1 - sweep_;
+        const double zero = double(model_.zero_bytes) / double(model_.page_size);
+        return {double(memory_pages()) * left, zero * left};
+    }
+    double n = 0;
+    for (int i = 0; i < part_count_; ++i) n += parts_[i].ahead;
+    return {n, 0};
+}
+
+SimulatedPages ModelGuest::take(double fraction) {
+    fraction = std::clamp(fraction, 0.0, 1.0);
+    const SimulatedPages before = ahead();
+    const SimulatedPages got{before.pages * fraction, before.zero_pages * fraction};
+    // The dirty pages ahead lie evenly over the rest of memory: taking a
+    // fraction of them sweeps that fraction of the rest.
+    sweep_ = fraction >= 1 ? 1 : sweep_ + (1 - sweep_) * fraction;
+    if (!every_page_)
+        for (int i = 0; i < part_count_; ++i) parts_[i].ahead = fraction >= 1 ? 0 : parts_[i].ahead * (1 - fraction);
+    return got;
+}
+
+}  // namespace dtrack::precopy

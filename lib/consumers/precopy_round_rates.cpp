@@ -1,0 +1,35 @@
+#include "consumers/precopy_round_rates.hpp"
+
+#include <algorithm>
+
+namespace dtrack::precopy {
+
+namespace {
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+}  // namespace
+
+double RoundRates::bandwidth() const {
+    const Sent& w = window();
+    if (w.time.count() <= 0) return 0;
+    const double bw = w.wire_bytes / seconds(w.time);
+    return cap_ ? std::min(bw, static_cast<double>(cap_)) : bw;
+}
+
+double RoundRates::memory_rate() const {
+    const Sent& w = window();
+    if (w.time.count() <= 0) return 0;
+    const uint64_t pages = w.pages > w.zero_pages ? w.pages - w.zero_pages : w.pages;
+    const double rate = pages * static_cast<double>(page_size_) / seconds(w.time);
+    // Uncompressed contents cannot outrun the cap.
+    return cap_ && !compress_ ? std::min(rate, static_cast<double>(cap_)) : rate;
+}
+
+std::chrono::nanoseconds RoundRates::estimated_downtime(uint64_t remaining_pages) const {
+    if (remaining_pages == 0) return std::chrono::nanoseconds(0);
+    const double rate = memory_rate();
+    if (rate <= 0) return std::chrono::nanoseconds::max();
+    const double s = remaining_pages * static_cast<double>(page_size_) / rate;
+    return std::chrono::nanoseconds(static_cast<int64_t>(std::min(s, 1e9) * 1e9));
+}
+
+}  // namespace dtrack::precopy

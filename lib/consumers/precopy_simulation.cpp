@@ -1,0 +1,280 @@
+// The simulated migration: the real engine's decisions on a manual clock.
+#include "dtrack/precopy/simulation.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "consumers/precopy_round_rates.hpp"
+#include "dtrack/clock.hpp"
+#include "dtrack/precopy/wire_format.hpp"
+#include "dtrack/rounds.hpp"
+#include "dtrack/units.hpp"
+#include "dtrack/watcher.hpp"
+
+namespace dtrack::precopy {
+
+const char* to_string(SimulationResult::Verdict verdict) {
+    switch (verdict) {
+        case SimulationResult::Verdict::converged: return "converged";
+        case SimulationResult::Verdict::stuck: return "stuck";
+        case SimulationResult::Verdict::timed_out: return "timed_out";
+        case SimulationResult::Verdict::failed: return "failed";
+    }
+    return "?";
+}
+
+std::vector<std::string> simulation_leaves_out() {
+    return {
+        "the sender's CPU: pages move at the bandwidth, never slower (copying, checksums and TLS cost nothing)",
+        "compression, and page contents: no deduplication; zero pages only where the model says (zero=)",
+        "the time a sync takes (harvesting is instant) and the network's latency",
+        "switchover beyond the last round: dtvm's END digest of all memory (about 1 s per 5 GiB here) and the "
+        "acknowledgement are not in the downtime",
+        "vCPU state and device state: only guest memory moves",
+    };
+}
+
+namespace {
+
+using std::chrono::nanoseconds;
+
+constexpr double infinity = std::numeric_limits<double>::infinity();
+
+// A Source in the tracker whose harvest is the simulated guest's.
+class SimulatedSource : public Source {
+public:
+    explicit SimulatedSource(SimulatedGuest& guest) : guest_(guest) {}
+    std::string name() const override { return "simulated"; }
+    Result<HarvestReport> harvest(Tracker& tracker) override {
+        auto fresh = guest_.harvest(tracker);
+        if (!fresh) return fresh.error();
+        return HarvestReport{.pages = *fresh, .new_dirty = *fresh};
+    }
+
+private:
+    SimulatedGuest& guest_;
+};
+
+nanoseconds ns(double seconds) { return nanoseconds(static_cast<int64_t>(std::llround(seconds * 1e9))); }
+double seconds(nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+Tracker& attached(Tracker& tracker, SimulatedGuest& guest, Status& status) {
+    status = guest.attach(tracker);
+    return tracker;
+}
+
+class Simulation {
+public:
+    Simulation(SimulatedGuest& guest, const SimulationOptions& o)
+        : guest_(guest), o_(o), rounds_(attached(tracker_, guest, attached_), clock_),
+          throttle_(o.throttle, nullptr),
+          rates_(guest.page_size(), o.bandwidth, /*compress=*/false),
+          bandwidth_(double(o.bandwidth)),
+          max_s_(seconds(o.max_time)) {
+        if (o_.auto_converge) rounds_.on_period([this](const Period& p) { throttle_.on_period(p); });
+        if (o_.auto_converge && o_.background_sync) {
+            // dtvm's wiring (tools/dtvm/migrate.cpp): poll four times per
+            // threshold, at least every second; stop at the throttle's maximum.
+            const auto threshold = *o_.background_sync;
+            const auto poll = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000), threshold / 4);
+            watcher_ = std::make_unique<Watcher>(rounds_, WatcherOptions{.poll = poll, .threshold = threshold},
+                                                 [this] { return !throttle_.at_max(); });
+            poll_s_ = seconds(poll);
+        }
+    }
+
+    SimulationResult run() {
+        if (!attached_) {
+            r_.why = attached_.error().message();
+            return r_;
+        }
+        origin_ = clock_.now();
+        rounds_.start_migration();
+        if (watcher_) next_poll_s_ = poll_s_;
+        migrate();
+        rounds_.finish_migration();
+        r_.rounds = rounds_.round();
+        r_.round_syncs = rounds_.syncs(SyncKind::round);
+        r_.background_syncs = rounds_.syncs(SyncKind::background);
+        r_.total_s = now_s_;
+        r_.final_throttle_pct = throttle_.pct();
+        for (const ThrottleStep& s : throttle_.timeline())
+            r_.throttle.push_back({seconds(s.at - origin_), s.pct, s.after});
+        return r_;
+    }
+
+private:
+    void migrate() {
+        // As the real sender: start clean, then round 1 over every page.
+        if (!sync()) return;
+        guest_.discard_dirty();
+        if (!send_round(/*every_page=*/true)) return;
+        double stuck_at = infinity;  // the dirty set when the throttle last could not move
+        for (;;) {
+            if (now_s_ >= max_s_) return timed_out();
+            if (!sync()) return;
+            const double remaining = guest_.dirty_pages();
+            r_.round_log.back().remaining_pages = remaining;
+            const nanoseconds estimate = rates_.estimated_downtime(uint64_t(std::ceil(remaining)));
+            r_.estimated_downtime_s = seconds(estimate);
+            if (RoundRates::fits(estimate, o_.downtime_limit)) break;
+            // The real sender would go on for ever here; the simulation says so.
+            const bool throttle_can_move = o_.auto_converge && !throttle_.at_max();
+            if (!throttle_can_move) {
+                if (remaining > stuck_at * (1 - 1e-3)) return stuck(remaining);
+                stuck_at = remaining;
+            } else {
+                stuck_at = infinity;
+            }
+            if (!send_round(/*every_page=*/false)) return;
+        }
+        // Switchover: the guest pauses, one last sync, the rest.
+        paused_ = true;
+        if (!sync()) return;
+        const double before = now_s_;
+        if (!send_round(/*every_page=*/false)) return;
+        r_.downtime_s = now_s_ - before;
+        r_.verdict = SimulationResult::Verdict::converged;
+    }
+
+    // One pass of the sender; false when the run ended during it.
+    bool send_round(bool every_page) {
+        rounds_.begin_round();
+        guest_.begin_sweep(every_page);
+        SimulatedRound log{.round = rounds_.round(), .start_s = now_s_};
+        const uint64_t background_before = rounds_.syncs(SyncKind::background);
+        double wire = 0;
+        for (;;) {
+            const double cost = wire_bytes(guest_.ahead());
+            if (cost <= 0) break;
+            const double finish_s = cost / bandwidth_;
+            const double event_s = next_poll_s_ - now_s_;
+            const double fraction = finish_s <= event_s ? 1.0 : std::max(event_s / finish_s, 1e-12);
+            const SimulatedPages got = guest_.take(fraction);
+            const double bytes = wire_bytes(got);
+            log.pages += got.pages;
+            log.zero_pages += got.zero_pages;
+            wire += bytes;
+            transfer(bytes);
+            advance(bytes / bandwidth_);
+            if (!polls()) return false;
+            if (now_s_ >= max_s_) {
+                rounds_.end_round();
+                timed_out();
+                return false;
+            }
+        }
+        rounds_.end_round();
+        log.seconds = now_s_ - log.start_s;
+        log.background_syncs = rounds_.syncs(SyncKind::background) - background_before;
+        log.throttle_pct = throttle_.pct();
+        rates_.round_done(Sent{uint64_t(std::llround(wire)), uint64_t(std::llround(log.pages)),
+                               uint64_t(std::llround(log.zero_pages)), ns(log.seconds)});
+        r_.pages_sent += log.pages;
+        r_.zero_pages_sent += log.zero_pages;
+        r_.bytes_on_wire += wire;
+        r_.round_log.push_back(log);
+        return true;
+    }
+
+    // The wire format's cost (wire_format.hpp): an 8-byte entry per page,
+    // the contents unless all-zero, and a record header per batch.
+    double wire_bytes(const SimulatedPages& p) const {
+        const double per_entry = 8.0 + double(wire::record_header_bytes) / std::max<uint32_t>(o_.batch_pages, 1);
+        return (p.pages - p.zero_pages) * double(guest_.page_size()) + p.pages * per_entry;
+    }
+
+    // Rounds counts whole bytes; the fractions carry over.
+    void transfer(double bytes) {
+        carry_ += bytes;
+        const double whole = std::floor(carry_);
+        carry_ -= whole;
+        rounds_.add_transferred(uint64_t(whole));
+    }
+
+    void advance(double dt) {
+        guest_.run(ns(dt), paused_ ? 100 : throttle_.pct());
+        now_s_ += dt;
+        const auto target = origin_ + ns(now_s_);
+        if (target > clock_.now()) clock_.advance(target - clock_.now());
+    }
+
+    // The watcher's polls that are due; false when a sync failed.
+    bool polls() {
+        while (watcher_ && now_s_ >= next_poll_s_ - 1e-9) {
+            next_poll_s_ += poll_s_;
+            const uint64_t failed = watcher_->failed_syncs();
+            if (watcher_->tick() == Watcher::Decision::done) next_poll_s_ = infinity;  // its thread would exit
+            if (watcher_->failed_syncs() != failed) return failed_sync(watcher_->last_error()->message());
+        }
+        return true;
+    }
+
+    bool sync() {
+        const SyncReport report = rounds_.sync(SyncKind::round);
+        if (!report.ok()) return failed_sync(report.errors.front().message());
+        return true;
+    }
+
+    bool failed_sync(const std::string& why) {
+        r_.verdict = SimulationResult::Verdict::failed;
+        r_.why = "a harvest failed: " + why;
+        return false;
+    }
+
+    void timed_out() {
+        r_.verdict = SimulationResult::Verdict::timed_out;
+        r_.why = "not converged after the simulated max-time of " + std::to_string(std::llround(max_s_)) + " s";
+    }
+
+    void stuck(double remaining) {
+        r_.verdict = SimulationResult::Verdict::stuck;
+        char round_s[32];
+        std::snprintf(round_s, sizeof round_s, "%.1f s", r_.round_log.empty() ? 0 : r_.round_log.back().seconds);
+        r_.why = "does not converge: each round leaves about " +
+                 format_bytes(remaining * double(guest_.page_size())) + " dirty (rounds of " + round_s + "), " +
+                 (o_.auto_converge ? "even with the throttle at " + std::to_string(throttle_.pct()) + "%"
+                                   : std::string("and auto-converge is off"));
+    }
+
+    SimulatedGuest& guest_;
+    const SimulationOptions& o_;
+    ManualClock clock_;
+    Status attached_ = Ok{};
+    Tracker tracker_;
+    Rounds rounds_;
+    Throttle throttle_;
+    RoundRates rates_;
+    std::unique_ptr<Watcher> watcher_;
+    const double bandwidth_;
+    const double max_s_;
+    double poll_s_ = infinity;
+    double next_poll_s_ = infinity;
+    Clock::time_point origin_{};
+    double now_s_ = 0;
+    double carry_ = 0;
+    bool paused_ = false;
+    SimulationResult r_;
+};
+
+}  // namespace
+
+Status SimulatedGuest::attach(Tracker& tracker) {
+    if (Status s = add_regions(tracker); !s) return s;
+    tracker.add_source(std::make_unique<SimulatedSource>(*this));
+    return Ok{};
+}
+
+SimulationResult simulate_precopy(SimulatedGuest& guest, const SimulationOptions& options) {
+    SimulationResult r;
+    if (options.bandwidth == 0) {
+        r.why = "no bandwidth: give the link's bytes/s";
+        return r;
+    }
+    return Simulation(guest, options).run();
+}
+
+}  // namespace dtrack::precopy

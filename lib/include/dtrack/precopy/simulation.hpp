@@ -1,0 +1,137 @@
+// A discrete-event simulation of a precopy migration.
+//
+// The engine's own code makes the decisions: `Rounds` counts rounds and syncs
+// and closes the periods, the `Throttle` judges them (auto-converge), the
+// `Watcher`'s tick() decides the background syncs, and the sender's rates
+// and switchover decision are the real sender's (RoundRates). They run
+// against a ManualClock that only the simulation moves, so hours of
+// migration take milliseconds. What is simulated: the link (bytes at the
+// bandwidth), and the guest that dirties memory (a SimulatedGuest: an
+// analytic model, guest_model.hpp, or a replayed recording, trace_guest.hpp).
+//
+// The order of events is the real sender's (precopy_sender.cpp): a sync
+// whose pages are discarded, round 1 over every page, then after each round
+// sync either switchover (the rest fits in the downtime limit) or another
+// round; the switchover pauses the guest, syncs and sends the rest. Time only
+// passes while bytes are sent; the watcher polls as dtvm wires it (every
+// min(1 s, threshold / 4)).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dtrack/error.hpp"
+#include "dtrack/throttle.hpp"
+#include "dtrack/tracker.hpp"
+#include "dtrack/export.hpp"
+
+DTRACK_PUBLIC_BEGIN
+
+namespace dtrack::precopy {
+
+// Pages as the simulation counts them: expected values, so fractions are fine.
+struct SimulatedPages {
+    double pages = 0;       // all of them, zero pages included
+    double zero_pages = 0;  // all-zero: sent as a flag, without contents
+};
+
+// The thing that dirties memory, and the dirty set the sender sweeps.
+class SimulatedGuest {
+public:
+    virtual ~SimulatedGuest() = default;
+
+    // One line for people: "model: 1.0 TiB, ...".
+    virtual std::string describe() const = 0;
+    virtual uint64_t page_size() const { return 4096; }
+    virtual uint64_t memory_pages() const = 0;
+
+    // Adds the guest's regions (if it has any) and a source named
+    // "simulated" to `tracker`; the source's harvest calls harvest().
+    Status attach(Tracker& tracker);
+
+    // The guest runs for `d` with its vCPUs held `held_pct`% of the time
+    // (the throttle's percentage; 100 while paused for the switchover).
+    virtual void run(std::chrono::nanoseconds d, int held_pct) = 0;
+    // Moves the pages written since the last harvest into the dirty set, as
+    // a kernel mechanism would, and returns how many were newly dirty.
+    virtual Result<uint64_t> harvest(Tracker& tracker) = 0;
+
+    // --- the sender's side of the dirty set -----------------------------------------
+    virtual double dirty_pages() const = 0;  // in the dirty set now
+    virtual void discard_dirty() = 0;        // the start: round 1 copies everything anyway
+    // A round starts at the first page: every page (round 1) or the dirty ones.
+    virtual void begin_sweep(bool every_page) = 0;
+    virtual SimulatedPages ahead() const = 0;  // what this sweep still has to take
+    // Takes the next `fraction` (0..1] of what is ahead, in page order, out of
+    // the dirty set, and returns what it took (a guest that takes in chunks
+    // may take a little more).
+    virtual SimulatedPages take(double fraction) = 0;
+
+protected:
+    virtual Status add_regions(Tracker&) { return Ok{}; }
+};
+
+struct SimulationOptions {
+    uint64_t bandwidth = 0;  // wire bytes/s (required)
+    std::chrono::milliseconds downtime_limit{300};
+    bool auto_converge = false;
+    // The watcher's threshold; nullopt: no background sync. Without
+    // auto_converge nothing consumes its syncs, so it stays off (as in dtvm).
+    std::optional<std::chrono::milliseconds> background_sync;
+    ThrottleOptions throttle{};
+    uint32_t batch_pages = 64;  // pages per wire record, for the wire overhead
+    // The simulated migration gives up after this long (the real sender goes on).
+    std::chrono::nanoseconds max_time = std::chrono::hours(24);
+};
+
+struct SimulatedRound {
+    uint64_t round = 0;
+    double start_s = 0, seconds = 0;
+    double pages = 0, zero_pages = 0;   // sent in it
+    uint64_t background_syncs = 0;      // during it
+    int throttle_pct = 0;               // at its end
+    double remaining_pages = 0;         // dirty at the sync after it
+};
+
+struct SimulatedThrottleStep {
+    double at_s = 0;
+    int pct = 0;
+    SyncKind after = SyncKind::round;
+};
+
+struct SimulationResult {
+    enum class Verdict {
+        converged,
+        stuck,      // the throttle can do no more and the rounds stopped shrinking
+        timed_out,  // max_time passed
+        failed,     // a harvest failed (a damaged recording)
+    };
+    Verdict verdict = Verdict::failed;
+    std::string why;  // for all but converged
+    uint64_t rounds = 0;  // including the final one
+    uint64_t round_syncs = 0, background_syncs = 0;
+    double total_s = 0;                 // until the final round has been sent
+    double downtime_s = 0;              // the final round's time (the guest paused)
+    double estimated_downtime_s = 0;    // the sender's last estimate before switchover
+    double pages_sent = 0, zero_pages_sent = 0, bytes_on_wire = 0;
+    std::vector<SimulatedThrottleStep> throttle;
+    std::vector<SimulatedRound> round_log;
+    int final_throttle_pct = 0;
+
+    bool converged() const { return verdict == Verdict::converged; }
+};
+const char* to_string(SimulationResult::Verdict verdict);
+
+// Runs one simulated migration. The guest is attached to a Tracker of the
+// simulation's own and left in its end state.
+SimulationResult simulate_precopy(SimulatedGuest& guest, const SimulationOptions& options);
+
+// What the simulation leaves out, one sentence each, for the output.
+std::vector<std::string> simulation_leaves_out();
+
+}  // namespace dtrack::precopy
+
+DTRACK_PUBLIC_END

@@ -1,0 +1,75 @@
+// dtrack simulate on the command line: the side-by-side answer, JSON, and
+// bad input (exit 2 with the cause and the fix).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/run_command.hpp"
+
+using dtrack_test::binary;
+using dtrack_test::run;
+
+namespace {
+
+dtrack_test::CommandResult simulate(const std::string& args) { return run(binary("dtrack") + " simulate " + args + " 2>&1"); }
+
+}  // namespace
+
+TEST(SimulateCli, AnswersWithAndWithoutTheBackgroundSyncSideBySide) {
+    const auto r = simulate("--model mem=1T,vcpus=128,wss=800G,rate=20G --bandwidth 10G --auto-converge");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("with background sync"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("without"), std::string::npos);
+    EXPECT_NE(r.output.find("total migration time, s"), std::string::npos);
+    EXPECT_NE(r.output.find("the background sync cut the total migration time by"), std::string::npos);
+    EXPECT_NE(r.output.find("left out of the simulation:"), std::string::npos);
+    EXPECT_NE(r.output.find("compression"), std::string::npos);
+}
+
+TEST(SimulateCli, JsonHasBothRunsAndWhatIsLeftOut) {
+    const auto r = simulate("--model mem=64G,wss=16G,rate=4G,vcpus=8 --bandwidth 1G --auto-converge --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    ASSERT_EQ(j["runs"].size(), 2u);
+    EXPECT_EQ(j["runs"][0]["background_sync_ms"], 5000);
+    EXPECT_TRUE(j["runs"][1]["background_sync_ms"].is_null());
+    EXPECT_TRUE(j["runs"][0]["converges"].get<bool>());
+    EXPECT_GT(j["runs"][0]["throttle_steps"].get<int>(), 0);
+    EXPECT_FALSE(j["left_out"].empty());
+}
+
+TEST(SimulateCli, WithoutAutoConvergeOneRunSaysItDoesNotConvergeAndWhy) {
+    const auto r = simulate("--model mem=64G,wss=16G,rate=4G --bandwidth 1G --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    ASSERT_EQ(j["runs"].size(), 1u);
+    EXPECT_FALSE(j["runs"][0]["converges"].get<bool>());
+    EXPECT_NE(j["runs"][0]["why"].get<std::string>().find("auto-converge is off"), std::string::npos);
+}
+
+TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"--model mem=1T,wss=200G,rate=3G", "--bandwidth is missing"},
+        {"--model mem=1T,wss=2T,rate=3G --bandwidth 10G", "larger than mem"},
+        {"--model mem=-1T,wss=200G,rate=3G --bandwidth 10G", "negative"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10Q", "not a size"},
+        {"--model mem=1T,wss=200G,rate=3G,speed=9 --bandwidth 10G", "unknown key 'speed'"},
+        {"--model mem=1T,wss=200G --bandwidth 10G", "rate is missing"},
+        {"--bandwidth 10G", "nothing to simulate"},
+        {"--model mem=1T,wss=200G,rate=3G --trace x.dtz --bandwidth 10G", "exclude each other"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --downtime soon", "not a duration"},
+        {"--trace run.dtz --bandwidth 10G", "cannot read recordings yet"},
+    };
+    for (const auto& [args, cause] : cases) {
+        const auto r = simulate(args);
+        EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+        EXPECT_NE(r.output.find(cause), std::string::npos) << args << "\n" << r.output;
+        EXPECT_NE(r.output.find("fix:"), std::string::npos) << args << "\n" << r.output;
+    }
+}
+
+TEST(SimulateCli, HelpGivesTheExitCodes) {
+    const auto r = simulate("--help");
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.output.find("Exit codes: 0"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("--model"), std::string::npos);
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make bench`: dtrack simulate against the real migrations just run by
+# tools/migration_compare.sh (its output in COMPARE_OUTPUT), same guest and
+# link, with and without the background sync, side by side.
+#
+# The model is the guest's dtvm options: mem, vcpus, wss, rate (random
+# workload -> uniform writes), the bandwidth; zero = mem - wss (dtvm never
+# writes memory outside the working set, so round 1 sends it as zero pages);
+# and peak, one vCPU's write rate when it runs flat out, measured here: dtvm
+# runs the guest for 3 s held 90% of the time (--throttle 90), and
+# peak = its writes/s per vCPU / 0.1. That is what the throttle acts on.
+# Trace-based validation (dtvm --record, then dtrack simulate --trace) comes
+# with the recording format: see the hook in user/cmd_simulate.cpp.
+# Usage: tools/simulate_validation.sh BUILD_DIR COMPARE_OUTPUT dtvm-guest-options...
+set -euo pipefail
+build=$1 compare=$2
+shift 2
+guest=("$@")
+opt() { printf '%s\n' "${guest[@]}" | awk -v k="$1" 'prev==k {print} {prev=$0}'; }
+bytes() { awk -v s="$1" 'BEGIN { n = s + 0; u = substr(s, length(s)); m = 1;
+    if (u == "K" || u == "k") m = 1024; if (u == "M") m = 1048576; if (u == "G") m = 1073741824;
+    printf "%.0f", n * m }'; }
+count() { awk -v s="$1" 'BEGIN { n = s + 0; u = substr(s, length(s)); m = 1;
+    if (u == "k" || u == "K") m = 1000; if (u == "M") m = 1000000; printf "%.0f", n * m }'; }
+
+mem=$(bytes "$(opt --mem)") wss=$(bytes "$(opt --wss)") vcpus=$(opt --vcpus)
+rate=$(( $(count "$(opt --rate)") * vcpus * 4096 ))
+bandwidth=$(bytes "$(opt --bandwidth)")
+backend=$(opt --backend)
+
+# One vCPU flat out: the guest held 90% of the time, its writes/s x 10.
+held=$("$build/dtvm" --backend "$backend" --mem "$(opt --mem)" --vcpus "$vcpus" --workload random \
+       --wss "$(opt --wss)" --rate "$(opt --rate)" --seed 7 --throttle 90 --duration 3s --json 2>/dev/null |
+       grep -o '"writes_per_s":[0-9.]*' | cut -d: -f2 | awk '{ s += $1; n++ } END { printf "%.0f", s / n }')
+# A loaded machine can make the held guest slower than its own rate: never
+# below the rate it keeps unthrottled.
+peak=$(awk -v w="$held" -v r="$rate" -v v="$vcpus" 'BEGIN { p = w / 0.1 * 4096; if (p < r / v) p = r / v; printf "%.0f", p }')
+model="mem=$mem,vcpus=$vcpus,wss=$wss,rate=$rate,zero=$((mem - wss)),peak=$peak"
+echo "== dtrack simulate against the real migrations (same guest, same link) =="
+echo "held 90%, a vCPU wrote $held pages/s: peak $((peak / 4096)) pages/s per vCPU"
+echo "\$ dtrack simulate --model $model --bandwidth $bandwidth --auto-converge --background-sync 5s"
+sim=$("$build/dtrack" simulate --model "$model" --bandwidth "$bandwidth" --auto-converge --background-sync 5s)
+
+real() {  # real ROW COLUMN(1 with, 2 without): from migration_compare.sh's table
+    grep "^$1" "$compare" | sed "s/^$1 *//" | awk -v c="$2" '{ print $c }'
+}
+simulated() {
+    grep "^$1" <<<"$sim" | sed "s/^$1 *//" | awk -v c="$2" '{ print $c }'
+}
+steps() { sed 's/ (.*//' <<<"$1"; }
+diff_pct() { awk -v m="$1" -v r="$2" 'BEGIN { if (r > 0) printf "%+.0f%%", 100 * (m - r) / r; else print "-" }'; }
+
+printf '%-26s %10s %10s %8s   %10s %10s %8s\n' "" "real with" "model" "diff" "real w/o" "model" "diff"
+for row in "total migration time, s" "rounds" "throttle steps (last)"; do
+    rw=$(real "$row" 1) mw=$(simulated "$row" 1) ro=$(real "$row" 2) mo=$(simulated "$row" 2)
+    case $row in throttle*) rw=$(real "$row" 1); ro=$(real "$row" 3); mw=$(simulated "$row" 1); mo=$(simulated "$row" 3) ;; esac
+    printf '%-26s %10s %10s %8s   %10s %10s %8s\n' "$row" "$rw" "$mw" "$(diff_pct "$mw" "$rw")" \
+        "$ro" "$mo" "$(diff_pct "$mo" "$ro")"
+done
+grep -A 20 '^left out' <<<"$sim"

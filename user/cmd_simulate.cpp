@@ -1,0 +1,261 @@
+// dtrack simulate: a precopy migration of a modelled or recorded guest,
+// simulated with the engine's own Rounds, Watcher and Throttle on a manual
+// clock: does it converge, in how long, with what downtime and throttle,
+// with and without the background sync, side by side.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "commands.hpp"
+#include "dtrack/precopy/guest_model.hpp"
+#include "dtrack/precopy/simulation.hpp"
+#include "dtrack/precopy/trace_guest.hpp"
+#include "dtrack/units.hpp"
+
+namespace dtrack::cli {
+
+namespace {
+
+using precopy::SimulationResult;
+
+struct SimulateOptions {
+    std::string trace;
+    std::string model;
+    std::string bandwidth;
+    std::string downtime = "300ms";
+    bool auto_converge = false;
+    std::string background_sync = "5s";
+    std::string max_time = "24h";
+    bool json = false;
+};
+
+int usage_error(const Error& e) {
+    std::fprintf(stderr, "dtrack simulate: %s\n", e.message().c_str());
+    return exit_usage;
+}
+
+// The hook for recordings: the reader of `dtrack record`'s files connects
+// here (it yields recording::Interval values through an IntervalSource).
+Result<std::unique_ptr<precopy::IntervalSource>> open_recording(const std::string& path) {
+    return Error{ENOTSUP, "--trace " + path + ": this build cannot read recordings yet (dtrack record is not here)",
+                 "simulate a model of the guest with --model instead"};
+}
+
+// One simulated migration, labelled for the table.
+struct Column {
+    std::string label;
+    std::optional<std::chrono::milliseconds> background_sync;
+    SimulationResult result;
+};
+
+std::string seconds_text(double s) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f", s);
+    return b;
+}
+
+std::string throttle_steps(const SimulationResult& r) {
+    if (r.throttle.empty()) return "0";
+    return std::to_string(r.throttle.size()) + " (" + std::to_string(r.throttle.back().pct) + "%)";
+}
+
+std::string timeline(const SimulationResult& r) {
+    if (r.throttle.empty()) return "never engaged";
+    std::string s;
+    for (const auto& step : r.throttle) {
+        char b[64];
+        std::snprintf(b, sizeof b, "%s%d%% at %.1f s (%s)", s.empty() ? "" : ", ", step.pct, step.at_s,
+                      step.after == SyncKind::background ? "background" : "round");
+        s += b;
+    }
+    return s;
+}
+
+nlohmann::json to_json(const Column& c) {
+    const SimulationResult& r = c.result;
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& s : r.throttle)
+        steps.push_back({{"at_s", s.at_s}, {"pct", s.pct},
+                         {"sync", s.after == SyncKind::background ? "background" : "round"}});
+    nlohmann::json rounds = nlohmann::json::array();
+    for (const auto& l : r.round_log)
+        rounds.push_back({{"round", l.round}, {"start_s", l.start_s}, {"seconds", l.seconds}, {"pages", l.pages},
+                          {"zero_pages", l.zero_pages}, {"background_syncs", l.background_syncs},
+                          {"throttle_pct", l.throttle_pct}, {"remaining_pages", l.remaining_pages}});
+    nlohmann::json j{{"background_sync_ms", c.background_sync ? nlohmann::json(c.background_sync->count()) : nullptr},
+                     {"verdict", precopy::to_string(r.verdict)},
+                     {"converges", r.converged()},
+                     {"total_s", r.total_s},
+                     {"rounds", r.rounds},
+                     {"round_syncs", r.round_syncs},
+                     {"background_syncs", r.background_syncs},
+                     {"downtime_s", r.converged() ? nlohmann::json(r.downtime_s) : nullptr},
+                     {"throttle_steps", r.throttle.size()},
+                     {"final_throttle_pct", r.final_throttle_pct},
+                     {"throttle", steps},
+                     {"bytes_on_wire", r.bytes_on_wire},
+                     {"round_log", rounds}};
+    if (!r.converged()) j["why"] = r.why;
+    return j;
+}
+
+void print_table(const std::vector<Column>& cols) {
+    auto row = [&](const char* name, auto value) {
+        std::printf("%-30s", name);
+        for (const Column& c : cols) std::printf(" %22s", value(c.result).c_str());
+        std::printf("\n");
+    };
+    std::printf("%-30s", "");
+    for (const Column& c : cols) std::printf(" %22s", c.label.c_str());
+    std::printf("\n");
+    row("converges", [](const SimulationResult& r) { return std::string(r.converged() ? "yes" : "no"); });
+    row("total migration time, s", [](const SimulationResult& r) { return seconds_text(r.total_s); });
+    row("rounds", [](const SimulationResult& r) { return std::to_string(r.rounds); });
+    row("round syncs", [](const SimulationResult& r) { return std::to_string(r.round_syncs); });
+    row("background syncs", [](const SimulationResult& r) { return std::to_string(r.background_syncs); });
+    row("throttle steps (last)", throttle_steps);
+    row("downtime, ms", [](const SimulationResult& r) {
+        return r.converged() ? seconds_text(r.downtime_s * 1000) : std::string("-");
+    });
+    row("sent", [](const SimulationResult& r) { return format_bytes(r.bytes_on_wire); });
+    for (const Column& c : cols) {
+        std::printf("throttle, %s: %s\n", c.label.c_str(), timeline(c.result).c_str());
+        if (!c.result.converged()) std::printf("%s: %s\n", c.label.c_str(), c.result.why.c_str());
+    }
+    if (cols.size() == 2 && cols[0].result.converged() && cols[1].result.converged() && cols[1].result.total_s > 0) {
+        const double with = cols[0].result.total_s, without = cols[1].result.total_s;
+        std::printf("the background sync %s the total migration time by %.0f%%\n", with <= without ? "cut" : "added to",
+                    100 * std::abs(without - with) / without);
+    }
+}
+
+int run_simulate(const SimulateOptions& o) {
+    if (o.trace.empty() == o.model.empty())
+        return usage_error({EINVAL, o.trace.empty() ? "nothing to simulate" : "--trace and --model exclude each other",
+                            "give --model mem=...,wss=...,rate=... or --trace FILE"});
+    if (o.bandwidth.empty())
+        return usage_error({EINVAL, "--bandwidth is missing: a migration's time depends on its link",
+                            "give the link's bytes/s, e.g. --bandwidth 10G"});
+    std::string bw_text = o.bandwidth;
+    if (bw_text.ends_with("/s")) bw_text.resize(bw_text.size() - 2);
+    auto bandwidth = parse_size(bw_text, "--bandwidth");
+    if (!bandwidth) return usage_error(bandwidth.error());
+    if (*bandwidth == 0) return usage_error({EINVAL, "--bandwidth 0 moves nothing", "give e.g. --bandwidth 10G"});
+    auto downtime = parse_duration(o.downtime, "--downtime");
+    if (!downtime) return usage_error(downtime.error());
+    auto max_time = parse_duration(o.max_time, "--max-time");
+    if (!max_time) return usage_error(max_time.error());
+    if (max_time->count() <= 0) return usage_error({EINVAL, "--max-time 0 simulates nothing", "give e.g. 24h"});
+    std::optional<std::chrono::milliseconds> threshold;
+    if (o.background_sync != "off") {
+        auto t = parse_duration(o.background_sync, "--background-sync");
+        if (!t) return usage_error(t.error());
+        if (*t < std::chrono::milliseconds(4))
+            return usage_error({EINVAL, "--background-sync " + o.background_sync + " is too short",
+                                "give a threshold such as 5s, or off"});
+        threshold = std::chrono::duration_cast<std::chrono::milliseconds>(*t);
+    }
+
+    // Each column gets a guest of its own, in the same initial state.
+    std::optional<precopy::GuestModel> model;
+    std::unique_ptr<precopy::IntervalSource> recording;
+    if (!o.model.empty()) {
+        auto m = precopy::parse_guest_model(o.model);
+        if (!m) return usage_error(m.error());
+        model = *m;
+    } else {
+        auto r = open_recording(o.trace);
+        if (!r) return usage_error(r.error());
+        recording = std::move(*r);
+    }
+    std::string description;
+    auto simulate = [&](std::optional<std::chrono::milliseconds> bs) -> Result<SimulationResult> {
+        precopy::SimulationOptions so{.bandwidth = *bandwidth,
+                                      .downtime_limit = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime),
+                                      .auto_converge = o.auto_converge,
+                                      .background_sync = bs,
+                                      .max_time = *max_time};
+        if (model) {
+            precopy::ModelGuest guest(*model);
+            description = guest.describe();
+            return precopy::simulate_precopy(guest, so);
+        }
+        if (Status s = recording->rewind(); !s) return s.error();
+        auto guest = precopy::TraceGuest::open(*recording);
+        if (!guest) return guest.error();
+        description = (*guest)->describe();
+        return precopy::simulate_precopy(**guest, so);
+    };
+
+    std::vector<Column> cols;
+    if (o.auto_converge && threshold) cols.push_back({"with background sync", threshold, {}});
+    cols.push_back({"without", std::nullopt, {}});
+    for (Column& c : cols) {
+        auto r = simulate(c.background_sync);
+        if (!r) return usage_error(r.error());
+        c.result = *r;
+    }
+    bool failed = false;
+    for (const Column& c : cols) failed |= c.result.verdict == SimulationResult::Verdict::failed;
+
+    const auto left_out = precopy::simulation_leaves_out();
+    if (o.json) {
+        nlohmann::json runs = nlohmann::json::array();
+        for (const Column& c : cols) runs.push_back(to_json(c));
+        nlohmann::json doc{{"guest", description},
+                           {"bandwidth", *bandwidth},
+                           {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(*downtime).count()},
+                           {"auto_converge", o.auto_converge},
+                           {"runs", runs},
+                           {"left_out", left_out}};
+        std::printf("%s\n", doc.dump(2).c_str());
+    } else {
+        std::printf("dtrack simulate: %s\n", description.c_str());
+        std::printf("  bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s\n",
+                    format_bytes(double(*bandwidth)).c_str(),
+                    (long long)std::chrono::duration_cast<std::chrono::milliseconds>(*downtime).count(),
+                    o.auto_converge ? "on" : "off",
+                    !threshold ? "off"
+                    : o.auto_converge ? (std::to_string(threshold->count()) + " ms against none").c_str()
+                                      : "off (nothing consumes it without --auto-converge)");
+        print_table(cols);
+        std::printf("left out of the simulation:\n");
+        for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
+    }
+    return failed ? exit_failure : exit_ok;
+}
+
+}  // namespace
+
+void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
+    auto o = std::make_shared<SimulateOptions>();
+    CLI::App* cmd = app.add_subcommand("simulate", "Simulate a precopy migration of a modelled or recorded guest");
+    cmd->add_option("--model", o->model,
+                    "the guest: mem=SIZE,wss=SIZE,rate=BYTES/s[,vcpus=N][,hot=SIZE|PCT,hot-share=PCT]"
+                    "[,peak=BYTES/s per vCPU flat out][,zero=SIZE of never-written memory]");
+    cmd->add_option("--trace", o->trace, "a recording of the guest (dtrack record) to replay");
+    cmd->add_option("--bandwidth", o->bandwidth, "the link, bytes/s (e.g. 10G)");
+    cmd->add_option("--downtime", o->downtime, "switch over once the rest fits in this pause")->capture_default_str();
+    cmd->add_flag("--auto-converge", o->auto_converge, "throttle the vCPUs as QEMU does (20%, +10%, at most 99%)");
+    cmd->add_option("--background-sync", o->background_sync,
+                    "the watcher's threshold (e.g. 5s), simulated side by side with none; or off")
+        ->capture_default_str();
+    cmd->add_option("--max-time", o->max_time, "give up on a simulated migration after this long")
+        ->capture_default_str();
+    cmd->add_flag("--json", o->json, "one JSON document");
+    cmd->footer(
+        "The engine's own Rounds, Watcher (its tick() decision), Throttle and the sender's switchover decision run "
+        "on a simulated clock; the link and the guest are simulated. --model: writes land uniformly at random on "
+        "the working set (or its hot part, hot-share of them), so t seconds of writes at rate r dirty "
+        "wss * (1 - exp(-r t / wss)); the throttle holds each vCPU pct% of the time, so the guest writes at "
+        "min(rate, vcpus * peak * (1 - pct/100)) (peak defaults to rate / vcpus: busy vCPUs). The output says what "
+        "the simulation leaves out.\n"
+        "Example: dtrack simulate --model mem=1T,vcpus=128,wss=200G,rate=3G --bandwidth 10G --auto-converge\n"
+        "Exit codes: 0 the simulation ran (converged or not: see the verdict), 1 it failed (a damaged recording), "
+        "2 bad input (the message names the cause and the fix).");
+    cmd->callback([&chosen, o] { chosen.run = [o] { return run_simulate(*o); }; });
+}
+
+}  // namespace dtrack::cli
