@@ -280,7 +280,7 @@ bench: all $(BENCH)
 	$(Q)./tools/rate_overhead.sh $(BUILD)
 	$(Q)./tools/sidecar_bench.sh $(BUILD)
 
-run: all
+run: all $(QEMU_GUEST)
 	$(Q)./tools/demo.sh $(BUILD)
 
 clean:

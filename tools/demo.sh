@@ -58,6 +58,12 @@ echo "-- dtvm's own count for the same run (pages the guest wrote, per vCPU and 
 grep -E '^ +[0-9.]+s +[0-9]+ ' "$out/rate-dtvm.txt" | head -6
 echo
 
+# The same figures as counters for Prometheus, from a sidecar watching a
+# pid-file directory (as it would watch libvirt's /run/libvirt/qemu).
+echo "== dtrack sidecar: dirty-page counters on /metrics for every VM in a pid-file directory =="
+./tools/demo_sidecar.sh "$build" kvm
+echo
+
 # A precopy migration over 127.0.0.1 of a guest that dirties memory faster
 # than the link carries it, auto-converge on, with and without the
 # background sync. Scaled down to run in about a minute and a half: rounds of
