@@ -336,6 +336,7 @@ Result<HarvestReport> SampleSource::harvest(Tracker& tracker) {
     }
 
     SampleEstimate e = estimate_changed(compared->changed, compared->sampled, stats.present);
+    e.in_sample = compared->in_sample;
     e.working_set = compared->in_sample
                         ? double(compared->dirtied_in_sample) / double(compared->in_sample) * double(stats.present)
                         : 0;

@@ -103,6 +103,14 @@ TEST(SidecarCli, SampleCountersOnAProcessBackendDtvmMatchItsWorkloadWithinTheBou
     EXPECT_GT(b.value("dtrack_estimate_bound_pages", {{"target", target}}).value_or(0), 0);
     EXPECT_GT(b.value("dtrack_working_set_bytes", {{"target", target}, {"window", "10s"}}).value_or(0), 0);
     EXPECT_GT(b.value("dtrack_memory_bytes", {{"target", target}}).value_or(0), 0);
+    // The working set is at most the guest's 480 MiB (within the bound): the
+    // sample shrinks as memory becomes present, and pages marked while it was
+    // larger must not count as more than they stand for.
+    const double bound_bytes = 4096 * b.value("dtrack_estimate_bound_pages", {{"target", target}}).value_or(0);
+    for (const char* window : {"10s", "60s"})
+        EXPECT_LE(b.value("dtrack_working_set_bytes", {{"target", target}, {"window", window}}).value_or(0),
+                  480.0 * 1024 * 1024 + bound_bytes)
+            << window << "\n" << b.body;
     // What sampling cannot see is absent, not 0.
     for (const char* absent : {"dtrack_vcpu_dirty_pages_total", "dtrack_lost_pages_total",
                                "dtrack_ring_full_exits_total", "dtrack_ring_resets_total"})

@@ -40,6 +40,19 @@ TEST(WorkingSetWindows, PagesOlderThanTheWindowDropOut) {
     EXPECT_EQ(w.distinct_pages(60s), 12u);
 }
 
+TEST(WorkingSetWindows, ARestrictedCountKeepsOnlyAcceptedPagesOfTheWindowsClosedIntervals) {
+    WorkingSetWindows w(60s);
+    for (uint64_t p = 0; p < 10; ++p) w.mark(0, p);  // 1 s
+    w.close_interval(t0 + 1s);
+    for (uint64_t p = 0; p < 10; ++p) w.mark(1, p);  // 20 s
+    w.close_interval(t0 + 20s);
+    w.mark(1, 99);  // being recorded: in no closed interval yet
+    const auto even = [](dtrack::RegionId, uint64_t page) { return page % 2 == 0; };
+    EXPECT_EQ(w.distinct_pages_where(10s, even), 5u);   // region 1's even pages
+    EXPECT_EQ(w.distinct_pages_where(60s, even), 10u);  // and region 0's
+    EXPECT_EQ(w.distinct_pages_where(60s, [](dtrack::RegionId r, uint64_t) { return r == 0; }), 10u);
+}
+
 TEST(WorkingSetWindows, NothingClosedYetIsAnEmptyWorkingSet) {
     WorkingSetWindows w(60s);
     w.mark(0, 1);

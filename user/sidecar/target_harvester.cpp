@@ -122,16 +122,26 @@ bool TargetHarvester::harvest_once() {
     f.measured_seconds += sample->seconds;
     f.dirty_pages += uint64_t(std::llround(std::max(sample->distinct_pages, 0.0)));
     read_counters(f);
-    // The windows hold the pages the source marked: all of them for an
-    // exact method, the sampled ones for sampling, which stand for
-    // present / sampled pages each (as in the estimate).
-    double scale = 1;
+    // The windows hold the pages the source marked: all of them for an exact
+    // method. Sampling marks sampled pages, and its sample shrinks as the
+    // target's memory grows (nested: today's sample is inside every earlier,
+    // larger one), so only the window's pages in today's sample count, each
+    // standing for present / in_sample pages. Scaling every page ever marked
+    // by today's ratio would over-count (680 MiB for a 480 MiB set).
     if (setup_.sample && sample->estimate) {
         const SampleEstimate e = setup_.sample->last_estimate();
-        scale = e.sampled ? double(e.total) / double(e.sampled) : 0;
+        const double scale = e.in_sample ? double(e.total) / double(e.in_sample) : 0;
+        const Tracker& tracker = *setup_.tracker;
+        const auto in_sample = [&](RegionId region, uint64_t page) {
+            const Region& r = tracker.region(region);
+            return setup_.sample->in_sample(r.base + page * r.page_size);
+        };
+        f.working_set_10s_pages = uint64_t(std::llround(double(windows_.distinct_pages_where(window_10s, in_sample)) * scale));
+        f.working_set_60s_pages = uint64_t(std::llround(double(windows_.distinct_pages_where(window_60s, in_sample)) * scale));
+    } else {
+        f.working_set_10s_pages = windows_.distinct_pages(window_10s);
+        f.working_set_60s_pages = windows_.distinct_pages(window_60s);
     }
-    f.working_set_10s_pages = uint64_t(std::llround(double(windows_.distinct_pages(window_10s)) * scale));
-    f.working_set_60s_pages = uint64_t(std::llround(double(windows_.distinct_pages(window_60s)) * scale));
     f.memory_bytes = round_one_bytes(*setup_.tracker, setup_, working_set_pages(*sample, setup_));
     if (sample->estimate) f.estimate_bound_pages = sample->bound_pages;
 

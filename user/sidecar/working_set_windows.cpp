@@ -52,6 +52,30 @@ void WorkingSetWindows::forget_chunks_older_than(uint32_t first_kept) {
     cached_chunk_ = nullptr;
 }
 
+uint32_t WorkingSetWindows::first_interval_in(std::chrono::nanoseconds window) const {
+    uint32_t first = current_;
+    if (closed_.empty()) return first;
+    const TimePoint since = closed_.back().end - window;
+    for (auto it = closed_.rbegin(); it != closed_.rend() && it->end > since; ++it) --first;
+    return first;
+}
+
+uint64_t WorkingSetWindows::distinct_pages_where(std::chrono::nanoseconds window,
+                                                 const std::function<bool(RegionId, uint64_t)>& keep) const {
+    const uint32_t first = first_interval_in(window);
+    uint64_t pages = 0;
+    for (const auto& [key, chunk] : chunks_) {
+        const RegionId region = RegionId(key >> 40);
+        const uint64_t first_page = (key & ((1ULL << 40) - 1)) * pages_per_chunk;
+        for (uint64_t i = 0; i < pages_per_chunk; ++i) {
+            const uint32_t last = (*chunk)[i];
+            // In a closed interval of the window (not the one being recorded).
+            if (last >= first && last < current_ && keep(region, first_page + i)) ++pages;
+        }
+    }
+    return pages;
+}
+
 uint64_t WorkingSetWindows::distinct_pages(std::chrono::nanoseconds window) const {
     if (closed_.empty()) return 0;
     const TimePoint since = closed_.back().end - window;

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 
@@ -36,6 +37,10 @@ public:
     // Distinct pages dirtied in the intervals that ended within `window` of
     // the last closed one (that one included).
     uint64_t distinct_pages(std::chrono::nanoseconds window) const;
+    // The same, counting only the pages `keep` accepts (a sampling source's
+    // current sample). It visits every remembered page: for small sets.
+    uint64_t distinct_pages_where(std::chrono::nanoseconds window,
+                                  const std::function<bool(RegionId, uint64_t page)>& keep) const;
 
 private:
     static constexpr uint64_t pages_per_chunk = 256;
@@ -48,6 +53,8 @@ private:
 
     uint32_t& last_interval_of(RegionId region, uint64_t page);
     void forget_chunks_older_than(uint32_t first_kept);
+    // The number of the oldest closed interval inside `window` (current_ when none is).
+    uint32_t first_interval_in(std::chrono::nanoseconds window) const;
 
     std::chrono::nanoseconds longest_;
     uint32_t current_ = 1;            // the number of the interval being recorded

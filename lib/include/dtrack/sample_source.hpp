@@ -105,6 +105,7 @@ struct SampleEstimate {
     uint64_t sampled = 0;  // pages hashed and compared
     uint64_t changed = 0;  // of those, changed
     uint64_t total = 0;    // the population: pages present now (with memory of their own)
+    uint64_t in_sample = 0;  // pages in the sample now: a page of it stands for total / in_sample pages
     // Pages written at least once since track(), estimated from the pages of
     // the current sample that ever changed (exact in exact mode).
     double working_set = 0;
@@ -138,6 +139,12 @@ public:
     uint64_t total_pages() const { return total_pages_; }  // pages of the tracked ranges (virtual)
     uint64_t sample_size() const;  // pages hashed at the last harvest (every present page in exact mode)
     uint64_t seed() const { return options_.seed; }
+    // Whether the page at `address` is in the sample as of the last harvest
+    // (always, in exact mode). Samples are nested, so a page in the sample
+    // now was in it at every earlier harvest with a larger population: a
+    // set of pages marked over several harvests, restricted to the current
+    // sample, scales by total / in_sample. Call it from the harvesting thread.
+    bool in_sample(uint64_t address) const { return sampled(address, threshold_); }
     // Thread-safe snapshots of the last harvest.
     SampleEstimate last_estimate() const;
     SampleReadStats last_read_stats() const;
