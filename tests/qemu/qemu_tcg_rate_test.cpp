@@ -55,7 +55,10 @@ TEST(QemuTcg, SampledRateMatchesTheGuestsDirtySetWithinTheBound) {
     for (const json& j : intervals) {
         const std::string line = j.dump();
         EXPECT_FALSE(j["exact"].get<bool>()) << line;
-        const double bound = j["bound_pages"].get<double>();
+        // The sample is fixed for the run, so its miss is the same in every
+        // interval: one run in twenty falls outside the 95% bound in all of
+        // them. Twice the bound, as RateAccuracy allows.
+        const double bound = 2 * j["bound_pages"].get<double>();
         EXPECT_GT(bound, 0) << line;
         EXPECT_GE(j["distinct_pages"].get<double>(), kQemuGuestDirtyPages - bound) << line;
         EXPECT_LE(j["distinct_pages"].get<double>(), kQemuGuestDirtyPages + kQemuOwnPages + bound) << line;

@@ -31,10 +31,12 @@ TEST(SidecarQemu, SampleCountersMatchTheGuestsDirtySetEveryInterval) {
 
     const double intervals = b.value("dtrack_harvests_total", t).value_or(0) - a.value("dtrack_harvests_total", t).value_or(0);
     const double pages = b.value("dtrack_dirty_pages_total", t).value_or(0) - a.value("dtrack_dirty_pages_total", t).value_or(0);
-    const double bound = b.value("dtrack_estimate_bound_pages", t).value_or(0);
+    // The sample is fixed for the run, so its miss repeats every interval:
+    // twice the 95% bound, as RateAccuracy allows.
+    const double bound = 2 * b.value("dtrack_estimate_bound_pages", t).value_or(0);
     ASSERT_GE(intervals, 4) << b.body;
     EXPECT_GT(bound, 0) << b.body;
-    // Each interval: the guest's pages, within the estimate's bound.
+    // Each interval: the guest's pages, within the bound.
     EXPECT_GE(pages / intervals, kQemuGuestDirtyPages - bound) << b.body;
     EXPECT_LE(pages / intervals, kQemuGuestDirtyPages + kQemuOwnPages + bound) << b.body;
     // The working set is the guest's 32 MiB, not QEMU's 128 MiB of RAM.
