@@ -45,7 +45,8 @@ BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 # --- Debian packages every target needs (installed by `make deps`) -----------
 DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
-                nlohmann-json3-dev binutils pkg-config libssl-dev openssl
+                nlohmann-json3-dev binutils pkg-config libssl-dev openssl \
+                libcairo2-dev libclang-rt-14-dev
 
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -132,9 +133,14 @@ $(LIB_SO): $(LIB_OBJS)
 	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -o $@ $^ $(LDLIBS)
 	$(Q)ln -sf $(@F) $(BUILD)/$(LIB_SONAME) && ln -sf $(LIB_SONAME) $(BUILD)/libdtrack.so
 
+# dtrack report draws with cairo (SVG and PNG from one drawing code); only the CLI links it.
+CAIRO_CFLAGS = $(shell pkg-config --cflags cairo 2>/dev/null)
+CAIRO_LIBS   = $(shell pkg-config --libs cairo 2>/dev/null || echo -lcairo)
+$(BUILD)/user/report_draw.o: DT_CXXFLAGS += $(CAIRO_CFLAGS)
+
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(LDLIBS) $(CAIRO_LIBS)
 
 # Tests find their helpers under tests/ and the built binaries (dtrack, dtvm)
 # through DTRACK_BUILD_DIR; only they see tests/.

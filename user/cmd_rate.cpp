@@ -3,18 +3,16 @@
 // kernel allows and labelled an estimate (with its bound) where not, and what
 // that means for a precopy migration at a given bandwidth and downtime.
 #include <nlohmann/json.hpp>
-#include <signal.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <chrono>
 #include <cstdio>
-#include <thread>
 
 #include "commands.hpp"
 #include "dtrack/migration_forecast.hpp"
 #include "dtrack/rate_meter.hpp"
 #include "dtrack/units.hpp"
+#include "interval_clock.hpp"
 #include "rate_method.hpp"
 
 namespace dtrack::cli {
@@ -35,8 +33,6 @@ struct RateOptions {
     std::string memory;  // guest memory for the forecast; default: what the method sees
 };
 
-std::atomic<bool> interrupted{false};
-
 int usage_error(const Error& e) {
     std::fprintf(stderr, "dtrack rate: %s\n", e.message().c_str());
     return exit_usage;
@@ -55,33 +51,11 @@ uint64_t visible_memory_bytes(const Tracker& tracker, const RateSetup& setup) {
     return bytes;
 }
 
-// "1%", "0.5%" or "0.01": a fraction in (0, 1).
-Result<double> parse_bound(const std::string& text) {
-    char* end = nullptr;
-    double v = std::strtod(text.c_str(), &end);
-    if (end != text.c_str() && *end == '%' && end[1] == 0) v /= 100;
-    else if (end == text.c_str() || *end != 0) v = -1;
-    if (!(v > 0 && v < 1))
-        return Error{EINVAL, "--bound " + text + " is not a share between 0 and 100%",
-                     "give e.g. --bound 2% (the default), 1% (finer, dearer) or 5% (cheaper)"};
-    return v;
-}
-
 int run_rate(const RateOptions& o) {
-    RateMethod method;
-    if (o.method == "auto") method = RateMethod::automatic;
-    else if (o.method == "bpf") method = RateMethod::bpf;
-    else if (o.method == "sample") method = RateMethod::sample;
-    else if (o.method == "uffd")
-        return usage_error({EINVAL,
-                            "there is no --method uffd: userfaultfd tracks only memory of the process that "
-                            "registers it, so it cannot measure another process",
-                            "use --method bpf or --method sample; a VMM can embed dtrack::UffdSource for its own RAM"});
-    else return usage_error({EINVAL, "unknown method '" + o.method + "'", "use auto, bpf or sample"});
-    auto interval = parse_duration(o.interval, "--interval");
+    auto method = parse_rate_method(o.method);
+    if (!method) return usage_error(method.error());
+    auto interval = parse_interval(o.interval);
     if (!interval) return usage_error(interval.error());
-    if (*interval < std::chrono::milliseconds(10))
-        return usage_error({EINVAL, "--interval " + o.interval + " is too short", "use 10ms or more, e.g. 1s"});
     auto bandwidth = parse_size(o.bandwidth, "--bandwidth");
     if (!bandwidth) return usage_error(bandwidth.error());
     auto downtime = parse_duration(o.downtime, "--downtime");
@@ -101,15 +75,14 @@ int run_rate(const RateOptions& o) {
 
     auto target = inspect_process(o.pid);
     if (!target) return usage_error(target.error());
-    auto setup = setup_rate_method(method, *target,
+    auto setup = setup_rate_method(*method, *target,
                                    {.exact_sampling = o.exact, .max_error = *bound, .sample_pages = o.sample_pages});
     if (!setup) return usage_error(setup.error());
     Tracker& tracker = *setup->tracker;
 
     RateMeter meter(tracker);
     if (Status s = meter.start(); !s) return usage_error(s.error());
-    ::signal(SIGINT, [](int) { interrupted = true; });
-    ::signal(SIGTERM, [](int) { interrupted = true; });
+    catch_interrupts();
 
     if (!o.json) {
         std::printf("dtrack rate: pid %d (%s), method %s: %s, %s\n", target->pid, target->comm.c_str(),
@@ -126,10 +99,8 @@ int run_rate(const RateOptions& o) {
     }
 
     const auto start = std::chrono::steady_clock::now();
-    auto next = start;
     double peak = 0, sum_rate = 0;
     uint64_t samples = 0, wss = 0;
-    int code = exit_ok;
     const auto forecast_now = [&](double rate_bytes) {
         const uint64_t mem = memory.value_or(std::max<uint64_t>(visible_memory_bytes(tracker, *setup), wss * 4096));
         return forecast_precopy({.memory_bytes = mem,
@@ -138,28 +109,10 @@ int run_rate(const RateOptions& o) {
                                  .bandwidth = double(*bandwidth),
                                  .downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime)});
     };
-    while (o.count == 0 || samples < o.count) {
-        // Sleep to the next tick in short steps: Ctrl-C or the target's exit
-        // ends the run within ~50 ms, never later than one interval.
-        next += *interval;
-        while (std::chrono::steady_clock::now() < next && !interrupted && process_alive(o.pid))
-            std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(next - std::chrono::steady_clock::now(),
-                                                                           std::chrono::milliseconds(50)));
-        if (interrupted) break;
-        if (!process_alive(o.pid)) {
-            std::fprintf(stderr, "dtrack rate: process %d exited; run ended\n", o.pid);
-            break;
-        }
+    const int code = measure_every(*interval, o.pid, "dtrack rate", "run ended",
+                                   [&] { return o.count == 0 || samples < o.count; }, [&]() -> Status {
         auto s = meter.sample();
-        if (!s) {
-            if (!process_alive(o.pid) || s.error().errno_value == ESRCH) {
-                std::fprintf(stderr, "dtrack rate: process %d exited; run ended\n", o.pid);
-                break;
-            }
-            std::fprintf(stderr, "dtrack rate: %s\n", s.error().message().c_str());
-            code = exit_failure;
-            break;
-        }
+        if (!s) return s.error();
         ++samples;
         wss = s->working_set_pages;
         if (setup->sample && s->estimate) {
@@ -223,7 +176,8 @@ int run_rate(const RateOptions& o) {
                         double(wss) * 4096 / (1 << 20), figure.c_str(), vcpus.c_str());
         }
         std::fflush(stdout);
-    }
+        return Ok{};
+    });
     if (samples && !o.json) {
         const Forecast f = forecast_now(sum_rate / double(samples) * 4096);
         std::printf("over %llu intervals: %s pages/s on average, %s at peak, working set %.1f MiB\n",

@@ -20,5 +20,7 @@ struct ChosenCommand {
 
 void add_doctor_command(CLI::App& app, ChosenCommand& chosen);
 void add_rate_command(CLI::App& app, ChosenCommand& chosen);
+void add_record_command(CLI::App& app, ChosenCommand& chosen);
+void add_report_command(CLI::App& app, ChosenCommand& chosen);
 
 }  // namespace dtrack::cli

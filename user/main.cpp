@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
     ChosenCommand chosen;
     add_doctor_command(app, chosen);
     add_rate_command(app, chosen);
+    add_record_command(app, chosen);
+    add_report_command(app, chosen);
 
     try {
         app.parse(argc, argv);

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -37,5 +38,13 @@ struct RateMethodOptions {
 // Builds a tracker (regions and source) for `method` on `target`.
 Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& target,
                                     const RateMethodOptions& options);
+
+// The options as typed, shared by the commands that measure (rate, record).
+// "auto" | "bpf" | "sample"; "uffd" gets its own explanation.
+Result<RateMethod> parse_rate_method(const std::string& text);
+// "1s", "500ms": at least 10 ms.
+Result<std::chrono::nanoseconds> parse_interval(const std::string& text);
+// "1%", "0.5%" or "0.01": a fraction in (0, 1).
+Result<double> parse_bound(const std::string& text);
 
 }  // namespace dtrack::cli

@@ -112,6 +112,10 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     app.add_option("--duration", t.duration, "how long to run the check loop (e.g. 10s)")->capture_default_str();
     app.add_option("--interval", t.interval, "how often to check and print")->capture_default_str();
     app.add_flag("--json", o.json, "one JSON object per interval instead of the table");
+    app.add_option("--record", o.record,
+                   "write the pages taken each interval to FILE, a recording `dtrack report` reads "
+                   "(docs/recording-format.md)")
+        ->type_name("FILE");
     app.add_flag("--emulated", o.vm.emulated, "run the guest under KVM's instruction emulator (slow; provokes ring jams)");
     // Migration, source side.
     app.add_option("--migrate-to", t.migrate_to, "migrate the guest's memory to a dtvm --incoming (tcp://HOST:PORT)");
@@ -244,6 +248,9 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
         o.migrate = m;
     }
 
+    if (!o.record.empty() && (!t.migrate_to.empty() || !t.incoming.empty()))
+        return bad_input({EINVAL, "--record records the check loop's intervals, not a migration",
+                          "leave out --record, or --migrate-to / --incoming"});
     if (dtrack::Status s = check_security(t, o); !s) return bad_input(s.error());
 
     // Every option is checked; only now look at the machine (auto opens /dev/kvm).
