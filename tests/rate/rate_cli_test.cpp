@@ -13,43 +13,18 @@
 #include <vector>
 #include <thread>
 
+#include "support/background.hpp"
 #include "support/backends.hpp"
 #include "support/run_command.hpp"
 #include "support/sanitizers.hpp"
 
+using dtrack_test::Background;
 using dtrack_test::binary;
+using dtrack_test::json_lines;
 using dtrack_test::run;
 using nlohmann::json;
 
 namespace {
-
-// A background process, killed at the end of the test.
-class Background {
-public:
-    explicit Background(const std::string& command) {
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), nullptr);
-            ::_exit(127);
-        }
-    }
-    ~Background() {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    pid_t pid() const { return pid_; }
-
-private:
-    pid_t pid_;
-};
-
-// One JSON object per line, as `dtrack rate --json` prints them.
-std::vector<json> json_lines(const std::string& output) {
-    std::vector<json> out;
-    std::istringstream lines(output);
-    for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line));
-    return out;
-}
 
 std::string rate(pid_t pid, const std::string& args) {
     return binary("dtrack") + " rate --pid " + std::to_string(pid) + " " + args + " 2>&1";
