@@ -55,7 +55,7 @@ LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp l
 LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
 CLI_SRCS  := $(wildcard user/*.cpp)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
-TEST_SRCS := $(filter-out tests/bench/%,$(wildcard tests/*.cpp tests/*/*.cpp))
+TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.cpp)
 BENCH_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(BENCH_SRCS))
@@ -75,7 +75,7 @@ BENCH  := $(BUILD)/dtrack_bench
 TOOLS :=
 include $(wildcard tools/*/tool.mk)
 
-.PHONY: all deps test soak run bench clean asan tsan
+.PHONY: all deps test soak run bench clean asan tsan fuzz
 all: $(LIB_A) $(LIB_SO) $(CLI) $(TOOLS)
 
 # Installs what is missing; a no-op (one dpkg-query) when everything is there.
@@ -144,7 +144,8 @@ $(CLI): $(CLI_OBJS) $(LIB_A)
 
 # Tests find their helpers under tests/ and the built binaries (dtrack, dtvm)
 # through DTRACK_BUILD_DIR; only they see tests/.
-$(TEST_OBJS) $(BENCH_OBJS): DT_CXXFLAGS += -Itests -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"'
+$(TEST_OBJS) $(BENCH_OBJS): DT_CXXFLAGS += -Itests -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"' \
+                                           -DDTRACK_SOURCE_DIR='"$(abspath .)"'
 
 # Tests drive real VMs through dtvm's VM layer.
 $(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm
@@ -190,6 +191,36 @@ tsan:
 # The no-lost-page oracle, 20 times longer than in `make test`.
 soak: all $(TESTS)
 	$(Q)DTRACK_SOAK=20 $(TESTS) --gtest_filter='*Oracle*:RingJam*'
+
+# libFuzzer (clang -fsanitize=fuzzer,address) on the parsers of untrusted
+# bytes: the recording reader and the precopy stream. Each target runs
+# FUZZ_SECONDS from its corpus under tests/corpus/ (inputs found that crash
+# are written there too: keep them, `make test` replays the corpus).
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_CXX     ?= clang++
+FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/include -Ilib -Itests
+FUZZ_LIB     := lib/consumers/recording_format.cpp lib/consumers/recording_reader.cpp \
+                lib/consumers/recording_writer.cpp lib/consumers/precopy_wire_format.cpp lib/engine/error.cpp
+FUZZ_TARGETS := recording_reader precopy_wire
+FUZZ_CORPUS_recording_reader := tests/corpus/recording
+FUZZ_CORPUS_precopy_wire     := tests/corpus/precopy
+
+$(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_LIB) $(wildcard lib/include/dtrack/*.hpp lib/consumers/*.hpp lib/common/*.hpp tests/support/precopy_parse.hpp) | deps
+	$(Q)mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) -lz -pthread
+
+fuzz: $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))
+	$(Q)for t in $(FUZZ_TARGETS); do \
+	    case $$t in recording_reader) c=$(FUZZ_CORPUS_recording_reader);; *) c=$(FUZZ_CORPUS_precopy_wire);; esac; \
+	    mkdir -p $(FUZZ_BUILD)/$$t.new; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s (corpus $$c)"; \
+	    $(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	        -artifact_prefix=$$c/crash- -print_final_stats=1 $(FUZZ_BUILD)/$$t.new $$c 2>&1 \
+	        | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)' || true; \
+	    if ls $$c/crash-* >/dev/null 2>&1; then echo "fuzz: $$t found crashes: $$(ls $$c/crash-*)"; exit 1; fi; \
+	done
 
 # Micro-benchmarks, a real migration with and without the background sync
 # (rounds of ~8 s against the default 5 s threshold; a few minutes), and what
