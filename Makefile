@@ -51,7 +51,8 @@ BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 # --- Debian packages every target needs (installed by `make deps`) -----------
 DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
-                nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl
+                nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl \
+                libcairo2-dev libclang-rt-14-dev
 # Wanted by some tests, which skip with the reason where they are missing:
 # QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
 # tools/prometheus). Installed where the distribution has them.
@@ -66,7 +67,7 @@ CLI_SRCS  := $(wildcard user/*.cpp user/sidecar/*.cpp)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
 # The sidecar's pieces that tests link and check on their own.
 SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows)
-TEST_SRCS := $(filter-out tests/bench/%,$(wildcard tests/*.cpp tests/*/*.cpp))
+TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.cpp)
 BENCH_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(BENCH_SRCS))
@@ -86,7 +87,7 @@ BENCH  := $(BUILD)/dtrack_bench
 TOOLS :=
 include $(wildcard tools/*/tool.mk)
 
-.PHONY: all deps test soak run bench clean asan tsan install uninstall
+.PHONY: all deps test soak run bench clean asan tsan install uninstall fuzz
 all: $(LIB_A) $(LIB_SO) $(CLI) $(TOOLS)
 
 # Installs what is missing; a no-op (one dpkg-query) when everything is there.
@@ -152,17 +153,22 @@ $(LIB_SO): $(LIB_OBJS) lib/libdtrack.map
 	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=lib/libdtrack.map -o $@ $(LIB_OBJS) $(LDLIBS)
 	$(Q)ln -sf $(@F) $(BUILD)/$(LIB_SONAME) && ln -sf $(LIB_SONAME) $(BUILD)/libdtrack.so
 
-# Objects that include httplib.h (OBJ_CXXFLAGS is expanded when they compile).
+# Objects that include httplib.h or cairo.h (OBJ_CXXFLAGS is expanded when
+# they compile, after `deps` installed the packages pkg-config asks about).
 $(filter $(BUILD)/user/sidecar/%,$(CLI_OBJS)) $(BUILD)/user/cmd_sidecar.o: OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
+# dtrack report draws with cairo (SVG and PNG from one drawing code); only the CLI links it.
+CAIRO_CFLAGS = $(shell pkg-config --cflags cairo 2>/dev/null)
+CAIRO_LIBS   = $(shell pkg-config --libs cairo 2>/dev/null || echo -lcairo)
+$(BUILD)/user/report_draw.o: OBJ_CXXFLAGS = $(CAIRO_CFLAGS)
 $(CLI_OBJS): DT_CXXFLAGS += -Iuser
 
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(HTTPLIB_LIBS) $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(HTTPLIB_LIBS) $(CAIRO_LIBS) $(LDLIBS)
 
 # Tests find their helpers under tests/, the built binaries (dtrack, dtvm)
-# through DTRACK_BUILD_DIR and shipped files (tools/prometheus) through
-# DTRACK_SOURCE_DIR; only they see tests/.
+# through DTRACK_BUILD_DIR and shipped files (tools/prometheus, corpora)
+# through DTRACK_SOURCE_DIR; only they see tests/.
 $(TEST_OBJS) $(BENCH_OBJS): DT_CXXFLAGS += -Itests -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"' \
                                           -DDTRACK_SOURCE_DIR='"$(CURDIR)"'
 
@@ -269,6 +275,36 @@ tsan:
 # The no-lost-page oracle, 20 times longer than in `make test`.
 soak: all $(TESTS)
 	$(Q)DTRACK_SOAK=20 $(TESTS) --gtest_filter='*Oracle*:RingJam*'
+
+# libFuzzer (clang -fsanitize=fuzzer,address) on the parsers of untrusted
+# bytes: the recording reader and the precopy stream. Each target runs
+# FUZZ_SECONDS from its corpus under tests/corpus/ (inputs found that crash
+# are written there too: keep them, `make test` replays the corpus).
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_CXX     ?= clang++
+FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/include -Ilib -Itests
+FUZZ_LIB     := lib/consumers/recording_format.cpp lib/consumers/recording_reader.cpp \
+                lib/consumers/recording_writer.cpp lib/consumers/precopy_wire_format.cpp lib/engine/error.cpp
+FUZZ_TARGETS := recording_reader precopy_wire
+FUZZ_CORPUS_recording_reader := tests/corpus/recording
+FUZZ_CORPUS_precopy_wire     := tests/corpus/precopy
+
+$(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_LIB) $(wildcard lib/include/dtrack/*.hpp lib/consumers/*.hpp lib/common/*.hpp tests/support/precopy_parse.hpp) | deps
+	$(Q)mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) -lz -pthread
+
+fuzz: $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))
+	$(Q)for t in $(FUZZ_TARGETS); do \
+	    case $$t in recording_reader) c=$(FUZZ_CORPUS_recording_reader);; *) c=$(FUZZ_CORPUS_precopy_wire);; esac; \
+	    mkdir -p $(FUZZ_BUILD)/$$t.new; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s (corpus $$c)"; \
+	    $(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	        -artifact_prefix=$$c/crash- -print_final_stats=1 $(FUZZ_BUILD)/$$t.new $$c 2>&1 \
+	        | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)' || true; \
+	    if ls $$c/crash-* >/dev/null 2>&1; then echo "fuzz: $$t found crashes: $$(ls $$c/crash-*)"; exit 1; fi; \
+	done
 
 # Micro-benchmarks, a real migration with and without the background sync
 # (rounds of ~8 s against the default 5 s threshold; a few minutes), and what

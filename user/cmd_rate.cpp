@@ -3,18 +3,16 @@
 // kernel allows and labelled an estimate (with its bound) where not, and what
 // that means for a precopy migration at a given bandwidth and downtime.
 #include <nlohmann/json.hpp>
-#include <signal.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <chrono>
 #include <cstdio>
-#include <thread>
 
 #include "commands.hpp"
 #include "dtrack/migration_forecast.hpp"
 #include "dtrack/rate_meter.hpp"
 #include "dtrack/units.hpp"
+#include "interval_clock.hpp"
 #include "rate_method.hpp"
 
 namespace dtrack::cli {
@@ -34,8 +32,6 @@ struct RateOptions {
     std::string downtime = "300ms";
     std::string memory;  // guest memory for the forecast; default: what the method sees
 };
-
-std::atomic<bool> interrupted{false};
 
 int usage_error(const Error& e) {
     std::fprintf(stderr, "dtrack rate: %s\n", e.message().c_str());
@@ -73,8 +69,7 @@ int run_rate(const RateOptions& o) {
 
     RateMeter meter(tracker);
     if (Status s = meter.start(); !s) return usage_error(s.error());
-    ::signal(SIGINT, [](int) { interrupted = true; });
-    ::signal(SIGTERM, [](int) { interrupted = true; });
+    catch_interrupts();
 
     if (!o.json) {
         std::printf("dtrack rate: pid %d (%s), method %s: %s, %s\n", target->pid, target->comm.c_str(),
@@ -91,10 +86,8 @@ int run_rate(const RateOptions& o) {
     }
 
     const auto start = std::chrono::steady_clock::now();
-    auto next = start;
     double peak = 0, sum_rate = 0;
     uint64_t samples = 0, wss = 0;
-    int code = exit_ok;
     const auto forecast_now = [&](double rate_bytes) {
         const uint64_t mem = memory.value_or(round_one_bytes(tracker, *setup, wss));
         return forecast_precopy({.memory_bytes = mem,
@@ -103,28 +96,10 @@ int run_rate(const RateOptions& o) {
                                  .bandwidth = double(*bandwidth),
                                  .downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime)});
     };
-    while (o.count == 0 || samples < o.count) {
-        // Sleep to the next tick in short steps: Ctrl-C or the target's exit
-        // ends the run within ~50 ms, never later than one interval.
-        next += *interval;
-        while (std::chrono::steady_clock::now() < next && !interrupted && process_alive(o.pid))
-            std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(next - std::chrono::steady_clock::now(),
-                                                                           std::chrono::milliseconds(50)));
-        if (interrupted) break;
-        if (!process_alive(o.pid)) {
-            std::fprintf(stderr, "dtrack rate: process %d exited; run ended\n", o.pid);
-            break;
-        }
+    const int code = measure_every(*interval, o.pid, "dtrack rate", "run ended",
+                                   [&] { return o.count == 0 || samples < o.count; }, [&]() -> Status {
         auto s = meter.sample();
-        if (!s) {
-            if (!process_alive(o.pid) || s.error().errno_value == ESRCH) {
-                std::fprintf(stderr, "dtrack rate: process %d exited; run ended\n", o.pid);
-                break;
-            }
-            std::fprintf(stderr, "dtrack rate: %s\n", s.error().message().c_str());
-            code = exit_failure;
-            break;
-        }
+        if (!s) return s.error();
         ++samples;
         wss = working_set_pages(*s, *setup);
         const double rate = s->seconds > 0 ? s->distinct_pages / s->seconds : 0;
@@ -183,7 +158,8 @@ int run_rate(const RateOptions& o) {
                         double(wss) * 4096 / (1 << 20), figure.c_str(), vcpus.c_str());
         }
         std::fflush(stdout);
-    }
+        return Ok{};
+    });
     if (samples && !o.json) {
         const Forecast f = forecast_now(sum_rate / double(samples) * 4096);
         std::printf("over %llu intervals: %s pages/s on average, %s at peak, working set %.1f MiB\n",

@@ -22,5 +22,7 @@ void add_doctor_command(CLI::App& app, ChosenCommand& chosen);
 void add_rate_command(CLI::App& app, ChosenCommand& chosen);
 void add_sidecar_command(CLI::App& app, ChosenCommand& chosen);
 void add_simulate_command(CLI::App& app, ChosenCommand& chosen);
+void add_record_command(CLI::App& app, ChosenCommand& chosen);
+void add_report_command(CLI::App& app, ChosenCommand& chosen);
 
 }  // namespace dtrack::cli

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
     add_rate_command(app, chosen);
     add_sidecar_command(app, chosen);
     add_simulate_command(app, chosen);
+    add_record_command(app, chosen);
+    add_report_command(app, chosen);
 
     try {
         app.parse(argc, argv);

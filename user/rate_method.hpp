@@ -40,7 +40,7 @@ struct RateMethodOptions {
 Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& target,
                                     const RateMethodOptions& options);
 
-// The options as typed, shared by the commands that measure (rate, sidecar).
+// The options as typed, shared by the commands that measure (rate, sidecar, record).
 // "auto" | "bpf" | "sample"; "uffd" gets its own explanation.
 Result<RateMethod> parse_rate_method(const std::string& text);
 // "1s", "500ms": at least 10 ms.

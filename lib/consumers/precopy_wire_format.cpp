@@ -8,34 +8,18 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/byte_order.hpp"
+
 namespace dtrack::precopy::wire {
 
 namespace {
 
-// --- little-endian fields ---------------------------------------------------------
-
-void put32(uint8_t* p, uint32_t v) {
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-void put64(uint8_t* p, uint64_t v) {
-    for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint32_t get32(const uint8_t* p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = v << 8 | p[i];
-    return v;
-}
-uint64_t get64(const uint8_t* p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
-    return v;
-}
-uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
-
-uint32_t crc(std::span<const uint8_t> bytes) {
-    // zlib takes uInt lengths; every span checked here is far below 4 GiB.
-    return static_cast<uint32_t>(crc32(0, bytes.data(), static_cast<uInt>(bytes.size())));
-}
+using bytes::crc;
+using bytes::get16;
+using bytes::get32;
+using bytes::get64;
+using bytes::put32;
+using bytes::put64;
 
 Error corrupt(std::string what) { return Error{0, std::move(what), ""}; }
 

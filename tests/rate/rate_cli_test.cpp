@@ -13,26 +13,19 @@
 #include <vector>
 #include <thread>
 
-#include "support/backends.hpp"
 #include "support/background_process.hpp"
+#include "support/json_lines.hpp"
+#include "support/backends.hpp"
 #include "support/run_command.hpp"
 #include "support/sanitizers.hpp"
 
+using Background = dtrack_test::BackgroundProcess;
 using dtrack_test::binary;
+using dtrack_test::json_lines;
 using dtrack_test::run;
 using nlohmann::json;
 
 namespace {
-
-using Background = dtrack_test::BackgroundProcess;
-
-// One JSON object per line, as `dtrack rate --json` prints them.
-std::vector<json> json_lines(const std::string& output) {
-    std::vector<json> out;
-    std::istringstream lines(output);
-    for (std::string line; std::getline(lines, line);) out.push_back(json::parse(line));
-    return out;
-}
 
 std::string rate(pid_t pid, const std::string& args) {
     return binary("dtrack") + " rate --pid " + std::to_string(pid) + " " + args + " 2>&1";

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "dtrack/recording.hpp"
 #include "dtrack/units.hpp"
 #include "oracle.hpp"
 
@@ -42,10 +43,39 @@ std::string tracking_description(Tracking& tracking, const Options& o) {
     return std::string("KVM dirty log") + (tracking.log()->manual_protect() ? ", manual protect" : "");
 }
 
+namespace {
+
+// --record: a writer whose header describes this guest's slots and tracking.
+std::unique_ptr<dtrack::recording::Writer> open_recording(Tracking& tracking, const Options& o) {
+    std::vector<dtrack::Region> regions;
+    for (dtrack::RegionId id = 0; id < tracking.tracker().region_count(); ++id)
+        regions.push_back(tracking.tracker().region(id));
+    const std::string method = tracking.ring() ? "kvm-ring" : tracking.log() ? "kvm-log" : "uffd";
+    auto header = dtrack::recording::make_header(
+        std::move(regions), method, true, "dtvm " + backend_name(o.vm.backend) + " backend, " +
+                                               pattern_name(o.workload.pattern) + " workload",
+        uint64_t(o.interval.count()), tracking.ring() ? o.vm.vcpus : 0);
+    auto sink = dtrack::recording::file_sink(o.record);
+    if (!sink) {
+        std::fprintf(stderr, "dtvm: --record: %s\n", sink.error().message().c_str());
+        return nullptr;
+    }
+    auto writer = dtrack::recording::Writer::create(std::move(*sink), header);
+    if (!writer) {
+        std::fprintf(stderr, "dtvm: --record: %s\n", writer.error().message().c_str());
+        return nullptr;
+    }
+    return std::move(*writer);
+}
+
+}  // namespace
+
 int run_check_loop(const Options& o) {
     int exit_code = exit_ok;
     auto tracking = start_tracked_guest(o, exit_code);
     if (!tracking) return exit_code;
+    std::unique_ptr<dtrack::recording::Writer> recording;
+    if (!o.record.empty() && !(recording = open_recording(*tracking, o))) return exit_bad_input;
     Vm& vm = tracking->vm();
     const uint32_t vcpus = o.vm.vcpus;
     vm.set_throttle(o.throttle_pct);
@@ -71,7 +101,7 @@ int run_check_loop(const Options& o) {
     const auto start = clock::now();
     std::vector<uint64_t> last_writes(vcpus, 0), last_ring(vcpus, 0);
     auto last = start;
-    uint64_t total_lost = 0, total_written = 0, total_taken = 0, intervals = 0;
+    uint64_t total_lost = 0, total_written = 0, total_taken = 0, intervals = 0, last_source_lost = 0;
     while (clock::now() - start < o.duration) {
         std::this_thread::sleep_for(o.interval);
         if (!vm.failure().empty()) {
@@ -86,8 +116,20 @@ int run_check_loop(const Options& o) {
         const auto now = clock::now();
         const double secs = std::chrono::duration<double>(now - last).count();
         const double t = std::chrono::duration<double>(now - start).count();
-        last = now;
         const dtrack::Counters c = tracking->tracker().counters();
+        dtrack::recording::Interval recorded;
+        recorded.index = intervals;
+        recorded.start_ns = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count() -
+                                     std::chrono::duration_cast<std::chrono::nanoseconds>(now - last).count());
+        recorded.end_ns = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count());
+        for (size_t slot = 0; slot < check->taken_words.size(); ++slot)
+            for (size_t w = 0; w < check->taken_words[slot].size(); ++w)
+                if (check->taken_words[slot][w])
+                    recorded.add_word(dtrack::RegionId(slot), w, check->taken_words[slot][w]);
+        uint64_t lost_now = 0;
+        for (const auto& source : c.sources) lost_now += source.lost;
+        recorded.lost = lost_now - last_source_lost;
+        last_source_lost = lost_now;
         nlohmann::json line{{"time_s", t},
                             {"written", check->written},
                             {"harvested", check->taken - check->outside_workload},
@@ -104,12 +146,17 @@ int run_check_loop(const Options& o) {
                                      {"writes_per_s", (w - last_writes[v]) / secs},
                                      {"distinct", check->written_per_vcpu[v]},
                                      {"ring_entries", ring - last_ring[v]}});
+            if (tracking->ring()) recorded.vcpu_pages.push_back(ring - last_ring[v]);
             if (!o.json)
                 std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s\n", t, v,
                             dtrack::format_count((w - last_writes[v]) / secs).c_str(), check->written_per_vcpu[v],
                             reported.c_str());
             last_writes[v] = w;
             last_ring[v] = ring;
+        }
+        last = now;
+        if (recording) {
+            line["recorded"] = recording->push(std::move(recorded)) ? "queued" : "dropped";
         }
         std::string slots;
         for (uint64_t n : check->taken_per_slot) slots += (slots.empty() ? "" : "/") + std::to_string(n);
@@ -132,6 +179,19 @@ int run_check_loop(const Options& o) {
         ++intervals;
     }
     vm.stop();
+    nlohmann::json recorded;
+    if (recording) {
+        const dtrack::Status closed = recording->close();
+        const dtrack::recording::WriterStats ws = recording->stats();
+        recorded = {{"file", o.record}, {"intervals", ws.intervals}, {"dropped", ws.dropped}, {"bytes", ws.bytes}};
+        if (!closed) {
+            std::fprintf(stderr, "dtvm: --record: %s\n", closed.error().message().c_str());
+            return exit_guest_failed;
+        }
+        if (!o.json)
+            std::printf("recorded: %" PRIu64 " intervals (%" PRIu64 " dropped) in %s, %s\n", ws.intervals, ws.dropped,
+                        o.record.c_str(), dtrack::format_bytes(double(ws.bytes)).c_str());
+    }
 
     const dtrack::Counters c = tracking->tracker().counters();
     const double run = std::chrono::duration<double>(clock::now() - start).count();
@@ -147,7 +207,8 @@ int run_check_loop(const Options& o) {
                                               {"backend", backend_name(o.vm.backend)},
                                               {"tracking", track_mode_name(o.tracking.mode)},
                                               {"harvest_cost_ms", cost_ms},
-                                              {"syncs", c.syncs()}}}}
+                                              {"syncs", c.syncs()},
+                                              {"recording", recorded}}}}
                                  .dump()
                                  .c_str());
         return code;

@@ -116,6 +116,10 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
                    "hold each vCPU this % of the time, as auto-converge does (0-99; not with --migrate-to, whose "
                    "throttle is --auto-converge's)")
         ->capture_default_str();
+    app.add_option("--record", o.record,
+                   "write the pages taken each interval to FILE, a recording `dtrack report` reads "
+                   "(docs/recording-format.md)")
+        ->type_name("FILE");
     app.add_flag("--emulated", o.vm.emulated, "run the guest under KVM's instruction emulator (slow; provokes ring jams)");
     // Migration, source side.
     app.add_option("--migrate-to", t.migrate_to, "migrate the guest's memory to a dtvm --incoming (tcp://HOST:PORT)");
@@ -254,6 +258,9 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
         o.migrate = m;
     }
 
+    if (!o.record.empty() && (!t.migrate_to.empty() || !t.incoming.empty()))
+        return bad_input({EINVAL, "--record records the check loop's intervals, not a migration",
+                          "leave out --record, or --migrate-to / --incoming"});
     if (dtrack::Status s = check_security(t, o); !s) return bad_input(s.error());
 
     // Every option is checked; only now look at the machine (auto opens /dev/kvm).

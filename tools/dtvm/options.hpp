@@ -40,6 +40,7 @@ struct Options {
     std::chrono::nanoseconds interval{std::chrono::seconds(1)};
     bool json = false;
     int throttle_pct = 0;  // --throttle: the check loop's vCPUs held this share of the time
+    std::string record;    // --record FILE: write each interval's dirty pages there (dtrack report reads it)
     std::string incoming;  // --incoming tcp://HOST:PORT: be the destination
     std::chrono::nanoseconds incoming_max_time{0};  // --max-time with --incoming; 0 = no limit
     std::optional<MigrationOptions> migrate;

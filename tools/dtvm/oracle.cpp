@@ -20,7 +20,8 @@ dtrack::Result<EpochResult> check_epoch(Tracking& tracking, uint64_t wss_pages) 
         vm.resume();
         return sync.errors.front();
     }
-    std::vector<std::vector<uint64_t>> taken(vm.slots().size());
+    std::vector<std::vector<uint64_t>>& taken = r.taken_words;
+    taken.resize(vm.slots().size());
     for (size_t i = 0; i < vm.slots().size(); ++i) {
         const Slot& slot = vm.slots()[i];
         taken[i].assign((slot.pages + 63) / 64, 0);

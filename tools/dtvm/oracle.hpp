@@ -26,6 +26,7 @@ struct EpochResult {
     std::vector<uint64_t> written_per_vcpu;
     std::vector<uint64_t> taken_per_slot;
     uint64_t first_lost_page = ~0ULL;  // guest page number of the first lost page, for the message
+    std::vector<std::vector<uint64_t>> taken_words;  // per slot: the bitmap taken (bit i of word w = page w*64+i)
 };
 
 // Ends the current epoch: pause, final sync, take everything, check, start

@@ -1,0 +1,89 @@
+// What `dtrack report` computes from a recording: the dirty rate over time,
+// working sets over windows, how soon pages are dirtied again, the hottest
+// regions and address ranges, and the heatmap's grid.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dtrack/recording.hpp"
+
+namespace dtrack::cli {
+
+struct RatePoint {
+    double t = 0;            // the interval's end, seconds since the start
+    double seconds = 0;      // its length
+    bool dropped = false;    // nothing is known of it
+    double pages = 0;        // distinct pages dirtied (the estimate, for sampling)
+    double bound = 0;        // half-width of the 95% interval, when estimated
+    std::vector<double> vcpu_pages_per_s;
+    double pages_per_s() const { return seconds > 0 ? pages / seconds : 0; }
+};
+
+// Distinct pages dirtied within consecutive windows of `seconds` (the last may be shorter).
+struct WorkingSet {
+    double seconds = 0;      // the window; 0 = the whole run
+    uint64_t intervals = 0;  // intervals per window
+    std::vector<std::pair<double, uint64_t>> windows;  // (window end in seconds, pages)
+    uint64_t max_pages = 0;
+    double mean_pages = 0;
+};
+
+// A stretch of one region's pages and how often they were dirtied.
+struct HotRange {
+    RegionId region = 0;
+    uint64_t first_page = 0, pages = 0;
+    uint64_t dirtyings = 0;  // page-intervals: a page dirtied in 3 intervals counts 3
+    double share = 0;        // dirtyings / (pages * intervals recorded): how much of it is dirtied per interval
+};
+
+// The heatmap: rows are bands of the active address space (low addresses at
+// row 0), columns spans of intervals; each cell the share of its band's pages
+// dirtied per interval.
+struct HeatSegment {
+    RegionId region = 0;
+    uint64_t pages = 0;        // shown: page 0 up to the last page ever dirtied
+    uint64_t first_row_page = 0;  // its first page's position on the axis
+};
+struct Heatmap {
+    uint32_t rows = 0, columns = 0;
+    uint64_t pages_per_row = 1;
+    std::vector<HeatSegment> segments;  // in axis order
+    std::vector<double> cells;          // rows * columns, row-major
+    std::vector<double> column_end_s;   // each column's end time
+    double max_share = 0;
+    double at(uint32_t row, uint32_t column) const { return cells[size_t(row) * columns + column]; }
+};
+
+struct Analysis {
+    recording::Header header;
+    recording::ReadEnd end;
+    uint64_t intervals = 0, dropped = 0;
+    double duration_s = 0;
+    bool estimated = false;      // any interval's figure is an estimate
+    uint64_t lost = 0, overapproximated = 0;
+    std::vector<RatePoint> rate;
+    std::vector<WorkingSet> working_sets;  // 1 s, 10 s, the whole run
+    // Re-dirty intervals: bucket b counts a page dirtied again 2^b .. 2^(b+1)-1
+    // intervals after it was last dirtied.
+    std::vector<uint64_t> redirty;
+    std::vector<HotRange> regions;       // per region with dirtyings, hottest first
+    std::vector<HotRange> hottest;       // the hottest fixed-size ranges, hottest first
+    uint64_t range_bytes = 2ULL << 20;   // the ranges' size
+    Heatmap heatmap;
+};
+
+struct AnalysisOptions {
+    uint32_t heat_rows = 200;
+    uint32_t heat_columns = 600;
+    size_t hottest = 10;
+};
+
+// Reads every interval the reader yields.
+Analysis analyze(recording::Reader& reader, const AnalysisOptions& options);
+
+// "slot 0 +12 MiB" or "0x40000000" style: where a page of a region lies, for people.
+std::string page_address(const recording::Header& header, RegionId region, uint64_t page);
+
+}  // namespace dtrack::cli
