@@ -36,13 +36,6 @@ int usage_error(const Error& e) {
     return exit_usage;
 }
 
-// The hook for recordings: the reader of `dtrack record`'s files connects
-// here (it yields recording::Interval values through an IntervalSource).
-Result<std::unique_ptr<precopy::IntervalSource>> open_recording(const std::string& path) {
-    return Error{ENOTSUP, "--trace " + path + ": this build cannot read recordings yet (dtrack record is not here)",
-                 "simulate a model of the guest with --model instead"};
-}
-
 // One simulated migration, labelled for the table.
 struct Column {
     std::string label;
@@ -166,8 +159,11 @@ int run_simulate(const SimulateOptions& o) {
         if (!m) return usage_error(m.error());
         model = *m;
     } else {
-        auto r = open_recording(o.trace);
-        if (!r) return usage_error(r.error());
+        auto r = precopy::open_recording_trace(o.trace);
+        if (!r) {  // missing, foreign, newer or damaged: the message says which
+            std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
+            return exit_failure;
+        }
         recording = std::move(*r);
     }
     std::string description;

@@ -61,6 +61,11 @@ private:
     size_t at_ = 0;
 };
 
+// A recording file (dtrack record, dtvm --record) as an IntervalSource. A
+// file cut short replays up to its last whole interval; a corrupt record is
+// an error naming its byte offset. Rewinding opens the file again.
+Result<std::unique_ptr<IntervalSource>> open_recording_trace(const std::string& path);
+
 class TraceGuest : public SimulatedGuest {
 public:
     // Checks the header (regions, page size) and reads the first interval.
