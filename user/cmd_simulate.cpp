@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
@@ -160,7 +161,11 @@ int run_simulate(const SimulateOptions& o) {
         model = *m;
     } else {
         auto r = precopy::open_recording_trace(o.trace);
-        if (!r) {  // missing, foreign, newer or damaged: the message says which
+        if (!r) {
+            // A path that names no readable file is bad input; a file that is
+            // not a readable recording (foreign, newer, damaged) a failure.
+            const int e = r.error().errno_value;
+            if (e == ENOENT || e == EACCES || e == EISDIR || e == ENOTDIR) return usage_error(r.error());
             std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
             return exit_failure;
         }

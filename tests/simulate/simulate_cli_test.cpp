@@ -61,7 +61,7 @@ TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
         {"--bandwidth 10G", "nothing to simulate"},
         {"--model mem=1T,wss=200G,rate=3G --trace x.dtz --bandwidth 10G", "exclude each other"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --downtime soon", "not a duration"},
-        {"--trace run.dtz --bandwidth 10G", "cannot read recordings yet"},
+        {"--trace /nonexistent/run.dtz --bandwidth 10G", "No such file"},
     };
     for (const auto& [args, cause] : cases) {
         const auto r = simulate(args);
