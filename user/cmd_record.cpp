@@ -70,14 +70,16 @@ int run_record(const RecordOptions& o) {
     std::fflush(stdout);
 
     const auto start = std::chrono::steady_clock::now();
-    uint64_t pages = 0, intervals = 0;
+    double pages = 0;  // distinct pages per interval, summed (the estimate, when sampling)
+    uint64_t intervals = 0;
     const int code = measure_every(
         *interval, o.pid, "dtrack record", "recording ended",
         [&] { return duration->count() == 0 || uint64_t(intervals) * uint64_t(interval->count()) < uint64_t(duration->count()); },
         [&]() -> Status {
             auto r = recorder.record();
             if (!r) return r.error();
-            pages += r->pages;
+            const recording::Interval& in = r->interval;
+            pages += in.estimated_pages > 0 || in.bound_pages > 0 ? in.estimated_pages : double(r->pages);
             ++intervals;
             return Ok{};
         });
@@ -88,9 +90,10 @@ int run_record(const RecordOptions& o) {
         return exit_failure;
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("recorded %" PRIu64 " intervals (%" PRIu64 " dropped: the writer fell behind), %" PRIu64
-                " dirty pages (%s pages/s), %s in %s (%s per interval)\n",
-                st.intervals, st.dropped, pages, format_count(secs > 0 ? double(pages) / secs : 0).c_str(),
+    std::printf("recorded %" PRIu64 " intervals (%" PRIu64 " dropped: the writer fell behind), %s"
+                " dirty pages (%s pages/s%s), %s in %s (%s per interval)\n",
+                st.intervals, st.dropped, format_count(pages).c_str(),
+                format_count(secs > 0 ? pages / secs : 0).c_str(), setup->exact ? "" : ", estimated",
                 format_bytes(double(st.bytes)).c_str(), o.output.c_str(),
                 format_bytes(st.intervals ? double(st.bytes) / double(st.intervals) : 0).c_str());
     return code;

@@ -54,11 +54,19 @@ void working_sets(Analysis& a, const std::vector<Interval>& all) {
         ws.intervals = seconds == 0 || nominal <= 0 ? std::max<uint64_t>(all.size(), 1)
                                                     : std::max<uint64_t>(1, uint64_t(std::llround(seconds / nominal)));
         PageSet set;
+        // A sampling method records the sampled pages only: each stands for
+        // estimated / recorded pages of its interval, and the window's union
+        // scales by the same ratio over its intervals (1 when exact).
+        double estimated = 0, recorded = 0;
         for (size_t i = 0; i < all.size(); ++i) {
             for (const PageRun& r : all[i].dirty) set.add(r);
+            estimated += interval_pages(all[i]);
+            recorded += double(all[i].dirty_pages());
             if ((i + 1) % ws.intervals == 0 || i + 1 == all.size()) {
-                ws.windows.push_back({double(all[i].end_ns) / 1e9, set.count()});
+                const double scale = recorded > 0 ? estimated / recorded : 1;
+                ws.windows.push_back({double(all[i].end_ns) / 1e9, uint64_t(std::llround(double(set.count()) * scale))});
                 set.clear();
+                estimated = recorded = 0;
             }
         }
         double sum = 0;
