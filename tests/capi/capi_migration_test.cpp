@@ -179,6 +179,9 @@ void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
     int send_rc;
     {
         WritingGuest guest(source);
+        // The guest is running before the migration starts: on a busy
+        // machine a 4 MiB migration may otherwise end before its thread runs.
+        while (guest.writes() < 64) std::this_thread::sleep_for(1ms);
         const dt_memory from = {.region = uint32_t(t.region), .host = source.data(), .pages = source.count(),
                                 .page_size = 4096, .guest_phys_base = 0};
         dt_send_opts o = {.sz = sizeof o,
