@@ -97,6 +97,11 @@ DT_API int dt_add_host_range(dt_tracker *tracker, const char *name, void *addr, 
 enum dt_sync_kind {
     DT_SYNC_ROUND = 0,      /* the sync at a transfer round's boundary */
     DT_SYNC_BACKGROUND = 1, /* a harvest between rounds (a rate measurement, the watcher) */
+    /* Not kinds: they make the enum as wide as int in C and C++ alike, so any
+     * int a caller passes is a value of the type (refused with -EINVAL),
+     * never undefined behaviour in the library. */
+    DT_SYNC_KIND_INT_MIN_ = -2147483647 - 1,
+    DT_SYNC_KIND_INT_MAX_ = 2147483647,
 };
 
 struct dt_sync_report {
