@@ -264,6 +264,7 @@ SAN_REPORTS := $(abspath $(BUILD))/sanitizer-reports
 SAN_LOG     := log_path=$(SAN_REPORTS)/report
 SAN_ENV     := ASAN_OPTIONS="halt_on_error=1:exitcode=66:$(SAN_LOG):$${ASAN_OPTIONS}" \
                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=66:$(SAN_LOG):$${UBSAN_OPTIONS}" \
+               LSAN_OPTIONS="suppressions=$(abspath tests/lsan.supp):print_suppressions=0:$${LSAN_OPTIONS}" \
                TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(abspath tests/tsan.supp):$(SAN_LOG):$${TSAN_OPTIONS}"
 SAN_RUN     :=
 

@@ -108,7 +108,7 @@ TEST_P(DtvmMigrationCliFaults, ReceiverKilledMidMigration) {
         ::kill(in.pid(), SIGKILL);
     });
     const auto src = run(binary("dtvm") + " " + guest + with_backend(GetParam()) + " --migrate-to tcp://127.0.0.1:" +
-                         std::to_string(in.port()) + " --bandwidth 20M --warmup 500ms --max-time 60s 2>&1");
+                         std::to_string(in.port()) + " --bandwidth 4M --warmup 500ms --max-time 60s 2>&1");
     killer.join();
     EXPECT_NE(in.finish(), 0) << "the receiver was killed";
     EXPECT_EQ(src.exit_code, 4) << src.output;
