@@ -37,7 +37,8 @@ echo "$vm" > "$dir/vm1.pid"
 sidecar=$!
 pids+=($sidecar)
 for _ in $(seq 50); do grep -q serving "$dir/sidecar.log" && break; sleep 0.1; done
-url=$(grep -o 'http://[^ ]*/metrics' "$dir/sidecar.log")
+url=$(grep -o 'http://[^ ]*/metrics' "$dir/sidecar.log") || {
+    echo "demo: the sidecar did not start serving:" >&2; cat "$dir/sidecar.log" >&2; exit 1; }
 sleep 3
 sed 's/^/  /' "$dir/sidecar.log"
 
