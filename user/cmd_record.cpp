@@ -79,7 +79,7 @@ int run_record(const RecordOptions& o) {
             auto r = recorder.record();
             if (!r) return r.error();
             const recording::Interval& in = r->interval;
-            pages += in.estimated_pages > 0 || in.bound_pages > 0 ? in.estimated_pages : double(r->pages);
+            pages += in.estimated() ? in.estimated_pages : double(r->pages);
             ++intervals;
             return Ok{};
         });

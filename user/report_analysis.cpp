@@ -42,7 +42,7 @@ private:
 };
 
 double interval_pages(const Interval& in) {
-    return in.estimated_pages > 0 || in.bound_pages > 0 ? in.estimated_pages : double(in.dirty_pages());
+    return in.estimated() ? in.estimated_pages : double(in.dirty_pages());
 }
 
 void working_sets(Analysis& a, const std::vector<Interval>& all) {
@@ -197,7 +197,7 @@ Analysis analyze(recording::Reader& reader, const AnalysisOptions& o) {
         a.dropped += in.dropped;
         p.pages = interval_pages(in);
         p.bound = in.bound_pages;
-        a.estimated = a.estimated || in.estimated_pages > 0 || in.bound_pages > 0;
+        a.estimated = a.estimated || in.estimated();
         for (uint64_t v : in.vcpu_pages) p.vcpu_pages_per_s.push_back(p.seconds > 0 ? double(v) / p.seconds : 0);
         a.lost += in.lost;
         a.overapproximated += in.overapproximated;

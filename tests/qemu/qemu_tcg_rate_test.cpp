@@ -5,32 +5,26 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
 
+#include "support/json_lines.hpp"
 #include "support/qemu_guest.hpp"
 #include "support/run_command.hpp"
 
 using dtrack_test::binary;
+using dtrack_test::json_lines;
 using dtrack_test::kQemuGuestDirtyPages;
+using dtrack_test::kQemuOwnPages;
 using dtrack_test::QemuGuest;
 using dtrack_test::run;
 using nlohmann::json;
 
 namespace {
 
-// QEMU's own writes in an interval (timers, TCG state, its heap): measured at
-// 50-350 pages here. A margin, not a figure under test.
-constexpr double kQemuOwnPages = 0.08 * kQemuGuestDirtyPages;
-
 std::vector<json> rate_intervals(pid_t pid, const std::string& args) {
     const auto r = run(binary("dtrack") + " rate --pid " + std::to_string(pid) + " --json " + args + " 2>&1");
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    std::vector<json> out;
-    std::istringstream lines(r.output);
-    for (std::string line; std::getline(lines, line);)
-        if (!line.empty() && line[0] == '{') out.push_back(json::parse(line));
-    return out;
+    return json_lines(r.output);
 }
 
 TEST(QemuTcg, ExactHashingReportsEveryPageTheGuestWroteInEveryInterval) {

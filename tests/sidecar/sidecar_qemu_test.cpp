@@ -8,14 +8,12 @@
 #include "support/qemu_guest.hpp"
 
 using dtrack_test::kQemuGuestDirtyPages;
+using dtrack_test::kQemuOwnPages;
 using dtrack_test::QemuGuest;
 using dtrack_test::ScrapeResult;
 using dtrack_test::SidecarProcess;
 
 namespace {
-
-// QEMU's own writes in an interval (timers, TCG state): 50-350 pages here.
-constexpr double kQemuOwnPages = 0.08 * kQemuGuestDirtyPages;
 
 TEST(SidecarQemu, SampleCountersMatchTheGuestsDirtySetEveryInterval) {
     DTRACK_REQUIRE_QEMU();

@@ -12,6 +12,9 @@ namespace dtrack_test {
 // What the guest writes (dirtying_guest.S): one word in each of these pages,
 // new contents every pass, many passes a second.
 inline constexpr uint64_t kQemuGuestDirtyPages = 8192;
+// What QEMU itself writes in an interval (timers, TCG state, its heap):
+// 50-350 pages here. A margin for the checks, not a figure under test.
+inline constexpr double kQemuOwnPages = 0.08 * kQemuGuestDirtyPages;
 
 class QemuGuest {
 public:

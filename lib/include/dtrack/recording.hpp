@@ -78,6 +78,8 @@ struct Interval {
     uint64_t overapproximated = 0;  // pages marked dirty to cover them
 
     uint64_t dirty_pages() const;  // sum of the runs' counts
+    // The figures are a sampling method's estimate (the runs are then the sampled pages).
+    bool estimated() const { return estimated_pages > 0 || bound_pages > 0; }
     // Appends one 64-page word of a bitmap (bit i = page word * 64 + i) of
     // `region`, merging with the last run; words must come in increasing order.
     void add_word(RegionId region, uint64_t word, uint64_t bits);
