@@ -9,8 +9,8 @@
 # and peak, one vCPU's write rate when it runs flat out, measured here: dtvm
 # runs the guest for 3 s held 90% of the time (--throttle 90), and
 # peak = its writes/s per vCPU / 0.1. That is what the throttle acts on.
-# Trace-based validation (dtvm --record, then dtrack simulate --trace) comes
-# with the recording format: see the hook in user/cmd_simulate.cpp.
+# The trace: dtvm records the same guest (same seed) for 10 s, unmigrated,
+# and dtrack simulate --trace replays it with the same peak.
 # Usage: tools/simulate_validation.sh BUILD_DIR COMPARE_OUTPUT dtvm-guest-options...
 set -euo pipefail
 build=$1 compare=$2
@@ -40,21 +40,34 @@ echo "== dtrack simulate against the real migrations (same guest, same link) =="
 echo "held 90%, a vCPU wrote $held pages/s: peak $((peak / 4096)) pages/s per vCPU"
 echo "\$ dtrack simulate --model $model --bandwidth $bandwidth --auto-converge --background-sync 5s"
 sim=$("$build/dtrack" simulate --model "$model" --bandwidth "$bandwidth" --auto-converge --background-sync 5s)
+trace=$(mktemp --suffix=.dtz)
+trap 'rm -f "$trace"' EXIT
+echo "\$ dtvm --backend $backend --mem $(opt --mem) --vcpus $vcpus --workload random --wss $(opt --wss)" \
+     "--rate $(opt --rate) --seed 7 --interval 100ms --duration 10s --record TRACE"
+"$build/dtvm" --backend "$backend" --mem "$(opt --mem)" --vcpus "$vcpus" --workload random --wss "$(opt --wss)" \
+    --rate "$(opt --rate)" --seed 7 --interval 100ms --duration 10s --record "$trace" >/dev/null 2>&1
+echo "\$ dtrack simulate --trace TRACE --peak $peak --vcpus $vcpus --bandwidth $bandwidth --auto-converge --background-sync 5s"
+traced=$("$build/dtrack" simulate --trace "$trace" --peak "$peak" --vcpus "$vcpus" --bandwidth "$bandwidth" --auto-converge \
+         --background-sync 5s)
 
 real() {  # real ROW COLUMN(1 with, 2 without): from migration_compare.sh's table
     grep "^$1" "$compare" | sed "s/^$1 *//" | awk -v c="$2" '{ print $c }'
 }
-simulated() {
-    grep "^$1" <<<"$sim" | sed "s/^$1 *//" | awk -v c="$2" '{ print $c }'
+simulated() {  # simulated OUTPUT ROW COLUMN
+    grep "^$2" <<<"$1" | sed "s/^$2 *//" | awk -v c="$3" '{ print $c }'
 }
-steps() { sed 's/ (.*//' <<<"$1"; }
 diff_pct() { awk -v m="$1" -v r="$2" 'BEGIN { if (r > 0) printf "%+.0f%%", 100 * (m - r) / r; else print "-" }'; }
 
-printf '%-26s %10s %10s %8s   %10s %10s %8s\n' "" "real with" "model" "diff" "real w/o" "model" "diff"
-for row in "total migration time, s" "rounds" "throttle steps (last)"; do
-    rw=$(real "$row" 1) mw=$(simulated "$row" 1) ro=$(real "$row" 2) mo=$(simulated "$row" 2)
-    case $row in throttle*) rw=$(real "$row" 1); ro=$(real "$row" 3); mw=$(simulated "$row" 1); mo=$(simulated "$row" 3) ;; esac
-    printf '%-26s %10s %10s %8s   %10s %10s %8s\n' "$row" "$rw" "$mw" "$(diff_pct "$mw" "$rw")" \
-        "$ro" "$mo" "$(diff_pct "$mo" "$ro")"
+for column in with without; do
+    echo
+    printf '%-26s %10s %10s %8s %10s %8s\n' "$column background sync" real model diff trace diff
+    for row in "total migration time, s" "rounds" "throttle steps (last)"; do
+        c=1; [ "$column" = without ] && c=2
+        # The steps row reads "9 (99%)": its second column is the third field.
+        case $row in throttle*) [ "$column" = without ] && c=3 ;; esac
+        r=$(real "$row" "$c") m=$(simulated "$sim" "$row" "$c") t=$(simulated "$traced" "$row" "$c")
+        printf '%-26s %10s %10s %8s %10s %8s\n' "$row" "$r" "$m" "$(diff_pct "$m" "$r")" "$t" "$(diff_pct "$t" "$r")"
+    done
 done
+echo
 grep -A 20 '^left out' <<<"$sim"

@@ -104,7 +104,7 @@ nlohmann::json to_json(const Analysis& a) {
                            {"start", reg.base + r.first_page * reg.page_size},
                            {"bytes", r.pages * reg.page_size},
                            {"where", page_address(h, r.region, r.first_page)},
-                           {"dirtyings", r.dirtyings},
+                           {"dirtyings", std::llround(r.dirtyings)},
                            {"share_per_interval", r.share}});
         }
         return out;
@@ -150,6 +150,8 @@ void print_text(const Analysis& a) {
     if (a.dropped) std::printf(", %" PRIu64 " dropped (the writer fell behind: nothing known of them)", a.dropped);
     if (a.lost) std::printf(", %" PRIu64 " events lost by the source", a.lost);
     std::printf("\n");
+    if (a.estimated)
+        std::printf("  a sample of the pages was recorded: every figure below is scaled up from it\n");
     for (const Region& r : h.regions)
         if (h.regions.size() <= 8)
             std::printf("  region %s: %s at 0x%" PRIx64 " (%s)\n", r.name.c_str(), format_bytes(double(r.bytes())).c_str(),
@@ -197,11 +199,11 @@ void print_text(const Analysis& a) {
     }
     std::printf("hottest regions (page-intervals dirtied; share of the region's pages dirtied per interval):\n");
     for (size_t i = 0; i < a.regions.size() && i < 5; ++i)
-        std::printf("  %-20s %12" PRIu64 "  %6.2f%%\n", h.regions[a.regions[i].region].name.c_str(),
+        std::printf("  %-20s %12.0f  %6.2f%%\n", h.regions[a.regions[i].region].name.c_str(),
                     a.regions[i].dirtyings, 100 * a.regions[i].share);
     std::printf("hottest %s ranges:\n", format_bytes(double(a.range_bytes)).c_str());
     for (const HotRange& r : a.hottest)
-        std::printf("  %-40s %12" PRIu64 "  %6.2f%%\n", page_address(h, r.region, r.first_page).c_str(), r.dirtyings,
+        std::printf("  %-40s %12.0f  %6.2f%%\n", page_address(h, r.region, r.first_page).c_str(), r.dirtyings,
                     100 * r.share);
 }
 

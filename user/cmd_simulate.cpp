@@ -23,6 +23,8 @@ using precopy::SimulationResult;
 
 struct SimulateOptions {
     std::string trace;
+    std::string peak;     // --trace: one vCPU's rate flat out
+    uint32_t vcpus = 0;   // --trace: the guest's vCPUs, where the recording does not know them
     std::string model;
     std::string bandwidth;
     std::string downtime = "300ms";
@@ -132,9 +134,21 @@ int run_simulate(const SimulateOptions& o) {
     if (o.bandwidth.empty())
         return usage_error({EINVAL, "--bandwidth is missing: a migration's time depends on its link",
                             "give the link's bytes/s, e.g. --bandwidth 10G"});
-    std::string bw_text = o.bandwidth;
-    if (bw_text.ends_with("/s")) bw_text.resize(bw_text.size() - 2);
-    auto bandwidth = parse_size(bw_text, "--bandwidth");
+    if (!o.model.empty() && (!o.peak.empty() || o.vcpus))
+        return usage_error({EINVAL, "--peak and --vcpus describe a recorded guest",
+                            "with --model, give them as peak= and vcpus= in the model"});
+    auto per_second = [](std::string text, const char* what) {
+        if (text.ends_with("/s")) text.resize(text.size() - 2);
+        return parse_size(text, what);
+    };
+    precopy::TraceReplay replay{.vcpus = o.vcpus};
+    if (!o.peak.empty()) {
+        auto peak = per_second(o.peak, "--peak");
+        if (!peak) return usage_error(peak.error());
+        if (*peak == 0) return usage_error({EINVAL, "--peak 0: a vCPU that never writes", "give e.g. --peak 200M"});
+        replay.peak = double(*peak);
+    }
+    auto bandwidth = per_second(o.bandwidth, "--bandwidth");
     if (!bandwidth) return usage_error(bandwidth.error());
     if (*bandwidth == 0) return usage_error({EINVAL, "--bandwidth 0 moves nothing", "give e.g. --bandwidth 10G"});
     auto downtime = parse_duration(o.downtime, "--downtime");
@@ -170,6 +184,10 @@ int run_simulate(const SimulateOptions& o) {
             return exit_failure;
         }
         recording = std::move(*r);
+        if (replay.peak > 0 && replay.vcpus == 0 && recording->header().vcpus == 0)
+            return usage_error({EINVAL, "--peak is per vCPU, and the recording (method " +
+                                            recording->header().method + ") does not know the guest's vCPUs",
+                                "give their number with --vcpus N"});
     }
     std::string description;
     auto simulate = [&](std::optional<std::chrono::milliseconds> bs) -> Result<SimulationResult> {
@@ -184,7 +202,7 @@ int run_simulate(const SimulateOptions& o) {
             return precopy::simulate_precopy(guest, so);
         }
         if (Status s = recording->rewind(); !s) return s.error();
-        auto guest = precopy::TraceGuest::open(*recording);
+        auto guest = precopy::TraceGuest::open(*recording, replay);
         if (!guest) return guest.error();
         description = (*guest)->describe();
         return precopy::simulate_precopy(**guest, so);
@@ -237,6 +255,9 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
                     "the guest: mem=SIZE,wss=SIZE,rate=BYTES/s[,vcpus=N][,hot=SIZE|PCT,hot-share=PCT]"
                     "[,peak=BYTES/s per vCPU flat out][,zero=SIZE of never-written memory]");
     cmd->add_option("--trace", o->trace, "a recording of the guest (dtrack record) to replay");
+    cmd->add_option("--peak", o->peak,
+                    "--trace: one vCPU's write rate flat out, bytes/s (default: the vCPUs were busy writing)");
+    cmd->add_option("--vcpus", o->vcpus, "--trace: the guest's vCPUs, for --peak (default: the recording's)");
     cmd->add_option("--bandwidth", o->bandwidth, "the link, bytes/s (e.g. 10G)");
     cmd->add_option("--downtime", o->downtime, "switch over once the rest fits in this pause")->capture_default_str();
     cmd->add_flag("--auto-converge", o->auto_converge, "throttle the vCPUs as QEMU does (20%, +10%, at most 99%)");
@@ -251,8 +272,10 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
         "on a simulated clock; the link and the guest are simulated. --model: writes land uniformly at random on "
         "the working set (or its hot part, hot-share of them), so t seconds of writes at rate r dirty "
         "wss * (1 - exp(-r t / wss)); the throttle holds each vCPU pct% of the time, so the guest writes at "
-        "min(rate, vcpus * peak * (1 - pct/100)) (peak defaults to rate / vcpus: busy vCPUs). The output says what "
-        "the simulation leaves out.\n"
+        "min(rate, vcpus * peak * (1 - pct/100)) (peak defaults to rate / vcpus: busy vCPUs). --trace: each "
+        "interval's pages are replayed through the interval, its rate r slowed by the throttle to "
+        "min(r, vcpus * peak * (1 - pct/100)) (without --peak: r * (1 - pct/100)); the recording starts again when "
+        "it ends. The output says what the simulation leaves out.\n"
         "Example: dtrack simulate --model mem=1T,vcpus=128,wss=200G,rate=3G --bandwidth 10G --auto-converge\n"
         "Exit codes: 0 the simulation ran (converged or not: see the verdict), 1 it failed (a damaged recording), "
         "2 bad input (the message names the cause and the fix).");

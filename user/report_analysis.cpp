@@ -45,6 +45,16 @@ double interval_pages(const Interval& in) {
     return in.estimated() ? in.estimated_pages : double(in.dirty_pages());
 }
 
+// How many pages each recorded page stands for: 1 when exact; for a
+// sampling method, which records the sampled pages only, the interval's
+// estimate over its recorded pages. That ratio is the whole interval's: a
+// small range holds more or fewer sampled pages than its share, so a scaled
+// figure for a range can come out above its pages, and is capped there.
+double page_weight(const Interval& in) {
+    const uint64_t recorded = in.dirty_pages();
+    return in.estimated() && recorded > 0 ? in.estimated_pages / double(recorded) : 1.0;
+}
+
 void working_sets(Analysis& a, const std::vector<Interval>& all) {
     double nominal = double(a.header.interval_ns) / 1e9;
     if (nominal <= 0 && !all.empty()) nominal = double(all.back().end_ns) / 1e9 / double(all.size());
@@ -81,15 +91,17 @@ void working_sets(Analysis& a, const std::vector<Interval>& all) {
 
 void redirty_and_heat(Analysis& a, const std::vector<Interval>& all, const AnalysisOptions& o) {
     std::unordered_map<uint64_t, uint32_t> last;  // page key -> last interval it was dirtied in
-    std::unordered_map<uint64_t, uint64_t> bands;  // range key -> dirtyings
-    std::vector<uint64_t> per_region(a.header.regions.size()), last_page(a.header.regions.size());
+    std::unordered_map<uint64_t, double> bands;   // range key -> dirtyings
+    std::vector<double> per_region(a.header.regions.size()), redirty;
+    std::vector<uint64_t> last_page(a.header.regions.size());
     std::vector<bool> active(a.header.regions.size());
     std::vector<uint64_t> band_pages(a.header.regions.size());
     for (size_t r = 0; r < band_pages.size(); ++r)
         band_pages[r] = std::max<uint64_t>(1, a.range_bytes / a.header.regions[r].page_size);
     for (const Interval& in : all) {
+        const double w = page_weight(in);
         for (const PageRun& r : in.dirty) {
-            per_region[r.region] += r.count;
+            per_region[r.region] += double(r.count) * w;
             active[r.region] = true;
             last_page[r.region] = std::max(last_page[r.region], r.first + r.count - 1);
             for (uint64_t p = r.first; p < r.first + r.count; ++p) {
@@ -97,24 +109,26 @@ void redirty_and_heat(Analysis& a, const std::vector<Interval>& all, const Analy
                 if (!fresh) {
                     const uint64_t gap = in.index - it->second;
                     const size_t bucket = size_t(std::bit_width(gap) - 1);
-                    if (a.redirty.size() <= bucket) a.redirty.resize(bucket + 1);
-                    ++a.redirty[bucket];
+                    if (redirty.size() <= bucket) redirty.resize(bucket + 1);
+                    redirty[bucket] += w;
                     it->second = uint32_t(in.index);
                 }
-                ++bands[key(r.region, p / band_pages[r.region])];
+                bands[key(r.region, p / band_pages[r.region])] += w;
             }
         }
     }
+    for (double n : redirty) a.redirty.push_back(uint64_t(std::llround(n)));
     const double recorded = double(a.intervals - a.dropped);
     for (RegionId r = 0; r < per_region.size(); ++r)
         if (per_region[r])
             a.regions.push_back({r, 0, a.header.regions[r].page_count, per_region[r],
-                                 double(per_region[r]) / (double(a.header.regions[r].page_count) * recorded)});
+                                 per_region[r] / (double(a.header.regions[r].page_count) * recorded)});
     for (const auto& [k, n] : bands) {
         const RegionId r = RegionId(k >> 40);
         const uint64_t first = (k & ((1ULL << 40) - 1)) * band_pages[r];
         const uint64_t pages = std::min(band_pages[r], a.header.regions[r].page_count - first);
-        a.hottest.push_back({r, first, pages, n, double(n) / (double(pages) * recorded)});
+        const double most = double(pages) * recorded;  // every page in every interval
+        a.hottest.push_back({r, first, pages, std::min(n, most), std::min(n / most, 1.0)});
     }
     const auto hotter = [](const HotRange& x, const HotRange& y) {
         return x.dirtyings != y.dirtyings ? x.dirtyings > y.dirtyings
@@ -145,13 +159,14 @@ void redirty_and_heat(Analysis& a, const std::vector<Interval>& all, const Analy
     for (size_t i = 0; i < all.size(); ++i) {
         const uint32_t c = uint32_t(i * h.columns / all.size());
         if (!all[i].dropped) ++column_intervals[c];
+        const double w = page_weight(all[i]);
         for (const PageRun& r : all[i].dirty) {
             uint64_t p = axis_of[r.region] + r.first;
             const uint64_t end = p + r.count;
             while (p < end) {
                 const uint64_t row = p / h.pages_per_row;
                 const uint64_t n = std::min(end, (row + 1) * h.pages_per_row) - p;
-                h.cells[row * h.columns + c] += double(n);
+                h.cells[row * h.columns + c] += double(n) * w;
                 p += n;
             }
         }
@@ -162,7 +177,7 @@ void redirty_and_heat(Analysis& a, const std::vector<Interval>& all, const Analy
         const uint64_t row_pages = std::min(h.pages_per_row, axis - uint64_t(row) * h.pages_per_row);
         for (uint32_t c = 0; c < h.columns; ++c) {
             double& cell = h.cells[size_t(row) * h.columns + c];
-            cell = column_intervals[c] ? cell / (double(row_pages) * double(column_intervals[c])) : 0;
+            cell = column_intervals[c] ? std::min(cell / (double(row_pages) * double(column_intervals[c])), 1.0) : 0;
             h.max_share = std::max(h.max_share, cell);
         }
     }

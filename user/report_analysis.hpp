@@ -34,13 +34,14 @@ struct WorkingSet {
 struct HotRange {
     RegionId region = 0;
     uint64_t first_page = 0, pages = 0;
-    uint64_t dirtyings = 0;  // page-intervals: a page dirtied in 3 intervals counts 3
+    double dirtyings = 0;    // page-intervals: a page dirtied in 3 intervals counts 3 (scaled from a sample)
     double share = 0;        // dirtyings / (pages * intervals recorded): how much of it is dirtied per interval
 };
 
 // The heatmap: rows are bands of the active address space (low addresses at
 // row 0), columns spans of intervals; each cell the share of its band's pages
-// dirtied per interval.
+// dirtied per interval. A sampling method's figures here are scaled from its
+// sample: each sampled page stands for estimate / sampled pages of its interval.
 struct HeatSegment {
     RegionId region = 0;
     uint64_t pages = 0;        // shown: page 0 up to the last page ever dirtied
@@ -66,7 +67,7 @@ struct Analysis {
     std::vector<RatePoint> rate;
     std::vector<WorkingSet> working_sets;  // 1 s, 10 s, the whole run
     // Re-dirty intervals: bucket b counts a page dirtied again 2^b .. 2^(b+1)-1
-    // intervals after it was last dirtied.
+    // intervals after it was last dirtied (scaled from a sample, as above).
     std::vector<uint64_t> redirty;
     std::vector<HotRange> regions;       // per region with dirtyings, hottest first
     std::vector<HotRange> hottest;       // the hottest fixed-size ranges, hottest first

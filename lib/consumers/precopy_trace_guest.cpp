@@ -16,10 +16,15 @@ Error bad_recording(const std::string& what) {
 
 }  // namespace
 
-Result<std::unique_ptr<TraceGuest>> TraceGuest::open(IntervalSource& source) {
+Result<std::unique_ptr<TraceGuest>> TraceGuest::open(IntervalSource& source, TraceReplay replay) {
     const recording::Header& h = source.header();
     if (h.regions.empty()) return bad_recording("has no regions");
-    std::unique_ptr<TraceGuest> g(new TraceGuest(source));
+    if (replay.peak < 0) return Error{EINVAL, "a negative peak", "give one vCPU's rate flat out, e.g. 200M/s"};
+    if (replay.vcpus == 0) replay.vcpus = h.vcpus;
+    if (replay.peak > 0 && replay.vcpus == 0)
+        return Error{EINVAL, "a peak is per vCPU, and the recording (" + h.method + ") does not know the vCPUs",
+                     "give the guest's vCPU count with the peak"};
+    std::unique_ptr<TraceGuest> g(new TraceGuest(source, replay));
     g->page_size_ = h.regions.front().page_size;
     for (const Region& r : h.regions) {
         if (r.page_size != g->page_size_ || !std::has_single_bit(r.page_size))
@@ -29,7 +34,6 @@ Result<std::unique_ptr<TraceGuest>> TraceGuest::open(IntervalSource& source) {
     if (g->memory_pages_ == 0) return bad_recording("has no pages");
     if (Status s = g->read_next(); !s) return s.error();
     if (!g->current_) return bad_recording("has no intervals");
-    g->origin_ns_ = g->current_->start_ns;
     return g;
 }
 
@@ -40,6 +44,8 @@ std::string TraceGuest::describe() const {
                     (h.method.empty() ? std::string("an unnamed method") : h.method) +
                     (h.exact ? "" : " (page sets are estimates)");
     if (!h.target.empty()) s += ", " + h.target;
+    if (replay_.peak > 0)
+        s += "; " + std::to_string(replay_.vcpus) + (replay_.vcpus == 1 ? " vCPU" : " vCPUs") + ", each " + format_bytes(replay_.peak) + "/s flat out";
     return s;
 }
 
@@ -54,14 +60,11 @@ Status TraceGuest::read_next() {
     auto next = source_.next();
     if (!next) return next.error();
     if (!next->has_value()) {
-        // The end: start again from the first interval, later by the recording's length.
-        if (!current_ && replayed_ == 0 && loops_ == 0) {
-            current_.reset();
-            return Ok{};
-        }
-        const uint64_t end = current_ ? current_->end_ns : origin_ns_;
-        if (end <= origin_ns_) return bad_recording("spans no time: its intervals end where they start");
-        loop_base_ns_ += end - origin_ns_;
+        if (!current_) return Ok{};  // an empty recording: open() says so
+        // The end: start again from the first interval. A pass that took no
+        // time would replay for ever within one instant.
+        if (loop_ns_ == 0) return bad_recording("spans no time: its intervals end where they start");
+        loop_ns_ = 0;
         ++loops_;
         if (Status s = source_.rewind(); !s) return s;
         next = source_.next();
@@ -74,21 +77,78 @@ Status TraceGuest::read_next() {
         return bad_recording("interval " + std::to_string(i.index) + " ends before it starts");
     if (current_ && i.start_ns < current_->start_ns)
         return bad_recording("interval " + std::to_string(i.index) + " starts before the one it follows");
+    loop_ns_ += i.end_ns - i.start_ns;
     current_ = std::move(i);
+    released_ = 0;
     return Ok{};
+}
+
+const std::vector<recording::PageRun>& TraceGuest::current_pages() const {
+    return current_->dropped ? last_known_ : current_->dirty;
+}
+
+double TraceGuest::speed(int held_pct) const {
+    const double running = std::clamp(100 - held_pct, 0, 100) / 100.0;
+    if (replay_.peak <= 0 || running == 0) return running;
+    const double length_s = double(current_->end_ns - current_->start_ns) / 1e9;
+    double pages = current_->estimated() ? current_->estimated_pages : 0;
+    if (pages == 0)
+        for (const recording::PageRun& r : current_pages()) pages += double(r.count);
+    if (length_s <= 0 || pages <= 0) return 1;  // nothing written: nothing to slow down
+    const double recorded_rate = pages * double(page_size_) / length_s;
+    return std::min(1.0, double(replay_.vcpus) * replay_.peak * running / recorded_rate);
+}
+
+namespace {
+
+// A page's moment in its interval, 0 <= m < 1: the same in every replay,
+// and spread evenly over the interval whatever the pages' addresses.
+double moment(RegionId region, uint64_t page) {
+    uint64_t x = (uint64_t(region) << 48) ^ page ^ 0x9e3779b97f4a7c15ULL;  // splitmix64's finaliser
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return double(x >> 11) * 0x1p-53;
+}
+
+}  // namespace
+
+void TraceGuest::release_until(double upto) {
+    if (upto <= released_) return;
+    const std::vector<recording::PageRun>& pages = current_pages();
+    if (released_ == 0 && upto >= 1) {
+        pending_.insert(pending_.end(), pages.begin(), pages.end());
+    } else {
+        for (const recording::PageRun& run : pages)
+            for (uint64_t p = run.first; p < run.first + run.count; ++p) {
+                const double m = moment(run.region, p);
+                if (m < released_ || m >= upto) continue;
+                if (!pending_.empty() && pending_.back().region == run.region &&
+                    pending_.back().first + pending_.back().count == p)
+                    ++pending_.back().count;
+                else
+                    pending_.push_back({run.region, p, 1});
+            }
+    }
+    released_ = upto;
 }
 
 void TraceGuest::run(std::chrono::nanoseconds d, int held_pct) {
     if (error_ || !current_) return;
-    replayed_ns_ += double(d.count()) * std::clamp(100 - held_pct, 0, 100) / 100.0;
-    while (current_ && double(loop_base_ns_ + (current_->end_ns - origin_ns_)) <= replayed_ns_) {
-        if (current_->dropped) {
-            ++dropped_;
-            pending_.insert(pending_.end(), last_known_.begin(), last_known_.end());
-        } else {
-            pending_.insert(pending_.end(), current_->dirty.begin(), current_->dirty.end());
-            last_known_ = current_->dirty;
+    double wall_ns = double(d.count());
+    while (wall_ns > 0) {
+        const double f = speed(held_pct);
+        if (f <= 0) return;  // paused: recorded time stands still
+        const double length_ns = double(current_->end_ns - current_->start_ns);
+        const double left_ns = (1 - released_) * length_ns;  // recorded time left in this interval
+        if (left_ns > wall_ns * f) {
+            release_until(released_ + wall_ns * f / length_ns);
+            return;
         }
+        wall_ns -= left_ns / f;
+        release_until(1);
+        if (current_->dropped) ++dropped_;
+        else last_known_ = current_->dirty;
         ++replayed_;
         if (Status s = read_next(); !s) {
             error_ = s.error();

@@ -189,7 +189,9 @@ TEST(DtrackRecord, BadInputExitsWithTwoAndSaysWhy) {
 //   a hot set, region 0 pages 1000..1099, dirtied in every interval;
 //   a moving set, region 0 pages 10000 + 50 i .. +49 in interval i, each once;
 //   region 1 page 5000, dirtied in intervals 0, 2 and 6.
-std::string known_recording() {
+// With `sampled_one_in` > 0, as a sampling method records them: those pages
+// are the sample, each standing for `sampled_one_in` pages of the estimate.
+std::string known_recording(int sampled_one_in = 0) {
     Header h = dtrack_test::sample_header();
     h.regions = {{.name = "low", .slot = 0, .base = 0, .page_size = 4096, .page_count = 262144},
                  {.name = "high", .slot = 1, .base = 4ULL << 30, .page_size = 4096, .page_count = 65536}};
@@ -202,9 +204,18 @@ std::string known_recording() {
         in.dirty = {{0, 1000, 100}, {0, 10000 + 50 * i, 50}};
         if (i == 0 || i == 2 || i == 6) in.dirty.push_back({1, 5000, 1});
         in.vcpu_pages = {100, in.dirty_pages() - 100};
+        if (sampled_one_in > 0) {
+            in.vcpu_pages.clear();
+            in.estimated_pages = double(in.dirty_pages() * sampled_one_in);
+            in.bound_pages = 0.1 * in.estimated_pages;
+        }
         all.push_back(in);
     }
-    const std::string path = temp("known.dtz");
+    if (sampled_one_in > 0) {
+        h.method = "sample";
+        h.exact = false;
+    }
+    const std::string path = temp(sampled_one_in > 0 ? "known-sampled.dtz" : "known.dtz");
     dtrack_test::write_bytes(path, dtrack_test::bytes_of(h, all));
     return path;
 }
@@ -249,6 +260,29 @@ TEST(DtrackReport, FiguresOfARecordingWithKnownAnswers) {
     EXPECT_DOUBLE_EQ(j["rate"][1]["pages_per_s"].get<double>(), 1500);
     EXPECT_DOUBLE_EQ(j["rate"][2]["pages_per_s"].get<double>(), 1510);
     EXPECT_DOUBLE_EQ(j["rate"][1]["vcpu_pages_per_s"][0].get<double>(), 1000);
+    std::remove(file.c_str());
+}
+
+TEST(DtrackReport, ASampledRecordingsFiguresAreScaledUpFromItsSample) {
+    // The known recording as a one-in-four sample: every figure four times
+    // the exact one, shares included, and the report says so.
+    const std::string file = known_recording(4);
+    const auto r = run(binary("dtrack") + " report --json " + file);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const json j = json::parse(r.output);
+    EXPECT_EQ(j["estimated"], true);
+    EXPECT_EQ(j["working_set"][2]["max_pages"], 4 * (100 + 50 * 30 + 1));
+    EXPECT_EQ(j["redirty_log2_intervals"][0]["pages"], 4 * 2900);
+    const json& hot = j["hottest_ranges"];
+    ASSERT_GE(hot.size(), 2u);
+    EXPECT_EQ(hot[0]["start"], 4u << 20);
+    EXPECT_EQ(hot[0]["dirtyings"], 4 * 76 * 30);
+    EXPECT_NEAR(hot[0]["share_per_interval"].get<double>(), 4 * 76.0 / 512, 1e-9);
+    EXPECT_EQ(j["regions"][1]["dirtyings"], 4 * 3);
+    EXPECT_DOUBLE_EQ(j["rate"][1]["pages_per_s"].get<double>(), 4 * 1500);
+    const auto text = run(binary("dtrack") + " report " + file);
+    ASSERT_EQ(text.exit_code, 0) << text.output;
+    EXPECT_NE(text.output.find("every figure below is scaled up from it"), std::string::npos) << text.output;
     std::remove(file.c_str());
 }
 

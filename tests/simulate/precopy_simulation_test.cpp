@@ -228,6 +228,60 @@ TEST(TraceReplay, AThrottledGuestReplaysItsRecordingMoreSlowly) {
     EXPECT_EQ((*guest)->harvest(tracker).value(), 30u);  // pages 10-39; 0-9 were dirty already
 }
 
+TEST(TraceReplay, ASyncInTheMiddleOfAnIntervalFindsTheShareOfItThatCameBefore) {
+    // One recorded second of 10,000 pages, replayed in two halves: each half
+    // brings about half of them, and together every page exactly once.
+    InMemoryTrace trace(one_region(20'000), {interval(0, {{0, 0, 10'000}})});
+    auto guest = TraceGuest::open(trace);
+    ASSERT_TRUE(guest);
+    Tracker tracker;
+    ASSERT_TRUE((*guest)->attach(tracker));
+    (*guest)->run(500ms, 0);
+    const uint64_t first_half = (*guest)->harvest(tracker).value();
+    EXPECT_NEAR(double(first_half), 5000, 300);  // binomial: sd 50
+    EXPECT_EQ((*guest)->replayed_intervals(), 0u);
+    (void)tracker.take(0, 0, 20'000, [](uint64_t, uint64_t) {});  // sent: the next half must not bring them again
+    (*guest)->run(500ms, 0);
+    EXPECT_EQ((*guest)->harvest(tracker).value(), 10'000 - first_half);
+    EXPECT_EQ((*guest)->replayed_intervals(), 1u);
+}
+
+TEST(TraceReplay, WithAPeakAPacedGuestIsSlowedOnlyWhereTheThrottleBitesItsOwnRate) {
+    // Two vCPUs recorded writing 100 pages/s between them (409,600 bytes/s).
+    std::vector<recording::Interval> intervals;
+    for (uint64_t i = 0; i < 4; ++i) intervals.push_back(interval(i, {{0, i * 100, 100}}));
+    recording::Header h = one_region(1024);
+    h.vcpus = 2;
+    // Flat out each vCPU writes 1,000 pages/s: held 50% the two still manage
+    // 1,000/s, above their own 100/s, so the replay keeps its speed...
+    InMemoryTrace paced(h, intervals);
+    auto fast = TraceGuest::open(paced, {.peak = 1000 * 4096.0});
+    ASSERT_TRUE(fast);
+    Tracker t1;
+    ASSERT_TRUE((*fast)->attach(t1));
+    (*fast)->run(2s, 50);
+    EXPECT_EQ((*fast)->replayed_intervals(), 2u);
+    // ...held 99% they write 20 pages/s: a fifth of the recorded speed.
+    (*fast)->run(5s, 99);
+    EXPECT_EQ((*fast)->replayed_intervals(), 3u);
+    // Without a peak the vCPUs are taken to be busy: held 50%, half the speed.
+    InMemoryTrace busy(h, intervals);
+    auto slow = TraceGuest::open(busy);
+    ASSERT_TRUE(slow);
+    Tracker t2;
+    ASSERT_TRUE((*slow)->attach(t2));
+    (*slow)->run(2s, 50);
+    EXPECT_EQ((*slow)->replayed_intervals(), 1u);
+}
+
+TEST(TraceReplay, APeakNeedsTheVcpuCountAndARecordingWithoutOneSaysSo) {
+    InMemoryTrace trace(one_region(64), {interval(0, {{0, 0, 10}})});  // vcpus = 0: the method had no vCPU view
+    auto g = TraceGuest::open(trace, {.peak = 1e6});
+    ASSERT_FALSE(g);
+    EXPECT_NE(g.error().what.find("does not know the vCPUs"), std::string::npos) << g.error().what;
+    EXPECT_TRUE(TraceGuest::open(trace, {.peak = 1e6, .vcpus = 4}));
+}
+
 TEST(TraceReplay, PagesOutsideTheRegionsFailTheSimulationAndSayWhere) {
     InMemoryTrace trace(one_region(64), {interval(0, {{0, 60, 10}})});
     auto guest = TraceGuest::open(trace);

@@ -62,6 +62,7 @@ TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
         {"--model mem=1T,wss=200G,rate=3G --trace x.dtz --bandwidth 10G", "exclude each other"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --downtime soon", "not a duration"},
         {"--trace /nonexistent/run.dtz --bandwidth 10G", "No such file"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --peak 1G", "describe a recorded guest"},
     };
     for (const auto& [args, cause] : cases) {
         const auto r = simulate(args);
@@ -92,6 +93,13 @@ TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOff
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto j = nlohmann::json::parse(r.output);
     EXPECT_NE(j.dump().find("trace"), std::string::npos) << r.output;
+    // The process backend's tracking (uffd) has no vCPU view: a peak per vCPU needs the count.
+    const auto no_vcpus = simulate("--trace " + file + " --bandwidth 64M --auto-converge --peak 200M");
+    EXPECT_EQ(no_vcpus.exit_code, 2) << no_vcpus.output;
+    EXPECT_NE(no_vcpus.output.find("give their number with --vcpus N"), std::string::npos) << no_vcpus.output;
+    const auto peaked = simulate("--trace " + file + " --bandwidth 64M --auto-converge --peak 200M --vcpus 1");
+    EXPECT_EQ(peaked.exit_code, 0) << peaked.output;
+    EXPECT_NE(peaked.output.find("1 vCPU, each 200.0 MiB/s flat out"), std::string::npos) << peaked.output;
 
     // One byte flipped well inside the records: the checksum catches it.
     const auto size = run("stat -c %s " + file);

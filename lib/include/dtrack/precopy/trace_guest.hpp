@@ -8,15 +8,23 @@
 // before, and the sender takes the real bitmaps in page order, in chunks as
 // the real sender does.
 //
-// The throttle (approximation): a guest held pct% of the time gets through
-// its recorded work at (1 - pct/100) of the recorded speed, so replayed time
-// runs that much slower and it dirties proportionally less per second. That
-// is exact for a guest whose vCPUs were busy writing, and pessimistic for one
-// that idled (the throttle would have slowed it less). When the recording
-// ends before the migration, it starts again from its first interval. A
-// dropped interval (nothing is known of it) replays the pages of the interval
-// before it; a recording of estimates (exact = false) replays its page sets
-// as they are.
+// Pages come out of an interval as replayed time moves through it, not all
+// at its end: each page at its own moment in the interval, the same for
+// every replay (a hash of the page), so a sync in the middle of an interval
+// finds the share of it that came before, as it would on the real guest.
+//
+// The throttle holds each vCPU pct% of the time. A vCPU that writes `peak`
+// bytes/s when it runs flat out writes at most peak * (1 - pct/100); an
+// interval recorded at r bytes/s replays at the speed
+//     min(1, vcpus * peak * (1 - pct/100) / r)
+// of the recording (guest_model.hpp's rate(pct), interval by interval; r
+// counts distinct pages, a lower bound of the writes). Without a peak the
+// vCPUs are taken to be busy writing: every interval replays at
+// (1 - pct/100) of its speed, which is pessimistic for a guest that idled or
+// paced itself. When the recording ends before the migration, it starts
+// again from its first interval. A dropped interval (nothing is known of it)
+// replays the pages of the interval before it; a recording of estimates
+// (exact = false) replays its page sets as they are.
 #pragma once
 
 #include <optional>
@@ -66,10 +74,17 @@ private:
 // an error naming its byte offset. Rewinding opens the file again.
 Result<std::unique_ptr<IntervalSource>> open_recording_trace(const std::string& path);
 
+// How the recorded guest answers the throttle.
+struct TraceReplay {
+    double peak = 0;     // one vCPU's rate flat out, bytes/s; 0: busy vCPUs (see above)
+    uint32_t vcpus = 0;  // 0: the recording's (its header's vcpus)
+};
+
 class TraceGuest : public SimulatedGuest {
 public:
-    // Checks the header (regions, page size) and reads the first interval.
-    static Result<std::unique_ptr<TraceGuest>> open(IntervalSource& source);
+    // Checks the header (regions, page size) and the replay (a peak needs
+    // the vCPU count), and reads the first interval.
+    static Result<std::unique_ptr<TraceGuest>> open(IntervalSource& source, TraceReplay replay = {});
 
     std::string describe() const override;
     uint64_t page_size() const override { return page_size_; }
@@ -90,20 +105,25 @@ protected:
     Status add_regions(Tracker& tracker) override;
 
 private:
-    explicit TraceGuest(IntervalSource& source) : source_(source) {}
+    TraceGuest(IntervalSource& source, TraceReplay replay) : source_(source), replay_(replay) {}
     Status read_next();  // into current_, rewinding at the end
+    // The pages of current_ (or of the one before it, if it was dropped).
+    const std::vector<recording::PageRun>& current_pages() const;
+    // The replay's speed through current_, as a share of the recorded speed.
+    double speed(int held_pct) const;
+    // Moves the pages of current_ whose moments fall in [released_, upto) to pending_.
+    void release_until(double upto);
 
     // Pages the sender takes at once (as precopy_sender.cpp's take_chunk_pages).
     static constexpr uint64_t chunk_pages = 4096;
 
     IntervalSource& source_;
+    TraceReplay replay_;
     uint64_t page_size_ = 4096;
     uint64_t memory_pages_ = 0;
-    uint64_t origin_ns_ = 0;   // the first interval's start
-    uint64_t length_ns_ = 0;   // of the whole recording
-    double replayed_ns_ = 0;   // recorded time replayed, over all loops
-    uint64_t loop_base_ns_ = 0;
+    uint64_t loop_ns_ = 0;     // recorded time in this pass through the recording
     std::optional<recording::Interval> current_;
+    double released_ = 0;  // the share of current_ replayed, 0..1
     std::vector<recording::PageRun> last_known_;
     std::vector<recording::PageRun> pending_;  // written since the last harvest
     std::optional<Error> error_;
