@@ -13,6 +13,11 @@
 # Out-of-tree: everything is built under $(BUILD).
 
 BUILD    ?= build
+# Compile on every core unless the caller chose (make -jN): the build is most
+# of a clean `make test`.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
 # The one version number: `dtrack --version`, `dtvm --version`, the soname.
 VERSION  := $(shell cat VERSION)
 VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
