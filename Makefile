@@ -174,6 +174,8 @@ $(CLI): $(CLI_OBJS) $(LIB_A)
 # Tests find their helpers under tests/, the built binaries (dtrack, dtvm)
 # through DTRACK_BUILD_DIR and shipped files (tools/prometheus, corpora)
 # through DTRACK_SOURCE_DIR; only they see tests/.
+# The benchmarks say how they were built (their timed loops are dtrack's code).
+$(BENCH_OBJS): DT_CXXFLAGS += -DDTRACK_BENCH_CXXFLAGS='"$(CXXFLAGS)"'
 $(TEST_OBJS) $(BENCH_OBJS): DT_CXXFLAGS += -Itests -DDTRACK_BUILD_DIR='"$(abspath $(BUILD))"' \
                                           -DDTRACK_SOURCE_DIR='"$(CURDIR)"'
 

@@ -70,10 +70,3 @@ dtrack_bench::RegisterPair mark_pair("mark 64k pages: kernel-bitmap OR vs one by
                                      "BM_OrKernelWords");
 
 }  // namespace
-
-namespace dtrack_bench {
-std::vector<Pair>& pairs() {
-    static std::vector<Pair> all;
-    return all;
-}
-}  // namespace dtrack_bench

@@ -1,37 +1,99 @@
-// `make bench`: Google Benchmark runs, then each pair is printed as a ratio
-// measured side by side in this one run (never a bare time across runs).
+// `make bench`: Google Benchmark runs, then one table: each pair as a ratio
+// measured side by side in this one run (never a bare time across runs), and
+// each figure from its benchmark's counters, with the target and whether it
+// is met.
 #include <benchmark/benchmark.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <map>
 #include <string>
 
 #include "bench/pairs.hpp"
+#include "dtrack/units.hpp"
 
 namespace {
 
-// Keeps each run's time per iteration so pairs can be compared after.
-class RecordingReporter : public benchmark::ConsoleReporter {
+// Keeps each run's time per iteration and counters so pairs and figures can
+// be read after. No colour (the output goes to files and CI logs), and its
+// own context line: Debian builds Google Benchmark without NDEBUG, so the
+// library's context warns "built as DEBUG"; the timed loops are dtrack's
+// code, built with the Makefile's optimisation.
+class TableReporter : public benchmark::ConsoleReporter {
 public:
+    TableReporter() : ConsoleReporter(OO_Tabular) {}
     std::map<std::string, double> ns_per_iter;
+    std::map<std::string, std::map<std::string, double>> counters;
+
+    bool ReportContext(const Context& context) override {
+        const auto& cpu = benchmark::CPUInfo::Get();
+        utsname u{};
+        ::uname(&u);
+        std::printf("dtrack_bench: %d CPUs at %.0f MHz, Linux %s, /dev/kvm %s; optimised build (%s)\n",
+                    cpu.num_cpus, cpu.cycles_per_second / 1e6, u.release,
+                    ::access("/dev/kvm", R_OK | W_OK) == 0 ? "present" : "absent", DTRACK_BENCH_CXXFLAGS);
+        name_field_width_ = context.name_field_width;  // as ConsoleReporter's own does
+        printed_header_ = false;
+        return true;
+    }
     void ReportRuns(const std::vector<Run>& runs) override {
-        for (const Run& r : runs)
-            if (r.run_type == Run::RT_Iteration) ns_per_iter[r.benchmark_name()] = r.GetAdjustedRealTime();
+        for (const Run& r : runs) {
+            if (r.run_type != Run::RT_Iteration) continue;
+            ns_per_iter[r.benchmark_name()] = r.GetAdjustedRealTime();
+            for (const auto& [name, c] : r.counters) counters[r.benchmark_name()][name] = c.value;
+        }
         ConsoleReporter::ReportRuns(runs);
     }
 };
+
+std::string verdict(double value, double target) {
+    if (target <= 0) return "";
+    return value >= target ? "met" : "MISSED";
+}
+
+std::string target_text(double target, bool ratio) {
+    if (target <= 0) return "-";
+    char b[32];
+    if (ratio) std::snprintf(b, sizeof b, ">= %.0fx", target);
+    else std::snprintf(b, sizeof b, ">= %s", dtrack::format_count(target).c_str());
+    return b;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
-    RecordingReporter reporter;
+    TableReporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
-    std::printf("\n%-52s %12s\n", "comparison (same run)", "ratio");
-    for (const auto& pair : dtrack_bench::pairs()) {
-        auto a = reporter.ns_per_iter.find(pair.baseline), b = reporter.ns_per_iter.find(pair.candidate);
+    std::printf("\n%-60s %10s %10s %s\n", "comparison (same run)", "ratio", "target", "");
+    for (const auto& p : dtrack_bench::pairs()) {
+        auto a = reporter.ns_per_iter.find(p.baseline), b = reporter.ns_per_iter.find(p.candidate);
         if (a == reporter.ns_per_iter.end() || b == reporter.ns_per_iter.end()) continue;
-        std::printf("%-52s %11.1fx\n", pair.label.c_str(), a->second / b->second);
+        const double ratio = a->second / b->second;
+        std::printf("%-60s %9.1fx %10s %s\n", p.label.c_str(), ratio, target_text(p.target, true).c_str(),
+                    verdict(ratio, p.target).c_str());
+    }
+    bool header = false;
+    for (const auto& f : dtrack_bench::figures()) {
+        auto run = reporter.counters.find(f.benchmark);
+        if (run == reporter.counters.end()) continue;
+        auto c = run->second.find(f.counter);
+        if (c == run->second.end()) continue;
+        if (!header) std::printf("\n%-60s %10s %10s %s\n", "figure", "value", "target", ""), header = true;
+        std::printf("%-60s %10s %10s %s\n", f.label.c_str(), dtrack::format_count(c->second).c_str(),
+                    target_text(f.target, false).c_str(), verdict(c->second, f.target).c_str());
     }
     benchmark::Shutdown();
 }
+
+namespace dtrack_bench {
+std::vector<Pair>& pairs() {
+    static std::vector<Pair> all;
+    return all;
+}
+std::vector<Figure>& figures() {
+    static std::vector<Figure> all;
+    return all;
+}
+}  // namespace dtrack_bench
