@@ -314,15 +314,18 @@ fuzz: $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))
 	    if ls $$c/crash-* >/dev/null 2>&1; then echo "fuzz: $$t found crashes: $$(ls $$c/crash-*)"; exit 1; fi; \
 	done
 
-# Micro-benchmarks, a real migration with and without the background sync
-# (rounds of ~8 s against the default 5 s threshold; a few minutes), and what
-# `dtrack rate` costs per method, and the sidecar under 1,000 scrapes. KVM
-# where /dev/kvm works, else dtvm's process backend.
+# Micro-benchmarks (one table of ratios and figures with their targets), a
+# real migration with and without the background sync (rounds of ~8 s against
+# the default 5 s threshold; a few minutes) simulated beside it, what each
+# tracking source costs per sync and per guest write, what `dtrack rate`
+# costs per method, and the sidecar under 1,000 scrapes. KVM where /dev/kvm
+# works, else dtvm's process backend. BENCHMARKS.md holds a full run.
 bench: all $(BENCH)
 	$(Q)$(BENCH) --benchmark_color=false
-	$(Q)./tools/migration_bench.sh $(BUILD)
+	$(Q)./tools/sync_cost.sh $(BUILD)
 	$(Q)./tools/rate_overhead.sh $(BUILD)
 	$(Q)./tools/sidecar_bench.sh $(BUILD)
+	$(Q)./tools/migration_bench.sh $(BUILD)
 
 run: all $(QEMU_GUEST)
 	$(Q)./tools/demo.sh $(BUILD)

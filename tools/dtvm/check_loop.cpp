@@ -199,18 +199,22 @@ int run_check_loop(const Options& o) {
     for (const auto& source : c.sources) cost_ms += std::chrono::duration<double, std::milli>(source.cost).count();
     const int code = total_lost ? exit_lost_pages : exit_ok;
     if (o.json) {
-        std::printf("%s\n", nlohmann::json{{"summary",
-                                             {{"intervals", intervals},
-                                              {"written", total_written},
-                                              {"reported", total_taken},
-                                              {"lost", total_lost},
-                                              {"backend", backend_name(o.vm.backend)},
-                                              {"tracking", track_mode_name(o.tracking.mode)},
-                                              {"harvest_cost_ms", cost_ms},
-                                              {"syncs", c.syncs()},
-                                              {"recording", recorded}}}}
-                                 .dump()
-                                 .c_str());
+        nlohmann::json summary{{"intervals", intervals},
+                               {"written", total_written},
+                               {"reported", total_taken},
+                               {"lost", total_lost},
+                               {"backend", backend_name(o.vm.backend)},
+                               {"tracking", track_mode_name(o.tracking.mode)},
+                               {"harvest_cost_ms", cost_ms},
+                               {"syncs", c.syncs()},
+                               {"run_s", run},
+                               {"recording", recorded}};
+        if (auto* ring = tracking->ring()) {
+            const dtrack::KvmRingCounters rc = ring->ring_counters();
+            summary["ring"] = {{"full_exits", rc.full_exits}, {"resets", rc.resets},
+                               {"reaper_passes", rc.reaper_passes}, {"jams", rc.jams}};
+        }
+        std::printf("%s\n", nlohmann::json{{"summary", summary}}.dump().c_str());
         return code;
     }
     std::printf("summary: %" PRIu64 " intervals, %" PRIu64 " distinct pages written, %" PRIu64
