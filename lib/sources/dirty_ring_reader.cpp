@@ -9,22 +9,13 @@ namespace dtrack {
 
 namespace {
 
-constexpr uint32_t no_region = ~0u;
-
 uint32_t load_flags(const kvm_dirty_gfn& g) { return __atomic_load_n(&g.flags, __ATOMIC_ACQUIRE); }
 void store_flags(kvm_dirty_gfn& g, uint32_t f) { __atomic_store_n(&g.flags, f, __ATOMIC_RELEASE); }
 
 }  // namespace
 
 DirtyRingReader::DirtyRingReader(DirtyRingKernel& kernel, Tracker& tracker, KvmRingOptions options)
-    : kernel_(kernel), tracker_(tracker), options_(std::move(options)) {
-    for (RegionId id = 0; id < tracker.region_count(); ++id) {
-        const Region& r = tracker.region(id);
-        if (r.space != AddressSpace::guest_physical) continue;
-        if (slot_to_region_.size() <= r.slot) slot_to_region_.resize(r.slot + 1, no_region);
-        slot_to_region_[r.slot] = id;
-    }
-}
+    : kernel_(kernel), options_(std::move(options)), staged_(tracker) {}
 
 void DirtyRingReader::add_ring(DirtyRingMemory ring) {
     std::lock_guard lock(mutex_);
@@ -32,48 +23,34 @@ void DirtyRingReader::add_ring(DirtyRingMemory ring) {
 }
 
 void DirtyRingReader::publish_staged() {
-    for (const Staged& e : staged_) publish(e);
-    staged_.clear();
-    if (std::exchange(unplaceable_, false)) mark_everything_dirty();
-}
-
-void DirtyRingReader::publish(const Staged& e) {
-    const RegionId id = e.slot < slot_to_region_.size() ? slot_to_region_[e.slot] : no_region;
-    if (id == no_region || e.offset >= tracker_.region(id).page_count) {
-        // A page we cannot place: say so, and cover it by marking everything
-        // (once per drain, not once per such entry).
-        ++pending_.lost;
-        unplaceable_ = true;
-        return;
-    }
-    ++pending_.pages;
-    pending_.new_dirty += tracker_.bitmap(id).mark(e.offset);
-    pending_.add_vcpu(e.vcpu, 1);
-    pending_.add_region(id, 1);
+    // An entry that fits no region (counted lost by publish) names a page we
+    // cannot place: cover it by marking everything, once per drain.
+    if (staged_.publish(pending_)) mark_everything_dirty();
 }
 
 uint32_t DirtyRingReader::drain_ring(Ring& ring) {
     const uint32_t entries = ring.memory.entries, mask = entries - 1;
-    uint32_t n = 0;
-    while (n < entries) {  // at most one lap per pass
-        kvm_dirty_gfn& g = ring.memory.gfns[ring.fetch & mask];
+    kvm_dirty_gfn* const gfns = ring.memory.gfns;
+    // Staged, not marked: the pages are still writable until the reset, and
+    // a consumer must not read them before.
+    StagedPages::Gatherer gatherer = staged_.gather(ring.memory.vcpu, entries);
+    uint32_t fetch = ring.fetch, n = 0;
+    for (; n < entries; ++n, ++fetch) {  // at most one lap per pass
+        kvm_dirty_gfn& g = gfns[fetch & mask];
         if (!(load_flags(g) & KVM_DIRTY_GFN_F_DIRTY)) break;
-        // Staged, not marked: the page is still writable until the reset,
-        // and a consumer must not read it before.
-        staged_.push_back({g.slot, g.offset, ring.memory.vcpu});
+        gatherer.add(g.slot, g.offset);
         store_flags(g, KVM_DIRTY_GFN_F_RESET);
-        ++ring.fetch;
-        ++ring.flagged;
-        ++n;
     }
+    gatherer.finish();
+    ring.fetch = fetch;
+    ring.flagged += n;
     return n;
 }
 
 void DirtyRingReader::mark_everything_dirty() {
-    for (RegionId id : slot_to_region_) {
-        if (id == no_region) continue;
-        DirtyBitmap& b = tracker_.bitmap(id);
-        const uint64_t fresh = b.mark_range(0, b.pages());
+    for (DirtyBitmap* b : staged_.bitmaps()) {
+        if (!b) continue;
+        const uint64_t fresh = b->mark_range(0, b->pages());
         pending_.new_dirty += fresh;
         pending_.overapproximated += fresh;
     }

@@ -5,7 +5,9 @@
 // the pages, flags the entries for reset (store-release), calls the kernel's
 // reset, which write-protects the pages again, and only then marks them in
 // the bitmaps, where a consumer may take them (invariant 2: a page taken
-// while still writable could be written again unseen).
+// while still writable could be written again unseen). Staging gathers the
+// pages by memslot and 64-page word (StagedPages), so marking costs one
+// atomic OR per word, not per entry.
 //
 // A ring can jam: KVM's instruction emulator can push past the ring's end
 // and overwrite entries not yet read (docs/ARCHITECTURE.md §6), or a reset can be cut short
@@ -28,6 +30,7 @@
 
 #include "dtrack/kvm_ring_source.hpp"
 #include "sources/dirty_ring_kernel.hpp"
+#include "sources/staged_pages.hpp"
 
 namespace dtrack {
 
@@ -70,18 +73,10 @@ private:
         // cannot push while it waits in on_ring_full).
         uint32_t fetch_at_full_exit = 0;
     };
-    // An entry read from a ring, waiting for the reset.
-    struct Staged {
-        uint32_t slot;
-        uint64_t offset;
-        uint32_t vcpu;
-    };
-
     // Drains every ring and resets; adds to `pending_`. Caller holds mutex_.
     Status drain_locked(bool after_full_exit, uint32_t full_vcpu);
     uint32_t drain_ring(Ring& ring);  // reads and stages entries; returns how many
     void publish_staged();            // marks the staged pages (after the reset)
-    void publish(const Staged& entry);
     bool resync_ring(Ring& ring);  // true when the ring was out of step
     // The kernel's reset for the entries flagged so far: in step when it
     // reset exactly those in one call; out of step when it reset a different
@@ -93,15 +88,12 @@ private:
     void mark_everything_dirty();
 
     DirtyRingKernel& kernel_;
-    Tracker& tracker_;
     KvmRingOptions options_;
-    std::vector<RegionId> slot_to_region_;  // by memslot id; ~0u = unknown
 
     mutable std::mutex mutex_;  // one drain at a time
     std::vector<Ring> rings_;
     HarvestReport pending_;        // published but not yet reported
-    std::vector<Staged> staged_;   // read but not yet published (see drain_locked)
-    bool unplaceable_ = false;     // staged entries included one outside every region
+    StagedPages staged_;           // read but not yet published (see drain_locked)
     // A failed reaper pass or re-arm, reported by the next harvest(): no one
     // else would see it (the tracker then keeps it for a round sync).
     std::optional<Error> unreported_error_;

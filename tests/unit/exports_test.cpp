@@ -19,7 +19,7 @@ std::string shared_object() { return binary("libdtrack.so.") + dtrack::version()
 TEST(Exports, TheSharedObjectExportsThePublicApiOnly) {
     const auto nm = run("nm -D --defined-only -C " + shared_object() + " 2>&1");
     ASSERT_EQ(nm.exit_code, 0) << nm.output;
-    for (const char* internal : {"DirtyRingReader::", "KvmDirtyRings::", "ResidentPages::", "RemotePageReader::",
+    for (const char* internal : {"DirtyRingReader::", "StagedPages::", "KvmDirtyRings::", "ResidentPages::", "RemotePageReader::",
                                  "DirtyRingProgram::", "dtrack::probe::", "TlsStream", "SocketStream"})
         EXPECT_EQ(nm.output.find(internal), std::string::npos) << internal << " is exported";
     for (const char* api : {"dtrack::Tracker::sync(", "dtrack::KvmRingSource::enable(", "dtrack::UffdSource::track(",
