@@ -93,10 +93,13 @@ TEST(DirtyBitmapConcurrency, MarkersAndRangedTakerLoseNothing) { hammer(3 * 4096
 // A few words only: markers and the taker collide on the same words all the time.
 TEST(DirtyBitmapConcurrency, HotWordsLoseNothing) { hammer(200, 2, 400000, false); }
 
-// Each page is marked exactly once, so no later mark can rescue a bit that
-// slipped past the summary: each page must be taken once or be visible at the end.
-TEST(DirtyBitmapConcurrency, EveryPageMarkedOnceIsTakenOnce) {
-    const uint64_t pages = 1 << 22;
+// Pages page_of(0..marks) are each marked exactly once, by one of two
+// threads (thread t takes every i of its parity), while a consumer takes
+// everything in a loop. No later mark can rescue a bit that slipped past the
+// summary levels: each marked page must be taken once or be findable at the
+// end, and no other page may be either.
+template <typename PageOf>
+void mark_each_page_once_while_taking(uint64_t pages, uint64_t marks, PageOf page_of) {
     DirtyBitmap b(pages);
     std::atomic<bool> done{false};
     std::vector<uint8_t> taken(pages);
@@ -109,15 +112,40 @@ TEST(DirtyBitmapConcurrency, EveryPageMarkedOnceIsTakenOnce) {
     std::vector<std::thread> markers;
     for (uint64_t t = 0; t < 2; ++t)
         markers.emplace_back([&, t] {
-            for (uint64_t p = t; p < pages; p += 2) b.mark(p);  // both threads share every word
+            for (uint64_t i = t; i < marks; i += 2) b.mark(page_of(i));
         });
     for (auto& m : markers) m.join();
     done = true;
     consumer.join();
+    std::vector<uint8_t> marked(pages);
+    for (uint64_t i = 0; i < marks; ++i) marked[page_of(i)] = 1;
     std::vector<bool> visible(pages);
     b.for_each_page([&](uint64_t p) { visible[p] = true; });
     for (uint64_t p = 0; p < pages; ++p)
-        ASSERT_EQ(taken[p] + visible[p], 1) << "page " << p << (taken[p] ? " taken twice" : " lost");
+        ASSERT_EQ(taken[p] + visible[p], marked[p]) << "page " << p << (taken[p] ? " taken twice" : " lost");
+}
+
+TEST(DirtyBitmapConcurrency, EveryPageMarkedOnceIsTakenOnce) {
+    constexpr uint64_t pages = 1 << 22;
+    mark_each_page_once_while_taking(pages, pages, [](uint64_t i) { return i; });  // both threads share every word
+}
+
+// One level-2 bit covers 64 level-1 words, 4096 words, 262144 pages. All the
+// marks under each level-2 bit go to its last level-1 word, a different word
+// each mark, group after group: each mark lands where the taker is clearing
+// the level-1 and level-2 bits, and no mark elsewhere under that level-2 bit
+// would set it again if a step of the protocol let it be cleared too late.
+TEST(DirtyBitmapLevels, AMarkInTheLastLevel1WordUnderALevel2BitATakeIsClearingIsNotLost) {
+    constexpr uint64_t groups = 64, pages = groups * 262144, marks_per_group = 4096;
+    auto page_of = [](uint64_t i) {
+        const uint64_t group = i / marks_per_group, j = i % marks_per_group;
+        return group * 262144 + 63 * 4096 + (j % 64) * 64 + j / 64;
+    };
+    for (int round = 0; round < 5; ++round) {
+        SCOPED_TRACE(round);
+        mark_each_page_once_while_taking(pages, groups * marks_per_group, page_of);
+        if (testing::Test::HasFatalFailure()) return;
+    }
 }
 
 }  // namespace

@@ -1,18 +1,22 @@
-// DirtyBitmap: one bit per page, in 64-bit atomic words, with a summary level.
+// DirtyBitmap: one bit per page, in 64-bit atomic words, under two summary levels.
 //
 // Many harvesters mark concurrently while one consumer takes-and-clears, with
-// no lock. The summary holds one bit per bitmap word ("this word may be
-// non-zero"), so finding, counting and taking dirty pages costs time in
-// proportion to the dirty words (plus one summary word per 4096 pages), not
-// to the size of the region.
+// no lock. Level 1 holds one bit per bitmap word ("this word may be non-zero"),
+// level 2 one bit per level-1 word ("these 4096 pages may be dirty"), so
+// finding, counting and taking dirty pages costs time in proportion to the
+// dirty words (plus one level-2 word per 2^18 pages, 1 GiB of guest), not to
+// the size of the region.
 //
-// The rule that keeps pages from being lost between the two levels:
-//   marker:   set the page bit, then make sure the summary bit is set;
-//   consumer: clear the summary bit, then exchange the word with 0.
+// The rule that keeps pages from being lost between the levels:
+//   marker:   set the page bit, then make sure the level-1 bit is set, then the level-2 bit;
+//   consumer: clear the level-2 bit, then the level-1 bits under it, then exchange the words.
 // With sequentially consistent atomics either the consumer's exchange sees the
-// marker's bit, or the marker sees the cleared summary bit and sets it again.
+// marker's bit, or the marker sees a cleared summary bit and sets it again.
+// A marker that finds its level-1 bit set stops there: the thread that set it
+// makes sure of level 2, and a consumer clears it only before exchanging the word.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstdint>
@@ -55,28 +59,40 @@ public:
     // Returns the word's bits and clears them.
     uint64_t take_word(uint64_t word);
     // Takes and clears the pages [first, first+count): calls f(word_index, bits)
-    // for every non-zero word (bits limited to the range). Returns pages taken.
+    // for every non-zero word (bits limited to the range), in order. Returns pages taken.
     template <typename F> uint64_t take_range(uint64_t first, uint64_t count, F&& f);
     template <typename F> uint64_t take_all(F&& f) { return take_range(0, pages_, f); }
 
 private:
-    // The index of the first word >= from (and < end) whose summary bit is set,
+    // Bits [lo, lo+n) of a word, n in 1..64.
+    static uint64_t bit_span(uint64_t lo, uint64_t n) { return (n == 64 ? ~0ULL : (1ULL << n) - 1) << lo; }
+    // The first i >= from (and < end) whose bit is set in `level`, or `end`.
+    static uint64_t next_set(const std::atomic<uint64_t>* level, uint64_t from, uint64_t end);
+    // The index of the first word >= from (and < end) whose level-1 bit is set,
     // or `end` when there is none.
     uint64_t next_flagged_word(uint64_t from, uint64_t end) const;
-    // Ensures the summary says words in `mask` of summary word `s` may be set.
+    // Ensures the summary says words in `mask` of level-1 word `s` may be set.
     void flag(uint64_t s, uint64_t mask) {
-        if ((summary_[s].load() & mask) != mask) summary_[s].fetch_or(mask);
+        if ((summary_[s].load() & mask) == mask) return;
+        summary_[s].fetch_or(mask);
+        const uint64_t tbit = 1ULL << (s % 64);
+        if (!(top_[s / 64].load() & tbit)) top_[s / 64].fetch_or(tbit);
     }
     // The valid bits of word w (the last word may be partial).
     uint64_t word_mask(uint64_t w) const { return w + 1 == words_ ? last_mask_ : ~0ULL; }
     // Takes bits `mask` of word w, keeping the summary honest for bits left behind.
     uint64_t take_bits(uint64_t w, uint64_t mask);
+    // Takes the whole words [first, end) through both summary levels.
+    template <typename F> uint64_t take_words(uint64_t first, uint64_t end, F& f);
 
     uint64_t pages_;
     uint64_t words_;
+    uint64_t summary_words_;  // level 1: a bit per word
+    uint64_t top_words_;      // level 2: a bit per level-1 word
     uint64_t last_mask_;
     std::unique_ptr<std::atomic<uint64_t>[]> bits_;
     std::unique_ptr<std::atomic<uint64_t>[]> summary_;
+    std::unique_ptr<std::atomic<uint64_t>[]> top_;
 };
 
 // --- templates ---------------------------------------------------------------
@@ -122,39 +138,80 @@ template <typename F>
 uint64_t DirtyBitmap::take_range(uint64_t first, uint64_t count, F&& f) {
     if (first >= pages_ || count == 0) return 0;
     if (count > pages_ - first) count = pages_ - first;
-    const uint64_t last = first + count - 1;
-    const uint64_t w_first = first / bits_per_word, w_last = last / bits_per_word;
+    const uint64_t end = first + count;
+    const uint64_t w_first = first / bits_per_word, w_last = (end - 1) / bits_per_word;
+    // Words the range covers only in part keep the bits outside it; a range
+    // that runs to the region's end covers its last word whole.
+    const bool head_part = first % bits_per_word != 0;
+    const bool tail_part = end % bits_per_word != 0 && end != pages_;
+    const uint64_t head_mask = ~0ULL << (first % bits_per_word);
+    const uint64_t tail_mask = ~0ULL >> (63 - (end - 1) % bits_per_word);
     uint64_t taken = 0;
-    auto take = [&](uint64_t w, uint64_t mask) {
+    auto take_part = [&](uint64_t w, uint64_t mask) {
         if (uint64_t bits = take_bits(w, mask)) {
             taken += std::popcount(bits);
             f(w, bits);
         }
     };
-    // Partial words at the edges keep the bits outside the range.
-    const uint64_t head_mask = ~0ULL << (first % bits_per_word);
-    const uint64_t tail_mask = ~0ULL >> (63 - last % bits_per_word);
-    if (w_first == w_last) {
-        take(w_first, head_mask & tail_mask);
+    if (w_first == w_last && (head_part || tail_part)) {
+        take_part(w_first, head_mask & tail_mask);
         return taken;
     }
-    take(w_first, head_mask);
-    // Whole words in between: clear summary bits first, then exchange the words.
-    for (uint64_t w = w_first + 1; w < w_last;) {
-        const uint64_t s = w / 64, s_end = std::min<uint64_t>((s + 1) * 64, w_last);
-        const uint64_t lo = w % 64, n = s_end - w;
-        const uint64_t mask = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << lo;
-        uint64_t flagged = summary_[s].fetch_and(~mask) & mask;
-        for (; flagged; flagged &= flagged - 1) {
-            const uint64_t word = s * 64 + std::countr_zero(flagged);
-            if (uint64_t bits = bits_[word].exchange(0)) {
-                taken += std::popcount(bits);
-                f(word, bits);
+    if (head_part) take_part(w_first, head_mask);
+    const uint64_t whole_first = w_first + head_part, whole_end = w_last + !tail_part;
+    if (whole_first < whole_end) taken += take_words(whole_first, whole_end, f);
+    if (tail_part) take_part(w_last, tail_mask);
+    return taken;
+}
+
+template <typename F>
+uint64_t DirtyBitmap::take_words(uint64_t first, uint64_t end, F& f) {
+    uint64_t taken = 0;
+    auto exchange = [&](uint64_t w) {
+        if (uint64_t bits = bits_[w].exchange(0)) {
+            taken += std::popcount(bits);
+            f(w, bits);
+        }
+    };
+    // A flagged word of a sparse level-1 word is prefetched when found and
+    // exchanged `depth` words later, so the cache misses of a sparse take
+    // overlap instead of queueing. Dense level-1 words are read in order,
+    // which the hardware prefetches by itself.
+    constexpr uint64_t depth = 16;
+    uint64_t queue[depth];
+    uint64_t pushed = 0, popped = 0;
+    const uint64_t s_first = first / 64, s_last = (end - 1) / 64;
+    for (uint64_t t = s_first / 64; t <= s_last / 64; ++t) {
+        const uint64_t lo = std::max(t * 64, s_first), hi = std::min(t * 64 + 63, s_last);
+        const uint64_t t_mask = bit_span(lo % 64, hi - lo + 1);
+        uint64_t flagged_s = top_[t].load() & t_mask;
+        if (!flagged_s) continue;
+        // Level-1 words wholly inside the range lose their level-2 bit before
+        // their own bits are cleared; one the range only overlaps keeps it.
+        uint64_t whole = t_mask;
+        if (lo == s_first && first % 64) whole &= ~(1ULL << (lo % 64));
+        if (hi == s_last && end % 64 && end != words_) whole &= ~(1ULL << (hi % 64));
+        if (flagged_s & whole) flagged_s = top_[t].fetch_and(~whole) & t_mask;
+        for (; flagged_s; flagged_s &= flagged_s - 1) {
+            const uint64_t s = t * 64 + std::countr_zero(flagged_s);
+            const uint64_t w_lo = std::max(s * 64, first), w_end = std::min(s * 64 + 64, end);
+            const uint64_t w_mask = bit_span(w_lo % 64, w_end - w_lo);
+            if (!(summary_[s].load() & w_mask)) continue;  // a stale level-2 bit
+            uint64_t flagged = summary_[s].fetch_and(~w_mask) & w_mask;
+            if (std::popcount(flagged) > 16) {
+                while (popped < pushed) exchange(queue[popped++ % depth]);
+                for (; flagged; flagged &= flagged - 1) exchange(s * 64 + std::countr_zero(flagged));
+                continue;
+            }
+            for (; flagged; flagged &= flagged - 1) {
+                const uint64_t w = s * 64 + std::countr_zero(flagged);
+                __builtin_prefetch(&bits_[w], 1);
+                queue[pushed++ % depth] = w;
+                if (pushed - popped == depth) exchange(queue[popped++ % depth]);
             }
         }
-        w = s_end;
     }
-    take(w_last, tail_mask);
+    while (popped < pushed) exchange(queue[popped++ % depth]);
     return taken;
 }
 
