@@ -44,7 +44,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CXXFLAGS    ?= $(if $(SANITIZE),-O1 -g,-O2 -g)
 DT_CXXFLAGS := -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
                -Ilib/include -Ilib -Ibpf -I$(BUILD)/bpf -MMD -MP -DDTRACK_VERSION='"$(VERSION)"' $(SAN_FLAGS)
-LDLIBS    := -lbpf -lelf -lz -lssl -lcrypto -pthread
+LDLIBS    := -lbpf -lelf -lz -lssl -lcrypto -lxxhash -pthread
 # cpp-httplib (the sidecar's HTTP server, the tests' client): Debian ships it
 # compiled (libcpp-httplib.so), and its classes' layout depends on the
 # CPPHTTPLIB_* macros the library was built with, which its pkg-config file
@@ -57,7 +57,7 @@ BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
                 nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl \
-                libcairo2-dev libclang-rt-14-dev
+                libcairo2-dev libclang-rt-14-dev libxxhash-dev
 # Wanted by some tests, which skip with the reason where they are missing:
 # QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
 # tools/prometheus). Installed where the distribution has them.

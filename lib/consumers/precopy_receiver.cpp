@@ -126,6 +126,7 @@ private:
 
         switch (header->type) {
             case wire::RecordType::round_marker: {
+                if (pages_done_) return fail("round marker after the pages-done record").error();
                 const uint64_t round = wire::decode_round_marker(payload_);
                 if (round != report_.rounds + 1)
                     return fail("round marker " + std::to_string(round) + " after round " +
@@ -136,6 +137,9 @@ private:
             }
             case wire::RecordType::page_batch:
                 if (Status s = write_batch(*header); !s) return s.error();
+                return false;
+            case wire::RecordType::pages_done:
+                if (Status s = hash_copy(); !s) return s.error();
                 return false;
             case wire::RecordType::end:
                 if (Status s = check_end(); !s) return s.error();
@@ -149,6 +153,7 @@ private:
 
     Status write_batch(const wire::RecordHeader& header) {
         if (report_.rounds == 0) return fail("page batch before the first round marker");
+        if (pages_done_) return fail("page batch after the pages-done record");
         const auto region = regions_.find(header.region);
         if (region == regions_.end())
             return fail("page batch for region " + std::to_string(header.region) + ", which the header did not list");
@@ -170,16 +175,25 @@ private:
         return Ok{};
     }
 
+    // No page follows: hash the copy now, while the sender hashes its own.
+    Status hash_copy() {
+        if (report_.rounds == 0) return fail("pages-done record before any round");
+        if (pages_done_) return fail("a second pages-done record");
+        pages_done_ = true;
+        report_.digest = memory_digest(memory_);
+        return Ok{};
+    }
+
     Status check_end() {
         const wire::EndRecord end = wire::decode_end(payload_);
         if (report_.rounds == 0) return fail("END record before any round");
+        if (!pages_done_) return fail("END record before the pages-done record");
         if (end.rounds != report_.rounds)
             return fail("END record says " + std::to_string(end.rounds) + " rounds, " +
                         std::to_string(report_.rounds) + " arrived");
         if (end.pages != report_.pages)
             return fail("END record says " + std::to_string(end.pages) + " pages were sent, " +
                         std::to_string(report_.pages) + " arrived");
-        report_.digest = memory_digest(memory_);
         if (report_.digest != end.digest)
             return fail("digest mismatch: the sender's memory is " + hex(end.digest) + ", this copy " +
                         hex(report_.digest) + " (pages were lost or changed on the way)");
@@ -298,6 +312,7 @@ private:
     std::string where_ = "stream header";
     std::vector<uint8_t> payload_, inflated_;  // reused: at most one batch each
     std::vector<wire::PageEntry> entries_;
+    bool pages_done_ = false;  // the copy is final and hashed in report_.digest
     ReceiveReport report_;
 };
 

@@ -137,14 +137,18 @@ private:
         if (Step s = sync()) return *s;
         if (Step s = send_round(/*every_page=*/false)) return *s;
 
+        // The receiver hashes its copy as soon as it hears that no page
+        // follows, while this side hashes its own: the two hashes overlap.
+        doing_ = "sending the pages-done record";
+        if (Step s = send(wire::encode_pages_done())) return *s;
         const auto digest_started = steady::now();
         const uint64_t digest = memory_digest(memory_);
         const auto digest_time = duration_cast<milliseconds>(steady::now() - digest_started);
         doing_ = "sending the END record";
         if (Step s = send(wire::encode_end({digest, rounds_.round(), outcome_.pages_sent}))) return *s;
 
-        // The receiver hashes the same memory before it answers: allow for
-        // that (twice our time, for a slower machine) on top of io_timeout.
+        // The receiver may still be hashing the same memory: allow for that
+        // (twice our time, for a slower machine) on top of io_timeout.
         doing_ = "waiting for the receiver's acknowledgement";
         Reply reply;
         if (Step s = read_reply(deadline_, reply, options_.io_timeout + 2 * digest_time)) return *s;

@@ -34,6 +34,7 @@ bool known_type(uint8_t t) {
         case RecordType::page_batch:
         case RecordType::round_marker:
         case RecordType::end:
+        case RecordType::pages_done:
         case RecordType::accept:
         case RecordType::reject:
             return true;
@@ -57,6 +58,7 @@ const char* to_string(RecordType type) {
         case RecordType::page_batch: return "page batch";
         case RecordType::round_marker: return "round marker";
         case RecordType::end: return "end";
+        case RecordType::pages_done: return "pages done";
         case RecordType::accept: return "accept";
         case RecordType::reject: return "reject";
     }
@@ -159,6 +161,7 @@ uint64_t record_payload_limit(RecordType type, uint8_t flags, uint32_t count, ui
         }
         case RecordType::round_marker: return 8;
         case RecordType::end: return 24;
+        case RecordType::pages_done: return 0;
         case RecordType::accept: return 16;
         case RecordType::reject: return max_reason_bytes;
     }
@@ -202,7 +205,8 @@ Result<RecordHeader> decode_record_header(std::span<const uint8_t> b, uint64_t p
         if (h.region != 0 || h.count != 0) return corrupt(what + "region and count must be 0");
     }
     const uint64_t limit = record_payload_limit(h.type, h.flags, h.count, page_size);
-    const bool exact = h.type == RecordType::round_marker || h.type == RecordType::end || h.type == RecordType::accept;
+    const bool exact = h.type == RecordType::round_marker || h.type == RecordType::end ||
+                       h.type == RecordType::pages_done || h.type == RecordType::accept;
     if (h.payload_length > limit || (exact && h.payload_length != limit) ||
         (h.type == RecordType::reject && h.payload_length == 0))
         return corrupt(what + "payload length " + std::to_string(h.payload_length) +
@@ -224,6 +228,8 @@ std::vector<uint8_t> encode_round_marker(uint64_t round) {
     put64(p, round);
     return encode_record(RecordType::round_marker, p);
 }
+
+std::vector<uint8_t> encode_pages_done() { return encode_record(RecordType::pages_done, {}); }
 
 std::vector<uint8_t> encode_end(const EndRecord& end) {
     uint8_t p[24];

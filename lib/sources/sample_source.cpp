@@ -178,7 +178,7 @@ SampleSource::SampleSource(pid_t pid, UniqueFd pidfd, SampleOptions options, std
       page_size_(system_page_size()),
       resident_(std::move(resident)) {
     const std::vector<uint8_t> zeros(page_size_, 0);
-    zero_hash_ = xxh64(zeros.data(), page_size_);
+    zero_hash_ = xxh3_64(zeros.data(), page_size_);
 }
 
 SampleSource::~SampleSource() = default;
@@ -258,7 +258,7 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
     auto read = reader_->read(
         reads,
         [&](size_t run, uint64_t page, const uint8_t* bytes) {
-            fresh.push_back({reads[run].address + page * page_size_, xxh64(bytes, page_size_)});
+            fresh.push_back({reads[run].address + page * page_size_, xxh3_64(bytes, page_size_)});
         },
         [](size_t, uint64_t) {});  // unmapped under us: counted by the reader
     if (!read) return read.error();

@@ -23,6 +23,7 @@
 
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/sender.hpp"
+#include "dtrack/precopy/wire_format.hpp"
 
 using namespace dtrack;
 using namespace dtrack::precopy;
@@ -513,7 +514,9 @@ TEST_F(PrecopyLoopback, CorruptedBytesAreRefusedAndNamed) {
         const std::string what = run.received->error().what;
         EXPECT_NE(what.find(" at byte "), std::string::npos) << what;
         if (flip_at == 9) {
-            EXPECT_EQ(what, "stream header at byte 8: unsupported stream version 65281 (this side speaks version 1)");
+            const uint32_t flipped = wire::version ^ 0xFF00;  // byte 9 inverted
+            EXPECT_EQ(what, "stream header at byte 8: unsupported stream version " + std::to_string(flipped) +
+                                " (this side speaks version " + std::to_string(wire::version) + ")");
         } else {
             EXPECT_NE(what.find("checksum mismatch (stream corrupt)"), std::string::npos) << what;
         }

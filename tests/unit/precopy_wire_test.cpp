@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dtrack/hash.hpp"
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/wire_format.hpp"
 
@@ -95,7 +96,7 @@ std::vector<uint8_t> batch(TestMemory& m, size_t region, std::vector<uint64_t> p
     return {record.begin(), record.end()};
 }
 
-// A whole valid stream for source_memory(): 9 records, every type the sender sends.
+// A whole valid stream for source_memory(): 7 records, every type the sender sends.
 std::vector<uint8_t> valid_stream(TestMemory& src) {
     std::vector<uint8_t> s = wire::encode_header(wire::header_for(src.regions()));
     append(s, wire::encode_round_marker(1));
@@ -103,6 +104,7 @@ std::vector<uint8_t> valid_stream(TestMemory& src) {
     append(s, batch(src, 0, {4}, false));
     append(s, wire::encode_round_marker(2));
     append(s, batch(src, 1, {0, 1, 2}, true));
+    append(s, wire::encode_pages_done());
     append(s, wire::encode_end({memory_digest(src.regions()), 2, 8}));
     return s;
 }
@@ -182,6 +184,7 @@ TEST(PrecopyWire, SmallRecordsRoundTrip) {
         return payload;
     };
     EXPECT_EQ(wire::decode_round_marker(decode(wire::encode_round_marker(42), wire::RecordType::round_marker)), 42u);
+    EXPECT_TRUE(decode(wire::encode_pages_done(), wire::RecordType::pages_done).empty());
     const auto end = wire::decode_end(decode(wire::encode_end({0x1122334455667788, 7, 9000}), wire::RecordType::end));
     EXPECT_EQ(end.digest, 0x1122334455667788u);
     EXPECT_EQ(end.rounds, 7u);
@@ -235,14 +238,27 @@ TEST(PrecopyWire, PageBatchesRoundTripRawAndCompressed) {
     }
 }
 
-TEST(PrecopyWire, DigestIsXxh64OfAllRegionsInOrder) {
-    // Known answers of XXH64 (seed 0), as xxhsum -H1 prints them.
-    EXPECT_EQ(memory_digest({}), 0xEF46DB3751D8E999ULL);  // no bytes
-    std::vector<uint8_t> bytes(100);
-    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + 7);
-    // Split anywhere: the digest is of the concatenation.
-    const GuestMemory split[2] = {{0, bytes.data(), 33, 1}, {1, bytes.data() + 33, 67, 1}};
-    EXPECT_EQ(memory_digest(split), 0x9DDADA11D3DC2D8FULL);
+TEST(PrecopyWire, DigestIsXxh3OfThePiecesXxh3sInOrder) {
+    // No pieces: XXH3 of no bytes (xxHash's known answer).
+    EXPECT_EQ(memory_digest({}), 0x2D06800538D394C2ULL);
+    // A 9 MiB region (pieces of 4, 4 and 1 MiB) and a 3-page one (one piece).
+    constexpr uint64_t mib = 1 << 20;
+    std::vector<uint8_t> bytes(9 * mib + 3 * 4096);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + 7 + i / 4096);
+    const GuestMemory memory[2] = {{0, bytes.data(), 9 * mib / 4096, 4096}, {1, bytes.data() + 9 * mib, 3, 4096}};
+    std::vector<uint8_t> hashes;
+    for (auto [at, size] : {std::pair{0 * mib, 4 * mib}, {4 * mib, 4 * mib}, {8 * mib, mib}, {9 * mib, 3 * 4096}}) {
+        const uint64_t h = xxh3_64(bytes.data() + at, size);
+        for (int i = 0; i < 8; ++i) hashes.push_back(static_cast<uint8_t>(h >> (8 * i)));
+    }
+    const uint64_t expected = xxh3_64(hashes.data(), hashes.size());
+    for (unsigned threads : {0u, 1u, 2u, 3u, 8u}) EXPECT_EQ(memory_digest(memory, threads), expected) << threads;
+    // Any byte of any piece counts.
+    for (uint64_t at : {uint64_t{0}, 4 * mib - 1, 8 * mib + 5, 9 * mib + 3 * 4096 - 1}) {
+        bytes[at] ^= 0x80;
+        EXPECT_NE(memory_digest(memory), expected) << "byte " << at;
+        bytes[at] ^= 0x80;
+    }
 }
 
 // --- the receiver ---------------------------------------------------------------------
@@ -255,7 +271,7 @@ TEST(PrecopyWire, ReceiverAcceptsAValidStream) {
     EXPECT_EQ(report.rounds, 2u);
     EXPECT_EQ(report.pages, 8u);
     EXPECT_EQ(report.zero_pages, 2u);
-    EXPECT_EQ(report.records, 6u);
+    EXPECT_EQ(report.records, 7u);
     EXPECT_EQ(report.bytes, valid_stream(src).size());
     EXPECT_TRUE(report.digest_match);
     EXPECT_EQ(report.digest, memory_digest(src.regions()));
@@ -351,14 +367,18 @@ TEST(PrecopyWire, ARefusedLayoutIsNotDescribedToAnUnauthenticatedSender) {
 TEST(PrecopyWire, OtherVersionOrMagicIsRejected) {
     TestMemory src = source_memory(), dst = TestMemory::standard(0xAA);
     wire::StreamHeader h = wire::header_for(src.regions());
-    h.version = 2;
-    Received r = receive(wire::encode_header(h), dst);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().what, "stream header at byte 8: unsupported stream version 2 (this side speaks version 1)");
+    for (uint32_t other : {1u, 3u}) {  // 1: an older dtrack, whose END digest was XXH64
+        h.version = other;
+        Received r = receive(wire::encode_header(h), dst);
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error().what, "stream header at byte 8: unsupported stream version " + std::to_string(other) +
+                                      " (this side speaks version 2)");
+        ASSERT_EQ(reply_type(r.reply), wire::RecordType::reject);  // the sender hears why
+    }
 
     std::vector<uint8_t> http(64, ' ');
     std::memcpy(http.data(), "GET / HTTP/1.1\r\n", 16);
-    r = receive(http, dst);
+    const Received r = receive(http, dst);
     ASSERT_FALSE(r.ok());
     EXPECT_TRUE(contains(r.error().what, "not a dtrack precopy stream")) << r.error().what;
 }
@@ -455,8 +475,8 @@ TEST(PrecopyWire, BadPageBatchesWriteNothing) {
          "page batch before the first round marker"},
         {"round skipped", {wire::encode_round_marker(3)}, true, "round marker 3 after round 1"},
         {"accept from the sender", {wire::encode_accept({})}, true, "unexpected accept record from the sender"},
-        {"wrong digest", {wire::encode_end({12345, 1, 0})}, true, "digest mismatch: the sender's memory is 0x0000000000003039"},
-        {"wrong page count", {wire::encode_end({0, 1, 3})}, true, "END record says 3 pages were sent, 0 arrived"},
+        {"END without pages done", {wire::encode_end({0, 1, 0})}, true, "END record before the pages-done record"},
+        {"pages done before round 1", {wire::encode_pages_done()}, false, "pages-done record before any round"},
     };
     for (Case& c : cases) {
         SCOPED_TRACE(c.name);
@@ -468,6 +488,36 @@ TEST(PrecopyWire, BadPageBatchesWriteNothing) {
             << r.error().what;
         EXPECT_TRUE(dst.all_bytes(0xAA));
         EXPECT_TRUE(dst.guards_intact());
+        EXPECT_EQ(reply_type(r.reply), wire::RecordType::reject);
+    }
+}
+
+// Version 2's switchover: pages done once, after the last page and before
+// END, so the receiver's hash covers the final copy.
+TEST(PrecopyWire, OnlyEndMayFollowPagesDoneAndItsDigestMustMatch) {
+    TestMemory src = source_memory();
+    const auto pages_done = wire::encode_pages_done();
+    const auto page = [&] { return batch(src, 0, {0}, false); };
+    struct Case {
+        const char* name;
+        std::vector<std::vector<uint8_t>> records;
+        std::string expected;
+    };
+    std::vector<Case> cases = {
+        {"a page after pages done", {pages_done, page()}, "page batch after the pages-done record"},
+        {"a round after pages done", {pages_done, wire::encode_round_marker(2)}, "round marker after the pages-done record"},
+        {"pages done twice", {pages_done, pages_done}, "a second pages-done record"},
+        {"wrong digest", {pages_done, wire::encode_end({12345, 1, 0})},
+         "digest mismatch: the sender's memory is 0x0000000000003039"},
+        {"wrong page count", {pages_done, wire::encode_end({0, 1, 3})}, "END record says 3 pages were sent, 0 arrived"},
+    };
+    for (Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        TestMemory dst = TestMemory::standard(0xAA);
+        const Received r = receive(stream_with(src, c.records), dst);
+        ASSERT_FALSE(r.ok());
+        EXPECT_TRUE(contains(r.error().what, "record 3 at byte 136: " + c.expected)) << r.error().what;
+        EXPECT_TRUE(dst.all_bytes(0xAA));
         EXPECT_EQ(reply_type(r.reply), wire::RecordType::reject);
     }
 }

@@ -397,7 +397,7 @@ struct dt_receive_result {
     uint64_t zero_pages;
     uint64_t records;
     uint64_t bytes;
-    uint64_t digest; /* XXH64 of all regions, equal to the sender's */
+    uint64_t digest; /* memory digest of all regions (precopy/wire_format.hpp, END), equal to the sender's */
 };
 
 /* Receives one migration into `memory` over a connected socket (kept by the

@@ -1,8 +1,8 @@
 // SampleSource: which pages of ANY process changed, with no kernel help.
 //
 // It reads the target's memory with process_vm_readv, hashes each page
-// (XXH64), and compares the hashes with the previous harvest's. Like QEMU's
-// page-sampling dirty rate ("calc-dirty-rate" in sampling mode), but it says
+// (XXH3, dtrack/hash.hpp), and compares the hashes with the previous
+// harvest's. Like QEMU's page-sampling dirty rate ("calc-dirty-rate" in sampling mode), but it says
 // how much to trust the figure.
 //
 //   auto ids = add_process_regions(tracker, pid);        // writable memory of pid

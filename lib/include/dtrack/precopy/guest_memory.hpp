@@ -30,9 +30,14 @@ struct GuestMemory {
     uint8_t* page(uint64_t index) const { return host + index * page_size; }
 };
 
-// The digest carried by the END record (wire_format.hpp): XXH64, seed 0, over
-// the bytes of every region in list order, as if they were one buffer.
-uint64_t memory_digest(std::span<const GuestMemory> memory);
+// The digest carried by the END record (wire_format.hpp, version 2): each
+// region, in list order, cut into pieces of digest_piece_bytes (a region's
+// last piece may be shorter); the XXH3 (64-bit, seed 0) of every piece, as
+// u64 little-endian in that order; and the XXH3 of those hashes. Pieces let
+// `threads` threads hash at once (0: one per core, at most 8); the value does
+// not depend on how many.
+inline constexpr uint64_t digest_piece_bytes = 4ULL << 20;
+uint64_t memory_digest(std::span<const GuestMemory> memory, unsigned threads = 0);
 
 }  // namespace dtrack::precopy
 

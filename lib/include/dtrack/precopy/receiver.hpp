@@ -4,8 +4,9 @@
 // the header must describe exactly its own memory; every record's checksums,
 // type, region, page indices, lengths and compressed sizes are checked before
 // a byte is written, so a corrupt or hostile stream never writes outside
-// guest memory nor makes it allocate more than one batch. At END it computes
-// its own digest and answers accept or reject.
+// guest memory nor makes it allocate more than one batch. When the sender
+// says no page follows (pages done) it computes its own digest, while the
+// sender computes its; at END it compares them and answers accept or reject.
 //
 // On any problem run() returns an Error that says what and where ("record
 // 412 at byte 1843200: page batch record: payload checksum mismatch (stream

@@ -9,9 +9,11 @@
 //      copying all count). Under the downtime limit: switch over; else send
 //      another round of the pages dirtied since (take-and-clear, which
 //      re-protects them before their contents are read).
-//   4. Switchover: pause the vCPUs, sync, send everything left and the END
-//      record with a digest of the whole memory, and wait for the receiver's
-//      acknowledgement (it checks the digest against its own copy).
+//   4. Switchover: pause the vCPUs, sync, send everything left and a
+//      pages-done record (the receiver starts hashing its copy), hash the
+//      whole memory meanwhile, send the END record with that digest, and
+//      wait for the receiver's acknowledgement (it checks the digest
+//      against its own copy).
 //
 // On success the vCPUs stay paused: the guest now lives on the receiver. On
 // any other outcome they run again and the VM is unharmed. run() never hangs:

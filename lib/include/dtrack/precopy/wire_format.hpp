@@ -1,4 +1,9 @@
-// The precopy stream, version 1: what the sender writes and the receiver reads.
+// The precopy stream, version 2: what the sender writes and the receiver reads.
+//
+// Version 2 changed the END digest from XXH64 of all memory to the piecewise
+// XXH3 digest below and added the pages-done record. Peers of different
+// versions are refused at byte 8 of the header, before any page is sent,
+// not with a digest mismatch at the end.
 //
 // All integers are little-endian. CRCs are zlib's crc32 (the IEEE polynomial,
 // initial value 0). A stream is one header followed by records.
@@ -6,7 +11,7 @@
 // STREAM HEADER (sender -> receiver), 32 + 24*n bytes
 //   offset size  field
 //        0    8  magic "DTRACKPC"
-//        8    4  version, 1
+//        8    4  version, 2
 //       12    4  page size in bytes: a power of two from 64 to 2 MiB
 //       16    4  n = region count, 1..4096
 //       20    4  flags: 0 (reserved; anything else is refused)
@@ -41,14 +46,21 @@
 //        zlib stream (RFC 1950) that inflates to exactly the raw length.
 //   2 round marker (sender): u64 round number: 1 for the first pass, then +1 each.
 //      Page batches follow the marker of the round they belong to.
-//   3 end (sender): u64 digest, u64 rounds, u64 page entries sent in all batches.
-//      The digest is XXH64 (seed 0) of all regions' bytes in table order
-//      (memory_digest in guest_memory.hpp).
+//   3 end (sender), after pages done: u64 digest, u64 rounds, u64 page
+//      entries sent in all batches. The digest (memory_digest in
+//      guest_memory.hpp): each region in table order cut into pieces of
+//      4 MiB (digest_piece_bytes; a region's last piece may be shorter),
+//      XXH3_64bits (seed 0) of each piece, and XXH3_64bits of those hashes
+//      laid end to end as u64 little-endian.
+//   4 pages done (sender): empty payload. The vCPUs are paused and the last
+//      page batch was sent: the receiver hashes its memory now, while the
+//      sender hashes its own. Only END may follow.
 //  65 accept (receiver): u64 the receiver's digest, u64 page entries received.
 //  66 reject (receiver): the reason, 1..4096 bytes of UTF-8 text.
 //
 // A migration: header, round marker 1, page batches, round marker 2, ...,
-// END; the receiver answers END with accept (its digest matched) or reject.
+// pages done, END; the receiver answers END with accept (its digest matched)
+// or reject.
 // It may send reject at any time, as soon as it finds a problem.
 #pragma once
 
@@ -67,7 +79,7 @@ DTRACK_PUBLIC_BEGIN
 namespace dtrack::precopy::wire {
 
 inline constexpr std::array<uint8_t, 8> magic = {'D', 'T', 'R', 'A', 'C', 'K', 'P', 'C'};
-inline constexpr uint32_t version = 1;
+inline constexpr uint32_t version = 2;
 
 inline constexpr size_t prelude_bytes = 28;        // header bytes 0..27: up to the region table
 inline constexpr size_t region_entry_bytes = 24;
@@ -89,6 +101,7 @@ enum class RecordType : uint8_t {
     page_batch = 1,
     round_marker = 2,
     end = 3,
+    pages_done = 4,
     accept = 65,
     reject = 66,
 };
@@ -167,6 +180,7 @@ struct AcceptRecord {
 };
 
 std::vector<uint8_t> encode_round_marker(uint64_t round);
+std::vector<uint8_t> encode_pages_done();
 std::vector<uint8_t> encode_end(const EndRecord& end);
 std::vector<uint8_t> encode_accept(const AcceptRecord& accept);
 std::vector<uint8_t> encode_reject(std::string_view reason);  // cut to max_reason_bytes
