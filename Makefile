@@ -140,6 +140,9 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 
 # --- C++: every object waits for the skeletons (order-only); -MMD records
 # which ones it really includes, so a changed BPF program rebuilds only those.
+# The two files that spell out DTRACK_VERSION are rebuilt when it changes.
+$(BUILD)/lib/engine/version.o $(BUILD)/lib/capi/capi_version.o: VERSION
+
 $(BUILD)/%.o: %.cpp | deps $(BPF_SKELS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CXX,$@)

@@ -31,7 +31,7 @@ std::vector<std::string> simulation_leaves_out() {
         "the sender's CPU: pages move at the bandwidth, never slower (copying, checksums and TLS cost nothing)",
         "compression, and page contents: no deduplication; zero pages only where the model says (zero=)",
         "the time a sync takes (harvesting is instant) and the network's latency",
-        "switchover beyond the last round: dtvm's END digest of all memory (about 1 s per 5 GiB here) and the "
+        "switchover beyond the last round: dtvm's END digest of all memory (about 0.2-0.4 s per GiB here) and the "
         "acknowledgement are not in the downtime",
         "vCPU state and device state: only guest memory moves",
     };
