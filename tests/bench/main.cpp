@@ -11,7 +11,6 @@
 #include <string>
 
 #include "bench/pairs.hpp"
-#include "dtrack/units.hpp"
 
 namespace {
 
@@ -52,11 +51,21 @@ std::string verdict(double value, double target) {
     return value >= target ? "met" : "MISSED";
 }
 
+// 56.7M, 41.6G: figures run from thousands (pages/s) to tens of billions (bytes/s).
+std::string figure_text(double v) {
+    char b[32];
+    if (v >= 1e9) std::snprintf(b, sizeof b, "%.1fG", v / 1e9);
+    else if (v >= 1e6) std::snprintf(b, sizeof b, "%.1fM", v / 1e6);
+    else if (v >= 1e3) std::snprintf(b, sizeof b, "%.1fk", v / 1e3);
+    else std::snprintf(b, sizeof b, "%.1f", v);
+    return b;
+}
+
 std::string target_text(double target, bool ratio) {
     if (target <= 0) return "-";
     char b[32];
     if (ratio) std::snprintf(b, sizeof b, ">= %.0fx", target);
-    else std::snprintf(b, sizeof b, ">= %s", dtrack::format_count(target).c_str());
+    else std::snprintf(b, sizeof b, ">= %s", figure_text(target).c_str());
     return b;
 }
 
@@ -66,12 +75,12 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     TableReporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
-    std::printf("\n%-60s %10s %10s %s\n", "comparison (same run)", "ratio", "target", "");
+    std::printf("\n%-74s %10s %10s %s\n", "comparison (same run)", "ratio", "target", "");
     for (const auto& p : dtrack_bench::pairs()) {
         auto a = reporter.ns_per_iter.find(p.baseline), b = reporter.ns_per_iter.find(p.candidate);
         if (a == reporter.ns_per_iter.end() || b == reporter.ns_per_iter.end()) continue;
         const double ratio = a->second / b->second;
-        std::printf("%-60s %9.1fx %10s %s\n", p.label.c_str(), ratio, target_text(p.target, true).c_str(),
+        std::printf("%-74s %9.1fx %10s %s\n", p.label.c_str(), ratio, target_text(p.target, true).c_str(),
                     verdict(ratio, p.target).c_str());
     }
     bool header = false;
@@ -80,8 +89,8 @@ int main(int argc, char** argv) {
         if (run == reporter.counters.end()) continue;
         auto c = run->second.find(f.counter);
         if (c == run->second.end()) continue;
-        if (!header) std::printf("\n%-60s %10s %10s %s\n", "figure", "value", "target", ""), header = true;
-        std::printf("%-60s %10s %10s %s\n", f.label.c_str(), dtrack::format_count(c->second).c_str(),
+        if (!header) std::printf("\n%-74s %10s %10s %s\n", "figure", "value", "target", ""), header = true;
+        std::printf("%-74s %10s %10s %s\n", f.label.c_str(), figure_text(c->second).c_str(),
                     target_text(f.target, false).c_str(), verdict(c->second, f.target).c_str());
     }
     benchmark::Shutdown();
