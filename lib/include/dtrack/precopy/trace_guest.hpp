@@ -2,11 +2,10 @@
 // `dtrack simulate --trace`.
 //
 // The recording's intervals come in order from an IntervalSource (the file
-// reader, or InMemoryTrace in tests). The replay marks each interval's pages
-// into the tracker's real bitmaps when replayed time passes the interval's
-// end, so a sync finds the union of the intervals' runs since the one
-// before, and the sender takes the real bitmaps in page order, in chunks as
-// the real sender does.
+// reader, or InMemoryTrace in tests). The replay marks the intervals' pages
+// into the tracker's real bitmaps as replayed time passes them, so a sync
+// finds the union of what was replayed since the one before, and the sender
+// takes the real bitmaps in page order, in chunks as the real sender does.
 //
 // Pages come out of an interval as replayed time moves through it, not all
 // at its end: each page at its own moment in the interval, the same for
