@@ -13,6 +13,7 @@
 #include "dtrack/rate_meter.hpp"
 #include "dtrack/units.hpp"
 #include "interval_clock.hpp"
+#include "method_flags.hpp"
 #include "rate_method.hpp"
 
 namespace dtrack::cli {
@@ -21,13 +22,10 @@ namespace {
 
 struct RateOptions {
     int pid = 0;
-    std::string method = "auto";
+    MethodFlags method;
     std::string interval = "1s";
     uint64_t count = 0;  // 0 = until the process exits or Ctrl-C
     bool json = false;
-    bool exact = false;
-    std::string bound = "2%";   // sample: half-width of the 95% interval, of the present pages
-    uint64_t sample_pages = 0;  // sample: this many pages instead of --bound
     std::string bandwidth = "1G";
     std::string downtime = "300ms";
     std::string memory;  // guest memory for the forecast; default: what the method sees
@@ -39,7 +37,7 @@ int usage_error(const Error& e) {
 }
 
 int run_rate(const RateOptions& o) {
-    auto method = parse_rate_method(o.method);
+    auto method = parse_method_flags(o.method);
     if (!method) return usage_error(method.error());
     auto interval = parse_interval(o.interval);
     if (!interval) return usage_error(interval.error());
@@ -54,16 +52,10 @@ int run_rate(const RateOptions& o) {
         memory = *m;
     }
 
-    auto bound = parse_bound(o.bound);
-    if (!bound) return usage_error(bound.error());
-    if (o.exact && (o.sample_pages || o.bound != "2%"))
-        return usage_error({EINVAL, "--exact hashes every page: --bound and --sample-pages do not apply",
-                            "leave out --exact to sample, or the sample options to hash everything"});
 
     auto target = inspect_process(o.pid);
     if (!target) return usage_error(target.error());
-    auto setup = setup_rate_method(*method, *target,
-                                   {.exact_sampling = o.exact, .max_error = *bound, .sample_pages = o.sample_pages});
+    auto setup = setup_rate_method(method->method, *target, method->options);
     if (!setup) return usage_error(setup.error());
     Tracker& tracker = *setup->tracker;
 
@@ -178,17 +170,11 @@ void add_rate_command(CLI::App& app, ChosenCommand& chosen) {
     auto o = std::make_shared<RateOptions>();
     CLI::App* cmd = app.add_subcommand("rate", "Measure how fast a VM or process dirties memory");
     cmd->add_option("--pid", o->pid, "the process (a VMM, or any process)")->required();
-    cmd->add_option("--method", o->method, "auto | bpf | sample")->capture_default_str();
+    add_method_flags(*cmd, o->method);
     cmd->add_option("--interval", o->interval, "length of one measurement (e.g. 1s, 500ms)")->capture_default_str();
     cmd->add_option("--count", o->count, "stop after this many intervals (0: until the process exits or Ctrl-C)")
         ->capture_default_str();
     cmd->add_flag("--json", o->json, "one JSON object per interval");
-    cmd->add_flag("--exact", o->exact, "sample method: hash every present page instead of a sample (exact, costlier)");
-    cmd->add_option("--bound", o->bound,
-                    "sample method: the 95% bound to sample for, as a share of the present pages (2%: ~2400 "
-                    "pages read per interval, about 1% of a core at 1s intervals; 1%: ~9600; 5%: ~400)")
-        ->capture_default_str();
-    cmd->add_option("--sample-pages", o->sample_pages, "sample method: read this many pages per interval instead");
     cmd->add_option("--bandwidth", o->bandwidth, "migration bandwidth for the forecast, bytes/s (e.g. 1G)")
         ->capture_default_str();
     cmd->add_option("--downtime", o->downtime, "downtime limit for the forecast")->capture_default_str();

@@ -8,6 +8,7 @@
 #include "dtrack/recording.hpp"
 #include "dtrack/units.hpp"
 #include "interval_clock.hpp"
+#include "method_flags.hpp"
 #include "rate_method.hpp"
 
 namespace dtrack::cli {
@@ -16,13 +17,10 @@ namespace {
 
 struct RecordOptions {
     int pid = 0;
-    std::string method = "auto";
+    MethodFlags method;
     std::string interval = "100ms";
     std::string duration = "30s";  // 0: until the process exits or Ctrl-C
     std::string output;
-    bool exact = false;
-    std::string bound = "2%";
-    uint64_t sample_pages = 0;
     size_t queue = 64;
 };
 
@@ -32,20 +30,17 @@ int usage_error(const Error& e) {
 }
 
 int run_record(const RecordOptions& o) {
-    auto method = parse_rate_method(o.method);
+    auto method = parse_method_flags(o.method);
     if (!method) return usage_error(method.error());
     auto interval = parse_interval(o.interval);
     if (!interval) return usage_error(interval.error());
     auto duration = parse_duration(o.duration, "--duration");
     if (!duration) return usage_error(duration.error());
-    auto bound = parse_bound(o.bound);
-    if (!bound) return usage_error(bound.error());
     if (o.queue < 1) return usage_error({EINVAL, "--queue must be at least 1", "use e.g. 64"});
 
     auto target = inspect_process(o.pid);
     if (!target) return usage_error(target.error());
-    auto setup = setup_rate_method(*method, *target,
-                                   {.exact_sampling = o.exact, .max_error = *bound, .sample_pages = o.sample_pages});
+    auto setup = setup_rate_method(method->method, *target, method->options);
     if (!setup) return usage_error(setup.error());
     Tracker& tracker = *setup->tracker;
 
@@ -106,14 +101,10 @@ void add_record_command(CLI::App& app, ChosenCommand& chosen) {
     CLI::App* cmd = app.add_subcommand("record", "Record which pages a VM or process dirties, interval by interval");
     cmd->add_option("--pid", o->pid, "the process (a VMM, or any process)")->required();
     cmd->add_option("-o,--output", o->output, "the recording to write (e.g. run.dtz)")->required();
-    cmd->add_option("--method", o->method, "auto | bpf | sample (as for dtrack rate)")->capture_default_str();
+    add_method_flags(*cmd, o->method);
     cmd->add_option("--interval", o->interval, "length of one interval (10ms or more)")->capture_default_str();
     cmd->add_option("--duration", o->duration, "how long to record; 0: until the process exits or Ctrl-C")
         ->capture_default_str();
-    cmd->add_flag("--exact", o->exact, "sample method: hash every present page instead of a sample");
-    cmd->add_option("--bound", o->bound, "sample method: the 95% bound to sample for (see dtrack rate --help)")
-        ->capture_default_str();
-    cmd->add_option("--sample-pages", o->sample_pages, "sample method: read this many pages per interval instead");
     cmd->add_option("--queue", o->queue,
                     "intervals that may wait for the writer thread; when it falls further behind, an interval is "
                     "recorded as dropped (never silently left out)")
