@@ -4,27 +4,16 @@
 
 namespace dtrack {
 
-Throttle::Throttle(ThrottleOptions options, Apply apply) : options_(options), apply_(std::move(apply)) {}
+Throttle::Throttle(ThrottleOptions options, Apply apply)
+    : options_(options),
+      apply_(std::move(apply)),
+      trigger_({.trigger_pct = options.trigger_pct, .min_period = options.min_period}) {}
 
 bool Throttle::on_period(const Period& period) {
     std::lock_guard lock(mutex_);
-    if (!period_open_) {
-        // The first sync of a migration opens the first period (QEMU's
-        // time_last_bitmap_sync starts at the migration's start).
-        period_open_ = true;
-        period_start_ = period.at;
-        dirtied_ = transferred_ = 0;
-        return false;
-    }
-    dirtied_ += period.bytes_dirtied;
-    transferred_ += period.bytes_transferred;
-    if (period.at - period_start_ < options_.min_period) return false;  // too short to judge
-
-    const uint64_t dirtied = std::exchange(dirtied_, 0);
-    const uint64_t threshold = std::exchange(transferred_, 0) * options_.trigger_pct / 100;
-    period_start_ = period.at;
-    if (dirtied <= threshold || ++high_periods_ < 2) return false;
-    high_periods_ = 0;
+    const ConvergenceJudgement j = trigger_.on_period(period);
+    if (!j.fired) return false;
+    const uint64_t dirtied = j.dirtied, threshold = j.threshold;
 
     int next;
     if (pct_ == 0) {
@@ -67,9 +56,7 @@ std::vector<ThrottleStep> Throttle::timeline() const {
 void Throttle::reset() {
     std::lock_guard lock(mutex_);
     pct_ = 0;
-    high_periods_ = 0;
-    period_open_ = false;
-    dirtied_ = transferred_ = 0;
+    trigger_.reset();
     timeline_.clear();
     if (apply_) apply_(0);
 }

@@ -172,6 +172,7 @@ bool KvmVcpu::handle_exit(Pacer& pacer) {
                 fail("emptying the full dirty ring failed: " + emptied.error().message());
                 return false;
             }
+            ring_full_reached(pacer);
             return true;
         default:
             fail("the guest stopped with " + describe_exit());

@@ -1,5 +1,7 @@
 #include "vcpu_runner.hpp"
 
+#include <algorithm>
+
 namespace dtvm {
 
 void VcpuRunner::start(const VcpuShared& shared) {
@@ -40,8 +42,20 @@ void VcpuRunner::exit_reached(Pacer& pacer, uint64_t writes) {
     io_exits_.fetch_add(1, std::memory_order_relaxed);
     writes_.store(writes, std::memory_order_relaxed);
     const Clock::time_point now = Clock::now();
-    const Clock::time_point wake = pacer.wake_time(now, writes, shared_.throttle_pct->load(std::memory_order_relaxed));
+    double share = shared_.throttle_pct->load(std::memory_order_relaxed) / 100.0;
+    if (shared_.share_at == ShareAt::slice) share = std::max(share, share_.load(std::memory_order_relaxed));
+    const Clock::time_point wake = pacer.wake_time(now, writes, share);
     if (wake > now) shared_.control->sleep_until(wake);
+    pacer.running(Clock::now());
+}
+
+void VcpuRunner::ring_full_reached(Pacer& pacer) {
+    using Clock = Pacer::Clock;
+    if (shared_.share_at != ShareAt::ring_full) return;
+    const Clock::time_point now = Clock::now();
+    const Clock::time_point wake = pacer.ring_full_wake_time(now, share_.load(std::memory_order_relaxed));
+    if (wake <= now) return;
+    shared_.control->sleep_until(wake);
     pacer.running(Clock::now());
 }
 

@@ -25,7 +25,8 @@ namespace dtvm {
 // What the vCPU threads share with their Vm; outlives them.
 struct VcpuShared {
     RunControl* control = nullptr;
-    const std::atomic<int>* throttle_pct = nullptr;
+    const std::atomic<int>* throttle_pct = nullptr;  // every vCPU alike (auto-converge)
+    ShareAt share_at = ShareAt::slice;                // where a vCPU's own share is taken
     const std::function<dtrack::Status(uint32_t)>* on_ring_full = nullptr;  // KVM backend only
     uint64_t rate_per_vcpu = 0;  // 0 = unlimited
 };
@@ -45,6 +46,10 @@ public:
     virtual void kick() {}
     void join();
 
+    // This vCPU's own sleep share (the dirty limit's), 0..Pacer::kMaxShare.
+    void set_share(double share) { share_.store(share, std::memory_order_relaxed); }
+    double share() const { return share_.load(std::memory_order_relaxed); }
+
     VcpuStats stats() const;
     std::string failure() const;
 
@@ -58,6 +63,9 @@ protected:
     // the count, and sleep as the rate limit and throttle say (a pause or
     // stop cuts the sleep short).
     void exit_reached(Pacer& pacer, uint64_t writes);
+    // After a ring-full exit's ring was emptied: sleep this vCPU's share
+    // when it is taken there (ShareAt::ring_full).
+    void ring_full_reached(Pacer& pacer);
     void fail(std::string why);
     pthread_t native_handle() { return thread_.native_handle(); }
 
@@ -70,6 +78,7 @@ protected:
     std::atomic<uint64_t> io_exits_{0};
     std::atomic<uint64_t> ring_full_exits_{0};
     std::atomic<uint64_t> run_ns_{0};
+    std::atomic<double> share_{0};
 
 private:
     std::thread thread_;

@@ -223,6 +223,7 @@ dtrack::Status Vm::start(const Workload& workload) {
     VcpuShared shared;
     shared.control = m.control.get();
     shared.throttle_pct = &m.throttle_pct;
+    shared.share_at = m.options.share_at;
     shared.on_ring_full = &m.on_ring_full;
     shared.rate_per_vcpu = workload.rate_per_vcpu;
     for (auto& v : m.vcpus) v->start(shared);
@@ -263,6 +264,12 @@ dtrack::Status Vm::rearm_dirty_logging() {
 }
 
 void Vm::set_throttle(int pct) { impl_->throttle_pct.store(std::clamp(pct, 0, 99), std::memory_order_relaxed); }
+
+void Vm::set_vcpu_share(uint32_t vcpu, double share) {
+    impl_->vcpus.at(vcpu)->set_share(std::clamp(share, 0.0, Pacer::kMaxShare));
+}
+
+double Vm::vcpu_share(uint32_t vcpu) const { return impl_->vcpus.at(vcpu)->share(); }
 
 void Vm::set_epoch(uint64_t epoch) {
     impl_->epoch = epoch;

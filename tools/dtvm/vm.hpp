@@ -24,6 +24,13 @@
 
 namespace dtvm {
 
+// Where a vCPU takes its own sleep share (Vm::set_vcpu_share, the dirty
+// limit's actuator).
+enum class ShareAt : uint8_t {
+    slice,      // that share of every 10 ms slice, at the guest's exits (both backends)
+    ring_full,  // at KVM_EXIT_DIRTY_RING_FULL, as QEMU's dirty limit (KVM ring tracking only)
+};
+
 struct VmOptions {
     uint64_t mem_bytes = 64ULL << 20;  // guest RAM, split over `slots` memslots
     uint32_t slots = 1;                // the last slot gets the odd remainder (not a multiple of 64 pages)
@@ -31,6 +38,7 @@ struct VmOptions {
     bool dirty_logging = false;        // KVM_MEM_LOG_DIRTY_PAGES on every slot
     bool emulated = false;             // leave out the native-mode steps: the guest crawls under KVM's emulator
     Backend backend = Backend::kvm;
+    ShareAt share_at = ShareAt::slice;
 };
 
 // Checks what needs no device: memory size and alignment, vCPU and slot
@@ -83,6 +91,11 @@ public:
     void stop();
     // Makes each vCPU sleep `pct` percent of every 10 ms slice (0 = off, max 99).
     void set_throttle(int pct);
+    // Makes one vCPU sleep `share` (0 to 0.99) of its time, where
+    // VmOptions::share_at says; the dirty limit's actuator. The larger of
+    // this and the throttle applies.
+    void set_vcpu_share(uint32_t vcpu, double share);
+    double vcpu_share(uint32_t vcpu) const;
     // The epoch the guest writes into its stamps; change it only while paused.
     void set_epoch(uint64_t epoch);
     uint64_t epoch() const;

@@ -1,14 +1,12 @@
 // Throttle: auto-converge, with QEMU's rules and defaults
 // (migration/ram.c migration_trigger_throttle, mig_throttle_guest_down).
 //
-// After every sync the throttle looks at the period since it last decided
-// (at least `min_period`, 1 s in QEMU): when the guest dirtied more than
-// `trigger_pct` (50%) of the bytes transferred in it, a counter goes up; at
-// the second such period the counter resets and the vCPUs are slowed:
-// `initial_pct` (20%) the first time, then +`increment_pct` (10%) each time,
-// up to `max_pct` (99%). As in QEMU the counter is not reset by a calm
-// period. With tail_slow the step shrinks to what the measured dirty ratio
-// asks for. The VMM does the slowing through the `apply` callback (dtvm: each
+// Every sync's period goes to QEMU's trigger (convergence_trigger.hpp: the
+// guest dirtied more than `trigger_pct`, 50%, of what was transferred, at the
+// second such period of at least `min_period`, 1 s); each time it fires the
+// vCPUs are slowed: `initial_pct` (20%) the first time, then +`increment_pct`
+// (10%) each time, up to `max_pct` (99%). With tail_slow the step shrinks to
+// what the measured dirty ratio asks for. The VMM does the slowing through the `apply` callback (dtvm: each
 // vCPU sleeps pct% of every 10 ms slice).
 #pragma once
 
@@ -17,6 +15,7 @@
 #include <mutex>
 #include <vector>
 
+#include "dtrack/convergence_trigger.hpp"
 #include "dtrack/rounds.hpp"
 #include "dtrack/export.hpp"
 
@@ -61,11 +60,8 @@ private:
     const ThrottleOptions options_;
     const Apply apply_;
     mutable std::mutex mutex_;
+    ConvergenceTrigger trigger_;
     int pct_ = 0;
-    int high_periods_ = 0;
-    bool period_open_ = false;
-    Clock::time_point period_start_{};
-    uint64_t dirtied_ = 0, transferred_ = 0;  // summed since period_start_
     std::vector<ThrottleStep> timeline_;
 };
 
