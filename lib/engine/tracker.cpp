@@ -15,6 +15,15 @@ void HarvestReport::add_region(RegionId region, uint64_t n) {
     pages_per_region[region] += n;
 }
 
+std::vector<uint64_t> Counters::pages_per_vcpu() const {
+    std::vector<uint64_t> total;
+    for (const SourceCounters& s : sources) {
+        if (total.size() < s.pages_per_vcpu.size()) total.resize(s.pages_per_vcpu.size());
+        for (size_t v = 0; v < s.pages_per_vcpu.size(); ++v) total[v] += s.pages_per_vcpu[v];
+    }
+    return total;
+}
+
 Result<RegionId> Tracker::add_region(Region region) {
     if (region.space == AddressSpace::guest_physical) {
         const uint32_t space = region.slot >> 16, id = region.slot & 0xFFFF;

@@ -71,6 +71,27 @@ Result<uint64_t> parse_count(const std::string& text, const std::string& option)
     return static_cast<uint64_t>(count);
 }
 
+Result<double> parse_page_rate(const std::string& text, const std::string& option, uint64_t page_size) {
+    const std::string examples = "1000 or 50k (pages/s), or 4M/s or 4MB/s (bytes/s)";
+    std::string t = text;
+    const bool per_second = t.ends_with("/s");
+    if (per_second) t.resize(t.size() - 2);
+    const bool bytes = per_second || t.ends_with("B") || t.ends_with("b");
+    double pages;
+    if (bytes) {
+        auto b = parse_size(t, option);
+        if (!b) return bad(option, "dirty rate", text, examples);
+        pages = std::ceil(double(*b) / double(page_size));
+    } else {
+        auto n = parse_count(t, option);
+        if (!n) return bad(option, "dirty rate", text, examples);
+        pages = double(*n);
+    }
+    if (pages <= 0)
+        return Error{EINVAL, prefix(option) + "'" + text + "' is no rate to hold", "give a rate above 0, e.g. " + examples};
+    return pages;
+}
+
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const std::string& option) {
     double n;
     std::string s;

@@ -61,3 +61,18 @@ TEST(Units, ValuesBeyondTheTypesRangeAreRefusedNamingTheOptionAndTheLimit) {
     }
     EXPECT_EQ(*parse_duration("9000000000s"), std::chrono::seconds(9'000'000'000));  // 285 years still fits
 }
+
+TEST(Units, DirtyRatesArePagesPerSecondUnlessGivenInBytes) {
+    EXPECT_EQ(parse_page_rate("1000").value(), 1000);
+    EXPECT_EQ(parse_page_rate("50k").value(), 50'000);
+    EXPECT_EQ(parse_page_rate("4M/s").value(), 1024);   // 4 MiB/s in 4 KiB pages
+    EXPECT_EQ(parse_page_rate("4MB/s").value(), 1024);
+    EXPECT_EQ(parse_page_rate("1MiB").value(), 256);
+    EXPECT_EQ(parse_page_rate("5000B/s").value(), 2);   // whole pages, rounded up
+    for (const char* bad : {"0", "0M/s", "fast", "-5", "4X/s", ""}) {
+        auto r = parse_page_rate(bad, "--dirty-limit");
+        ASSERT_FALSE(r) << bad;
+        EXPECT_NE(r.error().message().find("--dirty-limit"), std::string::npos) << r.error().message();
+        EXPECT_FALSE(r.error().fix.empty());
+    }
+}

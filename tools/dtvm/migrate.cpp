@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "check_loop.hpp"
+#include "migration_dirty_limit.hpp"
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/sender.hpp"
 #include "dtrack/precopy/tcp.hpp"
@@ -48,7 +50,9 @@ int run_migration_source(const Options& o) {
     Vm& vm = tracking->vm();
     dtrack::Tracker& tracker = tracking->tracker();
 
-    const bool background = m.background_sync && m.auto_converge;
+    // The watcher serves auto-converge (a sync when a round runs past
+    // --background-sync) or the dirty limit (a sync every period, its rates).
+    const bool background = (m.background_sync && m.auto_converge) || m.dirty_limit;
     if (!o.backend_why.empty()) std::printf("%s\n", backend_line(o).c_str());
     std::printf("dtvm: migrating %s (%u vCPUs, workload %s over %s, %s writes/s per vCPU, %s) to %s\n",
                 dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.vcpus,
@@ -59,9 +63,15 @@ int run_migration_source(const Options& o) {
     std::printf("      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, TLS %s\n",
                 m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited",
                 (long long)m.downtime.count(), m.auto_converge ? "on" : "off",
-                background ? (std::to_string(m.background_sync->count()) + " ms").c_str()
-                           : (m.background_sync ? "off (nothing consumes it without --auto-converge)" : "off"),
+                m.background_sync && m.auto_converge ? (std::to_string(m.background_sync->count()) + " ms").c_str()
+                : (m.background_sync && !m.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
                 o.tls ? o.tls->description().c_str() : "off");
+    if (m.dirty_limit)
+        std::printf("      dirty limit %.0f pages/s (%s/s) per vCPU, period %lld ms, sleeping %s, once the guest "
+                    "dirties more than half of what is sent\n",
+                    *m.dirty_limit, dtrack::format_bytes(*m.dirty_limit * 4096).c_str(),
+                    (long long)m.dirty_limit_period.count(),
+                    o.vm.share_at == ShareAt::ring_full ? "at ring-full exits" : "a share of each 10 ms slice");
     std::fflush(stdout);
     std::this_thread::sleep_for(m.warmup);  // let the guest dirty memory first
 
@@ -75,11 +85,16 @@ int run_migration_source(const Options& o) {
     dtrack::Rounds rounds(tracker);
     dtrack::Throttle throttle({}, [&vm](int pct) { vm.set_throttle(pct); });
     if (m.auto_converge) rounds.on_period([&throttle](const dtrack::Period& p) { throttle.on_period(p); });
+    std::optional<MigrationDirtyLimit> limit;
+    if (m.dirty_limit) {
+        limit.emplace(m, vm, tracker);
+        rounds.on_period([&limit](const dtrack::Period& p) { limit->on_period(p); });
+    }
     // Poll at least four times per threshold, and every second at most (docs/ARCHITECTURE.md §4).
-    const auto threshold = m.background_sync.value_or(5000ms);
+    const auto threshold = m.dirty_limit ? m.dirty_limit_period : m.background_sync.value_or(5000ms);
     dtrack::Watcher watcher(rounds, {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4),
                                      .threshold = threshold},
-                            [&throttle] { return !throttle.at_max(); });
+                            [&throttle, &m] { return m.dirty_limit || !throttle.at_max(); });
 
     const bool terminal = ::isatty(STDOUT_FILENO);
     VmPauser control(vm);
@@ -118,6 +133,7 @@ int run_migration_source(const Options& o) {
         std::printf(" %d%% at %.1f s (%s sync)", s.pct, seconds(s.at - migration_start),
                     s.after == dtrack::SyncKind::background ? "background" : "round");
     std::printf("\n");
+    if (limit) limit->report_and_lift(migration_start);
     if (!out.completed()) {
         std::printf("migration failed: %s; the guest runs on here\n", out.message.c_str());
         vm.stop();

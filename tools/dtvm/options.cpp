@@ -25,6 +25,7 @@ struct Typed {
     std::string migrate_to, incoming, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = "5s",
                 warmup = "1s";
     std::string tls_creds, tls_psk, tls_psk_identity = "qemu";
+    std::string dirty_limit, dirty_limit_period = "1s", dirty_limit_sleep = "auto";
 };
 
 // --tls-creds, --tls-psk, --insecure: consistent, credentials loaded for
@@ -59,6 +60,29 @@ dtrack::Status check_security(const Typed& t, Options& o) {
                                  " without TLS: any host that connects first could write this guest's memory",
                              "give --tls-creds DIR or --tls-psk FILE (the same on the source), listen on "
                              "127.0.0.1, or add --insecure on a trusted network"};
+    return dtrack::Ok{};
+}
+
+// --dirty-limit, --dirty-limit-period, --dirty-limit-sleep into `m`.
+dtrack::Status parse_dirty_limit(const Typed& t, bool auto_converge, MigrationOptions& m) {
+    if (t.dirty_limit_sleep != "auto" && t.dirty_limit_sleep != "slice" && t.dirty_limit_sleep != "ring-full")
+        return dtrack::Error{EINVAL, "unknown --dirty-limit-sleep '" + t.dirty_limit_sleep + "'",
+                             "use ring-full, slice or auto"};
+    auto period = dtrack::parse_duration(t.dirty_limit_period, "--dirty-limit-period");
+    if (!period) return period.error();
+    if (*period < std::chrono::milliseconds(1) || *period > std::chrono::seconds(1))
+        return dtrack::Error{EINVAL, "--dirty-limit-period " + t.dirty_limit_period + " is out of range",
+                             "give 1ms to 1s (QEMU's x-vcpu-dirty-limit-period range), e.g. 1s"};
+    m.dirty_limit_period = std::chrono::duration_cast<std::chrono::milliseconds>(*period);
+    if (t.dirty_limit.empty()) return dtrack::Ok{};
+    if (auto_converge)
+        return dtrack::Error{EINVAL, "--dirty-limit and --auto-converge exclude each other (as QEMU's dirty-limit "
+                                     "and auto-converge capabilities do): both answer the same trigger",
+                             "choose one: --dirty-limit slows only the vCPUs that dirty memory, --auto-converge "
+                             "slows every vCPU alike"};
+    auto rate = dtrack::parse_page_rate(t.dirty_limit, "--dirty-limit");
+    if (!rate) return rate.error();
+    m.dirty_limit = *rate;
     return dtrack::Ok{};
 }
 
@@ -131,6 +155,19 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     app.add_flag("--auto-converge", auto_converge, "throttle the vCPUs when the guest dirties faster than we send");
     app.add_option("--background-sync", t.background_sync,
                    "harvest between rounds when a round runs longer than this (e.g. 5s), or 'off'")
+        ->capture_default_str();
+    app.add_option("--dirty-limit", t.dirty_limit,
+                   "when the guest dirties faster than we send (auto-converge's trigger), hold each vCPU's dirty "
+                   "rate to RATE: pages/s (1000, 50k) or bytes/s (4M/s, 4MB/s), per vCPU; only the vCPUs above it "
+                   "sleep. Not with --auto-converge")
+        ->type_name("RATE");
+    app.add_option("--dirty-limit-period", t.dirty_limit_period,
+                   "measure each vCPU's rate and adjust its sleep this often (1ms-1s, as QEMU's)")
+        ->capture_default_str();
+    app.add_option("--dirty-limit-sleep", t.dirty_limit_sleep,
+                   "where a limited vCPU sleeps: ring-full (at KVM_EXIT_DIRTY_RING_FULL, as QEMU; --track ring "
+                   "only, no reaper), slice (its share of every 10 ms slice) or auto (ring-full with --track ring, "
+                   "else slice)")
         ->capture_default_str();
     app.add_option("--warmup", t.warmup, "let the guest write this long before migrating")->capture_default_str();
     app.add_flag("--compress", compress, "zlib-compress page batches");
@@ -255,7 +292,10 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
                 return bad_input({EINVAL, "--background-sync must be positive or 'off'", "use e.g. 5s or off"});
             m.background_sync = std::chrono::duration_cast<std::chrono::milliseconds>(*bs);
         }
+        if (dtrack::Status s = parse_dirty_limit(t, auto_converge, m); !s) return bad_input(s.error());
         o.migrate = m;
+    } else if (!t.dirty_limit.empty()) {
+        return bad_input({EINVAL, "--dirty-limit limits a migration's vCPUs", "add --migrate-to, or leave it out"});
     }
 
     if (!o.record.empty() && (!t.migrate_to.empty() || !t.incoming.empty()))
@@ -279,6 +319,16 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     auto mode = parse_track_mode(t.track, o.vm.backend);
     if (!mode) return bad_input(mode.error());
     o.tracking.mode = *mode;
+    if (o.migrate && o.migrate->dirty_limit) {
+        const bool ring = o.tracking.mode == TrackMode::ring;
+        if (t.dirty_limit_sleep == "ring-full" && !ring)
+            return bad_input({EINVAL, "--dirty-limit-sleep ring-full needs the KVM dirty ring, and this run tracks with " +
+                                          track_mode_name(o.tracking.mode),
+                              "use --dirty-limit-sleep slice (or auto), or --track ring on KVM"});
+        o.vm.share_at = ring && t.dirty_limit_sleep != "slice" ? ShareAt::ring_full : ShareAt::slice;
+        // Rings must fill for a vCPU to sleep at ring-full exits: no reaper emptying them first.
+        if (o.vm.share_at == ShareAt::ring_full) o.tracking.reaper = false;
+    }
     return o;
 }
 

@@ -26,6 +26,10 @@ struct MigrationOptions {
     std::chrono::milliseconds downtime{300};
     std::chrono::nanoseconds max_time{0};    // 0 = no limit
     bool auto_converge = false;
+    // --dirty-limit: each vCPU held to this many pages/s once the migration
+    // does not converge (exclusive with auto_converge); nullopt = off.
+    std::optional<double> dirty_limit;
+    std::chrono::milliseconds dirty_limit_period{1000};
     std::optional<std::chrono::milliseconds> background_sync{std::chrono::seconds(5)};  // nullopt = off
     std::chrono::milliseconds warmup{1000};  // the guest runs this long before the migration starts
     bool compress = false;

@@ -53,6 +53,9 @@ struct Counters {
     std::vector<SourceCounters> sources;
 
     uint64_t syncs() const { return syncs_round + syncs_background; }
+    // Each vCPU's pages over every source (index = vCPU); empty when no
+    // source has a vCPU view.
+    std::vector<uint64_t> pages_per_vcpu() const;
 };
 
 struct [[nodiscard]] SyncReport {

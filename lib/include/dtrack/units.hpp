@@ -23,6 +23,11 @@ Result<uint64_t> parse_count(const std::string& text, const std::string& option 
 // "10s", "500ms", "2m", "100us"; a bare number means seconds.
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const std::string& option = {});
 
+// A dirty rate, in pages/s of `page_size` bytes: a count is pages/s ("1000",
+// "50k"); a size with "/s" or a "B" is bytes/s ("4M/s", "4MB/s", "1MiB/s"),
+// rounded up to whole pages. Zero is refused: it is no rate to hold.
+Result<double> parse_page_rate(const std::string& text, const std::string& option = {}, uint64_t page_size = 4096);
+
 // "1.5 GiB", "512 KiB": for people.
 std::string format_bytes(double bytes);
 // "950", "50.0k", "1.19M": counts and rates in tables.
