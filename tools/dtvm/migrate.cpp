@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "check_loop.hpp"
-#include "migration_dirty_limit.hpp"
+#include "vcpu_dirty_limit.hpp"
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/sender.hpp"
 #include "dtrack/precopy/tcp.hpp"
@@ -52,7 +52,7 @@ int run_migration_source(const Options& o) {
 
     // The watcher serves auto-converge (a sync when a round runs past
     // --background-sync) or the dirty limit (a sync every period, its rates).
-    const bool background = (m.background_sync && m.auto_converge) || m.dirty_limit;
+    const bool background = (m.background_sync && m.auto_converge) || o.dirty_limit;
     if (!o.backend_why.empty()) std::printf("%s\n", backend_line(o).c_str());
     std::printf("dtvm: migrating %s (%u vCPUs, workload %s over %s, %s writes/s per vCPU, %s) to %s\n",
                 dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.vcpus,
@@ -64,13 +64,13 @@ int run_migration_source(const Options& o) {
                 m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited",
                 (long long)m.downtime.count(), m.auto_converge ? "on" : "off",
                 m.background_sync && m.auto_converge ? (std::to_string(m.background_sync->count()) + " ms").c_str()
-                : (m.background_sync && !m.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
+                : (m.background_sync && !o.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
                 o.tls ? o.tls->description().c_str() : "off");
-    if (m.dirty_limit)
+    if (o.dirty_limit)
         std::printf("      dirty limit %.0f pages/s (%s/s) per vCPU, period %lld ms, sleeping %s, once the guest "
                     "dirties more than half of what is sent\n",
-                    *m.dirty_limit, dtrack::format_bytes(*m.dirty_limit * 4096).c_str(),
-                    (long long)m.dirty_limit_period.count(),
+                    *o.dirty_limit, dtrack::format_bytes(*o.dirty_limit * 4096).c_str(),
+                    (long long)o.dirty_limit_period.count(),
                     o.vm.share_at == ShareAt::ring_full ? "at ring-full exits" : "a share of each 10 ms slice");
     std::fflush(stdout);
     std::this_thread::sleep_for(m.warmup);  // let the guest dirty memory first
@@ -85,16 +85,16 @@ int run_migration_source(const Options& o) {
     dtrack::Rounds rounds(tracker);
     dtrack::Throttle throttle({}, [&vm](int pct) { vm.set_throttle(pct); });
     if (m.auto_converge) rounds.on_period([&throttle](const dtrack::Period& p) { throttle.on_period(p); });
-    std::optional<MigrationDirtyLimit> limit;
-    if (m.dirty_limit) {
-        limit.emplace(m, vm, tracker);
+    std::optional<VcpuDirtyLimit> limit;
+    if (o.dirty_limit) {
+        limit.emplace(o, vm, tracker, VcpuDirtyLimit::Start::on_trigger);
         rounds.on_period([&limit](const dtrack::Period& p) { limit->on_period(p); });
     }
     // Poll at least four times per threshold, and every second at most (docs/ARCHITECTURE.md §4).
-    const auto threshold = m.dirty_limit ? m.dirty_limit_period : m.background_sync.value_or(5000ms);
+    const auto threshold = o.dirty_limit ? o.dirty_limit_period : m.background_sync.value_or(5000ms);
     dtrack::Watcher watcher(rounds, {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4),
                                      .threshold = threshold},
-                            [&throttle, &m] { return m.dirty_limit || !throttle.at_max(); });
+                            [&throttle, &o] { return o.dirty_limit || !throttle.at_max(); });
 
     const bool terminal = ::isatty(STDOUT_FILENO);
     VmPauser control(vm);

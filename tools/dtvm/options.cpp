@@ -63,8 +63,8 @@ dtrack::Status check_security(const Typed& t, Options& o) {
     return dtrack::Ok{};
 }
 
-// --dirty-limit, --dirty-limit-period, --dirty-limit-sleep into `m`.
-dtrack::Status parse_dirty_limit(const Typed& t, bool auto_converge, MigrationOptions& m) {
+// --dirty-limit, --dirty-limit-period into `o`.
+dtrack::Status parse_dirty_limit(const Typed& t, bool auto_converge, Options& o) {
     if (t.dirty_limit_sleep != "auto" && t.dirty_limit_sleep != "slice" && t.dirty_limit_sleep != "ring-full")
         return dtrack::Error{EINVAL, "unknown --dirty-limit-sleep '" + t.dirty_limit_sleep + "'",
                              "use ring-full, slice or auto"};
@@ -73,16 +73,16 @@ dtrack::Status parse_dirty_limit(const Typed& t, bool auto_converge, MigrationOp
     if (*period < std::chrono::milliseconds(1) || *period > std::chrono::seconds(1))
         return dtrack::Error{EINVAL, "--dirty-limit-period " + t.dirty_limit_period + " is out of range",
                              "give 1ms to 1s (QEMU's x-vcpu-dirty-limit-period range), e.g. 1s"};
-    m.dirty_limit_period = std::chrono::duration_cast<std::chrono::milliseconds>(*period);
+    o.dirty_limit_period = std::chrono::duration_cast<std::chrono::milliseconds>(*period);
     if (t.dirty_limit.empty()) return dtrack::Ok{};
-    if (auto_converge)
+    if (auto_converge && !t.migrate_to.empty())
         return dtrack::Error{EINVAL, "--dirty-limit and --auto-converge exclude each other (as QEMU's dirty-limit "
                                      "and auto-converge capabilities do): both answer the same trigger",
                              "choose one: --dirty-limit slows only the vCPUs that dirty memory, --auto-converge "
                              "slows every vCPU alike"};
     auto rate = dtrack::parse_page_rate(t.dirty_limit, "--dirty-limit");
     if (!rate) return rate.error();
-    m.dirty_limit = *rate;
+    o.dirty_limit = *rate;
     return dtrack::Ok{};
 }
 
@@ -292,11 +292,16 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
                 return bad_input({EINVAL, "--background-sync must be positive or 'off'", "use e.g. 5s or off"});
             m.background_sync = std::chrono::duration_cast<std::chrono::milliseconds>(*bs);
         }
-        if (dtrack::Status s = parse_dirty_limit(t, auto_converge, m); !s) return bad_input(s.error());
         o.migrate = m;
-    } else if (!t.dirty_limit.empty()) {
-        return bad_input({EINVAL, "--dirty-limit limits a migration's vCPUs", "add --migrate-to, or leave it out"});
     }
+    if (dtrack::Status s = parse_dirty_limit(t, auto_converge, o); !s) return bad_input(s.error());
+    if (o.dirty_limit && !t.incoming.empty())
+        return bad_input({EINVAL, "--dirty-limit limits a running guest's vCPUs, and --incoming runs none",
+                          "give it to the source (--migrate-to), or leave it out"});
+    if (o.dirty_limit && o.throttle_pct != 0)
+        return bad_input({EINVAL, "--dirty-limit and --throttle exclude each other: one holds each vCPU to a rate, "
+                                  "the other every vCPU to a share of time",
+                          "choose one"});
 
     if (!o.record.empty() && (!t.migrate_to.empty() || !t.incoming.empty()))
         return bad_input({EINVAL, "--record records the check loop's intervals, not a migration",
@@ -319,7 +324,7 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     auto mode = parse_track_mode(t.track, o.vm.backend);
     if (!mode) return bad_input(mode.error());
     o.tracking.mode = *mode;
-    if (o.migrate && o.migrate->dirty_limit) {
+    if (o.dirty_limit) {
         const bool ring = o.tracking.mode == TrackMode::ring;
         if (t.dirty_limit_sleep == "ring-full" && !ring)
             return bad_input({EINVAL, "--dirty-limit-sleep ring-full needs the KVM dirty ring, and this run tracks with " +

@@ -26,10 +26,6 @@ struct MigrationOptions {
     std::chrono::milliseconds downtime{300};
     std::chrono::nanoseconds max_time{0};    // 0 = no limit
     bool auto_converge = false;
-    // --dirty-limit: each vCPU held to this many pages/s once the migration
-    // does not converge (exclusive with auto_converge); nullopt = off.
-    std::optional<double> dirty_limit;
-    std::chrono::milliseconds dirty_limit_period{1000};
     std::optional<std::chrono::milliseconds> background_sync{std::chrono::seconds(5)};  // nullopt = off
     std::chrono::milliseconds warmup{1000};  // the guest runs this long before the migration starts
     bool compress = false;
@@ -44,6 +40,11 @@ struct Options {
     std::chrono::nanoseconds interval{std::chrono::seconds(1)};
     bool json = false;
     int throttle_pct = 0;  // --throttle: the check loop's vCPUs held this share of the time
+    // --dirty-limit: each vCPU held to this many pages/s, from the start in
+    // the check loop, once the migration does not converge with
+    // --migrate-to (exclusive with --auto-converge); nullopt = off.
+    std::optional<double> dirty_limit;
+    std::chrono::milliseconds dirty_limit_period{1000};
     std::string record;    // --record FILE: write each interval's dirty pages there (dtrack report reads it)
     std::string incoming;  // --incoming tcp://HOST:PORT: be the destination
     std::chrono::nanoseconds incoming_max_time{0};  // --max-time with --incoming; 0 = no limit

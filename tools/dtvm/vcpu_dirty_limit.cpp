@@ -1,4 +1,4 @@
-#include "migration_dirty_limit.hpp"
+#include "vcpu_dirty_limit.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -15,17 +15,20 @@ double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double
 
 }  // namespace
 
-MigrationDirtyLimit::MigrationDirtyLimit(const MigrationOptions& m, Vm& vm, dtrack::Tracker& tracker)
+VcpuDirtyLimit::VcpuDirtyLimit(const Options& o, Vm& vm, dtrack::Tracker& tracker, Start start)
     : tracker_(tracker),
       vcpus_(vm.vcpu_count()),
-      quota_(*m.dirty_limit),
-      limit_({.quota = *m.dirty_limit, .period = m.dirty_limit_period},
-             [&vm](uint32_t vcpu, double share) { vm.set_vcpu_share(vcpu, share); }) {}
+      quota_(*o.dirty_limit),
+      limit_({.quota = *o.dirty_limit, .period = o.dirty_limit_period},
+             [&vm](uint32_t vcpu, double share) { vm.set_vcpu_share(vcpu, share); }),
+      engaged_(start == Start::now) {}
 
-void MigrationDirtyLimit::on_period(const dtrack::Period& p) {
+void VcpuDirtyLimit::on_period(const dtrack::Period& p) {
     if (!engaged_) {
         if (!trigger_.on_period(p).fired) return;
         engaged_ = true;
+    }
+    if (engaged_at_ == dtrack::Clock::time_point{}) {
         engaged_at_ = p.at;
         engaged_after_ = p.kind;
     }
@@ -34,7 +37,7 @@ void MigrationDirtyLimit::on_period(const dtrack::Period& p) {
     limit_.on_counts(p.at, counts);
 }
 
-void MigrationDirtyLimit::report_and_lift(std::chrono::steady_clock::time_point start) {
+void VcpuDirtyLimit::report_and_lift(std::chrono::steady_clock::time_point start) {
     const size_t vcpus = vcpus_;
     if (!engaged_) {
         std::printf("dirty limit: never engaged (the guest never dirtied more than half of what was sent)\n");

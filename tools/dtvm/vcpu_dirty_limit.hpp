@@ -1,9 +1,10 @@
-// The per-vCPU dirty limit (dtrack::DirtyLimit) as dtvm's migration wires
-// it, the way a VMM would: it engages when auto-converge's trigger fires
+// The per-vCPU dirty limit (dtrack::DirtyLimit) as dtvm wires it, the way a
+// VMM would. In a migration it engages when auto-converge's trigger fires
 // (dtrack::ConvergenceTrigger; QEMU engages whichever of the two is
-// enabled), and from then on every sync feeds it each vCPU's pages (the KVM
-// ring's entries per vCPU, or each vCPU thread's write faults); the watcher
-// syncs at least once per --dirty-limit-period. Its decisions act through
+// enabled) and the watcher syncs at least once per --dirty-limit-period; in
+// the check loop it holds from the start, fed at each interval's sync. Every
+// sync feeds it each vCPU's pages (the KVM ring's entries per vCPU, or each
+// vCPU thread's write faults); its decisions act through
 // Vm::set_vcpu_share. At the end it reports each vCPU's rate, quota and
 // sleep share over time, and lifts the limit.
 #pragma once
@@ -20,12 +21,17 @@
 
 namespace dtvm {
 
-class MigrationDirtyLimit {
+class VcpuDirtyLimit {
 public:
-    // m.dirty_limit must be set.
-    MigrationDirtyLimit(const MigrationOptions& m, Vm& vm, dtrack::Tracker& tracker);
+    enum class Start : uint8_t {
+        now,         // the check loop: hold every vCPU from the first sync
+        on_trigger,  // a migration: once it does not converge
+    };
+    // options.dirty_limit must be set.
+    VcpuDirtyLimit(const Options& options, Vm& vm, dtrack::Tracker& tracker, Start start);
 
-    // Every sync's period (Rounds::on_period).
+    // Every sync's period (Rounds::on_period; the check loop passes its
+    // syncs as periods of kind round).
     void on_period(const dtrack::Period& p);
 
     bool engaged() const { return engaged_; }
@@ -40,7 +46,7 @@ private:
     const double quota_;
     dtrack::ConvergenceTrigger trigger_;
     dtrack::DirtyLimit limit_;
-    std::atomic<bool> engaged_{false};  // set on the syncing thread
+    std::atomic<bool> engaged_;  // set on the syncing thread
     dtrack::Clock::time_point engaged_at_{};
     dtrack::SyncKind engaged_after_ = dtrack::SyncKind::round;
 };

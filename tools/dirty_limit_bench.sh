@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# `make bench`: the per-vCPU dirty limit against auto-converge and against
+# neither, in whole dtvm migrations over 127.0.0.1, same seed, same capped
+# link, RUNS runs per point (default 3), on every backend this machine has
+# (KVM where /dev/kvm works, the process backend everywhere):
+#   (a) 2 writer vCPUs + 2 reader vCPUs
+#   (b) 4 writer vCPUs
+#   (c) (a) with faster writers: the rate sweep, (a) at 15k writes/s per
+#       writer to 40k, where auto-converge stops converging in the time
+#       allowed
+# Per mode: how many runs converged, the mean total time and downtime of
+# those that did, and the readers' own progress (reads/s per reader during
+# the migration) against the same readers with neither; for the dirty limit
+# also each writer's steady rate against its quota.
+# Usage: tools/dirty_limit_bench.sh BUILD_DIR [backend...]
+#   RUNS=N runs per point; POINTS="a b c" which points.
+set -euo pipefail
+build=$1
+shift
+runs=${RUNS:-3}
+points=${POINTS:-a b c}
+out=$(mktemp -d)
+if [ -n "${KEEP:-}" ]; then echo "(every run's output stays in $out)"; else trap 'rm -rf "$out"' EXIT; fi
+
+backends=("$@")
+if [ ${#backends[@]} -eq 0 ]; then
+    choice=$("$build/dtvm" --print-backend)
+    if [ "${choice%%:*}" = kvm ]; then backends=(kvm process); else
+        echo "(no usable KVM: the process backend only: ${choice#process: })"
+        backends=(process)
+    fi
+fi
+
+# One migration: migrate FILE BACKEND dtvm-options... (the destination listens on any free port).
+migrate() {
+    local file=$1 backend=$2
+    shift 2
+    "$build/dtvm" --incoming tcp://127.0.0.1:0 --mem "$mem" --backend process > "$file.in" 2>&1 &
+    local pid=$! port=""
+    for _ in $(seq 200); do
+        port=$(grep -o '127.0.0.1:[0-9]*' "$file.in" 2>/dev/null | head -1 | cut -d: -f2) && [ -n "$port" ] && break
+        sleep 0.05
+    done
+    [ -n "$port" ] || { cat "$file.in"; exit 1; }
+    "$build/dtvm" --backend "$backend" "$@" --migrate-to "tcp://127.0.0.1:$port" > "$file" 2>&1 || true
+    wait "$pid" || true
+}
+
+# Figures from one run's output.
+converged() { grep -q '^migration: completed' "$1" && echo 1 || echo 0; }
+total_s() { sed -n 's/^migration: [a-z ]* after \([0-9.]*\) s.*/\1/p' "$1"; }
+downtime_ms() { sed -n 's/^downtime: \([0-9.]*\) ms real.*/\1/p' "$1"; }
+# Mean reads/s of the reader vCPUs over the migration.
+reads_per_s() { sed -n 's/^reader: vCPU [0-9]* \([0-9.]*\) reads\/s over the migration.*/\1/p' "$1" |
+                awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n }'; }
+# Each writer's steady rate as a % of the quota, "98 102".
+steady_pcts() { sed -n 's/^dirty limit: vCPU [0-9]* steady rate [0-9]* pages\/s = \([0-9]*\)% of its quota.*/\1/p' "$1" |
+                tr '\n' ' '; }
+
+mean() { awk '{ for (i = 1; i <= NF; i++) if ($i != "") { s += $i; n++ } } END { if (n) printf "%.1f", s / n; else print "-" }'; }
+
+# point NAME TITLE QUOTA dtvm-guest-options...: RUNS runs of each mode, one table.
+point() {
+    local name=$1 title=$2 quota=$3
+    shift 3
+    local guest=("$@")
+    echo "== ($name) $title =="
+    echo "\$ dtvm --backend $backend ${guest[*]} --migrate-to ... [--auto-converge | --dirty-limit $quota]"
+    for mode in neither auto-converge dirty-limit; do
+        local extra=()
+        case $mode in
+            auto-converge) extra=(--auto-converge) ;;
+            dirty-limit) extra=(--dirty-limit "$quota" --dirty-limit-sleep slice) ;;
+        esac
+        for r in $(seq "$runs"); do migrate "$out/$backend-$name-$mode-$r" "$backend" "${guest[@]}" "${extra[@]}"; done
+    done
+    local baseline
+    baseline=$(for r in $(seq "$runs"); do reads_per_s "$out/$backend-$name-neither-$r"; echo; done | mean)
+    printf '%-30s %16s %16s %16s\n' "" neither auto-converge dirty-limit
+    row() {  # row LABEL FUNCTION: per mode, over the runs
+        local label=$1 f=$2 cells=()
+        for mode in neither auto-converge dirty-limit; do cells+=("$($f "$mode")"); done
+        printf '%-30s %16s %16s %16s\n' "$label" "${cells[@]}"
+    }
+    files() { for r in $(seq "$runs"); do echo "$out/$backend-$name-$1-$r"; done; }
+    c_conv() { local n=0; for f in $(files "$1"); do n=$((n + $(converged "$f"))); done; echo "$n of $runs"; }
+    c_time() { for f in $(files "$1"); do if [ "$(converged "$f")" = 1 ]; then total_s "$f"; fi; done | tr '\n' ' ' | mean; }
+    c_down() { for f in $(files "$1"); do if [ "$(converged "$f")" = 1 ]; then downtime_ms "$f"; fi; done | tr '\n' ' ' | mean; }
+    c_reads() { for f in $(files "$1"); do reads_per_s "$f"; echo; done | mean; }
+    c_share() {
+        local m
+        m=$(c_reads "$1")
+        awk -v m="$m" -v b="$baseline" 'BEGIN { if (b > 0 && m != "-") printf "%.0f%%", 100 * m / b; else print "-" }'
+    }
+    c_steady() { for f in $(files "$1"); do steady_pcts "$f"; done | xargs; }
+    row "converged" c_conv
+    row "total time, s (converged)" c_time
+    row "downtime, ms (converged)" c_down
+    if [ -n "$baseline" ] && [ "$baseline" != "-" ]; then
+        row "reads/s per reader" c_reads
+        row "readers vs neither" c_share
+    fi
+    echo "dirty-limit writers' steady rate, % of quota (each writer, each run): $(c_steady dirty-limit)"
+    local ac dl
+    ac=$(c_time auto-converge) dl=$(c_time dirty-limit)
+    awk -v a="$ac" -v d="$dl" 'BEGIN { if (a != "-" && d != "-" && d > 0) printf "auto-converge / dirty-limit total time: %.2fx\n", a / d }'
+    echo
+}
+
+for backend in "${backends[@]}"; do
+    # Same seed and link everywhere; the link is slower than the writers, so
+    # neither converges and the limit has work to do.
+    base=(--mem 128M --workload random --wss 96M --seed 7 --bandwidth 64M --warmup 2s --max-time 30s)
+    mem=128M
+    # The quota: 10 MiB/s per vCPU, far under what a writer dirties and
+    # above what the 99% sleep cap leaves a flat-out vCPU (~1% of its
+    # peak, ~1.3k pages/s on KVM here).
+    quota=2500
+    echo "#### backend $backend: 128 MiB guest, 96 MiB random working set, 64 MiB/s link, $runs runs per point"
+    for p in $points; do
+        case $p in
+            a) point a "2 writers (15k writes/s each) + 2 readers" "$quota" "${base[@]}" --vcpus 2 --readers 2 --rate 15k ;;
+            b) point b "4 writers (15k writes/s each)" "$quota" "${base[@]}" --vcpus 4 --rate 15k ;;
+            c) point c "(a) with writers at 40k writes/s: the sweep's top (a is 15k)" "$quota" "${base[@]}" \
+                   --vcpus 2 --readers 2 --rate 40k ;;
+        esac
+    done
+done
