@@ -1,8 +1,9 @@
-// ThreadWriteFaults on real threads of the test, writing to memory
-// UffdSource write-protects again at every harvest: each thread's write
-// faults are the pages it newly dirtied, its own and not the others', round
-// after round, also through the tracepoint fallback; another process's
-// threads are not counted; and what attach refuses, loading nothing.
+// ThreadWriteFaults and VcpuThreadFaultSource on real threads of the test,
+// writing to memory UffdSource write-protects again at every harvest: each
+// thread's write faults are the pages it newly dirtied, its own and not the
+// others', round after round, also through the tracepoint fallback; per vCPU
+// through a Tracker, a thread listed late counting from then; another
+// process's threads are not counted; and what attach refuses, loading nothing.
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -20,6 +21,7 @@
 #include "dtrack/thread_write_faults.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/uffd_source.hpp"
+#include "dtrack/vcpu_thread_fault_source.hpp"
 #include "probe/probes.hpp"
 #include "support/anon_buffer.hpp"
 #include "support/bpf_objects.hpp"
@@ -76,6 +78,7 @@ protected:
     } while (0)
 
 class ThreadWriteFaults : public TrackedMemory {};
+class VcpuThreadFaultSource : public TrackedMemory {};
 
 TEST_F(ThreadWriteFaults, EachThreadCountsItsOwnFirstWritesAndCountsAgainAfterReprotection) {
     TRACK_OR_SKIP();
@@ -144,6 +147,42 @@ TEST_F(ThreadWriteFaults, TheTracepointFallbackMountsTracefsAndCountsTheSame) {
     EXPECT_NE(outcome.text.find("dtrack mounted it at /sys/kernel/tracing"), std::string::npos)
         << "the tracefs mount was not reported";
     EXPECT_EQ(dtrack::mounted_tracefs(), tracefs_before) << "the child's mounts leaked out of its namespace";
+}
+
+TEST_F(VcpuThreadFaultSource, EachVcpusCountIsItsThreadsNewlyDirtiedPagesSinceThePreviousHarvest) {
+    TRACK_OR_SKIP();
+    // vCPUs 0-2 run from the start; vCPU 3's thread is created later, as a VMM does.
+    WritingThreads vcpus(tracked->buffer, first_pages(3));
+    auto& source = static_cast<dtrack::VcpuThreadFaultSource&>(
+        tracker.add_source(std::make_unique<dtrack::VcpuThreadFaultSource>(*faults, vcpus.tids())));
+    const auto per_vcpu = [&] { return tracker.counters().sources[1].pages_per_vcpu; };
+    using Counts = std::vector<uint64_t>;
+
+    ASSERT_TRUE(tracker.sync().ok());
+    EXPECT_EQ(per_vcpu(), (Counts{0, 0, 0})) << "every listed vCPU has its entry, 0 included";
+
+    vcpus.write({120, 0, 300});
+    dtrack::SyncReport report = tracker.sync();
+    ASSERT_TRUE(report.ok()) << report.errors[0].message();
+    EXPECT_EQ(per_vcpu(), (Counts{120, 0, 300}));
+    EXPECT_EQ(report.pages, 420u) << "only the uffd source reports pages";
+    EXPECT_EQ(tracker.counters().sources[1].pages, 0u) << "the fault source marks no page";
+    EXPECT_FALSE(report.estimate);
+
+    // Re-protected by that harvest: the same pages count again, and the counters only grow.
+    vcpus.write({120, 7, 0});
+    ASSERT_TRUE(tracker.sync().ok());
+    EXPECT_EQ(per_vcpu(), (Counts{240, 7, 300}));
+
+    WritingThreads late(tracked->buffer, {3 * range});
+    std::vector<pid_t> tids = vcpus.tids();
+    tids.push_back(late.tids()[0]);
+    source.set_vcpu_threads(tids);
+    EXPECT_EQ(source.vcpu_threads(), tids);
+    vcpus.write({1, 1, 1});
+    late.write({64});
+    ASSERT_TRUE(tracker.sync().ok());
+    EXPECT_EQ(per_vcpu(), (Counts{241, 8, 301, 64})) << "the late thread counts from when it was listed";
 }
 
 // A child process whose two threads write fresh pages (each first write
