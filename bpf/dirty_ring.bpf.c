@@ -22,6 +22,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "dirty_ring.h"
+#include "page_fault_user.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -55,9 +56,6 @@ struct {
 } vcpus SEC(".maps");
 
 struct dtrack_dirty_ring_totals totals = {};
-
-/* x86's page fault error code: the fault was a write. */
-#define X86_PF_WRITE (1UL << 1)
 
 /* --- reading kernel structures from raw_tp arguments ---------------------
  * With kernel BTF, CO-RE finds the field wherever this kernel put it. A
@@ -260,16 +258,7 @@ int dirty_ring_reset_tp(struct trace_event_raw_kvm_dirty_ring_reset *rec)
 	return 0;
 }
 
-/* exceptions:page_fault_user's record. Its BTF name changed between kernels
- * (trace_event_raw_x86_exceptions, then trace_event_raw_exceptions), its
- * tracefs layout did not: declared here, read at fixed offsets. */
-struct page_fault_user_record {
-	struct trace_entry ent;
-	unsigned long address;
-	unsigned long ip;
-	unsigned long error_code;
-};
-
+/* exceptions:page_fault_user's record: page_fault_user.h. */
 SEC("tp/exceptions/page_fault_user")
 int page_fault_user_tp(struct page_fault_user_record *rec)
 {

@@ -10,7 +10,7 @@
 #include "dtrack/target_process.hpp"
 #include "common/host_files.hpp"
 #include "sources/dirty_ring_program.hpp"
-#include "sources/tracefs_mount.hpp"
+#include "sources/tracepoint_hooks.hpp"
 
 namespace dtrack {
 
@@ -36,38 +36,13 @@ Result<std::unique_ptr<DirtyRingProgram>> hook_with(HookFamily family, const Dir
     return std::move(program.value());
 }
 
-std::vector<HookFamily> rungs(BpfHooks hooks) {
-    switch (hooks) {
-        case BpfHooks::automatic: return {HookFamily::raw_tracepoint, HookFamily::tracepoint};
-        case BpfHooks::raw_tracepoints: return {HookFamily::raw_tracepoint};
-        case BpfHooks::tracepoints: return {HookFamily::tracepoint};
-    }
-    return {};
-}
-
 }  // namespace
 
 Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker, BpfSourceOptions options) {
     // --- checks that change nothing -------------------------------------------
     const std::string pid_text = std::to_string(pid);
-    if (pid <= 0) return Error{EINVAL, "pid " + pid_text + " is not a process id", "give a PID > 0"};
-    if (!process_alive(pid) || !std::filesystem::exists("/proc/" + pid_text))
-        return Error{ESRCH, "no process " + pid_text, "check the PID (pidof, ps)"};
-    // The tracepoint numbers processes as the initial PID namespace does; a
-    // PID from a namespace of our own (a container) would never match, and
-    // the figure would read 0 pages/s, exact.
-    if (!in_initial_pid_namespace())
-        return Error{ENOTSUP,
-                     "this process runs in a PID namespace of its own (a container), where pid " + pid_text +
-                         " is not the number the kernel's tracepoints use, so BPF cannot pick out its writes",
-                     "run in the host's PID namespace (docker --pid=host, or nsenter -t 1 -p), or sample pages "
-                     "instead (SampleSource), which works in any namespace"};
-    if (!may_load_tracing_bpf())
-        return Error{EPERM,
-                     "watching process " + pid_text +
-                         " with eBPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), which this process lacks",
-                     "run as root, or give the binary CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep); "
-                     "see kconfig-notes/privileges.md"};
+    if (Status s = may_watch_with_bpf(pid, "sample pages instead (SampleSource), which works in any namespace"); !s)
+        return s.error();
 
     // --- the BPF layout from the tracker's memslot regions ------------------------
     std::vector<TrackedSlot> slots;
@@ -105,46 +80,23 @@ Result<std::unique_ptr<BpfSource>> BpfSource::attach(pid_t pid, Tracker& tracker
     for (const TrackedSlot& t : slots) layout.capacity[t.slot] = tracker.region(t.region).page_count;
 
     // --- the ladder: raw tracepoints, then tracepoints -------------------------
-    std::vector<std::string> failures, fixes;
-    int last_errno = 0;
-    for (HookFamily family : rungs(options.hooks)) {
+    HookLadder ladder;
+    for (HookFamily family : hook_rungs(options.hooks)) {
         std::vector<std::string> notes;
-        if (family == HookFamily::tracepoint) {
-            auto place = ensure_tracefs();
-            if (!place) {
-                failures.push_back(std::string("as a ") + hook_family_name(family) + ": " + place.error().what);
-                fixes.push_back(place.error().fix);
-                last_errno = place.error().errno_value;
-                continue;
-            }
-            if (place->mounted_by_us)
-                notes.push_back("tracefs was not mounted: dtrack mounted it at " + place->path +
-                                " for the tp/ programs (it stays mounted)");
-        }
+        if (!ladder.prepare(family, notes)) continue;
         bool user_faults_hooked = false;
         auto program = hook_with(family, layout, notes, user_faults_hooked);
         if (!program) {
-            failures.push_back(std::string("as a ") + hook_family_name(family) + ": " + program.error().what);
-            fixes.push_back(program.error().fix);
-            last_errno = program.error().errno_value;
-            for (const std::string& n : notes) failures.back() += " (" + n + ")";
+            ladder.failed(family, program.error(), notes);
             continue;
         }
-        if (!failures.empty())
-            notes.insert(notes.begin(), "raw tracepoints failed (" + join(failures, "; ") + "); using " +
-                                            hook_family_name(family) + "s");
+        ladder.note_fallback(family, notes);
         std::unique_ptr<BpfSource> source(
             new BpfSource(pid, std::move(program.value()), std::move(slots), std::move(notes)));
         source->user_faults_hooked_ = user_faults_hooked;
         return source;
     }
-    std::vector<std::string> distinct_fixes;
-    for (const std::string& f : fixes)
-        if (!f.empty() && std::find(distinct_fixes.begin(), distinct_fixes.end(), f) == distinct_fixes.end())
-            distinct_fixes.push_back(f);
-    return Error{last_errno,
-                 "cannot hook kvm:kvm_dirty_ring_push for process " + pid_text + ": " + join(failures, "; "),
-                 join(distinct_fixes, "; or ")};
+    return ladder.error("cannot hook kvm:kvm_dirty_ring_push for process " + pid_text);
 }
 
 BpfSource::BpfSource(pid_t pid, std::unique_ptr<DirtyRingProgram> program, std::vector<TrackedSlot> slots,

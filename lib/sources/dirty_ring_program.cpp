@@ -10,7 +10,6 @@
 #include <limits>
 
 #include "dirty_ring.skel.h"
-#include "common/host_files.hpp"
 #include "common/libbpf_log.hpp"
 
 namespace dtrack {
@@ -31,11 +30,6 @@ bpf_program* program_of(const dirty_ring_bpf* s, DirtyRingHook hook, HookFamily 
     return nullptr;
 }
 
-const char* family_note(HookFamily family) {
-    return family == HookFamily::raw_tracepoint ? "kconfig-notes/ebpf-raw-tracepoints.md"
-                                                : "kconfig-notes/ebpf-tracepoints.md";
-}
-
 // The programs update these concurrently. (Templated: the maps hold __u64,
 // which is unsigned long long, not uint64_t's unsigned long.)
 template <typename T>
@@ -53,10 +47,6 @@ const char* tracepoint_name(DirtyRingHook hook) {
         case DirtyRingHook::user_fault: return "exceptions:page_fault_user";
     }
     return "?";
-}
-
-const char* hook_family_name(HookFamily family) {
-    return family == HookFamily::raw_tracepoint ? "raw tracepoint" : "tracepoint";
 }
 
 uint32_t DirtyRingLayout::bitmap_slots() const {
@@ -144,19 +134,8 @@ Result<void*> DirtyRingProgram::map_array(const char* what, int map_fd, size_t b
 
 Status DirtyRingProgram::load() {
     LibbpfLogCapture log;
-    if (int rc = dirty_ring_bpf__load(skeleton_); rc != 0) {
-        const int err = -rc;
-        const std::string what = std::string("loading the dirty_ring BPF programs (") + hook_family_name(family_) +
-                                 "s) failed: " + errno_text(err);
-        if (err == EPERM && !may_load_tracing_bpf())
-            return Error{err, what + ": this process lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
-                         "run as root, or give the binary CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep); "
-                         "see kconfig-notes/privileges.md"};
-        if (err == EPERM)
-            return Error{err, what + ": the kernel refuses these programs although this process may load tracing BPF",
-                         std::string("check lockdown and the kernel's BPF options; see ") + family_note(family_)};
-        return Error{err, with_libbpf_words(what, log), std::string("see ") + family_note(family_)};
-    }
+    if (int rc = dirty_ring_bpf__load(skeleton_); rc != 0)
+        return load_refused("the dirty_ring BPF programs", family_, -rc, log);
     loaded_ = true;
 
     const uint32_t words = layout_.bitmap_slots() * layout_.words_per_slot;
@@ -204,7 +183,7 @@ Result<std::vector<HookStatus>> DirtyRingProgram::attach() {
         const std::string fix =
             err == ENOENT ? "load KVM (modprobe kvm_intel or kvm_amd; the tracepoints come with the dirty ring, "
                             "Linux >= 5.11); see kconfig-notes/kvm-tracepoints.md"
-                          : std::string("see ") + family_note(family_);
+                          : std::string("see ") + hook_family_note(family_);
         return Error{err, why, fix};
     }
     return statuses;

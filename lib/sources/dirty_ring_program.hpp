@@ -20,21 +20,18 @@
 
 #include "dirty_ring.h"  // bpf/: the map values, shared with the BPF program
 #include "dtrack/error.hpp"
+#include "sources/tracepoint_hooks.hpp"  // HookFamily
 
 struct dirty_ring_bpf;
 struct bpf_link;
 
 namespace dtrack {
 
-// Which entry points load: raw_tp/ (by name, no tracefs) or tp/ (needs tracefs).
-enum class HookFamily : uint8_t { raw_tracepoint, tracepoint };
-
 // The kernel events the program handles.
 enum class DirtyRingHook : uint8_t { push, full_exit, reset, user_fault };
 
 // "kvm:kvm_dirty_ring_push" and the like, for messages.
 const char* tracepoint_name(DirtyRingHook hook);
-const char* hook_family_name(HookFamily family);  // "raw tracepoint" | "tracepoint"
 
 struct DirtyRingLayout {
     pid_t target_tgid = 0;

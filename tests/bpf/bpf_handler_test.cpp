@@ -17,6 +17,7 @@
 
 #include "probe/probes.hpp"
 #include "sources/dirty_ring_program.hpp"
+#include "support/bpf_test_run.hpp"
 
 namespace {
 
@@ -52,37 +53,17 @@ protected:
 
     // Loads (without attaching) the raw_tp programs, aimed at process `tgid`.
     std::unique_ptr<DirtyRingProgram> load(pid_t tgid) {
-        auto program = DirtyRingProgram::open();
-        EXPECT_TRUE(program.ok()) << program.error().message();
-        if (!program) return nullptr;
-        dtrack::DirtyRingLayout layout{
-            .target_tgid = tgid, .capacity = capacity, .words_per_slot = 2, .max_vcpus = max_vcpus};
-        if (dtrack::Status s = program.value()->configure(layout, dtrack::HookFamily::raw_tracepoint); !s) {
-            ADD_FAILURE() << s.error().message();
-            return nullptr;
-        }
-        if (dtrack::Status s = program.value()->load(); !s) {
-            ADD_FAILURE() << s.error().message();
-            return nullptr;
-        }
-        return std::move(program.value());
+        return dtrack_test::load_for_test_runs(DirtyRingProgram::open(), [&](DirtyRingProgram& p) {
+            dtrack::DirtyRingLayout layout{
+                .target_tgid = tgid, .capacity = capacity, .words_per_slot = 2, .max_vcpus = max_vcpus};
+            return p.configure(layout, dtrack::HookFamily::raw_tracepoint);
+        });
     }
 
     // Runs the raw_tp entry point of `hook` once on `args` (the tracepoint's
     // arguments, one u64 each). False when the kernel cannot test-run raw_tp.
     bool run(DirtyRingProgram& program, DirtyRingHook hook, std::vector<uint64_t> args) {
-        bpf_test_run_opts opts{};
-        opts.sz = sizeof opts;
-        opts.ctx_in = args.data();
-        opts.ctx_size_in = static_cast<__u32>(args.size() * sizeof(uint64_t));
-        if (bpf_prog_test_run_opts(program.program_fd(hook), &opts) != 0) {
-            const int err = errno;
-            // ENOTSUPP (524) or EINVAL: the kernel predates raw_tp test runs (5.10).
-            if (err == 524 || err == EINVAL) no_test_run_ = true;
-            else ADD_FAILURE() << dtrack::errno_error("BPF_PROG_TEST_RUN", err).what;
-            return false;
-        }
-        return true;
+        return dtrack_test::test_run_raw_tp(program.program_fd(hook), std::move(args), no_test_run_);
     }
 
     bool push(DirtyRingProgram& program, FakeRing& ring, uint32_t slot, uint64_t offset) {
@@ -103,13 +84,7 @@ protected:
     bool no_test_run_ = false;
 };
 
-#define RUN_OR_SKIP(call)                                                                        \
-    do {                                                                                         \
-        if (!(call)) {                                                                           \
-            if (no_test_run_) GTEST_SKIP() << "this kernel cannot BPF_PROG_TEST_RUN raw_tp programs (5.10+)"; \
-            return;                                                                              \
-        }                                                                                        \
-    } while (0)
+#define RUN_OR_SKIP(call) RAW_TP_RUN_OR_SKIP(call, no_test_run_)
 
 using Bits = std::vector<std::pair<uint32_t, uint64_t>>;
 

@@ -13,34 +13,12 @@
 
 #include "dtrack/bpf_source.hpp"
 #include "probe/probes.hpp"
+#include "support/bpf_objects.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
-
-#define DTRACK_REQUIRE_BPF()                                                           \
-    do {                                                                               \
-        if (!dtrack::may_load_tracing_bpf())                                    \
-            GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs"; \
-    } while (0)
-
-// BPF programs, maps and links this process holds open.
-int open_bpf_objects() {
-    int n = 0;
-    for (const auto& fd : fs::directory_iterator("/proc/self/fd")) {
-        std::error_code ec;
-        if (fs::read_symlink(fd.path(), ec).string().rfind("anon_inode:bpf", 0) == 0) ++n;
-    }
-    return n;
-}
-
-// The pid of a process that has just ended (and been reaped).
-pid_t gone_pid() {
-    const pid_t child = ::fork();
-    if (child == 0) ::_exit(0);
-    ::waitpid(child, nullptr, 0);
-    return child;
-}
+using dtrack_test::gone_pid;
+using dtrack_test::open_bpf_objects;
 
 TEST(BpfSourceAttach, AMissingProcessIsNamedAndNothingIsLoaded) {
     dtrack::Tracker tracker;

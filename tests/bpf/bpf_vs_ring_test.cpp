@@ -12,16 +12,11 @@
 #include "support/backends.hpp"
 #include "probe/probes.hpp"
 #include "ring_comparison.hpp"
+#include "support/bpf_objects.hpp"
 
 namespace {
 
 using dtrack_test::RingComparisonCase;
-
-#define DTRACK_REQUIRE_BPF()                                                           \
-    do {                                                                               \
-        if (!dtrack::may_load_tracing_bpf())                                    \
-            GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs"; \
-    } while (0)
 
 struct Case {
     const char* name;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "support/as_nobody.hpp"
+#include "support/anon_buffer.hpp"
 #include "support/dirty_pages.hpp"
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -30,35 +31,8 @@ using dtrack_test::take_dirty;
 
 constexpr uint64_t page_size = 4096;
 
-// A private anonymous buffer that unmaps itself.
-struct Buffer {
-    explicit Buffer(uint64_t pages) : pages(pages) {
-        void* p = ::mmap(nullptr, pages * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        base = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
-    }
-    ~Buffer() {
-        if (base) ::munmap(base, pages * page_size);
-    }
-    uint64_t address() const { return reinterpret_cast<uint64_t>(base); }
-    char* page(uint64_t i) const { return base + i * page_size; }
-    void write(uint64_t i, char value = 1) const { *reinterpret_cast<volatile char*>(page(i) + (i * 97) % page_size) = value; }
-
-    uint64_t pages;
-    char* base;
-};
-
-Region region_of(const Buffer& b, const char* name = "buffer") {
-    return Region{.name = name, .space = AddressSpace::host_virtual, .base = b.address(), .page_size = page_size,
-                  .page_count = b.pages};
-}
-
-// Skips where the kernel lacks the mechanism (docs/ARCHITECTURE.md §6: this machine has it).
-#define TRACK_OR_SKIP(var, tracker, id)                                                                    \
-    auto var = UffdSource::track(tracker, id);                                                             \
-    if (!var && (var.error().errno_value == ENOTSUP || var.error().errno_value == ENOTTY ||               \
-                 var.error().errno_value == ENOSYS))                                                      \
-        GTEST_SKIP() << var.error().message();                                                             \
-    ASSERT_TRUE(var.ok()) << var.error().message()
+using Buffer = dtrack_test::AnonBuffer;
+using dtrack_test::region_of;
 
 TEST(UffdSource, ReportsExactlyTheWrittenPagesThenOnlyNewOnes) {
     Buffer buf(4096);
@@ -66,7 +40,7 @@ TEST(UffdSource, ReportsExactlyTheWrittenPagesThenOnlyNewOnes) {
     std::memset(buf.base, 0, buf.pages * page_size);  // every page present before tracking
     Tracker tracker;
     const RegionId id = tracker.add_region(region_of(buf)).value();
-    TRACK_OR_SKIP(source, tracker, id);
+    UFFD_TRACK_OR_SKIP(source, tracker, id);
     UffdSource& uffd = static_cast<UffdSource&>(tracker.add_source(std::move(*source)));
 
     SyncReport quiet = tracker.sync();
@@ -100,7 +74,7 @@ TEST(UffdSource, ScatteredWritesOverflowTheScanVectorAndAreAllFound) {
     std::memset(buf.base, 0, buf.pages * page_size);
     Tracker tracker;
     const RegionId id = tracker.add_region(region_of(buf)).value();
-    TRACK_OR_SKIP(source, tracker, id);
+    UFFD_TRACK_OR_SKIP(source, tracker, id);
     UffdSource& uffd = static_cast<UffdSource&>(tracker.add_source(std::move(*source)));
     std::set<uint64_t> written;
     for (uint64_t p = 0; p < buf.pages; p += 2) buf.write(p), written.insert(p);
@@ -116,7 +90,7 @@ TEST(UffdSource, CatchesFirstWritesToUntouchedPages) {
     ASSERT_NE(buf.base, nullptr);
     Tracker tracker;
     const RegionId id = tracker.add_region(region_of(buf)).value();
-    TRACK_OR_SKIP(source, tracker, id);
+    UFFD_TRACK_OR_SKIP(source, tracker, id);
     UffdSource& uffd = static_cast<UffdSource&>(tracker.add_source(std::move(*source)));
 
     std::mt19937_64 rng(std::random_device{}());
@@ -149,7 +123,7 @@ TEST(UffdSource, CatchesWritesByTheKernel) {
     std::memset(buf.base, 0, buf.pages * page_size);
     Tracker tracker;
     const RegionId id = tracker.add_region(region_of(buf)).value();
-    TRACK_OR_SKIP(source, tracker, id);
+    UFFD_TRACK_OR_SKIP(source, tracker, id);
     tracker.add_source(std::move(*source));
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
@@ -214,7 +188,7 @@ TEST(UffdSource, NoPageIsLostWhileThreadsWrite) {
     std::memset(buf.base, 0, pages * page_size);
     Tracker tracker;
     const RegionId id = tracker.add_region(region_of(buf)).value();
-    TRACK_OR_SKIP(source, tracker, id);
+    UFFD_TRACK_OR_SKIP(source, tracker, id);
     tracker.add_source(std::move(*source));
 
     auto stamp = [&](uint64_t p) { return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(buf.page(p))); };
@@ -275,7 +249,7 @@ TEST(UffdSource, HarvestCostIsReported) {
     std::memset(buf.base, 0, buf.pages * page_size);
     Tracker tracker;
     const RegionId id = tracker.add_region(region_of(buf)).value();
-    TRACK_OR_SKIP(source, tracker, id);
+    UFFD_TRACK_OR_SKIP(source, tracker, id);
     tracker.add_source(std::move(*source));
     ASSERT_TRUE(tracker.sync().ok());
     auto cost_of = [&](uint64_t stride) {
@@ -323,7 +297,7 @@ TEST(UffdSource, ClearErrors) {
     // The same range twice.
     Buffer twice(8);
     const RegionId a = tracker.add_region(region_of(twice, "a")).value();
-    TRACK_OR_SKIP(first, tracker, a);
+    UFFD_TRACK_OR_SKIP(first, tracker, a);
     r = UffdSource::track(tracker, tracker.add_region(region_of(twice, "b")).value());
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().what.find("already registered"), std::string::npos) << r.error().message();

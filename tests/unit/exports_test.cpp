@@ -20,10 +20,13 @@ TEST(Exports, TheSharedObjectExportsThePublicApiOnly) {
     const auto nm = run("nm -D --defined-only -C " + shared_object() + " 2>&1");
     ASSERT_EQ(nm.exit_code, 0) << nm.output;
     for (const char* internal : {"DirtyRingReader::", "StagedPages::", "KvmDirtyRings::", "ResidentPages::", "RemotePageReader::",
-                                 "DirtyRingProgram::", "dtrack::probe::", "TlsStream", "SocketStream"})
+                                 "DirtyRingProgram::", "ThreadWriteFaultsProgram::", "HookLadder::", "dtrack::probe::",
+                                 "TlsStream", "SocketStream"})
         EXPECT_EQ(nm.output.find(internal), std::string::npos) << internal << " is exported";
     for (const char* api : {"dtrack::Tracker::sync(", "dtrack::KvmRingSource::enable(", "dtrack::UffdSource::track(",
-                            "dtrack::SampleSource::track(", "dtrack::precopy::Sender::run(", "dtrack::version()"})
+                            "dtrack::SampleSource::track(", "dtrack::ThreadWriteFaults::attach(",
+                            "dtrack::VcpuThreadFaultSource::set_vcpu_threads(", "dtrack::precopy::Sender::run(",
+                            "dtrack::version()"})
         EXPECT_NE(nm.output.find(api), std::string::npos) << api << " is not exported";
 }
 

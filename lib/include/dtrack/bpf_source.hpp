@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "dtrack/bpf_hooks.hpp"
 #include "dtrack/source.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/export.hpp"
@@ -49,12 +50,6 @@ DTRACK_PUBLIC_BEGIN
 namespace dtrack {
 
 class DTRACK_INTERNAL DirtyRingProgram;  // internal to the library
-
-enum class BpfHooks : uint8_t {
-    automatic,        // raw tracepoints, then tracepoints
-    raw_tracepoints,  // only raw_tp/ (no tracefs)
-    tracepoints,      // only tp/ (tracefs, mounted if needed)
-};
 
 struct BpfSourceOptions {
     BpfHooks hooks = BpfHooks::automatic;
