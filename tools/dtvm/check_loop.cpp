@@ -20,8 +20,7 @@ std::unique_ptr<Tracking> start_tracked_guest(const Options& o, int& exit_code) 
         exit_code = exit_bad_input;
         return nullptr;
     }
-    Vm& vm = tracking.value()->vm();
-    if (dtrack::Status s = vm.start(o.workload); !s) {
+    if (dtrack::Status s = tracking.value()->start(o.workload); !s) {
         std::fprintf(stderr, "dtvm: %s\n", s.error().message().c_str());
         exit_code = exit_bad_input;
         return nullptr;

@@ -333,6 +333,7 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
         o.vm.share_at = ring && t.dirty_limit_sleep != "slice" ? ShareAt::ring_full : ShareAt::slice;
         // Rings must fill for a vCPU to sleep at ring-full exits: no reaper emptying them first.
         if (o.vm.share_at == ShareAt::ring_full) o.tracking.reaper = false;
+        o.tracking.vcpu_thread_faults = o.tracking.mode == TrackMode::uffd;
     }
     return o;
 }

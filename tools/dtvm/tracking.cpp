@@ -1,5 +1,7 @@
 #include "tracking.hpp"
 
+#include <unistd.h>
+
 namespace dtvm {
 
 TrackMode best_track_mode(Backend backend) { return backend == Backend::kvm ? TrackMode::ring : TrackMode::uffd; }
@@ -63,6 +65,18 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
             t->uffd_.push_back(uffd.value().get());
             t->tracker_.add_source(std::move(uffd.value()));
         }
+        if (options.vcpu_thread_faults) {
+            auto faults = dtrack::ThreadWriteFaults::attach(::getpid());
+            if (!faults) {
+                dtrack::Error e = faults.error();
+                e.what = "per-vCPU dirty rates on the process backend (--dirty-limit): " + e.what;
+                return e;
+            }
+            t->faults_ = std::move(faults.value());
+            auto source = std::make_unique<dtrack::VcpuThreadFaultSource>(*t->faults_);
+            t->thread_faults_ = source.get();
+            t->tracker_.add_source(std::move(source));
+        }
         if (dtrack::Status s = t->vm_->create_vcpus(); !s) return s.error();
         return t;
     }
@@ -97,6 +111,12 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
         if (options.reaper) ring->start_reaper();
     }
     return t;
+}
+
+dtrack::Status Tracking::start(const Workload& workload) {
+    if (dtrack::Status s = vm_->start(workload); !s) return s;
+    if (thread_faults_) thread_faults_->set_vcpu_threads(vm_->vcpu_thread_ids());
+    return dtrack::Ok{};
 }
 
 Tracking::~Tracking() {

@@ -15,7 +15,9 @@
 #include "dtrack/kvm_log_source.hpp"
 #include "dtrack/kvm_ring_source.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/thread_write_faults.hpp"
 #include "dtrack/uffd_source.hpp"
+#include "dtrack/vcpu_thread_fault_source.hpp"
 #include "vm.hpp"
 
 namespace dtvm {
@@ -38,6 +40,10 @@ struct TrackingOptions {
     bool reaper = true;  // ring mode: harvest while the vCPUs run
     bool manual_protect = true;  // log mode: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 when the kernel has it
     std::function<void()> before_ring_reset;  // ring mode, for tests: KvmRingOptions::before_reset
+    // uffd mode: per-vCPU counts from the kernel, each vCPU thread's write
+    // faults (ThreadWriteFaults, a BPF program on this process), as the
+    // ring gives them on KVM. The dirty limit needs them.
+    bool vcpu_thread_faults = false;
 };
 
 class Tracking {
@@ -45,6 +51,9 @@ public:
     // Creates the VM and its vCPUs with tracking wired in.
     static dtrack::Result<std::unique_ptr<Tracking>> create(const VmOptions& vm, const TrackingOptions& options);
     ~Tracking();
+
+    // Starts the guest's vCPUs and tells the per-vCPU source their threads.
+    dtrack::Status start(const Workload& workload);
 
     Vm& vm() { return *vm_; }
     dtrack::Tracker& tracker() { return tracker_; }
@@ -54,15 +63,19 @@ public:
     dtrack::KvmLogSource* log() { return log_; }
     // The uffd sources in uffd mode, one per slot, else empty.
     const std::vector<dtrack::UffdSource*>& uffd() const { return uffd_; }
+    // uffd mode with vcpu_thread_faults: the per-vCPU source, else nullptr.
+    dtrack::VcpuThreadFaultSource* thread_faults() { return thread_faults_; }
 
 private:
     Tracking() = default;
     TrackingOptions options_;
-    dtrack::Tracker tracker_;
+    std::unique_ptr<dtrack::ThreadWriteFaults> faults_;  // declared first: the tracker's source reads it
     std::unique_ptr<Vm> vm_;
     dtrack::KvmRingSource* ring_ = nullptr;  // owned by tracker_
     dtrack::KvmLogSource* log_ = nullptr;    // owned by tracker_
     std::vector<dtrack::UffdSource*> uffd_;  // owned by tracker_
+    dtrack::Tracker tracker_;
+    dtrack::VcpuThreadFaultSource* thread_faults_ = nullptr;  // owned by tracker_
 };
 
 }  // namespace dtvm

@@ -1,5 +1,7 @@
 #include "vcpu_runner.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace dtvm {
@@ -8,10 +10,13 @@ void VcpuRunner::start(const VcpuShared& shared) {
     shared_ = shared;
     running_.store(true);
     thread_ = std::thread([this] {
+        tid_.store(::gettid(), std::memory_order_release);
+        tid_.notify_all();
         run();
         running_.store(false);
         shared_.control->thread_finished();
     });
+    tid_.wait(0, std::memory_order_acquire);
 }
 
 void VcpuRunner::join() {

@@ -8,6 +8,8 @@
 // and lets a pause or stop in. Pause, resume and stop go through RunControl.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -40,7 +42,11 @@ public:
     uint32_t id() const { return id_; }
     const ParamPage& params() const { return params_; }
 
+    // Starts the thread; returns once it runs (thread_id() is known).
     void start(const VcpuShared& shared);
+    // The thread's id (gettid()), 0 before start(): where the kernel counts
+    // its write faults on the process backend.
+    pid_t thread_id() const { return tid_.load(std::memory_order_acquire); }
     // Gets the thread out of the guest if it is in there and would not see a
     // pause by itself (harmless otherwise).
     virtual void kick() {}
@@ -79,6 +85,7 @@ protected:
     std::atomic<uint64_t> ring_full_exits_{0};
     std::atomic<uint64_t> run_ns_{0};
     std::atomic<double> share_{0};
+    std::atomic<pid_t> tid_{0};
 
 private:
     std::thread thread_;

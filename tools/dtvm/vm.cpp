@@ -280,6 +280,13 @@ uint64_t Vm::epoch() const { return impl_->epoch; }
 
 VcpuStats Vm::stats(uint32_t vcpu) const { return impl_->vcpus.at(vcpu)->stats(); }
 
+std::vector<pid_t> Vm::vcpu_thread_ids() const {
+    std::vector<pid_t> tids;
+    if (!impl_->control) return tids;
+    for (const auto& v : impl_->vcpus) tids.push_back(v->thread_id());
+    return tids;
+}
+
 uint64_t Vm::stamp(const Slot& slot, uint64_t page) const {
     if (page >= slot.pages) return 0;
     auto* word = reinterpret_cast<uint64_t*>(slot.host + (page << kPageShift));

@@ -106,6 +106,8 @@ public:
     dtrack::Status rearm_dirty_logging();
 
     VcpuStats stats(uint32_t vcpu) const;
+    // Each vCPU's thread id (index = vCPU), once started; empty before.
+    std::vector<pid_t> vcpu_thread_ids() const;
     // The stamp in the first 8 bytes of a guest page: epoch << 8 | vcpu.
     uint64_t stamp(const Slot& slot, uint64_t page) const;
     // Guest pages the workload may write: [first, first + count) of the whole
