@@ -37,7 +37,9 @@ public:
     // written `writes` pages so far.
     void restart(Clock::time_point now, uint64_t writes);
 
-    static constexpr double kMaxShare = 0.99;
+    // The deepest sleep a vCPU can be given. Auto-converge stops at 99%;
+    // the dirty limit may go further (VcpuDirtyLimit says why).
+    static constexpr double kMaxShare = 0.999;
 
     // At an exit at `now` with `writes` pages written so far: the time until
     // which the vCPU should sleep (`now` or earlier: go on at once).
