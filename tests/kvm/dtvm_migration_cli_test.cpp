@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <regex>
 #include <thread>
 
 #include "support/backends.hpp"
@@ -95,6 +96,43 @@ INSTANTIATE_TEST_SUITE_P(Backends, DtvmMigrationCli,
                              return dtvm::backend_name(info.param.source) + "_to_" +
                                     dtvm::backend_name(info.param.destination);
                          });
+
+// A count as dtrack::format_count prints it: "950", "12.5k", "1.23M".
+double parse_count(const std::string& text, const std::string& suffix) {
+    return std::stod(text) * (suffix == "M" ? 1e6 : suffix == "k" ? 1e3 : 1);
+}
+
+class DtvmMigrationCliReaders : public testing::TestWithParam<dtvm::Backend> {};
+
+// With --readers 2 the source prints, for vCPUs 2 and 3 (and no writer),
+// the reads/s over the migration and over the warm-up before it; both are
+// above 0, and the migration completes as without readers.
+TEST_P(DtvmMigrationCliReaders, EachReaderReportsItsReadsOverTheMigrationAndTheWarmUp) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
+    Incoming in("--mem 128M" + with_backend(GetParam()));
+    ASSERT_GT(in.port(), 0) << in.output();
+    const auto src = run(binary("dtvm") + " " + guest + " --readers 2" + with_backend(GetParam()) +
+                         " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
+                         " --bandwidth 200M --auto-converge --warmup 500ms 2>&1");
+    EXPECT_EQ(src.exit_code, 0) << src.output;
+    EXPECT_NE(src.output.find("(2 vCPUs + 2 readers,"), std::string::npos) << src.output;
+    EXPECT_NE(src.output.find("digest matches"), std::string::npos) << src.output;
+    EXPECT_EQ(in.finish(), 0) << in.output();
+
+    const std::regex line(R"(reader vCPU (\d+): ([0-9.]+)([kM]?) reads/s over the migration, ([0-9.]+)([kM]?) reads/s )"
+                          R"(over the warm-up before it)");
+    std::vector<int> readers;
+    for (std::sregex_iterator m(src.output.begin(), src.output.end(), line), end; m != end; ++m) {
+        readers.push_back(std::stoi((*m)[1]));
+        EXPECT_GT(parse_count((*m)[2], (*m)[3]), 0) << m->str();
+        EXPECT_GT(parse_count((*m)[4], (*m)[5]), 0) << m->str();
+    }
+    EXPECT_EQ(readers, (std::vector<int>{2, 3})) << src.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliReaders,
+                         testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
+                         [](const auto& info) { return dtvm::backend_name(info.param); });
 
 class DtvmMigrationCliFaults : public testing::TestWithParam<dtvm::Backend> {};
 

@@ -33,6 +33,11 @@ std::string vcpu_description(const Options& o) {
     return std::string("KVM, ") + (o.vm.emulated ? "emulated" : "native") + (host_is_pvm() ? ", PVM host" : "");
 }
 
+std::string vcpu_count_description(const Options& o) {
+    const std::string writers = std::to_string(o.vm.vcpus) + " vCPUs";
+    return o.vm.readers ? writers + " + " + std::to_string(o.vm.readers) + " readers" : writers;
+}
+
 std::string tracking_description(Tracking& tracking, const Options& o) {
     if (!tracking.uffd().empty())
         return "userfaultfd WP_ASYNC + PAGEMAP_SCAN, " + std::to_string(tracking.uffd().size()) + " ranges";
@@ -53,7 +58,7 @@ std::unique_ptr<dtrack::recording::Writer> open_recording(Tracking& tracking, co
     auto header = dtrack::recording::make_header(
         std::move(regions), method, true, "dtvm " + backend_name(o.vm.backend) + " backend, " +
                                                pattern_name(o.workload.pattern) + " workload",
-        uint64_t(o.interval.count()), tracking.ring() ? o.vm.vcpus : 0);
+        uint64_t(o.interval.count()), tracking.ring() ? tracking.vm().vcpu_count() : 0);
     auto sink = dtrack::recording::file_sink(o.record);
     if (!sink) {
         std::fprintf(stderr, "dtvm: --record: %s\n", sink.error().message().c_str());
@@ -76,15 +81,15 @@ int run_check_loop(const Options& o) {
     std::unique_ptr<dtrack::recording::Writer> recording;
     if (!o.record.empty() && !(recording = open_recording(*tracking, o))) return exit_bad_input;
     Vm& vm = tracking->vm();
-    const uint32_t vcpus = o.vm.vcpus;
+    const uint32_t vcpus = vm.vcpu_count();  // the writers, then the readers
     vm.set_throttle(o.throttle_pct);
 
     // One line on which backend auto chose; on stderr with --json, whose stdout is JSON only.
     if (!o.backend_why.empty()) std::fprintf(o.json ? stderr : stdout, "%s\n", backend_line(o).c_str());
     if (!o.json) {
-        std::printf("dtvm: %s in %u slots, %u vCPUs (%s), workload %s over %s, %s per vCPU, tracking: %s\n",
-                    dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots, vcpus,
-                    vcpu_description(o).c_str(),
+        std::printf("dtvm: %s in %u slots, %s (%s), workload %s over %s, %s per vCPU, tracking: %s\n",
+                    dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots,
+                    vcpu_count_description(o).c_str(), vcpu_description(o).c_str(),
                     pattern_name(o.workload.pattern).c_str(),
                     dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
                     o.workload.rate_per_vcpu ? (dtrack::format_count(double(o.workload.rate_per_vcpu)) + " writes/s").c_str()
@@ -98,7 +103,7 @@ int run_check_loop(const Options& o) {
 
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
-    std::vector<uint64_t> last_writes(vcpus, 0), last_ring(vcpus, 0);
+    std::vector<uint64_t> last_writes(vcpus, 0), last_reads(vcpus, 0), last_ring(vcpus, 0);
     auto last = start;
     uint64_t total_lost = 0, total_written = 0, total_taken = 0, intervals = 0, last_source_lost = 0;
     while (clock::now() - start < o.duration) {
@@ -137,35 +142,47 @@ int run_check_loop(const Options& o) {
                             {"outside_workload", check->outside_workload},
                             {"per_slot", check->taken_per_slot},
                             {"vcpus", nlohmann::json::array()}};
+        double reads_per_s = 0;  // all readers together
         for (uint32_t v = 0; v < vcpus; ++v) {
-            const uint64_t w = vm.stats(v).writes;
+            const VcpuStats stats = vm.stats(v);
+            const double vcpu_reads_per_s = (stats.reads - last_reads[v]) / secs;
+            reads_per_s += vcpu_reads_per_s;
             const uint64_t ring = tracking->ring() && v < c.sources[0].pages_per_vcpu.size() ? c.sources[0].pages_per_vcpu[v] : 0;
             const std::string reported = tracking->ring() ? std::to_string(ring - last_ring[v]) : "-";
             line["vcpus"].push_back({{"vcpu", v},
-                                     {"writes_per_s", (w - last_writes[v]) / secs},
+                                     {"role", role_name(vm.role(v))},
+                                     {"writes_per_s", (stats.writes - last_writes[v]) / secs},
+                                     {"reads_per_s", vcpu_reads_per_s},
                                      {"distinct", check->written_per_vcpu[v]},
                                      {"ring_entries", ring - last_ring[v]}});
             if (tracking->ring()) recorded.vcpu_pages.push_back(ring - last_ring[v]);
-            if (!o.json)
+            if (!o.json && vm.role(v) == VcpuRole::writer)
                 std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s\n", t, v,
-                            dtrack::format_count((w - last_writes[v]) / secs).c_str(), check->written_per_vcpu[v],
-                            reported.c_str());
-            last_writes[v] = w;
+                            dtrack::format_count((stats.writes - last_writes[v]) / secs).c_str(),
+                            check->written_per_vcpu[v], reported.c_str());
+            if (!o.json && vm.role(v) == VcpuRole::reader)
+                std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s   reader: %s reads/s\n", t, v, "-",
+                            check->written_per_vcpu[v], reported.c_str(),
+                            dtrack::format_count(vcpu_reads_per_s).c_str());
+            last_writes[v] = stats.writes;
+            last_reads[v] = stats.reads;
             last_ring[v] = ring;
         }
+        line["reads_per_s"] = reads_per_s;
         last = now;
         if (recording) {
             line["recorded"] = recording->push(std::move(recorded)) ? "queued" : "dropped";
         }
         std::string slots;
         for (uint64_t n : check->taken_per_slot) slots += (slots.empty() ? "" : "/") + std::to_string(n);
+        const std::string readers = o.vm.readers ? "; readers " + dtrack::format_count(reads_per_s) + " reads/s" : "";
         if (o.json) {
             std::printf("%s\n", line.dump().c_str());
         } else {
             std::printf("%6.1fs %5s %10s %10" PRIu64 " %10" PRIu64 "   lost %" PRIu64 ", extra %" PRIu64
-                        " (+%" PRIu64 " outside the working set), per slot %s\n",
+                        " (+%" PRIu64 " outside the working set), per slot %s%s\n",
                         t, "all", "", check->written, check->taken - check->outside_workload, check->lost,
-                        check->false_positives, check->outside_workload, slots.c_str());
+                        check->false_positives, check->outside_workload, slots.c_str(), readers.c_str());
             if (check->lost)
                 std::printf("        LOST PAGES: %" PRIu64 " written pages were not reported (first: guest page %" PRIu64
                             ")\n",

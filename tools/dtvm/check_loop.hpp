@@ -14,6 +14,8 @@ std::unique_ptr<Tracking> start_tracked_guest(const Options& options, int& exit_
 
 // "KVM, native, PVM host" / "process backend: worker threads".
 std::string vcpu_description(const Options& options);
+// "2 vCPUs", or with --readers "2 vCPUs + 2 readers".
+std::string vcpu_count_description(const Options& options);
 // "KVM dirty ring, 4096 entries, acq_rel" / "KVM dirty log, manual protect".
 std::string tracking_description(Tracking& tracking, const Options& options);
 

@@ -16,6 +16,9 @@
  *      pattern, store the stamp  epoch << 8 | vcpu id  at offset 0 of it,
  *      count it, and every exit_every writes publish the count in the
  *      parameter page and `out` to EXIT_PORT, so the VMM gets KVM_EXIT_IO.
+ *      A reader (flag; its part is the whole working set) loads the 8 bytes
+ *      at offset 0 instead and stores nothing there: it counts and exits
+ *      the same way, its reads in place of writes.
  * Nothing else exits: an exit costs ~15 us on this nested host.
  *
  * The loops are short on purpose: under KVM's emulator (VmOptions::emulated)
@@ -38,6 +41,7 @@
         .equ P_WRITES,         128
 
         .equ FLAG_REGISTER_VIF,   1
+        .equ FLAG_READER,         2
         .equ PATTERN_SEQUENTIAL,  0
         .equ PATTERN_RANDOM,      1
         .equ PATTERN_HOTCOLD,     2
@@ -49,12 +53,13 @@
  * KVM_GET/SET_REGS when it kicked the vCPU out between two exits; see
  * guest_abi.hpp):
  *   rbx parameter page            r15 the stamp: epoch << 8 | vcpu id
- *   r8  first byte of the part    r13 writes so far
- *   r9  pages in the part         r11 writes left until the next exit
+ *   r8  first byte of the part    r13 writes (a reader: reads) so far
+ *   r9  pages in the part         r11 accesses left until the next exit
  *   r12 xorshift64 state          r14 sequential: next page
  *   rbp hot pages                 rcx sequential: end of the part
  *   rdi hot threshold (fixed point, 2^32 = always hot)
- *   rsi the page to write; rax, rdx, r10 scratch
+ *   rsi the page to write (a reader: to read)
+ *   r10 a reader: the sum of the words it read; rax, rdx scratch
  */
 
 /* stamp = epoch << 8 | vcpu id, re-read at every exit: the VMM changes the
@@ -65,13 +70,11 @@
         or      P_VCPU_ID(%rbx), %r15
 .endm
 
-/* The write at rsi: one aligned 8-byte store, so a reader never sees half a
- * stamp and a vCPU stopped anywhere has only whole writes. Counted after
- * the store: the count never exceeds the writes done. Every exit_every
- * writes: publish the count, exit, pick up a new epoch and exit_every
- * (0 = never exit again: the countdown wraps). */
-.macro STAMP_PAGE loop
-        mov     %r15, (%rsi)
+/* After the access at rsi: count it, after it, so the count never exceeds
+ * the accesses done. Every exit_every accesses: publish the count (a
+ * reader's reads go in the same slot), exit, pick up a new epoch and
+ * exit_every (0 = never exit again: the countdown wraps). */
+.macro COUNT_ACCESS loop
         inc     %r13
         dec     %r11
         jnz     \loop
@@ -80,6 +83,21 @@
         mov     P_EXIT_EVERY(%rbx), %r11
         LOAD_STAMP
         jmp     \loop
+.endm
+
+/* A writer's access, the write at rsi: one aligned 8-byte store, so the
+ * checker never sees half a stamp and a vCPU stopped anywhere has only
+ * whole writes. */
+.macro STAMP_PAGE loop
+        mov     %r15, (%rsi)
+        COUNT_ACCESS \loop
+.endm
+
+/* A reader's access: one aligned 8-byte load from rsi, added to r10 (the
+ * sum is never used: the load is the point). Nothing is stored. */
+.macro READ_PAGE loop
+        add     (%rsi), %r10
+        COUNT_ACCESS \loop
 .endm
 
 /* xorshift64: x ^= x << 13; x ^= x >> 7; x ^= x << 17 (never 0 from non-0) */
@@ -93,6 +111,63 @@
         mov     %r12, %rax
         shl     $17, %rax
         xor     %rax, %r12
+.endm
+
+/* The three patterns, each a loop that picks the next page of the part into
+ * rsi and does \access on it (STAMP_PAGE or READ_PAGE); \role keeps the
+ * labels of the writer's and the reader's copy apart. Expects the registers
+ * set up, the pattern in the parameter page. */
+.macro PATTERN_LOOPS access, role
+        mov     P_PATTERN(%rbx), %rax
+        cmp     $PATTERN_RANDOM, %rax
+        je      .Lrandom_\role
+        cmp     $PATTERN_HOTCOLD, %rax
+        je      .Lhotcold_\role
+
+/* sequential: sweep the part, page after page, and wrap */
+        mov     %r8, %r14
+        mov     %r9, %rcx
+        shl     $12, %rcx
+        add     %r8, %rcx
+.Lsequential_\role:
+        mov     %r14, %rsi
+        add     $4096, %r14
+        cmp     %rcx, %r14
+        jb      1f
+        mov     %r8, %r14
+1:      \access .Lsequential_\role
+
+/* random: page = rand * pages >> 64, uniform over the part */
+.Lrandom_\role:
+        XORSHIFT64
+        mov     %r12, %rax
+        mul     %r9
+        shl     $12, %rdx
+        lea     (%r8,%rdx), %rsi
+        \access .Lrandom_\role
+
+/* hotcold: the high half of the random number picks hot (below the
+ * threshold) or cold, the low half the page within that side:
+ * index = low32 * count >> 32 (parts are < 2^32 pages, so it fits). */
+.Lhotcold_\role:
+        XORSHIFT64
+        mov     %r12, %rax
+        shr     $32, %rax
+        mov     %r12d, %edx
+        cmp     %rdi, %rax
+        jb      2f
+        mov     %r9, %rax               /* cold: [hot, pages) */
+        sub     %rbp, %rax
+        imul    %rdx, %rax
+        shr     $32, %rax
+        add     %rbp, %rax
+        jmp     3f
+2:      mov     %rbp, %rax              /* hot: [0, hot) */
+        imul    %rdx, %rax
+        shr     $32, %rax
+3:      shl     $12, %rax
+        lea     (%r8,%rax), %rsi
+        \access .Lhotcold_\role
 .endm
 
         .section .rodata.dtvm_guest, "a"
@@ -117,56 +192,12 @@ dtvm_guest_start:
         mov     P_WRITES(%rbx), %r13
         mov     P_EXIT_EVERY(%rbx), %r11
         LOAD_STAMP
-        mov     P_PATTERN(%rbx), %rax
-        cmp     $PATTERN_RANDOM, %rax
-        je      .Lrandom
-        cmp     $PATTERN_HOTCOLD, %rax
-        je      .Lhotcold
-
-/* sequential: sweep the part, page after page, and wrap */
-        mov     %r8, %r14
-        mov     %r9, %rcx
-        shl     $12, %rcx
-        add     %r8, %rcx
-.Lsequential:
-        mov     %r14, %rsi
-        add     $4096, %r14
-        cmp     %rcx, %r14
-        jb      1f
-        mov     %r8, %r14
-1:      STAMP_PAGE .Lsequential
-
-/* random: page = rand * pages >> 64, uniform over the part */
-.Lrandom:
-        XORSHIFT64
-        mov     %r12, %rax
-        mul     %r9
-        shl     $12, %rdx
-        lea     (%r8,%rdx), %rsi
-        STAMP_PAGE .Lrandom
-
-/* hotcold: the high half of the random number picks hot (below the
- * threshold) or cold, the low half the page within that side:
- * index = low32 * count >> 32 (parts are < 2^32 pages, so it fits). */
-.Lhotcold:
-        XORSHIFT64
-        mov     %r12, %rax
-        shr     $32, %rax
-        mov     %r12d, %edx
-        cmp     %rdi, %rax
-        jb      2f
-        mov     %r9, %rax               /* cold: [hot, pages) */
-        sub     %rbp, %rax
-        imul    %rdx, %rax
-        shr     $32, %rax
-        add     %rbp, %rax
-        jmp     3f
-2:      mov     %rbp, %rax              /* hot: [0, hot) */
-        imul    %rdx, %rax
-        shr     $32, %rax
-3:      shl     $12, %rax
-        lea     (%r8,%rax), %rsi
-        STAMP_PAGE .Lhotcold
+        testq   $FLAG_READER, P_FLAGS(%rbx)
+        jnz     .Lreader
+        PATTERN_LOOPS STAMP_PAGE, writer
+.Lreader:
+        xor     %r10d, %r10d
+        PATTERN_LOOPS READ_PAGE, reader
 dtvm_guest_end:
 
 /* The numbers above, in guest_abi.hpp's kAbiTable order, for Vm::create to
@@ -179,7 +210,7 @@ dtvm_guest_abi_table:
         .quad   P_VCPU_ID, P_FLAGS, P_VIF_GPA, P_PART_GPA, P_PART_PAGES, P_PATTERN
         .quad   P_HOT_PAGES, P_HOT_THRESHOLD, P_RNG_SEED, P_EXIT_EVERY, P_EPOCH, P_WRITES
         .quad   FLAG_REGISTER_VIF, PATTERN_SEQUENTIAL, PATTERN_RANDOM, PATTERN_HOTCOLD, EXIT_PORT
-        .quad   PVM_VIF_MSR
+        .quad   PVM_VIF_MSR, FLAG_READER
 dtvm_guest_abi_table_end:
 
         .section .note.GNU-stack, "", @progbits

@@ -31,8 +31,12 @@ inline constexpr uint64_t kParamExitEvery = 72;     // `out` every this many wri
 inline constexpr uint64_t kParamEpoch = 80;         // stamp = epoch << 8 | vcpu id
 // --- written by the guest just before every exit -----------------------------
 inline constexpr uint64_t kParamWrites = 128;       // page writes so far (cumulative)
+// A reader (kFlagReader) writes no page: its count of page reads so far goes
+// in the same slot, under this name.
+inline constexpr uint64_t kParamReads = kParamWrites;
 
 inline constexpr uint64_t kFlagRegisterVif = 1;     // wrmsr kPvmVifMsr first (PVM hosts only)
+inline constexpr uint64_t kFlagReader = 2;          // load from each page picked, store nothing (vcpu_role.hpp)
 
 inline constexpr uint64_t kPatternSequential = 0;
 inline constexpr uint64_t kPatternRandom = 1;
@@ -43,8 +47,9 @@ inline constexpr uint16_t kExitPort = 0x10;
 
 // Between two exits the guest keeps its state in registers (each memory
 // access costs extra under the emulator). When the VMM kicks a vCPU out of
-// KVM_RUN between exits it reads the write count from r13 and, if the epoch
-// changed while it was parked, puts the new stamp in r15 (kvm_regs fields).
+// KVM_RUN between exits it reads the write count (a reader's: its read count)
+// from r13 and, if the epoch changed while it was parked, puts the new stamp
+// in r15 (kvm_regs fields; a reader never stores it).
 inline constexpr auto kRegWrites = &kvm_regs::r13;
 inline constexpr auto kRegStamp = &kvm_regs::r15;
 
@@ -58,7 +63,7 @@ inline constexpr uint64_t kAbiTable[] = {
     kParamVcpuId,  kParamFlags,     kParamVifGpa, kParamPartGpa,  kParamPartPages,    kParamPattern,
     kParamHotPages, kParamHotThreshold, kParamRngSeed, kParamExitEvery, kParamEpoch, kParamWrites,
     kFlagRegisterVif, kPatternSequential, kPatternRandom, kPatternHotCold, kExitPort,
-    kPvmVifMsr,
+    kPvmVifMsr, kFlagReader,
 };
 
 }  // namespace dtvm::guest_abi

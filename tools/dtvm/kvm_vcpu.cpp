@@ -46,7 +46,7 @@ const char* exit_reason_name(uint32_t reason) {
 
 }  // namespace
 
-dtrack::Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(int vm_fd, uint32_t id, size_t run_size,
+dtrack::Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(int vm_fd, uint32_t id, VcpuRole role, size_t run_size,
                                                          const CpuidTable& cpuid, const GuestLayout& layout,
                                                          uint8_t* ram) {
     const std::string which = " (vCPU " + std::to_string(id) + ")";
@@ -60,7 +60,7 @@ dtrack::Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(int vm_fd, uint32_t id,
     }
     // From here the Vcpu owns fd and run; an early return cleans up.
     std::unique_ptr<KvmVcpu> vcpu(
-        new KvmVcpu(id, fd, static_cast<kvm_run*>(run), run_size, ParamPage(ram + layout.param_gpa(id))));
+        new KvmVcpu(id, role, fd, static_cast<kvm_run*>(run), run_size, ParamPage(ram + layout.param_gpa(id))));
 
     // CPUID first: without it KVM refuses EFER.LME in KVM_SET_SREGS.
     if (dtrack::Status s = cpuid.set_on(fd); !s) return dtrack::Error{s.error().errno_value, s.error().what + which, ""};
@@ -83,13 +83,13 @@ void KvmVcpu::kick() {
     if (running_.load()) dtvm::kick(native_handle(), run_);
 }
 
-bool KvmVcpu::sync_writes_from_registers() {
+bool KvmVcpu::sync_count_from_registers() {
     kvm_regs regs{};
     if (::ioctl(fd_, KVM_GET_REGS, &regs) < 0) {
         fail(dtrack::errno_error("KVM_GET_REGS", errno).what);
         return false;
     }
-    writes_.store(regs.*guest_abi::kRegWrites, std::memory_order_relaxed);
+    accesses_.store(regs.*guest_abi::kRegWrites, std::memory_order_relaxed);
     return true;
 }
 
@@ -112,8 +112,8 @@ bool KvmVcpu::load_stamp_into_register() {
 void KvmVcpu::run() {
     allow_kicks_on_this_thread();
     RunControl& control = *shared_.control;
-    Pacer pacer(shared_.rate_per_vcpu);
-    pacer.restart(Clock::now(), writes_.load());
+    Pacer pacer = make_pacer();
+    pacer.restart(Clock::now(), accesses_.load());
     // True when the last KVM_RUN ended at the guest's `out`: the guest has
     // just published its count and re-reads the epoch before its next write.
     // Otherwise (a kick, a ring-full exit) it stopped somewhere in its loop
@@ -124,12 +124,12 @@ void KvmVcpu::run() {
         if (control.attention()) {
             // Out of KVM_RUN, the guest is between two whole writes: a
             // consistent point to park at.
-            if (!at_exit_port && !sync_writes_from_registers()) break;
+            if (!at_exit_port && !sync_count_from_registers()) break;
             const RunControl::Next next = control.checkpoint();
             if (next == RunControl::Next::stop) break;
             if (next == RunControl::Next::resumed) {
                 if (!at_exit_port && !load_stamp_into_register()) break;  // the epoch may have changed
-                pacer.restart(Clock::now(), writes_.load());
+                pacer.restart(Clock::now(), accesses_.load());
             }
         }
 
@@ -158,7 +158,8 @@ bool KvmVcpu::handle_exit(Pacer& pacer) {
                 fail("unexpected " + describe_exit());
                 return false;
             }
-            exit_reached(pacer, params_.read(guest_abi::kParamWrites));  // published just before the `out`
+            // The count (a reader's reads share the slot), published just before the `out`.
+            exit_reached(pacer, params_.read(guest_abi::kParamWrites));
             return true;
         case KVM_EXIT_DIRTY_RING_FULL:
             // The ring is at size - 64 entries (docs/ARCHITECTURE.md §6); KVM_RUN will not

@@ -22,7 +22,7 @@ class KvmVcpu : public VcpuRunner {
 public:
     // KVM_CREATE_VCPU, map kvm_run, KVM_SET_CPUID2, then the long-mode sregs and
     // the entry regs. `ram` is guest RAM as the VMM sees it.
-    static dtrack::Result<std::unique_ptr<KvmVcpu>> create(int vm_fd, uint32_t id, size_t run_size,
+    static dtrack::Result<std::unique_ptr<KvmVcpu>> create(int vm_fd, uint32_t id, VcpuRole role, size_t run_size,
                                                             const CpuidTable& cpuid, const GuestLayout& layout,
                                                             uint8_t* ram);
     ~KvmVcpu() override;  // joins the thread (ask RunControl to stop it first)
@@ -31,15 +31,15 @@ public:
     void kick() override;
 
 private:
-    KvmVcpu(uint32_t id, int fd, kvm_run* run, size_t run_size, ParamPage params)
-        : VcpuRunner(id, params), fd_(fd), run_(run), run_size_(run_size) {}
+    KvmVcpu(uint32_t id, VcpuRole role, int fd, kvm_run* run, size_t run_size, ParamPage params)
+        : VcpuRunner(id, role, params), fd_(fd), run_(run), run_size_(run_size) {}
 
     void run() override;
     // Handles the exit in kvm_run; false when the thread must end.
     bool handle_exit(Pacer& pacer);
     // For a vCPU stopped between two exits: its count is in a register, and a
     // new epoch must go into its stamp register (guest_abi.hpp).
-    bool sync_writes_from_registers();
+    bool sync_count_from_registers();
     bool load_stamp_into_register();
     std::string describe_exit() const;
 

@@ -99,6 +99,7 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     o.vm.vcpus = 2;
     o.vm.slots = 3;
     bool auto_converge = false, compress = false, print_backend = false;
+    int64_t readers = 0;  // signed, so that a negative count gets our message
     CLI::App app{"dtvm: a small VMM whose guest writes stamped pages; tracks them with libdtrack, checks that "
                  "no written page is missed, and migrates its memory over TCP. Runs a real KVM guest, or the same "
                  "workload on worker threads over userfaultfd-tracked memory where there is no KVM (--backend)."};
@@ -108,6 +109,10 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
                "guest or KVM failed, 4 the migration did not complete (the guest runs on).");
     app.add_option("--mem", t.mem, "guest memory (e.g. 256M)")->capture_default_str();
     app.add_option("--vcpus", o.vm.vcpus, "vCPUs (1-255)")->capture_default_str();
+    app.add_option("--readers", readers,
+                   "reader vCPUs after the --vcpus writers: each reads the whole working set as fast as it runs "
+                   "(no --rate), writes none of it, and is throttled like the writers; with --vcpus at most 255")
+        ->capture_default_str();
     app.add_option("--slots", o.vm.slots, "memslots to split the memory into; the last is not a multiple of 64 pages")
         ->capture_default_str();
     app.add_option("--workload", t.workload, "sequential | random | hotcold")->capture_default_str();
@@ -215,6 +220,14 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     if (!pattern) return bad_input(pattern.error());
     if (o.vm.vcpus < 1 || o.vm.vcpus > 255)
         return bad_input({EINVAL, "--vcpus " + std::to_string(o.vm.vcpus) + " is out of range", "use 1 to 255"});
+    if (readers < 0 || o.vm.vcpus + readers > 255) {
+        const std::string room = "0 to " + std::to_string(255 - o.vm.vcpus);
+        return bad_input({EINVAL,
+                          "--readers " + std::to_string(readers) + " is out of range: next to --vcpus " +
+                              std::to_string(o.vm.vcpus) + " there is room for " + room + " readers (255 vCPUs in all)",
+                          "use --readers " + room + ", or fewer --vcpus"});
+    }
+    o.vm.readers = uint32_t(readers);
     if (o.vm.slots < 1 || o.vm.slots > 32)
         return bad_input({EINVAL, "--slots " + std::to_string(o.vm.slots) + " is out of range", "use 1 to 32"});
     const uint32_t ring = o.tracking.ring_entries;

@@ -6,7 +6,9 @@
 // the working set:
 //   stamp says "written this epoch" but the page was not taken -> LOST (a bug)
 //   taken but not written this epoch                            -> false positive
-// The next epoch starts with a new stamp value.
+// The next epoch starts with a new stamp value. Reader vCPUs (--readers)
+// write nothing, so no page holds their stamp: the check is the writers'
+// alone, and a reader's written_per_vcpu is 0.
 #pragma once
 
 #include <cstdint>

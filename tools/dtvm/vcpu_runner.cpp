@@ -25,7 +25,8 @@ void VcpuRunner::join() {
 
 VcpuStats VcpuRunner::stats() const {
     VcpuStats s;
-    s.writes = writes_.load(std::memory_order_relaxed);
+    const uint64_t accesses = accesses_.load(std::memory_order_relaxed);
+    (role_ == VcpuRole::writer ? s.writes : s.reads) = accesses;
     s.io_exits = io_exits_.load(std::memory_order_relaxed);
     s.ring_full_exits = ring_full_exits_.load(std::memory_order_relaxed);
     s.run_ns = run_ns_.load(std::memory_order_relaxed);
@@ -42,14 +43,16 @@ void VcpuRunner::fail(std::string why) {
     if (failure_.empty()) failure_ = "vCPU " + std::to_string(id_) + ": " + std::move(why);
 }
 
-void VcpuRunner::exit_reached(Pacer& pacer, uint64_t writes) {
+Pacer VcpuRunner::make_pacer() const { return Pacer(role_ == VcpuRole::writer ? shared_.rate_per_vcpu : 0); }
+
+void VcpuRunner::exit_reached(Pacer& pacer, uint64_t accesses) {
     using Clock = Pacer::Clock;
     io_exits_.fetch_add(1, std::memory_order_relaxed);
-    writes_.store(writes, std::memory_order_relaxed);
+    accesses_.store(accesses, std::memory_order_relaxed);
     const Clock::time_point now = Clock::now();
     double share = shared_.throttle_pct->load(std::memory_order_relaxed) / 100.0;
     if (shared_.share_at == ShareAt::slice) share = std::max(share, share_.load(std::memory_order_relaxed));
-    const Clock::time_point wake = pacer.wake_time(now, writes, share);
+    const Clock::time_point wake = pacer.wake_time(now, accesses, share);
     if (wake > now) shared_.control->sleep_until(wake);
     pacer.running(Clock::now());
 }

@@ -6,6 +6,9 @@
 // page (guest_abi.hpp), stamp `epoch << 8 | vcpu`, and reach an "exit" every
 // exit_every writes, where this class counts, paces (rate limit, throttle)
 // and lets a pause or stop in. Pause, resume and stop go through RunControl.
+// A reader (vcpu_role.hpp) loads where a writer stores and counts its reads
+// the same way; it pauses, stops and is throttled like a writer, but has no
+// rate limit: it reads as fast as it runs.
 #pragma once
 
 #include <sys/types.h>
@@ -40,6 +43,7 @@ public:
     virtual ~VcpuRunner() = default;  // derived classes join() first: the thread uses them
 
     uint32_t id() const { return id_; }
+    VcpuRole role() const { return role_; }
     const ParamPage& params() const { return params_; }
 
     // Starts the thread; returns once it runs (thread_id() is known).
@@ -60,15 +64,17 @@ public:
     std::string failure() const;
 
 protected:
-    VcpuRunner(uint32_t id, ParamPage params) : id_(id), params_(params) {}
+    VcpuRunner(uint32_t id, VcpuRole role, ParamPage params) : id_(id), role_(role), params_(params) {}
 
     // The thread body; returns when RunControl says stop or the guest failed.
     virtual void run() = 0;
 
-    // At an exit, with `writes` page writes done so far: count it, publish
-    // the count, and sleep as the rate limit and throttle say (a pause or
-    // stop cuts the sleep short).
-    void exit_reached(Pacer& pacer, uint64_t writes);
+    // This vCPU's pacing: the rate limit (none for a reader) and the throttle.
+    Pacer make_pacer() const;
+    // At an exit, with `accesses` page writes (a reader: reads) done so far:
+    // count it, publish the count, and sleep as the rate limit and throttle
+    // say (a pause or stop cuts the sleep short).
+    void exit_reached(Pacer& pacer, uint64_t accesses);
     // After a ring-full exit's ring was emptied: sleep this vCPU's share
     // when it is taken there (ShareAt::ring_full).
     void ring_full_reached(Pacer& pacer);
@@ -76,11 +82,12 @@ protected:
     pthread_t native_handle() { return thread_.native_handle(); }
 
     const uint32_t id_;
+    const VcpuRole role_;
     const ParamPage params_;
     VcpuShared shared_;
     std::atomic<bool> running_{false};
 
-    std::atomic<uint64_t> writes_{0};  // as of the last exit or park
+    std::atomic<uint64_t> accesses_{0};  // page writes (a reader: reads), as of the last exit or park
     std::atomic<uint64_t> io_exits_{0};
     std::atomic<uint64_t> ring_full_exits_{0};
     std::atomic<uint64_t> run_ns_{0};

@@ -8,6 +8,7 @@
 //   guest_memory.cpp           guest RAM and its memslots
 //   kvm_cpuid.cpp              the vCPUs' CPUID table
 //   workload_params.cpp        a Workload as the guest reads it
+//   vcpu_role.hpp              writers, and readers after them
 //   vcpu_runner.cpp            a vCPU thread: exits, pacing, parking
 //   kvm_vcpu.cpp               a KVM vCPU and its KVM_RUN loop
 //   process_vcpu.cpp           a process-backend vCPU: the workload as a C++ loop
@@ -55,10 +56,13 @@ constexpr std::chrono::milliseconds kKickInterval{10};
 using Fd = dtrack::UniqueFd;
 
 
+// Writers and readers: each has a parameter page and a vCPU.
+uint64_t all_vcpus(const VmOptions& o) { return uint64_t(o.vcpus) + o.readers; }
+
 // The limits only KVM knows, on top of check_vm_options().
 dtrack::Status check_kvm_limits(const VmOptions& o, int kvm_fd) {
     const int max_vcpus = ::ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-    if (max_vcpus > 0 && o.vcpus > static_cast<uint32_t>(max_vcpus))
+    if (max_vcpus > 0 && all_vcpus(o) > static_cast<uint64_t>(max_vcpus))
         return dtrack::Error{0, "KVM here allows " + std::to_string(max_vcpus) + " vCPUs per VM", "use fewer vCPUs"};
     const int max_slots = ::ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
     if (max_slots > 0 && o.slots > static_cast<uint32_t>(max_slots))
@@ -78,8 +82,13 @@ dtrack::Status check_vm_options(const VmOptions& o) {
                              "ask for at most 512G"};
     if (o.vcpus == 0 || o.vcpus > kMaxVcpus)
         return dtrack::Error{EINVAL, "dtvm runs 1 to 256 vCPUs, not " + std::to_string(o.vcpus), "use 1 to 255"};
+    if (all_vcpus(o) > kMaxVcpus)
+        return dtrack::Error{EINVAL, std::to_string(o.vcpus) + " writers and " + std::to_string(o.readers) +
+                                         " readers make " + std::to_string(all_vcpus(o)) +
+                                         " vCPUs, more than the 256 dtvm runs",
+                             "use fewer readers or writers"};
     if (o.slots == 0) return dtrack::Error{EINVAL, "a VM needs at least one memslot", "use e.g. --slots 3"};
-    const GuestLayout layout = GuestLayout::compute(o.mem_bytes, o.vcpus);
+    const GuestLayout layout = GuestLayout::compute(o.mem_bytes, uint32_t(all_vcpus(o)));
     const uint64_t slot0_pages = o.mem_bytes / kPageSize / o.slots;
     if (slot0_pages < layout.first_free_page())
         return dtrack::Error{EINVAL, "slot 0 (" + std::to_string(slot0_pages) + " pages) cannot hold the guest's " +
@@ -89,7 +98,7 @@ dtrack::Status check_vm_options(const VmOptions& o) {
 }
 
 uint64_t workload_capacity(const VmOptions& o) {
-    const uint64_t first = GuestLayout::compute(o.mem_bytes, o.vcpus).first_free_page();
+    const uint64_t first = GuestLayout::compute(o.mem_bytes, uint32_t(all_vcpus(o))).first_free_page();
     const uint64_t pages = o.mem_bytes / kPageSize;
     return pages > first ? pages - first : 0;
 }
@@ -118,7 +127,7 @@ struct Vm::Impl {
 
     Impl(const VmOptions& o, Fd k, Fd v, GuestMemory m)
         : options(o), kvm(std::move(k)), vm(std::move(v)), memory(std::move(m)),
-          layout(GuestLayout::compute(o.mem_bytes, o.vcpus)) {}
+          layout(GuestLayout::compute(o.mem_bytes, uint32_t(all_vcpus(o)))) {}
 };
 
 dtrack::Result<std::unique_ptr<Vm>> Vm::create(const VmOptions& options) {
@@ -173,20 +182,22 @@ Vm::~Vm() { stop(); }
 Backend Vm::backend() const { return impl_->options.backend; }
 int Vm::fd() const { return impl_->vm.get(); }
 const std::vector<Slot>& Vm::slots() const { return impl_->slots; }
-uint32_t Vm::vcpu_count() const { return impl_->options.vcpus; }
+uint32_t Vm::vcpu_count() const { return uint32_t(all_vcpus(impl_->options)); }
+uint32_t Vm::writer_count() const { return impl_->options.vcpus; }
+VcpuRole Vm::role(uint32_t vcpu) const { return role_of(vcpu, writer_count()); }
 
 dtrack::Status Vm::create_vcpus() {
     Impl& m = *impl_;
     if (!m.vcpus.empty()) return dtrack::Error{0, "create_vcpus() was already called", ""};
     if (m.options.backend == Backend::process) {
-        for (uint32_t id = 0; id < m.options.vcpus; ++id)
-            m.vcpus.push_back(std::make_unique<ProcessVcpu>(id, m.layout, m.memory.host()));
+        for (uint32_t id = 0; id < vcpu_count(); ++id)
+            m.vcpus.push_back(std::make_unique<ProcessVcpu>(id, role(id), m.layout, m.memory.host()));
         return dtrack::Ok{};
     }
     auto cpuid = CpuidTable::supported(m.kvm.get());
     if (!cpuid) return cpuid.error();
-    for (uint32_t id = 0; id < m.options.vcpus; ++id) {
-        auto vcpu = KvmVcpu::create(m.vm.get(), id, m.run_size, *cpuid, m.layout, m.memory.host());
+    for (uint32_t id = 0; id < vcpu_count(); ++id) {
+        auto vcpu = KvmVcpu::create(m.vm.get(), id, role(id), m.run_size, *cpuid, m.layout, m.memory.host());
         if (!vcpu) {
             m.vcpus.clear();
             return vcpu.error();
@@ -207,7 +218,7 @@ dtrack::Status Vm::start(const Workload& workload) {
     Impl& m = *impl_;
     if (m.vcpus.empty()) return dtrack::Error{0, "Vm::start before create_vcpus()", "call create_vcpus() first"};
     if (m.control) return dtrack::Error{0, "the VM was already started", "create a new Vm"};
-    if (dtrack::Status s = check_workload(workload, vcpu_count(), workload_max_pages()); !s) return s.error();
+    if (dtrack::Status s = check_workload(workload, writer_count(), workload_max_pages()); !s) return s.error();
 
     // docs/ARCHITECTURE.md §6: on a PVM host the guest runs natively only after it has
     // registered a VIF page; leaving that out is how `emulated` gets a guest
@@ -216,6 +227,7 @@ dtrack::Status Vm::start(const Workload& workload) {
     GuestSetup setup;
     setup.register_vif = host_is_pvm() && !m.options.emulated;
     setup.epoch = m.epoch = 1;
+    setup.writers = writer_count();
     for (auto& v : m.vcpus) write_params(v->params(), workload, m.layout, v->id(), workload_first_page(), setup);
 
     if (m.options.backend == Backend::kvm) install_kick_handler();

@@ -20,6 +20,7 @@
 
 #include "backend.hpp"
 #include "dtrack/error.hpp"
+#include "vcpu_role.hpp"
 #include "workload.hpp"
 
 namespace dtvm {
@@ -34,7 +35,8 @@ enum class ShareAt : uint8_t {
 struct VmOptions {
     uint64_t mem_bytes = 64ULL << 20;  // guest RAM, split over `slots` memslots
     uint32_t slots = 1;                // the last slot gets the odd remainder (not a multiple of 64 pages)
-    uint32_t vcpus = 1;
+    uint32_t vcpus = 1;                // writers: each stamps its own part of the working set
+    uint32_t readers = 0;              // reader vCPUs after the writers: they read the whole working set, write none of it
     bool dirty_logging = false;        // KVM_MEM_LOG_DIRTY_PAGES on every slot
     bool emulated = false;             // leave out the native-mode steps: the guest crawls under KVM's emulator
     Backend backend = Backend::kvm;
@@ -42,7 +44,7 @@ struct VmOptions {
 };
 
 // Checks what needs no device: memory size and alignment, vCPU and slot
-// counts, room for the system area in slot 0. Vm::create checks it again,
+// counts (writers and readers together), room for the system area in slot 0. Vm::create checks it again,
 // with the KVM limits on top.
 dtrack::Status check_vm_options(const VmOptions& options);
 // Pages of working set a VM with these options has room for.
@@ -57,7 +59,8 @@ struct Slot {
 
 // What a vCPU thread knows; read any time (relaxed), exact while paused.
 struct VcpuStats {
-    uint64_t writes = 0;           // page writes the guest reported (ground truth)
+    uint64_t writes = 0;           // page writes the guest reported (ground truth); 0 for a reader
+    uint64_t reads = 0;            // page reads a reader reported; 0 for a writer
     uint64_t io_exits = 0;
     uint64_t ring_full_exits = 0;
     uint64_t run_ns = 0;           // time inside KVM_RUN, or running the workload loop
@@ -70,7 +73,10 @@ public:
 
     Backend backend() const;
     const std::vector<Slot>& slots() const;
+    // Every vCPU: the writers (ids 0 to writer_count() - 1), then the readers.
     uint32_t vcpu_count() const;
+    uint32_t writer_count() const;
+    VcpuRole role(uint32_t vcpu) const;
 
     dtrack::Status create_vcpus();
 

@@ -6,6 +6,7 @@
 
 #include "dtrack/hash.hpp"
 #include "guest_abi.hpp"
+#include "vcpu_role.hpp"
 
 namespace dtvm {
 namespace {
@@ -48,7 +49,11 @@ dtrack::Status check_workload(const Workload& w, uint32_t vcpus, uint64_t max_pa
 void write_params(const ParamPage& p, const Workload& w, const GuestLayout& layout, uint32_t vcpu,
                   uint64_t first_page, const GuestSetup& setup) {
     namespace abi = guest_abi;
-    const VcpuPart part = vcpu_part(first_page, w.wss_pages, vcpu, layout.vcpus);
+    // A reader walks the whole working set, the writers' parts together. It
+    // is under 2^32 pages, as guest.S's hotcold needs: guest RAM is at most
+    // 512 GiB (2^27 pages).
+    const bool reader = role_of(vcpu, setup.writers) == VcpuRole::reader;
+    const VcpuPart part = reader ? VcpuPart{first_page, w.wss_pages} : vcpu_part(first_page, w.wss_pages, vcpu, setup.writers);
 
     // Hot/cold in fixed point: the first hot_pages of the part are hot, and a
     // write goes there when the high 32 bits of a random number are below
@@ -63,7 +68,7 @@ void write_params(const ParamPage& p, const Workload& w, const GuestLayout& layo
     if (seed == 0) seed = 1;  // xorshift stays at 0 forever
 
     p.write(abi::kParamVcpuId, vcpu);
-    p.write(abi::kParamFlags, setup.register_vif ? abi::kFlagRegisterVif : 0);
+    p.write(abi::kParamFlags, (setup.register_vif ? abi::kFlagRegisterVif : 0) | (reader ? abi::kFlagReader : 0));
     p.write(abi::kParamVifGpa, layout.vif_gpa(vcpu));
     p.write(abi::kParamPartGpa, part.first_page << kPageShift);
     p.write(abi::kParamPartPages, part.pages);
