@@ -8,17 +8,20 @@
 #   (c) (a) with faster writers: the rate sweep, (a) at 15k writes/s per
 #       writer to 40k, where auto-converge stops converging in the time
 #       allowed
+#   (s) steady state: the check loop holds 2 writers + 2 readers at the quota
+#       from the start for 20 s (each writer's mean rate over its last 10
+#       periods against the quota)
 # Per mode: how many runs converged, the mean total time and downtime of
 # those that did, and the readers' own progress (reads/s per reader during
 # the migration) against the same readers with neither; for the dirty limit
 # also each writer's steady rate against its quota.
 # Usage: tools/dirty_limit_bench.sh BUILD_DIR [backend...]
-#   RUNS=N runs per point; POINTS="a b c" which points.
+#   RUNS=N runs per point; POINTS="s a b c" which points; KEEP=1 keeps every run's output.
 set -euo pipefail
 build=$1
 shift
 runs=${RUNS:-3}
-points=${POINTS:-a b c}
+points=${POINTS:-s a b c}
 out=$(mktemp -d)
 if [ -n "${KEEP:-}" ]; then echo "(every run's output stays in $out)"; else trap 'rm -rf "$out"' EXIT; fi
 
@@ -51,11 +54,14 @@ converged() { grep -q '^migration: completed' "$1" && echo 1 || echo 0; }
 total_s() { sed -n 's/^migration: [a-z ]* after \([0-9.]*\) s.*/\1/p' "$1"; }
 downtime_ms() { sed -n 's/^downtime: \([0-9.]*\) ms real.*/\1/p' "$1"; }
 # Mean reads/s of the reader vCPUs over the migration.
-reads_per_s() { sed -n 's/^reader: vCPU [0-9]* \([0-9.]*\) reads\/s over the migration.*/\1/p' "$1" |
-                awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n }'; }
+reads_per_s() { sed -n 's/^reader vCPU [0-9]*: \([0-9.]*[kMG]*\) reads\/s over the migration.*/\1/p' "$1" |
+                awk '{ v = $1 + 0; u = substr($1, length($1));
+                       if (u == "k") v *= 1e3; if (u == "M") v *= 1e6; if (u == "G") v *= 1e9; s += v; n++ }
+                     END { if (n) printf "%.0f", s / n }'; }
 # Each writer's steady rate as a % of the quota, "98 102".
 steady_pcts() { sed -n 's/^dirty limit: vCPU [0-9]* steady rate [0-9]* pages\/s = \([0-9]*\)% of its quota.*/\1/p' "$1" |
                 tr '\n' ' '; }
+mean_reads() { awk '{ for (i = 1; i <= NF; i++) { s += $i; n++ } } END { if (n) printf "%.2fM", s / n / 1e6; else print "-" }'; }
 
 mean() { awk '{ for (i = 1; i <= NF; i++) if ($i != "") { s += $i; n++ } } END { if (n) printf "%.1f", s / n; else print "-" }'; }
 
@@ -76,6 +82,7 @@ point() {
     done
     local baseline
     baseline=$(for r in $(seq "$runs"); do reads_per_s "$out/$backend-$name-neither-$r"; echo; done | mean)
+    [ "$baseline" = 0.0 ] && baseline=-
     printf '%-30s %16s %16s %16s\n' "" neither auto-converge dirty-limit
     row() {  # row LABEL FUNCTION: per mode, over the runs
         local label=$1 f=$2 cells=()
@@ -86,10 +93,10 @@ point() {
     c_conv() { local n=0; for f in $(files "$1"); do n=$((n + $(converged "$f"))); done; echo "$n of $runs"; }
     c_time() { for f in $(files "$1"); do if [ "$(converged "$f")" = 1 ]; then total_s "$f"; fi; done | tr '\n' ' ' | mean; }
     c_down() { for f in $(files "$1"); do if [ "$(converged "$f")" = 1 ]; then downtime_ms "$f"; fi; done | tr '\n' ' ' | mean; }
-    c_reads() { for f in $(files "$1"); do reads_per_s "$f"; echo; done | mean; }
+    c_reads() { for f in $(files "$1"); do reads_per_s "$f"; echo; done | mean_reads; }
     c_share() {
         local m
-        m=$(c_reads "$1")
+        m=$(for f in $(files "$1"); do reads_per_s "$f"; echo; done | mean)
         awk -v m="$m" -v b="$baseline" 'BEGIN { if (b > 0 && m != "-") printf "%.0f%%", 100 * m / b; else print "-" }'
     }
     c_steady() { for f in $(files "$1"); do steady_pcts "$f"; done | xargs; }
@@ -107,10 +114,30 @@ point() {
     echo
 }
 
+# steady BACKEND QUOTA: the check loop holding 2 writers + 2 readers at the
+# quota from the start, 20 s, RUNS runs: each writer's mean rate over the
+# second half against the quota.
+steady() {
+    local backend=$1 quota=$2
+    echo "== (s) steady state: the check loop holds 2 writers (15k writes/s each) + 2 readers at $quota pages/s =="
+    echo "\$ dtvm --backend $backend --mem 128M --vcpus 2 --readers 2 --workload random --wss 96M --rate 15k --seed 7 --exit-every 64 --dirty-limit $quota --dirty-limit-sleep slice --duration 20s"
+    local pcts=() r
+    for r in $(seq "$runs"); do
+        "$build/dtvm" --backend "$backend" --mem 128M --vcpus 2 --readers 2 --workload random --wss 96M --rate 15k \
+            --seed 7 --exit-every 64 --dirty-limit "$quota" --dirty-limit-sleep slice --duration 20s \
+            > "$out/$backend-steady-$r" 2>&1 || true
+        pcts+=($(steady_pcts "$out/$backend-steady-$r"))
+    done
+    echo "each writer's steady rate, % of its quota (mean of the last 10 periods; each writer, each run): ${pcts[*]}"
+    printf '%s\n' "${pcts[@]}" | awk '{ d = $1 - 100; if (d < 0) d = -d; if (d > m) m = d } END {
+        printf "largest deviation from the quota: %d%% (%s)\n", m, m <= 10 ? "within 10%" : "NOT within 10%" }'
+    echo
+}
+
 for backend in "${backends[@]}"; do
     # Same seed and link everywhere; the link is slower than the writers, so
     # neither converges and the limit has work to do.
-    base=(--mem 128M --workload random --wss 96M --seed 7 --bandwidth 64M --warmup 2s --max-time 30s)
+    base=(--mem 128M --workload random --wss 96M --seed 7 --bandwidth 64M --warmup 2s --max-time 25s --exit-every 64)
     mem=128M
     # The quota: 10 MiB/s per vCPU, far under what a writer dirties and
     # above what the 99% sleep cap leaves a flat-out vCPU (~1% of its
@@ -119,6 +146,7 @@ for backend in "${backends[@]}"; do
     echo "#### backend $backend: 128 MiB guest, 96 MiB random working set, 64 MiB/s link, $runs runs per point"
     for p in $points; do
         case $p in
+            s) steady "$backend" "$quota" ;;
             a) point a "2 writers (15k writes/s each) + 2 readers" "$quota" "${base[@]}" --vcpus 2 --readers 2 --rate 15k ;;
             b) point b "4 writers (15k writes/s each)" "$quota" "${base[@]}" --vcpus 4 --rate 15k ;;
             c) point c "(a) with writers at 40k writes/s: the sweep's top (a is 15k)" "$quota" "${base[@]}" \

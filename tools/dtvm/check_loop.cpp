@@ -5,11 +5,13 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "dtrack/recording.hpp"
 #include "dtrack/units.hpp"
 #include "oracle.hpp"
+#include "vcpu_dirty_limit.hpp"
 
 namespace dtvm {
 
@@ -72,6 +74,12 @@ std::unique_ptr<dtrack::recording::Writer> open_recording(Tracking& tracking, co
     return std::move(*writer);
 }
 
+std::string format_share(double share) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%.1f%%", share * 100);
+    return text;
+}
+
 }  // namespace
 
 int run_check_loop(const Options& o) {
@@ -83,6 +91,10 @@ int run_check_loop(const Options& o) {
     Vm& vm = tracking->vm();
     const uint32_t vcpus = vm.vcpu_count();  // the writers, then the readers
     vm.set_throttle(o.throttle_pct);
+    // --dirty-limit: each vCPU held to the quota from the first check on.
+    std::optional<VcpuDirtyLimit> limit;
+    if (o.dirty_limit) limit.emplace(o, vm, tracking->tracker(), VcpuDirtyLimit::Start::now);
+    const bool per_vcpu_counts = tracking->ring() || tracking->thread_faults();
 
     // One line on which backend auto chose; on stderr with --json, whose stdout is JSON only.
     if (!o.backend_why.empty()) std::fprintf(o.json ? stderr : stdout, "%s\n", backend_line(o).c_str());
@@ -95,10 +107,18 @@ int run_check_loop(const Options& o) {
                     o.workload.rate_per_vcpu ? (dtrack::format_count(double(o.workload.rate_per_vcpu)) + " writes/s").c_str()
                                              : "unlimited writes/s",
                     tracking_description(*tracking, o).c_str());
+        if (limit)
+            std::printf("      dirty limit %.0f pages/s (%s/s) per vCPU from the start, period %lld ms, sleeping %s\n",
+                        *o.dirty_limit, dtrack::format_bytes(*o.dirty_limit * 4096).c_str(),
+                        (long long)o.dirty_limit_period.count(),
+                        o.vm.share_at == ShareAt::ring_full ? "at ring-full exits" : "a share of each 10 ms slice");
         std::printf("%7s %5s %10s %10s %10s   %s\n", "time", "vcpu", "writes/s", "distinct", "reported",
                     tracking->ring() ? "(distinct: pages the guest wrote; reported: ring entries per vCPU, distinct "
                                        "pages under 'all')"
-                                     : "(distinct: pages the guest wrote; reported: distinct pages, under 'all')");
+                    : tracking->thread_faults()
+                        ? "(distinct: pages the guest wrote; reported: the vCPU thread's write faults, distinct pages "
+                          "under 'all')"
+                        : "(distinct: pages the guest wrote; reported: distinct pages, under 'all')");
     }
 
     using clock = std::chrono::steady_clock;
@@ -120,7 +140,9 @@ int run_check_loop(const Options& o) {
         const auto now = clock::now();
         const double secs = std::chrono::duration<double>(now - last).count();
         const double t = std::chrono::duration<double>(now - start).count();
+        if (limit) limit->on_period({.kind = dtrack::SyncKind::round, .at = now});
         const dtrack::Counters c = tracking->tracker().counters();
+        const std::vector<uint64_t> vcpu_pages = c.pages_per_vcpu();
         dtrack::recording::Interval recorded;
         recorded.index = intervals;
         recorded.start_ns = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count() -
@@ -147,23 +169,27 @@ int run_check_loop(const Options& o) {
             const VcpuStats stats = vm.stats(v);
             const double vcpu_reads_per_s = (stats.reads - last_reads[v]) / secs;
             reads_per_s += vcpu_reads_per_s;
-            const uint64_t ring = tracking->ring() && v < c.sources[0].pages_per_vcpu.size() ? c.sources[0].pages_per_vcpu[v] : 0;
-            const std::string reported = tracking->ring() ? std::to_string(ring - last_ring[v]) : "-";
+            // Ring entries, or the vCPU thread's write faults.
+            const uint64_t ring = per_vcpu_counts && v < vcpu_pages.size() ? vcpu_pages[v] : 0;
+            const std::string reported = per_vcpu_counts ? std::to_string(ring - last_ring[v]) : "-";
+            const std::string sleep =
+                limit ? "   sleeps " + format_share(vm.vcpu_share(v)) : std::string();
             line["vcpus"].push_back({{"vcpu", v},
                                      {"role", role_name(vm.role(v))},
                                      {"writes_per_s", (stats.writes - last_writes[v]) / secs},
                                      {"reads_per_s", vcpu_reads_per_s},
                                      {"distinct", check->written_per_vcpu[v]},
                                      {"ring_entries", ring - last_ring[v]}});
-            if (tracking->ring()) recorded.vcpu_pages.push_back(ring - last_ring[v]);
+            if (limit) line["vcpus"].back()["sleep_share"] = vm.vcpu_share(v);
+            if (per_vcpu_counts) recorded.vcpu_pages.push_back(ring - last_ring[v]);
             if (!o.json && vm.role(v) == VcpuRole::writer)
-                std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s\n", t, v,
+                std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s%s\n", t, v,
                             dtrack::format_count((stats.writes - last_writes[v]) / secs).c_str(),
-                            check->written_per_vcpu[v], reported.c_str());
+                            check->written_per_vcpu[v], reported.c_str(), sleep.c_str());
             if (!o.json && vm.role(v) == VcpuRole::reader)
-                std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s   reader: %s reads/s\n", t, v, "-",
+                std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s   reader: %s reads/s%s\n", t, v, "-",
                             check->written_per_vcpu[v], reported.c_str(),
-                            dtrack::format_count(vcpu_reads_per_s).c_str());
+                            dtrack::format_count(vcpu_reads_per_s).c_str(), sleep.c_str());
             last_writes[v] = stats.writes;
             last_reads[v] = stats.reads;
             last_ring[v] = ring;
@@ -195,6 +221,7 @@ int run_check_loop(const Options& o) {
         ++intervals;
     }
     vm.stop();
+    if (limit && !o.json) limit->report_and_lift(start);
     nlohmann::json recorded;
     if (recording) {
         const dtrack::Status closed = recording->close();

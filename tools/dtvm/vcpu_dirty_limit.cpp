@@ -26,7 +26,9 @@ VcpuDirtyLimit::VcpuDirtyLimit(const Options& o, Vm& vm, dtrack::Tracker& tracke
       // dirties pages. 99.9% lets a quota of a few thousand pages/s hold on both.
       limit_({.quota = *o.dirty_limit, .period = o.dirty_limit_period, .max_share = Pacer::kMaxShare},
              [&vm](uint32_t vcpu, double share) { vm.set_vcpu_share(vcpu, share); }),
-      engaged_(start == Start::now) {}
+      engaged_(start == Start::now) {
+    for (uint32_t v = 0; v < vcpus_; ++v) readers_.push_back(vm.role(v) == VcpuRole::reader);
+}
 
 void VcpuDirtyLimit::on_period(const dtrack::Period& p) {
     if (!engaged_) {
@@ -54,7 +56,8 @@ void VcpuDirtyLimit::report_and_lift(std::chrono::steady_clock::time_point start
                 "period:\n", seconds(engaged_at_ - start),
                 engaged_after_ == dtrack::SyncKind::background ? "background" : "round");
     std::printf("  %7s", "t");
-    for (size_t v = 0; v < vcpus; ++v) std::printf("  %14s", ("vCPU " + std::to_string(v)).c_str());
+    for (size_t v = 0; v < vcpus; ++v)
+        std::printf("  %14s", ("vCPU " + std::to_string(v) + (readers_[v] ? " (r)" : "")).c_str());
     std::printf("\n");
     for (size_t i = 0; i < timeline.size(); i += vcpus) {
         std::printf("  %5.1f s", seconds(timeline[i].at - start));
@@ -71,9 +74,9 @@ void VcpuDirtyLimit::report_and_lift(std::chrono::steady_clock::time_point start
             share += timeline[k * vcpus + v].share;
         }
         const double n = double(std::max<size_t>(1, periods - from));
-        std::printf("dirty limit: vCPU %zu steady rate %.0f pages/s = %.0f%% of its quota %.0f, sleep share %.1f%% "
+        std::printf("dirty limit: vCPU %zu%s steady rate %.0f pages/s = %.0f%% of its quota %.0f, sleep share %.1f%% "
                     "(mean of its last %zu periods)\n",
-                    v, rate / n, 100 * rate / n / quota_, quota_, 100 * share / n, periods - from);
+                    v, readers_[v] ? " (reader)" : "", rate / n, 100 * rate / n / quota_, quota_, 100 * share / n, periods - from);
     }
 }
 

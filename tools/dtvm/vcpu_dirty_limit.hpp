@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <vector>
 
 #include "dtrack/convergence_trigger.hpp"
 #include "dtrack/dirty_limit.hpp"
@@ -43,6 +44,7 @@ public:
 private:
     dtrack::Tracker& tracker_;
     const uint32_t vcpus_;
+    std::vector<bool> readers_;  // index = vCPU: labelled in the report
     const double quota_;
     dtrack::ConvergenceTrigger trigger_;
     dtrack::DirtyLimit limit_;
