@@ -71,3 +71,10 @@ echo
 echo "== precopy migration: does the background sync help auto-converge? =="
 BACKGROUND_SYNC=1s ./tools/migration_compare.sh "$build" --mem 128M --vcpus 2 --workload random --wss 96M \
     --rate 15k --bandwidth 32M --seed 7 --max-time 240s | grep -v '^  round'
+echo
+
+# The per-vCPU dirty limit against auto-converge and against neither: two
+# writers that outrun the link and one reader vCPU; one migration each
+# (make bench: three each, more points, both backends).
+echo "== the per-vCPU dirty limit: only the writers slow down =="
+RUNS=1 POINTS=a ./tools/dirty_limit_bench.sh "$build" kvm

@@ -44,3 +44,9 @@ echo
 echo "== precopy migration (process backend): does the background sync help auto-converge? =="
 BACKGROUND_SYNC=1s ./tools/migration_compare.sh "$build" --backend process --mem 256M --vcpus 1 --workload random \
     --wss 192M --rate 30k --bandwidth 48M --seed 7 --max-time 240s | grep -v '^  round'
+echo
+
+# The per-vCPU dirty limit against auto-converge and against neither: two
+# writers that outrun the link and one reader vCPU; one migration each.
+echo "== the per-vCPU dirty limit: only the writers slow down (process backend) =="
+RUNS=1 POINTS=a ./tools/dirty_limit_bench.sh "$build" process

@@ -134,6 +134,47 @@ INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliReaders,
                          testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
                          [](const auto& info) { return dtvm::backend_name(info.param); });
 
+class DtvmMigrationCliDirtyLimit : public testing::TestWithParam<dtvm::Backend> {};
+
+// Writers far faster than the link: the migration does not converge, the
+// trigger engages the limit, the writers are held (each sleeps most of its
+// time) while the reader never sleeps, and the migration completes with
+// the digests matching. The report gives every vCPU's steady rate, quota
+// and sleep share.
+TEST_P(DtvmMigrationCliDirtyLimit, EngagesWhenTheGuestOutrunsTheLinkAndSlowsOnlyTheWriters) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
+    Incoming in("--mem 128M" + with_backend(GetParam()));
+    ASSERT_GT(in.port(), 0) << in.output();
+    const auto src = run(binary("dtvm") + " --mem 128M --vcpus 2 --readers 1 --workload random --wss 96M --rate " +
+                         (dtrack_test::kSanitized ? "5k" : "15k") + " --exit-every 64" + with_backend(GetParam()) +
+                         " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
+                         " --bandwidth 32M --dirty-limit 2500 --dirty-limit-sleep slice --warmup 1s --max-time 120s 2>&1");
+    EXPECT_EQ(src.exit_code, 0) << src.output;
+    EXPECT_NE(src.output.find("digest matches"), std::string::npos) << src.output;
+    EXPECT_EQ(in.finish(), 0) << in.output();
+    EXPECT_NE(src.output.find("dirty limit: engaged at"), std::string::npos) << src.output;
+
+    const std::regex steady(R"(dirty limit: vCPU (\d+)( \(reader\))? steady rate \d+ pages/s = \d+% of its quota 2500, )"
+                            R"(sleep share ([0-9.]+)%)");
+    std::vector<int> vcpus;
+    for (std::sregex_iterator m(src.output.begin(), src.output.end(), steady), end; m != end; ++m) {
+        const int v = std::stoi((*m)[1]);
+        vcpus.push_back(v);
+        const double share = std::stod((*m)[3]);
+        if (v == 2) {
+            EXPECT_TRUE((*m)[2].matched) << m->str();
+            EXPECT_EQ(share, 0.0) << "the reader slept: " << m->str();
+        } else {
+            EXPECT_GT(share, 50.0) << "a writer ran on unheld: " << m->str();
+        }
+    }
+    EXPECT_EQ(vcpus, (std::vector<int>{0, 1, 2})) << src.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliDirtyLimit,
+                         testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
+                         [](const auto& info) { return dtvm::backend_name(info.param); });
+
 class DtvmMigrationCliFaults : public testing::TestWithParam<dtvm::Backend> {};
 
 TEST_P(DtvmMigrationCliFaults, ReceiverKilledMidMigration) {

@@ -179,7 +179,9 @@ int run_check_loop(const Options& o) {
                                      {"writes_per_s", (stats.writes - last_writes[v]) / secs},
                                      {"reads_per_s", vcpu_reads_per_s},
                                      {"distinct", check->written_per_vcpu[v]},
-                                     {"ring_entries", ring - last_ring[v]}});
+                                     {"ring_entries", tracking->ring() ? ring - last_ring[v] : 0},
+                                     // from the kernel, per vCPU: ring entries, or its thread's write faults
+                                     {"vcpu_pages", ring - last_ring[v]}});
             if (limit) line["vcpus"].back()["sleep_share"] = vm.vcpu_share(v);
             if (per_vcpu_counts) recorded.vcpu_pages.push_back(ring - last_ring[v]);
             if (!o.json && vm.role(v) == VcpuRole::writer)

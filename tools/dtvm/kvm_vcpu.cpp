@@ -129,7 +129,7 @@ void KvmVcpu::run() {
             if (next == RunControl::Next::stop) break;
             if (next == RunControl::Next::resumed) {
                 if (!at_exit_port && !load_stamp_into_register()) break;  // the epoch may have changed
-                pacer.restart(Clock::now(), accesses_.load());
+                resumed(pacer, accesses_.load());
             }
         }
 

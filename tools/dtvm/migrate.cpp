@@ -45,7 +45,8 @@ double reads_per_s(const ReadCounts& from, const ReadCounts& to, uint32_t vcpu) 
 }
 
 // "reader vCPU 2: 1.2M reads/s over the migration, 2.4M reads/s over the
-// warm-up before it (50%)": what the throttle cost the vCPUs that dirty nothing.
+// warm-up before it (50%)": what the throttle cost the vCPUs that dirty
+// nothing. The migration's time ends where the guest stopped for good.
 void print_reader_rates(const Vm& vm, const ReadCounts& guest_started, const ReadCounts& warmed_up,
                         const ReadCounts& migration_started, const ReadCounts& migration_ended) {
     for (uint32_t v = 0; v < vm.vcpu_count(); ++v) {
@@ -153,7 +154,10 @@ int run_migration_source(const Options& o) {
     const auto migration_start = migration_started.at;
     if (background) watcher.start();
     const dtrack::precopy::Outcome out = sender.run(connection.value().get());
-    const ReadCounts migration_ended = read_counts(vm);
+    ReadCounts migration_ended = read_counts(vm);
+    // A guest stopped for the switchover reads nothing: its readers' progress
+    // is over the time it ran (the stop is the downtime, reported below).
+    if (control.paused_since()) migration_ended.at = *control.paused_since();
     watcher.stop();
     const std::vector<dtrack::ThrottleStep> timeline = throttle.timeline();
     throttle.reset();  // the migration is over: the throttle's life ends with it

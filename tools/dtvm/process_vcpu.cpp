@@ -40,7 +40,7 @@ void ProcessVcpu::run() {
             if (next == RunControl::Next::stop) return;
             if (next == RunControl::Next::resumed) {
                 value = stamp();  // the epoch may have changed
-                pacer.restart(Clock::now(), accesses);
+                resumed(pacer, accesses);
             }
             ran_since = Clock::now();
         }

@@ -62,7 +62,7 @@ void VcpuDirtyLimit::report_and_lift(std::chrono::steady_clock::time_point start
     for (size_t i = 0; i < timeline.size(); i += vcpus) {
         std::printf("  %5.1f s", seconds(timeline[i].at - start));
         for (size_t j = i; j < std::min(timeline.size(), i + vcpus); ++j)
-            std::printf("  %7s (%3.0f%%)", dtrack::format_count(timeline[j].rate).c_str(), timeline[j].share * 100);
+            std::printf("  %6s (%5.1f%%)", dtrack::format_count(timeline[j].rate).c_str(), timeline[j].share * 100);
         std::printf("\n");
     }
     // Steady state: the second half of the limit's periods.

@@ -53,7 +53,7 @@ void VcpuRunner::exit_reached(Pacer& pacer, uint64_t accesses) {
     double share = shared_.throttle_pct->load(std::memory_order_relaxed) / 100.0;
     if (shared_.share_at == ShareAt::slice) share = std::max(share, share_.load(std::memory_order_relaxed));
     const Clock::time_point wake = pacer.wake_time(now, accesses, share);
-    if (wake > now) shared_.control->sleep_until(wake);
+    if (wake > now) sleep_owed(wake);
     pacer.running(Clock::now());
 }
 
@@ -63,8 +63,19 @@ void VcpuRunner::ring_full_reached(Pacer& pacer) {
     const Clock::time_point now = Clock::now();
     const Clock::time_point wake = pacer.ring_full_wake_time(now, share_.load(std::memory_order_relaxed));
     if (wake <= now) return;
-    shared_.control->sleep_until(wake);
+    sleep_owed(wake);
     pacer.running(Clock::now());
+}
+
+void VcpuRunner::sleep_owed(Pacer::Clock::time_point wake) {
+    owed_until_ = wake;
+    shared_.control->sleep_until(wake);
+}
+
+void VcpuRunner::resumed(Pacer& pacer, uint64_t accesses) {
+    // The time parked counts as sleep: only what is left of the deadline.
+    if (owed_until_ > Pacer::Clock::now()) shared_.control->sleep_until(owed_until_);
+    pacer.restart(Pacer::Clock::now(), accesses);
 }
 
 }  // namespace dtvm

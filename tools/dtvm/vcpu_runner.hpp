@@ -78,6 +78,10 @@ protected:
     // After a ring-full exit's ring was emptied: sleep this vCPU's share
     // when it is taken there (ShareAt::ring_full).
     void ring_full_reached(Pacer& pacer);
+    // Back from a pause: first the rest of a sleep the pause cut short (a
+    // ring-full sleep can last seconds; a check every second must not
+    // cancel it), then the pacer starts again.
+    void resumed(Pacer& pacer, uint64_t accesses);
     void fail(std::string why);
     pthread_t native_handle() { return thread_.native_handle(); }
 
@@ -95,6 +99,10 @@ protected:
     std::atomic<pid_t> tid_{0};
 
 private:
+    // Sleeps until `wake` (a pause cuts it short; resumed() finishes it).
+    void sleep_owed(Pacer::Clock::time_point wake);
+
+    Pacer::Clock::time_point owed_until_{};  // the vCPU thread's only
     std::thread thread_;
     mutable std::mutex failure_mutex_;
     std::string failure_;
