@@ -88,6 +88,31 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const s
     return std::chrono::nanoseconds(static_cast<int64_t>(ns));
 }
 
+Result<double> parse_pages_per_second(const std::string& text, uint64_t page_size, const std::string& option) {
+    const auto bad_rate = [&](const std::string& why) {
+        return Error{EINVAL, prefix(option) + "'" + text + "' is not a dirty rate" + why,
+                     "write pages/s as a number (1000, 50k) or bytes/s as a size per second (4M/s, 4MB/s)"};
+    };
+    double pages = 0;
+    if (text.ends_with("/s")) {
+        const std::string size = text.substr(0, text.size() - 2);
+        // The unit says bytes: "4096/s" could be pages or bytes.
+        if (size.empty() || std::isdigit(static_cast<unsigned char>(size.back())) || size.back() == '.')
+            return bad_rate(": a number per second is ambiguous (pages or bytes?)");
+        auto bytes = parse_size(size, option);
+        if (!bytes) return bad_rate("");
+        pages = double(*bytes) / double(page_size);
+    } else {
+        auto count = parse_count(text, option);
+        if (!count) return count.error().errno_value == ERANGE ? count.error() : bad_rate("");
+        pages = double(*count);
+    }
+    if (!(pages > 0))
+        return Error{EINVAL, prefix(option) + "'" + text + "' is no dirty rate at all",
+                     "give a rate above 0, e.g. 1000 (pages/s) or 4M/s"};
+    return pages;
+}
+
 std::string format_bytes(double bytes) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;

@@ -22,6 +22,11 @@ Result<uint64_t> parse_size(const std::string& text, const std::string& option =
 Result<uint64_t> parse_count(const std::string& text, const std::string& option = {});
 // "10s", "500ms", "2m", "100us"; a bare number means seconds.
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const std::string& option = {});
+// A dirty rate, in pages/s of `page_size` bytes: pages/s as a count ("1000",
+// "50k"), or bytes/s as a size over seconds ("4M/s", "4MB/s", "1GiB/s",
+// "8192B/s"; binary multiples). Above 0. A bare number over seconds ("1000/s")
+// is refused as ambiguous.
+Result<double> parse_pages_per_second(const std::string& text, uint64_t page_size, const std::string& option = {});
 
 // "1.5 GiB", "512 KiB": for people.
 std::string format_bytes(double bytes);
