@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "dtrack/units.hpp"
 #include "dtrack/version.hpp"
 #include "rate_method.hpp"
 #include "sidecar/http_endpoint.hpp"
@@ -37,6 +38,7 @@ struct SidecarOptions {
     std::string method = "auto";
     std::string interval = "1s";
     std::string bound = "2%";
+    std::string quota;  // per vCPU; empty: no per-vCPU rates against a quota
 };
 
 int usage_error(const Error& e) {
@@ -57,7 +59,14 @@ Result<HarvestOptions> check_options(const SidecarOptions& o) {
     if (!interval) return interval.error();
     auto bound = parse_bound(o.bound);
     if (!bound) return bound.error();
-    return HarvestOptions{.method = *method, .method_options = {.max_error = *bound}, .interval = *interval};
+    HarvestOptions options{.method = *method, .method_options = {.max_error = *bound}, .interval = *interval};
+    if (!o.quota.empty()) {
+        auto quota = parse_pages_per_second(o.quota, 4096, "--quota");
+        if (!quota) return quota.error();
+        options.quota_pages_per_s = *quota;
+        options.method_options.per_vcpu = true;
+    }
+    return options;
 }
 
 // A pid file written or removed at run time: bad ones are logged and skipped.
@@ -182,6 +191,9 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
         ->capture_default_str();
     cmd->add_option("--bound", o->bound, "sample method: the 95% bound to sample for, as in dtrack rate")
         ->capture_default_str();
+    cmd->add_option("--quota", o->quota,
+                    "a per-vCPU dirty quota, pages/s (1000, 50k) or bytes/s (4M/s), as in dtrack rate: serves each "
+                    "vCPU's rate and whether it is over (dtrack_vcpu_dirty_pages_per_second, dtrack_vcpu_over_quota)");
     cmd->footer(
         "Serves http://LISTEN/metrics in the Prometheus text format 0.0.4, or OpenMetrics 1.0.0 when the scraper "
         "asks for it; / links it. Each target is measured as 'dtrack rate' measures it, on a thread of its own; a "
@@ -192,6 +204,9 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
         "A target whose process exits is logged on stderr, counted (dtrack_targets{state=\"exited\"}, "
         "dtrack_target_exits_total) and dropped; the others go on. SIGTERM or SIGINT: stop, detach every BPF "
         "program, close the socket, exit 0.\n"
+        "With --quota, per-vCPU rates as dtrack rate --quota has them: ring entries for a dirty-ring VMM, each "
+        "thread's write faults for a process that runs no KVM VM (labels tid and thread); a target with neither is "
+        "logged once, and has no dtrack_vcpu_* series.\n"
         "Security: listens on 127.0.0.1 unless --listen says otherwise (it warns then: /metrics has no "
         "authentication). A --pid this user may not measure is refused with the reason; a pid-file directory "
         "anybody may write to is refused. No files are written and no BPF objects are pinned.\n"

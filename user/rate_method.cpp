@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "dtrack/units.hpp"
+#include "vcpu_rates.hpp"
 
 namespace dtrack::cli {
 
@@ -63,9 +64,7 @@ Result<RateSetup> setup_sample(const TargetProcess& t, const RateMethodOptions& 
     return s;
 }
 
-}  // namespace
-
-Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& t, const RateMethodOptions& o) {
+Result<RateSetup> choose_rate_method(RateMethod method, const TargetProcess& t, const RateMethodOptions& o) {
     switch (method) {
     case RateMethod::bpf: {
         auto s = setup_bpf(t, o);
@@ -101,6 +100,14 @@ Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& t, c
                  (t.has_kvm_vm ? " runs a KVM VM without the dirty ring" : " runs no KVM VM") +
                  ", so no kernel view of its writes: hashing pages instead (an estimate unless --exact)";
     return s;
+}
+
+}  // namespace
+
+Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& t, const RateMethodOptions& o) {
+    auto setup = choose_rate_method(method, t, o);
+    if (setup && o.per_vcpu) add_vcpu_view(*setup, t);
+    return setup;
 }
 
 Result<RateMethod> parse_rate_method(const std::string& text) {

@@ -5,19 +5,32 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "dtrack/bpf_source.hpp"
 #include "dtrack/rate_meter.hpp"
 #include "dtrack/sample_source.hpp"
 #include "dtrack/target_process.hpp"
+#include "dtrack/thread_write_faults.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/vcpu_thread_fault_source.hpp"
 
 namespace dtrack::cli {
 
 enum class RateMethod { automatic, bpf, sample };
 
+// Where per-vCPU rates come from (vcpu_rates.hpp).
+enum class VcpuView {
+    none,           // the method has none, or they were not asked for
+    ring,           // the KVM dirty ring's entries per vCPU (bpf)
+    thread_faults,  // each thread's write faults (ThreadWriteFaults), for a process that runs no KVM VM
+};
+
 struct RateSetup {
+    // Before the tracker, so it goes after it: the tracker's VcpuThreadFaultSource reads it.
+    std::unique_ptr<ThreadWriteFaults> thread_faults;
     std::unique_ptr<Tracker> tracker;  // the regions and the source of the chosen method
     std::string method;       // "bpf" | "sample" | "sample-exact"
     std::string source;       // what it hooks: "kvm:kvm_dirty_ring_push"
@@ -26,6 +39,15 @@ struct RateSetup {
     bool knows_vcpus = false;
     BpfSource* bpf = nullptr;        // owned by the tracker
     SampleSource* sample = nullptr;  // owned by the tracker
+
+    // Per-vCPU rates, when asked for (RateMethodOptions::per_vcpu).
+    VcpuView vcpu_view = VcpuView::none;
+    std::optional<Error> no_vcpu_view;  // asked for but there are none: why ("per-vCPU rates need ...") and the fix
+    // thread_faults: the target's threads as listed so far, index = vCPU
+    // (refresh_vcpu_threads() adds new ones at the end; a thread that ended keeps its place).
+    std::vector<ProcessThread> threads;
+    std::vector<bool> thread_alive;
+    VcpuThreadFaultSource* vcpu_threads = nullptr;  // owned by the tracker
 };
 
 struct RateMethodOptions {
@@ -34,6 +56,7 @@ struct RateMethodOptions {
     uint64_t sample_pages = 0;    // sample: this many pages instead (0: sized by max_error)
     uint32_t bpf_slots = 32;              // memslot ids 0..n-1 are tracked
     uint64_t bpf_pages_per_slot = 1 << 21;  // 8 GiB of 4 KiB pages per slot
+    bool per_vcpu = false;  // per-vCPU rates too: for a process that runs no KVM VM, each thread's write faults
 };
 
 // Builds a tracker (regions and source) for `method` on `target`.

@@ -71,27 +71,6 @@ Result<uint64_t> parse_count(const std::string& text, const std::string& option)
     return static_cast<uint64_t>(count);
 }
 
-Result<double> parse_page_rate(const std::string& text, const std::string& option, uint64_t page_size) {
-    const std::string examples = "1000 or 50k (pages/s), or 4M/s or 4MB/s (bytes/s)";
-    std::string t = text;
-    const bool per_second = t.ends_with("/s");
-    if (per_second) t.resize(t.size() - 2);
-    const bool bytes = per_second || t.ends_with("B") || t.ends_with("b");
-    double pages;
-    if (bytes) {
-        auto b = parse_size(t, option);
-        if (!b) return bad(option, "dirty rate", text, examples);
-        pages = std::ceil(double(*b) / double(page_size));
-    } else {
-        auto n = parse_count(t, option);
-        if (!n) return bad(option, "dirty rate", text, examples);
-        pages = double(*n);
-    }
-    if (pages <= 0)
-        return Error{EINVAL, prefix(option) + "'" + text + "' is no rate to hold", "give a rate above 0, e.g. " + examples};
-    return pages;
-}
-
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const std::string& option) {
     double n;
     std::string s;
@@ -107,6 +86,31 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const s
     const double ns = std::round(n * ns_per_unit);
     if (ns >= two_to_63) return too_large(option, text, "292 years (2^63 - 1 ns)");
     return std::chrono::nanoseconds(static_cast<int64_t>(ns));
+}
+
+Result<double> parse_pages_per_second(const std::string& text, uint64_t page_size, const std::string& option) {
+    const auto bad_rate = [&](const std::string& why) {
+        return Error{EINVAL, prefix(option) + "'" + text + "' is not a dirty rate" + why,
+                     "write pages/s as a number (1000, 50k) or bytes/s as a size per second (4M/s, 4MB/s)"};
+    };
+    double pages = 0;
+    if (text.ends_with("/s")) {
+        const std::string size = text.substr(0, text.size() - 2);
+        // The unit says bytes: "4096/s" could be pages or bytes.
+        if (size.empty() || std::isdigit(static_cast<unsigned char>(size.back())) || size.back() == '.')
+            return bad_rate(": a number per second is ambiguous (pages or bytes?)");
+        auto bytes = parse_size(size, option);
+        if (!bytes) return bad_rate("");
+        pages = double(*bytes) / double(page_size);
+    } else {
+        auto count = parse_count(text, option);
+        if (!count) return count.error().errno_value == ERANGE ? count.error() : bad_rate("");
+        pages = double(*count);
+    }
+    if (!(pages > 0))
+        return Error{EINVAL, prefix(option) + "'" + text + "' is no dirty rate at all",
+                     "give a rate above 0, e.g. 1000 (pages/s) or 4M/s"};
+    return pages;
 }
 
 std::string format_bytes(double bytes) {

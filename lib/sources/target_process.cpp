@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -95,6 +96,24 @@ Result<TargetProcess> inspect_process(pid_t pid) {
         }
     }
     return t;
+}
+
+std::vector<ProcessThread> list_threads(pid_t pid) {
+    std::vector<ProcessThread> threads;
+    std::error_code ec;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        ProcessThread t;
+        try {
+            t.tid = static_cast<pid_t>(std::stol(task.path().filename().string()));
+        } catch (...) {
+            continue;
+        }
+        std::ifstream comm(task.path() / "comm");
+        if (!std::getline(comm, t.comm)) continue;  // it ended while we looked
+        threads.push_back(std::move(t));
+    }
+    std::sort(threads.begin(), threads.end(), [](const auto& a, const auto& b) { return a.tid < b.tid; });
+    return threads;
 }
 
 }  // namespace dtrack

@@ -89,7 +89,7 @@ TEST(DtvmDirtyLimitCli, BadInputGetsAClearMessageAndExitCode2) {
     };
     const std::vector<Case> cases = {
         {"--migrate-to tcp://127.0.0.1:1 --auto-converge --dirty-limit 1000", "exclude each other"},
-        {"--dirty-limit 0", "no rate to hold"},
+        {"--dirty-limit 0", "no dirty rate at all"},
         {"--dirty-limit fast", "is not a dirty rate"},
         {"--dirty-limit 1000 --dirty-limit-period 5s", "out of range"},
         {"--dirty-limit 1000 --dirty-limit-sleep sometimes", "unknown --dirty-limit-sleep"},

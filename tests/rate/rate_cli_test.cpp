@@ -1,6 +1,7 @@
 // `dtrack rate --pid $(pidof dtvm)` as an operator runs it: exact per-vCPU
-// rates matching what dtvm's guest is set to write, and clear answers for
-// every kind of bad target.
+// rates matching what dtvm's guest is set to write, each vCPU against a
+// --quota (ring entries on KVM, threads' write faults for a process), and
+// clear answers for every kind of bad target and option.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -8,14 +9,18 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <sstream>
 #include <vector>
 #include <thread>
 
 #include "support/background_process.hpp"
+#include "support/bpf_objects.hpp"
 #include "support/json_lines.hpp"
 #include "support/backends.hpp"
+#include "support/paced_writer_child.hpp"
 #include "support/run_command.hpp"
 #include "support/sanitizers.hpp"
 
@@ -164,6 +169,143 @@ TEST(RateCli, VmWithoutDirtyRingIsNamed) {
     const auto r = run(rate(dtvm.pid(), "--method bpf --count 1"));
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find("without the dirty ring"), std::string::npos) << r.output;
+}
+
+// The lines of the per-vCPU tables that name `label`, one per interval.
+std::vector<std::string> vcpu_lines(const std::string& output, const std::string& label) {
+    std::vector<std::string> found;
+    std::istringstream lines(output);
+    for (std::string line; std::getline(lines, line);)
+        if (line.find(label) != std::string::npos && line.find("quota") == std::string::npos) found.push_back(line);
+    return found;
+}
+
+// Whether every line (and at least one) says `says`, or at least one does.
+bool every_line_says(const std::vector<std::string>& lines, const std::string& says) {
+    return !lines.empty() && std::all_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(says) != std::string::npos; });
+}
+bool a_line_says(const std::vector<std::string>& lines, const std::string& says) {
+    return std::any_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(says) != std::string::npos; });
+}
+
+// A process like dtvm's process backend: a thread writing 8k new pages/s
+// and one writing 500, over memory it write-protects again every 50 ms. With
+// a quota of 2000 pages/s (8M/s in bytes), the first is over and the second
+// under, whatever the intervals' exact length (no thread writes faster than
+// its pace; a starved one falls below it).
+TEST(RateCli, QuotaShowsEachThreadsRateAndMarksTheOnesALimitWouldSlow) {
+    DTRACK_REQUIRE_BPF();
+    dtrack_test::PacedWriterChild child({{"vcpu-fast", 8000}, {"vcpu-slow", 500}});
+    if (!child.failure().empty()) GTEST_SKIP() << "the writing child cannot run here: " << child.failure();
+    const std::string fast = "tid " + std::to_string(child.tids()[0]) + " (vcpu-fast)";
+    const std::string slow = "tid " + std::to_string(child.tids()[1]) + " (vcpu-slow)";
+
+    const auto table = run(rate(child.pid(), "--quota 2000 --interval 500ms --count 3"));
+    ASSERT_EQ(table.exit_code, 0) << table.output;
+    EXPECT_NE(table.output.find("quota: 2.0k pages/s (7.8 MiB/s) per vCPU"), std::string::npos) << table.output;
+    EXPECT_NE(table.output.find("write faults per thread"), std::string::npos) << table.output;
+    EXPECT_TRUE(every_line_says(vcpu_lines(table.output, fast), "OVER: a limit would slow it")) << table.output;
+    EXPECT_TRUE(every_line_says(vcpu_lines(table.output, slow), "under")) << table.output;
+    EXPECT_NE(table.output.find("over the quota of 2.0k pages/s: " + fast + " in "), std::string::npos)
+        << table.output;
+    EXPECT_EQ(table.output.find(slow + " in "), std::string::npos) << "the slow thread is not over: " << table.output;
+
+    const auto r = run(rate(child.pid(), "--quota 8M/s --json --interval 500ms --count 3"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const std::vector<json> intervals = json_lines(r.output);
+    ASSERT_EQ(intervals.size(), 3u) << r.output;
+    for (const json& j : intervals) {
+        const std::string line = j.dump();
+        EXPECT_EQ(j["quota_pages_per_s"], 2048.0) << line;
+        EXPECT_EQ(j["vcpu_figure"], "write faults per thread") << line;
+        std::map<pid_t, json> by_tid;
+        for (const json& v : j["vcpus"]) {
+            ASSERT_TRUE(v.contains("tid")) << "a thread's vCPU names its thread: " << line;
+            by_tid[v["tid"].get<pid_t>()] = v;
+        }
+        ASSERT_TRUE(by_tid.count(child.tids()[0]) && by_tid.count(child.tids()[1])) << line;
+        const json& f = by_tid[child.tids()[0]];
+        const json& s = by_tid[child.tids()[1]];
+        EXPECT_EQ(f["thread"], "vcpu-fast") << line;
+        EXPECT_TRUE(f["over_quota"].get<bool>()) << line;
+        EXPECT_FALSE(s["over_quota"].get<bool>()) << line;
+        EXPECT_GT(s["pages_per_s"].get<double>(), 0) << "the slow thread dirties pages too: " << line;
+        EXPECT_EQ(j["vcpus_over_quota"], json::array({f["vcpu"]})) << line;
+    }
+}
+
+// A VMM starts vCPU threads after the measurement began: each interval lists
+// the process's threads again, and a new one gets a row of its own.
+TEST(RateCli, QuotaCountsAThreadTheProcessStartsLater) {
+    DTRACK_REQUIRE_BPF();
+    dtrack_test::PacedWriterChild child({{"vcpu-early", 500}, {"vcpu-late", 8000, true}});
+    if (!child.failure().empty()) GTEST_SKIP() << "the writing child cannot run here: " << child.failure();
+    std::thread late([&] {
+        // Most likely while dtrack rate runs; if it starts later, the thread is there from the beginning.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        ::kill(child.pid(), SIGUSR1);
+    });
+    const auto r = run(rate(child.pid(), "--quota 2000 --interval 500ms --count 6"));
+    late.join();
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    // Its first interval may hold only a part of its writes: over in one at least.
+    EXPECT_TRUE(a_line_says(vcpu_lines(r.output, "(vcpu-late)"), "OVER")) << r.output;
+    EXPECT_TRUE(every_line_says(vcpu_lines(r.output, "(vcpu-early)"), "under")) << r.output;
+}
+
+TEST(RateCli, BadQuotasExitWith2NamingTheFix) {
+    Background idle("sleep 60");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (const char* quota : {"fast", "-3", "4X/s", "1000/s", "0", "1e30"}) {
+        const auto r = run(rate(idle.pid(), std::string("--quota ") + quota + " --count 1"));
+        EXPECT_EQ(r.exit_code, 2) << quota << ": " << r.output;
+        EXPECT_NE(r.output.find(std::string("--quota: '") + quota + "'"), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find("fix: "), std::string::npos) << r.output;
+    }
+    const auto r = run(rate(idle.pid(), "--quota 1000/s --count 1"));
+    EXPECT_NE(r.output.find("write pages/s as a number (1000, 50k) or bytes/s as a size per second (4M/s, 4MB/s)"),
+              std::string::npos)
+        << r.output;
+}
+
+// A KVM VMM with the dirty ring: each vCPU's ring entries against the quota.
+TEST(RateCli, QuotaOnADirtyRingVmComparesEachVcpusRingEntries) {
+    DTRACK_REQUIRE_KVM();
+    DTRACK_REQUIRE_BPF();
+    Background dtvm(binary("dtvm") + " --mem 256M --vcpus 2 --workload sequential --wss 200M --rate 5k --exit-every 64"
+                                     " --track ring --duration 30s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const auto over = run(rate(dtvm.pid(), "--quota 1000 --interval 500ms --count 2"));
+    ASSERT_EQ(over.exit_code, 0) << over.output;
+    EXPECT_NE(over.output.find("ring entries per vCPU"), std::string::npos) << over.output;
+    for (const char* vcpu : {"vCPU 0 ", "vCPU 1 "})
+        EXPECT_TRUE(every_line_says(vcpu_lines(over.output, vcpu), "OVER")) << over.output;
+    const auto under = run(rate(dtvm.pid(), "--quota 1G/s --json --interval 500ms --count 2"));
+    ASSERT_EQ(under.exit_code, 0) << under.output;
+    for (const json& j : json_lines(under.output)) {
+        ASSERT_EQ(j["vcpus"].size(), 2u) << j.dump();
+        EXPECT_EQ(j["vcpus_over_quota"], json::array()) << j.dump();
+        EXPECT_FALSE(j["vcpus"][0].contains("tid")) << "a ring vCPU is not a thread: " << j.dump();
+    }
+}
+
+// KVM without the dirty ring: the guest's writes take no host page fault, so
+// there is no per-vCPU figure; said once, and the total is measured as ever.
+TEST(RateCli, QuotaWithoutAPerVcpuViewSaysOnceWhyAndMeasuresTheTotal) {
+    DTRACK_REQUIRE_KVM();
+    Background dtvm(binary("dtvm") + " --mem 64M --wss 16M --track log --duration 30s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    const auto r = run(rate(dtvm.pid(), "--quota 1000 --interval 200ms --count 3"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const std::string why = "per-vCPU rates need the KVM dirty ring";
+    const size_t at = r.output.find(why);
+    ASSERT_NE(at, std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find(why, at + 1), std::string::npos) << "said more than once: " << r.output;
+    EXPECT_NE(r.output.find("fix: start the VMM with the dirty ring"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("pages/s     MB/s  quota"), std::string::npos) << "no per-vCPU table: " << r.output;
+    const auto j = run(rate(dtvm.pid(), "--quota 1000 --json --interval 200ms --count 1"));
+    ASSERT_EQ(j.exit_code, 0) << j.output;
+    for (const json& line : json_lines(j.output)) EXPECT_FALSE(line.contains("vcpus")) << line.dump();
 }
 
 TEST(RateCli, TargetGoneMidRunEndsCleanly) {

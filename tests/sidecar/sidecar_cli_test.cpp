@@ -1,7 +1,8 @@
 // `dtrack sidecar` as a platform team runs it: the real binary next to real
 // dtvm guests and processes, scraped over loopback. Its counters against the
-// guest's configured write rate (as the `dtrack rate` tests check), the
-// lifecycle (targets that exit, pid files, signals) and clear refusals.
+// guest's configured write rate (as the `dtrack rate` tests check), per-vCPU
+// rates against a --quota, the lifecycle (targets that exit, pid files,
+// signals) and clear refusals.
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +21,8 @@
 #include "support/as_nobody.hpp"
 #include "support/backends.hpp"
 #include "support/background_process.hpp"
+#include "support/bpf_objects.hpp"
+#include "support/paced_writer_child.hpp"
 #include "support/run_command.hpp"
 #include "support/sanitizers.hpp"
 
@@ -67,6 +70,13 @@ void expect_rate(const ScrapeResult& a, const ScrapeResult& b, const std::string
     if (dtrack_test::kSanitized) return;
     EXPECT_NEAR(pages, truth, intervals * bound + 0.02 * truth)
         << target << ": " << pages << " pages in " << seconds << " s over " << intervals << " intervals";
+}
+
+// The label the sidecar gives a --pid: COMM-PID.
+std::string target_label(pid_t pid) {
+    std::string comm;
+    std::ifstream("/proc/" + pid_text(pid) + "/comm") >> comm;
+    return comm + "-" + pid_text(pid);
 }
 
 // A fresh directory for pid files (0700), removed at the end.
@@ -151,6 +161,81 @@ TEST(SidecarCli, BpfCountersOnAKvmDtvmMatchItsWorkloadPerVcpu) {
     EXPECT_GT(b.value("dtrack_ring_resets_total", {{"target", target}}).value_or(0), 0);  // dtvm's reaper resets
     EXPECT_TRUE(b.has("dtrack_ring_full_exits_total", {{"target", target}}));
     EXPECT_FALSE(b.has("dtrack_estimate_bound_pages")) << "an exact method has no bound";
+}
+
+// A process like dtvm's process backend (a thread writing 8k new pages/s, one
+// 500, over memory it re-protects every 50 ms) against a quota of 2000
+// pages/s: each thread's series, labelled with its id and name, and which
+// one is over.
+TEST(SidecarCli, QuotaServesEachThreadsRateAndWhetherItIsOver) {
+    DTRACK_REQUIRE_BPF();
+    dtrack_test::PacedWriterChild child({{"vcpu-fast", 8000}, {"vcpu-slow", 500}});
+    if (!child.failure().empty()) GTEST_SKIP() << "the writing child cannot run here: " << child.failure();
+    SidecarProcess sidecar("--pid " + pid_text(child.pid()) + " --quota 2000 --interval 500ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const std::string target = target_label(child.pid());
+    const std::vector<std::pair<std::string, std::string>> fast{
+        {"target", target}, {"tid", pid_text(child.tids()[0])}, {"thread", "vcpu-fast"}};
+    const std::vector<std::pair<std::string, std::string>> slow{
+        {"target", target}, {"tid", pid_text(child.tids()[1])}, {"thread", "vcpu-slow"}};
+
+    const ScrapeResult a = sidecar.scrape_after_harvests(target, 2);
+    const ScrapeResult b = sidecar.scrape_after_harvests(target, a.value("dtrack_harvests_total").value_or(0) + 2);
+    ASSERT_EQ(b.status, 200) << sidecar.log();
+    EXPECT_EQ(b.value("dtrack_vcpu_quota_pages_per_second", {{"target", target}}), 2000) << b.body;
+    for (const ScrapeResult* r : {&a, &b}) {
+        EXPECT_EQ(r->value("dtrack_vcpu_over_quota", fast), 1) << r->body;
+        EXPECT_EQ(r->value("dtrack_vcpu_over_quota", slow), 0) << r->body;
+        EXPECT_GT(r->value("dtrack_vcpu_dirty_pages_per_second", fast).value_or(0), 2000) << r->body;
+        EXPECT_GT(r->value("dtrack_vcpu_dirty_pages_per_second", slow).value_or(0), 0) << r->body;
+    }
+    for (const auto* labels : {&fast, &slow}) {
+        const double grew = delta(a, b, "dtrack_vcpu_dirty_pages_total", *labels);
+        EXPECT_GT(grew, 0) << "a counter that only grows, and grew: " << b.body;
+    }
+}
+
+// A VMM starts a vCPU thread after the sidecar attached: the next harvests
+// list the process's threads again, and the new one gets its series.
+TEST(SidecarCli, QuotaServesAThreadTheProcessStartsAfterTheAttach) {
+    DTRACK_REQUIRE_BPF();
+    dtrack_test::PacedWriterChild child({{"vcpu-early", 500}, {"vcpu-late", 8000, true}});
+    if (!child.failure().empty()) GTEST_SKIP() << "the writing child cannot run here: " << child.failure();
+    SidecarProcess sidecar("--pid " + pid_text(child.pid()) + " --quota 2000 --interval 200ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const std::string target = target_label(child.pid());
+    const ScrapeResult before = sidecar.scrape_after_harvests(target, 2);
+    ASSERT_EQ(before.status, 200) << sidecar.log();
+    EXPECT_FALSE(before.has("dtrack_vcpu_over_quota", {{"target", target}, {"thread", "vcpu-late"}})) << before.body;
+
+    ASSERT_EQ(::kill(child.pid(), SIGUSR1), 0);
+    // Its first interval may hold a part of its writes only; by the third it runs at its pace.
+    const ScrapeResult after =
+        sidecar.scrape_after_harvests(target, before.value("dtrack_harvests_total").value_or(0) + 4);
+    ASSERT_EQ(after.status, 200) << sidecar.log();
+    EXPECT_EQ(after.value("dtrack_vcpu_over_quota", {{"target", target}, {"thread", "vcpu-late"}}), 1) << after.body;
+    EXPECT_EQ(after.value("dtrack_vcpu_over_quota", {{"target", target}, {"thread", "vcpu-early"}}), 0) << after.body;
+}
+
+// KVM without the dirty ring: no per-vCPU view. Logged once, with the fix,
+// and no dtrack_vcpu_* series, while the target is measured as ever.
+TEST(SidecarCli, QuotaOnATargetWithoutPerVcpuRatesLogsWhyAndServesNoVcpuSeries) {
+    DTRACK_REQUIRE_KVM();
+    Dtvm dtvm("--mem 64M --wss 16M --track log --duration 30s");
+    SidecarProcess sidecar("--pid " + pid_text(dtvm.pid()) + " --quota 1000 --interval 200ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const std::string target = "dtvm-" + pid_text(dtvm.pid());
+    const ScrapeResult r = sidecar.scrape_after_harvests(target, 3);
+    ASSERT_EQ(r.status, 200) << sidecar.log();
+    const std::string why = "no dtrack_vcpu_* series: per-vCPU rates need the KVM dirty ring";
+    const std::string log = sidecar.log();
+    ASSERT_NE(log.find(why), std::string::npos) << log;
+    EXPECT_EQ(log.find(why, log.find(why) + 1), std::string::npos) << "logged more than once: " << log;
+    EXPECT_NE(log.find("fix: start the VMM with the dirty ring"), std::string::npos) << log;
+    for (const char* absent : {"dtrack_vcpu_dirty_pages_total", "dtrack_vcpu_dirty_pages_per_second",
+                               "dtrack_vcpu_over_quota", "dtrack_vcpu_quota_pages_per_second"})
+        EXPECT_FALSE(r.has(absent)) << absent;
+    EXPECT_GT(r.value("dtrack_harvests_total", {{"target", target}}).value_or(0), 0);
 }
 
 TEST(SidecarCli, TwoSidecarsOnOneTargetBothMeasureIt) {
@@ -348,6 +433,9 @@ TEST(SidecarCli, BadOptionsExitWithCode2NamingTheCauseAndTheFix) {
         {pid + " --method psychic", "use auto, bpf or sample"},
         {pid + " --method uffd", "there is no --method uffd"},
         {pid + " --bound 0", "--bound 0 is not a share"},
+        {pid + " --quota fast", "--quota: 'fast' is not a dirty rate"},
+        {pid + " --quota 1000/s", "a number per second is ambiguous"},
+        {pid + " --quota 0", "--quota: '0' is no dirty rate at all"},
         {pid + pid, "is given twice"},
         {" --pid 999999", "no process 999999"},
         {pid + " --method bpf", "runs no KVM VM"},

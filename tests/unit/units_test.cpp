@@ -33,6 +33,31 @@ TEST(Units, Durations) {
     EXPECT_FALSE(parse_duration("5 parsecs").ok());
 }
 
+TEST(Units, DirtyRatesArePagesPerSecondOrASizePerSecond) {
+    EXPECT_EQ(*parse_pages_per_second("1000", 4096), 1000.0);
+    EXPECT_EQ(*parse_pages_per_second("50k", 4096), 50000.0);
+    EXPECT_EQ(*parse_pages_per_second("4M/s", 4096), 1024.0);
+    EXPECT_EQ(*parse_pages_per_second("4MB/s", 4096), 1024.0);
+    EXPECT_EQ(*parse_pages_per_second("4MiB/s", 4096), 1024.0);
+    EXPECT_EQ(*parse_pages_per_second("1G/s", 4096), 262144.0);
+    EXPECT_EQ(*parse_pages_per_second("8192B/s", 4096), 2.0);
+    EXPECT_EQ(*parse_pages_per_second("2M/s", 2 << 20), 1.0) << "in pages of the size given";
+    for (const char* text : {"", "fast", "-5", "4X/s", "4M/h", "/s", "1000/s", "1.5/s", "k"}) {
+        auto r = parse_pages_per_second(text, 4096, "--quota");
+        ASSERT_FALSE(r.ok()) << "'" << text << "'";
+        EXPECT_NE(r.error().what.find("--quota: '" + std::string(text) + "' is not a dirty rate"), std::string::npos)
+            << r.error().message();
+        EXPECT_NE(r.error().fix.find("4M/s"), std::string::npos) << r.error().message();
+    }
+    EXPECT_NE(parse_pages_per_second("1000/s", 4096).error().what.find("ambiguous"), std::string::npos);
+    for (const char* text : {"0", "0M/s", "0k"}) {
+        auto r = parse_pages_per_second(text, 4096, "--quota");
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_NE(r.error().fix.find("above 0"), std::string::npos) << r.error().message();
+    }
+    EXPECT_EQ(parse_pages_per_second("1e30", 4096, "--quota").error().errno_value, ERANGE);
+}
+
 // Values the result type cannot hold are refused with the option and the
 // limit, never wrapped into something else (a negative downtime, 0 intervals).
 TEST(Units, ValuesBeyondTheTypesRangeAreRefusedNamingTheOptionAndTheLimit) {
@@ -60,19 +85,4 @@ TEST(Units, ValuesBeyondTheTypesRangeAreRefusedNamingTheOptionAndTheLimit) {
         EXPECT_NE(r.error().message().find("292 years"), std::string::npos) << r.error().message();
     }
     EXPECT_EQ(*parse_duration("9000000000s"), std::chrono::seconds(9'000'000'000));  // 285 years still fits
-}
-
-TEST(Units, DirtyRatesArePagesPerSecondUnlessGivenInBytes) {
-    EXPECT_EQ(parse_page_rate("1000").value(), 1000);
-    EXPECT_EQ(parse_page_rate("50k").value(), 50'000);
-    EXPECT_EQ(parse_page_rate("4M/s").value(), 1024);   // 4 MiB/s in 4 KiB pages
-    EXPECT_EQ(parse_page_rate("4MB/s").value(), 1024);
-    EXPECT_EQ(parse_page_rate("1MiB").value(), 256);
-    EXPECT_EQ(parse_page_rate("5000B/s").value(), 2);   // whole pages, rounded up
-    for (const char* bad : {"0", "0M/s", "fast", "-5", "4X/s", ""}) {
-        auto r = parse_page_rate(bad, "--dirty-limit");
-        ASSERT_FALSE(r) << bad;
-        EXPECT_NE(r.error().message().find("--dirty-limit"), std::string::npos) << r.error().message();
-        EXPECT_FALSE(r.error().fix.empty());
-    }
 }

@@ -80,7 +80,7 @@ dtrack::Status parse_dirty_limit(const Typed& t, bool auto_converge, Options& o)
                                      "and auto-converge capabilities do): both answer the same trigger",
                              "choose one: --dirty-limit slows only the vCPUs that dirty memory, --auto-converge "
                              "slows every vCPU alike"};
-    auto rate = dtrack::parse_page_rate(t.dirty_limit, "--dirty-limit");
+    auto rate = dtrack::parse_pages_per_second(t.dirty_limit, 4096, "--dirty-limit");
     if (!rate) return rate.error();
     o.dirty_limit = *rate;
     return dtrack::Ok{};

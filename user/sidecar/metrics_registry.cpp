@@ -58,11 +58,36 @@ std::vector<MetricFamily> metric_families(const std::vector<Figures>& targets, c
     MetricFamily vcpu{.name = "dtrack_vcpu_dirty_pages",
                       .type = MetricType::counter,
                       .help = "Pages each vCPU pushed into its KVM dirty ring (a page dirtied again after the VMM's "
-                              "ring reset counts again). Only where the method knows vCPUs (bpf)."};
+                              "ring reset counts again). Only where the method knows vCPUs (bpf), and with --quota "
+                              "for a process that runs no KVM VM: each thread's write faults (labels tid, thread), "
+                              "its first writes to pages not writable yet."};
+    MetricFamily vcpu_rate{.name = "dtrack_vcpu_dirty_pages_per_second",
+                           .type = MetricType::gauge,
+                           .help = "Each vCPU's dirty rate over the last harvest interval, pages/s, as "
+                                   "dtrack_vcpu_dirty_pages_total counts them. Only with --quota, where the target "
+                                   "has per-vCPU rates."};
+    MetricFamily over{.name = "dtrack_vcpu_over_quota",
+                      .type = MetricType::gauge,
+                      .help = "1 where the vCPU's last interval was above --quota (a per-vCPU dirty limit would slow "
+                              "it), else 0. Only with --quota, where the target has per-vCPU rates."};
     for (const Figures& t : targets)
-        for (size_t v = 0; v < t.vcpu_pages.size(); ++v)
-            vcpu.samples.push_back({{{"target", t.target}, {"vcpu", std::to_string(v)}}, double(t.vcpu_pages[v])});
+        for (size_t v = 0; v < t.vcpu_pages.size(); ++v) {
+            const VcpuFigures* f = v < t.vcpus.size() ? &t.vcpus[v] : nullptr;
+            if (f && !f->alive) continue;  // a thread that ended
+            std::vector<Label> labels{{"target", t.target}, {"vcpu", std::to_string(v)}};
+            if (f && f->tid) labels.insert(labels.end(), {{"tid", std::to_string(f->tid)}, {"thread", f->thread}});
+            vcpu.samples.push_back({labels, double(t.vcpu_pages[v])});
+            if (!f || !t.quota_pages_per_s) continue;
+            vcpu_rate.samples.push_back({labels, f->pages_per_s});
+            over.samples.push_back({labels, f->over_quota ? 1.0 : 0.0});
+        }
     add(std::move(vcpu));
+    add(std::move(vcpu_rate));
+    add(std::move(over));
+    add(per_target("dtrack_vcpu_quota_pages_per_second", MetricType::gauge,
+                   "The per-vCPU dirty quota (--quota), pages/s. Only with --quota, where the target has per-vCPU "
+                   "rates.",
+                   targets, [](const Figures& t) { return t.quota_pages_per_s; }));
 
     MetricFamily slot{.name = "dtrack_slot_dirty_pages",
                       .type = MetricType::counter,

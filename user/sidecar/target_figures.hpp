@@ -12,6 +12,15 @@
 
 namespace dtrack::cli::sidecar {
 
+// One vCPU as of the last interval (index = vCPU, as TargetFigures::vcpu_pages).
+struct VcpuFigures {
+    pid_t tid = 0;            // its thread, where the vCPUs are a process's threads; 0: a ring vCPU
+    std::string thread;       // that thread's name
+    bool alive = true;        // the thread was there at the last listing (a ring vCPU: always)
+    double pages_per_s = 0;   // its rate over the last interval
+    bool over_quota = false;  // above --quota: a per-vCPU dirty limit would slow it
+};
+
 struct TargetFigures {
     // Who it is and how it is measured.
     std::string target;  // the label: the pid file's stem, or COMM-PID
@@ -26,7 +35,7 @@ struct TargetFigures {
     uint64_t harvests = 0;           // intervals measured
     double measured_seconds = 0;     // their summed length
     uint64_t dirty_pages = 0;        // distinct pages dirtied per interval, summed (an estimate rounded, for sample)
-    std::vector<uint64_t> vcpu_pages;                    // ring entries per vCPU; empty: no vCPU view
+    std::vector<uint64_t> vcpu_pages;  // ring entries, or (--quota) threads' write faults, per vCPU; empty: no vCPU view
     std::vector<std::pair<uint32_t, uint64_t>> slot_pages;  // (memslot id, pages); empty: no memslot view
     // Absent where the method cannot see them.
     std::optional<uint64_t> lost_pages;
@@ -39,6 +48,8 @@ struct TargetFigures {
     uint64_t working_set_60s_pages = 0;
     uint64_t memory_bytes = 0;                  // what round 1 of a precopy would copy
     std::optional<double> estimate_bound_pages;  // sample: 95% half-width of the last interval's estimate
+    std::vector<VcpuFigures> vcpus;              // where vcpu_pages is, as of the last interval
+    std::optional<double> quota_pages_per_s;     // --quota, where the target has a per-vCPU view
 };
 
 }  // namespace dtrack::cli::sidecar

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "sidecar_log.hpp"
+#include "vcpu_rates.hpp"
 
 namespace dtrack::cli::sidecar {
 
@@ -57,6 +58,7 @@ TargetHarvester::TargetHarvester(TargetFigures identity, RateSetup setup, Unique
       pidfd_(std::move(pidfd)),
       stop_(std::move(stop)),
       interval_(o.interval),
+      quota_(o.quota_pages_per_s),
       on_exit_(std::move(on_exit)),
       windows_(window_60s),
       figures_(identity_) {
@@ -104,6 +106,7 @@ void TargetHarvester::run() {
 }
 
 bool TargetHarvester::harvest_once() {
+    refresh_vcpu_threads(setup_, identity_.pid);
     auto sample = meter_.sample([&](RegionId region, uint64_t word, uint64_t bits) {
         for (; bits; bits &= bits - 1) windows_.mark(region, word * 64 + uint64_t(__builtin_ctzll(bits)));
     });
@@ -144,6 +147,11 @@ bool TargetHarvester::harvest_once() {
     }
     f.memory_bytes = round_one_bytes(*setup_.tracker, setup_, working_set_pages(*sample, setup_));
     if (sample->estimate) f.estimate_bound_pages = sample->bound_pages;
+    f.vcpus.clear();
+    for (const VcpuRate& r : vcpu_rates(*sample, setup_, quota_))
+        f.vcpus.push_back({.tid = r.tid, .thread = r.thread, .alive = r.alive, .pages_per_s = r.pages_per_s,
+                           .over_quota = r.over_quota});
+    if (setup_.vcpu_view != VcpuView::none) f.quota_pages_per_s = quota_;
 
     std::lock_guard lock(figures_mutex_);
     figures_ = std::move(f);
@@ -152,7 +160,7 @@ bool TargetHarvester::harvest_once() {
 
 void TargetHarvester::read_counters(TargetFigures& f) const {
     const Counters c = setup_.tracker->counters();
-    if (setup_.knows_vcpus) {
+    if (setup_.vcpu_view != VcpuView::none || setup_.knows_vcpus) {
         f.vcpu_pages.clear();
         for (const SourceCounters& s : c.sources) {
             if (f.vcpu_pages.size() < s.pages_per_vcpu.size()) f.vcpu_pages.resize(s.pages_per_vcpu.size());

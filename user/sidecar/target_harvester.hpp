@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -27,8 +28,9 @@ namespace dtrack::cli::sidecar {
 
 struct HarvestOptions {
     RateMethod method = RateMethod::automatic;
-    RateMethodOptions method_options;
+    RateMethodOptions method_options;  // per_vcpu with a quota
     std::chrono::nanoseconds interval = std::chrono::seconds(1);
+    std::optional<double> quota_pages_per_s;  // per vCPU (--quota)
 };
 
 class TargetHarvester {
@@ -52,6 +54,8 @@ public:
     const std::string& comm() const { return identity_.comm; }
     // How the method was chosen ("auto: pid 12 (qemu) runs a KVM VM with the dirty ring ...").
     const std::string& why() const { return setup_.why; }
+    // With a quota: why the target has no per-vCPU rates, if it has none.
+    const std::optional<Error>& no_vcpu_view() const { return setup_.no_vcpu_view; }
 
 private:
     TargetHarvester(TargetFigures identity, RateSetup setup, UniqueFd pidfd, UniqueFd stop, const HarvestOptions& o,
@@ -69,6 +73,7 @@ private:
     UniqueFd pidfd_;  // readable once the process has exited
     UniqueFd stop_;   // an eventfd: written by the destructor
     const std::chrono::nanoseconds interval_;
+    const std::optional<double> quota_;
     std::function<void()> on_exit_;
     WorkingSetWindows windows_;
     bool failing_ = false;  // the last harvest failed (logged once per streak)

@@ -15,6 +15,8 @@ Status TargetSet::attach(const std::string& target, pid_t pid) {
     log_line("attached target " + harvester.value()->target() + " (pid " + std::to_string(pid) + ", " +
              harvester.value()->comm() + "): method " + harvester.value()->figures().method + "; " +
              harvester.value()->why());
+    if (const auto& none = harvester.value()->no_vcpu_view())
+        log_line("target " + harvester.value()->target() + ": no dtrack_vcpu_* series: " + none->message());
     std::unique_ptr<TargetHarvester> replaced;
     {
         std::lock_guard lock(mutex_);

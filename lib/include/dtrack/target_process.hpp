@@ -1,5 +1,6 @@
 // What a process is, seen from outside: does it run a KVM VM, with the dirty
-// ring? Read from /proc (fds and mappings), without touching the process.
+// ring? Which threads does it have? Read from /proc (fds, mappings, tasks),
+// without touching the process.
 #pragma once
 
 #include <sys/types.h>
@@ -32,6 +33,17 @@ struct TargetProcess {
 // inspected (no permission), and when `pid` is a thread id rather than a
 // process id (a vCPU thread from `top -H`): the error names the process.
 Result<TargetProcess> inspect_process(pid_t pid);
+
+// One thread of a process: its thread id and its name (QEMU names its vCPU
+// threads "CPU 0/KVM"; a thread may rename itself at any time).
+struct ProcessThread {
+    pid_t tid = 0;
+    std::string comm;
+};
+
+// The threads of process `pid` now (/proc/PID/task), by thread id; empty
+// when the process is gone or may not be inspected.
+std::vector<ProcessThread> list_threads(pid_t pid);
 
 // True when this process runs in the kernel's initial PID namespace, where
 // kernel tracepoints and BPF's bpf_get_current_pid_tgid() number processes.

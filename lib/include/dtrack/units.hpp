@@ -22,11 +22,11 @@ Result<uint64_t> parse_size(const std::string& text, const std::string& option =
 Result<uint64_t> parse_count(const std::string& text, const std::string& option = {});
 // "10s", "500ms", "2m", "100us"; a bare number means seconds.
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const std::string& option = {});
-
-// A dirty rate, in pages/s of `page_size` bytes: a count is pages/s ("1000",
-// "50k"); a size with "/s" or a "B" is bytes/s ("4M/s", "4MB/s", "1MiB/s"),
-// rounded up to whole pages. Zero is refused: it is no rate to hold.
-Result<double> parse_page_rate(const std::string& text, const std::string& option = {}, uint64_t page_size = 4096);
+// A dirty rate, in pages/s of `page_size` bytes: pages/s as a count ("1000",
+// "50k"), or bytes/s as a size over seconds ("4M/s", "4MB/s", "1GiB/s",
+// "8192B/s"; binary multiples). Above 0. A bare number over seconds ("1000/s")
+// is refused as ambiguous.
+Result<double> parse_pages_per_second(const std::string& text, uint64_t page_size, const std::string& option = {});
 
 // "1.5 GiB", "512 KiB": for people.
 std::string format_bytes(double bytes);
