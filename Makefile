@@ -321,14 +321,17 @@ fuzz: $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))
 # real migration with and without the background sync (rounds of ~8 s against
 # the default 5 s threshold; a few minutes) simulated beside it, what each
 # tracking source costs per sync and per guest write, what `dtrack rate`
-# costs per method, and the sidecar under 1,000 scrapes. KVM where /dev/kvm
-# works, else dtvm's process backend. BENCHMARKS.md holds a full run.
+# costs per method, the sidecar under 1,000 scrapes, and the per-vCPU dirty
+# limit against auto-converge and neither (3 runs per point; ~15 min per
+# backend). KVM where /dev/kvm works, and dtvm's process backend everywhere
+# for the dirty limit, else the process backend only. BENCHMARKS.md holds a full run.
 bench: all $(BENCH)
 	$(Q)$(BENCH) --benchmark_color=false
 	$(Q)./tools/sync_cost.sh $(BUILD)
 	$(Q)./tools/rate_overhead.sh $(BUILD)
 	$(Q)./tools/sidecar_bench.sh $(BUILD)
 	$(Q)./tools/migration_bench.sh $(BUILD)
+	$(Q)./tools/dirty_limit_bench.sh $(BUILD)
 
 run: all $(QEMU_GUEST)
 	$(Q)./tools/demo.sh $(BUILD)

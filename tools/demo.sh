@@ -49,7 +49,7 @@ echo "== dtrack rate --pid \$(pidof dtvm): the guest writes 20.0k new pages/s on
     > "$out/rate-dtvm.txt" 2>&1 &
 vmm=$!
 sleep 1.5
-"$build/dtrack" rate --pid "$vmm" --count 3 --interval 1s --bandwidth 100M
+"$build/dtrack" rate --pid "$vmm" --count 3 --interval 1s --bandwidth 100M --quota 10k
 echo
 echo "-- the same process by page hashing (no kernel help; an estimate, labelled with its bound) --"
 "$build/dtrack" rate --pid "$vmm" --method sample --count 2 --interval 1s --bandwidth 100M

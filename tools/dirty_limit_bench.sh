@@ -121,15 +121,17 @@ point() {
 # quota from the start, 20 s, RUNS runs: each writer's mean rate over the
 # second half against the quota.
 steady() {
-    local backend=$1 quota=$2
-    echo "== (s) steady state: the check loop holds 2 writers (15k writes/s each) + 2 readers at $quota pages/s =="
-    echo "\$ dtvm --backend $backend --mem 128M --vcpus 2 --readers 2 --workload random --wss 96M --rate 15k --seed 7 --exit-every 64 --dirty-limit $quota --dirty-limit-sleep slice --duration 20s"
+    local backend=$1 quota=$2 sleep=${3:-slice} ring=${4:-}
+    local what="sleeping a share of each slice"
+    [ "$sleep" = ring-full ] && what="sleeping at ring-full exits (QEMU's actuator), ${ring:-4096}-entry rings"
+    echo "== (s) steady state: the check loop holds 2 writers (15k writes/s each) + 2 readers at $quota pages/s, $what =="
+    local args=(--backend "$backend" --mem 128M --vcpus 2 --readers 2 --workload random --wss 96M --rate 15k --seed 7
+                --exit-every 64 --dirty-limit "$quota" --dirty-limit-sleep "$sleep" ${ring:+--ring-size "$ring"} --duration 20s)
+    echo "\$ dtvm ${args[*]}"
     local pcts=() r
     for r in $(seq "$runs"); do
-        "$build/dtvm" --backend "$backend" --mem 128M --vcpus 2 --readers 2 --workload random --wss 96M --rate 15k \
-            --seed 7 --exit-every 64 --dirty-limit "$quota" --dirty-limit-sleep slice --duration 20s \
-            > "$out/$backend-steady-$r" 2>&1 || true
-        pcts+=($(steady_pcts "$out/$backend-steady-$r"))
+        "$build/dtvm" "${args[@]}" > "$out/$backend-steady-$sleep$ring-$r" 2>&1 || true
+        pcts+=($(steady_pcts "$out/$backend-steady-$sleep$ring-$r"))
     done
     echo "each writer's steady rate, % of its quota (mean of the last 10 periods; each writer, each run): ${pcts[*]}"
     printf '%s\n' "${pcts[@]}" | awk '{ d = $1 - 100; if (d < 0) d = -d; if (d > m) m = d } END {
@@ -149,7 +151,12 @@ for backend in "${backends[@]}"; do
     echo "#### backend $backend: 128 MiB guest, 96 MiB random working set, 64 MiB/s link, $runs runs per point"
     for p in $points; do
         case $p in
-            s) steady "$backend" "$quota" ;;
+            s) steady "$backend" "$quota"
+               # QEMU's actuator beside it, on KVM: coarse with the default ring, fine with a small one.
+               if [ "$backend" = kvm ]; then
+                   steady kvm "$quota" ring-full
+                   steady kvm "$quota" ring-full 512
+               fi ;;
             a) point a "2 writers (15k writes/s each) + 1 reader" "$quota" "${base[@]}" --vcpus 2 --readers 1 --rate 15k ;;
             b) point b "4 writers (15k writes/s each)" "$quota" "${base[@]}" --vcpus 4 --rate 15k ;;
             c) point c "(a) with writers at 40k writes/s: the sweep's top (a is 15k)" "$quota" "${base[@]}" \
