@@ -56,6 +56,10 @@ migrate() {
 converged() { grep -q '^migration: completed' "$1" && echo 1 || echo 0; }
 total_s() { sed -n 's/^migration: [a-z ]* after \([0-9.]*\) s.*/\1/p' "$1"; }
 downtime_ms() { sed -n 's/^downtime: \([0-9.]*\) ms real.*/\1/p' "$1"; }
+# The readers' reads/s over the migration as a % of their own over the
+# warm-up before it, in the same run (the machine's state that run cancels out).
+reads_vs_warmup() { sed -n 's/^reader vCPU [0-9]*: .* (\([0-9]*\)%)$/\1/p' "$1" |
+                    awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n }'; }
 # Mean reads/s of the reader vCPUs over the migration.
 reads_per_s() { sed -n 's/^reader vCPU [0-9]*: \([0-9.]*[kMG]*\) reads\/s over the migration.*/\1/p' "$1" |
                 awk '{ v = $1 + 0; u = substr($1, length($1));
@@ -102,6 +106,11 @@ point() {
         m=$(for f in $(files "$1"); do reads_per_s "$f"; echo; done | mean)
         awk -v m="$m" -v b="$baseline" 'BEGIN { if (b > 0 && m != "-") printf "%.0f%%", 100 * m / b; else print "-" }'
     }
+    c_warm() {
+        local m
+        m=$(for f in $(files "$1"); do reads_vs_warmup "$f"; echo; done | mean)
+        [ "$m" = - ] && echo - || echo "${m%.*}%"
+    }
     c_steady() { for f in $(files "$1"); do steady_pcts "$f"; done | xargs; }
     row "converged" c_conv
     row "total time, s (converged)" c_time
@@ -109,8 +118,10 @@ point() {
     if [ -n "$baseline" ] && [ "$baseline" != "-" ]; then
         row "reads/s per reader" c_reads
         row "readers vs neither" c_share
+        row "readers vs their warm-up" c_warm
     fi
-    echo "dirty-limit writers' steady rate, % of quota (each writer, each run): $(c_steady dirty-limit)"
+    echo "dirty-limit writers' last-half rate, % of quota (each writer, each run): $(c_steady dirty-limit)"
+    echo "(a migration ends a few periods after the limit engages, before the controller settles: (s) is the steady state)"
     local ac dl
     ac=$(c_time auto-converge) dl=$(c_time dirty-limit)
     awk -v a="$ac" -v d="$dl" 'BEGIN { if (a != "-" && d != "-" && d > 0) printf "auto-converge / dirty-limit total time: %.2fx\n", a / d }'

@@ -162,9 +162,10 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
                    "harvest between rounds when a round runs longer than this (e.g. 5s), or 'off'")
         ->capture_default_str();
     app.add_option("--dirty-limit", t.dirty_limit,
-                   "when the guest dirties faster than we send (auto-converge's trigger), hold each vCPU's dirty "
-                   "rate to RATE: pages/s (1000, 50k) or bytes/s (4M/s, 4MB/s), per vCPU; only the vCPUs above it "
-                   "sleep. Not with --auto-converge")
+                   "hold each vCPU's dirty rate to RATE: pages/s (1000, 50k) or bytes/s (4M/s, 4MB/s), per vCPU; "
+                   "only the vCPUs above it sleep. From the start in the check loop; with --migrate-to once the "
+                   "guest dirties faster than we send (auto-converge's trigger). Not with --auto-converge or "
+                   "--throttle")
         ->type_name("RATE");
     app.add_option("--dirty-limit-period", t.dirty_limit_period,
                    "measure each vCPU's rate and adjust its sleep this often (1ms-1s, as QEMU's)")
