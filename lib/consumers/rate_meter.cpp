@@ -14,13 +14,10 @@ Status RateMeter::start() {
         if (!cleared) return cleared.error();
         seen_.emplace_back(tracker_.region(id).page_count);
     }
-    vcpu_pages_.clear();
+    const Counters c = tracker_.counters();
+    vcpu_pages_ = c.pages_per_vcpu();
     lost_ = 0;
-    for (const SourceCounters& s : tracker_.counters().sources) {
-        if (vcpu_pages_.size() < s.pages_per_vcpu.size()) vcpu_pages_.resize(s.pages_per_vcpu.size());
-        for (size_t v = 0; v < s.pages_per_vcpu.size(); ++v) vcpu_pages_[v] += s.pages_per_vcpu[v];
-        lost_ += s.lost;
-    }
+    for (const SourceCounters& s : c.sources) lost_ += s.lost;
     last_ = clock_.now();
     return Ok{};
 }
@@ -59,13 +56,9 @@ Result<RateSample> RateMeter::sample(const TakenWords& each_taken) {
     }
     s.bytes_per_s = s.seconds > 0 ? s.distinct_pages * double(page_size) / s.seconds : 0;
 
-    std::vector<uint64_t> vcpu_now;
+    const std::vector<uint64_t> vcpu_now = c.pages_per_vcpu();
     uint64_t lost_now = 0;
-    for (const SourceCounters& src : c.sources) {
-        if (vcpu_now.size() < src.pages_per_vcpu.size()) vcpu_now.resize(src.pages_per_vcpu.size());
-        for (size_t v = 0; v < src.pages_per_vcpu.size(); ++v) vcpu_now[v] += src.pages_per_vcpu[v];
-        lost_now += src.lost;
-    }
+    for (const SourceCounters& src : c.sources) lost_now += src.lost;
     vcpu_pages_.resize(vcpu_now.size());
     for (size_t v = 0; v < vcpu_now.size(); ++v) {
         s.vcpu_pages_per_s.push_back(s.seconds > 0 ? double(vcpu_now[v] - vcpu_pages_[v]) / s.seconds : 0);

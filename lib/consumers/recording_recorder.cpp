@@ -14,10 +14,10 @@ struct Totals {
 };
 
 Totals totals(const Tracker& tracker) {
+    const Counters c = tracker.counters();
     Totals t;
-    for (const SourceCounters& s : tracker.counters().sources) {
-        if (t.vcpu_pages.size() < s.pages_per_vcpu.size()) t.vcpu_pages.resize(s.pages_per_vcpu.size());
-        for (size_t v = 0; v < s.pages_per_vcpu.size(); ++v) t.vcpu_pages[v] += s.pages_per_vcpu[v];
+    t.vcpu_pages = c.pages_per_vcpu();
+    for (const SourceCounters& s : c.sources) {
         t.lost += s.lost;
         t.overapproximated += s.overapproximated;
     }

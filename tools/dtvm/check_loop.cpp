@@ -123,7 +123,7 @@ int run_check_loop(const Options& o) {
 
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
-    std::vector<uint64_t> last_writes(vcpus, 0), last_reads(vcpus, 0), last_ring(vcpus, 0);
+    std::vector<uint64_t> last_writes(vcpus, 0), last_reads(vcpus, 0), last_counted(vcpus, 0);
     auto last = start;
     uint64_t total_lost = 0, total_written = 0, total_taken = 0, intervals = 0, last_source_lost = 0;
     while (clock::now() - start < o.duration) {
@@ -170,8 +170,9 @@ int run_check_loop(const Options& o) {
             const double vcpu_reads_per_s = (stats.reads - last_reads[v]) / secs;
             reads_per_s += vcpu_reads_per_s;
             // Ring entries, or the vCPU thread's write faults.
-            const uint64_t ring = per_vcpu_counts && v < vcpu_pages.size() ? vcpu_pages[v] : 0;
-            const std::string reported = per_vcpu_counts ? std::to_string(ring - last_ring[v]) : "-";
+            const uint64_t counted = per_vcpu_counts && v < vcpu_pages.size() ? vcpu_pages[v] : 0;
+            const uint64_t counted_now = counted - last_counted[v];
+            const std::string reported = per_vcpu_counts ? std::to_string(counted_now) : "-";
             const std::string sleep =
                 limit ? "   sleeps " + format_share(vm.vcpu_share(v)) : std::string();
             line["vcpus"].push_back({{"vcpu", v},
@@ -179,11 +180,12 @@ int run_check_loop(const Options& o) {
                                      {"writes_per_s", (stats.writes - last_writes[v]) / secs},
                                      {"reads_per_s", vcpu_reads_per_s},
                                      {"distinct", check->written_per_vcpu[v]},
-                                     {"ring_entries", tracking->ring() ? ring - last_ring[v] : 0},
+                                     {"ring_entries", tracking->ring() ? counted_now : 0},
                                      // from the kernel, per vCPU: ring entries, or its thread's write faults
-                                     {"vcpu_pages", ring - last_ring[v]}});
+                                     {"vcpu_pages", counted_now}});
             if (limit) line["vcpus"].back()["sleep_share"] = vm.vcpu_share(v);
-            if (per_vcpu_counts) recorded.vcpu_pages.push_back(ring - last_ring[v]);
+            // The recording's header has vCPUs only for the ring (open_recording).
+            if (tracking->ring()) recorded.vcpu_pages.push_back(counted_now);
             if (!o.json && vm.role(v) == VcpuRole::writer)
                 std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s%s\n", t, v,
                             dtrack::format_count((stats.writes - last_writes[v]) / secs).c_str(),
@@ -194,7 +196,7 @@ int run_check_loop(const Options& o) {
                             dtrack::format_count(vcpu_reads_per_s).c_str(), sleep.c_str());
             last_writes[v] = stats.writes;
             last_reads[v] = stats.reads;
-            last_ring[v] = ring;
+            last_counted[v] = counted;
         }
         line["reads_per_s"] = reads_per_s;
         last = now;

@@ -35,9 +35,6 @@ public:
     // syncs as periods of kind round).
     void on_period(const dtrack::Period& p);
 
-    bool engaged() const { return engaged_; }
-    double share(uint32_t vcpu) const { return limit_.share(vcpu); }
-
     // Prints what it did, times from `start`; then every vCPU runs free.
     void report_and_lift(std::chrono::steady_clock::time_point start);
 

@@ -160,13 +160,7 @@ bool TargetHarvester::harvest_once() {
 
 void TargetHarvester::read_counters(TargetFigures& f) const {
     const Counters c = setup_.tracker->counters();
-    if (setup_.vcpu_view != VcpuView::none || setup_.knows_vcpus) {
-        f.vcpu_pages.clear();
-        for (const SourceCounters& s : c.sources) {
-            if (f.vcpu_pages.size() < s.pages_per_vcpu.size()) f.vcpu_pages.resize(s.pages_per_vcpu.size());
-            for (size_t v = 0; v < s.pages_per_vcpu.size(); ++v) f.vcpu_pages[v] += s.pages_per_vcpu[v];
-        }
-    }
+    if (setup_.vcpu_view != VcpuView::none || setup_.knows_vcpus) f.vcpu_pages = c.pages_per_vcpu();
     if (!setup_.bpf) return;  // what follows only the kernel's view has
     // Memslots: the regions are slot ids 0..n-1; list those that ever had pages.
     f.slot_pages.clear();
