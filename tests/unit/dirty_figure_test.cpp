@@ -1,0 +1,102 @@
+// The state-aware method's decision: the kernel's figure only while the VM
+// logs into the rings dtrack watches, page hashing otherwise, and a figure
+// the user insisted on labelled when it reads low.
+#include <gtest/gtest.h>
+
+#include "dtrack/dirty_figure.hpp"
+
+namespace {
+
+using dtrack::choose_dirty_figure;
+using dtrack::DirtyFigure;
+using dtrack::DirtyLogging;
+using dtrack::FigureInputs;
+using dtrack::LoggingEvidence;
+using dtrack::MeasureMethod;
+
+// A dirty-ring VMM watched by BPF and sampled, as `dtrack rate` sets it up.
+FigureInputs ring_vm(DirtyLogging logging) {
+    return {.asked = MeasureMethod::automatic,
+            .ring_events = true,
+            .sampling = true,
+            .evidence = LoggingEvidence::kernel,
+            .logging = logging,
+            .memslots_logging = logging == DirtyLogging::off ? 0u : 3u};
+}
+
+TEST(DirtyFigure, AutoTakesTheRingPushesWhileEveryWritableMemslotLogsIntoTheRings) {
+    const auto c = choose_dirty_figure(ring_vm(DirtyLogging::ring));
+    EXPECT_EQ(c.figure, DirtyFigure::vmm_dirty);
+    EXPECT_TRUE(c.trusted);
+    EXPECT_NE(c.why.find("3 memslots"), std::string::npos) << c.why;
+}
+
+TEST(DirtyFigure, AutoNeverCallsAVmThatIsNotLoggingExactFromItsRingsButHashesPages) {
+    const auto c = choose_dirty_figure(ring_vm(DirtyLogging::off));
+    EXPECT_EQ(c.figure, DirtyFigure::written);
+    EXPECT_NE(c.why.find("not logging"), std::string::npos) << c.why;
+}
+
+TEST(DirtyFigure, AutoHashesPagesWhenSomeWritableMemslotDoesNotLog) {
+    FigureInputs in = ring_vm(DirtyLogging::ring);
+    in.memslots_not_logging = 1;
+    const auto c = choose_dirty_figure(in);
+    EXPECT_EQ(c.figure, DirtyFigure::written);
+    EXPECT_NE(c.why.find("1 writable memslots"), std::string::npos) << c.why;
+}
+
+TEST(DirtyFigure, AutoHashesPagesForABitmapVmAndSaysWhy) {
+    const auto c = choose_dirty_figure(ring_vm(DirtyLogging::bitmap));
+    EXPECT_EQ(c.figure, DirtyFigure::written);
+    EXPECT_NE(c.why.find("bitmap"), std::string::npos) << c.why;
+}
+
+TEST(DirtyFigure, AskingForTheKernelsEventsOnAVmThatIsNotLoggingKeepsThemButMarksThemUntrusted) {
+    FigureInputs in = ring_vm(DirtyLogging::off);
+    in.asked = MeasureMethod::kernel_events;
+    const auto c = choose_dirty_figure(in);
+    EXPECT_EQ(c.figure, DirtyFigure::vmm_dirty);
+    EXPECT_FALSE(c.trusted);
+    EXPECT_EQ(c.why.rfind("reads low: ", 0), 0u) << c.why;
+    in.logging = DirtyLogging::ring;
+    in.memslots_logging = 2;
+    EXPECT_TRUE(choose_dirty_figure(in).trusted);
+}
+
+TEST(DirtyFigure, AskingForSamplingAlwaysGivesTheWrittenFigure) {
+    FigureInputs in = ring_vm(DirtyLogging::ring);
+    in.asked = MeasureMethod::sample;
+    EXPECT_EQ(choose_dirty_figure(in).figure, DirtyFigure::written);
+}
+
+TEST(DirtyFigure, WithoutTheKernelsStateRingPushesAreTheOnlyEvidenceOfLoggingAndSaySo) {
+    FigureInputs in = ring_vm(DirtyLogging::off);
+    in.evidence = LoggingEvidence::inferred;
+    in.ring_pushes = 0;
+    auto c = choose_dirty_figure(in);
+    EXPECT_EQ(c.figure, DirtyFigure::written);
+    EXPECT_NE(c.why.find("inferred"), std::string::npos) << c.why;
+    in.ring_pushes = 10;
+    c = choose_dirty_figure(in);
+    EXPECT_EQ(c.figure, DirtyFigure::vmm_dirty);
+    EXPECT_NE(c.why.find("inferred"), std::string::npos) << c.why;
+}
+
+TEST(DirtyFigure, AProcessWithoutAVmIsHashedAndWithoutSamplingTheFigureIsUntrusted) {
+    FigureInputs in{.asked = MeasureMethod::automatic, .sampling = true, .evidence = LoggingEvidence::none};
+    auto c = choose_dirty_figure(in);
+    EXPECT_EQ(c.figure, DirtyFigure::written);
+    EXPECT_NE(c.why.find("no KVM VM"), std::string::npos) << c.why;
+    in.sampling = false;
+    EXPECT_FALSE(choose_dirty_figure(in).trusted);
+}
+
+TEST(DirtyFigure, ARingVmThatBpfCannotWatchIsHashedAndTheReasonNamesTheMissingWatcher) {
+    FigureInputs in = ring_vm(DirtyLogging::ring);
+    in.ring_events = false;
+    const auto c = choose_dirty_figure(in);
+    EXPECT_EQ(c.figure, DirtyFigure::written);
+    EXPECT_NE(c.why.find("no BPF program"), std::string::npos) << c.why;
+}
+
+}  // namespace
