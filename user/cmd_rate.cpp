@@ -17,6 +17,7 @@
 #include "dtrack/units.hpp"
 #include "interval_clock.hpp"
 #include "method_flags.hpp"
+#include "measured_target.hpp"
 #include "rate_method.hpp"
 #include "vcpu_rates.hpp"
 
@@ -57,192 +58,318 @@ int usage_error(const Error& e) {
     return exit_usage;
 }
 
-int run_rate(const RateOptions& o) {
-    auto method = parse_method_flags(o.method);
-    if (!method) return usage_error(method.error());
-    auto interval = parse_interval(o.interval);
-    if (!interval) return usage_error(interval.error());
-    auto bandwidth = parse_size(o.bandwidth, "--bandwidth");
-    if (!bandwidth) return usage_error(bandwidth.error());
-    auto downtime = parse_duration(o.downtime, "--downtime");
-    if (!downtime) return usage_error(downtime.error());
+// The options, checked.
+struct RatePlan {
+    ChosenMethod method;
+    std::chrono::nanoseconds interval{};
+    uint64_t bandwidth = 0;
+    std::chrono::milliseconds downtime{};
     std::optional<uint64_t> memory;
+    std::optional<double> quota;
+};
+
+Result<RatePlan> plan_rate(const RateOptions& o) {
+    RatePlan p;
+    auto method = parse_method_flags(o.method);
+    if (!method) return method.error();
+    p.method = *method;
+    auto interval = parse_interval(o.interval);
+    if (!interval) return interval.error();
+    p.interval = *interval;
+    auto bandwidth = parse_size(o.bandwidth, "--bandwidth");
+    if (!bandwidth) return bandwidth.error();
+    p.bandwidth = *bandwidth;
+    auto downtime = parse_duration(o.downtime, "--downtime");
+    if (!downtime) return downtime.error();
+    p.downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime);
     if (!o.memory.empty()) {
         auto m = parse_size(o.memory, "--memory");
-        if (!m) return usage_error(m.error());
-        memory = *m;
+        if (!m) return m.error();
+        p.memory = *m;
     }
-    std::optional<double> quota;
     if (!o.quota.empty()) {
         auto q = parse_pages_per_second(o.quota, 4096, "--quota");
-        if (!q) return usage_error(q.error());
-        quota = *q;
-        method->options.per_vcpu = true;
+        if (!q) return q.error();
+        p.quota = *q;
+        p.method.options.per_vcpu = true;
     }
+    return p;
+}
 
-    auto target = inspect_process(o.pid);
-    if (!target) return usage_error(target.error());
-    auto setup = setup_rate_method(method->method, *target, method->options);
-    if (!setup) return usage_error(setup.error());
-    Tracker& tracker = *setup->tracker;
-
-    RateMeter meter(tracker);
-    if (Status s = meter.start(); !s) return usage_error(s.error());
-    catch_interrupts();
-
-    if (!o.json) {
-        std::printf("dtrack rate: pid %d (%s), method %s: %s, %s\n", target->pid, target->comm.c_str(),
-                    setup->method.c_str(), setup->source.c_str(), setup->exact ? "exact" : "estimated");
-        std::printf("  %s\n", setup->why.c_str());
-        if (target->namespace_pids.size() > 1)
-            std::printf("  pid %d is pid %d inside its own PID namespace (a container)\n", target->pid,
-                        target->namespace_pids.back());
-        if (quota) {
-            std::printf("  quota: %s pages/s (%s/s) per vCPU", format_count(*quota).c_str(),
-                        format_bytes(*quota * 4096).c_str());
-            if (setup->no_vcpu_view)
-                std::printf("; %s\n", setup->no_vcpu_view->message().c_str());
-            else
-                std::printf("; under each interval, each vCPU's rate from %s, and OVER where a per-vCPU dirty limit "
-                            "at the quota would slow it\n",
-                            vcpu_figure(*setup).c_str());
-            if (setup->vcpu_view == VcpuView::thread_faults)
-                std::printf("  a write fault is a thread's first write to a page not writable yet: a page newly "
-                            "dirtied where the process write-protects its memory again (dtvm's process backend), "
-                            "else a first touch\n");
-        }
-        std::printf("%7s %9s %8s %9s %-10s %s\n", "time", "pages/s", "MB/s", "WSS MiB", "figure",
-                    setup->knows_vcpus ? "per vCPU, pages/s (ring entries)"
-                    : setup->sample    ? "pages present / read (only present pages are read)"
-                                       : "");
-        std::fflush(stdout);
-    } else if (quota && setup->no_vcpu_view) {
-        std::fprintf(stderr, "dtrack rate: %s\n", setup->no_vcpu_view->message().c_str());
+// "off (kernel: 0 memslots log)", "ring (kernel: 3 memslots log)", "inferred".
+std::string logging_label(const LoggingView& v) {
+    switch (v.evidence) {
+        case LoggingEvidence::none: return "no VM";
+        case LoggingEvidence::inferred: return "unknown (inferred from ring pushes)";
+        case LoggingEvidence::kernel: break;
     }
+    std::string s = std::string(dirty_logging_name(v.logging)) + " (from the kernel: " +
+                    std::to_string(v.memslots_logging) + " memslots log";
+    if (v.memslots_not_logging) s += ", " + std::to_string(v.memslots_not_logging) + " do not";
+    return s + ")";
+}
 
-    const auto start = std::chrono::steady_clock::now();
+void print_header(const TargetProcess& t, const MeasuredTarget& m, const RatePlan& p) {
+    std::printf("dtrack rate: pid %d (%s), method %s: %s\n", t.pid, t.comm.c_str(), m.method().c_str(),
+                m.sources().c_str());
+    std::printf("  %s\n", m.why().c_str());
+    if (t.has_kvm_vm) std::printf("  dirty logging now: %s\n", logging_label(m.read_logging()).c_str());
+    if (!m.state_note().empty()) std::printf("  %s\n", m.state_note().c_str());
+    if (t.namespace_pids.size() > 1)
+        std::printf("  pid %d is pid %d inside its own PID namespace (a container)\n", t.pid, t.namespace_pids.back());
+    std::printf("  figures: vmm-dirty = pages the kernel marked dirty for the VMM since it last re-protected them "
+                "(ring pushes; exact while the VM logs); written = distinct pages written in the interval (page "
+                "hashing)\n");
+    const RateSetup& vcpu = m.vcpu_setup();
+    if (p.quota) {
+        std::printf("  quota: %s pages/s (%s/s) per vCPU", format_count(*p.quota).c_str(),
+                    format_bytes(*p.quota * 4096).c_str());
+        if (vcpu.no_vcpu_view)
+            std::printf("; %s\n", vcpu.no_vcpu_view->message().c_str());
+        else
+            std::printf("; under each interval, each vCPU's rate from %s, and OVER where a per-vCPU dirty limit "
+                        "at the quota would slow it\n",
+                        vcpu_figure(vcpu).c_str());
+        if (vcpu.vcpu_view == VcpuView::thread_faults)
+            std::printf("  a write fault is a thread's first write to a page not writable yet: a page newly "
+                        "dirtied where the process write-protects its memory again (dtvm's process backend), "
+                        "else a first touch\n");
+    }
+    std::printf("%7s %9s %8s %9s %-10s %-20s %s\n", "time", "pages/s", "MB/s", "WSS MiB", "figure", "of",
+                vcpu.knows_vcpus ? "per vCPU, pages/s (ring entries)"
+                : vcpu.sample    ? "pages present / read (only present pages are read)"
+                                 : "");
+}
+
+// "exact", "est +-2%", "reads low".
+std::string exactness(const RateSample& s, const FigureChoice& c, bool setup_exact) {
+    std::string figure = "exact";
+    if (!c.trusted) {
+        figure = "reads low";
+    } else if (s.estimate) {
+        char b[32];
+        std::snprintf(b, sizeof b, "est +-%.0f%%", s.distinct_pages > 0 ? 100 * s.bound_pages / s.distinct_pages : 0.0);
+        figure = s.distinct_pages > 0 ? b : "est";
+    } else if (!setup_exact) {
+        figure = "estimate";
+    }
+    if (s.lost) figure += " lost:" + std::to_string(s.lost);
+    return figure;
+}
+
+// One figure in JSON: distinct pages, rate, and its bound where estimated.
+nlohmann::json figure_json(const RateSample& s) {
+    nlohmann::json j{{"distinct_pages", s.distinct_pages},
+                     {"pages_per_s", s.seconds > 0 ? s.distinct_pages / s.seconds : 0},
+                     {"estimate", s.estimate}};
+    if (s.estimate) j["bound_pages"] = s.bound_pages;
+    return j;
+}
+
+// What a run adds up over its intervals.
+struct RateTotals {
+    uint64_t samples = 0, wss = 0;
+    double peak = 0, sum_rate = 0;
     std::vector<uint64_t> intervals_over;  // per vCPU: intervals above the quota
     std::vector<std::string> vcpu_labels;
-    double peak = 0, sum_rate = 0;
-    uint64_t samples = 0, wss = 0;
+};
+
+// The interval's per-vCPU rates: where they come from the rings, only while
+// the rings cover the guest (else they read 0 and say nothing).
+std::vector<VcpuRate> interval_vcpu_rates(const TargetInterval& in, MeasuredTarget& m, const RatePlan& p,
+                                          std::string& none_why) {
+    if (!p.quota) return {};
+    RateSetup& setup = m.vcpu_setup();
+    if (setup.vcpu_view == VcpuView::ring) {
+        if (in.choice.figure != DirtyFigure::vmm_dirty || !in.choice.trusted) {
+            none_why = "no per-vCPU figure this interval: the rings do not cover the guest now";
+            return {};
+        }
+        return vcpu_rates(*in.vmm_dirty, setup, p.quota);
+    }
+    const RateSample* s = setup.vcpu_threads && in.written ? &*in.written : in.vmm_dirty ? &*in.vmm_dirty : nullptr;
+    return s ? vcpu_rates(*s, setup, p.quota) : std::vector<VcpuRate>{};
+}
+
+void print_interval_json(double t, const TargetProcess& target, const TargetInterval& in, MeasuredTarget& m,
+                         const RatePlan& p, const std::vector<VcpuRate>& rates, const Forecast& f, uint64_t wss) {
+    const RateSample& s = in.figure();
+    const RateSetup& figure_setup = in.choice.figure == DirtyFigure::vmm_dirty ? *m.kernel() : *m.hashing();
+    const double rate = s.seconds > 0 ? s.distinct_pages / s.seconds : 0;
+    nlohmann::json line{{"time_s", t},
+                        {"pid", target.pid},
+                        {"method", m.method()},
+                        {"figure", dirty_figure_name(in.choice.figure)},
+                        {"figure_why", in.choice.why},
+                        {"exact", in.choice.trusted && !s.estimate && figure_setup.exact},
+                        {"trusted", in.choice.trusted},
+                        {"logging", target.has_kvm_vm ? dirty_logging_name(in.logging.logging) : "no-vm"},
+                        {"logging_evidence", logging_evidence_name(in.logging.evidence)},
+                        {"memslots_logging", in.logging.memslots_logging},
+                        {"interval_s", s.seconds},
+                        {"distinct_pages", s.distinct_pages},
+                        {"pages_per_s", rate},
+                        {"bytes_per_s", s.bytes_per_s},
+                        {"working_set_pages", wss},
+                        {"lost", s.lost},
+                        {"vcpu_pages_per_s", in.choice.figure == DirtyFigure::vmm_dirty ? s.vcpu_pages_per_s
+                                                                                         : std::vector<double>{}},
+                        {"forecast",
+                         {{"converges", f.converges},
+                          {"rounds", f.rounds},
+                          {"total_s", f.total_s},
+                          {"downtime_s", f.downtime_s},
+                          {"summary", f.summary}}}};
+    if (s.estimate) line["bound_pages"] = s.bound_pages;
+    line["vmm_dirty"] = in.vmm_dirty ? figure_json(*in.vmm_dirty) : nlohmann::json();
+    line["written"] = in.written ? figure_json(*in.written) : nlohmann::json();
+    const RateSetup& vcpu = m.vcpu_setup();
+    if (p.quota) {
+        line["quota_pages_per_s"] = *p.quota;
+        if (vcpu.vcpu_view != VcpuView::none) {
+            line["vcpu_figure"] = vcpu_figure(vcpu);
+            nlohmann::json vcpus = nlohmann::json::array(), over = nlohmann::json::array();
+            for (const VcpuRate& r : rates) {
+                if (!r.alive && r.pages_per_s == 0) continue;  // a thread that ended before the interval
+                nlohmann::json v{{"vcpu", r.vcpu},
+                                 {"pages_per_s", r.pages_per_s},
+                                 {"bytes_per_s", r.pages_per_s * 4096},
+                                 {"over_quota", r.over_quota}};
+                if (r.tid) v["tid"] = r.tid, v["thread"] = r.thread;
+                vcpus.push_back(std::move(v));
+                if (r.over_quota) over.push_back(r.vcpu);
+            }
+            line["vcpus"] = std::move(vcpus);
+            line["vcpus_over_quota"] = std::move(over);
+        }
+    }
+    if (const RateSetup* h = m.hashing(); h && h->sample) {
+        const SampleReadStats r = h->sample->last_read_stats();
+        line["present_pages"] = r.present;
+        line["pages_read"] = r.pages_read;
+        line["swapped_pages"] = r.swapped;
+    }
+    std::printf("%s\n", line.dump().c_str());
+}
+
+void print_interval_line(double t, const TargetInterval& in, MeasuredTarget& m, const RatePlan& p,
+                         const std::vector<VcpuRate>& rates, const std::string& no_vcpus, uint64_t wss) {
+    const RateSample& s = in.figure();
+    const bool kernel_figure = in.choice.figure == DirtyFigure::vmm_dirty;
+    const RateSetup& figure_setup = kernel_figure ? *m.kernel() : *m.hashing();
+    const double rate = s.seconds > 0 ? s.distinct_pages / s.seconds : 0;
+    std::string detail;
+    if (kernel_figure) {
+        for (size_t v = 0; v < s.vcpu_pages_per_s.size(); ++v) {
+            if (s.vcpu_pages_per_s[v] == 0) continue;
+            detail += (detail.empty() ? "" : " ") + std::to_string(v) + ":" + format_count(s.vcpu_pages_per_s[v]);
+        }
+    } else if (figure_setup.sample) {
+        const SampleReadStats r = figure_setup.sample->last_read_stats();
+        detail = format_count(double(r.present)) + " / " + format_count(double(r.pages_read));
+        if (r.swapped) detail += " (" + format_count(double(r.swapped)) + " swapped, not read)";
+    }
+    const std::string of = std::string(dirty_figure_name(in.choice.figure)) + ", log " +
+                           (in.logging.evidence == LoggingEvidence::none ? "-" : dirty_logging_name(in.logging.logging)) +
+                           (in.logging.evidence == LoggingEvidence::inferred ? "?" : "");
+    std::printf("%6.1fs %9s %8.1f %9.1f %-10s %-20s %s\n", t, format_count(rate).c_str(), s.bytes_per_s / 1e6,
+                double(wss) * 4096 / (1 << 20), exactness(s, in.choice, figure_setup.exact).c_str(), of.c_str(),
+                detail.c_str());
+    if (!p.quota || m.vcpu_setup().vcpu_view == VcpuView::none) return;
+    if (!no_vcpus.empty()) std::printf("%8s(%s)\n", "", no_vcpus.c_str());
+    else print_vcpu_table(rates);
+}
+
+void print_summary(const RateTotals& totals, const RatePlan& p, const MeasuredTarget& m, const Forecast& f) {
+    std::printf("over %llu intervals: %s pages/s on average, %s at peak, working set %.1f MiB\n",
+                (unsigned long long)totals.samples, format_count(totals.sum_rate / double(totals.samples)).c_str(),
+                format_count(totals.peak).c_str(), double(totals.wss) * 4096 / (1 << 20));
+    std::printf("precopy at %s/s with a %lld ms downtime limit: %s\n", format_bytes(double(p.bandwidth)).c_str(),
+                (long long)p.downtime.count(), f.summary.c_str());
+    if (!p.quota || m.vcpu_setup().vcpu_view == VcpuView::none) return;
+    std::string over;
+    for (size_t v = 0; v < totals.intervals_over.size(); ++v)
+        if (totals.intervals_over[v])
+            over += std::string(over.empty() ? "" : ", ") + totals.vcpu_labels[v] + " in " +
+                    std::to_string(totals.intervals_over[v]) + " of " + std::to_string(totals.samples) + " intervals";
+    std::printf("over the quota of %s pages/s: %s\n", format_count(*p.quota).c_str(),
+                over.empty() ? "no vCPU" : over.c_str());
+}
+
+int run_rate(const RateOptions& o) {
+    auto plan = plan_rate(o);
+    if (!plan) return usage_error(plan.error());
+    const RatePlan& p = *plan;
+    auto target = inspect_process(o.pid);
+    if (!target) return usage_error(target.error());
+    auto measured = MeasuredTarget::open(p.method.method, *target, p.method.options);
+    if (!measured) return usage_error(measured.error());
+    MeasuredTarget& m = **measured;
+    if (Status s = m.start(); !s) return usage_error(s.error());
+    catch_interrupts();
+
+    // --method bpf on a VM that does not log: its figure reads 0 until it does.
+    if (p.method.method == RateMethod::bpf) {
+        const LoggingView now = m.read_logging();
+        if (now.evidence == LoggingEvidence::kernel && now.logging != DirtyLogging::ring)
+            std::fprintf(stderr,
+                         "dtrack rate: pid %d's VM is not logging dirty pages into its rings now (%s), so the kernel "
+                         "pushes nothing and the bpf figure reads low (0) until it does; fix: use --method auto "
+                         "(page hashing while it does not log) or --method sample, or measure during a migration\n",
+                         o.pid, logging_label(now).c_str());
+    }
+    if (!o.json) print_header(*target, m, p);
+    else if (p.quota && m.vcpu_setup().no_vcpu_view)
+        std::fprintf(stderr, "dtrack rate: %s\n", m.vcpu_setup().no_vcpu_view->message().c_str());
+    std::fflush(stdout);
+
+    const auto start = std::chrono::steady_clock::now();
+    RateTotals totals;
+    std::string last_why;
     const auto forecast_now = [&](double rate_bytes) {
-        const uint64_t mem = memory.value_or(round_one_bytes(tracker, *setup, wss));
+        RateSetup& ws = m.working_set_setup();
+        const uint64_t mem = p.memory.value_or(round_one_bytes(*ws.tracker, ws, totals.wss));
         return forecast_precopy({.memory_bytes = mem,
-                                 .working_set_bytes = wss * 4096,
+                                 .working_set_bytes = totals.wss * 4096,
                                  .dirty_bytes_per_s = rate_bytes,
-                                 .bandwidth = double(*bandwidth),
-                                 .downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime)});
+                                 .bandwidth = double(p.bandwidth),
+                                 .downtime = p.downtime});
     };
-    const int code = measure_every(*interval, o.pid, "dtrack rate", "run ended",
-                                   [&] { return o.count == 0 || samples < o.count; }, [&]() -> Status {
-        refresh_vcpu_threads(*setup, o.pid);
-        auto s = meter.sample();
-        if (!s) return s.error();
-        ++samples;
-        const std::vector<VcpuRate> rates = quota ? vcpu_rates(*s, *setup, quota) : std::vector<VcpuRate>{};
-        intervals_over.resize(std::max(intervals_over.size(), rates.size()));
-        vcpu_labels.resize(intervals_over.size());
+    const int code = measure_every(p.interval, o.pid, "dtrack rate", "run ended",
+                                   [&] { return o.count == 0 || totals.samples < o.count; }, [&]() -> Status {
+        refresh_vcpu_threads(m.vcpu_setup(), o.pid);
+        auto in = m.sample();
+        if (!in) return in.error();
+        ++totals.samples;
+        std::string no_vcpus;
+        const std::vector<VcpuRate> rates = interval_vcpu_rates(*in, m, p, no_vcpus);
+        totals.intervals_over.resize(std::max(totals.intervals_over.size(), rates.size()));
+        totals.vcpu_labels.resize(totals.intervals_over.size());
         for (const VcpuRate& r : rates) {
-            intervals_over[r.vcpu] += r.over_quota;
-            vcpu_labels[r.vcpu] = r.label();
+            totals.intervals_over[r.vcpu] += r.over_quota;
+            totals.vcpu_labels[r.vcpu] = r.label();
         }
-        wss = working_set_pages(*s, *setup);
-        const double rate = s->seconds > 0 ? s->distinct_pages / s->seconds : 0;
-        peak = std::max(peak, rate);
-        sum_rate += rate;
+        const RateSample& ws_sample = m.hashing() ? *in->written : *in->vmm_dirty;
+        totals.wss = working_set_pages(ws_sample, m.working_set_setup());
+        const RateSample& s = in->figure();
+        const double rate = s.seconds > 0 ? s.distinct_pages / s.seconds : 0;
+        totals.peak = std::max(totals.peak, rate);
+        totals.sum_rate += rate;
         const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        const Forecast f = forecast_now(s->bytes_per_s);
         if (o.json) {
-            nlohmann::json line{{"time_s", t},
-                                {"pid", o.pid},
-                                {"method", setup->method},
-                                {"exact", !s->estimate && setup->exact},
-                                {"interval_s", s->seconds},
-                                {"distinct_pages", s->distinct_pages},
-                                {"pages_per_s", rate},
-                                {"bytes_per_s", s->bytes_per_s},
-                                {"working_set_pages", wss},
-                                {"lost", s->lost},
-                                {"vcpu_pages_per_s", s->vcpu_pages_per_s},
-                                {"forecast",
-                                 {{"converges", f.converges},
-                                  {"rounds", f.rounds},
-                                  {"total_s", f.total_s},
-                                  {"downtime_s", f.downtime_s},
-                                  {"summary", f.summary}}}};
-            if (s->estimate) line["bound_pages"] = s->bound_pages;
-            if (quota) {
-                line["quota_pages_per_s"] = *quota;
-                if (setup->vcpu_view != VcpuView::none) {
-                    line["vcpu_figure"] = vcpu_figure(*setup);
-                    nlohmann::json vcpus = nlohmann::json::array(), over = nlohmann::json::array();
-                    for (const VcpuRate& r : rates) {
-                        if (!r.alive && r.pages_per_s == 0) continue;  // a thread that ended before the interval
-                        nlohmann::json v{{"vcpu", r.vcpu},
-                                         {"pages_per_s", r.pages_per_s},
-                                         {"bytes_per_s", r.pages_per_s * 4096},
-                                         {"over_quota", r.over_quota}};
-                        if (r.tid) v["tid"] = r.tid, v["thread"] = r.thread;
-                        vcpus.push_back(std::move(v));
-                        if (r.over_quota) over.push_back(r.vcpu);
-                    }
-                    line["vcpus"] = std::move(vcpus);
-                    line["vcpus_over_quota"] = std::move(over);
-                }
-            }
-            if (setup->sample) {
-                const SampleReadStats r = setup->sample->last_read_stats();
-                line["present_pages"] = r.present;
-                line["pages_read"] = r.pages_read;
-                line["swapped_pages"] = r.swapped;
-            }
-            std::printf("%s\n", line.dump().c_str());
+            print_interval_json(t, *target, *in, m, p, rates, forecast_now(s.bytes_per_s), totals.wss);
         } else {
-            std::string figure = "exact";
-            if (s->estimate) {
-                char b[32];
-                std::snprintf(b, sizeof b, "est +-%.0f%%",
-                              s->distinct_pages > 0 ? 100 * s->bound_pages / s->distinct_pages : 0.0);
-                figure = s->distinct_pages > 0 ? b : "est";
-            } else if (!setup->exact) {
-                figure = "estimate";
-            }
-            if (s->lost) figure += " lost:" + std::to_string(s->lost);
-            std::string vcpus;
-            for (size_t v = 0; v < s->vcpu_pages_per_s.size(); ++v) {
-                if (s->vcpu_pages_per_s[v] == 0) continue;
-                vcpus += (vcpus.empty() ? "" : " ") + std::to_string(v) + ":" + format_count(s->vcpu_pages_per_s[v]);
-            }
-            if (setup->sample) {
-                const SampleReadStats r = setup->sample->last_read_stats();
-                vcpus = format_count(double(r.present)) + " / " + format_count(double(r.pages_read));
-                if (r.swapped) vcpus += " (" + format_count(double(r.swapped)) + " swapped, not read)";
-            }
-            std::printf("%6.1fs %9s %8.1f %9.1f %-10s %s\n", t, format_count(rate).c_str(), s->bytes_per_s / 1e6,
-                        double(wss) * 4096 / (1 << 20), figure.c_str(), vcpus.c_str());
-            if (quota && setup->vcpu_view != VcpuView::none) print_vcpu_table(rates);
+            // A switch of figure, or of its reason, is said once, when it happens.
+            if (in->choice.why != last_why)
+                std::printf("%6.1fs %s: %s\n", t, dirty_figure_name(in->choice.figure), in->choice.why.c_str());
+            print_interval_line(t, *in, m, p, rates, no_vcpus, totals.wss);
         }
+        last_why = in->choice.why;
         std::fflush(stdout);
         return Ok{};
     });
-    if (samples && !o.json) {
-        const Forecast f = forecast_now(sum_rate / double(samples) * 4096);
-        std::printf("over %llu intervals: %s pages/s on average, %s at peak, working set %.1f MiB\n",
-                    (unsigned long long)samples, format_count(sum_rate / double(samples)).c_str(),
-                    format_count(peak).c_str(), double(wss) * 4096 / (1 << 20));
-        std::printf("precopy at %s/s with a %lld ms downtime limit: %s\n", format_bytes(double(*bandwidth)).c_str(),
-                    (long long)std::chrono::duration_cast<std::chrono::milliseconds>(*downtime).count(),
-                    f.summary.c_str());
-        if (quota && setup->vcpu_view != VcpuView::none) {
-            std::string over;
-            for (size_t v = 0; v < intervals_over.size(); ++v)
-                if (intervals_over[v])
-                    over += std::string(over.empty() ? "" : ", ") + vcpu_labels[v] + " in " +
-                            std::to_string(intervals_over[v]) + " of " + std::to_string(samples) + " intervals";
-            std::printf("over the quota of %s pages/s: %s\n", format_count(*quota).c_str(),
-                        over.empty() ? "no vCPU" : over.c_str());
-        }
-    }
+    if (totals.samples && !o.json)
+        print_summary(totals, p, m, forecast_now(totals.sum_rate / double(totals.samples) * 4096));
     return code;
 }
 

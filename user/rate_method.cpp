@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "dtrack/kvm_vm_state.hpp"
 #include "dtrack/units.hpp"
 #include "vcpu_rates.hpp"
 
@@ -12,7 +13,9 @@ namespace {
 
 std::string who(const TargetProcess& t) { return "pid " + std::to_string(t.pid) + " (" + t.comm + ")"; }
 
-Result<RateSetup> setup_bpf(const TargetProcess& t, const RateMethodOptions& o) {
+}  // namespace
+
+Result<RateSetup> setup_ring_events(const TargetProcess& t, const RateMethodOptions& o) {
     // First what holds for every target: from a PID namespace of our own the
     // tracepoint's process ids never match ours (BpfSource says why).
     if (!in_initial_pid_namespace()) {
@@ -41,7 +44,7 @@ Result<RateSetup> setup_bpf(const TargetProcess& t, const RateMethodOptions& o) 
     return s;
 }
 
-Result<RateSetup> setup_sample(const TargetProcess& t, const RateMethodOptions& o) {
+Result<RateSetup> setup_hashing(const TargetProcess& t, const RateMethodOptions& o) {
     auto tracker = std::make_unique<Tracker>();
     auto regions = add_process_regions(*tracker, t.pid);
     if (!regions) return regions.error();
@@ -64,37 +67,58 @@ Result<RateSetup> setup_sample(const TargetProcess& t, const RateMethodOptions& 
     return s;
 }
 
+namespace {
+
 Result<RateSetup> choose_rate_method(RateMethod method, const TargetProcess& t, const RateMethodOptions& o) {
     switch (method) {
     case RateMethod::bpf: {
-        auto s = setup_bpf(t, o);
+        auto s = setup_ring_events(t, o);
         if (s) s->why = "asked for (--method bpf)";
         return s;
     }
     case RateMethod::sample: {
-        auto s = setup_sample(t, o);
+        auto s = setup_hashing(t, o);
         if (s) s->why = "asked for (--method sample)";
         return s;
     }
     case RateMethod::automatic:
         break;
     }
-    // auto: the exact kernel view when the target is a dirty-ring VMM and BPF
-    // attaches; page hashing otherwise, saying why.
+    // auto, for one method that holds for the whole run (dtrack record): the
+    // exact kernel view when the target is a dirty-ring VMM that logs into
+    // its rings now and BPF attaches; page hashing otherwise, saying why. A
+    // VM that is not logging pushes nothing: its ring figure would read 0.
+    // (dtrack rate and the sidecar choose again every interval: MeasuredTarget.)
     if (t.has_kvm_vm && t.has_dirty_ring) {
-        auto s = setup_bpf(t, o);
+        std::string not_logging;
+        if (auto reader = KvmStateReader::open(t.pid)) {
+            auto vms = (*reader)->read();
+            const bool logs = vms && std::any_of(vms->begin(), vms->end(), [](const KvmVmState& vm) {
+                                  return vm.logging() == DirtyLogging::ring;
+                              });
+            if (vms && !logs) not_logging = "its VM is not logging dirty pages into its rings now";
+        }
+        if (!not_logging.empty()) {
+            auto s = setup_hashing(t, o);
+            if (s)
+                s->why = "auto: " + who(t) + " runs a KVM VM with the dirty ring, but " + not_logging +
+                         " (a VMM logs while it migrates or measures), so no kernel event follows its writes: "
+                         "hashing pages instead";
+            return s;
+        }
+        auto s = setup_ring_events(t, o);
         if (s) {
             s->why = "auto: " + who(t) + " runs a KVM VM with the dirty ring (" + std::to_string(t.vcpus_with_ring) +
                      " vCPU rings), and BPF tracepoints attach here";
             return s;
         }
-        auto fallback = setup_sample(t, o);
+        auto fallback = setup_hashing(t, o);
         if (fallback)
             fallback->why = "auto: the VM uses the dirty ring but BPF is unavailable (" + s.error().what +
                             "); hashing pages instead";
         return fallback;
     }
-    auto s = setup_sample(t, o);
+    auto s = setup_hashing(t, o);
     if (s)
         s->why = "auto: " + who(t) +
                  (t.has_kvm_vm ? " runs a KVM VM without the dirty ring" : " runs no KVM VM") +

@@ -62,6 +62,11 @@ struct RateMethodOptions {
 // Builds a tracker (regions and source) for `method` on `target`.
 Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& target,
                                     const RateMethodOptions& options);
+// One method's tracker each: the kernel's ring pushes (BpfSource on a
+// dirty-ring VMM; refused with the cause and the fix elsewhere), and page
+// hashing (SampleSource). `why` is left empty.
+Result<RateSetup> setup_ring_events(const TargetProcess& target, const RateMethodOptions& options);
+Result<RateSetup> setup_hashing(const TargetProcess& target, const RateMethodOptions& options);
 
 // The options as typed, shared by the commands that measure (rate, sidecar, record).
 // "auto" | "bpf" | "sample"; "uffd" gets its own explanation.

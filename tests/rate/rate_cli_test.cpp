@@ -50,7 +50,8 @@ TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
     const std::vector<json> intervals = json_lines(r.output);
     for (const json& j : intervals) {
         const std::string line = j.dump();
-        EXPECT_EQ(j["method"], "bpf");
+        EXPECT_EQ(j["method"], "auto");
+        EXPECT_EQ(j["figure"], "vmm-dirty") << line;
         EXPECT_TRUE(j["exact"].get<bool>());
         ASSERT_EQ(j["vcpu_pages_per_s"].size(), 2u) << line;
         EXPECT_EQ(j["lost"], 0);

@@ -32,8 +32,10 @@ std::vector<MetricFamily> metric_families(const std::vector<Figures>& targets, c
 
     MetricFamily info{.name = "dtrack_target",
                       .type = MetricType::info,
-                      .help = "One series per attached target: the process, and how it is measured (method bpf: "
-                              "exact, from KVM's dirty ring; sample: an estimate from hashing a sample of pages)."};
+                      .help = "One series per attached target: the process, and how it is measured (method auto: the "
+                              "ring pushes while the VM logs into its rings, page hashing otherwise, exact=false as it "
+                              "changes; bpf: exact, from KVM's dirty ring; sample: an estimate from hashing a sample of "
+                              "pages)."};
     for (const Figures& t : targets)
         info.samples.push_back({{{"target", t.target},
                                  {"pid", std::to_string(t.pid)},
@@ -46,7 +48,8 @@ std::vector<MetricFamily> metric_families(const std::vector<Figures>& targets, c
 
     add(per_target("dtrack_dirty_pages", MetricType::counter,
                    "Distinct pages dirtied in each harvest interval, summed over the intervals: its rate is the "
-                   "dirty rate dtrack rate prints (method sample: the estimate, rounded).",
+                   "dirty rate dtrack rate prints, from the figure dtrack_dirty_figure names for each interval "
+                   "(an estimate, rounded, when hashing a sample). Continuous when the figure switches.",
                    targets, [](const Figures& t) { return double(t.dirty_pages); }));
     add(per_target("dtrack_measured_seconds", MetricType::counter,
                    "Seconds of the harvest intervals summed in dtrack_dirty_pages_total: the increase of the one over "
@@ -54,6 +57,42 @@ std::vector<MetricFamily> metric_families(const std::vector<Figures>& targets, c
                    targets, [](const Figures& t) { return t.measured_seconds; }));
     add(per_target("dtrack_harvests", MetricType::counter, "Harvest intervals measured.", targets,
                    [](const Figures& t) { return double(t.harvests); }));
+    add(per_target("dtrack_vmm_dirty_pages", MetricType::counter,
+                   "Pages the kernel marked dirty for the VMM since it last write-protected them (ring pushes), "
+                   "distinct per harvest interval, summed: exact while the VM logs into its dirty rings "
+                   "(dtrack_dirty_logging), flat while it does not. Only for a dirty-ring VMM watched by BPF.",
+                   targets, [](const Figures& t) { return maybe(t.vmm_dirty_pages); }));
+    add(per_target("dtrack_written_pages", MetricType::counter,
+                   "Distinct pages written in each harvest interval, found by hashing pages of the process (a "
+                   "sample: the estimate, rounded), summed. Only where pages are hashed (methods auto and sample).",
+                   targets, [](const Figures& t) { return maybe(t.written_pages); }));
+
+    MetricFamily figure{.name = "dtrack_dirty_figure",
+                        .type = MetricType::gauge,
+                        .help = "Which figure the last interval added to dtrack_dirty_pages_total: 1 for it, 0 for "
+                                "the other (vmm-dirty: ring pushes while the VM logs; written: page hashing)."};
+    MetricFamily trusted{.name = "dtrack_dirty_figure_trusted",
+                         .type = MetricType::gauge,
+                         .help = "0 where the last interval's figure reads low (method bpf on a VM that does not "
+                                 "log dirty pages into its rings), else 1."};
+    MetricFamily logging{.name = "dtrack_dirty_logging",
+                         .type = MetricType::gauge,
+                         .help = "The VM's dirty logging at the last interval: 1 for its state (off, ring, bitmap), "
+                                 "0 for the others; evidence=kernel where read from struct kvm, inferred where "
+                                 "guessed from ring pushes. Only for a process that runs a KVM VM."};
+    for (const Figures& t : targets) {
+        if (t.figure.empty()) continue;  // no interval yet
+        for (const char* name : {"vmm-dirty", "written"})
+            figure.samples.push_back({{{"target", t.target}, {"figure", name}}, t.figure == name ? 1.0 : 0.0});
+        trusted.samples.push_back({{{"target", t.target}}, t.figure_trusted ? 1.0 : 0.0});
+        if (!t.logging) continue;
+        for (const char* state : {"off", "ring", "bitmap"})
+            logging.samples.push_back({{{"target", t.target}, {"state", state}, {"evidence", t.logging_evidence}},
+                                       *t.logging == state ? 1.0 : 0.0});
+    }
+    add(std::move(figure));
+    add(std::move(trusted));
+    add(std::move(logging));
 
     MetricFamily vcpu{.name = "dtrack_vcpu_dirty_pages",
                       .type = MetricType::counter,

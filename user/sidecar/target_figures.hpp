@@ -26,7 +26,7 @@ struct TargetFigures {
     std::string target;  // the label: the pid file's stem, or COMM-PID
     pid_t pid = 0;
     std::string comm;
-    std::string method;  // "bpf" | "sample"
+    std::string method;  // "auto" | "bpf" | "sample" | "sample-exact"
     std::string source;  // what the method hooks or does
     bool exact = false;
     uint64_t page_size = 4096;
@@ -34,7 +34,16 @@ struct TargetFigures {
     // Counters: they only grow while the target is attached.
     uint64_t harvests = 0;           // intervals measured
     double measured_seconds = 0;     // their summed length
-    uint64_t dirty_pages = 0;        // distinct pages dirtied per interval, summed (an estimate rounded, for sample)
+    uint64_t dirty_pages = 0;        // each interval's figure (below), summed: continuous across switches
+    // The two figures on their own, where measured (dtrack/dirty_figure.hpp):
+    std::optional<uint64_t> vmm_dirty_pages;  // ring pushes, distinct per interval, summed
+    std::optional<uint64_t> written_pages;    // page hashing, distinct per interval, summed (estimates rounded)
+
+    // Which figure the last interval counted in dirty_pages, and the VM's logging state.
+    std::string figure;          // "vmm-dirty" | "written"; "" before the first interval
+    bool figure_trusted = true;  // false: it reads low (--method bpf on a VM that does not log)
+    std::optional<std::string> logging;  // "off" | "ring" | "bitmap"; absent for a process without a KVM VM
+    std::string logging_evidence;        // "kernel" | "inferred"
     std::vector<uint64_t> vcpu_pages;  // ring entries, or (--quota) threads' write faults, per vCPU; empty: no vCPU view
     std::vector<std::pair<uint32_t, uint64_t>> slot_pages;  // (memslot id, pages); empty: no memslot view
     // Absent where the method cannot see them.

@@ -33,28 +33,31 @@ Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string targ
     if (!pidfd.valid()) return errno_error("pidfd_open of pid " + std::to_string(pid), errno, "check the PID");
     UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
     if (!stop.valid()) return errno_error("eventfd", errno);
-    auto setup = setup_rate_method(o.method, *process, o.method_options);
-    if (!setup) return setup.error();
+    auto measured = MeasuredTarget::open(o.method, *process, o.method_options);
+    if (!measured) return measured.error();
 
     TargetFigures identity{.target = target.empty() ? process->comm + "-" + std::to_string(pid) : std::move(target),
                            .pid = pid,
                            .comm = process->comm,
-                           .method = setup->method,
-                           .source = setup->source,
-                           .exact = setup->exact};
-    if (setup->tracker->region_count() > 0) identity.page_size = setup->tracker->region(0).page_size;
-    std::unique_ptr<TargetHarvester> h(new TargetHarvester(std::move(identity), std::move(setup.value()),
+                           .method = (*measured)->method(),
+                           .source = (*measured)->sources()};
+    // "exact" is the method's, for the info series: auto's figure changes
+    // with the VM's state, and dtrack_dirty_figure says which it is.
+    const MeasuredTarget& m = **measured;
+    identity.exact = m.method() == "auto" ? false : (m.kernel() ? m.kernel()->exact : m.hashing()->exact);
+    const RateSetup& ws = (*measured)->working_set_setup();
+    if (ws.tracker->region_count() > 0) identity.page_size = ws.tracker->region(0).page_size;
+    std::unique_ptr<TargetHarvester> h(new TargetHarvester(std::move(identity), std::move(measured.value()),
                                                            std::move(pidfd), std::move(stop), o, std::move(on_exit)));
-    if (Status s = h->meter_.start(); !s) return s.error();
+    if (Status s = h->measured_->start(); !s) return s.error();
     h->thread_ = std::thread([raw = h.get()] { raw->run(); });
     return h;
 }
 
-TargetHarvester::TargetHarvester(TargetFigures identity, RateSetup setup, UniqueFd pidfd, UniqueFd stop,
-                                 const HarvestOptions& o, std::function<void()> on_exit)
+TargetHarvester::TargetHarvester(TargetFigures identity, std::unique_ptr<MeasuredTarget> measured, UniqueFd pidfd,
+                                 UniqueFd stop, const HarvestOptions& o, std::function<void()> on_exit)
     : identity_(std::move(identity)),
-      setup_(std::move(setup)),
-      meter_(*setup_.tracker),
+      measured_(std::move(measured)),
       pidfd_(std::move(pidfd)),
       stop_(std::move(stop)),
       interval_(o.interval),
@@ -106,13 +109,14 @@ void TargetHarvester::run() {
 }
 
 bool TargetHarvester::harvest_once() {
-    refresh_vcpu_threads(setup_, identity_.pid);
-    auto sample = meter_.sample([&](RegionId region, uint64_t word, uint64_t bits) {
+    RateSetup& ws = measured_->working_set_setup();
+    refresh_vcpu_threads(measured_->vcpu_setup(), identity_.pid);
+    auto in = measured_->sample([&](RegionId region, uint64_t word, uint64_t bits) {
         for (; bits; bits &= bits - 1) windows_.mark(region, word * 64 + uint64_t(__builtin_ctzll(bits)));
     });
-    if (!sample) {
-        if (sample.error().errno_value == ESRCH || !process_alive(identity_.pid)) return false;
-        if (!failing_) log_line(describe(identity_) + ": a harvest failed: " + sample.error().message());
+    if (!in) {
+        if (in.error().errno_value == ESRCH || !process_alive(identity_.pid)) return false;
+        if (!failing_) log_line(describe(identity_) + ": a harvest failed: " + in.error().message());
         failing_ = true;
         return true;
     }
@@ -121,23 +125,37 @@ bool TargetHarvester::harvest_once() {
     windows_.close_interval(Clock::now());
 
     TargetFigures f = figures();  // this thread is the only writer
+    const RateSample& figure = in->figure();
+    const auto pages = [](const RateSample& s) { return uint64_t(std::llround(std::max(s.distinct_pages, 0.0))); };
     ++f.harvests;
-    f.measured_seconds += sample->seconds;
-    f.dirty_pages += uint64_t(std::llround(std::max(sample->distinct_pages, 0.0)));
+    f.measured_seconds += figure.seconds;
+    f.dirty_pages += pages(figure);
+    if (in->vmm_dirty) f.vmm_dirty_pages = f.vmm_dirty_pages.value_or(0) + pages(*in->vmm_dirty);
+    if (in->written) f.written_pages = f.written_pages.value_or(0) + pages(*in->written);
+    if (f.figure != dirty_figure_name(in->choice.figure) && !f.figure.empty())
+        log_line(describe(identity_) + ": now " + dirty_figure_name(in->choice.figure) + ": " + in->choice.why);
+    f.figure = dirty_figure_name(in->choice.figure);
+    f.figure_trusted = in->choice.trusted;
+    if (in->logging.evidence != LoggingEvidence::none) {
+        f.logging = dirty_logging_name(in->logging.logging);
+        f.logging_evidence = logging_evidence_name(in->logging.evidence);
+    }
     read_counters(f);
-    // The windows hold the pages the source marked: all of them for an exact
-    // method. Sampling marks sampled pages, and its sample shrinks as the
-    // target's memory grows (nested: today's sample is inside every earlier,
-    // larger one), so only the window's pages in today's sample count, each
-    // standing for present / in_sample pages. Scaling every page ever marked
-    // by today's ratio would over-count (680 MiB for a 480 MiB set).
-    if (setup_.sample && sample->estimate) {
-        const SampleEstimate e = setup_.sample->last_estimate();
+    // The working set is made of the pages the working-set setup marked:
+    // all of them for an exact method. Sampling marks sampled pages, and its
+    // sample shrinks as the target's memory grows (nested: today's sample is
+    // inside every earlier, larger one), so only the window's pages in
+    // today's sample count, each standing for present / in_sample pages.
+    // Scaling every page ever marked by today's ratio would over-count
+    // (680 MiB for a 480 MiB set).
+    const RateSample& ws_sample = measured_->hashing() ? *in->written : *in->vmm_dirty;
+    if (ws.sample && ws_sample.estimate) {
+        const SampleEstimate e = ws.sample->last_estimate();
         const double scale = e.in_sample ? double(e.total) / double(e.in_sample) : 0;
-        const Tracker& tracker = *setup_.tracker;
+        const Tracker& tracker = *ws.tracker;
         const auto in_sample = [&](RegionId region, uint64_t page) {
             const Region& r = tracker.region(region);
-            return setup_.sample->in_sample(r.base + page * r.page_size);
+            return ws.sample->in_sample(r.base + page * r.page_size);
         };
         f.working_set_10s_pages = uint64_t(std::llround(double(windows_.distinct_pages_where(window_10s, in_sample)) * scale));
         f.working_set_60s_pages = uint64_t(std::llround(double(windows_.distinct_pages_where(window_60s, in_sample)) * scale));
@@ -145,13 +163,20 @@ bool TargetHarvester::harvest_once() {
         f.working_set_10s_pages = windows_.distinct_pages(window_10s);
         f.working_set_60s_pages = windows_.distinct_pages(window_60s);
     }
-    f.memory_bytes = round_one_bytes(*setup_.tracker, setup_, working_set_pages(*sample, setup_));
-    if (sample->estimate) f.estimate_bound_pages = sample->bound_pages;
+    f.memory_bytes = round_one_bytes(*ws.tracker, ws, working_set_pages(ws_sample, ws));
+    f.estimate_bound_pages.reset();
+    if (figure.estimate) f.estimate_bound_pages = figure.bound_pages;
     f.vcpus.clear();
-    for (const VcpuRate& r : vcpu_rates(*sample, setup_, quota_))
-        f.vcpus.push_back({.tid = r.tid, .thread = r.thread, .alive = r.alive, .pages_per_s = r.pages_per_s,
-                           .over_quota = r.over_quota});
-    if (setup_.vcpu_view != VcpuView::none) f.quota_pages_per_s = quota_;
+    RateSetup& vcpu = measured_->vcpu_setup();
+    // Ring vCPUs' rates mean something only while the rings cover the guest.
+    const bool ring_rates_hold = in->choice.figure == DirtyFigure::vmm_dirty && in->choice.trusted;
+    if (vcpu.vcpu_view == VcpuView::thread_faults || (vcpu.vcpu_view == VcpuView::ring && ring_rates_hold)) {
+        const RateSample& s = vcpu.vcpu_view == VcpuView::ring ? *in->vmm_dirty : *in->written;
+        for (const VcpuRate& r : vcpu_rates(s, vcpu, quota_))
+            f.vcpus.push_back({.tid = r.tid, .thread = r.thread, .alive = r.alive, .pages_per_s = r.pages_per_s,
+                               .over_quota = r.over_quota});
+    }
+    if (vcpu.vcpu_view != VcpuView::none) f.quota_pages_per_s = quota_;
 
     std::lock_guard lock(figures_mutex_);
     figures_ = std::move(f);
@@ -159,13 +184,15 @@ bool TargetHarvester::harvest_once() {
 }
 
 void TargetHarvester::read_counters(TargetFigures& f) const {
-    const Counters c = setup_.tracker->counters();
-    if (setup_.vcpu_view != VcpuView::none || setup_.knows_vcpus) f.vcpu_pages = c.pages_per_vcpu();
-    if (!setup_.bpf) return;  // what follows only the kernel's view has
+    const RateSetup& vcpu = measured_->vcpu_setup();
+    if (vcpu.vcpu_view != VcpuView::none || vcpu.knows_vcpus) f.vcpu_pages = vcpu.tracker->counters().pages_per_vcpu();
+    const RateSetup* kernel = measured_->kernel();
+    if (!kernel || !kernel->bpf) return;  // what follows only the kernel's view has
+    const Counters c = kernel->tracker->counters();
     // Memslots: the regions are slot ids 0..n-1; list those that ever had pages.
     f.slot_pages.clear();
-    for (RegionId id = 0; id < c.pages_per_region.size() && id < setup_.tracker->region_count(); ++id)
-        if (c.pages_per_region[id] > 0) f.slot_pages.emplace_back(setup_.tracker->region(id).slot, c.pages_per_region[id]);
+    for (RegionId id = 0; id < c.pages_per_region.size() && id < kernel->tracker->region_count(); ++id)
+        if (c.pages_per_region[id] > 0) f.slot_pages.emplace_back(kernel->tracker->region(id).slot, c.pages_per_region[id]);
     uint64_t lost = 0, overapproximated = 0;
     for (const SourceCounters& s : c.sources) {
         lost += s.lost;
@@ -173,7 +200,7 @@ void TargetHarvester::read_counters(TargetFigures& f) const {
     }
     f.lost_pages = lost;
     f.overapproximated_pages = overapproximated;
-    const BpfCompanionCounters ring = setup_.bpf->companion_counters();
+    const BpfCompanionCounters ring = kernel->bpf->companion_counters();
     f.ring_full_exits = 0;
     for (uint64_t n : ring.full_exits_per_vcpu) *f.ring_full_exits += n;
     f.ring_resets = 0;

@@ -1,4 +1,4 @@
-// One attached target: the method `dtrack rate` would use on it, and a
+// One attached target: measured as `dtrack rate` measures it (MeasuredTarget), and a
 // thread that harvests it every interval and keeps its figures (counters,
 // working-set windows) for scrapes to copy. A scrape never waits for a
 // harvest: figures() copies under a mutex that a harvest holds only to
@@ -20,7 +20,7 @@
 
 #include "dtrack/rate_meter.hpp"
 #include "dtrack/unique_fd.hpp"
-#include "rate_method.hpp"
+#include "measured_target.hpp"
 #include "target_figures.hpp"
 #include "working_set_windows.hpp"
 
@@ -53,13 +53,13 @@ public:
     pid_t pid() const { return identity_.pid; }
     const std::string& comm() const { return identity_.comm; }
     // How the method was chosen ("auto: pid 12 (qemu) runs a KVM VM with the dirty ring ...").
-    const std::string& why() const { return setup_.why; }
+    const std::string& why() const { return measured_->why(); }
     // With a quota: why the target has no per-vCPU rates, if it has none.
-    const std::optional<Error>& no_vcpu_view() const { return setup_.no_vcpu_view; }
+    const std::optional<Error>& no_vcpu_view() const { return measured_->vcpu_setup().no_vcpu_view; }
 
 private:
-    TargetHarvester(TargetFigures identity, RateSetup setup, UniqueFd pidfd, UniqueFd stop, const HarvestOptions& o,
-                    std::function<void()> on_exit);
+    TargetHarvester(TargetFigures identity, std::unique_ptr<MeasuredTarget> measured, UniqueFd pidfd, UniqueFd stop,
+                    const HarvestOptions& o, std::function<void()> on_exit);
     void run();
     // One interval: harvest, update the windows, publish. False when the
     // process turned out to be gone.
@@ -68,8 +68,7 @@ private:
     void read_counters(TargetFigures& f) const;
 
     const TargetFigures identity_;  // the figures' labels, fixed at attach
-    RateSetup setup_;
-    RateMeter meter_;
+    std::unique_ptr<MeasuredTarget> measured_;  // the state-aware method, as dtrack rate measures
     UniqueFd pidfd_;  // readable once the process has exited
     UniqueFd stop_;   // an eventfd: written by the destructor
     const std::chrono::nanoseconds interval_;
