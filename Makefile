@@ -131,6 +131,9 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h bpf/
 	$(Q)$(CLANG) $(BPFCFLAGS) -c $< -o $@.raw
 	$(Q)$(BPFTOOL) gen object $@ $@.raw && rm -f $@.raw
 
+# Atomic AND/OR that return the old value (BPF_FETCH) need the v3 instruction set (Linux 5.12+).
+$(BUILD)/bpf/kvm_dirty_log.bpf.o: BPFCFLAGS += -mcpu=v3
+
 # Keep BPF objects and skeletons: make would delete them as intermediates.
 .SECONDARY: $(BPF_SKELS) $(BPF_SKELS:.skel.h=.bpf.o)
 

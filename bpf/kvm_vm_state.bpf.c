@@ -19,6 +19,9 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#ifndef DTRACK_VMLINUX_FALLBACK_H
+#include "kvm_memslots.h"  /* CO-RE: needs kernel BTF */
+#endif
 #include "kvm_vm_state.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -27,25 +30,6 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 target_tgid = 0;  /* the VMM, as the initial PID namespace numbers it */
 
 #ifndef DTRACK_VMLINUX_FALLBACK_H
-
-/* The hash chains of one address space's memslots (id_hash) are walked this
- * deep; KVM hashes ids over 128 buckets, so a VM reaches it only with
- * thousands of memslots. Deeper nodes are counted as unlisted. bpf_loop
- * (Linux 5.17) walks the buckets. */
-#define CHAIN_DEPTH 16
-#define ID_HASH_BUCKETS 128
-#define MAX_ADDRESS_SPACES 2
-
-static bool is_kvm_vm_file(struct file *file)
-{
-	/* anon_inode_getfile("kvm-vm", ...): the dentry's name is "kvm-vm". */
-	char name[8] = {};
-	const unsigned char *dname = BPF_CORE_READ(file, f_path.dentry, d_name.name);
-	if (bpf_probe_read_kernel_str(name, sizeof(name), dname) != 7)
-		return false;
-	return name[0] == 'k' && name[1] == 'v' && name[2] == 'm' && name[3] == '-' && name[4] == 'v' &&
-	       name[5] == 'm' && name[6] == 0;
-}
 
 static void emit_memslot(struct seq_file *seq, __u32 fd, struct kvm_memory_slot *slot)
 {
@@ -72,11 +56,8 @@ struct walk {
 
 static long walk_bucket(__u32 bucket, struct walk *w)
 {
-	struct hlist_node *node = NULL;
-	if (bucket >= ID_HASH_BUCKETS)
-		return 1;
-	bpf_probe_read_kernel(&node, sizeof(node), &w->slots->id_hash[bucket].first);
-	for (__u32 depth = 0; depth < CHAIN_DEPTH && node; depth++) {
+	struct hlist_node *node = dtrack_bucket_first(w->slots, bucket);
+	for (__u32 depth = 0; depth < DTRACK_CHAIN_DEPTH && node; depth++) {
 		struct kvm_memory_slot *slot = (void *)node - w->node_offset;
 		w->vm->memslots++;
 		emit_memslot(w->seq, w->vm->fd, slot);
@@ -91,12 +72,7 @@ SEC("iter/task_file")
 int kvm_vm_state(struct bpf_iter__task_file *ctx)
 {
 	struct seq_file *seq = ctx->meta->seq;
-	struct task_struct *task = ctx->task;
-	struct file *file = ctx->file;
-
-	if (!task || !file || task->tgid != target_tgid || !is_kvm_vm_file(file))
-		return 0;
-	struct kvm *kvm = BPF_CORE_READ(file, private_data);
+	struct kvm *kvm = dtrack_iter_vm(ctx, target_tgid);
 	if (!kvm)
 		return 0;
 
@@ -104,25 +80,18 @@ int kvm_vm_state(struct bpf_iter__task_file *ctx)
 	vm.memslots_logging = BPF_CORE_READ(kvm, nr_memslots_dirty_logging.counter);
 	vm.dirty_ring_bytes = BPF_CORE_READ(kvm, dirty_ring_size);
 	vm.manual_protect = BPF_CORE_READ(kvm, manual_dirty_log_protect) != 0;
-	__u32 spaces = bpf_core_field_size(kvm->memslots) / sizeof(void *);
-	if (spaces > MAX_ADDRESS_SPACES)
-		spaces = MAX_ADDRESS_SPACES;
-	vm.address_spaces = spaces;
+	vm.address_spaces = dtrack_address_spaces(kvm);
 
-	/* Each memslot sits in its address space's id_hash through
-	 * id_node[node_idx] (KVM keeps two sets and flips between them). */
 	struct walk w = {.seq = seq, .vm = &vm};
-	for (__u32 as = 0; as < MAX_ADDRESS_SPACES; as++) {
-		if (as >= spaces)
+	for (__u32 as = 0; as < DTRACK_MAX_ADDRESS_SPACES; as++) {
+		if (as >= vm.address_spaces)
 			break;
-		struct kvm_memslots *slots = NULL;
-		bpf_probe_read_kernel(&slots, sizeof(slots), &kvm->memslots[as]);
+		struct kvm_memslots *slots = dtrack_memslots(kvm, as);
 		if (!slots)
 			continue;
 		w.slots = slots;
-		w.node_offset = bpf_core_field_offset(struct kvm_memory_slot, id_node) +
-				(BPF_CORE_READ(slots, node_idx) & 1) * sizeof(struct hlist_node);
-		bpf_loop(ID_HASH_BUCKETS, walk_bucket, &w, 0);
+		w.node_offset = dtrack_id_node_offset(slots);
+		bpf_loop(DTRACK_ID_HASH_BUCKETS, walk_bucket, &w, 0);
 	}
 	/* The VM record last: its counts are complete only now. */
 	bpf_seq_write(seq, &vm, sizeof(vm));

@@ -100,7 +100,7 @@ Result<RatePlan> plan_rate(const RateOptions& o) {
 std::string logging_label(const LoggingView& v) {
     switch (v.evidence) {
         case LoggingEvidence::none: return "no VM";
-        case LoggingEvidence::inferred: return "unknown (inferred from ring pushes)";
+        case LoggingEvidence::inferred: return "unknown (inferred from the kernel's record)";
         case LoggingEvidence::kernel: break;
     }
     std::string s = std::string(dirty_logging_name(v.logging)) + " (from the kernel: " +
@@ -118,7 +118,8 @@ void print_header(const TargetProcess& t, const MeasuredTarget& m, const RatePla
     if (t.namespace_pids.size() > 1)
         std::printf("  pid %d is pid %d inside its own PID namespace (a container)\n", t.pid, t.namespace_pids.back());
     std::printf("  figures: vmm-dirty = pages the kernel marked dirty for the VMM since it last re-protected them "
-                "(ring pushes; exact while the VM logs); written = distinct pages written in the interval (page "
+                "(ring pushes or new dirty-bitmap bits; exact while the VM logs); written = distinct pages written in the "
+                "interval (page "
                 "hashing)\n");
     const RateSetup& vcpu = m.vcpu_setup();
     if (p.quota) {
@@ -311,10 +312,10 @@ int run_rate(const RateOptions& o) {
     // --method bpf on a VM that does not log: its figure reads 0 until it does.
     if (p.method.method == RateMethod::bpf) {
         const LoggingView now = m.read_logging();
-        if (now.evidence == LoggingEvidence::kernel && now.logging != DirtyLogging::ring)
+        if (now.evidence == LoggingEvidence::kernel && now.logging == DirtyLogging::off)
             std::fprintf(stderr,
-                         "dtrack rate: pid %d's VM is not logging dirty pages into its rings now (%s), so the kernel "
-                         "pushes nothing and the bpf figure reads low (0) until it does; fix: use --method auto "
+                         "dtrack rate: pid %d's VM is not logging dirty pages now (%s), so the kernel records none "
+                         "of its writes and the bpf figure reads low (0) until it does; fix: use --method auto "
                          "(page hashing while it does not log) or --method sample, or measure during a migration\n",
                          o.pid, logging_label(now).c_str());
     }

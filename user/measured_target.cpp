@@ -25,13 +25,13 @@ Result<std::unique_ptr<MeasuredTarget>> MeasuredTarget::open(RateMethod method, 
     m->asked_ = measure_method(method);
     m->has_vm_ = t.has_kvm_vm;
 
-    // The kernel's ring pushes: asked for, or (auto) on a dirty-ring VMM.
-    std::string no_ring_events;
-    if (method == RateMethod::bpf || (method == RateMethod::automatic && t.has_kvm_vm && t.has_dirty_ring)) {
-        auto ring = setup_ring_events(t, o);
-        if (ring) m->kernel_ = std::move(ring.value());
-        else if (method == RateMethod::bpf) return ring.error();
-        else no_ring_events = ring.error().what;
+    // The kernel's record (ring pushes, or the dirty bitmaps): asked for, or (auto) on a KVM VMM.
+    std::string no_kernel_view;
+    if (method == RateMethod::bpf || (method == RateMethod::automatic && t.has_kvm_vm)) {
+        auto kernel = setup_kernel_events(t, o);
+        if (kernel) m->kernel_ = std::move(kernel.value());
+        else if (method == RateMethod::bpf) return kernel.error();
+        else no_kernel_view = kernel.error().what;
     }
     // Page hashing: asked for, or (auto) always, for whenever the rings do not cover the guest.
     if (method != RateMethod::bpf) {
@@ -46,34 +46,35 @@ Result<std::unique_ptr<MeasuredTarget>> MeasuredTarget::open(RateMethod method, 
             m->state_ = std::move(state.value());
         } else {
             m->state_note_ = "the VM's logging state cannot be read here (" + state.error().message() + ")";
-            if (m->kernel_) m->state_note_ += "; inferred from ring pushes instead";
+            if (m->kernel_) m->state_note_ += "; inferred from the kernel's record instead";
         }
     }
     if (o.per_vcpu) add_vcpu_view(m->vcpu_setup(), t);
 
+    const std::string record = t.has_dirty_ring ? "dirty ring" : "dirty bitmap";
     if (m->kernel_ && m->hashing_) {
         m->method_ = "auto";
-        m->sources_ = m->kernel_->source + " (exact, while the VM logs into its rings), else " + m->hashing_->source;
-        m->why_ = "auto: " + who(t) + " runs a KVM VM with the dirty ring (" + std::to_string(t.vcpus_with_ring) +
-                  " vCPU rings): its ring pushes while the VM logs dirty pages (a VMM logs while it migrates or "
-                  "measures), page hashing while it does not; chosen again every interval";
+        m->sources_ = m->kernel_->source + " (exact, while the VM logs), else " + m->hashing_->source;
+        m->why_ = "auto: " + who(t) + " runs a KVM VM with the " + record +
+                  (t.has_dirty_ring ? " (" + std::to_string(t.vcpus_with_ring) + " vCPU rings)" : "") +
+                  ": the kernel's record while the VM logs dirty pages (a VMM logs while it migrates or measures), "
+                  "page hashing while it does not; chosen again every interval";
     } else if (m->kernel_) {
         m->method_ = m->kernel_->method;
         m->sources_ = m->kernel_->source;
         m->why_ = method == RateMethod::bpf ? "asked for (--method bpf)"
-                                            : "auto: page hashing failed, so the ring pushes alone";
+                                            : "auto: page hashing failed, so the kernel's record alone";
     } else {
         m->method_ = m->hashing_->method;
         m->sources_ = m->hashing_->source;
         if (method == RateMethod::sample)
             m->why_ = "asked for (--method sample)";
-        else if (!no_ring_events.empty())
-            m->why_ = "auto: the VM uses the dirty ring but BPF is unavailable (" + no_ring_events +
+        else if (!no_kernel_view.empty())
+            m->why_ = "auto: the VM logs with the " + record + " but BPF cannot watch it (" + no_kernel_view +
                       "); hashing pages instead";
         else
-            m->why_ = "auto: " + who(t) +
-                      (t.has_kvm_vm ? " runs a KVM VM without the dirty ring" : " runs no KVM VM") +
-                      ", so no kernel view of its writes: hashing pages instead (an estimate unless --exact)";
+            m->why_ = "auto: " + who(t) + " runs no KVM VM, so no kernel view of its writes: hashing pages instead "
+                      "(an estimate unless --exact)";
     }
     if (m->kernel_) m->kernel_meter_.emplace(*m->kernel_->tracker);
     if (m->hashing_) m->hashing_meter_.emplace(*m->hashing_->tracker);
@@ -123,16 +124,15 @@ Result<TargetInterval> MeasuredTarget::sample(const RateMeter::TakenWords& each_
         if (!s) return s.error();
         in.written = std::move(s.value());
     }
-    uint64_t pushes = 0;
-    if (kernel_ && kernel_->bpf) pushes = uint64_t(in.vmm_dirty->distinct_pages);
+    const KernelView view = !kernel_ ? KernelView::none : kernel_->bpf ? KernelView::ring : KernelView::bitmap;
     in.choice = choose_dirty_figure({.asked = asked_,
-                                     .ring_events = bool(kernel_),
+                                     .kernel_view = view,
                                      .sampling = bool(hashing_),
                                      .evidence = in.logging.evidence,
                                      .logging = in.logging.logging,
                                      .memslots_logging = in.logging.memslots_logging,
                                      .memslots_not_logging = in.logging.memslots_not_logging,
-                                     .ring_pushes = pushes});
+                                     .kernel_pages = in.vmm_dirty ? uint64_t(in.vmm_dirty->distinct_pages) : 0});
     return in;
 }
 

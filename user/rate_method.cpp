@@ -44,6 +44,32 @@ Result<RateSetup> setup_ring_events(const TargetProcess& t, const RateMethodOpti
     return s;
 }
 
+Result<RateSetup> setup_bitmap_events(const TargetProcess& t, const RateMethodOptions& o) {
+    if (!in_initial_pid_namespace()) {
+        Tracker none;
+        auto refused = BpfBitmapSource::attach(t.pid, none);
+        if (!refused) return refused.error();
+    }
+    if (!t.has_kvm_vm)
+        return Error{EINVAL, who(t) + " runs no KVM VM", "use --method sample for a process that is not a VMM"};
+    // As for the ring: slot ids 0..n-1 with a generous capacity.
+    auto tracker = std::make_unique<Tracker>();
+    if (auto slots = add_slot_regions(*tracker, o.bpf_slots, o.bpf_pages_per_slot); !slots) return slots.error();
+    auto bitmap = BpfBitmapSource::attach(t.pid, *tracker);
+    if (!bitmap) return bitmap.error();
+    RateSetup s{.method = "bpf", .source = "the KVM dirty bitmaps (read by a BPF iterator and at the VMM's harvests)",
+                .exact = true};
+    s.bitmap = bitmap.value().get();
+    tracker->add_source(std::move(bitmap.value()));
+    s.tracker = std::move(tracker);
+    return s;
+}
+
+Result<RateSetup> setup_kernel_events(const TargetProcess& t, const RateMethodOptions& o) {
+    if (t.has_kvm_vm && !t.has_dirty_ring) return setup_bitmap_events(t, o);
+    return setup_ring_events(t, o);
+}
+
 Result<RateSetup> setup_hashing(const TargetProcess& t, const RateMethodOptions& o) {
     auto tracker = std::make_unique<Tracker>();
     auto regions = add_process_regions(*tracker, t.pid);
@@ -72,7 +98,7 @@ namespace {
 Result<RateSetup> choose_rate_method(RateMethod method, const TargetProcess& t, const RateMethodOptions& o) {
     switch (method) {
     case RateMethod::bpf: {
-        auto s = setup_ring_events(t, o);
+        auto s = setup_kernel_events(t, o);
         if (s) s->why = "asked for (--method bpf)";
         return s;
     }
@@ -181,6 +207,7 @@ uint64_t visible_memory_bytes(const Tracker& tracker, const RateSetup& setup) {
             if (u.tracked) bytes += u.seen_end * 4096;
         return bytes;
     }
+    if (setup.bitmap) return 0;  // the slots' sizes are not known: the working set (or --memory) stands for them
     if (setup.sample) return setup.sample->last_read_stats().present * 4096;  // what is there, not the reservation
     for (RegionId id = 0; id < tracker.region_count(); ++id) bytes += tracker.region(id).bytes();
     return bytes;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dtrack/bpf_bitmap_source.hpp"
 #include "dtrack/bpf_source.hpp"
 #include "dtrack/rate_meter.hpp"
 #include "dtrack/sample_source.hpp"
@@ -38,6 +39,7 @@ struct RateSetup {
     bool exact = false;
     bool knows_vcpus = false;
     BpfSource* bpf = nullptr;        // owned by the tracker
+    BpfBitmapSource* bitmap = nullptr;  // owned by the tracker
     SampleSource* sample = nullptr;  // owned by the tracker
 
     // Per-vCPU rates, when asked for (RateMethodOptions::per_vcpu).
@@ -63,9 +65,13 @@ struct RateMethodOptions {
 Result<RateSetup> setup_rate_method(RateMethod method, const TargetProcess& target,
                                     const RateMethodOptions& options);
 // One method's tracker each: the kernel's ring pushes (BpfSource on a
-// dirty-ring VMM; refused with the cause and the fix elsewhere), and page
+// dirty-ring VMM; refused with the cause and the fix elsewhere), the new
+// bits of the kernel's dirty bitmaps (BpfBitmapSource, a KVM VMM without
+// the ring), whichever of the two the VMM's VM has (kernel events), and page
 // hashing (SampleSource). `why` is left empty.
 Result<RateSetup> setup_ring_events(const TargetProcess& target, const RateMethodOptions& options);
+Result<RateSetup> setup_bitmap_events(const TargetProcess& target, const RateMethodOptions& options);
+Result<RateSetup> setup_kernel_events(const TargetProcess& target, const RateMethodOptions& options);
 Result<RateSetup> setup_hashing(const TargetProcess& target, const RateMethodOptions& options);
 
 // The options as typed, shared by the commands that measure (rate, sidecar, record).

@@ -10,6 +10,7 @@
 #include "dtrack/target_process.hpp"
 #include "common/host_files.hpp"
 #include "sources/dirty_ring_program.hpp"
+#include "sources/take_mapped_words.hpp"
 #include "sources/tracepoint_hooks.hpp"
 
 namespace dtrack {
@@ -117,23 +118,13 @@ Result<HarvestReport> BpfSource::harvest(Tracker& tracker) {
     const auto start = std::chrono::steady_clock::now();
     HarvestReport report;
 
-    // The bitmaps: take each non-zero word with an atomic exchange on the
-    // shared mapping. The BPF program's atomic OR and this exchange act on the
-    // same word, so a bit is either taken now or stays for the next harvest.
+    // The bitmaps, through the shared mapping (take_mapped_words.hpp).
     for (const TrackedSlot& t : slots_) {
-        std::span<uint64_t> words = program_->slot_words(t.slot);
-        DirtyBitmap& bitmap = tracker.bitmap(t.region);
-        uint64_t taken = 0;
-        for (uint64_t i = 0; i < t.words; ++i) {
-            // A plain read first: most words are clean, and the exchange is a locked write.
-            if (__atomic_load_n(&words[i], __ATOMIC_RELAXED) == 0) continue;
-            const uint64_t bits = __atomic_exchange_n(&words[i], 0, __ATOMIC_ACQ_REL);
-            taken += std::popcount(bits);
-            report.new_dirty += bitmap.or_words(i, {&bits, 1});
-        }
-        if (taken) {
-            report.pages += taken;
-            report.add_region(t.region, taken);
+        const TakenWords taken = take_mapped_words(program_->slot_words(t.slot).data(), t.words, tracker.bitmap(t.region));
+        report.new_dirty += taken.new_dirty;
+        if (taken.pages) {
+            report.pages += taken.pages;
+            report.add_region(t.region, taken.pages);
         }
     }
 

@@ -17,7 +17,7 @@ using dtrack::MeasureMethod;
 // A dirty-ring VMM watched by BPF and sampled, as `dtrack rate` sets it up.
 FigureInputs ring_vm(DirtyLogging logging) {
     return {.asked = MeasureMethod::automatic,
-            .ring_events = true,
+            .kernel_view = dtrack::KernelView::ring,
             .sampling = true,
             .evidence = LoggingEvidence::kernel,
             .logging = logging,
@@ -45,10 +45,22 @@ TEST(DirtyFigure, AutoHashesPagesWhenSomeWritableMemslotDoesNotLog) {
     EXPECT_NE(c.why.find("1 writable memslots"), std::string::npos) << c.why;
 }
 
-TEST(DirtyFigure, AutoHashesPagesForABitmapVmAndSaysWhy) {
+TEST(DirtyFigure, AutoHashesPagesForABitmapVmWhoseBitmapsAreNotWatchedAndSaysWhy) {
     const auto c = choose_dirty_figure(ring_vm(DirtyLogging::bitmap));
     EXPECT_EQ(c.figure, DirtyFigure::written);
-    EXPECT_NE(c.why.find("bitmap"), std::string::npos) << c.why;
+    EXPECT_NE(c.why.find("logs into dirty bitmaps, and dtrack watches its dirty rings"), std::string::npos) << c.why;
+}
+
+TEST(DirtyFigure, AutoTakesTheBitmapsNewBitsWhileTheVmLogsIntoTheBitmapsDtrackWatches) {
+    FigureInputs in = ring_vm(DirtyLogging::bitmap);
+    in.kernel_view = dtrack::KernelView::bitmap;
+    auto c = choose_dirty_figure(in);
+    EXPECT_EQ(c.figure, DirtyFigure::vmm_dirty);
+    EXPECT_TRUE(c.trusted);
+    EXPECT_NE(c.why.find("dirty bitmaps"), std::string::npos) << c.why;
+    in.logging = DirtyLogging::off;
+    in.memslots_logging = 0;
+    EXPECT_EQ(choose_dirty_figure(in).figure, DirtyFigure::written);
 }
 
 TEST(DirtyFigure, AskingForTheKernelsEventsOnAVmThatIsNotLoggingKeepsThemButMarksThemUntrusted) {
@@ -72,11 +84,11 @@ TEST(DirtyFigure, AskingForSamplingAlwaysGivesTheWrittenFigure) {
 TEST(DirtyFigure, WithoutTheKernelsStateRingPushesAreTheOnlyEvidenceOfLoggingAndSaySo) {
     FigureInputs in = ring_vm(DirtyLogging::off);
     in.evidence = LoggingEvidence::inferred;
-    in.ring_pushes = 0;
+    in.kernel_pages = 0;
     auto c = choose_dirty_figure(in);
     EXPECT_EQ(c.figure, DirtyFigure::written);
     EXPECT_NE(c.why.find("inferred"), std::string::npos) << c.why;
-    in.ring_pushes = 10;
+    in.kernel_pages = 10;
     c = choose_dirty_figure(in);
     EXPECT_EQ(c.figure, DirtyFigure::vmm_dirty);
     EXPECT_NE(c.why.find("inferred"), std::string::npos) << c.why;
@@ -91,12 +103,12 @@ TEST(DirtyFigure, AProcessWithoutAVmIsHashedAndWithoutSamplingTheFigureIsUntrust
     EXPECT_FALSE(choose_dirty_figure(in).trusted);
 }
 
-TEST(DirtyFigure, ARingVmThatBpfCannotWatchIsHashedAndTheReasonNamesTheMissingWatcher) {
+TEST(DirtyFigure, ARingVmThatBpfCannotWatchIsHashedAndTheReasonSaysNothingWatchesIt) {
     FigureInputs in = ring_vm(DirtyLogging::ring);
-    in.ring_events = false;
+    in.kernel_view = dtrack::KernelView::none;
     const auto c = choose_dirty_figure(in);
     EXPECT_EQ(c.figure, DirtyFigure::written);
-    EXPECT_NE(c.why.find("no BPF program"), std::string::npos) << c.why;
+    EXPECT_NE(c.why.find("dtrack watches no kernel record of it"), std::string::npos) << c.why;
 }
 
 }  // namespace

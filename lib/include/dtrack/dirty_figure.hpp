@@ -4,8 +4,8 @@
 //
 // Two figures, never mixed under one name:
 //   vmm_dirty  pages the kernel marked dirty for the VMM since the VMM last
-//              write-protected them (ring pushes): what its migration must
-//              send again. Exact, but only while the VM logs dirty pages:
+//              write-protected them (ring pushes, or new bits of the dirty
+//              bitmaps): what its migration must send again. Exact, but only while the VM logs dirty pages:
 //              QEMU logs only while it migrates or runs calc-dirty-rate, and
 //              the rest of the time the kernel records no write at all, so
 //              the figure would read 0 although the guest writes.
@@ -42,15 +42,22 @@ enum class LoggingEvidence : uint8_t {
 };
 const char* logging_evidence_name(LoggingEvidence evidence);  // "kernel" | "inferred" | "none"
 
+// Which kernel record of the VM's dirty pages dtrack watches.
+enum class KernelView : uint8_t {
+    none,
+    ring,    // the dirty rings' pushes (BpfSource)
+    bitmap,  // the dirty bitmaps' new bits (BpfBitmapSource)
+};
+
 struct FigureInputs {
     MeasureMethod asked = MeasureMethod::automatic;
-    bool ring_events = false;  // a source of the VM's ring pushes is attached (BpfSource)
+    KernelView kernel_view = KernelView::none;  // what is attached
     bool sampling = false;     // a page-hashing source is attached
     LoggingEvidence evidence = LoggingEvidence::none;
     DirtyLogging logging = DirtyLogging::off;
     uint32_t memslots_logging = 0;
-    uint32_t memslots_not_logging = 0;  // writable memslots that do not log (their writes are not pushed)
-    uint64_t ring_pushes = 0;           // pushes this interval (the evidence when inferred)
+    uint32_t memslots_not_logging = 0;  // writable memslots that do not log (their writes are not recorded)
+    uint64_t kernel_pages = 0;          // pages the kernel view reported this interval (the evidence when inferred)
 };
 
 struct FigureChoice {
