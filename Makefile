@@ -194,6 +194,19 @@ $(QEMU_GUEST): tests/qemu/dirtying_guest.S | deps
 	$(Q)as --32 -o $@.o $< && ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o $@ $@.o && rm -f $@.o
 	$(Q)[ "$$(stat -c %s $@)" = 512 ] || { echo "$@: a boot sector is 512 bytes" >&2; rm -f $@; exit 1; }
 
+# A boot sector for QEMU under KVM that enters long mode and writes from
+# ring 3, so it runs natively even on a PVM host: linked for x86-64 (its
+# 16-bit start and its 64-bit loop in one image).
+QEMU_NATIVE_GUEST := $(BUILD)/tests/qemu/native_guest.img
+$(QEMU_NATIVE_GUEST): tests/qemu/native_guest.S | deps
+	$(Q)mkdir -p $(@D)
+	$(call msg,AS,$@)
+	$(Q)as --64 -o $@.o $< && ld -m elf_x86_64 -Ttext 0x7c00 -e _start --oformat binary -o $@ $@.o && rm -f $@.o
+	$(Q)[ "$$(stat -c %s $@)" = 512 ] || { echo "$@: a boot sector is 512 bytes" >&2; rm -f $@; exit 1; }
+
+# The QEMU tests boot these images: building the test binary builds them.
+$(TESTS): | $(QEMU_GUEST) $(QEMU_NATIVE_GUEST)
+
 # Tests drive real VMs through dtvm's VM layer, check the sidecar's pieces,
 # and scrape the sidecar with httplib's client.
 $(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm -Iuser

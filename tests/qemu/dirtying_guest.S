@@ -38,6 +38,8 @@ protected_mode:
     mov   %ax, %ds
     mov   %ax, %es
     mov   %ax, %ss
+    mov   $'L', %al               /* reached the loop: QemuVm waits for this on */
+    out   %al, $0xe9              /* its debugcon (no device there: ignored) */
     xor   %edx, %edx              /* pass number: new contents every pass */
 next_pass:
     inc   %edx
