@@ -265,6 +265,10 @@ void print_interval_line(double t, const TargetInterval& in, MeasuredTarget& m, 
             if (s.vcpu_pages_per_s[v] == 0) continue;
             detail += (detail.empty() ? "" : " ") + std::to_string(v) + ":" + format_count(s.vcpu_pages_per_s[v]);
         }
+        // The other figure beside it: what hashing saw written in the same interval.
+        if (in.written && in.written->seconds > 0)
+            detail += std::string(detail.empty() ? "" : "  ") + "written " +
+                      format_count(in.written->distinct_pages / in.written->seconds) + "/s";
     } else if (figure_setup.sample) {
         const SampleReadStats r = figure_setup.sample->last_read_stats();
         detail = format_count(double(r.present)) + " / " + format_count(double(r.pages_read));

@@ -82,6 +82,7 @@ Result<std::unique_ptr<MeasuredTarget>> MeasuredTarget::open(RateMethod method, 
 }
 
 Status MeasuredTarget::start() {
+    last_logging_ = read_logging();
     if (kernel_meter_)
         if (Status s = kernel_meter_->start(); !s) return s;
     if (hashing_meter_)
@@ -130,9 +131,11 @@ Result<TargetInterval> MeasuredTarget::sample(const RateMeter::TakenWords& each_
                                      .sampling = bool(hashing_),
                                      .evidence = in.logging.evidence,
                                      .logging = in.logging.logging,
+                                     .logging_at_start = last_logging_.logging,
                                      .memslots_logging = in.logging.memslots_logging,
                                      .memslots_not_logging = in.logging.memslots_not_logging,
                                      .kernel_pages = in.vmm_dirty ? uint64_t(in.vmm_dirty->distinct_pages) : 0});
+    last_logging_ = in.logging;
     return in;
 }
 

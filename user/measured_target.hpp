@@ -82,6 +82,7 @@ private:
     std::optional<RateSetup> kernel_, hashing_;
     std::optional<RateMeter> kernel_meter_, hashing_meter_;
     std::unique_ptr<KvmStateReader> state_;
+    LoggingView last_logging_;  // at the end of the previous interval: the next one's start
     std::string method_, sources_, why_, state_note_;
 };
 

@@ -46,6 +46,12 @@ bool kernel_covers_the_guest(const FigureInputs& in, std::string& why) {
               "record follows its writes";
         return false;
     }
+    if (in.logging_at_start != in.logging) {
+        why = std::string("the VM's dirty logging changed during the interval (") +
+              dirty_logging_name(in.logging_at_start) + " to " + dirty_logging_name(in.logging) +
+              "), so the kernel's record covers only part of it";
+        return false;
+    }
     const KernelView logs_into = in.logging == DirtyLogging::ring ? KernelView::ring : KernelView::bitmap;
     if (in.kernel_view != logs_into) {
         why = std::string("the VM logs into ") + record_name(logs_into) + ", and dtrack watches " +

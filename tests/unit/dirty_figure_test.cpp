@@ -21,6 +21,7 @@ FigureInputs ring_vm(DirtyLogging logging) {
             .sampling = true,
             .evidence = LoggingEvidence::kernel,
             .logging = logging,
+            .logging_at_start = logging,
             .memslots_logging = logging == DirtyLogging::off ? 0u : 3u};
 }
 
@@ -35,6 +36,17 @@ TEST(DirtyFigure, AutoNeverCallsAVmThatIsNotLoggingExactFromItsRingsButHashesPag
     const auto c = choose_dirty_figure(ring_vm(DirtyLogging::off));
     EXPECT_EQ(c.figure, DirtyFigure::written);
     EXPECT_NE(c.why.find("not logging"), std::string::npos) << c.why;
+}
+
+TEST(DirtyFigure, AnIntervalInWhichLoggingStartedOrStoppedIsHashedBothWays) {
+    FigureInputs in = ring_vm(DirtyLogging::ring);
+    in.logging_at_start = DirtyLogging::off;  // a migration began in it
+    auto c = choose_dirty_figure(in);
+    EXPECT_EQ(c.figure, DirtyFigure::written);
+    EXPECT_NE(c.why.find("changed during the interval (off to ring)"), std::string::npos) << c.why;
+    in = ring_vm(DirtyLogging::off);
+    in.logging_at_start = DirtyLogging::ring;  // and ended
+    EXPECT_EQ(choose_dirty_figure(in).figure, DirtyFigure::written);
 }
 
 TEST(DirtyFigure, AutoHashesPagesWhenSomeWritableMemslotDoesNotLog) {
@@ -54,6 +66,7 @@ TEST(DirtyFigure, AutoHashesPagesForABitmapVmWhoseBitmapsAreNotWatchedAndSaysWhy
 TEST(DirtyFigure, AutoTakesTheBitmapsNewBitsWhileTheVmLogsIntoTheBitmapsDtrackWatches) {
     FigureInputs in = ring_vm(DirtyLogging::bitmap);
     in.kernel_view = dtrack::KernelView::bitmap;
+    in.logging_at_start = DirtyLogging::bitmap;
     auto c = choose_dirty_figure(in);
     EXPECT_EQ(c.figure, DirtyFigure::vmm_dirty);
     EXPECT_TRUE(c.trusted);
@@ -70,7 +83,7 @@ TEST(DirtyFigure, AskingForTheKernelsEventsOnAVmThatIsNotLoggingKeepsThemButMark
     EXPECT_EQ(c.figure, DirtyFigure::vmm_dirty);
     EXPECT_FALSE(c.trusted);
     EXPECT_EQ(c.why.rfind("reads low: ", 0), 0u) << c.why;
-    in.logging = DirtyLogging::ring;
+    in.logging = in.logging_at_start = DirtyLogging::ring;
     in.memslots_logging = 2;
     EXPECT_TRUE(choose_dirty_figure(in).trusted);
 }

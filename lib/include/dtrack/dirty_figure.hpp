@@ -54,7 +54,10 @@ struct FigureInputs {
     KernelView kernel_view = KernelView::none;  // what is attached
     bool sampling = false;     // a page-hashing source is attached
     LoggingEvidence evidence = LoggingEvidence::none;
-    DirtyLogging logging = DirtyLogging::off;
+    DirtyLogging logging = DirtyLogging::off;  // at the interval's end
+    // At its start: a record that began or ended within the interval covers
+    // only part of it.
+    DirtyLogging logging_at_start = DirtyLogging::off;
     uint32_t memslots_logging = 0;
     uint32_t memslots_not_logging = 0;  // writable memslots that do not log (their writes are not recorded)
     uint64_t kernel_pages = 0;          // pages the kernel view reported this interval (the evidence when inferred)
