@@ -349,7 +349,7 @@ bench: all $(BENCH)
 	$(Q)./tools/migration_bench.sh $(BUILD)
 	$(Q)./tools/dirty_limit_bench.sh $(BUILD)
 
-run: all $(QEMU_GUEST)
+run: all $(QEMU_GUEST) $(QEMU_NATIVE_GUEST)
 	$(Q)./tools/demo.sh $(BUILD)
 
 clean:

@@ -64,6 +64,12 @@ echo "== dtrack sidecar: dirty-page counters on /metrics for every VM in a pid-f
 ./tools/demo_sidecar.sh "$build" kvm
 echo
 
+# A real QEMU VM, a VMM dtrack did not write, through a migration's life:
+# which figure dtrack gives while QEMU logs dirty pages and while it does not.
+echo "== a real QEMU VM under KVM: idle, migrating to a second QEMU, cancelled =="
+./tools/demo_qemu_migration.sh "$build" kvm
+echo
+
 # A precopy migration over 127.0.0.1 of a guest that dirties memory faster
 # than the link carries it, auto-converge on, with and without the
 # background sync. Scaled down to run in about a minute and a half: rounds of

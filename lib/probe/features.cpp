@@ -28,6 +28,7 @@ Result<std::vector<Feature>> probe_features() {
     add({probe::probe_tracefs()});
     add(probe::probe_bpf_program_types());
     add({probe::probe_kvm_tracepoints()});
+    add({probe::probe_bpf_iterator()});
     add(probe::probe_privileges());
 
     // Report order is feature_id::all, whatever order the families ran in.

@@ -60,6 +60,7 @@ Feature probe_kernel_btf();                      // btf_probe.cpp
 Feature probe_tracefs();                         // tracefs_probe.cpp
 std::vector<Feature> probe_bpf_program_types();  // bpf_probe.cpp
 Feature probe_kvm_tracepoints();                 // kvm_tracepoint_probe.cpp
+Feature probe_bpf_iterator();                    // bpf_iterator_probe.cpp
 std::vector<Feature> probe_privileges();         // privilege_probe.cpp
 
 }  // namespace dtrack::probe

@@ -47,6 +47,7 @@ inline constexpr std::string_view bpf_tracepoint = "bpf_tracepoint";
 inline constexpr std::string_view bpf_raw_tracepoint = "bpf_raw_tracepoint";
 inline constexpr std::string_view bpf_prog_test_run = "bpf_prog_test_run";
 inline constexpr std::string_view kvm_dirty_ring_tracepoints = "kvm_dirty_ring_tracepoints";
+inline constexpr std::string_view bpf_iterator = "bpf_iterator";
 inline constexpr std::string_view bpf_fentry = "bpf_fentry";
 inline constexpr std::string_view bpf_tp_btf = "bpf_tp_btf";
 inline constexpr std::string_view bpf_kprobe = "bpf_kprobe";
@@ -63,9 +64,10 @@ inline constexpr std::array all = {
     kernel_btf,        tracefs,
     bpf_tracepoint,    bpf_raw_tracepoint,
     bpf_prog_test_run, kvm_dirty_ring_tracepoints,
-    bpf_fentry,        bpf_tp_btf,
-    bpf_kprobe,        privileges,
-    kvm_device,        sysctl_limits,
+    bpf_iterator,      bpf_fentry,
+    bpf_tp_btf,        bpf_kprobe,
+    privileges,        kvm_device,
+    sysctl_limits,
 };
 }  // namespace feature_id
 
