@@ -84,6 +84,36 @@ void print_entry(std::ostream& out, const Feature& f) {
     }
 }
 
+// Which figure `dtrack rate` and the sidecar give another VMM here, by kind
+// of VMM: what the probes above decide, said once for operators.
+struct VmmView {
+    const char* key;  // JSON
+    const char* vmm;
+    std::string figure;
+};
+
+std::vector<VmmView> vmm_views(const std::vector<Feature>& features) {
+    const auto has = [&](std::string_view id) {
+        const Feature* f = find_feature(features, id);
+        return f && f->available;
+    };
+    const bool ring = has(feature_id::kvm_dirty_ring_tracepoints) && has(feature_id::bpf_raw_tracepoint);
+    const bool iterator = has(feature_id::bpf_iterator);
+    const std::string hashed = "hashing pages (an estimate with its bound)";
+    return {
+        {"dirty_ring", "a KVM VMM with the dirty ring (QEMU dirty-ring-size=N)",
+         ring ? std::string("exact while it logs (kvm_dirty_ring_push), ") + hashed + " while it does not"
+              : hashed + ": the kvm_dirty_ring_* tracepoints do not attach here"},
+        {"dirty_bitmap", "a KVM VMM with the dirty bitmap (QEMU's default, Cloud Hypervisor, Firecracker)",
+         iterator ? "exact while it logs (its dirty bitmaps, read by BPF), " + hashed + " while it does not"
+                  : hashed + ": BPF iterators do not load here"},
+        {"logging_state", "whether a VM logs dirty pages now",
+         iterator ? "read from the kernel (struct kvm) every interval"
+                  : "inferred from the ring's pushes (BPF iterators do not load here)"},
+        {"other", "a process without KVM, or QEMU under TCG", hashed + ": the kernel keeps no record of its writes"},
+    };
+}
+
 void print_table(std::ostream& out, const std::vector<Feature>& features, const Kernel& kernel) {
     out << "dtrack doctor: Linux " << kernel.release << " (" << kernel.machine << ")\n\n";
     std::string header = "ok?";
@@ -104,6 +134,9 @@ void print_table(std::ostream& out, const std::vector<Feature>& features, const 
         summary += " For each missing one, \"fix\" says what dtrack does instead.";
     out << "\n";
     for (const auto& line : wrap(summary, 80)) out << line << "\n";
+    out << "\nWatching another VMM (dtrack rate, the sidecar), on this kernel:\n";
+    for (const VmmView& v : vmm_views(features))
+        for (const auto& line : wrap(std::string("- ") + v.vmm + ": " + v.figure, 78)) out << (line[0] == '-' ? "" : "  ") << line << "\n";
 }
 
 nlohmann::json to_json(const std::vector<Feature>& features, const Kernel& kernel) {
@@ -120,6 +153,8 @@ nlohmann::json to_json(const std::vector<Feature>& features, const Kernel& kerne
                         {"note", f.note}});
         if (!f.available) missing.push_back(f.id);
     }
+    nlohmann::json views = nlohmann::json::object();
+    for (const VmmView& v : vmm_views(features)) views[v.key] = {{"vmm", v.vmm}, {"figure", v.figure}};
     return {{"kernel", kernel.release},
             {"machine", kernel.machine},
             {"features", list},
@@ -127,7 +162,8 @@ nlohmann::json to_json(const std::vector<Feature>& features, const Kernel& kerne
              {{"total", features.size()},
               {"available", features.size() - missing.size()},
               {"unavailable", missing.size()},
-              {"unavailable_ids", missing}}}};
+              {"unavailable_ids", missing}}},
+            {"vmm_views", views}};
 }
 
 int run_doctor(const DoctorOptions& options) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 
 #include "dtrack/kvm_vm_state.hpp"
 #include "dtrack/units.hpp"
@@ -111,10 +112,23 @@ Result<RateSetup> choose_rate_method(RateMethod method, const TargetProcess& t, 
         break;
     }
     // auto, for one method that holds for the whole run (dtrack record): the
-    // exact kernel view when the target is a dirty-ring VMM that logs into
-    // its rings now and BPF attaches; page hashing otherwise, saying why. A
-    // VM that is not logging pushes nothing: its ring figure would read 0.
-    // (dtrack rate and the sidecar choose again every interval: MeasuredTarget.)
+    // exact kernel view when the target is a KVM VMM that logs now and BPF
+    // attaches; page hashing otherwise, saying why. A VM that is not logging
+    // records nothing: its kernel figure would read 0. (dtrack rate and the
+    // sidecar choose again every interval: MeasuredTarget.)
+    if (t.has_kvm_vm && !t.has_dirty_ring) {
+        std::optional<DirtyLogging> logging;
+        if (auto reader = KvmStateReader::open(t.pid))
+            if (auto vms = (*reader)->read(); vms && !vms->empty()) logging = vms->front().logging();
+        if (logging == DirtyLogging::bitmap) {
+            auto s = setup_bitmap_events(t, o);
+            if (s) {
+                s->why = "auto: " + who(t) + " runs a KVM VM that logs into dirty bitmaps now, and BPF reads them here "
+                         "(a VMM logs while it migrates or measures: a recording outlasting that reads low)";
+                return s;
+            }
+        }
+    }
     if (t.has_kvm_vm && t.has_dirty_ring) {
         std::string not_logging;
         if (auto reader = KvmStateReader::open(t.pid)) {

@@ -223,6 +223,22 @@ TEST(DoctorCli, TableFitsEightyColumnsAndListsEveryMechanism) {
     EXPECT_NE(r.output.find("mechanisms available"), std::string::npos);
 }
 
+TEST(DoctorCli, SaysWhichFigureEachKindOfVmmGetsOnThisKernel) {
+    const json& views = doctor_json().at("vmm_views");
+    for (const char* key : {"dirty_ring", "dirty_bitmap", "logging_state", "other"})
+        EXPECT_FALSE(views.at(key).at("figure").get<std::string>().empty()) << key;
+    // What the probes found decides it.
+    const auto available = [](const char* id) {
+        for (const json& f : doctor_json().at("features"))
+            if (f.at("id") == id) return f.at("available").get<bool>();
+        return false;
+    };
+    const std::string bitmap = views.at("dirty_bitmap").at("figure");
+    EXPECT_EQ(bitmap.rfind("exact while it logs", 0) == 0, available("bpf_iterator")) << bitmap;
+    CommandResult r = run(dtrack_binary + " doctor");
+    EXPECT_NE(r.output.find("Watching another VMM"), std::string::npos) << r.output;
+}
+
 TEST(DoctorCli, UnknownOptionExitsWithTwoAndSaysWhy) {
     // stderr only: 2>&1 first, then stdout to /dev/null.
     CommandResult bogus = run(dtrack_binary + " --bogus 2>&1 >/dev/null");
