@@ -70,8 +70,9 @@ LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp l
 LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
 CLI_SRCS  := $(wildcard user/*.cpp user/sidecar/*.cpp)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
-# The sidecar's pieces that tests link and check on their own.
-SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows)
+# The sidecar's and the CLI's pieces that tests link and check on their own.
+SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows metrics_registry)
+CLI_UNIT_OBJS := $(BUILD)/user/stuck_vcpus_line.o
 TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.cpp)
@@ -212,7 +213,7 @@ $(TESTS): | $(QEMU_GUEST) $(QEMU_NATIVE_GUEST)
 $(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm -Iuser
 $(TEST_OBJS): OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
 
-$(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(SIDECAR_UNIT_OBJS) $(LIB_A)
+$(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(SIDECAR_UNIT_OBJS) $(CLI_UNIT_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest $(HTTPLIB_LIBS) $(LDLIBS)
 

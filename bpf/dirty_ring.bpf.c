@@ -7,7 +7,8 @@
  * Instead of streaming those events, the handler sets the page's bit in a
  * per-slot bitmap that userspace maps and takes words from; nothing is queued,
  * so nothing can overflow. Companion handlers count ring-full exits, ring
- * resets and the process's own write faults.
+ * resets (and whether a full exit is still waiting for one) and the
+ * process's own write faults.
  *
  * Every handler is written once (record_*, count_*) and has two entry points:
  *   raw_tp/  the tracepoint's C arguments (TP_PROTO); attaches by name, needs
@@ -173,18 +174,28 @@ static __always_inline void record_push(int ring, __u32 slot, __u64 offset)
 		__sync_fetch_and_or(word, bit);
 }
 
+/* A vCPU's full exits all come from its own thread, one at a time, so the
+ * pending fields need no compare-and-swap here; only a reset (another
+ * thread) clears them. */
 static __always_inline void count_full_exit(int vcpu)
 {
 	struct dtrack_vcpu_counters *c = vcpu_counters(vcpu);
-	if (c)
-		__sync_fetch_and_add(&c->full_exits, 1);
+	if (!c)
+		return;
+	__sync_fetch_and_add(&c->full_exits, 1);
+	if (!c->full_pending_since_ns) {
+		c->full_exits_before_pending = c->full_exits - 1;
+		c->full_pending_since_ns = bpf_ktime_get_ns();
+	}
 }
 
 static __always_inline void count_reset(int ring)
 {
 	struct dtrack_vcpu_counters *c = vcpu_counters(ring);
-	if (c)
-		__sync_fetch_and_add(&c->resets, 1);
+	if (!c)
+		return;
+	__sync_fetch_and_add(&c->resets, 1);
+	c->full_pending_since_ns = 0;  /* the ring has room again */
 }
 
 static __always_inline void count_user_fault(unsigned long error_code)

@@ -24,11 +24,17 @@ struct dtrack_slot {
 	__u64 seen_end;  /* highest page offset pushed + 1, tracked or not: how big the slot really is */
 };
 
-/* One vCPU (its dirty ring's index, which is its KVM vcpu id). Counters only grow. */
+/* One vCPU (its dirty ring's index, which is its KVM vcpu id). The counters
+ * only grow; the last two fields describe the ring-full exit now pending. */
 struct dtrack_vcpu_counters {
 	__u64 pushes;      /* kvm_dirty_ring_push: ring entries this vCPU pushed */
 	__u64 full_exits;  /* kvm_dirty_ring_exit: KVM_EXIT_DIRTY_RING_FULL exits */
 	__u64 resets;      /* kvm_dirty_ring_reset: KVM_RESET_DIRTY_RINGS passes over this ring */
+	/* bpf_ktime_get_ns (CLOCK_MONOTONIC) of the first full exit since the
+	 * ring was last reset; 0 when none is pending. A vCPU whose full exit
+	 * stays pending is stuck: it cannot run until the VMM resets its ring. */
+	__u64 full_pending_since_ns;
+	__u64 full_exits_before_pending;  /* full_exits just before that first exit */
 };
 
 /* Process-wide counters. Only grow. */

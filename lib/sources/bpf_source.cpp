@@ -179,6 +179,20 @@ std::vector<BpfSlotUsage> BpfSource::slot_usage() const {
     return usage;
 }
 
+std::vector<StuckVcpu> BpfSource::stuck_vcpus(std::chrono::nanoseconds threshold) const {
+    std::vector<VcpuRingState> pending;
+    for (uint32_t v = 0; v < program_->layout().max_vcpus; ++v) {
+        const dtrack_vcpu_counters c = program_->vcpu(v);
+        if (c.full_pending_since_ns)
+            pending.push_back({.vcpu = v,
+                               .full_exits = c.full_exits,
+                               .full_pending_since = std::chrono::nanoseconds(c.full_pending_since_ns),
+                               .full_exits_before_pending = c.full_exits_before_pending});
+    }
+    // bpf_ktime_get_ns is CLOCK_MONOTONIC, which steady_clock reads on Linux.
+    return find_stuck_vcpus(pending, std::chrono::steady_clock::now().time_since_epoch(), threshold);
+}
+
 Result<RegionId> add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot) {
     if (slots > Tracker::max_slot_ids)
         return Error{EINVAL, std::to_string(slots) + " memslots asked for; KVM has at most " +

@@ -202,7 +202,8 @@ uint64_t DirtyRingProgram::seen_end(uint32_t id) const {
 dtrack_vcpu_counters DirtyRingProgram::vcpu(uint32_t index) const {
     if (!vcpus_ || index >= layout_.max_vcpus) return {};
     const dtrack_vcpu_counters& c = vcpus_[index];
-    return {load_relaxed(c.pushes), load_relaxed(c.full_exits), load_relaxed(c.resets)};
+    return {load_relaxed(c.pushes), load_relaxed(c.full_exits), load_relaxed(c.resets),
+            load_relaxed(c.full_pending_since_ns), load_relaxed(c.full_exits_before_pending)};
 }
 
 dtrack_dirty_ring_totals DirtyRingProgram::totals() const {

@@ -123,7 +123,8 @@ TEST(SidecarCli, SampleCountersOnAProcessBackendDtvmMatchItsWorkloadWithinTheBou
             << window << "\n" << b.body;
     // What sampling cannot see is absent, not 0.
     for (const char* absent : {"dtrack_vcpu_dirty_pages_total", "dtrack_lost_pages_total",
-                               "dtrack_ring_full_exits_total", "dtrack_ring_resets_total"})
+                               "dtrack_ring_full_exits_total", "dtrack_ring_resets_total",
+                               "dtrack_vcpu_ring_full_exits_total", "dtrack_stuck_vcpus"})
         EXPECT_FALSE(b.has(absent)) << absent;
 }
 
@@ -160,6 +161,14 @@ TEST(SidecarCli, BpfCountersOnAKvmDtvmMatchItsWorkloadPerVcpu) {
     EXPECT_EQ(b.value("dtrack_overapproximated_pages_total", {{"target", target}}), 0);
     EXPECT_GT(b.value("dtrack_ring_resets_total", {{"target", target}}).value_or(0), 0);  // dtvm's reaper resets
     EXPECT_TRUE(b.has("dtrack_ring_full_exits_total", {{"target", target}}));
+    // dtvm harvests its rings: per-vCPU full exits add up, and no vCPU is stuck.
+    double vcpu_full_exits = 0;
+    for (const char* vcpu : {"0", "1"}) {
+        EXPECT_TRUE(b.has("dtrack_vcpu_ring_full_exits_total", {{"target", target}, {"vcpu", vcpu}})) << vcpu;
+        vcpu_full_exits += b.value("dtrack_vcpu_ring_full_exits_total", {{"target", target}, {"vcpu", vcpu}}).value_or(0);
+    }
+    EXPECT_EQ(vcpu_full_exits, b.value("dtrack_ring_full_exits_total", {{"target", target}}).value_or(-1));
+    EXPECT_EQ(b.value("dtrack_stuck_vcpus", {{"target", target}}), 0);
     EXPECT_FALSE(b.has("dtrack_estimate_bound_pages")) << "an exact method has no bound";
 }
 

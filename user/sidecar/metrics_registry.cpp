@@ -155,6 +155,21 @@ std::vector<MetricFamily> metric_families(const std::vector<Figures>& targets, c
                    "(bpf); absent for sample.",
                    targets, [](const Figures& t) { return maybe(t.ring_resets); }));
 
+    MetricFamily vcpu_full{.name = "dtrack_vcpu_ring_full_exits",
+                           .type = MetricType::counter,
+                           .help = "KVM_EXIT_DIRTY_RING_FULL exits of each vCPU. Only where the method watches the "
+                                   "ring (bpf); a vCPU with no ring event yet is left out."};
+    for (const Figures& t : targets)
+        for (size_t v = 0; v < t.vcpu_ring_full_exits.size(); ++v)
+            vcpu_full.samples.push_back({{{"target", t.target}, {"vcpu", std::to_string(v)}},
+                                         double(t.vcpu_ring_full_exits[v])});
+    add(std::move(vcpu_full));
+    add(per_target("dtrack_stuck_vcpus", MetricType::gauge,
+                   "vCPUs whose ring-full exit has waited 5 s or more for the VMM to reset their dirty ring, at the "
+                   "last interval: such a vCPU cannot run (the VMM does not harvest its ring; on an emulated guest "
+                   "of a nested host, a jammed ring). Only where the method watches the ring (bpf).",
+                   targets, [](const Figures& t) { return maybe(t.stuck_vcpus); }));
+
     MetricFamily wss{.name = "dtrack_working_set_bytes",
                      .type = MetricType::gauge,
                      .help = "Distinct pages dirtied in the last 10 s or 60 s of harvest intervals, times the page "

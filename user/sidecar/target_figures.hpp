@@ -51,6 +51,11 @@ struct TargetFigures {
     std::optional<uint64_t> overapproximated_pages;
     std::optional<uint64_t> ring_full_exits;
     std::optional<uint64_t> ring_resets;
+    std::vector<uint64_t> vcpu_ring_full_exits;  // per vCPU (index = vCPU id); empty: no ring view
+
+    // Gauge: vCPUs waiting on a full dirty ring their VMM has not reset for
+    // 5 s or more (dtrack/stuck_vcpus.hpp), at the last interval.
+    std::optional<uint64_t> stuck_vcpus;
 
     // Gauges, as of the last interval.
     uint64_t working_set_10s_pages = 0;

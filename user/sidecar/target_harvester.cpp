@@ -205,6 +205,8 @@ void TargetHarvester::read_counters(TargetFigures& f) const {
     for (uint64_t n : ring.full_exits_per_vcpu) *f.ring_full_exits += n;
     f.ring_resets = 0;
     for (uint64_t n : ring.resets_per_ring) *f.ring_resets += n;
+    f.vcpu_ring_full_exits = ring.full_exits_per_vcpu;
+    f.stuck_vcpus = kernel->bpf->stuck_vcpus().size();
 }
 
 }  // namespace dtrack::cli::sidecar

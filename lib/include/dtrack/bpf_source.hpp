@@ -35,6 +35,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,6 +43,7 @@
 
 #include "dtrack/bpf_hooks.hpp"
 #include "dtrack/source.hpp"
+#include "dtrack/stuck_vcpus.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/export.hpp"
 
@@ -114,6 +116,10 @@ public:
     BpfLostCounters lost_counters() const;
     // Tracked slots and every watched slot id that had pushes, by slot id.
     std::vector<BpfSlotUsage> slot_usage() const;
+    // vCPUs whose ring-full exit has waited at least `threshold`, now, for
+    // the VMM to reset their ring (stuck_vcpus.hpp), by vCPU id. Needs the
+    // kvm_dirty_ring_exit and _reset hooks (notes() says when one is missing).
+    std::vector<StuckVcpu> stuck_vcpus(std::chrono::nanoseconds threshold = default_stuck_vcpu_threshold) const;
 
 private:
     struct TrackedSlot {
