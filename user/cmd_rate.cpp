@@ -19,6 +19,7 @@
 #include "method_flags.hpp"
 #include "measured_target.hpp"
 #include "rate_method.hpp"
+#include "stuck_vcpus_line.hpp"
 #include "vcpu_rates.hpp"
 
 namespace dtrack::cli {
@@ -222,6 +223,7 @@ void print_interval_json(double t, const TargetProcess& target, const TargetInte
                           {"downtime_s", f.downtime_s},
                           {"summary", f.summary}}}};
     if (s.estimate) line["bound_pages"] = s.bound_pages;
+    if (const RateSetup* k = m.kernel(); k && k->bpf) line["stuck_vcpus"] = stuck_vcpus_json(k->bpf->stuck_vcpus());
     line["vmm_dirty"] = in.vmm_dirty ? figure_json(*in.vmm_dirty) : nlohmann::json();
     line["written"] = in.written ? figure_json(*in.written) : nlohmann::json();
     const RateSetup& vcpu = m.vcpu_setup();
@@ -280,6 +282,9 @@ void print_interval_line(double t, const TargetInterval& in, MeasuredTarget& m, 
     std::printf("%6.1fs %9s %8.1f %9.1f %-10s %-20s %s\n", t, format_count(rate).c_str(), s.bytes_per_s / 1e6,
                 double(wss) * 4096 / (1 << 20), exactness(s, in.choice, figure_setup.exact).c_str(), of.c_str(),
                 detail.c_str());
+    // A vCPU stuck on a full ring that its VMM does not reset: said under every interval it lasts.
+    if (const RateSetup* k = m.kernel(); k && k->bpf)
+        for (const std::string& stuck : stuck_vcpu_lines(k->bpf->stuck_vcpus())) std::printf("%8s%s\n", "", stuck.c_str());
     if (!p.quota || m.vcpu_setup().vcpu_view == VcpuView::none) return;
     if (!no_vcpus.empty()) std::printf("%8s(%s)\n", "", no_vcpus.c_str());
     else print_vcpu_table(rates);

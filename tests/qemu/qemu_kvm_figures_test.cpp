@@ -21,6 +21,7 @@
 #include "support/json_lines.hpp"
 #include "support/qemu_vm.hpp"
 #include "support/run_command.hpp"
+#include "vm.hpp"  // host_is_pvm
 
 using dtrack_test::binary;
 using dtrack_test::json_lines;
@@ -178,5 +179,44 @@ TEST_P(QemuKvmFigures, IdleIsHashedMigratingIsTheKernelsExactRecordAndCancelledI
 
 INSTANTIATE_TEST_SUITE_P(, QemuKvmFigures, ::testing::Values(0u, 4096u),
                          [](const ::testing::TestParamInfo<uint32_t>& p) { return mode_name(p.param); });
+
+}  // namespace
+
+namespace {
+
+// The ring jam (DESIGN facts: QEMU 7.2's emulated guest with the dirty ring,
+// after its own calc-dirty-rate mode=dirty-ring, spins on ring-full exits
+// and never resets the ring; query-status still says running): `dtrack
+// rate` says under its intervals which vCPU is stuck, for how long, and
+// gives it in --json, within 10 s.
+TEST(QemuKvmStuck, DtrackRateSaysWhichVcpuIsStuckOnAJammedRingWithinTenSeconds) {
+    DTRACK_REQUIRE_QEMU_KVM();
+    if (!dtvm::host_is_pvm())
+        GTEST_SKIP() << "the jam needs KVM's instruction emulator to run the guest; this host runs it natively";
+    QemuVm qemu(QemuVmOptions{.dirty_ring_size = 4096, .image = dtrack_test::QemuImage::emulated});
+    const auto started = Clock::now();
+    dtrack_test::CommandResult rate;
+    std::thread rate_thread([&] {
+        rate = dtrack_test::run(binary("dtrack") + " rate --pid " + std::to_string(qemu.pid()) +
+                                " --json --interval 1s --count 14 2>&1");
+    });
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const double asked_s = std::chrono::duration<double>(Clock::now() - started).count();
+    qemu.calc_dirty_rate(1, "dirty-ring");
+    rate_thread.join();
+    ASSERT_EQ(rate.exit_code, 0) << rate.output;
+    double reported_s = -1;
+    for (const json& j : json_lines(rate.output)) {
+        const json& stuck = j["stuck_vcpus"];
+        if (stuck.empty()) continue;
+        EXPECT_EQ(stuck[0]["vcpu"], 0) << j.dump();
+        EXPECT_GT(stuck[0]["ring_full_exits"].get<double>(), 1000) << j.dump();
+        reported_s = j["time_s"].get<double>();
+        break;
+    }
+    ASSERT_GE(reported_s, 0) << "no interval reported a stuck vCPU\n" << rate.output;
+    std::printf("  a stuck vCPU reported %.1f s after calc-dirty-rate\n", reported_s - asked_s);
+    EXPECT_LE(reported_s - asked_s, 11.0) << "a 5 s threshold at a 1 s interval reports a jam within 10 s";
+}
 
 }  // namespace
