@@ -17,7 +17,7 @@
 #include "dtrack/units.hpp"
 #include "interval_clock.hpp"
 #include "method_flags.hpp"
-#include "measured_target.hpp"
+#include "dtrack/target_meter.hpp"
 #include "rate_method.hpp"
 #include "stuck_vcpus_line.hpp"
 #include "vcpu_rates.hpp"
@@ -92,7 +92,7 @@ Result<RatePlan> plan_rate(const RateOptions& o) {
         auto q = parse_pages_per_second(o.quota, 4096, "--quota");
         if (!q) return q.error();
         p.quota = *q;
-        p.method.options.per_vcpu = true;
+        p.method.per_vcpu = true;
     }
     return p;
 }
@@ -110,7 +110,7 @@ std::string logging_label(const LoggingView& v) {
     return s + ")";
 }
 
-void print_header(const TargetProcess& t, const MeasuredTarget& m, const RatePlan& p) {
+void print_header(const TargetProcess& t, const TargetMeter& m, const RatePlan& p) {
     std::printf("dtrack rate: pid %d (%s), method %s: %s\n", t.pid, t.comm.c_str(), m.method().c_str(),
                 m.sources().c_str());
     std::printf("  %s\n", m.why().c_str());
@@ -122,7 +122,7 @@ void print_header(const TargetProcess& t, const MeasuredTarget& m, const RatePla
                 "(ring pushes or new dirty-bitmap bits; exact while the VM logs); written = distinct pages written in the "
                 "interval (page "
                 "hashing)\n");
-    const RateSetup& vcpu = m.vcpu_setup();
+    const TargetMethod& vcpu = m.vcpu_method();
     if (p.quota) {
         std::printf("  quota: %s pages/s (%s/s) per vCPU", format_count(*p.quota).c_str(),
                     format_bytes(*p.quota * 4096).c_str());
@@ -178,10 +178,10 @@ struct RateTotals {
 
 // The interval's per-vCPU rates: where they come from the rings, only while
 // the rings cover the guest (else they read 0 and say nothing).
-std::vector<VcpuRate> interval_vcpu_rates(const TargetInterval& in, MeasuredTarget& m, const RatePlan& p,
+std::vector<VcpuRate> interval_vcpu_rates(const TargetInterval& in, TargetMeter& m, const RatePlan& p,
                                           std::string& none_why) {
     if (!p.quota) return {};
-    RateSetup& setup = m.vcpu_setup();
+    TargetMethod& setup = m.vcpu_method();
     if (setup.vcpu_view == VcpuView::ring) {
         if (in.choice.figure != DirtyFigure::vmm_dirty || !in.choice.trusted) {
             none_why = "no per-vCPU figure this interval: the rings do not cover the guest now";
@@ -193,10 +193,10 @@ std::vector<VcpuRate> interval_vcpu_rates(const TargetInterval& in, MeasuredTarg
     return s ? vcpu_rates(*s, setup, p.quota) : std::vector<VcpuRate>{};
 }
 
-void print_interval_json(double t, const TargetProcess& target, const TargetInterval& in, MeasuredTarget& m,
+void print_interval_json(double t, const TargetProcess& target, const TargetInterval& in, TargetMeter& m,
                          const RatePlan& p, const std::vector<VcpuRate>& rates, const Forecast& f, uint64_t wss) {
     const RateSample& s = in.figure();
-    const RateSetup& figure_setup = in.choice.figure == DirtyFigure::vmm_dirty ? *m.kernel() : *m.hashing();
+    const TargetMethod& figure_setup = in.choice.figure == DirtyFigure::vmm_dirty ? *m.kernel() : *m.hashing();
     const double rate = s.seconds > 0 ? s.distinct_pages / s.seconds : 0;
     nlohmann::json line{{"time_s", t},
                         {"pid", target.pid},
@@ -223,10 +223,10 @@ void print_interval_json(double t, const TargetProcess& target, const TargetInte
                           {"downtime_s", f.downtime_s},
                           {"summary", f.summary}}}};
     if (s.estimate) line["bound_pages"] = s.bound_pages;
-    if (const RateSetup* k = m.kernel(); k && k->bpf) line["stuck_vcpus"] = stuck_vcpus_json(k->bpf->stuck_vcpus());
+    if (const TargetMethod* k = m.kernel(); k && k->bpf) line["stuck_vcpus"] = stuck_vcpus_json(k->bpf->stuck_vcpus());
     line["vmm_dirty"] = in.vmm_dirty ? figure_json(*in.vmm_dirty) : nlohmann::json();
     line["written"] = in.written ? figure_json(*in.written) : nlohmann::json();
-    const RateSetup& vcpu = m.vcpu_setup();
+    const TargetMethod& vcpu = m.vcpu_method();
     if (p.quota) {
         line["quota_pages_per_s"] = *p.quota;
         if (vcpu.vcpu_view != VcpuView::none) {
@@ -246,7 +246,7 @@ void print_interval_json(double t, const TargetProcess& target, const TargetInte
             line["vcpus_over_quota"] = std::move(over);
         }
     }
-    if (const RateSetup* h = m.hashing(); h && h->sample) {
+    if (const TargetMethod* h = m.hashing(); h && h->sample) {
         const SampleReadStats r = h->sample->last_read_stats();
         line["present_pages"] = r.present;
         line["pages_read"] = r.pages_read;
@@ -255,11 +255,11 @@ void print_interval_json(double t, const TargetProcess& target, const TargetInte
     std::printf("%s\n", line.dump().c_str());
 }
 
-void print_interval_line(double t, const TargetInterval& in, MeasuredTarget& m, const RatePlan& p,
+void print_interval_line(double t, const TargetInterval& in, TargetMeter& m, const RatePlan& p,
                          const std::vector<VcpuRate>& rates, const std::string& no_vcpus, uint64_t wss) {
     const RateSample& s = in.figure();
     const bool kernel_figure = in.choice.figure == DirtyFigure::vmm_dirty;
-    const RateSetup& figure_setup = kernel_figure ? *m.kernel() : *m.hashing();
+    const TargetMethod& figure_setup = kernel_figure ? *m.kernel() : *m.hashing();
     const double rate = s.seconds > 0 ? s.distinct_pages / s.seconds : 0;
     std::string detail;
     if (kernel_figure) {
@@ -283,20 +283,20 @@ void print_interval_line(double t, const TargetInterval& in, MeasuredTarget& m, 
                 double(wss) * 4096 / (1 << 20), exactness(s, in.choice, figure_setup.exact).c_str(), of.c_str(),
                 detail.c_str());
     // A vCPU stuck on a full ring that its VMM does not reset: said under every interval it lasts.
-    if (const RateSetup* k = m.kernel(); k && k->bpf)
+    if (const TargetMethod* k = m.kernel(); k && k->bpf)
         for (const std::string& stuck : stuck_vcpu_lines(k->bpf->stuck_vcpus())) std::printf("%8s%s\n", "", stuck.c_str());
-    if (!p.quota || m.vcpu_setup().vcpu_view == VcpuView::none) return;
+    if (!p.quota || m.vcpu_method().vcpu_view == VcpuView::none) return;
     if (!no_vcpus.empty()) std::printf("%8s(%s)\n", "", no_vcpus.c_str());
     else print_vcpu_table(rates);
 }
 
-void print_summary(const RateTotals& totals, const RatePlan& p, const MeasuredTarget& m, const Forecast& f) {
+void print_summary(const RateTotals& totals, const RatePlan& p, const TargetMeter& m, const Forecast& f) {
     std::printf("over %llu intervals: %s pages/s on average, %s at peak, working set %.1f MiB\n",
                 (unsigned long long)totals.samples, format_count(totals.sum_rate / double(totals.samples)).c_str(),
                 format_count(totals.peak).c_str(), double(totals.wss) * 4096 / (1 << 20));
     std::printf("precopy at %s/s with a %lld ms downtime limit: %s\n", format_bytes(double(p.bandwidth)).c_str(),
                 (long long)p.downtime.count(), f.summary.c_str());
-    if (!p.quota || m.vcpu_setup().vcpu_view == VcpuView::none) return;
+    if (!p.quota || m.vcpu_method().vcpu_view == VcpuView::none) return;
     std::string over;
     for (size_t v = 0; v < totals.intervals_over.size(); ++v)
         if (totals.intervals_over[v])
@@ -310,16 +310,15 @@ int run_rate(const RateOptions& o) {
     auto plan = plan_rate(o);
     if (!plan) return usage_error(plan.error());
     const RatePlan& p = *plan;
-    auto target = inspect_process(o.pid);
-    if (!target) return usage_error(target.error());
-    auto measured = MeasuredTarget::open(p.method.method, *target, p.method.options);
+    auto measured = TargetMeter::open(o.pid, p.method);
     if (!measured) return usage_error(measured.error());
-    MeasuredTarget& m = **measured;
+    TargetMeter& m = **measured;
+    const TargetProcess* target = &m.target();
     if (Status s = m.start(); !s) return usage_error(s.error());
     catch_interrupts();
 
     // --method bpf on a VM that does not log: its figure reads 0 until it does.
-    if (p.method.method == RateMethod::bpf) {
+    if (p.method.method == MeasureMethod::kernel_events) {
         const LoggingView now = m.read_logging();
         if (now.evidence == LoggingEvidence::kernel && now.logging == DirtyLogging::off)
             std::fprintf(stderr,
@@ -329,16 +328,15 @@ int run_rate(const RateOptions& o) {
                          o.pid, logging_label(now).c_str());
     }
     if (!o.json) print_header(*target, m, p);
-    else if (p.quota && m.vcpu_setup().no_vcpu_view)
-        std::fprintf(stderr, "dtrack rate: %s\n", m.vcpu_setup().no_vcpu_view->message().c_str());
+    else if (p.quota && m.vcpu_method().no_vcpu_view)
+        std::fprintf(stderr, "dtrack rate: %s\n", m.vcpu_method().no_vcpu_view->message().c_str());
     std::fflush(stdout);
 
     const auto start = std::chrono::steady_clock::now();
     RateTotals totals;
     std::string last_why;
     const auto forecast_now = [&](double rate_bytes) {
-        RateSetup& ws = m.working_set_setup();
-        const uint64_t mem = p.memory.value_or(round_one_bytes(*ws.tracker, ws, totals.wss));
+        const uint64_t mem = p.memory.value_or(m.working_set_method().round_one_bytes(totals.wss));
         return forecast_precopy({.memory_bytes = mem,
                                  .working_set_bytes = totals.wss * 4096,
                                  .dirty_bytes_per_s = rate_bytes,
@@ -347,7 +345,7 @@ int run_rate(const RateOptions& o) {
     };
     const int code = measure_every(p.interval, o.pid, "dtrack rate", "run ended",
                                    [&] { return o.count == 0 || totals.samples < o.count; }, [&]() -> Status {
-        refresh_vcpu_threads(m.vcpu_setup(), o.pid);
+        m.vcpu_method().refresh_vcpu_threads(o.pid);
         auto in = m.sample();
         if (!in) return in.error();
         ++totals.samples;
@@ -360,7 +358,7 @@ int run_rate(const RateOptions& o) {
             totals.vcpu_labels[r.vcpu] = r.label();
         }
         const RateSample& ws_sample = m.hashing() ? *in->written : *in->vmm_dirty;
-        totals.wss = working_set_pages(ws_sample, m.working_set_setup());
+        totals.wss = m.working_set_method().working_set_pages(ws_sample);
         const RateSample& s = in->figure();
         const double rate = s.seconds > 0 ? s.distinct_pages / s.seconds : 0;
         totals.peak = std::max(totals.peak, rate);

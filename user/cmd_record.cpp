@@ -9,6 +9,7 @@
 #include "dtrack/units.hpp"
 #include "interval_clock.hpp"
 #include "method_flags.hpp"
+#include "dtrack/target_meter.hpp"
 #include "rate_method.hpp"
 
 namespace dtrack::cli {
@@ -38,17 +39,20 @@ int run_record(const RecordOptions& o) {
     if (!duration) return usage_error(duration.error());
     if (o.queue < 1) return usage_error({EINVAL, "--queue must be at least 1", "use e.g. 64"});
 
-    auto target = inspect_process(o.pid);
-    if (!target) return usage_error(target.error());
-    auto setup = setup_rate_method(method->method, *target, method->options);
-    if (!setup) return usage_error(setup.error());
+    // One method for the whole recording: its regions go into the header.
+    TargetMeterOptions options = *method;
+    options.one_method = true;
+    auto meter = TargetMeter::open(o.pid, options);
+    if (!meter) return usage_error(meter.error());
+    const TargetProcess* target = &(*meter)->target();
+    const TargetMethod* setup = &(*meter)->only_method();
     Tracker& tracker = *setup->tracker;
 
     std::vector<Region> regions;
     for (RegionId id = 0; id < tracker.region_count(); ++id) regions.push_back(tracker.region(id));
     const uint32_t vcpus = setup->knows_vcpus ? std::max(target->vcpus, target->vcpus_with_ring) : 0;
     const recording::Header header = recording::make_header(
-        std::move(regions), setup->method, setup->exact,
+        std::move(regions), setup->name, setup->exact,
         "pid " + std::to_string(target->pid) + " (" + target->comm + ")", uint64_t(interval->count()), vcpus);
     auto sink = recording::file_sink(o.output);
     if (!sink) return usage_error(sink.error());
@@ -59,9 +63,9 @@ int run_record(const RecordOptions& o) {
     if (Status s = recorder.start(); !s) return usage_error(s.error());
     catch_interrupts();
     std::printf("dtrack record: pid %d (%s), method %s: %s, %s, every %s into %s\n", target->pid,
-                target->comm.c_str(), setup->method.c_str(), setup->source.c_str(),
+                target->comm.c_str(), setup->name.c_str(), setup->source.c_str(),
                 setup->exact ? "exact" : "estimated", o.interval.c_str(), o.output.c_str());
-    std::printf("  %s\n", setup->why.c_str());
+    std::printf("  %s\n", (*meter)->why().c_str());
     std::fflush(stdout);
 
     const auto start = std::chrono::steady_clock::now();

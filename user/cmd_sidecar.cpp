@@ -59,12 +59,12 @@ Result<HarvestOptions> check_options(const SidecarOptions& o) {
     if (!interval) return interval.error();
     auto bound = parse_bound(o.bound);
     if (!bound) return bound.error();
-    HarvestOptions options{.method = *method, .method_options = {.max_error = *bound}, .interval = *interval};
+    HarvestOptions options{.method = {.method = *method, .max_error = *bound}, .interval = *interval};
     if (!o.quota.empty()) {
         auto quota = parse_pages_per_second(o.quota, 4096, "--quota");
         if (!quota) return quota.error();
         options.quota_pages_per_s = *quota;
-        options.method_options.per_vcpu = true;
+        options.method.per_vcpu = true;
     }
     return options;
 }

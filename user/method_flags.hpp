@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "dtrack/target_meter.hpp"
 #include "rate_method.hpp"
 
 namespace dtrack::cli {
@@ -20,10 +21,8 @@ struct MethodFlags {
     uint64_t sample_pages = 0;  // sample: this many pages instead of --bound
 };
 
-struct ChosenMethod {
-    RateMethod method = RateMethod::automatic;
-    RateMethodOptions options;
-};
+// The flags as the library's TargetMeterOptions (method and sampling).
+using ChosenMethod = TargetMeterOptions;
 
 void add_method_flags(CLI::App& cmd, MethodFlags& flags);
 // The flags checked: an unknown method, a bad bound, or --exact with the sample options is an error.

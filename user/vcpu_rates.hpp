@@ -12,7 +12,8 @@
 //     each harvest (userfaultfd, as dtvm's process backend does) that is a
 //     page newly dirtied, as a ring entry is; elsewhere only first touches.
 // Anything else (KVM without the ring, whose guest writes take no host page
-// fault; BPF unavailable) has none, and RateSetup::no_vcpu_view says why.
+// fault; BPF unavailable) has none, and TargetMethod::no_vcpu_view says why
+// (the view itself is the library's: TargetMeterOptions::per_vcpu).
 #pragma once
 
 #include <sys/types.h>
@@ -23,21 +24,12 @@
 #include <vector>
 
 #include "dtrack/rate_meter.hpp"
-#include "rate_method.hpp"
+#include "dtrack/target_meter.hpp"
 
 namespace dtrack::cli {
 
-// Asks for per-vCPU rates on `target`, after its method is set up: the ring
-// (bpf), or a ThreadWriteFaults and VcpuThreadFaultSource over its threads
-// added to the tracker, or no_vcpu_view saying why there are none.
-void add_vcpu_view(RateSetup& setup, const TargetProcess& target);
-
-// thread_faults: lists the target's threads again. New ones take the next
-// vCPU indices (they count from now), ended ones keep theirs, names are re-read.
-void refresh_vcpu_threads(RateSetup& setup, pid_t pid);
-
 // "ring entries per vCPU" | "write faults per thread": what a vCPU's figure counts.
-std::string vcpu_figure(const RateSetup& setup);
+std::string vcpu_figure(const TargetMethod& method);
 
 struct VcpuRate {
     size_t vcpu = 0;      // the index of its figures (RateSample::vcpu_pages_per_s)
@@ -52,6 +44,6 @@ struct VcpuRate {
 
 // Every vCPU's rate over the interval of `sample`, index order; over_quota
 // where a quota is given and the rate is above it.
-std::vector<VcpuRate> vcpu_rates(const RateSample& sample, const RateSetup& setup, std::optional<double> quota);
+std::vector<VcpuRate> vcpu_rates(const RateSample& sample, const TargetMethod& method, std::optional<double> quota);
 
 }  // namespace dtrack::cli

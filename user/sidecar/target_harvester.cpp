@@ -26,15 +26,14 @@ std::string describe(const TargetFigures& f) {
 Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string target, pid_t pid,
                                                                 const HarvestOptions& o,
                                                                 std::function<void()> on_exit) {
-    auto process = inspect_process(pid);
-    if (!process) return process.error();
     // A pidfd names this process, not whoever gets its PID next.
     UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd.valid()) return errno_error("pidfd_open of pid " + std::to_string(pid), errno, "check the PID");
     UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
     if (!stop.valid()) return errno_error("eventfd", errno);
-    auto measured = MeasuredTarget::open(o.method, *process, o.method_options);
+    auto measured = TargetMeter::open(pid, o.method);
     if (!measured) return measured.error();
+    const TargetProcess* process = &(*measured)->target();
 
     TargetFigures identity{.target = target.empty() ? process->comm + "-" + std::to_string(pid) : std::move(target),
                            .pid = pid,
@@ -43,9 +42,9 @@ Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string targ
                            .source = (*measured)->sources()};
     // "exact" is the method's, for the info series: auto's figure changes
     // with the VM's state, and dtrack_dirty_figure says which it is.
-    const MeasuredTarget& m = **measured;
+    const TargetMeter& m = **measured;
     identity.exact = m.method() == "auto" ? false : (m.kernel() ? m.kernel()->exact : m.hashing()->exact);
-    const RateSetup& ws = (*measured)->working_set_setup();
+    const TargetMethod& ws = (*measured)->working_set_method();
     if (ws.tracker->region_count() > 0) identity.page_size = ws.tracker->region(0).page_size;
     std::unique_ptr<TargetHarvester> h(new TargetHarvester(std::move(identity), std::move(measured.value()),
                                                            std::move(pidfd), std::move(stop), o, std::move(on_exit)));
@@ -54,7 +53,7 @@ Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string targ
     return h;
 }
 
-TargetHarvester::TargetHarvester(TargetFigures identity, std::unique_ptr<MeasuredTarget> measured, UniqueFd pidfd,
+TargetHarvester::TargetHarvester(TargetFigures identity, std::unique_ptr<TargetMeter> measured, UniqueFd pidfd,
                                  UniqueFd stop, const HarvestOptions& o, std::function<void()> on_exit)
     : identity_(std::move(identity)),
       measured_(std::move(measured)),
@@ -109,8 +108,8 @@ void TargetHarvester::run() {
 }
 
 bool TargetHarvester::harvest_once() {
-    RateSetup& ws = measured_->working_set_setup();
-    refresh_vcpu_threads(measured_->vcpu_setup(), identity_.pid);
+    TargetMethod& ws = measured_->working_set_method();
+    measured_->vcpu_method().refresh_vcpu_threads(identity_.pid);
     auto in = measured_->sample([&](RegionId region, uint64_t word, uint64_t bits) {
         for (; bits; bits &= bits - 1) windows_.mark(region, word * 64 + uint64_t(__builtin_ctzll(bits)));
     });
@@ -163,11 +162,11 @@ bool TargetHarvester::harvest_once() {
         f.working_set_10s_pages = windows_.distinct_pages(window_10s);
         f.working_set_60s_pages = windows_.distinct_pages(window_60s);
     }
-    f.memory_bytes = round_one_bytes(*ws.tracker, ws, working_set_pages(ws_sample, ws));
+    f.memory_bytes = ws.round_one_bytes(ws.working_set_pages(ws_sample));
     f.estimate_bound_pages.reset();
     if (figure.estimate) f.estimate_bound_pages = figure.bound_pages;
     f.vcpus.clear();
-    RateSetup& vcpu = measured_->vcpu_setup();
+    TargetMethod& vcpu = measured_->vcpu_method();
     // Ring vCPUs' rates mean something only while the rings cover the guest.
     const bool ring_rates_hold = in->choice.figure == DirtyFigure::vmm_dirty && in->choice.trusted;
     if (vcpu.vcpu_view == VcpuView::thread_faults || (vcpu.vcpu_view == VcpuView::ring && ring_rates_hold)) {
@@ -184,9 +183,9 @@ bool TargetHarvester::harvest_once() {
 }
 
 void TargetHarvester::read_counters(TargetFigures& f) const {
-    const RateSetup& vcpu = measured_->vcpu_setup();
+    const TargetMethod& vcpu = measured_->vcpu_method();
     if (vcpu.vcpu_view != VcpuView::none || vcpu.knows_vcpus) f.vcpu_pages = vcpu.tracker->counters().pages_per_vcpu();
-    const RateSetup* kernel = measured_->kernel();
+    const TargetMethod* kernel = measured_->kernel();
     if (!kernel || !kernel->bpf) return;  // what follows only the kernel's view has
     const Counters c = kernel->tracker->counters();
     // Memslots: the regions are slot ids 0..n-1; list those that ever had pages.

@@ -1,4 +1,4 @@
-// One attached target: measured as `dtrack rate` measures it (MeasuredTarget), and a
+// One attached target: measured as `dtrack rate` measures it (TargetMeter), and a
 // thread that harvests it every interval and keeps its figures (counters,
 // working-set windows) for scrapes to copy. A scrape never waits for a
 // harvest: figures() copies under a mutex that a harvest holds only to
@@ -20,15 +20,14 @@
 
 #include "dtrack/rate_meter.hpp"
 #include "dtrack/unique_fd.hpp"
-#include "measured_target.hpp"
+#include "dtrack/target_meter.hpp"
 #include "target_figures.hpp"
 #include "working_set_windows.hpp"
 
 namespace dtrack::cli::sidecar {
 
 struct HarvestOptions {
-    RateMethod method = RateMethod::automatic;
-    RateMethodOptions method_options;  // per_vcpu with a quota
+    TargetMeterOptions method;  // as dtrack rate's; per_vcpu with a quota
     std::chrono::nanoseconds interval = std::chrono::seconds(1);
     std::optional<double> quota_pages_per_s;  // per vCPU (--quota)
 };
@@ -55,10 +54,10 @@ public:
     // How the method was chosen ("auto: pid 12 (qemu) runs a KVM VM with the dirty ring ...").
     const std::string& why() const { return measured_->why(); }
     // With a quota: why the target has no per-vCPU rates, if it has none.
-    const std::optional<Error>& no_vcpu_view() const { return measured_->vcpu_setup().no_vcpu_view; }
+    const std::optional<Error>& no_vcpu_view() const { return measured_->vcpu_method().no_vcpu_view; }
 
 private:
-    TargetHarvester(TargetFigures identity, std::unique_ptr<MeasuredTarget> measured, UniqueFd pidfd, UniqueFd stop,
+    TargetHarvester(TargetFigures identity, std::unique_ptr<TargetMeter> measured, UniqueFd pidfd, UniqueFd stop,
                     const HarvestOptions& o, std::function<void()> on_exit);
     void run();
     // One interval: harvest, update the windows, publish. False when the
@@ -68,7 +67,7 @@ private:
     void read_counters(TargetFigures& f) const;
 
     const TargetFigures identity_;  // the figures' labels, fixed at attach
-    std::unique_ptr<MeasuredTarget> measured_;  // the state-aware method, as dtrack rate measures
+    std::unique_ptr<TargetMeter> measured_;  // the state-aware method, as dtrack rate measures
     UniqueFd pidfd_;  // readable once the process has exited
     UniqueFd stop_;   // an eventfd: written by the destructor
     const std::chrono::nanoseconds interval_;
