@@ -11,6 +11,7 @@
 #include "dtrack/kvm_log_source.hpp"
 #include "dtrack/kvm_ring_source.hpp"
 #include "dtrack/rounds.hpp"
+#include "dtrack/target_meter.hpp"
 #include "dtrack/throttle.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/watcher.hpp"
@@ -57,4 +58,8 @@ struct dt_throttle {
     std::shared_ptr<dtrack::Tracker> tracker;
     std::shared_ptr<dtrack::Rounds> rounds;
     std::shared_ptr<ThrottleSlot> slot;
+};
+
+struct dt_target {
+    std::unique_ptr<dtrack::TargetMeter> meter;
 };

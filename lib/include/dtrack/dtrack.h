@@ -407,6 +407,78 @@ struct dt_receive_result {
 DT_API int dt_precopy_receive(const struct dt_memory *memory, size_t regions, int socket_fd,
                               const struct dt_receive_opts *opts, struct dt_receive_result *result);
 
+/* ---- measuring a running VM or process from outside (dtrack rate) --------- */
+
+/* What `dtrack rate` does, for a VM manager to embed: how fast process `pid`
+ * (a VMM, or any process) dirties memory, interval by interval, with the
+ * figure that is true for its VM's state (dtrack/target_meter.hpp):
+ *   DT_FIGURE_VMM_DIRTY  pages the kernel marked dirty for the VMM since it
+ *                        last write-protected them (its dirty-ring pushes or
+ *                        dirty-bitmap bits): exact, but only while the VM logs
+ *                        dirty pages (a VMM logs while it migrates or measures);
+ *   DT_FIGURE_WRITTEN    distinct pages written in the interval, found by
+ *                        hashing pages: an estimate with its bound, or exact.
+ * DT_MEASURE_AUTO watches both on a KVM VMM and gives, each interval, the
+ * first while the VM logged for the whole interval, else the second.
+ * Needs root (or CAP_BPF+CAP_PERFMON and ptrace access to the process).
+ * One thread at a time per handle. */
+typedef struct dt_target dt_target;
+
+enum dt_measure_method {
+    DT_MEASURE_AUTO = 0,    /* the state-aware choice, every interval */
+    DT_MEASURE_KERNEL = 1,  /* the kernel's record alone (reads low while the VM does not log) */
+    DT_MEASURE_SAMPLE = 2,  /* page hashing alone */
+    DT_MEASURE_METHOD_INT_MIN_ = -2147483647 - 1,
+    DT_MEASURE_METHOD_INT_MAX_ = 2147483647,
+};
+
+enum dt_figure { DT_FIGURE_VMM_DIRTY = 0, DT_FIGURE_WRITTEN = 1 };
+enum dt_dirty_logging { DT_LOGGING_OFF = 0, DT_LOGGING_RING = 1, DT_LOGGING_BITMAP = 2 };
+enum dt_logging_evidence {
+    DT_EVIDENCE_NONE = 0,     /* the process runs no KVM VM */
+    DT_EVIDENCE_KERNEL = 1,   /* read from the kernel (struct kvm) */
+    DT_EVIDENCE_INFERRED = 2, /* not readable here: inferred from the kernel's record */
+};
+
+struct dt_target_opts {
+    size_t sz;
+    int method;            /* enum dt_measure_method; 0: DT_MEASURE_AUTO */
+    bool exact_sampling;   /* hashing: every present page instead of a sample */
+    double max_error;      /* hashing: half-width of the 95% interval, share of the present pages; 0: 2% */
+    uint64_t sample_pages; /* hashing: this many pages a sample instead; 0: sized by max_error */
+};
+
+/* Attaches to process `pid` (as this PID namespace numbers it: run in the
+ * host's). -ESRCH for no such process, -EINVAL for a thread id or bad
+ * options, -EPERM without the privileges; nothing stays attached then. */
+DT_API int dt_target_open(int pid, const struct dt_target_opts *opts, dt_target **out);
+DT_API void dt_target_destroy(dt_target *target);
+/* The first interval starts now. */
+DT_API int dt_target_start(dt_target *target);
+
+struct dt_target_interval {
+    size_t sz;
+    double seconds;        /* the interval's real length */
+    int figure;            /* enum dt_figure: what `pages` counts */
+    bool trusted;          /* false: it reads low (DT_MEASURE_KERNEL on a VM that does not log) */
+    bool exact;            /* `pages` is exact, not an estimate */
+    double pages;          /* distinct pages of `figure` dirtied in the interval */
+    double bound_pages;    /* half-width of the 95% interval of `pages`, when an estimate; else 0 */
+    uint64_t lost;         /* events a source knows it lost in the interval */
+    int logging;           /* enum dt_dirty_logging: the VM's state at the interval's end */
+    int evidence;          /* enum dt_logging_evidence */
+    uint32_t memslots_logging;
+    bool has_vmm_dirty;    /* the kernel's record is watched: */
+    double vmm_dirty_pages;  /* its figure this interval */
+    bool has_written;      /* pages are hashed: */
+    double written_pages;    /* its figure this interval */
+    double written_bound_pages;
+    char why[256];         /* why this figure, one line (cut at 255 bytes) */
+};
+
+/* Ends the current interval and fills `out`. */
+DT_API int dt_target_sample(dt_target *target, struct dt_target_interval *out);
+
 #ifdef __cplusplus
 }
 #endif
