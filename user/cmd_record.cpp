@@ -3,6 +3,8 @@
 // that `dtrack report` reads. The method is chosen as for `dtrack rate`.
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
+#include <utility>
 
 #include "commands.hpp"
 #include "dtrack/recording.hpp"
@@ -28,6 +30,25 @@ struct RecordOptions {
 int usage_error(const Error& e) {
     std::fprintf(stderr, "dtrack record: %s\n", e.message().c_str());
     return exit_usage;
+}
+
+// The VM's dirty logging over the interval now ending (from `last`, its
+// start), for the record; none for a process without a KVM VM. A page set
+// from the kernel's record reads low when the VM did not log into it for the
+// whole interval.
+std::optional<recording::IntervalLogging> interval_logging(LoggingView& last, const TargetMeter& meter,
+                                                           const TargetMethod& method) {
+    const LoggingView now = meter.read_logging();
+    const LoggingView start = std::exchange(last, now);
+    if (now.evidence == LoggingEvidence::none) return std::nullopt;
+    const DirtyLogging record = method.bpf ? DirtyLogging::ring : DirtyLogging::bitmap;
+    const bool kernel_figure = method.bpf || method.bitmap;
+    return recording::IntervalLogging{
+        .at_start = start.logging,
+        .at_end = now.logging,
+        .evidence = now.evidence,
+        .reads_low = kernel_figure && now.evidence == LoggingEvidence::kernel &&
+                     (start.logging != record || now.logging != record)};
 }
 
 int run_record(const RecordOptions& o) {
@@ -59,6 +80,8 @@ int run_record(const RecordOptions& o) {
     auto writer = recording::Writer::create(std::move(*sink), header, {.queue_intervals = o.queue});
     if (!writer) return usage_error(writer.error());
 
+    // A VMM's dirty logging, read at each interval's end, goes into its record.
+    LoggingView meter_now = (*meter)->read_logging();
     recording::Recorder recorder(tracker, **writer);
     if (Status s = recorder.start(); !s) return usage_error(s.error());
     catch_interrupts();
@@ -75,7 +98,7 @@ int run_record(const RecordOptions& o) {
         *interval, o.pid, "dtrack record", "recording ended",
         [&] { return duration->count() == 0 || uint64_t(intervals) * uint64_t(interval->count()) < uint64_t(duration->count()); },
         [&]() -> Status {
-            auto r = recorder.record();
+            auto r = recorder.record(interval_logging(meter_now, **meter, *setup));
             if (!r) return r.error();
             const recording::Interval& in = r->interval;
             pages += in.estimated() ? in.estimated_pages : double(r->pages);

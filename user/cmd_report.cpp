@@ -67,7 +67,7 @@ nlohmann::json to_json(const Analysis& a) {
                            {"pages", r.page_count}});
     nlohmann::json rate = nlohmann::json::array();
     for (const RatePoint& p : a.rate) {
-        nlohmann::json j{{"t_s", p.t}, {"seconds", p.seconds}, {"dropped", p.dropped}};
+        nlohmann::json j{{"t_s", p.t}, {"seconds", p.seconds}, {"dropped", p.dropped}, {"reads_low", p.reads_low}};
         if (!p.dropped) {
             j["pages"] = p.pages;
             j["pages_per_s"] = p.pages_per_s();
@@ -132,6 +132,9 @@ nlohmann::json to_json(const Analysis& a) {
             {"estimated", a.estimated},
             {"lost", a.lost},
             {"overapproximated", a.overapproximated},
+            {"logging_known_intervals", a.logging_known},
+            {"logging_intervals", a.logging_on},
+            {"reads_low_intervals", a.reads_low},
             {"rate", rate},
             {"working_set", ws},
             {"redirty_log2_intervals", hist},
@@ -150,6 +153,13 @@ void print_text(const Analysis& a) {
     if (a.dropped) std::printf(", %" PRIu64 " dropped (the writer fell behind: nothing known of them)", a.dropped);
     if (a.lost) std::printf(", %" PRIu64 " events lost by the source", a.lost);
     std::printf("\n");
+    if (a.logging_known)
+        std::printf("  the VM logged dirty pages in %" PRIu64 " of %" PRIu64 " intervals%s\n", a.logging_on,
+                    a.logging_known,
+                    a.reads_low ? (", and " + std::to_string(a.reads_low) +
+                                   " intervals read low: their pages are the kernel's record, which the VM did not "
+                                   "log into the whole interval").c_str()
+                                : "");
     if (a.estimated)
         std::printf("  a sample of the pages was recorded: every figure below is scaled up from it\n");
     for (const Region& r : h.regions)

@@ -216,6 +216,12 @@ Analysis analyze(recording::Reader& reader, const AnalysisOptions& o) {
         for (uint64_t v : in.vcpu_pages) p.vcpu_pages_per_s.push_back(p.seconds > 0 ? double(v) / p.seconds : 0);
         a.lost += in.lost;
         a.overapproximated += in.overapproximated;
+        if (in.logging) {
+            ++a.logging_known;
+            a.logging_on += in.logging->at_start != DirtyLogging::off && in.logging->at_end != DirtyLogging::off;
+            a.reads_low += in.logging->reads_low;
+        }
+        p.reads_low = in.logging && in.logging->reads_low;
         a.rate.push_back(std::move(p));
     }
     a.duration_s = all.empty() ? 0 : double(all.back().end_ns) / 1e9;

@@ -17,6 +17,7 @@ struct RatePoint {
     bool dropped = false;    // nothing is known of it
     double pages = 0;        // distinct pages dirtied (the estimate, for sampling)
     double bound = 0;        // half-width of the 95% interval, when estimated
+    bool reads_low = false;  // the kernel's record missed part of it (the VM did not log all along)
     std::vector<double> vcpu_pages_per_s;
     double pages_per_s() const { return seconds > 0 ? pages / seconds : 0; }
 };
@@ -64,6 +65,10 @@ struct Analysis {
     double duration_s = 0;
     bool estimated = false;      // any interval's figure is an estimate
     uint64_t lost = 0, overapproximated = 0;
+    // Version 2 recordings: intervals that say the VM's dirty logging, how
+    // many of them it logged (at both ends), and how many read low (their
+    // page set is the kernel's record, which missed part of the interval).
+    uint64_t logging_known = 0, logging_on = 0, reads_low = 0;
     std::vector<RatePoint> rate;
     std::vector<WorkingSet> working_sets;  // 1 s, 10 s, the whole run
     // Re-dirty intervals: bucket b counts a page dirtied again 2^b .. 2^(b+1)-1

@@ -103,6 +103,14 @@ std::vector<uint8_t> encode_header_body(const Header& h) {
     return out;
 }
 
+namespace {
+
+// Version 2's logging label (docs/recording-format.md, interval bytes 76..78).
+uint8_t logging_code(DirtyLogging l) { return l == DirtyLogging::off ? 0 : l == DirtyLogging::ring ? 1 : 2; }
+uint8_t evidence_code(LoggingEvidence e) { return e == LoggingEvidence::inferred ? 2 : 1; }
+
+}  // namespace
+
 std::vector<uint8_t> encode_body(const Interval& given, const Header& h) {
     // Runs sorted by region and page, overlapping or touching ones merged:
     // the reader accepts nothing else.
@@ -155,7 +163,9 @@ std::vector<uint8_t> encode_normal_body(const Interval& in, const Header& h) {
     append64(out, in.start_ns);
     append64(out, in.end_ns);
     const bool estimate = in.estimated_pages != 0 || in.bound_pages != 0;
-    append32(out, (in.dropped ? flag_dropped : 0) | (estimate ? flag_estimate : 0));
+    const uint32_t logging_flags =
+        in.logging ? flag_logging | (in.logging->reads_low ? flag_reads_low : 0) : 0;
+    append32(out, (in.dropped ? flag_dropped : 0) | (estimate ? flag_estimate : 0) | logging_flags);
     // Per-vCPU counts: exactly the header's vCPUs, or none (a source may
     // learn of vCPUs late; counts beyond the header's are not recorded).
     const uint32_t vcpus = in.vcpu_pages.empty() ? 0 : h.vcpus;
@@ -166,7 +176,11 @@ std::vector<uint8_t> encode_normal_body(const Interval& in, const Header& h) {
     append64(out, in.overapproximated);
     append64(out, in.dirty_pages());
     append32(out, static_cast<uint32_t>(blocks.size()));
-    append32(out, 0);
+    // Version 2: the logging label, one byte each (logging_code, evidence_code), or 0.
+    out.push_back(in.logging ? logging_code(in.logging->at_start) : 0);
+    out.push_back(in.logging ? logging_code(in.logging->at_end) : 0);
+    out.push_back(in.logging ? evidence_code(in.logging->evidence) : 0);
+    out.push_back(0);
     for (uint32_t v = 0; v < vcpus; ++v) append64(out, v < in.vcpu_pages.size() ? in.vcpu_pages[v] : 0);
     for (const Block& b : blocks) {
         const uint64_t runs = b.end_run - b.first_run;
@@ -349,18 +363,37 @@ bool decode_body(std::span<const uint8_t> raw, uint64_t expected_index, const He
     in.overapproximated = c.u64();
     const uint64_t pages = c.u64();
     const uint32_t blocks = c.u32();
-    const uint32_t reserved = c.u32();
+    const uint8_t logging_start = c.u8(), logging_end = c.u8(), evidence = c.u8(), reserved = c.u8();
     if (in.index != expected_index)
         return fail("interval " + std::to_string(in.index) + " where interval " + std::to_string(expected_index) +
                     " should be");
     if (in.end_ns < in.start_ns) return fail("the interval ends before it starts");
-    if (flags & ~(flag_dropped | flag_estimate)) return fail("unknown flags " + std::to_string(flags));
+    const uint32_t known = flag_dropped | flag_estimate | (h.version >= 2 ? flag_logging | flag_reads_low : 0);
+    if (flags & ~known) return fail("unknown flags " + std::to_string(flags));
+    if ((flags & flag_reads_low) && !(flags & flag_logging)) return fail("reads-low without the logging flag");
     in.dropped = flags & flag_dropped;
     for (double d : {in.estimated_pages, in.bound_pages})
         if (!std::isfinite(d) || d < 0) return fail("an estimate is negative or not a number");
     if (!(flags & flag_estimate) && (in.estimated_pages != 0 || in.bound_pages != 0))
         return fail("an estimate without the estimate flag");
     if (reserved) return fail("reserved bytes are not zero");
+    if (flags & flag_logging) {
+        const auto state = [](uint8_t code) -> std::optional<DirtyLogging> {
+            if (code > 2) return std::nullopt;
+            return code == 0 ? DirtyLogging::off : code == 1 ? DirtyLogging::ring : DirtyLogging::bitmap;
+        };
+        const auto start = state(logging_start), end = state(logging_end);
+        if (!start || !end) return fail("logging state " + std::to_string(std::max(logging_start, logging_end)) +
+                                        " is not 0 (off), 1 (ring) or 2 (bitmap)");
+        if (evidence != 1 && evidence != 2)
+            return fail("logging evidence " + std::to_string(evidence) + " is not 1 (kernel) or 2 (inferred)");
+        in.logging = IntervalLogging{.at_start = *start,
+                                     .at_end = *end,
+                                     .evidence = evidence == 1 ? LoggingEvidence::kernel : LoggingEvidence::inferred,
+                                     .reads_low = (flags & flag_reads_low) != 0};
+    } else if (logging_start || logging_end || evidence) {
+        return fail("reserved bytes are not zero");
+    }
     if (vcpus != 0 && vcpus != h.vcpus)
         return fail(std::to_string(vcpus) + " vCPU counts for a recording of " + std::to_string(h.vcpus) + " vCPUs");
     if (in.dropped && (blocks || vcpus || pages)) return fail("a dropped interval with pages");

@@ -1,4 +1,4 @@
-// The recording file format, version 1: field offsets and the codecs the
+// The recording file format, version 2: field offsets and the codecs the
 // writer and the reader share. docs/recording-format.md describes every byte.
 #pragma once
 
@@ -22,6 +22,8 @@ inline constexpr size_t block_fixed_bytes = 24;    // a region block before its 
 
 inline constexpr uint32_t flag_dropped = 1;
 inline constexpr uint32_t flag_estimate = 2;
+inline constexpr uint32_t flag_logging = 4;    // version 2: bytes 76..79 say the VM's dirty logging
+inline constexpr uint32_t flag_reads_low = 8;  // version 2, with flag_logging: the kernel's record missed part
 inline constexpr uint8_t encoding_runs = 1;
 inline constexpr uint8_t encoding_bitmap = 2;
 

@@ -47,13 +47,14 @@ Status Recorder::start() {
     return Ok{};
 }
 
-Result<Recorder::Recorded> Recorder::record() {
+Result<Recorder::Recorded> Recorder::record(std::optional<IntervalLogging> logging) {
     const SyncReport report = tracker_.sync(SyncKind::background);
     if (!report.ok()) return report.errors.front();
     const auto now = clock_.now();
     Recorded out;
     Interval& in = out.interval;
     in.index = index_++;
+    in.logging = logging;
     in.start_ns = since(origin_, last_);
     in.end_ns = since(origin_, now);
     last_ = now;

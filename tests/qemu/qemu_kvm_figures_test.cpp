@@ -75,9 +75,16 @@ TEST_P(QemuKvmFigures, IdleIsHashedMigratingIsTheKernelsExactRecordAndCancelledI
     SidecarProcess sidecar("--pid " + pid + " --interval 1s");
     ASSERT_GT(sidecar.port(), 0) << sidecar.log();
     const std::string target = "qemu-system-x86-" + pid;  // the sidecar labels a --pid COMM-PID
-    dtrack_test::CommandResult rate;
+    dtrack_test::CommandResult rate, record;
     std::thread rate_thread([&] {
         rate = dtrack_test::run(binary("dtrack") + " rate --pid " + pid + " --json --interval 1s --count 16 2>&1");
+    });
+    // A recording of the kernel's record alone over the same run: each of its
+    // records says the VM's logging, and those it did not cover read low.
+    const std::string recording = ::testing::TempDir() + "/qemu-" + mode_name(ring) + ".dtz";
+    std::thread record_thread([&] {
+        record = dtrack_test::run(binary("dtrack") + " record --pid " + pid +
+                                  " --method bpf --interval 1s --duration 16s -o " + recording + " 2>&1");
     });
 
     // Idle: hashing. The kernel's record alone, asked for, says at once that
@@ -109,6 +116,7 @@ TEST_P(QemuKvmFigures, IdleIsHashedMigratingIsTheKernelsExactRecordAndCancelledI
     source.migrate_cancel();
     const ScrapeResult after = scrape_until_figure(sidecar, target, "written");
     rate_thread.join();
+    record_thread.join();
 
     // --- the sidecar: the figure switched both ways, the counter never paused
     for (const auto& [when, scrape, figure, logging] :
@@ -175,6 +183,20 @@ TEST_P(QemuKvmFigures, IdleIsHashedMigratingIsTheKernelsExactRecordAndCancelledI
     if (!ring) EXPECT_GE(recorded_pages, 2 * kGuestPages) << rate.output;
     std::printf("  [%s] dtrack rate: %d intervals hashed, %d from the kernel's record (%.0f pages), %d hashed again\n",
                 mode_name(ring).c_str(), hashed_before, recorded, recorded_pages, hashed_after);
+
+    // --- dtrack record --method bpf over the same run, read by dtrack report
+    ASSERT_EQ(record.exit_code, 0) << record.output;
+    const auto report = dtrack_test::run(binary("dtrack") + " report --json " + recording);
+    ASSERT_EQ(report.exit_code, 0) << report.output;
+    const json r = json::parse(report.output);
+    const double intervals_recorded = r["intervals"].get<double>();
+    EXPECT_EQ(r["logging_known_intervals"].get<double>(), intervals_recorded) << report.output.substr(0, 400);
+    EXPECT_GE(r["logging_intervals"].get<double>(), 3) << "the migration's intervals";
+    // Idle and cancelled: QEMU logged nothing, the kernel's record missed every write.
+    EXPECT_GE(r["reads_low_intervals"].get<double>(), 4);
+    EXPECT_EQ(r["logging_intervals"].get<double>() + r["reads_low_intervals"].get<double>(), intervals_recorded)
+        << "an interval is either logged all along or reads low";
+    std::remove(recording.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(, QemuKvmFigures, ::testing::Values(0u, 4096u),

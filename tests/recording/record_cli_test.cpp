@@ -162,12 +162,34 @@ TEST(DtrackRecord, BpfMethodAgainstDtvmHasPerVcpuCounts) {
         ASSERT_EQ(in.vcpu_pages.size(), 2u);
         pages += in.dirty_pages();
         entries += in.vcpu_pages[0] + in.vcpu_pages[1];
+        // Each record says the VM logged into its rings all along: the page set is the whole truth.
+        ASSERT_TRUE(in.logging.has_value()) << "interval " << in.index;
+        EXPECT_EQ(in.logging->at_start, dtrack::DirtyLogging::ring) << "interval " << in.index;
+        EXPECT_EQ(in.logging->at_end, dtrack::DirtyLogging::ring) << "interval " << in.index;
+        EXPECT_EQ(in.logging->evidence, dtrack::LoggingEvidence::kernel);
+        EXPECT_FALSE(in.logging->reads_low) << "interval " << in.index;
     }
     EXPECT_GT(pages, 0u);
     // Each distinct page came from at least one ring entry; the per-vCPU
     // counters and the bitmaps are read a moment apart at each harvest, so
     // the recording's edges may shift a few entries (46 of 20k seen).
     EXPECT_GE(double(entries), 0.99 * double(pages));
+    std::remove(file.c_str());
+}
+
+TEST(DtrackRecord, AProcessWithoutAVmHasNoLoggingLabelAndTheReportSaysNothingOfIt) {
+    Background sleeper("sleep 30");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const std::string file = temp("nolabel.dtz");
+    const auto r = run(binary("dtrack") + " record --pid " + std::to_string(sleeper.pid()) +
+                       " --method sample --interval 100ms --duration 300ms -o " + file + " 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto rec = read_recording(file);
+    ASSERT_TRUE(rec.ok()) << rec.error().message();
+    ASSERT_FALSE(rec->intervals.empty());
+    for (const Interval& in : rec->intervals) EXPECT_FALSE(in.logging.has_value()) << "interval " << in.index;
+    const auto report = run(binary("dtrack") + " report " + file);
+    EXPECT_EQ(report.output.find("logged dirty pages"), std::string::npos) << report.output;
     std::remove(file.c_str());
 }
 

@@ -3,6 +3,7 @@
 // where; any flipped byte is caught; foreign files and newer versions are
 // named; a writer that cannot keep up records the intervals it dropped.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -156,9 +157,51 @@ TEST(RecordingFile, ANewerFormatVersionIsNamedWithTheFix) {
     b[8] = format_version + 1;  // the crc is not checked before the version: a newer prelude may differ
     auto reader = Reader::from_bytes(b);
     ASSERT_FALSE(reader.ok());
-    EXPECT_NE(reader.error().what.find("format version 2 is newer"), std::string::npos) << reader.error().what;
+    EXPECT_NE(reader.error().what.find("format version " + std::to_string(format_version + 1) + " is newer"),
+              std::string::npos)
+        << reader.error().what;
     EXPECT_NE(reader.error().what.find("byte 8"), std::string::npos) << reader.error().what;
     EXPECT_NE(reader.error().fix.find("newer dtrack"), std::string::npos);
+}
+
+// Version 2: an interval may carry the VM's dirty logging over it.
+TEST(RecordingFile, AnIntervalKeepsTheVmsDirtyLoggingOverItAndWhetherItReadsLow) {
+    const Header h = sample_header();
+    std::vector<Interval> intervals = sample_intervals(h, 4);
+    intervals[1].logging = IntervalLogging{.at_start = DirtyLogging::off, .at_end = DirtyLogging::ring,
+                                           .evidence = LoggingEvidence::kernel, .reads_low = true};
+    intervals[2].logging = IntervalLogging{.at_start = DirtyLogging::bitmap, .at_end = DirtyLogging::bitmap,
+                                           .evidence = LoggingEvidence::inferred};
+    auto reader = Reader::from_bytes(bytes_of(h, intervals));
+    ASSERT_TRUE(reader.ok()) << reader.error().message();
+    EXPECT_EQ(reader->header().version, 2u);
+    EXPECT_EQ(read_all(*reader), intervals);
+}
+
+// The bytes of a recording written now, relabelled as format version 1 (its
+// prelude checksum redone): what an older dtrack wrote.
+std::vector<uint8_t> as_version_1(std::vector<uint8_t> b) {
+    b[8] = 1;
+    const uint32_t crc = uint32_t(::crc32(0, b.data(), 20));
+    for (int i = 0; i < 4; ++i) b[20 + i] = uint8_t(crc >> (8 * i));
+    return b;
+}
+
+TEST(RecordingFile, AVersion1FileStillReadsAndMayNotCarryALoggingLabel) {
+    const Header h = sample_header();
+    std::vector<Interval> intervals = sample_intervals(h, 3);
+    auto reader = Reader::from_bytes(as_version_1(bytes_of(h, intervals)));
+    ASSERT_TRUE(reader.ok()) << reader.error().message();
+    EXPECT_EQ(reader->header().version, 1u);
+    EXPECT_EQ(read_all(*reader), intervals);
+    EXPECT_EQ(reader->end().kind, ReadEnd::Kind::complete);
+    // A label is a version 2 field: in a version 1 file it is an unknown flag.
+    intervals[1].logging = IntervalLogging{.at_end = DirtyLogging::ring};
+    auto labelled = Reader::from_bytes(as_version_1(bytes_of(h, intervals)));
+    ASSERT_TRUE(labelled.ok()) << labelled.error().message();
+    EXPECT_EQ(read_all(*labelled).size(), 1u);
+    EXPECT_EQ(labelled->end().kind, ReadEnd::Kind::corrupt);
+    EXPECT_NE(labelled->end().problem.find("unknown flags"), std::string::npos) << labelled->end().problem;
 }
 
 TEST(RecordingFile, OpenNamesAMissingFileAndReadsARealOne) {

@@ -20,6 +20,8 @@
 #include "dtrack/clock.hpp"
 #include "dtrack/error.hpp"
 #include "dtrack/region.hpp"
+#include "dtrack/dirty_figure.hpp"
+#include "dtrack/kvm_vm_state.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/export.hpp"
 
@@ -27,7 +29,9 @@ DTRACK_PUBLIC_BEGIN
 
 namespace dtrack::recording {
 
-inline constexpr uint32_t format_version = 1;
+// 2: an interval may say the VM's dirty logging over it (Interval::logging).
+// Version 1 files read as ever.
+inline constexpr uint32_t format_version = 2;
 
 // Limits a reader enforces (a writer never exceeds them), so bad input cannot
 // make it allocate much: docs/recording-format.md.
@@ -65,6 +69,18 @@ struct PageRun {
     bool operator==(const PageRun&) const = default;
 };
 
+// The VM's dirty logging over a recorded interval, where the recorder knew it
+// (a VMM's process, recorded from outside: dtrack record).
+struct IntervalLogging {
+    DirtyLogging at_start = DirtyLogging::off;
+    DirtyLogging at_end = DirtyLogging::off;
+    LoggingEvidence evidence = LoggingEvidence::kernel;  // kernel or inferred
+    // The page set is the kernel's record (ring pushes, dirty bitmaps), and
+    // the VM did not log into it for the whole interval: it misses writes.
+    bool reads_low = false;
+    bool operator==(const IntervalLogging&) const = default;
+};
+
 struct Interval {
     uint64_t index = 0;          // 0, 1, 2, ...: consecutive in a file
     uint64_t start_ns = 0;       // since Header::start_unix_ns
@@ -76,6 +92,7 @@ struct Interval {
     double bound_pages = 0;      // estimate: half-width of the 95% interval
     uint64_t lost = 0;           // events the source knows it lost
     uint64_t overapproximated = 0;  // pages marked dirty to cover them
+    std::optional<IntervalLogging> logging;  // version 2: the VM's dirty logging, where known
 
     uint64_t dirty_pages() const;  // sum of the runs' counts
     // The figures are a sampling method's estimate (the runs are then the sampled pages).
@@ -161,15 +178,16 @@ public:
 
     // Harvests once and forgets what was dirty before; the first interval starts now.
     Status start();
-    // Ends the current interval and queues it; returns it (its pages were
-    // moved to the writer: `dirty` is empty, the figures are kept) and whether
-    // the writer had room.
+    // Ends the current interval and queues it, with the VM's dirty logging
+    // over it where the caller knows it; returns it (its pages were moved to
+    // the writer: `dirty` is empty, the figures are kept) and whether the
+    // writer had room.
     struct Recorded {
         Interval interval;
         uint64_t pages = 0;
         bool queued = true;
     };
-    Result<Recorded> record();
+    Result<Recorded> record(std::optional<IntervalLogging> logging = std::nullopt);
 
 private:
     Tracker& tracker_;
