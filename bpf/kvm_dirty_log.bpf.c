@@ -12,9 +12,12 @@
  *   an iterator pass (iter/task_file, run by userspace at each harvest)
  *       reads each logging memslot's bitmap: a set bit not reported yet is
  *       a page newly dirty;
- *   KVM_CLEAR_DIRTY_LOG (manual protect; raw_tp/sys_enter, before the
- *       kernel clears) reads the bits about to be cleared: those not
- *       reported yet are newly dirty, and all of them become new again;
+ *   KVM_CLEAR_DIRTY_LOG (manual protect) is read twice: before the kernel
+ *       clears (raw_tp/sys_enter), the bits about to be cleared, those not
+ *       reported yet newly dirty; after it cleared them (raw_tp/sys_exit),
+ *       the VMM's mask makes them new again. Not at sys_enter: a reading on
+ *       another CPU before the kernel's clear would report them again, and
+ *       the write after the clear would then look old;
  *   KVM_GET_DIRTY_LOG (raw_tp/sys_exit, after the copy) reads the VMM's copy:
  *       without manual protect the kernel took those bits (atomically, word
  *       by word) and re-protected the pages, so they become new again; with
@@ -118,7 +121,7 @@ static __always_inline __u64 harvest_word(__u32 slot, __u64 w, __u64 h)
 }
 
 /* --- reading one memslot's words with bpf_loop ----------------------------- */
-enum word_action { OBSERVE, SEED, CLEAR, GET_TAKEN, GET_COPY };
+enum word_action { OBSERVE, SEED, CLEAR_BEFORE, CLEAR_AFTER, GET_TAKEN, GET_COPY };
 
 struct words_walk {
 	__u32 slot;
@@ -132,12 +135,12 @@ struct words_walk {
 static long walk_word(__u32 i, struct words_walk *ww)
 {
 	__u64 w = ww->first_word + i, k = 0, u = 0;
-	if (ww->action != GET_TAKEN && ww->action != GET_COPY &&
+	if ((ww->action == OBSERVE || ww->action == SEED || ww->action == CLEAR_BEFORE) &&
 	    bpf_probe_read_kernel(&k, sizeof(k), ww->kernel_bits + w) != 0) {
 		__sync_fetch_and_add(&totals.unreadable, 1);
 		return 0;
 	}
-	if ((ww->action == CLEAR || ww->action == GET_TAKEN || ww->action == GET_COPY) &&
+	if (ww->action != OBSERVE && ww->action != SEED &&
 	    bpf_probe_read_user(&u, sizeof(u), ww->user_bits + i) != 0) {
 		__sync_fetch_and_add(&totals.unreadable, 1);
 		return 0;
@@ -152,13 +155,20 @@ static long walk_word(__u32 i, struct words_walk *ww)
 			*(volatile __u64 *)reported = k;
 		break;
 	}
-	case CLEAR:
+	case CLEAR_BEFORE:
 		/* What the VMM clears that is not dirty cannot hide a write
 		 * (its mask comes from its own GET), but is counted. */
 		if (u & ~k)
 			__sync_fetch_and_add(&totals.clean_clears, popcount(u & ~k));
-		ww->fresh += harvest_word(ww->slot, w, k & u);
+		ww->fresh += observe_word(ww->slot, w, k & u);
 		break;
+	case CLEAR_AFTER: {
+		/* The kernel cleared and re-protected them: each is new at its next write. */
+		__u64 *dirty, *reported;
+		if (u && words_of(ww->slot, w, &dirty, &reported))
+			__sync_fetch_and_and(reported, ~u);
+		break;
+	}
 	case GET_TAKEN:
 		ww->fresh += harvest_word(ww->slot, w, u);
 		break;
@@ -327,7 +337,7 @@ int clear_dirty_log_enter(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	/* The kernel wants first_page and num_pages in whole words (but the last). */
 	struct words_walk ww = {.slot = id,
-				.action = CLEAR,
+				.action = CLEAR_BEFORE,
 				.first_word = log.first_page / 64,
 				.kernel_bits = bits,
 				.user_bits = log.dirty_bitmap};
@@ -338,14 +348,36 @@ unreadable:
 	return 0;
 }
 
+/* After KVM_CLEAR_DIRTY_LOG: the pages of the VMM's mask are write-protected
+ * again, so each is new at its next write (see the top of this file). */
+static int clear_dirty_log_exit(__u64 arg)
+{
+	struct kvm_clear_dirty_log log = {};
+	if (bpf_probe_read_user(&log, sizeof(log), (void *)arg) != 0) {
+		__sync_fetch_and_add(&totals.unreadable, 1);
+		return 0;
+	}
+	if ((log.slot >> 16) != 0)
+		return 0;
+	struct words_walk ww = {.slot = log.slot & 0xffff,
+				.action = CLEAR_AFTER,
+				.first_word = log.first_page / 64,
+				.user_bits = log.dirty_bitmap};
+	walk_words(&ww, ((__u64)log.num_pages + 63) / 64);
+	return 0;
+}
+
 SEC("raw_tp/sys_exit")
-int get_dirty_log_exit(struct bpf_raw_tracepoint_args *ctx)
+int dirty_log_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	__u64 fd, arg;
 	__u32 cmd;
-	if (!is_target() || (long)ctx->args[1] != 0 ||
-	    !ioctl_args(regs, BPF_CORE_READ(regs, orig_ax), &fd, &cmd, &arg) || cmd != DTRACK_KVM_GET_DIRTY_LOG)
+	if (!is_target() || (long)ctx->args[1] != 0 || !ioctl_args(regs, BPF_CORE_READ(regs, orig_ax), &fd, &cmd, &arg))
+		return 0;
+	if (cmd == DTRACK_KVM_CLEAR_DIRTY_LOG)
+		return clear_dirty_log_exit(arg);
+	if (cmd != DTRACK_KVM_GET_DIRTY_LOG)
 		return 0;
 	struct kvm_dirty_log log = {};
 	if (bpf_probe_read_user(&log, sizeof(log), (void *)arg) != 0) {
@@ -381,5 +413,5 @@ int observe_bitmaps(struct bpf_iter__task_file *ctx) { return 0; }
 SEC("raw_tp/sys_enter")
 int clear_dirty_log_enter(void *ctx) { return 0; }
 SEC("raw_tp/sys_exit")
-int get_dirty_log_exit(void *ctx) { return 0; }
+int dirty_log_exit(void *ctx) { return 0; }
 #endif

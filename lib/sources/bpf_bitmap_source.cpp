@@ -113,7 +113,7 @@ Result<std::unique_ptr<BpfBitmapSource>> BpfBitmapSource::attach(pid_t pid, Trac
 
     // The harvest hooks first: a VMM harvest between the first reading and
     // the hooks would otherwise go unseen.
-    for (bpf_program* p : {s.progs.clear_dirty_log_enter, s.progs.get_dirty_log_exit}) {
+    for (bpf_program* p : {s.progs.clear_dirty_log_enter, s.progs.dirty_log_exit}) {
         bpf_link* link = bpf_program__attach(p);
         if (!link) return refused(std::string("attaching ") + bpf_program__name(p), errno, log);
         program->links.push_back(link);

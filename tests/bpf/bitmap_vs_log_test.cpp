@@ -86,23 +86,32 @@ TEST_P(BitmapVsLog, TheKernelsBitmapViewHoldsExactlyThePagesTheVmmHarvests) {
     clear();
 
     // While the guest writes: the VMM harvests every 7 ms, the kernel view
-    // reads every 3 ms, racing each other.
-    std::atomic<bool> stop{false};
-    std::thread vmm_harvester([&] {
-        while (!stop.load()) {
+    // reads every 3 ms, racing each other. Stopped and joined however the
+    // test leaves (a failed ASSERT returns from here).
+    struct Harvesters {
+        std::atomic<bool> stop{false};
+        std::thread vmm, kernel;
+        ~Harvesters() {
+            stop = true;
+            for (std::thread* t : {&vmm, &kernel})
+                if (t->joinable()) t->join();
+        }
+    } harvesters;
+    harvesters.vmm = std::thread([&] {
+        while (!harvesters.stop.load()) {
             harvest(log_tracker, vmm_mutex, vmm);
             std::this_thread::sleep_for(std::chrono::milliseconds(7));
         }
     });
-    std::thread kernel_reader([&] {
-        while (!stop.load()) {
+    harvesters.kernel = std::thread([&] {
+        while (!harvesters.stop.load()) {
             harvest(bitmap_tracker, kernel_mutex, kernel);
             std::this_thread::sleep_for(std::chrono::milliseconds(3));
         }
     });
 
     uint64_t compared = 0;
-    for (int epoch = 0; epoch < 5; ++epoch) {
+    for (int epoch = 0; epoch < 8; ++epoch) {
         std::this_thread::sleep_for(std::chrono::milliseconds(60 + rng() % 60));
         ASSERT_TRUE(vm.failure().empty()) << vm.failure();
         vm.pause();
@@ -129,9 +138,9 @@ TEST_P(BitmapVsLog, TheKernelsBitmapViewHoldsExactlyThePagesTheVmmHarvests) {
         vm.set_epoch(vm.epoch() + 1);
         vm.resume();
     }
-    stop = true;
-    vmm_harvester.join();
-    kernel_reader.join();
+    harvesters.stop = true;
+    harvesters.vmm.join();
+    harvesters.kernel.join();
     vm.stop();
     const dtrack::BpfBitmapCounters counters = source.counters();
     std::printf("  %llu pages compared; %llu readings, %llu VMM harvests seen, %llu pages found by readings, %llu in "

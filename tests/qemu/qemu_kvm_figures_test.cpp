@@ -206,6 +206,50 @@ INSTANTIATE_TEST_SUITE_P(, QemuKvmFigures, ::testing::Values(0u, 4096u),
 
 namespace {
 
+// QEMU's own measurement with the dirty ring (calc-dirty-rate mode
+// dirty-ring, 4 s) turns logging on for its duration: the intervals inside it
+// get the ring's exact figure, the guest's 16384 pages, with the ring
+// entries per vCPU beside QEMU's own figure (which counts ring entries too).
+TEST(QemuKvmCalcDirtyRate, InsideQemusOwnRingMeasurementTheRingsFigureIsExactBesideQemus) {
+    DTRACK_REQUIRE_QEMU_KVM();
+    QemuVm qemu(QemuVmOptions{.dirty_ring_size = 4096});
+    dtrack_test::CommandResult rate;
+    std::thread rate_thread([&] {
+        rate = dtrack_test::run(binary("dtrack") + " rate --pid " + std::to_string(qemu.pid()) +
+                                " --json --interval 1s --count 8 2>&1");
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    qemu.calc_dirty_rate(4, "dirty-ring");
+    json measured;
+    const auto deadline = Clock::now() + std::chrono::seconds(15);
+    do {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        measured = qemu.query_dirty_rate();
+    } while (measured.value("status", "") != "measured" && Clock::now() < deadline);
+    rate_thread.join();
+    ASSERT_EQ(measured.value("status", ""), "measured") << measured.dump();
+    ASSERT_EQ(rate.exit_code, 0) << rate.output;
+    // QEMU's figure is MB/s of 4 KiB pages, per vCPU and in all.
+    const double qemu_pages_per_s = measured["dirty-rate"].get<double>() * (1 << 20) / 4096;
+    int inside = 0;
+    for (const json& j : json_lines(rate.output)) {
+        if (j["figure"] != "vmm-dirty") continue;
+        ++inside;
+        const std::string line = j.dump();
+        EXPECT_TRUE(j["exact"].get<bool>()) << line;
+        EXPECT_GE(j["distinct_pages"].get<double>(), kGuestPages) << line;
+        EXPECT_LE(j["distinct_pages"].get<double>(), kGuestPages + kRingMargin) << line;
+        ASSERT_EQ(j["vcpu_pages_per_s"].size(), 1u) << line;
+        const double entries = j["vcpu_pages_per_s"][0].get<double>();
+        std::printf("  vCPU 0: %.0f ring entries/s, %.0f distinct pages/s; QEMU's calc-dirty-rate: %.0f pages/s\n",
+                    entries, j["pages_per_s"].get<double>(), qemu_pages_per_s);
+        // Every distinct page is at least one entry; QEMU counts the same entries, reaped at its own pace.
+        EXPECT_GE(entries, j["pages_per_s"].get<double>() * 0.99) << line;
+        EXPECT_GT(qemu_pages_per_s, 0.5 * kGuestPages) << measured.dump();
+    }
+    EXPECT_GE(inside, 2) << "QEMU logged for 4 s: at least two whole intervals inside it\n" << rate.output;
+}
+
 // The ring jam (DESIGN facts: QEMU 7.2's emulated guest with the dirty ring,
 // after its own calc-dirty-rate mode=dirty-ring, spins on ring-full exits
 // and never resets the ring; query-status still says running): `dtrack
