@@ -243,9 +243,10 @@ TEST(QemuKvmCalcDirtyRate, InsideQemusOwnRingMeasurementTheRingsFigureIsExactBes
         const double entries = j["vcpu_pages_per_s"][0].get<double>();
         std::printf("  vCPU 0: %.0f ring entries/s, %.0f distinct pages/s; QEMU's calc-dirty-rate: %.0f pages/s\n",
                     entries, j["pages_per_s"].get<double>(), qemu_pages_per_s);
-        // Every distinct page is at least one entry; QEMU counts the same entries, reaped at its own pace.
+        // Every distinct page is at least one entry, and QEMU counts the same
+        // entries over its 4 s (57k/s against 56-57k/s in each interval here).
         EXPECT_GE(entries, j["pages_per_s"].get<double>() * 0.99) << line;
-        EXPECT_GT(qemu_pages_per_s, 0.5 * kGuestPages) << measured.dump();
+        EXPECT_NEAR(entries, qemu_pages_per_s, 0.15 * qemu_pages_per_s) << line << "\n" << measured.dump();
     }
     EXPECT_GE(inside, 2) << "QEMU logged for 4 s: at least two whole intervals inside it\n" << rate.output;
 }
