@@ -77,6 +77,28 @@ TEST(ExpositionFormat, LabelValuesEscapeBackslashQuoteAndNewline) {
               "# EOF\n");
 }
 
+// One invalid byte makes Prometheus refuse the whole exposition, every
+// target with it: a process named "vm\xff\xfe" (prctl) or a pid file named
+// "tenant-\xc3(.pid" must not do that.
+TEST(ExpositionFormat, InvalidUtf8InALabelBecomesTheReplacementCharacterAndValidUtf8StaysAsItIs) {
+    const std::vector<MetricFamily> f{{.name = "m",
+                                       .type = MetricType::gauge,
+                                       .help = "h",
+                                       .samples = {{{{"comm", "vm\xff\xfe"}}, 1},
+                                                   {{{"target", "tenant-\xc3("}}, 2},
+                                                   {{{"target", "caf\xc3\xa9-\xe6\x97\xa5-\xf0\x9f\x99\x82"}}, 3},
+                                                   {{{"target", "over\xc0\xaf-sur\xed\xa0\x80-cut\xe6\x97"}}, 4}}}};
+    const std::string text = render(f, ExpositionFormat::prometheus_text);
+    EXPECT_NE(text.find("m{comm=\"vm\xEF\xBF\xBD\xEF\xBF\xBD\"} 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("m{target=\"tenant-\xEF\xBF\xBD(\"} 2\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("m{target=\"caf\xc3\xa9-\xe6\x97\xa5-\xf0\x9f\x99\x82\"} 3\n"), std::string::npos) << text;
+    // Overlong forms, surrogates and a sequence cut short are invalid too, byte by byte.
+    EXPECT_NE(text.find("m{target=\"over\xEF\xBF\xBD\xEF\xBF\xBD-sur\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD-cut"
+                        "\xEF\xBF\xBD\xEF\xBF\xBD\"} 4\n"),
+              std::string::npos)
+        << text;
+}
+
 TEST(ExpositionFormat, AFamilyWithoutSeriesIsStillDescribed) {
     const std::vector<MetricFamily> f{{.name = "dtrack_ring_resets", .type = MetricType::counter, .help = "h"}};
     EXPECT_EQ(render(f, ExpositionFormat::prometheus_text),

@@ -320,6 +320,26 @@ TEST(SidecarCli, PidFilesAttachOnWriteReattachOnANewPidAndDetachOnRemove) {
     EXPECT_EQ(after.value("dtrack_targets", {{"state", "exited"}}), 0) << "a detach is not an exit";
 }
 
+// A FIFO named NAME.pid, there at start or renamed in later, would block a
+// plain open(): the sidecar skips it with the reason, keeps serving, reads
+// later pid files, and stops on SIGTERM.
+TEST(SidecarCli, AFifoInThePidFileDirectoryIsSkippedAndHangsNothing) {
+    BackgroundProcess vm("sleep 60");
+    TempDir dir;
+    ASSERT_EQ(::mkfifo((dir.dir + "/early.pid").c_str(), 0600), 0);
+    SidecarProcess sidecar("--pid-file-dir " + dir.dir + " --method sample --interval 100ms");
+    ASSERT_GT(sidecar.port(), 0) << "it never served: " << sidecar.log();
+    ASSERT_TRUE(sidecar.wait_for_log("early.pid is not a regular file")) << sidecar.log();
+
+    ASSERT_EQ(::mkfifo((dir.dir + "/.x").c_str(), 0600), 0);
+    fs::rename(dir.dir + "/.x", dir.dir + "/evil.pid");
+    ASSERT_TRUE(sidecar.wait_for_log("evil.pid is not a regular file")) << sidecar.log();
+    dir.write("vm1.pid", pid_text(vm.pid()) + "\n");
+    ASSERT_TRUE(sidecar.wait_for_log("attached target vm1 (pid " + pid_text(vm.pid()))) << sidecar.log();
+    EXPECT_EQ(sidecar.get().status, 200);
+    EXPECT_EQ(sidecar.stop(SIGTERM), 0) << sidecar.log();
+}
+
 TEST(SidecarCli, ServesOpenMetricsWhenAskedTheTextFormatOtherwiseAnIndexAndNotFound) {
     BackgroundProcess idle("sleep 60");
     SidecarProcess sidecar("--pid " + pid_text(idle.pid()) + " --method sample --interval 100ms");

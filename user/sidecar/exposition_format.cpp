@@ -48,16 +48,43 @@ MediaRange parse_media_range(std::string_view entry) {
     return r;
 }
 
+// How long the valid UTF-8 sequence at the start of `text` is; 0 if it is not one
+// (a stray continuation byte, an overlong form, a surrogate, beyond U+10FFFF, cut short).
+size_t utf8_sequence(std::string_view text) {
+    const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned char b0 = byte(0);
+    if (b0 < 0x80) return 1;
+    size_t n = b0 >= 0xC2 && b0 <= 0xDF ? 2 : b0 >= 0xE0 && b0 <= 0xEF ? 3 : b0 >= 0xF0 && b0 <= 0xF4 ? 4 : 0;
+    if (n == 0 || text.size() < n) return 0;
+    for (size_t i = 1; i < n; ++i)
+        if ((byte(i) & 0xC0) != 0x80) return 0;
+    if (b0 == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
+    if (b0 == 0xED && byte(1) > 0x9F) return 0;  // a surrogate
+    if (b0 == 0xF0 && byte(1) < 0x90) return 0;  // overlong
+    if (b0 == 0xF4 && byte(1) > 0x8F) return 0;  // beyond U+10FFFF
+    return n;
+}
+
 // The text format escapes backslash and newline in HELP; label values, and
-// OpenMetrics' HELP, also the double quote.
+// OpenMetrics' HELP, also the double quote. Both formats are UTF-8, and one
+// invalid byte makes Prometheus drop the whole scrape (every target): a
+// process may name itself anything (prctl), so invalid bytes become U+FFFD.
 std::string escape(std::string_view text, bool quote) {
     std::string out;
     out.reserve(text.size());
-    for (char c : text) {
+    for (size_t i = 0; i < text.size();) {
+        const char c = text[i];
+        const size_t n = utf8_sequence(text.substr(i));
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+            continue;
+        }
         if (c == '\\') out += "\\\\";
         else if (c == '\n') out += "\\n";
         else if (c == '"' && quote) out += "\\\"";
-        else out += c;
+        else out.append(text.substr(i, n));
+        i += n;
     }
     return out;
 }

@@ -78,8 +78,15 @@ std::vector<PidFileChange> PidFileDir::read_changes() {
 }
 
 Result<pid_t> PidFileDir::read_pid(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    // Non-blocking and regular files only: a FIFO named NAME.pid would block
+    // the sidecar's main loop in open() (no more signals, no more pid files).
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd.valid()) return errno_error("open " + path, errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return errno_error("fstat " + path, errno);
+    if (!S_ISREG(st.st_mode))
+        return Error{EINVAL, path + " is not a regular file (a FIFO, a socket or a device)",
+                     "a pid file is a regular file holding a PID; remove this one"};
     char buf[64];
     const ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
     if (n < 0) return errno_error("read " + path, errno);
