@@ -442,6 +442,20 @@ struct TakenPort {
     int port = 0;
 };
 
+// Debian's cpp-httplib sets SO_REUSEPORT on its sockets by default: a second
+// sidecar on a port a first one serves must be refused, not share it.
+TEST(SidecarCli, ASecondSidecarOnThePortAFirstOneServesIsRefusedWithCode2) {
+    BackgroundProcess idle("sleep 60");
+    SidecarProcess first("--pid " + pid_text(idle.pid()) + " --method sample");
+    ASSERT_GT(first.port(), 0) << first.log();
+    // Bounded: a second sidecar that did start would serve until killed (124).
+    const auto second = dtrack_test::run("timeout 10 " + binary("dtrack") + " sidecar --pid " + pid_text(idle.pid()) +
+                                         " --method sample --listen 127.0.0.1:" + std::to_string(first.port()) + " 2>&1");
+    EXPECT_EQ(second.exit_code, 2) << "124: it started and served the port too\n" << second.output;
+    EXPECT_NE(second.output.find("the port is in use"), std::string::npos) << second.output;
+    EXPECT_EQ(first.get().status, 200) << "the first one serves on";
+}
+
 TEST(SidecarCli, BadOptionsExitWithCode2NamingTheCauseAndTheFix) {
     BackgroundProcess idle("sleep 60");
     const TakenPort taken;

@@ -108,6 +108,13 @@ Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::bind(const ListenAddress& ad
     // A response goes out as headers then body: without TCP_NODELAY the body
     // waits for the scraper's delayed ACK (~40 ms per keep-alive scrape).
     server->set_tcp_nodelay(true);
+    // SO_REUSEADDR (a restart binds while old connections linger), but not
+    // httplib's SO_REUSEPORT, with which a second sidecar would share the
+    // port instead of being refused.
+    server->set_socket_options([](int sock) {
+        int on = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    });
     server->Get("/metrics", [scrape](const httplib::Request& req, httplib::Response& res) {
         const ExpositionFormat format = negotiate_format(req.get_header_value("Accept"));
         res.set_content(render(scrape(), format), std::string(content_type(format)));
