@@ -8,8 +8,6 @@ namespace dtrack {
 
 namespace {
 
-std::string who(const TargetProcess& t) { return "pid " + std::to_string(t.pid) + " (" + t.comm + ")"; }
-
 // How the VM logs now, read once (the one-method choice), or nothing where it cannot be read.
 std::optional<DirtyLogging> logging_now(pid_t pid) {
     auto reader = KvmStateReader::open(pid);

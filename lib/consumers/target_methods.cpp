@@ -8,11 +8,7 @@
 
 namespace dtrack {
 
-namespace {
-
 std::string who(const TargetProcess& t) { return "pid " + std::to_string(t.pid) + " (" + t.comm + ")"; }
-
-}  // namespace
 
 Result<std::unique_ptr<TargetMethod>> open_ring_events(const TargetProcess& t, const TargetMeterOptions& o) {
     // First what holds for every target: from a PID namespace of our own the

@@ -5,10 +5,14 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "dtrack/target_meter.hpp"
 
 namespace dtrack {
+
+// "pid 1234 (qemu-system-x86)": how messages name a target.
+std::string who(const TargetProcess& t);
 
 // The VMM's dirty-ring pushes (BpfSource); refused with the cause and the fix
 // for a process without a dirty-ring VM.
