@@ -131,9 +131,13 @@ TEST(SidecarWebConfig, AFloodOfWrongPasswordsDoesNotDelayAScraperWhosePasswordWa
     ASSERT_TRUE(again.send(scrape));
     EXPECT_TRUE(again.wait_for_response(1s)) << "waited for the wrong passwords' checks";
     EXPECT_EQ(again.status(), 200);
-    int refused = 0;
-    for (const auto& c : flood) refused += c->wait_for_response(10s) && (c->status() == 401 || c->status() == 503);
-    EXPECT_EQ(refused, 10);
+    // Each is refused (401), or turned away (503), or closed at its deadline
+    // if a slow machine has not checked its password by then.
+    for (const auto& c : flood)
+        if (c->wait_for_response(10s))
+            EXPECT_TRUE(c->status() == 401 || c->status() == 503) << c->received();
+        else
+            EXPECT_TRUE(c->closed_by_server()) << "neither answered nor closed in 10 s";
 }
 
 TEST(SidecarWebConfig, ABadWebConfigFileExitsWith2NamingTheCauseAndServesNothing) {
@@ -174,10 +178,12 @@ TEST(SidecarWebConfig, BeyondLoopbackItWarnsOnlyWhenNobodyIsAskedWhoTheyAre) {
     const ConfigDir d;
     const std::string with_users = d.write("basic_auth_users:\n  alice: " + bcrypt_hash("pw") + "\n");
     const std::string empty = d.write("", "empty.yml");
+    // What it logs until it serves (and the warning right after), then SIGTERM; 30 s at most.
     const auto started = [&](const std::string& extra) {
-        // SIGTERM after 2 s: it exits 0 (timeout says 124).
-        return dtrack_test::run("timeout 2 " + binary("dtrack") + " sidecar --pid " + std::to_string(target.pid()) +
-                                " --method sample --listen 0.0.0.0:0" + extra + " 2>&1");
+        return dtrack_test::run("f=$(mktemp); " + binary("dtrack") + " sidecar --pid " + std::to_string(target.pid()) +
+                                " --method sample --listen 0.0.0.0:0" + extra +
+                                " >$f 2>&1 & p=$!; for i in $(seq 300); do grep -q serving $f && break; sleep 0.1; "
+                                "done; sleep 0.2; kill $p; wait $p; cat $f; rm -f $f");
     };
     const std::string warning = "is reachable from other hosts, and /metrics has no authentication";
     const auto plain = started("");
