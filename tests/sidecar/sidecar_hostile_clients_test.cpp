@@ -116,10 +116,12 @@ TEST(SidecarHostileClients, SlowClientsDoNotDelayAScrapeAndAreClosedAtTheRequest
     }
 }
 
-TEST(SidecarHostileClients, ManyIdleConnectionsDoNotDelayAScrape) {
+// They are closed after 30 s idle (the test waits for that).
+TEST(SidecarHostileClients, ManyIdleConnectionsDoNotDelayAScrapeAndAreClosedAfter30sIdle) {
     SidecarOnASleeper s;
     ASSERT_GT(s.port(), 0) << s.sidecar.log();
-    const int threads = s.sidecar.threads();
+    const int threads = s.sidecar.threads(), fds = s.sidecar.open_fds();
+    const auto connected = std::chrono::steady_clock::now();
     std::vector<std::unique_ptr<RawHttpClient>> idle;
     for (int i = 0; i < 60; ++i) {
         idle.push_back(std::make_unique<RawHttpClient>(s.port()));
@@ -128,6 +130,12 @@ TEST(SidecarHostileClients, ManyIdleConnectionsDoNotDelayAScrape) {
     for (int i = 0; i < 3; ++i) EXPECT_EQ(get_status_within(s.port(), "/metrics", 2s), 200) << "scrape " << i;
     EXPECT_EQ(s.sidecar.threads(), threads) << "a thread per connection?";
     for (const auto& c : idle) EXPECT_FALSE(c->wait_until_closed(0ms)) << "an idle connection closed before 30 s";
+    for (const auto& c : idle) {
+        const auto left = connected + 45s - std::chrono::steady_clock::now();
+        EXPECT_TRUE(c->wait_until_closed(std::chrono::duration_cast<std::chrono::milliseconds>(left)))
+            << "still open after 45 s idle";
+    }
+    EXPECT_EQ(s.sidecar.open_fds(), fds);
 }
 
 TEST(SidecarHostileClients, BeyondTheConnectionCapTheLongestWaitingIsClosedAndAScrapeIsAnswered) {
