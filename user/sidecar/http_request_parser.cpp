@@ -126,7 +126,8 @@ std::string HttpRequest::path() const { return target.substr(0, target.find('?')
 
 bool HttpRequest::keep_alive() const {
     bool close = false, keep = false;
-    std::string_view tokens = header("connection");
+    const std::string value = header("connection");
+    std::string_view tokens = value;
     while (!tokens.empty()) {
         const size_t comma = tokens.find(',');
         const std::string token = lower(trimmed(tokens.substr(0, comma)));
