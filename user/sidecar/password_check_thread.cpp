@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -42,6 +44,10 @@ std::vector<PasswordCheckThread::Outcome> PasswordCheckThread::take_outcomes() {
 }
 
 void PasswordCheckThread::run() {
+    // bcrypt is all CPU: at a lower priority than the server's loop, a client
+    // that sends wrong password after wrong password takes at most this
+    // thread's core, and takes it from the loop last.
+    ::setpriority(PRIO_PROCESS, ::gettid(), 10);
     std::unique_lock lock(mutex_);
     for (;;) {
         wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
