@@ -45,19 +45,21 @@ CXXFLAGS    ?= $(if $(SANITIZE),-O1 -g,-O2 -g)
 DT_CXXFLAGS := -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
                -Ilib/include -Ilib -Ibpf -I$(BUILD)/bpf -MMD -MP -DDTRACK_VERSION='"$(VERSION)"' $(SAN_FLAGS)
 LDLIBS    := -lbpf -lelf -lz -lssl -lcrypto -lxxhash -pthread
-# cpp-httplib (the sidecar's HTTP server, the tests' client): Debian ships it
-# compiled (libcpp-httplib.so), and its classes' layout depends on the
+# cpp-httplib (the tests' and the scrape benchmark's HTTP client): Debian ships
+# it compiled (libcpp-httplib.so), and its classes' layout depends on the
 # CPPHTTPLIB_* macros the library was built with, which its pkg-config file
 # gives. Recursive (=): asked when a compile runs, after `deps` installed it.
 HTTPLIB_CFLAGS = $(shell pkg-config --cflags cpp-httplib)
 HTTPLIB_LIBS   := -lcpp-httplib
+# The sidecar's --web-config-file: YAML (yaml-cpp) and bcrypt (libxcrypt's crypt_r).
+WEBCONFIG_LIBS := -lyaml-cpp -lcrypt
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 
 # --- Debian packages every target needs (installed by `make deps`) -----------
 DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
                 nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl \
-                libcairo2-dev libclang-rt-14-dev libxxhash-dev
+                libcairo2-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev
 # Wanted by some tests, which skip with the reason where they are missing:
 # QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
 # tools/prometheus). Installed where the distribution has them.
@@ -71,7 +73,8 @@ LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
 CLI_SRCS  := $(wildcard user/*.cpp user/sidecar/*.cpp)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
 # The sidecar's and the CLI's pieces that tests link and check on their own.
-SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows metrics_registry)
+SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows metrics_registry \
+                       http_request_parser http_compression basic_auth web_config small_file)
 CLI_UNIT_OBJS := $(BUILD)/user/stuck_vcpus_line.o
 TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
@@ -165,9 +168,8 @@ $(LIB_SO): $(LIB_OBJS) lib/libdtrack.map
 	$(Q)$(CXX) $(SAN_FLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=lib/libdtrack.map -o $@ $(LIB_OBJS) $(LDLIBS)
 	$(Q)ln -sf $(@F) $(BUILD)/$(LIB_SONAME) && ln -sf $(LIB_SONAME) $(BUILD)/libdtrack.so
 
-# Objects that include httplib.h or cairo.h (OBJ_CXXFLAGS is expanded when
-# they compile, after `deps` installed the packages pkg-config asks about).
-$(filter $(BUILD)/user/sidecar/%,$(CLI_OBJS)) $(BUILD)/user/cmd_sidecar.o: OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
+# Objects that include cairo.h (OBJ_CXXFLAGS is expanded when they compile,
+# after `deps` installed the packages pkg-config asks about).
 # dtrack report draws with cairo (SVG and PNG from one drawing code); only the CLI links it.
 CAIRO_CFLAGS = $(shell pkg-config --cflags cairo 2>/dev/null)
 CAIRO_LIBS   = $(shell pkg-config --libs cairo 2>/dev/null || echo -lcairo)
@@ -176,7 +178,7 @@ $(CLI_OBJS): DT_CXXFLAGS += -Iuser
 
 $(CLI): $(CLI_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(HTTPLIB_LIBS) $(CAIRO_LIBS) $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(WEBCONFIG_LIBS) $(CAIRO_LIBS) $(LDLIBS)
 
 # Tests find their helpers under tests/, the built binaries (dtrack, dtvm)
 # through DTRACK_BUILD_DIR and shipped files (tools/prometheus, corpora)
@@ -215,7 +217,7 @@ $(TEST_OBJS): OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
 
 $(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(SIDECAR_UNIT_OBJS) $(CLI_UNIT_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest $(HTTPLIB_LIBS) $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest $(HTTPLIB_LIBS) $(WEBCONFIG_LIBS) $(LDLIBS)
 
 $(BENCH): $(BENCH_OBJS) $(LIB_A)
 	$(call msg,LD,$@)

@@ -39,6 +39,7 @@ struct SidecarOptions {
     std::string interval = "1s";
     std::string bound = "2%";
     std::string quota;  // per vCPU; empty: no per-vCPU rates against a quota
+    std::string web_config_file;  // node_exporter's format: TLS, basic auth
 };
 
 int usage_error(const Error& e) {
@@ -97,6 +98,12 @@ int run_sidecar(const SidecarOptions& o) {
     if (!harvest) return usage_error(harvest.error());
     auto listen = parse_listen_address(o.listen);
     if (!listen) return usage_error(listen.error());
+    WebConfig web;
+    if (!o.web_config_file.empty()) {
+        auto loaded = load_web_config(o.web_config_file);
+        if (!loaded) return usage_error(loaded.error());
+        web = std::move(*loaded);
+    }
     std::optional<PidFileDir> pid_files;
     if (!o.pid_file_dir.empty()) {
         auto dir = PidFileDir::watch(o.pid_file_dir);
@@ -129,7 +136,7 @@ int run_sidecar(const SidecarOptions& o) {
                                   .start_time_seconds = start_time,
                                   .version = dtrack::version()};
         return metric_families(targets.figures(), self);
-    });
+    }, web);
     if (!endpoint) return usage_error(endpoint.error());
     for (int pid : o.pids)
         if (Status s = targets.attach("", pid); !s) return usage_error(s.error());
@@ -137,12 +144,12 @@ int run_sidecar(const SidecarOptions& o) {
         for (const PidFileChange& c : pid_files->current()) apply(c, targets);
 
     endpoint.value()->start();
-    log_line("serving " + endpoint.value()->address().url() + "/metrics (" + std::to_string(targets.attached()) +
+    log_line("serving " + endpoint.value()->url() + "/metrics (" + std::to_string(targets.attached()) +
              " targets, every " + o.interval + ")");
-    if (!endpoint.value()->address().loopback())
+    if (!endpoint.value()->address().loopback() && !web.authenticates())
         log_line("warning: --listen " + o.listen +
                  " is reachable from other hosts, and /metrics has no authentication: anyone who can reach it "
-                 "reads the targets' names and dirty rates");
+                 "reads the targets' names and dirty rates (--web-config-file adds basic auth or client certificates)");
 
     int code = exit_ok;
     for (;;) {
@@ -194,6 +201,9 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--quota", o->quota,
                     "a per-vCPU dirty quota, pages/s (1000, 50k) or bytes/s (4M/s), as in dtrack rate: serves each "
                     "vCPU's rate and whether it is over (dtrack_vcpu_dirty_pages_per_second, dtrack_vcpu_over_quota)");
+    cmd->add_option("--web-config-file", o->web_config_file,
+                    "node_exporter's web config (YAML): tls_server_config (cert_file, key_file, client_auth_type, "
+                    "client_ca_file, min_version, max_version) for HTTPS, basic_auth_users (NAME: bcrypt hash)");
     cmd->footer(
         "Serves http://LISTEN/metrics in the Prometheus text format 0.0.4, or OpenMetrics 1.0.0 when the scraper "
         "asks for it; / links it. Each target is measured as 'dtrack rate' measures it, on a thread of its own; a "
@@ -207,8 +217,12 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
         "With --quota, per-vCPU rates as dtrack rate --quota has them: ring entries for a dirty-ring VMM, each "
         "thread's write faults for a process that runs no KVM VM (labels tid and thread); a target with neither is "
         "logged once, and has no dtrack_vcpu_* series.\n"
-        "Security: listens on 127.0.0.1 unless --listen says otherwise (it warns then: /metrics has no "
-        "authentication). A --pid this user may not measure is refused with the reason; a pid-file directory "
+        "Security: listens on 127.0.0.1 unless --listen says otherwise (it warns then, unless --web-config-file asks "
+        "for basic auth or verified client certificates). --web-config-file takes node_exporter's web config file: "
+        "HTTPS, client certificates, basic auth users with bcrypt hashes; unknown keys are refused. Every client has "
+        "limits: a request's head 16 KiB and 100 header lines (431), no body (413), 5 s per request however it is "
+        "paced (408), 30 s idle, 64 connections (a new one closes the one waiting longest for its client). A --pid "
+        "this user may not measure is refused with the reason; a pid-file directory "
         "anybody may write to is refused. No files are written and no BPF objects are pinned.\n"
         "Exit codes: 0 stopped by SIGTERM or SIGINT, 1 a failure while running, 2 bad input (an option, a --pid "
         "that does not exist or may not be measured, --listen's port in use, a missing --pid-file-dir), with a "

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -52,7 +53,7 @@ SidecarProcess::SidecarProcess(const std::string& args) {
         ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
         ::_exit(127);
     }
-    const std::regex serving("serving http://127\\.0\\.0\\.1:([0-9]+)/metrics");
+    const std::regex serving("serving https?://127\\.0\\.0\\.1:([0-9]+)/metrics");
     const auto give_up = std::chrono::steady_clock::now() + 30s;
     while (std::chrono::steady_clock::now() < give_up) {
         std::smatch m;
@@ -116,6 +117,32 @@ ScrapeResult SidecarProcess::scrape_after_harvests(const std::string& target, do
         if (std::chrono::steady_clock::now() > give_up) return {};
         std::this_thread::sleep_for(50ms);
     }
+}
+
+namespace {
+
+// A number from /proc/PID/status ("VmRSS:   12345 kB"); -1 when absent.
+long status_field(pid_t pid, const std::string& field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(field + ":", 0) == 0) return std::strtol(line.c_str() + field.size() + 1, nullptr, 10);
+    return -1;
+}
+
+}  // namespace
+
+long SidecarProcess::rss_kib() const { return pid_ > 0 ? status_field(pid_, "VmRSS") : -1; }
+
+int SidecarProcess::threads() const { return pid_ > 0 ? int(status_field(pid_, "Threads")) : -1; }
+
+int SidecarProcess::open_fds() const {
+    if (pid_ <= 0) return -1;
+    std::error_code ec;
+    int n = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+        ++n;
+    return ec ? -1 : n;
 }
 
 int SidecarProcess::stop(int signal) {

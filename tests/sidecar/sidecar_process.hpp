@@ -1,5 +1,6 @@
 // The real `build/dtrack sidecar` for tests: started on a free loopback
 // port, scraped over HTTP with httplib's client, stopped with a signal.
+// It may serve HTTPS (a --web-config-file): port() is found either way.
 #pragma once
 
 #include <sys/types.h>
@@ -49,6 +50,12 @@ public:
     // the last scrape (status 0 when the guard ran out).
     ScrapeResult scrape_after_harvests(const std::string& target, double harvests,
                                        std::chrono::seconds limit = std::chrono::seconds(30)) const;
+
+    // From /proc: its resident memory (VmRSS, KiB), open file descriptors
+    // and threads; -1 when it does not run.
+    long rss_kib() const;
+    int open_fds() const;
+    int threads() const;
 
     // Sends `signal` and waits; the exit code, or -1 when it did not exit by
     // itself within 30 s (it is killed then) or died of a signal.

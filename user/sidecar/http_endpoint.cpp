@@ -1,12 +1,13 @@
 #include "http_endpoint.hpp"
 
 #include <arpa/inet.h>
-#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "dtrack/unique_fd.hpp"
 #include "exposition_format.hpp"
+#include "http_compression.hpp"
+#include "http_server.hpp"
 
 namespace dtrack::cli::sidecar {
 
@@ -19,36 +20,8 @@ const char* const index_page =
 
 bool is_ipv6(const std::string& host) { return host.find(':') != std::string::npos; }
 
-// httplib says only that binding failed; binding a socket of our own the
-// same way tells why.
-int why_bind_fails(const ListenAddress& a) {
-    sockaddr_storage ss{};
-    socklen_t len = 0;
-    if (is_ipv6(a.host)) {
-        auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(a.port);
-        ::inet_pton(AF_INET6, a.host.c_str(), &s6->sin6_addr);
-        len = sizeof *s6;
-    } else {
-        auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(a.port);
-        ::inet_pton(AF_INET, a.host.c_str(), &s4->sin_addr);
-        len = sizeof *s4;
-    }
-    UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd.valid()) return errno;
-    const int on = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as httplib does
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return errno;
-    if (::listen(fd.get(), 1) != 0) return errno;
-    return 0;
-}
-
-Error bind_error(const ListenAddress& a) {
-    const int err = why_bind_fails(a);
-    const std::string where = "--listen " + a.url().substr(7);
+Error bind_error(const ListenAddress& a, int err) {
+    const std::string where = "--listen " + a.host_port();
     switch (err) {
     case EADDRINUSE:
         return Error{err, where + ": the port is in use (another sidecar or exporter?)",
@@ -65,6 +38,71 @@ Error bind_error(const ListenAddress& a) {
     }
 }
 
+// A listening non-blocking socket on `a`. SO_REUSEADDR (a restart binds
+// while old connections linger), but not SO_REUSEPORT, with which a second
+// sidecar would share the port instead of being refused.
+Result<UniqueFd> listen_on(ListenAddress& a) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (is_ipv6(a.host)) {
+        auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(a.port);
+        ::inet_pton(AF_INET6, a.host.c_str(), &s6->sin6_addr);
+        len = sizeof *s6;
+    } else {
+        auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(a.port);
+        ::inet_pton(AF_INET, a.host.c_str(), &s4->sin_addr);
+        len = sizeof *s4;
+    }
+    UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return errno_error("socket", errno);
+    const int on = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd.get(), SOMAXCONN) != 0)
+        return bind_error(a, errno);
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return errno_error("getsockname", errno);
+    a.port = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+    return fd;
+}
+
+// What the sidecar serves, to a request that passed authentication.
+HttpResponse answer(const HttpRequest& r, const HttpEndpoint::Scrape& scrape) {
+    if (r.method != "GET" && r.method != "HEAD") {
+        HttpResponse no = text_response(405, "only GET and HEAD are served\n");
+        no.headers.emplace_back("Allow", "GET, HEAD");
+        return no;
+    }
+    const std::string path = r.path();
+    if (path == "/metrics") {
+        const ExpositionFormat format = negotiate_format(r.header("accept"));
+        HttpResponse metrics{.content_type = std::string(content_type(format)), .body = render(scrape(), format)};
+        metrics.headers.emplace_back("Vary", "Accept-Encoding");
+        if (accepts_gzip(r.header("accept-encoding")))
+            if (std::string zipped = gzip(metrics.body); !zipped.empty()) {
+                metrics.body = std::move(zipped);
+                metrics.headers.emplace_back("Content-Encoding", "gzip");
+            }
+        return metrics;
+    }
+    if (path == "/") return HttpResponse{.content_type = "text/html; charset=utf-8", .body = index_page};
+    return text_response(404, "not found: the metrics are at /metrics\n");
+}
+
+Result<ServerSecurity> security_of(const WebConfig& web) {
+    ServerSecurity security;
+    if (web.tls) {
+        auto tls = TlsServerContext::create(*web.tls);
+        if (!tls) return tls.error();
+        security.tls = *tls;
+    }
+    if (!web.basic_auth_users.empty()) security.auth = std::make_shared<BasicAuth>(web.basic_auth_users);
+    return security;
+}
+
 }  // namespace
 
 bool ListenAddress::loopback() const {
@@ -73,8 +111,8 @@ bool ListenAddress::loopback() const {
     return ::inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-std::string ListenAddress::url() const {
-    return "http://" + (is_ipv6(host) ? "[" + host + "]" : host) + ":" + std::to_string(port);
+std::string ListenAddress::host_port() const {
+    return (is_ipv6(host) ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 Result<ListenAddress> parse_listen_address(const std::string& text) {
@@ -100,55 +138,31 @@ Result<ListenAddress> parse_listen_address(const std::string& text) {
     return ListenAddress{host, uint16_t(std::stoul(port))};
 }
 
-Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::bind(const ListenAddress& address, Scrape scrape) {
-    auto server = std::make_unique<httplib::Server>();
-    // A few threads are plenty for a scraper or two; httplib's default is 8+.
-    server->new_task_queue = [] { return new httplib::ThreadPool(2); };
-    server->set_address_family(is_ipv6(address.host) ? AF_INET6 : AF_INET);
-    // A response goes out as headers then body: without TCP_NODELAY the body
-    // waits for the scraper's delayed ACK (~40 ms per keep-alive scrape).
-    server->set_tcp_nodelay(true);
-    // SO_REUSEADDR (a restart binds while old connections linger), but not
-    // httplib's SO_REUSEPORT, with which a second sidecar would share the
-    // port instead of being refused.
-    server->set_socket_options([](int sock) {
-        int on = 1;
-        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    });
-    server->Get("/metrics", [scrape](const httplib::Request& req, httplib::Response& res) {
-        const ExpositionFormat format = negotiate_format(req.get_header_value("Accept"));
-        res.set_content(render(scrape(), format), std::string(content_type(format)));
-    });
-    server->Get("/", [](const httplib::Request&, httplib::Response& res) {
-        res.set_content(index_page, "text/html; charset=utf-8");
-    });
-    server->set_error_handler([](const httplib::Request&, httplib::Response& res) {
-        if (res.status == 404) res.set_content("not found: the metrics are at /metrics\n", "text/plain; charset=utf-8");
-    });
+Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::bind(const ListenAddress& address, Scrape scrape,
+                                                         const WebConfig& web) {
+    auto security = security_of(web);
+    if (!security) return security.error();
     ListenAddress bound = address;
-    if (address.port == 0) {
-        const int port = server->bind_to_any_port(address.host);
-        if (port <= 0) return bind_error(address);
-        bound.port = uint16_t(port);
-    } else if (!server->bind_to_port(address.host, address.port)) {
-        return bind_error(address);
-    }
-    return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(bound, std::move(server)));
+    auto listener = listen_on(bound);
+    if (!listener) return listener.error();
+    auto server = std::make_unique<HttpServer>(
+        std::move(*listener), [scrape = std::move(scrape)](const HttpRequest& r) { return answer(r, scrape); },
+        *security);
+    return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(bound, std::move(server), web.tls.has_value()));
 }
 
-HttpEndpoint::HttpEndpoint(ListenAddress address, std::unique_ptr<httplib::Server> server)
-    : address_(std::move(address)), server_(std::move(server)) {}
+HttpEndpoint::HttpEndpoint(ListenAddress address, std::unique_ptr<HttpServer> server, bool tls)
+    : address_(std::move(address)), server_(std::move(server)), tls_(tls) {}
 
 HttpEndpoint::~HttpEndpoint() {
     server_->stop();
     if (thread_.joinable()) thread_.join();
 }
 
+// The socket listens from bind() on: a client that connects before this
+// waits in the backlog.
 void HttpEndpoint::start() {
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
-    // stop() does nothing to a server that is not running yet: wait until it
-    // is, so that the destructor can always end it.
-    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    thread_ = std::thread([this] { server_->run(); });
 }
 
 }  // namespace dtrack::cli::sidecar
