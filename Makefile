@@ -74,7 +74,8 @@ CLI_SRCS  := $(wildcard user/*.cpp user/sidecar/*.cpp)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
 # The sidecar's and the CLI's pieces that tests link and check on their own.
 SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows metrics_registry \
-                       http_request_parser http_compression basic_auth web_config small_file)
+                       http_request_parser http_compression basic_auth web_config small_file \
+                       pid_file_trust pid_file_reconcile)
 CLI_UNIT_OBJS := $(BUILD)/user/stuck_vcpus_line.o
 TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))

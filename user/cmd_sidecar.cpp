@@ -21,7 +21,7 @@
 #include "sidecar/http_endpoint.hpp"
 #include "sidecar/metrics_registry.hpp"
 #include "sidecar/own_process.hpp"
-#include "sidecar/pid_file_dir.hpp"
+#include "sidecar/pid_file_targets.hpp"
 #include "sidecar/sidecar_log.hpp"
 #include "sidecar/target_set.hpp"
 
@@ -40,6 +40,10 @@ struct SidecarOptions {
     std::string bound = "2%";
     std::string quota;  // per vCPU; empty: no per-vCPU rates against a quota
     std::string web_config_file;  // node_exporter's format: TLS, basic auth
+    // Each target is a harvester thread and its method's BPF programs and
+    // maps (or hashing): 256 is above the VMs one host runs, and bounds what
+    // a directory full of pid files can cost (see README, dtrack sidecar).
+    int max_targets = 256;
 };
 
 int usage_error(const Error& e) {
@@ -54,6 +58,13 @@ Result<HarvestOptions> check_options(const SidecarOptions& o) {
     for (size_t i = 0; i < o.pids.size(); ++i)
         if (std::count(o.pids.begin(), o.pids.end(), o.pids[i]) > 1)
             return Error{EINVAL, "--pid " + std::to_string(o.pids[i]) + " is given twice", "give each process once"};
+    if (o.max_targets < 1)
+        return Error{EINVAL, "--max-targets " + std::to_string(o.max_targets) + " allows no target",
+                     "give 1 or more (default 256)"};
+    if (o.pids.size() > size_t(o.max_targets))
+        return Error{EINVAL, std::to_string(o.pids.size()) + " --pid targets are more than --max-targets " +
+                                 std::to_string(o.max_targets),
+                     "raise --max-targets"};
     auto method = parse_rate_method(o.method);
     if (!method) return method.error();
     auto interval = parse_interval(o.interval);
@@ -70,29 +81,6 @@ Result<HarvestOptions> check_options(const SidecarOptions& o) {
     return options;
 }
 
-// A pid file written or removed at run time: bad ones are logged and skipped.
-void apply(const PidFileChange& change, TargetSet& targets) {
-    switch (change.kind) {
-    case PidFileChange::Kind::removed:
-        targets.detach(change.target);
-        return;
-    case PidFileChange::Kind::directory_gone:
-        log_line("the pid-file directory " + change.path + " is gone: its targets stay until they exit");
-        return;
-    case PidFileChange::Kind::written:
-        break;
-    }
-    auto pid = PidFileDir::read_pid(change.path);
-    if (!pid) {
-        log_line("skipping " + change.path + ": " + pid.error().message());
-        return;
-    }
-    if (targets.pid_of(change.target) == *pid) return;  // rewritten with the same PID
-    if (Status s = targets.attach(change.target, *pid); !s)
-        log_line("skipping target " + change.target + " (pid " + std::to_string(*pid) + ", " + change.path +
-                 "): " + s.error().message());
-}
-
 int run_sidecar(const SidecarOptions& o) {
     auto harvest = check_options(o);
     if (!harvest) return usage_error(harvest.error());
@@ -104,11 +92,11 @@ int run_sidecar(const SidecarOptions& o) {
         if (!loaded) return usage_error(loaded.error());
         web = std::move(*loaded);
     }
-    std::optional<PidFileDir> pid_files;
+    std::optional<PidFileDir> pid_file_dir;
     if (!o.pid_file_dir.empty()) {
         auto dir = PidFileDir::watch(o.pid_file_dir);
         if (!dir) return usage_error(dir.error());
-        pid_files.emplace(std::move(dir.value()));
+        pid_file_dir.emplace(std::move(dir.value()));
     }
     for (int pid : o.pids)
         if (auto target = inspect_process(pid); !target) return usage_error(target.error());
@@ -128,10 +116,12 @@ int run_sidecar(const SidecarOptions& o) {
         const uint64_t one = 1;
         (void)!::write(fd, &one, sizeof one);
     });
+    PidFileSkipCounts skips;
     const double start_time = own_start_time_seconds();
-    auto endpoint = HttpEndpoint::bind(*listen, [&targets, start_time] {
+    auto endpoint = HttpEndpoint::bind(*listen, [&targets, &skips, start_time] {
         const SidecarFigures self{.targets_attached = targets.attached(),
                                   .targets_exited = targets.exited(),
+                                  .targets_refused = skips.by_reason(),
                                   .cpu_seconds = own_cpu_seconds(),
                                   .start_time_seconds = start_time,
                                   .version = dtrack::version()};
@@ -140,8 +130,11 @@ int run_sidecar(const SidecarOptions& o) {
     if (!endpoint) return usage_error(endpoint.error());
     for (int pid : o.pids)
         if (Status s = targets.attach("", pid); !s) return usage_error(s.error());
-    if (pid_files)
-        for (const PidFileChange& c : pid_files->current()) apply(c, targets);
+    std::optional<PidFileTargets> pid_files;
+    if (pid_file_dir) {
+        pid_files.emplace(std::move(*pid_file_dir), targets, size_t(o.max_targets), skips);
+        pid_files->rescan();
+    }
 
     endpoint.value()->start();
     log_line("serving " + endpoint.value()->url() + "/metrics (" + std::to_string(targets.attached()) +
@@ -170,10 +163,10 @@ int run_sidecar(const SidecarOptions& o) {
         if (fds[1].revents) {
             uint64_t n;
             (void)!::read(wake.get(), &n, sizeof n);
-            targets.drop_exited();
+            const auto exited = targets.drop_exited();
+            if (pid_files) pid_files->on_exits(exited);
         }
-        if (fds[2].revents)
-            for (const PidFileChange& c : pid_files->read_changes()) apply(c, targets);
+        if (fds[2].revents) pid_files->on_changes();
     }
     // Harvesters stop and their sources detach (BPF programs and links are
     // closed; nothing is pinned), then the socket closes.
@@ -191,6 +184,10 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--pid-file-dir", o->pid_file_dir,
                     "a directory of NAME.pid files (libvirt: /run/libvirt/qemu), watched: a file written attaches "
                     "its PID as target NAME, rewritten with another PID re-attaches, removed detaches");
+    cmd->add_option("--max-targets", o->max_targets,
+                    "at most this many targets, --pid ones included: pid files beyond it are logged, counted and "
+                    "attached when a target goes")
+        ->capture_default_str();
     cmd->add_option("--listen", o->listen, "address and port to serve /metrics on (IP:PORT, [IPv6]:PORT)")
         ->capture_default_str();
     cmd->add_option("--method", o->method, "auto | bpf | sample, as in dtrack rate")->capture_default_str();
@@ -209,8 +206,13 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
         "asks for it; / links it. Each target is measured as 'dtrack rate' measures it, on a thread of its own; a "
         "scrape only copies the last figures. The metrics are listed in README.md (dtrack sidecar).\n"
         "Pid files: NAME.pid holds the PID, in decimal (what libvirt keeps in /run/libvirt/qemu, and QEMU's "
-        "-pidfile writes). A file that names no process, or one that may not be measured, is logged and skipped; "
-        "other files are ignored.\n"
+        "-pidfile writes). The directory must be root's (or the sidecar user's) and not writable by every user. A "
+        "file is trusted when no one but its owner may write it and either root (or the sidecar's user) owns it "
+        "in a directory no one else may write, or it names a process of its own owner. A process is measured "
+        "once, under its first name. A file that is not trusted, names no process or one already measured or "
+        "that may not be measured, or comes beyond --max-targets, is logged and skipped, and counted "
+        "(dtrack_targets_refused_total{reason}); other files are ignored. If inotify drops events, the directory "
+        "is read again.\n"
         "A target whose process exits is logged on stderr, counted (dtrack_targets{state=\"exited\"}, "
         "dtrack_target_exits_total) and dropped; the others go on. SIGTERM or SIGINT: stop, detach every BPF "
         "program, close the socket, exit 0.\n"
@@ -223,9 +225,10 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
         "limits: a request's head 16 KiB and 100 header lines (431), no body (413), 5 s per request however it is "
         "paced (408), 30 s idle, 64 connections (a new one closes the one waiting longest for its client). A --pid "
         "this user may not measure is refused with the reason; a pid-file directory "
-        "anybody may write to is refused. No files are written and no BPF objects are pinned.\n"
+        "anybody may write to, or another user owns, is refused. No files are written and no BPF objects are pinned.\n"
         "Exit codes: 0 stopped by SIGTERM or SIGINT, 1 a failure while running, 2 bad input (an option, a --pid "
-        "that does not exist or may not be measured, --listen's port in use, a missing --pid-file-dir), with a "
+        "that does not exist or may not be measured, --listen's port in use, a --pid-file-dir missing, another "
+        "user's or every user's to write, a bad --web-config-file), with a "
         "message that names the cause and the fix; then nothing stays attached.");
     cmd->callback([&chosen, o] { chosen.run = [o] { return run_sidecar(*o); }; });
 }

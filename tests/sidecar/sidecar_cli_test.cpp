@@ -13,7 +13,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "dtrack/unique_fd.hpp"
@@ -93,6 +95,37 @@ struct TempDir {
     }
     std::string dir;
 };
+
+// The target labels of dtrack_target_info in a scrape.
+std::set<std::string> targets_in(const ScrapeResult& r) {
+    std::set<std::string> out;
+    std::istringstream lines(r.body);
+    const std::string prefix = "dtrack_target_info{target=\"";
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind(prefix, 0) == 0)
+            out.insert(line.substr(prefix.size(), line.find('"', prefix.size()) - prefix.size()));
+    return out;
+}
+
+// Scrapes until the sidecar serves exactly `expected` (30 s: a guard
+// against hanging); the targets it served last.
+std::set<std::string> wait_for_targets(const SidecarProcess& sidecar, const std::set<std::string>& expected) {
+    const auto give_up = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+        const std::set<std::string> served = targets_in(sidecar.get());
+        if (served == expected || std::chrono::steady_clock::now() > give_up) return served;
+        std::this_thread::sleep_for(50ms);
+    }
+}
+
+// Waits until process `pid` runs `comm` (after its exec; 10 s guard).
+void wait_for_exec(pid_t pid, const std::string& comm) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    for (std::string now; std::chrono::steady_clock::now() < give_up; std::this_thread::sleep_for(10ms)) {
+        std::ifstream("/proc/" + pid_text(pid) + "/comm") >> now;
+        if (now == comm) return;
+    }
+}
 
 TEST(SidecarCli, SampleCountersOnAProcessBackendDtvmMatchItsWorkloadWithinTheBound) {
     DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
@@ -340,6 +373,112 @@ TEST(SidecarCli, AFifoInThePidFileDirectoryIsSkippedAndHangsNothing) {
     EXPECT_EQ(sidecar.stop(SIGTERM), 0) << sidecar.log();
 }
 
+// The kernel drops inotify events once the sidecar's queue holds
+// fs.inotify.max_queued_events, and says so (IN_Q_OVERFLOW). Stopped, the
+// sidecar reads none, so that much churn fills its queue for sure: the pid
+// files removed and written after it are then known only to a rescan.
+TEST(SidecarCli, AfterItsInotifyQueueOverflowsItRescansAndServesThePidFilesPresent) {
+    std::vector<std::unique_ptr<BackgroundProcess>> vms;  // outlive the guards below, to show what stays attached
+    for (int i = 0; i < 6; ++i) vms.push_back(std::make_unique<BackgroundProcess>("sleep 600"));
+    TempDir dir;
+    for (int i = 0; i < 3; ++i) dir.write("vm" + std::to_string(i) + ".pid", pid_text(vms[i]->pid()));
+    SidecarProcess sidecar("--pid-file-dir " + dir.dir + " --method sample --interval 100ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const std::set<std::string> first{"vm0", "vm1", "vm2"};
+    ASSERT_EQ(wait_for_targets(sidecar, first), first) << sidecar.log();
+
+    int queue = 0;
+    std::ifstream("/proc/sys/fs/inotify/max_queued_events") >> queue;
+    ASSERT_GT(queue, 0);
+    ASSERT_EQ(::kill(sidecar.pid(), SIGSTOP), 0);
+    for (int i = 0; i < queue; ++i) std::ofstream(dir.dir + "/churn-" + std::to_string(i));  // IN_CLOSE_WRITE each
+    fs::remove(dir.dir + "/vm0.pid");
+    fs::remove(dir.dir + "/vm1.pid");
+    for (int i = 3; i < 6; ++i) dir.write("vm" + std::to_string(i) + ".pid", pid_text(vms[i]->pid()));
+    ASSERT_EQ(::kill(sidecar.pid(), SIGCONT), 0);
+
+    EXPECT_TRUE(sidecar.wait_for_log("overflowed (fs.inotify.max_queued_events): events were lost; rescanning it"))
+        << sidecar.log();
+    const std::set<std::string> present{"vm2", "vm3", "vm4", "vm5"};
+    EXPECT_EQ(wait_for_targets(sidecar, present), present) << sidecar.log();
+    EXPECT_EQ(sidecar.get().value("dtrack_targets", {{"state", "attached"}}), 4);
+}
+
+// Item 5 of issue 21: in a directory its group may write, user nobody's pid
+// file names a root process. Refused with the reason (which file, which
+// owner, what to do), counted, and the sidecar goes on: a file may name its
+// own owner's process, and a file that becomes writable by others is
+// dropped.
+TEST(SidecarCli, APidFileAnotherUserWroteNamingRootsProcessIsRefusedWithTheReasonAndItGoesOn) {
+    BackgroundProcess roots("sleep 60"), other_roots("sleep 60");
+    BackgroundProcess nobodys("setpriv --reuid=65534 --regid=65534 --clear-groups sleep 60");
+    wait_for_exec(nobodys.pid(), "sleep");
+    TempDir dir;
+    ASSERT_EQ(::chown(dir.dir.c_str(), 0, 65534), 0);
+    ASSERT_EQ(::chmod(dir.dir.c_str(), 0770), 0);  // group nogroup may write
+    SidecarProcess sidecar("--pid-file-dir " + dir.dir + " --method sample --interval 100ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+
+    const auto wrote = dtrack_test::run_as_nobody([&] {
+        ::umask(022);
+        dir.write("evil.pid", pid_text(roots.pid()));
+        dir.write("own.pid", pid_text(nobodys.pid()));
+        return std::string("written");
+    });
+    ASSERT_EQ(wrote, "written");
+    const std::string evil = dir.dir + "/evil.pid";
+    ASSERT_TRUE(sidecar.wait_for_log("skipping " + evil + ": " + evil + " is owned by nobody (uid 65534) and names pid " +
+                                     pid_text(roots.pid()) + ", a process of root (uid 0), in a directory others may "
+                                     "write (mode 0770)"))
+        << sidecar.log();
+    EXPECT_NE(sidecar.log().find("fix: have root write the pid file"), std::string::npos) << sidecar.log();
+
+    dir.write("rootvm.pid", pid_text(roots.pid()));  // root's file, root's process
+    dir.write("shared.pid", pid_text(other_roots.pid()));
+    ASSERT_TRUE(sidecar.wait_for_log("attached target shared (pid")) << sidecar.log();
+    ASSERT_EQ(::chmod((dir.dir + "/shared.pid").c_str(), 0666), 0);
+    ASSERT_TRUE(sidecar.wait_for_log("shared.pid may be written by others than its owner root (uid 0) (mode 0666)"))
+        << sidecar.log();
+    const std::set<std::string> trusted{"own", "rootvm"};
+    EXPECT_EQ(wait_for_targets(sidecar, trusted), trusted) << sidecar.log();
+    const ScrapeResult r = sidecar.get();
+    EXPECT_TRUE(r.has("dtrack_target_info", {{"target", "own"}, {"pid", pid_text(nobodys.pid())}})) << r.body;
+    EXPECT_EQ(r.value("dtrack_targets_refused_total", {{"reason", "untrusted"}}), 2) << r.body;
+}
+
+// 100 pid files naming one process and --max-targets 2: the process is
+// measured once, under its first name, the 99 others are duplicates, and a
+// third process waits for a place, which it gets when a target goes.
+TEST(SidecarCli, PidFilesNamingOneProcessAttachItOnceAndFilesBeyondMaxTargetsWaitForAPlace) {
+    BackgroundProcess a("sleep 60"), b("sleep 60"), c("sleep 60");
+    TempDir dir;
+    for (int i = 100; i < 200; ++i) dir.write("a-" + std::to_string(i) + ".pid", pid_text(a.pid()));
+    dir.write("b.pid", pid_text(b.pid()));
+    dir.write("c.pid", pid_text(c.pid()));
+    SidecarProcess sidecar("--pid-file-dir " + dir.dir + " --max-targets 2 --method sample --interval 100ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const ScrapeResult r = sidecar.get();
+    EXPECT_EQ(targets_in(r), (std::set<std::string>{"a-100", "b"})) << sidecar.log();
+    EXPECT_EQ(r.value("dtrack_targets_refused_total", {{"reason", "duplicate"}}), 99) << r.body;
+    EXPECT_EQ(r.value("dtrack_targets_refused_total", {{"reason", "max_targets"}}), 1) << r.body;
+    EXPECT_NE(sidecar.log().find("a-101.pid: it names pid " + pid_text(a.pid()) + ", which target a-100 measures "
+                                 "already"),
+              std::string::npos)
+        << sidecar.log();
+    EXPECT_NE(sidecar.log().find("c.pid (pid " + pid_text(c.pid()) + "): --max-targets 2 targets are attached already"),
+              std::string::npos)
+        << sidecar.log();
+
+    fs::remove(dir.dir + "/b.pid");
+    const std::set<std::string> c_in{"a-100", "c"};
+    EXPECT_EQ(wait_for_targets(sidecar, c_in), c_in) << sidecar.log();
+    fs::remove(dir.dir + "/a-100.pid");
+    const std::set<std::string> next_name{"a-101", "c"};
+    EXPECT_EQ(wait_for_targets(sidecar, next_name), next_name) << sidecar.log();
+    EXPECT_EQ(sidecar.get().value("dtrack_targets_refused_total", {{"reason", "duplicate"}}), 99)
+        << "the other files did not change: not counted again";
+}
+
 TEST(SidecarCli, ServesOpenMetricsWhenAskedTheTextFormatOtherwiseAnIndexAndNotFound) {
     BackgroundProcess idle("sleep 60");
     SidecarProcess sidecar("--pid " + pid_text(idle.pid()) + " --method sample --interval 100ms");
@@ -460,8 +599,9 @@ TEST(SidecarCli, BadOptionsExitWithCode2NamingTheCauseAndTheFix) {
     BackgroundProcess idle("sleep 60");
     const TakenPort taken;
     ASSERT_GT(taken.port, 0);
-    TempDir open_to_all;
+    TempDir open_to_all, nobodys;
     ::chmod(open_to_all.dir.c_str(), 0777);
+    ASSERT_EQ(::chown(nobodys.dir.c_str(), 65534, 65534), 0);
     const std::string pid = " --pid " + pid_text(idle.pid());
     const struct {
         std::string args, says;
@@ -484,9 +624,13 @@ TEST(SidecarCli, BadOptionsExitWithCode2NamingTheCauseAndTheFix) {
         {pid + " --method bpf", "runs no KVM VM"},
         {" --pid-file-dir /nonexistent/dir", "--pid-file-dir /nonexistent/dir failed"},
         {" --pid-file-dir " + open_to_all.dir, "is writable by every user"},
+        {" --pid-file-dir " + nobodys.dir, "is owned by nobody (uid 65534), not root or the sidecar's user"},
+        {pid + " --max-targets 0", "--max-targets 0 allows no target"},
+        {pid + " --pid " + pid_text(::getpid()) + " --max-targets 1", "2 --pid targets are more than --max-targets 1"},
     };
     for (const auto& c : cases) {
-        const std::string command = binary("dtrack") + " sidecar" + c.args + " 2>&1";
+        // Bounded: a sidecar that did start would serve until killed (124).
+        const std::string command = "timeout 10 " + binary("dtrack") + " sidecar" + c.args + " 2>&1";
         const auto r = dtrack_test::run(command);
         EXPECT_EQ(r.exit_code, 2) << command << ": " << r.output;
         EXPECT_NE(r.output.find(c.says), std::string::npos) << command << " printed: " << r.output;

@@ -200,6 +200,16 @@ std::vector<MetricFamily> metric_families(const std::vector<Figures>& targets, c
          .type = MetricType::counter,
          .help = "Targets whose process exited while attached (each is logged and dropped).",
          .samples = {{{}, double(sidecar.targets_exited)}}});
+    MetricFamily refused{.name = "dtrack_targets_refused",
+                         .type = MetricType::counter,
+                         .help = "Pid files that gave no target, by reason, each counted once until it changes: "
+                                 "untrusted (its owner may not point the sidecar at that process), no_pid (no PID, "
+                                 "not a regular file, unreadable), duplicate (another target measures that process), "
+                                 "max_targets (--max-targets reached), unmeasurable (the process is gone or may not "
+                                 "be measured)."};
+    for (const auto& [reason, count] : sidecar.targets_refused)
+        refused.samples.push_back({{{"reason", reason}}, double(count)});
+    add(std::move(refused));
     add({.name = "process_cpu_seconds",
          .type = MetricType::counter,
          .help = "CPU time the sidecar used, user and system, in seconds.",

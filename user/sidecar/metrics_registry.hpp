@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "metric_family.hpp"
@@ -20,6 +21,7 @@ namespace dtrack::cli::sidecar {
 struct SidecarFigures {
     uint64_t targets_attached = 0;
     uint64_t targets_exited = 0;  // since start
+    std::vector<std::pair<std::string, uint64_t>> targets_refused;  // pid files skipped since start, by reason
     double cpu_seconds = 0;       // its own, user + system
     double start_time_seconds = 0;  // since the Unix epoch
     std::string version;

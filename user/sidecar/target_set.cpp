@@ -43,7 +43,7 @@ bool TargetSet::detach(const std::string& target) {
     return true;
 }
 
-void TargetSet::drop_exited() {
+std::map<std::string, pid_t> TargetSet::drop_exited() {
     std::vector<std::unique_ptr<TargetHarvester>> gone;
     {
         std::lock_guard lock(mutex_);
@@ -57,9 +57,13 @@ void TargetSet::drop_exited() {
             ++exited_;
         }
     }
-    for (const auto& h : gone)
+    std::map<std::string, pid_t> dropped;
+    for (const auto& h : gone) {
         log_line("target " + h->target() + " (pid " + std::to_string(h->pid()) + ", " + h->comm() +
                  ") exited; dropped");
+        dropped.emplace(h->target(), h->pid());
+    }
+    return dropped;
 }
 
 void TargetSet::clear() {
@@ -70,11 +74,11 @@ void TargetSet::clear() {
     }
 }
 
-std::optional<pid_t> TargetSet::pid_of(const std::string& target) const {
+std::map<std::string, pid_t> TargetSet::pids() const {
     std::lock_guard lock(mutex_);
-    auto it = harvesters_.find(target);
-    if (it == harvesters_.end()) return std::nullopt;
-    return it->second->pid();
+    std::map<std::string, pid_t> out;
+    for (const auto& [name, h] : harvesters_) out.emplace(name, h->pid());
+    return out;
 }
 
 std::vector<TargetFigures> TargetSet::figures() const {

@@ -12,7 +12,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,12 +32,14 @@ public:
     Status attach(const std::string& target, pid_t pid);
     // Detaches `target`; false when there is none.
     bool detach(const std::string& target);
-    // Drops the targets whose process exited, with one log line each.
-    void drop_exited();
+    // Drops the targets whose process exited, with one log line each;
+    // returns them, name -> PID.
+    std::map<std::string, pid_t> drop_exited();
     // Detaches everything (shutdown).
     void clear();
 
-    std::optional<pid_t> pid_of(const std::string& target) const;
+    // Every target attached now, name -> PID.
+    std::map<std::string, pid_t> pids() const;
     std::vector<TargetFigures> figures() const;
     uint64_t attached() const;
     uint64_t exited() const;
