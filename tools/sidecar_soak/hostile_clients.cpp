@@ -120,7 +120,7 @@ std::string HostileClients::report() const {
     std::string out;
     for (size_t i = 0; i < counts_.size(); ++i) {
         char line[200];
-        std::snprintf(line, sizeof line, "  %-34s %3d clients: %6llu connections, %6llu cut off by the server, %8.1f MiB sent\n",
+        std::snprintf(line, sizeof line, "  %-34s %3d clients: %7llu connections, %7llu cut off by the server, %9.1f MiB written\n",
                       name_of(counts_[i].kind), counts_[i].clients,
                       (unsigned long long)tallies_[i].connections.load(), (unsigned long long)tallies_[i].cut_off.load(),
                       double(tallies_[i].bytes_sent.load()) / (1 << 20));

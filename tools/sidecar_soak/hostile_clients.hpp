@@ -29,7 +29,9 @@ public:
     HostileClients(const HostileClients&) = delete;
     HostileClients& operator=(const HostileClients&) = delete;
 
-    // One line per kind: clients, connections the server cut off, bytes sent.
+    // One line per kind: clients, connections the server cut off, and bytes
+    // written (into the socket: most of a huge body is never read by the
+    // server, which closes the connection instead).
     std::string report() const;
 
 private:
