@@ -164,6 +164,20 @@ TEST(PrecopySimulation, ZeroPagesMakeRoundOneCheaper) {
     EXPECT_NEAR(sparse.round_log[0].zero_pages, 48.0 * GiB / 4096, 1);
 }
 
+// 200 GiB over a 10 GiB/s link take 20 s in round 1: a max-time of 10 s
+// stops the round there, and the 100 GiB it sent by then count.
+TEST(PrecopySimulation, MaxTimeStopsTheRoundWhereItIsAndKeepsTheBytesItSent) {
+    ModelGuest guest(uniform(200 * GiB, GiB, double(GiB), 1));
+    const SimulationResult r = simulate_precopy(guest, {.bandwidth = 10 * GiB, .max_time = 10s});
+    EXPECT_EQ(r.verdict, SimulationResult::Verdict::timed_out);
+    EXPECT_NEAR(r.total_s, 10, 1e-6);
+    EXPECT_NEAR(r.bytes_on_wire, 100.0 * GiB, 1e3);
+    ASSERT_EQ(r.round_log.size(), 1u);
+    EXPECT_NEAR(r.round_log[0].seconds, 10, 1e-6);
+    EXPECT_NEAR(r.round_log[0].pages, 100.0 * GiB / 4104.375, 1);
+    EXPECT_DOUBLE_EQ(r.pages_sent, r.round_log[0].pages);
+}
+
 // --- a replayed recording ------------------------------------------------------------
 
 namespace {
