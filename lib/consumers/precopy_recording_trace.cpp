@@ -45,12 +45,15 @@ private:
 
 }  // namespace
 
+std::unique_ptr<IntervalSource> recording_trace(recording::Reader reader, std::string name, std::string raise_limits) {
+    return std::make_unique<RecordingTrace>(std::move(name), std::move(reader), std::move(raise_limits));
+}
+
 Result<std::unique_ptr<IntervalSource>> open_recording_trace(const std::string& path, recording::ReadLimits limits,
                                                              std::string raise_limits) {
     auto reader = recording::Reader::open(path, limits);
     if (!reader) return reader.error();
-    return std::unique_ptr<IntervalSource>(
-        std::make_unique<RecordingTrace>(path, std::move(*reader), std::move(raise_limits)));
+    return recording_trace(std::move(*reader), path, std::move(raise_limits));
 }
 
 }  // namespace dtrack::precopy

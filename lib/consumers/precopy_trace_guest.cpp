@@ -52,6 +52,7 @@ Result<std::unique_ptr<TraceGuest>> TraceGuest::open(IntervalSource& source, Tra
         g->memory_pages_ += r.page_count;
     }
     if (g->memory_pages_ == 0) return bad_recording("has no pages");
+    g->chunk_pages_ = std::max<uint64_t>(1, chunk_bytes / g->page_size_);
     if (const uint64_t need = replay_bitmap_bytes(h); need > replay.max_bitmap_bytes)
         return Error{EFBIG,
                      "the recording's regions hold " + std::to_string(g->memory_pages_) + " pages (" +
@@ -123,7 +124,7 @@ void TraceGuest::enter_interval() {
                                    ", pages " + std::to_string(run.first) + " + " + std::to_string(run.count) + ")");
             break;
         }
-    release_->reset(pages);
+    release_->reset(pages, current_->dropped ? ~current_->index : current_->index);
     released_ = 0;
 }
 
@@ -239,7 +240,7 @@ SimulatedPages TraceGuest::take(double fraction) {
     double taken = 0;
     while (cursor_region_ < tracker_->region_count() && (fraction >= 1 || taken < target)) {
         const uint64_t pages = tracker_->region(cursor_region_).page_count;
-        const uint64_t n = std::min(chunk_pages, pages - cursor_page_);
+        const uint64_t n = std::min(chunk_pages_, pages - cursor_page_);
         if (every_page_) {
             taken += double(n);
         } else {

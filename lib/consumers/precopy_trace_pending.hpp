@@ -10,12 +10,27 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
-#include "dtrack/dirty_bitmap.hpp"
 #include "dtrack/region.hpp"
 
 namespace dtrack::precopy {
+
+// A bitmap only its owner's thread touches: plain words (no atomics: the
+// replay marks millions of them a step), and a bit per 64 words saying
+// which may be set, so draining costs the words marked.
+class PlainBitmap {
+public:
+    explicit PlainBitmap(uint64_t pages) : words_((pages + 63) / 64), marked_((words_.size() + 4095) / 4096) {}
+    void mark(uint64_t first, uint64_t count);
+    // Calls f(first, count) for each maximal stretch of set bits, in order, and clears them.
+    template <typename F> void drain(F&& f);
+
+private:
+    std::vector<uint64_t> words_;
+    std::vector<uint64_t> marked_;  // bit g % 64 of word g / 64: words [64 g, 64 g + 64) may be set
+};
 
 class PendingPages {
 public:
@@ -23,7 +38,7 @@ public:
     static constexpr uint64_t long_run = 4096;  // pages: shorter ones go into the bitmap
 
     explicit PendingPages(std::vector<uint64_t> region_pages) : region_pages_(std::move(region_pages)) {
-        spilled_.resize(region_pages_.size());
+        bitmaps_.resize(region_pages_.size());
     }
 
     // Pages [first, first + count) of `region`, which the caller checked lie in it.
@@ -39,25 +54,40 @@ private:
     static RegionId region_of(uint64_t key) { return RegionId(key >> 41); }
     static uint64_t page_of(uint64_t key) { return key & ((1ULL << 41) - 1); }
     void spill();
-    DirtyBitmap& bitmap(RegionId region);
+    PlainBitmap& bitmap(RegionId region);
 
     std::vector<uint64_t> region_pages_;
     std::map<uint64_t, uint64_t> runs_;  // first key -> one past the last
-    std::vector<std::unique_ptr<DirtyBitmap>> spilled_;  // the bitmaps, per region
+    std::vector<std::unique_ptr<PlainBitmap>> bitmaps_;
 };
+
+template <typename F> void PlainBitmap::drain(F&& f) {
+    uint64_t run_first = 0, run_length = 0;
+    for (size_t i = 0; i < marked_.size(); ++i)
+        for (uint64_t groups = std::exchange(marked_[i], 0); groups; groups &= groups - 1) {
+            const uint64_t g = i * 64 + uint64_t(std::countr_zero(groups));
+            for (uint64_t w = g * 64; w < std::min<uint64_t>(g * 64 + 64, words_.size()); ++w)
+                for (uint64_t bits = std::exchange(words_[w], 0); bits;) {
+                    const int from = std::countr_zero(bits), length = std::countr_one(bits >> from);
+                    const uint64_t first = w * 64 + uint64_t(from);
+                    if (run_length && run_first + run_length == first) {
+                        run_length += uint64_t(length);  // goes on from the word before
+                    } else {
+                        if (run_length) f(run_first, run_length);
+                        run_first = first;
+                        run_length = uint64_t(length);
+                    }
+                    bits = length + from >= 64 ? 0 : bits & (~0ULL << (from + length));
+                }
+        }
+    if (run_length) f(run_first, run_length);
+}
 
 template <typename F> void PendingPages::drain(F&& f) {
     for (const auto& [start, end] : runs_) f(region_of(start), page_of(start), end - start);
     runs_.clear();
-    for (RegionId r = 0; r < spilled_.size(); ++r)
-        if (spilled_[r])
-            spilled_[r]->take_all([&](uint64_t word, uint64_t bits) {
-                while (bits) {  // each stretch of set bits
-                    const int from = std::countr_zero(bits), len = std::countr_one(bits >> from);
-                    f(r, word * 64 + uint64_t(from), uint64_t(len));
-                    bits = len + from >= 64 ? 0 : bits & (~0ULL << (from + len));
-                }
-            });
+    for (RegionId r = 0; r < bitmaps_.size(); ++r)
+        if (bitmaps_[r]) bitmaps_[r]->drain([&](uint64_t first, uint64_t count) { f(r, first, count); });
 }
 
 }  // namespace dtrack::precopy

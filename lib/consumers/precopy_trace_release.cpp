@@ -18,18 +18,22 @@ double moment(RegionId region, uint64_t page) {
 
 }  // namespace
 
-void ReleaseOrder::reset(const std::vector<recording::PageRun>& runs) {
+void ReleaseOrder::reset(const std::vector<recording::PageRun>& runs, uint64_t key) {
+    const uint64_t before = pages_;
     runs_ = &runs;
     pages_ = 0;
     for (const recording::PageRun& r : runs) pages_ += r.count;
+    next_ = 0;
+    started_ = false;
+    if (key == key_ && pages_ == before && ends_.size() == runs.size()) return;
+    key_ = key;
     stretch_ = std::max<uint64_t>(1, pages_ / max_moments + (pages_ % max_moments != 0));
     ends_.clear();
     moments_.clear();
-    next_ = 0;
-    started_ = false;
 }
 
 void ReleaseOrder::order() {
+    if (!moments_.empty() || pages_ == 0) return;  // sorted before, for the same pages
     uint64_t at = 0;
     for (const recording::PageRun& r : *runs_) {
         at += r.count;
@@ -40,7 +44,7 @@ void ReleaseOrder::order() {
     for (uint64_t ordinal = 0; ordinal < pages_; ordinal += stretch_) {
         while (ends_[i] <= ordinal) ++i;
         const recording::PageRun& r = (*runs_)[i];
-        moments_.push_back({moment(r.region, r.first + (ordinal - (ends_[i] - r.count))), ordinal});
+        moments_.push_back({moment(r.region, r.first + (ordinal - (ends_[i] - r.count))), ordinal, i});
     }
     std::sort(moments_.begin(), moments_.end());
 }

@@ -288,6 +288,21 @@ TEST(TraceReplay, WithAPeakAPacedGuestIsSlowedOnlyWhereTheThrottleBitesItsOwnRat
     EXPECT_EQ((*slow)->replayed_intervals(), 1u);
 }
 
+// Found by the trace_guest fuzzer: 4096-page chunks of 512 MiB pages are
+// 2 TiB, which a 256 MiB/s link took 8192 s to send past a max-time of
+// 120 s. A chunk is 16 MiB, or one page where pages are larger.
+TEST(TraceReplay, MaxTimeStopsTheRoundWithinOnePageWhateverThePageSize) {
+    recording::Header h = one_region(65536);
+    h.regions[0].page_size = 512u << 20;
+    InMemoryTrace trace(h, {interval(0, {{0, 0, 65536}})});
+    auto guest = TraceGuest::open(trace, {.max_bitmap_bytes = 1 << 20});
+    ASSERT_TRUE(guest) << guest.error().message();
+    const SimulationResult r = simulate_precopy(**guest, {.bandwidth = 256 * MiB, .max_time = 120s});
+    EXPECT_EQ(r.verdict, SimulationResult::Verdict::timed_out);
+    EXPECT_GE(r.total_s, 120);
+    EXPECT_LE(r.total_s, 120 + 2.01);  // one page at 256 MiB/s
+}
+
 TEST(TraceReplay, APeakNeedsTheVcpuCountAndARecordingWithoutOneSaysSo) {
     InMemoryTrace trace(one_region(64), {interval(0, {{0, 0, 10}})});  // vcpus = 0: the method had no vCPU view
     auto g = TraceGuest::open(trace, {.peak = 1e6});

@@ -86,6 +86,10 @@ private:
 Result<std::unique_ptr<IntervalSource>> open_recording_trace(const std::string& path,
                                                              recording::ReadLimits limits = {},
                                                              std::string raise_limits = {});
+// The same over a reader already open (Reader::from_bytes: the fuzzer);
+// `name` stands for the path in messages.
+std::unique_ptr<IntervalSource> recording_trace(recording::Reader reader, std::string name,
+                                                std::string raise_limits = {});
 
 // How the recorded guest answers the throttle, and what it may hold.
 struct TraceReplay {
@@ -143,8 +147,11 @@ private:
     // Finishes current_ and reads the next one (error_ if that fails).
     void finish_interval();
 
-    // Pages the sender takes at once (as precopy_sender.cpp's take_chunk_pages).
-    static constexpr uint64_t chunk_pages = 4096;
+    // What the sender takes at once: precopy_sender.cpp's take_chunk_pages
+    // of 4 KiB pages, 16 MiB, in the recording's pages (at least one), so a
+    // step of a recording with huge pages ends near where it should.
+    static constexpr uint64_t chunk_bytes = 4096 * 4096;
+    uint64_t chunk_pages_ = 4096;
 
     IntervalSource& source_;
     TraceReplay replay_;
@@ -162,7 +169,7 @@ private:
     Tracker* tracker_ = nullptr;
     bool every_page_ = false;
     RegionId cursor_region_ = 0;
-    uint64_t cursor_page_ = 0;  // a multiple of 64
+    uint64_t cursor_page_ = 0;  // the next chunk's first page
     double dirty_ahead_ = 0;    // a sweep of the dirty pages: those at or past the cursor
 };
 
