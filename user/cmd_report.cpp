@@ -289,6 +289,7 @@ void add_report_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--max-memory", o->max_memory,
                     "about the most memory the report may take (a quarter for the interval it reads); a recording "
                     "that needs more is refused, naming it")
+        ->type_name("SIZE")
         ->capture_default_str();
     cmd->footer(
         "Without --heatmap (and --json) a terminal heatmap follows the figures, in colour when stdout is a "

@@ -283,6 +283,7 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--max-memory", o->max_memory,
                     "--trace: about the most memory the replay may take (its dirty bitmaps, 2 bits per page of the "
                     "recording's regions, half of it); a recording that needs more is refused, naming it")
+        ->type_name("SIZE")
         ->capture_default_str();
     cmd->add_flag("--json", o->json, "one JSON document");
     cmd->footer(
