@@ -312,33 +312,65 @@ soak: all $(TESTS)
 	$(Q)DTRACK_SOAK=20 $(TESTS) --gtest_filter='*Oracle*:RingJam*'
 	$(Q)$(SIDECAR_SOAK) --build $(BUILD) --seconds $(SOAK_SECONDS)
 
-# libFuzzer (clang -fsanitize=fuzzer,address) on the parsers of untrusted
-# bytes: the recording reader and the precopy stream. Each target runs
-# FUZZ_SECONDS from its corpus under tests/corpus/ (inputs found that crash
-# are written there too: keep them, `make test` replays the corpus).
+# libFuzzer (clang -fsanitize=fuzzer,address) on what reads untrusted bytes:
+# the recording reader, dtrack report's analysis and dtrack simulate's
+# replay of a recording (the three through a structure-aware mutator that
+# mutates a recording's fields and fixes its CRCs: tests/fuzz/
+# recording_mutator.hpp), and the precopy stream. Each target runs
+# FUZZ_SECONDS from its corpus under tests/corpus/ and the seeds in
+# FUZZ_SEEDS_<target>, under FUZZ_RSS_MB of memory and FUZZ_TIMEOUT seconds
+# an input (a hang bound, for a loaded machine too). Inputs that crash,
+# leak, exceed them or hang are written into its corpus as crash-*, which
+# fails the run: keep them, renamed (fixed-*) once fixed; `make test`
+# replays every corpus.
 FUZZ_SECONDS ?= 60
+FUZZ_RSS_MB  ?= 1024
+FUZZ_TIMEOUT ?= 30
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_CXX     ?= clang++
-FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/include -Ilib -Itests
-FUZZ_LIB     := lib/consumers/recording_format.cpp lib/consumers/recording_reader.cpp \
-                lib/consumers/recording_writer.cpp lib/consumers/precopy_wire_format.cpp lib/engine/error.cpp
-FUZZ_TARGETS := recording_reader precopy_wire
+FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/include -Ilib -Iuser -Itests
+FUZZ_LIB     := $(addprefix lib/consumers/,recording_format.cpp recording_reader.cpp recording_writer.cpp \
+                    precopy_wire_format.cpp precopy_trace_guest.cpp precopy_trace_pending.cpp \
+                    precopy_trace_release.cpp precopy_recording_trace.cpp precopy_simulation.cpp \
+                    precopy_round_rates.cpp throttle.cpp convergence_trigger.cpp) \
+                $(addprefix lib/engine/,error.cpp units.cpp tracker.cpp dirty_bitmap.cpp rounds.cpp watcher.cpp) \
+                user/report_analysis.cpp user/report_range_counters.cpp
+FUZZ_TARGETS := recording_reader report_analysis trace_guest precopy_wire
 FUZZ_CORPUS_recording_reader := tests/corpus/recording
+FUZZ_CORPUS_report_analysis  := tests/corpus/report
+FUZZ_CORPUS_trace_guest      := tests/corpus/trace
 FUZZ_CORPUS_precopy_wire     := tests/corpus/precopy
+FUZZ_SEEDS_report_analysis   := tests/corpus/recording
+FUZZ_SEEDS_trace_guest       := tests/corpus/recording
 
-$(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_LIB) $(wildcard lib/include/dtrack/*.hpp lib/consumers/*.hpp lib/common/*.hpp tests/support/precopy_parse.hpp) | deps
+FUZZ_OBJS    := $(patsubst %.cpp,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB))
+FUZZ_HEADERS := $(wildcard lib/include/dtrack/*.hpp lib/include/dtrack/precopy/*.hpp lib/consumers/*.hpp \
+                    lib/common/*.hpp user/report_*.hpp tests/fuzz/*.hpp tests/support/precopy_parse.hpp)
+
+.SECONDARY: $(FUZZ_OBJS)
+$(FUZZ_BUILD)/%.o: %.cpp $(FUZZ_HEADERS) | deps
+	$(Q)mkdir -p $(@D)
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_OBJS) $(FUZZ_HEADERS) | deps
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
-	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) -lz -pthread
+	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJS) -lz -pthread
 
 fuzz: $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))
 	$(Q)for t in $(FUZZ_TARGETS); do \
-	    case $$t in recording_reader) c=$(FUZZ_CORPUS_recording_reader);; *) c=$(FUZZ_CORPUS_precopy_wire);; esac; \
+	    case $$t in \
+	        recording_reader) c=$(FUZZ_CORPUS_recording_reader) s=;; \
+	        report_analysis) c=$(FUZZ_CORPUS_report_analysis) s=$(FUZZ_SEEDS_report_analysis);; \
+	        trace_guest) c=$(FUZZ_CORPUS_trace_guest) s=$(FUZZ_SEEDS_trace_guest);; \
+	        *) c=$(FUZZ_CORPUS_precopy_wire) s=;; \
+	    esac; \
 	    mkdir -p $(FUZZ_BUILD)/$$t.new; \
-	    echo "fuzz: $$t for $(FUZZ_SECONDS) s (corpus $$c)"; \
-	    $(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-	        -artifact_prefix=$$c/crash- -print_final_stats=1 $(FUZZ_BUILD)/$$t.new $$c 2>&1 \
-	        | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)' || true; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s (corpus $$c $$s)"; \
+	    $(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=$(FUZZ_RSS_MB) \
+	        -timeout=$(FUZZ_TIMEOUT) -artifact_prefix=$$c/crash- -print_final_stats=1 $(FUZZ_BUILD)/$$t.new $$c $$s 2>&1 \
+	        | grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' || true; \
 	    if ls $$c/crash-* >/dev/null 2>&1; then echo "fuzz: $$t found crashes: $$(ls $$c/crash-*)"; exit 1; fi; \
 	done
 

@@ -6,12 +6,14 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
 
 #include "commands.hpp"
 #include "dtrack/units.hpp"
+#include "max_memory.hpp"
 #include "report_analysis.hpp"
 #include "report_draw.hpp"
 #include "report_terminal.hpp"
@@ -26,7 +28,10 @@ struct ReportOptions {
     std::string heatmap;
     std::string plot;
     uint32_t rows = 0;  // terminal heatmap rows (0: 12)
+    std::string max_memory = default_max_memory;
 };
+
+constexpr uint32_t max_rows = 1000;
 
 int fail(int code, const Error& e) {
     std::fprintf(stderr, "dtrack report: %s\n", e.message().c_str());
@@ -221,15 +226,28 @@ int run_report(const ReportOptions& o) {
     for (const auto& [path, option] : {std::pair{o.heatmap, "--heatmap"}, std::pair{o.plot, "--plot"}})
         if (!path.empty())
             if (Status s = check_picture_name(path, option); !s) return fail(exit_usage, s.error());
-    auto reader = recording::Reader::open(o.file);
+    if (o.rows > max_rows)
+        return fail(exit_usage, {EINVAL, "--rows " + std::to_string(o.rows) + " is more than a terminal shows",
+                                 "give at most --rows " + std::to_string(max_rows)});
+    auto max_memory = parse_max_memory(o.max_memory);
+    if (!max_memory) return fail(exit_usage, max_memory.error());
+    // A quarter for the interval being read, the rest for what the analysis keeps.
+    auto reader = recording::Reader::open(o.file, {.interval_bytes = *max_memory / 4});
     if (!reader) return fail(exit_failure, reader.error());
     const bool terminal = o.heatmap.empty() && !o.json;
-    AnalysisOptions ao;
+    AnalysisOptions ao{.max_bytes = *max_memory - *max_memory / 4};
     if (terminal) {
         ao.heat_rows = o.rows ? o.rows : 12;
         ao.heat_columns = 64;
     }
-    const Analysis a = analyze(*reader, ao);
+    auto analysis = analyze(*reader, ao);
+    if (!analysis) {
+        Error e = analysis.error();
+        e.what = o.file + ": " + e.what;
+        if (e.errno_value == EFBIG) e.fix = raise_max_memory(*max_memory);
+        return fail(exit_failure, e);
+    }
+    const Analysis& a = *analysis;
     if (o.json) std::printf("%s\n", to_json(a).dump().c_str());
     else print_text(a);
     if (terminal) print_terminal_heatmap(a, ::isatty(STDOUT_FILENO) == 1, stdout);
@@ -246,6 +264,7 @@ int run_report(const ReportOptions& o) {
                          o.file.c_str(), a.end.describe().c_str(), a.intervals);
             return exit_ok;
         case recording::ReadEnd::Kind::corrupt:
+        case recording::ReadEnd::Kind::too_large:  // analyze() refused it: not here
             std::fprintf(stderr, "dtrack report: %s is %s; the figures cover the %" PRIu64 " intervals before it\n",
                          o.file.c_str(), a.end.describe().c_str(), a.intervals);
             return exit_failure;
@@ -266,15 +285,20 @@ void add_report_command(CLI::App& app, ChosenCommand& chosen) {
         ->type_name("FILE");
     cmd->add_option("--plot", o->plot, "draw the dirty rate and working-set curves into FILE (.svg or .png)")
         ->type_name("FILE");
-    cmd->add_option("--rows", o->rows, "rows of the terminal heatmap (default 12)");
+    cmd->add_option("--rows", o->rows, "rows of the terminal heatmap (default 12, at most 1000)");
+    cmd->add_option("--max-memory", o->max_memory,
+                    "about the most memory the report may take (a quarter for the interval it reads); a recording "
+                    "that needs more is refused, naming it")
+        ->type_name("SIZE")
+        ->capture_default_str();
     cmd->footer(
         "Without --heatmap (and --json) a terminal heatmap follows the figures, in colour when stdout is a "
         "terminal. A recording cut short (its recorder was killed) is read up to its last whole interval; the "
         "report says where and why it ends.\n"
         "Exit codes: 0 the report is complete (also for a file cut short, which is said on stderr), 1 the file "
         "is not a readable recording (foreign, newer format, corrupt header: the message names the byte offset "
-        "and the problem), is corrupt after some intervals (the report covers those), or a picture could not be "
-        "written, 2 bad command line.");
+        "and the problem), is corrupt after some intervals (the report covers those), needs more memory than "
+        "--max-memory (the message says what), or a picture could not be written, 2 bad command line.");
     cmd->callback([&chosen, o] { chosen.run = [o] { return run_report(*o); }; });
 }
 

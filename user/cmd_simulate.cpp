@@ -14,6 +14,7 @@
 #include "dtrack/precopy/simulation.hpp"
 #include "dtrack/precopy/trace_guest.hpp"
 #include "dtrack/units.hpp"
+#include "max_memory.hpp"
 
 namespace dtrack::cli {
 
@@ -31,6 +32,7 @@ struct SimulateOptions {
     bool auto_converge = false;
     std::string background_sync = "5s";
     std::string max_time = "24h";
+    std::string max_memory = default_max_memory;  // --trace: what the replay may hold
     bool json = false;
 };
 
@@ -141,7 +143,10 @@ int run_simulate(const SimulateOptions& o) {
         if (text.ends_with("/s")) text.resize(text.size() - 2);
         return parse_size(text, what);
     };
-    precopy::TraceReplay replay{.vcpus = o.vcpus};
+    auto max_memory = parse_max_memory(o.max_memory);
+    if (!max_memory) return usage_error(max_memory.error());
+    // Half for the replay's two bitmaps, an eighth for an interval read from the file.
+    precopy::TraceReplay replay{.vcpus = o.vcpus, .max_bitmap_bytes = *max_memory / 2};
     if (!o.peak.empty()) {
         auto peak = per_second(o.peak, "--peak");
         if (!peak) return usage_error(peak.error());
@@ -174,7 +179,8 @@ int run_simulate(const SimulateOptions& o) {
         if (!m) return usage_error(m.error());
         model = *m;
     } else {
-        auto r = precopy::open_recording_trace(o.trace);
+        auto r = precopy::open_recording_trace(o.trace, {.interval_bytes = *max_memory / 8},
+                                               raise_max_memory(*max_memory));
         if (!r) {
             // A path that names no readable file is bad input; a file that is
             // not a readable recording (foreign, newer, damaged) a failure.
@@ -203,7 +209,11 @@ int run_simulate(const SimulateOptions& o) {
         }
         if (Status s = recording->rewind(); !s) return s.error();
         auto guest = precopy::TraceGuest::open(*recording, replay);
-        if (!guest) return guest.error();
+        if (!guest) {
+            Error e = guest.error();
+            if (e.errno_value == EFBIG) e.fix = raise_max_memory(*max_memory);
+            return e;
+        }
         description = (*guest)->describe();
         return precopy::simulate_precopy(**guest, so);
     };
@@ -213,6 +223,10 @@ int run_simulate(const SimulateOptions& o) {
     cols.push_back({"without", std::nullopt, {}});
     for (Column& c : cols) {
         auto r = simulate(c.background_sync);
+        if (!r && r.error().errno_value == EFBIG) {  // a recording over --max-memory: no usage error
+            std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
+            return exit_failure;
+        }
         if (!r) return usage_error(r.error());
         c.result = *r;
     }
@@ -266,6 +280,11 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
         ->capture_default_str();
     cmd->add_option("--max-time", o->max_time, "give up on a simulated migration after this long")
         ->capture_default_str();
+    cmd->add_option("--max-memory", o->max_memory,
+                    "--trace: about the most memory the replay may take (its dirty bitmaps, 2 bits per page of the "
+                    "recording's regions, half of it); a recording that needs more is refused, naming it")
+        ->type_name("SIZE")
+        ->capture_default_str();
     cmd->add_flag("--json", o->json, "one JSON document");
     cmd->footer(
         "The engine's own Rounds, Watcher (its tick() decision), Throttle and the sender's switchover decision run "
@@ -277,8 +296,8 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
         "min(r, vcpus * peak * (1 - pct/100)) (without --peak: r * (1 - pct/100)); the recording starts again when "
         "it ends. The output says what the simulation leaves out.\n"
         "Example: dtrack simulate --model mem=1T,vcpus=128,wss=200G,rate=3G --bandwidth 10G --auto-converge\n"
-        "Exit codes: 0 the simulation ran (converged or not: see the verdict), 1 it failed (a damaged recording), "
-        "2 bad input (the message names the cause and the fix).");
+        "Exit codes: 0 the simulation ran (converged or not: see the verdict), 1 it failed (a damaged recording, "
+        "or one that needs more than --max-memory), 2 bad input (the message names the cause and the fix).");
     cmd->callback([&chosen, o] { chosen.run = [o] { return run_simulate(*o); }; });
 }
 

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <unordered_map>
 
 #include "dtrack/units.hpp"
+#include "report_page_history.hpp"
 
 namespace dtrack::cli {
 
@@ -14,32 +15,6 @@ namespace {
 
 using recording::Interval;
 using recording::PageRun;
-
-// Keys for pages and 64-page words of any region: region << 40 | index.
-uint64_t key(RegionId region, uint64_t index) { return uint64_t(region) << 40 | index; }
-
-// A set of pages, as sparse 64-bit words.
-class PageSet {
-public:
-    void add(const PageRun& r) {
-        uint64_t p = r.first;
-        const uint64_t end = r.first + r.count;
-        while (p < end) {
-            const uint64_t bit = p % 64, n = std::min<uint64_t>(64 - bit, end - p);
-            words_[key(r.region, p / 64)] |= (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << bit;
-            p += n;
-        }
-    }
-    uint64_t count() const {
-        uint64_t n = 0;
-        for (const auto& [k, bits] : words_) n += std::popcount(bits);
-        return n;
-    }
-    void clear() { words_.clear(); }
-
-private:
-    std::unordered_map<uint64_t, uint64_t> words_;
-};
 
 double interval_pages(const Interval& in) {
     return in.estimated() ? in.estimated_pages : double(in.dirty_pages());
@@ -55,129 +30,243 @@ double page_weight(const Interval& in) {
     return in.estimated() && recorded > 0 ? in.estimated_pages / double(recorded) : 1.0;
 }
 
-void working_sets(Analysis& a, const std::vector<Interval>& all) {
-    double nominal = double(a.header.interval_ns) / 1e9;
-    if (nominal <= 0 && !all.empty()) nominal = double(all.back().end_ns) / 1e9 / double(all.size());
+constexpr const char* raise_memory = "give a larger --max-memory, on a machine that has the memory";
+
+Error over_budget(const std::string& what, uint64_t limit) {
+    return Error{EFBIG, what + ", more than the " + format_bytes(double(limit)) + " the analysis may hold",
+                 raise_memory};
+}
+
+// Which pages the heatmap's axis shows: per region, page 0 up to the last
+// page ever dirtied (pass 1 finds it).
+struct Extent {
+    std::vector<bool> active;
+    std::vector<uint64_t> last_page;
+};
+
+RatePoint rate_point(const Interval& in) {
+    RatePoint p;
+    p.t = double(in.end_ns) / 1e9;
+    p.seconds = double(in.end_ns - in.start_ns) / 1e9;
+    p.dropped = in.dropped;
+    p.pages = interval_pages(in);
+    p.bound = in.bound_pages;
+    p.reads_low = in.logging && in.logging->reads_low;
+    for (uint64_t v : in.vcpu_pages) p.vcpu_pages_per_s.push_back(p.seconds > 0 ? double(v) / p.seconds : 0);
+    return p;
+}
+
+// The whole recording's counts, interval by interval.
+void tally(Analysis& a, const Interval& in) {
+    a.dropped += in.dropped;
+    a.estimated = a.estimated || in.estimated();
+    a.lost += in.lost;
+    a.overapproximated += in.overapproximated;
+    if (in.logging) {
+        ++a.logging_known;
+        a.logging_on += in.logging->at_start != DirtyLogging::off && in.logging->at_end != DirtyLogging::off;
+        a.reads_low += in.logging->reads_low;
+    }
+    a.duration_s = double(in.end_ns) / 1e9;
+}
+
+// Pass 1: the figures of every interval, and the heatmap's extent; `held`:
+// what the figures take.
+Status read_figures(recording::Reader& reader, const AnalysisOptions& o, Analysis& a, Extent& extent,
+                    uint64_t& held) {
+    extent.active.assign(a.header.regions.size(), false);
+    extent.last_page.assign(a.header.regions.size(), 0);
+    uint64_t vcpu_bytes = 0;
+    while (auto in = reader.next()) {
+        tally(a, *in);
+        for (const PageRun& r : in->dirty) {
+            extent.active[r.region] = true;
+            extent.last_page[r.region] = std::max(extent.last_page[r.region], r.first + r.count - 1);
+        }
+        a.rate.push_back(rate_point(*in));
+        vcpu_bytes += a.rate.back().vcpu_pages_per_s.capacity() * sizeof(double);
+        held = a.rate.capacity() * sizeof(RatePoint) + vcpu_bytes;
+        if (held > o.max_bytes)
+            return over_budget("the figures of " + std::to_string(a.rate.size()) + " intervals take " +
+                                   format_bytes(double(held)),
+                               o.max_bytes);
+    }
+    a.end = reader.end();
+    a.intervals = a.rate.size();
+    if (a.end.kind == recording::ReadEnd::Kind::too_large) return Error{EFBIG, a.end.describe(), raise_memory};
+    return Ok{};
+}
+
+// Distinct pages dirtied within consecutive windows of `intervals` intervals.
+struct WindowCount {
+    WorkingSet ws;
+    uint64_t pages = 0;  // in the open window
+    double estimated = 0, recorded = 0;
+    uint64_t start(uint64_t i) const { return i / ws.intervals * ws.intervals; }
+};
+
+// Pass 2: everything that follows pages through the recording.
+class PagePass {
+public:
+    PagePass(Analysis& a, const AnalysisOptions& o, const Extent& extent)
+        : a_(a), o_(o), ranges_(a.header.regions, a.range_bytes, o.max_ranges),
+          per_region_(a.header.regions.size()) {
+        a_.range_bytes = ranges_.range_bytes();
+        open_windows();
+        open_heatmap(extent);
+    }
+
+    Status add(const Interval& in, uint64_t i) {
+        const double w = page_weight(in);
+        for (WindowCount& c : windows_) {
+            c.estimated += interval_pages(in);
+            c.recorded += double(in.dirty_pages());
+        }
+        const uint32_t column = uint32_t(i * a_.heatmap.columns / std::max<uint64_t>(a_.intervals, 1));
+        if (a_.heatmap.columns && !in.dropped) ++column_intervals_[column];
+        for (const PageRun& r : in.dirty) {
+            per_region_[r.region] += double(r.count) * w;
+            ranges_.add(r.region, r.first, r.count, w);
+            history_.dirty(r.region, r.first, r.count, i,
+                           [&](uint64_t pages, uint64_t last) { dirtied_again(pages, last, i, w); });
+            heat(r, column, w);
+            if (Status s = within_budget(i); !s) return s;
+        }
+        if (a_.heatmap.columns) a_.heatmap.column_end_s[column] = double(in.end_ns) / 1e9;
+        for (WindowCount& c : windows_)
+            if ((i + 1) % c.ws.intervals == 0 || i + 1 == a_.intervals) close_window(c, in.end_ns);
+        return Ok{};
+    }
+
+    void finish(uint64_t seen, uint64_t last_end_ns);
+    void held_figures(uint64_t bytes) { held_figures_ = bytes; }
+
+private:
+    // `pages` dirtied in interval i, last dirtied in interval `last` (or never).
+    void dirtied_again(uint64_t pages, uint64_t last, uint64_t i, double w) {
+        if (last != PageHistory::never) {
+            const size_t bucket = size_t(std::bit_width(i - last) - 1);
+            if (redirty_.size() <= bucket) redirty_.resize(bucket + 1);
+            redirty_[bucket] += double(pages) * w;
+        }
+        for (WindowCount& c : windows_)
+            if (last == PageHistory::never || last < c.start(i)) c.pages += pages;
+    }
+    Status within_budget(uint64_t i) const {
+        const uint64_t held = history_.bytes() + fixed_bytes_ + held_figures_;
+        if (held <= o_.max_bytes) return Ok{};
+        return over_budget("at interval " + std::to_string(i) + " the history of the pages holds " +
+                               std::to_string(history_.runs()) + " runs of pages dirtied at different times (" +
+                               format_bytes(double(held)) + " with the figures and counters)",
+                           o_.max_bytes);
+    }
+    void open_windows();
+    void close_window(WindowCount& c, uint64_t end_ns);
+    void open_heatmap(const Extent& extent);
+    void heat(const PageRun& r, uint32_t column, double w);
+
+    Analysis& a_;
+    const AnalysisOptions& o_;
+    PageHistory history_;
+    RangeCounters ranges_;
+    std::vector<double> per_region_, redirty_;
+    std::vector<WindowCount> windows_;
+    std::vector<uint64_t> axis_of_;        // per region: its first page's place on the heatmap's axis
+    std::vector<uint64_t> axis_pages_;     // per region: the pages it shows (0: none)
+    std::vector<uint64_t> column_intervals_;
+    uint64_t axis_ = 0;
+    uint64_t fixed_bytes_ = 0;   // the range counters and the heatmap's cells
+    uint64_t held_figures_ = 0;  // pass 1's
+};
+
+void PagePass::open_windows() {
+    double nominal = double(a_.header.interval_ns) / 1e9;
+    if (nominal <= 0 && a_.intervals) nominal = a_.duration_s / double(a_.intervals);
     for (const double seconds : {1.0, 10.0, 0.0}) {
-        WorkingSet ws;
-        ws.seconds = seconds;
-        ws.intervals = seconds == 0 || nominal <= 0 ? std::max<uint64_t>(all.size(), 1)
-                                                    : std::max<uint64_t>(1, uint64_t(std::llround(seconds / nominal)));
-        PageSet set;
-        // A sampling method records the sampled pages only: each stands for
-        // estimated / recorded pages of its interval, and the window's union
-        // scales by the same ratio over its intervals (1 when exact).
-        double estimated = 0, recorded = 0;
-        for (size_t i = 0; i < all.size(); ++i) {
-            for (const PageRun& r : all[i].dirty) set.add(r);
-            estimated += interval_pages(all[i]);
-            recorded += double(all[i].dirty_pages());
-            if ((i + 1) % ws.intervals == 0 || i + 1 == all.size()) {
-                const double scale = recorded > 0 ? estimated / recorded : 1;
-                ws.windows.push_back({double(all[i].end_ns) / 1e9, uint64_t(std::llround(double(set.count()) * scale))});
-                set.clear();
-                estimated = recorded = 0;
-            }
-        }
-        double sum = 0;
-        for (const auto& [t, pages] : ws.windows) {
-            ws.max_pages = std::max(ws.max_pages, pages);
-            sum += double(pages);
-        }
-        ws.mean_pages = ws.windows.empty() ? 0 : sum / double(ws.windows.size());
-        a.working_sets.push_back(std::move(ws));
+        WindowCount c;
+        c.ws.seconds = seconds;
+        c.ws.intervals = seconds == 0 || nominal <= 0
+                             ? std::max<uint64_t>(a_.intervals, 1)
+                             : std::max<uint64_t>(1, uint64_t(std::llround(std::min(seconds / nominal, 1e18))));
+        windows_.push_back(c);
     }
 }
 
-void redirty_and_heat(Analysis& a, const std::vector<Interval>& all, const AnalysisOptions& o) {
-    std::unordered_map<uint64_t, uint32_t> last;  // page key -> last interval it was dirtied in
-    std::unordered_map<uint64_t, double> bands;   // range key -> dirtyings
-    std::vector<double> per_region(a.header.regions.size()), redirty;
-    std::vector<uint64_t> last_page(a.header.regions.size());
-    std::vector<bool> active(a.header.regions.size());
-    std::vector<uint64_t> band_pages(a.header.regions.size());
-    for (size_t r = 0; r < band_pages.size(); ++r)
-        band_pages[r] = std::max<uint64_t>(1, a.range_bytes / a.header.regions[r].page_size);
-    for (const Interval& in : all) {
-        const double w = page_weight(in);
-        for (const PageRun& r : in.dirty) {
-            per_region[r.region] += double(r.count) * w;
-            active[r.region] = true;
-            last_page[r.region] = std::max(last_page[r.region], r.first + r.count - 1);
-            for (uint64_t p = r.first; p < r.first + r.count; ++p) {
-                auto [it, fresh] = last.try_emplace(key(r.region, p), uint32_t(in.index));
-                if (!fresh) {
-                    const uint64_t gap = in.index - it->second;
-                    const size_t bucket = size_t(std::bit_width(gap) - 1);
-                    if (redirty.size() <= bucket) redirty.resize(bucket + 1);
-                    redirty[bucket] += w;
-                    it->second = uint32_t(in.index);
-                }
-                bands[key(r.region, p / band_pages[r.region])] += w;
-            }
-        }
-    }
-    for (double n : redirty) a.redirty.push_back(uint64_t(std::llround(n)));
-    const double recorded = double(a.intervals - a.dropped);
-    for (RegionId r = 0; r < per_region.size(); ++r)
-        if (per_region[r])
-            a.regions.push_back({r, 0, a.header.regions[r].page_count, per_region[r],
-                                 per_region[r] / (double(a.header.regions[r].page_count) * recorded)});
-    for (const auto& [k, n] : bands) {
-        const RegionId r = RegionId(k >> 40);
-        const uint64_t first = (k & ((1ULL << 40) - 1)) * band_pages[r];
-        const uint64_t pages = std::min(band_pages[r], a.header.regions[r].page_count - first);
-        const double most = double(pages) * recorded;  // every page in every interval
-        a.hottest.push_back({r, first, pages, std::min(n, most), std::min(n / most, 1.0)});
-    }
-    const auto hotter = [](const HotRange& x, const HotRange& y) {
-        return x.dirtyings != y.dirtyings ? x.dirtyings > y.dirtyings
-                                          : std::tie(x.region, x.first_page) < std::tie(y.region, y.first_page);
-    };
-    std::sort(a.regions.begin(), a.regions.end(), hotter);
-    std::sort(a.hottest.begin(), a.hottest.end(), hotter);
-    if (a.hottest.size() > o.hottest) a.hottest.resize(o.hottest);
+// A sampling method records the sampled pages only: each stands for
+// estimated / recorded pages of its interval, and the window's union scales
+// by the same ratio over its intervals (1 when exact).
+void PagePass::close_window(WindowCount& c, uint64_t end_ns) {
+    const double scale = c.recorded > 0 ? c.estimated / c.recorded : 1;
+    c.ws.windows.push_back({double(end_ns) / 1e9, uint64_t(std::llround(double(c.pages) * scale))});
+    c.pages = 0;
+    c.estimated = c.recorded = 0;
+}
 
-    // The heatmap's axis: each region that was dirtied, from its page 0 to the
-    // last page ever dirtied, in region order.
-    Heatmap& h = a.heatmap;
-    uint64_t axis = 0;
-    for (RegionId r = 0; r < active.size(); ++r)
-        if (active[r]) {
-            h.segments.push_back({r, last_page[r] + 1, axis});
-            axis += last_page[r] + 1;
+void PagePass::open_heatmap(const Extent& extent) {
+    Heatmap& h = a_.heatmap;
+    axis_of_.assign(extent.active.size(), 0);
+    axis_pages_.assign(extent.active.size(), 0);
+    for (RegionId r = 0; r < extent.active.size(); ++r)
+        if (extent.active[r]) {
+            h.segments.push_back({r, extent.last_page[r] + 1, axis_});
+            axis_of_[r] = axis_;
+            axis_pages_[r] = extent.last_page[r] + 1;
+            axis_ += extent.last_page[r] + 1;
         }
-    if (axis == 0 || all.empty()) return;
-    h.rows = uint32_t(std::min<uint64_t>(o.heat_rows, axis));
-    h.pages_per_row = (axis + h.rows - 1) / h.rows;
-    h.rows = uint32_t((axis + h.pages_per_row - 1) / h.pages_per_row);
-    h.columns = uint32_t(std::min<uint64_t>(o.heat_columns, all.size()));
-    h.cells.assign(size_t(h.rows) * h.columns, 0);
-    std::vector<uint64_t> column_intervals(h.columns);
-    std::vector<uint64_t> axis_of(active.size());
-    for (const HeatSegment& s : h.segments) axis_of[s.region] = s.first_row_page;
-    for (size_t i = 0; i < all.size(); ++i) {
-        const uint32_t c = uint32_t(i * h.columns / all.size());
-        if (!all[i].dropped) ++column_intervals[c];
-        const double w = page_weight(all[i]);
-        for (const PageRun& r : all[i].dirty) {
-            uint64_t p = axis_of[r.region] + r.first;
-            const uint64_t end = p + r.count;
-            while (p < end) {
-                const uint64_t row = p / h.pages_per_row;
-                const uint64_t n = std::min(end, (row + 1) * h.pages_per_row) - p;
-                h.cells[row * h.columns + c] += double(n) * w;
-                p += n;
-            }
-        }
+    if (axis_ > 0 && a_.intervals > 0) {
+        h.rows = uint32_t(std::min<uint64_t>(o_.heat_rows, axis_));
+        h.pages_per_row = (axis_ + h.rows - 1) / h.rows;
+        h.rows = uint32_t((axis_ + h.pages_per_row - 1) / h.pages_per_row);
+        h.columns = uint32_t(std::min<uint64_t>(o_.heat_columns, a_.intervals));
+        h.cells.assign(size_t(h.rows) * h.columns, 0);
+        h.column_end_s.assign(h.columns, 0);
+        column_intervals_.assign(h.columns, 0);
     }
-    h.column_end_s.resize(h.columns);
-    for (size_t i = 0; i < all.size(); ++i) h.column_end_s[i * h.columns / all.size()] = double(all[i].end_ns) / 1e9;
+    fixed_bytes_ = ranges_.bytes() + h.cells.size() * sizeof(double);
+}
+
+void PagePass::heat(const PageRun& r, uint32_t column, double w) {
+    Heatmap& h = a_.heatmap;
+    if (!h.columns || r.region >= axis_pages_.size()) return;
+    // Pass 2 shows what pass 1 measured, should the file have changed in between.
+    if (r.first >= axis_pages_[r.region]) return;
+    uint64_t p = axis_of_[r.region] + r.first;
+    const uint64_t end = p + std::min(r.count, axis_pages_[r.region] - r.first);
+    while (p < end) {
+        const uint64_t row = p / h.pages_per_row;
+        const uint64_t n = std::min(end, (row + 1) * h.pages_per_row) - p;
+        h.cells[row * h.columns + column] += double(n) * w;
+        p += n;
+    }
+}
+
+void PagePass::finish(uint64_t seen, uint64_t last_end_ns) {
+    for (WindowCount& c : windows_) {
+        if (seen % c.ws.intervals != 0 && seen < a_.intervals) close_window(c, last_end_ns);  // a shorter pass 2
+        double sum = 0;
+        for (const auto& [t, pages] : c.ws.windows) {
+            c.ws.max_pages = std::max(c.ws.max_pages, pages);
+            sum += double(pages);
+        }
+        c.ws.mean_pages = c.ws.windows.empty() ? 0 : sum / double(c.ws.windows.size());
+        a_.working_sets.push_back(std::move(c.ws));
+    }
+    for (double n : redirty_) a_.redirty.push_back(uint64_t(std::llround(n)));
+    const double recorded = double(a_.intervals - a_.dropped);
+    for (RegionId r = 0; r < per_region_.size(); ++r)
+        if (per_region_[r])
+            a_.regions.push_back({r, 0, a_.header.regions[r].page_count, per_region_[r],
+                                  per_region_[r] / (double(a_.header.regions[r].page_count) * recorded)});
+    std::sort(a_.regions.begin(), a_.regions.end(), [](const HotRange& x, const HotRange& y) {
+        return x.dirtyings != y.dirtyings ? x.dirtyings > y.dirtyings : x.region < y.region;
+    });
+    a_.hottest = ranges_.hottest(o_.hottest, recorded);
+    Heatmap& h = a_.heatmap;
     for (uint32_t row = 0; row < h.rows; ++row) {
-        const uint64_t row_pages = std::min(h.pages_per_row, axis - uint64_t(row) * h.pages_per_row);
+        const uint64_t row_pages = std::min(h.pages_per_row, axis_ - uint64_t(row) * h.pages_per_row);
         for (uint32_t c = 0; c < h.columns; ++c) {
             double& cell = h.cells[size_t(row) * h.columns + c];
-            cell = column_intervals[c] ? std::min(cell / (double(row_pages) * double(column_intervals[c])), 1.0) : 0;
+            cell = column_intervals_[c] ? std::min(cell / (double(row_pages) * double(column_intervals_[c])), 1.0) : 0;
             h.max_share = std::max(h.max_share, cell);
         }
     }
@@ -197,36 +286,23 @@ std::string page_address(const recording::Header& header, RegionId region, uint6
     return r.name + " " + off;
 }
 
-Analysis analyze(recording::Reader& reader, const AnalysisOptions& o) {
+Result<Analysis> analyze(recording::Reader& reader, const AnalysisOptions& o) {
     Analysis a;
     a.header = reader.header();
-    std::vector<Interval> all;
-    while (auto in = reader.next()) all.push_back(std::move(*in));
-    a.end = reader.end();
-    a.intervals = all.size();
-    for (const Interval& in : all) {
-        RatePoint p;
-        p.t = double(in.end_ns) / 1e9;
-        p.seconds = double(in.end_ns - in.start_ns) / 1e9;
-        p.dropped = in.dropped;
-        a.dropped += in.dropped;
-        p.pages = interval_pages(in);
-        p.bound = in.bound_pages;
-        a.estimated = a.estimated || in.estimated();
-        for (uint64_t v : in.vcpu_pages) p.vcpu_pages_per_s.push_back(p.seconds > 0 ? double(v) / p.seconds : 0);
-        a.lost += in.lost;
-        a.overapproximated += in.overapproximated;
-        if (in.logging) {
-            ++a.logging_known;
-            a.logging_on += in.logging->at_start != DirtyLogging::off && in.logging->at_end != DirtyLogging::off;
-            a.reads_low += in.logging->reads_low;
-        }
-        p.reads_low = in.logging && in.logging->reads_low;
-        a.rate.push_back(std::move(p));
+    Extent extent;
+    uint64_t figures = 0;
+    if (Status s = read_figures(reader, o, a, extent, figures); !s) return s.error();
+    PagePass pages(a, o, extent);
+    pages.held_figures(figures);
+    reader.rewind();
+    uint64_t seen = 0, last_end_ns = 0;
+    for (; seen < a.intervals; ++seen) {
+        auto in = reader.next();
+        if (!in) break;
+        if (Status s = pages.add(*in, seen); !s) return s.error();
+        last_end_ns = in->end_ns;
     }
-    a.duration_s = all.empty() ? 0 : double(all.back().end_ns) / 1e9;
-    working_sets(a, all);
-    redirty_and_heat(a, all, o);
+    pages.finish(seen, last_end_ns);
     return a;
 }
 

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "dtrack/error.hpp"
 #include "dtrack/recording.hpp"
+#include "report_range_counters.hpp"
 
 namespace dtrack::cli {
 
@@ -29,14 +31,6 @@ struct WorkingSet {
     std::vector<std::pair<double, uint64_t>> windows;  // (window end in seconds, pages)
     uint64_t max_pages = 0;
     double mean_pages = 0;
-};
-
-// A stretch of one region's pages and how often they were dirtied.
-struct HotRange {
-    RegionId region = 0;
-    uint64_t first_page = 0, pages = 0;
-    double dirtyings = 0;    // page-intervals: a page dirtied in 3 intervals counts 3 (scaled from a sample)
-    double share = 0;        // dirtyings / (pages * intervals recorded): how much of it is dirtied per interval
 };
 
 // The heatmap: rows are bands of the active address space (low addresses at
@@ -76,7 +70,7 @@ struct Analysis {
     std::vector<uint64_t> redirty;
     std::vector<HotRange> regions;       // per region with dirtyings, hottest first
     std::vector<HotRange> hottest;       // the hottest fixed-size ranges, hottest first
-    uint64_t range_bytes = 2ULL << 20;   // the ranges' size
+    uint64_t range_bytes = 2ULL << 20;   // the ranges' size (larger where 2 MiB ranges would be too many)
     Heatmap heatmap;
 };
 
@@ -84,10 +78,17 @@ struct AnalysisOptions {
     uint32_t heat_rows = 200;
     uint32_t heat_columns = 600;
     size_t hottest = 10;
+    // What the analysis may hold besides the interval being read: the
+    // per-interval figures, the page history, the range counters, the heatmap.
+    uint64_t max_bytes = 384ULL << 20;
+    uint64_t max_ranges = 1ULL << 20;  // hottest-range counters (8 bytes each, twice)
 };
 
-// Reads every interval the reader yields.
-Analysis analyze(recording::Reader& reader, const AnalysisOptions& options);
+// Reads every interval the reader yields, twice (the heatmap's axis and
+// columns need the whole file first), holding no more than
+// options.max_bytes: a recording that needs more, or an interval over the
+// reader's limits, is an error (EFBIG) that says which limit.
+Result<Analysis> analyze(recording::Reader& reader, const AnalysisOptions& options);
 
 // "slot 0 +12 MiB" or "0x40000000" style: where a page of a region lies, for people.
 std::string page_address(const recording::Header& header, RegionId region, uint64_t page);

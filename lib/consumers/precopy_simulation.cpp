@@ -114,7 +114,7 @@ private:
         if (!send_round(/*every_page=*/true)) return;
         double stuck_at = infinity;  // the dirty set when the throttle last could not move
         for (;;) {
-            if (now_s_ >= max_s_) return timed_out();
+            if (now_s_ >= max_s_ - 1e-9) return timed_out();
             if (!sync()) return;
             const double remaining = guest_.dirty_pages();
             r_.round_log.back().remaining_pages = remaining;
@@ -150,8 +150,10 @@ private:
         for (;;) {
             const double cost = wire_bytes(guest_.ahead());
             if (cost <= 0) break;
+            // A step ends at the round's end, the watcher's next poll or
+            // max-time, whichever comes first.
             const double finish_s = cost / bandwidth_;
-            const double event_s = next_poll_s_ - now_s_;
+            const double event_s = std::min(next_poll_s_, max_s_) - now_s_;
             const double fraction = finish_s <= event_s ? 1.0 : std::max(event_s / finish_s, 1e-12);
             const SimulatedPages got = guest_.take(fraction);
             const double bytes = wire_bytes(got);
@@ -161,23 +163,29 @@ private:
             transfer(bytes);
             advance(bytes / bandwidth_);
             if (!polls()) return false;
-            if (now_s_ >= max_s_) {
-                rounds_.end_round();
+            if (now_s_ >= max_s_ - 1e-9) {
+                // The round stops part-way: what it sent was sent.
+                end_round(log, background_before, wire);
                 timed_out();
                 return false;
             }
         }
+        end_round(log, background_before, wire);
+        rates_.round_done(Sent{uint64_t(std::llround(wire)), uint64_t(std::llround(log.pages)),
+                               uint64_t(std::llround(log.zero_pages)), ns(log.seconds)});
+        return true;
+    }
+
+    // Closes a round (whole or cut short at max-time) into the log and the totals.
+    void end_round(SimulatedRound& log, uint64_t background_before, double wire) {
         rounds_.end_round();
         log.seconds = now_s_ - log.start_s;
         log.background_syncs = rounds_.syncs(SyncKind::background) - background_before;
         log.throttle_pct = throttle_.pct();
-        rates_.round_done(Sent{uint64_t(std::llround(wire)), uint64_t(std::llround(log.pages)),
-                               uint64_t(std::llround(log.zero_pages)), ns(log.seconds)});
         r_.pages_sent += log.pages;
         r_.zero_pages_sent += log.zero_pages;
         r_.bytes_on_wire += wire;
         r_.round_log.push_back(log);
-        return true;
     }
 
     // The wire format's cost (wire_format.hpp): an 8-byte entry per page,

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 
+#include "consumers/precopy_trace_pending.hpp"
+#include "consumers/precopy_trace_release.hpp"
 #include "dtrack/units.hpp"
 
 namespace dtrack::precopy {
@@ -14,7 +17,24 @@ Error bad_recording(const std::string& what) {
     return Error{EINVAL, "the recording " + what, "record again with dtrack record, or simulate with --model"};
 }
 
+// A DirtyBitmap of `pages`: its words and the two summary levels above them.
+uint64_t bitmap_bytes(uint64_t pages) {
+    const auto words = [](uint64_t bits) { return bits / 64 + (bits % 64 != 0); };
+    const uint64_t w = words(pages), summary = words(w);
+    return 8 * (w + summary + words(summary));
+}
+
 }  // namespace
+
+uint64_t replay_bitmap_bytes(const recording::Header& h) {
+    uint64_t n = 0;
+    for (const Region& r : h.regions) n += 2 * bitmap_bytes(r.page_count);
+    return n;
+}
+
+TraceGuest::TraceGuest(IntervalSource& source, TraceReplay replay)
+    : source_(source), replay_(replay), release_(std::make_unique<ReleaseOrder>()) {}
+TraceGuest::~TraceGuest() = default;
 
 Result<std::unique_ptr<TraceGuest>> TraceGuest::open(IntervalSource& source, TraceReplay replay) {
     const recording::Header& h = source.header();
@@ -32,6 +52,17 @@ Result<std::unique_ptr<TraceGuest>> TraceGuest::open(IntervalSource& source, Tra
         g->memory_pages_ += r.page_count;
     }
     if (g->memory_pages_ == 0) return bad_recording("has no pages");
+    g->chunk_pages_ = std::max<uint64_t>(1, chunk_bytes / g->page_size_);
+    if (const uint64_t need = replay_bitmap_bytes(h); need > replay.max_bitmap_bytes)
+        return Error{EFBIG,
+                     "the recording's regions hold " + std::to_string(g->memory_pages_) + " pages (" +
+                         format_bytes(double(g->memory_pages_) * double(g->page_size_)) + "): replaying them takes " +
+                         format_bytes(double(need)) + " of dirty bitmaps, more than the " +
+                         format_bytes(double(replay.max_bitmap_bytes)) + " the replay may use",
+                     "simulate a recording of less memory, or let the replay use more"};
+    std::vector<uint64_t> region_pages;
+    for (const Region& r : h.regions) region_pages.push_back(r.page_count);
+    g->pending_ = std::make_unique<PendingPages>(std::move(region_pages));
     if (Status s = g->read_next(); !s) return s.error();
     if (!g->current_) return bad_recording("has no intervals");
     return g;
@@ -79,8 +110,22 @@ Status TraceGuest::read_next() {
         return bad_recording("interval " + std::to_string(i.index) + " starts before the one it follows");
     loop_ns_ += i.end_ns - i.start_ns;
     current_ = std::move(i);
-    released_ = 0;
+    enter_interval();
     return Ok{};
+}
+
+void TraceGuest::enter_interval() {
+    const std::vector<recording::PageRun>& pages = current_pages();
+    const std::vector<Region>& regions = source_.header().regions;
+    for (const recording::PageRun& run : pages)
+        if (run.region >= regions.size() || run.first > regions[run.region].page_count ||
+            run.count > regions[run.region].page_count - run.first) {
+            error_ = bad_recording("names pages outside its regions (region " + std::to_string(run.region) +
+                                   ", pages " + std::to_string(run.first) + " + " + std::to_string(run.count) + ")");
+            break;
+        }
+    release_->reset(pages, current_->dropped ? ~current_->index : current_->index);
+    released_ = 0;
 }
 
 const std::vector<recording::PageRun>& TraceGuest::current_pages() const {
@@ -92,51 +137,33 @@ double TraceGuest::speed(int held_pct) const {
     if (replay_.peak <= 0 || running == 0) return running;
     const double length_s = double(current_->end_ns - current_->start_ns) / 1e9;
     double pages = current_->estimated() ? current_->estimated_pages : 0;
-    if (pages == 0)
-        for (const recording::PageRun& r : current_pages()) pages += double(r.count);
+    if (pages == 0) pages = double(release_->pages());
     if (length_s <= 0 || pages <= 0) return 1;  // nothing written: nothing to slow down
     const double recorded_rate = pages * double(page_size_) / length_s;
     return std::min(1.0, double(replay_.vcpus) * replay_.peak * running / recorded_rate);
 }
 
-namespace {
-
-// A page's moment in its interval, 0 <= m < 1: the same in every replay,
-// and spread evenly over the interval whatever the pages' addresses.
-double moment(RegionId region, uint64_t page) {
-    uint64_t x = (uint64_t(region) << 48) ^ page ^ 0x9e3779b97f4a7c15ULL;  // splitmix64's finaliser
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return double(x >> 11) * 0x1p-53;
+void TraceGuest::release_until(double upto) {
+    if (upto <= released_ || error_) return;
+    release_->release(upto, [&](const recording::PageRun& r) { pending_->add(r.region, r.first, r.count); });
+    released_ = upto;
 }
 
-}  // namespace
-
-void TraceGuest::release_until(double upto) {
-    if (upto <= released_) return;
-    const std::vector<recording::PageRun>& pages = current_pages();
-    if (released_ == 0 && upto >= 1) {
-        pending_.insert(pending_.end(), pages.begin(), pages.end());
-    } else {
-        for (const recording::PageRun& run : pages)
-            for (uint64_t p = run.first; p < run.first + run.count; ++p) {
-                const double m = moment(run.region, p);
-                if (m < released_ || m >= upto) continue;
-                if (!pending_.empty() && pending_.back().region == run.region &&
-                    pending_.back().first + pending_.back().count == p)
-                    ++pending_.back().count;
-                else
-                    pending_.push_back({run.region, p, 1});
-            }
-    }
-    released_ = upto;
+void TraceGuest::finish_interval() {
+    if (current_->dropped) ++dropped_;
+    else last_known_ = std::move(current_->dirty);
+    ++replayed_;
+    if (Status s = read_next(); !s) error_ = s.error();
 }
 
 void TraceGuest::run(std::chrono::nanoseconds d, int held_pct) {
     if (error_ || !current_) return;
     double wall_ns = double(d.count());
-    while (wall_ns > 0) {
+    // A pass through the whole recording within this call: the wall time it
+    // took, and its intervals; the passes after it write the same pages.
+    std::optional<double> pass_began;
+    uint64_t pass_intervals = 0, pass_dropped = 0;
+    while (wall_ns > 0 && !error_) {
         const double f = speed(held_pct);
         if (f <= 0) return;  // paused: recorded time stands still
         const double length_ns = double(current_->end_ns - current_->start_ns);
@@ -147,27 +174,38 @@ void TraceGuest::run(std::chrono::nanoseconds d, int held_pct) {
         }
         wall_ns -= left_ns / f;
         release_until(1);
-        if (current_->dropped) ++dropped_;
-        else last_known_ = current_->dirty;
-        ++replayed_;
-        if (Status s = read_next(); !s) {
-            error_ = s.error();
-            return;
+        pass_dropped += current_->dropped;
+        ++pass_intervals;
+        const uint64_t loops = loops_;
+        finish_interval();
+        if (loops_ == loops) continue;
+        if (pass_began && *pass_began > wall_ns) {
+            const double pass_ns = *pass_began - wall_ns;
+            const uint64_t skip = uint64_t(std::min(std::floor(wall_ns / pass_ns), 1e18));
+            wall_ns -= double(skip) * pass_ns;
+            loops_ += skip;
+            replayed_ += skip * pass_intervals;
+            dropped_ += skip * pass_dropped;
         }
+        pass_began = wall_ns;
+        pass_intervals = pass_dropped = 0;
     }
 }
 
 Result<uint64_t> TraceGuest::harvest(Tracker& tracker) {
     if (error_) return *error_;
     uint64_t fresh = 0;
-    for (const recording::PageRun& run : pending_) {
-        if (run.region >= tracker.region_count() || run.first > tracker.region(run.region).page_count ||
-            run.count > tracker.region(run.region).page_count - run.first)
-            return bad_recording("names pages outside its regions (region " + std::to_string(run.region) +
-                                 ", pages " + std::to_string(run.first) + " + " + std::to_string(run.count) + ")");
-        fresh += tracker.bitmap(run.region).mark_range(run.first, run.count);
-    }
-    pending_.clear();
+    pending_->drain([&](RegionId r, uint64_t first, uint64_t count) {
+        if (r >= tracker.region_count()) return;
+        // A sweep of the dirty pages under way takes those at or past its cursor in this round.
+        uint64_t behind = 0;
+        if (!every_page_ && r == cursor_region_) behind = std::min(count, cursor_page_ > first ? cursor_page_ - first : 0);
+        else if (!every_page_ && r < cursor_region_) behind = count;
+        fresh += tracker.bitmap(r).mark_range(first, behind);
+        const uint64_t ahead = tracker.bitmap(r).mark_range(first + behind, count - behind);
+        fresh += ahead;
+        dirty_ahead_ += double(ahead);
+    });
     return fresh;
 }
 
@@ -186,20 +224,14 @@ void TraceGuest::begin_sweep(bool every_page) {
     every_page_ = every_page;
     cursor_region_ = 0;
     cursor_page_ = 0;
+    dirty_ahead_ = every_page ? 0 : dirty_pages();
 }
 
 SimulatedPages TraceGuest::ahead() const {
+    if (!every_page_) return {dirty_ahead_, 0};
     double n = 0;
-    for (RegionId r = cursor_region_; r < tracker_->region_count(); ++r) {
-        const uint64_t first = r == cursor_region_ ? cursor_page_ : 0;
-        if (every_page_) {
-            n += double(tracker_->region(r).page_count - first);
-        } else if (first == 0) {
-            n += double(tracker_->bitmap(r).count());
-        } else {
-            tracker_->bitmap(r).for_each_word([&](uint64_t, uint64_t bits) { n += std::popcount(bits); }, first / 64);
-        }
-    }
+    for (RegionId r = cursor_region_; r < tracker_->region_count(); ++r)
+        n += double(tracker_->region(r).page_count - (r == cursor_region_ ? cursor_page_ : 0));
     return {n, 0};
 }
 
@@ -208,7 +240,7 @@ SimulatedPages TraceGuest::take(double fraction) {
     double taken = 0;
     while (cursor_region_ < tracker_->region_count() && (fraction >= 1 || taken < target)) {
         const uint64_t pages = tracker_->region(cursor_region_).page_count;
-        const uint64_t n = std::min(chunk_pages, pages - cursor_page_);
+        const uint64_t n = std::min(chunk_pages_, pages - cursor_page_);
         if (every_page_) {
             taken += double(n);
         } else {
@@ -222,6 +254,7 @@ SimulatedPages TraceGuest::take(double fraction) {
             cursor_page_ = 0;
         }
     }
+    if (!every_page_) dirty_ahead_ = std::max(0.0, dirty_ahead_ - taken);
     return {taken, 0};
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/byte_order.hpp"
+#include "dtrack/units.hpp"
 
 namespace dtrack::recording::format {
 
@@ -308,13 +309,27 @@ void encode_frame(const Frame& f, uint8_t* out) {
     put32(out + 16, crc({out, 16}));
 }
 
+void append_record(std::span<const uint8_t> raw, int level, std::vector<uint8_t>& out) {
+    const size_t at = out.size();
+    uLongf packed = compressBound(raw.size());
+    out.resize(at + frame_bytes + packed);
+    uint8_t* body = &out[at + frame_bytes];
+    if (compress2(body, &packed, raw.data(), raw.size(), level) != Z_OK) packed = 0;  // cannot happen: bound given
+    out.resize(at + frame_bytes + packed);
+    encode_frame({.packed_length = static_cast<uint32_t>(packed),
+                  .raw_length = static_cast<uint32_t>(raw.size()),
+                  .packed_crc = crc({body, packed})},
+                 &out[at]);
+}
+
 uint64_t max_body_bytes(const Header& h) {
     uint64_t n = body_fixed_bytes + 8ULL * h.vcpus;
     for (const Region& r : h.regions) n += block_fixed_bytes + 8 + 8 * words_of(r) + 8;
     return n;
 }
 
-bool decode_frame(std::span<const uint8_t> b, uint64_t base, const Header& h, Frame& f, Problem& problem) {
+bool decode_frame(std::span<const uint8_t> b, uint64_t base, const Header& h, const ReadLimits& limits, Frame& f,
+                  Problem& problem) {
     if (get32(&b[16]) != crc(b.first(16))) {
         problem = {base + 16, "record frame checksum mismatch"};
         return false;
@@ -340,15 +355,32 @@ bool decode_frame(std::span<const uint8_t> b, uint64_t base, const Header& h, Fr
                                  std::to_string(body_fixed_bytes) + ".." + std::to_string(limit)};
         return false;
     }
+    if (uint64_t(f.packed_length) + f.raw_length > limits.interval_bytes) {
+        problem = {base + 4,
+                   "its body of " + std::to_string(f.packed_length) + " compressed and " +
+                       std::to_string(f.raw_length) + " inflated bytes is more than the " +
+                       format_bytes(double(limits.interval_bytes)) + " an interval may take in memory",
+                   true};
+        return false;
+    }
     return true;
 }
 
-bool decode_body(std::span<const uint8_t> raw, uint64_t expected_index, const Header& h, Interval& in,
-                 std::string& problem) {
-    Cursor c{raw};
+namespace {
+
+// decode_body's checks in order; `too_large` tells a limit from damage.
+bool body_fields(Cursor& c, std::span<const uint8_t> raw, uint64_t expected_index, const Header& h,
+                 uint64_t max_runs, Interval& in, std::string& problem, bool& too_large) {
     const auto fail = [&](std::string w) {
-        problem = std::move(w) + " (body byte " + std::to_string(c.at) + ")";
+        problem = std::move(w);
         return false;
+    };
+    // More runs than the limit: the interval is not read (the runs so far are freed).
+    const auto over = [&] {
+        in.dirty = {};
+        too_large = true;
+        return fail("its pages are more than " + std::to_string(max_runs) + " runs (" +
+                    std::to_string(sizeof(PageRun)) + " bytes each)");
     };
     if (raw.size() < body_fixed_bytes) return fail("the body is shorter than its fixed fields");
     in = Interval{};
@@ -425,6 +457,7 @@ bool decode_body(std::span<const uint8_t> raw, uint64_t expected_index, const He
                                 std::to_string(first) + " is outside its " + std::to_string(r.page_count) + " pages");
                 if (i > 0 && first <= end) return fail(where + ": runs overlap, touch or are out of order");
                 end = first + count;
+                if (in.dirty.size() >= max_runs) return over();
                 in.dirty.push_back({region, first, count});
                 seen += count;
             }
@@ -442,6 +475,7 @@ bool decode_body(std::span<const uint8_t> raw, uint64_t expected_index, const He
                     return fail(where + ": bits set past the region's last page");
                 seen += std::popcount(bits);
                 in.add_word(region, w, bits);
+                if (in.dirty.size() > max_runs) return over();
             }
         } else {
             return fail(where + ": unknown encoding " + std::to_string(encoding));
@@ -455,6 +489,17 @@ bool decode_body(std::span<const uint8_t> raw, uint64_t expected_index, const He
         return fail("the interval says " + std::to_string(pages) + " pages and its blocks hold " + std::to_string(total));
     if (c.at != raw.size()) return fail(std::to_string(raw.size() - c.at) + " bytes after the last block");
     return true;
+}
+
+}  // namespace
+
+Decoded decode_body(std::span<const uint8_t> raw, uint64_t expected_index, const Header& h, uint64_t max_runs,
+                    Interval& in, std::string& problem) {
+    Cursor c{raw};
+    bool too_large = false;
+    if (body_fields(c, raw, expected_index, h, max_runs, in, problem, too_large)) return Decoded::ok;
+    if (!too_large) problem += " (body byte " + std::to_string(c.at) + ")";
+    return too_large ? Decoded::too_large : Decoded::corrupt;
 }
 
 }  // namespace dtrack::recording::format

@@ -31,6 +31,7 @@ inline constexpr uint8_t encoding_bitmap = 2;
 struct Problem {
     uint64_t offset = 0;
     std::string what;
+    bool too_large = false;  // sound as far as read, but over the reader's limits
 };
 
 std::vector<uint8_t> encode_header_body(const Header& header);
@@ -54,16 +55,21 @@ struct Frame {
     uint32_t packed_crc = 0;
 };
 void encode_frame(const Frame& frame, uint8_t* out);
+// Appends one record to `out`: the frame, then `raw` compressed at zlib
+// `level` (the writer's records, and tests' and fuzzers' hand-made bodies).
+void append_record(std::span<const uint8_t> raw, int level, std::vector<uint8_t>& out);
 // Checks the frame's crc, magic and lengths (raw against the compressed
-// length and the header's largest possible interval) before anything is
-// allocated for the body.
-bool decode_frame(std::span<const uint8_t> bytes, uint64_t base, const Header& header, Frame& out, Problem& problem);
+// length and the header's largest possible interval, both against
+// `limits`) before anything is allocated for the body.
+bool decode_frame(std::span<const uint8_t> bytes, uint64_t base, const Header& header, const ReadLimits& limits,
+                  Frame& out, Problem& problem);
 // The largest body an interval of this header can need.
 uint64_t max_body_bytes(const Header& header);
-// Validates every field of the body against the header; `base` is the
-// record's offset (problems in the body name the record, not a byte of it:
+// Validates every field of the body against the header, and holds at most
+// `max_runs` runs (problems in the body name the record, not a byte of it:
 // the body is compressed).
-bool decode_body(std::span<const uint8_t> raw, uint64_t expected_index, const Header& header, Interval& out,
-                 std::string& problem);
+enum class Decoded { ok, corrupt, too_large };
+Decoded decode_body(std::span<const uint8_t> raw, uint64_t expected_index, const Header& header, uint64_t max_runs,
+                    Interval& out, std::string& problem);
 
 }  // namespace dtrack::recording::format

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/byte_order.hpp"
+#include "dtrack/units.hpp"
 #include "recording_format.hpp"
 
 namespace dtrack::recording {
@@ -17,6 +18,7 @@ std::string ReadEnd::describe() const {
         case Kind::complete: return "complete (" + std::to_string(offset) + " bytes)";
         case Kind::truncated: return "truncated at byte " + std::to_string(offset) + ": " + problem;
         case Kind::corrupt: return "corrupt at byte " + std::to_string(offset) + ": " + problem;
+        case Kind::too_large: return "too large to read at byte " + std::to_string(offset) + ": " + problem;
     }
     return "?";
 }
@@ -27,7 +29,9 @@ Reader& Reader::operator=(Reader&& o) noexcept {
     if (file_) std::fclose(file_);
     file_ = std::exchange(o.file_, nullptr);
     bytes_ = std::move(o.bytes_);
+    limits_ = o.limits_;
     size_ = o.size_;
+    first_record_ = o.first_record_;
     offset_ = o.offset_;
     done_ = o.done_;
     header_ = std::move(o.header_);
@@ -76,8 +80,9 @@ Result<uint64_t> Reader::read_header() {
     return body_end;
 }
 
-Result<Reader> Reader::open(const std::string& path) {
+Result<Reader> Reader::open(const std::string& path, ReadLimits limits) {
     Reader r;
+    r.limits_ = limits;
     r.file_ = std::fopen(path.c_str(), "rb");
     if (!r.file_) return errno_error("open " + path, errno, "check the path");
     struct stat st {};
@@ -91,18 +96,26 @@ Result<Reader> Reader::open(const std::string& path) {
         e.what = path + ": " + e.what;
         return e;
     }
-    r.offset_ = *start;
+    r.offset_ = r.first_record_ = *start;
     return r;
 }
 
-Result<Reader> Reader::from_bytes(std::vector<uint8_t> bytes) {
+Result<Reader> Reader::from_bytes(std::vector<uint8_t> bytes, ReadLimits limits) {
     Reader r;
+    r.limits_ = limits;
     r.size_ = bytes.size();
     r.bytes_ = std::move(bytes);
     auto start = r.read_header();
     if (!start) return start.error();
-    r.offset_ = *start;
+    r.offset_ = r.first_record_ = *start;
     return r;
+}
+
+void Reader::rewind() {
+    offset_ = first_record_;
+    next_index_ = 0;
+    done_ = false;
+    end_ = {};
 }
 
 bool Reader::stop(ReadEnd::Kind kind, std::string problem) {
@@ -128,8 +141,9 @@ std::optional<Interval> Reader::next() {
     }
     format::Frame frame;
     format::Problem problem;
-    if (!format::decode_frame({frame_bytes, got}, offset_, header_, frame, problem)) {
-        stop(ReadEnd::Kind::corrupt, which + ": " + problem.what + " (byte " + std::to_string(problem.offset) + ")");
+    if (!format::decode_frame({frame_bytes, got}, offset_, header_, limits_, frame, problem)) {
+        stop(problem.too_large ? ReadEnd::Kind::too_large : ReadEnd::Kind::corrupt,
+             which + ": " + problem.what + " (byte " + std::to_string(problem.offset) + ")");
         return std::nullopt;
     }
     const uint64_t have = size_ - offset_ - format::frame_bytes;
@@ -160,17 +174,24 @@ std::optional<Interval> Reader::next() {
     }
     Interval in;
     std::string body_problem;
-    if (!format::decode_body(raw_, next_index_, header_, in, body_problem)) {
-        stop(ReadEnd::Kind::corrupt, which + ": " + body_problem);
-        return std::nullopt;
+    const uint64_t held = uint64_t(frame.packed_length) + frame.raw_length;  // decode_frame kept it in the limit
+    const uint64_t max_runs = (limits_.interval_bytes - held) / sizeof(PageRun);
+    switch (format::decode_body(raw_, next_index_, header_, max_runs, in, body_problem)) {
+        case format::Decoded::ok: break;
+        case format::Decoded::corrupt: stop(ReadEnd::Kind::corrupt, which + ": " + body_problem); return std::nullopt;
+        case format::Decoded::too_large:
+            stop(ReadEnd::Kind::too_large, which + ": " + body_problem + ", more than the " +
+                                               format_bytes(double(limits_.interval_bytes)) +
+                                               " an interval may take in memory with its body");
+            return std::nullopt;
     }
     offset_ += format::frame_bytes + frame.packed_length;
     ++next_index_;
     return in;
 }
 
-Result<Recording> read_recording(const std::string& path) {
-    auto reader = Reader::open(path);
+Result<Recording> read_recording(const std::string& path, ReadLimits limits) {
+    auto reader = Reader::open(path, limits);
     if (!reader) return reader.error();
     Recording r;
     r.header = reader->header();

@@ -71,20 +71,6 @@ std::vector<uint8_t> encode_header(const Header& header) {
 
 namespace {
 
-// Appends one record (frame + compressed body) to `out`.
-void append_record(const std::vector<uint8_t>& raw, int level, std::vector<uint8_t>& out) {
-    const size_t at = out.size();
-    uLongf packed = compressBound(raw.size());
-    out.resize(at + format::frame_bytes + packed);
-    uint8_t* body = &out[at + format::frame_bytes];
-    if (compress2(body, &packed, raw.data(), raw.size(), level) != Z_OK) packed = 0;  // cannot happen: bound given
-    out.resize(at + format::frame_bytes + packed);
-    format::encode_frame({.packed_length = static_cast<uint32_t>(packed),
-                          .raw_length = static_cast<uint32_t>(raw.size()),
-                          .packed_crc = bytes::crc({body, packed})},
-                         &out[at]);
-}
-
 class FileSink : public Sink {
 public:
     explicit FileSink(int fd) : fd_(fd) {}
@@ -107,7 +93,7 @@ private:
 
 std::vector<uint8_t> encode_record(const Interval& interval, const Header& header, int level) {
     std::vector<uint8_t> out;
-    append_record(format::encode_body(interval, header), level, out);
+    format::append_record(format::encode_body(interval, header), level, out);
     return out;
 }
 
@@ -142,7 +128,7 @@ struct Writer::State {
             lock.unlock();
             const std::vector<uint8_t> raw = format::encode_body(in, header);
             out.clear();
-            append_record(raw, options.compression_level, out);
+            format::append_record(raw, options.compression_level, out);
             Status s = error ? Status(Ok{}) : sink->write(out);
             lock.lock();
             if (!s && !error) error = s.error();

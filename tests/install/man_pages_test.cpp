@@ -51,7 +51,8 @@ void expect_documented(const std::string& command, const std::string& page) {
 }
 
 TEST(ManPages, EveryOptionOfEveryDtrackSubcommandIsInDtrack1) {
-    for (const char* command : {"dtrack", "dtrack doctor", "dtrack rate", "dtrack sidecar", "dtrack simulate"})
+    for (const char* command :
+         {"dtrack", "dtrack doctor", "dtrack rate", "dtrack sidecar", "dtrack simulate", "dtrack report"})
         expect_documented(command, "dtrack.1");
 }
 

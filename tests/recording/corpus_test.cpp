@@ -1,14 +1,19 @@
 // The fuzzers' corpora replayed in `make test`: every crafted or once-crashing
 // input under tests/corpus/ gets a clean error naming where, never a crash
-// (make fuzz finds more; keep what it finds there).
+// (make fuzz finds more; keep what it finds there). The analysis's and the
+// replay's corpora go through the real dtrack report and dtrack simulate
+// --trace, with the limits their fuzzers give them.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
+#include <nlohmann/json.hpp>
+
 #include "dtrack/precopy/wire_format.hpp"
 #include "dtrack/recording.hpp"
+#include "support/bounded_run.hpp"
 #include "support/precopy_parse.hpp"
 
 namespace fs = std::filesystem;
@@ -55,6 +60,53 @@ TEST(RecordingCorpus, EveryBadInputGetsAnErrorNamingItsByteOffset) {
         EXPECT_NE(end.kind, recording::ReadEnd::Kind::complete);
         EXPECT_FALSE(end.problem.empty());
         EXPECT_GT(end.offset, 0u);
+    }
+}
+
+// A command's output that says it crashed, or ran out of memory, rather than why it refused.
+void expect_no_crash(const dtrack_test::CommandResult& r) {
+    for (const char* sign : {"bad_alloc", "Sanitizer", "runtime error", "terminate called"})
+        EXPECT_EQ(r.output.find(sign), std::string::npos) << r.output;
+}
+
+// A fuzzer's corpus and the recording corpus it starts from too.
+std::vector<fs::path> with_recordings(const std::string& name) {
+    auto files = corpus(name);
+    const auto recordings = corpus("recording");
+    files.insert(files.end(), recordings.begin(), recordings.end());
+    return files;
+}
+
+TEST(ReportCorpus, EveryInputIsReportedOrRefusedWithWhyWithinItsLimits) {
+    const auto files = with_recordings("report");
+    ASSERT_GE(files.size(), 20u);
+    for (const fs::path& f : files) {
+        SCOPED_TRACE(f.string());
+        const auto r = dtrack_test::run_bounded("report --json --max-memory 64M " + f.string());
+        expect_no_crash(r);
+        if (r.exit_code == 0) {
+            EXPECT_TRUE(nlohmann::json::accept(r.output.substr(0, r.output.find('\n')))) << r.output;  // one line
+            continue;
+        }
+        EXPECT_EQ(r.exit_code, 1) << r.output;
+        EXPECT_NE(r.output.find("dtrack report: "), std::string::npos) << r.output;
+    }
+}
+
+TEST(TraceCorpus, EveryInputIsSimulatedOrRefusedWithWhyWithinItsLimits) {
+    const auto files = with_recordings("trace");
+    ASSERT_GE(files.size(), 20u);
+    for (const fs::path& f : files) {
+        SCOPED_TRACE(f.string());
+        const auto r = dtrack_test::run_bounded("simulate --trace " + f.string() +
+                                                " --bandwidth 256M --auto-converge --background-sync 4s"
+                                                " --max-time 2m --max-memory 64M");
+        expect_no_crash(r);
+        // 0 simulated, 1 a damaged or too large recording, 2 one that cannot be replayed (odd page sizes).
+        EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1 || r.exit_code == 2) << r.exit_code << "\n" << r.output;
+        if (r.exit_code != 0) {
+            EXPECT_NE(r.output.find("dtrack simulate: "), std::string::npos) << r.output;
+        }
     }
 }
 

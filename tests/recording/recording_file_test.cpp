@@ -13,6 +13,7 @@
 
 #include "consumers/recording_format.hpp"
 #include "dtrack/recording.hpp"
+#include "support/hostile_recordings.hpp"
 #include "support/recordings.hpp"
 
 using namespace dtrack;
@@ -213,6 +214,58 @@ TEST(RecordingFile, OpenNamesAMissingFileAndReadsARealOne) {
     ASSERT_TRUE(rec.ok()) << rec.error().message();
     EXPECT_EQ(rec->intervals, sample_intervals(h, 2));
     std::remove(path.c_str());
+}
+
+// What one interval may take in memory bounds the reader: a body declared
+// larger is not inflated, a page set that would expand past it not
+// expanded; the read ends there, saying so (the intervals before are good).
+TEST(RecordingFile, ARecordOverTheReadersLimitEndsTheReadAsTooLargeSayingWhy) {
+    const Header h = sample_header();
+    const std::vector<uint8_t> bytes = bytes_of(h, sample_intervals(h, 3));
+    auto small = Reader::from_bytes(bytes, {.interval_bytes = 512});
+    ASSERT_TRUE(small.ok()) << small.error().message();
+    const uint64_t first_record = small->offset();
+    EXPECT_TRUE(read_all(*small).empty());
+    EXPECT_EQ(small->end().kind, ReadEnd::Kind::too_large);
+    EXPECT_EQ(small->end().offset, first_record);
+    EXPECT_NE(small->end().describe().find("too large to read at byte " + std::to_string(first_record) +
+                                           ": interval 0: its body of"),
+              std::string::npos)
+        << small->end().describe();
+    EXPECT_NE(small->end().problem.find("more than the 512 B an interval may take in memory"), std::string::npos)
+        << small->end().problem;
+
+    // 8 KiB of bitmap that reads as 32 runs a word: its body fits, its runs do not.
+    auto runs = Reader::from_bytes(dtrack_test::hostile::alternating_bitmap(1024), {.interval_bytes = 64 << 10});
+    ASSERT_TRUE(runs.ok()) << runs.error().message();
+    EXPECT_TRUE(read_all(*runs).empty());
+    EXPECT_EQ(runs->end().kind, ReadEnd::Kind::too_large);
+    EXPECT_NE(runs->end().problem.find("interval 0: its pages are more than"), std::string::npos)
+        << runs->end().problem;
+    EXPECT_NE(runs->end().problem.find("runs (24 bytes each)"), std::string::npos) << runs->end().problem;
+    // Given room, the same file reads.
+    auto roomy = Reader::from_bytes(dtrack_test::hostile::alternating_bitmap(1024), {.interval_bytes = 4 << 20});
+    ASSERT_TRUE(roomy.ok());
+    const auto intervals = read_all(*roomy);
+    ASSERT_EQ(intervals.size(), 1u);
+    EXPECT_EQ(intervals[0].dirty.size(), 1024u * 32);
+    EXPECT_EQ(roomy->end().kind, ReadEnd::Kind::complete);
+}
+
+TEST(RecordingFile, RewindReadsTheSameIntervalsAgainFromTheFirst) {
+    const Header h = sample_header();
+    const std::vector<Interval> intervals = sample_intervals(h, 4);
+    std::vector<uint8_t> bytes = bytes_of(h, intervals);
+    bytes.resize(bytes.size() - 5);  // cut in the last record
+    auto reader = Reader::from_bytes(bytes);
+    ASSERT_TRUE(reader.ok());
+    const auto first = read_all(*reader);
+    const ReadEnd end = reader->end();
+    reader->rewind();
+    EXPECT_EQ(read_all(*reader), first);
+    EXPECT_EQ(first.size(), 3u);
+    EXPECT_EQ(reader->end().kind, ReadEnd::Kind::truncated);
+    EXPECT_EQ(reader->end().offset, end.offset);
 }
 
 // A sink that holds the writer thread until told.

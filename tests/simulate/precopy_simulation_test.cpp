@@ -164,6 +164,20 @@ TEST(PrecopySimulation, ZeroPagesMakeRoundOneCheaper) {
     EXPECT_NEAR(sparse.round_log[0].zero_pages, 48.0 * GiB / 4096, 1);
 }
 
+// 200 GiB over a 10 GiB/s link take 20 s in round 1: a max-time of 10 s
+// stops the round there, and the 100 GiB it sent by then count.
+TEST(PrecopySimulation, MaxTimeStopsTheRoundWhereItIsAndKeepsTheBytesItSent) {
+    ModelGuest guest(uniform(200 * GiB, GiB, double(GiB), 1));
+    const SimulationResult r = simulate_precopy(guest, {.bandwidth = 10 * GiB, .max_time = 10s});
+    EXPECT_EQ(r.verdict, SimulationResult::Verdict::timed_out);
+    EXPECT_NEAR(r.total_s, 10, 1e-6);
+    EXPECT_NEAR(r.bytes_on_wire, 100.0 * GiB, 1e3);
+    ASSERT_EQ(r.round_log.size(), 1u);
+    EXPECT_NEAR(r.round_log[0].seconds, 10, 1e-6);
+    EXPECT_NEAR(r.round_log[0].pages, 100.0 * GiB / 4104.375, 1);
+    EXPECT_DOUBLE_EQ(r.pages_sent, r.round_log[0].pages);
+}
+
 // --- a replayed recording ------------------------------------------------------------
 
 namespace {
@@ -272,6 +286,21 @@ TEST(TraceReplay, WithAPeakAPacedGuestIsSlowedOnlyWhereTheThrottleBitesItsOwnRat
     ASSERT_TRUE((*slow)->attach(t2));
     (*slow)->run(2s, 50);
     EXPECT_EQ((*slow)->replayed_intervals(), 1u);
+}
+
+// Found by the trace_guest fuzzer: 4096-page chunks of 512 MiB pages are
+// 2 TiB, which a 256 MiB/s link took 8192 s to send past a max-time of
+// 120 s. A chunk is 16 MiB, or one page where pages are larger.
+TEST(TraceReplay, MaxTimeStopsTheRoundWithinOnePageWhateverThePageSize) {
+    recording::Header h = one_region(65536);
+    h.regions[0].page_size = 512u << 20;
+    InMemoryTrace trace(h, {interval(0, {{0, 0, 65536}})});
+    auto guest = TraceGuest::open(trace, {.max_bitmap_bytes = 1 << 20});
+    ASSERT_TRUE(guest) << guest.error().message();
+    const SimulationResult r = simulate_precopy(**guest, {.bandwidth = 256 * MiB, .max_time = 120s});
+    EXPECT_EQ(r.verdict, SimulationResult::Verdict::timed_out);
+    EXPECT_GE(r.total_s, 120);
+    EXPECT_LE(r.total_s, 120 + 2.01);  // one page at 256 MiB/s
 }
 
 TEST(TraceReplay, APeakNeedsTheVcpuCountAndARecordingWithoutOneSaysSo) {

@@ -50,6 +50,18 @@ TEST(SimulateCli, WithoutAutoConvergeOneRunSaysItDoesNotConvergeAndWhy) {
     EXPECT_NE(j["runs"][0]["why"].get<std::string>().find("auto-converge is off"), std::string::npos);
 }
 
+TEST(SimulateCli, MaxTimeEndsTheRunAtItAndCountsThePartialRoundsBytes) {
+    const auto r = simulate("--model mem=200G,wss=1G,rate=1G --bandwidth 10G --max-time 10s --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto run = nlohmann::json::parse(r.output)["runs"][0];
+    EXPECT_EQ(run["verdict"], "timed_out");
+    EXPECT_NEAR(run["total_s"].get<double>(), 10, 1e-6);
+    EXPECT_NEAR(run["bytes_on_wire"].get<double>(), 100.0 * (1ULL << 30), 1e3);  // 10 s of 10 GiB/s
+    const auto text = simulate("--model mem=200G,wss=1G,rate=1G --bandwidth 10G --max-time 10s");
+    EXPECT_NE(text.output.find("total migration time, s                          10.0"), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("100.0 GiB"), std::string::npos) << text.output;
+}
+
 TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
     const std::pair<const char*, const char*> cases[] = {
         {"--model mem=1T,wss=200G,rate=3G", "--bandwidth is missing"},

@@ -105,12 +105,24 @@ struct Interval {
 
 // How a read ended.
 struct ReadEnd {
-    enum class Kind { complete, truncated, corrupt } kind = Kind::complete;
+    // too_large: the record at `offset` needs more memory than ReadLimits
+    // allows; the file may be sound, and a reader given more reads on.
+    enum class Kind { complete, truncated, corrupt, too_large } kind = Kind::complete;
     uint64_t offset = 0;   // byte offset of the first record not read
-    std::string problem;   // truncated/corrupt: what is wrong there
+    std::string problem;   // truncated/corrupt/too_large: what is wrong there
 
     // "complete", or "truncated at byte 1234: ..." for people.
     std::string describe() const;
+};
+
+// What a reader may hold in memory for one interval. A few bytes of a file
+// can declare a body of 1 GiB, or hold a bitmap that zlib shrinks a
+// thousandfold and that expands to a run per page: such a record is not read
+// (ReadEnd::Kind::too_large) rather than allocated.
+struct ReadLimits {
+    // The record's compressed and inflated body and its page runs (24 bytes
+    // each; a vector may hold up to half as much again while it grows).
+    uint64_t interval_bytes = 256ULL << 20;
 };
 
 // --- writing ---------------------------------------------------------------------
@@ -208,8 +220,8 @@ private:
 // it are good).
 class Reader {
 public:
-    static Result<Reader> open(const std::string& path);
-    static Result<Reader> from_bytes(std::vector<uint8_t> bytes);
+    static Result<Reader> open(const std::string& path, ReadLimits limits = {});
+    static Result<Reader> from_bytes(std::vector<uint8_t> bytes, ReadLimits limits = {});
     Reader(Reader&&) noexcept;
     Reader& operator=(Reader&&) noexcept;
     ~Reader();
@@ -218,6 +230,8 @@ public:
     std::optional<Interval> next();
     const ReadEnd& end() const { return end_; }  // meaningful once next() returned nullopt
     uint64_t offset() const { return offset_; }  // of the next record
+    // Back to the first interval, for a second pass (the header is not read again).
+    void rewind();
 
 private:
     Reader() = default;
@@ -227,7 +241,9 @@ private:
 
     std::FILE* file_ = nullptr;
     std::vector<uint8_t> bytes_;  // from_bytes
+    ReadLimits limits_;
     uint64_t size_ = 0;
+    uint64_t first_record_ = 0;
     uint64_t offset_ = 0;
     bool done_ = false;
     Header header_;
@@ -242,7 +258,7 @@ struct Recording {
     std::vector<Interval> intervals;
     ReadEnd end;
 };
-Result<Recording> read_recording(const std::string& path);
+Result<Recording> read_recording(const std::string& path, ReadLimits limits = {});
 
 }  // namespace dtrack::recording
 

@@ -24,8 +24,18 @@
 // again from its first interval. A dropped interval (nothing is known of it)
 // replays the pages of the interval before it; a recording of estimates
 // (exact = false) replays its page sets as they are.
+//
+// What a file can make a replay hold, and do, is bounded: the dirty set is
+// a bitmap, and the pages written since the last harvest are runs that
+// spill into a second one (two bits per page of the header's regions in
+// all, refused past TraceReplay::max_bitmap_bytes); an interval of more
+// than 65,536 pages comes out in 65,536 stretches (each at the moment of
+// its first page) whatever its runs hold; and a replay that passes through
+// the whole recording more than once in one run() replays it once (the
+// pages it writes are the same).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -70,20 +80,40 @@ private:
 
 // A recording file (dtrack record, dtvm --record) as an IntervalSource. A
 // file cut short replays up to its last whole interval; a corrupt record is
-// an error naming its byte offset. Rewinding opens the file again.
-Result<std::unique_ptr<IntervalSource>> open_recording_trace(const std::string& path);
+// an error naming its byte offset, and one over `limits` an error (EFBIG)
+// saying so, with `raise_limits` as its fix (how the caller's user raises
+// them). Rewinding reads the same open file from its first record.
+Result<std::unique_ptr<IntervalSource>> open_recording_trace(const std::string& path,
+                                                             recording::ReadLimits limits = {},
+                                                             std::string raise_limits = {});
+// The same over a reader already open (Reader::from_bytes: the fuzzer);
+// `name` stands for the path in messages.
+std::unique_ptr<IntervalSource> recording_trace(recording::Reader reader, std::string name,
+                                                std::string raise_limits = {});
 
-// How the recorded guest answers the throttle.
+// How the recorded guest answers the throttle, and what it may hold.
 struct TraceReplay {
     double peak = 0;     // one vCPU's rate flat out, bytes/s; 0: busy vCPUs (see above)
     uint32_t vcpus = 0;  // 0: the recording's (its header's vcpus)
+    // The most the replay's two bitmaps may take (replay_bitmap_bytes): a
+    // header that declares more memory is refused (EFBIG).
+    uint64_t max_bitmap_bytes = 256ULL << 20;
 };
+
+// What replaying a recording of these regions takes in bitmaps: the dirty
+// set and the pages written since the last harvest, a bit per page each,
+// with their summary levels.
+uint64_t replay_bitmap_bytes(const recording::Header& header);
+
+class ReleaseOrder;
+class PendingPages;
 
 class TraceGuest : public SimulatedGuest {
 public:
     // Checks the header (regions, page size) and the replay (a peak needs
     // the vCPU count), and reads the first interval.
     static Result<std::unique_ptr<TraceGuest>> open(IntervalSource& source, TraceReplay replay = {});
+    ~TraceGuest() override;
 
     std::string describe() const override;
     uint64_t page_size() const override { return page_size_; }
@@ -104,17 +134,24 @@ protected:
     Status add_regions(Tracker& tracker) override;
 
 private:
-    TraceGuest(IntervalSource& source, TraceReplay replay) : source_(source), replay_(replay) {}
+    TraceGuest(IntervalSource& source, TraceReplay replay);
     Status read_next();  // into current_, rewinding at the end
+    // Checks current_'s pages against the regions (error_ if not) and starts releasing them.
+    void enter_interval();
     // The pages of current_ (or of the one before it, if it was dropped).
     const std::vector<recording::PageRun>& current_pages() const;
     // The replay's speed through current_, as a share of the recorded speed.
     double speed(int held_pct) const;
-    // Moves the pages of current_ whose moments fall in [released_, upto) to pending_.
+    // Marks the pages of current_ whose moments fall before `upto` as written.
     void release_until(double upto);
+    // Finishes current_ and reads the next one (error_ if that fails).
+    void finish_interval();
 
-    // Pages the sender takes at once (as precopy_sender.cpp's take_chunk_pages).
-    static constexpr uint64_t chunk_pages = 4096;
+    // What the sender takes at once: precopy_sender.cpp's take_chunk_pages
+    // of 4 KiB pages, 16 MiB, in the recording's pages (at least one), so a
+    // step of a recording with huge pages ends near where it should.
+    static constexpr uint64_t chunk_bytes = 4096 * 4096;
+    uint64_t chunk_pages_ = 4096;
 
     IntervalSource& source_;
     TraceReplay replay_;
@@ -123,15 +160,17 @@ private:
     uint64_t loop_ns_ = 0;     // recorded time in this pass through the recording
     std::optional<recording::Interval> current_;
     double released_ = 0;  // the share of current_ replayed, 0..1
+    std::unique_ptr<ReleaseOrder> release_;
     std::vector<recording::PageRun> last_known_;
-    std::vector<recording::PageRun> pending_;  // written since the last harvest
+    std::unique_ptr<PendingPages> pending_;  // written since the last harvest
     std::optional<Error> error_;
     uint64_t loops_ = 0, dropped_ = 0, replayed_ = 0;
 
     Tracker* tracker_ = nullptr;
     bool every_page_ = false;
     RegionId cursor_region_ = 0;
-    uint64_t cursor_page_ = 0;  // a multiple of 64
+    uint64_t cursor_page_ = 0;  // the next chunk's first page
+    double dirty_ahead_ = 0;    // a sweep of the dirty pages: those at or past the cursor
 };
 
 }  // namespace dtrack::precopy
