@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <vector>
@@ -118,6 +120,8 @@ TEST(RateCli, BadTargetsGetAClearMessageAndExitCode2) {
         {rate(idle.pid(), "--method uffd"), "there is no --method uffd"},
         {rate(idle.pid(), "--method psychic"), "use auto, bpf or sample"},
         {rate(idle.pid(), "--interval never"), "'never' is not a duration"},
+        {rate(idle.pid(), "--interval 0x10s"), "--interval: '0x10s' is not a duration; fix: write it like 10s, 500ms or "
+                                               "2m: a decimal number and ns, us, ms, s, m or h"},
         {rate(idle.pid(), "--interval 1e10"), "--interval: '1e10' is too large: at most 292 years"},
         {rate(idle.pid(), "--downtime 1e99"), "--downtime: '1e99' is too large"},
         {rate(idle.pid(), "--bandwidth 1e30"), "--bandwidth: '1e30' is too large: at most 16 EiB"},
@@ -150,6 +154,50 @@ TEST(RateCli, AThreadIdIsRefusedNamingItsProcess) {
     }
     done = true;
     t.join();
+}
+
+// The first kernel thread in /proc (kthreadd, pid 2, where this test sees
+// the host's processes), or 0: its flags in /proc/PID/stat hold PF_KTHREAD.
+pid_t a_kernel_thread() {
+    for (pid_t pid = 2; pid < 200; ++pid) {
+        std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+        const std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+        const size_t name_end = stat.rfind(')');
+        if (name_end == std::string::npos) continue;
+        std::istringstream fields(stat.substr(name_end + 1));
+        std::string skip;
+        unsigned long long flags = 0;
+        for (int i = 0; i < 6; ++i) fields >> skip;
+        if (fields >> flags && (flags & 0x00200000)) return pid;
+    }
+    return 0;
+}
+
+// A kernel thread and a zombie pass kill(pid, 0) and have a /proc entry, but
+// no user memory: each is refused saying what it is, not "no pages to track".
+TEST(RateCli, AKernelThreadOrAZombieIsRefusedSayingWhatItIs) {
+    const pid_t kthread = a_kernel_thread();
+    const pid_t zombie = ::fork();
+    if (zombie == 0) ::_exit(0);
+    ASSERT_GT(zombie, 0);
+    siginfo_t exited{};
+    ASSERT_EQ(::waitid(P_PID, zombie, &exited, WEXITED | WNOWAIT), 0);  // exited, and left unreaped
+    for (const char* method : {"auto", "sample"}) {
+        const auto z = run(rate(zombie, std::string("--method ") + method + " --count 1 --interval 100ms"));
+        EXPECT_EQ(z.exit_code, 2) << method << ": " << z.output;
+        EXPECT_NE(z.output.find("pid " + std::to_string(zombie) + " (dtrack_tests) is a zombie: it has exited and its "
+                                "parent (pid " + std::to_string(::getpid()) + ") has not reaped it"),
+                  std::string::npos)
+            << method << ": " << z.output;
+        if (kthread == 0) continue;
+        const auto k = run(rate(kthread, std::string("--method ") + method + " --count 1 --interval 100ms"));
+        EXPECT_EQ(k.exit_code, 2) << method << ": " << k.output;
+        EXPECT_NE(k.output.find("pid " + std::to_string(kthread) + " ("), std::string::npos) << k.output;
+        EXPECT_NE(k.output.find(") is a kernel thread: it has no user memory to dirty"), std::string::npos)
+            << method << ": " << k.output;
+    }
+    ::waitpid(zombie, nullptr, 0);
+    if (kthread == 0) GTEST_SKIP() << "no kernel thread is visible in this PID namespace (the zombie was checked)";
 }
 
 // Inside a PID namespace of its own, dtrack's PIDs are not the ones the
