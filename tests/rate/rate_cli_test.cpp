@@ -301,6 +301,30 @@ TEST(RateCli, QuotaShowsEachThreadsRateAndMarksTheOnesALimitWouldSlow) {
     }
 }
 
+// A thread that writes 500 pages/s of the memory its process write-protects
+// again and faults 8000 times a second on a scratch buffer nobody tracks (as
+// a runtime's own pages or a sanitizer's shadow do): only the first are
+// pages it dirtied, so it is under a quota of 2000. Counting every write
+// fault, it was OVER.
+TEST(RateCli, QuotaCountsOnlyTheWriteFaultsInTheMemoryTheProcessWriteProtects) {
+    DTRACK_REQUIRE_BPF();
+    dtrack_test::PacedWriterChild child({{.name = "vcpu-busy", .pages_per_s = 500, .untracked_pages_per_s = 8000}});
+    if (!child.failure().empty()) GTEST_SKIP() << "the writing child cannot run here: " << child.failure();
+    const auto r = run(rate(child.pid(), "--quota 2000 --json --interval 500ms --count 3"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const std::vector<json> intervals = json_lines(r.output);
+    ASSERT_EQ(intervals.size(), 3u) << r.output;
+    for (const json& j : intervals) {
+        const std::string line = j.dump();
+        const auto busy = std::find_if(j["vcpus"].begin(), j["vcpus"].end(),
+                                       [&](const json& v) { return v.value("tid", 0) == child.tids()[0]; });
+        ASSERT_NE(busy, j["vcpus"].end()) << line;
+        EXPECT_GT((*busy)["pages_per_s"].get<double>(), 0) << line;
+        EXPECT_LT((*busy)["pages_per_s"].get<double>(), 2000) << "its scratch faults counted: " << line;
+        EXPECT_FALSE((*busy)["over_quota"].get<bool>()) << line;
+    }
+}
+
 // A VMM starts vCPU threads after the measurement began: each interval lists
 // the process's threads again, and a new one gets a row of its own.
 TEST(RateCli, QuotaCountsAThreadTheProcessStartsLater) {
