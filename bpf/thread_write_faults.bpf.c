@@ -11,9 +11,12 @@
  * this is its per-vCPU dirty rate.
  *
  * exceptions:page_fault_user fires for every user-mode page fault on the
- * system; the handler keeps the target's faults with the write bit, counted
- * under the faulting thread's id in a hash map. A thread the full map has no
- * room for is counted in totals.unattributed, so no fault goes uncounted.
+ * system; the handler keeps the target's faults with the write bit at an
+ * address in the ranges userspace gave (the memory it re-protects: a thread's
+ * stack or a runtime's own pages are not guest pages), counted under the
+ * faulting thread's id in a hash map. A fault outside the ranges is counted in
+ * totals.outside_ranges, one of a thread the full map has no room for in
+ * totals.unattributed, so no fault goes uncounted.
  *
  * Two entry points, as in dirty_ring.bpf.c: raw_tp/ (by name, no tracefs;
  * BPF_PROG_TEST_RUN can run it) and tp/ (the formatted record, needs
@@ -29,6 +32,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* --- set by userspace before load ---------------------------------------- */
 const volatile __u32 target_tgid = 0;  /* the process, as the initial PID namespace numbers it */
+const volatile __u32 range_count = 0;  /* 0: every address counts */
+const volatile struct dtrack_fault_range ranges[DTRACK_MAX_FAULT_RANGES] = {};
 
 /* --- resized by userspace before load (bpf_map__set_max_entries) ---------- */
 struct {
@@ -40,12 +45,26 @@ struct {
 
 struct dtrack_thread_write_fault_totals totals = {};
 
-static __always_inline void count_write_fault(unsigned long error_code)
+static __always_inline bool in_ranges(unsigned long address)
+{
+	if (range_count == 0)
+		return true;
+	for (__u32 i = 0; i < DTRACK_MAX_FAULT_RANGES && i < range_count; i++)
+		if (address >= ranges[i].begin && address < ranges[i].end)
+			return true;
+	return false;
+}
+
+static __always_inline void count_write_fault(unsigned long address, unsigned long error_code)
 {
 	const __u64 pid_tgid = bpf_get_current_pid_tgid();
 	if ((pid_tgid >> 32) != target_tgid || !(error_code & X86_PF_WRITE))
 		return;
 	__sync_fetch_and_add(&totals.write_faults, 1);
+	if (!in_ranges(address)) {
+		__sync_fetch_and_add(&totals.outside_ranges, 1);
+		return;
+	}
 
 	__u32 tid = (__u32)pid_tgid;
 	__u64 *count = bpf_map_lookup_elem(&faults_by_thread, &tid);
@@ -66,13 +85,13 @@ static __always_inline void count_write_fault(unsigned long error_code)
 SEC("raw_tp/page_fault_user")
 int BPF_PROG(thread_write_fault_raw, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	count_write_fault(error_code);
+	count_write_fault(address, error_code);
 	return 0;
 }
 
 SEC("tp/exceptions/page_fault_user")
 int thread_write_fault_tp(struct page_fault_user_record *rec)
 {
-	count_write_fault(rec->error_code);
+	count_write_fault(rec->address, rec->error_code);
 	return 0;
 }

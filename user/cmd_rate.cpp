@@ -135,7 +135,7 @@ void print_header(const TargetProcess& t, const TargetMeter& m, const RatePlan& 
         if (vcpu.vcpu_view == VcpuView::thread_faults)
             std::printf("  a write fault is a thread's first write to a page not writable yet: a page newly "
                         "dirtied where the process write-protects its memory again (dtvm's process backend), "
-                        "else a first touch\n");
+                        "where alone it is counted if it has such memory, else a first touch\n");
     }
     std::printf("%7s %9s %8s %9s %-10s %-20s %s\n", "time", "pages/s", "MB/s", "WSS MiB", "figure", "of",
                 vcpu.knows_vcpus ? "per vCPU, pages/s (ring entries)"

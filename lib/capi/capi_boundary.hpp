@@ -1,7 +1,9 @@
 // The C ABI's boundary: every dt_ function runs its body through
 // c_boundary(), which clears this thread's last error, turns a dtrack::Error
 // into a negative errno plus dt_last_error(), and catches every exception
-// (std::bad_alloc becomes -ENOMEM), since none may unwind into C.
+// (std::bad_alloc becomes -ENOMEM), since none may unwind into C. Every
+// message begins with the entry point's name, which c_boundary() holds for
+// fail(): the body is a lambda, where __func__ would be "operator()".
 #pragma once
 
 #include <cerrno>
@@ -13,30 +15,45 @@
 
 namespace dtrack::capi {
 
-// Records `error` as this thread's last error; returns -errno (EIO when it
-// carries none), the value a dt_ function returns for it.
+// Records `error` as this thread's last error, after the name of the entry
+// point running; returns -errno (EIO when it carries none), the value a dt_
+// function returns for it.
 int fail(const Error& error);
 
 // A refused argument: -EINVAL, naming `what` is wrong and the `fix`.
 inline int invalid(std::string what, std::string fix) { return fail(Error{EINVAL, std::move(what), std::move(fix)}); }
 
 // For a required pointer argument that is NULL.
-inline int null_argument(const char* function, const char* argument) {
-    return invalid(std::string(function) + ": `" + argument + "` is NULL",
-                   std::string("pass a valid ") + argument + " (see dtrack.h)");
+inline int null_argument(const char* argument) {
+    return invalid(std::string("`") + argument + "` is NULL", std::string("pass a valid ") + argument + " (see dtrack.h)");
 }
 
 void clear_last_error();
-int fail_on_exception(const char* function);  // call only from a catch block
+int fail_on_exception();  // call only from a catch block
 
-// Runs `body` (returning int or int64_t: >= 0 success, < 0 from fail()).
+// The entry point fail() names on this thread while it lives (a callback
+// into the caller may enter another, which names itself until it returns).
+class EntryPoint {
+public:
+    explicit EntryPoint(const char* function) noexcept;
+    ~EntryPoint();
+    EntryPoint(const EntryPoint&) = delete;
+    EntryPoint& operator=(const EntryPoint&) = delete;
+
+private:
+    const char* outer_;
+};
+
+// Runs `body` (returning int or int64_t: >= 0 success, < 0 from fail()) as
+// the entry point `function` (its __func__).
 template <typename Body>
 auto c_boundary(const char* function, Body&& body) noexcept -> decltype(body()) {
+    const EntryPoint entry(function);
     try {
         clear_last_error();
         return body();
     } catch (...) {
-        return fail_on_exception(function);
+        return fail_on_exception();
     }
 }
 
@@ -45,7 +62,7 @@ auto c_boundary(const char* function, Body&& body) noexcept -> decltype(body()) 
 template <typename Handle, typename Action>
 int act_on(Handle* handle, const char* function, const char* name, Action&& action) noexcept {
     return c_boundary(function, [&] {
-        if (!handle) return null_argument(function, name);
+        if (!handle) return null_argument(name);
         action(*handle);
         return 0;
     });

@@ -14,6 +14,7 @@ struct LastError {
     std::string fix;
 };
 thread_local LastError last_error;
+thread_local const char* entry_point = nullptr;  // the running dt_ function, for fail()
 
 }  // namespace
 
@@ -23,10 +24,13 @@ void clear_last_error() {
     last_error.fix.clear();
 }
 
+EntryPoint::EntryPoint(const char* function) noexcept : outer_(entry_point) { entry_point = function; }
+EntryPoint::~EntryPoint() { entry_point = outer_; }
+
 int fail(const Error& error) {
     const int err = error.errno_value > 0 ? error.errno_value : EIO;
     try {
-        last_error.message = error.message();
+        last_error.message = entry_point ? std::string(entry_point) + ": " + error.message() : error.message();
         last_error.fix = error.fix;
     } catch (...) {
         // No memory for the message: the errno alone still says it.
@@ -35,16 +39,16 @@ int fail(const Error& error) {
     return -err;
 }
 
-int fail_on_exception(const char* function) {
+int fail_on_exception() {
     try {
         throw;
     } catch (const std::bad_alloc&) {
-        return fail(Error{ENOMEM, std::string(function) + ": out of memory", "free memory or lower the sizes asked for"});
+        return fail(Error{ENOMEM, "out of memory", "free memory or lower the sizes asked for"});
     } catch (const std::exception& e) {
-        return fail(Error{EIO, std::string(function) + ": internal error: " + e.what(),
+        return fail(Error{EIO, std::string("internal error: ") + e.what(),
                           "report it to the dtrack project with the call that caused it"});
     } catch (...) {
-        return fail(Error{EIO, std::string(function) + ": internal error (an unknown exception)",
+        return fail(Error{EIO, "internal error (an unknown exception)",
                           "report it to the dtrack project with the call that caused it"});
     }
 }

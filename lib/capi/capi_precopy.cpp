@@ -9,6 +9,7 @@
 #include "capi/capi_boundary.hpp"
 #include "capi/capi_handles.hpp"
 #include "capi/capi_sized_struct.hpp"
+#include "consumers/precopy_socket.hpp"
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/sender.hpp"
 
@@ -20,14 +21,15 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// The caller's regions as GuestMemory; 0 or fail().
-int guest_memory(const dt_memory* memory, size_t regions, const char* function, std::vector<GuestMemory>& out) {
+// The caller's regions as GuestMemory, checked as both sides check them
+// (check_guest_memory); 0 or fail().
+int guest_memory(const dt_memory* memory, size_t regions, std::vector<GuestMemory>& out) {
     if (!memory || regions == 0)
-        return invalid(std::string(function) + ": no regions to migrate", "pass an array of struct dt_memory and its length");
+        return invalid("no regions to migrate", "pass an array of struct dt_memory and its length");
     for (size_t i = 0; i < regions; ++i) {
         const dt_memory& m = memory[i];
         if (!m.host || m.pages == 0)
-            return invalid(std::string(function) + ": memory[" + std::to_string(i) + "] has " +
+            return invalid("memory[" + std::to_string(i) + "] has " +
                                (m.host ? "0 pages" : "a NULL host pointer"),
                            "describe each region with its host address and page count");
         out.push_back(GuestMemory{.region = m.region,
@@ -36,13 +38,13 @@ int guest_memory(const dt_memory* memory, size_t regions, const char* function, 
                                   .page_size = m.page_size ? m.page_size : 4096,
                                   .base = m.guest_phys_base});
     }
-    return 0;
+    return status_code(check_guest_memory(out));
 }
 
 // Loads the credentials `tls` names, if any; 0 or fail().
-int tls_credentials(const dt_tls& tls, TlsRole role, const char* function, std::optional<TlsCredentials>& out) {
+int tls_credentials(const dt_tls& tls, TlsRole role, std::optional<TlsCredentials>& out) {
     if (tls.x509_dir && tls.psk_file)
-        return invalid(std::string(function) + ": both tls.x509_dir and tls.psk_file are set",
+        return invalid("both tls.x509_dir and tls.psk_file are set",
                        "set one of them: x509 certificates or a pre-shared key");
     Result<TlsCredentials> loaded = Error{};
     if (tls.x509_dir) loaded = TlsCredentials::load_x509(tls.x509_dir, role);
@@ -101,18 +103,18 @@ extern "C" {
 int dt_precopy_send(dt_rounds* rounds, const struct dt_memory* memory, size_t regions, int socket_fd,
                     const struct dt_send_opts* opts, struct dt_send_result* result) {
     return c_boundary(__func__, [&] {
-        if (!rounds) return null_argument(__func__, "rounds");
+        if (!rounds) return null_argument("rounds");
         dt_send_opts o;
         if (int rc = read_options(opts, "dt_send_opts", o); rc < 0) return rc;
         if (!o.pause_vcpus || !o.resume_vcpus)
-            return invalid("dt_precopy_send: dt_send_opts.pause_vcpus or resume_vcpus is NULL",
+            return invalid("dt_send_opts.pause_vcpus or resume_vcpus is NULL",
                            "pass both: the sender pauses the vCPUs for the switchover and resumes them on failure");
         if (int rc = check_result(result, "dt_send_result", false); rc < 0) return rc;
         std::vector<GuestMemory> guest;
-        if (int rc = guest_memory(memory, regions, __func__, guest); rc < 0) return rc;
+        if (int rc = guest_memory(memory, regions, guest); rc < 0) return rc;
         for (const GuestMemory& m : guest)
             if (m.region >= rounds->tracker->region_count())
-                return invalid("dt_precopy_send: memory names region " + std::to_string(m.region) +
+                return invalid("memory names region " + std::to_string(m.region) +
                                    ", which the tracker does not have",
                                "use the ids dt_add_memslot / dt_add_host_range returned");
 
@@ -129,9 +131,10 @@ int dt_precopy_send(dt_rounds* rounds, const struct dt_memory* memory, size_t re
                                     .estimated_downtime_ns = ns(p.estimated_downtime)};
                 fn(user, &c);
             };
-        if (int rc = tls_credentials(o.tls, TlsRole::client, __func__, options.tls); rc < 0) return rc;
+        if (int rc = tls_credentials(o.tls, TlsRole::client, options.tls); rc < 0) return rc;
         if (o.tls.peer_name) options.tls_peer_name = o.tls.peer_name;
 
+        if (int rc = status_code(check_connected_stream(socket_fd)); rc < 0) return rc;
         CallbackVm vm(o);
         Sender sender(*rounds->tracker, *rounds->rounds, std::move(guest), vm, std::move(options));
         const Outcome outcome = sender.run(socket_fd);
@@ -156,7 +159,7 @@ int dt_precopy_receive(const struct dt_memory* memory, size_t regions, int socke
         if (int rc = read_options(opts, "dt_receive_opts", o); rc < 0) return rc;
         if (int rc = check_result(result, "dt_receive_result", false); rc < 0) return rc;
         std::vector<GuestMemory> guest;
-        if (int rc = guest_memory(memory, regions, __func__, guest); rc < 0) return rc;
+        if (int rc = guest_memory(memory, regions, guest); rc < 0) return rc;
 
         ReceiverOptions options;
         if (o.io_timeout_ms) options.io_timeout = milliseconds(o.io_timeout_ms);
@@ -164,8 +167,9 @@ int dt_precopy_receive(const struct dt_memory* memory, size_t regions, int socke
         if (o.min_bytes_per_s) options.min_bytes_per_s = o.min_bytes_per_s;
         if (o.no_rate_floor) options.min_bytes_per_s = 0;
         if (o.rate_window_ms) options.rate_window = milliseconds(o.rate_window_ms);
-        if (int rc = tls_credentials(o.tls, TlsRole::server, __func__, options.tls); rc < 0) return rc;
+        if (int rc = tls_credentials(o.tls, TlsRole::server, options.tls); rc < 0) return rc;
 
+        if (int rc = status_code(check_connected_stream(socket_fd)); rc < 0) return rc;
         Receiver receiver(std::move(guest), std::move(options));
         auto report = receiver.run(socket_fd);
         if (!report) return fail(report.error());

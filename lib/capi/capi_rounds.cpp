@@ -12,8 +12,8 @@ extern "C" {
 
 int dt_rounds_create(dt_tracker* tracker, dt_rounds** out) {
     return c_boundary(__func__, [&] {
-        if (!tracker) return null_argument(__func__, "tracker");
-        if (!out) return null_argument(__func__, "out");
+        if (!tracker) return null_argument("tracker");
+        if (!out) return null_argument("out");
         auto rounds = std::make_unique<dt_rounds>(
             dt_rounds{tracker->tracker, std::make_shared<Rounds>(*tracker->tracker)});
         tracker->in_use = true;  // a watcher on these rounds may sync from now on
@@ -42,8 +42,8 @@ int dt_rounds_add_transferred(dt_rounds* rounds, uint64_t bytes) {
 
 int dt_rounds_sync(dt_rounds* rounds, enum dt_sync_kind kind, struct dt_sync_report* report) {
     return c_boundary(__func__, [&] {
-        if (!rounds) return null_argument(__func__, "rounds");
-        return run_sync(__func__, kind, report, [rounds](SyncKind k) { return rounds->rounds->sync(k); });
+        if (!rounds) return null_argument("rounds");
+        return run_sync(kind, report, [rounds](SyncKind k) { return rounds->rounds->sync(k); });
     });
 }
 

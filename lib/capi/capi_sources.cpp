@@ -15,9 +15,9 @@ using namespace dtrack::capi;
 namespace {
 
 // The checks every source's set-up shares; 0 or fail().
-int check_source_setup(const dt_tracker* tracker, const char* function) {
-    if (!tracker) return null_argument(function, "tracker");
-    return refuse_when_in_use(tracker, function);
+int check_source_setup(const dt_tracker* tracker) {
+    if (!tracker) return null_argument("tracker");
+    return refuse_when_in_use(tracker);
 }
 
 // The VMM's C rearm callback as the ring source's Status callback.
@@ -49,8 +49,8 @@ extern "C" {
 
 int dt_ring_enable(dt_tracker* tracker, int vm_fd, const struct dt_ring_opts* opts, dt_ring** out) {
     return c_boundary(__func__, [&] {
-        if (int rc = check_source_setup(tracker, __func__); rc < 0) return rc;
-        if (!out) return null_argument(__func__, "out");
+        if (int rc = check_source_setup(tracker); rc < 0) return rc;
+        if (!out) return null_argument("out");
         dt_ring_opts o;
         if (int rc = read_options(opts, "dt_ring_opts", o); rc < 0) return rc;
         KvmRingOptions options{.acq_rel = !o.no_acq_rel, .rearm = rearm_callback(o)};
@@ -64,14 +64,14 @@ int dt_ring_enable(dt_tracker* tracker, int vm_fd, const struct dt_ring_opts* op
 
 int dt_ring_add_vcpu(dt_ring* ring, int vcpu_fd, uint32_t index) {
     return c_boundary(__func__, [&] {
-        if (!ring) return null_argument(__func__, "ring");
+        if (!ring) return null_argument("ring");
         return status_code(ring->source->add_vcpu(vcpu_fd, index));
     });
 }
 
 int dt_ring_on_full(dt_ring* ring, uint32_t vcpu_index) {
     return c_boundary(__func__, [&] {
-        if (!ring) return null_argument(__func__, "ring");
+        if (!ring) return null_argument("ring");
         return status_code(ring->source->on_ring_full(vcpu_index));
     });
 }
@@ -89,7 +89,7 @@ void dt_ring_stop_reaper(dt_ring* ring) {
 
 int dt_ring_get_counters(const dt_ring* ring, struct dt_ring_counters* out) {
     return c_boundary(__func__, [&] {
-        if (!ring) return null_argument(__func__, "ring");
+        if (!ring) return null_argument("ring");
         if (int rc = check_result(out, "dt_ring_counters", true); rc < 0) return rc;
         const KvmRingCounters c = ring->source->ring_counters();
         write_result(out, dt_ring_counters{.sz = sizeof(dt_ring_counters),
@@ -107,8 +107,8 @@ int dt_ring_get_counters(const dt_ring* ring, struct dt_ring_counters* out) {
 
 int dt_log_enable(dt_tracker* tracker, int vm_fd, const struct dt_log_opts* opts, dt_log** out) {
     return c_boundary(__func__, [&] {
-        if (int rc = check_source_setup(tracker, __func__); rc < 0) return rc;
-        if (!out) return null_argument(__func__, "out");
+        if (int rc = check_source_setup(tracker); rc < 0) return rc;
+        if (!out) return null_argument("out");
         dt_log_opts o;
         if (int rc = read_options(opts, "dt_log_opts", o); rc < 0) return rc;
         auto source = KvmLogSource::enable(vm_fd, *tracker->tracker, {.manual_protect = !o.no_manual_protect});
@@ -122,7 +122,7 @@ bool dt_log_manual_protect(const dt_log* log) { return log && log->source->manua
 
 int dt_uffd_track(dt_tracker* tracker, uint32_t region) {
     return c_boundary(__func__, [&] {
-        if (int rc = check_source_setup(tracker, __func__); rc < 0) return rc;
+        if (int rc = check_source_setup(tracker); rc < 0) return rc;
         auto source = UffdSource::track(*tracker->tracker, region);
         if (!source) return fail(source.error());
         tracker->tracker->add_source(std::move(*source));

@@ -13,11 +13,11 @@ using namespace dtrack::capi;
 namespace {
 
 // Checks the tracker and region; returns 0 or fail().
-int check_take(const dt_tracker* tracker, uint32_t region, const char* function) {
-    if (!tracker) return null_argument(function, "tracker");
+int check_take(const dt_tracker* tracker, uint32_t region) {
+    if (!tracker) return null_argument("tracker");
     const size_t regions = tracker->tracker->region_count();
     if (region >= regions)
-        return invalid(std::string(function) + ": no region " + std::to_string(region) + " (the tracker has " +
+        return invalid("no region " + std::to_string(region) + " (the tracker has " +
                            std::to_string(regions) + ")",
                        "pass an id that dt_add_memslot or dt_add_host_range returned");
     return 0;
@@ -39,8 +39,8 @@ extern "C" {
 int64_t dt_take_pages(dt_tracker* tracker, uint32_t region, uint64_t first, uint64_t count, dt_page_fn fn,
                       void* user) {
     return c_boundary(__func__, [&]() -> int64_t {
-        if (int rc = check_take(tracker, region, __func__); rc < 0) return rc;
-        if (!fn) return null_argument(__func__, "fn");
+        if (int rc = check_take(tracker, region); rc < 0) return rc;
+        if (!fn) return null_argument("fn");
         return take(tracker, region, first, count, [&](uint64_t word, uint64_t bits) {
             for (; bits; bits &= bits - 1) fn(user, word * 64 + std::countr_zero(bits));
         });
@@ -50,14 +50,14 @@ int64_t dt_take_pages(dt_tracker* tracker, uint32_t region, uint64_t first, uint
 int64_t dt_take_bitmap(dt_tracker* tracker, uint32_t region, uint64_t first, uint64_t count, uint64_t* bitmap,
                        size_t words) {
     return c_boundary(__func__, [&]() -> int64_t {
-        if (int rc = check_take(tracker, region, __func__); rc < 0) return rc;
-        if (!bitmap) return null_argument(__func__, "bitmap");
+        if (int rc = check_take(tracker, region); rc < 0) return rc;
+        if (!bitmap) return null_argument("bitmap");
         // The words the take can touch: up to the last page asked for, cut at the region's end.
         const uint64_t pages = tracker->tracker->region(region).page_count;
         const uint64_t end = first >= pages ? 0 : first + std::min(count, pages - first);
         const uint64_t needed = (end + 63) / 64;
         if (words < needed)
-            return invalid(std::string(__func__) + ": the bitmap has " + std::to_string(words) +
+            return invalid("the bitmap has " + std::to_string(words) +
                                " words and pages up to " + std::to_string(end) + " need " + std::to_string(needed),
                            "pass a bitmap of at least (first + count + 63) / 64 words (the region has " +
                                std::to_string(pages) + " pages)");

@@ -60,8 +60,8 @@ dt_target_interval to_c(const TargetInterval& in, const TargetMeter& meter) {
 extern "C" {
 
 int dt_target_open(int pid, const struct dt_target_opts* opts, dt_target** out) {
-    return c_boundary("dt_target_open", [&] {
-        if (!out) return null_argument("dt_target_open", "out");
+    return c_boundary(__func__, [&] {
+        if (!out) return null_argument("out");
         dt_target_opts o;
         if (int rc = read_options(opts, "dt_target_opts", o); rc < 0) return rc;
         TargetMeterOptions options;
@@ -95,15 +95,15 @@ int dt_target_open(int pid, const struct dt_target_opts* opts, dt_target** out) 
 void dt_target_destroy(dt_target* target) { delete target; }
 
 int dt_target_start(dt_target* target) {
-    return c_boundary("dt_target_start", [&] {
-        if (!target) return null_argument("dt_target_start", "target");
+    return c_boundary(__func__, [&] {
+        if (!target) return null_argument("target");
         return status_code(target->meter->start());
     });
 }
 
 int dt_target_sample(dt_target* target, struct dt_target_interval* out) {
-    return c_boundary("dt_target_sample", [&] {
-        if (!target) return null_argument("dt_target_sample", "target");
+    return c_boundary(__func__, [&] {
+        if (!target) return null_argument("target");
         if (int rc = check_result(out, "dt_target_interval", true); rc < 0) return rc;
         auto in = target->meter->sample();
         if (!in) return fail(in.error());

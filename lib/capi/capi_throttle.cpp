@@ -24,7 +24,7 @@ int throttle_options(const dt_throttle_opts& o, ThrottleOptions& out) {
     const auto within = [](int pct, int low, int high) { return pct >= low && pct <= high; };
     if (!within(out.trigger_pct, 0, 100) || !within(out.increment_pct, 0, 100) || !within(out.max_pct, 1, 99) ||
         !within(out.initial_pct, 0, out.max_pct))
-        return invalid("dt_throttle_create: trigger_pct " + std::to_string(out.trigger_pct) + ", initial_pct " +
+        return invalid("trigger_pct " + std::to_string(out.trigger_pct) + ", initial_pct " +
                            std::to_string(out.initial_pct) + ", increment_pct " + std::to_string(out.increment_pct) +
                            ", max_pct " + std::to_string(out.max_pct) + ": out of range",
                        "use 0..100 for trigger_pct and increment_pct, 1..99 for max_pct, initial_pct at most max_pct "
@@ -39,9 +39,9 @@ extern "C" {
 int dt_throttle_create(dt_rounds* rounds, const struct dt_throttle_opts* opts, dt_throttle_fn apply, void* user,
                        dt_throttle** out) {
     return c_boundary(__func__, [&] {
-        if (!rounds) return null_argument(__func__, "rounds");
-        if (!apply) return null_argument(__func__, "apply");
-        if (!out) return null_argument(__func__, "out");
+        if (!rounds) return null_argument("rounds");
+        if (!apply) return null_argument("apply");
+        if (!out) return null_argument("out");
         dt_throttle_opts o;
         if (int rc = read_options(opts, "dt_throttle_opts", o); rc < 0) return rc;
         ThrottleOptions options;

@@ -13,10 +13,10 @@ using namespace dtrack::capi;
 
 namespace dtrack::capi {
 
-int run_sync(const char* function, enum dt_sync_kind kind, dt_sync_report* report,
+int run_sync(enum dt_sync_kind kind, dt_sync_report* report,
              const std::function<SyncReport(SyncKind)>& sync) {
     if (kind != DT_SYNC_ROUND && kind != DT_SYNC_BACKGROUND)
-        return invalid(std::string(function) + ": sync kind " + std::to_string(int(kind)) + " is not one dtrack has",
+        return invalid("sync kind " + std::to_string(int(kind)) + " is not one dtrack has",
                        "pass DT_SYNC_ROUND or DT_SYNC_BACKGROUND");
     if (int rc = check_result(report, "dt_sync_report", false); rc < 0) return rc;
     const SyncReport r = sync(kind == DT_SYNC_ROUND ? SyncKind::round : SyncKind::background);
@@ -29,10 +29,9 @@ int run_sync(const char* function, enum dt_sync_kind kind, dt_sync_report* repor
     return r.ok() ? 0 : fail(r.errors.front());
 }
 
-int refuse_when_in_use(const dt_tracker* tracker, const char* function) {
+int refuse_when_in_use(const dt_tracker* tracker) {
     if (!tracker->in_use.load()) return 0;
-    return fail(Error{EBUSY, std::string(function) + ": the tracker has synced (or has rounds); regions and sources "
-                                 "can no longer be added",
+    return fail(Error{EBUSY, "the tracker has synced (or has rounds); regions and sources can no longer be added",
                       "add every region and source before the first dt_sync, dt_take_* or dt_rounds_create"});
 }
 
@@ -41,8 +40,8 @@ int refuse_when_in_use(const dt_tracker* tracker, const char* function) {
 namespace {
 
 // Adds `region` unless the tracker is in use; returns its id or fail().
-int add_region(dt_tracker* tracker, const char* function, Region region) {
-    if (int rc = refuse_when_in_use(tracker, function); rc < 0) return rc;
+int add_region(dt_tracker* tracker, Region region) {
+    if (int rc = refuse_when_in_use(tracker); rc < 0) return rc;
     auto id = tracker->tracker->add_region(std::move(region));
     if (!id) return fail(id.error());
     return static_cast<int>(*id);
@@ -54,7 +53,7 @@ extern "C" {
 
 int dt_tracker_create(dt_tracker** out) {
     return c_boundary(__func__, [&] {
-        if (!out) return null_argument(__func__, "out");
+        if (!out) return null_argument("out");
         *out = new dt_tracker;
         return 0;
     });
@@ -64,16 +63,15 @@ void dt_tracker_destroy(dt_tracker* tracker) { delete tracker; }
 
 int dt_add_memslot(dt_tracker* tracker, const char* name, uint32_t slot, uint64_t guest_phys_base, uint64_t pages) {
     return c_boundary(__func__, [&] {
-        if (!tracker) return null_argument(__func__, "tracker");
+        if (!tracker) return null_argument("tracker");
         if (pages == 0)
-            return invalid("dt_add_memslot: memslot " + std::to_string(slot) + " has 0 pages",
+            return invalid("memslot " + std::to_string(slot) + " has 0 pages",
                            "pass the memslot's page count (memory_size / 4096)");
         if (guest_phys_base % 4096 != 0)
-            return invalid("dt_add_memslot: guest-physical base " + std::to_string(guest_phys_base) +
+            return invalid("guest-physical base " + std::to_string(guest_phys_base) +
                                " is not 4 KiB-aligned",
                            "pass the memslot's guest_phys_addr, which KVM requires page-aligned");
-        return add_region(tracker, __func__,
-                          Region{.name = name ? name : "slot " + std::to_string(slot),
+        return add_region(tracker, Region{.name = name ? name : "slot " + std::to_string(slot),
                                  .space = AddressSpace::guest_physical,
                                  .slot = slot,
                                  .base = guest_phys_base,
@@ -84,15 +82,14 @@ int dt_add_memslot(dt_tracker* tracker, const char* name, uint32_t slot, uint64_
 
 int dt_add_host_range(dt_tracker* tracker, const char* name, void* addr, uint64_t pages) {
     return c_boundary(__func__, [&] {
-        if (!tracker) return null_argument(__func__, "tracker");
+        if (!tracker) return null_argument("tracker");
         const uint64_t page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
         const uint64_t base = reinterpret_cast<uint64_t>(addr);
         if (!addr || pages == 0 || base % page_size != 0)
-            return invalid("dt_add_host_range: " + std::to_string(pages) + " pages at address " + std::to_string(base) +
+            return invalid(std::to_string(pages) + " pages at address " + std::to_string(base) +
                                " is not a range of whole pages",
                            "pass a page-aligned, non-NULL address (mmap gives one) and a page count above 0");
-        return add_region(tracker, __func__,
-                          Region{.name = name ? name : "host range",
+        return add_region(tracker, Region{.name = name ? name : "host range",
                                  .space = AddressSpace::host_virtual,
                                  .base = base,
                                  .page_size = page_size,
@@ -102,8 +99,8 @@ int dt_add_host_range(dt_tracker* tracker, const char* name, void* addr, uint64_
 
 int dt_sync(dt_tracker* tracker, enum dt_sync_kind kind, struct dt_sync_report* report) {
     return c_boundary(__func__, [&] {
-        if (!tracker) return null_argument(__func__, "tracker");
-        return run_sync(__func__, kind, report, [tracker](SyncKind k) {
+        if (!tracker) return null_argument("tracker");
+        return run_sync(kind, report, [tracker](SyncKind k) {
             tracker->in_use = true;
             return tracker->tracker->sync(k);
         });
@@ -112,7 +109,7 @@ int dt_sync(dt_tracker* tracker, enum dt_sync_kind kind, struct dt_sync_report* 
 
 int dt_get_counters(const dt_tracker* tracker, struct dt_counters* out) {
     return c_boundary(__func__, [&] {
-        if (!tracker) return null_argument(__func__, "tracker");
+        if (!tracker) return null_argument("tracker");
         if (int rc = check_result(out, "dt_counters", true); rc < 0) return rc;
         const Counters c = tracker->tracker->counters();
         dt_counters full{.sz = sizeof(dt_counters),

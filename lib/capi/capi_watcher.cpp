@@ -12,8 +12,8 @@ extern "C" {
 
 int dt_watcher_create(dt_rounds* rounds, const struct dt_watcher_opts* opts, dt_watcher** out) {
     return c_boundary(__func__, [&] {
-        if (!rounds) return null_argument(__func__, "rounds");
-        if (!out) return null_argument(__func__, "out");
+        if (!rounds) return null_argument("rounds");
+        if (!out) return null_argument("out");
         dt_watcher_opts o;
         if (int rc = read_options(opts, "dt_watcher_opts", o); rc < 0) return rc;
         WatcherOptions options;
@@ -45,7 +45,7 @@ void dt_watcher_stop(dt_watcher* watcher) {
 
 int dt_watcher_get_counters(const dt_watcher* watcher, struct dt_watcher_counters* out) {
     return c_boundary(__func__, [&] {
-        if (!watcher) return null_argument(__func__, "watcher");
+        if (!watcher) return null_argument("watcher");
         if (int rc = check_result(out, "dt_watcher_counters", true); rc < 0) return rc;
         write_result(out, dt_watcher_counters{.sz = sizeof(dt_watcher_counters),
                                               .background_syncs = watcher->watcher->background_syncs(),

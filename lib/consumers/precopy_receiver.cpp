@@ -2,7 +2,6 @@
 #include "dtrack/precopy/receiver.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -36,6 +35,9 @@ public:
           window_start_(start_) {}
 
     Result<ReceiveReport> run() {
+        // The caller's own mistakes, refused before a byte is read or sent.
+        if (Status s = check_guest_memory(memory_); !s) return s.error();
+        if (Status s = check_connected_stream(fd_); !s) return s.error();
         // With credentials nothing is read or sent before the handshake: a
         // peer that fails it learns nothing, not even the memory layout.
         const Deadline handshake_by = std::min(deadline_, Deadline(steady::now() + options_.io_timeout));
@@ -58,7 +60,6 @@ public:
 
 private:
     Result<ReceiveReport> receive() {
-        if (Status s = check_own_memory(); !s) return s.error();
         if (Status s = read_header(); !s) return s.error();
         for (;;) {
             Result<bool> end = read_record();
@@ -272,27 +273,6 @@ private:
         const Deadline grace = steady::now() + std::min<std::chrono::milliseconds>(rejection_grace, options_.io_timeout);
         stream.write_all(wire::encode_reject(reason), grace, options_.io_timeout);
         stream.linger(grace);
-    }
-
-    Status check_own_memory() const {
-        auto bad = [](const std::string& what) {
-            return Error{0, "receiver memory: " + what, "describe this VM's memory the way the sender does"};
-        };
-        if (memory_.empty()) return bad("no regions");
-        const uint64_t page_size = memory_.front().page_size;
-        if (page_size < wire::min_page_size || page_size > wire::max_page_size || !std::has_single_bit(page_size))
-            return bad("page size " + std::to_string(page_size) + " is not a power of two from " +
-                       std::to_string(wire::min_page_size) + " to " + std::to_string(wire::max_page_size));
-        std::map<RegionId, bool> seen;
-        for (const GuestMemory& m : memory_) {
-            const std::string name = "region " + std::to_string(m.region);
-            if (m.page_size != page_size) return bad(name + " has another page size than the first region");
-            if (!seen.emplace(m.region, true).second) return bad(name + " is listed twice");
-            if (m.pages >= wire::max_region_pages) return bad(name + " is too large for the wire format");
-            if (m.pages && !m.host) return bad(name + " has no host address");
-        }
-        if (memory_.size() > wire::max_regions) return bad("more than " + std::to_string(wire::max_regions) + " regions");
-        return Ok{};
     }
 
     const std::vector<GuestMemory>& memory_;

@@ -8,10 +8,10 @@
 #include <bit>
 #include <cstring>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "consumers/precopy_round_rates.hpp"
+#include "consumers/precopy_socket.hpp"
 #include "consumers/precopy_stream.hpp"
 #include "consumers/precopy_token_bucket.hpp"
 #include "dtrack/precopy/wire_format.hpp"
@@ -239,6 +239,7 @@ private:
     // With credentials: the TLS handshake, before a byte of the stream.
     Step open_stream() {
         const Deadline by = std::min(deadline_, Deadline(steady::now() + options_.io_timeout));
+        if (Status s = check_connected_stream(fd_); !s) return Stop{OutcomeStatus::error, s.error().message()};
         auto stream = precopy::open_stream(fd_, options_.tls, options_.tls_peer_name, by);
         if (!stream) return Stop{OutcomeStatus::receiver_failed, stream.error().message()};
         stream_ = std::move(stream.value());
@@ -346,27 +347,19 @@ private:
 
     // --- set-up and clean-up ------------------------------------------------------------
 
+    // The shared checks (check_guest_memory), then each region against the tracker's.
     Step check_layout() const {
-        auto bad = [](std::string what) { return Stop{OutcomeStatus::error, "bad guest memory: " + what}; };
-        if (memory_.empty()) return bad("no regions to migrate");
-        const uint64_t page_size = memory_.front().page_size;
-        if (page_size < wire::min_page_size || page_size > wire::max_page_size || !std::has_single_bit(page_size))
-            return bad("page size " + std::to_string(page_size) + " is not a power of two from " +
-                       std::to_string(wire::min_page_size) + " to " + std::to_string(wire::max_page_size));
-        std::set<RegionId> seen;
+        if (Status s = check_guest_memory(memory_); !s) return Stop{OutcomeStatus::error, s.error().what};
         for (const GuestMemory& m : memory_) {
-            const std::string name = "region " + std::to_string(m.region);
-            if (m.region >= tracker_.region_count()) return bad(name + " is not a tracker region");
+            const std::string name = "bad guest memory: region " + std::to_string(m.region);
+            if (m.region >= tracker_.region_count()) return Stop{OutcomeStatus::error, name + " is not a tracker region"};
             const Region& r = tracker_.region(m.region);
-            if (!seen.insert(m.region).second) return bad(name + " is listed twice");
-            if (m.page_size != page_size) return bad(name + " has another page size than the first region");
             if (r.page_size != m.page_size || r.page_count != m.pages)
-                return bad(name + " has " + std::to_string(m.pages) + " pages of " + std::to_string(m.page_size) +
-                           " bytes, the tracker " + std::to_string(r.page_count) + " of " + std::to_string(r.page_size));
-            if (m.pages >= wire::max_region_pages) return bad(name + " is too large for the wire format");
-            if (m.pages && !m.host) return bad(name + " has no host address");
+                return Stop{OutcomeStatus::error,
+                            name + " has " + std::to_string(m.pages) + " pages of " + std::to_string(m.page_size) +
+                                " bytes, the tracker " + std::to_string(r.page_count) + " of " +
+                                std::to_string(r.page_size)};
         }
-        if (memory_.size() > wire::max_regions) return bad("more than " + std::to_string(wire::max_regions) + " regions");
         return std::nullopt;
     }
 

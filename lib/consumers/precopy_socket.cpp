@@ -2,15 +2,22 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
 
 namespace dtrack::precopy {
 
 namespace {
 
 using steady = std::chrono::steady_clock;
+
+Error not_a_connection(int err, int fd, const std::string& is) {
+    return Error{err, "fd " + std::to_string(fd) + " " + is,
+                 "pass a connected stream socket (TCP or AF_UNIX SOCK_STREAM: accept(), connect() or socketpair())"};
+}
 
 IoStatus closed(size_t done, int err = 0) { return IoStatus{IoResult::closed, err, done}; }
 
@@ -49,6 +56,21 @@ IoStatus pump(int fd, short events, size_t size, Deadline deadline, std::chrono:
 }
 
 }  // namespace
+
+Status check_connected_stream(int fd) {
+    struct stat st{};
+    if (fd < 0 || ::fstat(fd, &st) < 0) return not_a_connection(EBADF, fd, "is not an open file descriptor");
+    if (!S_ISSOCK(st.st_mode)) return not_a_connection(ENOTSOCK, fd, "is not a socket");
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return not_a_connection(EPROTOTYPE, fd, "is not a stream socket");
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) < 0)
+        return not_a_connection(ENOTCONN, fd, "is a socket that is not connected (a listening socket?)");
+    return Ok{};
+}
 
 IoStatus StreamSocket::write_all(std::span<const uint8_t> data, Deadline deadline, std::chrono::milliseconds stall,
                                  bool stop_when_readable) {

@@ -10,6 +10,12 @@
 
 namespace dtrack::precopy {
 
+// Ok when `fd` is an open, connected stream socket; else the Error says
+// which it is not (EBADF, ENOTSOCK, EPROTOTYPE, ENOTCONN). Checked before a
+// migration starts: poll() ignores a negative fd, and waiting on any of
+// these would only end at a timeout that says nothing of the cause.
+Status check_connected_stream(int fd);
+
 class StreamSocket : public Stream {
 public:
     explicit StreamSocket(int fd) : fd_(fd) {}

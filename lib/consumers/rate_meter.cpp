@@ -7,6 +7,15 @@ RateMeter::RateMeter(Tracker& tracker, const Clock& clock) : tracker_(tracker), 
 Status RateMeter::start() {
     const SyncReport r = tracker_.sync(SyncKind::background);
     if (!r.ok()) return r.errors.front();
+    // The first interval starts at this harvest, which set every source's
+    // baseline: its clock and counts are read now, not after the clearing
+    // below, which takes its time on a large region (a sanitizer's shadow
+    // took 25 s, and the first interval's rates came out 50 times too high).
+    last_ = clock_.now();
+    const Counters c = tracker_.counters();
+    vcpu_pages_ = c.pages_per_vcpu();
+    lost_ = 0;
+    for (const SourceCounters& s : c.sources) lost_ += s.lost;
     seen_.clear();
     for (RegionId id = 0; id < tracker_.region_count(); ++id) {
         // The pages dirtied before the first interval are not its rate.
@@ -14,11 +23,6 @@ Status RateMeter::start() {
         if (!cleared) return cleared.error();
         seen_.emplace_back(tracker_.region(id).page_count);
     }
-    const Counters c = tracker_.counters();
-    vcpu_pages_ = c.pages_per_vcpu();
-    lost_ = 0;
-    for (const SourceCounters& s : c.sources) lost_ += s.lost;
-    last_ = clock_.now();
     return Ok{};
 }
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "dtrack/process_memory.hpp"
+
 namespace dtrack {
 
 std::string who(const TargetProcess& t) { return "pid " + std::to_string(t.pid) + " (" + t.comm + ")"; }
@@ -112,7 +114,12 @@ void add_vcpu_view(TargetMethod& setup, const TargetProcess& t) {
                         "start the VMM with the dirty ring (QEMU: -accel kvm,dirty-ring-size=4096; dtvm: --track ring)"};
         return;
     }
-    auto faults = ThreadWriteFaults::attach(t.pid);
+    // Where the process re-protects memory (userfaultfd WP: a process-backend
+    // VMM's guest RAM) only the faults there are pages newly dirtied; a
+    // thread's stack or a runtime's pages are not guest pages.
+    auto write_protected = write_protected_ranges(t.pid);
+    auto faults = ThreadWriteFaults::attach(
+        t.pid, {.ranges = write_protected ? std::move(*write_protected) : std::vector<AddressRange>{}});
     if (!faults) {
         const Error& e = faults.error();
         setup.no_vcpu_view = Error{e.errno_value, "per-vCPU rates need each thread's write faults, counted by eBPF: " +

@@ -1,6 +1,7 @@
 #include "dtrack/tracker.hpp"
 
 #include <cerrno>
+#include <string>
 #include <utility>
 
 namespace dtrack {
@@ -24,15 +25,47 @@ std::vector<uint64_t> Counters::pages_per_vcpu() const {
     return total;
 }
 
+namespace {
+
+// A memslot id KVM can have: address space 0 or 1, a slot id below 32768.
+Status check_memslot_id(const Region& region) {
+    const uint32_t space = region.slot >> 16, id = region.slot & 0xFFFF;
+    if (space < Tracker::max_address_spaces && id < Tracker::max_slot_ids) return Ok{};
+    return Error{EINVAL,
+                 "region '" + region.name + "': memslot " + std::to_string(region.slot) + " (address space " +
+                     std::to_string(space) + ", slot id " + std::to_string(id) + ") is not one KVM can have",
+                 "set Region::slot to address space << 16 | slot id, with address space 0 or 1 and a slot id "
+                 "below " + std::to_string(Tracker::max_slot_ids)};
+}
+
+// A range whose last byte lies within the 64-bit address space: end() and
+// contains() would wrap otherwise, and no page of it could be found.
+Status check_extent(const Region& region) {
+    uint64_t bytes = 0, last = 0;
+    if (!__builtin_mul_overflow(region.page_count, region.page_size, &bytes) &&
+        (bytes == 0 || !__builtin_add_overflow(region.base, bytes - 1, &last)))
+        return Ok{};
+    return Error{EINVAL,
+                 "region '" + region.name + "': " + std::to_string(region.page_count) + " pages of " +
+                     std::to_string(region.page_size) + " bytes from " + std::to_string(region.base) +
+                     " run past the end of the 64-bit address space",
+                 "pass the range's real base and page count"};
+}
+
+}  // namespace
+
 Result<RegionId> Tracker::add_region(Region region) {
+    if (Status s = check_extent(region); !s) return s.error();
     if (region.space == AddressSpace::guest_physical) {
-        const uint32_t space = region.slot >> 16, id = region.slot & 0xFFFF;
-        if (space >= max_address_spaces || id >= max_slot_ids)
+        if (Status s = check_memslot_id(region); !s) return s.error();
+        // A source files each slot's dirty pages under one region: the
+        // other region of a slot listed twice would never get a dirty bit.
+        RegionId first = 0;
+        if (find_slot(region.slot, &first))
             return Error{EINVAL,
-                         "region '" + region.name + "': memslot " + std::to_string(region.slot) + " (address space " +
-                             std::to_string(space) + ", slot id " + std::to_string(id) + ") is not one KVM can have",
-                         "set Region::slot to address space << 16 | slot id, with address space 0 or 1 and a slot id "
-                         "below " + std::to_string(max_slot_ids)};
+                         "region '" + region.name + "': memslot " + std::to_string(region.slot) +
+                             " is already region " + std::to_string(first) + " ('" + regions_[first].region.name + "')",
+                         "add each memslot once"};
     }
     regions_.emplace_back(std::move(region));
     std::lock_guard lock(counters_mutex_);

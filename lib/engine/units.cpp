@@ -3,22 +3,39 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace dtrack {
 
 namespace {
 
-// Splits "256M" into 256 and "M"; fails on anything that is not a number first.
-bool split_number(const std::string& text, double& number, std::string& suffix) {
-    size_t used = 0;
-    try {
-        number = std::stod(text, &used);
-    } catch (...) {
-        return false;
+// How many leading characters of `text` form a decimal number (12, 1.5,
+// .5, 1e10); 0 when none do. strtod alone would also read hex ("0x10s" as
+// 16 s); here "0x10s" is 0 and the unit "x10s", which no parser has.
+size_t decimal_length(const std::string& text) {
+    const auto digits_from = [&](size_t i) {
+        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+        return i;
+    };
+    size_t end = digits_from(0);
+    const size_t integer_digits = end;
+    if (end < text.size() && text[end] == '.') end = digits_from(end + 1);
+    if (integer_digits == 0 && end <= 1) return 0;  // no digit at all
+    if (end < text.size() && (text[end] == 'e' || text[end] == 'E')) {
+        size_t exponent = end + 1;
+        if (exponent < text.size() && (text[exponent] == '+' || text[exponent] == '-')) ++exponent;
+        if (const size_t exponent_end = digits_from(exponent); exponent_end > exponent) end = exponent_end;
     }
-    if (!std::isdigit(static_cast<unsigned char>(text[0])) && text[0] != '.') return false;
+    return end;
+}
+
+// Splits "256M" into 256 and "M"; fails on anything that is not a decimal number first.
+bool split_number(const std::string& text, double& number, std::string& suffix) {
+    const size_t used = decimal_length(text);
+    if (used == 0) return false;
+    number = std::strtod(text.substr(0, used).c_str(), nullptr);
     suffix = text.substr(used);
-    return number >= 0 && std::isfinite(number);
+    return std::isfinite(number);
 }
 
 std::string prefix(const std::string& option) { return option.empty() ? "" : option + ": "; }
@@ -74,7 +91,8 @@ Result<uint64_t> parse_count(const std::string& text, const std::string& option)
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const std::string& option) {
     double n;
     std::string s;
-    if (!split_number(text, n, s)) return bad(option, "duration", text, "10s, 500ms or 2m");
+    const char* forms = "10s, 500ms or 2m: a decimal number and ns, us, ms, s, m or h (s when none)";
+    if (!split_number(text, n, s)) return bad(option, "duration", text, forms);
     double ns_per_unit;
     if (s.empty() || s == "s") ns_per_unit = 1e9;
     else if (s == "ms") ns_per_unit = 1e6;
@@ -82,7 +100,7 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const s
     else if (s == "ns") ns_per_unit = 1;
     else if (s == "m" || s == "min") ns_per_unit = 60e9;
     else if (s == "h") ns_per_unit = 3600e9;
-    else return bad(option, "duration", text, "10s, 500ms or 2m");
+    else return bad(option, "duration", text, forms);
     const double ns = std::round(n * ns_per_unit);
     if (ns >= two_to_63) return too_large(option, text, "292 years (2^63 - 1 ns)");
     return std::chrono::nanoseconds(static_cast<int64_t>(ns));

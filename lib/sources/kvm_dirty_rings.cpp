@@ -26,7 +26,8 @@ Result<std::unique_ptr<KvmDirtyRings>> KvmDirtyRings::enable(int vm_fd, uint32_t
     for (uint32_t cap : caps) {
         if (cap == KVM_CAP_DIRTY_LOG_RING_ACQ_REL && !acq_rel) continue;
         const int max_bytes = ::ioctl(vm_fd, KVM_CHECK_EXTENSION, cap);
-        if (max_bytes <= 0) {
+        if (max_bytes < 0) return kvm::vm_fd_error(vm_fd, "KVM_CHECK_EXTENSION(dirty ring)", errno);
+        if (max_bytes == 0) {
             last = Error{ENOTSUP, "the kernel has no KVM dirty ring (KVM_CAP_DIRTY_LOG_RING)",
                          "track with the dirty log instead (KvmLogSource), or use a kernel >= 5.11; see "
                          "kconfig-notes/kvm-dirty-ring.md"};

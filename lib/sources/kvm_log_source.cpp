@@ -16,8 +16,10 @@ namespace dtrack {
 
 Result<std::unique_ptr<KvmLogSource>> KvmLogSource::enable(int vm_fd, Tracker& tracker, KvmLogOptions options) {
     bool manual = false;
+    // Asked even without manual_protect: it also proves vm_fd is a VM's.
+    const int flags = ::ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+    if (flags < 0) return kvm::vm_fd_error(vm_fd, "KVM_CHECK_EXTENSION(MANUAL_DIRTY_LOG_PROTECT2)", errno);
     if (options.manual_protect) {
-        const int flags = ::ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
         const int want = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET;
         if (flags > 0 && (flags & want) == want) {
             kvm_enable_cap ec{};

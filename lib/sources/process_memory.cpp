@@ -52,11 +52,10 @@ bool target_uids(pid_t pid, uid_t& real, uid_t& effective) {
     return false;
 }
 
-}  // namespace
-
-Result<std::vector<Mapping>> read_process_maps(pid_t pid) {
+// The whole of /proc/PID/`file`; errors say no process or which rule refused.
+Result<std::string> read_proc_file(pid_t pid, const char* file) {
     if (pid <= 0) return Error{EINVAL, "pid " + std::to_string(pid) + " is not a process id", "give a PID > 0"};
-    const std::string path = proc_path(pid, "maps");
+    const std::string path = proc_path(pid, file);
     // open(2) rather than a stream: its errno tells "no process" from "no permission".
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) {
@@ -77,11 +76,37 @@ Result<std::vector<Mapping>> read_process_maps(pid_t pid) {
         }
         text.append(buf, size_t(n));
     }
+    return text;
+}
+
+}  // namespace
+
+Result<std::vector<Mapping>> read_process_maps(pid_t pid) {
+    auto text = read_proc_file(pid, "maps");
+    if (!text) return text.error();
     std::vector<Mapping> out;
-    std::istringstream lines(text);
+    std::istringstream lines(*text);
     for (std::string line; std::getline(lines, line);) {
         Mapping m;
         if (parse_maps_line(line, m)) out.push_back(std::move(m));
+    }
+    return out;
+}
+
+Result<std::vector<AddressRange>> write_protected_ranges(pid_t pid) {
+    auto text = read_proc_file(pid, "smaps");
+    if (!text) return text.error();
+    std::vector<AddressRange> out;
+    std::istringstream lines(*text);
+    Mapping vma;  // the mapping whose fields follow: its first line is as in maps
+    for (std::string line; std::getline(lines, line);) {
+        if (Mapping next; parse_maps_line(line, next)) {
+            vma = next;
+        } else if (line.rfind("VmFlags:", 0) == 0) {
+            std::istringstream flags(line.substr(8));
+            for (std::string flag; flags >> flag;)
+                if (flag == "uw") out.push_back({vma.start, vma.end});
+        }
     }
     return out;
 }

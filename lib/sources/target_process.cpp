@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace dtrack {
@@ -26,10 +27,11 @@ bool in_initial_pid_namespace() {
 
 namespace {
 
-// Tgid and NSpid from /proc/PID/status.
+// Tgid, NSpid and Threads from /proc/PID/status.
 struct StatusIds {
     pid_t tgid = 0;
     std::vector<pid_t> nspid;
+    int threads = 0;
 };
 
 StatusIds read_status_ids(const fs::path& proc) {
@@ -40,10 +42,60 @@ StatusIds read_status_ids(const fs::path& proc) {
         std::string key;
         in >> key;
         if (key == "Tgid:") in >> ids.tgid;
+        if (key == "Threads:") in >> ids.threads;
         if (key == "NSpid:")
             for (pid_t p; in >> p;) ids.nspid.push_back(p);
     }
     return ids;
+}
+
+// From /proc/PID/stat: the state letter, the parent, and whether the kernel
+// runs it (PF_KTHREAD in the flags). The fields after the last ')' (the
+// command name may hold any byte) are: state ppid pgrp session tty_nr tpgid flags.
+struct StatFields {
+    char state = '?';
+    pid_t ppid = 0;
+    bool kernel_thread = false;
+};
+
+StatFields read_stat(const fs::path& proc) {
+    std::ifstream file(proc / "stat");
+    const std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    StatFields f;
+    const size_t name_end = stat.rfind(')');
+    if (name_end == std::string::npos) return f;
+    std::istringstream in(stat.substr(name_end + 1));
+    long long pgrp = 0, session = 0, tty = 0, tpgid = 0;
+    unsigned long long flags = 0;
+    if (in >> f.state >> f.ppid >> pgrp >> session >> tty >> tpgid >> flags) {
+        constexpr unsigned long long pf_kthread = 0x00200000;  // include/linux/sched.h
+        f.kernel_thread = flags & pf_kthread;
+    }
+    return f;
+}
+
+// A kernel thread or a zombie has no user memory: say which, rather than
+// find no pages to track. A process whose main thread exited is a zombie
+// with threads: /proc/PID shows none of the memory they still use.
+Status check_has_user_memory(pid_t pid, const fs::path& proc, int threads) {
+    const StatFields stat = read_stat(proc);
+    std::string comm;
+    std::getline(std::ifstream(proc / "comm"), comm);
+    const std::string who = "pid " + std::to_string(pid) + " (" + comm + ")";
+    if (stat.kernel_thread)
+        return Error{EINVAL, who + " is a kernel thread: it has no user memory to dirty",
+                     "give the pid of a user process (a VMM: pidof qemu-system-x86_64)"};
+    if ((stat.state == 'Z' || stat.state == 'X') && threads > 1)
+        return Error{ESRCH,
+                     who + "'s main thread has exited (a zombie) while " + std::to_string(threads - 1) +
+                         " other threads run on: /proc/" + std::to_string(pid) + " shows none of their memory",
+                     "dtrack measures a process through its main thread, so this one cannot be measured"};
+    if (stat.state == 'Z' || stat.state == 'X')
+        return Error{ESRCH,
+                     who + " is a zombie: it has exited and its parent (pid " + std::to_string(stat.ppid) +
+                         ") has not reaped it, so it has no memory left",
+                     "give a running process; the zombie goes once its parent waits for it"};
+    return Ok{};
 }
 
 }  // namespace
@@ -64,6 +116,7 @@ Result<TargetProcess> inspect_process(pid_t pid) {
                          comm + "), not a process: dirty pages belong to the process's memory",
                      "give the process id " + std::to_string(ids.tgid) + " instead"};
     }
+    if (Status s = check_has_user_memory(pid, proc, ids.threads); !s) return s.error();
     TargetProcess t;
     t.pid = pid;
     t.namespace_pids = ids.nspid;

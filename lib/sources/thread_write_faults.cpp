@@ -1,17 +1,52 @@
 #include "dtrack/thread_write_faults.hpp"
 
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
 #include "sources/thread_write_faults_program.hpp"
 #include "sources/tracepoint_hooks.hpp"
 
 namespace dtrack {
 
+static_assert(ThreadWriteFaultsOptions::max_ranges == DTRACK_MAX_FAULT_RANGES);
+
 namespace {
 
+using FaultRanges = std::vector<dtrack_fault_range>;
+
+std::string hex(uint64_t v) {
+    char text[24];
+    std::snprintf(text, sizeof text, "0x%" PRIx64, v);
+    return text;
+}
+
+// The ranges sorted, with overlapping and adjacent ones merged, as the
+// program scans them; an Error for an empty one or too many.
+Result<FaultRanges> program_ranges(std::vector<AddressRange> ranges) {
+    std::sort(ranges.begin(), ranges.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
+    FaultRanges merged;
+    for (const AddressRange& r : ranges) {
+        if (r.begin >= r.end)
+            return Error{EINVAL, "address range [" + hex(r.begin) + ", " + hex(r.end) + ") is empty",
+                         "give each range's first byte and the byte after its last"};
+        if (!merged.empty() && r.begin <= merged.back().end) merged.back().end = std::max<uint64_t>(merged.back().end, r.end);
+        else merged.push_back({r.begin, r.end});
+    }
+    if (merged.size() > ThreadWriteFaultsOptions::max_ranges)
+        return Error{EINVAL,
+                     std::to_string(merged.size()) + " separate address ranges, more than the " +
+                         std::to_string(ThreadWriteFaultsOptions::max_ranges) + " the write-fault filter holds",
+                     "give the ranges of the tracked memory only, or none to count every write fault"};
+    return merged;
+}
+
 // One rung of the ladder: open, configure, load, attach.
-Result<std::unique_ptr<ThreadWriteFaultsProgram>> hook_with(HookFamily family, pid_t pid, uint32_t max_threads) {
+Result<std::unique_ptr<ThreadWriteFaultsProgram>> hook_with(HookFamily family, pid_t pid, uint32_t max_threads,
+                                                            const FaultRanges& ranges) {
     auto program = ThreadWriteFaultsProgram::open();
     if (!program) return program.error();
-    if (Status s = program.value()->configure(pid, max_threads, family); !s) return s.error();
+    if (Status s = program.value()->configure(pid, max_threads, family, ranges); !s) return s.error();
     if (Status s = program.value()->load(); !s) return s.error();
     if (Status s = program.value()->attach(); !s) return s.error();
     return std::move(program.value());
@@ -21,11 +56,13 @@ Result<std::unique_ptr<ThreadWriteFaultsProgram>> hook_with(HookFamily family, p
 
 Result<std::unique_ptr<ThreadWriteFaults>> ThreadWriteFaults::attach(pid_t pid, ThreadWriteFaultsOptions options) {
     if (Status s = may_watch_with_bpf(pid, ""); !s) return s.error();
+    auto ranges = program_ranges(options.ranges);
+    if (!ranges) return ranges.error();
     HookLadder ladder;
     for (HookFamily family : hook_rungs(options.hooks)) {
         std::vector<std::string> notes;
         if (!ladder.prepare(family, notes)) continue;
-        auto program = hook_with(family, pid, options.max_threads);
+        auto program = hook_with(family, pid, options.max_threads, *ranges);
         if (!program) {
             ladder.failed(family, program.error(), notes);
             continue;
@@ -54,7 +91,7 @@ std::map<pid_t, uint64_t> ThreadWriteFaults::counts() const { return program_->c
 
 ThreadWriteFaultTotals ThreadWriteFaults::totals() const {
     const dtrack_thread_write_fault_totals t = program_->totals();
-    return {t.write_faults, t.unattributed};
+    return {t.write_faults, t.unattributed, t.outside_ranges};
 }
 
 }  // namespace dtrack

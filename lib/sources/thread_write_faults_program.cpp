@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <string>
 
 #include "thread_write_faults.skel.h"
 #include "common/libbpf_log.hpp"
@@ -41,11 +42,21 @@ ThreadWriteFaultsProgram::~ThreadWriteFaultsProgram() {
     if (skeleton_) thread_write_faults_bpf__destroy(skeleton_);
 }
 
-Status ThreadWriteFaultsProgram::configure(pid_t target_tgid, uint32_t max_threads, HookFamily family) {
+Status ThreadWriteFaultsProgram::configure(pid_t target_tgid, uint32_t max_threads, HookFamily family,
+                                           const std::vector<dtrack_fault_range>& ranges) {
     if (max_threads == 0)
         return Error{EINVAL, "a thread write-fault map for 0 threads", "give max_threads > 0 (4096 by default)"};
+    if (ranges.size() > DTRACK_MAX_FAULT_RANGES)
+        return Error{EINVAL, std::to_string(ranges.size()) + " address ranges, more than the program's " +
+                                 std::to_string(DTRACK_MAX_FAULT_RANGES),
+                     "give fewer ranges"};
     family_ = family;
     skeleton_->rodata->target_tgid = static_cast<__u32>(target_tgid);
+    skeleton_->rodata->range_count = static_cast<__u32>(ranges.size());
+    for (size_t i = 0; i < ranges.size(); ++i) {
+        skeleton_->rodata->ranges[i].begin = ranges[i].begin;
+        skeleton_->rodata->ranges[i].end = ranges[i].end;
+    }
     if (int rc = bpf_map__set_max_entries(skeleton_->maps.faults_by_thread, max_threads); rc != 0)
         return Error{-rc, errno_error("sizing BPF map faults_by_thread", -rc).what, {}};
     for (HookFamily f : {HookFamily::raw_tracepoint, HookFamily::tracepoint})
@@ -104,7 +115,7 @@ std::map<pid_t, uint64_t> ThreadWriteFaultsProgram::counts() const {
 dtrack_thread_write_fault_totals ThreadWriteFaultsProgram::totals() const {
     if (!loaded_) return {};
     const dtrack_thread_write_fault_totals& t = skeleton_->bss->totals;
-    return {load_relaxed(t.write_faults), load_relaxed(t.unattributed)};
+    return {load_relaxed(t.write_faults), load_relaxed(t.unattributed), load_relaxed(t.outside_ranges)};
 }
 
 int ThreadWriteFaultsProgram::program_fd() const {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "dtrack/error.hpp"
 #include "sources/tracepoint_hooks.hpp"
@@ -33,8 +34,11 @@ public:
     ThreadWriteFaultsProgram& operator=(const ThreadWriteFaultsProgram&) = delete;
 
     // Before load: the target (as the initial PID namespace numbers it), how
-    // many threads the map holds, and which entry point loads.
-    Status configure(pid_t target_tgid, uint32_t max_threads, HookFamily family);
+    // many threads the map holds, which entry point loads, and the ranges
+    // whose faults count (sorted, disjoint, at most DTRACK_MAX_FAULT_RANGES;
+    // none: all).
+    Status configure(pid_t target_tgid, uint32_t max_threads, HookFamily family,
+                     const std::vector<dtrack_fault_range>& ranges = {});
     Status load();
     // Hooks exceptions:page_fault_user; ENOENT (not x86) says so.
     Status attach();

@@ -5,6 +5,15 @@
 
 namespace dtrack {
 
+std::vector<AddressRange> tracked_ranges(const Tracker& tracker) {
+    std::vector<AddressRange> ranges;
+    for (RegionId id = 0; id < tracker.region_count(); ++id) {
+        const Region& r = tracker.region(id);
+        if (r.space == AddressSpace::host_virtual && r.page_count) ranges.push_back({r.base, r.end()});
+    }
+    return ranges;
+}
+
 VcpuThreadFaultSource::VcpuThreadFaultSource(const ThreadWriteFaults& faults, std::vector<pid_t> vcpu_threads)
     : faults_(faults) {
     set_vcpu_threads(std::move(vcpu_threads));

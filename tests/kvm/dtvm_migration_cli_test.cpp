@@ -207,6 +207,33 @@ TEST_P(DtvmMigrationCliFaults, NoReceiverIsAClearError) {
     EXPECT_NE(bad.output.find("tcp://127.0.0.1:4444"), std::string::npos) << bad.output;
 }
 
+// A cap under the receiver's floor (64 KiB/s over 10 s) would be cut off
+// after 10 s with a fix only the receiver's library options can apply: it
+// is refused before the source connects; the floor itself is a valid cap.
+TEST(DtvmMigrationCliBandwidth, ACapUnderTheReceiversFloorIsRefusedBeforeConnecting) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    Incoming in("--mem 64M --backend process");
+    ASSERT_GT(in.port(), 0) << in.output();
+    const std::string source = "timeout 8 " + binary("dtvm") + " --backend process --mem 64M --wss 16M --warmup 0" +
+                               " --migrate-to tcp://127.0.0.1:";
+    const auto under = run(source + std::to_string(in.port()) + " --bandwidth 32K 2>&1");
+    EXPECT_EQ(under.exit_code, 2) << under.output;
+    EXPECT_NE(under.output.find("--bandwidth 32.0 KiB/s is under the 64.0 KiB/s a dtvm --incoming receiver requires"),
+              std::string::npos)
+        << under.output;
+    EXPECT_NE(under.output.find("use --bandwidth 64K or more, or 0 for no cap"), std::string::npos) << under.output;
+    // Nothing connected: the receiver still waits for its one migration.
+    EXPECT_EQ(::kill(in.pid(), 0), 0) << in.output();
+    ::kill(in.pid(), SIGTERM);
+    in.finish();
+    EXPECT_EQ(in.output().find("migration refused"), std::string::npos) << in.output();
+
+    // The floor is accepted: it gets as far as connecting (nothing listens on port 1).
+    const auto at_floor = run(source + "1 --bandwidth 64K 2>&1");
+    EXPECT_EQ(at_floor.exit_code, 4) << at_floor.output;
+    EXPECT_NE(at_floor.output.find("dtvm --incoming"), std::string::npos) << at_floor.output;
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliFaults,
                          testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
                          [](const auto& info) { return dtvm::backend_name(info.param); });

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "support/backends.hpp"
+#include "support/test_seed.hpp"
 #include "oracle.hpp"
 
 namespace {
@@ -58,20 +59,14 @@ uint64_t rate_per_vcpu(uint64_t wss_pages, uint32_t vcpus) {
     return uint64_t(double(wss_pages / vcpus) / 2 / longest_epoch_s);
 }
 
-// DTRACK_SEED=N replays a run (the seed is printed at the start of each case).
-uint64_t case_seed() {
-    if (const char* s = std::getenv("DTRACK_SEED")) return std::strtoull(s, nullptr, 0);
-    return std::random_device{}();
-}
 
 class Oracle : public testing::TestWithParam<Case> {};
 
 TEST_P(Oracle, NoWrittenPageIsLost) {
     const Case c = GetParam();
     DTRACK_REQUIRE_BACKEND(c.backend);
-    const uint64_t seed = case_seed();
+    const uint64_t seed = dtrack_test::test_seed(std::random_device{}());  // a fresh one each run
     std::mt19937_64 rng(seed);
-    std::printf("  seed %llu (replay: DTRACK_SEED=%llu)\n", (unsigned long long)seed, (unsigned long long)seed);
     SCOPED_TRACE("seed " + std::to_string(seed) + " (replay with DTRACK_SEED=" + std::to_string(seed) + ")");
 
     // 3 slots; 256 MiB + 5 pages makes the last slot an odd number of pages.

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <vector>
@@ -118,6 +120,8 @@ TEST(RateCli, BadTargetsGetAClearMessageAndExitCode2) {
         {rate(idle.pid(), "--method uffd"), "there is no --method uffd"},
         {rate(idle.pid(), "--method psychic"), "use auto, bpf or sample"},
         {rate(idle.pid(), "--interval never"), "'never' is not a duration"},
+        {rate(idle.pid(), "--interval 0x10s"), "--interval: '0x10s' is not a duration; fix: write it like 10s, 500ms or "
+                                               "2m: a decimal number and ns, us, ms, s, m or h"},
         {rate(idle.pid(), "--interval 1e10"), "--interval: '1e10' is too large: at most 292 years"},
         {rate(idle.pid(), "--downtime 1e99"), "--downtime: '1e99' is too large"},
         {rate(idle.pid(), "--bandwidth 1e30"), "--bandwidth: '1e30' is too large: at most 16 EiB"},
@@ -150,6 +154,50 @@ TEST(RateCli, AThreadIdIsRefusedNamingItsProcess) {
     }
     done = true;
     t.join();
+}
+
+// The first kernel thread in /proc (kthreadd, pid 2, where this test sees
+// the host's processes), or 0: its flags in /proc/PID/stat hold PF_KTHREAD.
+pid_t a_kernel_thread() {
+    for (pid_t pid = 2; pid < 200; ++pid) {
+        std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+        const std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+        const size_t name_end = stat.rfind(')');
+        if (name_end == std::string::npos) continue;
+        std::istringstream fields(stat.substr(name_end + 1));
+        std::string skip;
+        unsigned long long flags = 0;
+        for (int i = 0; i < 6; ++i) fields >> skip;
+        if (fields >> flags && (flags & 0x00200000)) return pid;
+    }
+    return 0;
+}
+
+// A kernel thread and a zombie pass kill(pid, 0) and have a /proc entry, but
+// no user memory: each is refused saying what it is, not "no pages to track".
+TEST(RateCli, AKernelThreadOrAZombieIsRefusedSayingWhatItIs) {
+    const pid_t kthread = a_kernel_thread();
+    const pid_t zombie = ::fork();
+    if (zombie == 0) ::_exit(0);
+    ASSERT_GT(zombie, 0);
+    siginfo_t exited{};
+    ASSERT_EQ(::waitid(P_PID, zombie, &exited, WEXITED | WNOWAIT), 0);  // exited, and left unreaped
+    for (const char* method : {"auto", "sample"}) {
+        const auto z = run(rate(zombie, std::string("--method ") + method + " --count 1 --interval 100ms"));
+        EXPECT_EQ(z.exit_code, 2) << method << ": " << z.output;
+        EXPECT_NE(z.output.find("pid " + std::to_string(zombie) + " (dtrack_tests) is a zombie: it has exited and its "
+                                "parent (pid " + std::to_string(::getpid()) + ") has not reaped it"),
+                  std::string::npos)
+            << method << ": " << z.output;
+        if (kthread == 0) continue;
+        const auto k = run(rate(kthread, std::string("--method ") + method + " --count 1 --interval 100ms"));
+        EXPECT_EQ(k.exit_code, 2) << method << ": " << k.output;
+        EXPECT_NE(k.output.find("pid " + std::to_string(kthread) + " ("), std::string::npos) << k.output;
+        EXPECT_NE(k.output.find(") is a kernel thread: it has no user memory to dirty"), std::string::npos)
+            << method << ": " << k.output;
+    }
+    ::waitpid(zombie, nullptr, 0);
+    if (kthread == 0) GTEST_SKIP() << "no kernel thread is visible in this PID namespace (the zombie was checked)";
 }
 
 // Inside a PID namespace of its own, dtrack's PIDs are not the ones the
@@ -250,6 +298,30 @@ TEST(RateCli, QuotaShowsEachThreadsRateAndMarksTheOnesALimitWouldSlow) {
         EXPECT_FALSE(s["over_quota"].get<bool>()) << line;
         EXPECT_GT(s["pages_per_s"].get<double>(), 0) << "the slow thread dirties pages too: " << line;
         EXPECT_EQ(j["vcpus_over_quota"], json::array({f["vcpu"]})) << line;
+    }
+}
+
+// A thread that writes 500 pages/s of the memory its process write-protects
+// again and faults 8000 times a second on a scratch buffer nobody tracks (as
+// a runtime's own pages or a sanitizer's shadow do): only the first are
+// pages it dirtied, so it is under a quota of 2000. Counting every write
+// fault, it was OVER.
+TEST(RateCli, QuotaCountsOnlyTheWriteFaultsInTheMemoryTheProcessWriteProtects) {
+    DTRACK_REQUIRE_BPF();
+    dtrack_test::PacedWriterChild child({{.name = "vcpu-busy", .pages_per_s = 500, .untracked_pages_per_s = 8000}});
+    if (!child.failure().empty()) GTEST_SKIP() << "the writing child cannot run here: " << child.failure();
+    const auto r = run(rate(child.pid(), "--quota 2000 --json --interval 500ms --count 3"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const std::vector<json> intervals = json_lines(r.output);
+    ASSERT_EQ(intervals.size(), 3u) << r.output;
+    for (const json& j : intervals) {
+        const std::string line = j.dump();
+        const auto busy = std::find_if(j["vcpus"].begin(), j["vcpus"].end(),
+                                       [&](const json& v) { return v.value("tid", 0) == child.tids()[0]; });
+        ASSERT_NE(busy, j["vcpus"].end()) << line;
+        EXPECT_GT((*busy)["pages_per_s"].get<double>(), 0) << line;
+        EXPECT_LT((*busy)["pages_per_s"].get<double>(), 2000) << "its scratch faults counted: " << line;
+        EXPECT_FALSE((*busy)["over_quota"].get<bool>()) << line;
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include "support/as_nobody.hpp"
 #include "support/dirty_pages.hpp"
+#include "support/test_seed.hpp"
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -41,10 +42,12 @@ constexpr uint64_t page_size = 4096;
 class WriterChild {
 public:
     // `huge`: the buffer asks for transparent huge pages (MADV_HUGEPAGE), as
-    // QEMU does for guest RAM: one read fault there allocates 2 MiB.
-    explicit WriterChild(uint64_t pages, bool huge = false) : pages_(pages) {
-        void* p = ::mmap(nullptr, pages * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) return;
+    // QEMU does for guest RAM: one read fault there allocates 2 MiB. `at`:
+    // the buffer's address (not ok() when it is taken), else the kernel's choice.
+    explicit WriterChild(uint64_t pages, bool huge = false, void* at = nullptr) : pages_(pages) {
+        void* p = ::mmap(at, pages * page_size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED_NOREPLACE : 0), -1, 0);
+        if (p == MAP_FAILED || (at && p != at)) return;
         base_ = static_cast<char*>(p);
         if (huge) ::madvise(p, pages * page_size, MADV_HUGEPAGE);
         int to_child[2], to_parent[2];
@@ -365,23 +368,33 @@ TEST(SampleSource, SampleSizeAndEstimateArithmetic) {
     EXPECT_NEAR(half.bound / 1000000, 0.049, 0.001);
 }
 
+// Chance decides each trial's sample (a hash of the page's address and the
+// sampler's seed) and its written pages, so the test is seeded: the seed
+// chooses both, and the buffer sits at a fixed address (ASLR moved it, and
+// with it the sample: 2 runs in 300 failed, a bound 1.105x max_error). The
+// claims hold for most seeds, not all: of DTRACK_SEED=1..1000, 986 passed;
+// in the 14 others one trial drew a small sample and its bound passed 1.1x
+// max_error. The interval held in 184 to 200 trials, 193 on average; seed
+// 1 (this one) 192.
 TEST(SampleSource, SampleEstimateHoldsTheTrueCountWithinItsBound) {
     constexpr uint64_t pages = 8192;
     constexpr int trials = 200;
     constexpr double max_error = 0.05;
-    WriterChild child(pages);
-    ASSERT_TRUE(child.ok());
+    const uint64_t seed = dtrack_test::test_seed(1);
+    SCOPED_TRACE("seed " + std::to_string(seed) + " (replay with DTRACK_SEED=" + std::to_string(seed) + ")");
+    WriterChild child(pages, false, reinterpret_cast<void*>(uintptr_t(1) << 30));
+    ASSERT_TRUE(child.ok()) << "the buffer's fixed address (1 GiB) is taken";
     std::set<uint64_t> all;  // every page present: the population is the whole buffer
     for (uint64_t p = 0; p < pages; ++p) all.insert(p);
     child.write_pages(all);
-    std::mt19937_64 rng(12345);  // the written sets; each trial's sample has its own seed
+    std::mt19937_64 rng(seed);  // the written sets, and each trial's sample seed
     int held = 0;
     double worst_miss = 0;
     for (int t = 0; t < trials; ++t) {
         Tracker tracker;
         const RegionId id = tracker.add_region(child.region()).value();
         auto source = SampleSource::track(tracker, child.pid(), {id},
-                                          {.mode = SampleMode::sample, .max_error = max_error, .seed = uint64_t(t) + 1});
+                                          {.mode = SampleMode::sample, .max_error = max_error, .seed = rng() | 1});
         ASSERT_TRUE(source.ok()) << source.error().message();
         SampleSource& sampler = static_cast<SampleSource&>(tracker.add_source(std::move(*source)));
         ASSERT_EQ(sampler.name(), "hash-sample");

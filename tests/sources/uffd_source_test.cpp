@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "dtrack/process_memory.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/uffd_source.hpp"
 
@@ -64,6 +66,31 @@ TEST(UffdSource, ReportsExactlyTheWrittenPagesThenOnlyNewOnes) {
     EXPECT_EQ(take_dirty(tracker, id), std::set<uint64_t>{7});
     EXPECT_GE(uffd.scan_calls(), 5u);
     EXPECT_FALSE(uffd.opened_with().empty());
+}
+
+// From outside, the kernel shows which memory a process arms for
+// write-protection (VmFlags uw): exactly what UffdSource tracks, and not a
+// buffer beside it (ThreadWriteFaults counts a thread's faults there only).
+TEST(UffdSource, WriteProtectedRangesFindItsMemoryFromOutside) {
+    Buffer tracked(64), beside(64);
+    ASSERT_NE(tracked.base, nullptr);
+    ASSERT_NE(beside.base, nullptr);
+    const auto holds = [](const std::vector<AddressRange>& ranges, const Buffer& b) {
+        return std::count_if(ranges.begin(), ranges.end(), [&](const AddressRange& r) {
+            return r.begin <= b.address() && b.address() + b.pages * page_size <= r.end;
+        });
+    };
+    auto before = write_protected_ranges(::getpid());
+    ASSERT_TRUE(before.ok()) << before.error().message();
+    EXPECT_EQ(holds(*before, tracked), 0);
+    Tracker tracker;
+    const RegionId id = tracker.add_region(region_of(tracked)).value();
+    UFFD_TRACK_OR_SKIP(source, tracker, id);
+    tracker.add_source(std::move(*source));
+    auto after = write_protected_ranges(::getpid());
+    ASSERT_TRUE(after.ok()) << after.error().message();
+    EXPECT_EQ(holds(*after, tracked), 1) << "the tracked buffer, armed for write-protection";
+    EXPECT_EQ(holds(*after, beside), 0) << "the buffer beside it is not";
 }
 
 TEST(UffdSource, ScatteredWritesOverflowTheScanVectorAndAreAllFound) {

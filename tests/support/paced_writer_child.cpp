@@ -30,11 +30,28 @@ struct Report {
     pid_t tids[8] = {};
 };
 
-void write_paced(char* part, uint64_t pages_per_s) {
-    const uint64_t per_burst = std::max<uint64_t>(1, pages_per_s * burst.count() / 1000);
+// Pages per burst at `pages_per_s`.
+uint64_t burst_pages(uint64_t pages_per_s) { return pages_per_s * burst.count() / 1000; }
+
+// Writes `pages` of `scratch` and drops them again, so that each write faults.
+void fault_untracked(char* scratch, uint64_t pages) {
+    for (uint64_t i = 0; i < pages; ++i) *reinterpret_cast<volatile char*>(scratch + i * page_size) = 1;
+    ::madvise(scratch, pages * page_size, MADV_DONTNEED);
+}
+
+void write_paced(char* part, const PacedWriterChild::Writer& w) {
+    const uint64_t per_burst = std::max<uint64_t>(1, burst_pages(w.pages_per_s));
+    const uint64_t untracked = burst_pages(w.untracked_pages_per_s);
+    char* scratch = nullptr;
+    if (untracked) {
+        void* p = ::mmap(nullptr, untracked * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        scratch = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+        if (scratch) ::madvise(scratch, untracked * page_size, MADV_NOHUGEPAGE);  // a fault per page
+    }
     for (uint64_t next = 0;;) {
         for (uint64_t i = 0; i < per_burst; ++i, next = (next + 1) % pages_per_writer)
             *reinterpret_cast<volatile char*>(part + next * page_size) = 1;
+        if (scratch) fault_untracked(scratch, untracked);
         std::this_thread::sleep_for(burst);
     }
 }
@@ -71,7 +88,7 @@ void write_paced(char* part, uint64_t pages_per_s) {
         std::thread([&, w] {
             ::pthread_setname_np(::pthread_self(), writers[w].name.c_str());
             tids[w] = pid_t(::syscall(SYS_gettid));
-            write_paced(static_cast<char*>(memory) + w * pages_per_writer * page_size, writers[w].pages_per_s);
+            write_paced(static_cast<char*>(memory) + w * pages_per_writer * page_size, writers[w]);
         }).detach();
     };
     for (size_t w = 0; w < writers.size(); ++w)

@@ -4,7 +4,9 @@
 // harvests a UffdSource over the buffer every 50 ms, write-protecting it
 // again, so each of a thread's writes is a write fault: per thread, pages
 // newly dirtied. A thread never writes faster than its pace (it sleeps
-// after each burst, and never catches up on lost time).
+// after each burst, and never catches up on lost time). A writer may also
+// fault on memory nobody tracks, as a runtime's own pages do: it writes a
+// scratch buffer of its own and drops its pages again (MADV_DONTNEED).
 //
 // Killed and reaped with the object; it also dies with the test process.
 #pragma once
@@ -23,6 +25,7 @@ public:
         std::string name;        // its thread name (15 characters at most)
         uint64_t pages_per_s;    // its pace
         bool on_sigusr1 = false; // started only when the child gets SIGUSR1 (a vCPU a VMM adds later)
+        uint64_t untracked_pages_per_s = 0;  // write faults on its scratch buffer, beside its pace
     };
     explicit PacedWriterChild(std::vector<Writer> writers);
     ~PacedWriterChild();

@@ -12,6 +12,14 @@ namespace {
 
 class Script : public Source {
 public:
+    // Time that prepare_take() takes (a re-protection of a large region), or none.
+    ManualClock* clock = nullptr;
+    std::chrono::nanoseconds take_lasts{0};
+    Status prepare_take(RegionId, uint64_t, uint64_t) override {
+        if (clock) clock->advance(take_lasts);
+        return Ok{};
+    }
+
     struct Batch {
         std::vector<uint64_t> pages;
         std::vector<uint64_t> per_vcpu;
@@ -62,6 +70,30 @@ TEST(RateMeter, DistinctPagesPerIntervalAndTheWorkingSet) {
     EXPECT_EQ(b->vcpu_pages_per_s, (std::vector<double>{0.0, 2.0}));
     EXPECT_EQ(b->working_set_pages, 4u);
     EXPECT_FALSE(b->estimate);
+}
+
+// start() harvests, then clears what came before, which takes time on a
+// large region: the first interval starts at the harvest, where the sources'
+// counts start, so its length and rates cover the clearing too (they left
+// it out: 120 vCPU pages over 12 s read as 60/s).
+TEST(RateMeter, TheFirstIntervalStartsAtStartsHarvestNotAfterItsClearing) {
+    Tracker tracker;
+    ManualClock clock;
+    tracker.add_region(Region{.name = "ram", .page_size = 4096, .page_count = 1000}).value();
+    auto* script = static_cast<Script*>(&tracker.add_source(std::make_unique<Script>()));
+    script->batches = {{{1}, {0}}, {{10, 11}, {120}}};
+    script->clock = &clock;
+    script->take_lasts = 10s;
+    RateMeter meter(tracker, clock);
+    ASSERT_TRUE(meter.start().ok());
+    script->clock = nullptr;
+
+    clock.advance(2s);
+    auto a = meter.sample();
+    ASSERT_TRUE(a.ok());
+    EXPECT_DOUBLE_EQ(a->seconds, 12.0);
+    EXPECT_EQ(a->vcpu_pages_per_s, (std::vector<double>{10.0}));
+    EXPECT_DOUBLE_EQ(a->bytes_per_s, 2 * 4096 / 12.0);
 }
 
 TEST(RateMeter, EstimatesCarryTheirBound) {

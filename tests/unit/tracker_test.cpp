@@ -147,3 +147,28 @@ TEST(TrackerRegions, MemslotIdsKvmCannotHaveAreRefusedAndNothingIsAdded) {
     ASSERT_TRUE(tracker.add_region(Region{.name = "heap", .space = AddressSpace::host_virtual, .slot = ~0u}).ok());
     EXPECT_EQ(tracker.region_count(), 5u);
 }
+
+// Each source files a memslot's dirty pages under one region, so a second
+// region for the same memslot would never get a dirty bit; a range whose
+// end wraps past 2^64 has no address contains() finds.
+TEST(TrackerRegions, AMemslotTwiceOrARangePastTheAddressSpaceIsRefusedAndNothingIsAdded) {
+    Tracker tracker;
+    ASSERT_TRUE(tracker.add_region(Region{.name = "slot 3", .slot = 3, .page_count = 8}).ok());
+    Result<RegionId> twice = tracker.add_region(Region{.name = "again", .slot = 3, .base = 1 << 20, .page_count = 8});
+    ASSERT_FALSE(twice.ok()) << "memslot 3 was accepted twice";
+    EXPECT_EQ(twice.error().what, "region 'again': memslot 3 is already region 0 ('slot 3')");
+    for (AddressSpace space : {AddressSpace::guest_physical, AddressSpace::host_virtual}) {
+        Result<RegionId> wraps =
+            tracker.add_region(Region{.name = "wraps", .space = space, .slot = 4, .base = ~0ULL - 4095, .page_count = 2});
+        ASSERT_FALSE(wraps.ok()) << "a range past 2^64 was accepted";
+        EXPECT_NE(wraps.error().what.find("run past the end of the 64-bit address space"), std::string::npos)
+            << wraps.error().what;
+        Result<RegionId> huge = tracker.add_region(
+            Region{.name = "huge", .space = space, .slot = 4, .page_size = 1ULL << 32, .page_count = 1ULL << 32});
+        EXPECT_FALSE(huge.ok()) << "2^32 pages of 4 GiB were accepted";
+    }
+    EXPECT_EQ(tracker.region_count(), 1u) << "a refused region was added";
+    // The address space's last page, and the same slot id in address space 1.
+    EXPECT_TRUE(tracker.add_region(Region{.name = "top", .slot = 4, .base = ~0ULL - 4095, .page_count = 1}).ok());
+    EXPECT_TRUE(tracker.add_region(Region{.name = "smm", .slot = 1u << 16 | 3, .page_count = 8}).ok());
+}

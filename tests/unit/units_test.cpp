@@ -33,6 +33,30 @@ TEST(Units, Durations) {
     EXPECT_FALSE(parse_duration("5 parsecs").ok());
 }
 
+// strtod also reads hex, infinity and NaN: "0x10s" was 16 s and "0x1p4M"
+// 16 MiB. Only decimal numbers are numbers here, and the message names the
+// forms a duration takes.
+TEST(Units, OnlyDecimalNumbersAreAcceptedAndTheMessageNamesTheForms) {
+    for (const char* text : {"0x10s", "0X10", "0x1p4s", "inf", "nans", "+5s", " 5s", "1e", ".s", "5.5.5s"}) {
+        auto r = parse_duration(text, "--interval");
+        ASSERT_FALSE(r.ok()) << "'" << text << "' was read as " << r.value().count() << " ns";
+        EXPECT_EQ(r.error().what, "--interval: '" + std::string(text) + "' is not a duration");
+        EXPECT_NE(r.error().fix.find("a decimal number and ns, us, ms, s, m or h"), std::string::npos)
+            << r.error().message();
+    }
+    for (const char* text : {"0x10", "0x1p4M", "0x10k"}) {
+        EXPECT_FALSE(parse_size(text).ok()) << text;
+        EXPECT_FALSE(parse_count(text).ok()) << text;
+    }
+    EXPECT_EQ(*parse_duration("1.5s"), 1500ms);
+    EXPECT_EQ(*parse_duration(".5s"), 500ms);
+    EXPECT_EQ(*parse_duration("5.s"), 5s);
+    EXPECT_EQ(*parse_duration("1e3ms"), 1s);
+    EXPECT_EQ(*parse_duration("1E-3s"), 1ms);
+    EXPECT_EQ(*parse_duration("0"), 0s);
+    EXPECT_EQ(*parse_size("0.5K"), 512u);
+}
+
 TEST(Units, DirtyRatesArePagesPerSecondOrASizePerSecond) {
     EXPECT_EQ(*parse_pages_per_second("1000", 4096), 1000.0);
     EXPECT_EQ(*parse_pages_per_second("50k", 4096), 50000.0);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/tcp.hpp"
 #include "dtrack/units.hpp"
 #include "dtrack/version.hpp"
@@ -27,6 +28,20 @@ struct Typed {
     std::string tls_creds, tls_psk, tls_psk_identity = "qemu";
     std::string dirty_limit, dirty_limit_period = "1s", dirty_limit_sleep = "auto";
 };
+
+// A cap under the receiver's pace floor cannot succeed: dtvm --incoming
+// (default ReceiverOptions) cuts the sender off after its first window.
+dtrack::Status check_bandwidth(uint64_t bandwidth) {
+    const dtrack::precopy::ReceiverOptions receiver;
+    if (bandwidth == 0 || bandwidth >= receiver.min_bytes_per_s) return dtrack::Ok{};
+    const std::string floor = dtrack::format_bytes(double(receiver.min_bytes_per_s));
+    return dtrack::Error{EINVAL,
+                         "--bandwidth " + dtrack::format_bytes(double(bandwidth)) + "/s is under the " + floor +
+                             "/s a dtvm --incoming receiver requires: it ends a migration that brings less in " +
+                             std::to_string(receiver.rate_window.count() / 1000) + " s",
+                         "use --bandwidth " + std::to_string(receiver.min_bytes_per_s / 1024) +
+                             "K or more, or 0 for no cap"};
+}
 
 // --tls-creds, --tls-psk, --insecure: consistent, credentials loaded for
 // this end's role, and --incoming off loopback only with TLS or --insecure.
@@ -152,7 +167,7 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     app.add_flag("--emulated", o.vm.emulated, "run the guest under KVM's instruction emulator (slow; provokes ring jams)");
     // Migration, source side.
     app.add_option("--migrate-to", t.migrate_to, "migrate the guest's memory to a dtvm --incoming (tcp://HOST:PORT)");
-    app.add_option("--bandwidth", t.bandwidth, "migration bandwidth cap in bytes/s (e.g. 100M); 0 = none")
+    app.add_option("--bandwidth", t.bandwidth, "migration bandwidth cap in bytes/s (e.g. 100M, at least 64K); 0 = none")
         ->capture_default_str();
     app.add_option("--downtime", t.downtime, "switch over once the rest fits in this pause")->capture_default_str();
     app.add_option("--max-time", t.max_time, "give up after this long, the guest running on; 0 = never")
@@ -285,6 +300,7 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
         m.to = t.migrate_to;
         auto bw = dtrack::parse_size(t.bandwidth, "--bandwidth");
         if (!bw) return bad_input(bw.error());
+        if (dtrack::Status s = check_bandwidth(*bw); !s) return bad_input(s.error());
         auto downtime = dtrack::parse_duration(t.downtime, "--downtime");
         if (!downtime) return bad_input(downtime.error());
         auto max_time = dtrack::parse_duration(t.max_time, "--max-time");

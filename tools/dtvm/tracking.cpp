@@ -66,7 +66,8 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
             t->tracker_.add_source(std::move(uffd.value()));
         }
         if (options.vcpu_thread_faults) {
-            auto faults = dtrack::ThreadWriteFaults::attach(::getpid());
+            // Only the guest memory's faults: a vCPU thread's stack is not a guest page.
+            auto faults = dtrack::ThreadWriteFaults::attach(::getpid(), {.ranges = dtrack::tracked_ranges(t->tracker_)});
             if (!faults) {
                 dtrack::Error e = faults.error();
                 e.what = "per-vCPU dirty rates on the process backend (--dirty-limit): " + e.what;

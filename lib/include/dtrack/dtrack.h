@@ -11,8 +11,9 @@
  *   Errors: a function that can fail returns an int (or int64_t): 0 or a
  *   count on success, a negative errno on failure (-EINVAL bad argument,
  *   -ENOTSUP missing kernel feature, -ENOMEM out of memory, ...). Then
- *   dt_last_error() says what went wrong and how to fix it, in one line,
- *   and dt_last_error_fix() gives the fix alone. Both are per thread: they
+ *   dt_last_error() says what went wrong and how to fix it, in one line
+ *   that begins with the function's name ("dt_add_memslot: ..."), and
+ *   dt_last_error_fix() gives the fix alone. Both are per thread: they
  *   describe the last dt_ call of the calling thread, and every dt_ call
  *   that can fail clears them on entry. A call refused for a bad argument
  *   changes nothing. No C++ exception ever leaves this ABI (out of memory
@@ -87,7 +88,8 @@ DT_API void dt_tracker_destroy(dt_tracker *tracker);
  * errno. `name` is for messages and may be NULL. */
 
 /* A KVM memslot: `slot` as KVM numbers it (address space << 16 | id),
- * guest-physical base, 4 KiB pages (the memslot's whole page count). */
+ * guest-physical base, 4 KiB pages (the memslot's whole page count). Each
+ * slot once (-EINVAL for a second), ending within the 64-bit space. */
 DT_API int dt_add_memslot(dt_tracker *tracker, const char *name, uint32_t slot, uint64_t guest_phys_base,
                           uint64_t pages);
 /* A range of this process's memory (for the uffd source): page-aligned,
@@ -403,7 +405,10 @@ struct dt_receive_result {
 /* Receives one migration into `memory` over a connected socket (kept by the
  * caller). Blocks until done; needs no handle, so any thread may call it. 0 when the copy is complete and its digest matched; else a
  * negative errno and dt_last_error says what and where (the memory then
- * holds a partial copy: do not run it). */
+ * holds a partial copy: do not run it). Refused at once, nothing read:
+ * bad `memory` (-EINVAL, naming the entry and field), a socket_fd that is
+ * not open (-EBADF), not a socket (-ENOTSOCK), not a stream (-EPROTOTYPE) or
+ * not connected (-ENOTCONN); dt_precopy_send likewise. */
 DT_API int dt_precopy_receive(const struct dt_memory *memory, size_t regions, int socket_fd,
                               const struct dt_receive_opts *opts, struct dt_receive_result *result);
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dtrack/error.hpp"
+#include "dtrack/region.hpp"
 #include "dtrack/export.hpp"
 
 DTRACK_PUBLIC_BEGIN
@@ -35,6 +36,12 @@ struct Mapping {
 
 // The mappings of `pid`, in address order. Errors: no such process, no permission.
 Result<std::vector<Mapping>> read_process_maps(pid_t pid);
+
+// The ranges of `pid`'s memory armed for userfaultfd write-protection
+// (VmFlags "uw" in /proc/PID/smaps, Linux 5.7+), in address order: the memory
+// the process re-protects, where a thread's write fault is a page newly
+// dirtied (dtvm's process backend: its guest RAM). Empty when there is none.
+Result<std::vector<AddressRange>> write_protected_ranges(pid_t pid);
 
 // The first byte of [start, end) that no mapping in `maps` covers, or `end` when all of it is mapped.
 uint64_t first_unmapped(const std::vector<Mapping>& maps, uint64_t start, uint64_t end);

@@ -16,6 +16,11 @@ enum class AddressSpace : uint8_t {
     host_virtual,    // a range of a process's address space: `base` is a virtual address
 };
 
+// Addresses [begin, end) of a process.
+struct AddressRange {
+    uint64_t begin = 0, end = 0;
+};
+
 struct Region {
     std::string name;  // for people: "slot 0", "heap"
     AddressSpace space = AddressSpace::guest_physical;

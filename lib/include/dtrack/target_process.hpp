@@ -30,8 +30,10 @@ struct TargetProcess {
 };
 
 // Fails with a clear Error when the process does not exist or cannot be
-// inspected (no permission), and when `pid` is a thread id rather than a
-// process id (a vCPU thread from `top -H`): the error names the process.
+// inspected (no permission), when `pid` is a thread id rather than a
+// process id (a vCPU thread from `top -H`): the error names the process, and
+// when it has no user memory: a kernel thread, or a zombie (exited, not yet
+// reaped by its parent).
 Result<TargetProcess> inspect_process(pid_t pid);
 
 // One thread of a process: its thread id and its name (QEMU names its vCPU

@@ -15,16 +15,19 @@
 //
 // A BPF program (bpf/thread_write_faults.bpf.c) on exceptions:page_fault_user
 // (x86), filtered on the process, adds the faults with the write bit
-// (error_code bit 1) under the faulting thread's id in a hash map of
-// `max_threads` entries. A thread the full map has no room for is counted in
+// (error_code bit 1) at an address in `ranges` (the memory a tracker
+// re-protects; all of it when none are given) under the faulting thread's id
+// in a hash map of `max_threads` entries. Faults outside the ranges are
+// counted in totals().outside_ranges only. A thread the full map has no room for is counted in
 // totals().unattributed, never dropped silently. Entries are never removed:
 // a thread's count stays after it exits (and a reused thread id counts on).
 //
 // What a write fault is not: a write (later writes to the page do not fault
 // until it is protected again), nor always a tracked page. A thread also
-// faults when it first touches new memory (its stack, a fresh malloc arena)
-// or writes to a page shared copy-on-write, and the kernel may fault twice on
-// one page (a write racing a re-protection). Writes the kernel makes on the
+// faults when it first touches new memory (its stack, a fresh malloc arena, a
+// sanitizer's shadow) or writes to a page shared copy-on-write: give the
+// tracked memory as `ranges` to leave those out. The kernel may fault twice
+// on one page (a write racing a re-protection). Writes the kernel makes on the
 // process's behalf (read(2) into its buffer) take no user fault. For a
 // process nothing write-protects, write faults count only first touches and
 // copy-on-write.
@@ -47,6 +50,7 @@
 
 #include "dtrack/bpf_hooks.hpp"
 #include "dtrack/error.hpp"
+#include "dtrack/region.hpp"
 #include "dtrack/export.hpp"
 
 DTRACK_PUBLIC_BEGIN
@@ -58,12 +62,18 @@ class DTRACK_INTERNAL ThreadWriteFaultsProgram;  // internal to the library
 struct ThreadWriteFaultsOptions {
     BpfHooks hooks = BpfHooks::automatic;
     uint32_t max_threads = 4096;  // threads the map holds; later ones are counted in totals().unattributed
+    // Only write faults at these addresses count per thread (overlapping and
+    // adjacent ones are merged; at most max_ranges after that); none: every
+    // write fault counts. Fixed at attach.
+    std::vector<AddressRange> ranges;
+    static constexpr size_t max_ranges = 64;
 };
 
 // The process's write faults, all threads together. Only grow.
 struct ThreadWriteFaultTotals {
-    uint64_t write_faults = 0;  // every write fault of the process since attach
-    uint64_t unattributed = 0;  // of those, faults of threads the full map had no room for
+    uint64_t write_faults = 0;    // every write fault of the process since attach
+    uint64_t unattributed = 0;    // of those, faults of threads the full map had no room for
+    uint64_t outside_ranges = 0;  // of those, faults outside the ranges, not counted per thread
 };
 
 class ThreadWriteFaults {
@@ -72,7 +82,8 @@ public:
     // getpid() gives it; its threads are counted by their thread ids, as
     // gettid() gives them). Loads nothing when the process does not exist,
     // this process may not load BPF or runs in a PID namespace of its own;
-    // a kernel without the tracepoint (not x86) is an Error naming it.
+    // a kernel without the tracepoint (not x86) is an Error naming it, and
+    // so are ranges that are empty or more than max_ranges.
     static Result<std::unique_ptr<ThreadWriteFaults>> attach(pid_t pid, ThreadWriteFaultsOptions options = {});
     ~ThreadWriteFaults();
     ThreadWriteFaults(const ThreadWriteFaults&) = delete;

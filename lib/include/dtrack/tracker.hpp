@@ -81,7 +81,8 @@ public:
     // --- set-up ---------------------------------------------------------------
     // A guest-physical region names a KVM memslot as address space << 16 |
     // slot id: an address space of 0 or 1 and a slot id below 32768 (KVM's
-    // limits); anything else is refused and nothing is added.
+    // limits), each memslot once. A region's pages must end within the 64-bit
+    // address space. Anything else is refused and nothing is added.
     static constexpr uint32_t max_address_spaces = 2;
     static constexpr uint32_t max_slot_ids = 32768;
     Result<RegionId> add_region(Region region);

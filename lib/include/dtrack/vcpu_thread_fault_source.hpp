@@ -2,7 +2,7 @@
 // threads (dtvm's process backend), from the write faults each vCPU thread
 // takes (ThreadWriteFaults, thread_write_faults.hpp).
 //
-//   auto faults = dtrack::ThreadWriteFaults::attach(getpid());
+//   auto faults = dtrack::ThreadWriteFaults::attach(getpid(), {.ranges = dtrack::tracked_ranges(tracker)});
 //   tracker.add_source(std::make_unique<dtrack::VcpuThreadFaultSource>(**faults, vcpu_tids));
 //   ... a vCPU thread started later: source.set_vcpu_threads(all_vcpu_tids);
 //
@@ -23,9 +23,10 @@
 //   estimate        false: there is no page figure to estimate. The per-vCPU
 //                   counts are exact counts of faults, which stand for pages
 //                   newly dirtied as the ring's entries do, with the
-//                   differences ThreadWriteFaults lists (a thread also faults
-//                   on first touches of memory nobody tracks, e.g. its stack,
-//                   and the kernel's own writes take no fault).
+//                   differences ThreadWriteFaults lists (the kernel's own
+//                   writes take no fault; attached with tracked_ranges(), a
+//                   thread's faults on memory nobody tracks, e.g. its stack,
+//                   do not count).
 // A vCPU thread the BPF map had no room for counts 0 here; its faults are in
 // ThreadWriteFaults::totals().unattributed.
 //
@@ -43,11 +44,16 @@
 
 #include "dtrack/source.hpp"
 #include "dtrack/thread_write_faults.hpp"
+#include "dtrack/tracker.hpp"
 #include "dtrack/export.hpp"
 
 DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
+
+// The tracker's host_virtual regions as ranges for ThreadWriteFaults: the
+// memory its sources re-protect, where a write fault is a page newly dirtied.
+std::vector<AddressRange> tracked_ranges(const Tracker& tracker);
 
 class VcpuThreadFaultSource : public Source {
 public:

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 
+#include "dtrack/error.hpp"
 #include "dtrack/region.hpp"
 #include "dtrack/export.hpp"
 
@@ -29,6 +30,13 @@ struct GuestMemory {
     uint64_t bytes() const { return pages * page_size; }
     uint8_t* page(uint64_t index) const { return host + index * page_size; }
 };
+
+// What both sides require of their memory list, before any byte moves: at
+// least one region, each listed once, with a host address and fewer than
+// the wire's maximum pages, all of one page size (a power of two the wire
+// carries). An Error (EINVAL) names the entry and its field: "bad guest
+// memory: memory[1] (region 3): page_size 1000 differs from memory[0]'s 4096".
+Status check_guest_memory(std::span<const GuestMemory> memory);
 
 // The digest carried by the END record (wire_format.hpp, version 2): each
 // region, in list order, cut into pieces of digest_piece_bytes (a region's
