@@ -130,8 +130,9 @@ TEST_P(BitmapVsLog, TheKernelsBitmapViewHoldsExactlyThePagesTheVmmHarvests) {
                 compared += kernel[i][p];
                 // Ground truth: every page stamped this epoch was seen.
                 const uint64_t guest_page = slot.gpa / 4096 + p;
-                if (guest_page >= first && guest_page < end && vm.stamp(slot, p) >> 8 == vm.epoch())
+                if (guest_page >= first && guest_page < end && vm.stamp(slot, p) >> 8 == vm.epoch()) {
                     ASSERT_TRUE(kernel[i][p]) << where << ": page " << p << " was written but not seen from the kernel";
+                }
             }
         }
         clear();
