@@ -3,7 +3,8 @@
 # it): one `dtrack sidecar` watching a pid-file directory, as it would watch
 # libvirt's /run/libvirt/qemu, with a dtvm guest in it (and QEMU under TCG
 # where it is installed, which writes its own pid file). Two scrapes, and
-# the dirty rate Prometheus would compute from them.
+# the dirty rate Prometheus would compute from them, while a neighbour holds
+# a request open that it never finishes.
 # Usage: tools/demo_sidecar.sh BUILD_DIR kvm|process
 set -euo pipefail
 build=$1
@@ -42,10 +43,19 @@ url=$(grep -o 'http://[^ ]*/metrics' "$dir/sidecar.log") || {
 sleep 3
 sed 's/^/  /' "$dir/sidecar.log"
 
+# A neighbour's request that never ends, held open through the scrapes: it
+# delays none of them, and the sidecar cuts it off at its 5 s deadline.
+port=${url##*:}; port=${port%%/*}
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET /metrics HTTP/1.1\r\nHost: neighbour\r\nX-Slow: 1\r\n' >&3
 scrape() { curl -s "$url"; }
 first=$(scrape)
+took=$(curl -s -o /dev/null -w '%{time_total}' "$url")
 sleep 5
 second=$(scrape)
+slow=$(timeout 2 head -n1 <&3 | tr -d '\r') || slow="no answer"
+exec 3<&-
+echo "-- a request left unfinished by a neighbour: a scrape beside it took $(awk -v t="$took" 'BEGIN { printf "%.1f", t * 1000 }') ms; the sidecar answered it '$slow' at its 5 s deadline --"
 echo "-- curl $url (the samples of vm1, second scrape) --"
 grep -E '^dtrack_[a-z_]+\{[^}]*target="vm1"' <<< "$second" | grep -v '^dtrack_slot' | head -12 | sed 's/^/  /'
 echo "-- what Prometheus computes from the two scrapes: increase(pages) / increase(measured seconds) --"
