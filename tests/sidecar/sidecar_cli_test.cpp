@@ -581,8 +581,9 @@ struct TakenPort {
     int port = 0;
 };
 
-// Debian's cpp-httplib sets SO_REUSEPORT on its sockets by default: a second
-// sidecar on a port a first one serves must be refused, not share it.
+// With SO_REUSEPORT (cpp-httplib's default, which the sidecar once used) two
+// processes share a port: a second sidecar on a port a first one serves must
+// be refused, not share it.
 TEST(SidecarCli, ASecondSidecarOnThePortAFirstOneServesIsRefusedWithCode2) {
     BackgroundProcess idle("sleep 60");
     SidecarProcess first("--pid " + pid_text(idle.pid()) + " --method sample");
