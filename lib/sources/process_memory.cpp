@@ -130,6 +130,13 @@ Error process_exited_error(pid_t pid) {
     return Error{ESRCH, "process " + std::to_string(pid) + " exited", "nothing to track any more; end the run"};
 }
 
+Error process_replaced_error(pid_t pid) {
+    return Error{ESTALE,
+                 "process " + std::to_string(pid) + " ran a new program (execve) after dtrack opened it: "
+                 "the memory being tracked belonged to its old program",
+                 "start dtrack after the program has started"};
+}
+
 Error no_access_error(pid_t pid, const std::string& call, int err) {
     const std::string target = "process " + std::to_string(pid);
     Error e{err, "no permission to read the memory of " + target + " (" + errno_error(call, err).what + ")", {}};

@@ -166,7 +166,10 @@ Result<std::unique_ptr<SampleSource>> SampleSource::track(Tracker& tracker, pid_
     // The baseline: what each present page of the sample holds now.
     SampleReadStats stats;
     auto baseline = source->observe(true, stats);
-    if (!baseline) return baseline.error();  // exited meanwhile, no permission, too big
+    if (!baseline) {  // gone meanwhile, no permission, too big
+        if (baseline.error().errno_value == ESRCH) return source->gone_error();
+        return baseline.error();
+    }
     source->last_read_ = stats;
     return source;
 }
@@ -188,6 +191,11 @@ bool SampleSource::exited() const {
     pollfd p{pidfd_.get(), POLLIN, 0};
     return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
+
+// The fds opened at start (pagemap, the process's memory) answer ESRCH both
+// when the process has exited and when it has run a new program: its old
+// memory is gone either way, but only the pidfd tells which.
+Error SampleSource::gone_error() const { return exited() ? process_exited_error(pid_) : process_replaced_error(pid_); }
 
 bool SampleSource::sampled(uint64_t address, uint64_t threshold) const {
     if (options_.mode == SampleMode::exact || threshold == ~0ULL) return true;
@@ -323,7 +331,7 @@ Result<HarvestReport> SampleSource::harvest(Tracker& tracker) {
     SampleReadStats stats;
     auto compared = observe(false, stats);
     if (!compared) {
-        if (compared.error().errno_value == ESRCH || exited()) return process_exited_error(pid_);
+        if (compared.error().errno_value == ESRCH || exited()) return gone_error();
         return compared.error();
     }
     HarvestReport report;

@@ -203,7 +203,11 @@ TEST(RateCli, AKernelThreadOrAZombieIsRefusedSayingWhatItIs) {
 // Inside a PID namespace of its own, dtrack's PIDs are not the ones the
 // kernel's tracepoints carry: BPF is refused with the reason, sampling works.
 TEST(RateCli, InAPidNamespaceBpfIsRefusedAndSamplingWorks) {
-    const std::string in_ns = "unshare -p -f --mount-proc sh -c 'sleep 30 & ";
+    // dtrack starts once the child runs sleep: before its execve it is a copy
+    // of sh, whose memory the execve replaces.
+    const std::string in_ns =
+        "unshare -p -f --mount-proc sh -c 'sleep 30 & "
+        "while [ \"$(cat /proc/$!/comm)\" != sleep ]; do :; done; ";
     const auto bpf = run(in_ns + "exec " + binary("dtrack") + " rate --pid $! --method bpf --count 1' 2>&1");
     if (bpf.output.find("unshare:") != std::string::npos) GTEST_SKIP() << "cannot make a PID namespace: " << bpf.output;
     EXPECT_EQ(bpf.exit_code, 2) << bpf.output;
@@ -211,6 +215,22 @@ TEST(RateCli, InAPidNamespaceBpfIsRefusedAndSamplingWorks) {
     const auto sample = run(in_ns + "exec " + binary("dtrack") +
                             " rate --pid $! --method sample --count 1 --interval 200ms' 2>&1");
     EXPECT_EQ(sample.exit_code, 0) << sample.output;
+}
+
+// A process that runs a new program after dtrack opened it has not exited:
+// its old memory is gone, and dtrack says which of the two happened. The
+// target execs only once dtrack has printed its first interval.
+TEST(RateCli, ATargetThatRunsANewProgramIsReportedAsReplacedNotExited) {
+    const auto r = run(
+        "d=$(mktemp -d); "
+        "sh -c \"while [ ! -e $d/go ]; do sleep 0.05; done; exec sleep 30\" & t=$!; "
+        "timeout 60 " + binary("dtrack") + " rate --pid $t --method sample --exact --json --interval 200ms "
+        "--count 50 > $d/out 2> $d/err & r=$!; "
+        "while [ ! -s $d/out ] && kill -0 $r 2>/dev/null; do sleep 0.05; done; touch $d/go; "
+        "wait $r; echo \"exit $?\"; cat $d/out $d/err; kill $t; rm -rf $d");
+    EXPECT_EQ(r.output.find("exit 0\n"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("ran a new program (execve)"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("exited"), std::string::npos) << r.output;
 }
 
 TEST(RateCli, BpfOnADirtyBitmapVmCountsThePagesItsGuestDirtiesFromTheKernelsBitmaps) {

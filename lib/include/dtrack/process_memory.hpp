@@ -49,6 +49,9 @@ uint64_t first_unmapped(const std::vector<Mapping>& maps, uint64_t start, uint64
 // --- errors shared by everything that reads another process ------------------------
 Error no_process_error(pid_t pid);      // "no process N"
 Error process_exited_error(pid_t pid);  // "process N exited" (errno_value ESRCH)
+// `pid` lives but ran a new program (execve) since it was opened: the memory
+// read so far belonged to its old program (errno_value ESTALE).
+Error process_replaced_error(pid_t pid);
 // `call` failed with EPERM/EACCES on `pid`: names the rule that refused (another
 // user, yama ptrace_scope, a non-dumpable target, or something beyond root) and the fix.
 Error no_access_error(pid_t pid, const std::string& call, int err);

@@ -170,6 +170,7 @@ private:
 
     SampleSource(pid_t pid, UniqueFd pidfd, SampleOptions options, std::unique_ptr<ResidentPages> resident);
     bool exited() const;  // the pidfd says the process has exited
+    Error gone_error() const;  // its memory cannot be read any more: exited, or replaced by execve
     // Which present pages are in the sample: all in exact mode, else those
     // whose address hashes below the threshold (nested: a lower threshold
     // keeps a subset, so the sample can shrink or grow without losing the
