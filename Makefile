@@ -68,18 +68,20 @@ DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
-LIB_SRCS  := $(wildcard lib/engine/*.cpp lib/sources/*.cpp lib/consumers/*.cpp lib/probe/*.cpp lib/capi/*.cpp)
+# Every folder below each stage, at any depth (sorted: a stable link order).
+find_cpp   = $(sort $(shell find $(1) -name '*.cpp' 2>/dev/null))
+LIB_SRCS  := $(call find_cpp,lib/common lib/engine lib/sources lib/consumers lib/probe lib/capi)
 LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
-CLI_SRCS  := $(wildcard user/*.cpp user/sidecar/*.cpp)
+CLI_SRCS  := $(call find_cpp,user)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
 # The sidecar's and the CLI's pieces that tests link and check on their own.
 SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows metrics_registry \
                        http_request_parser http_compression basic_auth web_config small_file \
                        pid_file_trust pid_file_reconcile)
 CLI_UNIT_OBJS := $(BUILD)/user/stuck_vcpus_line.o
-TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(wildcard tests/*.cpp tests/*/*.cpp))
+TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(call find_cpp,tests))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
-BENCH_SRCS := $(wildcard tests/bench/*.cpp)
+BENCH_SRCS := $(call find_cpp,tests/bench)
 BENCH_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(BENCH_SRCS))
 
 LIB_A  := $(BUILD)/libdtrack.a
@@ -97,10 +99,13 @@ BENCH  := $(BUILD)/dtrack_bench
 TOOLS :=
 include $(wildcard tools/*/tool.mk)
 
-.PHONY: all deps test soak run bench clean asan tsan install uninstall fuzz
+.PHONY: all deps test soak run bench clean asan tsan install install-strip uninstall fuzz
 all: $(LIB_A) $(LIB_SO) $(CLI) $(TOOLS)
 
 # Installs what is missing; a no-op (one dpkg-query) when everything is there.
+# An explicit step, as in libbpf-tools: `make` builds with what is installed;
+# test, run, bench, soak and fuzz call deps first, then build what they need
+# in a make of their own (so nothing compiles before the packages are there).
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -120,7 +125,7 @@ deps:
 # --- BPF: clang -target bpf -> bpftool gen object -> bpftool gen skeleton ------
 # vmlinux.h comes from the running kernel's BTF; without BTF the programs build
 # against bpf/compat/vmlinux_fallback.h (tracepoint structs from tracefs).
-$(BUILD)/bpf/vmlinux.h: | deps
+$(BUILD)/bpf/vmlinux.h:
 	$(Q)mkdir -p $(@D)
 	$(call msg,GEN,$@)
 	$(Q)if [ -r $(VMLINUX_BTF) ] && $(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp 2>/dev/null; then \
@@ -130,7 +135,7 @@ $(BUILD)/bpf/vmlinux.h: | deps
 	    echo '#include "compat/vmlinux_fallback.h"' > $@; rm -f $@.tmp; \
 	fi
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h bpf/compat/*.h) | deps
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h bpf/compat/*.h)
 	$(Q)mkdir -p $(@D)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPFCFLAGS) -c $< -o $@.raw
@@ -151,7 +156,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 # The two files that spell out DTRACK_VERSION are rebuilt when it changes.
 $(BUILD)/lib/engine/version.o $(BUILD)/lib/capi/capi_version.o: VERSION
 
-$(BUILD)/%.o: %.cpp | deps $(BPF_SKELS)
+$(BUILD)/%.o: %.cpp | $(BPF_SKELS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,CXX,$@)
 	$(Q)$(CXX) $(DT_CXXFLAGS) $(OBJ_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
@@ -192,7 +197,7 @@ $(TEST_OBJS) $(BENCH_OBJS): DT_CXXFLAGS += -Itests -DDTRACK_BUILD_DIR='"$(abspat
 # A boot sector for QEMU under TCG (tests/qemu/): a third-party VMM with a
 # known dirty set. 16-bit code linked at 0x7c00, where the BIOS loads it.
 QEMU_GUEST := $(BUILD)/tests/qemu/dirtying_guest.img
-$(QEMU_GUEST): tests/qemu/dirtying_guest.S | deps
+$(QEMU_GUEST): tests/qemu/dirtying_guest.S
 	$(Q)mkdir -p $(@D)
 	$(call msg,AS,$@)
 	$(Q)as --32 -o $@.o $< && ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o $@ $@.o && rm -f $@.o
@@ -202,7 +207,7 @@ $(QEMU_GUEST): tests/qemu/dirtying_guest.S | deps
 # ring 3, so it runs natively even on a PVM host: linked for x86-64 (its
 # 16-bit start and its 64-bit loop in one image).
 QEMU_NATIVE_GUEST := $(BUILD)/tests/qemu/native_guest.img
-$(QEMU_NATIVE_GUEST): tests/qemu/native_guest.S | deps
+$(QEMU_NATIVE_GUEST): tests/qemu/native_guest.S
 	$(Q)mkdir -p $(@D)
 	$(call msg,AS,$@)
 	$(Q)as --64 -o $@.o $< && ld -m elf_x86_64 -Ttext 0x7c00 -e _start --oformat binary -o $@ $@.o && rm -f $@.o
@@ -262,6 +267,15 @@ install: $(if $(INSTALL_PREBUILT),,all)
 	$(Q)install -m 0755 $(INSTALLED_BINS) $(DESTDIR)$(BINDIR)/
 	$(Q)$(foreach m,$(MAN_PAGES),$(call install_filled,$(m),$(DESTDIR)$(MANDIR)/man1/$(notdir $(m))) &&) true
 
+# As install, then the installed copies stripped (GNU's install-strip): the
+# binaries and libdtrack.so of everything but their symbols' tables,
+# libdtrack.a of its debug information.
+install-strip: install
+	$(call msg,STRIP,$(DESTDIR)$(PREFIX))
+	$(Q)strip --strip-unneeded $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALLED_BINS))) \
+	    $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO))
+	$(Q)strip --strip-debug $(DESTDIR)$(LIBDIR)/libdtrack.a
+
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/dtrack/,$(notdir $(PUBLIC_HEADERS))) \
@@ -274,7 +288,8 @@ uninstall:
 
 # The suite prints "tests: N passed, N failed" as its last line.
 TEST_ARGS ?=
-test: all $(TESTS) $(QEMU_GUEST)
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(TESTS) $(QEMU_GUEST)
 ifeq ($(SANITIZE),)
 	$(Q)$(TESTS) $(TEST_ARGS)
 else
@@ -308,7 +323,8 @@ tsan:
 # clients (tools/sidecar_soak/): RSS, files, threads and BPF programs flat,
 # every scrape answered, p99 at most 50 ms.
 SOAK_SECONDS ?= 600
-soak: all $(TESTS)
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all $(TESTS)
 	$(Q)DTRACK_SOAK=20 $(TESTS) --gtest_filter='*Oracle*:RingJam*'
 	$(Q)$(SIDECAR_SOAK) --build $(BUILD) --seconds $(SOAK_SECONDS)
 
@@ -348,31 +364,31 @@ FUZZ_HEADERS := $(wildcard lib/include/dtrack/*.hpp lib/include/dtrack/precopy/*
                     lib/common/*.hpp user/report_*.hpp tests/fuzz/*.hpp tests/support/precopy_parse.hpp)
 
 .SECONDARY: $(FUZZ_OBJS)
-$(FUZZ_BUILD)/%.o: %.cpp $(FUZZ_HEADERS) | deps
+$(FUZZ_BUILD)/%.o: %.cpp $(FUZZ_HEADERS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZCC,$@)
 	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -c -o $@ $<
 
-$(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_OBJS) $(FUZZ_HEADERS) | deps
+$(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_OBJS) $(FUZZ_HEADERS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJS) -lz -pthread
 
-fuzz: $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))
-	$(Q)for t in $(FUZZ_TARGETS); do \
-	    case $$t in \
-	        recording_reader) c=$(FUZZ_CORPUS_recording_reader) s=;; \
-	        report_analysis) c=$(FUZZ_CORPUS_report_analysis) s=$(FUZZ_SEEDS_report_analysis);; \
-	        trace_guest) c=$(FUZZ_CORPUS_trace_guest) s=$(FUZZ_SEEDS_trace_guest);; \
-	        *) c=$(FUZZ_CORPUS_precopy_wire) s=;; \
-	    esac; \
-	    mkdir -p $(FUZZ_BUILD)/$$t.new; \
-	    echo "fuzz: $$t for $(FUZZ_SECONDS) s (corpus $$c $$s)"; \
-	    $(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=$(FUZZ_RSS_MB) \
-	        -timeout=$(FUZZ_TIMEOUT) -artifact_prefix=$$c/crash- -print_final_stats=1 $(FUZZ_BUILD)/$$t.new $$c $$s 2>&1 \
-	        | grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' || true; \
-	    if ls $$c/crash-* >/dev/null 2>&1; then echo "fuzz: $$t found crashes: $$(ls $$c/crash-*)"; exit 1; fi; \
-	done
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))
+	$(Q)$(foreach t,$(FUZZ_TARGETS),$(call fuzz_one,$(t)) &&) true
+
+# One target: FUZZ_SECONDS from its corpus (FUZZ_CORPUS_<t>) and its seeds
+# (FUZZ_SEEDS_<t>); fails when a crash-* input is left in the corpus.
+fuzz_one = mkdir -p $(FUZZ_BUILD)/$(1).new && \
+	echo "fuzz: $(1) for $(FUZZ_SECONDS) s (corpus $(FUZZ_CORPUS_$(1)) $(FUZZ_SEEDS_$(1)))" && \
+	{ $(FUZZ_BUILD)/$(1)_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=$(FUZZ_RSS_MB) \
+	    -timeout=$(FUZZ_TIMEOUT) -artifact_prefix=$(FUZZ_CORPUS_$(1))/crash- -print_final_stats=1 \
+	    $(FUZZ_BUILD)/$(1).new $(FUZZ_CORPUS_$(1)) $(FUZZ_SEEDS_$(1)) 2>&1 \
+	  | grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|\#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' \
+	  || true; } && \
+	if ls $(FUZZ_CORPUS_$(1))/crash-* >/dev/null 2>&1; then \
+	    echo "fuzz: $(1) found crashes: $$(ls $(FUZZ_CORPUS_$(1))/crash-*)"; false; fi
 
 # Micro-benchmarks (one table of ratios and figures with their targets), a
 # real migration with and without the background sync (rounds of ~8 s against
@@ -382,7 +398,8 @@ fuzz: $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))
 # limit against auto-converge and neither (3 runs per point; ~15 min per
 # backend). KVM where /dev/kvm works, and dtvm's process backend everywhere
 # for the dirty limit, else the process backend only. BENCHMARKS.md holds a full run.
-bench: all $(BENCH)
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH)
 	$(Q)$(BENCH) --benchmark_color=false
 	$(Q)./tools/sync_cost.sh $(BUILD)
 	$(Q)./tools/rate_overhead.sh $(BUILD)
@@ -390,7 +407,8 @@ bench: all $(BENCH)
 	$(Q)./tools/migration_bench.sh $(BUILD)
 	$(Q)./tools/dirty_limit_bench.sh $(BUILD)
 
-run: all $(QEMU_GUEST) $(QEMU_NATIVE_GUEST)
+run: deps
+	$(Q)$(MAKE) --no-print-directory all $(QEMU_GUEST) $(QEMU_NATIVE_GUEST)
 	$(Q)./tools/demo.sh $(BUILD)
 
 clean:

@@ -12,7 +12,7 @@ DTVM           := $(BUILD)/dtvm
 # The guest (guest.S) is linked in as bytes and copied into guest memory at
 # run time, so it must not need relocating: any relocation in its section is
 # a bug (an absolute reference to one of its own labels), caught here.
-$(DTVM_GUEST_OBJ): tools/dtvm/guest.S | deps
+$(DTVM_GUEST_OBJ): tools/dtvm/guest.S
 	$(Q)mkdir -p $(@D)
 	$(call msg,AS,$@)
 	$(Q)as --64 -o $@ $<
