@@ -14,8 +14,8 @@
 
 BUILD    ?= build
 # Compile on every core unless the caller chose (make -jN): the build is most
-# of a clean `make test`.
-ifeq ($(filter -j%,$(MAKEFLAGS)),)
+# of a clean `make test`. Only at the top: a recursive make shares its jobs.
+ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
 MAKEFLAGS += -j$(shell nproc)
 endif
 # The one version number: `dtrack --version`, `dtvm --version`, the soname.
