@@ -154,7 +154,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 # --- C++: every object waits for the skeletons (order-only); -MMD records
 # which ones it really includes, so a changed BPF program rebuilds only those.
 # The two files that spell out DTRACK_VERSION are rebuilt when it changes.
-$(BUILD)/lib/engine/version.o $(BUILD)/lib/capi/capi_version.o: VERSION
+$(BUILD)/lib/common/version.o $(BUILD)/lib/capi/capi_version.o: VERSION
 
 $(BUILD)/%.o: %.cpp | $(BPF_SKELS)
 	$(Q)mkdir -p $(@D)
@@ -345,11 +345,12 @@ FUZZ_TIMEOUT ?= 30
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_CXX     ?= clang++
 FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/include -Ilib -Iuser -Itests
-FUZZ_LIB     := $(addprefix lib/consumers/,recording_format.cpp recording_reader.cpp recording_writer.cpp \
-                    precopy_wire_format.cpp precopy_trace_guest.cpp precopy_trace_pending.cpp \
-                    precopy_trace_release.cpp precopy_recording_trace.cpp precopy_simulation.cpp \
-                    precopy_round_rates.cpp throttle.cpp convergence_trigger.cpp) \
-                $(addprefix lib/engine/,error.cpp units.cpp tracker.cpp dirty_bitmap.cpp rounds.cpp watcher.cpp) \
+FUZZ_LIB     := $(addprefix lib/consumers/recording/,format.cpp reader.cpp writer.cpp) \
+                $(addprefix lib/consumers/precopy/,wire_format.cpp trace_guest.cpp trace_pending.cpp \
+                    trace_release.cpp recording_trace.cpp simulation.cpp round_rates.cpp) \
+                $(addprefix lib/consumers/policies/,throttle.cpp convergence_trigger.cpp) \
+                $(addprefix lib/common/,error.cpp units.cpp) \
+                $(addprefix lib/engine/,tracker.cpp dirty_bitmap.cpp rounds.cpp watcher.cpp) \
                 user/report_analysis.cpp user/report_range_counters.cpp
 FUZZ_TARGETS := recording_reader report_analysis trace_guest precopy_wire
 FUZZ_CORPUS_recording_reader := tests/corpus/recording
@@ -360,7 +361,7 @@ FUZZ_SEEDS_report_analysis   := tests/corpus/recording
 FUZZ_SEEDS_trace_guest       := tests/corpus/recording
 
 FUZZ_OBJS    := $(patsubst %.cpp,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB))
-FUZZ_HEADERS := $(wildcard lib/include/dtrack/*.hpp lib/include/dtrack/precopy/*.hpp lib/consumers/*.hpp \
+FUZZ_HEADERS := $(wildcard lib/include/dtrack/*.hpp lib/include/dtrack/precopy/*.hpp lib/consumers/*/*.hpp \
                     lib/common/*.hpp user/report_*.hpp tests/fuzz/*.hpp tests/support/precopy_parse.hpp)
 
 .SECONDARY: $(FUZZ_OBJS)

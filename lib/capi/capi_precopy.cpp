@@ -9,7 +9,7 @@
 #include "capi/capi_boundary.hpp"
 #include "capi/capi_handles.hpp"
 #include "capi/capi_sized_struct.hpp"
-#include "consumers/precopy_socket.hpp"
+#include "consumers/precopy/socket.hpp"
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/sender.hpp"
 

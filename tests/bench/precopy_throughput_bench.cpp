@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "bench/pairs.hpp"
-#include "consumers/precopy_stream.hpp"
+#include "consumers/precopy/stream.hpp"
 #include "dtrack/precopy/tcp.hpp"
 #include "dtrack/precopy/wire_format.hpp"
 

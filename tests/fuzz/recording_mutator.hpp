@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "common/byte_order.hpp"
-#include "consumers/recording_format.hpp"
+#include "consumers/recording/format.hpp"
 
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <random>
 
-#include "consumers/recording_format.hpp"
+#include "consumers/recording/format.hpp"
 #include "dtrack/recording.hpp"
 #include "support/hostile_recordings.hpp"
 #include "support/recordings.hpp"

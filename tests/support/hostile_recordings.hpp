@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "common/byte_order.hpp"
-#include "consumers/recording_format.hpp"
+#include "consumers/recording/format.hpp"
 #include "dtrack/recording.hpp"
 #include "support/recordings.hpp"
 

@@ -5,7 +5,7 @@
 #include <openssl/x509.h>
 #include <sys/socket.h>
 
-#include "consumers/precopy_tls_credentials.hpp"  // openssl_errors()
+#include "consumers/precopy/tls_credentials.hpp"  // openssl_errors()
 #include "small_file.hpp"
 
 namespace dtrack::cli::sidecar {

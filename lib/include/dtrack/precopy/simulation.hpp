@@ -9,7 +9,7 @@
 // bandwidth), and the guest that dirties memory (a SimulatedGuest: an
 // analytic model, guest_model.hpp, or a replayed recording, trace_guest.hpp).
 //
-// The order of events is the real sender's (precopy_sender.cpp): a sync
+// The order of events is the real sender's (precopy/sender.cpp): a sync
 // whose pages are discarded, round 1 over every page, then after each round
 // sync either switchover (the rest fits in the downtime limit) or another
 // round; the switchover pauses the guest, syncs and sends the rest. Time only

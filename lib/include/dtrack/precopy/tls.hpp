@@ -41,7 +41,7 @@ public:
     // "x509 credentials from DIR" or "PSK identity 'qemu' from FILE", for messages.
     const std::string& description() const;
 
-    // The loaded state, for the transport (lib/consumers/precopy_tls.cpp).
+    // The loaded state, for the transport (lib/consumers/precopy/tls.cpp).
     struct Context;
     const Context& context() const { return *context_; }
 

@@ -147,7 +147,7 @@ private:
     // Finishes current_ and reads the next one (error_ if that fails).
     void finish_interval();
 
-    // What the sender takes at once: precopy_sender.cpp's take_chunk_pages
+    // What the sender takes at once: precopy/sender.cpp's take_chunk_pages
     // of 4 KiB pages, 16 MiB, in the recording's pages (at least one), so a
     // step of a recording with huge pages ends near where it should.
     static constexpr uint64_t chunk_bytes = 4096 * 4096;

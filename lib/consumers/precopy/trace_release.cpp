@@ -1,4 +1,4 @@
-#include "precopy_trace_release.hpp"
+#include "consumers/precopy/trace_release.hpp"
 
 #include <algorithm>
 

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <map>
 
-#include "consumers/precopy_socket.hpp"
+#include "consumers/precopy/socket.hpp"
 #include "dtrack/precopy/wire_format.hpp"
 
 namespace dtrack::precopy {

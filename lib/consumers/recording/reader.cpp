@@ -9,7 +9,7 @@
 
 #include "common/byte_order.hpp"
 #include "dtrack/units.hpp"
-#include "recording_format.hpp"
+#include "consumers/recording/format.hpp"
 
 namespace dtrack::recording {
 

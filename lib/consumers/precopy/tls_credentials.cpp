@@ -1,5 +1,5 @@
 // Loading TLS credentials in QEMU's file layout (x509 directory, PSK keys file).
-#include "consumers/precopy_tls_credentials.hpp"
+#include "consumers/precopy/tls_credentials.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -30,7 +30,7 @@ int ticket_arrived(SSL* ssl, SSL_SESSION*) {
 
 // In TLS 1.3 an x509 client finishes its handshake before the server has
 // checked the client's certificate. The server's one session ticket comes
-// only after that check, so the client waits for it (precopy_tls.cpp) and
+// only after that check, so the client waits for it (precopy/tls.cpp) and
 // learns of a refusal in the handshake, not from its first write. The ticket
 // is never used to resume. (With a PSK the server checks the key before it
 // answers at all, so no ticket is needed.)

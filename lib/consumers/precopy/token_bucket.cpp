@@ -1,4 +1,4 @@
-#include "consumers/precopy_token_bucket.hpp"
+#include "consumers/precopy/token_bucket.hpp"
 
 #include <algorithm>
 

@@ -2,7 +2,7 @@
 // every interval, which of their figures is true (choose_dirty_figure).
 #include "dtrack/target_meter.hpp"
 
-#include "consumers/target_methods.hpp"
+#include "consumers/meters/target_methods.hpp"
 
 namespace dtrack {
 

@@ -1,5 +1,5 @@
 // Encoding and validating recordings (format: docs/recording-format.md).
-#include "recording_format.hpp"
+#include "consumers/recording/format.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "common/byte_order.hpp"
-#include "recording_format.hpp"
+#include "consumers/recording/format.hpp"
 
 namespace dtrack::recording {
 

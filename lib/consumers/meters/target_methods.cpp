@@ -1,7 +1,7 @@
 // The methods a TargetMeter runs (target_methods.hpp): each one's tracker,
 // regions and source, its per-vCPU view, and what it says of the working set
 // and of round 1 of a precopy.
-#include "consumers/target_methods.hpp"
+#include "consumers/meters/target_methods.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -7,8 +7,8 @@
 // dirty bytes over the rate at which page contents moved, and the sender
 // switches over when that is within the downtime limit.
 //
-// The real sender (precopy_sender.cpp) and the simulation
-// (precopy_simulation.cpp) both decide with this class, so a simulated
+// The real sender (precopy/sender.cpp) and the simulation
+// (precopy/simulation.cpp) both decide with this class, so a simulated
 // migration switches over when a real one would.
 #pragma once
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "consumers/precopy_stream.hpp"
-#include "consumers/precopy_tls_credentials.hpp"
+#include "consumers/precopy/stream.hpp"
+#include "consumers/precopy/tls_credentials.hpp"
 
 namespace dtrack::precopy {
 

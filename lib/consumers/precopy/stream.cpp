@@ -1,12 +1,12 @@
-#include "consumers/precopy_stream.hpp"
+#include "consumers/precopy/stream.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 
-#include "consumers/precopy_socket.hpp"
-#include "consumers/precopy_tls.hpp"
+#include "consumers/precopy/socket.hpp"
+#include "consumers/precopy/tls.hpp"
 
 namespace dtrack::precopy {
 

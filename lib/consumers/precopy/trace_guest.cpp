@@ -5,8 +5,8 @@
 #include <cerrno>
 #include <cmath>
 
-#include "consumers/precopy_trace_pending.hpp"
-#include "consumers/precopy_trace_release.hpp"
+#include "consumers/precopy/trace_pending.hpp"
+#include "consumers/precopy/trace_release.hpp"
 #include "dtrack/units.hpp"
 
 namespace dtrack::precopy {

@@ -1,4 +1,4 @@
-#include "consumers/precopy_round_rates.hpp"
+#include "consumers/precopy/round_rates.hpp"
 
 #include <algorithm>
 

@@ -7,7 +7,7 @@
 #include <limits>
 #include <memory>
 
-#include "consumers/precopy_round_rates.hpp"
+#include "consumers/precopy/round_rates.hpp"
 #include "dtrack/clock.hpp"
 #include "dtrack/precopy/wire_format.hpp"
 #include "dtrack/rounds.hpp"

@@ -1,4 +1,4 @@
-#include "consumers/precopy_socket.hpp"
+#include "consumers/precopy/socket.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "precopy_trace_pending.hpp"
+#include "consumers/precopy/trace_pending.hpp"
 
 #include <algorithm>
 #include <iterator>

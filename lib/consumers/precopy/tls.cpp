@@ -1,6 +1,6 @@
 // TLS 1.3 over a connected socket with OpenSSL, non-blocking, every wait
 // bounded by a deadline like the plain socket's.
-#include "consumers/precopy_tls.hpp"
+#include "consumers/precopy/tls.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -91,7 +91,7 @@ Result<std::unique_ptr<TlsStream>> TlsStream::handshake(int fd, const TlsCredent
         ERR_clear_error();
         errno = 0;
         // An x509 client's handshake ends when the server's ticket arrives:
-        // the server has accepted its certificate (precopy_tls_credentials.cpp).
+        // the server has accepted its certificate (precopy/tls_credentials.cpp).
         const bool wait_for_ticket = !server && !c.psk;
         int r;
         if (!SSL_is_init_finished(ssl)) {

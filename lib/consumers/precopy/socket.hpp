@@ -6,7 +6,7 @@
 // MSG_NOSIGNAL: a closed peer is an error value, not a SIGPIPE.
 #pragma once
 
-#include "consumers/precopy_stream.hpp"
+#include "consumers/precopy/stream.hpp"
 
 namespace dtrack::precopy {
 

@@ -10,10 +10,10 @@
 #include <optional>
 #include <thread>
 
-#include "consumers/precopy_round_rates.hpp"
-#include "consumers/precopy_socket.hpp"
-#include "consumers/precopy_stream.hpp"
-#include "consumers/precopy_token_bucket.hpp"
+#include "consumers/precopy/round_rates.hpp"
+#include "consumers/precopy/socket.hpp"
+#include "consumers/precopy/stream.hpp"
+#include "consumers/precopy/token_bucket.hpp"
 #include "dtrack/precopy/wire_format.hpp"
 
 namespace dtrack::precopy {
