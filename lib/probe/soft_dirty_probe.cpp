@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstdint>
 
-#include "dtrack/linux_compat.h"
+#include "common/linux_compat.h"
 #include "probe/anon_mapping.hpp"
 #include "probe/probes.hpp"
 #include "dtrack/unique_fd.hpp"

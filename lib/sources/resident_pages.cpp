@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <string>
 
-#include "dtrack/linux_compat.h"
+#include "common/linux_compat.h"
 #include "dtrack/process_memory.hpp"
 
 namespace dtrack {

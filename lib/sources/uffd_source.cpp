@@ -14,7 +14,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "dtrack/linux_compat.h"
+#include "common/linux_compat.h"
 #include "dtrack/process_memory.hpp"
 
 namespace dtrack {

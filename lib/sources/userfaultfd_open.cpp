@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <fstream>
 
-#include "dtrack/linux_compat.h"
+#include "common/linux_compat.h"
 
 namespace dtrack {
 

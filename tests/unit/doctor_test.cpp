@@ -25,7 +25,7 @@
 
 #include "dtrack/features.hpp"
 #include "support/run_command.hpp"
-#include "dtrack/linux_compat.h"
+#include "common/linux_compat.h"
 
 namespace {
 

@@ -40,7 +40,7 @@
 #include "dtrack/unique_fd.hpp"
 #include "dtrack/export.hpp"
 
-struct page_region;  // PAGEMAP_SCAN's output record (dtrack/linux_compat.h)
+struct page_region;  // PAGEMAP_SCAN's output record (lib/common/linux_compat.h, internal)
 
 DTRACK_PUBLIC_BEGIN
 
