@@ -1,4 +1,4 @@
-// ThreadWriteFaults and VcpuThreadFaultSource on real threads of the test,
+// ThreadWriteFaults and ThreadWriteFaultSource on real threads of the test,
 // writing to memory UffdSource write-protects again at every harvest: each
 // thread's write faults are the pages it newly dirtied, its own and not the
 // others', round after round, also through the tracepoint fallback; per vCPU
@@ -19,10 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "dtrack/thread_write_fault_source.hpp"
 #include "dtrack/thread_write_faults.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/uffd_source.hpp"
-#include "dtrack/vcpu_thread_fault_source.hpp"
 #include "probe/probes.hpp"
 #include "support/anon_buffer.hpp"
 #include "support/bpf_objects.hpp"
@@ -80,7 +80,7 @@ protected:
     } while (0)
 
 class ThreadWriteFaults : public TrackedMemory {};
-class VcpuThreadFaultSource : public TrackedMemory {};
+class ThreadWriteFaultSource : public TrackedMemory {};
 
 TEST_F(ThreadWriteFaults, EachThreadCountsItsOwnFirstWritesAndCountsAgainAfterReprotection) {
     TRACK_OR_SKIP();
@@ -185,12 +185,12 @@ TEST_F(ThreadWriteFaults, TheTracepointFallbackMountsTracefsAndCountsTheSame) {
     EXPECT_EQ(dtrack::mounted_tracefs(), tracefs_before) << "the child's mounts leaked out of its namespace";
 }
 
-TEST_F(VcpuThreadFaultSource, EachVcpusCountIsItsThreadsNewlyDirtiedPagesSinceThePreviousHarvest) {
+TEST_F(ThreadWriteFaultSource, EachVcpusCountIsItsThreadsNewlyDirtiedPagesSinceThePreviousHarvest) {
     TRACK_OR_SKIP();
     // vCPUs 0-2 run from the start; vCPU 3's thread is created later, as a VMM does.
     WritingThreads vcpus(tracked->buffer, first_pages(3));
-    auto& source = static_cast<dtrack::VcpuThreadFaultSource&>(
-        tracker.add_source(std::make_unique<dtrack::VcpuThreadFaultSource>(*faults, vcpus.tids())));
+    auto& source = static_cast<dtrack::ThreadWriteFaultSource&>(
+        tracker.add_source(std::make_unique<dtrack::ThreadWriteFaultSource>(*faults, vcpus.tids())));
     const auto per_vcpu = [&] { return tracker.counters().sources[1].pages_per_vcpu; };
     using Counts = std::vector<uint64_t>;
 

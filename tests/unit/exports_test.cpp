@@ -25,7 +25,7 @@ TEST(Exports, TheSharedObjectExportsThePublicApiOnly) {
         EXPECT_EQ(nm.output.find(internal), std::string::npos) << internal << " is exported";
     for (const char* api : {"dtrack::Tracker::sync(", "dtrack::KvmRingSource::enable(", "dtrack::UffdSource::track(",
                             "dtrack::SampleSource::track(", "dtrack::ThreadWriteFaults::attach(",
-                            "dtrack::VcpuThreadFaultSource::set_vcpu_threads(", "dtrack::precopy::Sender::run(",
+                            "dtrack::ThreadWriteFaultSource::set_vcpu_threads(", "dtrack::precopy::Sender::run(",
                             "dtrack::version()"})
         EXPECT_NE(nm.output.find(api), std::string::npos) << api << " is not exported";
 }

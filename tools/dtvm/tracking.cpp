@@ -74,7 +74,7 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
                 return e;
             }
             t->faults_ = std::move(faults.value());
-            auto source = std::make_unique<dtrack::VcpuThreadFaultSource>(*t->faults_);
+            auto source = std::make_unique<dtrack::ThreadWriteFaultSource>(*t->faults_);
             t->thread_faults_ = source.get();
             t->tracker_.add_source(std::move(source));
         }

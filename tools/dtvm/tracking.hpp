@@ -17,7 +17,7 @@
 #include "dtrack/tracker.hpp"
 #include "dtrack/thread_write_faults.hpp"
 #include "dtrack/uffd_source.hpp"
-#include "dtrack/vcpu_thread_fault_source.hpp"
+#include "dtrack/thread_write_fault_source.hpp"
 #include "vm.hpp"
 
 namespace dtvm {
@@ -64,7 +64,7 @@ public:
     // The uffd sources in uffd mode, one per slot, else empty.
     const std::vector<dtrack::UffdSource*>& uffd() const { return uffd_; }
     // uffd mode with vcpu_thread_faults: the per-vCPU source, else nullptr.
-    dtrack::VcpuThreadFaultSource* thread_faults() { return thread_faults_; }
+    dtrack::ThreadWriteFaultSource* thread_faults() { return thread_faults_; }
 
 private:
     Tracking() = default;
@@ -75,7 +75,7 @@ private:
     dtrack::KvmLogSource* log_ = nullptr;    // owned by tracker_
     std::vector<dtrack::UffdSource*> uffd_;  // owned by tracker_
     dtrack::Tracker tracker_;
-    dtrack::VcpuThreadFaultSource* thread_faults_ = nullptr;  // owned by tracker_
+    dtrack::ThreadWriteFaultSource* thread_faults_ = nullptr;  // owned by tracker_
 };
 
 }  // namespace dtvm

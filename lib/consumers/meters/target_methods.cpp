@@ -127,8 +127,8 @@ void add_vcpu_view(TargetMethod& setup, const TargetProcess& t) {
         return;
     }
     setup.thread_faults = std::move(faults.value());
-    setup.vcpu_threads = static_cast<VcpuThreadFaultSource*>(
-        &setup.tracker->add_source(std::make_unique<VcpuThreadFaultSource>(*setup.thread_faults)));
+    setup.vcpu_threads = static_cast<ThreadWriteFaultSource*>(
+        &setup.tracker->add_source(std::make_unique<ThreadWriteFaultSource>(*setup.thread_faults)));
     setup.vcpu_view = VcpuView::thread_faults;
     setup.refresh_vcpu_threads(t.pid);
 }

@@ -25,7 +25,7 @@ Result<std::unique_ptr<TargetMethod>> open_kernel_events(const TargetProcess& t,
 Result<std::unique_ptr<TargetMethod>> open_hashing(const TargetProcess& t, const TargetMeterOptions& o);
 
 // Per-vCPU rates for `method` on `t`: the ring, or each thread's write faults
-// (a ThreadWriteFaults and a VcpuThreadFaultSource added to its tracker), or
+// (a ThreadWriteFaults and a ThreadWriteFaultSource added to its tracker), or
 // no_vcpu_view saying why there are none.
 void add_vcpu_view(TargetMethod& method, const TargetProcess& t);
 

@@ -43,9 +43,9 @@
 #include "dtrack/rate_meter.hpp"
 #include "dtrack/sample_source.hpp"
 #include "dtrack/target_process.hpp"
+#include "dtrack/thread_write_fault_source.hpp"
 #include "dtrack/thread_write_faults.hpp"
 #include "dtrack/tracker.hpp"
-#include "dtrack/vcpu_thread_fault_source.hpp"
 
 DTRACK_PUBLIC_BEGIN
 
@@ -76,7 +76,7 @@ enum class VcpuView : uint8_t {
 
 // One method's tracker and its sources, on one target.
 struct TargetMethod {
-    // Before the tracker, so it goes after it: the tracker's VcpuThreadFaultSource reads it.
+    // Before the tracker, so it goes after it: the tracker's ThreadWriteFaultSource reads it.
     std::unique_ptr<ThreadWriteFaults> thread_faults;
     std::unique_ptr<Tracker> tracker;
     std::string name;    // "bpf" | "sample" | "sample-exact"
@@ -94,7 +94,7 @@ struct TargetMethod {
     // (refresh_vcpu_threads() adds new ones at the end; an ended one keeps its place).
     std::vector<ProcessThread> threads;
     std::vector<bool> thread_alive;
-    VcpuThreadFaultSource* vcpu_threads = nullptr;  // owned by the tracker
+    ThreadWriteFaultSource* vcpu_threads = nullptr;  // owned by the tracker
 
     // thread_faults: lists the target's threads again. New ones take the next
     // vCPU indices (they count from now), ended ones keep theirs, names are re-read.

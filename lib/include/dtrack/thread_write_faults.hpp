@@ -7,7 +7,7 @@
 // faults between two harvests are the pages of that memory it newly dirtied:
 // what the KVM dirty ring's entries are per vCPU. dtvm's process backend runs
 // each vCPU as a thread over such memory, so this is its per-vCPU figure;
-// VcpuThreadFaultSource (vcpu_thread_fault_source.hpp) feeds it to a Tracker.
+// ThreadWriteFaultSource (thread_write_fault_source.hpp) feeds it to a Tracker.
 //
 //   auto faults = dtrack::ThreadWriteFaults::attach(getpid());
 //   if (!faults) { puts(faults.error().message().c_str()); ... }

@@ -1,9 +1,9 @@
-// VcpuThreadFaultSource: per-vCPU dirty figures for a VMM whose vCPUs are
+// ThreadWriteFaultSource: per-vCPU dirty figures for a VMM whose vCPUs are
 // threads (dtvm's process backend), from the write faults each vCPU thread
 // takes (ThreadWriteFaults, thread_write_faults.hpp).
 //
 //   auto faults = dtrack::ThreadWriteFaults::attach(getpid(), {.ranges = dtrack::tracked_ranges(tracker)});
-//   tracker.add_source(std::make_unique<dtrack::VcpuThreadFaultSource>(**faults, vcpu_tids));
+//   tracker.add_source(std::make_unique<dtrack::ThreadWriteFaultSource>(**faults, vcpu_tids));
 //   ... a vCPU thread started later: source.set_vcpu_threads(all_vcpu_tids);
 //
 // Beside the source that tracks the vCPUs' memory and re-protects it at each
@@ -55,10 +55,10 @@ namespace dtrack {
 // memory its sources re-protect, where a write fault is a page newly dirtied.
 std::vector<AddressRange> tracked_ranges(const Tracker& tracker);
 
-class VcpuThreadFaultSource : public Source {
+class ThreadWriteFaultSource : public Source {
 public:
     // `vcpu_threads[i]` is the thread id of vCPU i (may be empty until the VMM starts its vCPUs).
-    explicit VcpuThreadFaultSource(const ThreadWriteFaults& faults, std::vector<pid_t> vcpu_threads = {});
+    explicit ThreadWriteFaultSource(const ThreadWriteFaults& faults, std::vector<pid_t> vcpu_threads = {});
 
     std::string name() const override { return "thread-faults"; }
     Result<HarvestReport> harvest(Tracker& tracker) override;

@@ -1,4 +1,4 @@
-#include "dtrack/vcpu_thread_fault_source.hpp"
+#include "dtrack/thread_write_fault_source.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -14,12 +14,12 @@ std::vector<AddressRange> tracked_ranges(const Tracker& tracker) {
     return ranges;
 }
 
-VcpuThreadFaultSource::VcpuThreadFaultSource(const ThreadWriteFaults& faults, std::vector<pid_t> vcpu_threads)
+ThreadWriteFaultSource::ThreadWriteFaultSource(const ThreadWriteFaults& faults, std::vector<pid_t> vcpu_threads)
     : faults_(faults) {
     set_vcpu_threads(std::move(vcpu_threads));
 }
 
-std::map<pid_t, uint64_t> VcpuThreadFaultSource::baselines(const std::vector<pid_t>& tids) const {
+std::map<pid_t, uint64_t> ThreadWriteFaultSource::baselines(const std::vector<pid_t>& tids) const {
     std::map<pid_t, uint64_t> out;
     for (pid_t tid : tids) {
         const auto kept = last_.find(tid);
@@ -28,18 +28,18 @@ std::map<pid_t, uint64_t> VcpuThreadFaultSource::baselines(const std::vector<pid
     return out;
 }
 
-void VcpuThreadFaultSource::set_vcpu_threads(std::vector<pid_t> vcpu_threads) {
+void ThreadWriteFaultSource::set_vcpu_threads(std::vector<pid_t> vcpu_threads) {
     std::lock_guard lock(mutex_);
     last_ = baselines(vcpu_threads);
     tids_ = std::move(vcpu_threads);
 }
 
-std::vector<pid_t> VcpuThreadFaultSource::vcpu_threads() const {
+std::vector<pid_t> ThreadWriteFaultSource::vcpu_threads() const {
     std::lock_guard lock(mutex_);
     return tids_;
 }
 
-Result<HarvestReport> VcpuThreadFaultSource::harvest(Tracker& /*tracker*/) {
+Result<HarvestReport> ThreadWriteFaultSource::harvest(Tracker& /*tracker*/) {
     const auto start = std::chrono::steady_clock::now();
     HarvestReport report;
     std::lock_guard lock(mutex_);
