@@ -16,7 +16,7 @@ namespace {
 constexpr size_t page_bytes = 4096;
 constexpr size_t buffer_pages = 256;
 
-// The hand-written XXH64 (seed 0) that lib/engine/hash.cpp held, one buffer
+// The hand-written XXH64 (seed 0) that lib/common/hash.cpp held, one buffer
 // at a time: four lanes over 32-byte stripes, then the tail and avalanche.
 namespace handwritten {
 

@@ -5,7 +5,7 @@
 //   - pages end to end: 64 MiB of guest pages built into page-batch records
 //     (wire_format.hpp, 64 pages each) by the sender, and on the receiving
 //     thread read, checked (header and payload crc), inflated, decoded and
-//     copied into the destination's memory, as precopy_receiver.cpp does;
+//     copied into the destination's memory, as lib/consumers/precopy/receiver.cpp does;
 //     with and without zlib, with and without TLS, and all-zero pages.
 // Data pages are half random bytes and half a repeated text line, so zlib
 // has something to find but not everything (about 2:1), unlike dtvm's

@@ -1,5 +1,5 @@
 // libFuzzer target: any recording replayed by dtrack simulate --trace
-// (TraceGuest, precopy_trace_guest.cpp) in a simulated migration with
+// (TraceGuest, lib/consumers/precopy/trace_guest.cpp) in a simulated migration with
 // auto-converge and the background sync, within the limits --max-memory 64M
 // gives it: a verdict, or an error that says why, never a crash, a hang
 // (-timeout) or more memory than -rss_limit_mb. The structure-aware mutator
