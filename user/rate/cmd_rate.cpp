@@ -14,13 +14,13 @@
 #include "commands.hpp"
 #include "dtrack/migration_forecast.hpp"
 #include "dtrack/rate_meter.hpp"
-#include "dtrack/units.hpp"
-#include "interval_clock.hpp"
-#include "method_flags.hpp"
 #include "dtrack/target_meter.hpp"
-#include "rate_method.hpp"
+#include "dtrack/units.hpp"
+#include "shared/interval_clock.hpp"
+#include "shared/method_flags.hpp"
+#include "shared/rate_method.hpp"
+#include "shared/vcpu_rates.hpp"
 #include "stuck_vcpus_line.hpp"
-#include "vcpu_rates.hpp"
 
 namespace dtrack::cli {
 

@@ -19,10 +19,10 @@
 #include <thread>
 
 #include "dtrack/rate_meter.hpp"
-#include "dtrack/unique_fd.hpp"
 #include "dtrack/target_meter.hpp"
+#include "dtrack/unique_fd.hpp"
+#include "sidecar/metrics/working_set_windows.hpp"
 #include "target_figures.hpp"
-#include "working_set_windows.hpp"
 
 namespace dtrack::cli::sidecar {
 

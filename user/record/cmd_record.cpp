@@ -8,11 +8,11 @@
 
 #include "commands.hpp"
 #include "dtrack/recording.hpp"
-#include "dtrack/units.hpp"
-#include "interval_clock.hpp"
-#include "method_flags.hpp"
 #include "dtrack/target_meter.hpp"
-#include "rate_method.hpp"
+#include "dtrack/units.hpp"
+#include "shared/interval_clock.hpp"
+#include "shared/method_flags.hpp"
+#include "shared/rate_method.hpp"
 
 namespace dtrack::cli {
 

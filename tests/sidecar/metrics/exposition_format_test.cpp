@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "sidecar/exposition_format.hpp"
+#include "sidecar/metrics/exposition_format.hpp"
 
 using namespace dtrack::cli::sidecar;
 

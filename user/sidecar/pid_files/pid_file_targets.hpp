@@ -19,7 +19,7 @@
 #include "pid_file_dir.hpp"
 #include "pid_file_reconcile.hpp"
 #include "pid_file_skips.hpp"
-#include "target_set.hpp"
+#include "sidecar/targets/target_set.hpp"
 
 namespace dtrack::cli::sidecar {
 

@@ -1,6 +1,6 @@
 #include "target_set.hpp"
 
-#include "sidecar_log.hpp"
+#include "sidecar/sidecar_log.hpp"
 
 namespace dtrack::cli::sidecar {
 

@@ -1,13 +1,13 @@
 // --web-config-file read as node_exporter reads it (exporter-toolkit's
 // web-configuration.md): what a file holds, where relative paths point, and
 // the refusals, each naming the key and the fix.
-#include "sidecar/web_config.hpp"
+#include "sidecar/http/web_config.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sidecar/web_config_files.hpp"
+#include "support/web_config_files.hpp"
 
 using dtrack::cli::sidecar::ClientAuth;
 using dtrack::cli::sidecar::load_web_config;

@@ -2,11 +2,11 @@
 // libxcrypt's crypt_gensalt_rn and crypt_r, as htpasswd -B makes them): the
 // header's parsing, the hash's checks, and the cache that spares bcrypt's
 // cost on every scrape without letting failures push out what passed.
-#include "sidecar/basic_auth.hpp"
+#include "sidecar/http/basic_auth.hpp"
 
 #include <gtest/gtest.h>
 
-#include "sidecar/web_config_files.hpp"
+#include "support/web_config_files.hpp"
 
 using dtrack::cli::sidecar::BasicAuth;
 using dtrack::cli::sidecar::bcrypt_hash_problem;

@@ -13,10 +13,10 @@
 
 #include "commands.hpp"
 #include "dtrack/units.hpp"
-#include "max_memory.hpp"
 #include "report_analysis.hpp"
 #include "report_draw.hpp"
 #include "report_terminal.hpp"
+#include "shared/max_memory.hpp"
 
 namespace dtrack::cli {
 

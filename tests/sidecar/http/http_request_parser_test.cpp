@@ -1,7 +1,7 @@
 // The sidecar's HTTP request parser on bytes: what a scraper sends is read
 // whole however it is split, and what a hostile client sends is refused at
 // the limit with the status that says why (431, 413, 400, 505).
-#include "sidecar/http_request_parser.hpp"
+#include "sidecar/http/http_request_parser.hpp"
 
 #include <gtest/gtest.h>
 

@@ -14,7 +14,7 @@
 #include "dtrack/precopy/simulation.hpp"
 #include "dtrack/precopy/trace_guest.hpp"
 #include "dtrack/units.hpp"
-#include "max_memory.hpp"
+#include "shared/max_memory.hpp"
 
 namespace dtrack::cli {
 

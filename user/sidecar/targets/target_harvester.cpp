@@ -6,8 +6,8 @@
 
 #include <cmath>
 
-#include "sidecar_log.hpp"
-#include "vcpu_rates.hpp"
+#include "shared/vcpu_rates.hpp"
+#include "sidecar/sidecar_log.hpp"
 
 namespace dtrack::cli::sidecar {
 

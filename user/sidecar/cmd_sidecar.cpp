@@ -17,13 +17,13 @@
 #include "commands.hpp"
 #include "dtrack/units.hpp"
 #include "dtrack/version.hpp"
-#include "rate_method.hpp"
-#include "sidecar/http_endpoint.hpp"
-#include "sidecar/metrics_registry.hpp"
-#include "sidecar/own_process.hpp"
-#include "sidecar/pid_file_targets.hpp"
-#include "sidecar/sidecar_log.hpp"
-#include "sidecar/target_set.hpp"
+#include "shared/rate_method.hpp"
+#include "sidecar/http/http_endpoint.hpp"
+#include "sidecar/metrics/metrics_registry.hpp"
+#include "sidecar/metrics/own_process.hpp"
+#include "sidecar/pid_files/pid_file_targets.hpp"
+#include "sidecar/targets/target_set.hpp"
+#include "sidecar_log.hpp"
 
 namespace dtrack::cli {
 

@@ -1,4 +1,4 @@
-#include "sidecar/sidecar_process.hpp"
+#include "support/sidecar_process.hpp"
 
 #include <httplib.h>
 #include <signal.h>

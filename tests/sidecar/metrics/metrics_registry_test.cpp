@@ -2,7 +2,7 @@
 // per vCPU full exits and the stuck vCPUs, present only where the figures are.
 #include <gtest/gtest.h>
 
-#include "sidecar/metrics_registry.hpp"
+#include "sidecar/metrics/metrics_registry.hpp"
 
 using namespace dtrack::cli::sidecar;
 

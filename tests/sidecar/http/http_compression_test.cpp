@@ -1,6 +1,6 @@
 // /metrics in gzip: only for a scraper that accepts it, and what it inflates
 // to is the scrape, byte for byte.
-#include "sidecar/http_compression.hpp"
+#include "sidecar/http/http_compression.hpp"
 
 #include <gtest/gtest.h>
 #include <zlib.h>

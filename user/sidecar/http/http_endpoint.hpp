@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "dtrack/error.hpp"
-#include "metric_family.hpp"
+#include "sidecar/metrics/metric_family.hpp"
 #include "web_config.hpp"
 
 namespace dtrack::cli::sidecar {

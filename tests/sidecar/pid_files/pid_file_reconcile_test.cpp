@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "sidecar/pid_file_reconcile.hpp"
+#include "sidecar/pid_files/pid_file_reconcile.hpp"
 
 using namespace dtrack::cli::sidecar;
 

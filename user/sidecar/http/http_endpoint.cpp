@@ -5,9 +5,9 @@
 #include <sys/socket.h>
 
 #include "dtrack/unique_fd.hpp"
-#include "exposition_format.hpp"
 #include "http_compression.hpp"
 #include "http_server.hpp"
+#include "sidecar/metrics/exposition_format.hpp"
 
 namespace dtrack::cli::sidecar {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "metric_family.hpp"
-#include "target_figures.hpp"
+#include "sidecar/targets/target_figures.hpp"
 
 namespace dtrack::cli::sidecar {
 

@@ -1,4 +1,4 @@
-#include "sidecar/raw_http_client.hpp"
+#include "support/raw_http_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

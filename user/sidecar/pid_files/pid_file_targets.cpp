@@ -1,6 +1,6 @@
 #include "pid_file_targets.hpp"
 
-#include "sidecar_log.hpp"
+#include "sidecar/sidecar_log.hpp"
 
 namespace dtrack::cli::sidecar {
 

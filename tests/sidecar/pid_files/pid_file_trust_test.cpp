@@ -3,7 +3,7 @@
 // say which file, which owner and what to do.
 #include <gtest/gtest.h>
 
-#include "sidecar/pid_file_trust.hpp"
+#include "sidecar/pid_files/pid_file_trust.hpp"
 
 using namespace dtrack::cli::sidecar;
 

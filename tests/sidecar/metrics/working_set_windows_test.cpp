@@ -5,7 +5,7 @@
 #include <random>
 #include <set>
 
-#include "sidecar/working_set_windows.hpp"
+#include "sidecar/metrics/working_set_windows.hpp"
 
 using dtrack::cli::sidecar::WorkingSetWindows;
 using namespace std::chrono_literals;
