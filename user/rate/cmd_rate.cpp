@@ -306,6 +306,80 @@ void print_summary(const RateTotals& totals, const RatePlan& p, const TargetMete
                 over.empty() ? "no vCPU" : over.c_str());
 }
 
+// --method bpf on a VM that does not log: its figure reads 0 until it does.
+void warn_if_not_logging(int pid, const TargetMeter& m, const RatePlan& p) {
+    if (p.method.method != MeasureMethod::kernel_events) return;
+    const LoggingView now = m.read_logging();
+    if (now.evidence == LoggingEvidence::kernel && now.logging == DirtyLogging::off)
+        std::fprintf(stderr,
+                     "dtrack rate: pid %d's VM is not logging dirty pages now (%s), so the kernel records none "
+                     "of its writes and the bpf figure reads low (0) until it does; fix: use --method auto "
+                     "(page hashing while it does not log) or --method sample, or measure during a migration\n",
+                     pid, logging_label(now).c_str());
+}
+
+// One run of dtrack rate: what it measures, how, and what its intervals add up to.
+struct RateRun {
+    const RateOptions& o;
+    const RatePlan& p;
+    TargetMeter& m;
+    const TargetProcess& target;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    RateTotals totals;
+    std::string last_why;
+};
+
+Forecast forecast_now(const RateRun& run, double rate_bytes) {
+    const uint64_t mem = run.p.memory.value_or(run.m.working_set_method().round_one_bytes(run.totals.wss));
+    return forecast_precopy({.memory_bytes = mem,
+                             .working_set_bytes = run.totals.wss * 4096,
+                             .dirty_bytes_per_s = rate_bytes,
+                             .bandwidth = double(run.p.bandwidth),
+                             .downtime = run.p.downtime});
+}
+
+// Adds an interval's figures to the run's totals.
+void add_to_totals(RateRun& run, const TargetInterval& in, const std::vector<VcpuRate>& rates) {
+    RateTotals& totals = run.totals;
+    ++totals.samples;
+    totals.intervals_over.resize(std::max(totals.intervals_over.size(), rates.size()));
+    totals.vcpu_labels.resize(totals.intervals_over.size());
+    for (const VcpuRate& r : rates) {
+        totals.intervals_over[r.vcpu] += r.over_quota;
+        totals.vcpu_labels[r.vcpu] = r.label();
+    }
+    const RateSample& ws_sample = run.m.hashing() ? *in.written : *in.vmm_dirty;
+    totals.wss = run.m.working_set_method().working_set_pages(ws_sample);
+    const RateSample& s = in.figure();
+    const double rate = s.seconds > 0 ? s.distinct_pages / s.seconds : 0;
+    totals.peak = std::max(totals.peak, rate);
+    totals.sum_rate += rate;
+}
+
+// One interval: measure it, add it up, print it.
+Status measure_interval(RateRun& run) {
+    TargetMeter& m = run.m;
+    m.vcpu_method().refresh_vcpu_threads(run.o.pid);
+    auto in = m.sample();
+    if (!in) return in.error();
+    std::string no_vcpus;
+    const std::vector<VcpuRate> rates = interval_vcpu_rates(*in, m, run.p, no_vcpus);
+    add_to_totals(run, *in, rates);
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count();
+    if (run.o.json) {
+        print_interval_json(t, run.target, *in, m, run.p, rates, forecast_now(run, in->figure().bytes_per_s),
+                            run.totals.wss);
+    } else {
+        // A switch of figure, or of its reason, is said once, when it happens.
+        if (in->choice.why != run.last_why)
+            std::printf("%6.1fs %s: %s\n", t, dirty_figure_name(in->choice.figure), in->choice.why.c_str());
+        print_interval_line(t, *in, m, run.p, rates, no_vcpus, run.totals.wss);
+    }
+    run.last_why = in->choice.why;
+    std::fflush(stdout);
+    return Ok{};
+}
+
 int run_rate(const RateOptions& o) {
     auto plan = plan_rate(o);
     if (!plan) return usage_error(plan.error());
@@ -313,71 +387,22 @@ int run_rate(const RateOptions& o) {
     auto measured = TargetMeter::open(o.pid, p.method);
     if (!measured) return usage_error(measured.error());
     TargetMeter& m = **measured;
-    const TargetProcess* target = &m.target();
+    const TargetProcess& target = m.target();
     if (Status s = m.start(); !s) return usage_error(s.error());
     catch_interrupts();
 
-    // --method bpf on a VM that does not log: its figure reads 0 until it does.
-    if (p.method.method == MeasureMethod::kernel_events) {
-        const LoggingView now = m.read_logging();
-        if (now.evidence == LoggingEvidence::kernel && now.logging == DirtyLogging::off)
-            std::fprintf(stderr,
-                         "dtrack rate: pid %d's VM is not logging dirty pages now (%s), so the kernel records none "
-                         "of its writes and the bpf figure reads low (0) until it does; fix: use --method auto "
-                         "(page hashing while it does not log) or --method sample, or measure during a migration\n",
-                         o.pid, logging_label(now).c_str());
-    }
-    if (!o.json) print_header(*target, m, p);
+    warn_if_not_logging(o.pid, m, p);
+    if (!o.json) print_header(target, m, p);
     else if (p.quota && m.vcpu_method().no_vcpu_view)
         std::fprintf(stderr, "dtrack rate: %s\n", m.vcpu_method().no_vcpu_view->message().c_str());
     std::fflush(stdout);
 
-    const auto start = std::chrono::steady_clock::now();
-    RateTotals totals;
-    std::string last_why;
-    const auto forecast_now = [&](double rate_bytes) {
-        const uint64_t mem = p.memory.value_or(m.working_set_method().round_one_bytes(totals.wss));
-        return forecast_precopy({.memory_bytes = mem,
-                                 .working_set_bytes = totals.wss * 4096,
-                                 .dirty_bytes_per_s = rate_bytes,
-                                 .bandwidth = double(p.bandwidth),
-                                 .downtime = p.downtime});
-    };
-    const int code = measure_every(p.interval, o.pid, "dtrack rate", "run ended",
-                                   [&] { return o.count == 0 || totals.samples < o.count; }, [&]() -> Status {
-        m.vcpu_method().refresh_vcpu_threads(o.pid);
-        auto in = m.sample();
-        if (!in) return in.error();
-        ++totals.samples;
-        std::string no_vcpus;
-        const std::vector<VcpuRate> rates = interval_vcpu_rates(*in, m, p, no_vcpus);
-        totals.intervals_over.resize(std::max(totals.intervals_over.size(), rates.size()));
-        totals.vcpu_labels.resize(totals.intervals_over.size());
-        for (const VcpuRate& r : rates) {
-            totals.intervals_over[r.vcpu] += r.over_quota;
-            totals.vcpu_labels[r.vcpu] = r.label();
-        }
-        const RateSample& ws_sample = m.hashing() ? *in->written : *in->vmm_dirty;
-        totals.wss = m.working_set_method().working_set_pages(ws_sample);
-        const RateSample& s = in->figure();
-        const double rate = s.seconds > 0 ? s.distinct_pages / s.seconds : 0;
-        totals.peak = std::max(totals.peak, rate);
-        totals.sum_rate += rate;
-        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (o.json) {
-            print_interval_json(t, *target, *in, m, p, rates, forecast_now(s.bytes_per_s), totals.wss);
-        } else {
-            // A switch of figure, or of its reason, is said once, when it happens.
-            if (in->choice.why != last_why)
-                std::printf("%6.1fs %s: %s\n", t, dirty_figure_name(in->choice.figure), in->choice.why.c_str());
-            print_interval_line(t, *in, m, p, rates, no_vcpus, totals.wss);
-        }
-        last_why = in->choice.why;
-        std::fflush(stdout);
-        return Ok{};
-    });
-    if (totals.samples && !o.json)
-        print_summary(totals, p, m, forecast_now(totals.sum_rate / double(totals.samples) * 4096));
+    RateRun run{.o = o, .p = p, .m = m, .target = target};
+    const int code = measure_every(
+        p.interval, o.pid, "dtrack rate", "run ended", [&] { return o.count == 0 || run.totals.samples < o.count; },
+        [&] { return measure_interval(run); });
+    if (run.totals.samples && !o.json)
+        print_summary(run.totals, p, m, forecast_now(run, run.totals.sum_rate / double(run.totals.samples) * 4096));
     return code;
 }
 
