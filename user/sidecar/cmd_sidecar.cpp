@@ -81,25 +81,90 @@ Result<HarvestOptions> check_options(const SidecarOptions& o) {
     return options;
 }
 
-int run_sidecar(const SidecarOptions& o) {
-    auto harvest = check_options(o);
-    if (!harvest) return usage_error(harvest.error());
-    auto listen = parse_listen_address(o.listen);
-    if (!listen) return usage_error(listen.error());
+// What the command line names, opened and checked before anything is bound
+// or attached.
+struct SidecarSetup {
+    HarvestOptions harvest;
+    ListenAddress listen;
     WebConfig web;
+    std::optional<PidFileDir> pid_file_dir;
+};
+
+Result<SidecarSetup> open_setup(const SidecarOptions& o) {
+    auto harvest = check_options(o);
+    if (!harvest) return harvest.error();
+    auto listen = parse_listen_address(o.listen);
+    if (!listen) return listen.error();
+    SidecarSetup setup{.harvest = *harvest, .listen = *listen};
     if (!o.web_config_file.empty()) {
         auto loaded = load_web_config(o.web_config_file);
-        if (!loaded) return usage_error(loaded.error());
-        web = std::move(*loaded);
+        if (!loaded) return loaded.error();
+        setup.web = std::move(*loaded);
     }
-    std::optional<PidFileDir> pid_file_dir;
     if (!o.pid_file_dir.empty()) {
         auto dir = PidFileDir::watch(o.pid_file_dir);
-        if (!dir) return usage_error(dir.error());
-        pid_file_dir.emplace(std::move(dir.value()));
+        if (!dir) return dir.error();
+        setup.pid_file_dir.emplace(std::move(dir.value()));
     }
     for (int pid : o.pids)
-        if (auto target = inspect_process(pid); !target) return usage_error(target.error());
+        if (auto target = inspect_process(pid); !target) return target.error();
+    return setup;
+}
+
+// What a scrape returns: the targets' figures and the sidecar's own.
+HttpEndpoint::Scrape scrape_figures(TargetSet& targets, PidFileSkipCounts& skips, double start_time) {
+    return [&targets, &skips, start_time] {
+        const SidecarFigures self{.targets_attached = targets.attached(),
+                                  .targets_exited = targets.exited(),
+                                  .targets_refused = skips.by_reason(),
+                                  .cpu_seconds = own_cpu_seconds(),
+                                  .start_time_seconds = start_time,
+                                  .version = dtrack::version()};
+        return metric_families(targets.figures(), self);
+    };
+}
+
+void log_serving(const SidecarOptions& o, const HttpEndpoint& endpoint, const TargetSet& targets,
+                 const WebConfig& web) {
+    log_line("serving " + endpoint.url() + "/metrics (" + std::to_string(targets.attached()) + " targets, every " +
+             o.interval + ")");
+    if (!endpoint.address().loopback() && !web.authenticates())
+        log_line("warning: --listen " + o.listen +
+                 " is reachable from other hosts, and /metrics has no authentication: anyone who can reach it "
+                 "reads the targets' names and dirty rates (--web-config-file adds basic auth or client certificates)");
+}
+
+// The main loop: a harvester's wake-up drops the targets that exited, a
+// pid-file change rescans, SIGTERM or SIGINT stops. Returns the exit code.
+int serve_until_stopped(const UniqueFd& signals, const UniqueFd& wake, TargetSet& targets,
+                        std::optional<PidFileTargets>& pid_files) {
+    for (;;) {
+        pollfd fds[3] = {{.fd = signals.get(), .events = POLLIN},
+                         {.fd = wake.get(), .events = POLLIN},
+                         {.fd = pid_files ? pid_files->fd() : -1, .events = POLLIN}};
+        if (::poll(fds, 3, -1) < 0 && errno != EINTR) {
+            log_line(errno_error("poll", errno).message());
+            return exit_failure;
+        }
+        if (fds[0].revents) {
+            signalfd_siginfo si{};
+            (void)!::read(signals.get(), &si, sizeof si);
+            log_line(std::string("stopping on ") + (si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM"));
+            return exit_ok;
+        }
+        if (fds[1].revents) {
+            uint64_t n;
+            (void)!::read(wake.get(), &n, sizeof n);
+            const auto exited = targets.drop_exited();
+            if (pid_files) pid_files->on_exits(exited);
+        }
+        if (fds[2].revents) pid_files->on_changes();
+    }
+}
+
+int run_sidecar(const SidecarOptions& o) {
+    auto setup = open_setup(o);
+    if (!setup) return usage_error(setup.error());
 
     // Signals arrive through a signalfd in the main loop, so every thread
     // started from here on inherits them blocked.
@@ -112,62 +177,25 @@ int run_sidecar(const SidecarOptions& o) {
     UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));  // a harvester saw its process exit
     if (!signals.valid() || !wake.valid()) return usage_error(errno_error("signalfd/eventfd", errno));
 
-    TargetSet targets(*harvest, [fd = wake.get()] {
+    TargetSet targets(setup->harvest, [fd = wake.get()] {
         const uint64_t one = 1;
         (void)!::write(fd, &one, sizeof one);
     });
     PidFileSkipCounts skips;
-    const double start_time = own_start_time_seconds();
-    auto endpoint = HttpEndpoint::bind(*listen, [&targets, &skips, start_time] {
-        const SidecarFigures self{.targets_attached = targets.attached(),
-                                  .targets_exited = targets.exited(),
-                                  .targets_refused = skips.by_reason(),
-                                  .cpu_seconds = own_cpu_seconds(),
-                                  .start_time_seconds = start_time,
-                                  .version = dtrack::version()};
-        return metric_families(targets.figures(), self);
-    }, web);
+    auto endpoint = HttpEndpoint::bind(setup->listen, scrape_figures(targets, skips, own_start_time_seconds()),
+                                       setup->web);
     if (!endpoint) return usage_error(endpoint.error());
     for (int pid : o.pids)
         if (Status s = targets.attach("", pid); !s) return usage_error(s.error());
     std::optional<PidFileTargets> pid_files;
-    if (pid_file_dir) {
-        pid_files.emplace(std::move(*pid_file_dir), targets, size_t(o.max_targets), skips);
+    if (setup->pid_file_dir) {
+        pid_files.emplace(std::move(*setup->pid_file_dir), targets, size_t(o.max_targets), skips);
         pid_files->rescan();
     }
 
     endpoint.value()->start();
-    log_line("serving " + endpoint.value()->url() + "/metrics (" + std::to_string(targets.attached()) +
-             " targets, every " + o.interval + ")");
-    if (!endpoint.value()->address().loopback() && !web.authenticates())
-        log_line("warning: --listen " + o.listen +
-                 " is reachable from other hosts, and /metrics has no authentication: anyone who can reach it "
-                 "reads the targets' names and dirty rates (--web-config-file adds basic auth or client certificates)");
-
-    int code = exit_ok;
-    for (;;) {
-        pollfd fds[3] = {{.fd = signals.get(), .events = POLLIN},
-                         {.fd = wake.get(), .events = POLLIN},
-                         {.fd = pid_files ? pid_files->fd() : -1, .events = POLLIN}};
-        if (::poll(fds, 3, -1) < 0 && errno != EINTR) {
-            log_line(errno_error("poll", errno).message());
-            code = exit_failure;
-            break;
-        }
-        if (fds[0].revents) {
-            signalfd_siginfo si{};
-            (void)!::read(signals.get(), &si, sizeof si);
-            log_line(std::string("stopping on ") + (si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM"));
-            break;
-        }
-        if (fds[1].revents) {
-            uint64_t n;
-            (void)!::read(wake.get(), &n, sizeof n);
-            const auto exited = targets.drop_exited();
-            if (pid_files) pid_files->on_exits(exited);
-        }
-        if (fds[2].revents) pid_files->on_changes();
-    }
+    log_serving(o, *endpoint.value(), targets, setup->web);
+    const int code = serve_until_stopped(signals, wake, targets, pid_files);
     // Harvesters stop and their sources detach (BPF programs and links are
     // closed; nothing is pinned), then the socket closes.
     targets.clear();
