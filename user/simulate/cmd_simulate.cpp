@@ -129,100 +129,167 @@ void print_table(const std::vector<Column>& cols) {
     }
 }
 
-int run_simulate(const SimulateOptions& o) {
+// The options, checked.
+struct SimulatePlan {
+    uint64_t max_memory = 0;
+    precopy::TraceReplay replay;
+    uint64_t bandwidth = 0;
+    std::chrono::nanoseconds downtime{};
+    std::chrono::nanoseconds max_time{};
+    std::optional<std::chrono::milliseconds> threshold;  // --background-sync; none: off
+};
+
+Result<uint64_t> parse_per_second(std::string text, const char* what) {
+    if (text.ends_with("/s")) text.resize(text.size() - 2);
+    return parse_size(text, what);
+}
+
+// --model or --trace, and what goes with each.
+Status check_guest_options(const SimulateOptions& o) {
     if (o.trace.empty() == o.model.empty())
-        return usage_error({EINVAL, o.trace.empty() ? "nothing to simulate" : "--trace and --model exclude each other",
-                            "give --model mem=...,wss=...,rate=... or --trace FILE"});
+        return Error{EINVAL, o.trace.empty() ? "nothing to simulate" : "--trace and --model exclude each other",
+                     "give --model mem=...,wss=...,rate=... or --trace FILE"};
     if (o.bandwidth.empty())
-        return usage_error({EINVAL, "--bandwidth is missing: a migration's time depends on its link",
-                            "give the link's bytes/s, e.g. --bandwidth 10G"});
+        return Error{EINVAL, "--bandwidth is missing: a migration's time depends on its link",
+                     "give the link's bytes/s, e.g. --bandwidth 10G"};
     if (!o.model.empty() && (!o.peak.empty() || o.vcpus))
-        return usage_error({EINVAL, "--peak and --vcpus describe a recorded guest",
-                            "with --model, give them as peak= and vcpus= in the model"});
-    auto per_second = [](std::string text, const char* what) {
-        if (text.ends_with("/s")) text.resize(text.size() - 2);
-        return parse_size(text, what);
-    };
+        return Error{EINVAL, "--peak and --vcpus describe a recorded guest",
+                     "with --model, give them as peak= and vcpus= in the model"};
+    return Ok{};
+}
+
+Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
+    if (Status s = check_guest_options(o); !s) return s.error();
+    SimulatePlan p;
     auto max_memory = parse_max_memory(o.max_memory);
-    if (!max_memory) return usage_error(max_memory.error());
+    if (!max_memory) return max_memory.error();
+    p.max_memory = *max_memory;
     // Half for the replay's two bitmaps, an eighth for an interval read from the file.
-    precopy::TraceReplay replay{.vcpus = o.vcpus, .max_bitmap_bytes = *max_memory / 2};
+    p.replay = {.vcpus = o.vcpus, .max_bitmap_bytes = *max_memory / 2};
     if (!o.peak.empty()) {
-        auto peak = per_second(o.peak, "--peak");
-        if (!peak) return usage_error(peak.error());
-        if (*peak == 0) return usage_error({EINVAL, "--peak 0: a vCPU that never writes", "give e.g. --peak 200M"});
-        replay.peak = double(*peak);
+        auto peak = parse_per_second(o.peak, "--peak");
+        if (!peak) return peak.error();
+        if (*peak == 0) return Error{EINVAL, "--peak 0: a vCPU that never writes", "give e.g. --peak 200M"};
+        p.replay.peak = double(*peak);
     }
-    auto bandwidth = per_second(o.bandwidth, "--bandwidth");
-    if (!bandwidth) return usage_error(bandwidth.error());
-    if (*bandwidth == 0) return usage_error({EINVAL, "--bandwidth 0 moves nothing", "give e.g. --bandwidth 10G"});
+    auto bandwidth = parse_per_second(o.bandwidth, "--bandwidth");
+    if (!bandwidth) return bandwidth.error();
+    if (*bandwidth == 0) return Error{EINVAL, "--bandwidth 0 moves nothing", "give e.g. --bandwidth 10G"};
+    p.bandwidth = *bandwidth;
     auto downtime = parse_duration(o.downtime, "--downtime");
-    if (!downtime) return usage_error(downtime.error());
+    if (!downtime) return downtime.error();
+    p.downtime = *downtime;
     auto max_time = parse_duration(o.max_time, "--max-time");
-    if (!max_time) return usage_error(max_time.error());
-    if (max_time->count() <= 0) return usage_error({EINVAL, "--max-time 0 simulates nothing", "give e.g. 24h"});
-    std::optional<std::chrono::milliseconds> threshold;
+    if (!max_time) return max_time.error();
+    if (max_time->count() <= 0) return Error{EINVAL, "--max-time 0 simulates nothing", "give e.g. 24h"};
+    p.max_time = *max_time;
     if (o.background_sync != "off") {
         auto t = parse_duration(o.background_sync, "--background-sync");
-        if (!t) return usage_error(t.error());
+        if (!t) return t.error();
         if (*t < std::chrono::milliseconds(4))
-            return usage_error({EINVAL, "--background-sync " + o.background_sync + " is too short",
-                                "give a threshold such as 5s, or off"});
-        threshold = std::chrono::duration_cast<std::chrono::milliseconds>(*t);
+            return Error{EINVAL, "--background-sync " + o.background_sync + " is too short",
+                         "give a threshold such as 5s, or off"};
+        p.threshold = std::chrono::duration_cast<std::chrono::milliseconds>(*t);
     }
+    return p;
+}
 
-    // Each column gets a guest of its own, in the same initial state.
+// The guest: a model, or a recording each column replays from its start.
+// Each column gets a guest of its own, in the same initial state.
+struct GuestToSimulate {
     std::optional<precopy::GuestModel> model;
     std::unique_ptr<precopy::IntervalSource> recording;
+    std::string description;  // the last simulated guest's
+};
+
+// Opens the guest; where it cannot, says why and returns the exit code.
+int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate& guest) {
     if (!o.model.empty()) {
         auto m = precopy::parse_guest_model(o.model);
         if (!m) return usage_error(m.error());
-        model = *m;
-    } else {
-        auto r = precopy::open_recording_trace(o.trace, {.interval_bytes = *max_memory / 8},
-                                               raise_max_memory(*max_memory));
-        if (!r) {
-            // A path that names no readable file is bad input; a file that is
-            // not a readable recording (foreign, newer, damaged) a failure.
-            const int e = r.error().errno_value;
-            if (e == ENOENT || e == EACCES || e == EISDIR || e == ENOTDIR) return usage_error(r.error());
-            std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
-            return exit_failure;
-        }
-        recording = std::move(*r);
-        if (replay.peak > 0 && replay.vcpus == 0 && recording->header().vcpus == 0)
-            return usage_error({EINVAL, "--peak is per vCPU, and the recording (method " +
-                                            recording->header().method + ") does not know the guest's vCPUs",
-                                "give their number with --vcpus N"});
+        guest.model = *m;
+        return exit_ok;
     }
-    std::string description;
-    auto simulate = [&](std::optional<std::chrono::milliseconds> bs) -> Result<SimulationResult> {
-        precopy::SimulationOptions so{.bandwidth = *bandwidth,
-                                      .downtime_limit = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime),
-                                      .auto_converge = o.auto_converge,
-                                      .background_sync = bs,
-                                      .max_time = *max_time};
-        if (model) {
-            precopy::ModelGuest guest(*model);
-            description = guest.describe();
-            return precopy::simulate_precopy(guest, so);
-        }
-        if (Status s = recording->rewind(); !s) return s.error();
-        auto guest = precopy::TraceGuest::open(*recording, replay);
-        if (!guest) {
-            Error e = guest.error();
-            if (e.errno_value == EFBIG) e.fix = raise_max_memory(*max_memory);
-            return e;
-        }
-        description = (*guest)->describe();
-        return precopy::simulate_precopy(**guest, so);
-    };
+    auto r = precopy::open_recording_trace(o.trace, {.interval_bytes = p.max_memory / 8}, raise_max_memory(p.max_memory));
+    if (!r) {
+        // A path that names no readable file is bad input; a file that is
+        // not a readable recording (foreign, newer, damaged) a failure.
+        const int e = r.error().errno_value;
+        if (e == ENOENT || e == EACCES || e == EISDIR || e == ENOTDIR) return usage_error(r.error());
+        std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
+        return exit_failure;
+    }
+    guest.recording = std::move(*r);
+    if (p.replay.peak > 0 && p.replay.vcpus == 0 && guest.recording->header().vcpus == 0)
+        return usage_error({EINVAL, "--peak is per vCPU, and the recording (method " +
+                                        guest.recording->header().method + ") does not know the guest's vCPUs",
+                            "give their number with --vcpus N"});
+    return exit_ok;
+}
+
+Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, const SimulatePlan& p,
+                                  std::optional<std::chrono::milliseconds> bs) {
+    precopy::SimulationOptions so{.bandwidth = p.bandwidth,
+                                  .downtime_limit = std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime),
+                                  .auto_converge = o.auto_converge,
+                                  .background_sync = bs,
+                                  .max_time = p.max_time};
+    if (g.model) {
+        precopy::ModelGuest guest(*g.model);
+        g.description = guest.describe();
+        return precopy::simulate_precopy(guest, so);
+    }
+    if (Status s = g.recording->rewind(); !s) return s.error();
+    auto guest = precopy::TraceGuest::open(*g.recording, p.replay);
+    if (!guest) {
+        Error e = guest.error();
+        if (e.errno_value == EFBIG) e.fix = raise_max_memory(p.max_memory);
+        return e;
+    }
+    g.description = (*guest)->describe();
+    return precopy::simulate_precopy(**guest, so);
+}
+
+void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::string& description,
+                const std::vector<Column>& cols, const std::vector<std::string>& left_out) {
+    nlohmann::json runs = nlohmann::json::array();
+    for (const Column& c : cols) runs.push_back(to_json(c));
+    nlohmann::json doc{{"guest", description},
+                       {"bandwidth", p.bandwidth},
+                       {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count()},
+                       {"auto_converge", o.auto_converge},
+                       {"runs", runs},
+                       {"left_out", left_out}};
+    std::printf("%s\n", doc.dump(2).c_str());
+}
+
+void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::string& description,
+                const std::vector<Column>& cols, const std::vector<std::string>& left_out) {
+    std::printf("dtrack simulate: %s\n", description.c_str());
+    std::printf("  bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s\n",
+                format_bytes(double(p.bandwidth)).c_str(),
+                (long long)std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count(),
+                o.auto_converge ? "on" : "off",
+                !p.threshold ? "off"
+                : o.auto_converge ? (std::to_string(p.threshold->count()) + " ms against none").c_str()
+                                  : "off (nothing consumes it without --auto-converge)");
+    print_table(cols);
+    std::printf("left out of the simulation:\n");
+    for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
+}
+
+int run_simulate(const SimulateOptions& o) {
+    auto plan = plan_simulate(o);
+    if (!plan) return usage_error(plan.error());
+    const SimulatePlan& p = *plan;
+    GuestToSimulate guest;
+    if (const int code = open_guest(o, p, guest); code != exit_ok) return code;
 
     std::vector<Column> cols;
-    if (o.auto_converge && threshold) cols.push_back({"with background sync", threshold, {}});
+    if (o.auto_converge && p.threshold) cols.push_back({"with background sync", p.threshold, {}});
     cols.push_back({"without", std::nullopt, {}});
     for (Column& c : cols) {
-        auto r = simulate(c.background_sync);
+        auto r = simulate(guest, o, p, c.background_sync);
         if (!r && r.error().errno_value == EFBIG) {  // a recording over --max-memory: no usage error
             std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
             return exit_failure;
@@ -234,29 +301,8 @@ int run_simulate(const SimulateOptions& o) {
     for (const Column& c : cols) failed |= c.result.verdict == SimulationResult::Verdict::failed;
 
     const auto left_out = precopy::simulation_leaves_out();
-    if (o.json) {
-        nlohmann::json runs = nlohmann::json::array();
-        for (const Column& c : cols) runs.push_back(to_json(c));
-        nlohmann::json doc{{"guest", description},
-                           {"bandwidth", *bandwidth},
-                           {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(*downtime).count()},
-                           {"auto_converge", o.auto_converge},
-                           {"runs", runs},
-                           {"left_out", left_out}};
-        std::printf("%s\n", doc.dump(2).c_str());
-    } else {
-        std::printf("dtrack simulate: %s\n", description.c_str());
-        std::printf("  bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s\n",
-                    format_bytes(double(*bandwidth)).c_str(),
-                    (long long)std::chrono::duration_cast<std::chrono::milliseconds>(*downtime).count(),
-                    o.auto_converge ? "on" : "off",
-                    !threshold ? "off"
-                    : o.auto_converge ? (std::to_string(threshold->count()) + " ms against none").c_str()
-                                      : "off (nothing consumes it without --auto-converge)");
-        print_table(cols);
-        std::printf("left out of the simulation:\n");
-        for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
-    }
+    if (o.json) print_json(o, p, guest.description, cols, left_out);
+    else print_text(o, p, guest.description, cols, left_out);
     return failed ? exit_failure : exit_ok;
 }
 
