@@ -61,8 +61,7 @@ std::string when(uint64_t unix_ns) {
 
 double page_bytes(const Analysis& a) { return a.header.regions.empty() ? 4096 : double(a.header.regions[0].page_size); }
 
-nlohmann::json to_json(const Analysis& a) {
-    const recording::Header& h = a.header;
+nlohmann::json regions_json(const recording::Header& h) {
     nlohmann::json regions = nlohmann::json::array();
     for (const Region& r : h.regions)
         regions.push_back({{"name", r.name},
@@ -70,6 +69,10 @@ nlohmann::json to_json(const Analysis& a) {
                            {"base", r.base},
                            {"page_size", r.page_size},
                            {"pages", r.page_count}});
+    return regions;
+}
+
+nlohmann::json rate_json(const Analysis& a) {
     nlohmann::json rate = nlohmann::json::array();
     for (const RatePoint& p : a.rate) {
         nlohmann::json j{{"t_s", p.t}, {"seconds", p.seconds}, {"dropped", p.dropped}, {"reads_low", p.reads_low}};
@@ -81,6 +84,10 @@ nlohmann::json to_json(const Analysis& a) {
         }
         rate.push_back(std::move(j));
     }
+    return rate;
+}
+
+nlohmann::json working_sets_json(const Analysis& a) {
     nlohmann::json ws = nlohmann::json::array();
     for (const WorkingSet& w : a.working_sets) {
         nlohmann::json windows = nlohmann::json::array();
@@ -91,6 +98,29 @@ nlohmann::json to_json(const Analysis& a) {
                       {"mean_pages", w.mean_pages},
                       {"windows", windows}});
     }
+    return ws;
+}
+
+nlohmann::json hot_ranges_json(const recording::Header& h, const std::vector<HotRange>& list) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const HotRange& r : list) {
+        const Region& reg = h.regions[r.region];
+        out.push_back({{"region", r.region},
+                       {"name", reg.name},
+                       {"first_page", r.first_page},
+                       {"pages", r.pages},
+                       {"start", reg.base + r.first_page * reg.page_size},
+                       {"bytes", r.pages * reg.page_size},
+                       {"where", page_address(h, r.region, r.first_page)},
+                       {"dirtyings", std::llround(r.dirtyings)},
+                       {"share_per_interval", r.share}});
+    }
+    return out;
+}
+
+nlohmann::json to_json(const Analysis& a) {
+    const recording::Header& h = a.header;
+    const nlohmann::json regions = regions_json(h), rate = rate_json(a), ws = working_sets_json(a);
     nlohmann::json hist = nlohmann::json::array();
     for (size_t b = 0; b < a.redirty.size(); ++b)
         hist.push_back({{"bucket", b},
@@ -98,22 +128,7 @@ nlohmann::json to_json(const Analysis& a) {
                         {"max_intervals", (2ULL << b) - 1},
                         {"min_s", double(1ULL << b) * double(h.interval_ns) / 1e9},
                         {"pages", a.redirty[b]}});
-    const auto ranges = [&](const std::vector<HotRange>& list) {
-        nlohmann::json out = nlohmann::json::array();
-        for (const HotRange& r : list) {
-            const Region& reg = h.regions[r.region];
-            out.push_back({{"region", r.region},
-                           {"name", reg.name},
-                           {"first_page", r.first_page},
-                           {"pages", r.pages},
-                           {"start", reg.base + r.first_page * reg.page_size},
-                           {"bytes", r.pages * reg.page_size},
-                           {"where", page_address(h, r.region, r.first_page)},
-                           {"dirtyings", std::llround(r.dirtyings)},
-                           {"share_per_interval", r.share}});
-        }
-        return out;
-    };
+    const auto ranges = [&](const std::vector<HotRange>& list) { return hot_ranges_json(h, list); };
     nlohmann::json end{{"kind", a.end.kind == recording::ReadEnd::Kind::complete    ? "complete"
                                 : a.end.kind == recording::ReadEnd::Kind::truncated ? "truncated"
                                                                                     : "corrupt"},
