@@ -1,9 +1,10 @@
 // dtrack sidecar: one per host, next to the VMs, scraped by Prometheus. It
 // measures each target as `dtrack rate` would, on a harvester thread per
-// target, and serves the figures on /metrics (user/sidecar/: the pieces).
-// Targets come from --pid and from a directory of pid files (libvirt's
-// layout); one that exits is logged, counted and dropped while the others go
-// on. SIGTERM or SIGINT: stop the harvesters, detach, close the socket, exit 0.
+// target, and serves the figures on /metrics (the pieces: the rooms beside
+// this file, http/, metrics/, pid_files/, targets/). Targets come from --pid
+// and from a directory of pid files (libvirt's layout); one that exits is
+// logged, counted and dropped while the others go on. SIGTERM or SIGINT: stop
+// the harvesters, detach, close the socket, exit 0.
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
