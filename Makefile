@@ -75,10 +75,10 @@ LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(LIB_SRCS))
 CLI_SRCS  := $(call find_cpp,user)
 CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
 # The sidecar's and the CLI's pieces that tests link and check on their own.
-SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,exposition_format working_set_windows metrics_registry \
-                       http_request_parser http_compression basic_auth web_config small_file \
-                       pid_file_trust pid_file_reconcile)
-CLI_UNIT_OBJS := $(BUILD)/user/stuck_vcpus_line.o
+SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,metrics/exposition_format metrics/working_set_windows \
+                       metrics/metrics_registry http/http_request_parser http/http_compression http/basic_auth \
+                       http/web_config http/small_file pid_files/pid_file_trust pid_files/pid_file_reconcile)
+CLI_UNIT_OBJS := $(BUILD)/user/rate/stuck_vcpus_line.o
 TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(call find_cpp,tests))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
 BENCH_SRCS := $(call find_cpp,tests/bench)
@@ -179,7 +179,7 @@ $(LIB_SO): $(LIB_OBJS) lib/libdtrack.map
 # dtrack report draws with cairo (SVG and PNG from one drawing code); only the CLI links it.
 CAIRO_CFLAGS = $(shell pkg-config --cflags cairo 2>/dev/null)
 CAIRO_LIBS   = $(shell pkg-config --libs cairo 2>/dev/null || echo -lcairo)
-$(BUILD)/user/report_draw.o: OBJ_CXXFLAGS = $(CAIRO_CFLAGS)
+$(BUILD)/user/report/report_draw.o: OBJ_CXXFLAGS = $(CAIRO_CFLAGS)
 $(CLI_OBJS): DT_CXXFLAGS += -Iuser
 
 $(CLI): $(CLI_OBJS) $(LIB_A)
@@ -351,7 +351,7 @@ FUZZ_LIB     := $(addprefix lib/consumers/recording/,format.cpp reader.cpp write
                 $(addprefix lib/consumers/policies/,throttle.cpp convergence_trigger.cpp) \
                 $(addprefix lib/common/,error.cpp units.cpp) \
                 $(addprefix lib/engine/,tracker.cpp dirty_bitmap.cpp rounds.cpp watcher.cpp) \
-                user/report_analysis.cpp user/report_range_counters.cpp
+                user/report/report_analysis.cpp user/report/report_range_counters.cpp
 FUZZ_TARGETS := recording_reader report_analysis trace_guest precopy_wire
 FUZZ_CORPUS_recording_reader := tests/corpus/recording
 FUZZ_CORPUS_report_analysis  := tests/corpus/report
@@ -362,7 +362,7 @@ FUZZ_SEEDS_trace_guest       := tests/corpus/recording
 
 FUZZ_OBJS    := $(patsubst %.cpp,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB))
 FUZZ_HEADERS := $(wildcard lib/include/dtrack/*.hpp lib/include/dtrack/precopy/*.hpp lib/consumers/*/*.hpp \
-                    lib/common/*.hpp user/report_*.hpp tests/fuzz/*.hpp tests/support/precopy_parse.hpp)
+                    lib/common/*.hpp user/report/report_*.hpp tests/fuzz/*.hpp tests/support/precopy_parse.hpp)
 
 .SECONDARY: $(FUZZ_OBJS)
 $(FUZZ_BUILD)/%.o: %.cpp $(FUZZ_HEADERS)

@@ -1,4 +1,4 @@
-// libFuzzer target: dtrack report's analysis (user/report_analysis.cpp) of
+// libFuzzer target: dtrack report's analysis (user/report/report_analysis.cpp) of
 // any recording, within the limits dtrack report --max-memory 64M gives it:
 // figures that hold together, or an error that says which limit, never a
 // crash, a hang (-timeout) or more memory than -rss_limit_mb. The
@@ -10,7 +10,7 @@
 
 #include "dtrack/recording.hpp"
 #include "fuzz/recording_mutator.hpp"
-#include "report_analysis.hpp"
+#include "report/report_analysis.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     constexpr uint64_t max_memory = 64 << 20;

@@ -12,9 +12,9 @@
 #include <set>
 #include <sstream>
 
-#include "sidecar/sidecar_process.hpp"
 #include "support/background_process.hpp"
 #include "support/run_command.hpp"
+#include "support/sidecar_process.hpp"
 
 using dtrack_test::BackgroundProcess;
 using dtrack_test::run;

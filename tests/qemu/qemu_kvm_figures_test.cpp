@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "sidecar/sidecar_process.hpp"
 #include "support/json_lines.hpp"
 #include "support/qemu_vm.hpp"
 #include "support/run_command.hpp"
+#include "support/sidecar_process.hpp"
 #include "vm.hpp"  // host_is_pvm
 
 using dtrack_test::binary;

@@ -1,7 +1,7 @@
-// What dtrack rate prints about stuck vCPUs (user/stuck_vcpus_line.hpp).
+// What dtrack rate prints about stuck vCPUs (user/rate/stuck_vcpus_line.hpp).
 #include <gtest/gtest.h>
 
-#include "stuck_vcpus_line.hpp"
+#include "rate/stuck_vcpus_line.hpp"
 
 namespace {
 

@@ -19,7 +19,6 @@
 #include <thread>
 
 #include "dtrack/unique_fd.hpp"
-#include "sidecar/sidecar_process.hpp"
 #include "support/as_nobody.hpp"
 #include "support/backends.hpp"
 #include "support/background_process.hpp"
@@ -27,6 +26,7 @@
 #include "support/paced_writer_child.hpp"
 #include "support/run_command.hpp"
 #include "support/sanitizers.hpp"
+#include "support/sidecar_process.hpp"
 
 using dtrack_test::BackgroundProcess;
 using dtrack_test::binary;

@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "sidecar/raw_http_client.hpp"
-#include "sidecar/sidecar_process.hpp"
 #include "support/background_process.hpp"
+#include "support/raw_http_client.hpp"
+#include "support/sidecar_process.hpp"
 
 using dtrack_test::BackgroundProcess;
 using dtrack_test::get_status_within;

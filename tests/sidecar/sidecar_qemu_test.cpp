@@ -7,9 +7,9 @@
 #include <chrono>
 #include <thread>
 
-#include "sidecar/sidecar_process.hpp"
 #include "support/qemu_guest.hpp"
 #include "support/qemu_vm.hpp"
+#include "support/sidecar_process.hpp"
 #include "vm.hpp"
 
 using dtrack_test::kQemuGuestDirtyPages;

@@ -9,12 +9,12 @@
 #include <thread>
 #include <vector>
 
-#include "sidecar/raw_http_client.hpp"
-#include "sidecar/sidecar_process.hpp"
-#include "sidecar/web_config_files.hpp"
 #include "support/background_process.hpp"
+#include "support/raw_http_client.hpp"
 #include "support/run_command.hpp"
+#include "support/sidecar_process.hpp"
 #include "support/tls_files.hpp"
+#include "support/web_config_files.hpp"
 
 using dtrack_test::BackgroundProcess;
 using dtrack_test::bcrypt_hash;

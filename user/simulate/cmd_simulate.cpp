@@ -1,0 +1,350 @@
+// dtrack simulate: a precopy migration of a modelled or recorded guest,
+// simulated with the engine's own Rounds, Watcher and Throttle on a manual
+// clock: does it converge, in how long, with what downtime and throttle,
+// with and without the background sync, side by side.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+
+#include "commands.hpp"
+#include "dtrack/precopy/guest_model.hpp"
+#include "dtrack/precopy/simulation.hpp"
+#include "dtrack/precopy/trace_guest.hpp"
+#include "dtrack/units.hpp"
+#include "shared/max_memory.hpp"
+
+namespace dtrack::cli {
+
+namespace {
+
+using precopy::SimulationResult;
+
+struct SimulateOptions {
+    std::string trace;
+    std::string peak;     // --trace: one vCPU's rate flat out
+    uint32_t vcpus = 0;   // --trace: the guest's vCPUs, where the recording does not know them
+    std::string model;
+    std::string bandwidth;
+    std::string downtime = "300ms";
+    bool auto_converge = false;
+    std::string background_sync = "5s";
+    std::string max_time = "24h";
+    std::string max_memory = default_max_memory;  // --trace: what the replay may hold
+    bool json = false;
+};
+
+int usage_error(const Error& e) {
+    std::fprintf(stderr, "dtrack simulate: %s\n", e.message().c_str());
+    return exit_usage;
+}
+
+// One simulated migration, labelled for the table.
+struct Column {
+    std::string label;
+    std::optional<std::chrono::milliseconds> background_sync;
+    SimulationResult result;
+};
+
+std::string seconds_text(double s) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f", s);
+    return b;
+}
+
+std::string throttle_steps(const SimulationResult& r) {
+    if (r.throttle.empty()) return "0";
+    return std::to_string(r.throttle.size()) + " (" + std::to_string(r.throttle.back().pct) + "%)";
+}
+
+std::string timeline(const SimulationResult& r) {
+    if (r.throttle.empty()) return "never engaged";
+    std::string s;
+    for (const auto& step : r.throttle) {
+        char b[64];
+        std::snprintf(b, sizeof b, "%s%d%% at %.1f s (%s)", s.empty() ? "" : ", ", step.pct, step.at_s,
+                      step.after == SyncKind::background ? "background" : "round");
+        s += b;
+    }
+    return s;
+}
+
+nlohmann::json to_json(const Column& c) {
+    const SimulationResult& r = c.result;
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& s : r.throttle)
+        steps.push_back({{"at_s", s.at_s}, {"pct", s.pct},
+                         {"sync", s.after == SyncKind::background ? "background" : "round"}});
+    nlohmann::json rounds = nlohmann::json::array();
+    for (const auto& l : r.round_log)
+        rounds.push_back({{"round", l.round}, {"start_s", l.start_s}, {"seconds", l.seconds}, {"pages", l.pages},
+                          {"zero_pages", l.zero_pages}, {"background_syncs", l.background_syncs},
+                          {"throttle_pct", l.throttle_pct}, {"remaining_pages", l.remaining_pages}});
+    nlohmann::json j{{"background_sync_ms", c.background_sync ? nlohmann::json(c.background_sync->count()) : nullptr},
+                     {"verdict", precopy::to_string(r.verdict)},
+                     {"converges", r.converged()},
+                     {"total_s", r.total_s},
+                     {"rounds", r.rounds},
+                     {"round_syncs", r.round_syncs},
+                     {"background_syncs", r.background_syncs},
+                     {"downtime_s", r.converged() ? nlohmann::json(r.downtime_s) : nullptr},
+                     {"throttle_steps", r.throttle.size()},
+                     {"final_throttle_pct", r.final_throttle_pct},
+                     {"throttle", steps},
+                     {"bytes_on_wire", r.bytes_on_wire},
+                     {"round_log", rounds}};
+    if (!r.converged()) j["why"] = r.why;
+    return j;
+}
+
+void print_table(const std::vector<Column>& cols) {
+    auto row = [&](const char* name, auto value) {
+        std::printf("%-30s", name);
+        for (const Column& c : cols) std::printf(" %22s", value(c.result).c_str());
+        std::printf("\n");
+    };
+    std::printf("%-30s", "");
+    for (const Column& c : cols) std::printf(" %22s", c.label.c_str());
+    std::printf("\n");
+    row("converges", [](const SimulationResult& r) { return std::string(r.converged() ? "yes" : "no"); });
+    row("total migration time, s", [](const SimulationResult& r) { return seconds_text(r.total_s); });
+    row("rounds", [](const SimulationResult& r) { return std::to_string(r.rounds); });
+    row("round syncs", [](const SimulationResult& r) { return std::to_string(r.round_syncs); });
+    row("background syncs", [](const SimulationResult& r) { return std::to_string(r.background_syncs); });
+    row("throttle steps (last)", throttle_steps);
+    row("downtime, ms", [](const SimulationResult& r) {
+        return r.converged() ? seconds_text(r.downtime_s * 1000) : std::string("-");
+    });
+    row("sent", [](const SimulationResult& r) { return format_bytes(r.bytes_on_wire); });
+    for (const Column& c : cols) {
+        std::printf("throttle, %s: %s\n", c.label.c_str(), timeline(c.result).c_str());
+        if (!c.result.converged()) std::printf("%s: %s\n", c.label.c_str(), c.result.why.c_str());
+    }
+    if (cols.size() == 2 && cols[0].result.converged() && cols[1].result.converged() && cols[1].result.total_s > 0) {
+        const double with = cols[0].result.total_s, without = cols[1].result.total_s;
+        std::printf("the background sync %s the total migration time by %.0f%%\n", with <= without ? "cut" : "added to",
+                    100 * std::abs(without - with) / without);
+    }
+}
+
+// The options, checked.
+struct SimulatePlan {
+    uint64_t max_memory = 0;
+    precopy::TraceReplay replay;
+    uint64_t bandwidth = 0;
+    std::chrono::nanoseconds downtime{};
+    std::chrono::nanoseconds max_time{};
+    std::optional<std::chrono::milliseconds> threshold;  // --background-sync; none: off
+};
+
+Result<uint64_t> parse_per_second(std::string text, const char* what) {
+    if (text.ends_with("/s")) text.resize(text.size() - 2);
+    return parse_size(text, what);
+}
+
+// --model or --trace, and what goes with each.
+Status check_guest_options(const SimulateOptions& o) {
+    if (o.trace.empty() == o.model.empty())
+        return Error{EINVAL, o.trace.empty() ? "nothing to simulate" : "--trace and --model exclude each other",
+                     "give --model mem=...,wss=...,rate=... or --trace FILE"};
+    if (o.bandwidth.empty())
+        return Error{EINVAL, "--bandwidth is missing: a migration's time depends on its link",
+                     "give the link's bytes/s, e.g. --bandwidth 10G"};
+    if (!o.model.empty() && (!o.peak.empty() || o.vcpus))
+        return Error{EINVAL, "--peak and --vcpus describe a recorded guest",
+                     "with --model, give them as peak= and vcpus= in the model"};
+    return Ok{};
+}
+
+Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
+    if (Status s = check_guest_options(o); !s) return s.error();
+    SimulatePlan p;
+    auto max_memory = parse_max_memory(o.max_memory);
+    if (!max_memory) return max_memory.error();
+    p.max_memory = *max_memory;
+    // Half for the replay's two bitmaps, an eighth for an interval read from the file.
+    p.replay = {.vcpus = o.vcpus, .max_bitmap_bytes = *max_memory / 2};
+    if (!o.peak.empty()) {
+        auto peak = parse_per_second(o.peak, "--peak");
+        if (!peak) return peak.error();
+        if (*peak == 0) return Error{EINVAL, "--peak 0: a vCPU that never writes", "give e.g. --peak 200M"};
+        p.replay.peak = double(*peak);
+    }
+    auto bandwidth = parse_per_second(o.bandwidth, "--bandwidth");
+    if (!bandwidth) return bandwidth.error();
+    if (*bandwidth == 0) return Error{EINVAL, "--bandwidth 0 moves nothing", "give e.g. --bandwidth 10G"};
+    p.bandwidth = *bandwidth;
+    auto downtime = parse_duration(o.downtime, "--downtime");
+    if (!downtime) return downtime.error();
+    p.downtime = *downtime;
+    auto max_time = parse_duration(o.max_time, "--max-time");
+    if (!max_time) return max_time.error();
+    if (max_time->count() <= 0) return Error{EINVAL, "--max-time 0 simulates nothing", "give e.g. 24h"};
+    p.max_time = *max_time;
+    if (o.background_sync != "off") {
+        auto t = parse_duration(o.background_sync, "--background-sync");
+        if (!t) return t.error();
+        if (*t < std::chrono::milliseconds(4))
+            return Error{EINVAL, "--background-sync " + o.background_sync + " is too short",
+                         "give a threshold such as 5s, or off"};
+        p.threshold = std::chrono::duration_cast<std::chrono::milliseconds>(*t);
+    }
+    return p;
+}
+
+// The guest: a model, or a recording each column replays from its start.
+// Each column gets a guest of its own, in the same initial state.
+struct GuestToSimulate {
+    std::optional<precopy::GuestModel> model;
+    std::unique_ptr<precopy::IntervalSource> recording;
+    std::string description;  // the last simulated guest's
+};
+
+// Opens the guest; where it cannot, says why and returns the exit code.
+int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate& guest) {
+    if (!o.model.empty()) {
+        auto m = precopy::parse_guest_model(o.model);
+        if (!m) return usage_error(m.error());
+        guest.model = *m;
+        return exit_ok;
+    }
+    auto r = precopy::open_recording_trace(o.trace, {.interval_bytes = p.max_memory / 8}, raise_max_memory(p.max_memory));
+    if (!r) {
+        // A path that names no readable file is bad input; a file that is
+        // not a readable recording (foreign, newer, damaged) a failure.
+        const int e = r.error().errno_value;
+        if (e == ENOENT || e == EACCES || e == EISDIR || e == ENOTDIR) return usage_error(r.error());
+        std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
+        return exit_failure;
+    }
+    guest.recording = std::move(*r);
+    if (p.replay.peak > 0 && p.replay.vcpus == 0 && guest.recording->header().vcpus == 0)
+        return usage_error({EINVAL, "--peak is per vCPU, and the recording (method " +
+                                        guest.recording->header().method + ") does not know the guest's vCPUs",
+                            "give their number with --vcpus N"});
+    return exit_ok;
+}
+
+Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, const SimulatePlan& p,
+                                  std::optional<std::chrono::milliseconds> bs) {
+    precopy::SimulationOptions so{.bandwidth = p.bandwidth,
+                                  .downtime_limit = std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime),
+                                  .auto_converge = o.auto_converge,
+                                  .background_sync = bs,
+                                  .max_time = p.max_time};
+    if (g.model) {
+        precopy::ModelGuest guest(*g.model);
+        g.description = guest.describe();
+        return precopy::simulate_precopy(guest, so);
+    }
+    if (Status s = g.recording->rewind(); !s) return s.error();
+    auto guest = precopy::TraceGuest::open(*g.recording, p.replay);
+    if (!guest) {
+        Error e = guest.error();
+        if (e.errno_value == EFBIG) e.fix = raise_max_memory(p.max_memory);
+        return e;
+    }
+    g.description = (*guest)->describe();
+    return precopy::simulate_precopy(**guest, so);
+}
+
+void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::string& description,
+                const std::vector<Column>& cols, const std::vector<std::string>& left_out) {
+    nlohmann::json runs = nlohmann::json::array();
+    for (const Column& c : cols) runs.push_back(to_json(c));
+    nlohmann::json doc{{"guest", description},
+                       {"bandwidth", p.bandwidth},
+                       {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count()},
+                       {"auto_converge", o.auto_converge},
+                       {"runs", runs},
+                       {"left_out", left_out}};
+    std::printf("%s\n", doc.dump(2).c_str());
+}
+
+void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::string& description,
+                const std::vector<Column>& cols, const std::vector<std::string>& left_out) {
+    std::printf("dtrack simulate: %s\n", description.c_str());
+    std::printf("  bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s\n",
+                format_bytes(double(p.bandwidth)).c_str(),
+                (long long)std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count(),
+                o.auto_converge ? "on" : "off",
+                !p.threshold ? "off"
+                : o.auto_converge ? (std::to_string(p.threshold->count()) + " ms against none").c_str()
+                                  : "off (nothing consumes it without --auto-converge)");
+    print_table(cols);
+    std::printf("left out of the simulation:\n");
+    for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
+}
+
+int run_simulate(const SimulateOptions& o) {
+    auto plan = plan_simulate(o);
+    if (!plan) return usage_error(plan.error());
+    const SimulatePlan& p = *plan;
+    GuestToSimulate guest;
+    if (const int code = open_guest(o, p, guest); code != exit_ok) return code;
+
+    std::vector<Column> cols;
+    if (o.auto_converge && p.threshold) cols.push_back({"with background sync", p.threshold, {}});
+    cols.push_back({"without", std::nullopt, {}});
+    for (Column& c : cols) {
+        auto r = simulate(guest, o, p, c.background_sync);
+        if (!r && r.error().errno_value == EFBIG) {  // a recording over --max-memory: no usage error
+            std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
+            return exit_failure;
+        }
+        if (!r) return usage_error(r.error());
+        c.result = *r;
+    }
+    bool failed = false;
+    for (const Column& c : cols) failed |= c.result.verdict == SimulationResult::Verdict::failed;
+
+    const auto left_out = precopy::simulation_leaves_out();
+    if (o.json) print_json(o, p, guest.description, cols, left_out);
+    else print_text(o, p, guest.description, cols, left_out);
+    return failed ? exit_failure : exit_ok;
+}
+
+}  // namespace
+
+void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
+    auto o = std::make_shared<SimulateOptions>();
+    CLI::App* cmd = app.add_subcommand("simulate", "Simulate a precopy migration of a modelled or recorded guest");
+    cmd->add_option("--model", o->model,
+                    "the guest: mem=SIZE,wss=SIZE,rate=BYTES/s[,vcpus=N][,hot=SIZE|PCT,hot-share=PCT]"
+                    "[,peak=BYTES/s per vCPU flat out][,zero=SIZE of never-written memory]");
+    cmd->add_option("--trace", o->trace, "a recording of the guest (dtrack record) to replay");
+    cmd->add_option("--peak", o->peak,
+                    "--trace: one vCPU's write rate flat out, bytes/s (default: the vCPUs were busy writing)");
+    cmd->add_option("--vcpus", o->vcpus, "--trace: the guest's vCPUs, for --peak (default: the recording's)");
+    cmd->add_option("--bandwidth", o->bandwidth, "the link, bytes/s (e.g. 10G)");
+    cmd->add_option("--downtime", o->downtime, "switch over once the rest fits in this pause")->capture_default_str();
+    cmd->add_flag("--auto-converge", o->auto_converge, "throttle the vCPUs as QEMU does (20%, +10%, at most 99%)");
+    cmd->add_option("--background-sync", o->background_sync,
+                    "the watcher's threshold (e.g. 5s), simulated side by side with none; or off")
+        ->capture_default_str();
+    cmd->add_option("--max-time", o->max_time, "give up on a simulated migration after this long")
+        ->capture_default_str();
+    cmd->add_option("--max-memory", o->max_memory,
+                    "--trace: about the most memory the replay may take (its dirty bitmaps, 2 bits per page of the "
+                    "recording's regions, half of it); a recording that needs more is refused, naming it")
+        ->type_name("SIZE")
+        ->capture_default_str();
+    cmd->add_flag("--json", o->json, "one JSON document");
+    cmd->footer(
+        "The engine's own Rounds, Watcher (its tick() decision), Throttle and the sender's switchover decision run "
+        "on a simulated clock; the link and the guest are simulated. --model: writes land uniformly at random on "
+        "the working set (or its hot part, hot-share of them), so t seconds of writes at rate r dirty "
+        "wss * (1 - exp(-r t / wss)); the throttle holds each vCPU pct% of the time, so the guest writes at "
+        "min(rate, vcpus * peak * (1 - pct/100)) (peak defaults to rate / vcpus: busy vCPUs). --trace: each "
+        "interval's pages are replayed through the interval, its rate r slowed by the throttle to "
+        "min(r, vcpus * peak * (1 - pct/100)) (without --peak: r * (1 - pct/100)); the recording starts again when "
+        "it ends. The output says what the simulation leaves out.\n"
+        "Example: dtrack simulate --model mem=1T,vcpus=128,wss=200G,rate=3G --bandwidth 10G --auto-converge\n"
+        "Exit codes: 0 the simulation ran (converged or not: see the verdict), 1 it failed (a damaged recording, "
+        "or one that needs more than --max-memory), 2 bad input (the message names the cause and the fix).");
+    cmd->callback([&chosen, o] { chosen.run = [o] { return run_simulate(*o); }; });
+}
+
+}  // namespace dtrack::cli
