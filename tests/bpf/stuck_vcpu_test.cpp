@@ -18,7 +18,7 @@
 #include "probe/probes.hpp"
 #include "support/backends.hpp"
 #include "support/bpf_objects.hpp"
-#include "tracking.hpp"
+#include "dtvm/tracking/tracking.hpp"
 
 namespace {
 

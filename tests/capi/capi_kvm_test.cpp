@@ -12,7 +12,7 @@
 
 #include "dtrack/dtrack.h"
 #include "support/backends.hpp"
-#include "vm.hpp"
+#include "dtvm/vm/vm.hpp"
 
 namespace {
 

@@ -19,8 +19,8 @@
 #include "dtrack/watcher.hpp"
 #include "support/backends.hpp"
 #include "support/sanitizers.hpp"
-#include "migrate.hpp"
-#include "tracking.hpp"
+#include "dtvm/modes/migrate.hpp"
+#include "dtvm/tracking/tracking.hpp"
 
 using namespace std::chrono_literals;
 namespace precopy = dtrack::precopy;

@@ -26,7 +26,7 @@
 
 #include "support/backends.hpp"
 #include "support/test_seed.hpp"
-#include "oracle.hpp"
+#include "dtvm/tracking/oracle.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 
 #include "dtrack/bpf_source.hpp"
 #include "support/backends.hpp"
-#include "oracle.hpp"
+#include "dtvm/tracking/oracle.hpp"
 
 namespace {
 

@@ -12,10 +12,10 @@
 #include <set>
 #include <thread>
 
-#include "guest_layout.hpp"
+#include "dtvm/guest/guest_layout.hpp"
 #include "support/backends.hpp"
-#include "vm.hpp"
-#include "workload_cursor.hpp"
+#include "dtvm/vm/vm.hpp"
+#include "dtvm/guest/workload_cursor.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include "sidecar/sidecar_process.hpp"
 #include "support/qemu_guest.hpp"
 #include "support/qemu_vm.hpp"
-#include "vm.hpp"
+#include "dtvm/vm/vm.hpp"
 
 using dtrack_test::kQemuGuestDirtyPages;
 using dtrack_test::kQemuOwnPages;

@@ -3,7 +3,7 @@
 // exits holds whatever the ring's fill time, and the rate limit holds its average.
 #include <gtest/gtest.h>
 
-#include "pacer.hpp"
+#include "dtvm/vm/pacer.hpp"
 
 using namespace std::chrono_literals;
 using dtvm::Pacer;

@@ -5,9 +5,9 @@
 //   dtvm ... --incoming URI       receive a migration and check its digest
 #include <variant>
 
-#include "check_loop.hpp"
-#include "migrate.hpp"
-#include "options.hpp"
+#include "dtvm/modes/check_loop.hpp"
+#include "dtvm/modes/migrate.hpp"
+#include "dtvm/options/options.hpp"
 
 int main(int argc, char** argv) {
     auto parsed = dtvm::parse_command_line(argc, argv);

@@ -1,0 +1,236 @@
+#include "dtvm/modes/migrate.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <thread>
+
+#include "dtvm/modes/check_loop.hpp"
+#include "dtvm/modes/vcpu_dirty_limit.hpp"
+#include "dtrack/precopy/receiver.hpp"
+#include "dtrack/precopy/sender.hpp"
+#include "dtrack/precopy/tcp.hpp"
+#include "dtrack/throttle.hpp"
+#include "dtrack/units.hpp"
+#include "dtrack/watcher.hpp"
+
+namespace dtvm {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+// Every vCPU's page reads so far (a writer's: 0) and when: two of them give
+// each reader's reads/s in between.
+struct ReadCounts {
+    std::chrono::steady_clock::time_point at;
+    std::vector<uint64_t> reads;
+};
+
+ReadCounts read_counts(const Vm& vm) {
+    ReadCounts counts{std::chrono::steady_clock::now(), {}};
+    for (uint32_t v = 0; v < vm.vcpu_count(); ++v) counts.reads.push_back(vm.stats(v).reads);
+    return counts;
+}
+
+double reads_per_s(const ReadCounts& from, const ReadCounts& to, uint32_t vcpu) {
+    const double secs = seconds(to.at - from.at);
+    return secs > 0 ? double(to.reads[vcpu] - from.reads[vcpu]) / secs : 0;
+}
+
+// "reader vCPU 2: 1.2M reads/s over the migration, 2.4M reads/s over the
+// warm-up before it (50%)": what the throttle cost the vCPUs that dirty
+// nothing. The migration's time ends where the guest stopped for good.
+void print_reader_rates(const Vm& vm, const ReadCounts& guest_started, const ReadCounts& warmed_up,
+                        const ReadCounts& migration_started, const ReadCounts& migration_ended) {
+    for (uint32_t v = 0; v < vm.vcpu_count(); ++v) {
+        if (vm.role(v) != VcpuRole::reader) continue;
+        const double during = reads_per_s(migration_started, migration_ended, v);
+        const double before = reads_per_s(guest_started, warmed_up, v);
+        const std::string share = before > 0 ? " (" + std::to_string(std::lround(100 * during / before)) + "%)" : "";
+        std::printf("reader vCPU %u: %s reads/s over the migration, %s reads/s over the warm-up before it%s\n", v,
+                    dtrack::format_count(during).c_str(), dtrack::format_count(before).c_str(), share.c_str());
+    }
+}
+
+}  // namespace
+
+std::vector<dtrack::precopy::GuestMemory> guest_memory(const Vm& vm) {
+    std::vector<dtrack::precopy::GuestMemory> memory;
+    for (size_t i = 0; i < vm.slots().size(); ++i) {
+        const Slot& s = vm.slots()[i];
+        memory.push_back({.region = static_cast<dtrack::RegionId>(i), .host = s.host, .pages = s.pages,
+                          .page_size = 4096, .base = s.gpa});
+    }
+    return memory;
+}
+
+int run_migration_source(const Options& o) {
+    const MigrationOptions& m = *o.migrate;
+    auto address = dtrack::precopy::parse_tcp_address(m.to);
+    if (!address) {
+        std::fprintf(stderr, "dtvm: %s\n", address.error().message().c_str());
+        return exit_bad_input;
+    }
+    int exit_code = exit_ok;
+    auto tracking = start_tracked_guest(o, exit_code);
+    if (!tracking) return exit_code;
+    Vm& vm = tracking->vm();
+    dtrack::Tracker& tracker = tracking->tracker();
+    const ReadCounts guest_started = read_counts(vm);
+
+    // The watcher serves auto-converge (a sync when a round runs past
+    // --background-sync) or the dirty limit (a sync every period, its rates).
+    const bool background = (m.background_sync && m.auto_converge) || o.dirty_limit;
+    if (!o.backend_why.empty()) std::printf("%s\n", backend_line(o).c_str());
+    std::printf("dtvm: migrating %s (%s, workload %s over %s, %s writes/s per vCPU, %s) to %s\n",
+                dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), vcpu_count_description(o).c_str(),
+                pattern_name(o.workload.pattern).c_str(),
+                dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
+                o.workload.rate_per_vcpu ? dtrack::format_count(double(o.workload.rate_per_vcpu)).c_str() : "unlimited",
+                tracking_description(*tracking, o).c_str(), m.to.c_str());
+    std::printf("      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, TLS %s\n",
+                m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited",
+                (long long)m.downtime.count(), m.auto_converge ? "on" : "off",
+                m.background_sync && m.auto_converge ? (std::to_string(m.background_sync->count()) + " ms").c_str()
+                : (m.background_sync && !o.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
+                o.tls ? o.tls->description().c_str() : "off");
+    if (o.dirty_limit)
+        std::printf("      dirty limit %.0f pages/s (%s/s) per vCPU, period %lld ms, sleeping %s, once the guest "
+                    "dirties more than half of what is sent\n",
+                    *o.dirty_limit, dtrack::format_bytes(*o.dirty_limit * 4096).c_str(),
+                    (long long)o.dirty_limit_period.count(),
+                    o.vm.share_at == ShareAt::ring_full ? "at ring-full exits" : "a share of each 10 ms slice");
+    std::fflush(stdout);
+    std::this_thread::sleep_for(m.warmup);  // let the guest dirty memory first
+    const ReadCounts warmed_up = read_counts(vm);
+
+    auto connection = dtrack::precopy::tcp_connect(*address, 10s);
+    if (!connection) {
+        std::fprintf(stderr, "dtvm: %s\n", connection.error().message().c_str());
+        return exit_migration_failed;
+    }
+
+    // The engine's pieces, wired as a VMM would.
+    dtrack::Rounds rounds(tracker);
+    dtrack::Throttle throttle({}, [&vm](int pct) { vm.set_throttle(pct); });
+    if (m.auto_converge) rounds.on_period([&throttle](const dtrack::Period& p) { throttle.on_period(p); });
+    std::optional<VcpuDirtyLimit> limit;
+    if (o.dirty_limit) {
+        limit.emplace(o, vm, tracker, VcpuDirtyLimit::Start::on_trigger);
+        rounds.on_period([&limit](const dtrack::Period& p) { limit->on_period(p); });
+    }
+    // Poll at least four times per threshold, and every second at most (docs/ARCHITECTURE.md §4).
+    const auto threshold = o.dirty_limit ? o.dirty_limit_period : m.background_sync.value_or(5000ms);
+    dtrack::Watcher watcher(rounds, {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4),
+                                     .threshold = threshold},
+                            [&throttle, &o] { return o.dirty_limit || !throttle.at_max(); });
+
+    const bool terminal = ::isatty(STDOUT_FILENO);
+    VmPauser control(vm);
+    dtrack::precopy::SenderOptions so{.bandwidth = m.bandwidth,
+                                      .downtime_limit = m.downtime,
+                                      .max_time = m.max_time,
+                                      .compress = m.compress,
+                                      .tls = o.tls,
+                                      .tls_peer_name = address->host};
+    so.progress = [&](const dtrack::precopy::Progress& p) {
+        std::printf("%sround %3" PRIu64 "  remaining %8" PRIu64 " pages  bandwidth %9s/s  est. downtime %7.0f ms  "
+                    "throttle %2d%%  background syncs %" PRIu64 "%s",
+                    terminal ? "\r" : "  ", p.round, p.remaining_pages, dtrack::format_bytes(p.bandwidth).c_str(),
+                    seconds(p.estimated_downtime) * 1000, throttle.pct(),
+                    rounds.syncs(dtrack::SyncKind::background), terminal ? "" : "\n");
+        std::fflush(stdout);
+    };
+    dtrack::precopy::Sender sender(tracker, rounds, guest_memory(vm), control, so);
+
+    const ReadCounts migration_started = read_counts(vm);
+    const auto migration_start = migration_started.at;
+    if (background) watcher.start();
+    const dtrack::precopy::Outcome out = sender.run(connection.value().get());
+    ReadCounts migration_ended = read_counts(vm);
+    // A guest stopped for the switchover reads nothing: its readers' progress
+    // is over the time it ran (the stop is the downtime, reported below).
+    if (control.paused_since()) migration_ended.at = *control.paused_since();
+    watcher.stop();
+    const std::vector<dtrack::ThrottleStep> timeline = throttle.timeline();
+    throttle.reset();  // the migration is over: the throttle's life ends with it
+    if (terminal) std::printf("\n");
+
+    std::printf("migration: %s after %.2f s: %" PRIu64 " rounds, %" PRIu64 " round syncs, %" PRIu64
+                " background syncs, %" PRIu64 " pages sent (%" PRIu64 " zero), %s on the wire\n",
+                dtrack::precopy::to_string(out.status), seconds(out.total_time), out.rounds, out.round_syncs,
+                out.background_syncs, out.pages_sent, out.zero_pages,
+                dtrack::format_bytes(double(out.bytes_on_wire)).c_str());
+    std::printf("throttle:");
+    if (timeline.empty()) std::printf(" never engaged");
+    for (const auto& s : timeline)
+        std::printf(" %d%% at %.1f s (%s sync)", s.pct, seconds(s.at - migration_start),
+                    s.after == dtrack::SyncKind::background ? "background" : "round");
+    std::printf("\n");
+    if (limit) limit->report_and_lift(migration_start);
+    print_reader_rates(vm, guest_started, warmed_up, migration_started, migration_ended);
+    if (!out.completed()) {
+        std::printf("migration failed: %s; the guest runs on here\n", out.message.c_str());
+        vm.stop();
+        return exit_migration_failed;
+    }
+    std::printf("downtime: %.1f ms real (estimated %.1f ms); the destination's memory digest matches\n",
+                seconds(out.downtime) * 1000, seconds(out.estimated_downtime) * 1000);
+    vm.stop();
+    return exit_ok;
+}
+
+int run_incoming(const Options& o) {
+    auto address = dtrack::precopy::parse_tcp_address(o.incoming);
+    if (!address) {
+        std::fprintf(stderr, "dtvm: %s\n", address.error().message().c_str());
+        return exit_bad_input;
+    }
+    // Same memory layout as the source: a VM with the same slots, no vCPUs
+    // running. The wire carries memory, not CPU state, so either backend can
+    // receive from either.
+    if (!o.backend_why.empty()) std::printf("%s\n", backend_line(o).c_str());
+    auto vm = Vm::create(o.vm);
+    if (!vm) {
+        std::fprintf(stderr, "dtvm: %s\n", vm.error().message().c_str());
+        return exit_bad_input;
+    }
+    auto listener = dtrack::precopy::TcpListener::listen(*address, o.tls || o.insecure);
+    if (!listener) {
+        std::fprintf(stderr, "dtvm: %s\n", listener.error().message().c_str());
+        return exit_bad_input;
+    }
+    if (!o.tls && !dtrack::precopy::is_loopback(*address))
+        std::fprintf(stderr, "dtvm: warning: --insecure: listening on %s without TLS; whoever connects first can "
+                             "write this guest's memory\n", address->host.c_str());
+    std::printf("dtvm: listening on %s:%u for a migration of %s in %u slots, TLS %s\n", address->host.c_str(),
+                listener->port(), dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots,
+                o.tls ? o.tls->description().c_str() : "off");
+    std::fflush(stdout);
+    auto connection = listener->accept(120s);
+    if (!connection) {
+        std::fprintf(stderr, "dtvm: %s\n", connection.error().message().c_str());
+        return exit_migration_failed;
+    }
+    dtrack::precopy::Receiver receiver(guest_memory(*vm.value()), {.max_time = o.incoming_max_time, .tls = o.tls});
+    const auto start = std::chrono::steady_clock::now();
+    auto report = receiver.run(connection.value().get());
+    if (!report) {
+        std::fprintf(stderr, "dtvm: migration refused: %s\n", report.error().message().c_str());
+        return exit_migration_failed;
+    }
+    std::printf("received: %" PRIu64 " rounds, %" PRIu64 " pages (%" PRIu64 " zero), %s in %.2f s; memory digest "
+                "%016" PRIx64 " matches the source's\n",
+                report->rounds, report->pages, report->zero_pages, dtrack::format_bytes(double(report->bytes)).c_str(),
+                seconds(std::chrono::steady_clock::now() - start), report->digest);
+    return exit_ok;
+}
+
+}  // namespace dtvm
