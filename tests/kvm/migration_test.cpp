@@ -19,8 +19,8 @@
 #include "dtrack/watcher.hpp"
 #include "support/backends.hpp"
 #include "support/sanitizers.hpp"
-#include "dtvm/modes/migrate.hpp"
 #include "dtvm/tracking/tracking.hpp"
+#include "dtvm/tracking/vm_precopy.hpp"
 
 using namespace std::chrono_literals;
 namespace precopy = dtrack::precopy;

@@ -8,12 +8,13 @@
 # destination, the dirty limit), options/ (the command line); main.cpp picks
 # the mode.
 #
-# libdtvm.a is everything but main.cpp (the guest included): what the tests
-# link (as DTVM_OBJS, the name the top-level Makefile links) and include as
-# "dtvm/vm/vm.hpp" (-Itools).
+# libdtvm.a is the VM layer, vm/ guest/ tracking/ (the guest included): what
+# the tests link (as DTVM_OBJS, the name the top-level Makefile links) and
+# include as "dtvm/vm/vm.hpp" (-Itools). The binary adds modes/, options/
+# and main.cpp.
 
-DTVM_LIB_SRCS  := $(wildcard tools/dtvm/*/*.cpp)
-DTVM_CLI_SRCS  :=
+DTVM_LIB_SRCS  := $(wildcard tools/dtvm/vm/*.cpp tools/dtvm/guest/*.cpp tools/dtvm/tracking/*.cpp)
+DTVM_CLI_SRCS  := $(wildcard tools/dtvm/modes/*.cpp tools/dtvm/options/*.cpp)
 DTVM_GUEST_OBJ := $(BUILD)/tools/dtvm/guest/guest.o
 DTVM_LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(DTVM_LIB_SRCS)) $(DTVM_GUEST_OBJ)
 DTVM_CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(DTVM_CLI_SRCS))

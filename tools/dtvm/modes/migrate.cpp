@@ -11,6 +11,7 @@
 
 #include "dtvm/modes/check_loop.hpp"
 #include "dtvm/modes/vcpu_dirty_limit.hpp"
+#include "dtvm/tracking/vm_precopy.hpp"
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/sender.hpp"
 #include "dtrack/precopy/tcp.hpp"
@@ -60,16 +61,6 @@ void print_reader_rates(const Vm& vm, const ReadCounts& guest_started, const Rea
 }
 
 }  // namespace
-
-std::vector<dtrack::precopy::GuestMemory> guest_memory(const Vm& vm) {
-    std::vector<dtrack::precopy::GuestMemory> memory;
-    for (size_t i = 0; i < vm.slots().size(); ++i) {
-        const Slot& s = vm.slots()[i];
-        memory.push_back({.region = static_cast<dtrack::RegionId>(i), .host = s.host, .pages = s.pages,
-                          .page_size = 4096, .base = s.gpa});
-    }
-    return memory;
-}
 
 int run_migration_source(const Options& o) {
     const MigrationOptions& m = *o.migrate;
