@@ -7,7 +7,7 @@
 // everywhere, the KVM actuators where /dev/kvm works. Bad input gets a clear
 // message and exit code 2. (The controller's arithmetic is checked on a
 // manual clock in tests/unit/dirty_limit_test.cpp; a migration with the
-// limit in tests/kvm/dtvm_migration_cli_test.cpp.)
+// limit in tests/vm/dtvm_migration_cli_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
