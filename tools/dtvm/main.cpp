@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
     auto parsed = dtvm::parse_command_line(argc, argv);
     if (auto* code = std::get_if<int>(&parsed)) return *code;
     const dtvm::Options& options = std::get<dtvm::Options>(parsed);
-    if (!options.incoming.empty()) return dtvm::run_incoming(options);
+    if (options.incoming) return dtvm::run_incoming(options);
     if (options.migrate) return dtvm::run_migration_source(options);
     return dtvm::run_check_loop(options);
 }

@@ -10,44 +10,12 @@
 
 #include "dtrack/recording.hpp"
 #include "dtrack/units.hpp"
+#include "dtvm/modes/tracked_guest.hpp"
+#include "dtvm/options/options.hpp"
 #include "dtvm/tracking/oracle.hpp"
 #include "dtvm/modes/vcpu_dirty_limit.hpp"
 
 namespace dtvm {
-
-std::unique_ptr<Tracking> start_tracked_guest(const Options& o, int& exit_code) {
-    auto tracking = Tracking::create(o.vm, o.tracking);
-    if (!tracking) {
-        std::fprintf(stderr, "dtvm: %s\n", tracking.error().message().c_str());
-        exit_code = exit_bad_input;
-        return nullptr;
-    }
-    if (dtrack::Status s = tracking.value()->start(o.workload); !s) {
-        std::fprintf(stderr, "dtvm: %s\n", s.error().message().c_str());
-        exit_code = exit_bad_input;
-        return nullptr;
-    }
-    return std::move(tracking.value());
-}
-
-std::string vcpu_description(const Options& o) {
-    if (o.vm.backend == Backend::process) return "process backend: worker threads";
-    return std::string("KVM, ") + (o.vm.emulated ? "emulated" : "native") + (host_is_pvm() ? ", PVM host" : "");
-}
-
-std::string vcpu_count_description(const Options& o) {
-    const std::string writers = std::to_string(o.vm.vcpus) + " vCPUs";
-    return o.vm.readers ? writers + " + " + std::to_string(o.vm.readers) + " readers" : writers;
-}
-
-std::string tracking_description(Tracking& tracking, const Options& o) {
-    if (!tracking.uffd().empty())
-        return "userfaultfd WP_ASYNC + PAGEMAP_SCAN, " + std::to_string(tracking.uffd().size()) + " ranges";
-    if (auto* ring = tracking.ring())
-        return "KVM dirty ring, " + std::to_string(o.tracking.ring_entries) + " entries" +
-               (ring->acq_rel() ? ", acq_rel" : "");
-    return std::string("KVM dirty log") + (tracking.log()->manual_protect() ? ", manual protect" : "");
-}
 
 namespace {
 
@@ -60,8 +28,8 @@ std::unique_ptr<dtrack::recording::Writer> open_recording(Tracking& tracking, co
     auto header = dtrack::recording::make_header(
         std::move(regions), method, true, "dtvm " + backend_name(o.vm.backend) + " backend, " +
                                                pattern_name(o.workload.pattern) + " workload",
-        uint64_t(o.interval.count()), tracking.ring() ? tracking.vm().vcpu_count() : 0);
-    auto sink = dtrack::recording::file_sink(o.record);
+        uint64_t(o.check.interval.count()), tracking.ring() ? tracking.vm().vcpu_count() : 0);
+    auto sink = dtrack::recording::file_sink(o.check.record);
     if (!sink) {
         std::fprintf(stderr, "dtvm: --record: %s\n", sink.error().message().c_str());
         return nullptr;
@@ -84,33 +52,33 @@ std::string format_share(double share) {
 
 int run_check_loop(const Options& o) {
     int exit_code = exit_ok;
-    auto tracking = start_tracked_guest(o, exit_code);
+    auto tracking = start_tracked_guest(o.vm, o.tracking, o.workload, exit_code);
     if (!tracking) return exit_code;
     std::unique_ptr<dtrack::recording::Writer> recording;
-    if (!o.record.empty() && !(recording = open_recording(*tracking, o))) return exit_bad_input;
+    if (!o.check.record.empty() && !(recording = open_recording(*tracking, o))) return exit_bad_input;
     Vm& vm = tracking->vm();
     const uint32_t vcpus = vm.vcpu_count();  // the writers, then the readers
-    vm.set_throttle(o.throttle_pct);
+    vm.set_throttle(o.check.throttle_pct);
     // --dirty-limit: each vCPU held to the quota from the first check on.
     std::optional<VcpuDirtyLimit> limit;
-    if (o.dirty_limit) limit.emplace(o, vm, tracking->tracker(), VcpuDirtyLimit::Start::now);
+    if (o.dirty_limit) limit.emplace(*o.dirty_limit, vm, tracking->tracker(), VcpuDirtyLimit::Start::now);
     const bool per_vcpu_counts = tracking->ring() || tracking->thread_faults();
 
     // One line on which backend auto chose; on stderr with --json, whose stdout is JSON only.
-    if (!o.backend_why.empty()) std::fprintf(o.json ? stderr : stdout, "%s\n", backend_line(o).c_str());
-    if (!o.json) {
+    if (!o.backend_why.empty()) std::fprintf(o.check.json ? stderr : stdout, "%s\n", backend_line(o).c_str());
+    if (!o.check.json) {
         std::printf("dtvm: %s in %u slots, %s (%s), workload %s over %s, %s per vCPU, tracking: %s\n",
                     dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots,
-                    vcpu_count_description(o).c_str(), vcpu_description(o).c_str(),
+                    vcpu_count_description(o.vm).c_str(), vcpu_description(o.vm).c_str(),
                     pattern_name(o.workload.pattern).c_str(),
                     dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
                     o.workload.rate_per_vcpu ? (dtrack::format_count(double(o.workload.rate_per_vcpu)) + " writes/s").c_str()
                                              : "unlimited writes/s",
-                    tracking_description(*tracking, o).c_str());
+                    tracking_description(*tracking, o.tracking).c_str());
         if (limit)
             std::printf("      dirty limit %.0f pages/s (%s/s) per vCPU from the start, period %lld ms, sleeping %s\n",
-                        *o.dirty_limit, dtrack::format_bytes(*o.dirty_limit * 4096).c_str(),
-                        (long long)o.dirty_limit_period.count(),
+                        o.dirty_limit->pages_per_s, dtrack::format_bytes(o.dirty_limit->pages_per_s * 4096).c_str(),
+                        (long long)o.dirty_limit->period.count(),
                         o.vm.share_at == ShareAt::ring_full ? "at ring-full exits" : "a share of each 10 ms slice");
         std::printf("%7s %5s %10s %10s %10s   %s\n", "time", "vcpu", "writes/s", "distinct", "reported",
                     tracking->ring() ? "(distinct: pages the guest wrote; reported: ring entries per vCPU, distinct "
@@ -126,8 +94,8 @@ int run_check_loop(const Options& o) {
     std::vector<uint64_t> last_writes(vcpus, 0), last_reads(vcpus, 0), last_counted(vcpus, 0);
     auto last = start;
     uint64_t total_lost = 0, total_written = 0, total_taken = 0, intervals = 0, last_source_lost = 0;
-    while (clock::now() - start < o.duration) {
-        std::this_thread::sleep_for(o.interval);
+    while (clock::now() - start < o.check.duration) {
+        std::this_thread::sleep_for(o.check.interval);
         if (!vm.failure().empty()) {
             std::fprintf(stderr, "dtvm: the guest stopped: %s\n", vm.failure().c_str());
             return exit_guest_failed;
@@ -186,11 +154,11 @@ int run_check_loop(const Options& o) {
             if (limit) line["vcpus"].back()["sleep_share"] = vm.vcpu_share(v);
             // The recording's header has vCPUs only for the ring (open_recording).
             if (tracking->ring()) recorded.vcpu_pages.push_back(counted_now);
-            if (!o.json && vm.role(v) == VcpuRole::writer)
+            if (!o.check.json && vm.role(v) == VcpuRole::writer)
                 std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s%s\n", t, v,
                             dtrack::format_count((stats.writes - last_writes[v]) / secs).c_str(),
                             check->written_per_vcpu[v], reported.c_str(), sleep.c_str());
-            if (!o.json && vm.role(v) == VcpuRole::reader)
+            if (!o.check.json && vm.role(v) == VcpuRole::reader)
                 std::printf("%6.1fs %5u %10s %10" PRIu64 " %10s   reader: %s reads/s%s\n", t, v, "-",
                             check->written_per_vcpu[v], reported.c_str(),
                             dtrack::format_count(vcpu_reads_per_s).c_str(), sleep.c_str());
@@ -206,7 +174,7 @@ int run_check_loop(const Options& o) {
         std::string slots;
         for (uint64_t n : check->taken_per_slot) slots += (slots.empty() ? "" : "/") + std::to_string(n);
         const std::string readers = o.vm.readers ? "; readers " + dtrack::format_count(reads_per_s) + " reads/s" : "";
-        if (o.json) {
+        if (o.check.json) {
             std::printf("%s\n", line.dump().c_str());
         } else {
             std::printf("%6.1fs %5s %10s %10" PRIu64 " %10" PRIu64 "   lost %" PRIu64 ", extra %" PRIu64
@@ -225,19 +193,19 @@ int run_check_loop(const Options& o) {
         ++intervals;
     }
     vm.stop();
-    if (limit && !o.json) limit->report_and_lift(start);
+    if (limit && !o.check.json) limit->report_and_lift(start);
     nlohmann::json recorded;
     if (recording) {
         const dtrack::Status closed = recording->close();
         const dtrack::recording::WriterStats ws = recording->stats();
-        recorded = {{"file", o.record}, {"intervals", ws.intervals}, {"dropped", ws.dropped}, {"bytes", ws.bytes}};
+        recorded = {{"file", o.check.record}, {"intervals", ws.intervals}, {"dropped", ws.dropped}, {"bytes", ws.bytes}};
         if (!closed) {
             std::fprintf(stderr, "dtvm: --record: %s\n", closed.error().message().c_str());
             return exit_guest_failed;
         }
-        if (!o.json)
+        if (!o.check.json)
             std::printf("recorded: %" PRIu64 " intervals (%" PRIu64 " dropped) in %s, %s\n", ws.intervals, ws.dropped,
-                        o.record.c_str(), dtrack::format_bytes(double(ws.bytes)).c_str());
+                        o.check.record.c_str(), dtrack::format_bytes(double(ws.bytes)).c_str());
     }
 
     const dtrack::Counters c = tracking->tracker().counters();
@@ -245,7 +213,7 @@ int run_check_loop(const Options& o) {
     double cost_ms = 0;
     for (const auto& source : c.sources) cost_ms += std::chrono::duration<double, std::milli>(source.cost).count();
     const int code = total_lost ? exit_lost_pages : exit_ok;
-    if (o.json) {
+    if (o.check.json) {
         nlohmann::json summary{{"intervals", intervals},
                                {"written", total_written},
                                {"reported", total_taken},

@@ -9,8 +9,9 @@
 #include <optional>
 #include <thread>
 
-#include "dtvm/modes/check_loop.hpp"
+#include "dtvm/modes/tracked_guest.hpp"
 #include "dtvm/modes/vcpu_dirty_limit.hpp"
+#include "dtvm/options/options.hpp"
 #include "dtvm/tracking/vm_precopy.hpp"
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/sender.hpp"
@@ -70,7 +71,7 @@ int run_migration_source(const Options& o) {
         return exit_bad_input;
     }
     int exit_code = exit_ok;
-    auto tracking = start_tracked_guest(o, exit_code);
+    auto tracking = start_tracked_guest(o.vm, o.tracking, o.workload, exit_code);
     if (!tracking) return exit_code;
     Vm& vm = tracking->vm();
     dtrack::Tracker& tracker = tracking->tracker();
@@ -81,22 +82,22 @@ int run_migration_source(const Options& o) {
     const bool background = (m.background_sync && m.auto_converge) || o.dirty_limit;
     if (!o.backend_why.empty()) std::printf("%s\n", backend_line(o).c_str());
     std::printf("dtvm: migrating %s (%s, workload %s over %s, %s writes/s per vCPU, %s) to %s\n",
-                dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), vcpu_count_description(o).c_str(),
+                dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), vcpu_count_description(o.vm).c_str(),
                 pattern_name(o.workload.pattern).c_str(),
                 dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
                 o.workload.rate_per_vcpu ? dtrack::format_count(double(o.workload.rate_per_vcpu)).c_str() : "unlimited",
-                tracking_description(*tracking, o).c_str(), m.to.c_str());
+                tracking_description(*tracking, o.tracking).c_str(), m.to.c_str());
     std::printf("      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, TLS %s\n",
                 m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited",
                 (long long)m.downtime.count(), m.auto_converge ? "on" : "off",
                 m.background_sync && m.auto_converge ? (std::to_string(m.background_sync->count()) + " ms").c_str()
                 : (m.background_sync && !o.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
-                o.tls ? o.tls->description().c_str() : "off");
+                o.tls.credentials ? o.tls.credentials->description().c_str() : "off");
     if (o.dirty_limit)
         std::printf("      dirty limit %.0f pages/s (%s/s) per vCPU, period %lld ms, sleeping %s, once the guest "
                     "dirties more than half of what is sent\n",
-                    *o.dirty_limit, dtrack::format_bytes(*o.dirty_limit * 4096).c_str(),
-                    (long long)o.dirty_limit_period.count(),
+                    o.dirty_limit->pages_per_s, dtrack::format_bytes(o.dirty_limit->pages_per_s * 4096).c_str(),
+                    (long long)o.dirty_limit->period.count(),
                     o.vm.share_at == ShareAt::ring_full ? "at ring-full exits" : "a share of each 10 ms slice");
     std::fflush(stdout);
     std::this_thread::sleep_for(m.warmup);  // let the guest dirty memory first
@@ -114,11 +115,11 @@ int run_migration_source(const Options& o) {
     if (m.auto_converge) rounds.on_period([&throttle](const dtrack::Period& p) { throttle.on_period(p); });
     std::optional<VcpuDirtyLimit> limit;
     if (o.dirty_limit) {
-        limit.emplace(o, vm, tracker, VcpuDirtyLimit::Start::on_trigger);
+        limit.emplace(*o.dirty_limit, vm, tracker, VcpuDirtyLimit::Start::on_trigger);
         rounds.on_period([&limit](const dtrack::Period& p) { limit->on_period(p); });
     }
     // Poll at least four times per threshold, and every second at most (docs/ARCHITECTURE.md §4).
-    const auto threshold = o.dirty_limit ? o.dirty_limit_period : m.background_sync.value_or(5000ms);
+    const auto threshold = o.dirty_limit ? o.dirty_limit->period : m.background_sync.value_or(5000ms);
     dtrack::Watcher watcher(rounds, {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4),
                                      .threshold = threshold},
                             [&throttle, &o] { return o.dirty_limit || !throttle.at_max(); });
@@ -129,7 +130,7 @@ int run_migration_source(const Options& o) {
                                       .downtime_limit = m.downtime,
                                       .max_time = m.max_time,
                                       .compress = m.compress,
-                                      .tls = o.tls,
+                                      .tls = o.tls.credentials,
                                       .tls_peer_name = address->host};
     so.progress = [&](const dtrack::precopy::Progress& p) {
         std::printf("%sround %3" PRIu64 "  remaining %8" PRIu64 " pages  bandwidth %9s/s  est. downtime %7.0f ms  "
@@ -179,7 +180,7 @@ int run_migration_source(const Options& o) {
 }
 
 int run_incoming(const Options& o) {
-    auto address = dtrack::precopy::parse_tcp_address(o.incoming);
+    auto address = dtrack::precopy::parse_tcp_address(o.incoming->from);
     if (!address) {
         std::fprintf(stderr, "dtvm: %s\n", address.error().message().c_str());
         return exit_bad_input;
@@ -193,24 +194,24 @@ int run_incoming(const Options& o) {
         std::fprintf(stderr, "dtvm: %s\n", vm.error().message().c_str());
         return exit_bad_input;
     }
-    auto listener = dtrack::precopy::TcpListener::listen(*address, o.tls || o.insecure);
+    auto listener = dtrack::precopy::TcpListener::listen(*address, o.tls.credentials || o.tls.insecure);
     if (!listener) {
         std::fprintf(stderr, "dtvm: %s\n", listener.error().message().c_str());
         return exit_bad_input;
     }
-    if (!o.tls && !dtrack::precopy::is_loopback(*address))
+    if (!o.tls.credentials && !dtrack::precopy::is_loopback(*address))
         std::fprintf(stderr, "dtvm: warning: --insecure: listening on %s without TLS; whoever connects first can "
                              "write this guest's memory\n", address->host.c_str());
     std::printf("dtvm: listening on %s:%u for a migration of %s in %u slots, TLS %s\n", address->host.c_str(),
                 listener->port(), dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots,
-                o.tls ? o.tls->description().c_str() : "off");
+                o.tls.credentials ? o.tls.credentials->description().c_str() : "off");
     std::fflush(stdout);
     auto connection = listener->accept(120s);
     if (!connection) {
         std::fprintf(stderr, "dtvm: %s\n", connection.error().message().c_str());
         return exit_migration_failed;
     }
-    dtrack::precopy::Receiver receiver(guest_memory(*vm.value()), {.max_time = o.incoming_max_time, .tls = o.tls});
+    dtrack::precopy::Receiver receiver(guest_memory(*vm.value()), {.max_time = o.incoming->max_time, .tls = o.tls.credentials});
     const auto start = std::chrono::steady_clock::now();
     auto report = receiver.run(connection.value().get());
     if (!report) {

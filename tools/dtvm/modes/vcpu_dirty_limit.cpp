@@ -16,15 +16,15 @@ double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double
 
 }  // namespace
 
-VcpuDirtyLimit::VcpuDirtyLimit(const Options& o, Vm& vm, dtrack::Tracker& tracker, Start start)
+VcpuDirtyLimit::VcpuDirtyLimit(const DirtyLimitOptions& o, Vm& vm, dtrack::Tracker& tracker, Start start)
     : tracker_(tracker),
       vcpus_(vm.vcpu_count()),
-      quota_(*o.dirty_limit),
+      quota_(o.pages_per_s),
       // QEMU caps a vCPU's sleep at 99%, which leaves a vCPU 1% of its peak:
       // ~1.3k pages/s on KVM here, and ~8k on the process backend, whose
       // vCPUs write plain memory several times faster than a KVM guest
       // dirties pages. 99.9% lets a quota of a few thousand pages/s hold on both.
-      limit_({.quota = *o.dirty_limit, .period = o.dirty_limit_period, .max_share = Pacer::kMaxShare},
+      limit_({.quota = o.pages_per_s, .period = o.period, .max_share = Pacer::kMaxShare},
              [&vm](uint32_t vcpu, double share) { vm.set_vcpu_share(vcpu, share); }),
       engaged_(start == Start::now) {
     for (uint32_t v = 0; v < vcpus_; ++v) readers_.push_back(vm.role(v) == VcpuRole::reader);

@@ -17,10 +17,17 @@
 #include "dtrack/convergence_trigger.hpp"
 #include "dtrack/dirty_limit.hpp"
 #include "dtrack/tracker.hpp"
-#include "dtvm/options/options.hpp"
 #include "dtvm/vm/vm.hpp"
 
 namespace dtvm {
+
+// --dirty-limit: each vCPU held to this many pages/s, from the start in
+// the check loop, once the migration does not converge with
+// --migrate-to (exclusive with --auto-converge).
+struct DirtyLimitOptions {
+    double pages_per_s = 0;
+    std::chrono::milliseconds period{1000};  // --dirty-limit-period
+};
 
 class VcpuDirtyLimit {
 public:
@@ -28,8 +35,7 @@ public:
         now,         // the check loop: hold every vCPU from the first sync
         on_trigger,  // a migration: once it does not converge
     };
-    // options.dirty_limit must be set.
-    VcpuDirtyLimit(const Options& options, Vm& vm, dtrack::Tracker& tracker, Start start);
+    VcpuDirtyLimit(const DirtyLimitOptions& options, Vm& vm, dtrack::Tracker& tracker, Start start);
 
     // Every sync's period (Rounds::on_period; the check loop passes its
     // syncs as periods of kind round).
