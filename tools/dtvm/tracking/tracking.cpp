@@ -44,11 +44,24 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
     auto vm = Vm::create(vo);
     if (!vm) return vm.error();
     t->vm_ = std::move(vm.value());
+    if (dtrack::Status s = t->add_regions(); !s) return s.error();
+    if (process) {
+        if (dtrack::Status s = t->add_uffd_sources(); !s) return s.error();
+        if (dtrack::Status s = t->vm_->create_vcpus(); !s) return s.error();
+        return t;
+    }
+    if (dtrack::Status s = t->add_kvm_source(); !s) return s.error();
+    if (dtrack::Status s = t->vm_->create_vcpus(); !s) return s.error();
+    if (dtrack::Status s = t->add_ring_vcpus(); !s) return s.error();
+    return t;
+}
 
-    // Region i = slot i: guest-physical memslots on KVM, host ranges of this
-    // process on the process backend.
-    for (const Slot& s : t->vm_->slots()) {
-        auto region = t->tracker_.add_region(dtrack::Region{
+// Region i = slot i: guest-physical memslots on KVM, host ranges of this
+// process on the process backend.
+dtrack::Status Tracking::add_regions() {
+    const bool process = vm_->backend() == Backend::process;
+    for (const Slot& s : vm_->slots()) {
+        auto region = tracker_.add_region(dtrack::Region{
             .name = "slot " + std::to_string(s.id),
             .space = process ? dtrack::AddressSpace::host_virtual : dtrack::AddressSpace::guest_physical,
             .slot = s.id,
@@ -57,61 +70,63 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
             .page_count = s.pages});
         if (!region) return region.error();
     }
+    return dtrack::Ok{};
+}
 
-    if (process) {
-        for (size_t i = 0; i < t->vm_->slots().size(); ++i) {
-            auto uffd = dtrack::UffdSource::track(t->tracker_, static_cast<dtrack::RegionId>(i));
-            if (!uffd) return uffd.error();
-            t->uffd_.push_back(uffd.value().get());
-            t->tracker_.add_source(std::move(uffd.value()));
-        }
-        if (options.vcpu_thread_faults) {
-            // Only the guest memory's faults: a vCPU thread's stack is not a guest page.
-            auto faults = dtrack::ThreadWriteFaults::attach(::getpid(), {.ranges = dtrack::tracked_ranges(t->tracker_)});
-            if (!faults) {
-                dtrack::Error e = faults.error();
-                e.what = "per-vCPU dirty rates on the process backend (--dirty-limit): " + e.what;
-                return e;
-            }
-            t->faults_ = std::move(faults.value());
-            auto source = std::make_unique<dtrack::VcpuThreadFaultSource>(*t->faults_);
-            t->thread_faults_ = source.get();
-            t->tracker_.add_source(std::move(source));
-        }
-        if (dtrack::Status s = t->vm_->create_vcpus(); !s) return s.error();
-        return t;
+dtrack::Status Tracking::add_uffd_sources() {
+    for (size_t i = 0; i < vm_->slots().size(); ++i) {
+        auto uffd = dtrack::UffdSource::track(tracker_, static_cast<dtrack::RegionId>(i));
+        if (!uffd) return uffd.error();
+        uffd_.push_back(uffd.value().get());
+        tracker_.add_source(std::move(uffd.value()));
     }
+    if (!options_.vcpu_thread_faults) return dtrack::Ok{};
+    // Only the guest memory's faults: a vCPU thread's stack is not a guest page.
+    auto faults = dtrack::ThreadWriteFaults::attach(::getpid(), {.ranges = dtrack::tracked_ranges(tracker_)});
+    if (!faults) {
+        dtrack::Error e = faults.error();
+        e.what = "per-vCPU dirty rates on the process backend (--dirty-limit): " + e.what;
+        return e;
+    }
+    faults_ = std::move(faults.value());
+    auto source = std::make_unique<dtrack::VcpuThreadFaultSource>(*faults_);
+    thread_faults_ = source.get();
+    tracker_.add_source(std::move(source));
+    return dtrack::Ok{};
+}
 
-    if (options.mode == TrackMode::ring) {
-        dtvm::Vm* vm = t->vm_.get();
+dtrack::Status Tracking::add_kvm_source() {
+    dtvm::Vm* vm = vm_.get();
+    if (options_.mode == TrackMode::ring) {
         auto ring = dtrack::KvmRingSource::enable(
-            t->vm_->fd(), t->tracker_,
-            {.entries = options.ring_entries,
+            vm_->fd(), tracker_,
+            {.entries = options_.ring_entries,
              .rearm = [vm] { return vm->rearm_dirty_logging(); },
-             .before_reset = options.before_ring_reset});
+             .before_reset = options_.before_ring_reset});
         if (!ring) {
             dtrack::Error e = ring.error();
             if (e.errno_value == ENOTSUP) e.fix += " (in dtvm: --track log)";
             return e;
         }
-        t->ring_ = ring.value().get();
-        t->tracker_.add_source(std::move(ring.value()));
-    } else {
-        auto log = dtrack::KvmLogSource::enable(t->vm_->fd(), t->tracker_, {.manual_protect = options.manual_protect});
-        if (!log) return log.error();
-        t->log_ = log.value().get();
-        t->tracker_.add_source(std::move(log.value()));
+        ring_ = ring.value().get();
+        tracker_.add_source(std::move(ring.value()));
+        return dtrack::Ok{};
     }
+    auto log = dtrack::KvmLogSource::enable(vm_->fd(), tracker_, {.manual_protect = options_.manual_protect});
+    if (!log) return log.error();
+    log_ = log.value().get();
+    tracker_.add_source(std::move(log.value()));
+    return dtrack::Ok{};
+}
 
-    if (dtrack::Status s = t->vm_->create_vcpus(); !s) return s.error();
-    if (t->ring_) {
-        for (uint32_t v = 0; v < t->vm_->vcpu_count(); ++v)
-            if (dtrack::Status s = t->ring_->add_vcpu(t->vm_->vcpu_fd(v), v); !s) return s.error();
-        dtrack::KvmRingSource* ring = t->ring_;
-        t->vm_->on_ring_full([ring](uint32_t vcpu) { return ring->on_ring_full(vcpu); });
-        if (options.reaper) ring->start_reaper();
-    }
-    return t;
+dtrack::Status Tracking::add_ring_vcpus() {
+    if (!ring_) return dtrack::Ok{};
+    for (uint32_t v = 0; v < vm_->vcpu_count(); ++v)
+        if (dtrack::Status s = ring_->add_vcpu(vm_->vcpu_fd(v), v); !s) return s;
+    dtrack::KvmRingSource* ring = ring_;
+    vm_->on_ring_full([ring](uint32_t vcpu) { return ring->on_ring_full(vcpu); });
+    if (options_.reaper) ring->start_reaper();
+    return dtrack::Ok{};
 }
 
 dtrack::Status Tracking::start(const Workload& workload) {

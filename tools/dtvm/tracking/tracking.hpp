@@ -68,6 +68,12 @@ public:
 
 private:
     Tracking() = default;
+    // Tracking::create's steps, in KVM's order: regions, then the sources
+    // (the dirty ring before any vCPU exists), then each vCPU's ring.
+    dtrack::Status add_regions();
+    dtrack::Status add_uffd_sources();
+    dtrack::Status add_kvm_source();
+    dtrack::Status add_ring_vcpus();
     TrackingOptions options_;
     std::unique_ptr<dtrack::ThreadWriteFaults> faults_;  // declared first: the tracker's source reads it
     std::unique_ptr<Vm> vm_;
