@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "dtvm/vm/kvm_vm.hpp"
+
 namespace dtvm {
 
 TrackMode best_track_mode(Backend backend) { return backend == Backend::kvm ? TrackMode::ring : TrackMode::uffd; }
@@ -50,9 +52,10 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
         if (dtrack::Status s = t->vm_->create_vcpus(); !s) return s.error();
         return t;
     }
-    if (dtrack::Status s = t->add_kvm_source(); !s) return s.error();
+    KvmVm& kvm = *t->vm_->kvm();
+    if (dtrack::Status s = t->add_kvm_source(kvm); !s) return s.error();
     if (dtrack::Status s = t->vm_->create_vcpus(); !s) return s.error();
-    if (dtrack::Status s = t->add_ring_vcpus(); !s) return s.error();
+    if (dtrack::Status s = t->add_ring_vcpus(kvm); !s) return s.error();
     return t;
 }
 
@@ -95,13 +98,12 @@ dtrack::Status Tracking::add_uffd_sources() {
     return dtrack::Ok{};
 }
 
-dtrack::Status Tracking::add_kvm_source() {
-    dtvm::Vm* vm = vm_.get();
+dtrack::Status Tracking::add_kvm_source(KvmVm& kvm) {
     if (options_.mode == TrackMode::ring) {
         auto ring = dtrack::KvmRingSource::enable(
-            vm_->fd(), tracker_,
+            kvm.fd(), tracker_,
             {.entries = options_.ring_entries,
-             .rearm = [vm] { return vm->rearm_dirty_logging(); },
+             .rearm = [&kvm] { return kvm.rearm_dirty_logging(); },
              .before_reset = options_.before_ring_reset});
         if (!ring) {
             dtrack::Error e = ring.error();
@@ -112,19 +114,19 @@ dtrack::Status Tracking::add_kvm_source() {
         tracker_.add_source(std::move(ring.value()));
         return dtrack::Ok{};
     }
-    auto log = dtrack::KvmLogSource::enable(vm_->fd(), tracker_, {.manual_protect = options_.manual_protect});
+    auto log = dtrack::KvmLogSource::enable(kvm.fd(), tracker_, {.manual_protect = options_.manual_protect});
     if (!log) return log.error();
     log_ = log.value().get();
     tracker_.add_source(std::move(log.value()));
     return dtrack::Ok{};
 }
 
-dtrack::Status Tracking::add_ring_vcpus() {
+dtrack::Status Tracking::add_ring_vcpus(KvmVm& kvm) {
     if (!ring_) return dtrack::Ok{};
     for (uint32_t v = 0; v < vm_->vcpu_count(); ++v)
-        if (dtrack::Status s = ring_->add_vcpu(vm_->vcpu_fd(v), v); !s) return s;
+        if (dtrack::Status s = ring_->add_vcpu(kvm.vcpu_fd(v), v); !s) return s;
     dtrack::KvmRingSource* ring = ring_;
-    vm_->on_ring_full([ring](uint32_t vcpu) { return ring->on_ring_full(vcpu); });
+    kvm.on_ring_full([ring](uint32_t vcpu) { return ring->on_ring_full(vcpu); });
     if (options_.reaper) ring->start_reaper();
     return dtrack::Ok{};
 }

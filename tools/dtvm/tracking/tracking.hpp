@@ -72,8 +72,8 @@ private:
     // (the dirty ring before any vCPU exists), then each vCPU's ring.
     dtrack::Status add_regions();
     dtrack::Status add_uffd_sources();
-    dtrack::Status add_kvm_source();
-    dtrack::Status add_ring_vcpus();
+    dtrack::Status add_kvm_source(KvmVm& kvm);
+    dtrack::Status add_ring_vcpus(KvmVm& kvm);
     TrackingOptions options_;
     std::unique_ptr<dtrack::ThreadWriteFaults> faults_;  // declared first: the tracker's source reads it
     std::unique_ptr<Vm> vm_;

@@ -34,6 +34,7 @@
 #include "dtvm/guest/guest_image.hpp"
 #include "dtvm/guest/guest_layout.hpp"
 #include "dtvm/vm/guest_memory.hpp"
+#include "dtvm/vm/kvm_vm.hpp"
 #include "dtvm/vm/kvm_cpuid.hpp"
 #include "dtvm/vm/long_mode.hpp"
 #include "dtvm/vm/run_control.hpp"
@@ -108,7 +109,8 @@ bool host_is_pvm() {
     return ::stat("/sys/module/kvm_pvm", &st) == 0;
 }
 
-struct Vm::Impl {
+// The KVM-only calls are the Impl's own, handed out by Vm::kvm().
+struct Vm::Impl final : KvmVm {
     VmOptions options;
     Fd kvm;  // KVM backend only, like vm
     Fd vm;
@@ -117,7 +119,7 @@ struct Vm::Impl {
     std::vector<Slot> slots;
     size_t run_size = 0;
 
-    std::function<dtrack::Status(uint32_t)> on_ring_full;
+    std::function<dtrack::Status(uint32_t)> on_ring_full_handler;
     std::atomic<int> throttle_pct{0};
     uint64_t epoch = 1;
     std::unique_ptr<RunControl> control;  // from start() on
@@ -128,6 +130,13 @@ struct Vm::Impl {
     Impl(const VmOptions& o, Fd k, Fd v, GuestMemory m)
         : options(o), kvm(std::move(k)), vm(std::move(v)), memory(std::move(m)),
           layout(GuestLayout::compute(o.mem_bytes, uint32_t(all_vcpus(o)))) {}
+
+    int fd() const override { return vm.get(); }
+    int vcpu_fd(uint32_t vcpu) const override;
+    void on_ring_full(std::function<dtrack::Status(uint32_t vcpu)> handler) override {
+        on_ring_full_handler = std::move(handler);
+    }
+    dtrack::Status rearm_dirty_logging() override;
 };
 
 dtrack::Result<std::unique_ptr<Vm>> Vm::create(const VmOptions& options) {
@@ -180,7 +189,8 @@ Vm::Vm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Vm::~Vm() { stop(); }
 
 Backend Vm::backend() const { return impl_->options.backend; }
-int Vm::fd() const { return impl_->vm.get(); }
+KvmVm* Vm::kvm() { return backend() == Backend::kvm ? impl_.get() : nullptr; }
+const KvmVm* Vm::kvm() const { return backend() == Backend::kvm ? impl_.get() : nullptr; }
 const std::vector<Slot>& Vm::slots() const { return impl_->slots; }
 uint32_t Vm::vcpu_count() const { return uint32_t(all_vcpus(impl_->options)); }
 uint32_t Vm::writer_count() const { return impl_->options.vcpus; }
@@ -207,12 +217,10 @@ dtrack::Status Vm::create_vcpus() {
     return dtrack::Ok{};
 }
 
-int Vm::vcpu_fd(uint32_t vcpu) const {
-    auto* kvm_vcpu = dynamic_cast<const KvmVcpu*>(impl_->vcpus.at(vcpu).get());
+int Vm::Impl::vcpu_fd(uint32_t vcpu) const {
+    auto* kvm_vcpu = dynamic_cast<const KvmVcpu*>(vcpus.at(vcpu).get());
     return kvm_vcpu ? kvm_vcpu->fd() : -1;
 }
-
-void Vm::on_ring_full(std::function<dtrack::Status(uint32_t vcpu)> handler) { impl_->on_ring_full = std::move(handler); }
 
 dtrack::Status Vm::start(const Workload& workload) {
     Impl& m = *impl_;
@@ -236,7 +244,7 @@ dtrack::Status Vm::start(const Workload& workload) {
     shared.control = m.control.get();
     shared.throttle_pct = &m.throttle_pct;
     shared.share_at = m.options.share_at;
-    shared.on_ring_full = &m.on_ring_full;
+    shared.on_ring_full = &m.on_ring_full_handler;
     shared.rate_per_vcpu = workload.rate_per_vcpu;
     for (auto& v : m.vcpus) v->start(shared);
     return dtrack::Ok{};
@@ -269,10 +277,9 @@ void Vm::stop() {
     for (auto& v : m.vcpus) v->join();
 }
 
-dtrack::Status Vm::rearm_dirty_logging() {
-    if (impl_->vm.get() < 0) return dtrack::Error{ENOTSUP, "rearm_dirty_logging is for the KVM backend", ""};
-    if (dtrack::Status s = register_slots(impl_->vm.get(), impl_->slots, false); !s) return s;
-    return register_slots(impl_->vm.get(), impl_->slots, true);
+dtrack::Status Vm::Impl::rearm_dirty_logging() {
+    if (dtrack::Status s = register_slots(vm.get(), slots, false); !s) return s;
+    return register_slots(vm.get(), slots, true);
 }
 
 void Vm::set_throttle(int pct) { impl_->throttle_pct.store(std::clamp(pct, 0, 99), std::memory_order_relaxed); }

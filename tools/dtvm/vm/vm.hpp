@@ -1,11 +1,11 @@
 // dtvm's virtual machine: guest RAM in memslots and vCPUs that run a
 // stamp-writing workload, on one of two backends (backend.hpp): a real KVM VM
 // running guest.S, or worker threads over this process's memory. Everything
-// here but the KVM-only calls (marked) works the same on both.
+// here works the same on both; what only KVM has is behind kvm() (kvm_vm.hpp).
 //
 // Set-up order matters to KVM, and the API follows it:
 //   auto vm = Vm::create(options);        // VM fd + memslots, no vCPUs yet
-//   ... enable the dirty ring on vm->fd() here (it must precede vCPUs) ...
+//   ... enable the dirty ring on vm->kvm()->fd() here (it must precede vCPUs) ...
 //   vm->create_vcpus();                   // vCPU fds exist from here on
 //   vm->start(workload);                  // one thread per vCPU
 //   vm->pause(); ... check ... vm->set_epoch(e + 1); vm->resume();
@@ -24,6 +24,8 @@
 #include "dtvm/guest/workload.hpp"
 
 namespace dtvm {
+
+class KvmVm;
 
 // Where a vCPU takes its own sleep share (Vm::set_vcpu_share, the dirty
 // limit's actuator).
@@ -80,13 +82,10 @@ public:
 
     dtrack::Status create_vcpus();
 
-    // KVM backend only: the VM fd, a vCPU's fd (-1 on the process backend).
-    int fd() const;
-    int vcpu_fd(uint32_t vcpu) const;
-    // KVM backend only: called on a vCPU thread at KVM_EXIT_DIRTY_RING_FULL,
-    // before KVM_RUN again. An error stops the guest with it (the ring is
-    // still full: running again would only exit full again).
-    void on_ring_full(std::function<dtrack::Status(uint32_t vcpu)> handler);
+    // The KVM backend's own calls (the VM fd, the vCPUs' fds, ring-full
+    // exits, re-arming dirty logging); null on the process backend.
+    KvmVm* kvm();
+    const KvmVm* kvm() const;
 
     // Starts one thread per vCPU running `workload` (stamps with epoch 1).
     dtrack::Status start(const Workload& workload);
@@ -105,11 +104,6 @@ public:
     // The epoch the guest writes into its stamps; change it only while paused.
     void set_epoch(uint64_t epoch);
     uint64_t epoch() const;
-
-    // KVM backend only. Write-protects all guest memory again for dirty tracking, by turning
-    // KVM_MEM_LOG_DIRTY_PAGES off and on for every slot: the dirty ring's way
-    // back after entries were lost (KvmRingOptions::rearm).
-    dtrack::Status rearm_dirty_logging();
 
     VcpuStats stats(uint32_t vcpu) const;
     // Each vCPU's thread id (index = vCPU), once started; empty before.
