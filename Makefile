@@ -218,7 +218,7 @@ $(TESTS): | $(QEMU_GUEST) $(QEMU_NATIVE_GUEST)
 
 # Tests drive real VMs through dtvm's VM layer, check the sidecar's pieces,
 # and scrape the sidecar with httplib's client.
-$(TEST_OBJS): DT_CXXFLAGS += -Itools/dtvm -Iuser
+$(TEST_OBJS): DT_CXXFLAGS += -Itools -Iuser
 $(TEST_OBJS): OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
 
 $(TESTS): $(TEST_OBJS) $(DTVM_OBJS) $(SIDECAR_UNIT_OBJS) $(CLI_UNIT_OBJS) $(LIB_A)

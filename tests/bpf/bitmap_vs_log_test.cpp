@@ -22,7 +22,7 @@
 #include "support/backends.hpp"
 #include "support/bpf_objects.hpp"
 #include "support/dirty_pages.hpp"
-#include "tracking.hpp"
+#include "dtvm/tracking/tracking.hpp"
 
 namespace {
 

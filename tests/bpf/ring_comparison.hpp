@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "dtrack/bpf_source.hpp"
-#include "tracking.hpp"
+#include "dtvm/tracking/tracking.hpp"
 
 namespace dtrack_test {
 

@@ -18,7 +18,8 @@
 #include "probe/probes.hpp"
 #include "support/backends.hpp"
 #include "support/bpf_objects.hpp"
-#include "tracking.hpp"
+#include "dtvm/tracking/tracking.hpp"
+#include "dtvm/vm/kvm_vm.hpp"
 
 namespace {
 
@@ -69,7 +70,7 @@ JamRun run_jammed_guest(dtrack::BpfHooks hooks) {
     out.hooked_with = source.hooked_with();
 
     std::atomic<bool> jammed{true};
-    vm.on_ring_full([&](uint32_t vcpu) -> dtrack::Status {
+    vm.kvm()->on_ring_full([&](uint32_t vcpu) -> dtrack::Status {
         if (jammed.load()) return dtrack::Ok{};  // back into KVM_RUN with the ring still full
         return ring->on_ring_full(vcpu);
     });

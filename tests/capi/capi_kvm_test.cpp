@@ -12,7 +12,8 @@
 
 #include "dtrack/dtrack.h"
 #include "support/backends.hpp"
-#include "vm.hpp"
+#include "dtvm/vm/kvm_vm.hpp"
+#include "dtvm/vm/vm.hpp"
 
 namespace {
 
@@ -61,6 +62,7 @@ TEST_P(CApiKvm, EveryPageTheGuestWritesIsReported) {
     auto created = dtvm::Vm::create({.mem_bytes = 64ULL << 20, .slots = 1, .vcpus = 1, .dirty_logging = true});
     ASSERT_TRUE(created.ok()) << created.error().message();
     dtvm::Vm& vm = *created.value();
+    dtvm::KvmVm& kvm = *vm.kvm();
     const dtvm::Slot& slot = vm.slots()[0];
 
     dt_tracker* tracker = nullptr;
@@ -69,21 +71,21 @@ TEST_P(CApiKvm, EveryPageTheGuestWritesIsReported) {
     dt_ring* ring = nullptr;
     dt_log* log = nullptr;
     if (mode == Mode::log) {
-        ASSERT_EQ(dt_log_enable(tracker, vm.fd(), nullptr, &log), 0) << dt_last_error();
+        ASSERT_EQ(dt_log_enable(tracker, kvm.fd(), nullptr, &log), 0) << dt_last_error();
     } else {
         dt_ring_opts o = {.sz = sizeof o,
                           .entries = mode == Mode::ring_small_no_reaper ? 256u : 4096u,
                           .rearm = [](void* v) {
-                              dtrack::Status s = static_cast<dtvm::Vm*>(v)->rearm_dirty_logging();
+                              dtrack::Status s = static_cast<dtvm::KvmVm*>(v)->rearm_dirty_logging();
                               return s ? 0 : -(s.error().errno_value ? s.error().errno_value : EIO);
                           },
-                          .rearm_user = &vm};
-        ASSERT_EQ(dt_ring_enable(tracker, vm.fd(), &o, &ring), 0) << dt_last_error();  // before any vCPU
+                          .rearm_user = &kvm};
+        ASSERT_EQ(dt_ring_enable(tracker, kvm.fd(), &o, &ring), 0) << dt_last_error();  // before any vCPU
     }
     ASSERT_TRUE(vm.create_vcpus().ok());
     if (ring) {
-        ASSERT_EQ(dt_ring_add_vcpu(ring, vm.vcpu_fd(0), 0), 0) << dt_last_error();
-        vm.on_ring_full([ring](uint32_t vcpu) -> dtrack::Status {
+        ASSERT_EQ(dt_ring_add_vcpu(ring, kvm.vcpu_fd(0), 0), 0) << dt_last_error();
+        kvm.on_ring_full([ring](uint32_t vcpu) -> dtrack::Status {
             if (dt_ring_on_full(ring, vcpu) == 0) return dtrack::Ok{};
             return dtrack::Error{EIO, dt_last_error(), ""};
         });

@@ -10,7 +10,8 @@
 
 #include "dtrack/bpf_source.hpp"
 #include "support/backends.hpp"
-#include "oracle.hpp"
+#include "dtvm/tracking/oracle.hpp"
+#include "dtvm/vm/kvm_vm.hpp"
 
 namespace {
 
@@ -85,7 +86,7 @@ TEST(RingJam, RearmWriteProtectsPagesWhoseEntriesWereNeverReset) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const uint64_t without = pushes();
     v.pause();
-    ASSERT_TRUE(v.rearm_dirty_logging().ok());
+    ASSERT_TRUE(v.kvm()->rearm_dirty_logging().ok());
     v.resume();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const uint64_t with = pushes();

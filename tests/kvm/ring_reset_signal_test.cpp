@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "support/backends.hpp"
-#include "oracle.hpp"
+#include "dtvm/tracking/oracle.hpp"
 
 namespace {
 

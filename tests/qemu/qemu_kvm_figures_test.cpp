@@ -21,7 +21,7 @@
 #include "support/qemu_vm.hpp"
 #include "support/run_command.hpp"
 #include "support/sidecar_process.hpp"
-#include "vm.hpp"  // host_is_pvm
+#include "dtvm/vm/vm.hpp"  // host_is_pvm
 
 using dtrack_test::binary;
 using dtrack_test::json_lines;

@@ -15,7 +15,7 @@
 #include "dtrack/rate_meter.hpp"
 #include "dtrack/sample_source.hpp"
 #include "support/backends.hpp"
-#include "tracking.hpp"
+#include "dtvm/tracking/tracking.hpp"
 
 using namespace std::chrono_literals;
 

@@ -1,6 +1,6 @@
 // The ring protocol (DirtyRingReader) against KernelRingModel, on every
 // machine: no /dev/kvm needed. The same properties on real KVM are tested in
-// tests/kvm (oracle_test, ring_jam_test, ring_reset_signal_test).
+// tests/vm/oracle_test.cpp and tests/kvm (ring_jam_test, ring_reset_signal_test).
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -10,7 +10,7 @@
 #include "support/qemu_guest.hpp"
 #include "support/qemu_vm.hpp"
 #include "support/sidecar_process.hpp"
-#include "vm.hpp"
+#include "dtvm/vm/vm.hpp"
 
 using dtrack_test::kQemuGuestDirtyPages;
 using dtrack_test::kQemuOwnPages;

@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "backend.hpp"
+#include "dtvm/vm/backend.hpp"
 
 namespace dtrack_test {
 

@@ -2,17 +2,37 @@
 # provides BUILD, CXX, CXXFLAGS, SAN_FLAGS, LDLIBS, LIB_A, msg, Q and the generic
 # $(BUILD)/%.o: %.cpp rule.
 #
-# DTVM_OBJS is everything but main.o (the guest included), for tests to link.
+# Its rooms: vm/ (the VM and its two backends, KVM and process), guest/ (the
+# guest program and its workloads), tracking/ (the VM tracked with libdtrack,
+# the write-stamp oracle), modes/ (the check loop, migration source and
+# destination, the dirty limit), options/ (the command line); main.cpp picks
+# the mode.
+#
+# libdtvm.a is the VM layer, vm/ guest/ tracking/ (the guest included): what
+# the tests link (as DTVM_OBJS, the name the top-level Makefile links) and
+# include as "dtvm/vm/vm.hpp" (-Itools). The binary adds modes/, options/
+# and main.cpp.
 
-DTVM_SRCS      := $(filter-out tools/dtvm/main.cpp,$(wildcard tools/dtvm/*.cpp))
-DTVM_GUEST_OBJ := $(BUILD)/tools/dtvm/guest.o
-DTVM_OBJS      := $(patsubst %.cpp,$(BUILD)/%.o,$(DTVM_SRCS)) $(DTVM_GUEST_OBJ)
+DTVM_LIB_SRCS  := $(wildcard tools/dtvm/vm/*.cpp tools/dtvm/guest/*.cpp tools/dtvm/tracking/*.cpp)
+DTVM_CLI_SRCS  := $(wildcard tools/dtvm/modes/*.cpp tools/dtvm/options/*.cpp)
+DTVM_GUEST_OBJ := $(BUILD)/tools/dtvm/guest/guest.o
+DTVM_LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(DTVM_LIB_SRCS)) $(DTVM_GUEST_OBJ)
+DTVM_CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(DTVM_CLI_SRCS))
+DTVM_LIB       := $(BUILD)/libdtvm.a
+DTVM_OBJS      := $(DTVM_LIB)
 DTVM           := $(BUILD)/dtvm
+
+# dtvm's own sources name each other by room, as the tests do.
+$(DTVM_LIB_OBJS) $(DTVM_CLI_OBJS) $(BUILD)/tools/dtvm/main.o: DT_CXXFLAGS += -Itools
+
+$(DTVM_LIB): $(DTVM_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 # The guest (guest.S) is linked in as bytes and copied into guest memory at
 # run time, so it must not need relocating: any relocation in its section is
 # a bug (an absolute reference to one of its own labels), caught here.
-$(DTVM_GUEST_OBJ): tools/dtvm/guest.S
+$(DTVM_GUEST_OBJ): tools/dtvm/guest/guest.S
 	$(Q)mkdir -p $(@D)
 	$(call msg,AS,$@)
 	$(Q)as --64 -o $@ $<
@@ -24,7 +44,7 @@ $(DTVM_GUEST_OBJ): tools/dtvm/guest.S
 ifneq ($(wildcard tools/dtvm/main.cpp),)
 TOOLS += $(DTVM)
 
-$(DTVM): $(DTVM_OBJS) $(BUILD)/tools/dtvm/main.o $(LIB_A)
+$(DTVM): $(DTVM_CLI_OBJS) $(BUILD)/tools/dtvm/main.o $(DTVM_LIB) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 endif

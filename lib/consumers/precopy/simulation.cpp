@@ -76,7 +76,7 @@ public:
           max_s_(seconds(o.max_time)) {
         if (o_.auto_converge) rounds_.on_period([this](const Period& p) { throttle_.on_period(p); });
         if (o_.auto_converge && o_.background_sync) {
-            // dtvm's wiring (tools/dtvm/migrate.cpp): poll four times per
+            // dtvm's wiring (tools/dtvm/modes/migration_source.cpp): poll four times per
             // threshold, at least every second; stop at the throttle's maximum.
             const auto threshold = *o_.background_sync;
             const auto poll = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000), threshold / 4);
