@@ -401,15 +401,15 @@ fuzz_one = mkdir -p $(FUZZ_BUILD)/$(1).new && \
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH)
 	$(Q)$(BENCH) --benchmark_color=false
-	$(Q)./tools/sync_cost.sh $(BUILD)
-	$(Q)./tools/rate_overhead.sh $(BUILD)
-	$(Q)./tools/sidecar_bench.sh $(BUILD)
-	$(Q)./tools/migration_bench.sh $(BUILD)
-	$(Q)./tools/dirty_limit_bench.sh $(BUILD)
+	$(Q)./tools/bench/sync_cost.sh $(BUILD)
+	$(Q)./tools/bench/rate_overhead.sh $(BUILD)
+	$(Q)./tools/bench/sidecar.sh $(BUILD)
+	$(Q)./tools/bench/migration.sh $(BUILD)
+	$(Q)./tools/bench/dirty_limit.sh $(BUILD)
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all $(QEMU_GUEST) $(QEMU_NATIVE_GUEST)
-	$(Q)./tools/demo.sh $(BUILD)
+	$(Q)./tools/demo/demo.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -33,13 +33,13 @@ echo
 # The same figures as counters for Prometheus, from a sidecar watching a
 # pid-file directory (as it would watch libvirt's /run/libvirt/qemu).
 echo "== dtrack sidecar: dirty-page counters on /metrics for every VM in a pid-file directory =="
-./tools/demo_sidecar.sh "$build" process
+./tools/demo/sidecar.sh "$build" process
 echo
 
 # A real QEMU VM, a VMM dtrack did not write, through a migration's life:
 # which figure dtrack gives while QEMU logs dirty pages and while it does not.
 echo "== a real QEMU VM under TCG (no KVM here): idle, migrating to a second QEMU, cancelled =="
-./tools/demo_qemu_migration.sh "$build" tcg
+./tools/demo/qemu_migration.sh "$build" tcg
 echo
 
 # A precopy migration over 127.0.0.1 of a guest that dirties memory faster
@@ -48,11 +48,11 @@ echo
 # throttled worker thread still dirties a page per fault while it runs, and
 # at 99% one of them stays below the link's rate on every machine kind.
 echo "== precopy migration (process backend): does the background sync help auto-converge? =="
-BACKGROUND_SYNC=1s ./tools/migration_compare.sh "$build" --backend process --mem 256M --vcpus 1 --workload random \
+BACKGROUND_SYNC=1s ./tools/bench/migration_compare.sh "$build" --backend process --mem 256M --vcpus 1 --workload random \
     --wss 192M --rate 30k --bandwidth 48M --seed 7 --max-time 240s | grep -v '^  round'
 echo
 
 # The per-vCPU dirty limit against auto-converge and against neither: two
 # writers that outrun the link and one reader vCPU; one migration each.
 echo "== the per-vCPU dirty limit: only the writers slow down (process backend) =="
-RUNS=1 POINTS=a ./tools/dirty_limit_bench.sh "$build" process
+RUNS=1 POINTS=a ./tools/bench/dirty_limit.sh "$build" process

@@ -9,7 +9,7 @@
 # kernel's exact record while it migrates, once with the dirty ring and once
 # with the dirty bitmap (QEMU's default). Under TCG no kernel record exists:
 # hashing throughout, and it says why.
-# Usage: tools/demo_qemu_migration.sh BUILD_DIR kvm|tcg
+# Usage: tools/demo/qemu_migration.sh BUILD_DIR kvm|tcg
 set -euo pipefail
 build=$1
 accel=$2

@@ -5,7 +5,7 @@
 # where it is installed, which writes its own pid file). Two scrapes, and
 # the dirty rate Prometheus would compute from them, while a neighbour holds
 # a request open that it never finishes.
-# Usage: tools/demo_sidecar.sh BUILD_DIR kvm|process
+# Usage: tools/demo/sidecar.sh BUILD_DIR kvm|process
 set -euo pipefail
 build=$1
 backend=$2

@@ -11,7 +11,7 @@
 # peak = its writes/s per vCPU / 0.1. That is what the throttle acts on.
 # The trace: dtvm records the same guest (same seed) for 10 s, unmigrated,
 # and dtrack simulate --trace replays it with the same peak.
-# Usage: tools/simulate_validation.sh BUILD_DIR COMPARE_OUTPUT dtvm-guest-options...
+# Usage: tools/bench/simulate_validation.sh BUILD_DIR COMPARE_OUTPUT dtvm-guest-options...
 set -euo pipefail
 build=$1 compare=$2
 shift 2

@@ -9,7 +9,7 @@
 # KVM the guest is dtvm's process backend at 10k and 60k pages/s (a
 # write-protect fault costs up to 14 us there), and the eBPF method, which
 # watches KVM's dirty ring, has nothing to watch.
-# Usage: tools/rate_overhead.sh BUILD_DIR
+# Usage: tools/bench/rate_overhead.sh BUILD_DIR
 set -euo pipefail
 build=$1
 seconds=6

@@ -2,7 +2,7 @@
 # Migrates the same busy dtvm guest twice over 127.0.0.1, auto-converge on,
 # same seed: once with the background sync, once without; prints both runs
 # and their ratio. Used by `make run` (a short run) and `make bench`.
-# Usage: tools/migration_compare.sh BUILD_DIR [dtvm options for the guest and link...]
+# Usage: tools/bench/migration_compare.sh BUILD_DIR [dtvm options for the guest and link...]
 set -euo pipefail
 build=$1
 shift

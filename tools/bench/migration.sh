@@ -7,7 +7,7 @@
 # 99% can outrun the link on a machine with fast faults. Then dtrack simulate
 # models the same guest and link, side by side with the real figures
 # (tools/simulate_validation.sh).
-# Usage: tools/migration_bench.sh BUILD_DIR
+# Usage: tools/bench/migration.sh BUILD_DIR
 set -euo pipefail
 build=$1
 choice=$("$build/dtvm" --print-backend)
@@ -19,6 +19,6 @@ else
 fi
 compare=$(mktemp)
 trap 'rm -f "$compare"' EXIT
-./tools/migration_compare.sh "$build" "${guest[@]}" --seed 7 --max-time 600s | grep -v '^  round' | tee "$compare"
+./tools/bench/migration_compare.sh "$build" "${guest[@]}" --seed 7 --max-time 600s | grep -v '^  round' | tee "$compare"
 echo
-./tools/simulate_validation.sh "$build" "$compare" "${guest[@]}"
+./tools/bench/simulate_validation.sh "$build" "$compare" "${guest[@]}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the dtrack demo. Usage: tools/demo.sh BUILD_DIR
+# `make run`: the dtrack demo. Usage: tools/demo/demo.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build}
 out=$(mktemp -d)
@@ -61,13 +61,13 @@ echo
 # The same figures as counters for Prometheus, from a sidecar watching a
 # pid-file directory (as it would watch libvirt's /run/libvirt/qemu).
 echo "== dtrack sidecar: dirty-page counters on /metrics for every VM in a pid-file directory =="
-./tools/demo_sidecar.sh "$build" kvm
+./tools/demo/sidecar.sh "$build" kvm
 echo
 
 # A real QEMU VM, a VMM dtrack did not write, through a migration's life:
 # which figure dtrack gives while QEMU logs dirty pages and while it does not.
 echo "== a real QEMU VM under KVM: idle, migrating to a second QEMU, cancelled =="
-./tools/demo_qemu_migration.sh "$build" kvm
+./tools/demo/qemu_migration.sh "$build" kvm
 echo
 
 # A precopy migration over 127.0.0.1 of a guest that dirties memory faster
@@ -75,7 +75,7 @@ echo
 # background sync. Scaled down to run in about a minute and a half: rounds of
 # ~3 s against a 1 s threshold (dtvm's default threshold is 5 s).
 echo "== precopy migration: does the background sync help auto-converge? =="
-BACKGROUND_SYNC=1s ./tools/migration_compare.sh "$build" --mem 128M --vcpus 2 --workload random --wss 96M \
+BACKGROUND_SYNC=1s ./tools/bench/migration_compare.sh "$build" --mem 128M --vcpus 2 --workload random --wss 96M \
     --rate 15k --bandwidth 32M --seed 7 --max-time 240s | grep -v '^  round'
 echo
 
@@ -83,4 +83,4 @@ echo
 # writers that outrun the link and one reader vCPU; one migration each
 # (make bench: three each, more points, both backends).
 echo "== the per-vCPU dirty limit: only the writers slow down =="
-RUNS=1 POINTS=a ./tools/dirty_limit_bench.sh "$build" kvm
+RUNS=1 POINTS=a ./tools/bench/dirty_limit.sh "$build" kvm

@@ -5,7 +5,7 @@
 # run fails otherwise); prints the latency (p50, p99, max) and the sidecar's
 # CPU share over the run. KVM guests (method bpf) where /dev/kvm works, else
 # dtvm's process backend (method sample). About 20 s.
-# Usage: tools/sidecar_bench.sh BUILD_DIR
+# Usage: tools/bench/sidecar.sh BUILD_DIR
 set -euo pipefail
 build=$1
 scrapes=${SCRAPES:-1000}

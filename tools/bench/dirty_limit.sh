@@ -18,7 +18,7 @@
 # those that did, and the readers' own progress (reads/s per reader during
 # the migration) against the same readers with neither; for the dirty limit
 # also each writer's steady rate against its quota.
-# Usage: tools/dirty_limit_bench.sh BUILD_DIR [backend...]
+# Usage: tools/bench/dirty_limit.sh BUILD_DIR [backend...]
 #   RUNS=N runs per point; POINTS="s a b c" which points; KEEP=1 keeps every run's output.
 set -euo pipefail
 build=$1

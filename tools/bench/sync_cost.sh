@@ -6,7 +6,7 @@
 # working set that each 100 ms sync write-protects again (every first write
 # after a sync faults or pushes a ring entry), and the ring-full exits.
 # KVM: ring and log; everywhere: userfaultfd on the process backend.
-# Usage: tools/sync_cost.sh BUILD_DIR
+# Usage: tools/bench/sync_cost.sh BUILD_DIR
 set -euo pipefail
 build=$1
 choice=$("$build/dtvm" --print-backend)
