@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: dtrack simulate against the real migrations just run by
-# tools/migration_compare.sh (its output in COMPARE_OUTPUT), same guest and
-# link, with and without the background sync, side by side.
+# `make bench-full`: dtrack simulate against the real migrations just run by
+# tools/bench/migration_compare.sh (its output in COMPARE_OUTPUT), same guest
+# and link, with and without the background sync, side by side.
 #
 # The model is the guest's dtvm options: mem, vcpus, wss, rate (random
 # workload -> uniform writes), the bandwidth; zero = mem - wss (dtvm never
@@ -11,44 +11,32 @@
 # peak = its writes/s per vCPU / 0.1. That is what the throttle acts on.
 # The trace: dtvm records the same guest (same seed) for 10 s, unmigrated,
 # and dtrack simulate --trace replays it with the same peak.
-# Usage: tools/bench/simulate_validation.sh BUILD_DIR COMPARE_OUTPUT dtvm-guest-options...
+# Usage: tools/bench/simulate_validation.sh BUILD_DIR COMPARE_OUTPUT BACKEND VCPUS MEM_MIB WSS_MIB RATE BANDWIDTH_MIB
+#   (RATE: page writes/s per vCPU; BANDWIDTH_MIB: MiB/s), the guest tools/bench/migration.sh migrated.
 set -euo pipefail
-build=$1 compare=$2
-shift 2
-guest=("$@")
-opt() { printf '%s\n' "${guest[@]}" | awk -v k="$1" 'prev==k {print} {prev=$0}'; }
-bytes() { awk -v s="$1" 'BEGIN { n = s + 0; u = substr(s, length(s)); m = 1;
-    if (u == "K" || u == "k") m = 1024; if (u == "M") m = 1048576; if (u == "G") m = 1073741824;
-    printf "%.0f", n * m }'; }
-count() { awk -v s="$1" 'BEGIN { n = s + 0; u = substr(s, length(s)); m = 1;
-    if (u == "k" || u == "K") m = 1000; if (u == "M") m = 1000000; printf "%.0f", n * m }'; }
-
-mem=$(bytes "$(opt --mem)") wss=$(bytes "$(opt --wss)") vcpus=$(opt --vcpus)
-rate=$(( $(count "$(opt --rate)") * vcpus * 4096 ))
-bandwidth=$(bytes "$(opt --bandwidth)")
-backend=$(opt --backend)
+source "$(dirname "$0")/../lib.sh"
+build=$1 compare=$2 backend=$3 vcpus=$4 mem=$5 wss=$6 rate=$7 bandwidth=$8
+guest=(--backend "$backend" --mem "${mem}M" --vcpus "$vcpus" --workload random --wss "${wss}M" --rate "$rate" --seed 7)
 
 # One vCPU flat out: the guest held 90% of the time, its writes/s x 10.
-held=$("$build/dtvm" --backend "$backend" --mem "$(opt --mem)" --vcpus "$vcpus" --workload random \
-       --wss "$(opt --wss)" --rate "$(opt --rate)" --seed 7 --throttle 90 --duration 3s --json 2>/dev/null |
-       grep -o '"writes_per_s":[0-9.]*' | cut -d: -f2 | awk '{ s += $1; n++ } END { printf "%.0f", s / n }')
+held=$("$build/dtvm" "${guest[@]}" --throttle 90 --duration 3s --json 2>/dev/null |
+       jq -n '[inputs | .vcpus[]?.writes_per_s] | add / length | round')
 # A loaded machine can make the held guest slower than its own rate: never
 # below the rate it keeps unthrottled.
-peak=$(awk -v w="$held" -v r="$rate" -v v="$vcpus" 'BEGIN { p = w / 0.1 * 4096; if (p < r / v) p = r / v; printf "%.0f", p }')
-model="mem=$mem,vcpus=$vcpus,wss=$wss,rate=$rate,zero=$((mem - wss)),peak=$peak"
+peak=$((held * 10 * 4096))
+[ "$peak" -ge $((rate * 4096)) ] || peak=$((rate * 4096))
+model="mem=${mem}M,vcpus=$vcpus,wss=${wss}M,rate=$((rate * vcpus * 4096)),zero=$((mem - wss))M,peak=$peak"
 echo "== dtrack simulate against the real migrations (same guest, same link) =="
 echo "held 90%, a vCPU wrote $held pages/s: peak $((peak / 4096)) pages/s per vCPU"
-echo "\$ dtrack simulate --model $model --bandwidth $bandwidth --auto-converge --background-sync 5s"
-sim=$("$build/dtrack" simulate --model "$model" --bandwidth "$bandwidth" --auto-converge --background-sync 5s)
-trace=$(mktemp --suffix=.dtz)
-trap 'rm -f "$trace"' EXIT
-echo "\$ dtvm --backend $backend --mem $(opt --mem) --vcpus $vcpus --workload random --wss $(opt --wss)" \
-     "--rate $(opt --rate) --seed 7 --interval 100ms --duration 10s --record TRACE"
-"$build/dtvm" --backend "$backend" --mem "$(opt --mem)" --vcpus "$vcpus" --workload random --wss "$(opt --wss)" \
-    --rate "$(opt --rate)" --seed 7 --interval 100ms --duration 10s --record "$trace" >/dev/null 2>&1
-echo "\$ dtrack simulate --trace TRACE --peak $peak --vcpus $vcpus --bandwidth $bandwidth --auto-converge --background-sync 5s"
-traced=$("$build/dtrack" simulate --trace "$trace" --peak "$peak" --vcpus "$vcpus" --bandwidth "$bandwidth" --auto-converge \
-         --background-sync 5s)
+echo "\$ dtrack simulate --model $model --bandwidth ${bandwidth}M --auto-converge --background-sync 5s"
+sim=$("$build/dtrack" simulate --model "$model" --bandwidth "${bandwidth}M" --auto-converge --background-sync 5s)
+scratch_dir
+trace=$SCRATCH/guest.dtz
+echo "\$ dtvm ${guest[*]} --interval 100ms --duration 10s --record TRACE"
+"$build/dtvm" "${guest[@]}" --interval 100ms --duration 10s --record "$trace" >/dev/null 2>&1
+echo "\$ dtrack simulate --trace TRACE --peak $peak --vcpus $vcpus --bandwidth ${bandwidth}M --auto-converge --background-sync 5s"
+traced=$("$build/dtrack" simulate --trace "$trace" --peak "$peak" --vcpus "$vcpus" --bandwidth "${bandwidth}M" \
+         --auto-converge --background-sync 5s)
 
 real() {  # real ROW COLUMN(1 with, 2 without): from migration_compare.sh's table
     grep "^$1" "$compare" | sed "s/^$1 *//" | awk -v c="$2" '{ print $c }'
