@@ -1,5 +1,5 @@
 # tools/sidecar_bench: the scraper behind `make bench`'s sidecar load test
-# (tools/sidecar_bench.sh). Included by the top-level Makefile.
+# (tools/bench/sidecar.sh). Included by the top-level Makefile.
 
 SIDECAR_SCRAPER     := $(BUILD)/sidecar_scrape_bench
 SIDECAR_SCRAPER_OBJ := $(BUILD)/tools/sidecar_bench/scrape_bench.o

@@ -1,43 +1,35 @@
 #!/usr/bin/env bash
-# `make run`'s sidecar part (tools/demo.sh and demo_process_backend.sh call
-# it): one `dtrack sidecar` watching a pid-file directory, as it would watch
-# libvirt's /run/libvirt/qemu, with a dtvm guest in it (and QEMU under TCG
-# where it is installed, which writes its own pid file). Two scrapes, and
+# `make run`'s sidecar part (tools/demo/demo.sh calls it): one `dtrack
+# sidecar` watching a pid-file directory, as it would watch libvirt's
+# /run/libvirt/qemu, with a dtvm guest in it (and QEMU under TCG where it
+# is installed, which writes its own pid file). Two scrapes, and
 # the dirty rate Prometheus would compute from them, while a neighbour holds
 # a request open that it never finishes.
-# Usage: tools/demo_sidecar.sh BUILD_DIR kvm|process
+# Usage: tools/demo/sidecar.sh BUILD_DIR kvm|process
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 build=$1
 backend=$2
-dir=$(mktemp -d)  # 0700: the sidecar refuses a directory anybody may write to
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+scratch_dir
+dir=$SCRATCH  # 0700: the sidecar refuses a directory anybody may write to
 
 # The guest writes 20k new pages/s on each of 2 vCPUs: 40k pages/s in all.
 track=(); [ "$backend" = kvm ] && track=(--track ring)
-"$build/dtvm" --backend "$backend" --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 20k \
-    "${track[@]}" --duration 20s >/dev/null 2>&1 &
-pids+=($!)
+start_bg "$build/dtvm" --backend "$backend" --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 20k \
+    "${track[@]}" --duration 20s >/dev/null 2>&1
 vm=$!
 qemu_image=$build/tests/qemu/dirtying_guest.img
 if command -v qemu-system-x86_64 >/dev/null && [ -r "$qemu_image" ]; then
     # A real third-party VMM: its guest rewrites 8192 pages (32 MiB) over and over.
-    qemu-system-x86_64 -accel tcg -m 128 -display none -nodefaults \
-        -drive "format=raw,if=floppy,file=$qemu_image" -pidfile "$dir/qemu1.pid" 2>/dev/null &
-    pids+=($!)
+    start_bg qemu-system-x86_64 -accel tcg -m 128 -display none -nodefaults \
+        -drive "format=raw,if=floppy,file=$qemu_image" -pidfile "$dir/qemu1.pid" 2>/dev/null
 fi
 sleep 1.5
 echo "$vm" > "$dir/vm1.pid"
 
-"$build/dtrack" sidecar --pid-file-dir "$dir" --listen 127.0.0.1:0 2> "$dir/sidecar.log" &
+start_bg "$build/dtrack" sidecar --pid-file-dir "$dir" --listen 127.0.0.1:0 2> "$dir/sidecar.log"
 sidecar=$!
-pids+=($sidecar)
-for _ in $(seq 50); do grep -q serving "$dir/sidecar.log" && break; sleep 0.1; done
+wait_for_line "$dir/sidecar.log" serving 5 || true
 url=$(grep -o 'http://[^ ]*/metrics' "$dir/sidecar.log") || {
     echo "demo: the sidecar did not start serving:" >&2; cat "$dir/sidecar.log" >&2; exit 1; }
 sleep 3

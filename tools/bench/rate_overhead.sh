@@ -9,20 +9,20 @@
 # KVM the guest is dtvm's process backend at 10k and 60k pages/s (a
 # write-protect fault costs up to 14 us there), and the eBPF method, which
 # watches KVM's dirty ring, has nothing to watch.
-# Usage: tools/rate_overhead.sh BUILD_DIR
+# Usage: tools/bench/rate_overhead.sh BUILD_DIR
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 build=$1
 seconds=6
-choice=$("$build/dtvm" --print-backend)
-if [ "${choice%%:*}" = kvm ]; then
+detect_backend "$build"
+if [ "$BACKEND" = kvm ]; then
     loads=(5k:10k:90M 50k:100k:900M) guest=(--track ring) kvm=1
 else
     loads=(5k:10k:90M 30k:60k:540M) guest=(--backend process) kvm=
-    echo "(no usable KVM: the guest is dtvm's process backend, and the bpf method is left out: ${choice#process: })"
+    echo "(no usable KVM: the guest is dtvm's process backend, and the bpf method is left out: $BACKEND_WHY)"
 fi
-vmm=
-work=$(mktemp -d)
-trap '[ -n "$vmm" ] && { kill $vmm 2>/dev/null; wait $vmm 2>/dev/null || true; }; rm -rf "$work"' EXIT
+scratch_dir
+work=$SCRATCH
 
 cpu_ns() {  # CPU time of every thread of a process, ns (schedstat: finer than clock ticks)
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
@@ -34,13 +34,13 @@ cpu_ns() {  # CPU time of every thread of a process, ns (schedstat: finer than c
 measure() {
     local name=$1
     shift
-    "$@" > "$work/$name.out" 2> "$work/$name.err" &
+    start_bg "$@" > "$work/$name.out" 2> "$work/$name.err"
     local pid=$! before after
     sleep 2
     before=$(cpu_ns "$pid")
     sleep "$seconds"
     after=$(cpu_ns "$pid")
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    stop "$pid"
     awk -v a="$before" -v b="$after" -v s="$seconds" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 / s }' > "$work/$name.cpu"
 }
 rate() { exec "$build/dtrack" rate --pid "$vmm" --json --method "$@"; }  # exec: measure times its pid
@@ -62,8 +62,8 @@ for load in "${loads[@]}"; do
     # Sequential writes: every write a distinct page for the 2.3 s a pass
     # over the working set takes; after one pass all of it is present, which
     # is what the sample method samples.
-    "$build/dtvm" --mem 1G --vcpus 2 --workload sequential --wss "$wss" --rate "$per_vcpu" "${guest[@]}" \
-        --duration 120s > /dev/null 2>&1 &
+    start_bg "$build/dtvm" --mem 1G --vcpus 2 --workload sequential --wss "$wss" --rate "$per_vcpu" "${guest[@]}" \
+        --duration 120s > /dev/null 2>&1
     vmm=$!
     sleep 3
     # The estimate and the exact figure over the same seconds: bpf where
@@ -112,8 +112,7 @@ for load in "${loads[@]}"; do
         row "$total/s" "sidecar --method $m" "$ms" "$(share "$ms")" "-" "$target" \
             "$([ "$target" = - ] || verdict "$ms" "$limit")"
     done
-    kill "$vmm" 2>/dev/null; wait "$vmm" 2>/dev/null || true
-    vmm=
+    stop "$vmm"
 done
 if [ -n "$kvm" ]; then
     echo "(the BPF program itself runs in the kernel on the vCPU's write-protect fault: ~150 ns per page,"
@@ -124,8 +123,8 @@ fi
 # random, about 20k pages/s (dtvm's process backend on every machine kind).
 # Only present pages are read, so what the sampler costs follows the bound,
 # not the guest's size.
-"$build/dtvm" --backend process --mem 1200M --vcpus 2 --workload random --wss 440M --rate 10k --duration 120s \
-    > /dev/null 2>&1 &
+start_bg "$build/dtvm" --backend process --mem 1200M --vcpus 2 --workload random --wss 440M --rate 10k --duration 120s \
+    > /dev/null 2>&1
 vmm=$!
 sleep 3
 echo

@@ -1,34 +1,29 @@
 #!/usr/bin/env bash
 # Migrates the same busy dtvm guest twice over 127.0.0.1, auto-converge on,
 # same seed: once with the background sync, once without; prints both runs
-# and their ratio. Used by `make run` (a short run) and `make bench`.
-# Usage: tools/migration_compare.sh BUILD_DIR [dtvm options for the guest and link...]
+# and their ratio. tools/bench/migration.sh runs it (quick for `make run`
+# and `make bench`, at full scale for `make bench-full`).
+# Usage: tools/bench/migration_compare.sh BUILD_DIR [dtvm options for the guest and link...]
+#   BACKGROUND_SYNC=5s the threshold of the first run; INCOMING_BACKEND the destination's backend.
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 build=$1
 shift
 guest=("$@")
-mem=$(printf '%s\n' "${guest[@]}" | awk 'prev=="--mem" {print} {prev=$0}')
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+mem=$(option --mem "${guest[@]}")
+scratch_dir
+out=$SCRATCH
 
 migrate() {  # migrate NAME BACKGROUND_SYNC
     local name=$1 bs=$2
-    "$build/dtvm" --incoming tcp://127.0.0.1:0 --mem "$mem" ${INCOMING_BACKEND:+--backend "$INCOMING_BACKEND"} > "$out/$name.in" 2>&1 &
-    local pid=$!
-    local port=""
-    for _ in $(seq 100); do
-        port=$(grep -o '127.0.0.1:[0-9]*' "$out/$name.in" 2>/dev/null | head -1 | cut -d: -f2) && [ -n "$port" ] && break
-        sleep 0.05
-    done
-    [ -n "$port" ] || { cat "$out/$name.in"; exit 1; }
+    start_incoming "$build" "$out/$name.in" --mem "$mem" ${INCOMING_BACKEND:+--backend "$INCOMING_BACKEND"}
     echo "== migration $name: background sync $bs =="
     "$build/dtvm" "${guest[@]}" --auto-converge --background-sync "$bs" \
-        --migrate-to "tcp://127.0.0.1:$port" | tee "$out/$name.txt"
-    wait "$pid"
+        --migrate-to "tcp://127.0.0.1:$INCOMING_PORT" | tee "$out/$name.txt"
+    wait "$INCOMING_PID"
     tail -1 "$out/$name.in"
     echo
 }
-
 
 migrate with "${BACKGROUND_SYNC:-5s}"
 migrate without off

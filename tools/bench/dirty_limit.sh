@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`: the per-vCPU dirty limit against auto-converge and against
-# neither, in whole dtvm migrations over 127.0.0.1, same seed, same capped
-# link, RUNS runs per point (default 3), on every backend this machine has
-# (KVM where /dev/kvm works, the process backend everywhere):
+# The per-vCPU dirty limit against auto-converge and against neither, in
+# whole dtvm migrations over 127.0.0.1, same seed, same capped link:
+#   quick (`make run`, `make bench`): point (a), one run per mode, on the
+#     backend given or else the one dtvm picks here;
+#   full (`make bench-full`): every point, RUNS runs per point (default 3),
+#     on every backend this machine has (KVM where /dev/kvm works, the
+#     process backend everywhere):
 #   (a) 2 writer vCPUs + 1 reader vCPU (on a 2-core machine two spinning
 #       readers beside the writers, the sender and the receiver made the
 #       readers' throughput bimodal: 26M or 59M reads/s in identical runs;
@@ -18,22 +21,30 @@
 # those that did, and the readers' own progress (reads/s per reader during
 # the migration) against the same readers with neither; for the dirty limit
 # also each writer's steady rate against its quota.
-# Usage: tools/dirty_limit_bench.sh BUILD_DIR [backend...]
+# Usage: tools/bench/dirty_limit.sh BUILD_DIR quick|full [backend...]
 #   RUNS=N runs per point; POINTS="s a b c" which points; KEEP=1 keeps every run's output.
 set -euo pipefail
-build=$1
-shift
-runs=${RUNS:-3}
-points=${POINTS:-s a b c}
+source "$(dirname "$0")/../lib.sh"
+build=$1 scale=$2
+shift 2
+case $scale in
+    quick) runs=${RUNS:-1} points=${POINTS:-a} ;;
+    full)  runs=${RUNS:-3} points=${POINTS:-s a b c} ;;
+    *) echo "usage: $0 BUILD_DIR quick|full [backend...]" >&2; exit 2 ;;
+esac
 out=$(mktemp -d)
-if [ -n "${KEEP:-}" ]; then echo "(every run's output stays in $out)"; else trap 'rm -rf "$out"' EXIT; fi
+if [ -n "${KEEP:-}" ]; then echo "(every run's output stays in $out)"; else remove_on_exit "$out"; fi
 
 backends=("$@")
 if [ ${#backends[@]} -eq 0 ]; then
-    choice=$("$build/dtvm" --print-backend)
-    if [ "${choice%%:*}" = kvm ]; then backends=(kvm process); else
-        echo "(no usable KVM: the process backend only: ${choice#process: })"
+    detect_backend "$build"
+    if [ "$BACKEND" = process ]; then
+        echo "(no usable KVM: the process backend only: $BACKEND_WHY)"
         backends=(process)
+    elif [ "$scale" = full ]; then
+        backends=(kvm process)
+    else
+        backends=(kvm)
     fi
 fi
 
@@ -41,15 +52,9 @@ fi
 migrate() {
     local file=$1 backend=$2
     shift 2
-    "$build/dtvm" --incoming tcp://127.0.0.1:0 --mem "$mem" --backend process > "$file.in" 2>&1 &
-    local pid=$! port=""
-    for _ in $(seq 200); do
-        port=$(grep -o '127.0.0.1:[0-9]*' "$file.in" 2>/dev/null | head -1 | cut -d: -f2) && [ -n "$port" ] && break
-        sleep 0.05
-    done
-    [ -n "$port" ] || { cat "$file.in"; exit 1; }
-    "$build/dtvm" --backend "$backend" "$@" --migrate-to "tcp://127.0.0.1:$port" > "$file" 2>&1 || true
-    wait "$pid" || true
+    start_incoming "$build" "$file.in" --mem "$mem" --backend process
+    "$build/dtvm" --backend "$backend" "$@" --migrate-to "tcp://127.0.0.1:$INCOMING_PORT" > "$file" 2>&1 || true
+    wait "$INCOMING_PID" || true
 }
 
 # Figures from one run's output.
@@ -60,11 +65,11 @@ downtime_ms() { sed -n 's/^downtime: \([0-9.]*\) ms real.*/\1/p' "$1"; }
 # warm-up before it, in the same run (the machine's state that run cancels out).
 reads_vs_warmup() { sed -n 's/^reader vCPU [0-9]*: .* (\([0-9]*\)%)$/\1/p' "$1" |
                     awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n }'; }
-# Mean reads/s of the reader vCPUs over the migration.
+# Mean reads/s of the reader vCPUs over the migration. dtvm prints them
+# like "1.25M" (format_count: k and M are powers of 1000); numfmt reads
+# them back.
 reads_per_s() { sed -n 's/^reader vCPU [0-9]*: \([0-9.]*[kMG]*\) reads\/s over the migration.*/\1/p' "$1" |
-                awk '{ v = $1 + 0; u = substr($1, length($1));
-                       if (u == "k") v *= 1e3; if (u == "M") v *= 1e6; if (u == "G") v *= 1e9; s += v; n++ }
-                     END { if (n) printf "%.0f", s / n }'; }
+                tr k K | numfmt --from=si | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n }'; }
 # Each writer's steady rate as a % of the quota, "98 102".
 steady_pcts() { sed -n 's/^dirty limit: vCPU [0-9]* steady rate [0-9]* pages\/s = \([0-9]*\)% of its quota.*/\1/p' "$1" |
                 tr '\n' ' '; }

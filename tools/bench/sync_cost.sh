@@ -6,15 +6,16 @@
 # working set that each 100 ms sync write-protects again (every first write
 # after a sync faults or pushes a ring entry), and the ring-full exits.
 # KVM: ring and log; everywhere: userfaultfd on the process backend.
-# Usage: tools/sync_cost.sh BUILD_DIR
+# Usage: tools/bench/sync_cost.sh BUILD_DIR
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 build=$1
-choice=$("$build/dtvm" --print-backend)
-if [ "${choice%%:*}" = kvm ]; then
+detect_backend "$build"
+if [ "$BACKEND" = kvm ]; then
     modes=(kvm:ring kvm:log process:uffd)
 else
     modes=(process:uffd)
-    echo "(no usable KVM: only userfaultfd on the process backend: ${choice#process: })"
+    echo "(no usable KVM: only userfaultfd on the process backend: $BACKEND_WHY)"
 fi
 
 summary() {  # summary FIELD <json lines: the summary line's FIELD

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# `make run`'s real-QEMU part (tools/demo.sh and demo_process_backend.sh call
-# it): Debian's QEMU, a VMM dtrack did not write, runs a guest that rewrites
-# 16384 pages (64 MiB) over and over (tests/qemu/native_guest.S); `dtrack
-# rate` watches it idle, then migrating to a second QEMU over 127.0.0.1
-# (capped at 32 MiB/s, so it never converges), then after the migration is
-# cancelled. With KVM, QEMU logs dirty pages only while it migrates: dtrack
-# hashes pages before and after (an estimate with its bound) and gives the
+# `make run`'s real-QEMU part (tools/demo/demo.sh calls it): Debian's
+# QEMU, a VMM dtrack did not write, runs a guest that rewrites 16384 pages
+# (64 MiB) over and over (tests/qemu/native_guest.S); `dtrack rate` watches
+# it idle, then migrating to a second QEMU over 127.0.0.1 (capped at
+# 32 MiB/s, so it never converges), then after the migration is cancelled.
+# With KVM, QEMU logs dirty pages only while it migrates: dtrack hashes
+# pages before and after (an estimate with its bound) and gives the
 # kernel's exact record while it migrates, once with the dirty ring and once
 # with the dirty bitmap (QEMU's default). Under TCG no kernel record exists:
 # hashing throughout, and it says why.
-# Usage: tools/demo_qemu_migration.sh BUILD_DIR kvm|tcg
+# Usage: tools/demo/qemu_migration.sh BUILD_DIR kvm|tcg
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 build=$1
 accel=$2
 image=$build/tests/qemu/native_guest.img
@@ -18,14 +19,8 @@ if ! command -v qemu-system-x86_64 >/dev/null || [ ! -r "$image" ]; then
     echo "(skipped: qemu-system-x86_64 or $image is missing; make deps installs Debian's qemu-system-x86)"
     exit 0
 fi
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
+scratch_dir
+dir=$SCRATCH
 
 # One QMP command over QEMU's TCP monitor; prints the reply line (events skipped).
 qmp() {
@@ -44,15 +39,14 @@ start_qemu() {
     local accel_opt=$accel; [ "$accel" = kvm ] && [ "$ring" != 0 ] && accel_opt="kvm,dirty-ring-size=$ring"
     cp "$image" "$dir/$name.img"  # QEMU locks its image: one copy each
     rm -f "$dir/$name.debugcon"
-    qemu-system-x86_64 -accel "$accel_opt" -m 256 -smp 1 -display none -nodefaults -no-user-config \
+    start_bg qemu-system-x86_64 -accel "$accel_opt" -m 256 -smp 1 -display none -nodefaults -no-user-config \
         -drive "format=raw,if=ide,file=$dir/$name.img" \
         -chardev "file,id=dc,path=$dir/$name.debugcon" -device isa-debugcon,iobase=0xe9,chardev=dc \
         -qmp "tcp:127.0.0.1:$port,server=on,wait=off" ${incoming:+-incoming tcp:127.0.0.1:$((port + 1))} \
-        2>"$dir/$name.log" &
-    pids+=($!)
-    eval "${name}_pid=$!"
+        2>"$dir/$name.log"
+    printf -v "${name}_pid" '%s' "$!"
     [ -n "$incoming" ] && { sleep 1; return; }
-    for _ in $(seq 600); do [ -s "$dir/$name.debugcon" ] && return; sleep 0.1; done
+    wait_for_line "$dir/$name.debugcon" '' 60 && return
     echo "QEMU's guest did not start within 60 s: $(cat "$dir/$name.log")" >&2
     return 1
 }
@@ -64,7 +58,7 @@ run_once() {
     echo "-- QEMU -accel $accel, $mode: idle 4 s, migrating 7 s, cancelled --"
     start_qemu src "$ring" "$port"
     start_qemu dst "$ring" $((port + 10)) incoming
-    "$build/dtrack" rate --pid "$src_pid" --interval 1s --count 14 --bandwidth 32M > "$dir/rate.txt" 2>&1 &
+    start_bg "$build/dtrack" rate --pid "$src_pid" --interval 1s --count 14 --bandwidth 32M > "$dir/rate.txt" 2>&1
     local rate=$!
     sleep 4.5
     qmp "$port" '{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":33554432}}' >/dev/null
@@ -78,9 +72,7 @@ run_once() {
          "dirty-pages-rate $(echo "$info" | grep -o '"dirty-pages-rate": *[0-9]*' | grep -o '[0-9]*$') pages/s," \
          "dirty-sync-count $(echo "$info" | grep -o '"dirty-sync-count": *[0-9]*' | grep -o '[0-9]*$')"
     echo "(QEMU's rate counts each page once per sync of its, here about one every 2 s; the guest rewrites all 16384 pages every second)"
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    pids=()
+    stop_all
     echo
 }
 
