@@ -86,7 +86,7 @@ void print_header(CheckRun& run) {
     std::printf("%7s %5s %10s %10s %10s   %s\n", "time", "vcpu", "writes/s", "distinct", "reported",
                 run.tracking->ring() ? "(distinct: pages the guest wrote; reported: ring entries per vCPU, distinct "
                                        "pages under 'all')"
-                : run.tracking->thread_faults()
+                : run.tracking->thread_write_fault_source()
                     ? "(distinct: pages the guest wrote; reported: the vCPU thread's write faults, distinct pages "
                       "under 'all')"
                     : "(distinct: pages the guest wrote; reported: distinct pages, under 'all')");
@@ -106,7 +106,7 @@ std::unique_ptr<CheckRun> set_up(const Options& o, int& exit_code) {
     vm.set_throttle(o.check.throttle_pct);
     // --dirty-limit: each vCPU held to the quota from the first check on.
     if (o.dirty_limit) run->limit.emplace(*o.dirty_limit, vm, run->tracking->tracker(), VcpuDirtyLimit::Start::now);
-    run->per_vcpu_counts = run->tracking->ring() || run->tracking->thread_faults();
+    run->per_vcpu_counts = run->tracking->ring() || run->tracking->thread_write_fault_source();
     print_header(*run);
     const uint32_t vcpus = vm.vcpu_count();  // the writers, then the readers
     run->last_writes.assign(vcpus, 0);

@@ -61,7 +61,7 @@ dtrack::Status apply_dirty_limit_sleep(const DirtyLimitFlags& f, VmOptions& vm, 
     vm.share_at = ring && f.sleep != "slice" ? ShareAt::ring_full : ShareAt::slice;
     // Rings must fill for a vCPU to sleep at ring-full exits: no reaper emptying them first.
     if (vm.share_at == ShareAt::ring_full) tracking.reaper = false;
-    tracking.vcpu_thread_faults = tracking.mode == TrackMode::uffd;
+    tracking.thread_write_faults = tracking.mode == TrackMode::uffd;
     return dtrack::Ok{};
 }
 

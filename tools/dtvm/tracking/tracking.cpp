@@ -83,7 +83,7 @@ dtrack::Status Tracking::add_uffd_sources() {
         uffd_.push_back(uffd.value().get());
         tracker_.add_source(std::move(uffd.value()));
     }
-    if (!options_.vcpu_thread_faults) return dtrack::Ok{};
+    if (!options_.thread_write_faults) return dtrack::Ok{};
     // Only the guest memory's faults: a vCPU thread's stack is not a guest page.
     auto faults = dtrack::ThreadWriteFaults::attach(::getpid(), {.ranges = dtrack::tracked_ranges(tracker_)});
     if (!faults) {
@@ -93,7 +93,7 @@ dtrack::Status Tracking::add_uffd_sources() {
     }
     faults_ = std::move(faults.value());
     auto source = std::make_unique<dtrack::ThreadWriteFaultSource>(*faults_);
-    thread_faults_ = source.get();
+    thread_write_fault_source_ = source.get();
     tracker_.add_source(std::move(source));
     return dtrack::Ok{};
 }
@@ -133,7 +133,7 @@ dtrack::Status Tracking::add_ring_vcpus(KvmVm& kvm) {
 
 dtrack::Status Tracking::start(const Workload& workload) {
     if (dtrack::Status s = vm_->start(workload); !s) return s;
-    if (thread_faults_) thread_faults_->set_vcpu_threads(vm_->vcpu_thread_ids());
+    if (thread_write_fault_source_) thread_write_fault_source_->set_vcpu_threads(vm_->vcpu_thread_ids());
     return dtrack::Ok{};
 }
 

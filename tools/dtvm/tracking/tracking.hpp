@@ -43,7 +43,7 @@ struct TrackingOptions {
     // uffd mode: per-vCPU counts from the kernel, each vCPU thread's write
     // faults (ThreadWriteFaults, a BPF program on this process), as the
     // ring gives them on KVM. The dirty limit needs them.
-    bool vcpu_thread_faults = false;
+    bool thread_write_faults = false;
 };
 
 class Tracking {
@@ -63,8 +63,8 @@ public:
     dtrack::KvmLogSource* log() { return log_; }
     // The uffd sources in uffd mode, one per slot, else empty.
     const std::vector<dtrack::UffdSource*>& uffd() const { return uffd_; }
-    // uffd mode with vcpu_thread_faults: the per-vCPU source, else nullptr.
-    dtrack::ThreadWriteFaultSource* thread_faults() { return thread_faults_; }
+    // uffd mode with thread_write_faults: the per-vCPU source, else nullptr.
+    dtrack::ThreadWriteFaultSource* thread_write_fault_source() { return thread_write_fault_source_; }
 
 private:
     Tracking() = default;
@@ -81,7 +81,7 @@ private:
     dtrack::KvmLogSource* log_ = nullptr;    // owned by tracker_
     std::vector<dtrack::UffdSource*> uffd_;  // owned by tracker_
     dtrack::Tracker tracker_;
-    dtrack::ThreadWriteFaultSource* thread_faults_ = nullptr;  // owned by tracker_
+    dtrack::ThreadWriteFaultSource* thread_write_fault_source_ = nullptr;  // owned by tracker_
 };
 
 }  // namespace dtvm
