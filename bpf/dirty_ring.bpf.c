@@ -28,8 +28,8 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* --- set by userspace before load ---------------------------------------- */
-const volatile __u32 target_tgid = 0;     /* the VMM's process id */
-const volatile __u32 words_per_slot = 1;  /* the bitmap words each slot owns */
+const volatile __u32 target_tgid = 0;	 /* the VMM's process id */
+const volatile __u32 words_per_slot = 1; /* the bitmap words each slot owns */
 
 /* --- maps, resized by userspace before load (bpf_map__set_max_entries) ---- */
 struct {
@@ -76,12 +76,12 @@ struct kvm_dirty_ring {
 	int index;
 };
 struct kvm_vcpu;
-#define read_field(dst, ptr, field)                                             \
-	(bpf_probe_read_kernel(dst, sizeof(*(dst)), &(ptr)->field) == 0 ||      \
+#define read_field(dst, ptr, field)                                                                                    \
+	(bpf_probe_read_kernel(dst, sizeof(*(dst)), &(ptr)->field) == 0 ||                                             \
 	 bpf_probe_read_user(dst, sizeof(*(dst)), &(ptr)->field) == 0)
 #else
-#define read_field(dst, ptr, field)                                             \
-	(bpf_core_read(dst, sizeof(*(dst)), &(ptr)->field) == 0 ||              \
+#define read_field(dst, ptr, field)                                                                                    \
+	(bpf_core_read(dst, sizeof(*(dst)), &(ptr)->field) == 0 ||                                                     \
 	 bpf_core_read_user(dst, sizeof(*(dst)), &(ptr)->field) == 0)
 #endif
 
@@ -145,7 +145,7 @@ static __always_inline void record_push(int ring, __u32 slot, __u64 offset)
 	if (c)
 		__sync_fetch_and_add(&c->pushes, 1);
 
-	if (slot >> 16) {  /* dtrack tracks address space 0 only */
+	if (slot >> 16) { /* dtrack tracks address space 0 only */
 		__sync_fetch_and_add(&totals.lost_address_space, 1);
 		return;
 	}
@@ -163,7 +163,7 @@ static __always_inline void record_push(int ring, __u32 slot, __u64 offset)
 	}
 	__u32 key = id * words_per_slot + (__u32)(offset / DTRACK_BITS_PER_WORD);
 	__u64 *word = bpf_map_lookup_elem(&dirty_words, &key);
-	if (!word) {  /* capacity beyond the slot's words: userspace never sets that */
+	if (!word) { /* capacity beyond the slot's words: userspace never sets that */
 		__sync_fetch_and_add(&totals.lost_offset, 1);
 		return;
 	}
@@ -195,7 +195,7 @@ static __always_inline void count_reset(int ring)
 	if (!c)
 		return;
 	__sync_fetch_and_add(&c->resets, 1);
-	c->full_pending_since_ns = 0;  /* the ring has room again */
+	c->full_pending_since_ns = 0; /* the ring has room again */
 }
 
 static __always_inline void count_user_fault(unsigned long error_code)

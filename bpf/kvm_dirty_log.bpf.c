@@ -38,15 +38,15 @@
 
 #include "kvm_dirty_log.h"
 #ifndef DTRACK_VMLINUX_FALLBACK_H
-#include "kvm_memslots.h"  /* CO-RE: needs kernel BTF */
+#include "kvm_memslots.h" /* CO-RE: needs kernel BTF */
 #endif
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* --- set by userspace before load ---------------------------------------- */
-const volatile __u32 target_tgid = 0;     /* the VMM */
-const volatile __u32 tracked_slots = 1;   /* memslot ids 0..n-1 of address space 0 */
-const volatile __u32 words_per_slot = 1;  /* bitmap words each tracked slot owns */
+const volatile __u32 target_tgid = 0;	 /* the VMM */
+const volatile __u32 tracked_slots = 1;	 /* memslot ids 0..n-1 of address space 0 */
+const volatile __u32 words_per_slot = 1; /* bitmap words each tracked slot owns */
 
 /* --- maps, resized by userspace before load ------------------------------- */
 struct {
@@ -126,9 +126,9 @@ enum word_action { OBSERVE, SEED, CLEAR_BEFORE, CLEAR_AFTER, GET_TAKEN, GET_COPY
 struct words_walk {
 	__u32 slot;
 	__u32 action;
-	__u64 first_word;            /* of the slot */
-	const __u64 *kernel_bits;    /* the memslot's dirty_bitmap */
-	const __u64 *user_bits;      /* the VMM's buffer (CLEAR: the mask; GET: the copy), word 0 = first_word */
+	__u64 first_word;	  /* of the slot */
+	const __u64 *kernel_bits; /* the memslot's dirty_bitmap */
+	const __u64 *user_bits;	  /* the VMM's buffer (CLEAR: the mask; GET: the copy), word 0 = first_word */
 	__u64 fresh;
 };
 
@@ -140,8 +140,7 @@ static long walk_word(__u32 i, struct words_walk *ww)
 		__sync_fetch_and_add(&totals.unreadable, 1);
 		return 0;
 	}
-	if (ww->action != OBSERVE && ww->action != SEED &&
-	    bpf_probe_read_user(&u, sizeof(u), ww->user_bits + i) != 0) {
+	if (ww->action != OBSERVE && ww->action != SEED && bpf_probe_read_user(&u, sizeof(u), ww->user_bits + i) != 0) {
 		__sync_fetch_and_add(&totals.unreadable, 1);
 		return 0;
 	}
@@ -326,10 +325,10 @@ int clear_dirty_log_enter(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	__sync_fetch_and_add(&totals.vmm_harvests, 1);
 	if ((log.slot >> 16) != 0)
-		return 0;  /* SMM memory: not tracked */
+		return 0; /* SMM memory: not tracked */
 	struct kvm_memory_slot *slot = memslot_of(kvm, log.slot & 0xffff);
 	if (!slot)
-		return 0;  /* the kernel refuses it too */
+		return 0; /* the kernel refuses it too */
 	const __u64 *bits = (const __u64 *)BPF_CORE_READ(slot, dirty_bitmap);
 	__u32 id = log.slot & 0xffff;
 	/* A memslot first met here: its bitmap is the start (as in read_memslot). */
@@ -409,9 +408,18 @@ int dirty_log_exit(struct bpf_raw_tracepoint_args *ctx)
 #else /* no kernel BTF: no iterators and no CO-RE; userspace refuses before loading. */
 struct bpf_iter__task_file;
 SEC("iter/task_file")
-int observe_bitmaps(struct bpf_iter__task_file *ctx) { return 0; }
+int observe_bitmaps(struct bpf_iter__task_file *ctx)
+{
+	return 0;
+}
 SEC("raw_tp/sys_enter")
-int clear_dirty_log_enter(void *ctx) { return 0; }
+int clear_dirty_log_enter(void *ctx)
+{
+	return 0;
+}
 SEC("raw_tp/sys_exit")
-int dirty_log_exit(void *ctx) { return 0; }
+int dirty_log_exit(void *ctx)
+{
+	return 0;
+}
 #endif

@@ -20,14 +20,14 @@
 #include <bpf/bpf_helpers.h>
 
 #ifndef DTRACK_VMLINUX_FALLBACK_H
-#include "kvm_memslots.h"  /* CO-RE: needs kernel BTF */
+#include "kvm_memslots.h" /* CO-RE: needs kernel BTF */
 #endif
 #include "kvm_vm_state.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* --- set by userspace before load ---------------------------------------- */
-const volatile __u32 target_tgid = 0;  /* the VMM, as the initial PID namespace numbers it */
+const volatile __u32 target_tgid = 0; /* the VMM, as the initial PID namespace numbers it */
 
 #ifndef DTRACK_VMLINUX_FALLBACK_H
 
@@ -51,7 +51,7 @@ struct walk {
 	struct seq_file *seq;
 	struct kvm_memslots *slots;
 	struct dtrack_kvm_vm *vm;
-	__u64 node_offset;  /* from a memslot to its id_node[node_idx] */
+	__u64 node_offset; /* from a memslot to its id_node[node_idx] */
 };
 
 static long walk_bucket(__u32 bucket, struct walk *w)
@@ -64,7 +64,7 @@ static long walk_bucket(__u32 bucket, struct walk *w)
 		node = BPF_CORE_READ(node, next);
 	}
 	if (node)
-		w->vm->memslots_unlisted++;  /* at least one more down this chain */
+		w->vm->memslots_unlisted++; /* at least one more down this chain */
 	return 0;
 }
 

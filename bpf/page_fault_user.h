@@ -16,9 +16,9 @@
 
 struct page_fault_user_record {
 	struct trace_entry ent;
-	unsigned long address;     /* offset 8: the faulting address */
-	unsigned long ip;          /* offset 16 */
-	unsigned long error_code;  /* offset 24 */
+	unsigned long address;	  /* offset 8: the faulting address */
+	unsigned long ip;	  /* offset 16 */
+	unsigned long error_code; /* offset 24 */
 };
 
 #endif /* DTRACK_BPF_PAGE_FAULT_USER_H */

@@ -31,8 +31,8 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* --- set by userspace before load ---------------------------------------- */
-const volatile __u32 target_tgid = 0;  /* the process, as the initial PID namespace numbers it */
-const volatile __u32 range_count = 0;  /* 0: every address counts */
+const volatile __u32 target_tgid = 0; /* the process, as the initial PID namespace numbers it */
+const volatile __u32 range_count = 0; /* 0: every address counts */
 const volatile struct dtrack_fault_range ranges[DTRACK_MAX_FAULT_RANGES] = {};
 
 /* --- resized by userspace before load (bpf_map__set_max_entries) ---------- */

@@ -19,9 +19,9 @@
 
 /* The target process's write faults, all threads together. Only grow. */
 struct dtrack_thread_write_fault_totals {
-	__u64 write_faults;    /* every write fault of the target: per thread, unattributed or outside the ranges */
-	__u64 unattributed;    /* of those, faults of threads the full map had no room for */
-	__u64 outside_ranges;  /* of those, faults at addresses outside the ranges (not counted per thread) */
+	__u64 write_faults;   /* every write fault of the target: per thread, unattributed or outside the ranges */
+	__u64 unattributed;   /* of those, faults of threads the full map had no room for */
+	__u64 outside_ranges; /* of those, faults at addresses outside the ranges (not counted per thread) */
 };
 
 /* [begin, end): addresses whose write faults count. A linear scan per write

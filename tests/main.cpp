@@ -13,8 +13,8 @@ namespace {
 class ClosingLine : public testing::EmptyTestEventListener {
     void OnTestProgramEnd(const testing::UnitTest& u) override {
         std::printf("%s\n", dtrack_test::backends_summary().c_str());
-        std::printf("tests: %d passed, %d failed, %d skipped\n", u.successful_test_count(),
-                    u.failed_test_count(), u.skipped_test_count());
+        std::printf("tests: %d passed, %d failed, %d skipped\n", u.successful_test_count(), u.failed_test_count(),
+                    u.skipped_test_count());
         std::fflush(stdout);
     }
 };

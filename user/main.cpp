@@ -12,8 +12,9 @@ int main(int argc, char** argv) {
 
     CLI::App app{"dtrack: kernel-assisted dirty page tracking", "dtrack"};
     app.set_version_flag("--version", std::string("dtrack ") + dtrack::version());
-    app.footer("Exit codes: 0 success, 1 the command ran and failed, 2 bad input or a missing kernel feature or "
-               "permission (the message names the cause and the fix). 'dtrack SUBCOMMAND --help' for each.");
+    app.footer(
+        "Exit codes: 0 success, 1 the command ran and failed, 2 bad input or a missing kernel feature or "
+        "permission (the message names the cause and the fix). 'dtrack SUBCOMMAND --help' for each.");
     app.require_subcommand(1);
     ChosenCommand chosen;
     add_doctor_command(app, chosen);

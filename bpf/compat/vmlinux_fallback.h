@@ -125,36 +125,36 @@ struct trace_entry {
 /* kvm:kvm_dirty_ring_push: a vCPU pushed one dirty GFN into its ring. */
 struct trace_event_raw_kvm_dirty_ring_push {
 	struct trace_entry ent;
-	int index;          /* offset 8: ring (vCPU) index */
-	u32 dirty_index;    /* offset 12 */
-	u32 reset_index;    /* offset 16 */
-	u32 slot;           /* offset 20: memslot (as_id << 16 | id) */
-	u64 offset;         /* offset 24: page offset in the slot */
+	int index;	 /* offset 8: ring (vCPU) index */
+	u32 dirty_index; /* offset 12 */
+	u32 reset_index; /* offset 16 */
+	u32 slot;	 /* offset 20: memslot (as_id << 16 | id) */
+	u64 offset;	 /* offset 24: page offset in the slot */
 	char __data[0];
 };
 
 /* kvm:kvm_dirty_ring_reset: KVM_RESET_DIRTY_RINGS recycled entries. */
 struct trace_event_raw_kvm_dirty_ring_reset {
 	struct trace_entry ent;
-	int index;          /* offset 8 */
-	u32 dirty_index;    /* offset 12 */
-	u32 reset_index;    /* offset 16 */
+	int index;	 /* offset 8 */
+	u32 dirty_index; /* offset 12 */
+	u32 reset_index; /* offset 16 */
 	char __data[0];
 };
 
 /* kvm:kvm_dirty_ring_exit: a vCPU exited with KVM_EXIT_DIRTY_RING_FULL. */
 struct trace_event_raw_kvm_dirty_ring_exit {
 	struct trace_entry ent;
-	int vcpu_id;        /* offset 8 */
+	int vcpu_id; /* offset 8 */
 	char __data[0];
 };
 
 /* exceptions:page_fault_user (x86): a user-mode page fault. */
-struct trace_event_raw_exceptions {  /* the kernel's BTF name since 6.x */
+struct trace_event_raw_exceptions { /* the kernel's BTF name since 6.x */
 	struct trace_entry ent;
-	unsigned long address;     /* offset 8: faulting address */
-	unsigned long ip;          /* offset 16 */
-	unsigned long error_code;  /* offset 24: bit 1 = write */
+	unsigned long address;	  /* offset 8: faulting address */
+	unsigned long ip;	  /* offset 16 */
+	unsigned long error_code; /* offset 24: bit 1 = write */
 	char __data[0];
 };
 

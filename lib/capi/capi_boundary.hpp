@@ -25,7 +25,8 @@ inline int invalid(std::string what, std::string fix) { return fail(Error{EINVAL
 
 // For a required pointer argument that is NULL.
 inline int null_argument(const char* argument) {
-    return invalid(std::string("`") + argument + "` is NULL", std::string("pass a valid ") + argument + " (see dtrack.h)");
+    return invalid(std::string("`") + argument + "` is NULL",
+                   std::string("pass a valid ") + argument + " (see dtrack.h)");
 }
 
 void clear_last_error();

@@ -59,5 +59,4 @@ extern "C" {
 
 const char* dt_last_error(void) { return dtrack::capi::last_error.message.c_str(); }
 const char* dt_last_error_fix(void) { return dtrack::capi::last_error.fix.c_str(); }
-
 }

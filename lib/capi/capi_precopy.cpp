@@ -29,8 +29,7 @@ int guest_memory(const dt_memory* memory, size_t regions, std::vector<GuestMemor
     for (size_t i = 0; i < regions; ++i) {
         const dt_memory& m = memory[i];
         if (!m.host || m.pages == 0)
-            return invalid("memory[" + std::to_string(i) + "] has " +
-                               (m.host ? "0 pages" : "a NULL host pointer"),
+            return invalid("memory[" + std::to_string(i) + "] has " + (m.host ? "0 pages" : "a NULL host pointer"),
                            "describe each region with its host address and page count");
         out.push_back(GuestMemory{.region = m.region,
                                   .host = static_cast<uint8_t*>(m.host),
@@ -48,7 +47,8 @@ int tls_credentials(const dt_tls& tls, TlsRole role, std::optional<TlsCredential
                        "set one of them: x509 certificates or a pre-shared key");
     Result<TlsCredentials> loaded = Error{};
     if (tls.x509_dir) loaded = TlsCredentials::load_x509(tls.x509_dir, role);
-    else if (tls.psk_file) loaded = TlsCredentials::load_psk(tls.psk_file, role, tls.psk_identity ? tls.psk_identity : "qemu");
+    else if (tls.psk_file)
+        loaded = TlsCredentials::load_psk(tls.psk_file, role, tls.psk_identity ? tls.psk_identity : "qemu");
     else return 0;
     if (!loaded) return fail(loaded.error());
     out = std::move(*loaded);
@@ -71,8 +71,9 @@ Error outcome_error(const Outcome& outcome) {
     switch (outcome.status) {
         case OutcomeStatus::completed: return Error{};
         case OutcomeStatus::timed_out:
-            return Error{ETIMEDOUT, "migration timed out: " + outcome.message,
-                         "raise max_time_ms or io_timeout_ms, or the bandwidth; add a throttle if the guest outruns the link"};
+            return Error{
+                ETIMEDOUT, "migration timed out: " + outcome.message,
+                "raise max_time_ms or io_timeout_ms, or the bandwidth; add a throttle if the guest outruns the link"};
         case OutcomeStatus::receiver_failed:
             return Error{ECONNRESET, "the receiver failed: " + outcome.message, "see the receiver's own error"};
         case OutcomeStatus::rejected_by_receiver:
@@ -114,8 +115,7 @@ int dt_precopy_send(dt_rounds* rounds, const struct dt_memory* memory, size_t re
         if (int rc = guest_memory(memory, regions, guest); rc < 0) return rc;
         for (const GuestMemory& m : guest)
             if (m.region >= rounds->tracker->region_count())
-                return invalid("memory names region " + std::to_string(m.region) +
-                                   ", which the tracker does not have",
+                return invalid("memory names region " + std::to_string(m.region) + ", which the tracker does not have",
                                "use the ids dt_add_memslot / dt_add_host_range returned");
 
         SenderOptions options{.bandwidth = o.bandwidth, .compress = o.compress};

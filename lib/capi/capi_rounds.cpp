@@ -14,8 +14,8 @@ int dt_rounds_create(dt_tracker* tracker, dt_rounds** out) {
     return c_boundary(__func__, [&] {
         if (!tracker) return null_argument("tracker");
         if (!out) return null_argument("out");
-        auto rounds = std::make_unique<dt_rounds>(
-            dt_rounds{tracker->tracker, std::make_shared<Rounds>(*tracker->tracker)});
+        auto rounds =
+            std::make_unique<dt_rounds>(dt_rounds{tracker->tracker, std::make_shared<Rounds>(*tracker->tracker)});
         tracker->in_use = true;  // a watcher on these rounds may sync from now on
         *out = rounds.release();
         return 0;

@@ -27,13 +27,13 @@ int read_options(const T* options, const char* type, T& out) {
     out = T{};
     if (!options) return 0;
     const size_t sz = options->sz;
-    if (sz < sizeof(size_t))
-        return bad_sz(type, sz);
+    if (sz < sizeof(size_t)) return bad_sz(type, sz);
     const auto* bytes = reinterpret_cast<const unsigned char*>(options);
     for (size_t i = sizeof(T); i < sz; ++i)
         if (bytes[i] != 0)
-            return invalid(std::string("struct ") + type + " is " + std::to_string(sz) + " bytes and sets a field this libdtrack (" +
-                               std::to_string(sizeof(T)) + " bytes) does not know",
+            return invalid(std::string("struct ") + type + " is " + std::to_string(sz) +
+                               " bytes and sets a field this libdtrack (" + std::to_string(sizeof(T)) +
+                               " bytes) does not know",
                            "build against the dtrack.h of the libdtrack you run, or upgrade libdtrack");
     std::memcpy(&out, options, std::min(sz, sizeof(T)));
     return 0;
@@ -43,9 +43,9 @@ int read_options(const T* options, const char* type, T& out) {
 // changes nothing: NULL is refused when `required`, else means "no result".
 template <typename T>
 int check_result(const T* out, const char* type, bool required) {
-    if (!out) return required ? invalid(std::string("struct ") + type + " pointer is NULL", "pass a struct to fill") : 0;
-    if (out->sz < sizeof(size_t))
-        return bad_sz(type, out->sz);
+    if (!out)
+        return required ? invalid(std::string("struct ") + type + " pointer is NULL", "pass a struct to fill") : 0;
+    if (out->sz < sizeof(size_t)) return bad_sz(type, out->sz);
     return 0;
 }
 

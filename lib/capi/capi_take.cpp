@@ -17,8 +17,7 @@ int check_take(const dt_tracker* tracker, uint32_t region) {
     if (!tracker) return null_argument("tracker");
     const size_t regions = tracker->tracker->region_count();
     if (region >= regions)
-        return invalid("no region " + std::to_string(region) + " (the tracker has " +
-                           std::to_string(regions) + ")",
+        return invalid("no region " + std::to_string(region) + " (the tracker has " + std::to_string(regions) + ")",
                        "pass an id that dt_add_memslot or dt_add_host_range returned");
     return 0;
 }
@@ -36,8 +35,7 @@ int64_t take(dt_tracker* tracker, uint32_t region, uint64_t first, uint64_t coun
 
 extern "C" {
 
-int64_t dt_take_pages(dt_tracker* tracker, uint32_t region, uint64_t first, uint64_t count, dt_page_fn fn,
-                      void* user) {
+int64_t dt_take_pages(dt_tracker* tracker, uint32_t region, uint64_t first, uint64_t count, dt_page_fn fn, void* user) {
     return c_boundary(__func__, [&]() -> int64_t {
         if (int rc = check_take(tracker, region); rc < 0) return rc;
         if (!fn) return null_argument("fn");
@@ -57,8 +55,8 @@ int64_t dt_take_bitmap(dt_tracker* tracker, uint32_t region, uint64_t first, uin
         const uint64_t end = first >= pages ? 0 : first + std::min(count, pages - first);
         const uint64_t needed = (end + 63) / 64;
         if (words < needed)
-            return invalid("the bitmap has " + std::to_string(words) +
-                               " words and pages up to " + std::to_string(end) + " need " + std::to_string(needed),
+            return invalid("the bitmap has " + std::to_string(words) + " words and pages up to " + std::to_string(end) +
+                               " need " + std::to_string(needed),
                            "pass a bitmap of at least (first + count + 63) / 64 words (the region has " +
                                std::to_string(pages) + " pages)");
         return take(tracker, region, first, count, [&](uint64_t word, uint64_t bits) { bitmap[word] |= bits; });

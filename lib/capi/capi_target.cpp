@@ -77,8 +77,9 @@ int dt_target_open(int pid, const struct dt_target_opts* opts, dt_target** out) 
             return invalid("dt_target_opts.max_error is " + std::to_string(o.max_error),
                            "give a share between 0 and 1 (0.02 for 2%), or 0 for the default");
         if (o.exact_sampling && (o.max_error != 0 || o.sample_pages))
-            return invalid("dt_target_opts: exact_sampling hashes every page, so max_error and sample_pages do not apply",
-                           "set either exact_sampling or the sample options");
+            return invalid(
+                "dt_target_opts: exact_sampling hashes every page, so max_error and sample_pages do not apply",
+                "set either exact_sampling or the sample options");
         options.exact_sampling = o.exact_sampling;
         if (o.max_error != 0) options.max_error = o.max_error;
         options.sample_pages = o.sample_pages;

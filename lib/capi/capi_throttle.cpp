@@ -51,8 +51,7 @@ int dt_throttle_create(dt_rounds* rounds, const struct dt_throttle_opts* opts, d
         throttle->tracker = rounds->tracker;
         throttle->rounds = rounds->rounds;
         throttle->slot = std::make_shared<ThrottleSlot>();
-        throttle->slot->throttle =
-            std::make_unique<Throttle>(options, [apply, user](int pct) { apply(user, pct); });
+        throttle->slot->throttle = std::make_unique<Throttle>(options, [apply, user](int pct) { apply(user, pct); });
         rounds->rounds->on_period([slot = throttle->slot](const Period& period) {
             std::lock_guard lock(slot->mutex);
             if (slot->throttle) slot->throttle->on_period(period);

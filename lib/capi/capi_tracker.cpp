@@ -13,8 +13,7 @@ using namespace dtrack::capi;
 
 namespace dtrack::capi {
 
-int run_sync(enum dt_sync_kind kind, dt_sync_report* report,
-             const std::function<SyncReport(SyncKind)>& sync) {
+int run_sync(enum dt_sync_kind kind, dt_sync_report* report, const std::function<SyncReport(SyncKind)>& sync) {
     if (kind != DT_SYNC_ROUND && kind != DT_SYNC_BACKGROUND)
         return invalid("sync kind " + std::to_string(int(kind)) + " is not one dtrack has",
                        "pass DT_SYNC_ROUND or DT_SYNC_BACKGROUND");
@@ -68,15 +67,14 @@ int dt_add_memslot(dt_tracker* tracker, const char* name, uint32_t slot, uint64_
             return invalid("memslot " + std::to_string(slot) + " has 0 pages",
                            "pass the memslot's page count (memory_size / 4096)");
         if (guest_phys_base % 4096 != 0)
-            return invalid("guest-physical base " + std::to_string(guest_phys_base) +
-                               " is not 4 KiB-aligned",
+            return invalid("guest-physical base " + std::to_string(guest_phys_base) + " is not 4 KiB-aligned",
                            "pass the memslot's guest_phys_addr, which KVM requires page-aligned");
         return add_region(tracker, Region{.name = name ? name : "slot " + std::to_string(slot),
-                                 .space = AddressSpace::guest_physical,
-                                 .slot = slot,
-                                 .base = guest_phys_base,
-                                 .page_size = 4096,
-                                 .page_count = pages});
+                                          .space = AddressSpace::guest_physical,
+                                          .slot = slot,
+                                          .base = guest_phys_base,
+                                          .page_size = 4096,
+                                          .page_count = pages});
     });
 }
 
@@ -86,14 +84,14 @@ int dt_add_host_range(dt_tracker* tracker, const char* name, void* addr, uint64_
         const uint64_t page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
         const uint64_t base = reinterpret_cast<uint64_t>(addr);
         if (!addr || pages == 0 || base % page_size != 0)
-            return invalid(std::to_string(pages) + " pages at address " + std::to_string(base) +
-                               " is not a range of whole pages",
-                           "pass a page-aligned, non-NULL address (mmap gives one) and a page count above 0");
+            return invalid(
+                std::to_string(pages) + " pages at address " + std::to_string(base) + " is not a range of whole pages",
+                "pass a page-aligned, non-NULL address (mmap gives one) and a page count above 0");
         return add_region(tracker, Region{.name = name ? name : "host range",
-                                 .space = AddressSpace::host_virtual,
-                                 .base = base,
-                                 .page_size = page_size,
-                                 .page_count = pages});
+                                          .space = AddressSpace::host_virtual,
+                                          .base = base,
+                                          .page_size = page_size,
+                                          .page_count = pages});
     });
 }
 

@@ -41,8 +41,7 @@ inline bool has_capability(std::uint64_t caps, int number) { return (caps >> num
 // CAP_PERFMON, or CAP_SYS_ADMIN.
 inline bool may_load_tracing_bpf() {
     const std::uint64_t caps = effective_capabilities();
-    return (has_capability(caps, CAP_BPF) && has_capability(caps, CAP_PERFMON)) ||
-           has_capability(caps, CAP_SYS_ADMIN);
+    return (has_capability(caps, CAP_BPF) && has_capability(caps, CAP_PERFMON)) || has_capability(caps, CAP_SYS_ADMIN);
 }
 
 // "a, b, c" for join(items, ", ").

@@ -13,37 +13,37 @@
 
 /* PAGEMAP_SCAN ioctl on /proc/PID/pagemap (Linux 6.7). */
 #ifndef PAGEMAP_SCAN
-#define PAGE_IS_WPALLOWED  (1 << 0)
-#define PAGE_IS_WRITTEN    (1 << 1)
-#define PAGE_IS_FILE       (1 << 2)
-#define PAGE_IS_PRESENT    (1 << 3)
-#define PAGE_IS_SWAPPED    (1 << 4)
-#define PAGE_IS_PFNZERO    (1 << 5)
-#define PAGE_IS_HUGE       (1 << 6)
+#define PAGE_IS_WPALLOWED (1 << 0)
+#define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+#define PAGE_IS_HUGE (1 << 6)
 #define PAGE_IS_SOFT_DIRTY (1 << 7)
 
 struct page_region {
-	__u64 start;
-	__u64 end; /* exclusive */
-	__u64 categories;
+    __u64 start;
+    __u64 end; /* exclusive */
+    __u64 categories;
 };
 
-#define PM_SCAN_WP_MATCHING   (1 << 0)
+#define PM_SCAN_WP_MATCHING (1 << 0)
 #define PM_SCAN_CHECK_WPASYNC (1 << 1)
 
 struct pm_scan_arg {
-	__u64 size;
-	__u64 flags;
-	__u64 start;
-	__u64 end;
-	__u64 walk_end;
-	__u64 vec;
-	__u64 vec_len;
-	__u64 max_pages;
-	__u64 category_inverted;
-	__u64 category_mask;
-	__u64 category_anyof_mask;
-	__u64 return_mask;
+    __u64 size;
+    __u64 flags;
+    __u64 start;
+    __u64 end;
+    __u64 walk_end;
+    __u64 vec;
+    __u64 vec_len;
+    __u64 max_pages;
+    __u64 category_inverted;
+    __u64 category_mask;
+    __u64 category_anyof_mask;
+    __u64 return_mask;
 };
 
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
@@ -64,6 +64,6 @@ struct pm_scan_arg {
 
 /* pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
 #define DTRACK_PM_SOFT_DIRTY (1ULL << 55)
-#define DTRACK_PM_PRESENT    (1ULL << 63)
+#define DTRACK_PM_PRESENT (1ULL << 63)
 
 #endif

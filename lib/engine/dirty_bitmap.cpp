@@ -79,9 +79,7 @@ uint64_t DirtyBitmap::count() const {
     return n;
 }
 
-uint64_t DirtyBitmap::take_word(uint64_t w) {
-    return w < words_ ? take_bits(w, ~0ULL) : 0;
-}
+uint64_t DirtyBitmap::take_word(uint64_t w) { return w < words_ ? take_bits(w, ~0ULL) : 0; }
 
 uint64_t DirtyBitmap::take_bits(uint64_t w, uint64_t mask) {
     const uint64_t s = w / 64, sbit = 1ULL << (w % 64);

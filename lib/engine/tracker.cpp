@@ -35,7 +35,8 @@ Status check_memslot_id(const Region& region) {
                  "region '" + region.name + "': memslot " + std::to_string(region.slot) + " (address space " +
                      std::to_string(space) + ", slot id " + std::to_string(id) + ") is not one KVM can have",
                  "set Region::slot to address space << 16 | slot id, with address space 0 or 1 and a slot id "
-                 "below " + std::to_string(Tracker::max_slot_ids)};
+                 "below " +
+                     std::to_string(Tracker::max_slot_ids)};
 }
 
 // A range whose last byte lies within the 64-bit address space: end() and

@@ -32,10 +32,12 @@ Feature probe_bpf_iterator() {
     Tracker tracker;
     if (auto slots = add_slot_regions(tracker, 1, 64); !slots) return unavailable(text, slots.error());
     auto bitmap = BpfBitmapSource::attach(::getpid(), tracker);
-    if (!bitmap) return unavailable(text, "the logging state reads, but the dirty-bitmap view does not load: " +
-                                              bitmap.error().what);
-    return available(text, "the logging state and the dirty-bitmap view load and run (iter/task_file, raw_tp "
-                           "sys_enter/sys_exit)");
+    if (!bitmap)
+        return unavailable(text,
+                           "the logging state reads, but the dirty-bitmap view does not load: " + bitmap.error().what);
+    return available(text,
+                     "the logging state and the dirty-bitmap view load and run (iter/task_file, raw_tp "
+                     "sys_enter/sys_exit)");
 }
 
 }  // namespace dtrack::probe

@@ -58,13 +58,10 @@ constexpr FeatureText kprobe_text{
 };
 
 // One syscall of our own, so sys_enter programs have something to count.
-void make_a_syscall() {
-    ::syscall(SYS_getpid);
-}
+void make_a_syscall() { ::syscall(SYS_getpid); }
 
 // Loads one program, attaches it and checks that it ran for our syscall.
-Outcome load_attach_and_fire(const char* program, const char* where,
-                             std::uint64_t (*hits)(const ProbeObject&)) {
+Outcome load_attach_and_fire(const char* program, const char* where, std::uint64_t (*hits)(const ProbeObject&)) {
     auto object = load_probe_programs({program});
     if (!object) return {false, object.error().what};
     auto link = attach(find_program(*object, program));
@@ -159,8 +156,7 @@ std::vector<Feature> probe_bpf_program_types() {
         probe_tracepoint(),
         probe_raw_tracepoint(),
         probe_test_run(),
-        probe_btf_typed(fentry_text, "probe_fentry", "BPF trampoline programs (fentry/fexit)",
-                        "bpf_fentry_test1"),
+        probe_btf_typed(fentry_text, "probe_fentry", "BPF trampoline programs (fentry/fexit)", "bpf_fentry_test1"),
         probe_btf_typed(tp_btf_text, "probe_tp_btf", "BTF tracepoint programs", "sys_enter"),
         probe_kprobe(),
     };

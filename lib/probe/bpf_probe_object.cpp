@@ -11,9 +11,7 @@
 
 namespace dtrack::probe {
 
-void ProbeObjectDeleter::operator()(feature_probe_bpf* skeleton) const {
-    feature_probe_bpf__destroy(skeleton);
-}
+void ProbeObjectDeleter::operator()(feature_probe_bpf* skeleton) const { feature_probe_bpf__destroy(skeleton); }
 
 Result<ProbeObject> load_probe_programs(std::initializer_list<std::string_view> programs) {
     LibbpfLogCapture log;
@@ -24,8 +22,7 @@ Result<ProbeObject> load_probe_programs(std::initializer_list<std::string_view> 
     }
     bpf_program* program = nullptr;
     bpf_object__for_each_program(program, object->obj) {
-        bool wanted =
-            std::find(programs.begin(), programs.end(), bpf_program__name(program)) != programs.end();
+        bool wanted = std::find(programs.begin(), programs.end(), bpf_program__name(program)) != programs.end();
         bpf_program__set_autoload(program, wanted);
     }
     object->rodata->probe_tgid = static_cast<__u32>(::getpid());

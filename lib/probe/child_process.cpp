@@ -27,8 +27,7 @@ Outcome enter_private_tracefs() {
         return Outcome{false, text};
     };
     if (::unshare(CLONE_NEWNS) != 0) return failure("unshare(CLONE_NEWNS)");
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-        return failure("mount(MS_REC|MS_PRIVATE)");
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return failure("mount(MS_REC|MS_PRIVATE)");
     if (::mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
         return failure("mount -t tracefs tracefs /sys/kernel/tracing");
     return {true, ""};

@@ -89,8 +89,7 @@ Feature probe_ring(const UniqueFd& kvm, const FeatureText& text, std::uint32_t c
     if (max_bytes < 0)
         return unavailable(text, errno_error(std::string("KVM_CHECK_EXTENSION(") + cap_name + ")", errno).what);
     if (max_bytes == 0)
-        return unavailable(
-            text, std::string("KVM_CHECK_EXTENSION(") + cap_name + ") is 0: this KVM does not offer it");
+        return unavailable(text, std::string("KVM_CHECK_EXTENSION(") + cap_name + ") is 0: this KVM does not offer it");
 
     // The VM has no vCPU yet, as enabling the ring requires.
     auto enabled = enable_cap(*vm, cap, static_cast<std::uint64_t>(max_bytes), cap_name);
@@ -98,8 +97,8 @@ Feature probe_ring(const UniqueFd& kvm, const FeatureText& text, std::uint32_t c
 
     UniqueFd vcpu(::ioctl(vm->get(), KVM_CREATE_VCPU, 0));
     if (!vcpu.valid()) return unavailable(text, "enabled, but " + errno_error("KVM_CREATE_VCPU", errno).what);
-    void* ring = ::mmap(nullptr, static_cast<std::size_t>(max_bytes), PROT_READ | PROT_WRITE, MAP_SHARED,
-                        vcpu.get(), KVM_DIRTY_LOG_PAGE_OFFSET * static_cast<off_t>(AnonMapping::page_size()));
+    void* ring = ::mmap(nullptr, static_cast<std::size_t>(max_bytes), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(),
+                        KVM_DIRTY_LOG_PAGE_OFFSET * static_cast<off_t>(AnonMapping::page_size()));
     if (ring == MAP_FAILED)
         return unavailable(text, "enabled, but mapping the vCPU ring " + errno_error("mmap", errno).what);
     ::munmap(ring, static_cast<std::size_t>(max_bytes));
@@ -153,8 +152,7 @@ Feature probe_dirty_log(const UniqueFd& kvm) {
     std::uint64_t all_pages = (1ULL << slot_pages) - 1;
     bool initially_set = (flags & KVM_DIRTY_LOG_INITIALLY_SET) != 0;
     if (initially_set && bitmap != all_pages)
-        return unavailable(log_text,
-                           "KVM_DIRTY_LOG_INITIALLY_SET is offered, but a new slot is not all dirty");
+        return unavailable(log_text, "KVM_DIRTY_LOG_INITIALLY_SET is offered, but a new slot is not all dirty");
 
     kvm_clear_dirty_log clear{};
     clear.slot = 0;
@@ -169,8 +167,8 @@ Feature probe_dirty_log(const UniqueFd& kvm) {
 
     std::string names = (flags & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) ? "MANUAL_PROTECT_ENABLE" : "";
     if (initially_set) names += names.empty() ? "INITIALLY_SET" : "|INITIALLY_SET";
-    return available(log_text, "flags " + std::to_string(flags) + " (" + names +
-                                   "); GET and CLEAR_DIRTY_LOG work on a test slot");
+    return available(
+        log_text, "flags " + std::to_string(flags) + " (" + names + "); GET and CLEAR_DIRTY_LOG work on a test slot");
 }
 
 }  // namespace

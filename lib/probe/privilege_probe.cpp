@@ -65,9 +65,7 @@ std::optional<long> read_sysctl(const char* path) {
     return value;
 }
 
-std::string value_text(const std::optional<long>& value) {
-    return value ? std::to_string(*value) : "?";
-}
+std::string value_text(const std::optional<long>& value) { return value ? std::to_string(*value) : "?"; }
 
 Feature probe_capabilities() {
     std::uint64_t caps = effective_capabilities();
@@ -77,8 +75,7 @@ Feature probe_capabilities() {
     std::string detail = "uid " + std::to_string(::geteuid()) + "; has " +
                          (held.empty() ? std::string("none of them") : join(held, " "));
     if (!lacking.empty()) detail += "; lacks " + join(lacking, " ");
-    if (!may_load_tracing_bpf())
-        return unavailable(privileges_text, detail + ": cannot load tracing BPF programs");
+    if (!may_load_tracing_bpf()) return unavailable(privileges_text, detail + ": cannot load tracing BPF programs");
     return available(privileges_text, detail);
 }
 
@@ -104,7 +101,9 @@ Feature probe_kvm_device() {
     if (::ioctl(kvm.get(), KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
         Feature f = unavailable(kvm_device_text, "/dev/kvm opens (" + owner.str() +
                                                      ") but does not answer KVM_GET_API_VERSION with 12: not KVM");
-        f.fix = "make /dev/kvm the KVM device (character 10:232); without KVM, dtvm runs its process backend and a VMM can track its RAM with UffdSource";
+        f.fix =
+            "make /dev/kvm the KVM device (character 10:232); without KVM, dtvm runs its process backend and a VMM can "
+            "track its RAM with UffdSource";
         return f;
     }
     return available(kvm_device_text, owner.str() + "; opens read-write, KVM API 12");
@@ -132,8 +131,6 @@ Feature probe_sysctls() {
 
 }  // namespace
 
-std::vector<Feature> probe_privileges() {
-    return {probe_capabilities(), probe_kvm_device(), probe_sysctls()};
-}
+std::vector<Feature> probe_privileges() { return {probe_capabilities(), probe_kvm_device(), probe_sysctls()}; }
 
 }  // namespace dtrack::probe

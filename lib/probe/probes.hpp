@@ -51,7 +51,6 @@ Outcome run_in_child(const std::function<Outcome()>& work, ChildSetup setup = Ch
 // in a child with a private tracefs mount.
 Outcome run_with_tracefs(const std::function<Outcome()>& work);
 
-
 // --- the families, each in its own file ---------------------------------
 std::vector<Feature> probe_kvm();                // kvm_probe.cpp
 std::vector<Feature> probe_process_tracking();   // uffd_probe.cpp

@@ -28,8 +28,8 @@ Result<std::uint64_t> pagemap_entry(const void* address) {
     UniqueFd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
     if (!pagemap.valid()) return Error{errno, errno_error("open /proc/self/pagemap", errno).what, {}};
     std::uint64_t entry = 0;
-    off_t offset = static_cast<off_t>(reinterpret_cast<std::uintptr_t>(address) / AnonMapping::page_size() *
-                                      sizeof entry);
+    off_t offset =
+        static_cast<off_t>(reinterpret_cast<std::uintptr_t>(address) / AnonMapping::page_size() * sizeof entry);
     if (::pread(pagemap.get(), &entry, sizeof entry, offset) != sizeof entry)
         return Error{errno, errno_error("read /proc/self/pagemap", errno).what, {}};
     return entry;

@@ -81,15 +81,14 @@ Outcome write_protect(ProtectedRange& range) {
     // With WP_ASYNC this write just marks the page written; nothing blocks.
     *reinterpret_cast<volatile char*>(range.memory.page(written_page)) = 2;
 
-    range.detail = "opened with " + how + "; write-protected " + std::to_string(test_pages) +
-                   " pages, a write went through";
+    range.detail =
+        "opened with " + how + "; write-protected " + std::to_string(test_pages) + " pages, a write went through";
     if (api.features & UFFD_FEATURE_WP_UNPOPULATED) range.detail += "; WP_UNPOPULATED too";
     return {true, ""};
 }
 
 // One PAGEMAP_SCAN over the range: the written pages, re-protected.
-Result<int> scan_written(int pagemap, const AnonMapping& memory, page_region* regions,
-                         std::size_t max_regions) {
+Result<int> scan_written(int pagemap, const AnonMapping& memory, page_region* regions, std::size_t max_regions) {
     pm_scan_arg arg{};
     arg.size = sizeof arg;
     arg.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
@@ -128,8 +127,7 @@ Feature probe_scan_alone(int pagemap, const std::string& why_no_uffd) {
     if (::ioctl(pagemap, PAGEMAP_SCAN, &arg) < 0)
         return unavailable(scan_text,
                            missing_scan_reason(Error{errno, errno_error("ioctl(PAGEMAP_SCAN)", errno).what, {}}));
-    return available(scan_text,
-                     "the ioctl works, but finding written pages needs async userfaultfd: " + why_no_uffd);
+    return available(scan_text, "the ioctl works, but finding written pages needs async userfaultfd: " + why_no_uffd);
 }
 
 }  // namespace
@@ -141,7 +139,8 @@ std::vector<Feature> probe_process_tracking() {
     Outcome protect = write_protect(range);
 
     Feature uffd = protect.ok ? available(uffd_text, range.detail) : unavailable(uffd_text, protect.text);
-    if (!pagemap.valid()) return {uffd, unavailable(scan_text, errno_error("open /proc/self/pagemap", pagemap_err).what)};
+    if (!pagemap.valid())
+        return {uffd, unavailable(scan_text, errno_error("open /proc/self/pagemap", pagemap_err).what)};
     if (!protect.ok) return {uffd, probe_scan_alone(pagemap.get(), protect.text)};
 
     // First scan: exactly the written page. Second: nothing, since the first
@@ -156,8 +155,7 @@ std::vector<Feature> probe_process_tracking() {
                                                  " regions, not the one page written")};
     auto second = scan_written(pagemap.get(), range.memory, regions, test_pages);
     if (!second) return {uffd, unavailable(scan_text, second.error().what)};
-    if (*second != 0)
-        return {uffd, unavailable(scan_text, "PAGEMAP_SCAN with PM_SCAN_WP_MATCHING did not re-protect")};
+    if (*second != 0) return {uffd, unavailable(scan_text, "PAGEMAP_SCAN with PM_SCAN_WP_MATCHING did not re-protect")};
 
     return {uffd, available(scan_text, "found exactly the 1 page written of " + std::to_string(test_pages) +
                                            " and re-protected it")};

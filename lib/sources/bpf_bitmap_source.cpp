@@ -29,7 +29,8 @@ namespace {
 constexpr const char* kNote = "kconfig-notes/bpf-iterators.md";
 
 Error refused(const std::string& step, int err, const LibbpfLogCapture& log) {
-    const std::string what = with_libbpf_words("watching the KVM dirty bitmap: " + step + " failed: " + errno_text(err), log);
+    const std::string what =
+        with_libbpf_words("watching the KVM dirty bitmap: " + step + " failed: " + errno_text(err), log);
     if (err == EPERM && !may_load_tracing_bpf())
         return Error{err, what + ": this process lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
                      "run as root, or give the binary CAP_BPF and CAP_PERFMON; see kconfig-notes/privileges.md"};
@@ -80,8 +81,10 @@ Result<std::unique_ptr<BpfBitmapSource>> BpfBitmapSource::attach(pid_t pid, Trac
         if (r.space != AddressSpace::guest_physical || r.page_count == 0) continue;
         if (r.slot >= DTRACK_DIRTY_LOG_MAX_SLOTS)
             return Error{EINVAL,
-                         "region '" + r.name + "' is memslot " + std::to_string(r.slot) + ": BpfBitmapSource tracks "
-                             "memslot ids below " + std::to_string(DTRACK_DIRTY_LOG_MAX_SLOTS) + " of address space 0",
+                         "region '" + r.name + "' is memslot " + std::to_string(r.slot) +
+                             ": BpfBitmapSource tracks "
+                             "memslot ids below " +
+                             std::to_string(DTRACK_DIRTY_LOG_MAX_SLOTS) + " of address space 0",
                          "leave that region out of the tracker"};
         for (const TrackedSlot& t : slots)
             if (t.slot == r.slot)
@@ -122,13 +125,14 @@ Result<std::unique_ptr<BpfBitmapSource>> BpfBitmapSource::attach(pid_t pid, Trac
     info.task.pid = static_cast<__u32>(pid);
     LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
     program->iterator = bpf_program__attach_iter(s.progs.observe_bitmaps, &opts);
-    if (!program->iterator && errno == EINVAL) program->iterator = bpf_program__attach_iter(s.progs.observe_bitmaps, nullptr);
+    if (!program->iterator && errno == EINVAL)
+        program->iterator = bpf_program__attach_iter(s.progs.observe_bitmaps, nullptr);
     if (!program->iterator) return refused("attaching its iterator", errno, log);
     program->links.push_back(program->iterator);
 
     program->dirty.bytes = size_t(entries) * sizeof(uint64_t);
-    void* p = ::mmap(nullptr, program->dirty.bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                     bpf_map__fd(s.maps.dirty_words), 0);
+    void* p =
+        ::mmap(nullptr, program->dirty.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(s.maps.dirty_words), 0);
     if (p == MAP_FAILED) return errno_error("mmap of BPF map dirty_words", errno);
     program->dirty.words = static_cast<uint64_t*>(p);
 

@@ -120,7 +120,8 @@ Result<HarvestReport> BpfSource::harvest(Tracker& tracker) {
 
     // The bitmaps, through the shared mapping (take_mapped_words.hpp).
     for (const TrackedSlot& t : slots_) {
-        const TakenWords taken = take_mapped_words(program_->slot_words(t.slot).data(), t.words, tracker.bitmap(t.region));
+        const TakenWords taken =
+            take_mapped_words(program_->slot_words(t.slot).data(), t.words, tracker.bitmap(t.region));
         report.new_dirty += taken.new_dirty;
         if (taken.pages) {
             report.pages += taken.pages;
@@ -169,8 +170,8 @@ std::vector<BpfSlotUsage> BpfSource::slot_usage() const {
     std::vector<BpfSlotUsage> usage;
     const std::vector<uint64_t>& capacity = program_->layout().capacity;
     for (uint32_t id = 0; id < capacity.size(); ++id) {
-        BpfSlotUsage u{.slot = id, .tracked = capacity[id] > 0, .capacity = capacity[id],
-                       .seen_end = program_->seen_end(id)};
+        BpfSlotUsage u{
+            .slot = id, .tracked = capacity[id] > 0, .capacity = capacity[id], .seen_end = program_->seen_end(id)};
         if (!u.tracked && !u.seen_end) continue;
         for (const TrackedSlot& t : slots_)
             if (t.slot == id) u.region = t.region;
@@ -195,8 +196,9 @@ std::vector<StuckVcpu> BpfSource::stuck_vcpus(std::chrono::nanoseconds threshold
 
 Result<RegionId> add_slot_regions(Tracker& tracker, uint32_t slots, uint64_t pages_per_slot) {
     if (slots > Tracker::max_slot_ids)
-        return Error{EINVAL, std::to_string(slots) + " memslots asked for; KVM has at most " +
-                                 std::to_string(Tracker::max_slot_ids) + " per address space",
+        return Error{EINVAL,
+                     std::to_string(slots) + " memslots asked for; KVM has at most " +
+                         std::to_string(Tracker::max_slot_ids) + " per address space",
                      "ask for at most " + std::to_string(Tracker::max_slot_ids) + " slots"};
     const RegionId first = static_cast<RegionId>(tracker.region_count());
     for (uint32_t s = 0; s < slots; ++s) {

@@ -91,12 +91,15 @@ Status DirtyRingProgram::configure(const DirtyRingLayout& layout, HookFamily fam
         return Error{EINVAL, "memslot ids go up to 65535", "watch at most 65536 slot ids"};
     for (uint64_t c : layout.capacity)
         if (c > uint64_t(layout.words_per_slot) * DTRACK_BITS_PER_WORD)
-            return Error{EINVAL, "a slot capacity of " + std::to_string(c) + " pages exceeds " +
-                                     std::to_string(layout.words_per_slot) + " words per slot", {}};
+            return Error{EINVAL,
+                         "a slot capacity of " + std::to_string(c) + " pages exceeds " +
+                             std::to_string(layout.words_per_slot) + " words per slot",
+                         {}};
     const uint64_t words = uint64_t(bitmap_slots) * layout.words_per_slot;
     if (words > std::numeric_limits<uint32_t>::max() / sizeof(uint64_t) || layout.max_vcpus == 0)
-        return Error{EINVAL, "BPF map sizes out of range: " + std::to_string(words) + " bitmap words, " +
-                                 std::to_string(layout.max_vcpus) + " vCPUs",
+        return Error{EINVAL,
+                     "BPF map sizes out of range: " + std::to_string(words) + " bitmap words, " +
+                         std::to_string(layout.max_vcpus) + " vCPUs",
                      "track fewer or smaller slots"};
     layout_ = layout;
     family_ = family;
@@ -168,7 +171,8 @@ Result<std::vector<HookStatus>> DirtyRingProgram::attach() {
         const int err = errno;
         std::string why = with_libbpf_words(
             errno_error(std::string("attaching to ") + tracepoint_name(hook) + " as a " + hook_family_name(family_),
-                          err).what,
+                        err)
+                .what,
             log);
         if (err == ENOENT)
             why += hook == DirtyRingHook::user_fault ? ": no such tracepoint (it exists on x86 only)"
@@ -209,7 +213,7 @@ dtrack_vcpu_counters DirtyRingProgram::vcpu(uint32_t index) const {
 dtrack_dirty_ring_totals DirtyRingProgram::totals() const {
     if (!loaded_) return {};
     const dtrack_dirty_ring_totals& t = skeleton_->bss->totals;
-    return {load_relaxed(t.lost_address_space), load_relaxed(t.lost_slot), load_relaxed(t.lost_offset),
+    return {load_relaxed(t.lost_address_space), load_relaxed(t.lost_slot),   load_relaxed(t.lost_offset),
             load_relaxed(t.unknown_vcpu),       load_relaxed(t.user_faults), load_relaxed(t.user_write_faults)};
 }
 

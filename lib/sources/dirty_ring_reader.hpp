@@ -77,13 +77,13 @@ private:
     Status drain_locked(bool after_full_exit, uint32_t full_vcpu);
     uint32_t drain_ring(Ring& ring);  // reads and stages entries; returns how many
     void publish_staged();            // marks the staged pages (after the reset)
-    bool resync_ring(Ring& ring);  // true when the ring was out of step
+    bool resync_ring(Ring& ring);     // true when the ring was out of step
     // The kernel's reset for the entries flagged so far: in step when it
     // reset exactly those in one call; out of step when it reset a different
     // number or was cut short; or the ioctl's error.
     enum class ResetOutcome { in_step, out_of_step };
     Result<ResetOutcome> reset_rings();
-    void keep_unreported(Error error);  // unless an earlier one waits already
+    void keep_unreported(Error error);   // unless an earlier one waits already
     uint64_t flagged_not_reset() const;  // flagged entries the kernel has not reset yet
     void mark_everything_dirty();
 
@@ -92,8 +92,8 @@ private:
 
     mutable std::mutex mutex_;  // one drain at a time
     std::vector<Ring> rings_;
-    HarvestReport pending_;        // published but not yet reported
-    StagedPages staged_;           // read but not yet published (see drain_locked)
+    HarvestReport pending_;  // published but not yet reported
+    StagedPages staged_;     // read but not yet published (see drain_locked)
     // A failed reaper pass or re-arm, reported by the next harvest(): no one
     // else would see it (the tracker then keeps it for a round sync).
     std::optional<Error> unreported_error_;

@@ -42,8 +42,8 @@ Result<std::unique_ptr<KvmDirtyRings>> KvmDirtyRings::enable(int vm_fd, uint32_t
         ec.cap = cap;
         ec.args[0] = bytes;
         if (::ioctl(vm_fd, KVM_ENABLE_CAP, &ec) < 0) {
-            last = errno_error("KVM_ENABLE_CAP(dirty ring)", errno,
-                               "enable the ring before creating vCPUs, once per VM");
+            last =
+                errno_error("KVM_ENABLE_CAP(dirty ring)", errno, "enable the ring before creating vCPUs, once per VM");
             continue;
         }
         return std::unique_ptr<KvmDirtyRings>(new KvmDirtyRings(vm_fd, n, cap == KVM_CAP_DIRTY_LOG_RING_ACQ_REL));
@@ -57,9 +57,10 @@ KvmDirtyRings::~KvmDirtyRings() {
 
 Result<DirtyRingMemory> KvmDirtyRings::map_vcpu(int vcpu_fd, uint32_t index) {
     const long page = ::sysconf(_SC_PAGESIZE);
-    void* p = ::mmap(nullptr, size_t(entries_) * sizeof(kvm_dirty_gfn), PROT_READ | PROT_WRITE, MAP_SHARED,
-                     vcpu_fd, KVM_DIRTY_LOG_PAGE_OFFSET * page);
-    if (p == MAP_FAILED) return errno_error("mmap of the vCPU dirty ring", errno, "enable the ring before creating the vCPU");
+    void* p = ::mmap(nullptr, size_t(entries_) * sizeof(kvm_dirty_gfn), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd,
+                     KVM_DIRTY_LOG_PAGE_OFFSET * page);
+    if (p == MAP_FAILED)
+        return errno_error("mmap of the vCPU dirty ring", errno, "enable the ring before creating the vCPU");
     mapped_.push_back(static_cast<kvm_dirty_gfn*>(p));
     return DirtyRingMemory{.vcpu = index, .gfns = mapped_.back(), .entries = entries_};
 }

@@ -38,7 +38,8 @@ Result<std::unique_ptr<KvmLogSource>> KvmLogSource::enable(int vm_fd, Tracker& t
         const size_t words = (r.page_count + 63) / 64;
         auto kernel = GuardedWords::map(words);
         if (!kernel) return kernel.error();
-        source->slots_.push_back(Slot{id, r.slot, r.page_count, std::move(kernel.value()), std::vector<uint64_t>(words)});
+        source->slots_.push_back(
+            Slot{id, r.slot, r.page_count, std::move(kernel.value()), std::vector<uint64_t>(words)});
     }
     return source;
 }

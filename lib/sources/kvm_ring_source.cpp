@@ -14,7 +14,8 @@ Result<std::unique_ptr<KvmRingSource>> KvmRingSource::enable(int vm_fd, Tracker&
 }
 
 KvmRingSource::KvmRingSource(std::unique_ptr<KvmDirtyRings> rings, Tracker& tracker, KvmRingOptions options)
-    : rings_(std::move(rings)), reader_(std::make_unique<DirtyRingReader>(*rings_, tracker, options)),
+    : rings_(std::move(rings)),
+      reader_(std::make_unique<DirtyRingReader>(*rings_, tracker, options)),
       options_(std::move(options)) {}
 
 KvmRingSource::~KvmRingSource() { stop_reaper(); }

@@ -137,9 +137,10 @@ Result<std::vector<KvmVmState>> KvmStateReader::read() const {
             pending.clear();
             vms.push_back(std::move(vm));
         } else {
-            return Error{EPROTO, "the VM-state iterator wrote a record this build does not know (kind " +
-                                     std::to_string(kind) + ")",
-                         "rebuild dtrack: its BPF object and library disagree"};
+            return Error{
+                EPROTO,
+                "the VM-state iterator wrote a record this build does not know (kind " + std::to_string(kind) + ")",
+                "rebuild dtrack: its BPF object and library disagree"};
         }
     }
     return vms;

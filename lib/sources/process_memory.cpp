@@ -132,8 +132,9 @@ Error process_exited_error(pid_t pid) {
 
 Error process_replaced_error(pid_t pid) {
     return Error{ESTALE,
-                 "process " + std::to_string(pid) + " ran a new program (execve) after dtrack opened it: "
-                 "the memory being tracked belonged to its old program",
+                 "process " + std::to_string(pid) +
+                     " ran a new program (execve) after dtrack opened it: "
+                     "the memory being tracked belonged to its old program",
                  "start dtrack after the program has started"};
 }
 
@@ -146,21 +147,23 @@ Error no_access_error(pid_t pid, const std::string& call, int err) {
     const int scope = yama_ptrace_scope();
     if (me == 0) {
         e.what += ": refused even to root";
-        e.fix = "a security module (SELinux, AppArmor), a container or a user namespace forbids it; run dtrack "
-                "where the process runs, with CAP_SYS_PTRACE there";
+        e.fix =
+            "a security module (SELinux, AppArmor), a container or a user namespace forbids it; run dtrack "
+            "where the process runs, with CAP_SYS_PTRACE there";
     } else if (known && (real != me || effective != me)) {
         e.what += ": it runs as uid " + std::to_string(effective) + ", you are uid " + std::to_string(me);
         e.fix = "run as root (CAP_SYS_PTRACE) or as the process's user";
     } else if (scope >= 1) {
         e.what += ": kernel.yama.ptrace_scope=" + std::to_string(scope) +
-                  (scope == 1 ? " lets a process read only its descendants"
-                              : scope == 2 ? " lets only CAP_SYS_PTRACE read other processes"
-                                           : " forbids it to everyone");
+                  (scope == 1   ? " lets a process read only its descendants"
+                   : scope == 2 ? " lets only CAP_SYS_PTRACE read other processes"
+                                : " forbids it to everyone");
         e.fix = scope == 3 ? "ptrace_scope 3 cannot be lowered until reboot; use UffdSource inside the process"
                            : "run as root (CAP_SYS_PTRACE), or sysctl kernel.yama.ptrace_scope=0";
     } else {
-        e.what += ": same user, but the process is not dumpable (setuid, file capabilities, or "
-                  "prctl(PR_SET_DUMPABLE, 0))";
+        e.what +=
+            ": same user, but the process is not dumpable (setuid, file capabilities, or "
+            "prctl(PR_SET_DUMPABLE, 0))";
         e.fix = "run as root (CAP_SYS_PTRACE)";
     }
     return e;

@@ -18,10 +18,8 @@ constexpr size_t entries_per_read = 1 << 15;  // fallback: 256 KiB of pagemap en
 constexpr uint64_t pm_swapped = 1ULL << 62;
 
 void append(std::vector<ResidentRun>& out, uint64_t start, uint64_t end, Residency r) {
-    if (!out.empty() && out.back().end == start && out.back().residency == r)
-        out.back().end = end;
-    else
-        out.push_back({start, end, r});
+    if (!out.empty() && out.back().end == start && out.back().residency == r) out.back().end = end;
+    else out.push_back({start, end, r});
 }
 
 }  // namespace
@@ -71,8 +69,8 @@ Status ResidentPages::scan_ioctl(uint64_t start, uint64_t end, std::vector<Resid
         for (int i = 0; i < n; ++i) {
             const uint64_t c = runs[i].categories;
             const Residency r = (c & PAGE_IS_SWAPPED) && !(c & PAGE_IS_PRESENT) ? Residency::swapped
-                                : (c & PAGE_IS_PFNZERO)                          ? Residency::zero
-                                                                                 : Residency::present;
+                                : (c & PAGE_IS_PFNZERO)                         ? Residency::zero
+                                                                                : Residency::present;
             append(out, runs[i].start, runs[i].end, r);
         }
         if (arg.walk_end <= at) return Error{EIO, "PAGEMAP_SCAN made no progress", "report this as a dtrack bug"};

@@ -83,7 +83,7 @@ uint64_t sample_size_for(double max_error, uint64_t total) {
     if (total == 0) return 0;
     if (!(max_error > 0)) return total;
     const double n0 = z95 * z95 * 0.25 / (max_error * max_error);  // infinite population, p = 1/2
-    const double n = n0 / (1 + (n0 - 1) / double(total));        // finite-population correction
+    const double n = n0 / (1 + (n0 - 1) / double(total));          // finite-population correction
     return std::clamp<uint64_t>(uint64_t(std::ceil(n)), 1, total);
 }
 
@@ -157,8 +157,8 @@ Result<std::unique_ptr<SampleSource>> SampleSource::track(Tracker& tracker, pid_
     if (!resident) return resident.error();
 
     if (options.seed == 0) options.seed = (uint64_t(std::random_device{}()) << 32) | std::random_device{}();
-    std::unique_ptr<SampleSource> source(new SampleSource(
-        pid, std::move(pidfd), options, std::make_unique<ResidentPages>(std::move(resident.value()))));
+    std::unique_ptr<SampleSource> source(
+        new SampleSource(pid, std::move(pidfd), options, std::make_unique<ResidentPages>(std::move(resident.value()))));
     source->total_pages_ = total;
     source->ranges_ = std::move(ranges);
     source->reader_ = std::make_unique<RemotePageReader>(pid, page, options.pages_per_read);
@@ -204,8 +204,8 @@ bool SampleSource::sampled(uint64_t address, uint64_t threshold) const {
 
 uint64_t SampleSource::threshold_for(uint64_t present) const {
     if (options_.mode == SampleMode::exact || present == 0) return ~0ULL;
-    const uint64_t n = options_.sample_pages ? std::min(options_.sample_pages, present)
-                                             : sample_size_for(options_.max_error, present);
+    const uint64_t n =
+        options_.sample_pages ? std::min(options_.sample_pages, present) : sample_size_for(options_.max_error, present);
     if (n >= present) return ~0ULL;
     return uint64_t(std::ldexp(double(n) / double(present), 64));
 }
@@ -254,10 +254,8 @@ Result<SampleSource::Compared> SampleSource::observe(bool baseline_only, SampleR
         if (run.residency != Residency::present) continue;
         for (uint64_t a = run.start; a < run.end; a += page_size_) {
             if (!sampled(a, read_threshold)) continue;
-            if (!reads.empty() && reads.back().address + reads.back().pages * page_size_ == a)
-                ++reads.back().pages;
-            else
-                reads.push_back({a, 1});
+            if (!reads.empty() && reads.back().address + reads.back().pages * page_size_ == a) ++reads.back().pages;
+            else reads.push_back({a, 1});
         }
     }
 

@@ -36,8 +36,8 @@ bool StagedPages::publish(HarvestReport& report) {
         // boundary) are one call.
         const WordPlace& first = places[i];
         uint64_t entries = first.entries;
-        for (end = i + 1; end < words_ && places[end].region == first.region &&
-                          places[end].index == places[end - 1].index + 1;
+        for (end = i + 1;
+             end < words_ && places[end].region == first.region && places[end].index == places[end - 1].index + 1;
              ++end)
             entries += places[end].entries;
         DirtyBitmap& bitmap = *bitmaps_[first.region];
@@ -46,8 +46,7 @@ bool StagedPages::publish(HarvestReport& report) {
         // has_single_bit: without -mpopcnt that is a library call.)
         if (end == i + 1 && (bits[i] & (bits[i] - 1)) == 0)
             fresh += bitmap.mark(first.index * DirtyBitmap::bits_per_word + std::countr_zero(bits[i]));
-        else
-            fresh += bitmap.or_words(first.index, std::span(bits + i, end - i));
+        else fresh += bitmap.or_words(first.index, std::span(bits + i, end - i));
         region_entries_[first.region] += entries;
     }
     words_ = 0;

@@ -51,7 +51,7 @@ private:
 
     // Where the pages of one staged word go; its bits are in word_bits_.
     struct WordPlace {
-        uint64_t index;    // word of the region's bitmap
+        uint64_t index;  // word of the region's bitmap
         RegionId region;
         uint32_t entries;  // ring entries that named its pages (a page may come twice)
     };

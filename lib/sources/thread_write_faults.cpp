@@ -30,7 +30,8 @@ Result<FaultRanges> program_ranges(std::vector<AddressRange> ranges) {
         if (r.begin >= r.end)
             return Error{EINVAL, "address range [" + hex(r.begin) + ", " + hex(r.end) + ") is empty",
                          "give each range's first byte and the byte after its last"};
-        if (!merged.empty() && r.begin <= merged.back().end) merged.back().end = std::max<uint64_t>(merged.back().end, r.end);
+        if (!merged.empty() && r.begin <= merged.back().end)
+            merged.back().end = std::max<uint64_t>(merged.back().end, r.end);
         else merged.push_back({r.begin, r.end});
     }
     if (merged.size() > ThreadWriteFaultsOptions::max_ranges)

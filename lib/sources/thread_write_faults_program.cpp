@@ -31,8 +31,8 @@ Result<std::unique_ptr<ThreadWriteFaultsProgram>> ThreadWriteFaultsProgram::open
     p->skeleton_ = thread_write_faults_bpf__open();
     if (!p->skeleton_) {
         const int err = errno;
-        return Error{err, with_libbpf_words(errno_error("opening the thread_write_faults BPF object", err).what, log),
-                     {}};
+        return Error{
+            err, with_libbpf_words(errno_error("opening the thread_write_faults BPF object", err).what, log), {}};
     }
     return p;
 }
@@ -47,8 +47,9 @@ Status ThreadWriteFaultsProgram::configure(pid_t target_tgid, uint32_t max_threa
     if (max_threads == 0)
         return Error{EINVAL, "a thread write-fault map for 0 threads", "give max_threads > 0 (4096 by default)"};
     if (ranges.size() > DTRACK_MAX_FAULT_RANGES)
-        return Error{EINVAL, std::to_string(ranges.size()) + " address ranges, more than the program's " +
-                                 std::to_string(DTRACK_MAX_FAULT_RANGES),
+        return Error{EINVAL,
+                     std::to_string(ranges.size()) + " address ranges, more than the program's " +
+                         std::to_string(DTRACK_MAX_FAULT_RANGES),
                      "give fewer ranges"};
     family_ = family;
     skeleton_->rodata->target_tgid = static_cast<__u32>(target_tgid);
@@ -78,8 +79,7 @@ Status ThreadWriteFaultsProgram::attach() {
     if (link_) return Ok{};
     const int err = errno;
     std::string what = with_libbpf_words(
-        errno_error(std::string("attaching to exceptions:page_fault_user as a ") + hook_family_name(family_), err)
-            .what,
+        errno_error(std::string("attaching to exceptions:page_fault_user as a ") + hook_family_name(family_), err).what,
         log);
     if (err == ENOENT)
         return Error{err, what + ": no such tracepoint (it exists on x86 only)",

@@ -46,8 +46,8 @@ public:
     HookFamily family() const { return family_; }
 
     // --- after load -------------------------------------------------------------
-    uint64_t count(pid_t tid) const;            // 0 for a thread with no write fault
-    std::map<pid_t, uint64_t> counts() const;   // every thread that took one
+    uint64_t count(pid_t tid) const;           // 0 for a thread with no write fault
+    std::map<pid_t, uint64_t> counts() const;  // every thread that took one
     dtrack_thread_write_fault_totals totals() const;
     // The loaded program (for BPF_PROG_TEST_RUN), or -1.
     int program_fd() const;

@@ -13,8 +13,8 @@ Result<TracefsPlace> ensure_tracefs() {
     const char* path = "/sys/kernel/tracing";
     if (::mount("tracefs", path, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
         const int err = errno;
-        std::string what = "tracefs is not mounted, and " +
-                           errno_error(std::string("mount -t tracefs tracefs ") + path, err).what;
+        std::string what =
+            "tracefs is not mounted, and " + errno_error(std::string("mount -t tracefs tracefs ") + path, err).what;
         if (err == EPERM) what += " (mounting needs CAP_SYS_ADMIN)";
         return Error{err, what,
                      "mount it as root (mount -t tracefs tracefs /sys/kernel/tracing) or use raw tracepoints; "

@@ -52,8 +52,7 @@ Status may_watch_with_bpf(pid_t pid, const std::string& other_way) {
 }
 
 Error load_refused(const std::string& object, HookFamily family, int err, const LibbpfLogCapture& log) {
-    const std::string what =
-        "loading " + object + " (" + hook_family_name(family) + "s) failed: " + errno_text(err);
+    const std::string what = "loading " + object + " (" + hook_family_name(family) + "s) failed: " + errno_text(err);
     if (err == EPERM && !may_load_tracing_bpf())
         return Error{err, what + ": this process lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
                      "run as root, or give the binary CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep); "
@@ -87,8 +86,8 @@ void HookLadder::failed(HookFamily family, const Error& e, const std::vector<std
 
 void HookLadder::note_fallback(HookFamily family, std::vector<std::string>& notes) const {
     if (failures_.empty()) return;
-    notes.insert(notes.begin(), "raw tracepoints failed (" + join(failures_, "; ") + "); using " +
-                                    hook_family_name(family) + "s");
+    notes.insert(notes.begin(),
+                 "raw tracepoints failed (" + join(failures_, "; ") + "); using " + hook_family_name(family) + "s");
 }
 
 Error HookLadder::error(const std::string& what) const {

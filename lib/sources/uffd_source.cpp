@@ -40,7 +40,9 @@ std::string hex(uint64_t v) {
 std::string describe(const Region& r) { return "region '" + r.name + "' [" + hex(r.base) + ", " + hex(r.end()) + ")"; }
 
 Error no_pagemap_scan(int err) {
-    return Error{err, errno_error("ioctl(PAGEMAP_SCAN)", err).what + ": this kernel has no PAGEMAP_SCAN ioctl (Linux 6.7+, CONFIG_PROC_PAGE_MONITOR)",
+    return Error{err,
+                 errno_error("ioctl(PAGEMAP_SCAN)", err).what +
+                     ": this kernel has no PAGEMAP_SCAN ioctl (Linux 6.7+, CONFIG_PROC_PAGE_MONITOR)",
                  std::string("use Linux 6.7 or later, ") + pagemap_scan_note + "; " + instead};
 }
 
@@ -52,8 +54,9 @@ Result<std::unique_ptr<UffdSource>> UffdSource::track(Tracker& tracker, RegionId
     const Region& r = tracker.region(id);
     const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
     if (r.space != AddressSpace::host_virtual)
-        return Error{EINVAL, describe(r) + " is guest-physical", "UffdSource tracks host virtual memory; "
-                                                                 "for a KVM guest use KvmRingSource or KvmLogSource"};
+        return Error{EINVAL, describe(r) + " is guest-physical",
+                     "UffdSource tracks host virtual memory; "
+                     "for a KVM guest use KvmRingSource or KvmLogSource"};
     if (r.page_size != page || r.base % page != 0 || r.page_count == 0)
         return Error{EINVAL, describe(r) + " is not whole pages of " + std::to_string(page) + " bytes",
                      "give a page-aligned base, page_size " + std::to_string(page) + " and page_count > 0"};
@@ -73,8 +76,9 @@ Result<std::unique_ptr<UffdSource>> UffdSource::track(Tracker& tracker, RegionId
         // /proc/self/pagemap is mode 0400; a process that is not dumpable
         // (it changed its uid, or is setuid) sees its /proc files owned by root.
         if (err == EACCES && ::prctl(PR_GET_DUMPABLE) == 0)
-            return Error{err, "cannot open /proc/self/pagemap: this process is not dumpable (it changed its uid or "
-                              "runs setuid), so its /proc files belong to root",
+            return Error{err,
+                         "cannot open /proc/self/pagemap: this process is not dumpable (it changed its uid or "
+                         "runs setuid), so its /proc files belong to root",
                          "call prctl(PR_SET_DUMPABLE, 1) after changing uid, or run as root"};
         return errno_error("open /proc/self/pagemap", err, "mount /proc; " + std::string(pagemap_scan_note));
     }
@@ -107,9 +111,10 @@ Result<std::unique_ptr<UffdSource>> UffdSource::track(Tracker& tracker, RegionId
             return Error{err, "UFFDIO_REGISTER: " + describe(r) + " is already registered with another userfaultfd",
                          "track each range with one UffdSource"};
         if (err == EINVAL)
-            return Error{err, "UFFDIO_REGISTER(MODE_WP) refused " + describe(r) +
-                                  ": the kernel cannot write-protect this kind of memory (device or I/O memory, "
-                                  "MAP_DROPPABLE)",
+            return Error{err,
+                         "UFFDIO_REGISTER(MODE_WP) refused " + describe(r) +
+                             ": the kernel cannot write-protect this kind of memory (device or I/O memory, "
+                             "MAP_DROPPABLE)",
                          std::string("track ordinary memory (anonymous, shmem, file-backed), ") + instead};
         return errno_error("UFFDIO_REGISTER(MODE_WP) of " + describe(r), err, wp_async_note);
     }
@@ -121,8 +126,8 @@ Result<std::unique_ptr<UffdSource>> UffdSource::track(Tracker& tracker, RegionId
     if (::ioctl(uffd->get(), UFFDIO_WRITEPROTECT, &wp) != 0)
         return errno_error("UFFDIO_WRITEPROTECT of " + describe(r), errno, wp_async_note);
 
-    std::unique_ptr<UffdSource> source(new UffdSource(id, r, std::move(*uffd), std::move(pagemap),
-                                                      api.features & UFFD_FEATURE_WP_UNPOPULATED, how));
+    std::unique_ptr<UffdSource> source(
+        new UffdSource(id, r, std::move(*uffd), std::move(pagemap), api.features & UFFD_FEATURE_WP_UNPOPULATED, how));
     // A first scan: finds out whether the kernel has PAGEMAP_SCAN, and keeps
     // what was written since the protection for the first harvest.
     if (Status s = source->scan_written(tracker.bitmap(id)); !s) return s.error();
@@ -166,9 +171,10 @@ Status UffdSource::scan_written(DirtyBitmap& bitmap) {
             const int err = errno;
             if (err == ENOTTY || (err == EINVAL && scan_calls_ == 1)) return no_pagemap_scan(err);
             if (err == EPERM)
-                return Error{err, "PAGEMAP_SCAN refused " + describe(range_) +
-                                      ": part of it is no longer registered for write tracking (unmapped and mapped "
-                                      "again?)",
+                return Error{err,
+                             "PAGEMAP_SCAN refused " + describe(range_) +
+                                 ": part of it is no longer registered for write tracking (unmapped and mapped "
+                                 "again?)",
                              "track the new mapping with a new UffdSource"};
             return errno_error("ioctl(PAGEMAP_SCAN) on " + describe(range_), err, pagemap_scan_note);
         }

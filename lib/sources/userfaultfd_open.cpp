@@ -62,7 +62,8 @@ Result<UniqueFd> open_userfaultfd(std::string& how) {
                          " and this process lacks CAP_SYS_PTRACE; UFFD_USER_MODE_ONLY and /dev/userfaultfd were "
                          "refused too (a seccomp filter, such as a container's default profile?)",
                      "run as root, or sysctl vm.unprivileged_userfaultfd=1, or allow userfaultfd in the "
-                     "seccomp profile; " + std::string(wp_async_note)};
+                     "seccomp profile; " +
+                         std::string(wp_async_note)};
     }
     return errno_error("userfaultfd", plain_err, wp_async_note);
 }

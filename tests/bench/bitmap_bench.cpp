@@ -32,7 +32,7 @@ struct Density {
 };
 
 constexpr Density densities[] = {{"0.001%", 1e-5}, {"0.01%", 1e-4}, {"0.1%", 1e-3},
-                                 {"1%", 1e-2},      {"10%", 0.1},    {"50%", 0.5}};
+                                 {"1%", 1e-2},     {"10%", 0.1},    {"50%", 0.5}};
 
 // One word's worth of dirty pages, as a marker would OR it in.
 struct DirtyWord {
@@ -100,7 +100,8 @@ class LinearBitmap {
 public:
     explicit LinearBitmap(uint64_t pages) : words_(pages / 64), bits_(new std::atomic<uint64_t>[words_]()) {}
     void or_word(uint64_t w, uint64_t bits) { bits_[w].fetch_or(bits); }
-    template <typename F> uint64_t take_all(F&& f) {
+    template <typename F>
+    uint64_t take_all(F&& f) {
         uint64_t taken = 0;
         for (uint64_t w = 0; w < words_; ++w)
             if (uint64_t bits = bits_[w].exchange(0)) {
@@ -163,7 +164,8 @@ bool register_takes() {
                 take_benchmark<LinearBitmap>(s, d, layout);
             })->Unit(benchmark::kMicrosecond);
             const bool target = layout == Layout::uniform && d.fraction == 1e-4;
-            dtrack_bench::RegisterPair(std::string("take ") + d.name + (layout == Layout::uniform ? " uniform" : " clustered") +
+            dtrack_bench::RegisterPair(std::string("take ") + d.name +
+                                           (layout == Layout::uniform ? " uniform" : " clustered") +
                                            " of 1 TiB: take_all vs word scan",
                                        baseline, candidate, target ? 20 : 0);
         }

@@ -29,8 +29,8 @@ public:
         const auto& cpu = benchmark::CPUInfo::Get();
         utsname u{};
         ::uname(&u);
-        std::printf("dtrack_bench: %d CPUs at %.0f MHz, Linux %s, /dev/kvm %s; optimised build (%s)\n",
-                    cpu.num_cpus, cpu.cycles_per_second / 1e6, u.release,
+        std::printf("dtrack_bench: %d CPUs at %.0f MHz, Linux %s, /dev/kvm %s; optimised build (%s)\n", cpu.num_cpus,
+                    cpu.cycles_per_second / 1e6, u.release,
                     ::access("/dev/kvm", R_OK | W_OK) == 0 ? "present" : "absent", DTRACK_BENCH_CXXFLAGS);
         name_field_width_ = context.name_field_width;  // as ConsoleReporter's own does
         printed_header_ = false;

@@ -175,7 +175,8 @@ void pages(benchmark::State& state, bool tls, bool compress, bool zero) {
         receiver.join();
         if (!received || dest != source) state.SkipWithError("the destination does not hold the source's pages");
     }
-    state.counters["pages/s"] = benchmark::Counter(double(state.iterations() * guest_pages), benchmark::Counter::kIsRate);
+    state.counters["pages/s"] =
+        benchmark::Counter(double(state.iterations() * guest_pages), benchmark::Counter::kIsRate);
     state.counters["wire/page"] = double(wire_bytes) / double(state.iterations() * guest_pages);
 }
 

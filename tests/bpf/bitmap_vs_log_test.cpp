@@ -42,8 +42,8 @@ TEST_P(BitmapVsLog, TheKernelsBitmapViewHoldsExactlyThePagesTheVmmHarvests) {
     DTRACK_REQUIRE_BPF();
     const Case& c = GetParam();
     const dtvm::VmOptions vm_options{.mem_bytes = (64ULL << 20) + 5 * 4096, .slots = 3, .vcpus = c.vcpus};
-    auto tracking = dtvm::Tracking::create(
-        vm_options, {.mode = dtvm::TrackMode::log, .manual_protect = c.manual_protect});
+    auto tracking =
+        dtvm::Tracking::create(vm_options, {.mode = dtvm::TrackMode::log, .manual_protect = c.manual_protect});
     ASSERT_TRUE(tracking) << tracking.error().message();
     dtvm::Tracking& t = *tracking.value();
     dtvm::Vm& vm = t.vm();
@@ -64,7 +64,8 @@ TEST_P(BitmapVsLog, TheKernelsBitmapViewHoldsExactlyThePagesTheVmmHarvests) {
     std::printf("  seed %llu\n", (unsigned long long)seed);
     std::mt19937_64 rng(seed);
     const uint64_t wss = vm.workload_max_pages() - rng() % 64;
-    ASSERT_TRUE(vm.start({.pattern = c.pattern, .wss_pages = wss, .seed = seed, .exit_every = uint32_t(64 + rng() % 512)}));
+    ASSERT_TRUE(
+        vm.start({.pattern = c.pattern, .wss_pages = wss, .seed = seed, .exit_every = uint32_t(64 + rng() % 512)}));
 
     // Each side's pages over the epoch, per slot: what its tracker gave at
     // every harvest in the epoch, together.
@@ -125,8 +126,9 @@ TEST_P(BitmapVsLog, TheKernelsBitmapViewHoldsExactlyThePagesTheVmmHarvests) {
             const std::string where = "epoch " + std::to_string(vm.epoch()) + " slot " + std::to_string(slot.id);
             for (uint64_t p = 0; p < slot.pages; ++p) {
                 ASSERT_EQ(vmm[i][p], kernel[i][p])
-                    << where << ": page " << p << (vmm[i][p] ? " harvested by the VMM but not seen from the kernel"
-                                                            : " seen from the kernel but not harvested by the VMM");
+                    << where << ": page " << p
+                    << (vmm[i][p] ? " harvested by the VMM but not seen from the kernel"
+                                  : " seen from the kernel but not harvested by the VMM");
                 compared += kernel[i][p];
                 // Ground truth: every page stamped this epoch was seen.
                 const uint64_t guest_page = slot.gpa / 4096 + p;
@@ -144,24 +146,23 @@ TEST_P(BitmapVsLog, TheKernelsBitmapViewHoldsExactlyThePagesTheVmmHarvests) {
     harvesters.kernel.join();
     vm.stop();
     const dtrack::BpfBitmapCounters counters = source.counters();
-    std::printf("  %llu pages compared; %llu readings, %llu VMM harvests seen, %llu pages found by readings, %llu in "
-                "harvests\n",
-                (unsigned long long)compared, (unsigned long long)counters.readings,
-                (unsigned long long)counters.vmm_harvests, (unsigned long long)counters.pages_read,
-                (unsigned long long)counters.pages_harvested);
+    std::printf(
+        "  %llu pages compared; %llu readings, %llu VMM harvests seen, %llu pages found by readings, %llu in "
+        "harvests\n",
+        (unsigned long long)compared, (unsigned long long)counters.readings, (unsigned long long)counters.vmm_harvests,
+        (unsigned long long)counters.pages_read, (unsigned long long)counters.pages_harvested);
     EXPECT_GT(compared, 0u) << "the guest dirtied nothing: the comparison proves nothing";
     EXPECT_GT(counters.vmm_harvests, 0u) << "the VMM's harvests were not seen";
     EXPECT_EQ(counters.untracked_pages, 0u);
     EXPECT_EQ(counters.unreadable, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    BitmapWorkloads, BitmapVsLog,
-    testing::Values(Case{"random_2vcpu_manual_protect", 2, dtvm::Pattern::random, true},
-                    Case{"sequential_1vcpu_manual_protect", 1, dtvm::Pattern::sequential, true},
-                    Case{"random_2vcpu_get_dirty_log", 2, dtvm::Pattern::random, false},
-                    Case{"hotcold_2vcpu_get_dirty_log", 2, dtvm::Pattern::hotcold, false}),
-    [](const testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(BitmapWorkloads, BitmapVsLog,
+                         testing::Values(Case{"random_2vcpu_manual_protect", 2, dtvm::Pattern::random, true},
+                                         Case{"sequential_1vcpu_manual_protect", 1, dtvm::Pattern::sequential, true},
+                                         Case{"random_2vcpu_get_dirty_log", 2, dtvm::Pattern::random, false},
+                                         Case{"hotcold_2vcpu_get_dirty_log", 2, dtvm::Pattern::hotcold, false}),
+                         [](const testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 TEST(BpfBitmapSourceAttach, AMissingProcessIsRefusedWithTheFixAndLoadsNothing) {
     DTRACK_REQUIRE_BPF();

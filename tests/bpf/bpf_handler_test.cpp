@@ -47,8 +47,7 @@ constexpr uint64_t x86_pf_user = 1 << 2, x86_pf_write = 1 << 1;
 class BpfHandler : public testing::Test {
 protected:
     void SetUp() override {
-        if (!dtrack::may_load_tracing_bpf())
-            GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs";
+        if (!dtrack::may_load_tracing_bpf()) GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs";
     }
 
     // Loads (without attaching) the raw_tp programs, aimed at process `tgid`.

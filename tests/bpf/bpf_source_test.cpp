@@ -41,7 +41,8 @@ TEST(BpfSourceAttach, AMissingProcessIsNamedAndNothingIsLoaded) {
 TEST(BpfSourceAttach, NeedsAGuestPhysicalRegionOfAddressSpaceZero) {
     DTRACK_REQUIRE_BPF();
     dtrack::Tracker empty;
-    empty.add_region({.name = "heap", .space = dtrack::AddressSpace::host_virtual, .base = 0x10000, .page_count = 8}).value();
+    empty.add_region({.name = "heap", .space = dtrack::AddressSpace::host_virtual, .base = 0x10000, .page_count = 8})
+        .value();
     const int before = open_bpf_objects();
     auto none = dtrack::BpfSource::attach(::getpid(), empty);
     ASSERT_FALSE(none.ok());

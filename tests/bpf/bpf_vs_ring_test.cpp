@@ -68,8 +68,7 @@ TEST(BpfTracepoints, MountTracefsAndAgreeWithTheRing) {
         if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
             return dtrack::probe::Outcome{false, "no private mount namespace: " + dtrack::errno_text(errno)};
         // Hide any tracefs mount from this namespace only.
-        for (std::string where = dtrack::mounted_tracefs(); !where.empty();
-             where = dtrack::mounted_tracefs())
+        for (std::string where = dtrack::mounted_tracefs(); !where.empty(); where = dtrack::mounted_tracefs())
             if (::umount2(where.c_str(), MNT_DETACH) != 0)
                 return dtrack::probe::Outcome{false, "cannot unmount " + where + " privately"};
         const dtrack_test::RingComparison r = dtrack_test::compare_bpf_with_ring(

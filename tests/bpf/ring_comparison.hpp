@@ -32,12 +32,12 @@ struct RingComparison {
     uint64_t pages_compared = 0;          // dirty pages taken from each tracker, all epochs
     uint64_t pushes = 0;                  // ring entries both sides counted
     uint64_t full_exits = 0;
-    std::string hooked_with;              // BpfSource::hooked_with()
-    std::vector<std::string> notes;       // BpfSource::notes()
-    double bpf_harvest_us = 0;            // mean BpfSource harvest time
-    double ring_harvest_us = 0;           // mean KvmRingSource cost per sync (reaper passes included)
-    uint64_t push_handler_runs = 0;       // measure_push_cost: runs of the push handler (all processes)...
-    double push_handler_ns = 0;           // ...and its mean run time
+    std::string hooked_with;         // BpfSource::hooked_with()
+    std::vector<std::string> notes;  // BpfSource::notes()
+    double bpf_harvest_us = 0;       // mean BpfSource harvest time
+    double ring_harvest_us = 0;      // mean KvmRingSource cost per sync (reaper passes included)
+    uint64_t push_handler_runs = 0;  // measure_push_cost: runs of the push handler (all processes)...
+    double push_handler_ns = 0;      // ...and its mean run time
     std::vector<dtrack::BpfSlotUsage> slot_usage;
 
     std::string summary() const;

@@ -40,9 +40,8 @@ struct JamRun {
         std::snprintf(line, sizeof line,
                       "hooked with %s: stuck reported %.2f s after the first full exit (stuck %.2f s, %llu ring-full "
                       "exits); guest writes: %llu in the jam's last 4 s, %llu in 1 s after the reset",
-                      hooked_with.c_str(), reported_after_s, reported_stuck_s,
-                      (unsigned long long)reported_full_exits, (unsigned long long)writes_while_jammed,
-                      (unsigned long long)writes_after_reset);
+                      hooked_with.c_str(), reported_after_s, reported_stuck_s, (unsigned long long)reported_full_exits,
+                      (unsigned long long)writes_while_jammed, (unsigned long long)writes_after_reset);
         std::string text = line;
         for (const std::string& f : failures) text += "\n  FAILED: " + f;
         return text;

@@ -37,8 +37,8 @@ void expect_refused(const BadCall& c) {
     const int64_t rc = c.call();
     EXPECT_EQ(rc, -EINVAL) << c.what << ": " << dt_last_error();
     const std::string message = dt_last_error();
-    EXPECT_EQ(message.rfind(std::string(c.entry) + ": ", 0), 0u) << c.what << ": '" << message << "' does not begin with "
-                                                                 << c.entry;
+    EXPECT_EQ(message.rfind(std::string(c.entry) + ": ", 0), 0u)
+        << c.what << ": '" << message << "' does not begin with " << c.entry;
     EXPECT_NE(message.find(c.cause), std::string::npos) << c.what << ": '" << message << "' does not name the cause";
     EXPECT_NE(message.find("; fix: "), std::string::npos) << c.what << ": '" << message << "' has no fix";
     EXPECT_STRNE(dt_last_error_fix(), "") << c.what;
@@ -53,56 +53,81 @@ TEST(CApiErrors, BadArgumentsAreEinvalNamingTheEntryPointTheCauseAndTheFix) {
     dt_watcher* watcher = nullptr;
     dt_throttle* throttle = nullptr;
     dt_rounds* rounds = nullptr;
-    dt_memory memory = {.region = 0, .host = pages.data(), .pages = pages.count(), .page_size = 4096,
-                        .guest_phys_base = 0};
+    dt_memory memory = {
+        .region = 0, .host = pages.data(), .pages = pages.count(), .page_size = 4096, .guest_phys_base = 0};
     const std::vector<BadCall> calls = {
         {"NULL out", "dt_tracker_create", [] { return dt_tracker_create(nullptr); }, "`out` is NULL"},
         {"NULL tracker", "dt_sync", [] { return dt_sync(nullptr, DT_SYNC_ROUND, nullptr); }, "`tracker` is NULL"},
         {"empty memslot", "dt_add_memslot", [&] { return dt_add_memslot(tr, "s", 0, 0, 0); }, "has 0 pages"},
-        {"memslot KVM cannot have", "dt_add_memslot", [&] { return dt_add_memslot(tr, "s", 5u << 16, 0, 16); }, "is not one KVM can have"},
-        {"unaligned host range", "dt_add_host_range", [&] { return dt_add_host_range(tr, "h", pages.data() + 1, 1); }, "not a range of whole pages"},
+        {"memslot KVM cannot have", "dt_add_memslot", [&] { return dt_add_memslot(tr, "s", 5u << 16, 0, 16); },
+         "is not one KVM can have"},
+        {"unaligned host range", "dt_add_host_range", [&] { return dt_add_host_range(tr, "h", pages.data() + 1, 1); },
+         "not a range of whole pages"},
         {"unknown sync kind", "dt_sync", [&] { return dt_sync(tr, dt_sync_kind(7), nullptr); }, "sync kind 7"},
-        {"no such region", "dt_take_pages", [&] { return dt_take_pages(tr, 9, 0, 1, [](void*, uint64_t) {}, nullptr); }, "no region 9"},
-        {"NULL page callback", "dt_take_pages", [&] { return dt_take_pages(tr, 0, 0, 1, nullptr, nullptr); }, "`fn` is NULL"},
-        {"bitmap too short", "dt_take_bitmap", [&] { return dt_take_bitmap(tr, 0, 0, 128, &word, 1); }, "the bitmap has 1 words"},
-        {"counters without sz", "dt_get_counters", [&] {
+        {"no such region", "dt_take_pages",
+         [&] {
+             return dt_take_pages(
+                 tr, 9, 0, 1, [](void*, uint64_t) {}, nullptr);
+         },
+         "no region 9"},
+        {"NULL page callback", "dt_take_pages", [&] { return dt_take_pages(tr, 0, 0, 1, nullptr, nullptr); },
+         "`fn` is NULL"},
+        {"bitmap too short", "dt_take_bitmap", [&] { return dt_take_bitmap(tr, 0, 0, 128, &word, 1); },
+         "the bitmap has 1 words"},
+        {"counters without sz", "dt_get_counters",
+         [&] {
              dt_counters c = {};
              return dt_get_counters(tr, &c);
-         }, "set sz = sizeof(struct dt_counters)"},
-        {"ring options without sz", "dt_ring_enable", [&] {
+         },
+         "set sz = sizeof(struct dt_counters)"},
+        {"ring options without sz", "dt_ring_enable",
+         [&] {
              dt_ring_opts o = {};
              return dt_ring_enable(tr, -1, &o, &ring);
-         }, "struct dt_ring_opts: sz is 0"},
+         },
+         "struct dt_ring_opts: sz is 0"},
         {"uffd on a missing region", "dt_uffd_track", [&] { return dt_uffd_track(tr, 3); }, "no region 3"},
-        {"throttle beyond 99%", "dt_throttle_create", [&] {
+        {"throttle beyond 99%", "dt_throttle_create",
+         [&] {
              dt_rounds* r = nullptr;
              if (dt_rounds_create(tr, &r) != 0) return int64_t(1);
              dt_throttle_opts o = {.sz = sizeof o, .max_pct = 150};
-             const int rc = dt_throttle_create(r, &o, [](void*, int) {}, nullptr, &throttle);
+             const int rc = dt_throttle_create(
+                 r, &o, [](void*, int) {}, nullptr, &throttle);
              dt_rounds_destroy(r);
              return int64_t(rc);
-         }, "max_pct 150"},
-        {"send without pause", "dt_precopy_send", [&] {
+         },
+         "max_pct 150"},
+        {"send without pause", "dt_precopy_send",
+         [&] {
              if (dt_rounds_create(tr, &rounds) != 0) return int64_t(1);
              dt_send_opts o = {.sz = sizeof o};
              const int rc = dt_precopy_send(rounds, &memory, 1, -1, &o, nullptr);
              dt_rounds_destroy(rounds);
              return int64_t(rc);
-         }, "pause_vcpus or resume_vcpus is NULL"},
-        {"receive with two kinds of TLS", "dt_precopy_receive", [&] {
+         },
+         "pause_vcpus or resume_vcpus is NULL"},
+        {"receive with two kinds of TLS", "dt_precopy_receive",
+         [&] {
              dt_receive_opts o = {.sz = sizeof o, .tls = {.x509_dir = "/x", .psk_file = "/y"}};
              return dt_precopy_receive(&memory, 1, -1, &o, nullptr);
-         }, "both tls.x509_dir and tls.psk_file"},
-        {"receive into nothing", "dt_precopy_receive", [&] { return dt_precopy_receive(nullptr, 0, -1, nullptr, nullptr); }, "no regions"},
-        {"receive with a page size the wire cannot carry", "dt_precopy_receive", [&] {
+         },
+         "both tls.x509_dir and tls.psk_file"},
+        {"receive into nothing", "dt_precopy_receive",
+         [&] { return dt_precopy_receive(nullptr, 0, -1, nullptr, nullptr); }, "no regions"},
+        {"receive with a page size the wire cannot carry", "dt_precopy_receive",
+         [&] {
              dt_memory odd = memory;
              odd.page_size = 1000;
              return dt_precopy_receive(&odd, 1, -1, nullptr, nullptr);
-         }, "memory[0] (region 0): page_size 1000 is not a power of two"},
-        {"receive into a region listed twice", "dt_precopy_receive", [&] {
+         },
+         "memory[0] (region 0): page_size 1000 is not a power of two"},
+        {"receive into a region listed twice", "dt_precopy_receive",
+         [&] {
              const dt_memory twice[] = {memory, memory};
              return dt_precopy_receive(twice, 2, -1, nullptr, nullptr);
-         }, "memory[1] (region 0): region 0 is listed twice (also memory[0])"},
+         },
+         "memory[1] (region 0): region 0 is listed twice (also memory[0])"},
     };
     for (const BadCall& c : calls) expect_refused(c);
     EXPECT_EQ(ring, nullptr);
@@ -120,11 +145,12 @@ TEST(CApiErrors, AMemslotAddedTwiceOrEndingPastTheAddressSpaceIsRefusedAndNothin
     const std::vector<BadCall> calls = {
         {"a memslot added twice", "dt_add_memslot", [&] { return dt_add_memslot(tracker, "again", 7, 2u << 20, 16); },
          "memslot 7 is already region 0 ('slot 7')"},
-        {"a memslot past the end", "dt_add_memslot", [&] { return dt_add_memslot(tracker, "wraps", 8, ~0ULL - 4095, 2); },
+        {"a memslot past the end", "dt_add_memslot",
+         [&] { return dt_add_memslot(tracker, "wraps", 8, ~0ULL - 4095, 2); },
          "2 pages of 4096 bytes from 18446744073709547520 run past the end of the 64-bit address space"},
-        {"a host range past the end", "dt_add_host_range", [&] {
-             return dt_add_host_range(tracker, "wraps", reinterpret_cast<void*>(~0ULL - 4095), 2);
-         }, "run past the end of the 64-bit address space"},
+        {"a host range past the end", "dt_add_host_range",
+         [&] { return dt_add_host_range(tracker, "wraps", reinterpret_cast<void*>(~0ULL - 4095), 2); },
+         "run past the end of the 64-bit address space"},
     };
     for (const BadCall& c : calls) expect_refused(c);
     dt_counters c = {.sz = sizeof c};
@@ -171,7 +197,8 @@ TEST(CApiErrors, ANewerCallersOptionsAreRefusedOnlyWhenTheySetAFieldThisLibraryD
     } newer = {};
     newer.known.sz = sizeof newer;
     dt_watcher* watcher = nullptr;
-    EXPECT_EQ(dt_watcher_create(rounds, &newer.known, &watcher), 0) << "a newer field left at zero: " << dt_last_error();
+    EXPECT_EQ(dt_watcher_create(rounds, &newer.known, &watcher), 0)
+        << "a newer field left at zero: " << dt_last_error();
     dt_watcher_destroy(watcher);
     watcher = nullptr;
     newer.future_field = 1;
@@ -239,8 +266,8 @@ TEST(CApiErrors, ARingOrLogOnAnFdThatIsNoVmSaysWhatTheFdIs) {
 // before saying it timed out. Each is refused at once with its errno.
 TEST(CApiErrors, AMigrationOverAnFdThatIsNoConnectedStreamSocketIsRefusedAtOnce) {
     Pages pages(16);
-    const dt_memory memory = {.region = 0, .host = pages.data(), .pages = pages.count(), .page_size = 4096,
-                              .guest_phys_base = 0};
+    const dt_memory memory = {
+        .region = 0, .host = pages.data(), .pages = pages.count(), .page_size = 4096, .guest_phys_base = 0};
     const int not_a_socket = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     int datagrams[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, datagrams), 0);
@@ -273,8 +300,8 @@ TEST(CApiErrors, AMigrationOverAnFdThatIsNoConnectedStreamSocketIsRefusedAtOnce)
     ASSERT_EQ(dt_add_host_range(tracker, "pages", pages.data(), pages.count()), 0) << dt_last_error();
     dt_rounds* rounds = nullptr;
     ASSERT_EQ(dt_rounds_create(tracker, &rounds), 0);
-    const dt_send_opts send = {.sz = sizeof send, .pause_vcpus = [](void*) {}, .resume_vcpus = [](void*) {},
-                               .io_timeout_ms = 4000};
+    const dt_send_opts send = {
+        .sz = sizeof send, .pause_vcpus = [](void*) {}, .resume_vcpus = [](void*) {}, .io_timeout_ms = 4000};
     EXPECT_EQ(dt_precopy_send(rounds, &memory, 1, -1, &send, nullptr), -EBADF) << dt_last_error();
     EXPECT_EQ(std::string(dt_last_error()).rfind("dt_precopy_send: fd -1 is not an open file descriptor", 0), 0u)
         << dt_last_error();

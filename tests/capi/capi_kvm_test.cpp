@@ -75,10 +75,11 @@ TEST_P(CApiKvm, EveryPageTheGuestWritesIsReported) {
     } else {
         dt_ring_opts o = {.sz = sizeof o,
                           .entries = mode == Mode::ring_small_no_reaper ? 256u : 4096u,
-                          .rearm = [](void* v) {
-                              dtrack::Status s = static_cast<dtvm::KvmVm*>(v)->rearm_dirty_logging();
-                              return s ? 0 : -(s.error().errno_value ? s.error().errno_value : EIO);
-                          },
+                          .rearm =
+                              [](void* v) {
+                                  dtrack::Status s = static_cast<dtvm::KvmVm*>(v)->rearm_dirty_logging();
+                                  return s ? 0 : -(s.error().errno_value ? s.error().errno_value : EIO);
+                              },
                           .rearm_user = &kvm};
         ASSERT_EQ(dt_ring_enable(tracker, kvm.fd(), &o, &ring), 0) << dt_last_error();  // before any vCPU
     }
@@ -95,9 +96,10 @@ TEST_P(CApiKvm, EveryPageTheGuestWritesIsReported) {
     }
 
     const uint64_t wss = vm.workload_max_pages();
-    ASSERT_TRUE(vm.start({.pattern = dtvm::Pattern::random, .wss_pages = wss, .rate_per_vcpu = 20000, .seed = 7,
-                          .exit_every = 64})
-                    .ok());
+    ASSERT_TRUE(
+        vm.start(
+              {.pattern = dtvm::Pattern::random, .wss_pages = wss, .rate_per_vcpu = 20000, .seed = 7, .exit_every = 64})
+            .ok());
     uint64_t written_in_all = 0;
     for (int epoch = 1; epoch <= 3; ++epoch) {
         std::this_thread::sleep_for(100ms);
@@ -107,7 +109,8 @@ TEST_P(CApiKvm, EveryPageTheGuestWritesIsReported) {
         EXPECT_EQ(c.missed, 0u) << "epoch " << epoch << ": " << c.missed << " of " << c.written
                                 << " written pages were not reported";
         if (epoch > 1) {  // the dirty log reports every page the first time (INITIALLY_SET)
-            EXPECT_LE(c.reported, c.written + 8) << "epoch " << epoch << ": pages reported that the guest did not write";
+            EXPECT_LE(c.reported, c.written + 8)
+                << "epoch " << epoch << ": pages reported that the guest did not write";
         }
         written_in_all += c.written;
         vm.set_epoch(vm.epoch() + 1);
@@ -133,8 +136,7 @@ TEST_P(CApiKvm, EveryPageTheGuestWritesIsReported) {
     dt_tracker_destroy(tracker);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, CApiKvm,
-                         testing::Values(Mode::ring_small_no_reaper, Mode::ring_with_reaper, Mode::log),
+INSTANTIATE_TEST_SUITE_P(Modes, CApiKvm, testing::Values(Mode::ring_small_no_reaper, Mode::ring_with_reaper, Mode::log),
                          [](const testing::TestParamInfo<Mode>& i) { return std::string(mode_name(i.param)); });
 
 }  // namespace

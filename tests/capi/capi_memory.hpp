@@ -49,8 +49,8 @@ private:
 inline std::set<uint64_t> take_pages(dt_tracker* tracker, uint32_t region, uint64_t pages) {
     std::set<uint64_t> taken;
     const int64_t n = dt_take_pages(
-        tracker, region, 0, pages, [](void* user, uint64_t page) { static_cast<std::set<uint64_t>*>(user)->insert(page); },
-        &taken);
+        tracker, region, 0, pages,
+        [](void* user, uint64_t page) { static_cast<std::set<uint64_t>*>(user)->insert(page); }, &taken);
     EXPECT_EQ(n, static_cast<int64_t>(taken.size())) << dt_last_error();
     return taken;
 }
@@ -75,10 +75,9 @@ struct UffdTracker {
 
 // Sets up a UffdTracker `var`, skipping where the kernel has no WP_ASYNC or
 // PAGEMAP_SCAN (Linux < 6.7; the project's machines have both).
-#define CAPI_UFFD_OR_SKIP(var, pages)                                                                      \
-    capi_test::UffdTracker var(pages);                                                                     \
-    ASSERT_NE(var.tracker, nullptr);                                                                       \
-    ASSERT_GE(var.region, 0) << dt_last_error();                                                           \
-    if (var.tracked == -ENOTSUP || var.tracked == -ENOTTY || var.tracked == -ENOSYS)                       \
-        GTEST_SKIP() << dt_last_error();                                                                   \
+#define CAPI_UFFD_OR_SKIP(var, pages)                                                                                 \
+    capi_test::UffdTracker var(pages);                                                                                \
+    ASSERT_NE(var.tracker, nullptr);                                                                                  \
+    ASSERT_GE(var.region, 0) << dt_last_error();                                                                      \
+    if (var.tracked == -ENOTSUP || var.tracked == -ENOTTY || var.tracked == -ENOSYS) GTEST_SKIP() << dt_last_error(); \
     ASSERT_EQ(var.tracked, 0) << dt_last_error()

@@ -157,7 +157,8 @@ private:
 // socketpair, with these TLS settings on each end.
 void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
     Pages source(1024), destination(1024);
-    for (uint64_t p = 0; p < source.count(); p += 3) std::memset(source.page(p), int(p % 251) + 1, capi_test::page_bytes);
+    for (uint64_t p = 0; p < source.count(); p += 3)
+        std::memset(source.page(p), int(p % 251) + 1, capi_test::page_bytes);
     CAPI_UFFD_OR_SKIP(t, source);
     dt_rounds* rounds = nullptr;
     ASSERT_EQ(dt_rounds_create(t.tracker, &rounds), 0);
@@ -168,7 +169,10 @@ void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
     int receive_rc = 1;
     std::string receive_error;
     std::thread receiver([&] {
-        const dt_memory to = {.region = 0, .host = destination.data(), .pages = destination.count(), .page_size = 4096,
+        const dt_memory to = {.region = 0,
+                              .host = destination.data(),
+                              .pages = destination.count(),
+                              .page_size = 4096,
                               .guest_phys_base = 0};
         dt_receive_opts o = {.sz = sizeof o, .tls = receiver_tls};
         receive_rc = dt_precopy_receive(&to, 1, fds[1], &o, &received);
@@ -182,8 +186,11 @@ void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
         // The guest is running before the migration starts: on a busy
         // machine a 4 MiB migration may otherwise end before its thread runs.
         while (guest.writes() < 64) std::this_thread::sleep_for(1ms);
-        const dt_memory from = {.region = uint32_t(t.region), .host = source.data(), .pages = source.count(),
-                                .page_size = 4096, .guest_phys_base = 0};
+        const dt_memory from = {.region = uint32_t(t.region),
+                                .host = source.data(),
+                                .pages = source.count(),
+                                .page_size = 4096,
+                                .guest_phys_base = 0};
         dt_send_opts o = {.sz = sizeof o,
                           .pause_vcpus = WritingGuest::pause,
                           .resume_vcpus = WritingGuest::resume,
@@ -202,7 +209,8 @@ void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
     EXPECT_GE(sent.rounds, 1u);
     EXPECT_EQ(received.pages, sent.pages_sent);
     for (uint64_t p = 0; p < source.count(); ++p)
-        ASSERT_EQ(std::memcmp(source.page(p), destination.page(p), capi_test::page_bytes), 0) << "page " << p << " differs";
+        ASSERT_EQ(std::memcmp(source.page(p), destination.page(p), capi_test::page_bytes), 0)
+            << "page " << p << " differs";
     dt_rounds_destroy(rounds);
 }
 
@@ -225,7 +233,8 @@ TEST(CApiMigration, AWrongPskIsRefusedAndTheGuestRunsOn) {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
     int receive_rc = 0;
     std::thread receiver([&] {
-        const dt_memory to = {.region = 0, .host = destination.data(), .pages = 64, .page_size = 4096, .guest_phys_base = 0};
+        const dt_memory to = {
+            .region = 0, .host = destination.data(), .pages = 64, .page_size = 4096, .guest_phys_base = 0};
         dt_receive_opts o = {.sz = sizeof o, .io_timeout_ms = 5000, .tls = {.psk_file = theirs.c_str()}};
         receive_rc = dt_precopy_receive(&to, 1, fds[1], &o, nullptr);
         ::shutdown(fds[1], SHUT_RDWR);

@@ -57,8 +57,8 @@ TEST(CApiTracking, TheBitmapTakeSetsBitIOfWordIOver64AndKeepsTheCallersBits) {
     EXPECT_EQ(dt_take_bitmap(t.tracker, uint32_t(t.region), 64, 1000, bitmap.data(), bitmap.size()), 3)
         << dt_last_error();
     EXPECT_EQ(bitmap[0], 0u);
-    EXPECT_EQ(bitmap[1], 1ULL << 0);                   // page 64
-    EXPECT_EQ(bitmap[2], 1ULL << (130 - 128));         // page 130
+    EXPECT_EQ(bitmap[1], 1ULL << 0);                             // page 64
+    EXPECT_EQ(bitmap[2], 1ULL << (130 - 128));                   // page 130
     EXPECT_EQ(bitmap[3], (1ULL << (199 - 192)) | (1ULL << 60));  // page 199, and the caller's bit
     EXPECT_EQ(take_pages(t.tracker, uint32_t(t.region), pages.count()), (std::set<uint64_t>{0, 63}));
 }

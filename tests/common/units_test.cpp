@@ -88,8 +88,8 @@ TEST(Units, ValuesBeyondTheTypesRangeAreRefusedNamingTheOptionAndTheLimit) {
     const struct {
         const char* text;
         bool ok;
-    } sizes[] = {{"16383P", false}, {"17179869183G", true}, {"1e30", false}, {"16777216T", false}, {"1e19", true},
-                 {"18446744073709549568", true}};
+    } sizes[] = {{"16383P", false},    {"17179869183G", true}, {"1e30", false},
+                 {"16777216T", false}, {"1e19", true},         {"18446744073709549568", true}};
     for (const auto& c : sizes) {
         auto r = parse_size(c.text, "--mem");
         EXPECT_EQ(r.ok(), c.ok) << c.text;

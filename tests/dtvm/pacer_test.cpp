@@ -78,7 +78,8 @@ double ring_full_share(double share, std::chrono::microseconds fill, std::chrono
 }
 
 TEST(Pacer, ARingFullShareHoldsWhateverTheRingsFillTime) {
-    for (auto fill : {std::chrono::microseconds(50), std::chrono::microseconds(56'000), std::chrono::microseconds(900'000)})
+    for (auto fill :
+         {std::chrono::microseconds(50), std::chrono::microseconds(56'000), std::chrono::microseconds(900'000)})
         for (double share : {0.2, 0.5, 0.9, 0.99})
             EXPECT_NEAR(ring_full_share(share, fill, 600s), 1 - share, 0.01) << share << " " << fill.count();
 }

@@ -44,21 +44,25 @@ void hammer(uint64_t pages, int markers, uint64_t marks_per_thread, bool ranged_
             for (uint64_t i = 0; i < marks_per_thread; ++i) {
                 uint64_t p;
                 switch (i % 3) {
-                case 0: p = rng() % pages; fresh[t] += b.mark(p); marked[t][p] = 1; break;
-                case 1: {
-                    p = rng() % pages;
-                    const uint64_t n = rng() % 130 + 1;
-                    fresh[t] += b.mark_range(p, n);
-                    for (uint64_t q = p; q < p + n && q < pages; ++q) marked[t][q] = 1;
-                    break;
-                }
-                default: {
-                    const uint64_t w = rng() % b.words();
-                    const uint64_t bits = rng() & rng();
-                    fresh[t] += b.or_words(w, std::span<const uint64_t>(&bits, 1));
-                    for (int bit = 0; bit < 64; ++bit)
-                        if ((bits >> bit & 1) && w * 64 + bit < pages) marked[t][w * 64 + bit] = 1;
-                }
+                    case 0:
+                        p = rng() % pages;
+                        fresh[t] += b.mark(p);
+                        marked[t][p] = 1;
+                        break;
+                    case 1: {
+                        p = rng() % pages;
+                        const uint64_t n = rng() % 130 + 1;
+                        fresh[t] += b.mark_range(p, n);
+                        for (uint64_t q = p; q < p + n && q < pages; ++q) marked[t][q] = 1;
+                        break;
+                    }
+                    default: {
+                        const uint64_t w = rng() % b.words();
+                        const uint64_t bits = rng() & rng();
+                        fresh[t] += b.or_words(w, std::span<const uint64_t>(&bits, 1));
+                        for (int bit = 0; bit < 64; ++bit)
+                            if ((bits >> bit & 1) && w * 64 + bit < pages) marked[t][w * 64 + bit] = 1;
+                    }
                 }
             }
         });

@@ -54,78 +54,77 @@ TEST_P(DirtyBitmapRandom, MatchesReferenceUnderRandomOperations) {
 
     for (int op = 0; op < 3000; ++op) {
         switch (rng() % 7) {
-        case 0: {  // mark
-            const uint64_t p = any_page();
-            const bool fresh = p < pages && !ref[p];
-            EXPECT_EQ(b.mark(p), fresh);
-            if (p < pages) ref[p] = true;
-            break;
-        }
-        case 1: {  // mark_range
-            const uint64_t first = any_page(), count = rng() % 300;
-            uint64_t fresh = 0;
-            for (uint64_t p = first; p < first + count && p < pages; ++p) {
-                fresh += !ref[p];
-                ref[p] = true;
+            case 0: {  // mark
+                const uint64_t p = any_page();
+                const bool fresh = p < pages && !ref[p];
+                EXPECT_EQ(b.mark(p), fresh);
+                if (p < pages) ref[p] = true;
+                break;
             }
-            EXPECT_EQ(b.mark_range(first, count), fresh);
-            break;
-        }
-        case 2: {  // or_words: a kernel bitmap of random sparse words
-            const uint64_t first_word = rng() % (b.words() + 1);
-            std::vector<uint64_t> in(rng() % 5);
-            for (auto& w : in) w = rng() & rng() & rng();
-            uint64_t fresh = 0;
-            for (size_t i = 0; i < in.size(); ++i)
+            case 1: {  // mark_range
+                const uint64_t first = any_page(), count = rng() % 300;
+                uint64_t fresh = 0;
+                for (uint64_t p = first; p < first + count && p < pages; ++p) {
+                    fresh += !ref[p];
+                    ref[p] = true;
+                }
+                EXPECT_EQ(b.mark_range(first, count), fresh);
+                break;
+            }
+            case 2: {  // or_words: a kernel bitmap of random sparse words
+                const uint64_t first_word = rng() % (b.words() + 1);
+                std::vector<uint64_t> in(rng() % 5);
+                for (auto& w : in) w = rng() & rng() & rng();
+                uint64_t fresh = 0;
+                for (size_t i = 0; i < in.size(); ++i)
+                    for (int bit = 0; bit < 64; ++bit) {
+                        const uint64_t p = (first_word + i) * 64 + bit;
+                        if (p < pages && (in[i] >> bit & 1)) {
+                            fresh += !ref[p];
+                            ref[p] = true;
+                        }
+                    }
+                EXPECT_EQ(b.or_words(first_word, in), fresh);
+                break;
+            }
+            case 3: {  // take_range
+                const uint64_t first = any_page(), count = rng() % 5000;
+                std::vector<bool> taken(pages);
+                const uint64_t n = b.take_range(first, count, [&](uint64_t w, uint64_t bits) {
+                    for (int bit = 0; bit < 64; ++bit)
+                        if (bits >> bit & 1) {
+                            const uint64_t p = w * 64 + bit;
+                            ASSERT_LT(p, pages);
+                            ASSERT_FALSE(taken[p]) << "page " << p << " taken twice";
+                            taken[p] = true;
+                        }
+                });
+                uint64_t expected = 0;
+                for (uint64_t p = 0; p < pages; ++p) {
+                    const bool in_range = p >= first && p - first < count;
+                    ASSERT_EQ(taken[p], in_range && ref[p]) << "page " << p;
+                    if (in_range && ref[p]) {
+                        ++expected;
+                        ref[p] = false;
+                    }
+                }
+                EXPECT_EQ(n, expected);
+                break;
+            }
+            case 4: {  // take_word
+                const uint64_t w = rng() % (b.words() + 1);
+                uint64_t expected = 0;
                 for (int bit = 0; bit < 64; ++bit) {
-                    const uint64_t p = (first_word + i) * 64 + bit;
-                    if (p < pages && (in[i] >> bit & 1)) {
-                        fresh += !ref[p];
-                        ref[p] = true;
+                    const uint64_t p = w * 64 + bit;
+                    if (p < pages && ref[p]) {
+                        expected |= 1ULL << bit;
+                        ref[p] = false;
                     }
                 }
-            EXPECT_EQ(b.or_words(first_word, in), fresh);
-            break;
-        }
-        case 3: {  // take_range
-            const uint64_t first = any_page(), count = rng() % 5000;
-            std::vector<bool> taken(pages);
-            const uint64_t n = b.take_range(first, count, [&](uint64_t w, uint64_t bits) {
-                for (int bit = 0; bit < 64; ++bit)
-                    if (bits >> bit & 1) {
-                        const uint64_t p = w * 64 + bit;
-                        ASSERT_LT(p, pages);
-                        ASSERT_FALSE(taken[p]) << "page " << p << " taken twice";
-                        taken[p] = true;
-                    }
-            });
-            uint64_t expected = 0;
-            for (uint64_t p = 0; p < pages; ++p) {
-                const bool in_range = p >= first && p - first < count;
-                ASSERT_EQ(taken[p], in_range && ref[p]) << "page " << p;
-                if (in_range && ref[p]) {
-                    ++expected;
-                    ref[p] = false;
-                }
+                EXPECT_EQ(b.take_word(w), expected);
+                break;
             }
-            EXPECT_EQ(n, expected);
-            break;
-        }
-        case 4: {  // take_word
-            const uint64_t w = rng() % (b.words() + 1);
-            uint64_t expected = 0;
-            for (int bit = 0; bit < 64; ++bit) {
-                const uint64_t p = w * 64 + bit;
-                if (p < pages && ref[p]) {
-                    expected |= 1ULL << bit;
-                    ref[p] = false;
-                }
-            }
-            EXPECT_EQ(b.take_word(w), expected);
-            break;
-        }
-        default:
-            expect_same(b, ref);
+            default: expect_same(b, ref);
         }
         if (testing::Test::HasFatalFailure()) return;
     }
@@ -168,8 +167,8 @@ TEST(DirtyBitmapEdges, KernelBitsPastTheLastPageAreIgnored) {
 TEST(DirtyBitmapEdges, PartialTakeKeepsNeighboursFindable) {
     // Taking part of a word must leave the rest reachable through the summary.
     DirtyBitmap b(4096 * 2 + 5);
-    b.mark_range(60, 10);   // spans words 0 and 1
-    b.mark(4096 * 2 + 4);   // last page, alone in the last summary word
+    b.mark_range(60, 10);  // spans words 0 and 1
+    b.mark(4096 * 2 + 4);  // last page, alone in the last summary word
     EXPECT_EQ(b.take_range(62, 3, [](uint64_t, uint64_t) {}), 3u);
     std::vector<uint64_t> left;
     b.for_each_page([&](uint64_t p) { left.push_back(p); });

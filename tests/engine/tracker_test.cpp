@@ -13,7 +13,11 @@ namespace {
 // Replays a script of (region, page, vcpu) writes, one batch per harvest.
 class ScriptedSource : public Source {
 public:
-    struct Write { RegionId region; uint64_t page; size_t vcpu; };
+    struct Write {
+        RegionId region;
+        uint64_t page;
+        size_t vcpu;
+    };
     std::deque<std::vector<Write>> batches;
     std::vector<std::tuple<RegionId, uint64_t, uint64_t>> prepared;  // prepare_take calls
     bool fail_next = false;
@@ -158,8 +162,8 @@ TEST(TrackerRegions, AMemslotTwiceOrARangePastTheAddressSpaceIsRefusedAndNothing
     ASSERT_FALSE(twice.ok()) << "memslot 3 was accepted twice";
     EXPECT_EQ(twice.error().what, "region 'again': memslot 3 is already region 0 ('slot 3')");
     for (AddressSpace space : {AddressSpace::guest_physical, AddressSpace::host_virtual}) {
-        Result<RegionId> wraps =
-            tracker.add_region(Region{.name = "wraps", .space = space, .slot = 4, .base = ~0ULL - 4095, .page_count = 2});
+        Result<RegionId> wraps = tracker.add_region(
+            Region{.name = "wraps", .space = space, .slot = 4, .base = ~0ULL - 4095, .page_count = 2});
         ASSERT_FALSE(wraps.ok()) << "a range past 2^64 was accepted";
         EXPECT_NE(wraps.error().what.find("run past the end of the 64-bit address space"), std::string::npos)
             << wraps.error().what;

@@ -86,10 +86,29 @@ inline std::vector<uint8_t> put_together(const Parts& p) {
 
 // Values at and around the format's limits, and the shapes that cost most.
 inline uint64_t interesting(std::mt19937_64& rng) {
-    static constexpr uint64_t values[] = {
-        0, 1, 2, 63, 64, 65, 4095, 4096, 4097, 1ULL << 20, 50'000'000, (1ULL << 32) - 1, 1ULL << 32,
-        1ULL << 36, (1ULL << 40) - 1, 1ULL << 40, (1ULL << 40) + 1, 1ULL << 52, ~0ULL >> 1, ~0ULL,
-        0x5555555555555555ULL, 0xAAAAAAAAAAAAAAAAULL, 0x00000000FFFFFFFFULL};
+    static constexpr uint64_t values[] = {0,
+                                          1,
+                                          2,
+                                          63,
+                                          64,
+                                          65,
+                                          4095,
+                                          4096,
+                                          4097,
+                                          1ULL << 20,
+                                          50'000'000,
+                                          (1ULL << 32) - 1,
+                                          1ULL << 32,
+                                          1ULL << 36,
+                                          (1ULL << 40) - 1,
+                                          1ULL << 40,
+                                          (1ULL << 40) + 1,
+                                          1ULL << 52,
+                                          ~0ULL >> 1,
+                                          ~0ULL,
+                                          0x5555555555555555ULL,
+                                          0xAAAAAAAAAAAAAAAAULL,
+                                          0x00000000FFFFFFFFULL};
     return values[rng() % std::size(values)];
 }
 
@@ -117,7 +136,8 @@ inline std::vector<size_t> region_offsets(const std::vector<uint8_t>& h) {
 // parses, with its run or word count cut to what the body holds and the
 // pages those hold; returns where the last one ends (0: not even the fixed
 // fields and vCPU counts are there).
-template <typename F> uint64_t walk_blocks(std::vector<uint8_t>& b, F&& f) {
+template <typename F>
+uint64_t walk_blocks(std::vector<uint8_t>& b, F&& f) {
     if (b.size() < format::body_fixed_bytes) return 0;
     uint64_t at = format::body_fixed_bytes + 8ULL * get32(&b[28]);
     if (at > b.size()) return 0;

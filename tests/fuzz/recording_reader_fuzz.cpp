@@ -11,8 +11,8 @@
 #include "fuzz/recording_mutator.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    auto reader = dtrack::recording::Reader::from_bytes(std::vector<uint8_t>(data, data + size),
-                                                        {.interval_bytes = 32 << 20});
+    auto reader =
+        dtrack::recording::Reader::from_bytes(std::vector<uint8_t>(data, data + size), {.interval_bytes = 32 << 20});
     if (!reader) {
         if (reader.error().what.empty()) std::abort();
         return 0;

@@ -19,14 +19,14 @@ std::string shared_object() { return binary("libdtrack.so.") + dtrack::version()
 TEST(Exports, TheSharedObjectExportsThePublicApiOnly) {
     const auto nm = run("nm -D --defined-only -C " + shared_object() + " 2>&1");
     ASSERT_EQ(nm.exit_code, 0) << nm.output;
-    for (const char* internal : {"DirtyRingReader::", "StagedPages::", "KvmDirtyRings::", "ResidentPages::", "RemotePageReader::",
-                                 "DirtyRingProgram::", "ThreadWriteFaultsProgram::", "HookLadder::", "dtrack::probe::",
-                                 "TlsStream", "SocketStream"})
+    for (const char* internal : {"DirtyRingReader::", "StagedPages::", "KvmDirtyRings::", "ResidentPages::",
+                                 "RemotePageReader::", "DirtyRingProgram::", "ThreadWriteFaultsProgram::",
+                                 "HookLadder::", "dtrack::probe::", "TlsStream", "SocketStream"})
         EXPECT_EQ(nm.output.find(internal), std::string::npos) << internal << " is exported";
-    for (const char* api : {"dtrack::Tracker::sync(", "dtrack::KvmRingSource::enable(", "dtrack::UffdSource::track(",
-                            "dtrack::SampleSource::track(", "dtrack::ThreadWriteFaults::attach(",
-                            "dtrack::ThreadWriteFaultSource::set_vcpu_threads(", "dtrack::precopy::Sender::run(",
-                            "dtrack::version()"})
+    for (const char* api :
+         {"dtrack::Tracker::sync(", "dtrack::KvmRingSource::enable(", "dtrack::UffdSource::track(",
+          "dtrack::SampleSource::track(", "dtrack::ThreadWriteFaults::attach(",
+          "dtrack::ThreadWriteFaultSource::set_vcpu_threads(", "dtrack::precopy::Sender::run(", "dtrack::version()"})
         EXPECT_NE(nm.output.find(api), std::string::npos) << api << " is not exported";
 }
 
@@ -50,9 +50,9 @@ TEST(Exports, OnlyTheCAbiAndNamespaceDtrackAreExported) {
         ++symbols;
     }
     EXPECT_GT(symbols, 100);
-    for (const char* c_abi : {"dt_version", "dt_last_error", "dt_tracker_create", "dt_sync", "dt_take_bitmap",
-                              "dt_ring_on_full", "dt_uffd_track", "dt_watcher_start", "dt_throttle_create",
-                              "dt_precopy_send", "dt_precopy_receive"})
+    for (const char* c_abi :
+         {"dt_version", "dt_last_error", "dt_tracker_create", "dt_sync", "dt_take_bitmap", "dt_ring_on_full",
+          "dt_uffd_track", "dt_watcher_start", "dt_throttle_create", "dt_precopy_send", "dt_precopy_receive"})
         EXPECT_NE(nm.output.find(std::string(" T ") + c_abi + "\n"), std::string::npos) << c_abi << " is not exported";
     EXPECT_NE(nm.output.find("vtable for dtrack::UffdSource"), std::string::npos) << "C++ embedders subclass and cast";
 }

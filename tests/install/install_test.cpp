@@ -28,7 +28,8 @@ using dtrack_test::run;
 fs::path source_root() {
     const fs::path build = DTRACK_BUILD_DIR;
     for (const fs::path& candidate : {build.parent_path(), fs::current_path()})
-        if (fs::exists(candidate / "Makefile") && fs::exists(candidate / "lib/include/dtrack/dtrack.h")) return candidate;
+        if (fs::exists(candidate / "Makefile") && fs::exists(candidate / "lib/include/dtrack/dtrack.h"))
+            return candidate;
     return {};
 }
 
@@ -48,9 +49,9 @@ protected:
         staging_ = dir;
         root_ = source_root();
         if (root_.empty()) return;
-        const auto make = run("make --no-print-directory -C '" + root_.string() + "' install INSTALL_PREBUILT=1 BUILD='" +
-                              std::string(DTRACK_BUILD_DIR) + "' PREFIX=/usr DESTDIR='" + (staging_ / "root").string() +
-                              "' 2>&1");
+        const auto make =
+            run("make --no-print-directory -C '" + root_.string() + "' install INSTALL_PREBUILT=1 BUILD='" +
+                std::string(DTRACK_BUILD_DIR) + "' PREFIX=/usr DESTDIR='" + (staging_ / "root").string() + "' 2>&1");
         install_output_ = make.output;
         installed_ = make.exit_code == 0;
     }
@@ -86,8 +87,8 @@ protected:
         fs::create_directories(dir);
         for (const char* f : {"track_self.c", "Makefile"})
             fs::copy_file(root_ / "tools/examples" / f, dir / f, fs::copy_options::overwrite_existing);
-        return run(pkg_config_env() + "make --no-print-directory -C '" + dir.string() + "' " + make_args + sanitizer_ldflags() +
-                   " 2>&1");
+        return run(pkg_config_env() + "make --no-print-directory -C '" + dir.string() + "' " + make_args +
+                   sanitizer_ldflags() + " 2>&1");
     }
     static dtrack_test::CommandResult run_example(const std::string& name) {
         return run("LD_LIBRARY_PATH='" + (usr() / "lib").string() + "' '" + (staging_ / name / "track_self").string() +
@@ -152,7 +153,9 @@ TEST_F(Install, EveryInstalledHeaderCompilesOnItsOwnFromTheInstalledTree) {
     // fails. dtrack.h as pedantic C99. Two at a time (the machine has 2 cores).
     const std::string compile =
         "case {} in *.h) c='cc -std=c99 -pedantic -x c';; *) c='g++ -std=c++20 -x c++';; esac; "
-        "echo '#include <{}>' | \\$c -Wall -Wextra -Werror -fsyntax-only -I'" + include.string() + "' - 2>&1 "
+        "echo '#include <{}>' | \\$c -Wall -Wextra -Werror -fsyntax-only -I'" +
+        include.string() +
+        "' - 2>&1 "
         "|| echo 'does not compile on its own: {}'";
     const auto r = run("printf '" + names + "' | xargs -P 2 -I{} sh -c \"" + compile + "\" 2>&1");
     EXPECT_EQ(r.output, "") << r.output;
@@ -171,7 +174,8 @@ TEST_F(Install, TheExampleBuildsThroughPkgConfigAndGetsExactlyTheWrittenPagesBac
     const auto linked = run("LD_LIBRARY_PATH='" + (usr() / "lib").string() + "' ldd '" +
                             (staging_ / "dynamic/track_self").string() + "' 2>&1");
     EXPECT_NE(linked.output.find((usr() / "lib/libdtrack.so.0").string()), std::string::npos)
-        << "not linked against the staged libdtrack.so:\n" << linked.output;
+        << "not linked against the staged libdtrack.so:\n"
+        << linked.output;
     const auto ran = run_example("dynamic");
     EXPECT_EQ(ran.exit_code, 0) << ran.output;
     expect_example_output(ran.output);
@@ -184,7 +188,7 @@ TEST_F(Install, TheExampleLinksStaticallyThroughPkgConfigStatic) {
     ASSERT_EQ(built.exit_code, 0) << built.output;
     const auto linked = run("ldd '" + (staging_ / "static/track_self").string() + "' 2>&1");
     EXPECT_EQ(linked.output.find("libdtrack"), std::string::npos) << "libdtrack.so linked, not the archive:\n"
-                                                                   << linked.output;
+                                                                  << linked.output;
     const auto ran = run_example("static");
     EXPECT_EQ(ran.exit_code, 0) << ran.output;
     expect_example_output(ran.output);

@@ -46,8 +46,8 @@ void expect_documented(const std::string& command, const std::string& page) {
     const std::set<std::string> options = long_options(help.output);
     EXPECT_GT(options.size(), 1u) << help.output;
     for (const std::string& option : options)
-        EXPECT_NE(man.find(roff(option)), std::string::npos) << "--" << option << " of `" << command << "` is not in "
-                                                             << page;
+        EXPECT_NE(man.find(roff(option)), std::string::npos)
+            << "--" << option << " of `" << command << "` is not in " << page;
 }
 
 TEST(ManPages, EveryOptionOfEveryDtrackSubcommandIsInDtrack1) {

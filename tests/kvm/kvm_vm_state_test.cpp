@@ -166,7 +166,9 @@ TEST_F(KvmVmStateTest, EachOfSeveralVmsOfOneProcessHasItsOwnState) {
     auto vms = (*reader)->read();
     ASSERT_TRUE(vms) << vms.error().message();
     ASSERT_EQ(vms->size(), 2u);
-    const auto by_fd = [&](int fd) { return *std::find_if(vms->begin(), vms->end(), [&](auto& s) { return s.fd == fd; }); };
+    const auto by_fd = [&](int fd) {
+        return *std::find_if(vms->begin(), vms->end(), [&](auto& s) { return s.fd == fd; });
+    };
     EXPECT_EQ(by_fd(a.vm.get()).logging(), DirtyLogging::off);
     EXPECT_EQ(by_fd(b.vm.get()).logging(), DirtyLogging::ring);
     EXPECT_EQ(by_fd(b.vm.get()).memslots_logging, 1u);

@@ -106,14 +106,13 @@ TEST(RingPublish, PagesReachTheBitmapOnlyAfterTheReset) {
     DTRACK_REQUIRE_KVM();
     dtrack::Tracker* tracker = nullptr;
     uint64_t dirty_before_reset = ~0ULL;
-    auto tracking = dtvm::Tracking::create(
-        {.mem_bytes = 16ULL << 20, .slots = 2, .vcpus = 2},
-        {.mode = dtvm::TrackMode::ring, .reaper = false, .before_ring_reset = [&] {
-             if (!tracker) return;
-             dirty_before_reset = 0;
-             for (dtrack::RegionId id = 0; id < tracker->region_count(); ++id)
-                 dirty_before_reset += tracker->bitmap(id).count();
-         }});
+    auto tracking = dtvm::Tracking::create({.mem_bytes = 16ULL << 20, .slots = 2, .vcpus = 2},
+                                           {.mode = dtvm::TrackMode::ring, .reaper = false, .before_ring_reset = [&] {
+                                                if (!tracker) return;
+                                                dirty_before_reset = 0;
+                                                for (dtrack::RegionId id = 0; id < tracker->region_count(); ++id)
+                                                    dirty_before_reset += tracker->bitmap(id).count();
+                                            }});
     ASSERT_TRUE(tracking.ok()) << tracking.error().message();
     dtvm::Vm& v = tracking.value()->vm();
     ASSERT_TRUE(v.start({.pattern = dtvm::Pattern::random, .wss_pages = 1024, .exit_every = 64}).ok());

@@ -24,7 +24,7 @@ namespace {
 class SignalRain {
 public:
     explicit SignalRain(pthread_t target) : target_(target) {
-        struct sigaction action{};
+        struct sigaction action {};
         action.sa_handler = [](int) {};  // no SA_RESTART: a syscall sees EINTR
         ::sigaction(SIGUSR2, &action, &previous_);
         thread_ = std::thread([this] {
@@ -44,7 +44,7 @@ public:
 
 private:
     pthread_t target_;
-    struct sigaction previous_{};
+    struct sigaction previous_ {};
     std::atomic<bool> stop_{false};
     std::atomic<uint64_t> sent_{0};
     std::thread thread_;

@@ -53,9 +53,7 @@ const json* json_feature(std::string_view id) {
     return nullptr;
 }
 
-bool is_pvm_host() {
-    return fs::exists("/sys/module/kvm_pvm");
-}
+bool is_pvm_host() { return fs::exists("/sys/module/kvm_pvm"); }
 
 bool has_capability(int number) {
     std::ifstream status("/proc/self/status");
@@ -122,8 +120,7 @@ TEST(DoctorCli, DirtyRingWithItsMaximumSize) {
     std::string entries = "max " + std::to_string(max_bytes / 16) + " entries";
     EXPECT_NE(ring->at("detail").get<std::string>().find(entries), std::string::npos) << ring->at("detail");
     if (is_pvm_host()) {  // the machine kind dtrack is developed on
-        EXPECT_NE(ring->at("detail").get<std::string>().find("max 65536 entries (1 MiB per vCPU)"),
-                  std::string::npos);
+        EXPECT_NE(ring->at("detail").get<std::string>().find("max 65536 entries (1 MiB per vCPU)"), std::string::npos);
     }
 }
 
@@ -147,8 +144,7 @@ TEST(DoctorCli, PagemapScanFindsTheWrittenPage) {
 }
 
 TEST(DoctorCli, TracepointProgramsLoadAndAttach) {
-    bool privileged =
-        (has_capability(39) && has_capability(38)) || has_capability(21);  // BPF, PERFMON, SYS_ADMIN
+    bool privileged = (has_capability(39) && has_capability(38)) || has_capability(21);  // BPF, PERFMON, SYS_ADMIN
     if (!privileged) GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON";
     for (std::string_view id : {dtrack::feature_id::bpf_tracepoint, dtrack::feature_id::bpf_raw_tracepoint}) {
         const json* f = json_feature(id);
@@ -168,8 +164,7 @@ TEST(DoctorCli, FentryRefusedOnPvmHostsWithAReason) {
         GTEST_SKIP() << "not a PVM host: fentry's availability is not known in advance";
     }
     EXPECT_FALSE(fentry->at("available"));
-    EXPECT_NE(fentry->at("reason").get<std::string>().find("EPERM"), std::string::npos)
-        << fentry->at("reason");
+    EXPECT_NE(fentry->at("reason").get<std::string>().find("EPERM"), std::string::npos) << fentry->at("reason");
 }
 
 // --- library and CLI agree ---------------------------------------------------

@@ -23,11 +23,11 @@ using dtrack_test::source_file;
 
 namespace {
 
-#define DTRACK_REQUIRE_PROMTOOL()                                                                   \
-    do {                                                                                            \
-        if (run("command -v promtool >/dev/null").exit_code != 0)                                   \
-            GTEST_SKIP() << "promtool is not installed (Debian's prometheus package; `make deps` "  \
-                            "installs it where the distribution has it)";                           \
+#define DTRACK_REQUIRE_PROMTOOL()                                                                  \
+    do {                                                                                           \
+        if (run("command -v promtool >/dev/null").exit_code != 0)                                  \
+            GTEST_SKIP() << "promtool is not installed (Debian's prometheus package; `make deps` " \
+                            "installs it where the distribution has it)";                          \
     } while (0)
 
 std::string promtool(const std::string& args) {

@@ -121,11 +121,12 @@ TEST_P(QemuKvmFigures, IdleIsHashedMigratingIsTheKernelsExactRecordAndCancelledI
 
     // --- the sidecar: the figure switched both ways, the counter never paused
     for (const auto& [when, scrape, figure, logging] :
-         {std::tuple{"idle", &idle, "written", "off"}, std::tuple{"migrating", &migrating, "vmm-dirty", ring ? "ring" : "bitmap"},
+         {std::tuple{"idle", &idle, "written", "off"},
+          std::tuple{"migrating", &migrating, "vmm-dirty", ring ? "ring" : "bitmap"},
           std::tuple{"cancelled", &after, "written", "off"}}) {
         EXPECT_EQ(figure_of(*scrape, target), figure) << when << ":\n" << scrape->body;
-        EXPECT_EQ(scrape->value("dtrack_dirty_logging", {{"target", target}, {"state", logging}}), 1.0)
-            << when << ":\n" << scrape->body;
+        EXPECT_EQ(scrape->value("dtrack_dirty_logging", {{"target", target}, {"state", logging}}), 1.0) << when << ":\n"
+                                                                                                        << scrape->body;
     }
     const auto counter = [&](const ScrapeResult& r, const char* name) {
         return r.value(name, {{"target", target}}).value_or(-1);

@@ -70,14 +70,16 @@ TEST_P(RateAccuracy, DistinctPagesMatchTheGuestsOwnCount) {
     } else {
         std::vector<dtrack::RegionId> ids;
         for (const dtvm::Slot& s : vm.slots())
-            ids.push_back(tracker.add_region({.name = "slot",
-                                              .space = dtrack::AddressSpace::host_virtual,
-                                              .base = reinterpret_cast<uint64_t>(s.host),
-                                              .page_count = s.pages}).value());
-        dtrack::SampleOptions so{.mode = c.method == Method::sample ? dtrack::SampleMode::sample
-                                                                     : dtrack::SampleMode::exact,
-                                 .max_error = 0.01,
-                                 .seed = 11};
+            ids.push_back(tracker
+                              .add_region({.name = "slot",
+                                           .space = dtrack::AddressSpace::host_virtual,
+                                           .base = reinterpret_cast<uint64_t>(s.host),
+                                           .page_count = s.pages})
+                              .value());
+        dtrack::SampleOptions so{
+            .mode = c.method == Method::sample ? dtrack::SampleMode::sample : dtrack::SampleMode::exact,
+            .max_error = 0.01,
+            .seed = 11};
         auto sample = dtrack::SampleSource::track(tracker, ::getpid(), ids, so);
         ASSERT_TRUE(sample.ok()) << sample.error().message();
         sampler = sample.value().get();
@@ -108,8 +110,7 @@ TEST_P(RateAccuracy, DistinctPagesMatchTheGuestsOwnCount) {
             inside_bound += std::abs(s->distinct_pages - truth) <= s->bound_pages + system_pages;
             // Twice the 95% bound is missed once in 10,000 draws.
             EXPECT_NEAR(s->distinct_pages, truth, 2 * s->bound_pages + system_pages) << "epoch " << e;
-            std::printf("  epoch %d: truth %.0f, estimate %.0f +- %.0f\n", e, truth, s->distinct_pages,
-                        s->bound_pages);
+            std::printf("  epoch %d: truth %.0f, estimate %.0f +- %.0f\n", e, truth, s->distinct_pages, s->bound_pages);
         } else {
             EXPECT_FALSE(s->estimate);
             // Exact methods: within 2% (only the few system pages and stores in
@@ -130,20 +131,18 @@ TEST_P(RateAccuracy, DistinctPagesMatchTheGuestsOwnCount) {
     vm.stop();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    MethodsAndWorkloads, RateAccuracy,
-    testing::ValuesIn([] {
-        std::vector<Case> cases;
-        for (auto p : {dtvm::Pattern::sequential, dtvm::Pattern::random, dtvm::Pattern::hotcold}) {
-            cases.push_back({dtvm::Backend::kvm, Method::bpf, p});
-            for (auto b : {dtvm::Backend::kvm, dtvm::Backend::process})
-                for (Method m : {Method::sample_exact, Method::sample}) cases.push_back({b, m, p});
-        }
-        return cases;
-    }()),
-    [](const auto& info) {
-        return dtvm::backend_name(info.param.backend) + "_" + method_name(info.param.method) + "_" +
-               dtvm::pattern_name(info.param.pattern);
-    });
+INSTANTIATE_TEST_SUITE_P(MethodsAndWorkloads, RateAccuracy, testing::ValuesIn([] {
+                             std::vector<Case> cases;
+                             for (auto p : {dtvm::Pattern::sequential, dtvm::Pattern::random, dtvm::Pattern::hotcold}) {
+                                 cases.push_back({dtvm::Backend::kvm, Method::bpf, p});
+                                 for (auto b : {dtvm::Backend::kvm, dtvm::Backend::process})
+                                     for (Method m : {Method::sample_exact, Method::sample}) cases.push_back({b, m, p});
+                             }
+                             return cases;
+                         }()),
+                         [](const auto& info) {
+                             return dtvm::backend_name(info.param.backend) + "_" + method_name(info.param.method) +
+                                    "_" + dtvm::pattern_name(info.param.pattern);
+                         });
 
 }  // namespace

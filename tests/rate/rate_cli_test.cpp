@@ -44,8 +44,9 @@ TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
     // interval covers: every write is a newly dirtied page. A modest rate,
     // which a vCPU keeps up also when other work loads both cores, paced
     // every 64 writes (the pacer works in bursts of exit-every writes).
-    Background dtvm(binary("dtvm") + " --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64"
-                                     " --track ring --duration 30s");
+    Background dtvm(binary("dtvm") +
+                    " --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64"
+                    " --track ring --duration 30s");
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     // The ring's figures alone: auto would hash pages beside them, and on 2
     // cores that thread takes time from the paced vCPUs.
@@ -73,8 +74,9 @@ TEST(RateCli, SamplingAProcessBackendDtvmMatchesItsWorkloadWithinTheBound) {
         GTEST_SKIP() << "a sanitized dtvm maps terabytes of sanitizer shadow and writes it: sampling it would "
                         "measure the sanitizer, not the guest";
     // No KVM in the target: page hashing is the method that works on it.
-    Background dtvm(binary("dtvm") + " --backend process --mem 512M --vcpus 2 --workload sequential --wss 480M"
-                                     " --rate 20k --duration 30s");
+    Background dtvm(binary("dtvm") +
+                    " --backend process --mem 512M --vcpus 2 --workload sequential --wss 480M"
+                    " --rate 20k --duration 30s");
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     const auto r = run(rate(dtvm.pid(), "--method sample --json --interval 2s --count 3"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -120,8 +122,9 @@ TEST(RateCli, BadTargetsGetAClearMessageAndExitCode2) {
         {rate(idle.pid(), "--method uffd"), "there is no --method uffd"},
         {rate(idle.pid(), "--method psychic"), "use auto, bpf or sample"},
         {rate(idle.pid(), "--interval never"), "'never' is not a duration"},
-        {rate(idle.pid(), "--interval 0x10s"), "--interval: '0x10s' is not a duration; fix: write it like 10s, 500ms or "
-                                               "2m: a decimal number and ns, us, ms, s, m or h"},
+        {rate(idle.pid(), "--interval 0x10s"),
+         "--interval: '0x10s' is not a duration; fix: write it like 10s, 500ms or "
+         "2m: a decimal number and ns, us, ms, s, m or h"},
         {rate(idle.pid(), "--interval 1e10"), "--interval: '1e10' is too large: at most 292 years"},
         {rate(idle.pid(), "--downtime 1e99"), "--downtime: '1e99' is too large"},
         {rate(idle.pid(), "--bandwidth 1e30"), "--bandwidth: '1e30' is too large: at most 16 EiB"},
@@ -185,8 +188,10 @@ TEST(RateCli, AKernelThreadOrAZombieIsRefusedSayingWhatItIs) {
     for (const char* method : {"auto", "sample"}) {
         const auto z = run(rate(zombie, std::string("--method ") + method + " --count 1 --interval 100ms"));
         EXPECT_EQ(z.exit_code, 2) << method << ": " << z.output;
-        EXPECT_NE(z.output.find("pid " + std::to_string(zombie) + " (dtrack_tests) is a zombie: it has exited and its "
-                                "parent (pid " + std::to_string(::getpid()) + ") has not reaped it"),
+        EXPECT_NE(z.output.find("pid " + std::to_string(zombie) +
+                                " (dtrack_tests) is a zombie: it has exited and its "
+                                "parent (pid " +
+                                std::to_string(::getpid()) + ") has not reaped it"),
                   std::string::npos)
             << method << ": " << z.output;
         if (kthread == 0) continue;
@@ -212,8 +217,8 @@ TEST(RateCli, InAPidNamespaceBpfIsRefusedAndSamplingWorks) {
     if (bpf.output.find("unshare:") != std::string::npos) GTEST_SKIP() << "cannot make a PID namespace: " << bpf.output;
     EXPECT_EQ(bpf.exit_code, 2) << bpf.output;
     EXPECT_NE(bpf.output.find("PID namespace of its own"), std::string::npos) << bpf.output;
-    const auto sample = run(in_ns + "exec " + binary("dtrack") +
-                            " rate --pid $! --method sample --count 1 --interval 200ms' 2>&1");
+    const auto sample =
+        run(in_ns + "exec " + binary("dtrack") + " rate --pid $! --method sample --count 1 --interval 200ms' 2>&1");
     EXPECT_EQ(sample.exit_code, 0) << sample.output;
 }
 
@@ -221,13 +226,15 @@ TEST(RateCli, InAPidNamespaceBpfIsRefusedAndSamplingWorks) {
 // its old memory is gone, and dtrack says which of the two happened. The
 // target execs only once dtrack has printed its first interval.
 TEST(RateCli, ATargetThatRunsANewProgramIsReportedAsReplacedNotExited) {
-    const auto r = run(
-        "d=$(mktemp -d); "
-        "sh -c \"while [ ! -e $d/go ]; do sleep 0.05; done; exec sleep 30\" & t=$!; "
-        "timeout 60 " + binary("dtrack") + " rate --pid $t --method sample --exact --json --interval 200ms "
-        "--count 50 > $d/out 2> $d/err & r=$!; "
-        "while [ ! -s $d/out ] && kill -0 $r 2>/dev/null; do sleep 0.05; done; touch $d/go; "
-        "wait $r; echo \"exit $?\"; cat $d/out $d/err; kill $t; rm -rf $d");
+    const auto r =
+        run("d=$(mktemp -d); "
+            "sh -c \"while [ ! -e $d/go ]; do sleep 0.05; done; exec sleep 30\" & t=$!; "
+            "timeout 60 " +
+            binary("dtrack") +
+            " rate --pid $t --method sample --exact --json --interval 200ms "
+            "--count 50 > $d/out 2> $d/err & r=$!; "
+            "while [ ! -s $d/out ] && kill -0 $r 2>/dev/null; do sleep 0.05; done; touch $d/go; "
+            "wait $r; echo \"exit $?\"; cat $d/out $d/err; kill $t; rm -rf $d");
     EXPECT_EQ(r.output.find("exit 0\n"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("ran a new program (execve)"), std::string::npos) << r.output;
     EXPECT_EQ(r.output.find("exited"), std::string::npos) << r.output;
@@ -239,8 +246,9 @@ TEST(RateCli, BpfOnADirtyBitmapVmCountsThePagesItsGuestDirtiesFromTheKernelsBitm
     // As DtvmPerVcpuRatesMatchItsWorkload, with the dirty log: every write a
     // newly dirtied page, 5k a second on each vCPU, which dtvm harvests
     // (KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG) every second.
-    Background dtvm(binary("dtvm") + " --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64"
-                                     " --track log --duration 30s");
+    Background dtvm(binary("dtvm") +
+                    " --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64"
+                    " --track log --duration 30s");
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     const auto r = run(rate(dtvm.pid(), "--method bpf --json --interval 2s --count 3"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -269,7 +277,8 @@ std::vector<std::string> vcpu_lines(const std::string& output, const std::string
 
 // Whether every line (and at least one) says `says`, or at least one does.
 bool every_line_says(const std::vector<std::string>& lines, const std::string& says) {
-    return !lines.empty() && std::all_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(says) != std::string::npos; });
+    return !lines.empty() &&
+           std::all_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(says) != std::string::npos; });
 }
 bool a_line_says(const std::vector<std::string>& lines, const std::string& says) {
     return std::any_of(lines.begin(), lines.end(), [&](const auto& l) { return l.find(says) != std::string::npos; });
@@ -293,8 +302,7 @@ TEST(RateCli, QuotaShowsEachThreadsRateAndMarksTheOnesALimitWouldSlow) {
     EXPECT_NE(table.output.find("write faults per thread"), std::string::npos) << table.output;
     EXPECT_TRUE(every_line_says(vcpu_lines(table.output, fast), "OVER: a limit would slow it")) << table.output;
     EXPECT_TRUE(every_line_says(vcpu_lines(table.output, slow), "under")) << table.output;
-    EXPECT_NE(table.output.find("over the quota of 2.0k pages/s: " + fast + " in "), std::string::npos)
-        << table.output;
+    EXPECT_NE(table.output.find("over the quota of 2.0k pages/s: " + fast + " in "), std::string::npos) << table.output;
     EXPECT_EQ(table.output.find(slow + " in "), std::string::npos) << "the slow thread is not over: " << table.output;
 
     const auto r = run(rate(child.pid(), "--quota 8M/s --json --interval 500ms --count 3"));
@@ -383,8 +391,9 @@ TEST(RateCli, BadQuotasExitWith2NamingTheFix) {
 TEST(RateCli, QuotaOnADirtyRingVmComparesEachVcpusRingEntries) {
     DTRACK_REQUIRE_KVM();
     DTRACK_REQUIRE_BPF();
-    Background dtvm(binary("dtvm") + " --mem 256M --vcpus 2 --workload sequential --wss 200M --rate 5k --exit-every 64"
-                                     " --track ring --duration 30s");
+    Background dtvm(binary("dtvm") +
+                    " --mem 256M --vcpus 2 --workload sequential --wss 200M --rate 5k --exit-every 64"
+                    " --track ring --duration 30s");
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     const auto over = run(rate(dtvm.pid(), "--quota 1000 --interval 500ms --count 2"));
     ASSERT_EQ(over.exit_code, 0) << over.output;

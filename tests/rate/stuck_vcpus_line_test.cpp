@@ -19,8 +19,9 @@ TEST(StuckVcpusLine, SaysHowLongHowManyExitsAndWhatItMeans) {
 
 TEST(StuckVcpusLine, OneLinePerStuckVcpuAndNoneWhenNoneIs) {
     EXPECT_TRUE(dtrack::cli::stuck_vcpu_lines({}).empty());
-    const std::vector<std::string> lines = dtrack::cli::stuck_vcpu_lines(
-        {{.vcpu = 2, .stuck_for = 5s, .full_exits_since = 1}, {.vcpu = 7, .stuck_for = 6s, .full_exits_since = 1234567}});
+    const std::vector<std::string> lines =
+        dtrack::cli::stuck_vcpu_lines({{.vcpu = 2, .stuck_for = 5s, .full_exits_since = 1},
+                                       {.vcpu = 7, .stuck_for = 6s, .full_exits_since = 1234567}});
     ASSERT_EQ(lines.size(), 2u);
     EXPECT_NE(lines[0].find("vCPU 2: stuck for 5.0 s: 1 ring-full exit and no ring reset"), std::string::npos)
         << lines[0];

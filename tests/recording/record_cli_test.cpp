@@ -48,7 +48,8 @@ TEST_P(DtvmRecord, TheRecordingHoldsWhatTheCheckLoopTookEachInterval) {
     const std::string file = temp("dtvm-" + dtvm::backend_name(GetParam()) + ".dtz");
     const auto r = run(binary("dtvm") + " --backend " + dtvm::backend_name(GetParam()) +
                        " --mem 256M --vcpus 2 --workload hotcold --wss 64M --rate 20k --interval 200ms"
-                       " --duration 2s --json --record " + file);
+                       " --duration 2s --json --record " +
+                       file);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     std::vector<json> lines = json_lines(r.output);
     ASSERT_FALSE(lines.empty());
@@ -97,7 +98,8 @@ TEST(DtvmRecordLoad, TheWriterKeepsUpWith100kDirtyPagesASecond) {
     const std::string file = temp("load.dtz");
     const auto r = run(binary("dtvm") +
                        " --backend process --mem 512M --vcpus 2 --workload random --wss 400M --rate 60k"
-                       " --interval 100ms --duration 3s --json --record " + file);
+                       " --interval 100ms --duration 3s --json --record " +
+                       file);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     std::vector<json> lines = json_lines(r.output);
     const json summary = lines.back()["summary"];
@@ -122,8 +124,9 @@ TEST(DtvmRecordLoad, TheWriterKeepsUpWith100kDirtyPagesASecond) {
 
 TEST(DtrackRecord, SampleMethodRecordsAProcessWithItsEstimate) {
     dtrack_test::note_backend_ran(dtvm::Backend::process);
-    Background dtvm(binary("dtvm") + " --backend process --mem 256M --vcpus 1 --workload random --wss 64M"
-                                     " --rate 10k --duration 60s");
+    Background dtvm(binary("dtvm") +
+                    " --backend process --mem 256M --vcpus 1 --workload random --wss 64M"
+                    " --rate 10k --duration 60s");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const std::string file = temp("sample.dtz");
     const auto r = run(binary("dtrack") + " record --pid " + std::to_string(dtvm.pid()) +
@@ -145,8 +148,9 @@ TEST(DtrackRecord, SampleMethodRecordsAProcessWithItsEstimate) {
 
 TEST(DtrackRecord, BpfMethodAgainstDtvmHasPerVcpuCounts) {
     DTRACK_REQUIRE_KVM();
-    Background dtvm(binary("dtvm") + " --mem 256M --vcpus 2 --workload sequential --wss 200M --rate 5k"
-                                     " --exit-every 64 --track ring --duration 60s");
+    Background dtvm(binary("dtvm") +
+                    " --mem 256M --vcpus 2 --workload sequential --wss 200M --rate 5k"
+                    " --exit-every 64 --track ring --duration 60s");
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     const std::string file = temp("bpf.dtz");
     const auto r = run(binary("dtrack") + " record --pid " + std::to_string(dtvm.pid()) +
@@ -349,8 +353,7 @@ TEST(DtrackReport, ACutFileIsReportedUpToItsLastWholeIntervalAndSaysWhere) {
     EXPECT_EQ(j["file"]["end"]["kind"], "truncated");
     EXPECT_GT(j["file"]["end"]["offset"].get<uint64_t>(), 0u);
     const auto text = run(binary("dtrack") + " report " + file + " 2>&1 >/dev/null");
-    EXPECT_NE(text.output.find("ends early, truncated at byte " + j["file"]["end"]["offset"].dump()),
-              std::string::npos)
+    EXPECT_NE(text.output.find("ends early, truncated at byte " + j["file"]["end"]["offset"].dump()), std::string::npos)
         << text.output;
     std::remove(file.c_str());
 }

@@ -41,7 +41,7 @@ namespace ring_model {
 constexpr uint32_t reserved_entries = 64;  // KVM_DIRTY_RING_RSVD_ENTRIES
 
 struct ModelSlot {
-    uint32_t id;     // memslot id, as in kvm_dirty_gfn::slot
+    uint32_t id;  // memslot id, as in kvm_dirty_gfn::slot
     uint64_t pages;
 };
 
@@ -101,7 +101,6 @@ private:
 };
 
 // --- the model, inline so the benchmarks can use it too ---------------------
-
 
 namespace detail {
 

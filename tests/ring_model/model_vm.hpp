@@ -35,11 +35,12 @@ public:
         : kernel(slots, vcpus, entries), slots_(std::move(slots)), written_(vcpus) {
         for (const ModelSlot& s : slots_)
             tracker.add_region({.name = "slot " + std::to_string(s.id), .slot = s.id, .page_count = s.pages}).value();
-        if (with_rearm && !options.rearm) options.rearm = [this] {
-            ++rearm_calls;
-            kernel.protect_all();
-            return dtrack::Status(dtrack::Ok{});
-        };
+        if (with_rearm && !options.rearm)
+            options.rearm = [this] {
+                ++rearm_calls;
+                kernel.protect_all();
+                return dtrack::Status(dtrack::Ok{});
+            };
         reader = std::make_unique<dtrack::DirtyRingReader>(kernel, tracker, options);
         for (uint32_t v = 0; v < vcpus; ++v) {
             reader->add_ring(kernel.ring(v));

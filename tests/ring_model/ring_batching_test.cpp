@@ -26,15 +26,15 @@ TEST(RingBatching, EveryEntryIsMarkedAndCountedOnceAcrossWordSlotAndRingBoundari
             written.insert({slot_index, p});
         }
     };
-    write(0, 0, 60, 10);   // a run across the word boundary at page 64
-    write(0, 1, 62, 3);    // the same word indices, another slot
-    write(0, 0, 70, 2);    // back to slot 4's second word, after the switch
-    write(0, 0, 99, 1);    // its last page, in the partial word
-    write(0, 0, 3, 1);     // its first word again, not next to the run
-    write(1, 0, 72, 8);    // another ring continues vCPU 0's run in the same word
-    write(1, 1, 639, 1);   // slot 1's last page
-    write(1, 1, 0, 1);     // its first page
-    write(1, 1, 200, 1);   // a later word of the same slot, not the next one
+    write(0, 0, 60, 10);  // a run across the word boundary at page 64
+    write(0, 1, 62, 3);   // the same word indices, another slot
+    write(0, 0, 70, 2);   // back to slot 4's second word, after the switch
+    write(0, 0, 99, 1);   // its last page, in the partial word
+    write(0, 0, 3, 1);    // its first word again, not next to the run
+    write(1, 0, 72, 8);   // another ring continues vCPU 0's run in the same word
+    write(1, 1, 639, 1);  // slot 1's last page
+    write(1, 1, 0, 1);    // its first page
+    write(1, 1, 200, 1);  // a later word of the same slot, not the next one
 
     const EpochCheck c = vm.end_epoch();
     ASSERT_TRUE(c.harvested);

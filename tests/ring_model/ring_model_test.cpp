@@ -157,7 +157,7 @@ TEST(RingModel, PagesReachTheBitmapOnlyAfterTheReset) {
     Writer w{std::mt19937_64(1)};
     for (int epoch = 0; epoch < 20; ++epoch) {
         for (int i = 0; i < 150; ++i) w(vm, epoch % 2, two_slots);  // below the soft limit: no full exit
-        const EpochCheck c = vm.end_epoch();                          // takes all: the bitmaps start empty
+        const EpochCheck c = vm.end_epoch();                        // takes all: the bitmaps start empty
         expect_epoch_exact(c, "epoch " + std::to_string(epoch));
         EXPECT_GT(c.taken, 0u);
         EXPECT_EQ(vm.kernel.writable_pages(), 0u) << "after the harvest every page is protected again";
@@ -275,8 +275,7 @@ TEST(RingModel, NoPageIsLostUnderRandomCutResetsAndOverflows) {
                     // pass: the overflow stays below size + soft limit.
                     for (int b = 0; b < 200; ++b) vm.write(0, 0, rng() % 1536, /*emulated=*/true);
                     vm.reader->reap();
-                }
-                else writers[op % 2](vm, uint32_t(op % 2), two_slots);
+                } else writers[op % 2](vm, uint32_t(op % 2), two_slots);
             }
             const EpochCheck c = vm.end_epoch();
             ASSERT_TRUE(c.harvested);
@@ -336,8 +335,8 @@ TEST(RingModel, AReaperErrorReachesTheRoundSyncEvenIfTheWatchersSyncMetItFirst) 
         ASSERT_TRUE(rounds.sync(dtrack::SyncKind::round).ok());
         rounds.begin_round();
         clock.advance(1s);
-        ASSERT_EQ(watcher.tick(), round == 1 ? dtrack::Watcher::Decision::first_round
-                                             : dtrack::Watcher::Decision::round_moved);
+        ASSERT_EQ(watcher.tick(),
+                  round == 1 ? dtrack::Watcher::Decision::first_round : dtrack::Watcher::Decision::round_moved);
         rounds.end_round();
     }
     kernel.write(0, 0, 1);

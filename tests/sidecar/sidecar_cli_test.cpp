@@ -139,8 +139,11 @@ TEST(SidecarCli, SampleCountersOnAProcessBackendDtvmMatchItsWorkloadWithinTheBou
     const ScrapeResult a = sidecar.scrape_after_harvests(target, 2);  // past the guest's start
     const ScrapeResult b = sidecar.scrape_after_harvests(target, a.value("dtrack_harvests_total").value_or(0) + 3);
     ASSERT_EQ(b.status, 200) << sidecar.log();
-    EXPECT_TRUE(b.has("dtrack_target_info", {{"target", target}, {"pid", pid_text(dtvm.pid())}, {"comm", "dtvm"},
-                                             {"method", "sample"}, {"exact", "false"}}))
+    EXPECT_TRUE(b.has("dtrack_target_info", {{"target", target},
+                                             {"pid", pid_text(dtvm.pid())},
+                                             {"comm", "dtvm"},
+                                             {"method", "sample"},
+                                             {"exact", "false"}}))
         << b.body;
     expect_rate(a, b, target, 40000);
     EXPECT_GT(b.value("dtrack_estimate_bound_pages", {{"target", target}}).value_or(0), 0);
@@ -153,27 +156,30 @@ TEST(SidecarCli, SampleCountersOnAProcessBackendDtvmMatchItsWorkloadWithinTheBou
     for (const char* window : {"10s", "60s"})
         EXPECT_LE(b.value("dtrack_working_set_bytes", {{"target", target}, {"window", window}}).value_or(0),
                   480.0 * 1024 * 1024 + bound_bytes)
-            << window << "\n" << b.body;
+            << window << "\n"
+            << b.body;
     // What sampling cannot see is absent, not 0.
-    for (const char* absent : {"dtrack_vcpu_dirty_pages_total", "dtrack_lost_pages_total",
-                               "dtrack_ring_full_exits_total", "dtrack_ring_resets_total",
-                               "dtrack_vcpu_ring_full_exits_total", "dtrack_stuck_vcpus"})
+    for (const char* absent :
+         {"dtrack_vcpu_dirty_pages_total", "dtrack_lost_pages_total", "dtrack_ring_full_exits_total",
+          "dtrack_ring_resets_total", "dtrack_vcpu_ring_full_exits_total", "dtrack_stuck_vcpus"})
         EXPECT_FALSE(b.has(absent)) << absent;
 }
 
 TEST(SidecarCli, BpfCountersOnAKvmDtvmMatchItsWorkloadPerVcpu) {
     DTRACK_REQUIRE_KVM();
     // Each vCPU writes 5k new pages/s (as the RateCli bpf test).
-    Dtvm dtvm("--mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64 --track ring"
-              " --duration 30s");
+    Dtvm dtvm(
+        "--mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64 --track ring"
+        " --duration 30s");
     SidecarProcess sidecar("--pid " + pid_text(dtvm.pid()) + " --method bpf");
     ASSERT_GT(sidecar.port(), 0) << sidecar.log();
     const std::string target = "dtvm-" + pid_text(dtvm.pid());
     const ScrapeResult a = sidecar.scrape_after_harvests(target, 2);
     const ScrapeResult b = sidecar.scrape_after_harvests(target, a.value("dtrack_harvests_total").value_or(0) + 3);
     ASSERT_EQ(b.status, 200) << sidecar.log();
-    EXPECT_TRUE(b.has("dtrack_target_info",
-                      {{"target", target}, {"method", "bpf"}, {"source", "kvm:kvm_dirty_ring_push"}, {"exact", "true"}}))
+    EXPECT_TRUE(
+        b.has("dtrack_target_info",
+              {{"target", target}, {"method", "bpf"}, {"source", "kvm:kvm_dirty_ring_push"}, {"exact", "true"}}))
         << b.body;
     expect_rate(a, b, target, 10000);
     const double seconds = delta(a, b, "dtrack_measured_seconds_total", {{"target", target}});
@@ -186,8 +192,10 @@ TEST(SidecarCli, BpfCountersOnAKvmDtvmMatchItsWorkloadPerVcpu) {
     // The memslots' pages add up to the target's, interval by interval.
     double slots = 0;
     for (int slot = 0; slot < 32; ++slot) {
-        const std::vector<std::pair<std::string, std::string>> labels{{"target", target}, {"slot", std::to_string(slot)}};
-        if (b.has("dtrack_slot_dirty_pages_total", labels)) slots += delta(a, b, "dtrack_slot_dirty_pages_total", labels);
+        const std::vector<std::pair<std::string, std::string>> labels{{"target", target},
+                                                                      {"slot", std::to_string(slot)}};
+        if (b.has("dtrack_slot_dirty_pages_total", labels))
+            slots += delta(a, b, "dtrack_slot_dirty_pages_total", labels);
     }
     EXPECT_EQ(slots, delta(a, b, "dtrack_dirty_pages_total", {{"target", target}}));
     EXPECT_EQ(b.value("dtrack_lost_pages_total", {{"target", target}}), 0);
@@ -198,7 +206,8 @@ TEST(SidecarCli, BpfCountersOnAKvmDtvmMatchItsWorkloadPerVcpu) {
     double vcpu_full_exits = 0;
     for (const char* vcpu : {"0", "1"}) {
         EXPECT_TRUE(b.has("dtrack_vcpu_ring_full_exits_total", {{"target", target}, {"vcpu", vcpu}})) << vcpu;
-        vcpu_full_exits += b.value("dtrack_vcpu_ring_full_exits_total", {{"target", target}, {"vcpu", vcpu}}).value_or(0);
+        vcpu_full_exits +=
+            b.value("dtrack_vcpu_ring_full_exits_total", {{"target", target}, {"vcpu", vcpu}}).value_or(0);
     }
     EXPECT_EQ(vcpu_full_exits, b.value("dtrack_ring_full_exits_total", {{"target", target}}).value_or(-1));
     EXPECT_EQ(b.value("dtrack_stuck_vcpus", {{"target", target}}), 0);
@@ -427,8 +436,9 @@ TEST(SidecarCli, APidFileAnotherUserWroteNamingRootsProcessIsRefusedWithTheReaso
     });
     ASSERT_EQ(wrote, "written");
     const std::string evil = dir.dir + "/evil.pid";
-    ASSERT_TRUE(sidecar.wait_for_log("skipping " + evil + ": " + evil + " is owned by nobody (uid 65534) and names pid " +
-                                     pid_text(roots.pid()) + ", a process of root (uid 0), in a directory others may "
+    ASSERT_TRUE(sidecar.wait_for_log("skipping " + evil + ": " + evil +
+                                     " is owned by nobody (uid 65534) and names pid " + pid_text(roots.pid()) +
+                                     ", a process of root (uid 0), in a directory others may "
                                      "write (mode 0770)"))
         << sidecar.log();
     EXPECT_NE(sidecar.log().find("fix: have root write the pid file"), std::string::npos) << sidecar.log();
@@ -461,7 +471,8 @@ TEST(SidecarCli, PidFilesNamingOneProcessAttachItOnceAndFilesBeyondMaxTargetsWai
     EXPECT_EQ(targets_in(r), (std::set<std::string>{"a-100", "b"})) << sidecar.log();
     EXPECT_EQ(r.value("dtrack_targets_refused_total", {{"reason", "duplicate"}}), 99) << r.body;
     EXPECT_EQ(r.value("dtrack_targets_refused_total", {{"reason", "max_targets"}}), 1) << r.body;
-    EXPECT_NE(sidecar.log().find("a-101.pid: it names pid " + pid_text(a.pid()) + ", which target a-100 measures "
+    EXPECT_NE(sidecar.log().find("a-101.pid: it names pid " + pid_text(a.pid()) +
+                                 ", which target a-100 measures "
                                  "already"),
               std::string::npos)
         << sidecar.log();
@@ -492,8 +503,9 @@ TEST(SidecarCli, ServesOpenMetricsWhenAskedTheTextFormatOtherwiseAnIndexAndNotFo
     EXPECT_TRUE(text.has("process_cpu_seconds_total"));
     EXPECT_GT(text.value("process_start_time_seconds").value_or(0), 1.6e9);
 
-    const ScrapeResult om = sidecar.get("/metrics", "application/openmetrics-text;version=1.0.0,text/plain;"
-                                                    "version=0.0.4;q=0.5,*/*;q=0.1");
+    const ScrapeResult om = sidecar.get("/metrics",
+                                        "application/openmetrics-text;version=1.0.0,text/plain;"
+                                        "version=0.0.4;q=0.5,*/*;q=0.1");
     EXPECT_EQ(om.status, 200);
     EXPECT_EQ(om.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
     EXPECT_NE(om.body.find("# TYPE dtrack_dirty_pages counter\n"), std::string::npos) << om.body;
@@ -589,8 +601,9 @@ TEST(SidecarCli, ASecondSidecarOnThePortAFirstOneServesIsRefusedWithCode2) {
     SidecarProcess first("--pid " + pid_text(idle.pid()) + " --method sample");
     ASSERT_GT(first.port(), 0) << first.log();
     // Bounded: a second sidecar that did start would serve until killed (124).
-    const auto second = dtrack_test::run("timeout 10 " + binary("dtrack") + " sidecar --pid " + pid_text(idle.pid()) +
-                                         " --method sample --listen 127.0.0.1:" + std::to_string(first.port()) + " 2>&1");
+    const auto second =
+        dtrack_test::run("timeout 10 " + binary("dtrack") + " sidecar --pid " + pid_text(idle.pid()) +
+                         " --method sample --listen 127.0.0.1:" + std::to_string(first.port()) + " 2>&1");
     EXPECT_EQ(second.exit_code, 2) << "124: it started and served the port too\n" << second.output;
     EXPECT_NE(second.output.find("the port is in use"), std::string::npos) << second.output;
     EXPECT_EQ(first.get().status, 200) << "the first one serves on";

@@ -102,7 +102,8 @@ TEST(SidecarHostileClients, SlowClientsDoNotDelayAScrapeAndAreClosedAtTheRequest
     SidecarOnASleeper s;
     ASSERT_GT(s.port(), 0) << s.sidecar.log();
     std::vector<std::unique_ptr<SlowClient>> slow;
-    for (int i = 0; i < 3; ++i) slow.push_back(std::make_unique<SlowClient>(s.port()));  // more than httplib's 2 workers
+    for (int i = 0; i < 3; ++i)
+        slow.push_back(std::make_unique<SlowClient>(s.port()));  // more than httplib's 2 workers
     for (const auto& c : slow) ASSERT_TRUE(c->started());
     std::this_thread::sleep_for(1s);  // a few of their lines are in
     EXPECT_EQ(get_status_within(s.port(), "/metrics", 2s), 200) << "a scrape waited for the slow clients";
@@ -169,11 +170,13 @@ TEST(SidecarHostileClients, AKeptConnectionServesRequestAfterRequestAndPipelined
     EXPECT_NE(c.received().find("Connection: keep-alive"), std::string::npos);
     // Three at once: HEAD (a head only), a 404, then a POST (405), in order.
     RawHttpClient p(s.port());
-    ASSERT_TRUE(p.send("HEAD /metrics HTTP/1.1\r\nHost: h\r\n\r\nGET /nope HTTP/1.1\r\nHost: h\r\n\r\n"
-                       "POST /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
+    ASSERT_TRUE(
+        p.send("HEAD /metrics HTTP/1.1\r\nHost: h\r\n\r\nGET /nope HTTP/1.1\r\nHost: h\r\n\r\n"
+               "POST /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
     ASSERT_TRUE(p.wait_until_closed(2s)) << p.received();
     const std::string& all = p.received();
-    const size_t head = all.find("HTTP/1.1 200 OK"), missing = all.find("HTTP/1.1 404"), post = all.find("HTTP/1.1 405");
+    const size_t head = all.find("HTTP/1.1 200 OK"), missing = all.find("HTTP/1.1 404"),
+                 post = all.find("HTTP/1.1 405");
     ASSERT_NE(head, std::string::npos) << all;
     EXPECT_LT(head, missing) << all;
     EXPECT_LT(missing, post) << all;

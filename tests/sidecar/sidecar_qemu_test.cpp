@@ -32,8 +32,10 @@ TEST(SidecarQemu, SampleCountersMatchTheGuestsDirtySetEveryInterval) {
     ASSERT_EQ(b.status, 200) << sidecar.log();
     EXPECT_TRUE(b.has("dtrack_target_info", {{"target", target}, {"method", "sample"}, {"exact", "false"}})) << b.body;
 
-    const double intervals = b.value("dtrack_harvests_total", t).value_or(0) - a.value("dtrack_harvests_total", t).value_or(0);
-    const double pages = b.value("dtrack_dirty_pages_total", t).value_or(0) - a.value("dtrack_dirty_pages_total", t).value_or(0);
+    const double intervals =
+        b.value("dtrack_harvests_total", t).value_or(0) - a.value("dtrack_harvests_total", t).value_or(0);
+    const double pages =
+        b.value("dtrack_dirty_pages_total", t).value_or(0) - a.value("dtrack_dirty_pages_total", t).value_or(0);
     // The sample is fixed for the run, so its miss repeats every interval:
     // twice the 95% bound, as RateAccuracy allows.
     const double bound = 2 * b.value("dtrack_estimate_bound_pages", t).value_or(0);
@@ -74,11 +76,13 @@ TEST(SidecarQemu, AJammedDirtyRingShowsAsAStuckVcpuWithinTenSeconds) {
         if (after.value("dtrack_stuck_vcpus", t).value_or(0) > 0) break;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
-    const double exits = after.value("dtrack_vcpu_ring_full_exits_total", {{"target", target}, {"vcpu", "0"}}).value_or(0);
+    const double exits =
+        after.value("dtrack_vcpu_ring_full_exits_total", {{"target", target}, {"vcpu", "0"}}).value_or(0);
     std::printf("  stuck vCPUs %.0f, %.1f s after calc-dirty-rate; vCPU 0: %.0f ring-full exits, %.0f ring resets\n",
                 after.value("dtrack_stuck_vcpus", t).value_or(0), seconds, exits,
                 after.value("dtrack_ring_resets_total", t).value_or(0));
-    ASSERT_EQ(after.value("dtrack_stuck_vcpus", t), 1) << "the ring did not jam, or the jam was not seen\n" << after.body;
+    ASSERT_EQ(after.value("dtrack_stuck_vcpus", t), 1) << "the ring did not jam, or the jam was not seen\n"
+                                                       << after.body;
     EXPECT_LE(seconds, 11.0) << "a 5 s threshold at a 1 s interval reports a jam within 10 s (1 s of calc-dirty-rate)";
     EXPECT_GT(exits, 1000) << "a jammed vCPU exits full again at every KVM_RUN";
     EXPECT_EQ(qemu.run_state(), "running") << "QEMU does not know";

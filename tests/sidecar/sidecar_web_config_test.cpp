@@ -31,7 +31,8 @@ namespace {
 // refused handshake); the body goes to `body` when given.
 std::string curl_status(const std::string& options, const std::string& url, std::string* body = nullptr) {
     const std::string out = "/tmp/dtrack-curl-body-" + std::to_string(::getpid());
-    const auto r = dtrack_test::run("curl -s --max-time 10 -o " + out + " -w '%{http_code}' " + options + " '" + url + "'");
+    const auto r =
+        dtrack_test::run("curl -s --max-time 10 -o " + out + " -w '%{http_code}' " + options + " '" + url + "'");
     if (body) *body = dtrack_test::run("cat " + out).output;
     std::remove(out.c_str());
     return r.output;
@@ -78,8 +79,9 @@ TEST(SidecarWebConfig, RequireAndVerifyClientCertAdmitsOnlyCertificatesOfTheClie
                       "/ca-cert.pem\n"));
     ASSERT_GT(s.sidecar.port(), 0) << s.sidecar.log();
     const std::string trust = "--cacert " + x509 + "/ca-cert.pem";
-    EXPECT_EQ(curl_status(trust + " --cert " + x509 + "/client-cert.pem --key " + x509 + "/client-key.pem", s.url("https")),
-              "200");
+    EXPECT_EQ(
+        curl_status(trust + " --cert " + x509 + "/client-cert.pem --key " + x509 + "/client-key.pem", s.url("https")),
+        "200");
     EXPECT_EQ(curl_status(trust, s.url("https")), "000") << "no client certificate";
     EXPECT_EQ(curl_status(trust + " --cert " + foreign + "/client-cert.pem --key " + foreign + "/client-key.pem",
                           s.url("https")),
@@ -103,7 +105,8 @@ TEST(SidecarWebConfig, BasicAuthUsersGiveTheirPasswordAndOthersGet401WithTheReal
     EXPECT_EQ(curl_status(trust + "-u alice:hunter2", s.url("https")), "401");
     EXPECT_EQ(curl_status(trust + "-u 'mallory:open sesame'", s.url("https")), "401");
     EXPECT_EQ(curl_status(trust, s.url("https", "/")), "401");
-    const auto headers = dtrack_test::run("curl -s -o /dev/null -D - --max-time 10 " + trust + "'" + s.url("https") + "'");
+    const auto headers =
+        dtrack_test::run("curl -s -o /dev/null -D - --max-time 10 " + trust + "'" + s.url("https") + "'");
     EXPECT_NE(headers.output.find("WWW-Authenticate: Basic realm=\"dtrack\""), std::string::npos) << headers.output;
 }
 
@@ -134,10 +137,8 @@ TEST(SidecarWebConfig, AFloodOfWrongPasswordsDoesNotDelayAScraperWhosePasswordWa
     // Each is refused (401), or turned away (503), or closed at its deadline
     // if a slow machine has not checked its password by then.
     for (const auto& c : flood)
-        if (c->wait_for_response(10s))
-            EXPECT_TRUE(c->status() == 401 || c->status() == 503) << c->received();
-        else
-            EXPECT_TRUE(c->closed_by_server()) << "neither answered nor closed in 10 s";
+        if (c->wait_for_response(10s)) EXPECT_TRUE(c->status() == 401 || c->status() == 503) << c->received();
+        else EXPECT_TRUE(c->closed_by_server()) << "neither answered nor closed in 10 s";
 }
 
 TEST(SidecarWebConfig, ABadWebConfigFileExitsWith2NamingTheCauseAndServesNothing) {
@@ -155,16 +156,19 @@ TEST(SidecarWebConfig, ABadWebConfigFileExitsWith2NamingTheCauseAndServesNothing
         {d.write(std::string(70000, '#'), "large.yml"), "over the limit of 65536"},
         {d.write("tls_server_config: {cert_file: a, key_file: b, ciphers: [x]}\n", "unknown.yml"),
          "unknown key tls_server_config.ciphers"},
-        {d.write("basic_auth_users:\n  alice: plain-password\n", "hash.yml"), "basic_auth_users.alice: it is not a bcrypt hash"},
+        {d.write("basic_auth_users:\n  alice: plain-password\n", "hash.yml"),
+         "basic_auth_users.alice: it is not a bcrypt hash"},
         {d.write("tls_server_config:\n  cert_file: none.pem\n  key_file: none.key\n", "nocert.yml"),
          "opening tls_server_config.cert_file " + d.dir + "/none.pem failed"},
         {d.write(tls + "  key_file: " + other + "/server-key.pem\n", "otherkey.yml"), "is not the key of cert_file"},
-        {d.write("tls_server_config:\n  cert_file: web.yml\n  key_file: web.yml\n", "notpem.yml"), "holds no certificate"},
+        {d.write("tls_server_config:\n  cert_file: web.yml\n  key_file: web.yml\n", "notpem.yml"),
+         "holds no certificate"},
     };
     d.write("not a certificate\n");  // web.yml, the notpem case's certificate
     for (const auto& c : cases) {
-        const auto r = dtrack_test::run("timeout 10 " + binary("dtrack") + " sidecar --pid " + std::to_string(target.pid()) +
-                                        " --method sample --listen 127.0.0.1:0 --web-config-file " + c.file + " 2>&1");
+        const auto r =
+            dtrack_test::run("timeout 10 " + binary("dtrack") + " sidecar --pid " + std::to_string(target.pid()) +
+                             " --method sample --listen 127.0.0.1:0 --web-config-file " + c.file + " 2>&1");
         EXPECT_EQ(r.exit_code, 2) << c.file << ": " << r.output;
         EXPECT_NE(r.output.find(c.says), std::string::npos) << c.file << " printed: " << r.output;
         EXPECT_NE(r.output.find("fix: "), std::string::npos) << r.output;

@@ -31,8 +31,8 @@ SimulationResult simulate(const GuestModel& m, uint64_t bandwidth, bool auto_con
                           std::optional<std::chrono::milliseconds> background = std::nullopt) {
     EXPECT_TRUE(check_guest_model(m).ok());
     ModelGuest guest(m);
-    return simulate_precopy(guest, {.bandwidth = bandwidth, .auto_converge = auto_converge,
-                                    .background_sync = background});
+    return simulate_precopy(guest,
+                            {.bandwidth = bandwidth, .auto_converge = auto_converge, .background_sync = background});
 }
 
 std::vector<int> pcts(const SimulationResult& r) {
@@ -45,9 +45,9 @@ std::vector<int> pcts(const SimulationResult& r) {
 
 TEST(GuestModel, DistinctPagesFollowTheCouponCollector) {
     EXPECT_DOUBLE_EQ(distinct_pages(1000, 0), 0);
-    EXPECT_NEAR(distinct_pages(1000, 1), 1, 1e-3);            // the first write always finds a clean page
-    EXPECT_NEAR(distinct_pages(1000, 1000), 632.12, 0.01);    // 1 - 1/e of them
-    EXPECT_NEAR(distinct_pages(1000, 1e6), 1000, 1e-6);       // never more than the set
+    EXPECT_NEAR(distinct_pages(1000, 1), 1, 1e-3);          // the first write always finds a clean page
+    EXPECT_NEAR(distinct_pages(1000, 1000), 632.12, 0.01);  // 1 - 1/e of them
+    EXPECT_NEAR(distinct_pages(1000, 1e6), 1000, 1e-6);     // never more than the set
 }
 
 TEST(GuestModel, ThrottleHoldsTheVcpusAsQemuDoes) {
@@ -69,16 +69,16 @@ TEST(PrecopySimulation, AgreesWithTheClosedFormForecastWithoutAThrottle) {
         double rate, bandwidth;
     };
     const Case cases[] = {
-        {64 * GiB, 64 * GiB, 100.0 * MiB, 1.0 * GiB},   // converges in a few rounds
-        {16 * GiB, 16 * GiB, 400.0 * MiB, 1.0 * GiB},   // more rounds
+        {64 * GiB, 64 * GiB, 100.0 * MiB, 1.0 * GiB},    // converges in a few rounds
+        {16 * GiB, 16 * GiB, 400.0 * MiB, 1.0 * GiB},    // more rounds
         {1024 * GiB, 200 * GiB, 3.0 * GiB, 10.0 * GiB},  // the 1 TiB guest
-        {16 * GiB, 4 * GiB, 2.0 * GiB, 1.0 * GiB},      // dirties faster than the link: never
+        {16 * GiB, 4 * GiB, 2.0 * GiB, 1.0 * GiB},       // dirties faster than the link: never
         {1024 * GiB, 200 * GiB, 12.0 * GiB, 10.0 * GiB},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(std::to_string(c.mem / GiB) + " GiB, rate " + std::to_string(c.rate / MiB) + " MiB/s");
-        const Forecast f = forecast_precopy({.memory_bytes = c.mem, .working_set_bytes = c.wss,
-                                             .dirty_bytes_per_s = c.rate, .bandwidth = c.bandwidth});
+        const Forecast f = forecast_precopy(
+            {.memory_bytes = c.mem, .working_set_bytes = c.wss, .dirty_bytes_per_s = c.rate, .bandwidth = c.bandwidth});
         const SimulationResult r = simulate(uniform(c.mem, c.wss, c.rate), uint64_t(c.bandwidth));
         EXPECT_EQ(r.converged(), f.converges) << r.why;
         if (f.converges) {
@@ -221,7 +221,7 @@ TEST(TraceReplay, AKnownPageSetGivesTheKnownBytesPerRound) {
     ASSERT_EQ(r.round_log.size(), 2u);
     EXPECT_DOUBLE_EQ(r.round_log[0].pages, 1024);
     EXPECT_DOUBLE_EQ(r.round_log[0].remaining_pages, 160);  // the union, not the sum (170)
-    EXPECT_DOUBLE_EQ(r.round_log[1].pages, 160);           // the switchover round carries them
+    EXPECT_DOUBLE_EQ(r.round_log[1].pages, 160);            // the switchover round carries them
     EXPECT_NEAR(r.downtime_s, wire(160) / double(bandwidth), 1e-6);
     EXPECT_EQ((*guest)->replayed_intervals(), 2u);
 }

@@ -14,7 +14,9 @@ using dtrack_test::run;
 
 namespace {
 
-dtrack_test::CommandResult simulate(const std::string& args) { return run(binary("dtrack") + " simulate " + args + " 2>&1"); }
+dtrack_test::CommandResult simulate(const std::string& args) {
+    return run(binary("dtrack") + " simulate " + args + " 2>&1");
+}
 
 }  // namespace
 
@@ -58,7 +60,8 @@ TEST(SimulateCli, MaxTimeEndsTheRunAtItAndCountsThePartialRoundsBytes) {
     EXPECT_NEAR(run["total_s"].get<double>(), 10, 1e-6);
     EXPECT_NEAR(run["bytes_on_wire"].get<double>(), 100.0 * (1ULL << 30), 1e3);  // 10 s of 10 GiB/s
     const auto text = simulate("--model mem=200G,wss=1G,rate=1G --bandwidth 10G --max-time 10s");
-    EXPECT_NE(text.output.find("total migration time, s                          10.0"), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("total migration time, s                          10.0"), std::string::npos)
+        << text.output;
     EXPECT_NE(text.output.find("100.0 GiB"), std::string::npos) << text.output;
 }
 
@@ -98,8 +101,10 @@ namespace {
 
 TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOffset) {
     const std::string file = "/tmp/dtrack-simulate-trace-" + std::to_string(::getpid()) + ".dtz";
-    const auto rec = run(binary("dtvm") + " --backend process --mem 64M --wss 32M --workload random --rate 20k"
-                                          " --interval 100ms --duration 2s --record " + file + " 2>&1");
+    const auto rec = run(binary("dtvm") +
+                         " --backend process --mem 64M --wss 32M --workload random --rate 20k"
+                         " --interval 100ms --duration 2s --record " +
+                         file + " 2>&1");
     ASSERT_EQ(rec.exit_code, 0) << rec.output;
     const auto r = simulate("--trace " + file + " --bandwidth 64M --auto-converge --json");
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -116,8 +121,9 @@ TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOff
     // One byte flipped well inside the records: the checksum catches it.
     const auto size = run("stat -c %s " + file);
     const long at = std::stol(size.output) * 2 / 3;
-    ASSERT_EQ(run("printf '\\377' | dd of=" + file + " bs=1 seek=" + std::to_string(at) +
-                  " conv=notrunc status=none").exit_code, 0);
+    ASSERT_EQ(run("printf '\\377' | dd of=" + file + " bs=1 seek=" + std::to_string(at) + " conv=notrunc status=none")
+                  .exit_code,
+              0);
     const auto bad = simulate("--trace " + file + " --bandwidth 64M --auto-converge");
     EXPECT_EQ(bad.exit_code, 1) << bad.output;
     EXPECT_NE(bad.output.find("corrupt at byte"), std::string::npos) << bad.output;

@@ -78,11 +78,16 @@ public:
     uint64_t address() const { return reinterpret_cast<uint64_t>(base_); }
     uint64_t pages() const { return pages_; }
     Region region() const {
-        return Region{.name = "child buffer", .space = AddressSpace::host_virtual, .base = address(),
-                      .page_size = page_size, .page_count = pages_};
+        return Region{.name = "child buffer",
+                      .space = AddressSpace::host_virtual,
+                      .base = address(),
+                      .page_size = page_size,
+                      .page_count = pages_};
     }
 
-    void write_pages(const std::set<uint64_t>& pages) { command(op_write, std::vector<uint64_t>(pages.begin(), pages.end())); }
+    void write_pages(const std::set<uint64_t>& pages) {
+        command(op_write, std::vector<uint64_t>(pages.begin(), pages.end()));
+    }
     void unmap_pages(uint64_t first, uint64_t count) { command(op_unmap, {first, count}); }
     // The child's resident memory, from /proc/PID/smaps_rollup.
     uint64_t rss_kib() const {
@@ -291,7 +296,7 @@ TEST(SampleSource, UnmappedPagesAreNeitherReadNorWritesButCounted) {
 // mostly untouched and backed by transparent huge pages (QEMU's guest RAM)
 // keeps its memory as it was, and the figures still match its writes.
 TEST(SampleSource, ReadingAMostlyUntouchedHugePageTargetAddsNoMemoryToIt) {
-    constexpr uint64_t pages = (1ULL << 30) / page_size;  // 1 GiB
+    constexpr uint64_t pages = (1ULL << 30) / page_size;     // 1 GiB
     constexpr uint64_t touched = (16ULL << 20) / page_size;  // 16 MiB of it
     WriterChild child(pages, true);
     ASSERT_TRUE(child.ok());
@@ -422,10 +427,10 @@ TEST(SampleSource, SampleEstimateHoldsTheTrueCountWithinItsBound) {
         EXPECT_EQ(dirty.size(), e.changed);
         for (uint64_t p : dirty) ASSERT_TRUE(written.count(p)) << "page " << p << " was not written";
     }
-    std::printf("  95%% interval held the true count in %d of %d trials (sample %llu of %llu pages); worst miss "
-                "%.2fx the bound\n",
-                held, trials, (unsigned long long)sample_size_for(max_error, pages), (unsigned long long)pages,
-                worst_miss);
+    std::printf(
+        "  95%% interval held the true count in %d of %d trials (sample %llu of %llu pages); worst miss "
+        "%.2fx the bound\n",
+        held, trials, (unsigned long long)sample_size_for(max_error, pages), (unsigned long long)pages, worst_miss);
     EXPECT_GE(held, trials * 9 / 10);
 }
 
@@ -439,8 +444,10 @@ TEST(SampleSource, MissingProcessIsNamed) {
     EXPECT_EQ(regions.error().what, expected);
 
     Tracker tracker;
-    const RegionId id = tracker.add_region(Region{.name = "x", .space = AddressSpace::host_virtual,
-                                                  .base = 0x10000000, .page_count = 4}).value();
+    const RegionId id =
+        tracker
+            .add_region(Region{.name = "x", .space = AddressSpace::host_virtual, .base = 0x10000000, .page_count = 4})
+            .value();
     auto source = SampleSource::track(tracker, pid, {id});
     ASSERT_FALSE(source.ok());
     EXPECT_EQ(source.error().what, expected);

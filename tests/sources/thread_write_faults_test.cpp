@@ -175,8 +175,8 @@ TEST_F(ThreadWriteFaults, TheTracepointFallbackMountsTracefsAndCountsTheSame) {
         std::string text = "hooked with " + counted_by.hooked_with() + "; counted " + std::to_string(counted[0]) +
                            " and " + std::to_string(counted[1]) + " write faults for 70 and 300 pages";
         for (const std::string& n : counted_by.notes()) text += "\n  note: " + n;
-        return dtrack::probe::Outcome{counted_by.hooked_with() == "tracepoints" && counted[0] == 70 && counted[1] == 300,
-                                      text};
+        return dtrack::probe::Outcome{
+            counted_by.hooked_with() == "tracepoints" && counted[0] == 70 && counted[1] == 300, text};
     });
     std::printf("  %s\n", outcome.text.c_str());
     EXPECT_TRUE(outcome.ok) << outcome.text;
@@ -290,7 +290,7 @@ TEST(ThreadWriteFaultsAttach, AnEmptyRangeOrTooManyAreRefusedAndNothingIsLoaded)
     const int before = dtrack_test::open_bpf_objects();
     std::vector<dtrack::AddressRange> touching, apart;
     for (uint64_t i = 0; i < 100; ++i) {
-        touching.push_back({(i + 1) << 20, (i + 2) << 20});          // one range after merging
+        touching.push_back({(i + 1) << 20, (i + 2) << 20});                // one range after merging
         apart.push_back({(2 * i + 1) << 20, ((2 * i + 1) << 20) + 4096});  // 100 separate ones
     }
     auto merged = dtrack::ThreadWriteFaults::attach(::getpid(), {.ranges = touching});

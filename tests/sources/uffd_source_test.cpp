@@ -263,8 +263,8 @@ TEST(UffdSource, NoPageIsLostWhileThreadsWrite) {
         if (last_report[p] < s && !lost++) first_lost = p;
     }
     std::printf("  %llu writes by %d threads, %llu pages written, %llu page reports in %d harvests, %llu lost\n",
-                (unsigned long long)writes.load(), writers, (unsigned long long)written,
-                (unsigned long long)reported, harvests + 1, (unsigned long long)lost);
+                (unsigned long long)writes.load(), writers, (unsigned long long)written, (unsigned long long)reported,
+                harvests + 1, (unsigned long long)lost);
     EXPECT_EQ(lost, 0u) << "first lost page " << first_lost << " stamped " << stamp(first_lost).load()
                         << ", last reported by harvest " << last_report[first_lost];
     EXPECT_GT(written, pages / 2) << "the writers barely ran: the check proves little";
@@ -288,12 +288,13 @@ TEST(UffdSource, HarvestCostIsReported) {
         take_dirty(tracker, id);
         return std::chrono::duration<double, std::micro>(tracker.counters().sources[0].cost - before).count();
     };
-    const double idle = cost_of(buf.pages + 1) , all = cost_of(1), scattered = cost_of(2);
+    const double idle = cost_of(buf.pages + 1), all = cost_of(1), scattered = cost_of(2);
     EXPECT_GT(all, 0);
-    std::printf("  harvest of %llu pages: nothing written %.0f us; all written %.0f us (%.1f us/1000 pages); "
-                "every other page %.0f us (%.1f us/1000 written pages)\n",
-                (unsigned long long)buf.pages, idle, all, all * 1000 / double(buf.pages), scattered,
-                scattered * 2000 / double(buf.pages));
+    std::printf(
+        "  harvest of %llu pages: nothing written %.0f us; all written %.0f us (%.1f us/1000 pages); "
+        "every other page %.0f us (%.1f us/1000 written pages)\n",
+        (unsigned long long)buf.pages, idle, all, all * 1000 / double(buf.pages), scattered,
+        scattered * 2000 / double(buf.pages));
 }
 
 TEST(UffdSource, ClearErrors) {

@@ -30,24 +30,29 @@ struct AnonBuffer {
 
     uint64_t address() const { return reinterpret_cast<uint64_t>(base); }
     char* page(uint64_t i) const { return base + i * page_size; }
-    void write(uint64_t i, char value = 1) const { *reinterpret_cast<volatile char*>(page(i) + (i * 97) % page_size) = value; }
+    void write(uint64_t i, char value = 1) const {
+        *reinterpret_cast<volatile char*>(page(i) + (i * 97) % page_size) = value;
+    }
 
     uint64_t pages;
     char* base;
 };
 
 inline dtrack::Region region_of(const AnonBuffer& b, const char* name = "buffer") {
-    return dtrack::Region{.name = name, .space = dtrack::AddressSpace::host_virtual, .base = b.address(),
-                          .page_size = AnonBuffer::page_size, .page_count = b.pages};
+    return dtrack::Region{.name = name,
+                          .space = dtrack::AddressSpace::host_virtual,
+                          .base = b.address(),
+                          .page_size = AnonBuffer::page_size,
+                          .page_count = b.pages};
 }
 
 }  // namespace dtrack_test
 
 // `auto var = UffdSource::track(tracker, id)`, skipping where the kernel
 // lacks the mechanism (docs/ARCHITECTURE.md §6: the project's machines have it).
-#define UFFD_TRACK_OR_SKIP(var, tracker, id)                                                               \
-    auto var = dtrack::UffdSource::track(tracker, id);                                                     \
-    if (!var && (var.error().errno_value == ENOTSUP || var.error().errno_value == ENOTTY ||               \
-                 var.error().errno_value == ENOSYS))                                                      \
-        GTEST_SKIP() << var.error().message();                                                             \
+#define UFFD_TRACK_OR_SKIP(var, tracker, id)                                                \
+    auto var = dtrack::UffdSource::track(tracker, id);                                      \
+    if (!var && (var.error().errno_value == ENOTSUP || var.error().errno_value == ENOTTY || \
+                 var.error().errno_value == ENOSYS))                                        \
+        GTEST_SKIP() << var.error().message();                                              \
     ASSERT_TRUE(var.ok()) << var.error().message()

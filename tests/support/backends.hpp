@@ -26,20 +26,20 @@ inline std::string backend_label(dtvm::Backend b) { return dtvm::backend_name(b)
 
 }  // namespace dtrack_test
 
-#define DTRACK_REQUIRE_KVM()                                                                          \
-    do {                                                                                              \
-        if (!dtrack_test::kvm_unusable_reason().empty())                                              \
-            GTEST_SKIP() << "needs KVM, and " << dtrack_test::kvm_unusable_reason()                   \
+#define DTRACK_REQUIRE_KVM()                                                                                       \
+    do {                                                                                                           \
+        if (!dtrack_test::kvm_unusable_reason().empty())                                                           \
+            GTEST_SKIP() << "needs KVM, and " << dtrack_test::kvm_unusable_reason()                                \
                          << " (the process-backend instance of this check runs here instead, where there is one)"; \
-        dtrack_test::note_backend_ran(dtvm::Backend::kvm);                                            \
+        dtrack_test::note_backend_ran(dtvm::Backend::kvm);                                                         \
     } while (0)
 
 // For tests parameterized by backend: skips the KVM instance without KVM.
-#define DTRACK_REQUIRE_BACKEND(backend)                                      \
-    do {                                                                     \
-        if ((backend) == dtvm::Backend::kvm) {                               \
-            DTRACK_REQUIRE_KVM();                                            \
-        } else {                                                             \
-            dtrack_test::note_backend_ran(dtvm::Backend::process);           \
-        }                                                                    \
+#define DTRACK_REQUIRE_BACKEND(backend)                            \
+    do {                                                           \
+        if ((backend) == dtvm::Backend::kvm) {                     \
+            DTRACK_REQUIRE_KVM();                                  \
+        } else {                                                   \
+            dtrack_test::note_backend_ran(dtvm::Backend::process); \
+        }                                                          \
     } while (0)

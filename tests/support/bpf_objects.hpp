@@ -13,10 +13,9 @@
 
 #include "common/host_files.hpp"
 
-#define DTRACK_REQUIRE_BPF()                                                           \
-    do {                                                                               \
-        if (!dtrack::may_load_tracing_bpf())                                           \
-            GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs"; \
+#define DTRACK_REQUIRE_BPF()                                                                                           \
+    do {                                                                                                               \
+        if (!dtrack::may_load_tracing_bpf()) GTEST_SKIP() << "needs root or CAP_BPF+CAP_PERFMON to load BPF programs"; \
     } while (0)
 
 namespace dtrack_test {

@@ -56,10 +56,10 @@ std::unique_ptr<Program> load_for_test_runs(dtrack::Result<std::unique_ptr<Progr
 
 // Returns from the test when `call` (a test run) did not run; skips it where
 // `unsupported` says the kernel cannot test-run raw_tp programs.
-#define RAW_TP_RUN_OR_SKIP(call, unsupported)                                                              \
-    do {                                                                                                   \
-        if (!(call)) {                                                                                     \
+#define RAW_TP_RUN_OR_SKIP(call, unsupported)                                                                \
+    do {                                                                                                     \
+        if (!(call)) {                                                                                       \
             if (unsupported) GTEST_SKIP() << "this kernel cannot BPF_PROG_TEST_RUN raw_tp programs (5.10+)"; \
-            return;                                                                                        \
-        }                                                                                                  \
+            return;                                                                                          \
+        }                                                                                                    \
     } while (0)

@@ -62,7 +62,8 @@ std::string code_only(const std::string& s) {
 // template's parameter list first is skipped).
 bool opens_container(std::string head) {
     static const std::regex template_prefix(R"(^\s*template\s*<[^{]*?>\s*)");
-    static const std::regex container(R"(^\s*(typedef\s+|inline\s+|export\s+)*(namespace|class|struct|enum|union|extern)\b)");
+    static const std::regex container(
+        R"(^\s*(typedef\s+|inline\s+|export\s+)*(namespace|class|struct|enum|union|extern)\b)");
     head = std::regex_replace(head, template_prefix, "");
     return std::regex_search(head, container);
 }

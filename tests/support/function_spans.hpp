@@ -13,7 +13,7 @@
 namespace dtrack_test {
 
 struct FunctionSpan {
-    std::string head;   // the text before its '{', from the end of the previous statement, one line
+    std::string head;    // the text before its '{', from the end of the previous statement, one line
     int first_line = 0;  // 1-based: the line of the head's first word
     int last_line = 0;   // the line of its closing brace
     int lines() const { return last_line - first_line + 1; }

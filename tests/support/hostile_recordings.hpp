@@ -75,13 +75,13 @@ inline std::vector<uint8_t> alternating_bitmap(uint64_t words) {
     using dtrack::bytes::put64;
     const auto h = one_region(words * 64);
     std::vector<uint8_t> raw(format::body_fixed_bytes + format::block_fixed_bytes + 8 + 8 * words, 0);
-    put64(&raw[16], 100'000'000);    // end
-    put64(&raw[64], words * 32);     // pages
-    put32(&raw[72], 1);              // one block
+    put64(&raw[16], 100'000'000);  // end
+    put64(&raw[64], words * 32);   // pages
+    put32(&raw[72], 1);            // one block
     uint8_t* block = &raw[format::body_fixed_bytes];
     block[4] = format::encoding_bitmap;
-    put64(block + 8, words * 32);    // the block's pages
-    put64(block + 16, words);        // n words, after the first word's index (0)
+    put64(block + 8, words * 32);  // the block's pages
+    put64(block + 16, words);      // n words, after the first word's index (0)
     for (uint64_t w = 0; w < words; ++w) put64(block + 32 + 8 * w, 0x5555555555555555ULL);
     std::vector<uint8_t> b = dtrack::recording::encode_header(h);
     format::append_record(raw, 9, b);

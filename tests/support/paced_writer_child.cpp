@@ -70,8 +70,10 @@ void write_paced(char* part, const PacedWriterChild::Writer& w) {
     std::memset(memory, 0, bytes);
     dtrack::Tracker tracker;
     const dtrack::RegionId id = tracker
-                                    .add_region({.name = "vcpus", .space = dtrack::AddressSpace::host_virtual,
-                                                 .base = reinterpret_cast<uint64_t>(memory), .page_size = page_size,
+                                    .add_region({.name = "vcpus",
+                                                 .space = dtrack::AddressSpace::host_virtual,
+                                                 .base = reinterpret_cast<uint64_t>(memory),
+                                                 .page_size = page_size,
                                                  .page_count = bytes / page_size})
                                     .value();
     auto uffd = dtrack::UffdSource::track(tracker, id);

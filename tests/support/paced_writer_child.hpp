@@ -22,9 +22,9 @@ namespace dtrack_test {
 class PacedWriterChild {
 public:
     struct Writer {
-        std::string name;        // its thread name (15 characters at most)
-        uint64_t pages_per_s;    // its pace
-        bool on_sigusr1 = false; // started only when the child gets SIGUSR1 (a vCPU a VMM adds later)
+        std::string name;                    // its thread name (15 characters at most)
+        uint64_t pages_per_s;                // its pace
+        bool on_sigusr1 = false;             // started only when the child gets SIGUSR1 (a vCPU a VMM adds later)
         uint64_t untracked_pages_per_s = 0;  // write faults on its scratch buffer, beside its pace
     };
     explicit PacedWriterChild(std::vector<Writer> writers);

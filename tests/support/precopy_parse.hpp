@@ -40,8 +40,8 @@ inline std::optional<dtrack::Error> parse_precopy_stream(std::span<const uint8_t
         if (rh->region >= header->regions.size()) return Error{0, "no such region", ""};
         auto raw = wire::inflate_page_batch(*rh, payload, header->page_size, scratch);
         if (!raw) return raw.error();
-        if (Status s = wire::decode_page_batch(*raw, rh->count, header->page_size,
-                                               header->regions[rh->region].pages, entries);
+        if (Status s =
+                wire::decode_page_batch(*raw, rh->count, header->page_size, header->regions[rh->region].pages, entries);
             !s)
             return s.error();
     }

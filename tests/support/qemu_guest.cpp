@@ -22,8 +22,9 @@ std::string guest_image() { return binary("tests/qemu/dirtying_guest.img"); }
 
 std::string QemuGuest::unavailable_reason() {
     if (run(std::string("command -v ") + kQemu + " >/dev/null").exit_code != 0)
-        return std::string(kQemu) + " is not installed (Debian's qemu-system-x86; `make deps` installs it "
-                                    "where the package is available)";
+        return std::string(kQemu) +
+               " is not installed (Debian's qemu-system-x86; `make deps` installs it "
+               "where the package is available)";
     if (::access(guest_image().c_str(), R_OK) != 0) return "no guest image at " + guest_image() + " (run make)";
     return "";
 }
@@ -33,8 +34,8 @@ QemuGuest::QemuGuest() {
     pid_ = ::fork();
     if (pid_ == 0) {
         // TCG even where /dev/kvm works: the same VMM on every machine.
-        ::execlp(kQemu, kQemu, "-accel", "tcg", "-m", "128", "-display", "none", "-nodefaults", "-drive",
-                 drive.c_str(), static_cast<char*>(nullptr));
+        ::execlp(kQemu, kQemu, "-accel", "tcg", "-m", "128", "-display", "none", "-nodefaults", "-drive", drive.c_str(),
+                 static_cast<char*>(nullptr));
         ::_exit(127);
     }
     // SeaBIOS and the boot sector take a few hundred milliseconds under TCG.

@@ -37,8 +37,8 @@ private:
 }  // namespace dtrack_test
 
 // Skips the test, with the reason, where QEMU is not installed.
-#define DTRACK_REQUIRE_QEMU()                                                       \
-    do {                                                                            \
-        const std::string why = dtrack_test::QemuGuest::unavailable_reason();      \
-        if (!why.empty()) GTEST_SKIP() << why;                                      \
+#define DTRACK_REQUIRE_QEMU()                                                 \
+    do {                                                                      \
+        const std::string why = dtrack_test::QemuGuest::unavailable_reason(); \
+        if (!why.empty()) GTEST_SKIP() << why;                                \
     } while (0)

@@ -76,10 +76,12 @@ std::string QemuVm::kvm_unavailable_reason() {
 
 std::string QemuVm::qemu_unavailable_reason() {
     if (run(std::string("command -v ") + kQemu + " >/dev/null").exit_code != 0)
-        return std::string(kQemu) + " is not installed (Debian's qemu-system-x86; `make deps` installs it "
-                                    "where the package is available)";
+        return std::string(kQemu) +
+               " is not installed (Debian's qemu-system-x86; `make deps` installs it "
+               "where the package is available)";
     for (QemuImage image : {QemuImage::native, QemuImage::emulated})
-        if (::access(image_path(image).c_str(), R_OK) != 0) return "no guest image at " + image_path(image) + " (run make)";
+        if (::access(image_path(image).c_str(), R_OK) != 0)
+            return "no guest image at " + image_path(image) + " (run make)";
     return "";
 }
 
@@ -126,17 +128,25 @@ void QemuVm::start() {
         accel += ",dirty-ring-size=" + std::to_string(options_.dirty_ring_size);
     std::vector<std::string> args = {
         kQemu,
-        "-accel", accel,
-        "-m", std::to_string(options_.ram_mib),
-        "-smp", "1",
-        "-display", "none",
+        "-accel",
+        accel,
+        "-m",
+        std::to_string(options_.ram_mib),
+        "-smp",
+        "1",
+        "-display",
+        "none",
         "-nodefaults",
         "-no-user-config",
         // IDE, not a floppy: SeaBIOS's floppy read times out under KVM's emulator.
-        "-drive", "format=raw,if=ide,file=" + image,
-        "-chardev", "file,id=debugcon,path=" + dir_ + "/debugcon",
-        "-device", "isa-debugcon,iobase=" + std::to_string(kDebugconPort) + ",chardev=debugcon",
-        "-qmp", "unix:" + dir_ + "/qmp.sock,server=on,wait=off",
+        "-drive",
+        "format=raw,if=ide,file=" + image,
+        "-chardev",
+        "file,id=debugcon,path=" + dir_ + "/debugcon",
+        "-device",
+        "isa-debugcon,iobase=" + std::to_string(kDebugconPort) + ",chardev=debugcon",
+        "-qmp",
+        "unix:" + dir_ + "/qmp.sock,server=on,wait=off",
     };
     if (options_.incoming) {
         incoming_port_ = free_loopback_port();

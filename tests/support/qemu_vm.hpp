@@ -111,10 +111,10 @@ private:
 }  // namespace dtrack_test
 
 // Skips the test, with the reason, where QEMU or KVM is missing.
-#define DTRACK_REQUIRE_QEMU_KVM()                                                    \
-    do {                                                                             \
-        const std::string qemu_why = dtrack_test::QemuVm::qemu_unavailable_reason(); \
-        if (!qemu_why.empty()) GTEST_SKIP() << qemu_why;                             \
-        const std::string kvm_why = dtrack_test::QemuVm::kvm_unavailable_reason();   \
+#define DTRACK_REQUIRE_QEMU_KVM()                                                                \
+    do {                                                                                         \
+        const std::string qemu_why = dtrack_test::QemuVm::qemu_unavailable_reason();             \
+        if (!qemu_why.empty()) GTEST_SKIP() << qemu_why;                                         \
+        const std::string kvm_why = dtrack_test::QemuVm::kvm_unavailable_reason();               \
         if (!kvm_why.empty()) GTEST_SKIP() << "QEMU with -accel kvm needs KVM, and " << kvm_why; \
     } while (0)

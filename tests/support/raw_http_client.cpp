@@ -28,8 +28,8 @@ RawHttpClient::RawHttpClient(int port) : fd_(::socket(AF_INET, SOCK_STREAM | SOC
     pollfd p{.fd = fd_.get(), .events = POLLOUT};
     int err = errno;
     socklen_t len = sizeof err;
-    if (err != EINPROGRESS || ::poll(&p, 1, 5000) != 1 || ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
-        err != 0)
+    if (err != EINPROGRESS || ::poll(&p, 1, 5000) != 1 ||
+        ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
         fd_.reset();
 }
 

@@ -46,8 +46,8 @@ SidecarProcess::SidecarProcess(const std::string& args) {
     const int fd = ::mkstemp(path);
     ::close(fd);
     log_path_ = path;
-    const std::string command = "exec " + binary("dtrack") + " sidecar " + args + " --listen 127.0.0.1:0 2>" +
-                                log_path_ + " >/dev/null";
+    const std::string command =
+        "exec " + binary("dtrack") + " sidecar " + args + " --listen 127.0.0.1:0 2>" + log_path_ + " >/dev/null";
     pid_ = ::fork();
     if (pid_ == 0) {
         ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);

@@ -110,10 +110,8 @@ std::vector<json> run_with_two_readers(const std::string& args) {
     std::string line;
     while (std::getline(lines, line)) {
         const json j = json::parse(line);
-        if (j.contains("summary"))
-            EXPECT_EQ(j["summary"]["lost"], 0) << line;
-        else
-            intervals.push_back(j);
+        if (j.contains("summary")) EXPECT_EQ(j["summary"]["lost"], 0) << line;
+        else intervals.push_back(j);
     }
     EXPECT_GE(intervals.size(), 2u) << r.output;
     return intervals;
@@ -197,9 +195,16 @@ TEST(DtvmCli, EveryNumberOptionRefusesValuesBeyondItsRangeNamingIt) {
     const char* migration = " --migrate-to tcp://127.0.0.1:1";
     const struct {
         std::string option, extra;
-    } options[] = {{"--mem", ""},       {"--wss", ""},          {"--rate", ""},           {"--duration", ""},
-                   {"--interval", ""},  {"--bandwidth", migration}, {"--downtime", migration}, {"--max-time", migration},
-                   {"--warmup", migration}, {"--background-sync", migration}};
+    } options[] = {{"--mem", ""},
+                   {"--wss", ""},
+                   {"--rate", ""},
+                   {"--duration", ""},
+                   {"--interval", ""},
+                   {"--bandwidth", migration},
+                   {"--downtime", migration},
+                   {"--max-time", migration},
+                   {"--warmup", migration},
+                   {"--background-sync", migration}};
     for (const auto& o : options) {
         // Beyond the type: the parser's own refusal.
         const auto r = run(binary("dtvm") + " " + o.option + " 1e99" + o.extra + " 2>&1");

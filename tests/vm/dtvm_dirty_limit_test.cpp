@@ -44,7 +44,8 @@ TEST_P(DtvmDirtyLimit, HoldsTheWritersDownFromTheKernelsOwnCountsAndNeverPutsThe
     DTRACK_REQUIRE_BACKEND(a.backend);
     const auto r = run(binary("dtvm") + " --backend " + dtvm::backend_name(a.backend) +
                        " --mem 128M --vcpus 2 --readers 1 --workload random --wss 96M --rate 15k --exit-every 64"
-                       " --dirty-limit 2500 --dirty-limit-sleep " + a.sleep + " --duration 8s --json" +
+                       " --dirty-limit 2500 --dirty-limit-sleep " +
+                       a.sleep + " --duration 8s --json" +
                        // QEMU's actuator with a 4096-entry ring sleeps a second at a time, and a
                        // period slept through reads as calm: the limit swings (docs/ARCHITECTURE.md).
                        // A 512-entry ring fills every ~35 ms at this rate: fine enough to hold.
@@ -54,14 +55,16 @@ TEST_P(DtvmDirtyLimit, HoldsTheWritersDownFromTheKernelsOwnCountsAndNeverPutsThe
     std::string line;
     std::vector<json> intervals;
     while (std::getline(lines, line))
-        if (!line.empty() && line[0] == '{' && !json::parse(line).contains("summary")) intervals.push_back(json::parse(line));
+        if (!line.empty() && line[0] == '{' && !json::parse(line).contains("summary"))
+            intervals.push_back(json::parse(line));
     ASSERT_GE(intervals.size(), 6u) << r.output;
 
     for (const json& j : intervals) {
         const json& reader = j["vcpus"][2];
         ASSERT_EQ(reader["role"], "reader") << j;
         EXPECT_EQ(reader["sleep_share"].get<double>(), 0.0) << "a reader was put to sleep: " << j;
-        for (int w : {0, 1}) EXPECT_GT(j["vcpus"][w]["vcpu_pages"].get<double>(), 0) << "no count from the kernel: " << j;
+        for (int w : {0, 1})
+            EXPECT_GT(j["vcpus"][w]["vcpu_pages"].get<double>(), 0) << "no count from the kernel: " << j;
     }
     // The first interval ran before the limit's first decision: the writers'
     // own rate. By the end each writer sleeps most of its time, and the
@@ -70,16 +73,19 @@ TEST_P(DtvmDirtyLimit, HoldsTheWritersDownFromTheKernelsOwnCountsAndNeverPutsThe
     for (int w : {0, 1}) {
         const double before = intervals.front()["vcpus"][w]["vcpu_pages"].get<double>();
         double after = 0;
-        for (size_t i = intervals.size() - 3; i < intervals.size(); ++i) after += intervals[i]["vcpus"][w]["vcpu_pages"].get<double>();
+        for (size_t i = intervals.size() - 3; i < intervals.size(); ++i)
+            after += intervals[i]["vcpus"][w]["vcpu_pages"].get<double>();
         after /= 3;
         EXPECT_LT(after, before / 2) << "vCPU " << w << ": " << before << " pages in the first interval, " << after
-                                     << " a second at the end\n" << r.output;
+                                     << " a second at the end\n"
+                                     << r.output;
         EXPECT_GT(intervals.back()["vcpus"][w]["sleep_share"].get<double>(), 0.5) << intervals.back();
     }
 }
 
 INSTANTIATE_TEST_SUITE_P(Actuators, DtvmDirtyLimit,
-                         testing::Values(Actuator{dtvm::Backend::process, "slice"}, Actuator{dtvm::Backend::kvm, "slice"},
+                         testing::Values(Actuator{dtvm::Backend::process, "slice"},
+                                         Actuator{dtvm::Backend::kvm, "slice"},
                                          Actuator{dtvm::Backend::kvm, "ring-full"}),
                          actuator_name);
 

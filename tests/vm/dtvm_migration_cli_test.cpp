@@ -25,10 +25,9 @@ namespace {
 class Incoming {
 public:
     explicit Incoming(const std::string& args, const std::string& host = "127.0.0.1") {
-        pipe_ = ::popen(("sh -c 'echo $$; exec " + binary("dtvm") + " --incoming tcp://" + host + ":0 " + args +
-                         "' 2>&1")
-                            .c_str(),
-                        "r");
+        pipe_ = ::popen(
+            ("sh -c 'echo $$; exec " + binary("dtvm") + " --incoming tcp://" + host + ":0 " + args + "' 2>&1").c_str(),
+            "r");
         char line[512];
         if (pipe_ && std::fgets(line, sizeof line, pipe_)) pid_ = std::atoi(line);
         // Up to the "listening on HOST:PORT" line (a backend line may come first).
@@ -64,8 +63,8 @@ private:
 // a process-backend guest keeps its pace (ThreadSanitizer: x509 at ~35 MiB/s
 // against 2 x 50k writes/s never converged in 60 s), so the guest writes 25
 // times slower there; its writes still race the copies.
-const std::string guest = std::string("--mem 128M --vcpus 2 --workload hotcold --wss 64M --rate ") +
-                          (dtrack_test::kSanitized ? "2k" : "50k");
+const std::string guest =
+    std::string("--mem 128M --vcpus 2 --workload hotcold --wss 64M --rate ") + (dtrack_test::kSanitized ? "2k" : "50k");
 
 std::string with_backend(dtvm::Backend b) { return " --backend " + dtvm::backend_name(b) + " "; }
 
@@ -80,8 +79,8 @@ TEST_P(DtvmMigrationCli, MigratesAndTheDigestsMatch) {
     DTRACK_REQUIRE_BACKEND(p.source);
     Incoming in("--mem 128M" + with_backend(p.destination));
     ASSERT_GT(in.port(), 0) << in.output();
-    const auto src = run(binary("dtvm") + " " + guest + with_backend(p.source) + " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
-                         " --bandwidth 200M --auto-converge --warmup 500ms 2>&1");
+    const auto src = run(binary("dtvm") + " " + guest + with_backend(p.source) + " --migrate-to tcp://127.0.0.1:" +
+                         std::to_string(in.port()) + " --bandwidth 200M --auto-converge --warmup 500ms 2>&1");
     EXPECT_EQ(src.exit_code, 0) << src.output;
     EXPECT_NE(src.output.find("digest matches"), std::string::npos) << src.output;
     EXPECT_EQ(in.finish(), 0) << in.output();
@@ -145,17 +144,19 @@ TEST_P(DtvmMigrationCliDirtyLimit, EngagesWhenTheGuestOutrunsTheLinkAndSlowsOnly
     DTRACK_REQUIRE_BACKEND(GetParam());
     Incoming in("--mem 128M" + with_backend(GetParam()));
     ASSERT_GT(in.port(), 0) << in.output();
-    const auto src = run(binary("dtvm") + " --mem 128M --vcpus 2 --readers 1 --workload random --wss 96M --rate " +
-                         (dtrack_test::kSanitized ? "5k" : "15k") + " --exit-every 64" + with_backend(GetParam()) +
-                         " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
-                         " --bandwidth 32M --dirty-limit 2500 --dirty-limit-sleep slice --warmup 1s --max-time 120s 2>&1");
+    const auto src =
+        run(binary("dtvm") + " --mem 128M --vcpus 2 --readers 1 --workload random --wss 96M --rate " +
+            (dtrack_test::kSanitized ? "5k" : "15k") + " --exit-every 64" + with_backend(GetParam()) +
+            " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
+            " --bandwidth 32M --dirty-limit 2500 --dirty-limit-sleep slice --warmup 1s --max-time 120s 2>&1");
     EXPECT_EQ(src.exit_code, 0) << src.output;
     EXPECT_NE(src.output.find("digest matches"), std::string::npos) << src.output;
     EXPECT_EQ(in.finish(), 0) << in.output();
     EXPECT_NE(src.output.find("dirty limit: engaged at"), std::string::npos) << src.output;
 
-    const std::regex steady(R"(dirty limit: vCPU (\d+)( \(reader\))? steady rate \d+ pages/s = \d+% of its quota 2500, )"
-                            R"(sleep share ([0-9.]+)%)");
+    const std::regex steady(
+        R"(dirty limit: vCPU (\d+)( \(reader\))? steady rate \d+ pages/s = \d+% of its quota 2500, )"
+        R"(sleep share ([0-9.]+)%)");
     std::vector<int> vcpus;
     for (std::sregex_iterator m(src.output.begin(), src.output.end(), steady), end; m != end; ++m) {
         const int v = std::stoi((*m)[1]);
@@ -309,7 +310,8 @@ TEST(DtvmMigrationCliSecurity, IncomingBeyondLoopbackNeedsTlsOrInsecure) {
     ::kill(insecure.pid(), SIGTERM);
     insecure.finish();
 
-    const auto contradiction = run(binary("dtvm") + " --mem 64M --incoming tcp://127.0.0.1:0 --insecure --tls-psk x 2>&1");
+    const auto contradiction =
+        run(binary("dtvm") + " --mem 64M --incoming tcp://127.0.0.1:0 --insecure --tls-psk x 2>&1");
     EXPECT_EQ(contradiction.exit_code, 2) << contradiction.output;
 }
 

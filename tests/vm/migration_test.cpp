@@ -27,8 +27,8 @@ namespace precopy = dtrack::precopy;
 
 namespace {
 
-using dtvm::VmPauser;
 using dtvm::guest_memory;
+using dtvm::VmPauser;
 
 // Destination memory with the source's layout: plain buffers, no VM needed.
 struct Destination {
@@ -102,8 +102,10 @@ TEST_P(Migration, DestinationEqualsSourcePageForPage) {
     for (auto pattern : {dtvm::Pattern::sequential, dtvm::Pattern::random, dtvm::Pattern::hotcold}) {
         SCOPED_TRACE(dtvm::pattern_name(pattern));
         Guest g = start_guest(GetParam(), 1 + rng() % 2,
-                              {.pattern = pattern, .wss_pages = 4096 + rng() % 16384,
-                               .rate_per_vcpu = guest_rate(rng), .seed = rng() | 1});
+                              {.pattern = pattern,
+                               .wss_pages = 4096 + rng() % 16384,
+                               .rate_per_vcpu = guest_rate(rng),
+                               .seed = rng() | 1});
         ASSERT_TRUE(g.tracking);
         std::this_thread::sleep_for(200ms);
         Destination dst(g.vm());
@@ -183,19 +185,19 @@ FaultRun migrate_against(dtvm::Backend backend,
 
 TEST_P(MigrationFaults, ReceiverKilledMidMigration) {
     DTRACK_REQUIRE_BACKEND(GetParam());
-    const FaultRun r = migrate_against(
-        GetParam(), [](int fd, const std::vector<precopy::GuestMemory>&) {
-            // Read a few MiB, then vanish the way a killed process does.
-            std::vector<char> buf(1 << 16);
-            size_t got = 0;
-            while (got < (4u << 20)) {
-                const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-                if (n <= 0) return;
-                got += n;
-            }
-            ::shutdown(fd, SHUT_RDWR);
-        },
-        {.bandwidth = 50ULL << 20, .max_time = 30s});
+    const FaultRun r = migrate_against(GetParam(),
+                                       [](int fd, const std::vector<precopy::GuestMemory>&) {
+                                           // Read a few MiB, then vanish the way a killed process does.
+                                           std::vector<char> buf(1 << 16);
+                                           size_t got = 0;
+                                           while (got < (4u << 20)) {
+                                               const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+                                               if (n <= 0) return;
+                                               got += n;
+                                           }
+                                           ::shutdown(fd, SHUT_RDWR);
+                                       },
+                                       {.bandwidth = 50ULL << 20, .max_time = 30s});
     EXPECT_EQ(r.outcome.status, precopy::OutcomeStatus::receiver_failed) << r.outcome.message;
     EXPECT_FALSE(r.outcome.message.empty());
     EXPECT_GT(r.writes_after, 0u) << "the guest must run on after a failed migration";
@@ -203,14 +205,14 @@ TEST_P(MigrationFaults, ReceiverKilledMidMigration) {
 
 TEST_P(MigrationFaults, StalledReceiverEndsAtMaxTime) {
     DTRACK_REQUIRE_BACKEND(GetParam());
-    const FaultRun r = migrate_against(
-        GetParam(), [&](int fd, const std::vector<precopy::GuestMemory>&) {
-            std::vector<char> buf(1 << 16);
-            ::recv(fd, buf.data(), buf.size(), 0);  // takes a little, then stops reading
-            pollfd p{fd, POLLRDHUP, 0};
-            ::poll(&p, 1, 60'000);  // until the sender hangs up
-        },
-        {.max_time = 3s, .io_timeout = 60s});
+    const FaultRun r = migrate_against(GetParam(),
+                                       [&](int fd, const std::vector<precopy::GuestMemory>&) {
+                                           std::vector<char> buf(1 << 16);
+                                           ::recv(fd, buf.data(), buf.size(), 0);  // takes a little, then stops reading
+                                           pollfd p{fd, POLLRDHUP, 0};
+                                           ::poll(&p, 1, 60'000);  // until the sender hangs up
+                                       },
+                                       {.max_time = 3s, .io_timeout = 60s});
     EXPECT_EQ(r.outcome.status, precopy::OutcomeStatus::timed_out) << r.outcome.message;
     EXPECT_GT(r.writes_after, 0u);
 }
@@ -218,34 +220,35 @@ TEST_P(MigrationFaults, StalledReceiverEndsAtMaxTime) {
 TEST_P(MigrationFaults, CorruptBytesAreRefusedAndLocated) {
     DTRACK_REQUIRE_BACKEND(GetParam());
     std::string receiver_error;
-    const FaultRun r = migrate_against(
-        GetParam(), [&](int fd, const std::vector<precopy::GuestMemory>& memory) {
-            // A hop between the wire and the receiver that flips one byte 1 MiB in.
-            int pair[2];
-            ::socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
-            dtrack::UniqueFd near(pair[0]), far(pair[1]);
-            std::thread hop([&] {
-                std::vector<char> buf(1 << 16);
-                uint64_t offset = 0;
-                for (;;) {
-                    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-                    if (n <= 0) break;
-                    const uint64_t target = 1 << 20;
-                    if (offset <= target && target < offset + n) buf[target - offset] ^= 0x40;
-                    offset += n;
-                    if (::send(near.get(), buf.data(), n, MSG_NOSIGNAL) != n) break;
-                }
-                ::shutdown(near.get(), SHUT_RDWR);
-            });
-            auto got = precopy::Receiver(memory).run(far.get());
-            if (!got) receiver_error = got.error().message();
-            // What a refusing destination does: hang up, both towards the
-            // sender and towards the hop (which may be blocked sending to us).
-            ::shutdown(far.get(), SHUT_RDWR);
-            ::shutdown(fd, SHUT_RDWR);
-            hop.join();
-        },
-        {.max_time = 30s});
+    const FaultRun r = migrate_against(GetParam(),
+                                       [&](int fd, const std::vector<precopy::GuestMemory>& memory) {
+                                           // A hop between the wire and the receiver that flips one byte 1 MiB in.
+                                           int pair[2];
+                                           ::socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+                                           dtrack::UniqueFd near(pair[0]), far(pair[1]);
+                                           std::thread hop([&] {
+                                               std::vector<char> buf(1 << 16);
+                                               uint64_t offset = 0;
+                                               for (;;) {
+                                                   const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+                                                   if (n <= 0) break;
+                                                   const uint64_t target = 1 << 20;
+                                                   if (offset <= target && target < offset + n)
+                                                       buf[target - offset] ^= 0x40;
+                                                   offset += n;
+                                                   if (::send(near.get(), buf.data(), n, MSG_NOSIGNAL) != n) break;
+                                               }
+                                               ::shutdown(near.get(), SHUT_RDWR);
+                                           });
+                                           auto got = precopy::Receiver(memory).run(far.get());
+                                           if (!got) receiver_error = got.error().message();
+                                           // What a refusing destination does: hang up, both towards the
+                                           // sender and towards the hop (which may be blocked sending to us).
+                                           ::shutdown(far.get(), SHUT_RDWR);
+                                           ::shutdown(fd, SHUT_RDWR);
+                                           hop.join();
+                                       },
+                                       {.max_time = 30s});
     EXPECT_FALSE(r.outcome.completed());
     EXPECT_NE(receiver_error.find("byte"), std::string::npos) << "the error must say where: " << receiver_error;
     std::printf("  receiver: %s\n  sender: %s: %s\n", receiver_error.c_str(), precopy::to_string(r.outcome.status),

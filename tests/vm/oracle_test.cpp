@@ -39,8 +39,9 @@ struct Case {
 };
 
 std::string case_name(const testing::TestParamInfo<Case>& info) {
-    return dtvm::backend_name(info.param.backend) + "_" + dtvm::track_mode_name(info.param.mode) + "_" + std::to_string(info.param.vcpus) + "vcpu_" +
-           dtvm::pattern_name(info.param.pattern) + (*info.param.variant ? "_" : "") + info.param.variant;
+    return dtvm::backend_name(info.param.backend) + "_" + dtvm::track_mode_name(info.param.mode) + "_" +
+           std::to_string(info.param.vcpus) + "vcpu_" + dtvm::pattern_name(info.param.pattern) +
+           (*info.param.variant ? "_" : "") + info.param.variant;
 }
 
 // At least this many per case: over a million verified writes per backend
@@ -58,7 +59,6 @@ constexpr double longest_epoch_s = 0.2;
 uint64_t rate_per_vcpu(uint64_t wss_pages, uint32_t vcpus) {
     return uint64_t(double(wss_pages / vcpus) / 2 / longest_epoch_s);
 }
-
 
 class Oracle : public testing::TestWithParam<Case> {};
 
@@ -134,8 +134,7 @@ TEST_P(Oracle, NoWrittenPageIsLost) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    AllModes, Oracle,
-    testing::ValuesIn([] {
+    AllModes, Oracle, testing::ValuesIn([] {
         std::vector<Case> cases;
         using dtvm::Backend, dtvm::TrackMode;
         for (auto [backend, mode] : {std::pair{Backend::kvm, TrackMode::ring}, std::pair{Backend::kvm, TrackMode::log},

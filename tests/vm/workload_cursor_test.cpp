@@ -35,9 +35,8 @@ void expect_pages_written_are_the_cursors_first_pages(const Case& c, uint32_t re
     dtvm::Vm& v = *vm.value();
     ASSERT_TRUE(v.create_vcpus().ok());
     // Fewer writes than the part has pages, paced so the vCPU parks at an exit.
-    ASSERT_TRUE(v.start({.pattern = c.pattern, .wss_pages = 8192, .rate_per_vcpu = 20000, .seed = 42,
-                         .exit_every = 64})
-                    .ok());
+    ASSERT_TRUE(
+        v.start({.pattern = c.pattern, .wss_pages = 8192, .rate_per_vcpu = 20000, .seed = 42, .exit_every = 64}).ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     v.pause();
     ASSERT_EQ(v.failure(), "");
@@ -83,14 +82,15 @@ TEST_P(WorkloadCursor, TwoReadersBesideTheWriterChangeNoPage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    EveryBackendAndPattern, WorkloadCursor,
-    testing::ValuesIn([] {
+    EveryBackendAndPattern, WorkloadCursor, testing::ValuesIn([] {
         std::vector<Case> cases;
         for (auto b : {dtvm::Backend::kvm, dtvm::Backend::process})
             for (auto p : {dtvm::Pattern::sequential, dtvm::Pattern::random, dtvm::Pattern::hotcold})
                 cases.push_back({b, p});
         return cases;
     }()),
-    [](const auto& info) { return dtvm::backend_name(info.param.backend) + "_" + dtvm::pattern_name(info.param.pattern); });
+    [](const auto& info) {
+        return dtvm::backend_name(info.param.backend) + "_" + dtvm::pattern_name(info.param.pattern);
+    });
 
 }  // namespace

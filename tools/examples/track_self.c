@@ -231,15 +231,12 @@ static int run_until_halt(struct vm *v, dt_ring *ring) {
             return -1;
         }
         switch (v->run->exit_reason) {
-        case KVM_EXIT_HLT:
-            return 0;
-        case KVM_EXIT_DIRTY_RING_FULL:
-            if (ring && dt_ring_on_full(ring, 0) == 0) break;
-            fprintf(stderr, "dirty ring full: %s\n", dt_last_error());
-            return -1;
-        default:
-            fprintf(stderr, "unexpected KVM exit %u\n", v->run->exit_reason);
-            return -1;
+            case KVM_EXIT_HLT: return 0;
+            case KVM_EXIT_DIRTY_RING_FULL:
+                if (ring && dt_ring_on_full(ring, 0) == 0) break;
+                fprintf(stderr, "dirty ring full: %s\n", dt_last_error());
+                return -1;
+            default: fprintf(stderr, "unexpected KVM exit %u\n", v->run->exit_reason); return -1;
         }
     }
 }

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
     const std::string sidecar = argv[2];
     const int scrapes = std::atoi(argv[3]);
     std::vector<std::string> series;
-    for (int i = 4; i < argc; ++i) series.push_back("dtrack_dirty_pages_total{target=\"" + std::string(argv[i]) + "\"}");
+    for (int i = 4; i < argc; ++i)
+        series.push_back("dtrack_dirty_pages_total{target=\"" + std::string(argv[i]) + "\"}");
 
     httplib::Client client("127.0.0.1", port);
     client.set_keep_alive(true);
@@ -64,8 +65,9 @@ int main(int argc, char** argv) {
         for (const std::string& s : series) whole = whole && res->body.find(s) != std::string::npos;
         if (!whole) {
             if (failed++ < 3)
-                std::fprintf(stderr, "scrape %d: %s\n", i,
-                             res ? ("status " + std::to_string(res->status)).c_str() : httplib::to_string(res.error()).c_str());
+                std::fprintf(
+                    stderr, "scrape %d: %s\n", i,
+                    res ? ("status " + std::to_string(res->status)).c_str() : httplib::to_string(res.error()).c_str());
             continue;
         }
         bytes = res->body.size();
@@ -75,8 +77,9 @@ int main(int argc, char** argv) {
     std::sort(ms.begin(), ms.end());
     std::printf("%d scrapes in %.1f s (%zu bytes each), %d unanswered or incomplete\n", scrapes, wall, bytes, failed);
     std::printf("latency ms: p50 %.2f  p99 %.2f  max %.2f\n", percentile(ms, 0.50), percentile(ms, 0.99), ms.back());
-    std::printf("sidecar CPU over the run: %.2f s of %.1f s wall = %.1f%% of a core (harvesting included), "
-                "%.2f ms per scrape\n",
-                cpu, wall, 100 * cpu / wall, 1000 * cpu / scrapes);
+    std::printf(
+        "sidecar CPU over the run: %.2f s of %.1f s wall = %.1f%% of a core (harvesting included), "
+        "%.2f ms per scrape\n",
+        cpu, wall, 100 * cpu / wall, 1000 * cpu / scrapes);
     return failed ? 1 : 0;
 }

@@ -27,25 +27,23 @@ struct Behaviour {
 
 Behaviour behaviour_of(Hostile kind) {
     switch (kind) {
-    case Hostile::slow_headers:
-        return {"GET /metrics HTTP/1.1\r\nHost: soak\r\n", "X-Slow: 1\r\n", 4000ms};
-    case Hostile::idle:
-        return {"", "", 0ms};
-    case Hostile::endless_headers:
-        return {"GET /metrics HTTP/1.1\r\n", "X-Big: " + std::string(8180, 'a') + "\r\n", 0ms};
-    case Hostile::huge_body:
-        return {"GET /metrics HTTP/1.1\r\nHost: soak\r\nContent-Length: 99999999999\r\n\r\n", std::string(65536, 'x'),
-                0ms};
+        case Hostile::slow_headers: return {"GET /metrics HTTP/1.1\r\nHost: soak\r\n", "X-Slow: 1\r\n", 4000ms};
+        case Hostile::idle: return {"", "", 0ms};
+        case Hostile::endless_headers:
+            return {"GET /metrics HTTP/1.1\r\n", "X-Big: " + std::string(8180, 'a') + "\r\n", 0ms};
+        case Hostile::huge_body:
+            return {"GET /metrics HTTP/1.1\r\nHost: soak\r\nContent-Length: 99999999999\r\n\r\n",
+                    std::string(65536, 'x'), 0ms};
     }
     return {};
 }
 
 const char* name_of(Hostile kind) {
     switch (kind) {
-    case Hostile::slow_headers: return "slow headers (a line every 4 s)";
-    case Hostile::idle: return "idle connections";
-    case Hostile::endless_headers: return "endless 8 KiB header lines";
-    case Hostile::huge_body: return "Content-Length: 99999999999";
+        case Hostile::slow_headers: return "slow headers (a line every 4 s)";
+        case Hostile::idle: return "idle connections";
+        case Hostile::endless_headers: return "endless 8 KiB header lines";
+        case Hostile::huge_body: return "Content-Length: 99999999999";
     }
     return "?";
 }
@@ -120,9 +118,10 @@ std::string HostileClients::report() const {
     std::string out;
     for (size_t i = 0; i < counts_.size(); ++i) {
         char line[200];
-        std::snprintf(line, sizeof line, "  %-34s %3d clients: %7llu connections, %7llu cut off by the server, %9.1f MiB written\n",
-                      name_of(counts_[i].kind), counts_[i].clients,
-                      (unsigned long long)tallies_[i].connections.load(), (unsigned long long)tallies_[i].cut_off.load(),
+        std::snprintf(line, sizeof line,
+                      "  %-34s %3d clients: %7llu connections, %7llu cut off by the server, %9.1f MiB written\n",
+                      name_of(counts_[i].kind), counts_[i].clients, (unsigned long long)tallies_[i].connections.load(),
+                      (unsigned long long)tallies_[i].cut_off.load(),
                       double(tallies_[i].bytes_sent.load()) / (1 << 20));
         out += line;
     }

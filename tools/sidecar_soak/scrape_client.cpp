@@ -63,7 +63,8 @@ Scrape ScrapeClient::get(const std::string& path, std::chrono::milliseconds dead
     for (int attempt = 0; attempt < 2; ++attempt) {
         const bool reused = fd_ >= 0;
         if (!reused && !connect_once(s.error)) return s;
-        const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: dtrack-sidecar-soak\r\n\r\n";
+        const std::string request =
+            "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: dtrack-sidecar-soak\r\n\r\n";
         if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) != ssize_t(request.size())) {
             close_connection();
             if (reused) continue;

@@ -10,9 +10,9 @@
 namespace soak {
 
 struct Scrape {
-    int status = 0;       // 0: no answer before the deadline (error says why)
+    int status = 0;  // 0: no answer before the deadline (error says why)
     std::string body;
-    double ms = 0;        // request sent to the last body byte
+    double ms = 0;  // request sent to the last body byte
     std::string error;
 };
 

@@ -14,8 +14,8 @@ namespace soak {
 
 struct ScrapeTally {
     size_t scrapes = 0;
-    size_t unanswered = 0;  // no 200 before the deadline
-    size_t incomplete = 0;  // a 200 without a steady target's series
+    size_t unanswered = 0;   // no 200 before the deadline
+    size_t incomplete = 0;   // a 200 without a steady target's series
     std::vector<double> ms;  // answered scrapes, in order
     std::string first_failure;
 };

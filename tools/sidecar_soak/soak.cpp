@@ -57,14 +57,14 @@ SoakOptions parse_options(int argc, char** argv) {
                             {}};
     for (int c; (c = ::getopt_long(argc, argv, "", longs, nullptr)) != -1;) {
         switch (c) {
-        case 'b': o.build = optarg; break;
-        case 's': o.seconds = std::atoi(optarg); break;
-        case 'p': o.p99_limit_ms = std::atof(optarg); break;
-        default:
-            std::fprintf(c == 'h' ? stdout : stderr,
-                         "usage: sidecar_soak [--build DIR] [--seconds N (600)] [--p99-limit-ms MS (50)]\n"
-                         "exit codes: 0 healthy, 1 a figure out of bounds, 2 bad usage or no sidecar\n");
-            std::exit(c == 'h' ? 0 : 2);
+            case 'b': o.build = optarg; break;
+            case 's': o.seconds = std::atoi(optarg); break;
+            case 'p': o.p99_limit_ms = std::atof(optarg); break;
+            default:
+                std::fprintf(c == 'h' ? stdout : stderr,
+                             "usage: sidecar_soak [--build DIR] [--seconds N (600)] [--p99-limit-ms MS (50)]\n"
+                             "exit codes: 0 healthy, 1 a figure out of bounds, 2 bad usage or no sidecar\n");
+                std::exit(c == 'h' ? 0 : 2);
         }
     }
     if (o.seconds < 60) {
@@ -77,8 +77,8 @@ SoakOptions parse_options(int argc, char** argv) {
 // dtvm's guests: KVM ones tracked with the dirty ring where /dev/kvm works
 // (then the sidecar attaches BPF programs to each), else process-backend ones.
 std::vector<std::string> guest_args(const std::string& dtvm) {
-    std::vector<std::string> args = {"--mem", "64M", "--vcpus", "1", "--wss", "16M", "--workload", "random",
-                                     "--rate", "2k", "--duration", "100000s", "--interval", "10s"};
+    std::vector<std::string> args = {"--mem",  "64M",    "--vcpus", "1",          "--wss",   "16M",        "--workload",
+                                     "random", "--rate", "2k",      "--duration", "100000s", "--interval", "10s"};
     std::string backend;
     if (FILE* p = ::popen((dtvm + " --print-backend 2>/dev/null").c_str(), "r")) {
         char line[256] = {};
@@ -98,7 +98,7 @@ struct Sidecar {
 };
 
 Sidecar start_sidecar(const std::string& dtrack, const std::string& pid_dir, const std::string& log_path) {
-    std::vector<std::string> args = {dtrack,    "sidecar",      "--pid-file-dir", pid_dir,
+    std::vector<std::string> args = {dtrack,     "sidecar",     "--pid-file-dir", pid_dir,
                                      "--listen", "127.0.0.1:0", "--interval",     "500ms"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -180,8 +180,10 @@ void check_scrapes(Verdict& v, const ScrapeTally& t, double p99_limit_ms) {
                   t.unanswered, t.incomplete, t.first_failure.empty() ? "" : "; first: ", t.first_failure.c_str());
     v.check(t.scrapes > 0 && t.unanswered == 0 && t.incomplete == 0, line);
     const double p99 = percentile(t.ms, 0.99);
-    std::snprintf(line, sizeof line, "scrape latency with the hostile clients connected: p50 %.2f ms, p99 %.2f ms, max %.2f ms (p99 limit %.0f ms)",
-                  percentile(t.ms, 0.5), p99, percentile(t.ms, 1.0), p99_limit_ms);
+    std::snprintf(
+        line, sizeof line,
+        "scrape latency with the hostile clients connected: p50 %.2f ms, p99 %.2f ms, max %.2f ms (p99 limit %.0f ms)",
+        percentile(t.ms, 0.5), p99, percentile(t.ms, 1.0), p99_limit_ms);
     v.check(!t.ms.empty() && p99 <= p99_limit_ms, line);
 }
 
@@ -215,7 +217,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "sidecar_soak: the sidecar did not start serving its 2 steady targets; its log (%s):\n",
                      sidecar.log_path.c_str());
         std::ifstream in(sidecar.log_path);
-        std::fprintf(stderr, "%s", std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()).c_str());
+        std::fprintf(stderr, "%s",
+                     std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()).c_str());
         if (sidecar.pid > 0) stop_sidecar(sidecar.pid);
         return 2;
     }
@@ -228,10 +231,9 @@ int main(int argc, char** argv) {
     std::string hostile_report;
     {
         ScrapeLoad load(sidecar.port, churn.steady_targets(), 100ms);
-        HostileClients hostile(sidecar.port, {{Hostile::slow_headers, 4},
-                                              {Hostile::idle, 16},
-                                              {Hostile::endless_headers, 2},
-                                              {Hostile::huge_body, 2}});
+        HostileClients hostile(
+            sidecar.port,
+            {{Hostile::slow_headers, 4}, {Hostile::idle, 16}, {Hostile::endless_headers, 2}, {Hostile::huge_body, 2}});
         const auto start = Clock::now(), end = start + std::chrono::seconds(o.seconds);
         auto next_progress = start + 60s;
         for (int cycle = 0; Clock::now() < end; ++cycle) {
@@ -239,7 +241,8 @@ int main(int argc, char** argv) {
             std::this_thread::sleep_for(3s);  // a few harvests of the new targets
             churn.shrink();
             if (!wait_for_targets(sidecar.port, 2, 30s))
-                v.check(false, "cycle " + std::to_string(cycle) + ": the churned targets were still attached after 30 s");
+                v.check(false,
+                        "cycle " + std::to_string(cycle) + ": the churned targets were still attached after 30 s");
             std::this_thread::sleep_for(1s);  // their harvester threads end
             const ProcessGauges g = read_gauges(sidecar.pid);
             if (g.rss_kib < 0) {
@@ -249,8 +252,8 @@ int main(int argc, char** argv) {
             if (cycle >= 2) samples.push_back(g);  // after warm-up
             if (Clock::now() >= next_progress) {
                 std::printf("%4lds: cycle %d, %s\n",
-                            long(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count()),
-                            cycle, describe(g).c_str());
+                            long(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count()), cycle,
+                            describe(g).c_str());
                 std::fflush(stdout);
                 next_progress += 60s;
             }

@@ -130,13 +130,13 @@ void print_table(std::ostream& out, const std::vector<Feature>& features, const 
     }
     std::string summary =
         std::to_string(available) + " of " + std::to_string(features.size()) + " mechanisms available.";
-    if (available < features.size())
-        summary += " For each missing one, \"fix\" says what dtrack does instead.";
+    if (available < features.size()) summary += " For each missing one, \"fix\" says what dtrack does instead.";
     out << "\n";
     for (const auto& line : wrap(summary, 80)) out << line << "\n";
     out << "\nWatching another VMM (dtrack rate, the sidecar), on this kernel:\n";
     for (const VmmView& v : vmm_views(features))
-        for (const auto& line : wrap(std::string("- ") + v.vmm + ": " + v.figure, 78)) out << (line[0] == '-' ? "" : "  ") << line << "\n";
+        for (const auto& line : wrap(std::string("- ") + v.vmm + ": " + v.figure, 78))
+            out << (line[0] == '-' ? "" : "  ") << line << "\n";
 }
 
 nlohmann::json to_json(const std::vector<Feature>& features, const Kernel& kernel) {
@@ -173,10 +173,8 @@ int run_doctor(const DoctorOptions& options) {
         return exit_failure;
     }
     Kernel kernel = running_kernel();
-    if (options.json)
-        std::cout << to_json(*features, kernel).dump(2) << "\n";
-    else
-        print_table(std::cout, *features, kernel);
+    if (options.json) std::cout << to_json(*features, kernel).dump(2) << "\n";
+    else print_table(std::cout, *features, kernel);
     return exit_ok;
 }
 
@@ -184,8 +182,7 @@ int run_doctor(const DoctorOptions& options) {
 
 void add_doctor_command(CLI::App& app, ChosenCommand& chosen) {
     auto options = std::make_shared<DoctorOptions>();
-    CLI::App* doctor =
-        app.add_subcommand("doctor", "Check which kernel mechanisms for dirty page tracking work here");
+    CLI::App* doctor = app.add_subcommand("doctor", "Check which kernel mechanisms for dirty page tracking work here");
     doctor->add_flag("--json", options->json, "Print one JSON document instead of the table");
     doctor->callback([&chosen, options] { chosen.run = [options] { return run_doctor(*options); }; });
 }

@@ -104,8 +104,8 @@ std::string logging_label(const LoggingView& v) {
         case LoggingEvidence::inferred: return "unknown (inferred from the kernel's record)";
         case LoggingEvidence::kernel: break;
     }
-    std::string s = std::string(dirty_logging_name(v.logging)) + " (from the kernel: " +
-                    std::to_string(v.memslots_logging) + " memslots log";
+    std::string s = std::string(dirty_logging_name(v.logging)) +
+                    " (from the kernel: " + std::to_string(v.memslots_logging) + " memslots log";
     if (v.memslots_not_logging) s += ", " + std::to_string(v.memslots_not_logging) + " do not";
     return s + ")";
 }
@@ -118,24 +118,26 @@ void print_header(const TargetProcess& t, const TargetMeter& m, const RatePlan& 
     if (!m.state_note().empty()) std::printf("  %s\n", m.state_note().c_str());
     if (t.namespace_pids.size() > 1)
         std::printf("  pid %d is pid %d inside its own PID namespace (a container)\n", t.pid, t.namespace_pids.back());
-    std::printf("  figures: vmm-dirty = pages the kernel marked dirty for the VMM since it last re-protected them "
-                "(ring pushes or new dirty-bitmap bits; exact while the VM logs); written = distinct pages written in the "
-                "interval (page "
-                "hashing)\n");
+    std::printf(
+        "  figures: vmm-dirty = pages the kernel marked dirty for the VMM since it last re-protected them "
+        "(ring pushes or new dirty-bitmap bits; exact while the VM logs); written = distinct pages written in the "
+        "interval (page "
+        "hashing)\n");
     const TargetMethod& vcpu = m.vcpu_method();
     if (p.quota) {
         std::printf("  quota: %s pages/s (%s/s) per vCPU", format_count(*p.quota).c_str(),
                     format_bytes(*p.quota * 4096).c_str());
-        if (vcpu.no_vcpu_view)
-            std::printf("; %s\n", vcpu.no_vcpu_view->message().c_str());
+        if (vcpu.no_vcpu_view) std::printf("; %s\n", vcpu.no_vcpu_view->message().c_str());
         else
-            std::printf("; under each interval, each vCPU's rate from %s, and OVER where a per-vCPU dirty limit "
-                        "at the quota would slow it\n",
-                        vcpu_figure(vcpu).c_str());
+            std::printf(
+                "; under each interval, each vCPU's rate from %s, and OVER where a per-vCPU dirty limit "
+                "at the quota would slow it\n",
+                vcpu_figure(vcpu).c_str());
         if (vcpu.vcpu_view == VcpuView::thread_faults)
-            std::printf("  a write fault is a thread's first write to a page not writable yet: a page newly "
-                        "dirtied where the process write-protects its memory again (dtvm's process backend), "
-                        "where alone it is counted if it has such memory, else a first touch\n");
+            std::printf(
+                "  a write fault is a thread's first write to a page not writable yet: a page newly "
+                "dirtied where the process write-protects its memory again (dtvm's process backend), "
+                "where alone it is counted if it has such memory, else a first touch\n");
     }
     std::printf("%7s %9s %8s %9s %-10s %-20s %s\n", "time", "pages/s", "MB/s", "WSS MiB", "figure", "of",
                 vcpu.knows_vcpus ? "per vCPU, pages/s (ring entries)"
@@ -198,30 +200,30 @@ void print_interval_json(double t, const TargetProcess& target, const TargetInte
     const RateSample& s = in.figure();
     const TargetMethod& figure_setup = in.choice.figure == DirtyFigure::vmm_dirty ? *m.kernel() : *m.hashing();
     const double rate = s.seconds > 0 ? s.distinct_pages / s.seconds : 0;
-    nlohmann::json line{{"time_s", t},
-                        {"pid", target.pid},
-                        {"method", m.method()},
-                        {"figure", dirty_figure_name(in.choice.figure)},
-                        {"figure_why", in.choice.why},
-                        {"exact", in.choice.trusted && !s.estimate && figure_setup.exact},
-                        {"trusted", in.choice.trusted},
-                        {"logging", target.has_kvm_vm ? dirty_logging_name(in.logging.logging) : "no-vm"},
-                        {"logging_evidence", logging_evidence_name(in.logging.evidence)},
-                        {"memslots_logging", in.logging.memslots_logging},
-                        {"interval_s", s.seconds},
-                        {"distinct_pages", s.distinct_pages},
-                        {"pages_per_s", rate},
-                        {"bytes_per_s", s.bytes_per_s},
-                        {"working_set_pages", wss},
-                        {"lost", s.lost},
-                        {"vcpu_pages_per_s", in.choice.figure == DirtyFigure::vmm_dirty ? s.vcpu_pages_per_s
-                                                                                         : std::vector<double>{}},
-                        {"forecast",
-                         {{"converges", f.converges},
-                          {"rounds", f.rounds},
-                          {"total_s", f.total_s},
-                          {"downtime_s", f.downtime_s},
-                          {"summary", f.summary}}}};
+    nlohmann::json line{
+        {"time_s", t},
+        {"pid", target.pid},
+        {"method", m.method()},
+        {"figure", dirty_figure_name(in.choice.figure)},
+        {"figure_why", in.choice.why},
+        {"exact", in.choice.trusted && !s.estimate && figure_setup.exact},
+        {"trusted", in.choice.trusted},
+        {"logging", target.has_kvm_vm ? dirty_logging_name(in.logging.logging) : "no-vm"},
+        {"logging_evidence", logging_evidence_name(in.logging.evidence)},
+        {"memslots_logging", in.logging.memslots_logging},
+        {"interval_s", s.seconds},
+        {"distinct_pages", s.distinct_pages},
+        {"pages_per_s", rate},
+        {"bytes_per_s", s.bytes_per_s},
+        {"working_set_pages", wss},
+        {"lost", s.lost},
+        {"vcpu_pages_per_s", in.choice.figure == DirtyFigure::vmm_dirty ? s.vcpu_pages_per_s : std::vector<double>{}},
+        {"forecast",
+         {{"converges", f.converges},
+          {"rounds", f.rounds},
+          {"total_s", f.total_s},
+          {"downtime_s", f.downtime_s},
+          {"summary", f.summary}}}};
     if (s.estimate) line["bound_pages"] = s.bound_pages;
     if (const TargetMethod* k = m.kernel(); k && k->bpf) line["stuck_vcpus"] = stuck_vcpus_json(k->bpf->stuck_vcpus());
     line["vmm_dirty"] = in.vmm_dirty ? figure_json(*in.vmm_dirty) : nlohmann::json();
@@ -276,15 +278,17 @@ void print_interval_line(double t, const TargetInterval& in, TargetMeter& m, con
         detail = format_count(double(r.present)) + " / " + format_count(double(r.pages_read));
         if (r.swapped) detail += " (" + format_count(double(r.swapped)) + " swapped, not read)";
     }
-    const std::string of = std::string(dirty_figure_name(in.choice.figure)) + ", log " +
-                           (in.logging.evidence == LoggingEvidence::none ? "-" : dirty_logging_name(in.logging.logging)) +
-                           (in.logging.evidence == LoggingEvidence::inferred ? "?" : "");
+    const std::string of =
+        std::string(dirty_figure_name(in.choice.figure)) + ", log " +
+        (in.logging.evidence == LoggingEvidence::none ? "-" : dirty_logging_name(in.logging.logging)) +
+        (in.logging.evidence == LoggingEvidence::inferred ? "?" : "");
     std::printf("%6.1fs %9s %8.1f %9.1f %-10s %-20s %s\n", t, format_count(rate).c_str(), s.bytes_per_s / 1e6,
                 double(wss) * 4096 / (1 << 20), exactness(s, in.choice, figure_setup.exact).c_str(), of.c_str(),
                 detail.c_str());
     // A vCPU stuck on a full ring that its VMM does not reset: said under every interval it lasts.
     if (const TargetMethod* k = m.kernel(); k && k->bpf)
-        for (const std::string& stuck : stuck_vcpu_lines(k->bpf->stuck_vcpus())) std::printf("%8s%s\n", "", stuck.c_str());
+        for (const std::string& stuck : stuck_vcpu_lines(k->bpf->stuck_vcpus()))
+            std::printf("%8s%s\n", "", stuck.c_str());
     if (!p.quota || m.vcpu_method().vcpu_view == VcpuView::none) return;
     if (!no_vcpus.empty()) std::printf("%8s(%s)\n", "", no_vcpus.c_str());
     else print_vcpu_table(rates);

@@ -24,8 +24,8 @@ std::vector<std::string> stuck_vcpu_lines(const std::vector<StuckVcpu>& stuck) {
     for (const StuckVcpu& s : stuck) {
         char seconds[32];
         std::snprintf(seconds, sizeof seconds, "%.1f", tenths(s.seconds()));
-        lines.push_back("vCPU " + std::to_string(s.vcpu) + ": stuck for " + seconds + " s: " +
-                        grouped(s.full_exits_since) +
+        lines.push_back("vCPU " + std::to_string(s.vcpu) + ": stuck for " + seconds +
+                        " s: " + grouped(s.full_exits_since) +
                         (s.full_exits_since == 1 ? " ring-full exit" : " ring-full exits") +
                         " and no ring reset (the VMM does not harvest its dirty ring; a jammed ring)");
     }

@@ -43,12 +43,11 @@ std::optional<recording::IntervalLogging> interval_logging(LoggingView& last, co
     if (now.evidence == LoggingEvidence::none) return std::nullopt;
     const DirtyLogging record = method.bpf ? DirtyLogging::ring : DirtyLogging::bitmap;
     const bool kernel_figure = method.bpf || method.bitmap;
-    return recording::IntervalLogging{
-        .at_start = start.logging,
-        .at_end = now.logging,
-        .evidence = now.evidence,
-        .reads_low = kernel_figure && now.evidence == LoggingEvidence::kernel &&
-                     (start.logging != record || now.logging != record)};
+    return recording::IntervalLogging{.at_start = start.logging,
+                                      .at_end = now.logging,
+                                      .evidence = now.evidence,
+                                      .reads_low = kernel_figure && now.evidence == LoggingEvidence::kernel &&
+                                                   (start.logging != record || now.logging != record)};
 }
 
 int run_record(const RecordOptions& o) {
@@ -73,8 +72,8 @@ int run_record(const RecordOptions& o) {
     for (RegionId id = 0; id < tracker.region_count(); ++id) regions.push_back(tracker.region(id));
     const uint32_t vcpus = setup->knows_vcpus ? std::max(target->vcpus, target->vcpus_with_ring) : 0;
     const recording::Header header = recording::make_header(
-        std::move(regions), setup->name, setup->exact,
-        "pid " + std::to_string(target->pid) + " (" + target->comm + ")", uint64_t(interval->count()), vcpus);
+        std::move(regions), setup->name, setup->exact, "pid " + std::to_string(target->pid) + " (" + target->comm + ")",
+        uint64_t(interval->count()), vcpus);
     auto sink = recording::file_sink(o.output);
     if (!sink) return usage_error(sink.error());
     auto writer = recording::Writer::create(std::move(*sink), header, {.queue_intervals = o.queue});
@@ -85,9 +84,9 @@ int run_record(const RecordOptions& o) {
     recording::Recorder recorder(tracker, **writer);
     if (Status s = recorder.start(); !s) return usage_error(s.error());
     catch_interrupts();
-    std::printf("dtrack record: pid %d (%s), method %s: %s, %s, every %s into %s\n", target->pid,
-                target->comm.c_str(), setup->name.c_str(), setup->source.c_str(),
-                setup->exact ? "exact" : "estimated", o.interval.c_str(), o.output.c_str());
+    std::printf("dtrack record: pid %d (%s), method %s: %s, %s, every %s into %s\n", target->pid, target->comm.c_str(),
+                setup->name.c_str(), setup->source.c_str(), setup->exact ? "exact" : "estimated", o.interval.c_str(),
+                o.output.c_str());
     std::printf("  %s\n", (*meter)->why().c_str());
     std::fflush(stdout);
 
@@ -96,7 +95,10 @@ int run_record(const RecordOptions& o) {
     uint64_t intervals = 0;
     const int code = measure_every(
         *interval, o.pid, "dtrack record", "recording ended",
-        [&] { return duration->count() == 0 || uint64_t(intervals) * uint64_t(interval->count()) < uint64_t(duration->count()); },
+        [&] {
+            return duration->count() == 0 ||
+                   uint64_t(intervals) * uint64_t(interval->count()) < uint64_t(duration->count());
+        },
         [&]() -> Status {
             auto r = recorder.record(interval_logging(meter_now, **meter, *setup));
             if (!r) return r.error();
@@ -112,7 +114,8 @@ int run_record(const RecordOptions& o) {
         return exit_failure;
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("recorded %" PRIu64 " intervals (%" PRIu64 " dropped: the writer fell behind), %s"
+    std::printf("recorded %" PRIu64 " intervals (%" PRIu64
+                " dropped: the writer fell behind), %s"
                 " dirty pages (%s pages/s%s), %s in %s (%s per interval)\n",
                 st.intervals, st.dropped, format_count(pages).c_str(),
                 format_count(secs > 0 ? pages / secs : 0).c_str(), setup->exact ? "" : ", estimated",

@@ -178,14 +178,15 @@ void print_text(const Analysis& a) {
                     a.logging_known,
                     a.reads_low ? (", and " + std::to_string(a.reads_low) +
                                    " intervals read low: their pages are the kernel's record, which the VM did not "
-                                   "log into the whole interval").c_str()
+                                   "log into the whole interval")
+                                      .c_str()
                                 : "");
-    if (a.estimated)
-        std::printf("  a sample of the pages was recorded: every figure below is scaled up from it\n");
+    if (a.estimated) std::printf("  a sample of the pages was recorded: every figure below is scaled up from it\n");
     for (const Region& r : h.regions)
         if (h.regions.size() <= 8)
-            std::printf("  region %s: %s at 0x%" PRIx64 " (%s)\n", r.name.c_str(), format_bytes(double(r.bytes())).c_str(),
-                        r.base, r.space == AddressSpace::guest_physical ? "guest-physical" : "host-virtual");
+            std::printf("  region %s: %s at 0x%" PRIx64 " (%s)\n", r.name.c_str(),
+                        format_bytes(double(r.bytes())).c_str(), r.base,
+                        r.space == AddressSpace::guest_physical ? "guest-physical" : "host-virtual");
     if (h.regions.size() > 8) std::printf("  %zu regions\n", h.regions.size());
 
     double sum = 0, peak = 0, low = -1;
@@ -224,13 +225,12 @@ void print_text(const Analysis& a) {
     for (size_t b = 0; b < a.redirty.size(); ++b) {
         const int bar = most ? int(40.0 * double(a.redirty[b]) / double(most) + 0.5) : 0;
         std::printf("  %-22s %10" PRIu64 " %5.1f%% %s\n", bucket_label(b, interval_s).c_str(), a.redirty[b],
-                    total ? 100.0 * double(a.redirty[b]) / double(total) : 0.0,
-                    std::string(size_t(bar), '#').c_str());
+                    total ? 100.0 * double(a.redirty[b]) / double(total) : 0.0, std::string(size_t(bar), '#').c_str());
     }
     std::printf("hottest regions (page-intervals dirtied; share of the region's pages dirtied per interval):\n");
     for (size_t i = 0; i < a.regions.size() && i < 5; ++i)
-        std::printf("  %-20s %12.0f  %6.2f%%\n", h.regions[a.regions[i].region].name.c_str(),
-                    a.regions[i].dirtyings, 100 * a.regions[i].share);
+        std::printf("  %-20s %12.0f  %6.2f%%\n", h.regions[a.regions[i].region].name.c_str(), a.regions[i].dirtyings,
+                    100 * a.regions[i].share);
     std::printf("hottest %s ranges:\n", format_bytes(double(a.range_bytes)).c_str());
     for (const HotRange& r : a.hottest)
         std::printf("  %-40s %12.0f  %6.2f%%\n", page_address(h, r.region, r.first_page).c_str(), r.dirtyings,
@@ -275,7 +275,8 @@ int run_report(const ReportOptions& o) {
         case recording::ReadEnd::Kind::complete: return exit_ok;
         case recording::ReadEnd::Kind::truncated:
             std::fprintf(stderr,
-                         "dtrack report: %s ends early, %s; the figures cover the %" PRIu64 " whole intervals before it\n",
+                         "dtrack report: %s ends early, %s; the figures cover the %" PRIu64
+                         " whole intervals before it\n",
                          o.file.c_str(), a.end.describe().c_str(), a.intervals);
             return exit_ok;
         case recording::ReadEnd::Kind::corrupt:

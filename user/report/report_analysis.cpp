@@ -16,9 +16,7 @@ namespace {
 using recording::Interval;
 using recording::PageRun;
 
-double interval_pages(const Interval& in) {
-    return in.estimated() ? in.estimated_pages : double(in.dirty_pages());
-}
+double interval_pages(const Interval& in) { return in.estimated() ? in.estimated_pages : double(in.dirty_pages()); }
 
 // How many pages each recorded page stands for: 1 when exact; for a
 // sampling method, which records the sampled pages only, the interval's
@@ -72,8 +70,7 @@ void tally(Analysis& a, const Interval& in) {
 
 // Pass 1: the figures of every interval, and the heatmap's extent; `held`:
 // what the figures take.
-Status read_figures(recording::Reader& reader, const AnalysisOptions& o, Analysis& a, Extent& extent,
-                    uint64_t& held) {
+Status read_figures(recording::Reader& reader, const AnalysisOptions& o, Analysis& a, Extent& extent, uint64_t& held) {
     extent.active.assign(a.header.regions.size(), false);
     extent.last_page.assign(a.header.regions.size(), 0);
     uint64_t vcpu_bytes = 0;
@@ -87,9 +84,9 @@ Status read_figures(recording::Reader& reader, const AnalysisOptions& o, Analysi
         vcpu_bytes += a.rate.back().vcpu_pages_per_s.capacity() * sizeof(double);
         held = a.rate.capacity() * sizeof(RatePoint) + vcpu_bytes;
         if (held > o.max_bytes)
-            return over_budget("the figures of " + std::to_string(a.rate.size()) + " intervals take " +
-                                   format_bytes(double(held)),
-                               o.max_bytes);
+            return over_budget(
+                "the figures of " + std::to_string(a.rate.size()) + " intervals take " + format_bytes(double(held)),
+                o.max_bytes);
     }
     a.end = reader.end();
     a.intervals = a.rate.size();
@@ -109,8 +106,7 @@ struct WindowCount {
 class PagePass {
 public:
     PagePass(Analysis& a, const AnalysisOptions& o, const Extent& extent)
-        : a_(a), o_(o), ranges_(a.header.regions, a.range_bytes, o.max_ranges),
-          per_region_(a.header.regions.size()) {
+        : a_(a), o_(o), ranges_(a.header.regions, a.range_bytes, o.max_ranges), per_region_(a.header.regions.size()) {
         a_.range_bytes = ranges_.range_bytes();
         open_windows();
         open_heatmap(extent);
@@ -171,8 +167,8 @@ private:
     RangeCounters ranges_;
     std::vector<double> per_region_, redirty_;
     std::vector<WindowCount> windows_;
-    std::vector<uint64_t> axis_of_;        // per region: its first page's place on the heatmap's axis
-    std::vector<uint64_t> axis_pages_;     // per region: the pages it shows (0: none)
+    std::vector<uint64_t> axis_of_;     // per region: its first page's place on the heatmap's axis
+    std::vector<uint64_t> axis_pages_;  // per region: the pages it shows (0: none)
     std::vector<uint64_t> column_intervals_;
     uint64_t axis_ = 0;
     uint64_t fixed_bytes_ = 0;   // the range counters and the heatmap's cells

@@ -26,8 +26,8 @@ struct RatePoint {
 
 // Distinct pages dirtied within consecutive windows of `seconds` (the last may be shorter).
 struct WorkingSet {
-    double seconds = 0;      // the window; 0 = the whole run
-    uint64_t intervals = 0;  // intervals per window
+    double seconds = 0;                                // the window; 0 = the whole run
+    uint64_t intervals = 0;                            // intervals per window
     std::vector<std::pair<double, uint64_t>> windows;  // (window end in seconds, pages)
     uint64_t max_pages = 0;
     double mean_pages = 0;
@@ -39,7 +39,7 @@ struct WorkingSet {
 // sample: each sampled page stands for estimate / sampled pages of its interval.
 struct HeatSegment {
     RegionId region = 0;
-    uint64_t pages = 0;        // shown: page 0 up to the last page ever dirtied
+    uint64_t pages = 0;           // shown: page 0 up to the last page ever dirtied
     uint64_t first_row_page = 0;  // its first page's position on the axis
 };
 struct Heatmap {
@@ -57,7 +57,7 @@ struct Analysis {
     recording::ReadEnd end;
     uint64_t intervals = 0, dropped = 0;
     double duration_s = 0;
-    bool estimated = false;      // any interval's figure is an estimate
+    bool estimated = false;  // any interval's figure is an estimate
     uint64_t lost = 0, overapproximated = 0;
     // Version 2 recordings: intervals that say the VM's dirty logging, how
     // many of them it logged (at both ends), and how many read low (their
@@ -68,9 +68,9 @@ struct Analysis {
     // Re-dirty intervals: bucket b counts a page dirtied again 2^b .. 2^(b+1)-1
     // intervals after it was last dirtied (scaled from a sample, as above).
     std::vector<uint64_t> redirty;
-    std::vector<HotRange> regions;       // per region with dirtyings, hottest first
-    std::vector<HotRange> hottest;       // the hottest fixed-size ranges, hottest first
-    uint64_t range_bytes = 2ULL << 20;   // the ranges' size (larger where 2 MiB ranges would be too many)
+    std::vector<HotRange> regions;      // per region with dirtyings, hottest first
+    std::vector<HotRange> hottest;      // the hottest fixed-size ranges, hottest first
+    uint64_t range_bytes = 2ULL << 20;  // the ranges' size (larger where 2 MiB ranges would be too many)
     Heatmap heatmap;
 };
 

@@ -26,7 +26,9 @@ inline Rgb heat_color(double x) {
 }
 
 // Where a share of `max` sits on the scale, and back.
-inline double heat_position(double share, double max) { return max > 0 ? std::sqrt(std::clamp(share / max, 0.0, 1.0)) : 0; }
+inline double heat_position(double share, double max) {
+    return max > 0 ? std::sqrt(std::clamp(share / max, 0.0, 1.0)) : 0;
+}
 inline double heat_share(double position, double max) { return position * position * max; }
 
 }  // namespace dtrack::cli

@@ -42,8 +42,8 @@ Status render(const std::string& path, const std::function<void(cairo_t*)>& draw
     return Ok{};
 }
 
-void text(cairo_t* cr, double x, double y, const std::string& s, double size, double align_x = 0,
-          double align_y = 0.5, bool bold = false) {
+void text(cairo_t* cr, double x, double y, const std::string& s, double size, double align_x = 0, double align_y = 0.5,
+          bool bold = false) {
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
                            bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, size);
@@ -199,9 +199,9 @@ void draw_heat_scale(cairo_t* cr, const Analysis& a, const Box& box) {
         text(cr, bar.x + bar.w + 7, y, b, 11);
     }
     char band[96];
-    std::snprintf(band, sizeof band, "band: %s",
-                  format_bytes(double(h.pages_per_row) * double(a.header.regions[h.segments[0].region].page_size))
-                      .c_str());
+    std::snprintf(
+        band, sizeof band, "band: %s",
+        format_bytes(double(h.pages_per_row) * double(a.header.regions[h.segments[0].region].page_size)).c_str());
     text(cr, bar.x - 10, bar.y + bar.h + 18, band, 11);
 }
 
@@ -214,8 +214,8 @@ struct PlotCanvas {
     double x_of(const Box& b, double t) const { return b.x + b.w * t / duration; }
 };
 
-const Rgb palette[] = {{0.12, 0.47, 0.71}, {1.0, 0.5, 0.05}, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
-                       {0.58, 0.4, 0.74},  {0.55, 0.34, 0.29}};
+const Rgb palette[] = {{0.12, 0.47, 0.71}, {1.0, 0.5, 0.05},  {0.17, 0.63, 0.17},
+                       {0.84, 0.15, 0.16}, {0.58, 0.4, 0.74}, {0.55, 0.34, 0.29}};
 
 // A panel: frame, y ticks, label.
 void panel(cairo_t* cr, const Box& b, double max, const std::string& label, const char* unit) {
@@ -283,7 +283,8 @@ void draw_rate_panel(const PlotCanvas& pc, const Box& top) {
     cairo_t* cr = pc.cr;
     const Analysis& a = pc.a;
     double max_rate = 1;
-    for (const RatePoint& p : a.rate) max_rate = std::max(max_rate, p.pages_per_s() + p.bound / std::max(p.seconds, 1e-9));
+    for (const RatePoint& p : a.rate)
+        max_rate = std::max(max_rate, p.pages_per_s() + p.bound / std::max(p.seconds, 1e-9));
     max_rate *= 1.15;
     for (const RatePoint& p : a.rate)
         if (p.dropped) {
@@ -296,9 +297,8 @@ void draw_rate_panel(const PlotCanvas& pc, const Box& top) {
     size_t vcpus = 0;
     for (const RatePoint& p : a.rate) vcpus = std::max(vcpus, p.vcpu_pages_per_s.size());
     for (size_t v = 0; v < vcpus && v < 5; ++v)
-        series(pc, top, max_rate, palette[1 + v], 1.2, [v](const RatePoint& p) {
-            return v < p.vcpu_pages_per_s.size() ? p.vcpu_pages_per_s[v] : 0.0;
-        });
+        series(pc, top, max_rate, palette[1 + v], 1.2,
+               [v](const RatePoint& p) { return v < p.vcpu_pages_per_s.size() ? p.vcpu_pages_per_s[v] : 0.0; });
     series(pc, top, max_rate, palette[0], 2.2, [](const RatePoint& p) { return p.pages_per_s(); });
     legend(cr, top, 0, a.estimated ? "distinct pages (estimate)" : "distinct pages", palette[0]);
     for (size_t v = 0; v < vcpus && v < 3; ++v)

@@ -64,7 +64,8 @@ std::vector<HotRange> RangeCounters::hottest(size_t n, double intervals) const {
             if (dirtyings <= 0) continue;
             const uint64_t first = i * s.range_pages, pages = std::min(s.range_pages, s.pages - first);
             const double most = double(pages) * intervals;  // every page in every interval
-            const HotRange h{r, first, pages, std::min(dirtyings, most), most > 0 ? std::min(dirtyings / most, 1.0) : 0};
+            const HotRange h{r, first, pages, std::min(dirtyings, most),
+                             most > 0 ? std::min(dirtyings / most, 1.0) : 0};
             if (top.size() < n) {
                 top.push_back(h);
                 std::push_heap(top.begin(), top.end(), hotter);

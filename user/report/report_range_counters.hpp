@@ -17,8 +17,8 @@ namespace dtrack::cli {
 struct HotRange {
     RegionId region = 0;
     uint64_t first_page = 0, pages = 0;
-    double dirtyings = 0;    // page-intervals: a page dirtied in 3 intervals counts 3 (scaled from a sample)
-    double share = 0;        // dirtyings / (pages * intervals recorded): how much of it is dirtied per interval
+    double dirtyings = 0;  // page-intervals: a page dirtied in 3 intervals counts 3 (scaled from a sample)
+    double share = 0;      // dirtyings / (pages * intervals recorded): how much of it is dirtied per interval
 };
 
 class RangeCounters {

@@ -14,10 +14,11 @@ void print_terminal_heatmap(const Analysis& a, bool color, std::FILE* out) {
         return;
     }
     static const char* shades[] = {" ", "\u2591", "\u2592", "\u2593", "\u2588"};
-    std::fprintf(out, "heatmap: address (rows, %s each, low addresses on top) over time (columns); %s\n",
-                 format_bytes(double(h.pages_per_row) * double(a.header.regions[h.segments[0].region].page_size)).c_str(),
-                 color ? "colour and shade: share of the row's pages dirtied per interval"
-                       : "shade: share of the row's pages dirtied per interval");
+    std::fprintf(
+        out, "heatmap: address (rows, %s each, low addresses on top) over time (columns); %s\n",
+        format_bytes(double(h.pages_per_row) * double(a.header.regions[h.segments[0].region].page_size)).c_str(),
+        color ? "colour and shade: share of the row's pages dirtied per interval"
+              : "shade: share of the row's pages dirtied per interval");
     size_t segment = 0;
     for (uint32_t row = 0; row < h.rows; ++row) {
         const uint64_t axis = uint64_t(row) * h.pages_per_row;

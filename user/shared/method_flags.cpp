@@ -22,7 +22,8 @@ Result<ChosenMethod> parse_method_flags(const MethodFlags& f) {
     if (f.exact && (f.sample_pages || f.bound != MethodFlags{}.bound))
         return Error{EINVAL, "--exact hashes every page: --bound and --sample-pages do not apply",
                      "leave out --exact to sample, or the sample options to hash everything"};
-    return ChosenMethod{.method = *method, .exact_sampling = f.exact, .max_error = *bound, .sample_pages = f.sample_pages};
+    return ChosenMethod{
+        .method = *method, .exact_sampling = f.exact, .max_error = *bound, .sample_pages = f.sample_pages};
 }
 
 }  // namespace dtrack::cli

@@ -32,10 +32,10 @@ namespace dtrack::cli {
 std::string vcpu_figure(const TargetMethod& method);
 
 struct VcpuRate {
-    size_t vcpu = 0;      // the index of its figures (RateSample::vcpu_pages_per_s)
-    pid_t tid = 0;        // thread_faults: its thread id; 0 for a ring vCPU
-    std::string thread;   // thread_faults: its name
-    bool alive = true;    // thread_faults: it was there at the last listing
+    size_t vcpu = 0;     // the index of its figures (RateSample::vcpu_pages_per_s)
+    pid_t tid = 0;       // thread_faults: its thread id; 0 for a ring vCPU
+    std::string thread;  // thread_faults: its name
+    bool alive = true;   // thread_faults: it was there at the last listing
     double pages_per_s = 0;
     bool over_quota = false;  // above the quota: a limit would slow it
 

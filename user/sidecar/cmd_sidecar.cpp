@@ -39,7 +39,7 @@ struct SidecarOptions {
     std::string method = "auto";
     std::string interval = "1s";
     std::string bound = "2%";
-    std::string quota;  // per vCPU; empty: no per-vCPU rates against a quota
+    std::string quota;            // per vCPU; empty: no per-vCPU rates against a quota
     std::string web_config_file;  // node_exporter's format: TLS, basic auth
     // Each target is a harvester thread and its method's BPF programs and
     // maps (or hashing): 256 is above the VMs one host runs, and bounds what
@@ -63,8 +63,9 @@ Result<HarvestOptions> check_options(const SidecarOptions& o) {
         return Error{EINVAL, "--max-targets " + std::to_string(o.max_targets) + " allows no target",
                      "give 1 or more (default 256)"};
     if (o.pids.size() > size_t(o.max_targets))
-        return Error{EINVAL, std::to_string(o.pids.size()) + " --pid targets are more than --max-targets " +
-                                 std::to_string(o.max_targets),
+        return Error{EINVAL,
+                     std::to_string(o.pids.size()) + " --pid targets are more than --max-targets " +
+                         std::to_string(o.max_targets),
                      "raise --max-targets"};
     auto method = parse_rate_method(o.method);
     if (!method) return method.error();
@@ -183,8 +184,8 @@ int run_sidecar(const SidecarOptions& o) {
         (void)!::write(fd, &one, sizeof one);
     });
     PidFileSkipCounts skips;
-    auto endpoint = HttpEndpoint::bind(setup->listen, scrape_figures(targets, skips, own_start_time_seconds()),
-                                       setup->web);
+    auto endpoint =
+        HttpEndpoint::bind(setup->listen, scrape_figures(targets, skips, own_start_time_seconds()), setup->web);
     if (!endpoint) return usage_error(endpoint.error());
     for (int pid : o.pids)
         if (Status s = targets.attach("", pid); !s) return usage_error(s.error());

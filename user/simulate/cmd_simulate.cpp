@@ -24,8 +24,8 @@ using precopy::SimulationResult;
 
 struct SimulateOptions {
     std::string trace;
-    std::string peak;     // --trace: one vCPU's rate flat out
-    uint32_t vcpus = 0;   // --trace: the guest's vCPUs, where the recording does not know them
+    std::string peak;    // --trace: one vCPU's rate flat out
+    uint32_t vcpus = 0;  // --trace: the guest's vCPUs, where the recording does not know them
     std::string model;
     std::string bandwidth;
     std::string downtime = "300ms";
@@ -75,13 +75,18 @@ nlohmann::json to_json(const Column& c) {
     const SimulationResult& r = c.result;
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& s : r.throttle)
-        steps.push_back({{"at_s", s.at_s}, {"pct", s.pct},
-                         {"sync", s.after == SyncKind::background ? "background" : "round"}});
+        steps.push_back(
+            {{"at_s", s.at_s}, {"pct", s.pct}, {"sync", s.after == SyncKind::background ? "background" : "round"}});
     nlohmann::json rounds = nlohmann::json::array();
     for (const auto& l : r.round_log)
-        rounds.push_back({{"round", l.round}, {"start_s", l.start_s}, {"seconds", l.seconds}, {"pages", l.pages},
-                          {"zero_pages", l.zero_pages}, {"background_syncs", l.background_syncs},
-                          {"throttle_pct", l.throttle_pct}, {"remaining_pages", l.remaining_pages}});
+        rounds.push_back({{"round", l.round},
+                          {"start_s", l.start_s},
+                          {"seconds", l.seconds},
+                          {"pages", l.pages},
+                          {"zero_pages", l.zero_pages},
+                          {"background_syncs", l.background_syncs},
+                          {"throttle_pct", l.throttle_pct},
+                          {"remaining_pages", l.remaining_pages}});
     nlohmann::json j{{"background_sync_ms", c.background_sync ? nlohmann::json(c.background_sync->count()) : nullptr},
                      {"verdict", precopy::to_string(r.verdict)},
                      {"converges", r.converged()},
@@ -114,9 +119,8 @@ void print_table(const std::vector<Column>& cols) {
     row("round syncs", [](const SimulationResult& r) { return std::to_string(r.round_syncs); });
     row("background syncs", [](const SimulationResult& r) { return std::to_string(r.background_syncs); });
     row("throttle steps (last)", throttle_steps);
-    row("downtime, ms", [](const SimulationResult& r) {
-        return r.converged() ? seconds_text(r.downtime_s * 1000) : std::string("-");
-    });
+    row("downtime, ms",
+        [](const SimulationResult& r) { return r.converged() ? seconds_text(r.downtime_s * 1000) : std::string("-"); });
     row("sent", [](const SimulationResult& r) { return format_bytes(r.bytes_on_wire); });
     for (const Column& c : cols) {
         std::printf("throttle, %s: %s\n", c.label.c_str(), timeline(c.result).c_str());
@@ -210,7 +214,8 @@ int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate&
         guest.model = *m;
         return exit_ok;
     }
-    auto r = precopy::open_recording_trace(o.trace, {.interval_bytes = p.max_memory / 8}, raise_max_memory(p.max_memory));
+    auto r =
+        precopy::open_recording_trace(o.trace, {.interval_bytes = p.max_memory / 8}, raise_max_memory(p.max_memory));
     if (!r) {
         // A path that names no readable file is bad input; a file that is
         // not a readable recording (foreign, newer, damaged) a failure.
@@ -221,8 +226,9 @@ int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate&
     }
     guest.recording = std::move(*r);
     if (p.replay.peak > 0 && p.replay.vcpus == 0 && guest.recording->header().vcpus == 0)
-        return usage_error({EINVAL, "--peak is per vCPU, and the recording (method " +
-                                        guest.recording->header().method + ") does not know the guest's vCPUs",
+        return usage_error({EINVAL,
+                            "--peak is per vCPU, and the recording (method " + guest.recording->header().method +
+                                ") does not know the guest's vCPUs",
                             "give their number with --vcpus N"});
     return exit_ok;
 }
@@ -270,7 +276,7 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                 format_bytes(double(p.bandwidth)).c_str(),
                 (long long)std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count(),
                 o.auto_converge ? "on" : "off",
-                !p.threshold ? "off"
+                !p.threshold      ? "off"
                 : o.auto_converge ? (std::to_string(p.threshold->count()) + " ms against none").c_str()
                                   : "off (nothing consumes it without --auto-converge)");
     print_table(cols);

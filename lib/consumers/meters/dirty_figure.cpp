@@ -6,9 +6,7 @@
 
 namespace dtrack {
 
-const char* dirty_figure_name(DirtyFigure figure) {
-    return figure == DirtyFigure::vmm_dirty ? "vmm-dirty" : "written";
-}
+const char* dirty_figure_name(DirtyFigure figure) { return figure == DirtyFigure::vmm_dirty ? "vmm-dirty" : "written"; }
 
 const char* logging_evidence_name(LoggingEvidence evidence) {
     switch (evidence) {
@@ -42,8 +40,9 @@ bool kernel_covers_the_guest(const FigureInputs& in, std::string& why) {
         return false;
     }
     if (in.logging == DirtyLogging::off) {
-        why = "the VM is not logging dirty pages now (a VMM logs only while it migrates or measures), so no kernel "
-              "record follows its writes";
+        why =
+            "the VM is not logging dirty pages now (a VMM logs only while it migrates or measures), so no kernel "
+            "record follows its writes";
         return false;
     }
     if (in.logging_at_start != in.logging) {
@@ -60,7 +59,8 @@ bool kernel_covers_the_guest(const FigureInputs& in, std::string& why) {
         return false;
     }
     if (in.memslots_not_logging > 0) {
-        why = std::to_string(in.memslots_not_logging) + " writable memslots of the VM do not log, so their writes "
+        why = std::to_string(in.memslots_not_logging) +
+              " writable memslots of the VM do not log, so their writes "
               "are not recorded";
         return false;
     }
@@ -75,14 +75,12 @@ FigureChoice choose_dirty_figure(const FigureInputs& in) {
     std::string state;
     const bool covered = kernel_covers_the_guest(in, state);
     switch (in.asked) {
-        case MeasureMethod::sample:
-            return {DirtyFigure::written, true, "asked for (--method sample)"};
+        case MeasureMethod::sample: return {DirtyFigure::written, true, "asked for (--method sample)"};
         case MeasureMethod::kernel_events:
             if (in.kernel_view == KernelView::none)
                 return {DirtyFigure::vmm_dirty, false, "no kernel view of this process's writes"};
             return {DirtyFigure::vmm_dirty, covered, (covered ? "" : "reads low: ") + state};
-        case MeasureMethod::automatic:
-            break;
+        case MeasureMethod::automatic: break;
     }
     if (covered) return {DirtyFigure::vmm_dirty, true, state};
     if (in.sampling) return {DirtyFigure::written, true, state + ": hashing pages"};

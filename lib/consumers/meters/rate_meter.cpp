@@ -40,11 +40,10 @@ Result<RateSample> RateMeter::sample(const TakenWords& each_taken) {
     for (RegionId id = 0; id < tracker_.region_count(); ++id) {
         page_size = tracker_.region(id).page_size;
         DirtyBitmap& seen = seen_[id];
-        auto taken = tracker_.take(id, 0, tracker_.region(id).page_count,
-                                   [&](uint64_t w, uint64_t bits) {
-                                       seen.or_words(w, {&bits, 1});
-                                       if (each_taken) each_taken(id, w, bits);
-                                   });
+        auto taken = tracker_.take(id, 0, tracker_.region(id).page_count, [&](uint64_t w, uint64_t bits) {
+            seen.or_words(w, {&bits, 1});
+            if (each_taken) each_taken(id, w, bits);
+        });
         if (!taken) return taken.error();
         distinct += *taken;
         s.working_set_pages += seen.count();

@@ -13,7 +13,8 @@ std::vector<StuckVcpu> find_stuck_vcpus(std::span<const VcpuRingState> vcpus, st
         if (pending < threshold || pending.count() < 0) continue;
         // The counts are read one after the other while the vCPU may exit
         // again; never report fewer than the one exit that started it.
-        const uint64_t since = v.full_exits > v.full_exits_before_pending ? v.full_exits - v.full_exits_before_pending : 1;
+        const uint64_t since =
+            v.full_exits > v.full_exits_before_pending ? v.full_exits - v.full_exits_before_pending : 1;
         stuck.push_back({.vcpu = v.vcpu, .stuck_for = pending, .full_exits_since = since});
     }
     return stuck;

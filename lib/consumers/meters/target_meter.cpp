@@ -80,13 +80,13 @@ Status TargetMeter::open_methods(const TargetMeterOptions& o) {
     } else {
         method_ = hashing_->name;
         sources_ = hashing_->source;
-        if (method == MeasureMethod::sample)
-            why_ = "asked for (--method sample)";
+        if (method == MeasureMethod::sample) why_ = "asked for (--method sample)";
         else if (!no_kernel_view.empty())
             why_ = "auto: the VM logs with the " + record + " but BPF cannot watch it (" + no_kernel_view +
                    "); hashing pages instead";
         else
-            why_ = "auto: " + who(t) + " runs no KVM VM, so no kernel view of its writes: hashing pages instead "
+            why_ = "auto: " + who(t) +
+                   " runs no KVM VM, so no kernel view of its writes: hashing pages instead "
                    "(an estimate unless --exact)";
     }
     return Ok{};
@@ -122,20 +122,22 @@ Status TargetMeter::open_one_method(const TargetMeterOptions& o) {
                                               "measures: a recording that outlasts that reads low)");
         not_used = "the VM logs, but BPF cannot read its record (" + kernel.error().what + ")";
     } else if (logging == DirtyLogging::off) {
-        not_used = "its KVM VM is not logging dirty pages now (a VMM logs while it migrates or measures), so no "
-                   "kernel record follows its writes";
+        not_used =
+            "its KVM VM is not logging dirty pages now (a VMM logs while it migrates or measures), so no "
+            "kernel record follows its writes";
     } else if (t.has_kvm_vm && t.has_dirty_ring) {
         // The state cannot be read: the ring's pushes are the kernel's view to try.
         auto ring = open_ring_events(t, o);
         if (ring)
-            return use(std::move(ring), "auto: " + who(t) + " runs a KVM VM with the dirty ring, and BPF tracepoints "
-                                                           "attach here (whether it logs cannot be read here)");
+            return use(std::move(ring), "auto: " + who(t) +
+                                            " runs a KVM VM with the dirty ring, and BPF tracepoints "
+                                            "attach here (whether it logs cannot be read here)");
         not_used = "the VM uses the dirty ring but BPF is unavailable (" + ring.error().what + ")";
     } else {
         not_used = t.has_kvm_vm ? "no kernel view of its VM's writes here" : "it runs no KVM VM";
     }
-    return use(open_hashing(t, o), "auto: " + who(t) + ": " + not_used +
-                                       ": hashing pages instead (an estimate unless --exact)");
+    return use(open_hashing(t, o),
+               "auto: " + who(t) + ": " + not_used + ": hashing pages instead (an estimate unless --exact)");
 }
 
 Status TargetMeter::start() {

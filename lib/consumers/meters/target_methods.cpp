@@ -21,11 +21,13 @@ Result<std::unique_ptr<TargetMethod>> open_ring_events(const TargetProcess& t, c
         if (!refused) return refused.error();
     }
     if (!t.has_kvm_vm)
-        return Error{EINVAL, who(t) + " runs no KVM VM", "hash pages instead: the sample method (dtrack rate --method sample) measures any process"};
+        return Error{EINVAL, who(t) + " runs no KVM VM",
+                     "hash pages instead: the sample method (dtrack rate --method sample) measures any process"};
     if (!t.has_dirty_ring)
         return Error{EINVAL,
-                     who(t) + " runs a KVM VM without the dirty ring (no vCPU has its ring mapped), and the BPF "
-                              "source sees only dirty-ring pushes",
+                     who(t) +
+                         " runs a KVM VM without the dirty ring (no vCPU has its ring mapped), and the BPF "
+                         "source sees only dirty-ring pushes",
                      "start the VMM with the dirty ring (QEMU: -accel kvm,dirty-ring-size=4096; dtvm: --track "
                      "ring), or hash pages instead: the sample method (dtrack rate --method sample)"};
     // The VMM's memslots are not visible from outside: track slot ids
@@ -49,14 +51,17 @@ Result<std::unique_ptr<TargetMethod>> open_bitmap_events(const TargetProcess& t,
         if (!refused) return refused.error();
     }
     if (!t.has_kvm_vm)
-        return Error{EINVAL, who(t) + " runs no KVM VM", "hash pages instead: the sample method (dtrack rate --method sample) measures any process"};
+        return Error{EINVAL, who(t) + " runs no KVM VM",
+                     "hash pages instead: the sample method (dtrack rate --method sample) measures any process"};
     // As for the ring: slot ids 0..n-1 with a generous capacity.
     auto tracker = std::make_unique<Tracker>();
     if (auto slots = add_slot_regions(*tracker, o.kernel_slots, o.kernel_pages_per_slot); !slots) return slots.error();
     auto bitmap = BpfBitmapSource::attach(t.pid, *tracker);
     if (!bitmap) return bitmap.error();
-    auto m = std::make_unique<TargetMethod>(TargetMethod{
-        .name = "bpf", .source = "the KVM dirty bitmaps (read by a BPF iterator and at the VMM's harvests)", .exact = true});
+    auto m = std::make_unique<TargetMethod>(
+        TargetMethod{.name = "bpf",
+                     .source = "the KVM dirty bitmaps (read by a BPF iterator and at the VMM's harvests)",
+                     .exact = true});
     m->bitmap = bitmap.value().get();
     tracker->add_source(std::move(bitmap.value()));
     m->tracker = std::move(tracker);
@@ -80,8 +85,9 @@ Result<std::unique_ptr<TargetMethod>> open_hashing(const TargetProcess& t, const
         Error e = sample.error();
         // Too many hashes to keep: SampleSource names its options; these are the meter's.
         if (e.errno_value == ENOMEM)
-            e.fix += " (TargetMeterOptions: exact_sampling off, or a larger max_error; dtrack rate: leave out --exact, "
-                     "or a larger --bound)";
+            e.fix +=
+                " (TargetMeterOptions: exact_sampling off, or a larger max_error; dtrack rate: leave out --exact, "
+                "or a larger --bound)";
         return e;
     }
     auto m = std::make_unique<TargetMethod>(
@@ -106,12 +112,14 @@ void add_vcpu_view(TargetMethod& setup, const TargetProcess& t) {
                 ? Error{EINVAL,
                         "per-vCPU rates need the bpf method, which watches " + who + "'s dirty rings; method " +
                             setup.name + " has no vCPU view",
-                        "ask for the kernel's record (dtrack rate --method bpf): it says why it cannot attach, if it cannot"}
-                : Error{EINVAL,
-                        "per-vCPU rates need the KVM dirty ring, and " + who +
-                            " runs its VM without it (its guest's writes take no host page fault, so no thread's "
-                            "faults show them either)",
-                        "start the VMM with the dirty ring (QEMU: -accel kvm,dirty-ring-size=4096; dtvm: --track ring)"};
+                        "ask for the kernel's record (dtrack rate --method bpf): it says why it cannot attach, if it "
+                        "cannot"}
+                : Error{
+                      EINVAL,
+                      "per-vCPU rates need the KVM dirty ring, and " + who +
+                          " runs its VM without it (its guest's writes take no host page fault, so no thread's "
+                          "faults show them either)",
+                      "start the VMM with the dirty ring (QEMU: -accel kvm,dirty-ring-size=4096; dtvm: --track ring)"};
         return;
     }
     // Where the process re-protects memory (userfaultfd WP: a process-backend
@@ -122,8 +130,8 @@ void add_vcpu_view(TargetMethod& setup, const TargetProcess& t) {
         t.pid, {.ranges = write_protected ? std::move(*write_protected) : std::vector<AddressRange>{}});
     if (!faults) {
         const Error& e = faults.error();
-        setup.no_vcpu_view = Error{e.errno_value, "per-vCPU rates need each thread's write faults, counted by eBPF: " +
-                                                      e.what, e.fix};
+        setup.no_vcpu_view =
+            Error{e.errno_value, "per-vCPU rates need each thread's write faults, counted by eBPF: " + e.what, e.fix};
         return;
     }
     setup.thread_faults = std::move(faults.value());

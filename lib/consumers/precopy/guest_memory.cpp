@@ -26,7 +26,8 @@ Error bad(std::string what) {
 Status check_guest_memory(std::span<const GuestMemory> memory) {
     if (memory.empty()) return bad("no regions");
     if (memory.size() > wire::max_regions)
-        return bad(std::to_string(memory.size()) + " regions, more than the wire's " + std::to_string(wire::max_regions));
+        return bad(std::to_string(memory.size()) + " regions, more than the wire's " +
+                   std::to_string(wire::max_regions));
     const uint64_t page_size = memory.front().page_size;
     if (page_size < wire::min_page_size || page_size > wire::max_page_size || !std::has_single_bit(page_size))
         return bad(entry(0, memory.front()) + ": page_size " + std::to_string(page_size) +

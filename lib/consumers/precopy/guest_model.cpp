@@ -15,9 +15,7 @@ namespace {
 const char* const model_example = "mem=64G,vcpus=16,wss=8G,rate=1G";
 const char* const model_keys = "mem, vcpus, wss, rate (required but vcpus) and hot, hot-share, peak, zero";
 
-Error bad_model(const std::string& what, const std::string& fix) {
-    return Error{EINVAL, "--model: " + what, fix};
-}
+Error bad_model(const std::string& what, const std::string& fix) { return Error{EINVAL, "--model: " + what, fix}; }
 
 Result<uint64_t> size_of(const std::string& key, const std::string& value) {
     if (!value.empty() && value[0] == '-')
@@ -68,23 +66,28 @@ std::string GuestModel::describe() const {
 
 Status check_guest_model(const GuestModel& m) {
     if (m.memory_bytes < m.page_size)
-        return bad_model("mem is missing or smaller than a page", std::string("give the guest's memory: ") + model_example);
+        return bad_model("mem is missing or smaller than a page",
+                         std::string("give the guest's memory: ") + model_example);
     if (m.vcpus == 0) return bad_model("vcpus=0: a guest has at least one vCPU", "give vcpus=1 or more");
     if (m.working_set_bytes == 0)
-        return bad_model("wss is missing or zero", std::string("give the working set the guest writes: ") + model_example);
+        return bad_model("wss is missing or zero",
+                         std::string("give the working set the guest writes: ") + model_example);
     if (m.working_set_bytes > m.memory_bytes)
-        return bad_model("wss=" + format_bytes(double(m.working_set_bytes)) + " is larger than mem=" +
-                             format_bytes(double(m.memory_bytes)),
+        return bad_model("wss=" + format_bytes(double(m.working_set_bytes)) +
+                             " is larger than mem=" + format_bytes(double(m.memory_bytes)),
                          "the working set is part of the memory: lower wss or raise mem");
     if (!(m.rate >= 0) || !std::isfinite(m.rate))
-        return bad_model("rate is missing", std::string("give the guest's page writes per second in bytes: ") + model_example);
+        return bad_model("rate is missing",
+                         std::string("give the guest's page writes per second in bytes: ") + model_example);
     if (m.hot_bytes > m.working_set_bytes)
         return bad_model("hot=" + format_bytes(double(m.hot_bytes)) + " is larger than wss",
                          "the hot part is part of the working set: lower hot");
-    if (!(m.hot_share >= 0 && m.hot_share <= 1)) return bad_model("hot-share is not a share", "give e.g. hot-share=90%");
+    if (!(m.hot_share >= 0 && m.hot_share <= 1))
+        return bad_model("hot-share is not a share", "give e.g. hot-share=90%");
     if (m.zero_bytes > m.memory_bytes - m.working_set_bytes)
-        return bad_model("zero=" + format_bytes(double(m.zero_bytes)) + " is more than the memory outside the working set",
-                         "zero pages are memory the guest never writes: at most mem - wss");
+        return bad_model(
+            "zero=" + format_bytes(double(m.zero_bytes)) + " is more than the memory outside the working set",
+            "zero pages are memory the guest never writes: at most mem - wss");
     if (m.peak > 0 && m.peak * m.vcpus < m.rate)
         return bad_model("peak=" + per_s(m.peak) + " per vCPU is below rate / vcpus: the vCPUs cannot write that fast",
                          "give peak as one vCPU's rate when it runs flat out, at least rate / vcpus");
@@ -103,7 +106,8 @@ Result<GuestModel> parse_guest_model(const std::string& spec) {
         at = comma + 1;
         if (item.empty()) {
             if (comma == spec.size()) break;
-            return bad_model("an empty item in '" + spec + "'", std::string("write key=value items separated by commas: ") + model_example);
+            return bad_model("an empty item in '" + spec + "'",
+                             std::string("write key=value items separated by commas: ") + model_example);
         }
         const size_t eq = item.find('=');
         if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
@@ -166,8 +170,8 @@ ModelGuest::ModelGuest(GuestModel model) : model_(model) {
 }
 
 void ModelGuest::run(std::chrono::nanoseconds d, int held_pct) {
-    const double writes = model_.rate_when_held(held_pct) / double(model_.page_size) *
-                          std::chrono::duration<double>(d).count();
+    const double writes =
+        model_.rate_when_held(held_pct) / double(model_.page_size) * std::chrono::duration<double>(d).count();
     for (int i = 0; i < part_count_; ++i) parts_[i].writes += writes * parts_[i].write_share;
 }
 

@@ -30,7 +30,10 @@ std::string hex(uint64_t v) {
 class Reception {
 public:
     Reception(const std::vector<GuestMemory>& memory, const ReceiverOptions& options, int fd)
-        : memory_(memory), options_(options), fd_(fd), start_(steady::now()),
+        : memory_(memory),
+          options_(options),
+          fd_(fd),
+          start_(steady::now()),
           deadline_(options.max_time.count() > 0 ? start_ + options.max_time : no_deadline),
           window_start_(start_) {}
 
@@ -71,7 +74,8 @@ private:
         const IoStatus io =
             stream_->write_all(wire::encode_accept({report_.digest, report_.pages}), no_deadline, options_.io_timeout);
         if (!io.ok())
-            return Error{io.err, "the copy is complete and verified, but sending the acceptance failed: " + io.describe(),
+            return Error{io.err,
+                         "the copy is complete and verified, but sending the acceptance failed: " + io.describe(),
                          "do not run this copy: the sender did not hear that it may stop"};
         return report_;
     }
@@ -98,8 +102,9 @@ private:
         if (header->page_size != mine.page_size || header->regions != mine.regions) {
             // The layout describes this VM: only an authenticated peer hears it.
             if (!stream_->authenticated())
-                peer_reason_ = where_ + ": the sender's memory layout differs from this receiver's (not described "
-                                        "over an unauthenticated connection; the receiver's log has both)";
+                peer_reason_ = where_ +
+                               ": the sender's memory layout differs from this receiver's (not described "
+                               "over an unauthenticated connection; the receiver's log has both)";
             return fail("the sender's memory layout differs from this receiver's: sender has " + describe(*header) +
                             "; receiver has " + describe(mine),
                         "give the receiving VMM the same memory size and slots as the sender");
@@ -146,8 +151,7 @@ private:
                 if (Status s = check_end(); !s) return s.error();
                 return true;
             case wire::RecordType::accept:
-            case wire::RecordType::reject:
-                break;
+            case wire::RecordType::reject: break;
         }
         return fail(std::string("unexpected ") + wire::to_string(header->type) + " record from the sender").error();
     }
@@ -190,8 +194,8 @@ private:
         if (report_.rounds == 0) return fail("END record before any round");
         if (!pages_done_) return fail("END record before the pages-done record");
         if (end.rounds != report_.rounds)
-            return fail("END record says " + std::to_string(end.rounds) + " rounds, " +
-                        std::to_string(report_.rounds) + " arrived");
+            return fail("END record says " + std::to_string(end.rounds) + " rounds, " + std::to_string(report_.rounds) +
+                        " arrived");
         if (end.pages != report_.pages)
             return fail("END record says " + std::to_string(end.pages) + " pages were sent, " +
                         std::to_string(report_.pages) + " arrived");
@@ -229,8 +233,7 @@ private:
                     return fail("no data from the sender for " + std::to_string(options_.io_timeout.count()) +
                                 " ms (io_timeout) while reading the " + what);
                 }
-                default:
-                    return fail(std::string("reading the ") + what + " failed: " + io.describe());
+                default: return fail(std::string("reading the ") + what + " failed: " + io.describe());
             }
         }
     }
@@ -247,8 +250,9 @@ private:
         const uint64_t moved = offset_ - window_offset_;
         const double seconds = std::chrono::duration<double>(now - window_start_).count();
         if (double(moved) < double(options_.min_bytes_per_s) * seconds)
-            return fail("the sender sent " + std::to_string(moved) + " bytes in " + std::to_string(ms(now - window_start_)) +
-                            " ms, under the floor of " + std::to_string(options_.min_bytes_per_s) +
+            return fail("the sender sent " + std::to_string(moved) + " bytes in " +
+                            std::to_string(ms(now - window_start_)) + " ms, under the floor of " +
+                            std::to_string(options_.min_bytes_per_s) +
                             " bytes/s (min_bytes_per_s), while reading the " + what,
                         "a slow link or a low sender bandwidth cap needs a lower min_bytes_per_s");
         window_start_ = now;
@@ -270,7 +274,8 @@ private:
     // Tells the sender why, when the connection still allows, then closes
     // gracefully so the message is not lost to a reset.
     void send_reject(Stream& stream, const std::string& reason) const {
-        const Deadline grace = steady::now() + std::min<std::chrono::milliseconds>(rejection_grace, options_.io_timeout);
+        const Deadline grace =
+            steady::now() + std::min<std::chrono::milliseconds>(rejection_grace, options_.io_timeout);
         stream.write_all(wire::encode_reject(reason), grace, options_.io_timeout);
         stream.linger(grace);
     }
@@ -280,8 +285,8 @@ private:
     const int fd_;
     std::unique_ptr<Stream> stream_;  // plain or TLS, after the handshake
     const steady::time_point start_;
-    const Deadline deadline_;           // max_time
-    steady::time_point window_start_;   // the pace floor's current window
+    const Deadline deadline_;          // max_time
+    steady::time_point window_start_;  // the pace floor's current window
     uint64_t window_offset_ = 0;
     std::string peer_reason_;  // what the sender is told, when it must hear less than the log
 

@@ -55,8 +55,8 @@ using Step = std::optional<Stop>;
 // The reply records a receiver sends.
 struct Reply {
     wire::RecordType type = wire::RecordType::reject;
-    std::string reason;           // reject
-    wire::AcceptRecord accept;    // accept
+    std::string reason;         // reject
+    wire::AcceptRecord accept;  // accept
 };
 
 // One run of Sender::run(): the state that lives only while migrating.
@@ -64,7 +64,12 @@ class Migration {
 public:
     Migration(Tracker& tracker, Rounds& rounds, const std::vector<GuestMemory>& memory, VmControl& vm,
               const SenderOptions& options, int fd)
-        : tracker_(tracker), rounds_(rounds), memory_(memory), vm_(vm), options_(options), fd_(fd),
+        : tracker_(tracker),
+          rounds_(rounds),
+          memory_(memory),
+          vm_(vm),
+          options_(options),
+          fd_(fd),
           start_(steady::now()),
           deadline_(options.max_time.count() > 0 ? start_ + options.max_time : no_deadline),
           rates_(0, options.bandwidth, options.compress) {
@@ -224,8 +229,8 @@ private:
     Step sync() {
         const SyncReport report = rounds_.sync(SyncKind::round);
         if (!report.ok())
-            return Stop{OutcomeStatus::error, "harvesting dirty pages failed, so pages could be missed: " +
-                                                  report.errors.front().message()};
+            return Stop{OutcomeStatus::error,
+                        "harvesting dirty pages failed, so pages could be missed: " + report.errors.front().message()};
         return std::nullopt;
     }
 
@@ -310,10 +315,12 @@ private:
         auto no_answer = [&](const IoStatus& io) {
             if (io.result == IoResult::timed_out) return timeout();
             if (io.result == IoResult::closed) return closed_by_receiver(io);
-            return Stop{OutcomeStatus::receiver_failed, "reading from the receiver failed while " + doing_ + ": " + io.describe()};
+            return Stop{OutcomeStatus::receiver_failed,
+                        "reading from the receiver failed while " + doing_ + ": " + io.describe()};
         };
         auto unreadable = [&](const std::string& why) {
-            return Stop{OutcomeStatus::receiver_failed, "unreadable reply from the receiver while " + doing_ + ": " + why};
+            return Stop{OutcomeStatus::receiver_failed,
+                        "unreadable reply from the receiver while " + doing_ + ": " + why};
         };
         uint8_t head[wire::record_header_bytes];
         const milliseconds silence = stall.value_or(options_.io_timeout);
@@ -352,21 +359,21 @@ private:
         if (Status s = check_guest_memory(memory_); !s) return Stop{OutcomeStatus::error, s.error().what};
         for (const GuestMemory& m : memory_) {
             const std::string name = "bad guest memory: region " + std::to_string(m.region);
-            if (m.region >= tracker_.region_count()) return Stop{OutcomeStatus::error, name + " is not a tracker region"};
+            if (m.region >= tracker_.region_count())
+                return Stop{OutcomeStatus::error, name + " is not a tracker region"};
             const Region& r = tracker_.region(m.region);
             if (r.page_size != m.page_size || r.page_count != m.pages)
-                return Stop{OutcomeStatus::error,
-                            name + " has " + std::to_string(m.pages) + " pages of " + std::to_string(m.page_size) +
-                                " bytes, the tracker " + std::to_string(r.page_count) + " of " +
-                                std::to_string(r.page_size)};
+                return Stop{OutcomeStatus::error, name + " has " + std::to_string(m.pages) + " pages of " +
+                                                      std::to_string(m.page_size) + " bytes, the tracker " +
+                                                      std::to_string(r.page_count) + " of " +
+                                                      std::to_string(r.page_size)};
         }
         return std::nullopt;
     }
 
     wire::StreamHeader header() const {
         wire::StreamHeader h{.page_size = page_size_, .regions = {}};
-        for (const GuestMemory& m : memory_)
-            h.regions.push_back(wire::RegionLayout{m.region, m.base, m.pages});
+        for (const GuestMemory& m : memory_) h.regions.push_back(wire::RegionLayout{m.region, m.base, m.pages});
         return h;
     }
 
@@ -408,8 +415,7 @@ private:
 
 }  // namespace
 
-Sender::Sender(Tracker& tracker, Rounds& rounds, std::vector<GuestMemory> memory, VmControl& vm,
-               SenderOptions options)
+Sender::Sender(Tracker& tracker, Rounds& rounds, std::vector<GuestMemory> memory, VmControl& vm, SenderOptions options)
     : tracker_(tracker), rounds_(rounds), memory_(std::move(memory)), vm_(vm), options_(std::move(options)) {}
 
 Outcome Sender::run(int connected_socket_fd) {

@@ -69,7 +69,9 @@ Tracker& attached(Tracker& tracker, SimulatedGuest& guest, Status& status) {
 class Simulation {
 public:
     Simulation(SimulatedGuest& guest, const SimulationOptions& o)
-        : guest_(guest), o_(o), rounds_(attached(tracker_, guest, attached_), clock_),
+        : guest_(guest),
+          o_(o),
+          rounds_(attached(tracker_, guest, attached_), clock_),
           throttle_(o.throttle, nullptr),
           rates_(guest.page_size(), o.bandwidth, /*compress=*/false),
           bandwidth_(double(o.bandwidth)),
@@ -242,8 +244,8 @@ private:
         r_.verdict = SimulationResult::Verdict::stuck;
         char round_s[32];
         std::snprintf(round_s, sizeof round_s, "%.1f s", r_.round_log.empty() ? 0 : r_.round_log.back().seconds);
-        r_.why = "does not converge: each round leaves about " +
-                 format_bytes(remaining * double(guest_.page_size())) + " dirty (rounds of " + round_s + "), " +
+        r_.why = "does not converge: each round leaves about " + format_bytes(remaining * double(guest_.page_size())) +
+                 " dirty (rounds of " + round_s + "), " +
                  (o_.auto_converge ? "even with the throttle at " + std::to_string(throttle_.pct()) + "%"
                                    : std::string("and auto-converge is off"));
     }

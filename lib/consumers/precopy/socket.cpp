@@ -58,7 +58,7 @@ IoStatus pump(int fd, short events, size_t size, Deadline deadline, std::chrono:
 }  // namespace
 
 Status check_connected_stream(int fd) {
-    struct stat st{};
+    struct stat st {};
     if (fd < 0 || ::fstat(fd, &st) < 0) return not_a_connection(EBADF, fd, "is not an open file descriptor");
     if (!S_ISSOCK(st.st_mode)) return not_a_connection(ENOTSOCK, fd, "is not a socket");
     int type = 0;
@@ -80,9 +80,8 @@ IoStatus StreamSocket::write_all(std::span<const uint8_t> data, Deadline deadlin
 }
 
 IoStatus StreamSocket::read_exact(std::span<uint8_t> out, Deadline deadline, std::chrono::milliseconds stall) {
-    return pump(fd_, POLLIN, out.size(), deadline, stall, false, [&](size_t done) {
-        return ::recv(fd_, out.data() + done, out.size() - done, MSG_DONTWAIT);
-    });
+    return pump(fd_, POLLIN, out.size(), deadline, stall, false,
+                [&](size_t done) { return ::recv(fd_, out.data() + done, out.size() - done, MSG_DONTWAIT); });
 }
 
 bool StreamSocket::readable_now() const {

@@ -31,8 +31,8 @@ enum class IoResult {
 
 struct IoStatus {
     IoResult result = IoResult::ok;
-    int err = 0;       // errno, when there was one
-    size_t done = 0;   // bytes moved before the call returned
+    int err = 0;         // errno, when there was one
+    size_t done = 0;     // bytes moved before the call returned
     std::string detail;  // a TLS library's reason, when it has one
     bool ok() const { return result == IoResult::ok; }
     std::string describe() const;  // "timed out", "connection closed by the peer", ...

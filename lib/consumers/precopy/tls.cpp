@@ -72,7 +72,8 @@ Result<std::unique_ptr<TlsStream>> TlsStream::handshake(int fd, const TlsCredent
     // OpenSSL reads and writes the socket itself: it must not block there.
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno_error("fcntl O_NONBLOCK", errno);
-    if (SSL_set_fd(ssl, fd) != 1) return Error{EBADF, "TLS on socket " + std::to_string(fd) + ": " + openssl_errors(), ""};
+    if (SSL_set_fd(ssl, fd) != 1)
+        return Error{EBADF, "TLS on socket " + std::to_string(fd) + ": " + openssl_errors(), ""};
     if (!server && !peer_name.empty() && !c.psk) {
         in_addr ip{};
         const bool is_ip = ::inet_pton(AF_INET, peer_name.c_str(), &ip) == 1;
@@ -118,10 +119,11 @@ Error TlsStream::handshake_failed(int ssl_error) const {
     const bool server = credentials_.role() == TlsRole::server;
     const std::string peer = server ? "sender" : "receiver";
     std::string why;
-    std::string fix = credentials_.context().psk
-                          ? "give both ends the same keys file, with the identity the source uses"
-                          : "give both ends certificates signed by the same CA, as ca-cert.pem, in QEMU's layout (the "
-                            "destination: server-cert.pem, server-key.pem; the source: client-cert.pem, client-key.pem)";
+    std::string fix =
+        credentials_.context().psk
+            ? "give both ends the same keys file, with the identity the source uses"
+            : "give both ends certificates signed by the same CA, as ca-cert.pem, in QEMU's layout (the "
+              "destination: server-cert.pem, server-key.pem; the source: client-cert.pem, client-key.pem)";
     if (!state_.note.empty()) {
         why = state_.note;
     } else if (const long v = SSL_get_verify_result(ssl_.get()); v != X509_V_OK) {
@@ -198,15 +200,13 @@ IoStatus TlsStream::write_all(std::span<const uint8_t> data, Deadline deadline, 
                               bool stop_when_readable) {
     // In this protocol the receiver talks only to refuse: stop writing over it.
     if (stop_when_readable && readable_now()) return IoStatus{IoResult::peer_readable, 0, 0};
-    return pump(ssl_.get(), fd_, failed_, data.size(), deadline, stall, stop_when_readable, [&](size_t done) {
-        return SSL_write(ssl_.get(), data.data() + done, clamp(data.size() - done));
-    });
+    return pump(ssl_.get(), fd_, failed_, data.size(), deadline, stall, stop_when_readable,
+                [&](size_t done) { return SSL_write(ssl_.get(), data.data() + done, clamp(data.size() - done)); });
 }
 
 IoStatus TlsStream::read_exact(std::span<uint8_t> out, Deadline deadline, std::chrono::milliseconds stall) {
-    return pump(ssl_.get(), fd_, failed_, out.size(), deadline, stall, false, [&](size_t done) {
-        return SSL_read(ssl_.get(), out.data() + done, clamp(out.size() - done));
-    });
+    return pump(ssl_.get(), fd_, failed_, out.size(), deadline, stall, false,
+                [&](size_t done) { return SSL_read(ssl_.get(), out.data() + done, clamp(out.size() - done)); });
 }
 
 bool TlsStream::readable_now() const {

@@ -31,13 +31,14 @@ public:
 private:
     Error handshake_failed(int ssl_error) const;
 
-    TlsStream(int fd, SSL* ssl, TlsCredentials credentials) : fd_(fd), ssl_(ssl, SSL_free), credentials_(std::move(credentials)) {}
+    TlsStream(int fd, SSL* ssl, TlsCredentials credentials)
+        : fd_(fd), ssl_(ssl, SSL_free), credentials_(std::move(credentials)) {}
 
     int fd_;
     std::unique_ptr<SSL, decltype(&SSL_free)> ssl_;
     TlsCredentials credentials_;  // keeps the SSL_CTX alive
     TlsHandshakeState state_;
-    bool failed_ = false;         // after a fatal error OpenSSL must not be asked to shut down
+    bool failed_ = false;  // after a fatal error OpenSSL must not be asked to shut down
 };
 
 }  // namespace dtrack::precopy

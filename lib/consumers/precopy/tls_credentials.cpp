@@ -78,9 +78,7 @@ Error bad_pem(const std::string& dir, const std::string& name, const std::string
 
 // --- PSK: TLS 1.3 external PSK through the session callbacks --------------------------
 
-const Context& context_of(SSL* ssl) {
-    return *static_cast<const Context*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-}
+const Context& context_of(SSL* ssl) { return *static_cast<const Context*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))); }
 
 // A session that carries the key as an external PSK, for TLS_AES_128_GCM_SHA256
 // (the PSK's hash must be the suite's; the contexts offer SHA-256 suites only).
@@ -144,7 +142,8 @@ Result<std::vector<uint8_t>> parse_hex_key(const std::string& hex, const std::st
     }
     // Under 128 bits a key can be guessed; OpenSSL keeps at most 64 bytes.
     if (key.size() < 16 || key.size() > 64)
-        return Error{EINVAL, where + ": the key has " + std::to_string(key.size()) + " bytes, not 16 to 64", psk_format};
+        return Error{EINVAL, where + ": the key has " + std::to_string(key.size()) + " bytes, not 16 to 64",
+                     psk_format};
     return key;
 }
 
@@ -170,7 +169,7 @@ TlsRole TlsCredentials::role() const { return context_->role; }
 const std::string& TlsCredentials::description() const { return context_->description; }
 
 Result<TlsCredentials> TlsCredentials::load_x509(const std::string& dir, TlsRole role) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         return Error{ENOTDIR, "TLS credentials directory " + dir + " not found", "give a directory in " + x509_layout};
     const std::string side = role == TlsRole::server ? "server" : "client";
@@ -193,22 +192,21 @@ Result<TlsCredentials> TlsCredentials::load_x509(const std::string& dir, TlsRole
     }
     if (SSL_CTX_check_private_key(ctx) != 1) return mismatch;
     // Both ends verify the peer; the destination insists that there is one.
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (role == TlsRole::server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-                       nullptr);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (role == TlsRole::server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nullptr);
     confirm_with_ticket(*c.value());
     return TlsCredentials(std::shared_ptr<const Context>(std::move(c.value())));
 }
 
 Result<TlsCredentials> TlsCredentials::load_psk(const std::string& keys_file, TlsRole role,
-                                               const std::string& identity) {
+                                                const std::string& identity) {
     std::ifstream in(keys_file);
     if (!in) {
         const int err = errno;
         return Error{err, "PSK keys file " + keys_file + (err == ENOENT ? " not found" : " is not readable"),
                      "create it in " + psk_format};
     }
-    const std::string what = role == TlsRole::client ? "PSK identity '" + identity + "' from " + keys_file
-                                                     : "PSK keys from " + keys_file;
+    const std::string what =
+        role == TlsRole::client ? "PSK identity '" + identity + "' from " + keys_file : "PSK keys from " + keys_file;
     auto c = new_context(role, what);
     if (!c) return c.error();
     Context& context = *c.value();

@@ -76,7 +76,8 @@ std::string TraceGuest::describe() const {
                     (h.exact ? "" : " (page sets are estimates)");
     if (!h.target.empty()) s += ", " + h.target;
     if (replay_.peak > 0)
-        s += "; " + std::to_string(replay_.vcpus) + (replay_.vcpus == 1 ? " vCPU" : " vCPUs") + ", each " + format_bytes(replay_.peak) + "/s flat out";
+        s += "; " + std::to_string(replay_.vcpus) + (replay_.vcpus == 1 ? " vCPU" : " vCPUs") + ", each " +
+             format_bytes(replay_.peak) + "/s flat out";
     return s;
 }
 
@@ -104,8 +105,7 @@ Status TraceGuest::read_next() {
         current_.reset();  // the order check starts again
     }
     recording::Interval& i = **next;
-    if (i.end_ns < i.start_ns)
-        return bad_recording("interval " + std::to_string(i.index) + " ends before it starts");
+    if (i.end_ns < i.start_ns) return bad_recording("interval " + std::to_string(i.index) + " ends before it starts");
     if (current_ && i.start_ns < current_->start_ns)
         return bad_recording("interval " + std::to_string(i.index) + " starts before the one it follows");
     loop_ns_ += i.end_ns - i.start_ns;
@@ -199,7 +199,8 @@ Result<uint64_t> TraceGuest::harvest(Tracker& tracker) {
         if (r >= tracker.region_count()) return;
         // A sweep of the dirty pages under way takes those at or past its cursor in this round.
         uint64_t behind = 0;
-        if (!every_page_ && r == cursor_region_) behind = std::min(count, cursor_page_ > first ? cursor_page_ - first : 0);
+        if (!every_page_ && r == cursor_region_)
+            behind = std::min(count, cursor_page_ > first ? cursor_page_ - first : 0);
         else if (!every_page_ && r < cursor_region_) behind = count;
         fresh += tracker.bitmap(r).mark_range(first, behind);
         const uint64_t ahead = tracker.bitmap(r).mark_range(first + behind, count - behind);

@@ -25,7 +25,8 @@ public:
     explicit PlainBitmap(uint64_t pages) : words_((pages + 63) / 64), marked_((words_.size() + 4095) / 4096) {}
     void mark(uint64_t first, uint64_t count);
     // Calls f(first, count) for each maximal stretch of set bits, in order, and clears them.
-    template <typename F> void drain(F&& f);
+    template <typename F>
+    void drain(F&& f);
 
 private:
     std::vector<uint64_t> words_;
@@ -46,7 +47,8 @@ public:
 
     // Calls f(region, first, count) for stretches that together hold every
     // pending page (a page may come twice), and forgets them.
-    template <typename F> void drain(F&& f);
+    template <typename F>
+    void drain(F&& f);
 
 private:
     // Regions apart by 2^41 keys, so runs that end a region and begin the next never merge.
@@ -61,7 +63,8 @@ private:
     std::vector<std::unique_ptr<PlainBitmap>> bitmaps_;
 };
 
-template <typename F> void PlainBitmap::drain(F&& f) {
+template <typename F>
+void PlainBitmap::drain(F&& f) {
     uint64_t run_first = 0, run_length = 0;
     for (size_t i = 0; i < marked_.size(); ++i)
         for (uint64_t groups = std::exchange(marked_[i], 0); groups; groups &= groups - 1) {
@@ -83,7 +86,8 @@ template <typename F> void PlainBitmap::drain(F&& f) {
     if (run_length) f(run_first, run_length);
 }
 
-template <typename F> void PendingPages::drain(F&& f) {
+template <typename F>
+void PendingPages::drain(F&& f) {
     for (const auto& [start, end] : runs_) f(region_of(start), page_of(start), end - start);
     runs_.clear();
     for (RegionId r = 0; r < bitmaps_.size(); ++r)

@@ -29,7 +29,8 @@ public:
 
     // Calls mark(run) for the pages whose moments fall before `upto` (0..1]
     // and were not released before: upto 1 releases the rest.
-    template <typename Mark> void release(double upto, Mark&& mark);
+    template <typename Mark>
+    void release(double upto, Mark&& mark);
 
 private:
     struct Stretch {
@@ -39,19 +40,21 @@ private:
         bool operator<(const Stretch& o) const { return moment != o.moment ? moment < o.moment : ordinal < o.ordinal; }
     };
     void order();  // builds moments_, at the first partial release
-    template <typename Mark> void release_stretch(const Stretch& s, Mark& mark);
+    template <typename Mark>
+    void release_stretch(const Stretch& s, Mark& mark);
 
     const std::vector<recording::PageRun>* runs_ = nullptr;
     uint64_t pages_ = 0;
-    uint64_t stretch_ = 1;           // pages that come out together
-    std::vector<uint64_t> ends_;     // the runs' ends, counted in pages of the interval
-    std::vector<Stretch> moments_;   // earliest first
-    size_t next_ = 0;                                    // into moments_
+    uint64_t stretch_ = 1;          // pages that come out together
+    std::vector<uint64_t> ends_;    // the runs' ends, counted in pages of the interval
+    std::vector<Stretch> moments_;  // earliest first
+    size_t next_ = 0;               // into moments_
     bool started_ = false;
     uint64_t key_ = ~0ULL;
 };
 
-template <typename Mark> void ReleaseOrder::release(double upto, Mark&& mark) {
+template <typename Mark>
+void ReleaseOrder::release(double upto, Mark&& mark) {
     if (!started_ && upto >= 1) {  // the whole interval at once: no moments needed
         for (const recording::PageRun& r : *runs_) mark(r);
         started_ = true;
@@ -64,7 +67,8 @@ template <typename Mark> void ReleaseOrder::release(double upto, Mark&& mark) {
         release_stretch(moments_[next_], mark);
 }
 
-template <typename Mark> void ReleaseOrder::release_stretch(const Stretch& s, Mark& mark) {
+template <typename Mark>
+void ReleaseOrder::release_stretch(const Stretch& s, Mark& mark) {
     uint64_t ordinal = s.ordinal;
     const uint64_t end = std::min(pages_, ordinal + stretch_);
     for (size_t i = s.run; ordinal < end && i < runs_->size(); ++i) {

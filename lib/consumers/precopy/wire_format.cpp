@@ -36,8 +36,7 @@ bool known_type(uint8_t t) {
         case RecordType::end:
         case RecordType::pages_done:
         case RecordType::accept:
-        case RecordType::reject:
-            return true;
+        case RecordType::reject: return true;
     }
     return false;
 }
@@ -115,8 +114,8 @@ Result<Prelude> decode_prelude(std::span<const uint8_t> b) {
     Prelude p;
     p.version = get32(&b[8]);
     if (p.version != version)
-        return corrupt("at byte 8: unsupported stream version " + std::to_string(p.version) + " (this side speaks version " +
-                       std::to_string(version) + ")");
+        return corrupt("at byte 8: unsupported stream version " + std::to_string(p.version) +
+                       " (this side speaks version " + std::to_string(version) + ")");
     if (get32(&b[24]) != crc(b.first(24))) return corrupt("at byte 24: header checksum mismatch (stream corrupt)");
     p.page_size = get32(&b[12]);
     p.region_count = get32(&b[16]);
@@ -126,8 +125,7 @@ Result<Prelude> decode_prelude(std::span<const uint8_t> b) {
     if (p.region_count == 0 || p.region_count > max_regions)
         return corrupt("at byte 16: region count " + std::to_string(p.region_count) + " is outside 1.." +
                        std::to_string(max_regions));
-    if (uint32_t flags = get32(&b[20]); flags != 0)
-        return corrupt("at byte 20: unknown header flags " + hex(flags));
+    if (uint32_t flags = get32(&b[20]); flags != 0) return corrupt("at byte 20: unknown header flags " + hex(flags));
     return p;
 }
 
@@ -136,7 +134,8 @@ Result<StreamHeader> decode_region_table(const Prelude& prelude, std::span<const
     if (table.size() < prelude.table_bytes()) return corrupt("region table too short");
     const size_t table_at = prelude_bytes;
     if (get32(&table[entries]) != crc(table.first(entries)))
-        return corrupt("at byte " + std::to_string(table_at + entries) + ": region table checksum mismatch (stream corrupt)");
+        return corrupt("at byte " + std::to_string(table_at + entries) +
+                       ": region table checksum mismatch (stream corrupt)");
     StreamHeader h{.version = prelude.version, .page_size = prelude.page_size, .regions = {}};
     for (size_t i = 0; i < n; ++i) {
         const uint8_t* e = &table[i * region_entry_bytes];
@@ -325,7 +324,8 @@ Result<std::span<const uint8_t>> inflate_page_batch(const RecordHeader& h, std::
     const int rc = uncompress(scratch.data(), &out_len, payload.data() + 4, static_cast<uLong>(payload.size() - 4));
     // Z_BUF_ERROR: the data wants more room than announced (a zlib bomb stops here).
     if (rc == Z_BUF_ERROR && out_len == announced)
-        return corrupt("compressed page batch inflates beyond the " + std::to_string(announced) + " bytes it announced");
+        return corrupt("compressed page batch inflates beyond the " + std::to_string(announced) +
+                       " bytes it announced");
     if (rc != Z_OK) return corrupt(std::string("compressed page batch does not inflate: ") + zError(rc));
     if (out_len != announced)
         return corrupt("compressed page batch inflates to " + std::to_string(out_len) + " bytes, announced " +

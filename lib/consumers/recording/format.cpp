@@ -62,17 +62,29 @@ struct Cursor {
         return false;
     }
     uint8_t u8() { return b[at++]; }
-    uint16_t u16() { const uint16_t v = get16(&b[at]); at += 2; return v; }
-    uint32_t u32() { const uint32_t v = get32(&b[at]); at += 4; return v; }
-    uint64_t u64() { const uint64_t v = get64(&b[at]); at += 8; return v; }
+    uint16_t u16() {
+        const uint16_t v = get16(&b[at]);
+        at += 2;
+        return v;
+    }
+    uint32_t u32() {
+        const uint32_t v = get32(&b[at]);
+        at += 4;
+        return v;
+    }
+    uint64_t u64() {
+        const uint64_t v = get64(&b[at]);
+        at += 8;
+        return v;
+    }
 };
 
 bool read_text(Cursor& c, const char* name, std::string& out, std::string& problem) {
     if (!c.need(2, name, problem)) return false;
     const uint16_t n = c.u16();
     if (n > max_text_bytes) {
-        problem = std::string(name) + " is " + std::to_string(n) + " bytes long, more than " +
-                  std::to_string(max_text_bytes);
+        problem =
+            std::string(name) + " is " + std::to_string(n) + " bytes long, more than " + std::to_string(max_text_bytes);
         return false;
     }
     if (!c.need(n, name, problem)) return false;
@@ -133,10 +145,9 @@ std::vector<uint8_t> encode_body(const Interval& given, const Header& h) {
             if (r.count == 0) continue;
             if (!merged.empty() && merged.back().region == r.region &&
                 r.first <= merged.back().first + merged.back().count)
-                merged.back().count = std::max(merged.back().first + merged.back().count, r.first + r.count) -
-                                      merged.back().first;
-            else
-                merged.push_back(r);
+                merged.back().count =
+                    std::max(merged.back().first + merged.back().count, r.first + r.count) - merged.back().first;
+            else merged.push_back(r);
         }
         in.dirty = std::move(merged);
         use = &in;
@@ -164,8 +175,7 @@ std::vector<uint8_t> encode_normal_body(const Interval& in, const Header& h) {
     append64(out, in.start_ns);
     append64(out, in.end_ns);
     const bool estimate = in.estimated_pages != 0 || in.bound_pages != 0;
-    const uint32_t logging_flags =
-        in.logging ? flag_logging | (in.logging->reads_low ? flag_reads_low : 0) : 0;
+    const uint32_t logging_flags = in.logging ? flag_logging | (in.logging->reads_low ? flag_reads_low : 0) : 0;
     append32(out, (in.dropped ? flag_dropped : 0) | (estimate ? flag_estimate : 0) | logging_flags);
     // Per-vCPU counts: exactly the header's vCPUs, or none (a source may
     // learn of vCPUs late; counts beyond the header's are not recorded).
@@ -296,8 +306,7 @@ bool decode_header_body(std::span<const uint8_t> body, uint64_t base, Header& h,
         if (!read_text(c, name.c_str(), r.name, what)) return fail(what);
         h.regions.push_back(std::move(r));
     }
-    if (c.at != body.size())
-        return fail(std::to_string(body.size() - c.at) + " bytes after the last region");
+    if (c.at != body.size()) return fail(std::to_string(body.size() - c.at) + " bytes after the last region");
     return true;
 }
 
@@ -348,8 +357,8 @@ bool decode_frame(std::span<const uint8_t> b, uint64_t base, const Header& h, co
     }
     // The writer chooses runs or a bitmap, whichever is smaller, so a body is
     // never larger than every region's whole bitmap.
-    const uint64_t limit = std::min<uint64_t>({max_body_bytes(h), max_record_bytes,
-                                               uint64_t(max_inflate_ratio) * f.packed_length + 64});
+    const uint64_t limit =
+        std::min<uint64_t>({max_body_bytes(h), max_record_bytes, uint64_t(max_inflate_ratio) * f.packed_length + 64});
     if (f.raw_length < body_fixed_bytes || f.raw_length > limit) {
         problem = {base + 8, "body length " + std::to_string(f.raw_length) + " is outside " +
                                  std::to_string(body_fixed_bytes) + ".." + std::to_string(limit)};
@@ -369,8 +378,8 @@ bool decode_frame(std::span<const uint8_t> b, uint64_t base, const Header& h, co
 namespace {
 
 // decode_body's checks in order; `too_large` tells a limit from damage.
-bool body_fields(Cursor& c, std::span<const uint8_t> raw, uint64_t expected_index, const Header& h,
-                 uint64_t max_runs, Interval& in, std::string& problem, bool& too_large) {
+bool body_fields(Cursor& c, std::span<const uint8_t> raw, uint64_t expected_index, const Header& h, uint64_t max_runs,
+                 Interval& in, std::string& problem, bool& too_large) {
     const auto fail = [&](std::string w) {
         problem = std::move(w);
         return false;
@@ -415,8 +424,9 @@ bool body_fields(Cursor& c, std::span<const uint8_t> raw, uint64_t expected_inde
             return code == 0 ? DirtyLogging::off : code == 1 ? DirtyLogging::ring : DirtyLogging::bitmap;
         };
         const auto start = state(logging_start), end = state(logging_end);
-        if (!start || !end) return fail("logging state " + std::to_string(std::max(logging_start, logging_end)) +
-                                        " is not 0 (off), 1 (ring) or 2 (bitmap)");
+        if (!start || !end)
+            return fail("logging state " + std::to_string(std::max(logging_start, logging_end)) +
+                        " is not 0 (off), 1 (ring) or 2 (bitmap)");
         if (evidence != 1 && evidence != 2)
             return fail("logging evidence " + std::to_string(evidence) + " is not 1 (kernel) or 2 (inferred)");
         in.logging = IntervalLogging{.at_start = *start,
@@ -448,7 +458,8 @@ bool body_fields(Cursor& c, std::span<const uint8_t> raw, uint64_t expected_inde
         const std::string where = "region " + std::to_string(region);
         uint64_t seen = 0;
         if (encoding == encoding_runs) {
-            if (n == 0 || n > (raw.size() - c.at) / 16) return fail(where + ": run count " + std::to_string(n) + " does not fit");
+            if (n == 0 || n > (raw.size() - c.at) / 16)
+                return fail(where + ": run count " + std::to_string(n) + " does not fit");
             uint64_t end = 0;
             for (uint64_t i = 0; i < n; ++i) {
                 const uint64_t first = c.u64(), count = c.u64();
@@ -466,8 +477,8 @@ bool body_fields(Cursor& c, std::span<const uint8_t> raw, uint64_t expected_inde
             const uint64_t first_word = c.u64();
             const uint64_t words = words_of(r);
             if (n == 0 || first_word >= words || n > words - first_word || n > (raw.size() - c.at) / 8)
-                return fail(where + ": bitmap of " + std::to_string(n) + " words at word " + std::to_string(first_word) +
-                            " does not fit");
+                return fail(where + ": bitmap of " + std::to_string(n) + " words at word " +
+                            std::to_string(first_word) + " does not fit");
             for (uint64_t i = 0; i < n; ++i) {
                 uint64_t bits = c.u64();
                 const uint64_t w = first_word + i;
@@ -486,7 +497,8 @@ bool body_fields(Cursor& c, std::span<const uint8_t> raw, uint64_t expected_inde
         total += seen;
     }
     if (total != pages)
-        return fail("the interval says " + std::to_string(pages) + " pages and its blocks hold " + std::to_string(total));
+        return fail("the interval says " + std::to_string(pages) + " pages and its blocks hold " +
+                    std::to_string(total));
     if (c.at != raw.size()) return fail(std::to_string(raw.size() - c.at) + " bytes after the last block");
     return true;
 }

@@ -13,12 +13,12 @@
 namespace dtrack::recording::format {
 
 inline constexpr std::array<uint8_t, 8> magic = {'D', 'T', 'R', 'A', 'C', 'K', 'R', 'C'};
-inline constexpr size_t prelude_bytes = 24;        // magic, version, body length, body crc, prelude crc
-inline constexpr size_t header_fixed_bytes = 28;   // the header body before its strings
+inline constexpr size_t prelude_bytes = 24;       // magic, version, body length, body crc, prelude crc
+inline constexpr size_t header_fixed_bytes = 28;  // the header body before its strings
 inline constexpr std::array<uint8_t, 4> record_magic = {'I', 'N', 'T', 'V'};
-inline constexpr size_t frame_bytes = 20;          // a record's frame before its compressed body
-inline constexpr size_t body_fixed_bytes = 80;     // an interval body before its vCPU counts
-inline constexpr size_t block_fixed_bytes = 24;    // a region block before its runs or words
+inline constexpr size_t frame_bytes = 20;        // a record's frame before its compressed body
+inline constexpr size_t body_fixed_bytes = 80;   // an interval body before its vCPU counts
+inline constexpr size_t block_fixed_bytes = 24;  // a region block before its runs or words
 
 inline constexpr uint32_t flag_dropped = 1;
 inline constexpr uint32_t flag_estimate = 2;

@@ -74,8 +74,7 @@ Result<uint64_t> Reader::read_header() {
     if (bytes::crc(body) != pre.body_crc)
         return error({16, "header body checksum mismatch (bytes " + std::to_string(format::prelude_bytes) + ".." +
                               std::to_string(format::prelude_bytes + pre.body_length - 1) + " are corrupt)"});
-    if (!format::decode_header_body(body, format::prelude_bytes, header_, problem))
-        return error(problem);
+    if (!format::decode_header_body(body, format::prelude_bytes, header_, problem)) return error(problem);
     header_.version = pre.version;
     return body_end;
 }
@@ -88,7 +87,8 @@ Result<Reader> Reader::open(const std::string& path, ReadLimits limits) {
     struct stat st {};
     if (::fstat(fileno(r.file_), &st) != 0) return errno_error("fstat " + path, errno);
     if (!S_ISREG(st.st_mode))
-        return Error{EINVAL, path + " is not a regular file", "give a recording written by dtrack record or dtvm --record"};
+        return Error{EINVAL, path + " is not a regular file",
+                     "give a recording written by dtrack record or dtvm --record"};
     r.size_ = static_cast<uint64_t>(st.st_size);
     auto start = r.read_header();
     if (!start) {
@@ -134,9 +134,8 @@ std::optional<Interval> Reader::next() {
     uint8_t frame_bytes[format::frame_bytes];
     const size_t got = read_at(offset_, frame_bytes, sizeof frame_bytes);
     if (got < sizeof frame_bytes) {
-        stop(ReadEnd::Kind::truncated,
-             which + " is cut short: " + std::to_string(got) + " of its " + std::to_string(sizeof frame_bytes) +
-                 " frame bytes are there");
+        stop(ReadEnd::Kind::truncated, which + " is cut short: " + std::to_string(got) + " of its " +
+                                           std::to_string(sizeof frame_bytes) + " frame bytes are there");
         return std::nullopt;
     }
     format::Frame frame;
@@ -167,9 +166,9 @@ std::optional<Interval> Reader::next() {
     uLongf raw_length = frame.raw_length;
     const int z = uncompress(raw_.data(), &raw_length, packed_.data(), packed_.size());
     if (z != Z_OK || raw_length != frame.raw_length) {
-        stop(ReadEnd::Kind::corrupt,
-             which + ": its compressed body does not inflate to the " + std::to_string(frame.raw_length) +
-                 " bytes its frame announces (" + (z == Z_OK ? "shorter" : zError(z)) + ")");
+        stop(ReadEnd::Kind::corrupt, which + ": its compressed body does not inflate to the " +
+                                         std::to_string(frame.raw_length) + " bytes its frame announces (" +
+                                         (z == Z_OK ? "shorter" : zError(z)) + ")");
         return std::nullopt;
     }
     Interval in;

@@ -31,8 +31,7 @@ void Interval::add_word(RegionId region, uint64_t word, uint64_t bits) {
         const uint64_t first = word * 64 + uint64_t(from);
         if (!dirty.empty() && dirty.back().region == region && dirty.back().first + dirty.back().count == first)
             dirty.back().count += uint64_t(len);
-        else
-            dirty.push_back({region, first, uint64_t(len)});
+        else dirty.push_back({region, first, uint64_t(len)});
         bits = len == 64 ? 0 : bits & ~(((uint64_t{1} << len) - 1) << from);
     }
 }
@@ -145,8 +144,10 @@ Writer::Writer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Result<std::unique_ptr<Writer>> Writer::create(std::unique_ptr<Sink> sink, const Header& header,
                                                WriterOptions options) {
     if (header.regions.empty() || header.regions.size() > max_regions || header.vcpus > max_vcpus)
-        return Error{EINVAL, "a recording needs 1 to " + std::to_string(max_regions) + " regions and at most " +
-                                 std::to_string(max_vcpus) + " vCPUs", ""};
+        return Error{EINVAL,
+                     "a recording needs 1 to " + std::to_string(max_regions) + " regions and at most " +
+                         std::to_string(max_vcpus) + " vCPUs",
+                     ""};
     const std::vector<uint8_t> head = encode_header(header);
     if (Status s = sink->write(head); !s) return s.error();
     auto state = std::make_unique<State>();

@@ -85,10 +85,10 @@ struct BpfLostCounters {
 // One memslot id that has a region or had pushes.
 struct BpfSlotUsage {
     uint32_t slot = 0;
-    bool tracked = false;      // the tracker has a region for it
-    RegionId region = 0;       // when tracked
-    uint64_t capacity = 0;     // the region's pages
-    uint64_t seen_end = 0;     // highest page offset pushed + 1: a lower bound of the slot's real size
+    bool tracked = false;   // the tracker has a region for it
+    RegionId region = 0;    // when tracked
+    uint64_t capacity = 0;  // the region's pages
+    uint64_t seen_end = 0;  // highest page offset pushed + 1: a lower bound of the slot's real size
 };
 
 class BpfSource : public Source {

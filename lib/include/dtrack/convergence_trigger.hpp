@@ -29,9 +29,9 @@ struct ConvergenceTriggerOptions {
 struct ConvergenceJudgement {
     bool judged = false;
     bool high = false;
-    bool fired = false;       // the second high period: act now
-    uint64_t dirtied = 0;     // bytes dirtied over the judged period
-    uint64_t threshold = 0;   // trigger_pct of the bytes transferred in it
+    bool fired = false;      // the second high period: act now
+    uint64_t dirtied = 0;    // bytes dirtied over the judged period
+    uint64_t threshold = 0;  // trigger_pct of the bytes transferred in it
 };
 
 // Not thread-safe: its owner serializes the calls.

@@ -49,19 +49,26 @@ public:
     bool test(uint64_t page) const;
     uint64_t count() const;
     // f(word_index, bits) for every non-zero word in [first_word, end_word).
-    template <typename F> void for_each_word(F&& f, uint64_t first_word = 0, uint64_t end_word = ~0ULL) const;
+    template <typename F>
+    void for_each_word(F&& f, uint64_t first_word = 0, uint64_t end_word = ~0ULL) const;
     // f(page) for every dirty page, in order.
-    template <typename F> void for_each_page(F&& f) const;
+    template <typename F>
+    void for_each_page(F&& f) const;
     // f(first_page, page_count) for every maximal run of dirty pages, in order.
-    template <typename F> void for_each_run(F&& f) const;
+    template <typename F>
+    void for_each_run(F&& f) const;
 
     // --- taking: one consumer at a time ---------------------------------------
     // Returns the word's bits and clears them.
     uint64_t take_word(uint64_t word);
     // Takes and clears the pages [first, first+count): calls f(word_index, bits)
     // for every non-zero word (bits limited to the range), in order. Returns pages taken.
-    template <typename F> uint64_t take_range(uint64_t first, uint64_t count, F&& f);
-    template <typename F> uint64_t take_all(F&& f) { return take_range(0, pages_, f); }
+    template <typename F>
+    uint64_t take_range(uint64_t first, uint64_t count, F&& f);
+    template <typename F>
+    uint64_t take_all(F&& f) {
+        return take_range(0, pages_, f);
+    }
 
 private:
     // Bits [lo, lo+n) of a word, n in 1..64.
@@ -83,7 +90,8 @@ private:
     // Takes bits `mask` of word w, keeping the summary honest for bits left behind.
     uint64_t take_bits(uint64_t w, uint64_t mask);
     // Takes the whole words [first, end) through both summary levels.
-    template <typename F> uint64_t take_words(uint64_t first, uint64_t end, F& f);
+    template <typename F>
+    uint64_t take_words(uint64_t first, uint64_t end, F& f);
 
     uint64_t pages_;
     uint64_t words_;
@@ -100,8 +108,7 @@ private:
 template <typename F>
 void DirtyBitmap::for_each_word(F&& f, uint64_t first_word, uint64_t end_word) const {
     if (end_word > words_) end_word = words_;
-    for (uint64_t w = next_flagged_word(first_word, end_word); w < end_word;
-         w = next_flagged_word(w + 1, end_word)) {
+    for (uint64_t w = next_flagged_word(first_word, end_word); w < end_word; w = next_flagged_word(w + 1, end_word)) {
         if (uint64_t bits = bits_[w].load(std::memory_order_relaxed)) f(w, bits);
     }
 }

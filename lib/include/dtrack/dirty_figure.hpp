@@ -52,7 +52,7 @@ enum class KernelView : uint8_t {
 struct FigureInputs {
     MeasureMethod asked = MeasureMethod::automatic;
     KernelView kernel_view = KernelView::none;  // what is attached
-    bool sampling = false;     // a page-hashing source is attached
+    bool sampling = false;                      // a page-hashing source is attached
     LoggingEvidence evidence = LoggingEvidence::none;
     DirtyLogging logging = DirtyLogging::off;  // at the interval's end
     // At its start: a record that began or ended within the interval covers

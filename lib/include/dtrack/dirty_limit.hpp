@@ -36,12 +36,12 @@ DTRACK_PUBLIC_BEGIN
 namespace dtrack {
 
 struct DirtyLimitOptions {
-    double quota = 256;  // pages/s per vCPU (QEMU's default, 1 MB/s, in 4 KiB pages)
+    double quota = 256;                      // pages/s per vCPU (QEMU's default, 1 MB/s, in 4 KiB pages)
     std::chrono::milliseconds period{1000};  // QEMU: 1 to 1000 ms
-    double tolerance = 0.10;   // no change within this share of the quota
-    double big_error = 0.50;   // above this share of the quota, go straight to the target share
-    double small_step = 0.5;   // otherwise move this part of the way
-    double max_share = 0.99;   // a vCPU sleeps at most this share of its time
+    double tolerance = 0.10;                 // no change within this share of the quota
+    double big_error = 0.50;                 // above this share of the quota, go straight to the target share
+    double small_step = 0.5;                 // otherwise move this part of the way
+    double max_share = 0.99;                 // a vCPU sleeps at most this share of its time
 };
 
 // What the limit decided for one vCPU in one period.

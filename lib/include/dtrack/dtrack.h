@@ -138,17 +138,17 @@ DT_API int64_t dt_take_pages(dt_tracker *tracker, uint32_t region, uint64_t firs
  * page first + count - 1 (at most the region's end), else -EINVAL and
  * nothing is taken. Bits already set stay set, so a caller can gather
  * several takes into one bitmap. */
-DT_API int64_t dt_take_bitmap(dt_tracker *tracker, uint32_t region, uint64_t first, uint64_t count,
-                              uint64_t *bitmap, size_t words);
+DT_API int64_t dt_take_bitmap(dt_tracker *tracker, uint32_t region, uint64_t first, uint64_t count, uint64_t *bitmap,
+                              size_t words);
 
 /* Monotonic counters (every field only grows), summed over the sources. */
 struct dt_counters {
     size_t sz;
-    uint64_t rounds;           /* transfer passes (dt_rounds_begin_round) */
-    uint64_t syncs_round;      /* harvests, by kind: never mixed with rounds */
+    uint64_t rounds;      /* transfer passes (dt_rounds_begin_round) */
+    uint64_t syncs_round; /* harvests, by kind: never mixed with rounds */
     uint64_t syncs_background;
-    uint64_t harvests;         /* source harvests, all sources */
-    uint64_t pages;            /* page reports */
+    uint64_t harvests; /* source harvests, all sources */
+    uint64_t pages;    /* page reports */
     uint64_t new_dirty;
     uint64_t lost;
     uint64_t overapproximated; /* pages marked dirty without evidence, to cover a loss */
@@ -170,8 +170,8 @@ typedef struct dt_ring dt_ring;
 
 struct dt_ring_opts {
     size_t sz;
-    uint32_t entries;     /* per vCPU, a power of two >= 256 (default 4096) */
-    bool no_acq_rel;      /* don't use KVM_CAP_DIRTY_LOG_RING_ACQ_REL even where there is one */
+    uint32_t entries; /* per vCPU, a power of two >= 256 (default 4096) */
+    bool no_acq_rel;  /* don't use KVM_CAP_DIRTY_LOG_RING_ACQ_REL even where there is one */
     /* Write-protects all guest memory again after a ring jammed (turn
      * KVM_MEM_LOG_DIRTY_PAGES off and on for each memslot); returns 0 or a
      * negative errno. Without it a jam makes every later sync mark every
@@ -191,14 +191,14 @@ DT_API void dt_ring_stop_reaper(dt_ring *ring);
 
 struct dt_ring_counters {
     size_t sz;
-    uint64_t full_exits;  /* dt_ring_on_full calls */
-    uint64_t resets;      /* KVM_RESET_DIRTY_RINGS calls */
-    uint64_t jams;        /* overflows detected and recovered (over-approximated) */
+    uint64_t full_exits; /* dt_ring_on_full calls */
+    uint64_t resets;     /* KVM_RESET_DIRTY_RINGS calls */
+    uint64_t jams;       /* overflows detected and recovered (over-approximated) */
     uint64_t rearms;
     uint64_t reaper_passes;
-    uint32_t entries;     /* the ring size in use */
+    uint32_t entries; /* the ring size in use */
     bool acq_rel;
-    bool blind;           /* a jam without rearm: every sync marks everything */
+    bool blind; /* a jam without rearm: every sync marks everything */
 };
 DT_API int dt_ring_get_counters(const dt_ring *ring, struct dt_ring_counters *out);
 
@@ -288,15 +288,15 @@ typedef void (*dt_throttle_fn)(void *user, int pct);
 
 struct dt_throttle_opts {
     size_t sz;
-    int trigger_pct;   /* default 50 */
-    int initial_pct;   /* default 20 */
-    int increment_pct; /* default 10 */
-    int max_pct;       /* default 99 */
-    bool tail_slow;    /* step only as far as the measured dirty ratio asks */
+    int trigger_pct;        /* default 50 */
+    int initial_pct;        /* default 20 */
+    int increment_pct;      /* default 10 */
+    int max_pct;            /* default 99 */
+    bool tail_slow;         /* step only as far as the measured dirty ratio asks */
     uint32_t min_period_ms; /* default 1000: shorter periods add up first */
 };
-DT_API int dt_throttle_create(dt_rounds *rounds, const struct dt_throttle_opts *opts, dt_throttle_fn apply,
-                              void *user, dt_throttle **out);
+DT_API int dt_throttle_create(dt_rounds *rounds, const struct dt_throttle_opts *opts, dt_throttle_fn apply, void *user,
+                              dt_throttle **out);
 DT_API void dt_throttle_destroy(dt_throttle *throttle);
 DT_API int dt_throttle_pct(const dt_throttle *throttle);
 DT_API bool dt_throttle_at_max(const dt_throttle *throttle);
@@ -310,8 +310,8 @@ DT_API int dt_throttle_reset(dt_throttle *throttle);
  * receiver refuses the stream before writing anything. A plain struct
  * (no sz): arrays of it are passed with their length. */
 struct dt_memory {
-    uint32_t region;    /* the tracker's region id (the sender takes its dirty bits) */
-    void *host;         /* first byte of the region here */
+    uint32_t region; /* the tracker's region id (the sender takes its dirty bits) */
+    void *host;      /* first byte of the region here */
     uint64_t pages;
     uint64_t page_size; /* 0 = 4096 */
     uint64_t guest_phys_base;
@@ -353,11 +353,11 @@ struct dt_send_opts {
 };
 
 enum dt_send_status {
-    DT_SEND_COMPLETED = 0,         /* the receiver acknowledged a matching copy */
-    DT_SEND_TIMED_OUT = 1,         /* max_time or io_timeout passed */
-    DT_SEND_RECEIVER_FAILED = 2,   /* the receiver closed, reset or answered nonsense */
-    DT_SEND_REJECTED = 3,          /* the receiver refused the stream (dt_last_error says why) */
-    DT_SEND_ERROR = 4,             /* a local failure */
+    DT_SEND_COMPLETED = 0,       /* the receiver acknowledged a matching copy */
+    DT_SEND_TIMED_OUT = 1,       /* max_time or io_timeout passed */
+    DT_SEND_RECEIVER_FAILED = 2, /* the receiver closed, reset or answered nonsense */
+    DT_SEND_REJECTED = 3,        /* the receiver refused the stream (dt_last_error says why) */
+    DT_SEND_ERROR = 4,           /* a local failure */
 };
 
 struct dt_send_result {
@@ -403,12 +403,11 @@ struct dt_receive_result {
 };
 
 /* Receives one migration into `memory` over a connected socket (kept by the
- * caller). Blocks until done; needs no handle, so any thread may call it. 0 when the copy is complete and its digest matched; else a
- * negative errno and dt_last_error says what and where (the memory then
- * holds a partial copy: do not run it). Refused at once, nothing read:
- * bad `memory` (-EINVAL, naming the entry and field), a socket_fd that is
- * not open (-EBADF), not a socket (-ENOTSOCK), not a stream (-EPROTOTYPE) or
- * not connected (-ENOTCONN); dt_precopy_send likewise. */
+ * caller). Blocks until done; needs no handle, so any thread may call it. 0 when the copy is complete and its digest
+ * matched; else a negative errno and dt_last_error says what and where (the memory then holds a partial copy: do not
+ * run it). Refused at once, nothing read: bad `memory` (-EINVAL, naming the entry and field), a socket_fd that is not
+ * open (-EBADF), not a socket (-ENOTSOCK), not a stream (-EPROTOTYPE) or not connected (-ENOTCONN); dt_precopy_send
+ * likewise. */
 DT_API int dt_precopy_receive(const struct dt_memory *memory, size_t regions, int socket_fd,
                               const struct dt_receive_opts *opts, struct dt_receive_result *result);
 
@@ -430,9 +429,9 @@ DT_API int dt_precopy_receive(const struct dt_memory *memory, size_t regions, in
 typedef struct dt_target dt_target;
 
 enum dt_measure_method {
-    DT_MEASURE_AUTO = 0,    /* the state-aware choice, every interval */
-    DT_MEASURE_KERNEL = 1,  /* the kernel's record alone (reads low while the VM does not log) */
-    DT_MEASURE_SAMPLE = 2,  /* page hashing alone */
+    DT_MEASURE_AUTO = 0,   /* the state-aware choice, every interval */
+    DT_MEASURE_KERNEL = 1, /* the kernel's record alone (reads low while the VM does not log) */
+    DT_MEASURE_SAMPLE = 2, /* page hashing alone */
     DT_MEASURE_METHOD_INT_MIN_ = -2147483647 - 1,
     DT_MEASURE_METHOD_INT_MAX_ = 2147483647,
 };
@@ -463,22 +462,22 @@ DT_API int dt_target_start(dt_target *target);
 
 struct dt_target_interval {
     size_t sz;
-    double seconds;        /* the interval's real length */
-    int figure;            /* enum dt_figure: what `pages` counts */
-    bool trusted;          /* false: it reads low (DT_MEASURE_KERNEL on a VM that does not log) */
-    bool exact;            /* `pages` is exact, not an estimate */
-    double pages;          /* distinct pages of `figure` dirtied in the interval */
-    double bound_pages;    /* half-width of the 95% interval of `pages`, when an estimate; else 0 */
-    uint64_t lost;         /* events a source knows it lost in the interval */
-    int logging;           /* enum dt_dirty_logging: the VM's state at the interval's end */
-    int evidence;          /* enum dt_logging_evidence */
+    double seconds;     /* the interval's real length */
+    int figure;         /* enum dt_figure: what `pages` counts */
+    bool trusted;       /* false: it reads low (DT_MEASURE_KERNEL on a VM that does not log) */
+    bool exact;         /* `pages` is exact, not an estimate */
+    double pages;       /* distinct pages of `figure` dirtied in the interval */
+    double bound_pages; /* half-width of the 95% interval of `pages`, when an estimate; else 0 */
+    uint64_t lost;      /* events a source knows it lost in the interval */
+    int logging;        /* enum dt_dirty_logging: the VM's state at the interval's end */
+    int evidence;       /* enum dt_logging_evidence */
     uint32_t memslots_logging;
-    bool has_vmm_dirty;    /* the kernel's record is watched: */
-    double vmm_dirty_pages;  /* its figure this interval */
-    bool has_written;      /* pages are hashed: */
-    double written_pages;    /* its figure this interval */
+    bool has_vmm_dirty;     /* the kernel's record is watched: */
+    double vmm_dirty_pages; /* its figure this interval */
+    bool has_written;       /* pages are hashed: */
+    double written_pages;   /* its figure this interval */
     double written_bound_pages;
-    char why[256];         /* why this figure, one line (cut at 255 bytes) */
+    char why[256]; /* why this figure, one line (cut at 255 bytes) */
 };
 
 /* Ends the current interval and fills `out`. */

@@ -39,11 +39,11 @@ DTRACK_PUBLIC_BEGIN
 namespace dtrack {
 
 class DTRACK_INTERNAL DirtyRingReader;  // internal to the library
-class DTRACK_INTERNAL KvmDirtyRings;  // internal to the library
+class DTRACK_INTERNAL KvmDirtyRings;    // internal to the library
 
 struct KvmRingOptions {
-    uint32_t entries = 4096;         // per vCPU; a power of two >= 256, at most the kernel's maximum
-    bool acq_rel = true;             // prefer KVM_CAP_DIRTY_LOG_RING_ACQ_REL, fall back to _RING
+    uint32_t entries = 4096;  // per vCPU; a power of two >= 256, at most the kernel's maximum
+    bool acq_rel = true;      // prefer KVM_CAP_DIRTY_LOG_RING_ACQ_REL, fall back to _RING
     // The reaper aims to harvest a ring when it is about this full.
     double reaper_target_fill = 0.25;
     std::chrono::microseconds reaper_min_period{500};

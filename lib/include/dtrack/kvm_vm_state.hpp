@@ -29,12 +29,12 @@ namespace dtrack {
 struct KvmMemslotState {
     uint16_t address_space = 0;
     uint16_t id = 0;
-    uint64_t base_gfn = 0;      // first guest page frame
+    uint64_t base_gfn = 0;  // first guest page frame
     uint64_t pages = 0;
-    uint64_t userspace_addr = 0;  // where the VMM maps it
-    uint32_t flags = 0;         // KVM_MEM_* as the VMM set them
-    bool logs_dirty = false;    // KVM_MEM_LOG_DIRTY_PAGES
-    bool readonly = false;      // KVM_MEM_READONLY (ROM): never dirtied by the guest
+    uint64_t userspace_addr = 0;    // where the VMM maps it
+    uint32_t flags = 0;             // KVM_MEM_* as the VMM set them
+    bool logs_dirty = false;        // KVM_MEM_LOG_DIRTY_PAGES
+    bool readonly = false;          // KVM_MEM_READONLY (ROM): never dirtied by the guest
     bool has_dirty_bitmap = false;  // the kernel keeps a dirty bitmap for it (logging without the ring)
 };
 
@@ -52,7 +52,7 @@ struct KvmVmState {
     uint32_t ring_entries = 0;      // per vCPU; 0 = the VM uses the dirty bitmap
     bool manual_protect = false;    // KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: the VMM clears with KVM_CLEAR_DIRTY_LOG
     std::vector<KvmMemslotState> memslots;  // every address space, in no particular order
-    uint32_t memslots_unlisted = 0;  // memslots beyond what one read lists (thousands)
+    uint32_t memslots_unlisted = 0;         // memslots beyond what one read lists (thousands)
 
     DirtyLogging logging() const;
 };

@@ -28,11 +28,11 @@ struct ForecastInput {
 
 struct Forecast {
     bool converges = false;
-    int rounds = 0;                 // including the final (stop-and-copy) one
-    double total_s = 0;             // until switchover ends
-    double downtime_s = 0;          // of the final round
+    int rounds = 0;                    // including the final (stop-and-copy) one
+    double total_s = 0;                // until switchover ends
+    double downtime_s = 0;             // of the final round
     double bandwidth_to_converge = 0;  // bytes/s that would be enough (= bandwidth when it converges)
-    std::string summary;            // one line for people
+    std::string summary;               // one line for people
 };
 
 Forecast forecast_precopy(const ForecastInput& in);

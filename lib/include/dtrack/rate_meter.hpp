@@ -21,14 +21,14 @@ DTRACK_PUBLIC_BEGIN
 namespace dtrack {
 
 struct RateSample {
-    double seconds = 0;              // the interval's real length
-    double distinct_pages = 0;       // dirtied during the interval (the estimate, if estimated)
+    double seconds = 0;         // the interval's real length
+    double distinct_pages = 0;  // dirtied during the interval (the estimate, if estimated)
     double bytes_per_s = 0;
     std::vector<double> vcpu_pages_per_s;  // pages the kernel reported per vCPU (empty: no vCPU view)
-    uint64_t working_set_pages = 0;  // distinct pages dirtied since start()
+    uint64_t working_set_pages = 0;        // distinct pages dirtied since start()
     bool estimate = false;
-    double bound_pages = 0;          // half-width of the 95% interval of distinct_pages, when estimated
-    uint64_t lost = 0;               // events the sources know they lost in the interval
+    double bound_pages = 0;  // half-width of the 95% interval of distinct_pages, when estimated
+    uint64_t lost = 0;       // events the sources know they lost in the interval
 };
 
 class RateMeter {

@@ -37,22 +37,22 @@ inline constexpr uint32_t format_version = 2;
 // make it allocate much: docs/recording-format.md.
 inline constexpr uint32_t max_regions = 4096;
 inline constexpr uint32_t max_vcpus = 4096;
-inline constexpr uint32_t max_text_bytes = 4096;          // each string in the header
-inline constexpr uint32_t max_header_bytes = 1u << 20;    // the header body
+inline constexpr uint32_t max_text_bytes = 4096;        // each string in the header
+inline constexpr uint32_t max_header_bytes = 1u << 20;  // the header body
 inline constexpr uint64_t max_region_pages = 1ULL << 40;
-inline constexpr uint32_t max_record_bytes = 1u << 30;    // a record's compressed or raw body
-inline constexpr uint32_t max_inflate_ratio = 1032;       // zlib's best: raw <= 1032 * compressed + 64
+inline constexpr uint32_t max_record_bytes = 1u << 30;  // a record's compressed or raw body
+inline constexpr uint32_t max_inflate_ratio = 1032;     // zlib's best: raw <= 1032 * compressed + 64
 
 struct Header {
     uint32_t version = format_version;
-    std::string method;          // "bpf", "sample", "sample-exact", "kvm-ring", "kvm-log", "uffd"
-    bool exact = true;           // false: page sets are estimates (sampling)
-    std::string target;          // what was recorded, for people: "pid 1234 (qemu-system-x86)", "dtvm"
-    std::string host;            // uname nodename
-    std::string kernel;          // uname release
-    uint64_t start_unix_ns = 0;  // wall-clock time of the first interval's start
-    uint64_t interval_ns = 0;    // the nominal interval (each record has its real start and end)
-    uint32_t vcpus = 0;          // 0: the method has no per-vCPU view
+    std::string method;           // "bpf", "sample", "sample-exact", "kvm-ring", "kvm-log", "uffd"
+    bool exact = true;            // false: page sets are estimates (sampling)
+    std::string target;           // what was recorded, for people: "pid 1234 (qemu-system-x86)", "dtvm"
+    std::string host;             // uname nodename
+    std::string kernel;           // uname release
+    uint64_t start_unix_ns = 0;   // wall-clock time of the first interval's start
+    uint64_t interval_ns = 0;     // the nominal interval (each record has its real start and end)
+    uint32_t vcpus = 0;           // 0: the method has no per-vCPU view
     std::vector<Region> regions;  // RegionId = index; each with its own page size
 };
 
@@ -82,16 +82,16 @@ struct IntervalLogging {
 };
 
 struct Interval {
-    uint64_t index = 0;          // 0, 1, 2, ...: consecutive in a file
-    uint64_t start_ns = 0;       // since Header::start_unix_ns
+    uint64_t index = 0;     // 0, 1, 2, ...: consecutive in a file
+    uint64_t start_ns = 0;  // since Header::start_unix_ns
     uint64_t end_ns = 0;
-    bool dropped = false;        // the writer fell behind: nothing is known of it (no pages below)
-    std::vector<PageRun> dirty;  // the distinct pages dirtied in the interval, sorted by region then page
-    std::vector<uint64_t> vcpu_pages;  // per vCPU: pages the kernel reported (empty without a vCPU view)
-    double estimated_pages = 0;  // estimate: distinct pages dirtied (the page set is then a sample)
-    double bound_pages = 0;      // estimate: half-width of the 95% interval
-    uint64_t lost = 0;           // events the source knows it lost
-    uint64_t overapproximated = 0;  // pages marked dirty to cover them
+    bool dropped = false;                    // the writer fell behind: nothing is known of it (no pages below)
+    std::vector<PageRun> dirty;              // the distinct pages dirtied in the interval, sorted by region then page
+    std::vector<uint64_t> vcpu_pages;        // per vCPU: pages the kernel reported (empty without a vCPU view)
+    double estimated_pages = 0;              // estimate: distinct pages dirtied (the page set is then a sample)
+    double bound_pages = 0;                  // estimate: half-width of the 95% interval
+    uint64_t lost = 0;                       // events the source knows it lost
+    uint64_t overapproximated = 0;           // pages marked dirty to cover them
     std::optional<IntervalLogging> logging;  // version 2: the VM's dirty logging, where known
 
     uint64_t dirty_pages() const;  // sum of the runs' counts
@@ -108,8 +108,8 @@ struct ReadEnd {
     // too_large: the record at `offset` needs more memory than ReadLimits
     // allows; the file may be sound, and a reader given more reads on.
     enum class Kind { complete, truncated, corrupt, too_large } kind = Kind::complete;
-    uint64_t offset = 0;   // byte offset of the first record not read
-    std::string problem;   // truncated/corrupt/too_large: what is wrong there
+    uint64_t offset = 0;  // byte offset of the first record not read
+    std::string problem;  // truncated/corrupt/too_large: what is wrong there
 
     // "complete", or "truncated at byte 1234: ..." for people.
     std::string describe() const;

@@ -77,7 +77,7 @@ DTRACK_PUBLIC_BEGIN
 namespace dtrack {
 
 class DTRACK_INTERNAL RemotePageReader;  // internal to the library
-class DTRACK_INTERNAL ResidentPages;  // internal to the library
+class DTRACK_INTERNAL ResidentPages;     // internal to the library
 
 enum class SampleMode : uint8_t {
     exact,   // hash every page
@@ -92,19 +92,19 @@ struct SampleOptions {
     // interval, as a fraction of the present pages, at worst (half the pages
     // changed). 0.01 samples about 9600 pages of a large process.
     double max_error = 0.01;
-    uint64_t seed = 0;              // sample mode: chooses the sample; 0 = a random seed
-    uint32_t pages_per_read = 256;  // pages per process_vm_readv call (256: a 1 MiB buffer)
+    uint64_t seed = 0;                        // sample mode: chooses the sample; 0 = a random seed
+    uint32_t pages_per_read = 256;            // pages per process_vm_readv call (256: a 1 MiB buffer)
     uint64_t max_state_bytes = 512ULL << 20;  // the hashes kept between harvests, at most
 };
 
 // What the last harvest found, as a count or an estimate of distinct pages
 // changed since the harvest before.
 struct SampleEstimate {
-    double pages = 0;      // point estimate (in exact mode, the count)
-    double bound = 0;      // 95% half-width: the truth is in [pages - bound, pages + bound]; 0 in exact mode
-    uint64_t sampled = 0;  // pages hashed and compared
-    uint64_t changed = 0;  // of those, changed
-    uint64_t total = 0;    // the population: pages present now (with memory of their own)
+    double pages = 0;        // point estimate (in exact mode, the count)
+    double bound = 0;        // 95% half-width: the truth is in [pages - bound, pages + bound]; 0 in exact mode
+    uint64_t sampled = 0;    // pages hashed and compared
+    uint64_t changed = 0;    // of those, changed
+    uint64_t total = 0;      // the population: pages present now (with memory of their own)
     uint64_t in_sample = 0;  // pages in the sample now: a page of it stands for total / in_sample pages
     // Pages written at least once since track(), estimated from the pages of
     // the current sample that ever changed (exact in exact mode).
@@ -169,7 +169,7 @@ private:
     };
 
     SampleSource(pid_t pid, UniqueFd pidfd, SampleOptions options, std::unique_ptr<ResidentPages> resident);
-    bool exited() const;  // the pidfd says the process has exited
+    bool exited() const;       // the pidfd says the process has exited
     Error gone_error() const;  // its memory cannot be read any more: exited, or replaced by execve
     // Which present pages are in the sample: all in exact mode, else those
     // whose address hashes below the threshold (nested: a lower threshold
@@ -187,12 +187,12 @@ private:
     SampleOptions options_;
     uint64_t page_size_;
     uint64_t total_pages_ = 0;
-    uint64_t zero_hash_ = 0;            // the hash of a page of zeros: an absent page's contents
-    std::vector<Range> ranges_;         // by address
+    uint64_t zero_hash_ = 0;     // the hash of a page of zeros: an absent page's contents
+    std::vector<Range> ranges_;  // by address
     std::unique_ptr<ResidentPages> resident_;
     std::unique_ptr<RemotePageReader> reader_;
-    uint64_t threshold_ = 0;            // the sample's membership threshold (sample mode)
-    std::vector<Hashed> hashed_;        // by address: the sample as of the last harvest
+    uint64_t threshold_ = 0;      // the sample's membership threshold (sample mode)
+    std::vector<Hashed> hashed_;  // by address: the sample as of the last harvest
 
     mutable std::mutex last_mutex_;
     SampleEstimate last_;

@@ -22,16 +22,16 @@ class Tracker;
 
 // What one harvest did. Counts are of this harvest only (deltas).
 struct HarvestReport {
-    uint64_t pages = 0;      // page reports taken from the kernel (a page re-dirtied counts again)
-    uint64_t new_dirty = 0;  // of those, pages that were clean in the tracker's bitmap
+    uint64_t pages = 0;                      // page reports taken from the kernel (a page re-dirtied counts again)
+    uint64_t new_dirty = 0;                  // of those, pages that were clean in the tracker's bitmap
     std::vector<uint64_t> pages_per_vcpu;    // index = vCPU; empty when the mechanism has no vCPU view
     std::vector<uint64_t> pages_per_region;  // index = RegionId; may be shorter than the region list
-    uint64_t lost = 0;             // events the source knows it lost...
-    uint64_t overapproximated = 0; // ...and the pages it marked dirty without evidence to cover them
-    bool estimate = false;         // the figures are an estimate (sampling), not exact...
-    double estimated_pages = 0;    // ...then: the estimate of distinct pages dirtied since the last harvest
-    double estimate_bound = 0;     // ...and its half-width (95% confidence), in pages
-    std::chrono::nanoseconds cost{0};  // time in ioctls and the harvest loop
+    uint64_t lost = 0;                       // events the source knows it lost...
+    uint64_t overapproximated = 0;           // ...and the pages it marked dirty without evidence to cover them
+    bool estimate = false;                   // the figures are an estimate (sampling), not exact...
+    double estimated_pages = 0;              // ...then: the estimate of distinct pages dirtied since the last harvest
+    double estimate_bound = 0;               // ...and its half-width (95% confidence), in pages
+    std::chrono::nanoseconds cost{0};        // time in ioctls and the harvest loop
 
     void add_vcpu(size_t vcpu, uint64_t n);
     void add_region(RegionId region, uint64_t n);
@@ -53,9 +53,7 @@ public:
     // Called just before a consumer takes-and-clears [first_page, +count) of
     // `region`; a source that re-protects lazily (KVM_CLEAR_DIRTY_LOG) does it
     // here, so the page is protected again before its contents are read.
-    virtual Status prepare_take(RegionId /*region*/, uint64_t /*first_page*/, uint64_t /*count*/) {
-        return Ok{};
-    }
+    virtual Status prepare_take(RegionId /*region*/, uint64_t /*first_page*/, uint64_t /*count*/) { return Ok{}; }
 };
 
 }  // namespace dtrack

@@ -60,7 +60,7 @@ struct TargetMeterOptions {
     bool exact_sampling = false;  // hashing: every present page instead of a sample
     double max_error = 0.02;      // hashing: target half-width of the 95% interval (fraction of the present pages)
     uint64_t sample_pages = 0;    // hashing: this many pages instead (0: sized by max_error)
-    uint32_t kernel_slots = 32;                // the kernel's record: memslot ids 0..n-1 are tracked...
+    uint32_t kernel_slots = 32;   // the kernel's record: memslot ids 0..n-1 are tracked...
     uint64_t kernel_pages_per_slot = 1 << 21;  // ...up to 8 GiB of 4 KiB pages each
     // Per-vCPU rates: a ring VMM's ring entries; for a process that runs no
     // KVM VM, each thread's write faults (ThreadWriteFaults).

@@ -18,13 +18,13 @@ namespace dtrack {
 
 struct TargetProcess {
     pid_t pid = 0;
-    std::string comm;           // its command name
+    std::string comm;  // its command name
     // Its PID in each PID namespace from ours down to its own (NSpid in
     // /proc/PID/status): one entry when it lives in ours, more when it runs
     // in a container below it (the last one is what it calls itself).
     std::vector<pid_t> namespace_pids;
-    bool has_kvm_vm = false;    // an open anon_inode:kvm-vm
-    uint32_t vcpus = 0;         // open anon_inode:kvm-vcpu fds
+    bool has_kvm_vm = false;      // an open anon_inode:kvm-vm
+    uint32_t vcpus = 0;           // open anon_inode:kvm-vcpu fds
     bool has_dirty_ring = false;  // a vCPU's dirty ring is mapped (kvm-vcpu mapping at page 64)
     uint32_t vcpus_with_ring = 0;
 };

@@ -63,9 +63,9 @@ struct [[nodiscard]] SyncReport {
     uint64_t pages = 0;
     uint64_t new_dirty = 0;
     uint64_t lost = 0;
-    bool estimate = false;        // a source estimated (sampling):
-    double estimated_pages = 0;   // the sum of their estimates of distinct pages dirtied
-    double estimate_bound = 0;    // and of their bounds (a conservative union)
+    bool estimate = false;       // a source estimated (sampling):
+    double estimated_pages = 0;  // the sum of their estimates of distinct pages dirtied
+    double estimate_bound = 0;   // and of their bounds (a conservative union)
     std::chrono::nanoseconds duration{0};
     std::vector<Error> errors;  // one per failing source; the others were harvested
 
@@ -125,7 +125,7 @@ private:
     std::deque<RegionState> regions_;
     std::vector<std::unique_ptr<Source>> sources_;
 
-    std::mutex sync_mutex_;          // one harvest at a time
+    std::mutex sync_mutex_;               // one harvest at a time
     std::vector<Error> unread_by_round_;  // errors of background syncs since the last round sync
     mutable std::mutex counters_mutex_;
     Counters counters_;

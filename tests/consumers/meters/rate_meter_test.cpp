@@ -48,9 +48,9 @@ TEST(RateMeter, DistinctPagesPerIntervalAndTheWorkingSet) {
     ManualClock clock;
     tracker.add_region(Region{.name = "ram", .page_size = 4096, .page_count = 1000}).value();
     auto* script = static_cast<Script*>(&tracker.add_source(std::make_unique<Script>()));
-    script->batches = {{{1, 2, 3}, {3, 0}},             // before start(): forgotten
-                       {{10, 11, 11, 12}, {2, 2}},       // interval 1: 3 distinct
-                       {{11, 500}, {0, 2}}};             // interval 2: 2 distinct, 1 new to the working set
+    script->batches = {{{1, 2, 3}, {3, 0}},         // before start(): forgotten
+                       {{10, 11, 11, 12}, {2, 2}},  // interval 1: 3 distinct
+                       {{11, 500}, {0, 2}}};        // interval 2: 2 distinct, 1 new to the working set
     RateMeter meter(tracker, clock);
     ASSERT_TRUE(meter.start().ok());
 

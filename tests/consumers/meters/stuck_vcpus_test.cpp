@@ -41,8 +41,8 @@ TEST(StuckVcpus, ANeverFullOrResetRingIsNotStuckWhateverItsPastExits) {
 }
 
 TEST(StuckVcpus, OnlyTheVcpusPastTheThresholdAreListedInOrder) {
-    const std::vector<VcpuRingState> vcpus = {pending(0, t0, 0, 3), pending(1, t0 + 9s, 5, 6),
-                                              pending(2, t0 + 2s, 10, 20), {.vcpu = 3, .full_exits = 8}};
+    const std::vector<VcpuRingState> vcpus = {
+        pending(0, t0, 0, 3), pending(1, t0 + 9s, 5, 6), pending(2, t0 + 2s, 10, 20), {.vcpu = 3, .full_exits = 8}};
     const std::vector<StuckVcpu> stuck = dtrack::find_stuck_vcpus(vcpus, t0 + 10s);
     ASSERT_EQ(stuck.size(), 2u);
     EXPECT_EQ(stuck[0].vcpu, 0u);

@@ -167,9 +167,18 @@ public:
         cv_.notify_all();
     }
 
-    int pauses() const { std::lock_guard lock(mutex_); return pauses_; }
-    int resumes() const { std::lock_guard lock(mutex_); return resumes_; }
-    bool paused() const { std::lock_guard lock(mutex_); return pause_; }
+    int pauses() const {
+        std::lock_guard lock(mutex_);
+        return pauses_;
+    }
+    int resumes() const {
+        std::lock_guard lock(mutex_);
+        return resumes_;
+    }
+    bool paused() const {
+        std::lock_guard lock(mutex_);
+        return pause_;
+    }
     uint64_t writes() const { return writes_.load(); }
 
     // Waits (at most 10 s) until the guest made `n` more writes.
@@ -293,16 +302,22 @@ struct PrecopyLoopback : testing::Test {
     bool set_up_tracker() {
         src.fill_pattern();
         for (const GuestMemory& m : src.regions())
-            tracker.add_region(Region{.name = "slot " + std::to_string(m.region), .slot = m.region, .base = m.base,
-                                      .page_size = page_size, .page_count = m.pages}).value();
+            tracker
+                .add_region(Region{.name = "slot " + std::to_string(m.region),
+                                   .slot = m.region,
+                                   .base = m.base,
+                                   .page_size = page_size,
+                                   .page_count = m.pages})
+                .value();
         log = static_cast<WriteLog*>(&tracker.add_source(std::make_unique<WriteLog>()));
         return true;
     }
 
     // Runs the sender here and `peer` (which owns and closes the receiver's
     // end) on another thread. The default peer is a Receiver into dst.
-    MigrationRun migrate(SenderOptions options, std::function<void(int fd, MigrationRun& run, std::atomic<bool>& sender_done)> peer = {},
-                bool tcp = false) {
+    MigrationRun migrate(SenderOptions options,
+                         std::function<void(int fd, MigrationRun& run, std::atomic<bool>& sender_done)> peer = {},
+                         bool tcp = false) {
         if (!peer)
             peer = [this](int fd, MigrationRun& run, std::atomic<bool>&) {
                 run.received.emplace(Receiver(dst.regions(), {.io_timeout = 10s}).run(fd));
@@ -331,8 +346,9 @@ struct PrecopyLoopback : testing::Test {
         MigrationRun run = migrate(std::move(options), {}, tcp);
         const Outcome& o = run.outcome;
         EXPECT_EQ(o.status, OutcomeStatus::completed) << to_string(o.status) << ": " << o.message;
-        EXPECT_TRUE(run.received && run.received->ok())
-            << (!run.received ? "no result" : run.received->ok() ? "" : run.received->error().message());
+        EXPECT_TRUE(run.received && run.received->ok()) << (!run.received        ? "no result"
+                                                            : run.received->ok() ? ""
+                                                                                 : run.received->error().message());
         // The guest stays paused: it lives on the receiver now.
         EXPECT_EQ(guest.pauses(), 1);
         EXPECT_EQ(guest.resumes(), 0);
@@ -347,7 +363,7 @@ struct PrecopyLoopback : testing::Test {
         }
         EXPECT_GE(o.rounds, 2u);  // the full pass and the paused final pass
         EXPECT_GE(o.pages_sent, src.pages());
-        EXPECT_GT(o.zero_pages, 0u);  // every 5th page starts zero; the guest rewrites some
+        EXPECT_GT(o.zero_pages, 0u);   // every 5th page starts zero; the guest rewrites some
         EXPECT_GE(o.round_syncs, 3u);  // the clean start, after round 1, after the pause
         EXPECT_EQ(o.background_syncs, 0u);
         EXPECT_GT(o.downtime.count(), 0);
@@ -367,9 +383,7 @@ struct PrecopyLoopback : testing::Test {
 
 // --- migrations that complete ------------------------------------------------------------------
 
-TEST_F(PrecopyLoopback, CopiesMemoryWhileTheGuestWrites) {
-    expect_live_migration({});
-}
+TEST_F(PrecopyLoopback, CopiesMemoryWhileTheGuestWrites) { expect_live_migration({}); }
 
 TEST_F(PrecopyLoopback, CopiesMemoryWithCompression) {
     const MigrationRun run = expect_live_migration({.compress = true});
@@ -383,9 +397,9 @@ TEST_F(PrecopyLoopback, CopiesMemoryUnderABandwidthCap) {
     double highest = 0;
     int reports = 0;
     const MigrationRun run = expect_live_migration({.bandwidth = cap, .progress = [&](const Progress& p) {
-                                               highest = std::max(highest, p.bandwidth);
-                                               ++reports;
-                                           }});
+                                                        highest = std::max(highest, p.bandwidth);
+                                                        ++reports;
+                                                    }});
     EXPECT_GE(reports, 1);
     EXPECT_LE(highest, double(cap));
     // The token bucket allows a 50 ms burst, then `cap` bytes per second.
@@ -393,9 +407,7 @@ TEST_F(PrecopyLoopback, CopiesMemoryUnderABandwidthCap) {
     EXPECT_LE(double(run.outcome.bytes_on_wire), cap / 20.0 + cap * seconds + 65536);
 }
 
-TEST_F(PrecopyLoopback, CopiesMemoryOverTcp) {
-    expect_live_migration({.compress = true}, /*tcp=*/true);
-}
+TEST_F(PrecopyLoopback, CopiesMemoryOverTcp) { expect_live_migration({.compress = true}, /*tcp=*/true); }
 
 TEST_F(PrecopyLoopback, RoundsGoOnUntilTheRestFitsTheDowntimeLimit) {
     // No guest thread: writes happen at exact harvests, 50 pages at each of
@@ -407,8 +419,9 @@ TEST_F(PrecopyLoopback, RoundsGoOnUntilTheRestFitsTheDowntimeLimit) {
         for (uint64_t k = 0; k < 50; ++k) write_page(src.regions()[0], (harvest * 50 + k) % 1024, ++stamp, *log);
     };
     std::vector<uint64_t> remaining;
-    const MigrationRun run = migrate({.downtime_limit = 0ms, .max_time = 60s,
-                             .progress = [&](const Progress& p) { remaining.push_back(p.remaining_pages); }});
+    const MigrationRun run = migrate({.downtime_limit = 0ms, .max_time = 60s, .progress = [&](const Progress& p) {
+                                          remaining.push_back(p.remaining_pages);
+                                      }});
     const Outcome& o = run.outcome;
     ASSERT_EQ(o.status, OutcomeStatus::completed) << o.message;
     EXPECT_EQ(remaining, (std::vector<uint64_t>{50, 50, 50, 50, 0}));
@@ -441,10 +454,11 @@ TEST_F(PrecopyLoopback, ReceiverClosingDuringSwitchoverResumesTheGuest) {
     std::atomic<bool> paused{false};
     guest.on_pause = [&] { paused = true; };
     guest.start();
-    const MigrationRun run = migrate({.downtime_limit = 10s, .max_time = 30s}, [&](int fd, MigrationRun&, std::atomic<bool>&) {
-        drain(fd, paused);  // a receiver that reads along, then dies at the switchover
-        ::close(fd);
-    });
+    const MigrationRun run =
+        migrate({.downtime_limit = 10s, .max_time = 30s}, [&](int fd, MigrationRun&, std::atomic<bool>&) {
+            drain(fd, paused);  // a receiver that reads along, then dies at the switchover
+            ::close(fd);
+        });
     EXPECT_EQ(run.outcome.status, OutcomeStatus::receiver_failed) << run.outcome.message;
     EXPECT_EQ(guest.pauses(), 1);
     EXPECT_EQ(guest.resumes(), 1);
@@ -472,18 +486,17 @@ TEST_F(PrecopyLoopback, ReceiverThatStopsReadingEndsAtIoTimeoutWithoutMaxTime) {
         ::close(fd);
     });
     EXPECT_EQ(run.outcome.status, OutcomeStatus::timed_out) << run.outcome.message;
-    EXPECT_NE(run.outcome.message.find("for 500 ms (io_timeout)"), std::string::npos)
-        << run.outcome.message;
+    EXPECT_NE(run.outcome.message.find("for 500 ms (io_timeout)"), std::string::npos) << run.outcome.message;
     EXPECT_LT(run.wall, 500ms + 3s);
 }
 
 TEST_F(PrecopyLoopback, ReceiverThatNeverAnswersTimesOutAndResumes) {
     guest.start();
-    const MigrationRun run = migrate({.downtime_limit = 10s, .io_timeout = 1s},
-                            [](int fd, MigrationRun&, std::atomic<bool>& sender_done) {
-                                drain(fd, sender_done);  // reads it all, answers nothing
-                                ::close(fd);
-                            });
+    const MigrationRun run =
+        migrate({.downtime_limit = 10s, .io_timeout = 1s}, [](int fd, MigrationRun&, std::atomic<bool>& sender_done) {
+            drain(fd, sender_done);  // reads it all, answers nothing
+            ::close(fd);
+        });
     EXPECT_EQ(run.outcome.status, OutcomeStatus::timed_out) << run.outcome.message;
     EXPECT_NE(run.outcome.message.find("waiting for the receiver's acknowledgement"), std::string::npos)
         << run.outcome.message;

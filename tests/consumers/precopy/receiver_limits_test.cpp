@@ -59,7 +59,8 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 
 TEST(PrecopyReceiverLimits, ASlowDripSenderIsCutOffAtThePaceFloor) {
     // One byte every 100 ms is 10 bytes/s, under a floor of 1000 bytes/s.
-    const Limited r = receive_from_a_dripping_peer({.io_timeout = 5s, .min_bytes_per_s = 1000, .rate_window = 500ms}, 100ms);
+    const Limited r =
+        receive_from_a_dripping_peer({.io_timeout = 5s, .min_bytes_per_s = 1000, .rate_window = 500ms}, 100ms);
     ASSERT_FALSE(r.result.ok()) << "the receiver waited out the drip";
     EXPECT_TRUE(contains(r.result.error().what, "under the floor of 1000 bytes/s (min_bytes_per_s)"))
         << r.result.error().what;
@@ -78,6 +79,7 @@ TEST(PrecopyReceiverLimits, ASilentSenderCostsTheIdleTimeoutNotMinutes) {
     EXPECT_GT(ReceiverOptions{}.min_bytes_per_s, 0u) << "no floor on the pace by default";
     const Limited r = receive_from_a_dripping_peer({.io_timeout = 300ms}, 0ms);
     ASSERT_FALSE(r.result.ok());
-    EXPECT_TRUE(contains(r.result.error().what, "no data from the sender for 300 ms (io_timeout)")) << r.result.error().what;
+    EXPECT_TRUE(contains(r.result.error().what, "no data from the sender for 300 ms (io_timeout)"))
+        << r.result.error().what;
     EXPECT_LT(r.took, 5s);
 }

@@ -33,8 +33,9 @@ TEST(TcpListener, ListensBeyondLoopbackOnlyWhenAllowed) {
     EXPECT_FALSE(is_loopback({"10.0.0.1", 0}));
     auto refused = TcpListener::listen({"0.0.0.0", 0});
     ASSERT_FALSE(refused.ok()) << "listened on every address without TLS";
-    EXPECT_EQ(refused.error().what,
-              "refusing to listen on 0.0.0.0 without TLS: any host that connects first could write this guest's memory");
+    EXPECT_EQ(
+        refused.error().what,
+        "refusing to listen on 0.0.0.0 without TLS: any host that connects first could write this guest's memory");
     EXPECT_TRUE(refused.error().fix.find("--tls-creds") != std::string::npos) << refused.error().fix;
     auto allowed = TcpListener::listen({"0.0.0.0", 0}, /*non_loopback_allowed=*/true);
     EXPECT_TRUE(allowed.ok()) << allowed.error().message();

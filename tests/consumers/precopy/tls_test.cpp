@@ -55,9 +55,10 @@ Result<TlsCredentials> x509(const std::string& dir, TlsRole role) { return TlsCr
 // Migrates `src` into `dst` over TCP on 127.0.0.1, each side with its own TLS
 // credentials (or none).
 TlsRun migrate(Memory& src, Memory& dst, std::optional<TlsCredentials> sender_tls,
-            std::optional<TlsCredentials> receiver_tls, const std::string& peer_name = "127.0.0.1") {
+               std::optional<TlsCredentials> receiver_tls, const std::string& peer_name = "127.0.0.1") {
     Tracker tracker;
-    tracker.add_region(Region{.name = "ram", .slot = 0, .base = 0, .page_size = page_size, .page_count = pages}).value();
+    tracker.add_region(Region{.name = "ram", .slot = 0, .base = 0, .page_size = page_size, .page_count = pages})
+        .value();
     Rounds rounds(tracker);
     StillGuest guest;
     auto listener = TcpListener::listen({"127.0.0.1", 0});
@@ -93,8 +94,8 @@ struct PrecopyTls : testing::Test {
     // Refused in the handshake: both sides say so, and nothing was written.
     // (A plain sender may have written pages before it read the refusal; the
     // receiver dropped them unread.)
-    void expect_refused_before_any_data(const TlsRun& run, const std::string& receiver_says, const std::string& sender_says,
-                                        bool sender_speaks_tls = true) {
+    void expect_refused_before_any_data(const TlsRun& run, const std::string& receiver_says,
+                                        const std::string& sender_says, bool sender_speaks_tls = true) {
         EXPECT_FALSE(run.sent.completed());
         EXPECT_TRUE(contains(run.sent.message, sender_says)) << run.sent.message;
         ASSERT_TRUE(run.received && !run.received->ok()) << "the receiver accepted";
@@ -122,16 +123,17 @@ TEST_F(PrecopyTls, AGoodPreSharedKeyMigrates) {
 TEST_F(PrecopyTls, AClientWithAWrongCaIsRefusedBeforeAnyData) {
     // Each side trusts only its own CA: the client refuses the server's certificate.
     const TlsRun run = migrate(src, dst, x509(x509_dir("good", "ca-b"), TlsRole::client).value(),
-                            x509(x509_dir("good", "ca-a"), TlsRole::server).value());
-    expect_refused_before_any_data(run, "TLS handshake with the sender failed",
-                                   "TLS handshake with the receiver failed: this side refused the receiver's certificate");
+                               x509(x509_dir("good", "ca-a"), TlsRole::server).value());
+    expect_refused_before_any_data(
+        run, "TLS handshake with the sender failed",
+        "TLS handshake with the receiver failed: this side refused the receiver's certificate");
 }
 
 TEST_F(PrecopyTls, AClientCertificateTheCaDidNotSignIsRefusedBeforeAnyData) {
     // The client trusts the server, but its own certificate and key come from another CA.
     const std::string client = dtrack_test::x509_dir_with_foreign_client("foreign", "ca-a", "ca-b");
     const TlsRun run = migrate(src, dst, x509(client, TlsRole::client).value(),
-                            x509(x509_dir("good", "ca-a"), TlsRole::server).value());
+                               x509(x509_dir("good", "ca-a"), TlsRole::server).value());
     expect_refused_before_any_data(run, "this side refused the sender's certificate",
                                    "TLS handshake with the receiver failed: the receiver refused this side");
 }
@@ -139,23 +141,25 @@ TEST_F(PrecopyTls, AClientCertificateTheCaDidNotSignIsRefusedBeforeAnyData) {
 TEST_F(PrecopyTls, AServerCertificateForAnotherAddressIsRefused) {
     const std::string dir = x509_dir("good", "ca-a");
     const TlsRun run = migrate(src, dst, x509(dir, TlsRole::client).value(), x509(dir, TlsRole::server).value(),
-                            /*peer_name=*/"10.9.8.7");
+                               /*peer_name=*/"10.9.8.7");
     expect_refused_before_any_data(run, "TLS handshake with the sender failed", "IP address mismatch");
 }
 
 TEST_F(PrecopyTls, AWrongPreSharedKeyIsRefusedBeforeAnyData) {
-    const TlsRun run = migrate(src, dst,
-                            TlsCredentials::load_psk(psk_file("client", "qemu:" + psk_key(3)), TlsRole::client).value(),
-                            TlsCredentials::load_psk(psk_file("server", "qemu:" + psk_key(4)), TlsRole::server).value());
-    expect_refused_before_any_data(run, "TLS handshake with the sender failed", "TLS handshake with the receiver failed");
+    const TlsRun run =
+        migrate(src, dst, TlsCredentials::load_psk(psk_file("client", "qemu:" + psk_key(3)), TlsRole::client).value(),
+                TlsCredentials::load_psk(psk_file("server", "qemu:" + psk_key(4)), TlsRole::server).value());
+    expect_refused_before_any_data(run, "TLS handshake with the sender failed",
+                                   "TLS handshake with the receiver failed");
 }
 
 TEST_F(PrecopyTls, AnUnknownPskIdentityIsRefusedAndNamed) {
     const std::string keys = psk_file("identities", "qemu:" + psk_key(1) + "\nbob:" + psk_key(5) + "\n");
-    const TlsRun run = migrate(src, dst,
-                            TlsCredentials::load_psk(keys, TlsRole::client, "bob").value(),
-                            TlsCredentials::load_psk(psk_file("only-qemu", "qemu:" + psk_key(1)), TlsRole::server).value());
-    expect_refused_before_any_data(run, "the sender's PSK identity 'bob' is not in", "TLS handshake with the receiver failed");
+    const TlsRun run =
+        migrate(src, dst, TlsCredentials::load_psk(keys, TlsRole::client, "bob").value(),
+                TlsCredentials::load_psk(psk_file("only-qemu", "qemu:" + psk_key(1)), TlsRole::server).value());
+    expect_refused_before_any_data(run, "the sender's PSK identity 'bob' is not in",
+                                   "TLS handshake with the receiver failed");
 }
 
 TEST_F(PrecopyTls, APlainTcpSenderIsRefusedByATlsReceiver) {

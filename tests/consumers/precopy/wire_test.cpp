@@ -80,13 +80,16 @@ TestMemory source_memory() {
     uint32_t x = 12345;
     for (uint64_t p = 0; p < 5; ++p) {
         if (p == 1 || p == 3) continue;
-        for (uint64_t b = 0; b < page_size; ++b) m.page(0, p)[b] = static_cast<uint8_t>((x = x * 1103515245 + 12345) >> 16);
+        for (uint64_t b = 0; b < page_size; ++b)
+            m.page(0, p)[b] = static_cast<uint8_t>((x = x * 1103515245 + 12345) >> 16);
     }
     for (uint64_t p = 0; p < 3; ++p) std::memset(m.page(1, p), 'a' + static_cast<int>(p), page_size);
     return m;
 }
 
-void append(std::vector<uint8_t>& out, std::span<const uint8_t> bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+void append(std::vector<uint8_t>& out, std::span<const uint8_t> bytes) {
+    out.insert(out.end(), bytes.begin(), bytes.end());
+}
 
 std::vector<uint8_t> batch(TestMemory& m, size_t region, std::vector<uint64_t> pages, bool compress) {
     wire::PageBatchBuilder b(page_size, static_cast<uint32_t>(pages.size()));
@@ -126,7 +129,8 @@ Received receive(std::span<const uint8_t> bytes, TestMemory& dst) {
     Received r;
     r.result.emplace(Receiver(dst.regions(), {.io_timeout = std::chrono::milliseconds(2000)}).run(fds[1]));
     uint8_t buf[8192];
-    for (ssize_t n; (n = ::recv(fds[0], buf, sizeof buf, MSG_DONTWAIT)) > 0;) r.reply.insert(r.reply.end(), buf, buf + n);
+    for (ssize_t n; (n = ::recv(fds[0], buf, sizeof buf, MSG_DONTWAIT)) > 0;)
+        r.reply.insert(r.reply.end(), buf, buf + n);
     ::close(fds[0]);
     ::close(fds[1]);
     return r;
@@ -138,7 +142,9 @@ std::optional<wire::RecordType> reply_type(const std::vector<uint8_t>& reply) {
     return h->type;
 }
 
-bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
 
 // A stream that starts like valid_stream() and goes on with `records`.
 std::vector<uint8_t> stream_with(TestMemory& src, std::vector<std::vector<uint8_t>> records, bool round1 = true) {
@@ -331,12 +337,16 @@ TEST(PrecopyWire, HeaderWithOtherLayoutIsRejectedNamingBoth) {
         std::vector<std::string> expected;
     };
     Case cases[] = {
-        {"more pages", TestMemory({{0, 0x0, 6}, {1, 0x100000, 3}}, 0xAA),
-         {"sender has page size 64, 2 regions: [id 0: base 0x0, 5 pages;", "receiver has page size 64, 2 regions: [id 0: base 0x0, 6 pages;"}},
+        {"more pages",
+         TestMemory({{0, 0x0, 6}, {1, 0x100000, 3}}, 0xAA),
+         {"sender has page size 64, 2 regions: [id 0: base 0x0, 5 pages;",
+          "receiver has page size 64, 2 regions: [id 0: base 0x0, 6 pages;"}},
         {"other base", TestMemory({{0, 0x0, 5}, {1, 0x200000, 3}}, 0xAA), {"base 0x100000", "base 0x200000"}},
         {"other ids", TestMemory({{0, 0x0, 5}, {2, 0x100000, 3}}, 0xAA), {"id 1:", "id 2:"}},
         {"one region", TestMemory({{0, 0x0, 5}}, 0xAA), {"2 regions", "1 region:"}},
-        {"other page size", TestMemory({{0, 0x0, 5}, {1, 0x100000, 3}}, 0xAA, 128), {"sender has page size 64", "receiver has page size 128"}},
+        {"other page size",
+         TestMemory({{0, 0x0, 5}, {1, 0x100000, 3}}, 0xAA, 128),
+         {"sender has page size 64", "receiver has page size 128"}},
     };
     for (Case& c : cases) {
         SCOPED_TRACE(c.name);
@@ -430,8 +440,7 @@ TEST(PrecopyWire, ZlibBombIsRefused) {
     // announces its honest maximum, 72 bytes: inflating stops there.
     Received r = receive(stream_with(src, {compressed_batch(72, std::vector<uint8_t>(16 << 10))}), dst);
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().what,
-              "record 2 at byte 112: compressed page batch inflates beyond the 72 bytes it announced");
+    EXPECT_EQ(r.error().what, "record 2 at byte 112: compressed page batch inflates beyond the 72 bytes it announced");
     // A bigger bomb does not even fit the compressed payload limit of a one-page batch.
     r = receive(stream_with(src, {compressed_batch(72, std::vector<uint8_t>(1 << 20))}), dst);
     ASSERT_FALSE(r.ok());
@@ -461,17 +470,29 @@ TEST(PrecopyWire, BadPageBatchesWriteNothing) {
     const std::vector<uint8_t> beyond = le64({zero_page(0), zero_page(5)});
     const std::vector<uint8_t> backwards = le64({zero_page(2), zero_page(2)});
     std::vector<Case> cases = {
-        {"page beyond the region", {wire::encode_record(wire::RecordType::page_batch, beyond, 0, 2)}, true,
+        {"page beyond the region",
+         {wire::encode_record(wire::RecordType::page_batch, beyond, 0, 2)},
+         true,
          "page batch entry 1: page 5 is beyond the region's 5 pages"},
-        {"page repeated", {wire::encode_record(wire::RecordType::page_batch, backwards, 0, 2)}, true,
+        {"page repeated",
+         {wire::encode_record(wire::RecordType::page_batch, backwards, 0, 2)},
+         true,
          "page batch entry 1: page 2 does not follow page 2"},
-        {"unknown region", {wire::encode_record(wire::RecordType::page_batch, le64({zero_page(0)}), 7, 1)}, true,
+        {"unknown region",
+         {wire::encode_record(wire::RecordType::page_batch, le64({zero_page(0)}), 7, 1)},
+         true,
          "page batch for region 7, which the header did not list"},
-        {"bytes after the entries", {wire::encode_record(wire::RecordType::page_batch, le64({zero_page(0), 0}), 0, 1)},
-         true, "page batch has 8 bytes after its 1 entries"},
-        {"contents cut short", {wire::encode_record(wire::RecordType::page_batch, le64({0, 0}), 0, 1)}, true,
+        {"bytes after the entries",
+         {wire::encode_record(wire::RecordType::page_batch, le64({zero_page(0), 0}), 0, 1)},
+         true,
+         "page batch has 8 bytes after its 1 entries"},
+        {"contents cut short",
+         {wire::encode_record(wire::RecordType::page_batch, le64({0, 0}), 0, 1)},
+         true,
          "page batch ends inside the contents of page 0"},
-        {"batch before round 1", {wire::encode_record(wire::RecordType::page_batch, le64({zero_page(0)}), 0, 1)}, false,
+        {"batch before round 1",
+         {wire::encode_record(wire::RecordType::page_batch, le64({zero_page(0)}), 0, 1)},
+         false,
          "page batch before the first round marker"},
         {"round skipped", {wire::encode_round_marker(3)}, true, "round marker 3 after round 1"},
         {"accept from the sender", {wire::encode_accept({})}, true, "unexpected accept record from the sender"},
@@ -505,9 +526,12 @@ TEST(PrecopyWire, OnlyEndMayFollowPagesDoneAndItsDigestMustMatch) {
     };
     std::vector<Case> cases = {
         {"a page after pages done", {pages_done, page()}, "page batch after the pages-done record"},
-        {"a round after pages done", {pages_done, wire::encode_round_marker(2)}, "round marker after the pages-done record"},
+        {"a round after pages done",
+         {pages_done, wire::encode_round_marker(2)},
+         "round marker after the pages-done record"},
         {"pages done twice", {pages_done, pages_done}, "a second pages-done record"},
-        {"wrong digest", {pages_done, wire::encode_end({12345, 1, 0})},
+        {"wrong digest",
+         {pages_done, wire::encode_end({12345, 1, 0})},
          "digest mismatch: the sender's memory is 0x0000000000003039"},
         {"wrong page count", {pages_done, wire::encode_end({0, 1, 3})}, "END record says 3 pages were sent, 0 arrived"},
     };

@@ -169,10 +169,12 @@ TEST(RecordingFile, ANewerFormatVersionIsNamedWithTheFix) {
 TEST(RecordingFile, AnIntervalKeepsTheVmsDirtyLoggingOverItAndWhetherItReadsLow) {
     const Header h = sample_header();
     std::vector<Interval> intervals = sample_intervals(h, 4);
-    intervals[1].logging = IntervalLogging{.at_start = DirtyLogging::off, .at_end = DirtyLogging::ring,
-                                           .evidence = LoggingEvidence::kernel, .reads_low = true};
-    intervals[2].logging = IntervalLogging{.at_start = DirtyLogging::bitmap, .at_end = DirtyLogging::bitmap,
-                                           .evidence = LoggingEvidence::inferred};
+    intervals[1].logging = IntervalLogging{.at_start = DirtyLogging::off,
+                                           .at_end = DirtyLogging::ring,
+                                           .evidence = LoggingEvidence::kernel,
+                                           .reads_low = true};
+    intervals[2].logging = IntervalLogging{
+        .at_start = DirtyLogging::bitmap, .at_end = DirtyLogging::bitmap, .evidence = LoggingEvidence::inferred};
     auto reader = Reader::from_bytes(bytes_of(h, intervals));
     ASSERT_TRUE(reader.ok()) << reader.error().message();
     EXPECT_EQ(reader->header().version, 2u);

@@ -20,10 +20,11 @@ const char* const hash = "$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7Esi
 
 TEST(WebConfig, TlsAndUsersAreReadWithPathsFromTheFilesDirectory) {
     const ConfigDir d;
-    const auto c = load_web_config(d.write("tls_server_config:\n  cert_file: server.crt\n  key_file: /etc/keys/server.key\n"
-                                           "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n"
-                                           "  min_version: TLS13\nbasic_auth_users:\n  alice: " +
-                                           std::string(hash) + "\n  bob: '" + hash + "'\n"));
+    const auto c =
+        load_web_config(d.write("tls_server_config:\n  cert_file: server.crt\n  key_file: /etc/keys/server.key\n"
+                                "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n"
+                                "  min_version: TLS13\nbasic_auth_users:\n  alice: " +
+                                std::string(hash) + "\n  bob: '" + hash + "'\n"));
     ASSERT_TRUE(c.ok()) << c.error().message();
     ASSERT_TRUE(c->tls.has_value());
     EXPECT_EQ(c->tls->cert_file, d.dir + "/server.crt");
@@ -58,9 +59,11 @@ TEST(WebConfig, BadFilesAreRefusedNamingTheKeyAndTheFix) {
     const struct {
         std::string text, says;
     } cases[] = {
-        {"tls_server_config:\n  cert_file: a\n  key_file: b\n  certfile: c\n", "unknown key tls_server_config.certfile"},
+        {"tls_server_config:\n  cert_file: a\n  key_file: b\n  certfile: c\n",
+         "unknown key tls_server_config.certfile"},
         {"tls_server_config: {cert_file: a, key_file: b}\nbasic_auth: {}\n", "unknown key basic_auth"},
-        {tls + "  client_allowed_sans: [a]\n", "tls_server_config.client_allowed_sans is node_exporter's, but dtrack sidecar does not implement it"},
+        {tls + "  client_allowed_sans: [a]\n",
+         "tls_server_config.client_allowed_sans is node_exporter's, but dtrack sidecar does not implement it"},
         {"http_server_config:\n  http2: false\n", "http_server_config is node_exporter's"},
         {"rate_limit:\n  interval: 1s\n", "rate_limit is node_exporter's"},
         {"tls_server_config:\n  cert_file: a\n", "tls_server_config has no key_file"},
@@ -71,7 +74,8 @@ TEST(WebConfig, BadFilesAreRefusedNamingTheKeyAndTheFix) {
         {tls + "  min_version: TLS13\n  max_version: TLS12\n", "min_version is above max_version"},
         {tls + "  cert_file: c\n", "tls_server_config.cert_file is given twice"},
         {"basic_auth_users:\n  alice: secret\n", "basic_auth_users.alice: it is not a bcrypt hash"},
-        {"basic_auth_users:\n  alice: $2y$16$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG\n", "its cost is 16"},
+        {"basic_auth_users:\n  alice: $2y$16$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG\n",
+         "its cost is 16"},
         {"basic_auth_users:\n  'al:ice': " + std::string(hash) + "\n", "holds no ':'"},
         {"basic_auth_users:\n  - alice\n", "basic_auth_users is not a mapping"},
         {"basic_auth_users:\n  alice: [a]\n", "basic_auth_users.alice is not a single value"},
@@ -83,7 +87,8 @@ TEST(WebConfig, BadFilesAreRefusedNamingTheKeyAndTheFix) {
     for (const auto& c : cases) {
         const auto r = load_web_config(d.write(c.text));
         ASSERT_FALSE(r.ok()) << c.text;
-        EXPECT_NE(r.error().what.find(c.says), std::string::npos) << c.text.substr(0, 200) << "\n" << r.error().message();
+        EXPECT_NE(r.error().what.find(c.says), std::string::npos) << c.text.substr(0, 200) << "\n"
+                                                                  << r.error().message();
         EXPECT_NE(r.error().what.find(d.dir + "/web.yml"), std::string::npos) << r.error().message();
         EXPECT_FALSE(r.error().fix.empty()) << r.error().message();
     }

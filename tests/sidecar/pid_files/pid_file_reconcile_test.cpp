@@ -33,7 +33,8 @@ TEST(PidFileReconcile, AtStartEveryFileIsAttached) {
 }
 
 TEST(PidFileReconcile, AFileGoneDetachesANewPidReplacesAndAnUnchangedOneStays) {
-    const ReconcilePlan plan = reconcile(input({{"moved", 31}, {"same", 40}}, {{"gone", 20}, {"moved", 30}, {"same", 40}}));
+    const ReconcilePlan plan =
+        reconcile(input({{"moved", 31}, {"same", 40}}, {{"gone", 20}, {"moved", 30}, {"same", 40}}));
     EXPECT_EQ(plan.detach, Names{"gone"});
     EXPECT_EQ(plan.attach, (Attach{{"moved", 31}})) << "attached again, replacing pid 30";
     EXPECT_TRUE(plan.refused.empty());

@@ -113,8 +113,7 @@ TEST(PidFileTrust, TheSidecarsOwnUserIsTrustedAsRootIs) {
     f.pid_owner = root;
     EXPECT_EQ(refusal(f), "trusted");
     f.file_owner = alice + 1;  // another user's file, chown-ed there
-    EXPECT_NE(refusal(f).find("is owned by uid 1001 and names pid 4242, a process of root (uid 0):"),
-              std::string::npos)
+    EXPECT_NE(refusal(f).find("is owned by uid 1001 and names pid 4242, a process of root (uid 0):"), std::string::npos)
         << refusal(f);
 }
 

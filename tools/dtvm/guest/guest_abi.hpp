@@ -28,15 +28,15 @@ inline constexpr uint64_t kParamRngSeed = 64;       // xorshift64 state, never 0
 inline constexpr uint64_t kParamExitEvery = 72;     // `out` every this many writes; 0 = never
 // --- written by the VMM only while the vCPU is parked; the guest re-reads it
 //     after every exit ------------------------------------------------------
-inline constexpr uint64_t kParamEpoch = 80;         // stamp = epoch << 8 | vcpu id
+inline constexpr uint64_t kParamEpoch = 80;  // stamp = epoch << 8 | vcpu id
 // --- written by the guest just before every exit -----------------------------
-inline constexpr uint64_t kParamWrites = 128;       // page writes so far (cumulative)
+inline constexpr uint64_t kParamWrites = 128;  // page writes so far (cumulative)
 // A reader (kFlagReader) writes no page: its count of page reads so far goes
 // in the same slot, under this name.
 inline constexpr uint64_t kParamReads = kParamWrites;
 
-inline constexpr uint64_t kFlagRegisterVif = 1;     // wrmsr kPvmVifMsr first (PVM hosts only)
-inline constexpr uint64_t kFlagReader = 2;          // load from each page picked, store nothing (vcpu_role.hpp)
+inline constexpr uint64_t kFlagRegisterVif = 1;  // wrmsr kPvmVifMsr first (PVM hosts only)
+inline constexpr uint64_t kFlagReader = 2;       // load from each page picked, store nothing (vcpu_role.hpp)
 
 inline constexpr uint64_t kPatternSequential = 0;
 inline constexpr uint64_t kPatternRandom = 1;
@@ -60,10 +60,10 @@ inline constexpr uint32_t kPvmVifMsr = 0x4b564d10;
 
 // The order of guest.S's dtvm_guest_abi_table (one .quad each).
 inline constexpr uint64_t kAbiTable[] = {
-    kParamVcpuId,  kParamFlags,     kParamVifGpa, kParamPartGpa,  kParamPartPages,    kParamPattern,
-    kParamHotPages, kParamHotThreshold, kParamRngSeed, kParamExitEvery, kParamEpoch, kParamWrites,
-    kFlagRegisterVif, kPatternSequential, kPatternRandom, kPatternHotCold, kExitPort,
-    kPvmVifMsr, kFlagReader,
+    kParamVcpuId,    kParamFlags,    kParamVifGpa,       kParamPartGpa,      kParamPartPages,
+    kParamPattern,   kParamHotPages, kParamHotThreshold, kParamRngSeed,      kParamExitEvery,
+    kParamEpoch,     kParamWrites,   kFlagRegisterVif,   kPatternSequential, kPatternRandom,
+    kPatternHotCold, kExitPort,      kPvmVifMsr,         kFlagReader,
 };
 
 }  // namespace dtvm::guest_abi

@@ -21,9 +21,9 @@ dtrack::Status check_guest_abi() {
     const size_t n = static_cast<size_t>(dtvm_guest_abi_table_end - dtvm_guest_abi_table);
     const size_t expected = std::size(guest_abi::kAbiTable);
     if (n != expected)
-        return dtrack::Error{0, "guest.S has " + std::to_string(n) + " ABI constants, guest_abi.hpp " +
-                                    std::to_string(expected),
-                             "keep dtvm_guest_abi_table in guest.S in step with guest_abi.hpp"};
+        return dtrack::Error{
+            0, "guest.S has " + std::to_string(n) + " ABI constants, guest_abi.hpp " + std::to_string(expected),
+            "keep dtvm_guest_abi_table in guest.S in step with guest_abi.hpp"};
     for (size_t i = 0; i < n; ++i)
         if (dtvm_guest_abi_table[i] != guest_abi::kAbiTable[i])
             return dtrack::Error{0, "guest.S and guest_abi.hpp disagree on ABI constant #" + std::to_string(i),

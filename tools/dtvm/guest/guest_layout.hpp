@@ -38,9 +38,9 @@ struct GuestLayout {
 
     uint64_t mem_bytes = 0;
     uint32_t vcpus = 0;
-    uint64_t pd_count = 0;        // page directories at kPdGpa
-    uint64_t vcpu_area_gpa = 0;   // kPagesPerVcpu pages per vCPU from here
-    uint64_t end_gpa = 0;         // first byte after the system area
+    uint64_t pd_count = 0;       // page directories at kPdGpa
+    uint64_t vcpu_area_gpa = 0;  // kPagesPerVcpu pages per vCPU from here
+    uint64_t end_gpa = 0;        // first byte after the system area
 
     static GuestLayout compute(uint64_t mem_bytes, uint32_t vcpus) {
         GuestLayout l;

@@ -6,8 +6,7 @@ dtrack::Result<Pattern> parse_pattern(const std::string& name) {
     if (name == "sequential") return Pattern::sequential;
     if (name == "random") return Pattern::random;
     if (name == "hotcold") return Pattern::hotcold;
-    return dtrack::Error{0, "unknown write pattern '" + name + "'",
-                         "use one of: sequential, random, hotcold"};
+    return dtrack::Error{0, "unknown write pattern '" + name + "'", "use one of: sequential, random, hotcold"};
 }
 
 std::string pattern_name(Pattern p) {

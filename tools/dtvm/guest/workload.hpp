@@ -17,12 +17,12 @@ enum class Pattern : uint8_t {
 
 struct Workload {
     Pattern pattern = Pattern::hotcold;
-    uint64_t wss_pages = 4096;       // working set; each vCPU writes its own equal, disjoint part
-    uint64_t rate_per_vcpu = 0;      // page writes/s per vCPU; 0 = as fast as it runs
+    uint64_t wss_pages = 4096;   // working set; each vCPU writes its own equal, disjoint part
+    uint64_t rate_per_vcpu = 0;  // page writes/s per vCPU; 0 = as fast as it runs
     double hot_fraction = 0.1;
     double hot_share = 0.9;
     uint64_t seed = 1;
-    uint32_t exit_every = 256;       // the guest exits to the VMM every K writes (K << ring size)
+    uint32_t exit_every = 256;  // the guest exits to the VMM every K writes (K << ring size)
 };
 
 dtrack::Result<Pattern> parse_pattern(const std::string& name);  // "sequential" | "random" | "hotcold"

@@ -29,12 +29,14 @@ VcpuPart vcpu_part(uint64_t first_page, uint64_t wss_pages, uint32_t vcpu, uint3
 
 dtrack::Status check_workload(const Workload& w, uint32_t vcpus, uint64_t max_pages) {
     if (w.wss_pages < vcpus)
-        return dtrack::Error{0, "a working set of " + std::to_string(w.wss_pages) + " pages cannot be split over " +
-                                    std::to_string(vcpus) + " vCPUs",
+        return dtrack::Error{0,
+                             "a working set of " + std::to_string(w.wss_pages) + " pages cannot be split over " +
+                                 std::to_string(vcpus) + " vCPUs",
                              "give every vCPU at least one page"};
     if (w.wss_pages > max_pages)
-        return dtrack::Error{0, "a working set of " + std::to_string(w.wss_pages) + " pages does not fit: the VM has " +
-                                    std::to_string(max_pages) + " pages for it",
+        return dtrack::Error{0,
+                             "a working set of " + std::to_string(w.wss_pages) + " pages does not fit: the VM has " +
+                                 std::to_string(max_pages) + " pages for it",
                              "give the VM more memory or use a smaller working set"};
     if (w.wss_pages / vcpus >= (1ULL << 32))
         return dtrack::Error{0, "a vCPU's part of the working set must be under 2^32 pages", "use more vCPUs"};
@@ -46,14 +48,15 @@ dtrack::Status check_workload(const Workload& w, uint32_t vcpus, uint64_t max_pa
     return dtrack::Ok{};
 }
 
-void write_params(const ParamPage& p, const Workload& w, const GuestLayout& layout, uint32_t vcpu,
-                  uint64_t first_page, const GuestSetup& setup) {
+void write_params(const ParamPage& p, const Workload& w, const GuestLayout& layout, uint32_t vcpu, uint64_t first_page,
+                  const GuestSetup& setup) {
     namespace abi = guest_abi;
     // A reader walks the whole working set, the writers' parts together. It
     // is under 2^32 pages, as guest.S's hotcold needs: guest RAM is at most
     // 512 GiB (2^27 pages).
     const bool reader = role_of(vcpu, setup.writers) == VcpuRole::reader;
-    const VcpuPart part = reader ? VcpuPart{first_page, w.wss_pages} : vcpu_part(first_page, w.wss_pages, vcpu, setup.writers);
+    const VcpuPart part =
+        reader ? VcpuPart{first_page, w.wss_pages} : vcpu_part(first_page, w.wss_pages, vcpu, setup.writers);
 
     // Hot/cold in fixed point: the first hot_pages of the part are hot, and a
     // write goes there when the high 32 bits of a random number are below

@@ -27,7 +27,7 @@ dtrack::Status check_workload(const Workload& workload, uint32_t vcpus, uint64_t
 struct GuestSetup {
     bool register_vif = false;  // PVM host and not VmOptions::emulated
     uint64_t epoch = 1;
-    uint32_t writers = 1;       // vCPUs [0, writers) write their parts, the rest read (role_of)
+    uint32_t writers = 1;  // vCPUs [0, writers) write their parts, the rest read (role_of)
 };
 
 // Fills the parameter page of `vcpu` before its first KVM_RUN.

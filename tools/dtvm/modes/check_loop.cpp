@@ -28,8 +28,8 @@ std::unique_ptr<dtrack::recording::Writer> open_recording(Tracking& tracking, co
         regions.push_back(tracking.tracker().region(id));
     const std::string method = tracking.ring() ? "kvm-ring" : tracking.log() ? "kvm-log" : "uffd";
     auto header = dtrack::recording::make_header(
-        std::move(regions), method, true, "dtvm " + backend_name(o.vm.backend) + " backend, " +
-                                               pattern_name(o.workload.pattern) + " workload",
+        std::move(regions), method, true,
+        "dtvm " + backend_name(o.vm.backend) + " backend, " + pattern_name(o.workload.pattern) + " workload",
         uint64_t(o.check.interval.count()), tracking.ring() ? tracking.vm().vcpu_count() : 0);
     auto sink = dtrack::recording::file_sink(o.check.record);
     if (!sink) {
@@ -71,12 +71,12 @@ void print_header(CheckRun& run) {
     if (!o.backend_why.empty()) std::fprintf(o.check.json ? stderr : stdout, "%s\n", backend_line(o).c_str());
     if (o.check.json) return;
     std::printf("dtvm: %s in %u slots, %s (%s), workload %s over %s, %s per vCPU, tracking: %s\n",
-                dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots,
-                vcpu_count_description(o.vm).c_str(), vcpu_description(o.vm).c_str(),
-                pattern_name(o.workload.pattern).c_str(),
+                dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots, vcpu_count_description(o.vm).c_str(),
+                vcpu_description(o.vm).c_str(), pattern_name(o.workload.pattern).c_str(),
                 dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
-                o.workload.rate_per_vcpu ? (dtrack::format_count(double(o.workload.rate_per_vcpu)) + " writes/s").c_str()
-                                         : "unlimited writes/s",
+                o.workload.rate_per_vcpu
+                    ? (dtrack::format_count(double(o.workload.rate_per_vcpu)) + " writes/s").c_str()
+                    : "unlimited writes/s",
                 tracking_description(*run.tracking, o.tracking).c_str());
     if (run.limit)
         std::printf("      dirty limit %.0f pages/s (%s/s) per vCPU from the start, period %lld ms, sleeping %s\n",
@@ -203,8 +203,8 @@ void report_interval(CheckRun& run, const EpochResult& check, clock::time_point 
     if (o.check.json) {
         std::printf("%s\n", line.dump().c_str());
     } else {
-        std::printf("%6.1fs %5s %10s %10" PRIu64 " %10" PRIu64 "   lost %" PRIu64 ", extra %" PRIu64
-                    " (+%" PRIu64 " outside the working set), per slot %s%s\n",
+        std::printf("%6.1fs %5s %10s %10" PRIu64 " %10" PRIu64 "   lost %" PRIu64 ", extra %" PRIu64 " (+%" PRIu64
+                    " outside the working set), per slot %s%s\n",
                     t, "all", "", check.written, check.taken - check.outside_workload, check.lost,
                     check.false_positives, check.outside_workload, slots.c_str(), readers.c_str());
         if (check.lost)
@@ -292,14 +292,16 @@ int report(CheckRun& run) {
                                {"recording", *recorded}};
         if (auto* ring = run.tracking->ring()) {
             const dtrack::KvmRingCounters rc = ring->ring_counters();
-            summary["ring"] = {{"full_exits", rc.full_exits}, {"resets", rc.resets},
-                               {"reaper_passes", rc.reaper_passes}, {"jams", rc.jams}};
+            summary["ring"] = {{"full_exits", rc.full_exits},
+                               {"resets", rc.resets},
+                               {"reaper_passes", rc.reaper_passes},
+                               {"jams", rc.jams}};
         }
         std::printf("%s\n", nlohmann::json{{"summary", summary}}.dump().c_str());
         return code;
     }
-    std::printf("summary: %" PRIu64 " intervals, %" PRIu64 " distinct pages written, %" PRIu64
-                " reported, %" PRIu64 " lost; harvest cost %.3f ms (%.3f%% of the run), %" PRIu64 " syncs\n",
+    std::printf("summary: %" PRIu64 " intervals, %" PRIu64 " distinct pages written, %" PRIu64 " reported, %" PRIu64
+                " lost; harvest cost %.3f ms (%.3f%% of the run), %" PRIu64 " syncs\n",
                 run.intervals, run.total_written, run.total_taken, run.total_lost, cost_ms,
                 100.0 * cost_ms / 1000 / secs, c.syncs());
     if (auto* ring = run.tracking->ring()) print_ring_counters(*ring);

@@ -21,10 +21,10 @@ namespace dtvm {
 struct Options;
 
 struct MigrationOptions {
-    std::string to;                          // --migrate-to tcp://HOST:PORT
-    uint64_t bandwidth = 0;                  // bytes/s; 0 = no cap
+    std::string to;          // --migrate-to tcp://HOST:PORT
+    uint64_t bandwidth = 0;  // bytes/s; 0 = no cap
     std::chrono::milliseconds downtime{300};
-    std::chrono::nanoseconds max_time{0};    // 0 = no limit
+    std::chrono::nanoseconds max_time{0};  // 0 = no limit
     bool auto_converge = false;
     std::optional<std::chrono::milliseconds> background_sync{std::chrono::seconds(5)};  // nullopt = off
     std::chrono::milliseconds warmup{1000};  // the guest runs this long before the migration starts

@@ -37,8 +37,10 @@ int run_incoming(const Options& o) {
         return exit_bad_input;
     }
     if (!tls && !dtrack::precopy::is_loopback(*address))
-        std::fprintf(stderr, "dtvm: warning: --insecure: listening on %s without TLS; whoever connects first can "
-                             "write this guest's memory\n", address->host.c_str());
+        std::fprintf(stderr,
+                     "dtvm: warning: --insecure: listening on %s without TLS; whoever connects first can "
+                     "write this guest's memory\n",
+                     address->host.c_str());
     std::printf("dtvm: listening on %s:%u for a migration of %s in %u slots, TLS %s\n", address->host.c_str(),
                 listener->port(), dtrack::format_bytes(double(o.vm.mem_bytes)).c_str(), o.vm.slots,
                 tls ? tls->description().c_str() : "off");
@@ -55,7 +57,8 @@ int run_incoming(const Options& o) {
         std::fprintf(stderr, "dtvm: migration refused: %s\n", report.error().message().c_str());
         return exit_migration_failed;
     }
-    std::printf("received: %" PRIu64 " rounds, %" PRIu64 " pages (%" PRIu64 " zero), %s in %.2f s; memory digest "
+    std::printf("received: %" PRIu64 " rounds, %" PRIu64 " pages (%" PRIu64
+                " zero), %s in %.2f s; memory digest "
                 "%016" PRIx64 " matches the source's\n",
                 report->rounds, report->pages, report->zero_pages, dtrack::format_bytes(double(report->bytes)).c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), report->digest);

@@ -74,18 +74,21 @@ void print_plan(const Options& o, Tracking& tracking) {
                 dtrack::format_bytes(double(o.workload.wss_pages) * 4096).c_str(),
                 o.workload.rate_per_vcpu ? dtrack::format_count(double(o.workload.rate_per_vcpu)).c_str() : "unlimited",
                 tracking_description(tracking, o.tracking).c_str(), m.to.c_str());
-    std::printf("      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, TLS %s\n",
-                m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited",
-                (long long)m.downtime.count(), m.auto_converge ? "on" : "off",
-                m.background_sync && m.auto_converge ? (std::to_string(m.background_sync->count()) + " ms").c_str()
-                : (m.background_sync && !o.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
-                o.tls.credentials ? o.tls.credentials->description().c_str() : "off");
+    std::printf(
+        "      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, TLS %s\n",
+        m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited", (long long)m.downtime.count(),
+        m.auto_converge ? "on" : "off",
+        m.background_sync && m.auto_converge
+            ? (std::to_string(m.background_sync->count()) + " ms").c_str()
+            : (m.background_sync && !o.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
+        o.tls.credentials ? o.tls.credentials->description().c_str() : "off");
     if (o.dirty_limit)
-        std::printf("      dirty limit %.0f pages/s (%s/s) per vCPU, period %lld ms, sleeping %s, once the guest "
-                    "dirties more than half of what is sent\n",
-                    o.dirty_limit->pages_per_s, dtrack::format_bytes(o.dirty_limit->pages_per_s * 4096).c_str(),
-                    (long long)o.dirty_limit->period.count(),
-                    o.vm.share_at == ShareAt::ring_full ? "at ring-full exits" : "a share of each 10 ms slice");
+        std::printf(
+            "      dirty limit %.0f pages/s (%s/s) per vCPU, period %lld ms, sleeping %s, once the guest "
+            "dirties more than half of what is sent\n",
+            o.dirty_limit->pages_per_s, dtrack::format_bytes(o.dirty_limit->pages_per_s * 4096).c_str(),
+            (long long)o.dirty_limit->period.count(),
+            o.vm.share_at == ShareAt::ring_full ? "at ring-full exits" : "a share of each 10 ms slice");
     std::fflush(stdout);
 }
 
@@ -100,11 +103,12 @@ dtrack::precopy::SenderOptions sender_options(const Options& o, const std::strin
                                       .tls = o.tls.credentials,
                                       .tls_peer_name = peer};
     so.progress = [terminal, &throttle, &rounds](const dtrack::precopy::Progress& p) {
-        std::printf("%sround %3" PRIu64 "  remaining %8" PRIu64 " pages  bandwidth %9s/s  est. downtime %7.0f ms  "
+        std::printf("%sround %3" PRIu64 "  remaining %8" PRIu64
+                    " pages  bandwidth %9s/s  est. downtime %7.0f ms  "
                     "throttle %2d%%  background syncs %" PRIu64 "%s",
                     terminal ? "\r" : "  ", p.round, p.remaining_pages, dtrack::format_bytes(p.bandwidth).c_str(),
-                    seconds(p.estimated_downtime) * 1000, throttle.pct(),
-                    rounds.syncs(dtrack::SyncKind::background), terminal ? "" : "\n");
+                    seconds(p.estimated_downtime) * 1000, throttle.pct(), rounds.syncs(dtrack::SyncKind::background),
+                    terminal ? "" : "\n");
         std::fflush(stdout);
     };
     return so;
@@ -145,9 +149,9 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
     const bool background = (m.background_sync && m.auto_converge) || o.dirty_limit;
     // Poll at least four times per threshold, and every second at most (docs/ARCHITECTURE.md §4).
     const auto threshold = o.dirty_limit ? o.dirty_limit->period : m.background_sync.value_or(5000ms);
-    dtrack::Watcher watcher(rounds, {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4),
-                                     .threshold = threshold},
-                            [&throttle, &o] { return o.dirty_limit || !throttle.at_max(); });
+    dtrack::Watcher watcher(
+        rounds, {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4), .threshold = threshold},
+        [&throttle, &o] { return o.dirty_limit || !throttle.at_max(); });
     const bool terminal = ::isatty(STDOUT_FILENO);
     VmPauser control(vm);
     dtrack::precopy::Sender sender(tracker, rounds, guest_memory(vm), control,

@@ -52,9 +52,10 @@ void VcpuDirtyLimit::report_and_lift(std::chrono::steady_clock::time_point start
     }
     const auto timeline = limit_.timeline();
     limit_.reset();
-    std::printf("dirty limit: engaged at %.1f s (%s sync); per vCPU, rate in pages/s (sleep share) each "
-                "period:\n", seconds(engaged_at_ - start),
-                engaged_after_ == dtrack::SyncKind::background ? "background" : "round");
+    std::printf(
+        "dirty limit: engaged at %.1f s (%s sync); per vCPU, rate in pages/s (sleep share) each "
+        "period:\n",
+        seconds(engaged_at_ - start), engaged_after_ == dtrack::SyncKind::background ? "background" : "round");
     std::printf("  %7s", "t");
     for (size_t v = 0; v < vcpus; ++v)
         std::printf("  %14s", ("vCPU " + std::to_string(v) + (readers_[v] ? " (r)" : "")).c_str());
@@ -74,9 +75,11 @@ void VcpuDirtyLimit::report_and_lift(std::chrono::steady_clock::time_point start
             share += timeline[k * vcpus + v].share;
         }
         const double n = double(std::max<size_t>(1, periods - from));
-        std::printf("dirty limit: vCPU %zu%s steady rate %.0f pages/s = %.0f%% of its quota %.0f, sleep share %.1f%% "
-                    "(mean of its last %zu periods)\n",
-                    v, readers_[v] ? " (reader)" : "", rate / n, 100 * rate / n / quota_, quota_, 100 * share / n, periods - from);
+        std::printf(
+            "dirty limit: vCPU %zu%s steady rate %.0f pages/s = %.0f%% of its quota %.0f, sleep share %.1f%% "
+            "(mean of its last %zu periods)\n",
+            v, readers_[v] ? " (reader)" : "", rate / n, 100 * rate / n / quota_, quota_, 100 * share / n,
+            periods - from);
     }
 }
 

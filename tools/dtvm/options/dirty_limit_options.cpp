@@ -35,8 +35,9 @@ dtrack::Result<std::optional<DirtyLimitOptions>> parse_dirty_limit(const DirtyLi
                              "give 1ms to 1s (QEMU's x-vcpu-dirty-limit-period range), e.g. 1s"};
     if (f.rate.empty()) return std::optional<DirtyLimitOptions>();
     if (migration.auto_converge && !migration.to.empty())
-        return dtrack::Error{EINVAL, "--dirty-limit and --auto-converge exclude each other (as QEMU's dirty-limit "
-                                     "and auto-converge capabilities do): both answer the same trigger",
+        return dtrack::Error{EINVAL,
+                             "--dirty-limit and --auto-converge exclude each other (as QEMU's dirty-limit "
+                             "and auto-converge capabilities do): both answer the same trigger",
                              "choose one: --dirty-limit slows only the vCPUs that dirty memory, --auto-converge "
                              "slows every vCPU alike"};
     auto rate = dtrack::parse_pages_per_second(f.rate, 4096, "--dirty-limit");
@@ -45,18 +46,20 @@ dtrack::Result<std::optional<DirtyLimitOptions>> parse_dirty_limit(const DirtyLi
         return dtrack::Error{EINVAL, "--dirty-limit limits a running guest's vCPUs, and --incoming runs none",
                              "give it to the source (--migrate-to), or leave it out"};
     if (check.throttle_pct != 0)
-        return dtrack::Error{EINVAL, "--dirty-limit and --throttle exclude each other: one holds each vCPU to a rate, "
-                                     "the other every vCPU to a share of time",
+        return dtrack::Error{EINVAL,
+                             "--dirty-limit and --throttle exclude each other: one holds each vCPU to a rate, "
+                             "the other every vCPU to a share of time",
                              "choose one"};
-    return std::optional(DirtyLimitOptions{
-        .pages_per_s = *rate, .period = std::chrono::duration_cast<std::chrono::milliseconds>(*period)});
+    return std::optional(DirtyLimitOptions{.pages_per_s = *rate,
+                                           .period = std::chrono::duration_cast<std::chrono::milliseconds>(*period)});
 }
 
 dtrack::Status apply_dirty_limit_sleep(const DirtyLimitFlags& f, VmOptions& vm, TrackingOptions& tracking) {
     const bool ring = tracking.mode == TrackMode::ring;
     if (f.sleep == "ring-full" && !ring)
-        return dtrack::Error{EINVAL, "--dirty-limit-sleep ring-full needs the KVM dirty ring, and this run tracks with " +
-                                         track_mode_name(tracking.mode),
+        return dtrack::Error{EINVAL,
+                             "--dirty-limit-sleep ring-full needs the KVM dirty ring, and this run tracks with " +
+                                 track_mode_name(tracking.mode),
                              "use --dirty-limit-sleep slice (or auto), or --track ring on KVM"};
     vm.share_at = ring && f.sleep != "slice" ? ShareAt::ring_full : ShareAt::slice;
     // Rings must fill for a vCPU to sleep at ring-full exits: no reaper emptying them first.

@@ -16,12 +16,12 @@ dtrack::Status check_bandwidth(uint64_t bandwidth) {
     const dtrack::precopy::ReceiverOptions receiver;
     if (bandwidth == 0 || bandwidth >= receiver.min_bytes_per_s) return dtrack::Ok{};
     const std::string floor = dtrack::format_bytes(double(receiver.min_bytes_per_s));
-    return dtrack::Error{EINVAL,
-                         "--bandwidth " + dtrack::format_bytes(double(bandwidth)) + "/s is under the " + floor +
-                             "/s a dtvm --incoming receiver requires: it ends a migration that brings less in " +
-                             std::to_string(receiver.rate_window.count() / 1000) + " s",
-                         "use --bandwidth " + std::to_string(receiver.min_bytes_per_s / 1024) +
-                             "K or more, or 0 for no cap"};
+    return dtrack::Error{
+        EINVAL,
+        "--bandwidth " + dtrack::format_bytes(double(bandwidth)) + "/s is under the " + floor +
+            "/s a dtvm --incoming receiver requires: it ends a migration that brings less in " +
+            std::to_string(receiver.rate_window.count() / 1000) + " s",
+        "use --bandwidth " + std::to_string(receiver.min_bytes_per_s / 1024) + "K or more, or 0 for no cap"};
 }
 
 // --background-sync: a duration, or "off" (nullopt).
@@ -58,7 +58,8 @@ dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationF
                                                                 const CheckLoopOptions& check) {
     if (f.to.empty()) return std::optional<MigrationOptions>();
     if (check.throttle_pct != 0)
-        return dtrack::Error{EINVAL, "--throttle is for the check loop; a migration's throttle comes from --auto-converge",
+        return dtrack::Error{EINVAL,
+                             "--throttle is for the check loop; a migration's throttle comes from --auto-converge",
                              "leave out --throttle, or --migrate-to"};
     MigrationOptions m;
     m.to = f.to;

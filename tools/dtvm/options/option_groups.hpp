@@ -71,8 +71,7 @@ struct MigrationFlags {
 void add_migration_options(CLI::App& app, MigrationFlags& f);
 void add_migration_start_options(CLI::App& app, MigrationFlags& f);  // --warmup, --compress: after the dirty limit's
 // Not --migrate-to: nullopt. `check` is refused a --throttle with it.
-dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f,
-                                                                const CheckLoopOptions& check);
+dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f, const CheckLoopOptions& check);
 
 // --dirty-limit, --dirty-limit-period, --dirty-limit-sleep -> DirtyLimitOptions
 struct DirtyLimitFlags {

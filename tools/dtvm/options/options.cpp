@@ -34,9 +34,10 @@ struct Flags {
 // The order here is the order of `dtvm --help`.
 void add_options(CLI::App& app, Flags& f) {
     app.set_version_flag("--version", std::string("dtvm ") + dtrack::version());
-    app.footer("Exit codes: 0 every written page was reported (or the migration completed), 1 a written page was not "
-               "reported, 2 bad input or a missing kernel feature (the message names the cause and the fix), 3 the "
-               "guest or KVM failed, 4 the migration did not complete (the guest runs on).");
+    app.footer(
+        "Exit codes: 0 every written page was reported (or the migration completed), 1 a written page was not "
+        "reported, 2 bad input or a missing kernel feature (the message names the cause and the fix), 3 the "
+        "guest or KVM failed, 4 the migration did not complete (the guest runs on).");
     add_vm_options(app, f.vm);
     add_workload_options(app, f.workload);
     add_backend_options(app, f.backend);
@@ -104,9 +105,10 @@ std::string backend_line(const Options& o) {
 }
 
 std::variant<Options, int> parse_command_line(int argc, char** argv) {
-    CLI::App app{"dtvm: a small VMM whose guest writes stamped pages; tracks them with libdtrack, checks that "
-                 "no written page is missed, and migrates its memory over TCP. Runs a real KVM guest, or the same "
-                 "workload on worker threads over userfaultfd-tracked memory where there is no KVM (--backend)."};
+    CLI::App app{
+        "dtvm: a small VMM whose guest writes stamped pages; tracks them with libdtrack, checks that "
+        "no written page is missed, and migrates its memory over TCP. Runs a real KVM guest, or the same "
+        "workload on worker threads over userfaultfd-tracked memory where there is no KVM (--backend)."};
     Flags f;
     add_options(app, f);
     try {
@@ -132,7 +134,8 @@ std::variant<Options, int> parse_command_line(int argc, char** argv) {
     if (!tracking) return bad_input(tracking.error());
     o.tracking = *tracking;
     if (o.dirty_limit)
-        if (dtrack::Status s = apply_dirty_limit_sleep(f.dirty_limit, o.vm, o.tracking); !s) return bad_input(s.error());
+        if (dtrack::Status s = apply_dirty_limit_sleep(f.dirty_limit, o.vm, o.tracking); !s)
+            return bad_input(s.error());
     return o;
 }
 

@@ -27,7 +27,8 @@ void add_tls_options(CLI::App& app, TlsFlags& f) {
 
 // --tls-creds, --tls-psk, --insecure: consistent, credentials loaded for
 // this end's role, and --incoming off loopback only with TLS or --insecure.
-dtrack::Result<TlsOptions> parse_tls(const TlsFlags& f, const MigrationFlags& migration, const IncomingFlags& incoming) {
+dtrack::Result<TlsOptions> parse_tls(const TlsFlags& f, const MigrationFlags& migration,
+                                     const IncomingFlags& incoming) {
     using namespace dtrack::precopy;
     const bool tls = !f.creds.empty() || !f.psk.empty();
     if (!f.creds.empty() && !f.psk.empty())

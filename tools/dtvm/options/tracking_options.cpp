@@ -10,8 +10,7 @@ void add_tracking_options(CLI::App& app, TrackingFlags& f) {
                    "ring (KVM dirty ring) | log (KVM dirty log) | uffd (userfaultfd + PAGEMAP_SCAN, process "
                    "backend) | auto (ring on kvm, uffd on process)")
         ->capture_default_str();
-    app.add_option("--ring-size", f.ring_entries, "dirty ring entries per vCPU (power of two)")
-        ->capture_default_str();
+    app.add_option("--ring-size", f.ring_entries, "dirty ring entries per vCPU (power of two)")->capture_default_str();
 }
 
 dtrack::Status check_tracking_flags(const TrackingFlags& f) {

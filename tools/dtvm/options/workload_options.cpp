@@ -16,8 +16,7 @@ void add_workload_options(CLI::App& app, WorkloadFlags& f) {
     app.add_option("--hot-share", f.values.hot_share, "hotcold: share of the writes that go to the hot part")
         ->capture_default_str();
     app.add_option("--seed", f.values.seed, "guest PRNG seed")->capture_default_str();
-    app.add_option("--exit-every", f.values.exit_every, "guest exits to the VMM every K writes")
-        ->capture_default_str();
+    app.add_option("--exit-every", f.values.exit_every, "guest exits to the VMM every K writes")->capture_default_str();
 }
 
 dtrack::Result<Workload> parse_workload(const WorkloadFlags& f, const VmOptions& vm, bool incoming) {
@@ -33,7 +32,8 @@ dtrack::Result<Workload> parse_workload(const WorkloadFlags& f, const VmOptions&
     Workload w = f.values;
     if (w.exit_every < 1) return dtrack::Error{EINVAL, "--exit-every must be at least 1", "use e.g. 256"};
     if (!(w.hot_fraction > 0 && w.hot_fraction < 1 && w.hot_share >= 0 && w.hot_share <= 1))
-        return dtrack::Error{EINVAL, "--hot-fraction must be in (0,1) and --hot-share in [0,1]", "use e.g. 0.1 and 0.9"};
+        return dtrack::Error{EINVAL, "--hot-fraction must be in (0,1) and --hot-share in [0,1]",
+                             "use e.g. 0.1 and 0.9"};
     w.pattern = *pattern;
     w.wss_pages = *wss / 4096;
     w.rate_per_vcpu = *rate;

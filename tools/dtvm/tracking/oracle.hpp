@@ -27,7 +27,7 @@ struct EpochResult {
     uint64_t outside_workload = 0;  // taken pages outside the working set (page tables, parameter pages)
     std::vector<uint64_t> written_per_vcpu;
     std::vector<uint64_t> taken_per_slot;
-    uint64_t first_lost_page = ~0ULL;  // guest page number of the first lost page, for the message
+    uint64_t first_lost_page = ~0ULL;                // guest page number of the first lost page, for the message
     std::vector<std::vector<uint64_t>> taken_words;  // per slot: the bitmap taken (bit i of word w = page w*64+i)
 };
 

@@ -13,7 +13,8 @@ dtrack::Result<TrackMode> parse_track_mode(const std::string& name, Backend back
     const bool kvm = backend == Backend::kvm;
     if (name == "ring" || name == "log") {
         if (kvm) return name == "ring" ? TrackMode::ring : TrackMode::log;
-        return dtrack::Error{EINVAL, "--track " + name + " needs the KVM backend, and this dtvm runs the process backend",
+        return dtrack::Error{EINVAL,
+                             "--track " + name + " needs the KVM backend, and this dtvm runs the process backend",
                              "use --track uffd (or auto) here, or --backend kvm on a machine with /dev/kvm"};
     }
     if (name == "uffd") {
@@ -33,11 +34,13 @@ std::string track_mode_name(TrackMode mode) {
     return "?";
 }
 
-dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_options, const TrackingOptions& options) {
+dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_options,
+                                                           const TrackingOptions& options) {
     const bool process = vm_options.backend == Backend::process;
     if (process != (options.mode == TrackMode::uffd))
-        return dtrack::Error{EINVAL, "tracking mode " + track_mode_name(options.mode) + " does not work on the " +
-                                         backend_name(vm_options.backend) + " backend",
+        return dtrack::Error{EINVAL,
+                             "tracking mode " + track_mode_name(options.mode) + " does not work on the " +
+                                 backend_name(vm_options.backend) + " backend",
                              "use " + track_mode_name(best_track_mode(vm_options.backend))};
     std::unique_ptr<Tracking> t(new Tracking);
     t->options_ = options;
@@ -64,13 +67,13 @@ dtrack::Result<std::unique_ptr<Tracking>> Tracking::create(const VmOptions& vm_o
 dtrack::Status Tracking::add_regions() {
     const bool process = vm_->backend() == Backend::process;
     for (const Slot& s : vm_->slots()) {
-        auto region = tracker_.add_region(dtrack::Region{
-            .name = "slot " + std::to_string(s.id),
-            .space = process ? dtrack::AddressSpace::host_virtual : dtrack::AddressSpace::guest_physical,
-            .slot = s.id,
-            .base = process ? reinterpret_cast<uint64_t>(s.host) : s.gpa,
-            .page_size = 4096,
-            .page_count = s.pages});
+        auto region = tracker_.add_region(
+            dtrack::Region{.name = "slot " + std::to_string(s.id),
+                           .space = process ? dtrack::AddressSpace::host_virtual : dtrack::AddressSpace::guest_physical,
+                           .slot = s.id,
+                           .base = process ? reinterpret_cast<uint64_t>(s.host) : s.gpa,
+                           .page_size = 4096,
+                           .page_count = s.pages});
         if (!region) return region.error();
     }
     return dtrack::Ok{};
@@ -100,11 +103,10 @@ dtrack::Status Tracking::add_uffd_sources() {
 
 dtrack::Status Tracking::add_kvm_source(KvmVm& kvm) {
     if (options_.mode == TrackMode::ring) {
-        auto ring = dtrack::KvmRingSource::enable(
-            kvm.fd(), tracker_,
-            {.entries = options_.ring_entries,
-             .rearm = [&kvm] { return kvm.rearm_dirty_logging(); },
-             .before_reset = options_.before_ring_reset});
+        auto ring = dtrack::KvmRingSource::enable(kvm.fd(), tracker_,
+                                                  {.entries = options_.ring_entries,
+                                                   .rearm = [&kvm] { return kvm.rearm_dirty_logging(); },
+                                                   .before_reset = options_.before_ring_reset});
         if (!ring) {
             dtrack::Error e = ring.error();
             if (e.errno_value == ENOTSUP) e.fix += " (in dtvm: --track log)";

@@ -46,8 +46,9 @@ dtrack::Result<BackendChoice> choose_backend(const std::string& name) {
     if (name != "auto")
         return dtrack::Error{EINVAL, "unknown backend '" + name + "'", "use --backend kvm, process or auto"};
     if (dtrack::Status s = kvm_usable(); !s)
-        return BackendChoice{Backend::process, "KVM is not usable here (" + s.error().what +
-                                                   "); worker threads run the workload over userfaultfd-tracked memory"};
+        return BackendChoice{Backend::process,
+                             "KVM is not usable here (" + s.error().what +
+                                 "); worker threads run the workload over userfaultfd-tracked memory"};
     return BackendChoice{Backend::kvm, "/dev/kvm works"};
 }
 

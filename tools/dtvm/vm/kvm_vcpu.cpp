@@ -63,7 +63,8 @@ dtrack::Result<std::unique_ptr<KvmVcpu>> KvmVcpu::create(int vm_fd, uint32_t id,
         new KvmVcpu(id, role, fd, static_cast<kvm_run*>(run), run_size, ParamPage(ram + layout.param_gpa(id))));
 
     // CPUID first: without it KVM refuses EFER.LME in KVM_SET_SREGS.
-    if (dtrack::Status s = cpuid.set_on(fd); !s) return dtrack::Error{s.error().errno_value, s.error().what + which, ""};
+    if (dtrack::Status s = cpuid.set_on(fd); !s)
+        return dtrack::Error{s.error().errno_value, s.error().what + which, ""};
     kvm_sregs sregs{};
     if (::ioctl(fd, KVM_GET_SREGS, &sregs) < 0) return dtrack::errno_error("KVM_GET_SREGS" + which, errno);
     set_long_mode_sregs(sregs);
@@ -175,9 +176,7 @@ bool KvmVcpu::handle_exit(Pacer& pacer) {
             }
             ring_full_reached(pacer);
             return true;
-        default:
-            fail("the guest stopped with " + describe_exit());
-            return false;
+        default: fail("the guest stopped with " + describe_exit()); return false;
     }
 }
 
@@ -185,27 +184,16 @@ std::string KvmVcpu::describe_exit() const {
     std::string s = exit_reason_name(run_->exit_reason);
     switch (run_->exit_reason) {
         case KVM_EXIT_IO:
-            s += std::string(run_->io.direction == KVM_EXIT_IO_OUT ? " out" : " in") + " port " +
-                 hex(run_->io.port);
+            s += std::string(run_->io.direction == KVM_EXIT_IO_OUT ? " out" : " in") + " port " + hex(run_->io.port);
             break;
-        case KVM_EXIT_MMIO:
-            s += " at guest-physical " + hex(run_->mmio.phys_addr) + " (outside guest RAM)";
-            break;
-        case KVM_EXIT_SHUTDOWN:
-            s += " (a triple fault: the guest took an exception, and it has no IDT)";
-            break;
+        case KVM_EXIT_MMIO: s += " at guest-physical " + hex(run_->mmio.phys_addr) + " (outside guest RAM)"; break;
+        case KVM_EXIT_SHUTDOWN: s += " (a triple fault: the guest took an exception, and it has no IDT)"; break;
         case KVM_EXIT_FAIL_ENTRY:
             s += " (hardware entry failure reason " + hex(run_->fail_entry.hardware_entry_failure_reason) + ")";
             break;
-        case KVM_EXIT_INTERNAL_ERROR:
-            s += " (suberror " + std::to_string(run_->internal.suberror) + ")";
-            break;
-        case KVM_EXIT_HLT:
-            s += " (the guest loop never halts)";
-            break;
-        default:
-            s += " (exit reason " + std::to_string(run_->exit_reason) + ")";
-            break;
+        case KVM_EXIT_INTERNAL_ERROR: s += " (suberror " + std::to_string(run_->internal.suberror) + ")"; break;
+        case KVM_EXIT_HLT: s += " (the guest loop never halts)"; break;
+        default: s += " (exit reason " + std::to_string(run_->exit_reason) + ")"; break;
     }
     kvm_regs regs{};
     if (::ioctl(fd_, KVM_GET_REGS, &regs) == 0) {

@@ -23,8 +23,8 @@ public:
     // KVM_CREATE_VCPU, map kvm_run, KVM_SET_CPUID2, then the long-mode sregs and
     // the entry regs. `ram` is guest RAM as the VMM sees it.
     static dtrack::Result<std::unique_ptr<KvmVcpu>> create(int vm_fd, uint32_t id, VcpuRole role, size_t run_size,
-                                                            const CpuidTable& cpuid, const GuestLayout& layout,
-                                                            uint8_t* ram);
+                                                           const CpuidTable& cpuid, const GuestLayout& layout,
+                                                           uint8_t* ram);
     ~KvmVcpu() override;  // joins the thread (ask RunControl to stop it first)
 
     int fd() const { return fd_; }

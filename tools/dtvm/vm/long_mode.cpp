@@ -19,13 +19,13 @@ constexpr uint64_t kData64Descriptor = 0x00cf93000000ffffULL;  // present, DPL 0
 // Paging entry bits.
 constexpr uint64_t kPresent = 1ULL << 0;
 constexpr uint64_t kWritable = 1ULL << 1;
-constexpr uint64_t kUser = 1ULL << 2;      // PVM needs it at every level (see long_mode.hpp)
-constexpr uint64_t kLargePage = 1ULL << 7; // in a PD entry: a 2 MiB page
+constexpr uint64_t kUser = 1ULL << 2;       // PVM needs it at every level (see long_mode.hpp)
+constexpr uint64_t kLargePage = 1ULL << 7;  // in a PD entry: a 2 MiB page
 constexpr uint64_t kTableFlags = kPresent | kWritable | kUser;
 
 // Control register bits.
-constexpr uint64_t kCr0Pe = 1ULL << 0, kCr0Mp = 1ULL << 1, kCr0Et = 1ULL << 4, kCr0Ne = 1ULL << 5,
-                   kCr0Wp = 1ULL << 16, kCr0Pg = 1ULL << 31;
+constexpr uint64_t kCr0Pe = 1ULL << 0, kCr0Mp = 1ULL << 1, kCr0Et = 1ULL << 4, kCr0Ne = 1ULL << 5, kCr0Wp = 1ULL << 16,
+                   kCr0Pg = 1ULL << 31;
 constexpr uint64_t kCr4Pae = 1ULL << 5, kCr4Osfxsr = 1ULL << 9, kCr4Osxmmexcpt = 1ULL << 10;
 constexpr uint64_t kEferLme = 1ULL << 8, kEferLma = 1ULL << 10;
 

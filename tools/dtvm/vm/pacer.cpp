@@ -32,8 +32,7 @@ Pacer::Clock::time_point Pacer::wake_time(Clock::time_point now, uint64_t writes
         // no count of writes can overflow the multiplication.
         const unsigned __int128 ns = (unsigned __int128)(writes - rate_start_writes_) * 1'000'000'000u / rate_;
         const Clock::time_point due = rate_start_ + std::chrono::nanoseconds(static_cast<int64_t>(ns));
-        if (due > now)
-            wake = due;
+        if (due > now) wake = due;
         else if (now - due > kMaxRateLag) {
             rate_start_ = now;
             rate_start_writes_ = writes;

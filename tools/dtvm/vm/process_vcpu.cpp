@@ -24,7 +24,10 @@ void ProcessVcpu::run() {
     uint64_t accesses = params_.read(guest_abi::kParamWrites);  // writes, or a reader's reads (one slot)
     uint64_t loaded_sum = 0;
     // 0 = never exit again, as in guest.S (its countdown wraps)
-    auto countdown = [this] { const uint64_t k = params_.read(guest_abi::kParamExitEvery); return k ? k : ~0ULL; };
+    auto countdown = [this] {
+        const uint64_t k = params_.read(guest_abi::kParamExitEvery);
+        return k ? k : ~0ULL;
+    };
     uint64_t until_exit = countdown();
     uint64_t value = stamp();
     Pacer pacer = make_pacer();
@@ -45,10 +48,8 @@ void ProcessVcpu::run() {
             ran_since = Clock::now();
         }
         auto* word = reinterpret_cast<uint64_t*>(ram_ + cursor.next_gpa());
-        if (reader)
-            loaded_sum += std::atomic_ref<uint64_t>(*word).load(std::memory_order_relaxed);
-        else
-            std::atomic_ref<uint64_t>(*word).store(value, std::memory_order_relaxed);
+        if (reader) loaded_sum += std::atomic_ref<uint64_t>(*word).load(std::memory_order_relaxed);
+        else std::atomic_ref<uint64_t>(*word).store(value, std::memory_order_relaxed);
         ++accesses;
         if (--until_exit == 0) {
             params_.write(guest_abi::kParamWrites, accesses);

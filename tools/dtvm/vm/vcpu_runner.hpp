@@ -30,10 +30,10 @@ namespace dtvm {
 // What the vCPU threads share with their Vm; outlives them.
 struct VcpuShared {
     RunControl* control = nullptr;
-    const std::atomic<int>* throttle_pct = nullptr;  // every vCPU alike (auto-converge)
-    ShareAt share_at = ShareAt::slice;                // where a vCPU's own share is taken
+    const std::atomic<int>* throttle_pct = nullptr;                         // every vCPU alike (auto-converge)
+    ShareAt share_at = ShareAt::slice;                                      // where a vCPU's own share is taken
     const std::function<dtrack::Status(uint32_t)>* on_ring_full = nullptr;  // KVM backend only
-    uint64_t rate_per_vcpu = 0;  // 0 = unlimited
+    uint64_t rate_per_vcpu = 0;                                             // 0 = unlimited
 };
 
 class VcpuRunner {

@@ -56,7 +56,6 @@ constexpr std::chrono::milliseconds kKickInterval{10};
 
 using Fd = dtrack::UniqueFd;
 
-
 // Writers and readers: each has a parameter page and a vCPU.
 uint64_t all_vcpus(const VmOptions& o) { return uint64_t(o.vcpus) + o.readers; }
 
@@ -67,8 +66,9 @@ dtrack::Status check_kvm_limits(const VmOptions& o, int kvm_fd) {
         return dtrack::Error{0, "KVM here allows " + std::to_string(max_vcpus) + " vCPUs per VM", "use fewer vCPUs"};
     const int max_slots = ::ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
     if (max_slots > 0 && o.slots > static_cast<uint32_t>(max_slots))
-        return dtrack::Error{0, "KVM here allows 1 to " + std::to_string(max_slots) + " memslots, not " +
-                                    std::to_string(o.slots), "use fewer memslots"};
+        return dtrack::Error{
+            0, "KVM here allows 1 to " + std::to_string(max_slots) + " memslots, not " + std::to_string(o.slots),
+            "use fewer memslots"};
     return dtrack::Ok{};
 }
 
@@ -78,22 +78,24 @@ dtrack::Status check_vm_options(const VmOptions& o) {
     if (o.mem_bytes == 0 || o.mem_bytes % kPageSize != 0)
         return dtrack::Error{EINVAL, "guest memory must be a positive multiple of 4 KiB", "use e.g. --mem 256M"};
     if (o.mem_bytes > GuestLayout::kMaxPds * GuestLayout::kBytesPerPd)
-        return dtrack::Error{EINVAL, "guest memory (--mem) of " + std::to_string(o.mem_bytes >> 30) +
-                                         " GiB is more than the 512 GiB dtvm maps",
-                             "ask for at most 512G"};
+        return dtrack::Error{
+            EINVAL,
+            "guest memory (--mem) of " + std::to_string(o.mem_bytes >> 30) + " GiB is more than the 512 GiB dtvm maps",
+            "ask for at most 512G"};
     if (o.vcpus == 0 || o.vcpus > kMaxVcpus)
         return dtrack::Error{EINVAL, "dtvm runs 1 to 256 vCPUs, not " + std::to_string(o.vcpus), "use 1 to 255"};
     if (all_vcpus(o) > kMaxVcpus)
-        return dtrack::Error{EINVAL, std::to_string(o.vcpus) + " writers and " + std::to_string(o.readers) +
-                                         " readers make " + std::to_string(all_vcpus(o)) +
-                                         " vCPUs, more than the 256 dtvm runs",
+        return dtrack::Error{EINVAL,
+                             std::to_string(o.vcpus) + " writers and " + std::to_string(o.readers) + " readers make " +
+                                 std::to_string(all_vcpus(o)) + " vCPUs, more than the 256 dtvm runs",
                              "use fewer readers or writers"};
     if (o.slots == 0) return dtrack::Error{EINVAL, "a VM needs at least one memslot", "use e.g. --slots 3"};
     const GuestLayout layout = GuestLayout::compute(o.mem_bytes, uint32_t(all_vcpus(o)));
     const uint64_t slot0_pages = o.mem_bytes / kPageSize / o.slots;
     if (slot0_pages < layout.first_free_page())
-        return dtrack::Error{EINVAL, "slot 0 (" + std::to_string(slot0_pages) + " pages) cannot hold the guest's " +
-                                         std::to_string(layout.first_free_page()) + " system pages",
+        return dtrack::Error{EINVAL,
+                             "slot 0 (" + std::to_string(slot0_pages) + " pages) cannot hold the guest's " +
+                                 std::to_string(layout.first_free_page()) + " system pages",
                              "give the VM more memory or fewer memslots"};
     return dtrack::Ok{};
 }
@@ -128,7 +130,10 @@ struct Vm::Impl final : KvmVm {
     std::vector<std::unique_ptr<VcpuRunner>> vcpus;
 
     Impl(const VmOptions& o, Fd k, Fd v, GuestMemory m)
-        : options(o), kvm(std::move(k)), vm(std::move(v)), memory(std::move(m)),
+        : options(o),
+          kvm(std::move(k)),
+          vm(std::move(v)),
+          memory(std::move(m)),
           layout(GuestLayout::compute(o.mem_bytes, uint32_t(all_vcpus(o)))) {}
 
     int fd() const override { return vm.get(); }

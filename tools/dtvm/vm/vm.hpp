@@ -38,9 +38,9 @@ struct VmOptions {
     uint64_t mem_bytes = 64ULL << 20;  // guest RAM, split over `slots` memslots
     uint32_t slots = 1;                // the last slot gets the odd remainder (not a multiple of 64 pages)
     uint32_t vcpus = 1;                // writers: each stamps its own part of the working set
-    uint32_t readers = 0;              // reader vCPUs after the writers: they read the whole working set, write none of it
-    bool dirty_logging = false;        // KVM_MEM_LOG_DIRTY_PAGES on every slot
-    bool emulated = false;             // leave out the native-mode steps: the guest crawls under KVM's emulator
+    uint32_t readers = 0;        // reader vCPUs after the writers: they read the whole working set, write none of it
+    bool dirty_logging = false;  // KVM_MEM_LOG_DIRTY_PAGES on every slot
+    bool emulated = false;       // leave out the native-mode steps: the guest crawls under KVM's emulator
     Backend backend = Backend::kvm;
     ShareAt share_at = ShareAt::slice;
 };
@@ -61,11 +61,11 @@ struct Slot {
 
 // What a vCPU thread knows; read any time (relaxed), exact while paused.
 struct VcpuStats {
-    uint64_t writes = 0;           // page writes the guest reported (ground truth); 0 for a reader
-    uint64_t reads = 0;            // page reads a reader reported; 0 for a writer
+    uint64_t writes = 0;  // page writes the guest reported (ground truth); 0 for a reader
+    uint64_t reads = 0;   // page reads a reader reported; 0 for a writer
     uint64_t io_exits = 0;
     uint64_t ring_full_exits = 0;
-    uint64_t run_ns = 0;           // time inside KVM_RUN, or running the workload loop
+    uint64_t run_ns = 0;  // time inside KVM_RUN, or running the workload loop
 };
 
 class Vm {

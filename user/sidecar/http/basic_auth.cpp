@@ -60,9 +60,9 @@ std::optional<Credentials> parse_basic_authorization(std::string_view header) {
 }
 
 std::string bcrypt_hash_problem(std::string_view hash) {
-    const bool prefix = hash.size() > 7 && hash.substr(0, 2) == "$2" && std::string_view("aby").find(hash[2]) != std::string_view::npos &&
-                        hash[3] == '$' && std::isdigit((unsigned char)hash[4]) && std::isdigit((unsigned char)hash[5]) &&
-                        hash[6] == '$';
+    const bool prefix = hash.size() > 7 && hash.substr(0, 2) == "$2" &&
+                        std::string_view("aby").find(hash[2]) != std::string_view::npos && hash[3] == '$' &&
+                        std::isdigit((unsigned char)hash[4]) && std::isdigit((unsigned char)hash[5]) && hash[6] == '$';
     if (!prefix) return "it is not a bcrypt hash ($2y$10$..., $2b$ or $2a$)";
     const std::string_view salt_and_hash = hash.substr(7);
     if (salt_and_hash.size() != 53 ||
@@ -73,7 +73,8 @@ std::string bcrypt_hash_problem(std::string_view hash) {
     // Each step doubles the work: cost 10 takes ~60 ms here, 14 ~1 s, and 16
     // could outlast the 5 s a request may take.
     if (cost < 4 || cost > 14)
-        return "its cost is " + std::to_string(cost) + ", and the sidecar takes 4 to 14 (each step doubles the time a check takes)";
+        return "its cost is " + std::to_string(cost) +
+               ", and the sidecar takes 4 to 14 (each step doubles the time a check takes)";
     return {};
 }
 

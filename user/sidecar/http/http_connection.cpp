@@ -21,12 +21,12 @@ void HttpConnection::progress(Clock::time_point now) {
     for (;;) {
         const State before = state_;
         switch (state_) {
-        case State::handshaking: handshake(now); break;
-        case State::reading: read_request(now); break;
-        case State::writing: write_response(now); break;
-        case State::closing: linger(); break;
-        case State::answering:
-        case State::closed: return;
+            case State::handshaking: handshake(now); break;
+            case State::reading: read_request(now); break;
+            case State::writing: write_response(now); break;
+            case State::closing: linger(); break;
+            case State::answering:
+            case State::closed: return;
         }
         // After a response the next request waits for the connection's next
         // turn: one client's pipelined requests do not hold up the others.
@@ -36,14 +36,14 @@ void HttpConnection::progress(Clock::time_point now) {
 
 void HttpConnection::handshake(Clock::time_point now) {
     switch (transport_->handshake(wait_)) {
-    case Transport::Handshake::done:
-        state_ = State::reading;
-        wait_ = Transport::Wait::readable;
-        deadline_ = now + limits_.idle_time;
-        since_ = now;
-        return;
-    case Transport::Handshake::waiting: return;
-    case Transport::Handshake::failed: close(); return;
+        case Transport::Handshake::done:
+            state_ = State::reading;
+            wait_ = Transport::Wait::readable;
+            deadline_ = now + limits_.idle_time;
+            since_ = now;
+            return;
+        case Transport::Handshake::waiting: return;
+        case Transport::Handshake::failed: close(); return;
     }
 }
 
@@ -68,17 +68,17 @@ void HttpConnection::read_request(Clock::time_point now) {
     }
     const ParsedRequest parsed = parser_.parse(input_);
     switch (parsed.outcome) {
-    case ParsedRequest::Outcome::incomplete:
-        if (peer_done) close();
-        return;
-    case ParsedRequest::Outcome::refused: refuse(parsed.status, parsed.reason); return;
-    case ParsedRequest::Outcome::complete:
-        request_ = parsed.request;
-        request_bytes_ = parsed.consumed;
-        keep_alive_ = request_.keep_alive() && !peer_done;
-        answer_pending_ = false;
-        state_ = State::answering;
-        return;
+        case ParsedRequest::Outcome::incomplete:
+            if (peer_done) close();
+            return;
+        case ParsedRequest::Outcome::refused: refuse(parsed.status, parsed.reason); return;
+        case ParsedRequest::Outcome::complete:
+            request_ = parsed.request;
+            request_bytes_ = parsed.consumed;
+            keep_alive_ = request_.keep_alive() && !peer_done;
+            answer_pending_ = false;
+            state_ = State::answering;
+            return;
     }
 }
 

@@ -44,7 +44,8 @@ public:
         closed,
     };
 
-    HttpConnection(UniqueFd fd, std::unique_ptr<Transport> transport, const ConnectionLimits& limits, Clock::time_point now);
+    HttpConnection(UniqueFd fd, std::unique_ptr<Transport> transport, const ConnectionLimits& limits,
+                   Clock::time_point now);
 
     // Moves on as far as the socket allows.
     void progress(Clock::time_point now);
@@ -88,7 +89,7 @@ private:
     Clock::time_point deadline_;
     Clock::time_point since_;
     Transport::Wait wait_ = Transport::Wait::readable;  // what the transport's last call waits for
-    std::string input_;   // this request's bytes from its first (and any pipelined after it)
+    std::string input_;  // this request's bytes from its first (and any pipelined after it)
     HttpRequest request_;
     size_t request_bytes_ = 0;
     bool answer_pending_ = false;

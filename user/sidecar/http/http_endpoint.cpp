@@ -23,18 +23,18 @@ bool is_ipv6(const std::string& host) { return host.find(':') != std::string::np
 Error bind_error(const ListenAddress& a, int err) {
     const std::string where = "--listen " + a.host_port();
     switch (err) {
-    case EADDRINUSE:
-        return Error{err, where + ": the port is in use (another sidecar or exporter?)",
-                     "choose another port, e.g. --listen " + std::string(is_ipv6(a.host) ? "[" + a.host + "]" : a.host) +
-                         ":" + std::to_string(a.port + 1)};
-    case EADDRNOTAVAIL:
-        return Error{err, where + ": no interface of this host has that address",
-                     "give an address of this host, or 127.0.0.1 (the default)"};
-    case EACCES:
-        return Error{err, where + ": ports below 1024 need CAP_NET_BIND_SERVICE",
-                     "use a port from 1024 up (9464 is the default)"};
-    default:
-        return errno_error("binding " + where, err, "check the address and port");
+        case EADDRINUSE:
+            return Error{err, where + ": the port is in use (another sidecar or exporter?)",
+                         "choose another port, e.g. --listen " +
+                             std::string(is_ipv6(a.host) ? "[" + a.host + "]" : a.host) + ":" +
+                             std::to_string(a.port + 1)};
+        case EADDRNOTAVAIL:
+            return Error{err, where + ": no interface of this host has that address",
+                         "give an address of this host, or 127.0.0.1 (the default)"};
+        case EACCES:
+            return Error{err, where + ": ports below 1024 need CAP_NET_BIND_SERVICE",
+                         "use a port from 1024 up (9464 is the default)"};
+        default: return errno_error("binding " + where, err, "check the address and port");
     }
 }
 

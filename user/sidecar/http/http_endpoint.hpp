@@ -21,7 +21,7 @@ namespace dtrack::cli::sidecar {
 class HttpServer;
 
 struct ListenAddress {
-    std::string host;  // an IPv4 or IPv6 literal
+    std::string host;   // an IPv4 or IPv6 literal
     uint16_t port = 0;  // 0: any free port
     bool loopback() const;
     std::string host_port() const;  // "127.0.0.1:9464", "[::1]:9464"

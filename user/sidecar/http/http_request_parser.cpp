@@ -54,7 +54,8 @@ std::vector<std::string_view> lines_of(std::string_view head) {
 // "GET /metrics HTTP/1.1"
 ParsedRequest parse_request_line(std::string_view line, HttpRequest& r) {
     const size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp1 == sp2) return refused(400, "the request line is not METHOD TARGET VERSION");
+    if (sp1 == std::string_view::npos || sp1 == sp2)
+        return refused(400, "the request line is not METHOD TARGET VERSION");
     const std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1),
                            version = line.substr(sp2 + 1);
     if (!is_token(method)) return refused(400, "the method is not a token");
@@ -96,7 +97,8 @@ ParsedRequest refuse_bodies_and_check(const HttpRequest& r) {
             return refused(400, "Content-Length is not a number");
         if (!all_zeros(value)) return refused(413, "a request body is not accepted");
     }
-    const auto hosts = std::count_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "host"; });
+    const auto hosts =
+        std::count_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "host"; });
     if (hosts > 1 || (r.minor_version == 1 && hosts == 0))
         return refused(400, "an HTTP/1.1 request has exactly one Host header");
     return {};
@@ -162,7 +164,8 @@ ParsedRequest HttpRequestParser::parse(std::string_view buffer) {
             return refused(431, "more than " + std::to_string(limits_.max_header_lines) + " header lines");
     }
     if (scanned_ > limits_.max_head_bytes)
-        return refused(431, "the request line and headers are over " + std::to_string(limits_.max_head_bytes) + " bytes");
+        return refused(431,
+                       "the request line and headers are over " + std::to_string(limits_.max_head_bytes) + " bytes");
     return {};
 }
 

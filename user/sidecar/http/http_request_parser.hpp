@@ -14,9 +14,9 @@
 namespace dtrack::cli::sidecar {
 
 struct HttpRequest {
-    std::string method;  // "GET"
-    std::string target;  // as sent: "/metrics?x=1"
-    int minor_version = 1;  // HTTP/1.minor
+    std::string method;                                        // "GET"
+    std::string target;                                        // as sent: "/metrics?x=1"
+    int minor_version = 1;                                     // HTTP/1.minor
     std::vector<std::pair<std::string, std::string>> headers;  // names in lower case, in order
 
     // Every value of header `name` (lower case), joined by ", "; empty when absent.

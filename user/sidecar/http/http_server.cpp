@@ -77,10 +77,8 @@ void HttpServer::run() {
                 answer_checked_passwords(now);
             } else if (auto slot = slots_.find(id); slot != slots_.end()) {
                 HttpConnection& c = *slot->second.connection;
-                if (events[i].events & (EPOLLERR | EPOLLHUP))
-                    c.close();
-                else
-                    c.progress(now);
+                if (events[i].events & (EPOLLERR | EPOLLHUP)) c.close();
+                else c.progress(now);
                 settle(id, now);
             }
         }
@@ -150,15 +148,15 @@ void HttpServer::dispatch(uint64_t id, HttpConnection& c, Clock::time_point now)
     if (security_.auth) {
         BasicAuth::Verdict v = security_.auth->judge(c.request().header("authorization"));
         switch (v.kind) {
-        case BasicAuth::Verdict::Kind::allowed: break;
-        case BasicAuth::Verdict::Kind::denied: c.respond(unauthorized(), now); return;
-        case BasicAuth::Verdict::Kind::check:
-            if (!passwords_->submit({id, std::move(v.check), c.deadline()})) {
-                c.respond(text_response(503, "too many passwords are being checked; try again\n"), now);
+            case BasicAuth::Verdict::Kind::allowed: break;
+            case BasicAuth::Verdict::Kind::denied: c.respond(unauthorized(), now); return;
+            case BasicAuth::Verdict::Kind::check:
+                if (!passwords_->submit({id, std::move(v.check), c.deadline()})) {
+                    c.respond(text_response(503, "too many passwords are being checked; try again\n"), now);
+                    return;
+                }
+                c.answer_later();
                 return;
-            }
-            c.answer_later();
-            return;
         }
     }
     c.respond(handler_(c.request()), now);

@@ -22,9 +22,10 @@ Result<std::string> read_small_file(const std::string& path, size_t max_bytes, c
         return Error{EINVAL, named + " is not a regular file (a directory, FIFO, socket or device)",
                      "give the path of a regular file"};
     if (size_t(st.st_size) > max_bytes)
-        return Error{EFBIG, named + " has " + std::to_string(st.st_size) + " bytes, over the limit of " +
-                                std::to_string(max_bytes),
-                     "give the right file (this one is too large to be it)"};
+        return Error{
+            EFBIG,
+            named + " has " + std::to_string(st.st_size) + " bytes, over the limit of " + std::to_string(max_bytes),
+            "give the right file (this one is too large to be it)"};
     std::string text(size_t(st.st_size), '\0');
     size_t got = 0;
     // It may shrink while read; it may not grow past the limit.

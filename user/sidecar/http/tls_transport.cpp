@@ -67,7 +67,8 @@ Status use_client_ca(SSL_CTX* ctx, const std::string& path) {
     if (!bio) return bio.error();
     int count = 0;
     while (X509* ca = PEM_read_bio_X509(bio->get(), nullptr, nullptr, nullptr)) {
-        const bool ok = X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca) == 1 && SSL_CTX_add_client_CA(ctx, ca) == 1;
+        const bool ok =
+            X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca) == 1 && SSL_CTX_add_client_CA(ctx, ca) == 1;
         X509_free(ca);
         if (!ok) return bad_pem("client_ca_file", path, "CA certificate");
         ++count;
@@ -82,15 +83,15 @@ int accept_any_certificate(int, X509_STORE_CTX*) { return 1; }
 
 void set_client_auth(SSL_CTX* ctx, ClientAuth auth) {
     switch (auth) {
-    case ClientAuth::none: SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr); break;
-    case ClientAuth::request: SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_certificate); break;
-    case ClientAuth::require_any:
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any_certificate);
-        break;
-    case ClientAuth::verify_if_given: SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr); break;
-    case ClientAuth::require_and_verify:
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-        break;
+        case ClientAuth::none: SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr); break;
+        case ClientAuth::request: SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_certificate); break;
+        case ClientAuth::require_any:
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any_certificate);
+            break;
+        case ClientAuth::verify_if_given: SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr); break;
+        case ClientAuth::require_and_verify:
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+            break;
     }
 }
 
@@ -134,13 +135,13 @@ private:
     // What the last call waits for; Wait::none: the session is over.
     Wait waiting_for(int result) {
         switch (SSL_get_error(ssl_.get(), result)) {
-        case SSL_ERROR_WANT_READ: return Wait::readable;
-        case SSL_ERROR_WANT_WRITE: return Wait::writable;
-        case SSL_ERROR_ZERO_RETURN: return Wait::none;
-        default:
-            failed_ = true;  // OpenSSL must not be asked to shut down after a fatal error
-            ERR_clear_error();
-            return Wait::none;
+            case SSL_ERROR_WANT_READ: return Wait::readable;
+            case SSL_ERROR_WANT_WRITE: return Wait::writable;
+            case SSL_ERROR_ZERO_RETURN: return Wait::none;
+            default:
+                failed_ = true;  // OpenSSL must not be asked to shut down after a fatal error
+                ERR_clear_error();
+                return Wait::none;
         }
     }
 
@@ -170,7 +171,8 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::create(const T
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx,
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     return std::shared_ptr<const TlsServerContext>(std::move(c));
 }
 

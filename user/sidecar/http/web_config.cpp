@@ -32,7 +32,8 @@ const std::map<std::string, ClientAuth> client_auth_types{
     {"VerifyClientCertIfGiven", ClientAuth::verify_if_given},
     {"RequireAndVerifyClientCert", ClientAuth::require_and_verify},
 };
-const std::map<std::string, uint16_t> tls_versions{{"TLS10", 0x0301}, {"TLS11", 0x0302}, {"TLS12", 0x0303}, {"TLS13", 0x0304}};
+const std::map<std::string, uint16_t> tls_versions{
+    {"TLS10", 0x0301}, {"TLS11", 0x0302}, {"TLS12", 0x0303}, {"TLS13", 0x0304}};
 
 std::string joined(const std::vector<std::string>& names) {
     std::string out;
@@ -128,7 +129,8 @@ Status check_tls(const Reader& r, const TlsServerSettings& tls) {
     if (tls.cert_file.empty() || tls.key_file.empty())
         return r.bad("tls_server_config has no " + std::string(tls.cert_file.empty() ? "cert_file" : "key_file"),
                      "give cert_file and key_file: the server's certificate and its private key, PEM");
-    const bool verifies = tls.client_auth == ClientAuth::verify_if_given || tls.client_auth == ClientAuth::require_and_verify;
+    const bool verifies =
+        tls.client_auth == ClientAuth::verify_if_given || tls.client_auth == ClientAuth::require_and_verify;
     if (!tls.client_ca_file.empty() && tls.client_auth == ClientAuth::none)
         return r.bad("tls_server_config has client_ca_file but client_auth_type NoClientCert",
                      "set client_auth_type: RequireAndVerifyClientCert, or remove client_ca_file");
@@ -182,10 +184,10 @@ Result<WebConfig> load_web_config(const std::string& path) {
     try {
         root = YAML::Load(*text);
     } catch (const YAML::Exception& e) {
-        const std::string at = e.mark.is_null() ? "" : " at line " + std::to_string(e.mark.line + 1) + ", column " +
-                                                            std::to_string(e.mark.column + 1);
-        return r.bad("not YAML" + at + ": " + e.msg,
-                     "write node_exporter's web configuration format (YAML)");
+        const std::string at = e.mark.is_null() ? ""
+                                                : " at line " + std::to_string(e.mark.line + 1) + ", column " +
+                                                      std::to_string(e.mark.column + 1);
+        return r.bad("not YAML" + at + ": " + e.msg, "write node_exporter's web configuration format (YAML)");
     }
     WebConfig config;
     if (root.IsNull()) return config;  // an empty file: as node_exporter, neither TLS nor authentication

@@ -109,18 +109,18 @@ void append_value(std::string& out, double v) {
 
 const char* suffix(MetricType type) {
     switch (type) {
-    case MetricType::counter: return "_total";
-    case MetricType::info: return "_info";
-    case MetricType::gauge: break;
+        case MetricType::counter: return "_total";
+        case MetricType::info: return "_info";
+        case MetricType::gauge: break;
     }
     return "";
 }
 
 const char* type_word(MetricType type, ExpositionFormat format) {
     switch (type) {
-    case MetricType::counter: return "counter";
-    case MetricType::info: return format == ExpositionFormat::openmetrics ? "info" : "gauge";
-    case MetricType::gauge: break;
+        case MetricType::counter: return "counter";
+        case MetricType::info: return format == ExpositionFormat::openmetrics ? "info" : "gauge";
+        case MetricType::gauge: break;
     }
     return "gauge";
 }

@@ -11,7 +11,7 @@ namespace dtrack::cli::sidecar {
 enum class MetricType {
     counter,  // only grows; its samples are written NAME_total
     gauge,
-    info,     // a constant 1 whose labels are the information; samples are written NAME_info
+    info,  // a constant 1 whose labels are the information; samples are written NAME_info
 };
 
 struct Label {

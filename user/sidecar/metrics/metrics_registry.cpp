@@ -259,7 +259,9 @@ const FamilyRow family_rows[] = {
      }},
     {"dtrack_target_exits", MetricType::counter,
      "Targets whose process exited while attached (each is logged and dropped).",
-     [](const ScrapeInputs& in) { return Samples{MetricSample{{}, double(in.sidecar.targets_exited)}}; }},
+     [](const ScrapeInputs& in) {
+         return Samples{MetricSample{{}, double(in.sidecar.targets_exited)}};
+     }},
     {"dtrack_targets_refused", MetricType::counter,
      "Pid files that gave no target, by reason, each counted once until it changes: "
      "untrusted (its owner may not point the sidecar at that process), no_pid (no PID, "
@@ -268,11 +270,17 @@ const FamilyRow family_rows[] = {
      "be measured).",
      targets_refused},
     {"process_cpu_seconds", MetricType::counter, "CPU time the sidecar used, user and system, in seconds.",
-     [](const ScrapeInputs& in) { return Samples{MetricSample{{}, in.sidecar.cpu_seconds}}; }},
+     [](const ScrapeInputs& in) {
+         return Samples{MetricSample{{}, in.sidecar.cpu_seconds}};
+     }},
     {"process_start_time_seconds", MetricType::gauge, "When the sidecar started, in seconds since the Unix epoch.",
-     [](const ScrapeInputs& in) { return Samples{MetricSample{{}, in.sidecar.start_time_seconds}}; }},
+     [](const ScrapeInputs& in) {
+         return Samples{MetricSample{{}, in.sidecar.start_time_seconds}};
+     }},
     {"dtrack_build", MetricType::info, "The dtrack version the sidecar is.",
-     [](const ScrapeInputs& in) { return Samples{MetricSample{{{"version", in.sidecar.version}}, 1}}; }},
+     [](const ScrapeInputs& in) {
+         return Samples{MetricSample{{{"version", in.sidecar.version}}, 1}};
+     }},
 };
 
 }  // namespace

@@ -20,10 +20,10 @@ namespace dtrack::cli::sidecar {
 // What the sidecar says about itself.
 struct SidecarFigures {
     uint64_t targets_attached = 0;
-    uint64_t targets_exited = 0;  // since start
+    uint64_t targets_exited = 0;                                    // since start
     std::vector<std::pair<std::string, uint64_t>> targets_refused;  // pid files skipped since start, by reason
-    double cpu_seconds = 0;       // its own, user + system
-    double start_time_seconds = 0;  // since the Unix epoch
+    double cpu_seconds = 0;                                         // its own, user + system
+    double start_time_seconds = 0;                                  // since the Unix epoch
     std::string version;
 };
 

@@ -43,10 +43,8 @@ void WorkingSetWindows::close_interval(TimePoint end) {
 void WorkingSetWindows::forget_chunks_older_than(uint32_t first_kept) {
     for (auto it = chunks_.begin(); it != chunks_.end();) {
         const Chunk& c = *it->second;
-        if (std::all_of(c.begin(), c.end(), [&](uint32_t last) { return last < first_kept; }))
-            it = chunks_.erase(it);
-        else
-            ++it;
+        if (std::all_of(c.begin(), c.end(), [&](uint32_t last) { return last < first_kept; })) it = chunks_.erase(it);
+        else ++it;
     }
     cached_key_ = ~0ULL;
     cached_chunk_ = nullptr;

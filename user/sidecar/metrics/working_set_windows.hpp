@@ -57,11 +57,11 @@ private:
     uint32_t first_interval_in(std::chrono::nanoseconds window) const;
 
     std::chrono::nanoseconds longest_;
-    uint32_t current_ = 1;            // the number of the interval being recorded
-    uint64_t current_count_ = 0;      // its pages so far
-    std::deque<Interval> closed_;     // numbered current_ - closed_.size() .. current_ - 1
+    uint32_t current_ = 1;                                         // the number of the interval being recorded
+    uint64_t current_count_ = 0;                                   // its pages so far
+    std::deque<Interval> closed_;                                  // numbered current_ - closed_.size() .. current_ - 1
     std::unordered_map<uint64_t, std::unique_ptr<Chunk>> chunks_;  // key: region << 40 | page / pages_per_chunk
-    uint64_t cached_key_ = ~0ULL;     // the last chunk used: runs of pages share one
+    uint64_t cached_key_ = ~0ULL;                                  // the last chunk used: runs of pages share one
     Chunk* cached_chunk_ = nullptr;
 };
 

@@ -31,8 +31,7 @@ Result<pid_t> read_pid(int fd, const std::string& path) {
     std::string text(buf, size_t(n));
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.erase(0, 1);
-    const bool digits = !text.empty() && text.size() <= 10 &&
-                        text.find_first_not_of("0123456789") == std::string::npos;
+    const bool digits = !text.empty() && text.size() <= 10 && text.find_first_not_of("0123456789") == std::string::npos;
     const long long pid = digits ? std::atoll(text.c_str()) : 0;
     if (pid <= 0 || pid > INT_MAX)
         return Error{EINVAL, path + " does not hold a PID ('" + text.substr(0, 20) + "')",
@@ -135,12 +134,14 @@ std::optional<PidFileReading> PidFileDir::read(const std::string& target) const 
     if (!fd.valid() && errno == ENOENT) return std::nullopt;
     if (!fd.valid()) return skipped(PidFileSkip::no_pid, errno_error("open " + path, errno));
     // Judged on the opened file: what is checked is what is read.
-    struct stat file {}, dir {};
+    struct stat file {
+    }, dir{};
     if (::fstat(fd.get(), &file) != 0 || ::fstat(dir_fd_.get(), &dir) != 0)
         return skipped(PidFileSkip::no_pid, errno_error("fstat " + path, errno));
     if (!S_ISREG(file.st_mode))
-        return skipped(PidFileSkip::no_pid, Error{EINVAL, path + " is not a regular file (a FIFO, a socket or a device)",
-                                                  "a pid file is a regular file holding a PID; remove this one"});
+        return skipped(PidFileSkip::no_pid,
+                       Error{EINVAL, path + " is not a regular file (a FIFO, a socket or a device)",
+                             "a pid file is a regular file holding a PID; remove this one"});
     auto pid = read_pid(fd.get(), path);
     if (!pid) return skipped(PidFileSkip::no_pid, pid.error());
     const PidFileFacts facts{.path = path,

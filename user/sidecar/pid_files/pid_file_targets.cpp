@@ -19,7 +19,8 @@ void PidFileTargets::rescan() {
 void PidFileTargets::on_changes() {
     const PidFileChanges changes = dir_.read_changes();
     if (changes.directory_gone)
-        log_line("the pid-file directory " + dir_.dir() + " was moved or removed: the sidecar follows the directory "
+        log_line("the pid-file directory " + dir_.dir() +
+                 " was moved or removed: the sidecar follows the directory "
                  "it opened (restart it to watch a new one there)");
     if (changes.overflowed || changes.directory_changed) {
         log_line(changes.overflowed ? "the inotify queue of " + dir_.dir() +

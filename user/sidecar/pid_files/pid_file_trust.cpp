@@ -61,17 +61,18 @@ Status judge_pid_file(const PidFileFacts& f) {
                      ", " + runs_as + (place.empty() ? "" : ", " + place) +
                      ": a pid file may name another user's process only when root (or the sidecar's user) wrote it "
                      "in a directory no one else may write",
-                 owner_is_the_cause ? "have root write the pid file (as libvirt does), or name a process of the file's "
-                                      "owner"
-                                    : "keep other users out of the directory (chown root " + dir + "; chmod go-w " +
-                                          dir + ")"};
+                 owner_is_the_cause
+                     ? "have root write the pid file (as libvirt does), or name a process of the file's "
+                       "owner"
+                     : "keep other users out of the directory (chown root " + dir + "; chmod go-w " + dir + ")"};
 }
 
 Status judge_pid_file_dir(const std::string& dir, uid_t owner, mode_t mode, uid_t sidecar_user) {
     if ((mode & S_IWOTH) != 0)
         return Error{EPERM,
-                     "--pid-file-dir " + dir + " is writable by every user: anybody could point the sidecar at any "
-                                               "process",
+                     "--pid-file-dir " + dir +
+                         " is writable by every user: anybody could point the sidecar at any "
+                         "process",
                      "use a directory only the VMM's user can write (chmod o-w " + dir + ")"};
     if (!trusted_user(owner, sidecar_user))
         return Error{EPERM,

@@ -32,19 +32,20 @@ struct TargetFigures {
     uint64_t page_size = 4096;
 
     // Counters: they only grow while the target is attached.
-    uint64_t harvests = 0;           // intervals measured
-    double measured_seconds = 0;     // their summed length
-    uint64_t dirty_pages = 0;        // each interval's figure (below), summed: continuous across switches
+    uint64_t harvests = 0;        // intervals measured
+    double measured_seconds = 0;  // their summed length
+    uint64_t dirty_pages = 0;     // each interval's figure (below), summed: continuous across switches
     // The two figures on their own, where measured (dtrack/dirty_figure.hpp):
     std::optional<uint64_t> vmm_dirty_pages;  // ring pushes, distinct per interval, summed
     std::optional<uint64_t> written_pages;    // page hashing, distinct per interval, summed (estimates rounded)
 
     // Which figure the last interval counted in dirty_pages, and the VM's logging state.
-    std::string figure;          // "vmm-dirty" | "written"; "" before the first interval
-    bool figure_trusted = true;  // false: it reads low (--method bpf on a VM that does not log)
+    std::string figure;                  // "vmm-dirty" | "written"; "" before the first interval
+    bool figure_trusted = true;          // false: it reads low (--method bpf on a VM that does not log)
     std::optional<std::string> logging;  // "off" | "ring" | "bitmap"; absent for a process without a KVM VM
     std::string logging_evidence;        // "kernel" | "inferred"
-    std::vector<uint64_t> vcpu_pages;  // ring entries, or (--quota) threads' write faults, per vCPU; empty: no vCPU view
+    std::vector<uint64_t>
+        vcpu_pages;  // ring entries, or (--quota) threads' write faults, per vCPU; empty: no vCPU view
     std::vector<std::pair<uint32_t, uint64_t>> slot_pages;  // (memslot id, pages); empty: no memslot view
     // Absent where the method cannot see them.
     std::optional<uint64_t> lost_pages;
@@ -60,7 +61,7 @@ struct TargetFigures {
     // Gauges, as of the last interval.
     uint64_t working_set_10s_pages = 0;
     uint64_t working_set_60s_pages = 0;
-    uint64_t memory_bytes = 0;                  // what round 1 of a precopy would copy
+    uint64_t memory_bytes = 0;                   // what round 1 of a precopy would copy
     std::optional<double> estimate_bound_pages;  // sample: 95% half-width of the last interval's estimate
     std::vector<VcpuFigures> vcpus;              // where vcpu_pages is, as of the last interval
     std::optional<double> quota_pages_per_s;     // --quota, where the target has a per-vCPU view

@@ -23,8 +23,7 @@ std::string describe(const TargetFigures& f) {
 
 }  // namespace
 
-Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string target, pid_t pid,
-                                                                const HarvestOptions& o,
+Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string target, pid_t pid, const HarvestOptions& o,
                                                                 std::function<void()> on_exit) {
     // A pidfd names this process, not whoever gets its PID next.
     UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
@@ -156,8 +155,10 @@ bool TargetHarvester::harvest_once() {
             const Region& r = tracker.region(region);
             return ws.sample->in_sample(r.base + page * r.page_size);
         };
-        f.working_set_10s_pages = uint64_t(std::llround(double(windows_.distinct_pages_where(window_10s, in_sample)) * scale));
-        f.working_set_60s_pages = uint64_t(std::llround(double(windows_.distinct_pages_where(window_60s, in_sample)) * scale));
+        f.working_set_10s_pages =
+            uint64_t(std::llround(double(windows_.distinct_pages_where(window_10s, in_sample)) * scale));
+        f.working_set_60s_pages =
+            uint64_t(std::llround(double(windows_.distinct_pages_where(window_60s, in_sample)) * scale));
     } else {
         f.working_set_10s_pages = windows_.distinct_pages(window_10s);
         f.working_set_60s_pages = windows_.distinct_pages(window_60s);
@@ -172,7 +173,10 @@ bool TargetHarvester::harvest_once() {
     if (vcpu.vcpu_view == VcpuView::thread_faults || (vcpu.vcpu_view == VcpuView::ring && ring_rates_hold)) {
         const RateSample& s = vcpu.vcpu_view == VcpuView::ring ? *in->vmm_dirty : *in->written;
         for (const VcpuRate& r : vcpu_rates(s, vcpu, quota_))
-            f.vcpus.push_back({.tid = r.tid, .thread = r.thread, .alive = r.alive, .pages_per_s = r.pages_per_s,
+            f.vcpus.push_back({.tid = r.tid,
+                               .thread = r.thread,
+                               .alive = r.alive,
+                               .pages_per_s = r.pages_per_s,
                                .over_quota = r.over_quota});
     }
     if (vcpu.vcpu_view != VcpuView::none) f.quota_pages_per_s = quota_;
@@ -191,7 +195,8 @@ void TargetHarvester::read_counters(TargetFigures& f) const {
     // Memslots: the regions are slot ids 0..n-1; list those that ever had pages.
     f.slot_pages.clear();
     for (RegionId id = 0; id < c.pages_per_region.size() && id < kernel->tracker->region_count(); ++id)
-        if (c.pages_per_region[id] > 0) f.slot_pages.emplace_back(kernel->tracker->region(id).slot, c.pages_per_region[id]);
+        if (c.pages_per_region[id] > 0)
+            f.slot_pages.emplace_back(kernel->tracker->region(id).slot, c.pages_per_region[id]);
     uint64_t lost = 0, overapproximated = 0;
     for (const SourceCounters& s : c.sources) {
         lost += s.lost;

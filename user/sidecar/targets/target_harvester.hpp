@@ -66,10 +66,10 @@ private:
     // The counters the tracker and the BPF programs keep, into `f`.
     void read_counters(TargetFigures& f) const;
 
-    const TargetFigures identity_;  // the figures' labels, fixed at attach
+    const TargetFigures identity_;           // the figures' labels, fixed at attach
     std::unique_ptr<TargetMeter> measured_;  // the state-aware method, as dtrack rate measures
-    UniqueFd pidfd_;  // readable once the process has exited
-    UniqueFd stop_;   // an eventfd: written by the destructor
+    UniqueFd pidfd_;                         // readable once the process has exited
+    UniqueFd stop_;                          // an eventfd: written by the destructor
     const std::chrono::nanoseconds interval_;
     const std::optional<double> quota_;
     std::function<void()> on_exit_;

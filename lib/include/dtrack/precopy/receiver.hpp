@@ -51,12 +51,12 @@ struct ReceiverOptions {
 };
 
 struct ReceiveReport {
-    uint64_t rounds = 0;      // round markers seen
-    uint64_t pages = 0;       // page entries written, zero pages included
+    uint64_t rounds = 0;  // round markers seen
+    uint64_t pages = 0;   // page entries written, zero pages included
     uint64_t zero_pages = 0;
     uint64_t records = 0;
-    uint64_t bytes = 0;       // stream bytes read
-    uint64_t digest = 0;      // of the memory after the last page
+    uint64_t bytes = 0;         // stream bytes read
+    uint64_t digest = 0;        // of the memory after the last page
     bool digest_match = false;  // always true in a returned report: a mismatch is an Error
 };
 

@@ -49,9 +49,9 @@ public:
 
 // Reported after every round sync, on the sender's thread.
 struct Progress {
-    uint64_t round = 0;             // rounds sent so far
-    uint64_t remaining_pages = 0;   // dirty now, still to send
-    double bandwidth = 0;           // wire bytes/s over the last round (at most the cap)
+    uint64_t round = 0;            // rounds sent so far
+    uint64_t remaining_pages = 0;  // dirty now, still to send
+    double bandwidth = 0;          // wire bytes/s over the last round (at most the cap)
     std::chrono::nanoseconds estimated_downtime{0};
     std::chrono::nanoseconds elapsed{0};
 };
@@ -67,7 +67,7 @@ struct SenderOptions {
     // does not come (after twice the time our own digest took, for the
     // receiver's), ends the run (timed_out) even without max_time.
     std::chrono::milliseconds io_timeout{30000};
-    bool compress = false;  // zlib (level 1) on page batches, when it saves bytes
+    bool compress = false;      // zlib (level 1) on page batches, when it saves bytes
     uint32_t batch_pages = 64;  // pages per record (capped by the wire format)
     std::function<void(const Progress&)> progress;
     // TLS 1.3 (a TlsRole::client credential): the handshake, bounded by
@@ -97,7 +97,7 @@ struct Outcome {
     uint64_t zero_pages = 0;
     uint64_t bytes_on_wire = 0;
     std::chrono::nanoseconds total_time{0};
-    std::chrono::nanoseconds downtime{0};  // pause -> the receiver's acknowledgement
+    std::chrono::nanoseconds downtime{0};            // pause -> the receiver's acknowledgement
     std::chrono::nanoseconds estimated_downtime{0};  // the last estimate before switchover
     uint64_t round_syncs = 0;
     uint64_t background_syncs = 0;

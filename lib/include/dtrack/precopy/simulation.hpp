@@ -90,10 +90,10 @@ struct SimulationOptions {
 struct SimulatedRound {
     uint64_t round = 0;
     double start_s = 0, seconds = 0;
-    double pages = 0, zero_pages = 0;   // sent in it
-    uint64_t background_syncs = 0;      // during it
-    int throttle_pct = 0;               // at its end
-    double remaining_pages = 0;         // dirty at the sync after it
+    double pages = 0, zero_pages = 0;  // sent in it
+    uint64_t background_syncs = 0;     // during it
+    int throttle_pct = 0;              // at its end
+    double remaining_pages = 0;        // dirty at the sync after it
 };
 
 struct SimulatedThrottleStep {
@@ -110,12 +110,12 @@ struct SimulationResult {
         failed,     // a harvest failed (a damaged recording)
     };
     Verdict verdict = Verdict::failed;
-    std::string why;  // for all but converged
+    std::string why;      // for all but converged
     uint64_t rounds = 0;  // including the final one
     uint64_t round_syncs = 0, background_syncs = 0;
-    double total_s = 0;                 // until the final round has been sent
-    double downtime_s = 0;              // the final round's time (the guest paused)
-    double estimated_downtime_s = 0;    // the sender's last estimate before switchover
+    double total_s = 0;               // until the final round has been sent
+    double downtime_s = 0;            // the final round's time (the guest paused)
+    double estimated_downtime_s = 0;  // the sender's last estimate before switchover
     double pages_sent = 0, zero_pages_sent = 0, bytes_on_wire = 0;
     std::vector<SimulatedThrottleStep> throttle;
     std::vector<SimulatedRound> round_log;

@@ -83,8 +83,7 @@ private:
 // an error naming its byte offset, and one over `limits` an error (EFBIG)
 // saying so, with `raise_limits` as its fix (how the caller's user raises
 // them). Rewinding reads the same open file from its first record.
-Result<std::unique_ptr<IntervalSource>> open_recording_trace(const std::string& path,
-                                                             recording::ReadLimits limits = {},
+Result<std::unique_ptr<IntervalSource>> open_recording_trace(const std::string& path, recording::ReadLimits limits = {},
                                                              std::string raise_limits = {});
 // The same over a reader already open (Reader::from_bytes: the fuzzer);
 // `name` stands for the path in messages.
@@ -126,8 +125,8 @@ public:
     SimulatedPages ahead() const override;
     SimulatedPages take(double fraction) override;
 
-    uint64_t loops() const { return loops_; }                        // times the replay started again
-    uint64_t dropped_intervals() const { return dropped_; }          // replayed as the one before
+    uint64_t loops() const { return loops_; }                // times the replay started again
+    uint64_t dropped_intervals() const { return dropped_; }  // replayed as the one before
     uint64_t replayed_intervals() const { return replayed_; }
 
 protected:
@@ -157,7 +156,7 @@ private:
     TraceReplay replay_;
     uint64_t page_size_ = 4096;
     uint64_t memory_pages_ = 0;
-    uint64_t loop_ns_ = 0;     // recorded time in this pass through the recording
+    uint64_t loop_ns_ = 0;  // recorded time in this pass through the recording
     std::optional<recording::Interval> current_;
     double released_ = 0;  // the share of current_ replayed, 0..1
     std::unique_ptr<ReleaseOrder> release_;

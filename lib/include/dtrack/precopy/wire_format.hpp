@@ -81,7 +81,7 @@ namespace dtrack::precopy::wire {
 inline constexpr std::array<uint8_t, 8> magic = {'D', 'T', 'R', 'A', 'C', 'K', 'P', 'C'};
 inline constexpr uint32_t version = 2;
 
-inline constexpr size_t prelude_bytes = 28;        // header bytes 0..27: up to the region table
+inline constexpr size_t prelude_bytes = 28;  // header bytes 0..27: up to the region table
 inline constexpr size_t region_entry_bytes = 24;
 inline constexpr size_t record_header_bytes = 24;
 
@@ -91,7 +91,7 @@ inline constexpr uint64_t max_page_size = 2ULL << 20;
 inline constexpr uint64_t max_region_pages = 1ULL << 40;
 inline constexpr uint64_t max_batch_raw_bytes = 16ULL << 20;  // a page batch, uncompressed
 inline constexpr uint32_t max_reason_bytes = 4096;
-inline constexpr uint64_t zero_page_flag = 1ULL << 63;       // in a page-batch entry's index
+inline constexpr uint64_t zero_page_flag = 1ULL << 63;  // in a page-batch entry's index
 inline constexpr uint8_t flag_compressed = 1;
 
 // The most entries one page batch may carry at this page size.
