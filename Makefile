@@ -59,7 +59,7 @@ BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev jq \
                 nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl \
-                libcairo2-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev
+                libcairo2-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev clang-format
 # Wanted by some tests, which skip with the reason where they are missing:
 # QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
 # tools/prometheus). Installed where the distribution has them.
@@ -99,7 +99,7 @@ BENCH  := $(BUILD)/dtrack_bench
 TOOLS :=
 include $(wildcard tools/*/tool.mk)
 
-.PHONY: all deps test soak run bench bench-full clean asan tsan install install-strip uninstall fuzz
+.PHONY: all deps test soak run bench bench-full clean asan tsan install install-strip uninstall fuzz format format-check
 all: $(LIB_A) $(LIB_SO) $(CLI) $(TOOLS)
 
 # Installs what is missing; a no-op (one dpkg-query) when everything is there.
@@ -415,6 +415,16 @@ bench-full: deps
 run: deps
 	$(Q)$(MAKE) --no-print-directory all $(QEMU_GUEST) $(QEMU_NATIVE_GUEST)
 	$(Q)./tools/demo/demo.sh $(BUILD)
+
+# The style (.clang-format; bpf/.clang-format for the BPF programs): `make
+# format` applies it to every tracked C and C++ file, `make format-check`
+# (and CodeShape.EverySourceFileIsAsClangFormatLeavesIt) fails where a file
+# differs from it.
+FORMAT_FILES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
+format:
+	$(Q)clang-format -i $(FORMAT_FILES)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf $(BUILD)
