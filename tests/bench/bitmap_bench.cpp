@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/pairs.hpp"
+#include "pairs.hpp"
 #include "dtrack/dirty_bitmap.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "bench/pairs.hpp"
+#include "pairs.hpp"
 #include "dtrack/hash.hpp"
 
 namespace {

@@ -10,7 +10,7 @@
 #include <map>
 #include <string>
 
-#include "bench/pairs.hpp"
+#include "pairs.hpp"
 
 namespace {
 

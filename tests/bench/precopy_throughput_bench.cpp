@@ -19,7 +19,7 @@
 #include <random>
 #include <thread>
 
-#include "bench/pairs.hpp"
+#include "pairs.hpp"
 #include "consumers/precopy/stream.hpp"
 #include "dtrack/precopy/tcp.hpp"
 #include "dtrack/precopy/wire_format.hpp"

@@ -16,8 +16,8 @@
 #include <random>
 #include <unordered_map>
 
-#include "bench/pairs.hpp"
-#include "ring_model/kernel_ring_model.hpp"
+#include "pairs.hpp"
+#include "support/kernel_ring_model.hpp"
 #include "sources/dirty_ring_reader.hpp"
 
 namespace {

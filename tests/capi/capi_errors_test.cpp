@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "capi/capi_memory.hpp"
+#include "support/capi_memory.hpp"
 #include "dtrack/dtrack.h"
 #include "support/sanitizers.hpp"
 

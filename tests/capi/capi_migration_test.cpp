@@ -15,7 +15,7 @@
 #include <random>
 #include <thread>
 
-#include "capi/capi_memory.hpp"
+#include "support/capi_memory.hpp"
 #include "dtrack/dtrack.h"
 #include "support/tls_files.hpp"
 

@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include "capi/capi_memory.hpp"
+#include "support/capi_memory.hpp"
 #include "dtrack/dtrack.h"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "dtrack/recording.hpp"
-#include "fuzz/recording_mutator.hpp"
+#include "recording_mutator.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto reader =

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dtrack/recording.hpp"
-#include "fuzz/recording_mutator.hpp"
+#include "recording_mutator.hpp"
 #include "report/report_analysis.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

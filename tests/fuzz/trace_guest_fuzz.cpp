@@ -13,7 +13,7 @@
 #include "dtrack/precopy/simulation.hpp"
 #include "dtrack/precopy/trace_guest.hpp"
 #include "dtrack/recording.hpp"
-#include "fuzz/recording_mutator.hpp"
+#include "recording_mutator.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace std::chrono_literals;

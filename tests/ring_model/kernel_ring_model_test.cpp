@@ -2,7 +2,7 @@
 // does: a test double is only as good as its likeness.
 #include <gtest/gtest.h>
 
-#include "ring_model/kernel_ring_model.hpp"
+#include "support/kernel_ring_model.hpp"
 
 namespace ring_model {
 namespace {

@@ -7,7 +7,7 @@
 #include <set>
 #include <utility>
 
-#include "ring_model/model_vm.hpp"
+#include "support/model_vm.hpp"
 
 namespace ring_model {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "dtrack/rounds.hpp"
 #include "dtrack/watcher.hpp"
-#include "ring_model/model_vm.hpp"
+#include "support/model_vm.hpp"
 
 namespace ring_model {
 namespace {

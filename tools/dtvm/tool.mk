@@ -9,9 +9,8 @@
 # the mode.
 #
 # libdtvm.a is the VM layer, vm/ guest/ tracking/ (the guest included): what
-# the tests link (as DTVM_OBJS, the name the top-level Makefile links) and
-# include as "dtvm/vm/vm.hpp" (-Itools). The binary adds modes/, options/
-# and main.cpp.
+# the tests link (DTVM_LIB) and include as "dtvm/vm/vm.hpp" (-Itools). The
+# binary adds modes/, options/ and main.cpp.
 
 DTVM_LIB_SRCS  := $(wildcard tools/dtvm/vm/*.cpp tools/dtvm/guest/*.cpp tools/dtvm/tracking/*.cpp)
 DTVM_CLI_SRCS  := $(wildcard tools/dtvm/modes/*.cpp tools/dtvm/options/*.cpp)
@@ -19,7 +18,6 @@ DTVM_GUEST_OBJ := $(BUILD)/tools/dtvm/guest/guest.o
 DTVM_LIB_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(DTVM_LIB_SRCS)) $(DTVM_GUEST_OBJ)
 DTVM_CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(DTVM_CLI_SRCS))
 DTVM_LIB       := $(BUILD)/libdtvm.a
-DTVM_OBJS      := $(DTVM_LIB)
 DTVM           := $(BUILD)/dtvm
 
 # dtvm's own sources name each other by room, as the tests do.

@@ -1,7 +1,7 @@
 // KernelRingModel: a model of the kernel's producer side of KVM's dirty rings,
 // for testing DirtyRingReader (the ring protocol) on machines without
 // /dev/kvm. It is a test double for the ring protocol only, not a replacement
-// for the real-KVM tests, which stay in tests/kvm and run where /dev/kvm
+// for the real-KVM tests, which stay in tests/vm and tests/kvm and run where /dev/kvm
 // exists.
 //
 // Written from Documentation/virt/kvm/api.rst (KVM_CAP_DIRTY_LOG_RING,

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "dtrack/tracker.hpp"
-#include "ring_model/kernel_ring_model.hpp"
+#include "support/kernel_ring_model.hpp"
 #include "sources/dirty_ring_reader.hpp"
 
 namespace ring_model {
