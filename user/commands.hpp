@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <memory>
 
 namespace dtrack::cli {
 
@@ -17,6 +18,16 @@ inline constexpr int exit_usage = 2;    // bad command line
 struct ChosenCommand {
     std::function<int()> run;  // returns the exit code
 };
+
+// Registers subcommand `name`, whose options fill `*options` while the
+// command line is parsed; when it is the one chosen, main() runs `run`.
+template <typename Options>
+CLI::App* add_command(CLI::App& app, ChosenCommand& chosen, const char* name, const char* about,
+                      const std::shared_ptr<Options>& options, int (*run)(const Options&)) {
+    CLI::App* cmd = app.add_subcommand(name, about);
+    cmd->callback([&chosen, options, run] { chosen.run = [options, run] { return run(*options); }; });
+    return cmd;
+}
 
 void add_doctor_command(CLI::App& app, ChosenCommand& chosen);
 void add_rate_command(CLI::App& app, ChosenCommand& chosen);

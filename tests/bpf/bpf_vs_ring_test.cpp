@@ -4,13 +4,12 @@
 // ring_comparison.hpp). Raw tracepoints here; classic tracepoints (with the
 // tracefs mount they need) in a child with a mount namespace of its own.
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <sys/mount.h>
 
 #include <cstdio>
 
 #include "support/backends.hpp"
 #include "probe/probes.hpp"
+#include "support/without_tracefs.hpp"
 #include "ring_comparison.hpp"
 #include "support/bpf_objects.hpp"
 
@@ -64,13 +63,7 @@ TEST(BpfTracepoints, MountTracefsAndAgreeWithTheRing) {
     DTRACK_REQUIRE_KVM();
     DTRACK_REQUIRE_BPF();
     const std::string tracefs_before = dtrack::mounted_tracefs();
-    const dtrack::probe::Outcome outcome = dtrack::probe::run_in_child([] {
-        if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-            return dtrack::probe::Outcome{false, "no private mount namespace: " + dtrack::errno_text(errno)};
-        // Hide any tracefs mount from this namespace only.
-        for (std::string where = dtrack::mounted_tracefs(); !where.empty(); where = dtrack::mounted_tracefs())
-            if (::umount2(where.c_str(), MNT_DETACH) != 0)
-                return dtrack::probe::Outcome{false, "cannot unmount " + where + " privately"};
+    const dtrack::probe::Outcome outcome = dtrack_test::run_without_tracefs([] {
         const dtrack_test::RingComparison r = dtrack_test::compare_bpf_with_ring(
             {.vcpus = 2, .pattern = dtvm::Pattern::random, .epochs = 3, .hooks = dtrack::BpfHooks::tracepoints});
         std::string text = r.summary();

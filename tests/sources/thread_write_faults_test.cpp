@@ -5,9 +5,7 @@
 // through a Tracker, a thread listed late counting from then; another
 // process's threads are not counted; and what attach refuses, loading nothing.
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -24,6 +22,7 @@
 #include "dtrack/tracker.hpp"
 #include "dtrack/uffd_source.hpp"
 #include "probe/probes.hpp"
+#include "support/without_tracefs.hpp"
 #include "support/anon_buffer.hpp"
 #include "support/bpf_objects.hpp"
 #include "support/writing_threads.hpp"
@@ -153,12 +152,7 @@ TEST_F(ThreadWriteFaults, FaultsOutsideTheTrackedRangesAreNotCounted) {
 TEST_F(ThreadWriteFaults, TheTracepointFallbackMountsTracefsAndCountsTheSame) {
     DTRACK_REQUIRE_BPF();
     const std::string tracefs_before = dtrack::mounted_tracefs();
-    const dtrack::probe::Outcome outcome = dtrack::probe::run_in_child([] {
-        if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-            return dtrack::probe::Outcome{false, "no private mount namespace: " + dtrack::errno_text(errno)};
-        for (std::string where = dtrack::mounted_tracefs(); !where.empty(); where = dtrack::mounted_tracefs())
-            if (::umount2(where.c_str(), MNT_DETACH) != 0)
-                return dtrack::probe::Outcome{false, "cannot unmount " + where + " privately"};
+    const dtrack::probe::Outcome outcome = dtrack_test::run_without_tracefs([] {
         dtrack::Tracker tracker;
         TrackedBuffer tracked(tracker, 2);
         auto uffd = dtrack::UffdSource::track(tracker, tracked.id);

@@ -182,9 +182,9 @@ int run_doctor(const DoctorOptions& options) {
 
 void add_doctor_command(CLI::App& app, ChosenCommand& chosen) {
     auto options = std::make_shared<DoctorOptions>();
-    CLI::App* doctor = app.add_subcommand("doctor", "Check which kernel mechanisms for dirty page tracking work here");
+    CLI::App* doctor = add_command(
+        app, chosen, "doctor", "Check which kernel mechanisms for dirty page tracking work here", options, run_doctor);
     doctor->add_flag("--json", options->json, "Print one JSON document instead of the table");
-    doctor->callback([&chosen, options] { chosen.run = [options] { return run_doctor(*options); }; });
 }
 
 }  // namespace dtrack::cli

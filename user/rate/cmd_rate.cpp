@@ -414,7 +414,7 @@ int run_rate(const RateOptions& o) {
 
 void add_rate_command(CLI::App& app, ChosenCommand& chosen) {
     auto o = std::make_shared<RateOptions>();
-    CLI::App* cmd = app.add_subcommand("rate", "Measure how fast a VM or process dirties memory");
+    CLI::App* cmd = add_command(app, chosen, "rate", "Measure how fast a VM or process dirties memory", o, run_rate);
     cmd->add_option("--pid", o->pid, "the process (a VMM, or any process)")->required();
     add_method_flags(*cmd, o->method);
     cmd->add_option("--interval", o->interval, "length of one measurement (e.g. 1s, 500ms)")->capture_default_str();
@@ -442,7 +442,6 @@ void add_rate_command(CLI::App& app, ChosenCommand& chosen) {
         "its memory again at each harvest, a first touch elsewhere. Other targets have none, and it says so.\n"
         "Exit codes: 0 the run ended (count reached, Ctrl-C, or the target exited), 1 a measurement failed, 2 bad "
         "input or a target or kernel feature that cannot be used (the message names the cause and the fix).");
-    cmd->callback([&chosen, o] { chosen.run = [o] { return run_rate(*o); }; });
 }
 
 }  // namespace dtrack::cli

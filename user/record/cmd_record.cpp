@@ -128,7 +128,8 @@ int run_record(const RecordOptions& o) {
 
 void add_record_command(CLI::App& app, ChosenCommand& chosen) {
     auto o = std::make_shared<RecordOptions>();
-    CLI::App* cmd = app.add_subcommand("record", "Record which pages a VM or process dirties, interval by interval");
+    CLI::App* cmd = add_command(app, chosen, "record",
+                                "Record which pages a VM or process dirties, interval by interval", o, run_record);
     cmd->add_option("--pid", o->pid, "the process (a VMM, or any process)")->required();
     cmd->add_option("-o,--output", o->output, "the recording to write (e.g. run.dtz)")->required();
     add_method_flags(*cmd, o->method);
@@ -147,7 +148,6 @@ void add_record_command(CLI::App& app, ChosenCommand& chosen) {
         "Exit codes: 0 the recording ended (duration reached, Ctrl-C, or the target exited), 1 a measurement or "
         "a write failed (the file holds the intervals before it), 2 bad input or a target or kernel feature that "
         "cannot be used (the message names the cause and the fix).");
-    cmd->callback([&chosen, o] { chosen.run = [o] { return run_record(*o); }; });
 }
 
 }  // namespace dtrack::cli

@@ -292,7 +292,8 @@ int run_report(const ReportOptions& o) {
 
 void add_report_command(CLI::App& app, ChosenCommand& chosen) {
     auto o = std::make_shared<ReportOptions>();
-    CLI::App* cmd = app.add_subcommand("report", "What a recording says: rates, working sets, hot memory, heatmaps");
+    CLI::App* cmd = add_command(app, chosen, "report",
+                                "What a recording says: rates, working sets, hot memory, heatmaps", o, run_report);
     cmd->add_option("file", o->file, "a recording (dtrack record -o FILE, dtvm --record FILE)")->required();
     cmd->add_flag("--json", o->json, "one JSON document instead of the text (no terminal heatmap)");
     cmd->add_option("--heatmap", o->heatmap,
@@ -315,7 +316,6 @@ void add_report_command(CLI::App& app, ChosenCommand& chosen) {
         "is not a readable recording (foreign, newer format, corrupt header: the message names the byte offset "
         "and the problem), is corrupt after some intervals (the report covers those), needs more memory than "
         "--max-memory (the message says what), or a picture could not be written, 2 bad command line.");
-    cmd->callback([&chosen, o] { chosen.run = [o] { return run_report(*o); }; });
 }
 
 }  // namespace dtrack::cli

@@ -209,7 +209,8 @@ int run_sidecar(const SidecarOptions& o) {
 
 void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
     auto o = std::make_shared<SidecarOptions>();
-    CLI::App* cmd = app.add_subcommand("sidecar", "Serve the dirty rates of VMs or processes to Prometheus");
+    CLI::App* cmd =
+        add_command(app, chosen, "sidecar", "Serve the dirty rates of VMs or processes to Prometheus", o, run_sidecar);
     cmd->add_option("--pid", o->pids, "a process to measure (repeat for more); its target label is COMM-PID");
     cmd->add_option("--pid-file-dir", o->pid_file_dir,
                     "a directory of NAME.pid files (libvirt: /run/libvirt/qemu), watched: a file written attaches "
@@ -260,7 +261,6 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
         "that does not exist or may not be measured, --listen's port in use, a --pid-file-dir missing, another "
         "user's or every user's to write, a bad --web-config-file), with a "
         "message that names the cause and the fix; then nothing stays attached.");
-    cmd->callback([&chosen, o] { chosen.run = [o] { return run_sidecar(*o); }; });
 }
 
 }  // namespace dtrack::cli

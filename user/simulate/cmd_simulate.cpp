@@ -316,7 +316,8 @@ int run_simulate(const SimulateOptions& o) {
 
 void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
     auto o = std::make_shared<SimulateOptions>();
-    CLI::App* cmd = app.add_subcommand("simulate", "Simulate a precopy migration of a modelled or recorded guest");
+    CLI::App* cmd = add_command(app, chosen, "simulate", "Simulate a precopy migration of a modelled or recorded guest",
+                                o, run_simulate);
     cmd->add_option("--model", o->model,
                     "the guest: mem=SIZE,wss=SIZE,rate=BYTES/s[,vcpus=N][,hot=SIZE|PCT,hot-share=PCT]"
                     "[,peak=BYTES/s per vCPU flat out][,zero=SIZE of never-written memory]");
@@ -350,7 +351,6 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
         "Example: dtrack simulate --model mem=1T,vcpus=128,wss=200G,rate=3G --bandwidth 10G --auto-converge\n"
         "Exit codes: 0 the simulation ran (converged or not: see the verdict), 1 it failed (a damaged recording, "
         "or one that needs more than --max-memory), 2 bad input (the message names the cause and the fix).");
-    cmd->callback([&chosen, o] { chosen.run = [o] { return run_simulate(*o); }; });
 }
 
 }  // namespace dtrack::cli
