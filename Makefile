@@ -1,8 +1,12 @@
 # dtrack: one Makefile drives everything (see README.md).
+#   make deps       the Debian packages (test, run, bench, soak, fuzz call it)
 #   make            library, BPF skeletons, the dtrack CLI and tools
 #   make test       build and run the GoogleTest suites
 #   make run        the demo
-#   make bench      benchmarks (ratios measured side by side)
+#   make bench      the headline benchmarks (ratios side by side, < 10 min);
+#                   make bench-full every benchmark (about 30 min)
+#   make install    (install-strip, uninstall) see below
+#   make format     clang-format the tree (format-check: fail where it differs)
 #   make asan       library, tools and tests under AddressSanitizer + UBSan in
 #                   build-asan/, then the whole suite (any report fails it)
 #   make tsan       the same under ThreadSanitizer in build-tsan/
