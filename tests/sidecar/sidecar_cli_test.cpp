@@ -306,6 +306,24 @@ TEST(SidecarCli, TwoSidecarsOnOneTargetBothMeasureIt) {
     }
 }
 
+// A target that runs a new program (execve) keeps its PID, but the memory
+// the sidecar measured is gone: it says so and drops it, rather than
+// failing every harvest from then on.
+TEST(SidecarCli, ATargetThatRunsANewProgramIsSaidSoAndDropped) {
+    const std::string go = "/tmp/dtrack-exec-go-" + pid_text(::getpid());
+    std::remove(go.c_str());
+    BackgroundProcess target("sh -c 'while [ ! -e " + go + " ]; do sleep 0.05; done; exec sleep 60'");
+    SidecarProcess sidecar("--pid " + pid_text(target.pid()) + " --method sample --interval 100ms");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const std::string name = "sh-" + pid_text(target.pid());
+    ASSERT_EQ(sidecar.scrape_after_harvests(name, 2).status, 200) << sidecar.log();
+    std::ofstream{go} << "";
+    ASSERT_TRUE(sidecar.wait_for_log("ran a new program (execve)")) << sidecar.log();
+    ASSERT_TRUE(sidecar.wait_for_log(") exited; dropped")) << sidecar.log();
+    EXPECT_EQ(sidecar.get().value("dtrack_targets", {{"state", "attached"}}), 0) << sidecar.log();
+    std::remove(go.c_str());
+}
+
 TEST(SidecarCli, ATargetThatExitsIsReportedAndDroppedWhileAnotherGoesOn) {
     auto* leaving = new BackgroundProcess("sleep 60");
     BackgroundProcess staying("sleep 60");

@@ -114,6 +114,10 @@ bool TargetHarvester::harvest_once() {
     });
     if (!in) {
         if (in.error().errno_value == ESRCH || !process_alive(identity_.pid)) return false;
+        if (in.error().errno_value == ESTALE) {  // it ran a new program: the memory measured is gone
+            log_line(describe(identity_) + ": " + in.error().what + "; dropped as if it exited");
+            return false;
+        }
         if (!failing_) log_line(describe(identity_) + ": a harvest failed: " + in.error().message());
         failing_ = true;
         return true;
