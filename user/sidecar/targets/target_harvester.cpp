@@ -106,22 +106,24 @@ void TargetHarvester::run() {
     }
 }
 
+bool TargetHarvester::still_measurable(const Error& failed) {
+    if (failed.errno_value == ESRCH || !process_alive(identity_.pid)) return false;
+    if (failed.errno_value == ESTALE) {  // it ran a new program: the memory measured is gone
+        log_line(describe(identity_) + ": " + failed.what + "; dropped as if it exited");
+        return false;
+    }
+    if (!failing_) log_line(describe(identity_) + ": a harvest failed: " + failed.message());
+    failing_ = true;
+    return true;
+}
+
 bool TargetHarvester::harvest_once() {
     TargetMethod& ws = measured_->working_set_method();
     measured_->vcpu_method().refresh_vcpu_threads(identity_.pid);
     auto in = measured_->sample([&](RegionId region, uint64_t word, uint64_t bits) {
         for (; bits; bits &= bits - 1) windows_.mark(region, word * 64 + uint64_t(__builtin_ctzll(bits)));
     });
-    if (!in) {
-        if (in.error().errno_value == ESRCH || !process_alive(identity_.pid)) return false;
-        if (in.error().errno_value == ESTALE) {  // it ran a new program: the memory measured is gone
-            log_line(describe(identity_) + ": " + in.error().what + "; dropped as if it exited");
-            return false;
-        }
-        if (!failing_) log_line(describe(identity_) + ": a harvest failed: " + in.error().message());
-        failing_ = true;
-        return true;
-    }
+    if (!in) return still_measurable(in.error());
     if (failing_) log_line(describe(identity_) + ": harvests work again");
     failing_ = false;
     windows_.close_interval(Clock::now());

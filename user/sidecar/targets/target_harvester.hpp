@@ -63,6 +63,9 @@ private:
     // One interval: harvest, update the windows, publish. False when the
     // process turned out to be gone.
     bool harvest_once();
+    // After a failed harvest: false where the target is gone (exited, or ran a
+    // new program); else true, the failure logged once per streak.
+    bool still_measurable(const Error& failed);
     // The counters the tracker and the BPF programs keep, into `f`.
     void read_counters(TargetFigures& f) const;
 
