@@ -318,7 +318,7 @@ int run_report(const ReportOptions& o) {
     const Analysis& a = *analysis;
     if (o.json) std::printf("%s\n", to_json(a).dump().c_str());
     else print_text(a);
-    if (terminal) print_terminal_heatmap(a, ::isatty(STDOUT_FILENO) == 1, stdout);
+    if (terminal) print_terminal_heatmap(a, terminal_wants_color(STDOUT_FILENO), stdout);
     std::fflush(stdout);
     if (!o.heatmap.empty())
         if (Status s = draw_heatmap(a, o.heatmap); !s) return fail(exit_failure, s.error());
@@ -363,7 +363,7 @@ void add_report_command(CLI::App& app, ChosenCommand& chosen) {
         ->capture_default_str();
     cmd->footer(
         "Without --heatmap (and --json) a terminal heatmap follows the figures, in colour when stdout is a "
-        "terminal. Durations and the 1 s and 10 s working-set "
+        "terminal and NO_COLOR is unset or empty (else in shades). Durations and the 1 s and 10 s working-set "
         "windows come from the recorded times of the intervals, not the asked interval; a window length longer "
         "than the run is skipped, and a last window the run ended in is left out of the figures (both said). A "
         "recording cut short (its recorder was killed) is read up to its last whole interval; the report says "
