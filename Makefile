@@ -63,7 +63,7 @@ BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev jq \
                 nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl \
-                libcairo2-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev clang-format
+                libcairo2-dev libexpat1-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev clang-format
 # Wanted by some tests, which skip with the reason where they are missing:
 # QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
 # tools/prometheus). Installed where the distribution has them.
@@ -231,7 +231,7 @@ $(TEST_OBJS): OBJ_CXXFLAGS = $(HTTPLIB_CFLAGS)
 
 $(TESTS): $(TEST_OBJS) $(DTVM_LIB) $(SIDECAR_UNIT_OBJS) $(CLI_UNIT_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest $(HTTPLIB_LIBS) $(WEBCONFIG_LIBS) $(LDLIBS)
+	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lgmock -lgtest -lexpat $(HTTPLIB_LIBS) $(WEBCONFIG_LIBS) $(LDLIBS)
 
 $(BENCH): $(BENCH_OBJS) $(LIB_A)
 	$(call msg,LD,$@)

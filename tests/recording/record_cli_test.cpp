@@ -253,17 +253,19 @@ TEST(DtrackReport, FiguresOfARecordingWithKnownAnswers) {
     const json j = json::parse(r.output);
     EXPECT_EQ(j["intervals"], 30);
     EXPECT_EQ(j["file"]["end"]["kind"], "complete");
-    // Working sets: 1 s = 10 intervals: 100 hot + 500 moving (+ the high page in the first).
+    // Working sets: 1 s = 10 intervals: 100 hot + 500 moving (+ the high page in
+    // the first); no 10 s window in a 3 s run.
     const json& ws = j["working_set"];
-    ASSERT_EQ(ws.size(), 3u);
+    ASSERT_EQ(ws.size(), 2u);
     EXPECT_EQ(ws[0]["window_s"], 1.0);
     ASSERT_EQ(ws[0]["windows"].size(), 3u);
     EXPECT_EQ(ws[0]["windows"][0]["pages"], 601);
     EXPECT_EQ(ws[0]["windows"][1]["pages"], 600);
     EXPECT_EQ(ws[0]["windows"][2]["pages"], 600);
     EXPECT_EQ(ws[0]["max_pages"], 601);
-    EXPECT_EQ(ws[2]["window_s"], "run");
-    EXPECT_EQ(ws[2]["max_pages"], 100 + 50 * 30 + 1);
+    EXPECT_EQ(ws[1]["whole_run"], true);
+    EXPECT_DOUBLE_EQ(ws[1]["window_s"].get<double>(), 3.0);
+    EXPECT_EQ(ws[1]["max_pages"], 100 + 50 * 30 + 1);
     // Re-dirtied: the hot pages after 1 interval (bucket 0), 100 x 29 times;
     // the high page after 2 (bucket 1) and then 4 intervals (bucket 2).
     const json& hist = j["redirty_log2_intervals"];
@@ -297,7 +299,7 @@ TEST(DtrackReport, ASampledRecordingsFiguresAreScaledUpFromItsSample) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const json j = json::parse(r.output);
     EXPECT_EQ(j["estimated"], true);
-    EXPECT_EQ(j["working_set"][2]["max_pages"], 4 * (100 + 50 * 30 + 1));
+    EXPECT_EQ(j["working_set"][1]["max_pages"], 4 * (100 + 50 * 30 + 1));
     EXPECT_EQ(j["redirty_log2_intervals"][0]["pages"], 4 * 2900);
     const json& hot = j["hottest_ranges"];
     ASSERT_GE(hot.size(), 2u);

@@ -59,6 +59,11 @@ std::string when(uint64_t unix_ns) {
     return b;
 }
 
+// The intervals' measured mean length (the asked one for a recording without intervals).
+double interval_seconds(const Analysis& a) {
+    return a.mean_interval_s > 0 ? a.mean_interval_s : double(a.header.interval_ns) / 1e9;
+}
+
 double page_bytes(const Analysis& a) { return a.header.regions.empty() ? 4096 : double(a.header.regions[0].page_size); }
 
 nlohmann::json regions_json(const recording::Header& h) {
@@ -87,18 +92,33 @@ nlohmann::json rate_json(const Analysis& a) {
     return rate;
 }
 
+// Each field one type: window_s is always seconds (the run's length for the whole run).
 nlohmann::json working_sets_json(const Analysis& a) {
     nlohmann::json ws = nlohmann::json::array();
     for (const WorkingSet& w : a.working_sets) {
         nlohmann::json windows = nlohmann::json::array();
-        for (const auto& [t, pages] : w.windows) windows.push_back({{"end_s", t}, {"pages", pages}});
-        ws.push_back({{"window_s", w.seconds == 0 ? nlohmann::json("run") : nlohmann::json(w.seconds)},
-                      {"intervals_per_window", w.intervals},
+        for (const Window& win : w.windows)
+            windows.push_back({{"start_s", win.start_s},
+                               {"end_s", win.end_s},
+                               {"intervals", win.intervals},
+                               {"pages", win.pages},
+                               {"whole", win.whole}});
+        ws.push_back({{"window_s", w.seconds},
+                      {"whole_run", w.whole_run},
+                      {"whole_windows", w.whole_windows},
                       {"max_pages", w.max_pages},
                       {"mean_pages", w.mean_pages},
                       {"windows", windows}});
     }
     return ws;
+}
+
+// Window lengths the run holds no whole window of.
+nlohmann::json skipped_windows_json(const Analysis& a) {
+    nlohmann::json skipped = nlohmann::json::array();
+    for (double s : a.skipped_windows_s)
+        skipped.push_back({{"window_s", s}, {"reason", "longer than the run (" + seconds_text(a.duration_s) + ")"}});
+    return skipped;
 }
 
 nlohmann::json hot_ranges_json(const recording::Header& h, const std::vector<HotRange>& list) {
@@ -126,7 +146,7 @@ nlohmann::json to_json(const Analysis& a) {
         hist.push_back({{"bucket", b},
                         {"min_intervals", 1ULL << b},
                         {"max_intervals", (2ULL << b) - 1},
-                        {"min_s", double(1ULL << b) * double(h.interval_ns) / 1e9},
+                        {"min_s", double(1ULL << b) * interval_seconds(a)},
                         {"pages", a.redirty[b]}});
     const auto ranges = [&](const std::vector<HotRange>& list) { return hot_ranges_json(h, list); };
     nlohmann::json end{{"kind", a.end.kind == recording::ReadEnd::Kind::complete    ? "complete"
@@ -142,13 +162,14 @@ nlohmann::json to_json(const Analysis& a) {
               {"host", h.host},
               {"kernel", h.kernel},
               {"start_unix_ns", h.start_unix_ns},
-              {"interval_ns", h.interval_ns},
+              {"interval_ns", h.interval_ns},  // asked; mean_interval_s is what the intervals took
               {"vcpus", h.vcpus},
               {"regions", regions},
               {"end", end}}},
             {"intervals", a.intervals},
             {"dropped_intervals", a.dropped},
             {"duration_s", a.duration_s},
+            {"mean_interval_s", a.mean_interval_s},
             {"estimated", a.estimated},
             {"lost", a.lost},
             {"overapproximated", a.overapproximated},
@@ -157,19 +178,22 @@ nlohmann::json to_json(const Analysis& a) {
             {"reads_low_intervals", a.reads_low},
             {"rate", rate},
             {"working_set", ws},
+            {"working_set_skipped", skipped_windows_json(a)},
             {"redirty_log2_intervals", hist},
             {"regions", ranges(a.regions)},
             {"hottest_ranges", ranges(a.hottest)},
             {"range_bytes", a.range_bytes}};
 }
 
-void print_text(const Analysis& a) {
+// What was recorded, where and for how long (the measured interval, not the asked one).
+void print_recording(const Analysis& a) {
     const recording::Header& h = a.header;
-    const double interval_s = double(h.interval_ns) / 1e9, page = page_bytes(a);
     std::printf("recording: %s, method %s (%s); host %s, kernel %s; started %s\n", h.target.c_str(), h.method.c_str(),
                 h.exact && !a.estimated ? "exact" : "estimated", h.host.c_str(), h.kernel.c_str(),
                 when(h.start_unix_ns).c_str());
-    std::printf("  %" PRIu64 " intervals of %.0f ms, %.1f s", a.intervals, interval_s * 1000, a.duration_s);
+    std::printf("  %" PRIu64 " intervals, mean %s (%s asked), %.1f s", a.intervals,
+                seconds_text(a.mean_interval_s).c_str(), seconds_text(double(h.interval_ns) / 1e9).c_str(),
+                a.duration_s);
     if (a.dropped) std::printf(", %" PRIu64 " dropped (the writer fell behind: nothing known of them)", a.dropped);
     if (a.lost) std::printf(", %" PRIu64 " events lost by the source", a.lost);
     std::printf("\n");
@@ -188,7 +212,9 @@ void print_text(const Analysis& a) {
                         format_bytes(double(r.bytes())).c_str(), r.base,
                         r.space == AddressSpace::guest_physical ? "guest-physical" : "host-virtual");
     if (h.regions.size() > 8) std::printf("  %zu regions\n", h.regions.size());
+}
 
+void print_rate(const Analysis& a) {
     double sum = 0, peak = 0, low = -1;
     uint64_t known = 0;
     std::vector<double> vcpu_sum;
@@ -200,33 +226,60 @@ void print_text(const Analysis& a) {
         if (vcpu_sum.size() < p.vcpu_pages_per_s.size()) vcpu_sum.resize(p.vcpu_pages_per_s.size());
         for (size_t v = 0; v < p.vcpu_pages_per_s.size(); ++v) vcpu_sum[v] += p.vcpu_pages_per_s[v];
     }
-    if (known) {
-        std::printf("dirty rate: mean %s pages/s (%s/s), peak %s, lowest %s", format_count(sum / double(known)).c_str(),
-                    format_bytes(sum / double(known) * page).c_str(), format_count(peak).c_str(),
-                    format_count(std::max(low, 0.0)).c_str());
-        for (size_t v = 0; v < vcpu_sum.size(); ++v)
-            std::printf("%s vCPU %zu %s", v ? "," : "; per vCPU (ring entries/s):", v,
-                        format_count(vcpu_sum[v] / double(known)).c_str());
-        std::printf("\n");
-    }
+    if (!known) return;
+    std::printf("dirty rate: mean %s pages/s (%s/s), peak %s, lowest %s", format_count(sum / double(known)).c_str(),
+                format_bytes(sum / double(known) * page_bytes(a)).c_str(), format_count(peak).c_str(),
+                format_count(std::max(low, 0.0)).c_str());
+    for (size_t v = 0; v < vcpu_sum.size(); ++v)
+        std::printf("%s vCPU %zu %s", v ? "," : "; per vCPU (ring entries/s):", v,
+                    format_count(vcpu_sum[v] / double(known)).c_str());
+    std::printf("\n");
+}
+
+// Windows cut at the recorded times; a last window cut short, and lengths
+// the run holds no whole window of, are said and left out.
+void print_working_sets(const Analysis& a) {
+    const double page = page_bytes(a);
     std::printf("working set:");
     for (const WorkingSet& w : a.working_sets) {
-        if (w.seconds == 0)
+        if (w.whole_run) {
             std::printf(" whole run %s (%" PRIu64 " pages)\n", format_bytes(double(w.max_pages) * page).c_str(),
                         w.max_pages);
-        else
-            std::printf(" %s windows: max %s, mean %s;", (std::to_string(int(w.seconds)) + " s").c_str(),
-                        format_bytes(double(w.max_pages) * page).c_str(), format_bytes(w.mean_pages * page).c_str());
+            continue;
+        }
+        std::printf(" %s windows (%" PRIu64 " of them): max %s, mean %s", seconds_text(w.seconds).c_str(),
+                    w.whole_windows, format_bytes(double(w.max_pages) * page).c_str(),
+                    format_bytes(w.mean_pages * page).c_str());
+        if (!w.windows.empty() && !w.windows.back().whole)
+            std::printf(" (the last %s, cut short by the run's end, left out)",
+                        seconds_text(w.windows.back().end_s - w.windows.back().start_s).c_str());
+        std::printf(";");
     }
+    for (double s : a.skipped_windows_s)
+        std::printf("  no %s windows: the run (%s) is shorter\n", seconds_text(s).c_str(),
+                    seconds_text(a.duration_s).c_str());
+}
+
+void print_redirty(const Analysis& a) {
     uint64_t total = 0, most = 0;
     for (uint64_t n : a.redirty) total += n, most = std::max(most, n);
-    std::printf("dirtied again after (time between two dirtyings of a page, log2 buckets; %" PRIu64 " re-dirtyings):\n",
-                total);
+    std::printf(
+        "dirtied again after (time between two dirtyings of a page, log2 buckets of intervals, at their "
+        "mean %s; %" PRIu64 " re-dirtyings):\n",
+        seconds_text(interval_seconds(a)).c_str(), total);
     for (size_t b = 0; b < a.redirty.size(); ++b) {
         const int bar = most ? int(40.0 * double(a.redirty[b]) / double(most) + 0.5) : 0;
-        std::printf("  %-22s %10" PRIu64 " %5.1f%% %s\n", bucket_label(b, interval_s).c_str(), a.redirty[b],
+        std::printf("  %-22s %10" PRIu64 " %5.1f%% %s\n", bucket_label(b, interval_seconds(a)).c_str(), a.redirty[b],
                     total ? 100.0 * double(a.redirty[b]) / double(total) : 0.0, std::string(size_t(bar), '#').c_str());
     }
+}
+
+void print_text(const Analysis& a) {
+    const recording::Header& h = a.header;
+    print_recording(a);
+    print_rate(a);
+    print_working_sets(a);
+    print_redirty(a);
     std::printf("hottest regions (page-intervals dirtied; share of the region's pages dirtied per interval):\n");
     for (size_t i = 0; i < a.regions.size() && i < 5; ++i)
         std::printf("  %-20s %12.0f  %6.2f%%\n", h.regions[a.regions[i].region].name.c_str(), a.regions[i].dirtyings,
@@ -265,7 +318,7 @@ int run_report(const ReportOptions& o) {
     const Analysis& a = *analysis;
     if (o.json) std::printf("%s\n", to_json(a).dump().c_str());
     else print_text(a);
-    if (terminal) print_terminal_heatmap(a, ::isatty(STDOUT_FILENO) == 1, stdout);
+    if (terminal) print_terminal_heatmap(a, terminal_wants_color(STDOUT_FILENO), stdout);
     std::fflush(stdout);
     if (!o.heatmap.empty())
         if (Status s = draw_heatmap(a, o.heatmap); !s) return fail(exit_failure, s.error());
@@ -310,8 +363,11 @@ void add_report_command(CLI::App& app, ChosenCommand& chosen) {
         ->capture_default_str();
     cmd->footer(
         "Without --heatmap (and --json) a terminal heatmap follows the figures, in colour when stdout is a "
-        "terminal. A recording cut short (its recorder was killed) is read up to its last whole interval; the "
-        "report says where and why it ends.\n"
+        "terminal and NO_COLOR is unset or empty (else in shades). Durations and the 1 s and 10 s working-set "
+        "windows come from the recorded times of the intervals, not the asked interval; a window length longer "
+        "than the run is skipped, and a last window the run ended in is left out of the figures (both said). A "
+        "recording cut short (its recorder was killed) is read up to its last whole interval; the report says "
+        "where and why it ends.\n"
         "Exit codes: 0 the report is complete (also for a file cut short, which is said on stderr), 1 the file "
         "is not a readable recording (foreign, newer format, corrupt header: the message names the byte offset "
         "and the problem), is corrupt after some intervals (the report covers those), needs more memory than "

@@ -42,9 +42,12 @@ struct Extent {
     std::vector<uint64_t> last_page;
 };
 
-RatePoint rate_point(const Interval& in) {
+// Seconds from the first interval's start (0 for a time before it, which only a hostile file has).
+double since_origin(const Analysis& a, uint64_t ns) { return ns > a.origin_ns ? double(ns - a.origin_ns) / 1e9 : 0; }
+
+RatePoint rate_point(const Analysis& a, const Interval& in) {
     RatePoint p;
-    p.t = double(in.end_ns) / 1e9;
+    p.t = since_origin(a, in.end_ns);
     p.seconds = double(in.end_ns - in.start_ns) / 1e9;
     p.dropped = in.dropped;
     p.pages = interval_pages(in);
@@ -54,8 +57,10 @@ RatePoint rate_point(const Interval& in) {
     return p;
 }
 
-// The whole recording's counts, interval by interval.
-void tally(Analysis& a, const Interval& in) {
+// The whole recording's counts, interval by interval; `lengths`: the sum of their lengths.
+void tally(Analysis& a, const Interval& in, double& lengths) {
+    if (a.rate.empty()) a.origin_ns = in.start_ns;
+    lengths += double(in.end_ns - in.start_ns) / 1e9;
     a.dropped += in.dropped;
     a.estimated = a.estimated || in.estimated();
     a.lost += in.lost;
@@ -65,7 +70,7 @@ void tally(Analysis& a, const Interval& in) {
         a.logging_on += in.logging->at_start != DirtyLogging::off && in.logging->at_end != DirtyLogging::off;
         a.reads_low += in.logging->reads_low;
     }
-    a.duration_s = double(in.end_ns) / 1e9;
+    a.duration_s = std::max(a.duration_s, since_origin(a, in.end_ns));
 }
 
 // Pass 1: the figures of every interval, and the heatmap's extent; `held`:
@@ -74,13 +79,14 @@ Status read_figures(recording::Reader& reader, const AnalysisOptions& o, Analysi
     extent.active.assign(a.header.regions.size(), false);
     extent.last_page.assign(a.header.regions.size(), 0);
     uint64_t vcpu_bytes = 0;
+    double lengths = 0;
     while (auto in = reader.next()) {
-        tally(a, *in);
+        tally(a, *in, lengths);
         for (const PageRun& r : in->dirty) {
             extent.active[r.region] = true;
             extent.last_page[r.region] = std::max(extent.last_page[r.region], r.first + r.count - 1);
         }
-        a.rate.push_back(rate_point(*in));
+        a.rate.push_back(rate_point(a, *in));
         vcpu_bytes += a.rate.back().vcpu_pages_per_s.capacity() * sizeof(double);
         held = a.rate.capacity() * sizeof(RatePoint) + vcpu_bytes;
         if (held > o.max_bytes)
@@ -90,16 +96,20 @@ Status read_figures(recording::Reader& reader, const AnalysisOptions& o, Analysi
     }
     a.end = reader.end();
     a.intervals = a.rate.size();
+    a.mean_interval_s = a.intervals ? lengths / double(a.intervals) : 0;
     if (a.end.kind == recording::ReadEnd::Kind::too_large) return Error{EFBIG, a.end.describe(), raise_memory};
     return Ok{};
 }
 
-// Distinct pages dirtied within consecutive windows of `intervals` intervals.
+// Distinct pages dirtied within the windows of one length, the open one counting.
 struct WindowCount {
     WorkingSet ws;
-    uint64_t pages = 0;  // in the open window
+    WindowCutter cut;
+    bool open = false;
+    uint64_t k = 0;      // the open window's number
+    uint64_t first = 0;  // its first interval
+    Window now;          // its figures so far
     double estimated = 0, recorded = 0;
-    uint64_t start(uint64_t i) const { return i / ws.intervals * ws.intervals; }
 };
 
 // Pass 2: everything that follows pages through the recording.
@@ -114,10 +124,7 @@ public:
 
     Status add(const Interval& in, uint64_t i) {
         const double w = page_weight(in);
-        for (WindowCount& c : windows_) {
-            c.estimated += interval_pages(in);
-            c.recorded += double(in.dirty_pages());
-        }
+        for (WindowCount& c : windows_) enter_window(c, in, i);
         const uint32_t column = uint32_t(i * a_.heatmap.columns / std::max<uint64_t>(a_.intervals, 1));
         if (a_.heatmap.columns && !in.dropped) ++column_intervals_[column];
         for (const PageRun& r : in.dirty) {
@@ -128,13 +135,11 @@ public:
             heat(r, column, w);
             if (Status s = within_budget(i); !s) return s;
         }
-        if (a_.heatmap.columns) a_.heatmap.column_end_s[column] = double(in.end_ns) / 1e9;
-        for (WindowCount& c : windows_)
-            if ((i + 1) % c.ws.intervals == 0 || i + 1 == a_.intervals) close_window(c, in.end_ns);
+        if (a_.heatmap.columns) a_.heatmap.column_end_s[column] = since_origin(a_, in.end_ns);
         return Ok{};
     }
 
-    void finish(uint64_t seen, uint64_t last_end_ns);
+    void finish();
     void held_figures(uint64_t bytes) { held_figures_ = bytes; }
 
 private:
@@ -146,10 +151,10 @@ private:
             redirty_[bucket] += double(pages) * w;
         }
         for (WindowCount& c : windows_)
-            if (last == PageHistory::never || last < c.start(i)) c.pages += pages;
+            if (last == PageHistory::never || last < c.first) c.now.pages += pages;
     }
     Status within_budget(uint64_t i) const {
-        const uint64_t held = history_.bytes() + fixed_bytes_ + held_figures_;
+        const uint64_t held = history_.bytes() + fixed_bytes_ + held_figures_ + window_bytes_;
         if (held <= o_.max_bytes) return Ok{};
         return over_budget("at interval " + std::to_string(i) + " the history of the pages holds " +
                                std::to_string(history_.runs()) + " runs of pages dirtied at different times (" +
@@ -157,7 +162,8 @@ private:
                            o_.max_bytes);
     }
     void open_windows();
-    void close_window(WindowCount& c, uint64_t end_ns);
+    void enter_window(WindowCount& c, const Interval& in, uint64_t i);
+    void close_window(WindowCount& c, bool last);
     void open_heatmap(const Extent& extent);
     void heat(const PageRun& r, uint32_t column, double w);
 
@@ -173,28 +179,51 @@ private:
     uint64_t axis_ = 0;
     uint64_t fixed_bytes_ = 0;   // the range counters and the heatmap's cells
     uint64_t held_figures_ = 0;  // pass 1's
+    uint64_t window_bytes_ = 0;  // the windows closed so far
 };
 
+// 1 s and 10 s windows, those the run holds a whole one of, and the whole run.
 void PagePass::open_windows() {
-    double nominal = double(a_.header.interval_ns) / 1e9;
-    if (nominal <= 0 && a_.intervals) nominal = a_.duration_s / double(a_.intervals);
-    for (const double seconds : {1.0, 10.0, 0.0}) {
-        WindowCount c;
-        c.ws.seconds = seconds;
-        c.ws.intervals = seconds == 0 || nominal <= 0
-                             ? std::max<uint64_t>(a_.intervals, 1)
-                             : std::max<uint64_t>(1, uint64_t(std::llround(std::min(seconds / nominal, 1e18))));
+    const double mean_ns = a_.mean_interval_s * 1e9;
+    for (const uint64_t window_ns : {uint64_t(1'000'000'000), uint64_t(10'000'000'000), WindowCutter::whole_run}) {
+        WindowCount c{.ws = {}, .cut = WindowCutter(window_ns, a_.origin_ns)};
+        const uint64_t run_ns = a_.origin_ns + uint64_t(std::llround(a_.duration_s * 1e9));
+        if (!c.cut.whole_by(0, run_ns, mean_ns)) {
+            a_.skipped_windows_s.push_back(double(window_ns) / 1e9);
+            continue;
+        }
+        c.ws.whole_run = window_ns == WindowCutter::whole_run;
+        c.ws.seconds = c.ws.whole_run ? a_.duration_s : double(window_ns) / 1e9;
         windows_.push_back(c);
     }
 }
 
+// Interval i, before its pages: it may close the open window and open the next.
+void PagePass::enter_window(WindowCount& c, const Interval& in, uint64_t i) {
+    const uint64_t k = c.cut.window_of(in);
+    if (c.open && k != c.k) close_window(c, false);
+    if (!c.open) {
+        c.open = true, c.k = k, c.first = i;
+        c.now = Window{.start_s = since_origin(a_, in.start_ns)};
+    }
+    ++c.now.intervals;
+    c.now.end_s = since_origin(a_, in.end_ns);
+    c.estimated += interval_pages(in);
+    c.recorded += double(in.dirty_pages());
+}
+
 // A sampling method records the sampled pages only: each stands for
 // estimated / recorded pages of its interval, and the window's union scales
-// by the same ratio over its intervals (1 when exact).
-void PagePass::close_window(WindowCount& c, uint64_t end_ns) {
+// by the same ratio over its intervals (1 when exact). Only the last window
+// can be cut short: every other one ends because the next interval is past it.
+void PagePass::close_window(WindowCount& c, bool last) {
     const double scale = c.recorded > 0 ? c.estimated / c.recorded : 1;
-    c.ws.windows.push_back({double(end_ns) / 1e9, uint64_t(std::llround(double(c.pages) * scale))});
-    c.pages = 0;
+    c.now.pages = uint64_t(std::llround(double(c.now.pages) * scale));
+    c.now.whole = !last || c.cut.whole_by(c.k, a_.origin_ns + uint64_t(std::llround(c.now.end_s * 1e9)),
+                                          a_.mean_interval_s * 1e9);
+    c.ws.windows.push_back(c.now);
+    window_bytes_ += sizeof(Window);
+    c.open = false;
     c.estimated = c.recorded = 0;
 }
 
@@ -236,15 +265,17 @@ void PagePass::heat(const PageRun& r, uint32_t column, double w) {
     }
 }
 
-void PagePass::finish(uint64_t seen, uint64_t last_end_ns) {
+void PagePass::finish() {
     for (WindowCount& c : windows_) {
-        if (seen % c.ws.intervals != 0 && seen < a_.intervals) close_window(c, last_end_ns);  // a shorter pass 2
+        if (c.open) close_window(c, true);
         double sum = 0;
-        for (const auto& [t, pages] : c.ws.windows) {
-            c.ws.max_pages = std::max(c.ws.max_pages, pages);
-            sum += double(pages);
-        }
-        c.ws.mean_pages = c.ws.windows.empty() ? 0 : sum / double(c.ws.windows.size());
+        for (const Window& w : c.ws.windows)
+            if (w.whole) {
+                c.ws.max_pages = std::max(c.ws.max_pages, w.pages);
+                sum += double(w.pages);
+                ++c.ws.whole_windows;
+            }
+        c.ws.mean_pages = c.ws.whole_windows ? sum / double(c.ws.whole_windows) : 0;
         a_.working_sets.push_back(std::move(c.ws));
     }
     for (double n : redirty_) a_.redirty.push_back(uint64_t(std::llround(n)));
@@ -270,16 +301,27 @@ void PagePass::finish(uint64_t seen, uint64_t last_end_ns) {
 
 }  // namespace
 
-std::string page_address(const recording::Header& header, RegionId region, uint64_t page) {
+std::string seconds_text(double s) {
+    char b[32];
+    if (s < 1) std::snprintf(b, sizeof b, "%.0f ms", s * 1000);
+    else std::snprintf(b, sizeof b, "%.3g s", s);
+    return b;
+}
+
+std::string region_offset(const recording::Header& header, RegionId region, uint64_t page) {
     const Region& r = header.regions.at(region);
     const uint64_t offset = page * r.page_size;
-    std::string off = offset == 0 ? "+0" : "+" + format_bytes(double(offset));
+    return r.name + " " + (offset == 0 ? "+0" : "+" + format_bytes(double(offset)));
+}
+
+std::string page_address(const recording::Header& header, RegionId region, uint64_t page) {
+    const Region& r = header.regions.at(region);
     if (r.space == AddressSpace::guest_physical) {
         char b[64];
-        std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(r.base + offset));
-        return std::string(b) + " (" + r.name + " " + off + ")";
+        std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(r.base + page * r.page_size));
+        return std::string(b) + " (" + region_offset(header, region, page) + ")";
     }
-    return r.name + " " + off;
+    return region_offset(header, region, page);
 }
 
 Result<Analysis> analyze(recording::Reader& reader, const AnalysisOptions& o) {
@@ -291,14 +333,12 @@ Result<Analysis> analyze(recording::Reader& reader, const AnalysisOptions& o) {
     PagePass pages(a, o, extent);
     pages.held_figures(figures);
     reader.rewind();
-    uint64_t seen = 0, last_end_ns = 0;
-    for (; seen < a.intervals; ++seen) {
+    for (uint64_t seen = 0; seen < a.intervals; ++seen) {
         auto in = reader.next();
-        if (!in) break;
+        if (!in) break;  // a shorter pass 2: the file changed in between
         if (Status s = pages.add(*in, seen); !s) return s.error();
-        last_end_ns = in->end_ns;
     }
-    pages.finish(seen, last_end_ns);
+    pages.finish();
     return a;
 }
 

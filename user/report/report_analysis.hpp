@@ -10,11 +10,12 @@
 #include "dtrack/error.hpp"
 #include "dtrack/recording.hpp"
 #include "report_range_counters.hpp"
+#include "report_windows.hpp"
 
 namespace dtrack::cli {
 
 struct RatePoint {
-    double t = 0;            // the interval's end, seconds since the start
+    double t = 0;            // the interval's end, seconds since the first interval's start
     double seconds = 0;      // its length
     bool dropped = false;    // nothing is known of it
     double pages = 0;        // distinct pages dirtied (the estimate, for sampling)
@@ -24,13 +25,14 @@ struct RatePoint {
     double pages_per_s() const { return seconds > 0 ? pages / seconds : 0; }
 };
 
-// Distinct pages dirtied within consecutive windows of `seconds` (the last may be shorter).
+// Distinct pages dirtied within windows of `seconds` (report_windows.hpp).
 struct WorkingSet {
-    double seconds = 0;                                // the window; 0 = the whole run
-    uint64_t intervals = 0;                            // intervals per window
-    std::vector<std::pair<double, uint64_t>> windows;  // (window end in seconds, pages)
-    uint64_t max_pages = 0;
-    double mean_pages = 0;
+    double seconds = 0;           // the window; for the whole run, its length
+    bool whole_run = false;       // one window: the whole run
+    std::vector<Window> windows;  // in time order; only the last may be cut short (not whole)
+    uint64_t whole_windows = 0;
+    uint64_t max_pages = 0;  // over the whole windows
+    double mean_pages = 0;   // likewise
 };
 
 // The heatmap: rows are bands of the active address space (low addresses at
@@ -56,7 +58,11 @@ struct Analysis {
     recording::Header header;
     recording::ReadEnd end;
     uint64_t intervals = 0, dropped = 0;
+    // From the recorded times: the first interval's start to the last one's
+    // end, and the intervals' mean length (the header's is only what was asked).
+    uint64_t origin_ns = 0;  // the first interval's start (times below are from it)
     double duration_s = 0;
+    double mean_interval_s = 0;
     bool estimated = false;  // any interval's figure is an estimate
     uint64_t lost = 0, overapproximated = 0;
     // Version 2 recordings: intervals that say the VM's dirty logging, how
@@ -64,7 +70,8 @@ struct Analysis {
     // page set is the kernel's record, which missed part of the interval).
     uint64_t logging_known = 0, logging_on = 0, reads_low = 0;
     std::vector<RatePoint> rate;
-    std::vector<WorkingSet> working_sets;  // 1 s, 10 s, the whole run
+    std::vector<WorkingSet> working_sets;   // 1 s, 10 s (those the run holds whole), the whole run
+    std::vector<double> skipped_windows_s;  // window lengths with no whole window in the run
     // Re-dirty intervals: bucket b counts a page dirtied again 2^b .. 2^(b+1)-1
     // intervals after it was last dirtied (scaled from a sample, as above).
     std::vector<uint64_t> redirty;
@@ -90,7 +97,12 @@ struct AnalysisOptions {
 // reader's limits, is an error (EFBIG) that says which limit.
 Result<Analysis> analyze(recording::Reader& reader, const AnalysisOptions& options);
 
-// "slot 0 +12 MiB" or "0x40000000" style: where a page of a region lies, for people.
+// "118 ms", "10.1 s": a duration, for people.
+std::string seconds_text(double seconds);
+
+// "slot 0 +12 MiB": a page of a region by its offset, for people.
+std::string region_offset(const recording::Header& header, RegionId region, uint64_t page);
+// "0x40c00000 (slot 0 +12 MiB)" (guest-physical) or "heap +12 MiB" (host-virtual): where a page lies, for people.
 std::string page_address(const recording::Header& header, RegionId region, uint64_t page);
 
 }  // namespace dtrack::cli

@@ -3,12 +3,17 @@
 #include <cairo-svg.h>
 #include <cairo.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 
 #include "dtrack/units.hpp"
 #include "report_colors.hpp"
+#include "report_svg_text.hpp"
 
 namespace dtrack::cli {
 
@@ -20,12 +25,33 @@ bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-// One drawing, to SVG or PNG.
+// Where text() puts an SVG's strings (report_svg_text.hpp): cairo user data on the context.
+const cairo_user_data_key_t svg_texts_key{};
+
+cairo_status_t append_to_string(void* closure, const unsigned char* data, unsigned int length) {
+    static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+    return CAIRO_STATUS_SUCCESS;
+}
+
+Status write_file(const std::string& path, const std::string& bytes) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    bool ok = f != nullptr && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    const int error = errno;
+    if (f != nullptr) ok = std::fclose(f) == 0 && ok;
+    if (ok) return Ok{};
+    return Error{error, "cannot write " + path + ": " + std::strerror(error),
+                 "check the path and that its directory is writable"};
+}
+
+// One drawing, to SVG (cairo's shapes, and text() as <text> elements) or PNG.
 Status render(const std::string& path, const std::function<void(cairo_t*)>& draw) {
     const bool svg = ends_with(path, ".svg");
-    cairo_surface_t* surface = svg ? cairo_svg_surface_create(path.c_str(), width, height)
+    std::string document;
+    SvgTexts texts;
+    cairo_surface_t* surface = svg ? cairo_svg_surface_create_for_stream(append_to_string, &document, width, height)
                                    : cairo_image_surface_create(CAIRO_FORMAT_RGB24, int(width), int(height));
     cairo_t* cr = cairo_create(surface);
+    if (svg) cairo_set_user_data(cr, &svg_texts_key, &texts, nullptr);
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
@@ -39,20 +65,34 @@ Status render(const std::string& path, const std::function<void(cairo_t*)>& draw
     if (status != CAIRO_STATUS_SUCCESS)
         return Error{EIO, "cannot write " + path + ": " + cairo_status_to_string(status),
                      "check the path and that its directory is writable"};
-    return Ok{};
+    return svg ? write_file(path, texts.insert_into(std::move(document))) : Ok{};
 }
 
+// `s` with its anchor at (x, y): align_x 0 it starts there, 0.5 centred, 1 it ends there.
 void text(cairo_t* cr, double x, double y, const std::string& s, double size, double align_x = 0, double align_y = 0.5,
           bool bold = false) {
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
                            bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, size);
-    cairo_text_extents_t e;
-    cairo_text_extents(cr, s.c_str(), &e);
     cairo_font_extents_t f;
     cairo_font_extents(cr, &f);
     // align_y: 0 the text hangs below y, 0.5 it is centred on y, 1 it sits on y.
-    cairo_move_to(cr, x - align_x * e.x_advance, y + f.ascent * (1 - align_y) - f.descent * align_y);
+    const double baseline = y + f.ascent * (1 - align_y) - f.descent * align_y;
+    if (auto* svg = static_cast<SvgTexts*>(cairo_get_user_data(cr, &svg_texts_key))) {
+        SvgTextItem item{.x = x, .y = baseline, .size = size, .anchor = align_x, .bold = bold};
+        cairo_matrix_t m;
+        cairo_get_matrix(cr, &m);
+        std::copy_n(std::array{m.xx, m.yx, m.xy, m.yy, m.x0, m.y0}.begin(), 6, item.to_picture);
+        if (cairo_pattern_get_rgba(cairo_get_source(cr), &item.r, &item.g, &item.b, &item.alpha) !=
+            CAIRO_STATUS_SUCCESS)
+            item.r = item.g = item.b = 0, item.alpha = 1;
+        item.text = s;
+        svg->add(std::move(item));
+        return;
+    }
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s.c_str(), &e);
+    cairo_move_to(cr, x - align_x * e.x_advance, baseline);
     cairo_show_text(cr, s.c_str());
 }
 
@@ -94,10 +134,11 @@ void title(cairo_t* cr, const Analysis& a, const std::string& what) {
     cairo_set_source_rgb(cr, 0, 0, 0);
     text(cr, width / 2, 22, what, 18, 0.5, 0.5, true);
     char sub[512];
-    std::snprintf(sub, sizeof sub, "%s, method %s (%s), %llu intervals of %s over %.1f s%s", a.header.target.c_str(),
-                  a.header.method.c_str(), a.header.exact && !a.estimated ? "exact" : "estimated",
-                  (unsigned long long)a.intervals, seconds_label(double(a.header.interval_ns) / 1e9).c_str(),
-                  a.duration_s, a.dropped ? (", " + std::to_string(a.dropped) + " dropped").c_str() : "");
+    std::snprintf(sub, sizeof sub, "%s, method %s (%s), %llu intervals (mean %s) over %.1f s%s",
+                  a.header.target.c_str(), a.header.method.c_str(),
+                  a.header.exact && !a.estimated ? "exact" : "estimated", (unsigned long long)a.intervals,
+                  seconds_text(a.mean_interval_s).c_str(), a.duration_s,
+                  a.dropped ? (", " + std::to_string(a.dropped) + " dropped").c_str() : "");
     cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
     text(cr, width / 2, 44, sub, 12, 0.5);
 }
@@ -176,10 +217,12 @@ void draw_address_axis(cairo_t* cr, const Analysis& a, const Box& box) {
     cairo_restore(cr);
 }
 
-// The colour scale, right of the heatmap's `box`.
+// The colour scale, right of the heatmap's `box`: a colour bar whose ticks
+// are the shares at even steps along it, so their uneven values show the
+// square-root mapping (heat_position), which the label names too.
 void draw_heat_scale(cairo_t* cr, const Analysis& a, const Box& box) {
     const Heatmap& h = a.heatmap;
-    const Box bar{box.x + box.w + 40, box.y + 40, 22, box.h - 60};
+    const Box bar{box.x + box.w + 40, box.y + 54, 22, box.h - 74};
     for (int i = 0; i < 200; ++i) {
         const Rgb rgb = heat_color(i / 199.0);
         cairo_set_source_rgb(cr, rgb.r, rgb.g, rgb.b);
@@ -187,8 +230,9 @@ void draw_heat_scale(cairo_t* cr, const Analysis& a, const Box& box) {
         cairo_fill(cr);
     }
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    text(cr, bar.x - 10, bar.y - 34, "share of the band's", 11, 0, 0.5);
-    text(cr, bar.x - 10, bar.y - 20, "pages dirtied per interval", 11, 0, 0.5);
+    text(cr, bar.x - 10, bar.y - 48, "share of the band's pages", 11, 0, 0.5);
+    text(cr, bar.x - 10, bar.y - 34, "dirtied per interval,", 11, 0, 0.5);
+    text(cr, bar.x - 10, bar.y - 20, "square-root scale", 11, 0, 0.5, true);
     for (double pos : {0.0, 0.25, 0.5, 0.75, 1.0}) {
         const double y = bar.y + bar.h - pos * bar.h;
         char b[32];
@@ -278,7 +322,42 @@ void series(const PlotCanvas& pc, const Box& b, double max, Rgb c, double lw, Va
     cairo_stroke(cr);
 }
 
-// Top: pages/s per interval, total and per vCPU; dropped intervals greyed.
+// A sampling method's 95% interval around its estimate, as a translucent
+// band: one polygon per stretch of intervals that were not dropped.
+void bound_band(const PlotCanvas& pc, const Box& b, double max, Rgb c) {
+    cairo_t* cr = pc.cr;
+    const auto y_of = [&](double rate) { return b.y + b.h - b.h * std::clamp(rate, 0.0, max) / max; };
+    const std::vector<RatePoint>& rate = pc.a.rate;
+    cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.25);
+    for (size_t from = 0; from < rate.size();) {
+        size_t to = from;
+        while (to < rate.size() && !rate[to].dropped) ++to;
+        for (size_t i = from; i < to; ++i) {
+            const RatePoint& p = rate[i];
+            const double x = pc.x_of(b, p.t - p.seconds / 2), y = y_of((p.pages + p.bound) / std::max(p.seconds, 1e-9));
+            i == from ? cairo_move_to(cr, x, y) : cairo_line_to(cr, x, y);
+        }
+        for (size_t i = to; i-- > from;) {
+            const RatePoint& p = rate[i];
+            cairo_line_to(cr, pc.x_of(b, p.t - p.seconds / 2), y_of((p.pages - p.bound) / std::max(p.seconds, 1e-9)));
+        }
+        cairo_close_path(cr);
+        cairo_fill(cr);
+        from = to + 1;
+    }
+}
+
+void legend_band(cairo_t* cr, const Box& b, int i, const std::string& name, Rgb c) {
+    const double x = b.x + 12 + 190 * i, y = b.y + 14;
+    cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.25);
+    cairo_rectangle(cr, x, y - 5, 24, 10);
+    cairo_fill(cr);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text(cr, x + 30, y, name, 12);
+}
+
+// Top: pages/s per interval, total and per vCPU, the estimate's bound as a
+// band; dropped intervals greyed.
 void draw_rate_panel(const PlotCanvas& pc, const Box& top) {
     cairo_t* cr = pc.cr;
     const Analysis& a = pc.a;
@@ -294,6 +373,9 @@ void draw_rate_panel(const PlotCanvas& pc, const Box& top) {
             cairo_fill(cr);
         }
     panel(cr, top, max_rate, "dirty pages per second", "");
+    bool bound = false;
+    for (const RatePoint& p : a.rate) bound = bound || (!p.dropped && p.bound > 0);
+    if (bound) bound_band(pc, top, max_rate, palette[0]);
     size_t vcpus = 0;
     for (const RatePoint& p : a.rate) vcpus = std::max(vcpus, p.vcpu_pages_per_s.size());
     for (size_t v = 0; v < vcpus && v < 5; ++v)
@@ -301,11 +383,13 @@ void draw_rate_panel(const PlotCanvas& pc, const Box& top) {
                [v](const RatePoint& p) { return v < p.vcpu_pages_per_s.size() ? p.vcpu_pages_per_s[v] : 0.0; });
     series(pc, top, max_rate, palette[0], 2.2, [](const RatePoint& p) { return p.pages_per_s(); });
     legend(cr, top, 0, a.estimated ? "distinct pages (estimate)" : "distinct pages", palette[0]);
-    for (size_t v = 0; v < vcpus && v < 3; ++v)
-        legend(cr, top, int(v + 1), "vCPU " + std::to_string(v) + " (ring entries)", palette[1 + v]);
+    if (bound) legend_band(cr, top, 1, "its 95% interval", palette[0]);
+    for (size_t v = 0; v < vcpus && v + bound < 3; ++v)
+        legend(cr, top, int(v + 1 + bound), "vCPU " + std::to_string(v) + " (ring entries)", palette[1 + v]);
 }
 
-// Bottom: working set over 1 s and 10 s windows (steps), and the whole run.
+// Bottom: working set over 1 s and 10 s windows (steps over each whole
+// window's recorded span; a last window cut short is left out), and the whole run.
 void draw_working_set_panel(const PlotCanvas& pc, const Box& bottom) {
     cairo_t* cr = pc.cr;
     const Analysis& a = pc.a;
@@ -317,26 +401,26 @@ void draw_working_set_panel(const PlotCanvas& pc, const Box& bottom) {
     panel(cr, bottom, max_ws, "working set (MiB)", "");
     int item = 0;
     for (const WorkingSet& ws : a.working_sets) {
-        if (ws.seconds > a.duration_s) continue;  // one window, the whole run: drawn as such
-        const Rgb c = palette[ws.seconds == 1 ? 0 : ws.seconds == 10 ? 1 : 2];
+        const Rgb c = palette[ws.whole_run ? 2 : ws.seconds == 1 ? 0 : 1];
         cairo_set_source_rgb(cr, c.r, c.g, c.b);
         cairo_set_line_width(cr, 2);
-        if (ws.seconds == 0) {
+        if (ws.whole_run) {
             const double d[] = {6, 4};
             cairo_set_dash(cr, d, 2, 0);
         }
-        double from = 0;
-        for (const auto& [end, pages] : ws.windows) {
-            const double y = bottom.y + bottom.h - bottom.h * double(pages) * mib / max_ws;
-            if (from == 0) cairo_move_to(cr, pc.x_of(bottom, from), y);
-            else cairo_line_to(cr, pc.x_of(bottom, from), y);
-            cairo_line_to(cr, pc.x_of(bottom, end), y);
-            from = end;
+        bool drawing = false;  // text() leaves cairo a current point: not a start of this curve
+        for (const Window& w : ws.windows) {
+            if (!w.whole) continue;
+            const double y = bottom.y + bottom.h - bottom.h * double(w.pages) * mib / max_ws;
+            if (drawing) cairo_line_to(cr, pc.x_of(bottom, w.start_s), y);
+            else cairo_move_to(cr, pc.x_of(bottom, w.start_s), y);
+            cairo_line_to(cr, pc.x_of(bottom, w.end_s), y);
+            drawing = true;
         }
         cairo_stroke(cr);
         cairo_set_dash(cr, nullptr, 0, 0);
-        legend(cr, bottom, item++, ws.seconds == 0 ? "whole run" : "per " + seconds_label(ws.seconds) + " window", c,
-               ws.seconds == 0);
+        legend(cr, bottom, item++, ws.whole_run ? "whole run" : "per " + seconds_label(ws.seconds) + " window", c,
+               ws.whole_run);
     }
 }
 
