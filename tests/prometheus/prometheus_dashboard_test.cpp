@@ -15,6 +15,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,21 +37,16 @@ namespace {
 constexpr const char* kJob = "dtvm-sidecars";  // not the shipped config's "dtrack"
 constexpr const char* kHost = "rack7-node3";
 
+// Scrapes the sidecar every second under job kJob, adding host=kHost to its
+// series, and evaluates the shipped rules every second.
 std::string scrape_config(int sidecar_port) {
-    return "global:\n"
-           "  scrape_interval: 1s\n"
-           "  evaluation_interval: 1s\n"
-           "rule_files:\n"
-           "  - " +
-           dtrack_test::source_file("tools/prometheus/dtrack.rules.yml") +
-           "\n"
-           "scrape_configs:\n"
-           "  - job_name: " +
-           kJob +
-           "\n"
-           "    static_configs:\n"
-           "      - targets: ['127.0.0.1:" +
-           std::to_string(sidecar_port) + "']\n        labels:\n          host: " + kHost + "\n";
+    std::ostringstream yaml;
+    yaml << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+         << "rule_files:\n  - " << dtrack_test::source_file("tools/prometheus/dtrack.rules.yml") << "\n"
+         << "scrape_configs:\n  - job_name: " << kJob << "\n"
+         << "    static_configs:\n      - targets: ['127.0.0.1:" << sidecar_port << "']\n"
+         << "        labels:\n          host: " << kHost << "\n";
+    return yaml.str();
 }
 
 // Waits until process `pid` has `vcpus` KVM vCPU descriptors open: its VM
@@ -89,15 +85,14 @@ std::string substitute(std::string text, const std::map<std::string, std::string
     return text;
 }
 
-struct Answers {
-    std::vector<std::string> faults;  // empty: every query answered as it should
-};
+// What answered otherwise than it should; empty: every query answered right.
+using Faults = std::vector<std::string>;
 
 // The dashboard's template variables, in order, as Grafana fills them in:
 // label_values(SELECTOR, LABEL) through Prometheus' label API, every value
 // chosen ("All").
 std::map<std::string, std::string> fill_variables(const PrometheusServer& prometheus, const json& dashboard,
-                                                  Answers& out) {
+                                                  Faults& out) {
     std::map<std::string, std::string> values;
     const std::regex label_values(R"(^label_values\((?:(.*),\s*)?(\w+)\)$)");
     for (const json& variable : dashboard["templating"]["list"]) {
@@ -105,14 +100,14 @@ std::map<std::string, std::string> fill_variables(const PrometheusServer& promet
         const std::string name = variable["name"], query = variable.value("query", "");
         std::smatch m;
         if (variable["type"] != "query" || !std::regex_match(query, m, label_values)) {
-            out.faults.push_back("variable " + name + ": a query this test cannot run: " + query);
+            out.push_back("variable " + name + ": a query this test cannot run: " + query);
             continue;
         }
         std::vector<std::pair<std::string, std::string>> params;
         if (m[1].matched) params.emplace_back("match[]", substitute(m[1], values));
         const json answer = prometheus.api("label/" + std::string(m[2]) + "/values", params);
         if (answer["status"] != "success" || answer["data"].empty())
-            out.faults.push_back("variable " + name + ": no values for " + query + ": " + answer.dump());
+            out.push_back("variable " + name + ": no values for " + query + ": " + answer.dump());
         else values[name] = regex_of(answer["data"]);
     }
     return values;
@@ -144,8 +139,8 @@ std::string fault_of(const std::string& what, const std::string& expr, const jso
 
 // Every rule evaluated without error, every recording rule's series and
 // every dashboard query as fault_of wants them.
-Answers ask_everything(const PrometheusServer& prometheus, const json& dashboard) {
-    Answers out;
+Faults ask_everything(const PrometheusServer& prometheus, const json& dashboard) {
+    Faults out;
     const json rules = prometheus.api("rules");
     std::set<std::string> alerts;
     std::vector<std::string> recorded;
@@ -155,13 +150,12 @@ Answers ask_everything(const PrometheusServer& prometheus, const json& dashboard
             if (rule["type"] == "alerting") alerts.insert(name);
             else recorded.push_back(name);
             if (rule["health"] != "ok")
-                out.faults.push_back("rule " + name + ": " + rule["health"].get<std::string>() + " " +
-                                     rule.value("lastError", ""));
+                out.push_back("rule " + name + ": " + rule["health"].get<std::string>() + " " +
+                              rule.value("lastError", ""));
         }
-    if (recorded.empty()) out.faults.push_back("no recording rule loaded: " + rules.dump());
+    if (recorded.empty()) out.push_back("no recording rule loaded: " + rules.dump());
     for (const std::string& name : recorded)
-        if (auto f = fault_of("rule " + name, name, prometheus.query(name), alerts); !f.empty())
-            out.faults.push_back(f);
+        if (auto f = fault_of("rule " + name, name, prometheus.query(name), alerts); !f.empty()) out.push_back(f);
 
     const std::map<std::string, std::string> variables = fill_variables(prometheus, dashboard, out);
     for (const json& panel : dashboard["panels"])
@@ -169,7 +163,7 @@ Answers ask_everything(const PrometheusServer& prometheus, const json& dashboard
             const std::string expr = substitute(target["expr"], variables);
             const std::string what =
                 "panel \"" + panel["title"].get<std::string>() + "\" " + target["refId"].get<std::string>();
-            if (auto f = fault_of(what, expr, prometheus.query(expr), alerts); !f.empty()) out.faults.push_back(f);
+            if (auto f = fault_of(what, expr, prometheus.query(expr), alerts); !f.empty()) out.push_back(f);
         }
     return out;
 }
@@ -193,14 +187,13 @@ TEST(PrometheusDashboard, EveryQueryAndRecordingRuleAnswersInARealPrometheusAndK
 
     // Until rate() has two samples and the rules have run on them (60 s: a
     // guard against hanging, not a measurement).
-    Answers answers;
+    Faults faults;
     for (const auto give_up = std::chrono::steady_clock::now() + 60s;; std::this_thread::sleep_for(250ms)) {
-        answers = ask_everything(prometheus, dashboard);
-        if (answers.faults.empty() || std::chrono::steady_clock::now() > give_up) break;
+        faults = ask_everything(prometheus, dashboard);
+        if (faults.empty() || std::chrono::steady_clock::now() > give_up) break;
     }
-    for (const std::string& fault : answers.faults) ADD_FAILURE() << fault;
-    if (!answers.faults.empty())
-        ADD_FAILURE() << "sidecar:\n" << sidecar.log() << "\nprometheus:\n" << prometheus.log();
+    for (const std::string& fault : faults) ADD_FAILURE() << fault;
+    if (!faults.empty()) ADD_FAILURE() << "sidecar:\n" << sidecar.log() << "\nprometheus:\n" << prometheus.log();
 }
 
 }  // namespace
