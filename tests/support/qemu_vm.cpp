@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/free_loopback_port.hpp"
 #include "support/run_command.hpp"
 
 namespace dtrack_test {
@@ -46,21 +47,6 @@ std::string image_path(QemuImage image) {
 uint64_t file_size(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-}
-
-// A port nothing listens on now (the kernel's pick); QEMU binds it a moment later.
-int free_loopback_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-    ::close(fd);
-    if (!ok) throw std::runtime_error("no free loopback port: " + std::string(std::strerror(errno)));
-    return ntohs(addr.sin_port);
 }
 
 }  // namespace

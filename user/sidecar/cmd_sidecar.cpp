@@ -22,6 +22,7 @@
 #include "sidecar/http/http_endpoint.hpp"
 #include "sidecar/metrics/metrics_registry.hpp"
 #include "sidecar/metrics/own_process.hpp"
+#include "sidecar/metrics/target_source.hpp"
 #include "sidecar/pid_files/pid_file_targets.hpp"
 #include "sidecar/targets/target_set.hpp"
 #include "sidecar_log.hpp"
@@ -188,7 +189,7 @@ int run_sidecar(const SidecarOptions& o) {
         HttpEndpoint::bind(setup->listen, scrape_figures(targets, skips, own_start_time_seconds()), setup->web);
     if (!endpoint) return usage_error(endpoint.error());
     for (int pid : o.pids)
-        if (Status s = targets.attach("", pid); !s) return usage_error(s.error());
+        if (Status s = targets.attach("", pid, target_source::pid_option); !s) return usage_error(s.error());
     std::optional<PidFileTargets> pid_files;
     if (setup->pid_file_dir) {
         pid_files.emplace(std::move(*setup->pid_file_dir), targets, size_t(o.max_targets), skips);
@@ -244,8 +245,8 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
         "that may not be measured, or comes beyond --max-targets, is logged and skipped, and counted "
         "(dtrack_targets_refused_total{reason}); other files are ignored. If inotify drops events, the directory "
         "is read again.\n"
-        "A target whose process exits is logged on stderr, counted (dtrack_targets{state=\"exited\"}, "
-        "dtrack_target_exits_total) and dropped; the others go on. SIGTERM or SIGINT: stop, detach every BPF "
+        "A target whose process exits is logged on stderr, counted (dtrack_target_exits_total) and dropped; the "
+        "others go on. SIGTERM or SIGINT: stop, detach every BPF "
         "program, close the socket, exit 0.\n"
         "With --quota, per-vCPU rates as dtrack rate --quota has them: ring entries for a dirty-ring VMM, each "
         "thread's write faults for a process that runs no KVM VM (labels tid and thread); a target with neither is "

@@ -143,10 +143,11 @@ Samples targets_refused(const ScrapeInputs& in) {
 // The schema, in the order a scrape lists the families.
 const FamilyRow family_rows[] = {
     {"dtrack_target", MetricType::info,
-     "One series per attached target: the process, and how it is measured (method auto: the "
+     "One series per attached target: the process, how it is measured (method auto: the "
      "ring pushes while the VM logs into its rings, page hashing otherwise, exact=false as it "
      "changes; bpf: exact, from KVM's dirty ring; sample: an estimate from hashing a sample of "
-     "pages).",
+     "pages), and how the sidecar found it (source pid_option: --pid; pid_file: a file in "
+     "--pid-file-dir). The sidecar's log says what each method hooks.",
      target_info},
     {"dtrack_dirty_pages", MetricType::counter,
      "Distinct pages dirtied in each harvest interval, summed over the intervals: its rate is the "
@@ -252,10 +253,10 @@ const FamilyRow family_rows[] = {
      "Half-width of the 95% interval of the last interval's estimate of dirtied pages. Only for an "
      "estimating method (sample).",
      per_target([](const Figures& t) { return t.estimate_bound_pages; })},
-    {"dtrack_targets", MetricType::gauge, "Targets attached now, and targets that exited since the sidecar started.",
+    // Exits are dtrack_target_exits_total's alone: a gauge of them would repeat it.
+    {"dtrack_targets", MetricType::gauge, "Targets attached now.",
      [](const ScrapeInputs& in) {
-         return Samples{{{{"state", "attached"}}, double(in.sidecar.targets_attached)},
-                        {{{"state", "exited"}}, double(in.sidecar.targets_exited)}};
+         return Samples{{{{"state", "attached"}}, double(in.sidecar.targets_attached)}};
      }},
     {"dtrack_target_exits", MetricType::counter,
      "Targets whose process exited while attached (each is logged and dropped).",

@@ -1,5 +1,6 @@
 #include "pid_file_targets.hpp"
 
+#include "sidecar/metrics/target_source.hpp"
 #include "sidecar/sidecar_log.hpp"
 
 namespace dtrack::cli::sidecar {
@@ -67,7 +68,7 @@ bool PidFileTargets::apply(const ReconcilePlan& plan) {
     }
     bool all_attached = true;
     for (const auto& [name, pid] : plan.attach) {
-        const Status s = targets_.attach(name, pid);
+        const Status s = targets_.attach(name, pid, target_source::pid_file);
         if (s) {
             mine_.insert(name);
             continue;

@@ -27,7 +27,7 @@ struct TargetFigures {
     pid_t pid = 0;
     std::string comm;
     std::string method;  // "auto" | "bpf" | "sample" | "sample-exact"
-    std::string source;  // what the method hooks or does
+    std::string source;  // how the sidecar found it: a token of metrics/target_source.hpp
     bool exact = false;
     uint64_t page_size = 4096;
 

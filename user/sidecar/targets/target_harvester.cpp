@@ -23,7 +23,8 @@ std::string describe(const TargetFigures& f) {
 
 }  // namespace
 
-Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string target, pid_t pid, const HarvestOptions& o,
+Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string target, pid_t pid, std::string_view source,
+                                                                const HarvestOptions& o,
                                                                 std::function<void()> on_exit) {
     // A pidfd names this process, not whoever gets its PID next.
     UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
@@ -38,7 +39,7 @@ Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string targ
                            .pid = pid,
                            .comm = process->comm,
                            .method = (*measured)->method(),
-                           .source = (*measured)->sources()};
+                           .source = std::string(source)};
     // "exact" is the method's, for the info series: auto's figure changes
     // with the VM's state, and dtrack_dirty_figure says which it is.
     const TargetMeter& m = **measured;

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "dtrack/rate_meter.hpp"
@@ -35,11 +36,12 @@ struct HarvestOptions {
 class TargetHarvester {
 public:
     // Sets up the method on process `pid` as `dtrack rate` does and starts
-    // harvesting. `target` is the label; empty: COMM-PID. Errors name the
+    // harvesting. `target` is the label; empty: COMM-PID. `source` says how
+    // the sidecar found it (metrics/target_source.hpp). Errors name the
     // cause and the fix (no such process, a thread id, no permission, no
     // dirty ring for bpf, ...); then nothing stays attached.
-    static Result<std::unique_ptr<TargetHarvester>> start(std::string target, pid_t pid, const HarvestOptions& options,
-                                                          std::function<void()> on_exit);
+    static Result<std::unique_ptr<TargetHarvester>> start(std::string target, pid_t pid, std::string_view source,
+                                                          const HarvestOptions& options, std::function<void()> on_exit);
     // Stops the thread, then detaches: the tracker's sources go with it (a
     // BPF source closes its programs and links).
     ~TargetHarvester();
@@ -53,6 +55,8 @@ public:
     const std::string& comm() const { return identity_.comm; }
     // How the method was chosen ("auto: pid 12 (qemu) runs a KVM VM with the dirty ring ...").
     const std::string& why() const { return measured_->why(); }
+    // What the method hooks or does ("kvm:kvm_dirty_ring_push", "hashing a random sample of pages").
+    const std::string& hooks() const { return measured_->sources(); }
     // With a quota: why the target has no per-vCPU rates, if it has none.
     const std::optional<Error>& no_vcpu_view() const { return measured_->vcpu_method().no_vcpu_view; }
 

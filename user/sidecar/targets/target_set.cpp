@@ -9,11 +9,12 @@ TargetSet::TargetSet(HarvestOptions options, std::function<void()> on_exit)
 
 TargetSet::~TargetSet() { clear(); }
 
-Status TargetSet::attach(const std::string& target, pid_t pid) {
-    auto harvester = TargetHarvester::start(target, pid, options_, on_exit_);
+Status TargetSet::attach(const std::string& target, pid_t pid, std::string_view source) {
+    auto harvester = TargetHarvester::start(target, pid, source, options_, on_exit_);
     if (!harvester) return harvester.error();
     log_line("attached target " + harvester.value()->target() + " (pid " + std::to_string(pid) + ", " +
-             harvester.value()->comm() + "): method " + harvester.value()->figures().method + "; " +
+             harvester.value()->comm() + ", from " + std::string(source) + "): method " +
+             harvester.value()->figures().method + " (" + harvester.value()->hooks() + "); " +
              harvester.value()->why());
     if (const auto& none = harvester.value()->no_vcpu_view())
         log_line("target " + harvester.value()->target() + ": no dtrack_vcpu_* series: " + none->message());

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "target_harvester.hpp"
@@ -26,10 +27,11 @@ public:
     TargetSet(HarvestOptions options, std::function<void()> on_exit);
     ~TargetSet();
 
-    // Attaches process `pid` as `target` (empty: COMM-PID), replacing a
-    // target of that name that has another PID. Errors say why it may not be
-    // measured; then nothing changed.
-    Status attach(const std::string& target, pid_t pid);
+    // Attaches process `pid` as `target` (empty: COMM-PID), found by
+    // `source` (metrics/target_source.hpp), replacing a target of that name
+    // that has another PID. Errors say why it may not be measured; then
+    // nothing changed.
+    Status attach(const std::string& target, pid_t pid, std::string_view source);
     // Detaches `target`; false when there is none.
     bool detach(const std::string& target);
     // Drops the targets whose process exited, with one log line each;
