@@ -65,9 +65,10 @@ DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl \
                 libcairo2-dev libexpat1-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev clang-format
 # Wanted by some tests, which skip with the reason where they are missing:
-# QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
-# tools/prometheus). Installed where the distribution has them.
-DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus
+# QEMU (a real third-party VMM, under TCG), promtool (checks the rules in
+# tools/prometheus) and systemd-analyze (verifies the sidecar's unit).
+# Installed where the distribution has them.
+DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus systemd
 
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -103,7 +104,7 @@ BENCH  := $(BUILD)/dtrack_bench
 TOOLS :=
 include $(wildcard tools/*/tool.mk)
 
-.PHONY: all deps test soak run bench bench-full clean asan tsan install install-strip uninstall fuzz format format-check
+.PHONY: all deps test soak run bench bench-full clean asan tsan install install-strip uninstall fuzz format format-check FORCE
 all: $(LIB_A) $(LIB_SO) $(CLI) $(TOOLS)
 
 # Installs what is missing; a no-op (one dpkg-query) when everything is there.
@@ -238,33 +239,86 @@ $(BENCH): $(BENCH_OBJS) $(LIB_A)
 	$(Q)$(CXX) $(SAN_FLAGS) -o $@ $^ -lbenchmark $(LDLIBS)
 
 # --- install: headers, libdtrack.a, libdtrack.so.X.Y.Z (+ the soname and dev
-# links), dtrack.pc, the dtrack and dtvm binaries and their man pages.
-#   make install [PREFIX=/usr/local] [DESTDIR=/staging]      (uninstall likewise)
+# links), dtrack.pc, the dtrack and dtvm binaries, their man pages, the
+# documentation the messages point at, and the sidecar's systemd unit.
+#   make install [PREFIX=/usr/local] [LIBDIR=...] [DESTDIR=/staging]   (uninstall likewise)
 #   INSTALL_PREBUILT=1: install what $(BUILD) holds, building nothing (e.g. as
 #   another user than the one who built, or from a test).
+# The directories are GNU's (prefix, exec_prefix, bindir, libdir, ...), each
+# settable: LIBDIR=$(PREFIX)/lib64 or $(PREFIX)/lib/x86_64-linux-gnu where the
+# distribution puts libraries there.
 PREFIX       ?= /usr/local
+EXEC_PREFIX  ?= $(PREFIX)
 DESTDIR      ?=
-BINDIR       ?= $(PREFIX)/bin
-LIBDIR       ?= $(PREFIX)/lib
+BINDIR       ?= $(EXEC_PREFIX)/bin
+LIBDIR       ?= $(EXEC_PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
-MANDIR       ?= $(PREFIX)/share/man
+DATAROOTDIR  ?= $(PREFIX)/share
+MANDIR       ?= $(DATAROOTDIR)/man
+DOCDIR       ?= $(DATAROOTDIR)/doc/dtrack
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# GNU's sysconfdir is $(PREFIX)/etc; a /usr install (a distribution's) uses /etc.
+SYSCONFDIR   ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# systemd reads units from /usr/local/lib/systemd/system as well as
+# /usr/lib/systemd/system; a package may want
+# SYSTEMDUNITDIR=$$(pkg-config --variable=systemdsystemunitdir systemd).
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 PUBLIC_HEADERS := $(wildcard lib/include/dtrack/*.h lib/include/dtrack/*.hpp)
 PRECOPY_HEADERS := $(wildcard lib/include/dtrack/precopy/*.hpp)
 MAN_PAGES    := docs/man/dtrack.1 docs/man/dtvm.1
 INSTALLED_BINS := $(CLI) $(DTVM)
+SIDECAR_UNIT := deploy/systemd/dtrack-sidecar.service
+SIDECAR_ENV  := deploy/systemd/dtrack-sidecar.env
+SIDECAR_ENV_INSTALLED := $(SYSCONFDIR)/default/dtrack-sidecar
+# Under DOCDIR, in the source tree's layout (the README's links resolve
+# there): what the messages name (README.md, docs/, kconfig-notes/), the C
+# example and the deployment examples.
+DOC_FILES := README.md BENCHMARKS.md CONTRIBUTING.md $(wildcard docs/*.md docs/images/*.png kconfig-notes/*.md) \
+             tools/examples/Makefile tools/examples/track_self.c \
+             $(shell find tools/prometheus -type f 2>/dev/null | sort) $(SIDECAR_ENV)
+DOC_DIRS  := $(filter-out .,$(sort $(patsubst %/,%,$(dir $(DOC_FILES)))))
+
+# Messages name the installed documentation (lib/common/installed_docs.cpp):
+# $(BUILD)/docdir holds the DOCDIR the build was made for, rewritten only when
+# it differs, so `make install PREFIX=/usr` rebuilds that object and relinks.
+DOCDIR_STAMP := $(BUILD)/docdir
+$(DOCDIR_STAMP): FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)[ "$$(cat $@ 2>/dev/null)" = '$(DOCDIR)' ] || printf '%s\n' '$(DOCDIR)' > $@
+FORCE:
+$(BUILD)/lib/common/installed_docs.o: $(DOCDIR_STAMP)
+$(BUILD)/lib/common/installed_docs.o: DT_CXXFLAGS += -DDTRACK_DOCDIR='"$(DOCDIR)"'
+
+# dtrack.pc names its directories relative to ${prefix} (as libbpf's does), so
+# `pkg-config --define-prefix` can move it: $(call pc_relative,DIR,BASE,NAME)
+# is DIR with BASE spelled ${NAME}, or DIR itself when it is not below BASE.
+dollar := $$
+pc_relative = $(if $(filter $(2) $(2)/%,$(1)),$(dollar){$(3)}$(patsubst $(2)%,%,$(1)),$(1))
 
 # Installs $(1) as $(2), mode 0644, with the @...@ fields filled in (the one
 # version number, and where things went).
-install_filled = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-    -e 's|@VERSION@|$(VERSION)|' $(1) > $(2).tmp && install -m 0644 $(2).tmp $(2) && rm -f $(2).tmp
+install_filled = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@BINDIR@|$(BINDIR)|' -e 's|@DOCDIR@|$(DOCDIR)|' \
+    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+    -e 's|@EXEC_PREFIX@|$(call pc_relative,$(EXEC_PREFIX),$(PREFIX),prefix)|' \
+    -e 's|@LIBDIR@|$(call pc_relative,$(LIBDIR),$(EXEC_PREFIX),exec_prefix)|' \
+    -e 's|@INCLUDEDIR@|$(call pc_relative,$(INCLUDEDIR),$(PREFIX),prefix)|' \
+    $(1) > $(2).tmp && install -m 0644 $(2).tmp $(2) && rm -f $(2).tmp
+
+# A prebuilt tree names the DOCDIR it was built for in its messages: refuse
+# to install it elsewhere (they would point at files that are not there).
+check_prebuilt_docdir = built=$$(cat $(DOCDIR_STAMP) 2>/dev/null); [ "$$built" = '$(DOCDIR)' ] || { \
+    echo "install: $(BUILD) was built for DOCDIR=$${built:-?} (its messages name files there), not $(DOCDIR)" >&2; \
+    echo "  fix: install with the PREFIX (or DOCDIR) it was built with, or build again: make PREFIX=$(PREFIX)" >&2; \
+    exit 2; }
 
 install: $(if $(INSTALL_PREBUILT),,all)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)for f in $(LIB_A) $(LIB_SO) $(INSTALLED_BINS); do \
 	    [ -f "$$f" ] || { echo "install: $$f is missing; run make first" >&2; exit 1; }; done
+	$(Q)$(check_prebuilt_docdir)
 	$(Q)install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-	    $(DESTDIR)$(INCLUDEDIR)/dtrack/precopy $(DESTDIR)$(MANDIR)/man1
+	    $(DESTDIR)$(INCLUDEDIR)/dtrack/precopy $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/default $(addprefix $(DESTDIR)$(DOCDIR)/,$(DOC_DIRS))
 	$(Q)install -m 0644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/dtrack/
 	$(Q)install -m 0644 $(PRECOPY_HEADERS) $(DESTDIR)$(INCLUDEDIR)/dtrack/precopy/
 	$(Q)install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
@@ -274,6 +328,9 @@ install: $(if $(INSTALL_PREBUILT),,all)
 	$(Q)$(call install_filled,lib/dtrack.pc.in,$(DESTDIR)$(PKGCONFIGDIR)/dtrack.pc)
 	$(Q)install -m 0755 $(INSTALLED_BINS) $(DESTDIR)$(BINDIR)/
 	$(Q)$(foreach m,$(MAN_PAGES),$(call install_filled,$(m),$(DESTDIR)$(MANDIR)/man1/$(notdir $(m))) &&) true
+	$(Q)$(foreach f,$(DOC_FILES),install -m 0644 $(f) $(DESTDIR)$(DOCDIR)/$(f) &&) true
+	$(Q)$(call install_filled,$(SIDECAR_UNIT),$(DESTDIR)$(SYSTEMDUNITDIR)/dtrack-sidecar.service)
+	$(Q)[ -e $(DESTDIR)$(SIDECAR_ENV_INSTALLED) ] || install -m 0644 $(SIDECAR_ENV) $(DESTDIR)$(SIDECAR_ENV_INSTALLED)
 
 # As install, then the installed copies stripped (GNU's install-strip): the
 # binaries and libdtrack.so of everything but their symbols' tables,
@@ -284,6 +341,8 @@ install-strip: install
 	    $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO))
 	$(Q)strip --strip-debug $(DESTDIR)$(LIBDIR)/libdtrack.a
 
+# Removes what install put there; the options file only while it is the one
+# shipped (an operator's edits stay, as a package's conffiles do).
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/dtrack/,$(notdir $(PUBLIC_HEADERS))) \
@@ -291,7 +350,11 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libdtrack.a $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO)) \
 	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libdtrack.so $(DESTDIR)$(PKGCONFIGDIR)/dtrack.pc \
 	    $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALLED_BINS))) \
-	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN_PAGES)))
+	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN_PAGES))) \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(DOC_FILES)) $(DESTDIR)$(SYSTEMDUNITDIR)/dtrack-sidecar.service
+	$(Q)! cmp -s $(SIDECAR_ENV) $(DESTDIR)$(SIDECAR_ENV_INSTALLED) || rm -f $(DESTDIR)$(SIDECAR_ENV_INSTALLED)
+	$(Q)cd $(DESTDIR)$(DOCDIR) 2>/dev/null && rmdir -p $(sort $(DOC_DIRS)) 2>/dev/null; \
+	    rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null; true
 	$(Q)rmdir $(DESTDIR)$(INCLUDEDIR)/dtrack/precopy $(DESTDIR)$(INCLUDEDIR)/dtrack 2>/dev/null || true
 
 # The suite prints "tests: N passed, N failed" as its last line.

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <limits>
 
+#include "common/installed_docs.hpp"
 #include "common/host_files.hpp"
 #include "common/libbpf_log.hpp"
 #include "dtrack/unique_fd.hpp"
@@ -26,14 +27,15 @@ static_assert(DTRACK_KVM_CLEAR_DIRTY_LOG == KVM_CLEAR_DIRTY_LOG, "bpf/kvm_dirty_
 
 namespace {
 
-constexpr const char* kNote = "kconfig-notes/bpf-iterators.md";
+const std::string kNote = installed_doc("kconfig-notes/bpf-iterators.md");
 
 Error refused(const std::string& step, int err, const LibbpfLogCapture& log) {
     const std::string what =
         with_libbpf_words("watching the KVM dirty bitmap: " + step + " failed: " + errno_text(err), log);
     if (err == EPERM && !may_load_tracing_bpf())
         return Error{err, what + ": this process lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
-                     "run as root, or give the binary CAP_BPF and CAP_PERFMON; see kconfig-notes/privileges.md"};
+                     "run as root, or give the binary CAP_BPF and CAP_PERFMON; see " +
+                         installed_doc("kconfig-notes/privileges.md")};
     return Error{err, what,
                  std::string("it needs BPF iterators and raw tracepoints with kernel BTF (Linux 5.17+, "
                              "CONFIG_DEBUG_INFO_BTF=y); see ") +

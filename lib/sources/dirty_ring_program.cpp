@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <limits>
 
+#include "common/installed_docs.hpp"
 #include "dirty_ring.skel.h"
 #include "common/libbpf_log.hpp"
 
@@ -186,7 +187,8 @@ Result<std::vector<HookStatus>> DirtyRingProgram::attach() {
         links_.clear();
         const std::string fix =
             err == ENOENT ? "load KVM (modprobe kvm_intel or kvm_amd; the tracepoints come with the dirty ring, "
-                            "Linux >= 5.11); see kconfig-notes/kvm-tracepoints.md"
+                            "Linux >= 5.11); see " +
+                                installed_doc("kconfig-notes/kvm-tracepoints.md")
                           : std::string("see ") + hook_family_note(family_);
         return Error{err, why, fix};
     }

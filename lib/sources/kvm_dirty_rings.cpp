@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <string>
 
+#include "common/installed_docs.hpp"
 #include "sources/kvm_ioctl.hpp"
 #include "sources/signals_held.hpp"
 
@@ -29,8 +30,8 @@ Result<std::unique_ptr<KvmDirtyRings>> KvmDirtyRings::enable(int vm_fd, uint32_t
         if (max_bytes < 0) return kvm::vm_fd_error(vm_fd, "KVM_CHECK_EXTENSION(dirty ring)", errno);
         if (max_bytes == 0) {
             last = Error{ENOTSUP, "the kernel has no KVM dirty ring (KVM_CAP_DIRTY_LOG_RING)",
-                         "track with the dirty log instead (KvmLogSource), or use a kernel >= 5.11; see "
-                         "kconfig-notes/kvm-dirty-ring.md"};
+                         "track with the dirty log instead (KvmLogSource), or use a kernel >= 5.11; see " +
+                             installed_doc("kconfig-notes/kvm-dirty-ring.md")};
             continue;
         }
         if (bytes > uint64_t(max_bytes))

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 
+#include "common/installed_docs.hpp"
 #include "common/host_files.hpp"
 #include "common/libbpf_log.hpp"
 #include "dtrack/unique_fd.hpp"
@@ -43,14 +44,15 @@ struct KvmStateReader::Program {
 
 namespace {
 
-constexpr const char* kNote = "kconfig-notes/bpf-iterators.md";
+const std::string kNote = installed_doc("kconfig-notes/bpf-iterators.md");
 
 Error iterator_refused(const std::string& step, int err, const LibbpfLogCapture& log) {
     const std::string what =
         with_libbpf_words("reading a VM's dirty-logging state: " + step + " failed: " + errno_text(err), log);
     if (err == EPERM && !may_load_tracing_bpf())
         return Error{err, what + ": this process lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
-                     "run as root, or give the binary CAP_BPF and CAP_PERFMON; see kconfig-notes/privileges.md"};
+                     "run as root, or give the binary CAP_BPF and CAP_PERFMON; see " +
+                         installed_doc("kconfig-notes/privileges.md")};
     return Error{err, what,
                  std::string("BPF task_file iterators need Linux 5.8 or later with kernel BTF "
                              "(CONFIG_DEBUG_INFO_BTF=y); see ") +

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "common/installed_docs.hpp"
 #include "common/host_files.hpp"
 
 namespace dtrack {
@@ -18,7 +19,8 @@ Result<TracefsPlace> ensure_tracefs() {
         if (err == EPERM) what += " (mounting needs CAP_SYS_ADMIN)";
         return Error{err, what,
                      "mount it as root (mount -t tracefs tracefs /sys/kernel/tracing) or use raw tracepoints; "
-                     "see kconfig-notes/tracefs.md"};
+                     "see " +
+                         installed_doc("kconfig-notes/tracefs.md")};
     }
     return TracefsPlace{path, true};
 }

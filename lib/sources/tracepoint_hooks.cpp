@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "common/installed_docs.hpp"
 #include "common/host_files.hpp"
 #include "dtrack/target_process.hpp"
 #include "sources/tracefs_mount.hpp"
@@ -14,9 +15,9 @@ const char* hook_family_name(HookFamily family) {
     return family == HookFamily::raw_tracepoint ? "raw tracepoint" : "tracepoint";
 }
 
-const char* hook_family_note(HookFamily family) {
-    return family == HookFamily::raw_tracepoint ? "kconfig-notes/ebpf-raw-tracepoints.md"
-                                                : "kconfig-notes/ebpf-tracepoints.md";
+std::string hook_family_note(HookFamily family) {
+    return installed_doc(family == HookFamily::raw_tracepoint ? "kconfig-notes/ebpf-raw-tracepoints.md"
+                                                              : "kconfig-notes/ebpf-tracepoints.md");
 }
 
 std::vector<HookFamily> hook_rungs(BpfHooks hooks) {
@@ -47,7 +48,8 @@ Status may_watch_with_bpf(pid_t pid, const std::string& other_way) {
                      "watching process " + pid_text +
                          " with eBPF needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), which this process lacks",
                      "run as root, or give the binary CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep); "
-                     "see kconfig-notes/privileges.md"};
+                     "see " +
+                         installed_doc("kconfig-notes/privileges.md")};
     return Ok{};
 }
 
@@ -56,7 +58,8 @@ Error load_refused(const std::string& object, HookFamily family, int err, const 
     if (err == EPERM && !may_load_tracing_bpf())
         return Error{err, what + ": this process lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
                      "run as root, or give the binary CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep); "
-                     "see kconfig-notes/privileges.md"};
+                     "see " +
+                         installed_doc("kconfig-notes/privileges.md")};
     if (err == EPERM)
         return Error{err, what + ": the kernel refuses these programs although this process may load tracing BPF",
                      std::string("check lockdown and the kernel's BPF options; see ") + hook_family_note(family)};

@@ -23,7 +23,7 @@ enum class HookFamily : uint8_t { raw_tracepoint, tracepoint };
 
 const char* hook_family_name(HookFamily family);  // "raw tracepoint" | "tracepoint"
 // The kconfig note that explains the family: "kconfig-notes/ebpf-raw-tracepoints.md".
-const char* hook_family_note(HookFamily family);
+std::string hook_family_note(HookFamily family);
 // The families `hooks` allows, in the order to try them.
 std::vector<HookFamily> hook_rungs(BpfHooks hooks);
 

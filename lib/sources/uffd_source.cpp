@@ -1,5 +1,6 @@
 #include "dtrack/uffd_source.hpp"
 
+#include "common/installed_docs.hpp"
 #include "sources/userfaultfd_open.hpp"
 
 #include <fcntl.h>
@@ -21,8 +22,8 @@ namespace dtrack {
 
 namespace {
 
-constexpr const char* wp_async_note = "see kconfig-notes/userfaultfd-wp-async.md";
-constexpr const char* pagemap_scan_note = "see kconfig-notes/pagemap-scan.md";
+const std::string wp_async_note = "see " + installed_doc("kconfig-notes/userfaultfd-wp-async.md");
+const std::string pagemap_scan_note = "see " + installed_doc("kconfig-notes/pagemap-scan.md");
 // What to use where this source cannot work.
 constexpr const char* instead = "or track with SampleSource (page hashing: works on any kernel, any process)";
 
@@ -80,7 +81,7 @@ Result<std::unique_ptr<UffdSource>> UffdSource::track(Tracker& tracker, RegionId
                          "cannot open /proc/self/pagemap: this process is not dumpable (it changed its uid or "
                          "runs setuid), so its /proc files belong to root",
                          "call prctl(PR_SET_DUMPABLE, 1) after changing uid, or run as root"};
-        return errno_error("open /proc/self/pagemap", err, "mount /proc; " + std::string(pagemap_scan_note));
+        return errno_error("open /proc/self/pagemap", err, "mount /proc; " + pagemap_scan_note);
     }
 
     auto offered = userfaultfd_features();

@@ -9,13 +9,14 @@
 #include <cerrno>
 #include <fstream>
 
+#include "common/installed_docs.hpp"
 #include "common/linux_compat.h"
 
 namespace dtrack {
 
 namespace {
 
-constexpr const char* wp_async_note = "see kconfig-notes/userfaultfd-wp-async.md";
+const std::string wp_async_note = "see " + installed_doc("kconfig-notes/userfaultfd-wp-async.md");
 constexpr const char* instead = "or track with SampleSource (page hashing: works on any kernel, any process)";
 
 int read_sysctl(const char* path) {
@@ -63,7 +64,7 @@ Result<UniqueFd> open_userfaultfd(std::string& how) {
                          "refused too (a seccomp filter, such as a container's default profile?)",
                      "run as root, or sysctl vm.unprivileged_userfaultfd=1, or allow userfaultfd in the "
                      "seccomp profile; " +
-                         std::string(wp_async_note)};
+                         wp_async_note};
     }
     return errno_error("userfaultfd", plain_err, wp_async_note);
 }

@@ -11,59 +11,33 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <memory>
 #include <string>
 
 #include "dtrack/dtrack.h"
 #include "support/backends.hpp"
 #include "support/run_command.hpp"
+#include "support/staged_install.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using dtrack_test::run;
 
-// The checkout the build folder belongs to (the Makefile sits above it).
-fs::path source_root() {
-    const fs::path build = DTRACK_BUILD_DIR;
-    for (const fs::path& candidate : {build.parent_path(), fs::current_path()})
-        if (fs::exists(candidate / "Makefile") && fs::exists(candidate / "lib/include/dtrack/dtrack.h"))
-            return candidate;
-    return {};
-}
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 class Install : public testing::Test {
 protected:
     // One staging tree for the suite: installing takes a make run.
     static void SetUpTestSuite() {
-        char dir[] = "/tmp/dtrack-install-XXXXXX";
-        if (!::mkdtemp(dir)) return;
-        staging_ = dir;
-        root_ = source_root();
-        if (root_.empty()) return;
-        const auto make =
-            run("make --no-print-directory -C '" + root_.string() + "' install INSTALL_PREBUILT=1 BUILD='" +
-                std::string(DTRACK_BUILD_DIR) + "' PREFIX=/usr DESTDIR='" + (staging_ / "root").string() + "' 2>&1");
-        install_output_ = make.output;
-        installed_ = make.exit_code == 0;
+        root_ = dtrack_test::source_root();
+        if (!root_.empty()) install_ = std::make_unique<dtrack_test::StagedInstall>("PREFIX=/usr");
     }
-    static void TearDownTestSuite() {
-        if (!staging_.empty()) fs::remove_all(staging_);
-    }
+    static void TearDownTestSuite() { install_.reset(); }
     void SetUp() override {
         ASSERT_FALSE(root_.empty()) << "no checkout above " << DTRACK_BUILD_DIR << " nor here";
-        ASSERT_TRUE(installed_) << install_output_;
+        ASSERT_TRUE(install_->ok()) << install_->output();
     }
 
-    static fs::path destdir() { return staging_ / "root"; }
+    static fs::path destdir() { return install_->destdir(); }
     static fs::path usr() { return destdir() / "usr"; }
     // The environment that points pkg-config into the staging tree.
     static std::string pkg_config_env() {
@@ -83,7 +57,7 @@ protected:
     }
     // Copies tools/examples to a folder of its own and builds it there with `make_args`.
     static dtrack_test::CommandResult build_example(const std::string& name, const std::string& make_args) {
-        const fs::path dir = staging_ / name;
+        const fs::path dir = install_->dir() / name;
         fs::create_directories(dir);
         for (const char* f : {"track_self.c", "Makefile"})
             fs::copy_file(root_ / "tools/examples" / f, dir / f, fs::copy_options::overwrite_existing);
@@ -91,8 +65,8 @@ protected:
                    sanitizer_ldflags() + " 2>&1");
     }
     static dtrack_test::CommandResult run_example(const std::string& name) {
-        return run("LD_LIBRARY_PATH='" + (usr() / "lib").string() + "' '" + (staging_ / name / "track_self").string() +
-                   "' 2>&1");
+        return run("LD_LIBRARY_PATH='" + (usr() / "lib").string() + "' '" +
+                   (install_->dir() / name / "track_self").string() + "' 2>&1");
     }
     // What the example must print: the uffd part, and the KVM part or why it was skipped.
     static void expect_example_output(const std::string& output) {
@@ -107,9 +81,8 @@ protected:
         }
     }
 
-    static inline fs::path staging_, root_;
-    static inline bool installed_ = false;
-    static inline std::string install_output_;
+    static inline fs::path root_;
+    static inline std::unique_ptr<dtrack_test::StagedInstall> install_;
 };
 
 TEST_F(Install, PutsTheLibraryWithItsSonameLinksThePcFileTheManPagesAndTheBinaries) {
@@ -125,13 +98,13 @@ TEST_F(Install, PutsTheLibraryWithItsSonameLinksThePcFileTheManPagesAndTheBinari
 
     const auto modversion = run(pkg_config_env() + "pkg-config --modversion dtrack 2>&1");
     EXPECT_EQ(modversion.output, version + "\n");
-    const std::string pc = read_file(lib / "pkgconfig/dtrack.pc");
+    const std::string pc = dtrack_test::read_text(lib / "pkgconfig/dtrack.pc");
     EXPECT_NE(pc.find("prefix=/usr\n"), std::string::npos) << pc;
     EXPECT_NE(pc.find("Requires.private: libbpf libelf zlib openssl"), std::string::npos) << pc;
     EXPECT_EQ(pc.find('@'), std::string::npos) << "a field was not filled in:\n" << pc;
 
     for (const char* page : {"dtrack.1", "dtvm.1"}) {
-        const std::string man = read_file(usr() / "share/man/man1" / page);
+        const std::string man = dtrack_test::read_text(usr() / "share/man/man1" / page);
         EXPECT_NE(man.find("\"dtrack " + version + "\""), std::string::npos) << page << " does not carry the version";
         EXPECT_NE(man.find(".SH \"EXIT STATUS\""), std::string::npos) << page;
         EXPECT_NE(man.find("\\-\\-help"), std::string::npos) << page;
@@ -172,7 +145,7 @@ TEST_F(Install, TheExampleBuildsThroughPkgConfigAndGetsExactlyTheWrittenPagesBac
     const auto built = build_example("dynamic", "");
     ASSERT_EQ(built.exit_code, 0) << built.output;
     const auto linked = run("LD_LIBRARY_PATH='" + (usr() / "lib").string() + "' ldd '" +
-                            (staging_ / "dynamic/track_self").string() + "' 2>&1");
+                            (install_->dir() / "dynamic/track_self").string() + "' 2>&1");
     EXPECT_NE(linked.output.find((usr() / "lib/libdtrack.so.0").string()), std::string::npos)
         << "not linked against the staged libdtrack.so:\n"
         << linked.output;
@@ -186,7 +159,7 @@ TEST_F(Install, TheExampleLinksStaticallyThroughPkgConfigStatic) {
     if (libs.exit_code != 0) GTEST_SKIP() << "pkg-config --static does not work here: " << libs.output;
     const auto built = build_example("static", "STATIC=1");
     ASSERT_EQ(built.exit_code, 0) << built.output;
-    const auto linked = run("ldd '" + (staging_ / "static/track_self").string() + "' 2>&1");
+    const auto linked = run("ldd '" + (install_->dir() / "static/track_self").string() + "' 2>&1");
     EXPECT_EQ(linked.output.find("libdtrack"), std::string::npos) << "libdtrack.so linked, not the archive:\n"
                                                                   << linked.output;
     const auto ran = run_example("static");
@@ -196,8 +169,7 @@ TEST_F(Install, TheExampleLinksStaticallyThroughPkgConfigStatic) {
 
 // Last (gtest runs a suite's tests in order): the others use the tree.
 TEST_F(Install, UninstallRemovesEverythingItInstalled) {
-    const auto r = run("make --no-print-directory -C '" + root_.string() + "' uninstall BUILD='" +
-                       std::string(DTRACK_BUILD_DIR) + "' PREFIX=/usr DESTDIR='" + destdir().string() + "' 2>&1");
+    const auto r = install_->uninstall();
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto left = run("find '" + destdir().string() + "' ! -type d 2>&1");
     EXPECT_EQ(left.output, "") << "left behind by make uninstall";

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/installed_docs.hpp"
 #include "commands.hpp"
 #include "dtrack/features.hpp"
 #include "text_wrap.hpp"
@@ -69,7 +70,6 @@ void print_entry(std::ostream& out, const Feature& f) {
         add("", f.reason);
         add("would give: ", f.enables);
         add("fix: ", f.fix);
-        add("see ", f.note);
     }
     std::vector<std::string> name = wrap(f.name, name_width);
     std::size_t rows = std::max(text.size(), name.size());
@@ -82,6 +82,9 @@ void print_entry(std::ostream& out, const Feature& f) {
         while (!line.empty() && line.back() == ' ') line.pop_back();
         out << line << "\n";
     }
+    // The note's installed path on a line of its own, whole (it would not
+    // fit the text column), below the name column.
+    if (!f.available) out << std::string(status_width, ' ') << "see " << installed_doc(f.note) << "\n";
 }
 
 // Which figure `dtrack rate` and the sidecar give another VMM here, by kind

@@ -18,13 +18,15 @@ std::vector<std::string> wrap(std::string_view text, std::size_t width) {
             lines.push_back(line);
             line.clear();
         }
-        while (word.size() > width) {  // no space to break at: cut
+        while (word.size() > width) {  // no space to break at: after a '/' (a path), else cut
             if (!line.empty()) {
                 lines.push_back(line);
                 line.clear();
             }
-            lines.emplace_back(word.substr(0, width));
-            word.remove_prefix(width);
+            const std::size_t slash = word.substr(0, width).rfind('/');
+            const std::size_t cut = slash != std::string_view::npos && slash > 0 ? slash + 1 : width;
+            lines.emplace_back(word.substr(0, cut));
+            word.remove_prefix(cut);
         }
         if (!line.empty()) line += ' ';
         line += word;

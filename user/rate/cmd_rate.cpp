@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/installed_docs.hpp"
 #include "commands.hpp"
 #include "dtrack/migration_forecast.hpp"
 #include "dtrack/rate_meter.hpp"
@@ -434,7 +435,9 @@ void add_rate_command(CLI::App& app, ChosenCommand& chosen) {
         "target never touched, or that maps the zero page, or is swapped out, is never faulted in and the target's "
         "memory stays as it was. It cannot see a write that leaves a page as it was, nor writes to a page that is "
         "swapped out now; a page that went away (unmapped, MADV_DONTNEED) is not a write. Memory the target shares "
-        "with other processes is hashed too, so their writes count. See docs/sampling.md.\n"
+        "with other processes is hashed too, so their writes count. See " +
+        installed_doc("docs/sampling.md") +
+        ".\n"
         "Per-vCPU rates (--quota) come from the kernel: for a KVM VMM with the dirty ring (method bpf) each vCPU's "
         "ring entries; for a process that runs no KVM VM (dtvm's process backend, whose vCPUs are threads) each "
         "thread's write faults (eBPF on exceptions:page_fault_user, x86), labelled by thread id and name. A write "

@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/installed_docs.hpp"
 #include "commands.hpp"
 #include "dtrack/recording.hpp"
 #include "dtrack/target_meter.hpp"
@@ -142,7 +143,9 @@ void add_record_command(CLI::App& app, ChosenCommand& chosen) {
         ->capture_default_str();
     cmd->footer(
         "Each interval's dirty pages, per-vCPU counts (bpf), the figure's exactness and bound (sample), and "
-        "losses go into a zlib-compressed file of checksummed records (docs/recording-format.md); a recording "
+        "losses go into a zlib-compressed file of checksummed records (" +
+        installed_doc("docs/recording-format.md") +
+        "); a recording "
         "cut short (the recorder killed) stays readable up to its last whole interval. Read it with "
         "`dtrack report FILE`.\n"
         "Exit codes: 0 the recording ended (duration reached, Ctrl-C, or the target exited), 1 a measurement or "

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 
+#include "common/installed_docs.hpp"
 #include "commands.hpp"
 #include "dtrack/units.hpp"
 #include "dtrack/version.hpp"
@@ -236,7 +237,9 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->footer(
         "Serves http://LISTEN/metrics in the Prometheus text format 0.0.4, or OpenMetrics 1.0.0 when the scraper "
         "asks for it; / links it. Each target is measured as 'dtrack rate' measures it, on a thread of its own; a "
-        "scrape only copies the last figures. The metrics are listed in README.md (dtrack sidecar).\n"
+        "scrape only copies the last figures. The metrics are listed in " +
+        installed_doc("README.md") +
+        " (dtrack sidecar).\n"
         "Pid files: NAME.pid holds the PID, in decimal (what libvirt keeps in /run/libvirt/qemu, and QEMU's "
         "-pidfile writes). The directory must be root's (or the sidecar user's) and not writable by every user. A "
         "file is trusted when no one but its owner may write it and either root (or the sidecar's user) owns it "

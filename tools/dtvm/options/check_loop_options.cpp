@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/installed_docs.hpp"
 #include "dtrack/units.hpp"
 #include "dtvm/options/option_groups.hpp"
 
@@ -16,8 +17,8 @@ void add_check_loop_options(CLI::App& app, CheckLoopFlags& f) {
                    "throttle is --auto-converge's)")
         ->capture_default_str();
     app.add_option("--record", f.values.record,
-                   "write the pages taken each interval to FILE, a recording `dtrack report` reads "
-                   "(docs/recording-format.md)")
+                   "write the pages taken each interval to FILE, a recording `dtrack report` reads (" +
+                       dtrack::installed_doc("docs/recording-format.md") + ")")
         ->type_name("FILE");
 }
 
