@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace dtrack {
 
@@ -53,24 +54,100 @@ Error too_large(const std::string& option, const std::string& text, const std::s
                  "give a smaller " + (option.empty() ? std::string("value") : option)};
 }
 
+// A unit's multiple: the power of 1024 (bytes) or 1000 (bits) its first
+// letter names, K 1, M 2, G 3, T 4, in either case as people type them; 0
+// when it names none (and the unit has no multiple).
+int prefix_power(const std::string& unit) {
+    if (unit.empty()) return 0;
+    const char* const letters = "KMGT";
+    const char* at = std::strchr(letters, std::toupper(static_cast<unsigned char>(unit[0])));
+    return at && *at ? int(at - letters) + 1 : 0;
+}
+
+// What is left of a unit after its multiple: bytes ("", "B", "iB"), bits
+// ("bit", "bits", "bps"), the lowercase "b" that reads as either, or not a unit.
+enum class UnitKind { bytes, bits, ambiguous_b, unknown };
+
+UnitKind unit_kind(const std::string& rest, bool has_prefix) {
+    if (rest.empty() || rest == "B" || (has_prefix && rest == "iB")) return UnitKind::bytes;
+    std::string lower = rest;
+    for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "bit" || lower == "bits" || rest == "bps") return UnitKind::bits;
+    if (rest == "b" || (has_prefix && rest == "ib")) return UnitKind::ambiguous_b;
+    return UnitKind::unknown;
+}
+
+const char* const size_forms = "4096, 64K, 256M or 1G (binary: G, GB and GiB are all 2^30 bytes)";
+const char* const bandwidth_forms =
+    "10G or 10GiB/s for bytes/s (binary: G, GB and GiB are all 2^30 bytes), 10Gbit or 10Gbps for bits/s "
+    "(decimal, as links are sold: 10Gbit = 1.25e9 bytes/s)";
+
+// "10Gb": gigabits, or bytes as dtrack once read it; the fix names both.
+// `number` and `letter` as typed ("10", "G"); `per_second` for a bandwidth.
+Error ambiguous_b(const std::string& option, const std::string& text, const std::string& number,
+                  const std::string& letter, bool per_second) {
+    static const char* const bits_named[] = {"bits", "kilobits", "megabits", "gigabits", "terabits"};
+    const int power = prefix_power(letter);
+    const std::string upper = power == 0 ? "" : std::string(1, "KMGT"[power - 1]);
+    const std::string bytes = power == 0 ? number + "B" : number + upper + "B/" + number + upper + "iB";
+    const std::string what = prefix(option) + "'" + text + "' is ambiguous: a lowercase b reads as bits or as bytes";
+    if (!per_second) return Error{EINVAL, what, "write " + bytes + " for bytes (sizes are never in bits)"};
+    const std::string bits = number + (power == 1 ? "k" : upper) + "bit";
+    std::string fix =
+        "write " + bits + " for " + bits_named[power] + " per second or " + bytes + " for bytes per second";
+    if (power > 0) fix += " (binary, as all of dtrack's sizes: 1" + upper + "B = 1" + upper + "iB)";
+    return Error{EINVAL, what, fix};
+}
+
 }  // namespace
 
 Result<uint64_t> parse_size(const std::string& text, const std::string& option) {
     double n;
     std::string s;
-    if (!split_number(text, n, s)) return bad(option, "size", text, "4096, 64K, 256M or 1G");
-    if (s.size() >= 2 && (s.ends_with("iB") || s.ends_with("ib"))) s.resize(s.size() - 2);
-    else if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) s.pop_back();
-    int shift;
-    if (s.empty()) shift = 0;
-    else if (s == "K" || s == "k") shift = 10;
-    else if (s == "M" || s == "m") shift = 20;
-    else if (s == "G" || s == "g") shift = 30;
-    else if (s == "T" || s == "t") shift = 40;
-    else return bad(option, "size", text, "4096, 64K, 256M or 1G");
-    const double bytes = std::round(n * double(1ULL << shift));
+    if (!split_number(text, n, s)) return bad(option, "size", text, size_forms);
+    const int power = prefix_power(s);
+    switch (unit_kind(s.substr(power > 0), power > 0)) {
+        case UnitKind::bytes: break;
+        case UnitKind::ambiguous_b:
+            return ambiguous_b(option, text, text.substr(0, text.size() - s.size()), s.substr(0, power > 0), false);
+        case UnitKind::bits:
+        case UnitKind::unknown: return bad(option, "size", text, size_forms);
+    }
+    const double bytes = std::round(n * double(1ULL << (10 * power)));
     if (bytes >= two_to_64) return too_large(option, text, "16 EiB (2^64 - 1 bytes)");
     return static_cast<uint64_t>(bytes);
+}
+
+namespace {
+
+// A bandwidth; text that is none gets `not_one`, the caller's message.
+Result<uint64_t> bytes_per_second(const std::string& text, const std::string& option, const Error& not_one) {
+    double n;
+    std::string s;
+    if (!split_number(text, n, s)) return not_one;
+    const std::string unit = s.ends_with("/s") ? s.substr(0, s.size() - 2) : s;
+    const int power = prefix_power(unit);
+    const std::string rest = unit.substr(power > 0);
+    double bytes = 0;
+    switch (unit_kind(rest, power > 0)) {
+        case UnitKind::bytes: bytes = n * double(1ULL << (10 * power)); break;
+        case UnitKind::bits:
+            if (rest == "bps" && unit.size() != s.size()) return not_one;  // "bps/s"
+            bytes = n * std::pow(1000.0, power) / 8;
+            break;
+        case UnitKind::ambiguous_b:
+            return ambiguous_b(option, text, text.substr(0, text.size() - s.size()), unit.substr(0, power > 0), true);
+        case UnitKind::unknown: return not_one;
+    }
+    bytes = std::round(bytes);
+    if (bytes >= two_to_64) return too_large(option, text, "16 EiB/s (2^64 - 1 bytes/s)");
+    return static_cast<uint64_t>(bytes);
+}
+
+}  // namespace
+
+Result<uint64_t> parse_bytes_per_second(const std::string& text, const std::string& option) {
+    return bytes_per_second(text, option, bad(option, "bandwidth", text, bandwidth_forms));
 }
 
 Result<uint64_t> parse_count(const std::string& text, const std::string& option) {
@@ -112,13 +189,14 @@ Result<double> parse_pages_per_second(const std::string& text, uint64_t page_siz
                      "write pages/s as a number (1000, 50k) or bytes/s as a size per second (4M/s, 4MB/s)"};
     };
     double pages = 0;
-    if (text.ends_with("/s")) {
+    if (text.ends_with("/s") || text.ends_with("bps")) {
+        // The unit says bytes (or bits): "4096/s" could be pages or bytes.
         const std::string size = text.substr(0, text.size() - 2);
-        // The unit says bytes: "4096/s" could be pages or bytes.
-        if (size.empty() || std::isdigit(static_cast<unsigned char>(size.back())) || size.back() == '.')
+        if (text.ends_with("/s") &&
+            (size.empty() || std::isdigit(static_cast<unsigned char>(size.back())) || size.back() == '.'))
             return bad_rate(": a number per second is ambiguous (pages or bytes?)");
-        auto bytes = parse_size(size, option);
-        if (!bytes) return bad_rate("");
+        auto bytes = bytes_per_second(text, option, bad_rate(""));
+        if (!bytes) return bytes.error();
         pages = double(*bytes) / double(page_size);
     } else {
         auto count = parse_count(text, option);

@@ -110,3 +110,87 @@ TEST(Units, ValuesBeyondTheTypesRangeAreRefusedNamingTheOptionAndTheLimit) {
     }
     EXPECT_EQ(*parse_duration("9000000000s"), std::chrono::seconds(9'000'000'000));  // 285 years still fits
 }
+
+// A link is sold in bits (10 Gbit/s = 1.25e9 bytes/s) and dtrack's sizes are
+// binary bytes: both are written out, and "10Gb", which reads as either (and
+// was taken for 10 GiB/s, 8.6x a 10 Gbit link), is refused naming both.
+TEST(Units, BandwidthsAreBinaryBytesOrDecimalBitsAndALowercaseBIsRefused) {
+    const struct {
+        const char* text;
+        uint64_t bytes_per_s;
+    } accepted[] = {{"10G", 10ull << 30},
+                    {"10GB", 10ull << 30},
+                    {"10GiB", 10ull << 30},
+                    {"10G/s", 10ull << 30},
+                    {"10GiB/s", 10ull << 30},
+                    {"64K", 65536},
+                    {"100M", 100ull << 20},
+                    {"4096", 4096},
+                    {"4096B/s", 4096},
+                    {"10Gbit", 1'250'000'000},
+                    {"10Gbit/s", 1'250'000'000},
+                    {"10Gbps", 1'250'000'000},
+                    {"10gbit", 1'250'000'000},
+                    {"10GBit/s", 1'250'000'000},
+                    {"100Mbit", 12'500'000},
+                    {"100Mbps", 12'500'000},
+                    {"800kbit", 100'000},
+                    {"800Kbps", 100'000},
+                    {"1Tbit", 125'000'000'000},
+                    {"2.5Gbit", 312'500'000},
+                    {"800bit", 100},
+                    {"8bps", 1},
+                    {"25Gbits", 3'125'000'000}};
+    for (const auto& c : accepted) {
+        auto r = parse_bytes_per_second(c.text, "--bandwidth");
+        ASSERT_TRUE(r.ok()) << c.text << ": " << r.error().message();
+        EXPECT_EQ(*r, c.bytes_per_s) << c.text;
+    }
+    for (const char* text : {"10Gb", "10gb", "10Gb/s", "10Gib", "10Mb", "800b"}) {
+        auto r = parse_bytes_per_second(text, "--bandwidth");
+        ASSERT_FALSE(r.ok()) << text << " was read as " << r.value();
+        EXPECT_EQ(r.error().what,
+                  "--bandwidth: '" + std::string(text) + "' is ambiguous: a lowercase b reads as bits or as bytes");
+    }
+    EXPECT_EQ(parse_bytes_per_second("10Gb").error().fix,
+              "write 10Gbit for gigabits per second or 10GB/10GiB for bytes per second (binary, as all of "
+              "dtrack's sizes: 1GB = 1GiB)");
+    EXPECT_EQ(parse_bytes_per_second("100mb").error().fix,
+              "write 100Mbit for megabits per second or 100MB/100MiB for bytes per second (binary, as all of "
+              "dtrack's sizes: 1MB = 1MiB)");
+    EXPECT_EQ(parse_bytes_per_second("800b").error().fix,
+              "write 800bit for bits per second or 800B for bytes per second");
+    for (const char* text : {"fast", "10Q", "10Gbps/s", "10GBps", "10iB", "/s", "10G/h", "-1G", "0x10G"}) {
+        auto r = parse_bytes_per_second(text, "--bandwidth");
+        ASSERT_FALSE(r.ok()) << text << " was read as " << r.value();
+        EXPECT_EQ(r.error().what, "--bandwidth: '" + std::string(text) + "' is not a bandwidth");
+        EXPECT_NE(r.error().fix.find("10Gbit"), std::string::npos) << r.error().message();
+        EXPECT_NE(r.error().fix.find("10GiB/s"), std::string::npos) << r.error().message();
+    }
+    EXPECT_EQ(parse_bytes_per_second("1e30", "--bandwidth").error().errno_value, ERANGE);
+    EXPECT_EQ(parse_bytes_per_second("1e30bit", "--bandwidth").error().errno_value, ERANGE);
+}
+
+// A size is never in bits: "64Mb" is refused as ambiguous, not read as 64 MiB.
+TEST(Units, ASizeWithALowercaseBIsRefusedAsAmbiguous) {
+    for (const char* text : {"64Mb", "64mb", "1Gib", "4096b"}) {
+        auto r = parse_size(text, "--mem");
+        ASSERT_FALSE(r.ok()) << text << " was read as " << r.value();
+        EXPECT_EQ(r.error().what,
+                  "--mem: '" + std::string(text) + "' is ambiguous: a lowercase b reads as bits or as bytes");
+    }
+    EXPECT_EQ(parse_size("64Mb").error().fix, "write 64MB/64MiB for bytes (sizes are never in bits)");
+    EXPECT_FALSE(parse_size("64Mbit").ok());
+    EXPECT_EQ(*parse_size("64MB"), 64ull << 20);
+    EXPECT_EQ(*parse_size("64MiB"), 64ull << 20);
+    EXPECT_EQ(*parse_size("4096B"), 4096u);
+    EXPECT_NE(parse_size("12Q").error().fix.find("G, GB and GiB are all 2^30 bytes"), std::string::npos);
+}
+
+TEST(Units, ADirtyRateInBytesTakesBitsAndRefusesALowercaseB) {
+    EXPECT_EQ(*parse_pages_per_second("32Mbit/s", 4096), 4'000'000.0 / 4096);
+    EXPECT_EQ(*parse_pages_per_second("32Mbps", 4096), 4'000'000.0 / 4096);
+    auto r = parse_pages_per_second("4Mb/s", 4096, "--quota");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().what, "--quota: '4Mb/s' is ambiguous: a lowercase b reads as bits or as bytes");
+}

@@ -422,7 +422,7 @@ TEST(RateCli, QuotaWithoutAPerVcpuViewSaysOnceWhyAndMeasuresTheTotal) {
     ASSERT_NE(at, std::string::npos) << r.output;
     EXPECT_EQ(r.output.find(why, at + 1), std::string::npos) << "said more than once: " << r.output;
     EXPECT_NE(r.output.find("fix: start the VMM with the dirty ring"), std::string::npos) << r.output;
-    EXPECT_EQ(r.output.find("pages/s     MB/s  quota"), std::string::npos) << "no per-vCPU table: " << r.output;
+    EXPECT_EQ(r.output.find("pages/s    MiB/s  quota"), std::string::npos) << "no per-vCPU table: " << r.output;
     const auto j = run(rate(dtvm.pid(), "--quota 1000 --json --interval 200ms --count 1"));
     ASSERT_EQ(j.exit_code, 0) << j.output;
     for (const json& line : json_lines(j.output)) EXPECT_FALSE(line.contains("vcpus")) << line.dump();

@@ -70,7 +70,7 @@ TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
         {"--model mem=1T,wss=200G,rate=3G", "--bandwidth is missing"},
         {"--model mem=1T,wss=2T,rate=3G --bandwidth 10G", "larger than mem"},
         {"--model mem=-1T,wss=200G,rate=3G --bandwidth 10G", "negative"},
-        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10Q", "not a size"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10Q", "is not a bandwidth"},
         {"--model mem=1T,wss=200G,rate=3G,speed=9 --bandwidth 10G", "unknown key 'speed'"},
         {"--model mem=1T,wss=200G --bandwidth 10G", "rate is missing"},
         {"--bandwidth 10G", "nothing to simulate"},

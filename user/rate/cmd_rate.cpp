@@ -1,10 +1,11 @@
 // dtrack rate --pid N: how fast a running VM or process dirties memory,
-// interval by interval (vmstat style: --interval, --count), exact where the
+// interval by interval (vmstat style: INTERVAL [COUNT]), exact where the
 // kernel allows and labelled an estimate (with its bound) where not, and what
 // that means for a precopy migration at a given bandwidth and downtime. With
 // --quota, each vCPU's rate against a per-vCPU quota (vcpu_rates.hpp).
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "dtrack/target_meter.hpp"
 #include "dtrack/units.hpp"
 #include "shared/interval_clock.hpp"
+#include "shared/interval_count.hpp"
 #include "shared/method_flags.hpp"
 #include "shared/rate_method.hpp"
 #include "shared/vcpu_rates.hpp"
@@ -30,8 +32,7 @@ namespace {
 struct RateOptions {
     int pid = 0;
     MethodFlags method;
-    std::string interval = "1s";
-    uint64_t count = 0;  // 0 = until the process exits or Ctrl-C
+    IntervalCountFlags timing;
     bool json = false;
     std::string bandwidth = "1G";
     std::string downtime = "300ms";
@@ -39,21 +40,38 @@ struct RateOptions {
     std::string quota;   // per-vCPU quota, pages/s or bytes/s; empty: no per-vCPU table
 };
 
+constexpr double bytes_per_mib = 1 << 20;
+
+// A row of the per-vCPU table: a ring's vCPUs all, a thread that dirtied pages.
+bool has_row(const VcpuRate& r) { return !r.tid || r.pages_per_s > 0; }
+
 // The per-vCPU table under an interval's line: the vCPUs that dirtied pages
-// (a ring's vCPUs all), each against the quota.
-void print_vcpu_table(const std::vector<VcpuRate>& rates) {
-    std::printf("%8s%-32s %9s %8s  %s\n", "", "vCPU", "pages/s", "MB/s", "quota");
+// (a ring's vCPUs all), each against the quota. None at all (no thread wrote
+// a page) is no table: said once, by the first such interval.
+void print_vcpu_table(const std::vector<VcpuRate>& rates, bool& said_none) {
+    if (std::none_of(rates.begin(), rates.end(), has_row)) {
+        if (!said_none)
+            std::printf(
+                "%8s(no vCPU thread dirtied a page, so none is over the quota: an interval where none does "
+                "prints no vCPU table)\n",
+                "");
+        said_none = true;
+        return;
+    }
+    std::printf("%8s%-32s %9s %8s  %s\n", "", "vCPU", "pages/s", "MiB/s", "quota");
     size_t silent = 0;
     for (const VcpuRate& r : rates) {
-        if (r.tid && r.pages_per_s == 0) {
+        if (!has_row(r)) {
             silent += r.alive;
             continue;
         }
         std::printf("%8s%-32s %9s %8.1f  %s\n", "", r.label().c_str(), format_count(r.pages_per_s).c_str(),
-                    r.pages_per_s * 4096 / 1e6, r.over_quota ? "OVER: a limit would slow it" : "under");
+                    r.pages_per_s * 4096 / bytes_per_mib, r.over_quota ? "OVER: a limit would slow it" : "under");
     }
     if (silent) std::printf("%8s(%zu more threads dirtied nothing)\n", "", silent);
 }
+
+const char* const default_interval = "1s";
 
 int usage_error(const Error& e) {
     std::fprintf(stderr, "dtrack rate: %s\n", e.message().c_str());
@@ -63,7 +81,7 @@ int usage_error(const Error& e) {
 // The options, checked.
 struct RatePlan {
     ChosenMethod method;
-    std::chrono::nanoseconds interval{};
+    IntervalCount timing;
     uint64_t bandwidth = 0;
     std::chrono::milliseconds downtime{};
     std::optional<uint64_t> memory;
@@ -75,10 +93,10 @@ Result<RatePlan> plan_rate(const RateOptions& o) {
     auto method = parse_method_flags(o.method);
     if (!method) return method.error();
     p.method = *method;
-    auto interval = parse_interval(o.interval);
-    if (!interval) return interval.error();
-    p.interval = *interval;
-    auto bandwidth = parse_size(o.bandwidth, "--bandwidth");
+    auto timing = parse_interval_count(o.timing, default_interval);
+    if (!timing) return timing.error();
+    p.timing = *timing;
+    auto bandwidth = parse_bytes_per_second(o.bandwidth, "--bandwidth");
     if (!bandwidth) return bandwidth.error();
     p.bandwidth = *bandwidth;
     auto downtime = parse_duration(o.downtime, "--downtime");
@@ -124,6 +142,10 @@ void print_header(const TargetProcess& t, const TargetMeter& m, const RatePlan& 
         "(ring pushes or new dirty-bitmap bits; exact while the VM logs); written = distinct pages written in the "
         "interval (page "
         "hashing)\n");
+    if (const TargetMethod* h = m.hashing(); h && h->sample && !h->exact)
+        std::printf(
+            "  est +-N/s: an estimate's 95%% bound, in pages/s as the figure; the sample is sized for --bound, a "
+            "share of the pages present (pages present / read), not of the figure\n");
     const TargetMethod& vcpu = m.vcpu_method();
     if (p.quota) {
         std::printf("  quota: %s pages/s (%s/s) per vCPU", format_count(*p.quota).c_str(),
@@ -140,21 +162,25 @@ void print_header(const TargetProcess& t, const TargetMeter& m, const RatePlan& 
                 "dirtied where the process write-protects its memory again (dtvm's process backend), "
                 "where alone it is counted if it has such memory, else a first touch\n");
     }
-    std::printf("%7s %9s %8s %9s %-10s %-20s %s\n", "time", "pages/s", "MB/s", "WSS MiB", "figure", "of",
+    std::printf("%7s %9s %8s %9s %-13s %-20s %s\n", "time", "pages/s", "MiB/s", "WSS MiB", "figure", "of",
                 vcpu.knows_vcpus ? "per vCPU, pages/s (ring entries)"
                 : vcpu.sample    ? "pages present / read (only present pages are read)"
                                  : "");
 }
 
-// "exact", "est +-2%", "reads low".
+// An estimate's 95% bound in pages/s, the figure's own unit. --bound is a
+// share of the pages present, not of the figure: as a share of the figure
+// (the "est +-7%" this once printed for --bound 2%) it grows as the figure
+// shrinks, while the pages it stands for stay the same.
+double bound_pages_per_s(const RateSample& s) { return s.seconds > 0 ? s.bound_pages / s.seconds : 0; }
+
+// "exact", "est +-240/s", "reads low".
 std::string exactness(const RateSample& s, const FigureChoice& c, bool setup_exact) {
     std::string figure = "exact";
     if (!c.trusted) {
         figure = "reads low";
     } else if (s.estimate) {
-        char b[32];
-        std::snprintf(b, sizeof b, "est +-%.0f%%", s.distinct_pages > 0 ? 100 * s.bound_pages / s.distinct_pages : 0.0);
-        figure = s.distinct_pages > 0 ? b : "est";
+        figure = "est +-" + format_count(bound_pages_per_s(s)) + "/s";
     } else if (!setup_exact) {
         figure = "estimate";
     }
@@ -167,7 +193,7 @@ nlohmann::json figure_json(const RateSample& s) {
     nlohmann::json j{{"distinct_pages", s.distinct_pages},
                      {"pages_per_s", s.seconds > 0 ? s.distinct_pages / s.seconds : 0},
                      {"estimate", s.estimate}};
-    if (s.estimate) j["bound_pages"] = s.bound_pages;
+    if (s.estimate) j["bound_pages"] = s.bound_pages, j["bound_pages_per_s"] = bound_pages_per_s(s);
     return j;
 }
 
@@ -225,7 +251,7 @@ void print_interval_json(double t, const TargetProcess& target, const TargetInte
           {"total_s", f.total_s},
           {"downtime_s", f.downtime_s},
           {"summary", f.summary}}}};
-    if (s.estimate) line["bound_pages"] = s.bound_pages;
+    if (s.estimate) line["bound_pages"] = s.bound_pages, line["bound_pages_per_s"] = bound_pages_per_s(s);
     if (const TargetMethod* k = m.kernel(); k && k->bpf) line["stuck_vcpus"] = stuck_vcpus_json(k->bpf->stuck_vcpus());
     line["vmm_dirty"] = in.vmm_dirty ? figure_json(*in.vmm_dirty) : nlohmann::json();
     line["written"] = in.written ? figure_json(*in.written) : nlohmann::json();
@@ -259,7 +285,8 @@ void print_interval_json(double t, const TargetProcess& target, const TargetInte
 }
 
 void print_interval_line(double t, const TargetInterval& in, TargetMeter& m, const RatePlan& p,
-                         const std::vector<VcpuRate>& rates, const std::string& no_vcpus, uint64_t wss) {
+                         const std::vector<VcpuRate>& rates, const std::string& no_vcpus, uint64_t wss,
+                         bool& said_no_vcpu_table) {
     const RateSample& s = in.figure();
     const bool kernel_figure = in.choice.figure == DirtyFigure::vmm_dirty;
     const TargetMethod& figure_setup = kernel_figure ? *m.kernel() : *m.hashing();
@@ -283,8 +310,8 @@ void print_interval_line(double t, const TargetInterval& in, TargetMeter& m, con
         std::string(dirty_figure_name(in.choice.figure)) + ", log " +
         (in.logging.evidence == LoggingEvidence::none ? "-" : dirty_logging_name(in.logging.logging)) +
         (in.logging.evidence == LoggingEvidence::inferred ? "?" : "");
-    std::printf("%6.1fs %9s %8.1f %9.1f %-10s %-20s %s\n", t, format_count(rate).c_str(), s.bytes_per_s / 1e6,
-                double(wss) * 4096 / (1 << 20), exactness(s, in.choice, figure_setup.exact).c_str(), of.c_str(),
+    std::printf("%6.1fs %9s %8.1f %9.1f %-13s %-20s %s\n", t, format_count(rate).c_str(), s.bytes_per_s / bytes_per_mib,
+                double(wss) * 4096 / bytes_per_mib, exactness(s, in.choice, figure_setup.exact).c_str(), of.c_str(),
                 detail.c_str());
     // A vCPU stuck on a full ring that its VMM does not reset: said under every interval it lasts.
     if (const TargetMethod* k = m.kernel(); k && k->bpf)
@@ -292,7 +319,7 @@ void print_interval_line(double t, const TargetInterval& in, TargetMeter& m, con
             std::printf("%8s%s\n", "", stuck.c_str());
     if (!p.quota || m.vcpu_method().vcpu_view == VcpuView::none) return;
     if (!no_vcpus.empty()) std::printf("%8s(%s)\n", "", no_vcpus.c_str());
-    else print_vcpu_table(rates);
+    else print_vcpu_table(rates, said_no_vcpu_table);
 }
 
 void print_summary(const RateTotals& totals, const RatePlan& p, const TargetMeter& m, const Forecast& f) {
@@ -332,6 +359,7 @@ struct RateRun {
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     RateTotals totals;
     std::string last_why;
+    bool said_no_vcpu_table = false;
 };
 
 Forecast forecast_now(const RateRun& run, double rate_bytes) {
@@ -378,7 +406,7 @@ Status measure_interval(RateRun& run) {
         // A switch of figure, or of its reason, is said once, when it happens.
         if (in->choice.why != run.last_why)
             std::printf("%6.1fs %s: %s\n", t, dirty_figure_name(in->choice.figure), in->choice.why.c_str());
-        print_interval_line(t, *in, m, run.p, rates, no_vcpus, run.totals.wss);
+        print_interval_line(t, *in, m, run.p, rates, no_vcpus, run.totals.wss, run.said_no_vcpu_table);
     }
     run.last_why = in->choice.why;
     std::fflush(stdout);
@@ -404,7 +432,8 @@ int run_rate(const RateOptions& o) {
 
     RateRun run{.o = o, .p = p, .m = m, .target = target};
     const int code = measure_every(
-        p.interval, o.pid, "dtrack rate", "run ended", [&] { return o.count == 0 || run.totals.samples < o.count; },
+        p.timing.interval, o.pid, "dtrack rate", "run ended",
+        [&] { return p.timing.count == 0 || run.totals.samples < p.timing.count; },
         [&] { return measure_interval(run); });
     if (run.totals.samples && !o.json)
         print_summary(run.totals, p, m, forecast_now(run, run.totals.sum_rate / double(run.totals.samples) * 4096));
@@ -416,13 +445,13 @@ int run_rate(const RateOptions& o) {
 void add_rate_command(CLI::App& app, ChosenCommand& chosen) {
     auto o = std::make_shared<RateOptions>();
     CLI::App* cmd = add_command(app, chosen, "rate", "Measure how fast a VM or process dirties memory", o, run_rate);
-    cmd->add_option("--pid", o->pid, "the process (a VMM, or any process)")->required();
+    cmd->add_option("-p,--pid", o->pid, "the process (a VMM, or any process)")->required();
     add_method_flags(*cmd, o->method);
-    cmd->add_option("--interval", o->interval, "length of one measurement (e.g. 1s, 500ms)")->capture_default_str();
-    cmd->add_option("--count", o->count, "stop after this many intervals (0: until the process exits or Ctrl-C)")
-        ->capture_default_str();
-    cmd->add_flag("--json", o->json, "one JSON object per interval");
-    cmd->add_option("--bandwidth", o->bandwidth, "migration bandwidth for the forecast, bytes/s (e.g. 1G)")
+    add_interval_count_flags(*cmd, o->timing, default_interval);
+    cmd->add_flag("-j,--json", o->json, "one JSON object per interval");
+    cmd->add_option("--bandwidth", o->bandwidth,
+                    "migration bandwidth for the forecast: bytes/s (1G = 1 GiB/s, binary) or bits/s as links are "
+                    "sold (10Gbit, 10Gbps: 1.25e9 bytes/s)")
         ->capture_default_str();
     cmd->add_option("--downtime", o->downtime, "downtime limit for the forecast")->capture_default_str();
     cmd->add_option("--memory", o->memory, "guest memory round 1 copies (default: what the method sees)");
@@ -430,6 +459,11 @@ void add_rate_command(CLI::App& app, ChosenCommand& chosen) {
                     "a per-vCPU dirty quota, pages/s (1000, 50k) or bytes/s (4M/s, 4MB/s): show each vCPU's rate "
                     "against it and which ones a per-vCPU dirty limit would slow");
     cmd->footer(
+        "As vmstat: dtrack rate -p PID [INTERVAL [COUNT]] (-p 1234 1 3: every second, 3 times). Short options: -p "
+        "--pid (as pidstat), -i --interval and -c --count (as ping), -j --json (as bpftool).\n"
+        "The table's units: pages/s (4 KiB pages); MiB/s and WSS MiB in 2^20 bytes, as every size in dtrack; "
+        "est +-N/s is an estimate's 95% bound in pages/s, like the figure: --bound is a share of the pages present, "
+        "not of the figure.\n"
         "The sample method hashes pages of the target (process_vm_readv) and compares them with the last "
         "interval's. It reads only pages that are present: the kernel says which (PAGEMAP_SCAN), so memory the "
         "target never touched, or that maps the zero page, or is swapped out, is never faulted in and the target's "

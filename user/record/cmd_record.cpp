@@ -131,10 +131,10 @@ void add_record_command(CLI::App& app, ChosenCommand& chosen) {
     auto o = std::make_shared<RecordOptions>();
     CLI::App* cmd = add_command(app, chosen, "record",
                                 "Record which pages a VM or process dirties, interval by interval", o, run_record);
-    cmd->add_option("--pid", o->pid, "the process (a VMM, or any process)")->required();
+    cmd->add_option("-p,--pid", o->pid, "the process (a VMM, or any process)")->required();
     cmd->add_option("-o,--output", o->output, "the recording to write (e.g. run.dtz)")->required();
     add_method_flags(*cmd, o->method);
-    cmd->add_option("--interval", o->interval, "length of one interval (10ms or more)")->capture_default_str();
+    cmd->add_option("-i,--interval", o->interval, "length of one interval (10ms or more)")->capture_default_str();
     cmd->add_option("--duration", o->duration, "how long to record; 0: until the process exits or Ctrl-C")
         ->capture_default_str();
     cmd->add_option("--queue", o->queue,

@@ -18,11 +18,11 @@ Result<MeasureMethod> parse_rate_method(const std::string& text) {
     return Error{EINVAL, "unknown method '" + text + "'", "use auto, bpf or sample"};
 }
 
-Result<std::chrono::nanoseconds> parse_interval(const std::string& text) {
-    auto interval = parse_duration(text, "--interval");
+Result<std::chrono::nanoseconds> parse_interval(const std::string& text, const std::string& option) {
+    auto interval = parse_duration(text, option);
     if (!interval) return interval.error();
     if (*interval < std::chrono::milliseconds(10))
-        return Error{EINVAL, "--interval " + text + " is too short", "use 10ms or more, e.g. 1s"};
+        return Error{EINVAL, option + " " + text + " is too short", "use 10ms or more, e.g. 1s"};
     return *interval;
 }
 

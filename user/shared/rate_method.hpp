@@ -13,8 +13,8 @@ namespace dtrack::cli {
 
 // "auto" | "bpf" | "sample"; "uffd" gets its own explanation.
 Result<MeasureMethod> parse_rate_method(const std::string& text);
-// "1s", "500ms": at least 10 ms.
-Result<std::chrono::nanoseconds> parse_interval(const std::string& text);
+// "1s", "500ms": at least 10 ms; `option` names where it came from in an error.
+Result<std::chrono::nanoseconds> parse_interval(const std::string& text, const std::string& option = "--interval");
 // "1%", "0.5%" or "0.01": a fraction in (0, 1).
 Result<double> parse_bound(const std::string& text);
 

@@ -143,11 +143,6 @@ struct SimulatePlan {
     std::optional<std::chrono::milliseconds> threshold;  // --background-sync; none: off
 };
 
-Result<uint64_t> parse_per_second(std::string text, const char* what) {
-    if (text.ends_with("/s")) text.resize(text.size() - 2);
-    return parse_size(text, what);
-}
-
 // --model or --trace, and what goes with each.
 Status check_guest_options(const SimulateOptions& o) {
     if (o.trace.empty() == o.model.empty())
@@ -171,12 +166,12 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
     // Half for the replay's two bitmaps, an eighth for an interval read from the file.
     p.replay = {.vcpus = o.vcpus, .max_bitmap_bytes = *max_memory / 2};
     if (!o.peak.empty()) {
-        auto peak = parse_per_second(o.peak, "--peak");
+        auto peak = parse_bytes_per_second(o.peak, "--peak");
         if (!peak) return peak.error();
         if (*peak == 0) return Error{EINVAL, "--peak 0: a vCPU that never writes", "give e.g. --peak 200M"};
         p.replay.peak = double(*peak);
     }
-    auto bandwidth = parse_per_second(o.bandwidth, "--bandwidth");
+    auto bandwidth = parse_bytes_per_second(o.bandwidth, "--bandwidth");
     if (!bandwidth) return bandwidth.error();
     if (*bandwidth == 0) return Error{EINVAL, "--bandwidth 0 moves nothing", "give e.g. --bandwidth 10G"};
     p.bandwidth = *bandwidth;
@@ -325,7 +320,9 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--peak", o->peak,
                     "--trace: one vCPU's write rate flat out, bytes/s (default: the vCPUs were busy writing)");
     cmd->add_option("--vcpus", o->vcpus, "--trace: the guest's vCPUs, for --peak (default: the recording's)");
-    cmd->add_option("--bandwidth", o->bandwidth, "the link, bytes/s (e.g. 10G)");
+    cmd->add_option(
+        "--bandwidth", o->bandwidth,
+        "the link: bytes/s (10G = 10 GiB/s, binary) or bits/s as links are sold (10Gbit, 10Gbps: 1.25e9 bytes/s)");
     cmd->add_option("--downtime", o->downtime, "switch over once the rest fits in this pause")->capture_default_str();
     cmd->add_flag("--auto-converge", o->auto_converge, "throttle the vCPUs as QEMU does (20%, +10%, at most 99%)");
     cmd->add_option("--background-sync", o->background_sync,

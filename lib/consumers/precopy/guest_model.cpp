@@ -17,12 +17,11 @@ const char* const model_keys = "mem, vcpus, wss, rate (required but vcpus) and h
 
 Error bad_model(const std::string& what, const std::string& fix) { return Error{EINVAL, "--model: " + what, fix}; }
 
-Result<uint64_t> size_of(const std::string& key, const std::string& value) {
+// A size (mem=64G) or, `per_second`, a rate in bytes/s (rate=1G, 1G/s, 8Gbit).
+Result<uint64_t> size_of(const std::string& key, const std::string& value, bool per_second) {
     if (!value.empty() && value[0] == '-')
         return bad_model(key + "=" + value + " is negative", "give " + key + " as a size such as 4G");
-    std::string v = value;
-    if (v.ends_with("/s")) v.resize(v.size() - 2);
-    auto size = parse_size(v, key);
+    auto size = per_second ? parse_bytes_per_second(value, key) : parse_size(value, key);
     if (!size) return bad_model(size.error().what, size.error().fix);
     return *size;
 }
@@ -116,11 +115,11 @@ Result<GuestModel> parse_guest_model(const std::string& spec) {
         if (seen[key]) return bad_model(key + " is given twice", "give each key once");
         seen[key] = true;
         if (key == "mem" || key == "wss" || key == "zero") {
-            auto v = size_of(key, value);
+            auto v = size_of(key, value, false);
             if (!v) return v.error();
             (key == "mem" ? m.memory_bytes : key == "wss" ? m.working_set_bytes : m.zero_bytes) = *v;
         } else if (key == "rate" || key == "peak") {
-            auto v = size_of(key, value);
+            auto v = size_of(key, value, true);
             if (!v) return v.error();
             (key == "rate" ? m.rate : m.peak) = double(*v);
         } else if (key == "vcpus") {
@@ -145,7 +144,7 @@ Result<GuestModel> parse_guest_model(const std::string& spec) {
             if (!v) return v.error();
             m.hot_bytes = uint64_t(std::llround(*v * double(m.working_set_bytes)));
         } else {
-            auto v = size_of("hot", hot_text);
+            auto v = size_of("hot", hot_text, false);
             if (!v) return v.error();
             m.hot_bytes = *v;
         }

@@ -38,7 +38,9 @@ dtrack::Result<std::optional<std::chrono::milliseconds>> parse_background_sync(c
 
 void add_migration_options(CLI::App& app, MigrationFlags& f) {
     app.add_option("--migrate-to", f.to, "migrate the guest's memory to a dtvm --incoming (tcp://HOST:PORT)");
-    app.add_option("--bandwidth", f.bandwidth, "migration bandwidth cap in bytes/s (e.g. 100M, at least 64K); 0 = none")
+    app.add_option("--bandwidth", f.bandwidth,
+                   "migration bandwidth cap: bytes/s (100M = 100 MiB/s, binary) or bits/s (1Gbit, 1Gbps: decimal); at "
+                   "least 64K; 0 = none")
         ->capture_default_str();
     app.add_option("--downtime", f.downtime, "switch over once the rest fits in this pause")->capture_default_str();
     app.add_option("--max-time", f.max_time, "give up after this long, the guest running on; 0 = never")
@@ -63,7 +65,7 @@ dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationF
                              "leave out --throttle, or --migrate-to"};
     MigrationOptions m;
     m.to = f.to;
-    auto bw = dtrack::parse_size(f.bandwidth, "--bandwidth");
+    auto bw = dtrack::parse_bytes_per_second(f.bandwidth, "--bandwidth");
     if (!bw) return bw.error();
     if (dtrack::Status s = check_bandwidth(*bw); !s) return s.error();
     auto downtime = dtrack::parse_duration(f.downtime, "--downtime");

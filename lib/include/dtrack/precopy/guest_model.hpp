@@ -53,8 +53,9 @@ struct GuestModel {
 
 // "mem=1T,vcpus=128,wss=200G,rate=3G[,hot=20G,hot-share=90%][,peak=100M][,zero=64M]".
 // Sizes as parse_size takes them (binary multiples); rate and peak are bytes
-// per second ("3G" or "3G/s"); shares as "90%" or "0.9". An error names the
-// key and the fix.
+// per second as parse_bytes_per_second takes them ("3G", "3G/s", or bits:
+// "24Gbit"; "3Gb" is refused as ambiguous); shares as "90%" or "0.9". An
+// error names the key and the fix.
 Result<GuestModel> parse_guest_model(const std::string& spec);
 // The checks parse_guest_model makes, for models built in code.
 Status check_guest_model(const GuestModel& model);
