@@ -177,7 +177,8 @@ TEST_F(SidecarUnit, ItsCapabilitiesLetTheSidecarMeasureAnotherUsersVmAndEachOneI
     for (const char* method : {"bpf", "sample"}) {
         const auto r = sidecar_with(*install_, setpriv_caps(caps), vm.pid(), method);
         EXPECT_EQ(r.exit_code, 0) << method << ":\n" << r.output;
-        EXPECT_NE(r.output.find(attached + " (pid " + std::to_string(vm.pid()) + ", dtvm): method " + method),
+        EXPECT_NE(r.output.find(attached + " (pid " + std::to_string(vm.pid()) + ", dtvm, from pid_option): method " +
+                                method),
                   std::string::npos)
             << method << ":\n"
             << r.output;
