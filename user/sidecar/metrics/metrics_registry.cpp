@@ -45,14 +45,13 @@ std::optional<double> maybe(const std::optional<uint64_t>& v) {
 
 Samples target_info(const ScrapeInputs& in) {
     Samples out;
-    for (const Figures& t : in.targets)
-        out.push_back({{{"target", t.target},
-                        {"pid", std::to_string(t.pid)},
-                        {"comm", t.comm},
-                        {"method", t.method},
-                        {"source", t.source},
-                        {"exact", t.exact ? "true" : "false"}},
-                       1});
+    for (const Figures& t : in.targets) {
+        std::vector<Label> labels{{"target", t.target}, {"pid", std::to_string(t.pid)},
+                                  {"comm", t.comm},     {"method", t.method},
+                                  {"source", t.source}, {"exact", t.exact ? "true" : "false"}};
+        for (const auto& [name, value] : t.extra_labels) labels.push_back({name, value});
+        out.push_back({std::move(labels), 1});
+    }
     return out;
 }
 

@@ -24,7 +24,8 @@ std::string describe(const TargetFigures& f) {
 }  // namespace
 
 Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string target, pid_t pid, const HarvestOptions& o,
-                                                                std::function<void()> on_exit) {
+                                                                std::function<void()> on_exit,
+                                                                const ExtraLabels& labels) {
     // A pidfd names this process, not whoever gets its PID next.
     UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd.valid()) return errno_error("pidfd_open of pid " + std::to_string(pid), errno, "check the PID");
@@ -38,7 +39,8 @@ Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string targ
                            .pid = pid,
                            .comm = process->comm,
                            .method = (*measured)->method(),
-                           .source = (*measured)->sources()};
+                           .source = (*measured)->sources(),
+                           .extra_labels = labels};
     // "exact" is the method's, for the info series: auto's figure changes
     // with the VM's state, and dtrack_dirty_figure says which it is.
     const TargetMeter& m = **measured;

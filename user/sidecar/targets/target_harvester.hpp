@@ -37,9 +37,11 @@ public:
     // Sets up the method on process `pid` as `dtrack rate` does and starts
     // harvesting. `target` is the label; empty: COMM-PID. Errors name the
     // cause and the fix (no such process, a thread id, no permission, no
-    // dirty ring for bpf, ...); then nothing stays attached.
+    // dirty ring for bpf, ...); then nothing stays attached. `labels` go on
+    // its info series.
     static Result<std::unique_ptr<TargetHarvester>> start(std::string target, pid_t pid, const HarvestOptions& options,
-                                                          std::function<void()> on_exit);
+                                                          std::function<void()> on_exit,
+                                                          const ExtraLabels& labels = {});
     // Stops the thread, then detaches: the tracker's sources go with it (a
     // BPF source closes its programs and links).
     ~TargetHarvester();
