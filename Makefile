@@ -67,7 +67,11 @@ DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 # Wanted by some tests, which skip with the reason where they are missing:
 # QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
 # tools/prometheus). Installed where the distribution has them.
-DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus
+DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus $(if $(shell command -v npm),,npm)
+# The Kubernetes manifests' check (tests/deploy/): its npm packages, pinned in
+# tests/deploy/package.json, into $(BUILD)/npm; skipped where npm or the
+# registry is not there (the tests that need them skip and say why).
+NPM_DIR := $(BUILD)/npm
 
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -126,6 +130,12 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p >/dev/null 2>&1 \
 	        || echo "deps: optional $$p is not installable here (tests that need it skip)"; \
 	done
+	$(Q)if ! command -v npm >/dev/null; then echo "deps: no npm, so no manifest check (tests/deploy skip)"; \
+	elif ! cmp -s tests/deploy/package.json $(NPM_DIR)/package.json; then \
+	    mkdir -p $(NPM_DIR) && cp tests/deploy/package.json $(NPM_DIR)/package.json && \
+	    (cd $(NPM_DIR) && timeout 300 npm install --no-audit --no-fund --silent >/dev/null 2>&1) \
+	    || { rm -f $(NPM_DIR)/package.json; echo "deps: npm install failed (registry unreachable?): tests/deploy skip"; }; \
+	fi
 
 # --- BPF: clang -target bpf -> bpftool gen object -> bpftool gen skeleton ------
 # vmlinux.h comes from the running kernel's BTF; without BTF the programs build
