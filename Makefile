@@ -68,7 +68,11 @@ DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 # QEMU (a real third-party VMM, under TCG), promtool (checks the rules in
 # tools/prometheus) and systemd-analyze (verifies the sidecar's unit).
 # Installed where the distribution has them.
-DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus systemd
+DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus systemd $(if $(shell command -v npm),,npm)
+# The Kubernetes manifests' check (tests/deploy/): its npm packages, pinned in
+# tests/deploy/package.json, into $(BUILD)/npm; skipped where npm or the
+# registry is not there (the tests that need them skip and say why).
+NPM_DIR := $(BUILD)/npm
 
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
@@ -82,7 +86,8 @@ CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
 # The sidecar's and the CLI's pieces that tests link and check on their own.
 SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,metrics/exposition_format metrics/working_set_windows \
                        metrics/metrics_registry http/http_request_parser http/http_compression http/basic_auth \
-                       http/web_config http/small_file pid_files/pid_file_trust pid_files/pid_file_reconcile)
+                       http/web_config http/small_file pid_files/pid_file_trust pid_files/pid_file_reconcile \
+                       kubevirt/cgroup_pod kubevirt/oci_annotations kubevirt/qemu_domain_name kubevirt/kubevirt_vm)
 CLI_UNIT_OBJS := $(BUILD)/user/rate/stuck_vcpus_line.o
 TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(call find_cpp,tests))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))
@@ -126,6 +131,12 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p >/dev/null 2>&1 \
 	        || echo "deps: optional $$p is not installable here (tests that need it skip)"; \
 	done
+	$(Q)if ! command -v npm >/dev/null; then echo "deps: no npm, so no manifest check (tests/deploy skip)"; \
+	elif ! cmp -s tests/deploy/package.json $(NPM_DIR)/package.json; then \
+	    mkdir -p $(NPM_DIR) && cp tests/deploy/package.json $(NPM_DIR)/package.json && \
+	    (cd $(NPM_DIR) && timeout 300 npm install --no-audit --no-fund --silent >/dev/null 2>&1) \
+	    || { rm -f $(NPM_DIR)/package.json; echo "deps: npm install failed (registry unreachable?): tests/deploy skip"; }; \
+	fi
 
 # --- BPF: clang -target bpf -> bpftool gen object -> bpftool gen skeleton ------
 # vmlinux.h comes from the running kernel's BTF; without BTF the programs build

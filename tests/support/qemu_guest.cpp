@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "support/run_command.hpp"
 
@@ -29,13 +30,21 @@ std::string QemuGuest::unavailable_reason() {
     return "";
 }
 
-QemuGuest::QemuGuest() {
+QemuGuest::QemuGuest() : QemuGuest(std::vector<std::string>{}) {}
+
+QemuGuest::QemuGuest(const std::vector<std::string>& extra_args, const std::string& program) {
     const std::string drive = "format=raw,if=floppy,file=" + guest_image();
+    const std::string run = program.empty() ? kQemu : program;
+    // TCG even where /dev/kvm works: the same VMM on every machine.
+    std::vector<std::string> args{run,        "-accel", "tcg",         "-m",     "128",
+                                  "-display", "none",   "-nodefaults", "-drive", drive};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
-        // TCG even where /dev/kvm works: the same VMM on every machine.
-        ::execlp(kQemu, kQemu, "-accel", "tcg", "-m", "128", "-display", "none", "-nodefaults", "-drive", drive.c_str(),
-                 static_cast<char*>(nullptr));
+        ::execvp(run.c_str(), argv.data());
         ::_exit(127);
     }
     // SeaBIOS and the boot sector take a few hundred milliseconds under TCG.

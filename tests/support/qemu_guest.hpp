@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dtrack_test {
 
@@ -22,8 +23,11 @@ public:
     static std::string unavailable_reason();
 
     // Starts qemu-system-x86_64 (TCG, 128 MiB, no devices but the boot floppy)
-    // and waits until its guest has begun writing.
+    // and waits until its guest has begun writing. `program` runs it under
+    // another name (a symlink: its comm is that name), with `extra_args`
+    // after the others (e.g. libvirt's -name guest=DOMAIN).
     QemuGuest();
+    explicit QemuGuest(const std::vector<std::string>& extra_args, const std::string& program = "");
     ~QemuGuest();
     QemuGuest(const QemuGuest&) = delete;
     QemuGuest& operator=(const QemuGuest&) = delete;

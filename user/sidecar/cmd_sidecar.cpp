@@ -21,6 +21,7 @@
 #include "dtrack/version.hpp"
 #include "shared/rate_method.hpp"
 #include "sidecar/http/http_endpoint.hpp"
+#include "sidecar/kubevirt/kubevirt_targets.hpp"
 #include "sidecar/metrics/metrics_registry.hpp"
 #include "sidecar/metrics/own_process.hpp"
 #include "sidecar/metrics/target_source.hpp"
@@ -37,6 +38,8 @@ using namespace sidecar;
 struct SidecarOptions {
     std::vector<int> pids;
     std::string pid_file_dir;
+    bool discover_kubevirt = false;  // KubeVirt's QEMUs on this node (hostPID), found by scanning /proc
+    KubevirtScanOptions kubevirt;    // the runtimes' state directories
     std::string listen = "127.0.0.1:9464";
     std::string method = "auto";
     std::string interval = "1s";
@@ -56,8 +59,9 @@ int usage_error(const Error& e) {
 
 // Every option, before anything is bound or attached.
 Result<HarvestOptions> check_options(const SidecarOptions& o) {
-    if (o.pids.empty() && o.pid_file_dir.empty())
-        return Error{EINVAL, "nothing to watch", "give --pid N (once per process) or --pid-file-dir DIR"};
+    if (o.pids.empty() && o.pid_file_dir.empty() && !o.discover_kubevirt)
+        return Error{EINVAL, "nothing to watch",
+                     "give --pid N (once per process), --pid-file-dir DIR or --discover-kubevirt"};
     for (size_t i = 0; i < o.pids.size(); ++i)
         if (std::count(o.pids.begin(), o.pids.end(), o.pids[i]) > 1)
             return Error{EINVAL, "--pid " + std::to_string(o.pids[i]) + " is given twice", "give each process once"};
@@ -138,15 +142,23 @@ void log_serving(const SidecarOptions& o, const HttpEndpoint& endpoint, const Ta
                  "reads the targets' names and dirty rates (--web-config-file adds basic auth or client certificates)");
 }
 
+// Where targets come from besides --pid.
+struct Discovery {
+    std::optional<PidFileTargets> pid_files;
+    std::optional<KubevirtTargets> kubevirt;
+};
+
 // The main loop: a harvester's wake-up drops the targets that exited, a
-// pid-file change rescans, SIGTERM or SIGINT stops. Returns the exit code.
-int serve_until_stopped(const UniqueFd& signals, const UniqueFd& wake, TargetSet& targets,
-                        std::optional<PidFileTargets>& pid_files) {
+// pid-file change rescans, KubeVirt's timer scans, SIGTERM or SIGINT stops.
+// Returns the exit code.
+int serve_until_stopped(const UniqueFd& signals, const UniqueFd& wake, TargetSet& targets, Discovery& found) {
+    auto& [pid_files, kubevirt] = found;
     for (;;) {
-        pollfd fds[3] = {{.fd = signals.get(), .events = POLLIN},
+        pollfd fds[4] = {{.fd = signals.get(), .events = POLLIN},
                          {.fd = wake.get(), .events = POLLIN},
-                         {.fd = pid_files ? pid_files->fd() : -1, .events = POLLIN}};
-        if (::poll(fds, 3, -1) < 0 && errno != EINTR) {
+                         {.fd = pid_files ? pid_files->fd() : -1, .events = POLLIN},
+                         {.fd = kubevirt ? kubevirt->fd() : -1, .events = POLLIN}};
+        if (::poll(fds, 4, -1) < 0 && errno != EINTR) {
             log_line(errno_error("poll", errno).message());
             return exit_failure;
         }
@@ -161,8 +173,10 @@ int serve_until_stopped(const UniqueFd& signals, const UniqueFd& wake, TargetSet
             (void)!::read(wake.get(), &n, sizeof n);
             const auto exited = targets.drop_exited();
             if (pid_files) pid_files->on_exits(exited);
+            if (kubevirt) kubevirt->on_exits(exited);
         }
         if (fds[2].revents) pid_files->on_changes();
+        if (fds[3].revents) kubevirt->on_timer();
     }
 }
 
@@ -191,15 +205,21 @@ int run_sidecar(const SidecarOptions& o) {
     if (!endpoint) return usage_error(endpoint.error());
     for (int pid : o.pids)
         if (Status s = targets.attach("", pid, target_source::pid_option); !s) return usage_error(s.error());
-    std::optional<PidFileTargets> pid_files;
+    Discovery found;
     if (setup->pid_file_dir) {
-        pid_files.emplace(std::move(*setup->pid_file_dir), targets, size_t(o.max_targets), skips);
-        pid_files->rescan();
+        found.pid_files.emplace(std::move(*setup->pid_file_dir), targets, size_t(o.max_targets), skips);
+        found.pid_files->rescan();
+    }
+    if (o.discover_kubevirt) {
+        auto kubevirt = KubevirtTargets::start(o.kubevirt, targets, size_t(o.max_targets));
+        if (!kubevirt) return usage_error(kubevirt.error());
+        found.kubevirt.emplace(std::move(*kubevirt));
+        found.kubevirt->rescan();
     }
 
     endpoint.value()->start();
     log_serving(o, *endpoint.value(), targets, setup->web);
-    const int code = serve_until_stopped(signals, wake, targets, pid_files);
+    const int code = serve_until_stopped(signals, wake, targets, found);
     // Harvesters stop and their sources detach (BPF programs and links are
     // closed; nothing is pinned), then the socket closes.
     targets.clear();
@@ -217,6 +237,15 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--pid-file-dir", o->pid_file_dir,
                     "a directory of NAME.pid files (libvirt: /run/libvirt/qemu), watched: a file written attaches "
                     "its PID as target NAME, rewritten with another PID re-attaches, removed detaches");
+    cmd->add_flag("--discover-kubevirt", o->discover_kubevirt,
+                  "find KubeVirt's VMs on this node (run with the host's PID namespace): each QEMU in a pod's "
+                  "compute container is target NAMESPACE_VMNAME, labelled pod, namespace and vm; a scan every 5 s");
+    cmd->add_option("--containerd-root", o->kubevirt.containerd_root,
+                    "--discover-kubevirt: containerd's task directory for the k8s.io namespace (ID/config.json)")
+        ->capture_default_str();
+    cmd->add_option("--crio-root", o->kubevirt.crio_root,
+                    "--discover-kubevirt: CRI-O's container directory (ID/userdata/config.json)")
+        ->capture_default_str();
     cmd->add_option("--max-targets", o->max_targets,
                     "at most this many targets, --pid ones included: pid files beyond it are logged, counted and "
                     "attached when a target goes")
@@ -248,8 +277,13 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
         "that may not be measured, or comes beyond --max-targets, is logged and skipped, and counted "
         "(dtrack_targets_refused_total{reason}); other files are ignored. If inotify drops events, the directory "
         "is read again.\n"
-        "A target whose process exits is logged on stderr, counted (dtrack_target_exits_total) and dropped; the "
-        "others go on. SIGTERM or SIGINT: stop, detach every BPF "
+        "--discover-kubevirt: every 5 s, each QEMU (comm qemu-kvm or qemu-system-*) in a pod's container named "
+        "compute (its /proc/PID/cgroup, and the config.json under --containerd-root or --crio-root) is target "
+        "NAMESPACE_VMNAME (QEMU's -name guest=), labelled pod, namespace and vm; one whose names are not Kubernetes "
+        "names, or whose -name is another namespace's, is logged and skipped. Run it with the host's PID namespace "
+        "(deploy/kubernetes/).\n"
+        "A target whose process exits is logged on stderr, counted (dtrack_target_exits_total) and dropped; the others "
+        "go on. SIGTERM or SIGINT: stop, detach every BPF "
         "program, close the socket, exit 0.\n"
         "With --quota, per-vCPU rates as dtrack rate --quota has them: ring entries for a dirty-ring VMM, each "
         "thread's write faults for a process that runs no KVM VM (labels tid and thread); a target with neither is "

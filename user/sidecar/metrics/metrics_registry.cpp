@@ -45,14 +45,13 @@ std::optional<double> maybe(const std::optional<uint64_t>& v) {
 
 Samples target_info(const ScrapeInputs& in) {
     Samples out;
-    for (const Figures& t : in.targets)
-        out.push_back({{{"target", t.target},
-                        {"pid", std::to_string(t.pid)},
-                        {"comm", t.comm},
-                        {"method", t.method},
-                        {"source", t.source},
-                        {"exact", t.exact ? "true" : "false"}},
-                       1});
+    for (const Figures& t : in.targets) {
+        std::vector<Label> labels{{"target", t.target}, {"pid", std::to_string(t.pid)},
+                                  {"comm", t.comm},     {"method", t.method},
+                                  {"source", t.source}, {"exact", t.exact ? "true" : "false"}};
+        for (const auto& [name, value] : t.extra_labels) labels.push_back({name, value});
+        out.push_back({std::move(labels), 1});
+    }
     return out;
 }
 
@@ -147,7 +146,8 @@ const FamilyRow family_rows[] = {
      "ring pushes while the VM logs into its rings, page hashing otherwise, exact=false as it "
      "changes; bpf: exact, from KVM's dirty ring; sample: an estimate from hashing a sample of "
      "pages), and how the sidecar found it (source pid_option: --pid; pid_file: a file in "
-     "--pid-file-dir). The sidecar's log says what each method hooks.",
+     "--pid-file-dir; kubevirt: --discover-kubevirt, with labels pod, namespace and vm). The "
+     "sidecar's log says what each method hooks.",
      target_info},
     {"dtrack_dirty_pages", MetricType::counter,
      "Distinct pages dirtied in each harvest interval, summed over the intervals: its rate is the "

@@ -9,5 +9,6 @@ namespace dtrack::cli::sidecar::target_source {
 
 inline constexpr std::string_view pid_option = "pid_option";  // --pid
 inline constexpr std::string_view pid_file = "pid_file";      // a NAME.pid file in --pid-file-dir
+inline constexpr std::string_view kubevirt = "kubevirt";      // --discover-kubevirt
 
 }  // namespace dtrack::cli::sidecar::target_source

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "extra_labels.hpp"
+
 namespace dtrack::cli::sidecar {
 
 // One vCPU as of the last interval (index = vCPU, as TargetFigures::vcpu_pages).
@@ -30,6 +32,7 @@ struct TargetFigures {
     std::string source;  // how the sidecar found it: a token of metrics/target_source.hpp
     bool exact = false;
     uint64_t page_size = 4096;
+    ExtraLabels extra_labels;  // on dtrack_target_info after the others (extra_labels.hpp)
 
     // Counters: they only grow while the target is attached.
     uint64_t harvests = 0;        // intervals measured

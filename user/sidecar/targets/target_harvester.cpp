@@ -24,8 +24,8 @@ std::string describe(const TargetFigures& f) {
 }  // namespace
 
 Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string target, pid_t pid, std::string_view source,
-                                                                const HarvestOptions& o,
-                                                                std::function<void()> on_exit) {
+                                                                const HarvestOptions& o, std::function<void()> on_exit,
+                                                                const ExtraLabels& labels) {
     // A pidfd names this process, not whoever gets its PID next.
     UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd.valid()) return errno_error("pidfd_open of pid " + std::to_string(pid), errno, "check the PID");
@@ -39,7 +39,8 @@ Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string targ
                            .pid = pid,
                            .comm = process->comm,
                            .method = (*measured)->method(),
-                           .source = std::string(source)};
+                           .source = std::string(source),
+                           .extra_labels = labels};
     // "exact" is the method's, for the info series: auto's figure changes
     // with the VM's state, and dtrack_dirty_figure says which it is.
     const TargetMeter& m = **measured;

@@ -39,9 +39,11 @@ public:
     // harvesting. `target` is the label; empty: COMM-PID. `source` says how
     // the sidecar found it (metrics/target_source.hpp). Errors name the
     // cause and the fix (no such process, a thread id, no permission, no
-    // dirty ring for bpf, ...); then nothing stays attached.
+    // dirty ring for bpf, ...); then nothing stays attached. `labels` go on
+    // its info series.
     static Result<std::unique_ptr<TargetHarvester>> start(std::string target, pid_t pid, std::string_view source,
-                                                          const HarvestOptions& options, std::function<void()> on_exit);
+                                                          const HarvestOptions& options, std::function<void()> on_exit,
+                                                          const ExtraLabels& labels = {});
     // Stops the thread, then detaches: the tracker's sources go with it (a
     // BPF source closes its programs and links).
     ~TargetHarvester();
