@@ -81,7 +81,8 @@ CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
 # The sidecar's and the CLI's pieces that tests link and check on their own.
 SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,metrics/exposition_format metrics/working_set_windows \
                        metrics/metrics_registry http/http_request_parser http/http_compression http/basic_auth \
-                       http/web_config http/small_file pid_files/pid_file_trust pid_files/pid_file_reconcile)
+                       http/web_config http/small_file pid_files/pid_file_trust pid_files/pid_file_reconcile \
+                       targets/target_labels targets/qemu_identity)
 CLI_UNIT_OBJS := $(BUILD)/user/rate/stuck_vcpus_line.o
 TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(call find_cpp,tests))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))

@@ -1,5 +1,6 @@
 #include "metrics_registry.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <iterator>
 #include <optional>
@@ -45,14 +46,16 @@ std::optional<double> maybe(const std::optional<uint64_t>& v) {
 
 Samples target_info(const ScrapeInputs& in) {
     Samples out;
-    for (const Figures& t : in.targets)
-        out.push_back({{{"target", t.target},
-                        {"pid", std::to_string(t.pid)},
-                        {"comm", t.comm},
-                        {"method", t.method},
-                        {"source", t.source},
-                        {"exact", t.exact ? "true" : "false"}},
-                       1});
+    for (const Figures& t : in.targets) {
+        std::vector<Label> labels{{"target", t.target}, {"pid", std::to_string(t.pid)},
+                                  {"comm", t.comm},     {"method", t.method},
+                                  {"source", t.source}, {"exact", t.exact ? "true" : "false"}};
+        // The target's own labels (domain, uuid, ...) after the sidecar's, never in place of one.
+        for (const TargetLabel& extra : t.labels.all())
+            if (std::none_of(labels.begin(), labels.end(), [&](const Label& l) { return l.name == extra.name; }))
+                labels.push_back({extra.name, extra.value});
+        out.push_back({std::move(labels), 1});
+    }
     return out;
 }
 

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "target_labels.hpp"
+
 namespace dtrack::cli::sidecar {
 
 // One vCPU as of the last interval (index = vCPU, as TargetFigures::vcpu_pages).
@@ -30,6 +32,7 @@ struct TargetFigures {
     std::string source;  // what the method hooks or does
     bool exact = false;
     uint64_t page_size = 4096;
+    TargetLabels labels;  // who it is to what runs it (libvirt's domain and uuid, ...), on the info series
 
     // Counters: they only grow while the target is attached.
     uint64_t harvests = 0;        // intervals measured

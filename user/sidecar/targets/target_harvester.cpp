@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "qemu_identity.hpp"
 #include "shared/vcpu_rates.hpp"
 #include "sidecar/sidecar_log.hpp"
 
@@ -38,7 +39,8 @@ Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string targ
                            .pid = pid,
                            .comm = process->comm,
                            .method = (*measured)->method(),
-                           .source = (*measured)->sources()};
+                           .source = (*measured)->sources(),
+                           .labels = qemu_identity_labels(pid)};
     // "exact" is the method's, for the info series: auto's figure changes
     // with the VM's state, and dtrack_dirty_figure says which it is.
     const TargetMeter& m = **measured;
