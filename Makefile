@@ -65,9 +65,10 @@ DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl \
                 libcairo2-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev clang-format
 # Wanted by some tests, which skip with the reason where they are missing:
-# QEMU (a real third-party VMM, under TCG) and promtool (checks the rules in
-# tools/prometheus). Installed where the distribution has them.
-DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus
+# QEMU (a real third-party VMM, under TCG), promtool (checks the rules in
+# tools/prometheus) and libvirt (libvirtd and virsh, for the sidecar beside a
+# real libvirt domain). Installed where the distribution has them.
+DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus libvirt-daemon-system libvirt-clients
 
 # --- sources, by stage of the data flow: kernel -> sources -> engine -> consumers
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
