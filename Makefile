@@ -66,9 +66,11 @@ DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
                 libcairo2-dev libexpat1-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev clang-format
 # Wanted by some tests, which skip with the reason where they are missing:
 # QEMU (a real third-party VMM, under TCG), promtool (checks the rules in
-# tools/prometheus) and systemd-analyze (verifies the sidecar's unit).
+# tools/prometheus), systemd-analyze (verifies the sidecar's unit) and libvirt
+# (libvirtd and virsh, for the sidecar beside a real libvirt domain).
 # Installed where the distribution has them.
-DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus systemd $(if $(shell command -v npm),,npm)
+DEB_PACKAGES_OPTIONAL := qemu-system-x86 prometheus systemd libvirt-daemon-system libvirt-clients \
+                         $(if $(shell command -v npm),,npm)
 # The Kubernetes manifests' check (tests/deploy/): its npm packages, pinned in
 # tests/deploy/package.json, into $(BUILD)/npm; skipped where npm or the
 # registry is not there (the tests that need them skip and say why).
@@ -87,7 +89,8 @@ CLI_OBJS  := $(patsubst %.cpp,$(BUILD)/%.o,$(CLI_SRCS))
 SIDECAR_UNIT_OBJS := $(patsubst %,$(BUILD)/user/sidecar/%.o,metrics/exposition_format metrics/working_set_windows \
                        metrics/metrics_registry http/http_request_parser http/http_compression http/basic_auth \
                        http/web_config http/small_file pid_files/pid_file_trust pid_files/pid_file_reconcile \
-                       kubevirt/cgroup_pod kubevirt/oci_annotations kubevirt/qemu_domain_name kubevirt/kubevirt_vm)
+                       kubevirt/cgroup_pod kubevirt/oci_annotations kubevirt/qemu_domain_name kubevirt/kubevirt_vm \
+                       targets/target_labels targets/qemu_identity)
 CLI_UNIT_OBJS := $(BUILD)/user/rate/stuck_vcpus_line.o
 TEST_SRCS := $(filter-out tests/bench/% tests/fuzz/%,$(call find_cpp,tests))
 TEST_OBJS := $(patsubst %.cpp,$(BUILD)/%.o,$(TEST_SRCS))

@@ -4,7 +4,8 @@
 # /run/libvirt/qemu, with a dtvm guest in it (and QEMU under TCG where it
 # is installed, which writes its own pid file). Two scrapes, and
 # the dirty rate Prometheus would compute from them, while a neighbour holds
-# a request open that it never finishes.
+# a request open that it never finishes. Then a libvirt domain
+# (tools/demo/sidecar_libvirt.sh; skipped, saying so, without libvirt).
 # Usage: tools/demo/sidecar.sh BUILD_DIR kvm|process
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -70,3 +71,7 @@ done
 kill -TERM "$sidecar"
 rc=0; wait "$sidecar" || rc=$?
 echo "-- SIGTERM: the sidecar detached everything and exited $rc --"
+
+# The same sidecar beside a real libvirt domain, where libvirt is installed.
+echo "-- a libvirt domain in /run/libvirt/qemu, labelled with its name and UUID --"
+"$TOOLS/demo/sidecar_libvirt.sh" "$build"

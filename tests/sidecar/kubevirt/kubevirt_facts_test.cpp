@@ -113,8 +113,9 @@ TEST(KubevirtVm, AQemuInTheComputeContainerIsTargetNamespaceVmLabelledPodNamespa
                                 cmdline({"qemu-kvm", "-name", "guest=tenant-a_vm1.web,debug-threads=on"}));
     ASSERT_TRUE(vm && *vm);
     EXPECT_EQ((*vm)->target, "tenant-a_vm1.web");
-    EXPECT_EQ((*vm)->labels,
-              (ExtraLabels{{"pod", "virt-launcher-vm1-abcde"}, {"namespace", "tenant-a"}, {"vm", "vm1.web"}}));
+    EXPECT_EQ(
+        (*vm)->labels.all(),
+        (std::vector<TargetLabel>{{"pod", "virt-launcher-vm1-abcde"}, {"namespace", "tenant-a"}, {"vm", "vm1.web"}}));
 }
 
 TEST(KubevirtVm, AQemuInAnotherContainerIsNotKubevirtsAndNoError) {

@@ -43,8 +43,11 @@ Result<std::optional<KubevirtVm>> kubevirt_vm(const PodAnnotations& pod, std::st
         return refused("its domain " + quoted(*domain) + " names namespace " + quoted(vm->namespace_) +
                        ", but the pod is in " + pod.namespace_);
     if (!kubernetes_name(vm->name)) return refused("its VM name " + quoted(vm->name) + " is not a Kubernetes name");
-    return std::optional<KubevirtVm>{
-        KubevirtVm{.target = *domain, .labels = {{"pod", pod.pod}, {"namespace", pod.namespace_}, {"vm", vm->name}}}};
+    KubevirtVm found{.target = *domain};
+    found.labels.add("pod", pod.pod);
+    found.labels.add("namespace", pod.namespace_);
+    found.labels.add("vm", vm->name);
+    return std::optional<KubevirtVm>{std::move(found)};
 }
 
 }  // namespace dtrack::cli::sidecar

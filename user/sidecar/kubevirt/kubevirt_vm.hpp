@@ -14,15 +14,15 @@
 
 #include "dtrack/error.hpp"
 #include "oci_annotations.hpp"
-#include "sidecar/targets/extra_labels.hpp"
+#include "sidecar/targets/target_labels.hpp"
 
 namespace dtrack::cli::sidecar {
 
 inline constexpr std::string_view kubevirt_container = "compute";
 
 struct KubevirtVm {
-    std::string target;  // the domain, NAMESPACE_VMNAME (libvirt's pid file in the pod is named so)
-    ExtraLabels labels;  // pod, namespace, vm
+    std::string target;   // the domain, NAMESPACE_VMNAME (libvirt's pid file in the pod is named so)
+    TargetLabels labels;  // pod, namespace, vm
 };
 
 // A QEMU's comm: "qemu-kvm" (KubeVirt's images) or "qemu-system-*".

@@ -1,5 +1,6 @@
 #include "metrics_registry.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <iterator>
 #include <optional>
@@ -49,7 +50,10 @@ Samples target_info(const ScrapeInputs& in) {
         std::vector<Label> labels{{"target", t.target}, {"pid", std::to_string(t.pid)},
                                   {"comm", t.comm},     {"method", t.method},
                                   {"source", t.source}, {"exact", t.exact ? "true" : "false"}};
-        for (const auto& [name, value] : t.extra_labels) labels.push_back({name, value});
+        // The target's own labels (domain, uuid, ...) after the sidecar's, never in place of one.
+        for (const TargetLabel& extra : t.labels.all())
+            if (std::none_of(labels.begin(), labels.end(), [&](const Label& l) { return l.name == extra.name; }))
+                labels.push_back({extra.name, extra.value});
         out.push_back({std::move(labels), 1});
     }
     return out;

@@ -58,6 +58,17 @@ std::optional<uid_t> process_owner(pid_t pid) {
     return std::nullopt;
 }
 
+// libvirt keeps its QEMU driver's lock, driver.pid naming libvirtd (or
+// virtqemud) itself, beside the domains' pid files in /run/libvirt/qemu:
+// a daemon, not a VM, so no target (measuring it would put a "driver"
+// series beside every domain's).
+bool is_libvirt_daemon(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+    std::string comm;
+    std::getline(in, comm);
+    return comm == "libvirtd" || comm == "virtqemud";
+}
+
 }  // namespace
 
 Result<PidFileDir> PidFileDir::watch(const std::string& dir) {
@@ -154,6 +165,7 @@ std::optional<PidFileReading> PidFileDir::read(const std::string& target) const 
                              .pid = *pid,
                              .pid_owner = process_owner(*pid)};
     if (Status trusted = judge_pid_file(facts); !trusted) return skipped(PidFileSkip::untrusted, trusted.error());
+    if (is_libvirt_daemon(*pid)) return std::nullopt;  // as if it were not there
     return PidFileReading{.pid = *pid};
 }
 

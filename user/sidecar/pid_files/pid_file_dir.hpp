@@ -52,7 +52,8 @@ public:
     // bounded batch, so that a writer churning files cannot hold the main
     // loop: the rest stays queued for the next call).
     PidFileChanges read_changes();
-    // NAME.pid as it is now; nullopt when there is none.
+    // NAME.pid as it is now; nullopt when there is none, or when it names
+    // libvirt's own daemon (its driver.pid), which is no VM.
     std::optional<PidFileReading> read(const std::string& target) const;
 
     // Becomes readable when there are changes to read (for poll).

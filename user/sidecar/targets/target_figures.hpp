@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "extra_labels.hpp"
+#include "target_labels.hpp"
 
 namespace dtrack::cli::sidecar {
 
@@ -32,7 +32,7 @@ struct TargetFigures {
     std::string source;  // how the sidecar found it: a token of metrics/target_source.hpp
     bool exact = false;
     uint64_t page_size = 4096;
-    ExtraLabels extra_labels;  // on dtrack_target_info after the others (extra_labels.hpp)
+    TargetLabels labels;  // who it is to what runs it (libvirt's domain and uuid, ...), on the info series
 
     // Counters: they only grow while the target is attached.
     uint64_t harvests = 0;        // intervals measured

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "qemu_identity.hpp"
 #include "shared/vcpu_rates.hpp"
 #include "sidecar/sidecar_log.hpp"
 
@@ -21,11 +22,19 @@ std::string describe(const TargetFigures& f) {
     return "target " + f.target + " (pid " + std::to_string(f.pid) + ", " + f.comm + ")";
 }
 
+// The discoverer's labels, then the domain and UUID QEMU's command line gives
+// (a name the discoverer set is kept).
+TargetLabels with_qemu_identity(TargetLabels labels, pid_t pid) {
+    const TargetLabels identity = qemu_identity_labels(pid);
+    for (const TargetLabel& l : identity.all()) labels.add(l.name, l.value);
+    return labels;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string target, pid_t pid, std::string_view source,
                                                                 const HarvestOptions& o, std::function<void()> on_exit,
-                                                                const ExtraLabels& labels) {
+                                                                const TargetLabels& labels) {
     // A pidfd names this process, not whoever gets its PID next.
     UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd.valid()) return errno_error("pidfd_open of pid " + std::to_string(pid), errno, "check the PID");
@@ -40,7 +49,7 @@ Result<std::unique_ptr<TargetHarvester>> TargetHarvester::start(std::string targ
                            .comm = process->comm,
                            .method = (*measured)->method(),
                            .source = std::string(source),
-                           .extra_labels = labels};
+                           .labels = with_qemu_identity(labels, pid)};
     // "exact" is the method's, for the info series: auto's figure changes
     // with the VM's state, and dtrack_dirty_figure says which it is.
     const TargetMeter& m = **measured;

@@ -43,7 +43,7 @@ public:
     // its info series.
     static Result<std::unique_ptr<TargetHarvester>> start(std::string target, pid_t pid, std::string_view source,
                                                           const HarvestOptions& options, std::function<void()> on_exit,
-                                                          const ExtraLabels& labels = {});
+                                                          const TargetLabels& labels = {});
     // Stops the thread, then detaches: the tracker's sources go with it (a
     // BPF source closes its programs and links).
     ~TargetHarvester();

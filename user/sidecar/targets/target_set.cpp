@@ -9,7 +9,7 @@ TargetSet::TargetSet(HarvestOptions options, std::function<void()> on_exit)
 
 TargetSet::~TargetSet() { clear(); }
 
-Status TargetSet::attach(const std::string& target, pid_t pid, std::string_view source, const ExtraLabels& labels) {
+Status TargetSet::attach(const std::string& target, pid_t pid, std::string_view source, const TargetLabels& labels) {
     auto harvester = TargetHarvester::start(target, pid, source, options_, on_exit_, labels);
     if (!harvester) return harvester.error();
     log_line("attached target " + harvester.value()->target() + " (pid " + std::to_string(pid) + ", " +

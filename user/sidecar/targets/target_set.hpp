@@ -31,7 +31,7 @@ public:
     // `source` (metrics/target_source.hpp), replacing a target of that name
     // that has another PID; `labels` go on its info series. Errors say why
     // it may not be measured; then nothing changed.
-    Status attach(const std::string& target, pid_t pid, std::string_view source, const ExtraLabels& labels = {});
+    Status attach(const std::string& target, pid_t pid, std::string_view source, const TargetLabels& labels = {});
     // Detaches `target`; false when there is none.
     bool detach(const std::string& target);
     // Drops the targets whose process exited, with one log line each;
