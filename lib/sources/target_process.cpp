@@ -127,8 +127,8 @@ Result<TargetProcess> inspect_process(pid_t pid) {
     fs::directory_iterator fds(proc / "fd", ec);
     if (ec)
         return Error{ec.value(), "cannot read the open files of process " + std::to_string(pid) + ": " + ec.message(),
-                     "run as root or as the process's owner; without root, give CAP_DAC_READ_SEARCH beside "
-                     "CAP_SYS_PTRACE (/proc/PID/fd is mode 0500)"};
+                     "run as root or as the process's owner; with capabilities alone (a systemd unit, a container), "
+                     "give CAP_DAC_READ_SEARCH beside CAP_SYS_PTRACE (/proc/PID/fd is mode 0500)"};
     for (const auto& fd : fds) {
         const std::string target = fs::read_symlink(fd.path(), ec).string();
         if (ec) continue;
