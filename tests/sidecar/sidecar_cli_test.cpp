@@ -659,6 +659,8 @@ TEST(SidecarCli, BadOptionsExitWithCode2NamingTheCauseAndTheFix) {
         {" --pid-file-dir " + open_to_all.dir, "is writable by every user"},
         {" --pid-file-dir " + nobodys.dir, "is owned by nobody (uid 65534), not root or the sidecar's user"},
         {pid + " --max-targets 0", "--max-targets 0 allows no target"},
+        {pid + " --web-idle-timeout 500ms", "--web-idle-timeout 500ms is outside 1s to 1h"},
+        {pid + " --web-idle-timeout 2h", "--web-idle-timeout 2h is outside 1s to 1h"},
         {pid + " --pid " + pid_text(::getpid()) + " --max-targets 1", "2 --pid targets are more than --max-targets 1"},
     };
     for (const auto& c : cases) {

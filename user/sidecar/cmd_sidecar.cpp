@@ -46,6 +46,9 @@ struct SidecarOptions {
     std::string bound = "2%";
     std::string quota;            // per vCPU; empty: no per-vCPU rates against a quota
     std::string web_config_file;  // node_exporter's format: TLS, basic auth
+    // Above a load balancer's own idle timeout, so that it, not the sidecar,
+    // closes a kept-alive connection (else its next request may meet a reset).
+    std::string web_idle_timeout = "30s";
     // Each target is a harvester thread and its method's BPF programs and
     // maps (or hashing): 256 is above the VMs one host runs, and bounds what
     // a directory full of pid files can cost (see README, dtrack sidecar).
@@ -95,15 +98,30 @@ struct SidecarSetup {
     HarvestOptions harvest;
     ListenAddress listen;
     WebConfig web;
+    ServerLimits server;
     std::optional<PidFileDir> pid_file_dir;
 };
+
+// --web-idle-timeout: at least 1 s (a scraper's connection must outlive its
+// request), at most an hour (each idle connection holds one of the 64 places).
+Result<std::chrono::milliseconds> parse_idle_timeout(const std::string& text) {
+    auto idle = parse_duration(text, "--web-idle-timeout");
+    if (!idle) return idle.error();
+    if (*idle < std::chrono::seconds(1) || *idle > std::chrono::hours(1))
+        return Error{EINVAL, "--web-idle-timeout " + text + " is outside 1s to 1h",
+                     "give a duration from 1s to 1h (default 30s), above your load balancer's idle timeout"};
+    return std::chrono::duration_cast<std::chrono::milliseconds>(*idle);
+}
 
 Result<SidecarSetup> open_setup(const SidecarOptions& o) {
     auto harvest = check_options(o);
     if (!harvest) return harvest.error();
     auto listen = parse_listen_address(o.listen);
     if (!listen) return listen.error();
+    auto idle = parse_idle_timeout(o.web_idle_timeout);
+    if (!idle) return idle.error();
     SidecarSetup setup{.harvest = *harvest, .listen = *listen};
+    setup.server.connection.idle_time = *idle;
     if (!o.web_config_file.empty()) {
         auto loaded = load_web_config(o.web_config_file);
         if (!loaded) return loaded.error();
@@ -200,8 +218,8 @@ int run_sidecar(const SidecarOptions& o) {
         (void)!::write(fd, &one, sizeof one);
     });
     PidFileSkipCounts skips;
-    auto endpoint =
-        HttpEndpoint::bind(setup->listen, scrape_figures(targets, skips, own_start_time_seconds()), setup->web);
+    auto endpoint = HttpEndpoint::bind(setup->listen, scrape_figures(targets, skips, own_start_time_seconds()),
+                                       setup->web, setup->server);
     if (!endpoint) return usage_error(endpoint.error());
     for (int pid : o.pids)
         if (Status s = targets.attach("", pid, target_source::pid_option); !s) return usage_error(s.error());
@@ -260,6 +278,10 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--quota", o->quota,
                     "a per-vCPU dirty quota, pages/s (1000, 50k) or bytes/s (4M/s), as in dtrack rate: serves each "
                     "vCPU's rate and whether it is over (dtrack_vcpu_dirty_pages_per_second, dtrack_vcpu_over_quota)");
+    cmd->add_option("--web-idle-timeout", o->web_idle_timeout,
+                    "how long a client's connection may wait idle, before and between its requests, before the "
+                    "sidecar closes it (1s to 1h); behind a load balancer, give more than its own idle timeout")
+        ->capture_default_str();
     cmd->add_option("--web-config-file", o->web_config_file,
                     "node_exporter's web config (YAML): tls_server_config (cert_file, key_file, client_auth_type, "
                     "client_ca_file, min_version, max_version) for HTTPS, basic_auth_users (NAME: bcrypt hash)");

@@ -139,7 +139,7 @@ Result<ListenAddress> parse_listen_address(const std::string& text) {
 }
 
 Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::bind(const ListenAddress& address, Scrape scrape,
-                                                         const WebConfig& web) {
+                                                         const WebConfig& web, const ServerLimits& limits) {
     auto security = security_of(web);
     if (!security) return security.error();
     ListenAddress bound = address;
@@ -147,7 +147,7 @@ Result<std::unique_ptr<HttpEndpoint>> HttpEndpoint::bind(const ListenAddress& ad
     if (!listener) return listener.error();
     auto server = std::make_unique<HttpServer>(
         std::move(*listener), [scrape = std::move(scrape)](const HttpRequest& r) { return answer(r, scrape); },
-        *security);
+        *security, limits);
     return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(bound, std::move(server), web.tls.has_value()));
 }
 

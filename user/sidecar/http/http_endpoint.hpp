@@ -14,6 +14,7 @@
 
 #include "dtrack/error.hpp"
 #include "sidecar/metrics/metric_family.hpp"
+#include "http_server.hpp"
 #include "web_config.hpp"
 
 namespace dtrack::cli::sidecar {
@@ -39,7 +40,7 @@ public:
     // (a certificate file, port in use, address not on this host, a port below
     // 1024 without the right) and the fix.
     static Result<std::unique_ptr<HttpEndpoint>> bind(const ListenAddress& address, Scrape scrape,
-                                                      const WebConfig& web = {});
+                                                      const WebConfig& web = {}, const ServerLimits& limits = {});
     // Stops serving and closes the socket.
     ~HttpEndpoint();
 
