@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -52,18 +53,33 @@ std::string scrape_config(int sidecar_port) {
     return yaml.str();
 }
 
+// Polls `ready` every 20 ms for up to 10 s (a guard against hanging).
+bool within_10s(const std::function<bool()>& ready) {
+    for (const auto give_up = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < give_up;
+         std::this_thread::sleep_for(20ms))
+        if (ready()) return true;
+    return false;
+}
+
 // Waits until process `pid` has `vcpus` KVM vCPU descriptors open: its VM
 // and rings exist, which the bpf method needs (10 s: a guard).
 bool wait_for_vcpus(pid_t pid, int vcpus) {
-    for (const auto give_up = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < give_up;
-         std::this_thread::sleep_for(20ms)) {
+    return within_10s([&] {
         int found = 0;
         std::error_code ec;
         for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec))
             found += std::filesystem::read_symlink(fd.path(), ec).string().rfind("anon_inode:kvm-vcpu", 0) == 0;
-        if (found >= vcpus) return true;
-    }
-    return false;
+        return found >= vcpus;
+    });
+}
+
+// Waits until process `pid` has `threads` threads (10 s: a guard).
+bool wait_for_threads(pid_t pid, int threads) {
+    return within_10s([&] {
+        std::error_code ec;
+        const auto tasks = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
+        return !ec && std::distance(tasks, std::filesystem::directory_iterator()) >= threads;
+    });
 }
 
 // Grafana's text for a multi-value variable in a regex matcher: the values,
@@ -205,17 +221,6 @@ void expect_every_query_answers(const SidecarProcess& sidecar, const std::set<st
     }
     for (const std::string& fault : faults) ADD_FAILURE() << fault;
     if (!faults.empty()) ADD_FAILURE() << "sidecar:\n" << sidecar.log() << "\nprometheus:\n" << prometheus.log();
-}
-
-// Waits until process `pid` has `threads` threads (10 s: a guard).
-bool wait_for_threads(pid_t pid, int threads) {
-    for (const auto give_up = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < give_up;
-         std::this_thread::sleep_for(20ms)) {
-        std::error_code ec;
-        const auto tasks = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
-        if (!ec && std::distance(tasks, std::filesystem::directory_iterator()) >= threads) return true;
-    }
-    return false;
 }
 
 TEST(PrometheusDashboard, EveryQueryAndRecordingRuleAnswersInARealPrometheusAndKeepsTheScrapeConfigsLabels) {
