@@ -48,7 +48,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CXXFLAGS    ?= $(if $(SANITIZE),-O1 -g,-O2 -g)
 DT_CXXFLAGS := -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
                -Ilib/include -Ilib -Ibpf -I$(BUILD)/bpf -MMD -MP -DDTRACK_VERSION='"$(VERSION)"' $(SAN_FLAGS)
-LDLIBS    := -lbpf -lelf -lz -lssl -lcrypto -lxxhash -pthread
+LDLIBS    := -lbpf -lelf -lz -lzstd -lssl -lcrypto -lxxhash -pthread
 # cpp-httplib (the tests' and the scrape benchmark's HTTP client): Debian ships
 # it compiled (libcpp-httplib.so), and its classes' layout depends on the
 # CPPHTTPLIB_* macros the library was built with, which its pkg-config file
@@ -60,7 +60,7 @@ WEBCONFIG_LIBS := -lyaml-cpp -lcrypt
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 
 # --- Debian packages every target needs (installed by `make deps`) -----------
-DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
+DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev jq \
                 nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl \
                 libcairo2-dev libexpat1-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev clang-format
@@ -438,7 +438,8 @@ FUZZ_CXX     ?= clang++
 FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/include -Ilib -Iuser -Itests
 FUZZ_LIB     := $(addprefix lib/consumers/recording/,format.cpp reader.cpp writer.cpp) \
                 $(addprefix lib/consumers/precopy/,wire_format.cpp trace_guest.cpp trace_pending.cpp \
-                    trace_release.cpp recording_trace.cpp simulation.cpp round_rates.cpp) \
+                    trace_release.cpp recording_trace.cpp simulation.cpp round_rates.cpp \
+                    page_delta.cpp batch_compression.cpp) \
                 $(addprefix lib/consumers/policies/,throttle.cpp convergence_trigger.cpp) \
                 $(addprefix lib/common/,error.cpp units.cpp) \
                 $(addprefix lib/engine/,tracker.cpp dirty_bitmap.cpp rounds.cpp watcher.cpp) \
@@ -464,7 +465,7 @@ $(FUZZ_BUILD)/%.o: %.cpp $(FUZZ_HEADERS)
 $(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_OBJS) $(FUZZ_HEADERS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
-	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJS) -lz -pthread
+	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJS) -lz -lzstd -pthread
 
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))

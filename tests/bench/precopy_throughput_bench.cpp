@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "pairs.hpp"
+#include "consumers/precopy/batch_compression.hpp"
 #include "consumers/precopy/stream.hpp"
 #include "dtrack/precopy/tcp.hpp"
 #include "dtrack/precopy/wire_format.hpp"
@@ -148,7 +149,7 @@ bool receive_pages(Stream& in, std::vector<uint8_t>& dest) {
         for (const wire::PageEntry& e : entries) {
             uint8_t* to = dest.data() + e.page * page_size;
             if (e.contents) std::memcpy(to, e.contents, page_size);
-            else std::memset(to, 0, page_size);
+            else std::memset(to, 0, page_size);  // no deltas here: no sent-page cache
         }
         got += header->count;
     }
@@ -161,6 +162,7 @@ void pages(benchmark::State& state, bool tls, bool compress, bool zero) {
     const std::vector<uint8_t> source = guest_memory(zero);
     std::vector<uint8_t> dest(source.size(), 0xff);
     wire::PageBatchBuilder batch(page_size, pages_per_batch);
+    const auto compressor = make_batch_compressor(compress ? Compression::zlib : Compression::none, 1);
     uint64_t wire_bytes = 0;
     for (auto _ : state) {
         bool received = false;
@@ -168,7 +170,7 @@ void pages(benchmark::State& state, bool tls, bool compress, bool zero) {
         for (uint64_t p = 0; p < guest_pages; p += pages_per_batch) {
             batch.start(0);
             for (uint64_t i = p; i < p + pages_per_batch; ++i) batch.add(i, source.data() + i * page_size);
-            const std::span<const uint8_t> record = batch.finish(compress);
+            const std::span<const uint8_t> record = batch.finish(compressor.get());
             wire_bytes += record.size();
             if (!l.out->write_all(record, no_deadline, 10s).ok()) state.SkipWithError("write failed");
         }

@@ -115,7 +115,9 @@ TEST_P(Migration, DestinationEqualsSourcePageForPage) {
         rounds.on_period([&](const dtrack::Period& p) { throttle.on_period(p); });
         VmPauser control(g.vm());
         precopy::Sender sender(g.tracking->tracker(), rounds, guest_memory(g.vm()), control,
-                               {.bandwidth = 200ULL << 20, .max_time = 60s, .compress = bool(rng() % 2)});
+                               {.bandwidth = 200ULL << 20,
+                                .max_time = 60s,
+                                .compression = rng() % 2 ? precopy::Compression::zlib : precopy::Compression::none});
         dtrack::Result<precopy::ReceiveReport> received = dtrack::Error{};
         std::thread receiver([&] { received = precopy::Receiver(dst.memory).run(link.receiver_fd.get()); });
         const precopy::Outcome out = sender.run(link.sender_fd.get());

@@ -386,7 +386,7 @@ struct PrecopyLoopback : testing::Test {
 TEST_F(PrecopyLoopback, CopiesMemoryWhileTheGuestWrites) { expect_live_migration({}); }
 
 TEST_F(PrecopyLoopback, CopiesMemoryWithCompression) {
-    const MigrationRun run = expect_live_migration({.compress = true});
+    const MigrationRun run = expect_live_migration({.compression = Compression::zlib});
     // The pattern pages compress; without it the contents alone would be more.
     const Outcome& o = run.outcome;
     EXPECT_LT(o.bytes_on_wire, (o.pages_sent - o.zero_pages) * page_size);
@@ -407,7 +407,9 @@ TEST_F(PrecopyLoopback, CopiesMemoryUnderABandwidthCap) {
     EXPECT_LE(double(run.outcome.bytes_on_wire), cap / 20.0 + cap * seconds + 65536);
 }
 
-TEST_F(PrecopyLoopback, CopiesMemoryOverTcp) { expect_live_migration({.compress = true}, /*tcp=*/true); }
+TEST_F(PrecopyLoopback, CopiesMemoryOverTcp) {
+    expect_live_migration({.compression = Compression::zlib}, /*tcp=*/true);
+}
 
 TEST_F(PrecopyLoopback, RoundsGoOnUntilTheRestFitsTheDowntimeLimit) {
     // No guest thread: writes happen at exact harvests, 50 pages at each of

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "consumers/precopy/batch_compression.hpp"
 #include "dtrack/hash.hpp"
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/wire_format.hpp"
@@ -91,11 +92,13 @@ void append(std::vector<uint8_t>& out, std::span<const uint8_t> bytes) {
     out.insert(out.end(), bytes.begin(), bytes.end());
 }
 
-std::vector<uint8_t> batch(TestMemory& m, size_t region, std::vector<uint64_t> pages, bool compress) {
+std::vector<uint8_t> batch(TestMemory& m, size_t region, std::vector<uint64_t> pages, bool compress,
+                           Compression method = Compression::zlib) {
     wire::PageBatchBuilder b(page_size, static_cast<uint32_t>(pages.size()));
     b.start(m.regions()[region].region);
     for (uint64_t p : pages) b.add(p, m.page(region, p));
-    const auto record = b.finish(compress);
+    const auto compressor = make_batch_compressor(compress ? method : Compression::none, 1);
+    const auto record = b.finish(compressor.get());
     return {record.begin(), record.end()};
 }
 
@@ -221,7 +224,7 @@ TEST(PrecopyWire, PageBatchesRoundTripRawAndCompressed) {
             EXPECT_EQ(h->region, src.regions()[region].region);
             EXPECT_EQ(h->count, pages);
             // Region 1 is compressible; region 0 is random and stays raw.
-            EXPECT_EQ(bool(h->flags & wire::flag_compressed), compress && region == 1);
+            EXPECT_EQ(bool(h->flags & wire::flag_zlib), compress && region == 1);
             const auto payload = std::span(record).subspan(wire::record_header_bytes);
             ASSERT_TRUE(wire::check_payload_crc(*h, payload));
             std::vector<uint8_t> scratch;
@@ -377,12 +380,13 @@ TEST(PrecopyWire, ARefusedLayoutIsNotDescribedToAnUnauthenticatedSender) {
 TEST(PrecopyWire, OtherVersionOrMagicIsRejected) {
     TestMemory src = source_memory(), dst = TestMemory::standard(0xAA);
     wire::StreamHeader h = wire::header_for(src.regions());
-    for (uint32_t other : {1u, 3u}) {  // 1: an older dtrack, whose END digest was XXH64
+    // 1: an older dtrack, whose END digest was XXH64; 2: one without deltas and zstd.
+    for (uint32_t other : {1u, 2u, 4u}) {
         h.version = other;
         Received r = receive(wire::encode_header(h), dst);
         ASSERT_FALSE(r.ok());
         EXPECT_EQ(r.error().what, "stream header at byte 8: unsupported stream version " + std::to_string(other) +
-                                      " (this side speaks version 2)");
+                                      " (this side speaks version 3)");
         ASSERT_EQ(reply_type(r.reply), wire::RecordType::reject);  // the sender hears why
     }
 
@@ -434,7 +438,7 @@ TEST(PrecopyWire, ZlibBombIsRefused) {
         for (int i = 0; i < 4; ++i) payload[i] = static_cast<uint8_t>(announced >> (8 * i));
         EXPECT_EQ(compress2(payload.data() + 4, &len, data.data(), static_cast<uLong>(data.size()), 9), Z_OK);
         payload.resize(4 + len);
-        return wire::encode_record(wire::RecordType::page_batch, payload, 0, 1, wire::flag_compressed);
+        return wire::encode_record(wire::RecordType::page_batch, payload, 0, 1, wire::flag_zlib);
     };
     // 16 KiB of zeros (about 30 bytes compressed) in a one-page batch that
     // announces its honest maximum, 72 bytes: inflating stops there.

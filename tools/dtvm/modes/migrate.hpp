@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "dtrack/precopy/compression.hpp"
 #include "dtrack/precopy/tls.hpp"
 
 namespace dtvm {
@@ -28,7 +29,9 @@ struct MigrationOptions {
     bool auto_converge = false;
     std::optional<std::chrono::milliseconds> background_sync{std::chrono::seconds(5)};  // nullopt = off
     std::chrono::milliseconds warmup{1000};  // the guest runs this long before the migration starts
-    bool compress = false;
+    dtrack::precopy::Compression compression = dtrack::precopy::Compression::none;  // --compress zlib|zstd
+    int compression_level = 0;                                                      // --compress-level; 0 = default
+    uint64_t xbzrle_cache_bytes = 0;                                                // --xbzrle-cache; 0 = off
 };
 
 struct IncomingOptions {

@@ -99,7 +99,9 @@ dtrack::precopy::SenderOptions sender_options(const Options& o, const std::strin
     dtrack::precopy::SenderOptions so{.bandwidth = m.bandwidth,
                                       .downtime_limit = m.downtime,
                                       .max_time = m.max_time,
-                                      .compress = m.compress,
+                                      .compression = m.compression,
+                                      .compression_level = m.compression_level,
+                                      .xbzrle_cache_bytes = m.xbzrle_cache_bytes,
                                       .tls = o.tls.credentials,
                                       .tls_peer_name = peer};
     so.progress = [terminal, &throttle, &rounds](const dtrack::precopy::Progress& p) {
@@ -122,6 +124,10 @@ void print_outcome(const dtrack::precopy::Outcome& out, const std::vector<dtrack
                 dtrack::precopy::to_string(out.status), seconds(out.total_time), out.rounds, out.round_syncs,
                 out.background_syncs, out.pages_sent, out.zero_pages,
                 dtrack::format_bytes(double(out.bytes_on_wire)).c_str());
+    if (out.cache_hits + out.cache_misses + out.cache_overflows > 0)
+        std::printf("xbzrle cache: %" PRIu64 " delta pages; %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
+                    " overflows\n",
+                    out.delta_pages, out.cache_hits, out.cache_misses, out.cache_overflows);
     std::printf("throttle:");
     if (timeline.empty()) std::printf(" never engaged");
     for (const auto& s : timeline)

@@ -63,15 +63,20 @@ void add_check_loop_options(CLI::App& app, CheckLoopFlags& f);
 dtrack::Result<CheckLoopOptions> parse_check_loop(const CheckLoopFlags& f);
 
 // --migrate-to, --bandwidth, --downtime, --max-time, --auto-converge,
-// --background-sync, --warmup, --compress -> MigrationOptions
+// --background-sync, --warmup, --compress, --compress-level, --xbzrle-cache -> MigrationOptions
 struct MigrationFlags {
     std::string to, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = "5s", warmup = "1s";
-    bool auto_converge = false, compress = false;
+    bool auto_converge = false;
+    std::string compress = "none", xbzrle_cache = "0";
+    int compress_level = 0;
 };
 void add_migration_options(CLI::App& app, MigrationFlags& f);
-void add_migration_start_options(CLI::App& app, MigrationFlags& f);  // --warmup, --compress: after the dirty limit's
-// Not --migrate-to: nullopt. `check` is refused a --throttle with it.
-dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f, const CheckLoopOptions& check);
+// --warmup, --compress, --compress-level, --xbzrle-cache: after the dirty limit's
+void add_migration_start_options(CLI::App& app, MigrationFlags& f);
+// Not --migrate-to: nullopt. `check` is refused a --throttle with it; the
+// cache is bounded by the guest's `mem_bytes`.
+dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f, const CheckLoopOptions& check,
+                                                                uint64_t mem_bytes);
 
 // --dirty-limit, --dirty-limit-period, --dirty-limit-sleep -> DirtyLimitOptions
 struct DirtyLimitFlags {
