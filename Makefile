@@ -423,7 +423,7 @@ soak: deps
 # the recording reader, dtrack report's analysis and dtrack simulate's
 # replay of a recording (the three through a structure-aware mutator that
 # mutates a recording's fields and fixes its CRCs: tests/fuzz/
-# recording_mutator.hpp), and the precopy stream. Each target runs
+# recording_mutator.hpp), the precopy stream and its page deltas. Each target runs
 # FUZZ_SECONDS from its corpus under tests/corpus/ and the seeds in
 # FUZZ_SEEDS_<target>, under FUZZ_RSS_MB of memory and FUZZ_TIMEOUT seconds
 # an input (a hang bound, for a loaded machine too). Inputs that crash,
@@ -444,11 +444,12 @@ FUZZ_LIB     := $(addprefix lib/consumers/recording/,format.cpp reader.cpp write
                 $(addprefix lib/common/,error.cpp units.cpp) \
                 $(addprefix lib/engine/,tracker.cpp dirty_bitmap.cpp rounds.cpp watcher.cpp) \
                 user/report/report_analysis.cpp user/report/report_range_counters.cpp
-FUZZ_TARGETS := recording_reader report_analysis trace_guest precopy_wire
+FUZZ_TARGETS := recording_reader report_analysis trace_guest precopy_wire page_delta
 FUZZ_CORPUS_recording_reader := tests/corpus/recording
 FUZZ_CORPUS_report_analysis  := tests/corpus/report
 FUZZ_CORPUS_trace_guest      := tests/corpus/trace
 FUZZ_CORPUS_precopy_wire     := tests/corpus/precopy
+FUZZ_CORPUS_page_delta       := tests/corpus/page_delta
 FUZZ_SEEDS_report_analysis   := tests/corpus/recording
 FUZZ_SEEDS_trace_guest       := tests/corpus/recording
 

@@ -316,3 +316,52 @@ TEST(DtvmMigrationCliSecurity, IncomingBeyondLoopbackNeedsTlsOrInsecure) {
 }
 
 }  // namespace
+
+// --- sending less: --compress, --compress-level, --xbzrle-cache ---------------------------------
+
+TEST(DtvmMigrationCliSendLess, ABadMethodLevelOrCacheSizeIsRefusedNamingTheFix) {
+    const std::string source =
+        binary("dtvm") + " --backend process --mem 64M --wss 16M --migrate-to tcp://127.0.0.1:1 ";
+    const struct {
+        std::string args, says, fix;
+    } cases[] = {
+        {"--compress lz4", "--compress lz4 is not a compression method", "use --compress zstd or --compress zlib"},
+        {"--compress", "--compress takes the method now (it was a flag for zlib)",
+         "use --compress zstd or --compress zlib"},
+        {"--compress zlib --compress-level 12", "--compress-level 12 is outside zlib's levels 1..9",
+         "use a level from 1 to 9, or 0 for the default (1)"},
+        {"--compress zstd --compress-level 20", "--compress-level 20 is outside zstd's levels 1..19", "from 1 to 19"},
+        {"--compress-level 3", "--compress-level 3 without --compress", "add --compress zstd or --compress zlib"},
+        {"--xbzrle-cache 1G", "--xbzrle-cache 1.0 GiB is more than the guest's memory (64.0 MiB)",
+         "use at most 64.0 MiB"},
+        {"--xbzrle-cache 100", "--xbzrle-cache 100 holds no page", "use 4K or more"},
+        {"--xbzrle-cache 64Mb", "--xbzrle-cache", ""},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.args);
+        const auto r = run(source + c.args + " 2>&1");
+        EXPECT_EQ(r.exit_code, 2) << r.output;
+        EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find(c.fix), std::string::npos) << r.output;
+        EXPECT_EQ(r.output.find("migrating"), std::string::npos) << "started anyway: " << r.output;
+    }
+}
+
+// zstd and a 64 MiB cache on the process backend (it runs everywhere): the
+// digests match and the report counts the deltas and the cache's work.
+TEST(DtvmMigrationCliSendLess, ZstdAndTheCacheMigrateAndTheReportCountsDeltas) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    Incoming in("--mem 64M --backend process");
+    ASSERT_GT(in.port(), 0) << in.output();
+    const auto src = run(binary("dtvm") + " --backend process --mem 64M --wss 16M --rate 20k --warmup 300ms" +
+                         " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
+                         " --compress zstd --compress-level 3 --xbzrle-cache 64M 2>&1");
+    EXPECT_EQ(src.exit_code, 0) << src.output;
+    EXPECT_NE(src.output.find("digest matches"), std::string::npos) << src.output;
+    const std::regex line(R"(xbzrle cache: (\d+) delta pages; (\d+) hits, (\d+) misses, (\d+) overflows)");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(src.output, m, line)) << src.output;
+    EXPECT_GT(std::stoull(m[1]), 0u) << src.output;
+    EXPECT_GT(std::stoull(m[2]), 0u) << src.output;
+    EXPECT_EQ(in.finish(), 0) << in.output();
+}

@@ -100,9 +100,8 @@ void add_migration_options(CLI::App& app, MigrationFlags& f) {
 
 void add_migration_start_options(CLI::App& app, MigrationFlags& f) {
     app.add_option("--warmup", f.warmup, "let the guest write this long before migrating")->capture_default_str();
-    app.add_option("--compress", f.compress, "compress page batches: zstd or zlib (or none)")
-        ->expected(0, 1)
-        ->capture_default_str();
+    // Not a flag any more: a bare --compress (once zlib) gets "" and is told so.
+    app.add_option("--compress", f.compress, "compress page batches: zstd or zlib; default none")->expected(0, 1);
     app.add_option("--compress-level", f.compress_level,
                    "the method's level: zstd 1..19, zlib 1..9; 0 = its default (1 for both)")
         ->capture_default_str();
