@@ -131,3 +131,32 @@ TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOff
 }
 
 }  // namespace
+
+// --compress, --compress-level, --xbzrle-cache and --write-bytes, as dtvm
+// takes them: 8-byte writes sent as deltas and zstd cost far fewer bytes;
+// bad values are refused with the fix.
+TEST(SimulateCli, TheSendLessOptionsCutTheBytesOfSmallWritesAndBadValuesAreRefused) {
+    const std::string guest = "--model mem=4G,wss=512M,rate=200M,vcpus=2 --bandwidth 100M --auto-converge --json";
+    const auto plain = simulate(guest + " --write-bytes 8");
+    const auto less = simulate(guest + " --write-bytes 8 --compress zstd --compress-level 3 --xbzrle-cache 1G");
+    ASSERT_EQ(plain.exit_code, 0) << plain.output;
+    ASSERT_EQ(less.exit_code, 0) << less.output;
+    const auto p = nlohmann::json::parse(plain.output), l = nlohmann::json::parse(less.output);
+    EXPECT_EQ(l["compression"], "zstd");
+    EXPECT_EQ(l["write_bytes"], 8);
+    EXPECT_LT(l["runs"][0]["bytes_on_wire"].get<double>(), p["runs"][0]["bytes_on_wire"].get<double>() / 4);
+    EXPECT_GT(l["runs"][0]["delta_pages"].get<double>(), 0);
+
+    const struct {
+        std::string args, says;
+    } bad[] = {{"--write-bytes 4", "--write-bytes 4 is outside 8..4096"},
+               {"--write-bytes 5000", "--write-bytes 5000 is outside 8..4096"},
+               {"--compress lz4", "use --compress zstd or --compress zlib"},
+               {"--compress zlib --compress-level 10", "--compress-level 10 is outside zlib's levels 1..9"},
+               {"--xbzrle-cache 17G", "is more than the limit of 16.0 GiB"}};
+    for (const auto& b : bad) {
+        const auto r = simulate(guest + " " + b.args);
+        EXPECT_EQ(r.exit_code, 2) << b.args << ": " << r.output;
+        EXPECT_NE(r.output.find(b.says), std::string::npos) << b.args << ": " << r.output;
+    }
+}

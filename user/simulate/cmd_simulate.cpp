@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "dtrack/precopy/guest_model.hpp"
+#include "dtrack/precopy/send_less_options.hpp"
 #include "dtrack/precopy/simulation.hpp"
 #include "dtrack/precopy/trace_guest.hpp"
 #include "dtrack/units.hpp"
@@ -34,6 +35,9 @@ struct SimulateOptions {
     std::string max_time = "24h";
     std::string max_memory = default_max_memory;  // --trace: what the replay may hold
     bool json = false;
+    std::string compress = "none", xbzrle_cache = "0";  // --compress, --xbzrle-cache
+    int compress_level = 0;
+    uint64_t write_bytes = precopy::max_write_bytes;
 };
 
 int usage_error(const Error& e) {
@@ -99,6 +103,7 @@ nlohmann::json to_json(const Column& c) {
                      {"final_throttle_pct", r.final_throttle_pct},
                      {"throttle", steps},
                      {"bytes_on_wire", r.bytes_on_wire},
+                     {"delta_pages", r.delta_pages_sent},
                      {"round_log", rounds}};
     if (!r.converged()) j["why"] = r.why;
     return j;
@@ -122,6 +127,7 @@ void print_table(const std::vector<Column>& cols) {
     row("downtime, ms",
         [](const SimulationResult& r) { return r.converged() ? seconds_text(r.downtime_s * 1000) : std::string("-"); });
     row("sent", [](const SimulationResult& r) { return format_bytes(r.bytes_on_wire); });
+    row("delta pages", [](const SimulationResult& r) { return format_count(r.delta_pages_sent); });
     for (const Column& c : cols) {
         std::printf("throttle, %s: %s\n", c.label.c_str(), timeline(c.result).c_str());
         if (!c.result.converged()) std::printf("%s: %s\n", c.label.c_str(), c.result.why.c_str());
@@ -141,7 +147,22 @@ struct SimulatePlan {
     std::chrono::nanoseconds downtime{};
     std::chrono::nanoseconds max_time{};
     std::optional<std::chrono::milliseconds> threshold;  // --background-sync; none: off
+    precopy::PageBytesOptions page_bytes;                // --compress, --xbzrle-cache, --write-bytes
 };
+
+// --compress, --compress-level, --xbzrle-cache, --write-bytes.
+Result<precopy::PageBytesOptions> plan_page_bytes(const SimulateOptions& o) {
+    auto compression = precopy::parse_compression_choice(o.compress, o.compress_level);
+    if (!compression) return compression.error();
+    // The guest's size is not known yet: the model holds no more than its pages.
+    auto cache = precopy::parse_xbzrle_cache(o.xbzrle_cache, precopy::max_xbzrle_cache_bytes);
+    if (!cache) return cache.error();
+    if (Status s = precopy::check_write_bytes(o.write_bytes); !s) return s.error();
+    return precopy::PageBytesOptions{.compression = compression->method,
+                                     .compression_level = compression->level,
+                                     .xbzrle_cache_bytes = *cache,
+                                     .write_bytes = static_cast<uint32_t>(o.write_bytes)};
+}
 
 // --model or --trace, and what goes with each.
 Status check_guest_options(const SimulateOptions& o) {
@@ -190,6 +211,9 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
                          "give a threshold such as 5s, or off"};
         p.threshold = std::chrono::duration_cast<std::chrono::milliseconds>(*t);
     }
+    auto page_bytes = plan_page_bytes(o);
+    if (!page_bytes) return page_bytes.error();
+    p.page_bytes = *page_bytes;
     return p;
 }
 
@@ -234,6 +258,7 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
                                   .downtime_limit = std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime),
                                   .auto_converge = o.auto_converge,
                                   .background_sync = bs,
+                                  .page_bytes = p.page_bytes,
                                   .max_time = p.max_time};
     if (g.model) {
         precopy::ModelGuest guest(*g.model);
@@ -259,6 +284,9 @@ void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                        {"bandwidth", p.bandwidth},
                        {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count()},
                        {"auto_converge", o.auto_converge},
+                       {"compression", precopy::to_string(p.page_bytes.compression)},
+                       {"xbzrle_cache_bytes", p.page_bytes.xbzrle_cache_bytes},
+                       {"write_bytes", p.page_bytes.write_bytes},
                        {"runs", runs},
                        {"left_out", left_out}};
     std::printf("%s\n", doc.dump(2).c_str());
@@ -274,6 +302,9 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                 !p.threshold      ? "off"
                 : o.auto_converge ? (std::to_string(p.threshold->count()) + " ms against none").c_str()
                                   : "off (nothing consumes it without --auto-converge)");
+    const precopy::PageBytesOptions& b = p.page_bytes;
+    std::printf("  compression %s, xbzrle cache %s, a page write changes %u bytes\n", precopy::to_string(b.compression),
+                b.xbzrle_cache_bytes ? format_bytes(double(b.xbzrle_cache_bytes)).c_str() : "off", b.write_bytes);
     print_table(cols);
     std::printf("left out of the simulation:\n");
     for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
@@ -334,6 +365,18 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
                     "--trace: about the most memory the replay may take (its dirty bitmaps, 2 bits per page of the "
                     "recording's regions, half of it); a recording that needs more is refused, naming it")
         ->type_name("SIZE")
+        ->capture_default_str();
+    cmd->add_option("--compress", o->compress, "compressed page batches, as dtvm's: zstd or zlib; default none")
+        ->expected(0, 1);
+    cmd->add_option("--compress-level", o->compress_level, "zstd 1..19, zlib 1..9; 0 = the default (1)")
+        ->capture_default_str();
+    cmd->add_option(
+           "--xbzrle-cache", o->xbzrle_cache,
+           "the sent-page cache (e.g. 64M): a page sent again costs its delta when the cache holds it; 0 = off")
+        ->capture_default_str();
+    cmd->add_option("--write-bytes", o->write_bytes,
+                    "bytes a page write changes, 8..4096 (recordings and models carry no contents): what a delta and "
+                    "compression leave of a page; 4096 = no gain from either")
         ->capture_default_str();
     cmd->add_flag("--json", o->json, "one JSON document");
     cmd->footer(

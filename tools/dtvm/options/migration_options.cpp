@@ -1,9 +1,9 @@
 // --migrate-to, --bandwidth, --downtime, --max-time, --auto-converge,
 // --background-sync, --warmup, --compress, --compress-level, --xbzrle-cache.
-#include <algorithm>
 #include <string>
 
 #include "dtrack/precopy/receiver.hpp"
+#include "dtrack/precopy/send_less_options.hpp"
 #include "dtrack/units.hpp"
 #include "dtvm/options/option_groups.hpp"
 
@@ -33,52 +33,6 @@ dtrack::Result<std::optional<std::chrono::milliseconds>> parse_background_sync(c
     if (*bs <= std::chrono::nanoseconds(0))
         return dtrack::Error{EINVAL, "--background-sync must be positive or 'off'", "use e.g. 5s or off"};
     return std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(*bs));
-}
-
-// --compress METHOD and --compress-level N, into `m`.
-dtrack::Status parse_compression(const MigrationFlags& f, MigrationOptions& m) {
-    namespace pc = dtrack::precopy;
-    const auto method = pc::parse_compression(f.compress);
-    if (!method)
-        return dtrack::Error{EINVAL,
-                             f.compress.empty() ? "--compress takes the method now (it was a flag for zlib)"
-                                                : "--compress " + f.compress + " is not a compression method",
-                             "use --compress zstd or --compress zlib (or none)"};
-    const pc::CompressionLevels levels = pc::compression_levels(*method);
-    if (f.compress_level != 0 && *method == pc::Compression::none)
-        return dtrack::Error{EINVAL, "--compress-level " + std::to_string(f.compress_level) + " without --compress",
-                             "add --compress zstd or --compress zlib, or leave out --compress-level"};
-    if (!pc::effective_level(*method, f.compress_level))
-        return dtrack::Error{EINVAL,
-                             "--compress-level " + std::to_string(f.compress_level) + " is outside " +
-                                 pc::to_string(*method) + "'s levels " + std::to_string(levels.min) + ".." +
-                                 std::to_string(levels.max),
-                             "use a level from " + std::to_string(levels.min) + " to " + std::to_string(levels.max) +
-                                 ", or 0 for the default (" + std::to_string(levels.default_level) + ")"};
-    m.compression = *method;
-    m.compression_level = f.compress_level;
-    return dtrack::Ok{};
-}
-
-// The sent-page cache's most: the guest's memory (more holds nothing) and 16 GiB.
-constexpr uint64_t max_xbzrle_cache = 16ULL << 30;
-
-// --xbzrle-cache SIZE: 0 = off, else one page to min(guest memory, 16 GiB).
-dtrack::Result<uint64_t> parse_xbzrle_cache(const std::string& typed, uint64_t mem_bytes) {
-    auto bytes = dtrack::parse_size(typed, "--xbzrle-cache");
-    if (!bytes) return bytes.error();
-    const uint64_t most = std::min(mem_bytes, max_xbzrle_cache);
-    if (*bytes != 0 && *bytes < 4096)
-        return dtrack::Error{EINVAL, "--xbzrle-cache " + typed + " holds no page",
-                             "use 4K or more (e.g. 64M), or 0 for no cache"};
-    if (*bytes > most)
-        return dtrack::Error{EINVAL,
-                             "--xbzrle-cache " + dtrack::format_bytes(double(*bytes)) + " is more than " +
-                                 (most == mem_bytes ? "the guest's memory (" : "the limit of ") +
-                                 dtrack::format_bytes(double(most)) + (most == mem_bytes ? ")" : ""),
-                             "use at most " + dtrack::format_bytes(double(most)) +
-                                 " (a cache larger than the guest holds nothing more)"};
-    return *bytes;
 }
 
 }  // namespace
@@ -131,8 +85,11 @@ dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationF
     if (!warmup) return warmup.error();
     auto background_sync = parse_background_sync(f.background_sync);
     if (!background_sync) return background_sync.error();
-    if (dtrack::Status s = parse_compression(f, m); !s) return s.error();
-    auto cache = parse_xbzrle_cache(f.xbzrle_cache, mem_bytes);
+    auto compression = dtrack::precopy::parse_compression_choice(f.compress, f.compress_level);
+    if (!compression) return compression.error();
+    m.compression = compression->method;
+    m.compression_level = compression->level;
+    auto cache = dtrack::precopy::parse_xbzrle_cache(f.xbzrle_cache, mem_bytes);
     if (!cache) return cache.error();
     m.xbzrle_cache_bytes = *cache;
     m.bandwidth = *bw;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "dtrack/error.hpp"
+#include "dtrack/precopy/page_bytes_model.hpp"
 #include "dtrack/throttle.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/export.hpp"
@@ -83,6 +84,9 @@ struct SimulationOptions {
     std::optional<std::chrono::milliseconds> background_sync;
     ThrottleOptions throttle{};
     uint32_t batch_pages = 64;  // pages per wire record, for the wire overhead
+    // Compression and the sent-page cache, and what a page write changes:
+    // what a page costs on the wire (page_bytes_model.hpp).
+    PageBytesOptions page_bytes{};
     // The simulated migration gives up after this long (the real sender goes on).
     std::chrono::nanoseconds max_time = std::chrono::hours(24);
 };
@@ -117,6 +121,7 @@ struct SimulationResult {
     double downtime_s = 0;            // the final round's time (the guest paused)
     double estimated_downtime_s = 0;  // the sender's last estimate before switchover
     double pages_sent = 0, zero_pages_sent = 0, bytes_on_wire = 0;
+    double delta_pages_sent = 0;  // sent as deltas (page_bytes_model.hpp)
     std::vector<SimulatedThrottleStep> throttle;
     std::vector<SimulatedRound> round_log;
     int final_throttle_pct = 0;
