@@ -36,7 +36,11 @@ SentPageCache::Slot SentPageCache::find(size_t region, uint64_t page) {
 
 void SentPageCache::stored(const Slot& s, bool zero) {
     uint64_t& tag = tags_[s.index];
-    if (tag != 0 && (tag & ~zero_flag) != s.tag) ++counts_.overflows;
+    const bool other = tag != 0 && (tag & ~zero_flag) != s.tag;
+    // A zero page goes as a flag whatever the cache holds: it never evicts
+    // another page's copy (whose receiver copy it did not change).
+    if (zero && other) return;
+    if (other) ++counts_.overflows;
     tag = s.tag | (zero ? zero_flag : 0);
 }
 

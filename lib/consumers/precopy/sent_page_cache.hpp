@@ -4,7 +4,8 @@
 //
 // Direct-mapped, as QEMU's: the guest's pages, all regions end to end, each
 // have one slot, page number modulo the slot count; a page whose slot holds
-// another page is a miss, and storing it evicts that one (an overflow). A
+// another page is a miss, and storing it evicts that one (an overflow),
+// unless it is all zeros: those cost a flag to send and keep no slot busy. A
 // lookup is an index and a compare: no hashing, no nodes, whatever the size.
 // Per slot: the page's contents and an 8-byte tag (the page, and whether it
 // was all zeros: then the contents are not copied). The slots are the budget
@@ -45,7 +46,8 @@ public:
     // The same slot without counting (round 1: nothing is consulted yet).
     Slot slot(size_t region, uint64_t page) const;
     // The page was sent: its contents are in slot.keep, or it was all zeros
-    // (`zero`, keep unwritten). Evicting another page counts an overflow.
+    // (`zero`, keep unwritten). Evicting another page counts an overflow; a
+    // zero page evicts none (it is held only where its slot was free or its own).
     void stored(const Slot& slot, bool zero);
 
     const SentPageCacheCounts& counts() const { return counts_; }

@@ -67,6 +67,21 @@ TEST(SentPageCache, AZeroPageIsHeldAsZerosWithoutWritingItsSlot) {
     for (uint64_t i = 0; i < page_size; ++i) ASSERT_EQ(s.held[i], 0) << i;
 }
 
+TEST(SentPageCache, AZeroPageNeverEvictsAnotherPagesCopy) {
+    const std::vector<uint64_t> regions = {8};
+    SentPageCache cache(4 * slot_bytes, page_size, regions);
+    send(cache, 0, 1, 0x11);
+    send(cache, 0, 5, 0);  // page 5 shares page 1's slot, and is all zeros
+    EXPECT_EQ(cache.counts().overflows, 0u);
+    const SentPageCache::Slot one = cache.find(0, 1);
+    ASSERT_NE(one.held, nullptr) << "the zero page evicted page 1";
+    EXPECT_EQ(one.held[0], 0x11);
+    EXPECT_EQ(cache.find(0, 5).held, nullptr);
+    // In a free slot, or its own, a zero page is held.
+    send(cache, 0, 2, 0);
+    EXPECT_NE(cache.find(0, 2).held, nullptr);
+}
+
 TEST(SentPageCache, SlotsAreTheBudgetOverPageAndTagAtLeastOneAndAtMostTheGuestsPages) {
     const std::vector<uint64_t> small = {1000, 24}, one = {1};
     EXPECT_EQ(SentPageCache(64ULL << 20, page_size, small).slots(), 1024u) << "more than the guest holds";
