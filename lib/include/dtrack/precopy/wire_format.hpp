@@ -46,13 +46,17 @@
 //        whole page (bits 63 and 62 clear): page_size bytes of contents
 //        zero page (bit 63): nothing
 //        delta (bit 62): u32 length L (at most page_size - 4, so an entry
-//             is never longer than a whole page's), then L bytes: the runs
-//             that changed against the copy the receiver holds, which is
-//             what this stream last sent of that page
-//             (consumers/precopy/page_delta.hpp: pairs of LEB128 varints,
-//             unchanged and changed run lengths, each changed run's bytes
-//             after its pair; unchanged bytes only in the first pair may be
-//             0; runs within the page; an empty delta = page unchanged)
+//             is never longer than a whole page's), then L bytes: what
+//             changed against the copy the receiver holds, which is what
+//             this stream last sent of that page
+//             (consumers/precopy/page_delta.hpp). Pairs, each
+//               varint U  bytes left as they are (0 only in the first pair)
+//               varint C  bytes changed, at least 1
+//               C bytes   their contents now (not XORed)
+//             Varints are unsigned LEB128 in their shortest form, at most
+//             4 bytes; the pairs reach no further than the page and the
+//             last ends the delta (bytes after it are unchanged). L = 0:
+//             the page is unchanged.
 //      Indices strictly increase and are below the region's page count; the
 //      payload is exactly as long as its entries. Compressed (flags bit 0 or 1):
 //        u32  raw length (at most count * (8 + page_size))
