@@ -405,7 +405,9 @@ TEST_P(PrecopyLoopbackEncodings, CopiesMemoryWithEveryCompressionAndTheCacheOffO
     SenderOptions options{.compression = method, .xbzrle_cache_bytes = cache ? 8ULL << 20 : 0};
     const MigrationRun run = expect_live_migration(std::move(options));
     const Outcome& o = run.outcome;
-    if (run.received && run.received->ok()) EXPECT_EQ(run.received->value().delta_pages, o.delta_pages);
+    if (run.received && run.received->ok()) {
+        EXPECT_EQ(run.received->value().delta_pages, o.delta_pages);
+    }
     if (!cache) {
         EXPECT_EQ(o.delta_pages + o.cache_hits + o.cache_misses + o.cache_overflows, 0u);
         return;
