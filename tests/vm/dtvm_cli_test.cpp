@@ -87,6 +87,9 @@ TEST(DtvmCli, BadInputGetsAClearMessageAndExitCode2) {
         {"--readers some", "--readers"},
         {"--mem 12345", "multiple of 4 KiB"},
         {"--no-such-option", "--no-such-option"},
+        {"--write-bytes 12", "give a multiple of 8 from 8 to 4096"},
+        {"--write-bytes 0", "give a multiple of 8 from 8 to 4096"},
+        {"--write-bytes 8192", "give a multiple of 8 from 8 to 4096"},
     };
     for (const auto& c : cases) {
         const auto r = run(binary("dtvm") + " " + c.args + " --duration 1s 2>&1");

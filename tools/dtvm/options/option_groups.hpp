@@ -28,10 +28,11 @@ void add_vm_options(CLI::App& app, VmFlags& f);
 void add_emulated_option(CLI::App& app, VmFlags& f);  // listed after the check loop's options
 dtrack::Result<VmOptions> parse_vm(const VmFlags& f);
 
-// --workload, --wss, --rate, --hot-fraction, --hot-share, --seed, --exit-every -> Workload
+// --workload, --wss, --rate, --hot-fraction, --hot-share, --seed, --exit-every, --write-bytes -> Workload
 struct WorkloadFlags {
     std::string pattern = "hotcold", wss = "64M", rate = "0";
-    Workload values;  // the options that need no conversion, bound as they are
+    uint64_t write_bytes = 8;  // checked before it narrows into Workload::write_bytes
+    Workload values;           // the options that need no conversion, bound as they are
 };
 void add_workload_options(CLI::App& app, WorkloadFlags& f);
 // The working set must fit `vm`, except on a destination (`incoming`), which runs no workload.
