@@ -49,3 +49,25 @@ TEST(MigrationForecast, SmallWorkingSetFitsInTheStopEvenWhenDirty) {
     EXPECT_TRUE(f.converges);
     EXPECT_NEAR(f.downtime_s, 0.2, 1e-9);
 }
+
+TEST(MigrationForecast, BytesSentPerByteOfGuestMemoryAddsUpEveryRoundsCopy) {
+    // The geometric case above: 1 GB, then 400 + 200 + 100 + 50 + 25 MB re-sent.
+    const Forecast f = forecast_precopy({.memory_bytes = 1'000'000'000,
+                                         .working_set_bytes = 400'000'000,
+                                         .dirty_bytes_per_s = 50e6,
+                                         .bandwidth = 100e6,
+                                         .downtime = 300ms});
+    ASSERT_TRUE(f.converges);
+    EXPECT_NEAR(f.bytes_sent, 1'775'000'000.0, 1);
+    EXPECT_NEAR(f.bytes_per_guest_byte, 1.775, 1e-9);
+    EXPECT_NE(f.summary.find(" bytes sent per byte of memory"), std::string::npos) << f.summary;
+    // An idle guest: one copy, one byte per byte.
+    const Forecast idle = forecast_precopy({.memory_bytes = 1'000'000'000, .bandwidth = 100e6});
+    EXPECT_NEAR(idle.bytes_per_guest_byte, 1.0, 1e-9);
+    // No convergence, no figure: it would send for ever.
+    const Forecast stuck = forecast_precopy({.memory_bytes = 1'000'000'000,
+                                             .working_set_bytes = 400'000'000,
+                                             .dirty_bytes_per_s = 150e6,
+                                             .bandwidth = 100e6});
+    EXPECT_EQ(stuck.bytes_per_guest_byte, 0);
+}
