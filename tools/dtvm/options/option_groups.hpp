@@ -31,8 +31,8 @@ dtrack::Result<VmOptions> parse_vm(const VmFlags& f);
 // --workload, --wss, --rate, --hot-fraction, --hot-share, --seed, --exit-every, --write-bytes -> Workload
 struct WorkloadFlags {
     std::string pattern = "hotcold", wss = "64M", rate = "0";
-    uint64_t write_bytes = 8;  // checked before it narrows into Workload::write_bytes
-    Workload values;           // the options that need no conversion, bound as they are
+    std::string write_bytes = "8";  // a size: 8, 512, 4K
+    Workload values;                // the options that need no conversion, bound as they are
 };
 void add_workload_options(CLI::App& app, WorkloadFlags& f);
 // The working set must fit `vm`, except on a destination (`incoming`), which runs no workload.
@@ -64,9 +64,12 @@ void add_check_loop_options(CLI::App& app, CheckLoopFlags& f);
 dtrack::Result<CheckLoopOptions> parse_check_loop(const CheckLoopFlags& f);
 
 // --migrate-to, --bandwidth, --downtime, --max-time, --auto-converge,
-// --background-sync, --warmup, --compress -> MigrationOptions
+// --background-sync, --background-sync-every, --warmup, --compress -> MigrationOptions
+inline constexpr const char* kDefaultBackgroundSync = "5s";
 struct MigrationFlags {
-    std::string to, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = "5s", warmup = "1s";
+    std::string to, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = kDefaultBackgroundSync,
+                    warmup = "1s";
+    std::string background_sync_every;  // empty: not given
     bool auto_converge = false, compress = false;
 };
 void add_migration_options(CLI::App& app, MigrationFlags& f);
