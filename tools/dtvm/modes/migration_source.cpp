@@ -182,20 +182,17 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
     throttle.reset();  // the migration is over: the throttle's life ends with it
     if (terminal) std::printf("\n");
 
-    const MigrationFacts facts{.guest_bytes = o.vm.mem_bytes,
-                               .throttle_last_pct = timeline.empty() ? 0 : timeline.back().pct};
+    MigrationFacts facts{.guest_bytes = o.vm.mem_bytes,
+                         .throttle_last_pct = timeline.empty() ? 0 : timeline.back().pct};
     print_outcome(out, timeline, migration_start, facts.guest_bytes);
     if (limit) limit->report_and_lift(migration_start);
-    const std::vector<ReaderRate> readers = print_reader_rates(vm, progress);
+    facts.readers = print_reader_rates(vm, progress);
     if (!out.completed()) std::printf("migration failed: %s; the guest runs on here\n", out.message.c_str());
     else
         std::printf("downtime: %.1f ms real (estimated %.1f ms); the destination's memory digest matches\n",
                     seconds(out.downtime) * 1000, seconds(out.estimated_downtime) * 1000);
-    if (m.json) {
-        MigrationFacts with_readers = facts;
-        with_readers.readers = readers;
-        std::printf("%s\n", migration_summary_json(out, with_readers).c_str());
-    }
+    // Last, so that a script finds it with tail -n 1.
+    if (m.json) std::printf("%s\n", migration_summary_json(out, facts).c_str());
     vm.stop();
     return out.completed() ? exit_ok : exit_migration_failed;
 }
