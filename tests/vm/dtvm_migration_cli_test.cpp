@@ -3,9 +3,11 @@
 // into a process-backend destination (the wire carries memory, not CPU
 // state) where KVM exists.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <regex>
@@ -314,6 +316,76 @@ TEST(DtvmMigrationCliSecurity, IncomingBeyondLoopbackNeedsTlsOrInsecure) {
         run(binary("dtvm") + " --mem 64M --incoming tcp://127.0.0.1:0 --insecure --tls-psk x 2>&1");
     EXPECT_EQ(contradiction.exit_code, 2) << contradiction.output;
 }
+
+class DtvmMigrationCliJson : public testing::TestWithParam<dtvm::Backend> {};
+
+// The last line of a line-oriented report, and the first match of `re` in it.
+std::string last_line(const std::string& output) {
+    const size_t end = output.find_last_not_of('\n');
+    const size_t start = output.rfind('\n', end);
+    return output.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start + 1));
+}
+
+std::smatch first_match(const std::string& text, const std::string& re) {
+    std::smatch m;
+    std::regex_search(text, m, std::regex(re));
+    return m;
+}
+
+// --json: the report for people, then one JSON object as the last line of
+// stdout, whose figures are the report's (to the report's precision), with
+// the guest's memory and bytes sent per byte of it, the throttle's last
+// step and each reader's reads/s over the migration against the warm-up.
+TEST_P(DtvmMigrationCliJson, EndsWithOneJsonSummaryThatAgreesWithTheReport) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
+    Incoming in("--mem 128M" + with_backend(GetParam()));
+    ASSERT_GT(in.port(), 0) << in.output();
+    const auto src = run(binary("dtvm") + " " + guest + " --readers 1 --write-bytes 512" + with_backend(GetParam()) +
+                         " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
+                         " --bandwidth 200M --auto-converge --warmup 500ms --json");
+    ASSERT_EQ(src.exit_code, 0) << src.output;
+    EXPECT_EQ(in.finish(), 0) << in.output();
+    const nlohmann::json j = nlohmann::json::parse(last_line(src.output), nullptr, false);
+    ASSERT_TRUE(j.is_object()) << "the last line is not a JSON object: " << src.output;
+
+    const std::smatch m = first_match(
+        src.output, R"(migration: (\w+) after ([0-9.]+) s: (\d+) rounds, (\d+) round syncs, (\d+) background syncs, )"
+                    R"((\d+) pages sent \((\d+) zero\), .* on the wire, ([0-9.]+) bytes per byte of guest memory)");
+    ASSERT_FALSE(m.empty()) << src.output;
+    EXPECT_EQ(j["status"], m[1].str());
+    EXPECT_NEAR(j["total_s"].get<double>(), std::stod(m[2]), 0.006);
+    EXPECT_EQ(j["rounds"], std::stoull(m[3]));
+    EXPECT_EQ(j["round_syncs"], std::stoull(m[4]));
+    EXPECT_EQ(j["background_syncs"], std::stoull(m[5]));
+    EXPECT_EQ(j["pages_sent"], std::stoull(m[6]));
+    EXPECT_EQ(j["zero_pages"], std::stoull(m[7]));
+    EXPECT_EQ(j["guest_bytes"], 128u << 20);
+    const double per_byte = j["bytes_per_guest_byte"].get<double>();
+    EXPECT_DOUBLE_EQ(per_byte, j["bytes_sent"].get<double>() / j["guest_bytes"].get<double>());
+    EXPECT_NEAR(per_byte, std::stod(m[8]), 0.006);
+    EXPECT_GT(per_byte, 0.0);
+
+    const std::smatch d = first_match(src.output, R"(downtime: ([0-9.]+) ms real \(estimated ([0-9.]+) ms\))");
+    ASSERT_FALSE(d.empty()) << src.output;
+    EXPECT_NEAR(j["downtime_ms"].get<double>(), std::stod(d[1]), 0.06);
+    EXPECT_NEAR(j["estimated_downtime_ms"].get<double>(), std::stod(d[2]), 0.06);
+
+    // The throttle line's last step ("... 30% at 1.2 s (round sync)"), or 0 when it never engaged.
+    const std::string throttle = first_match(src.output, "throttle:[^\n]*").str();
+    const std::smatch step = first_match(throttle, R"((\d+)% at [^%]*$)");
+    EXPECT_EQ(j["throttle_last_pct"], step.empty() ? 0 : std::stoi(step[1])) << throttle;
+
+    ASSERT_EQ(j["readers"].size(), 1u) << j.dump();
+    const auto& reader = j["readers"][0];
+    EXPECT_EQ(reader["vcpu"], 2);
+    EXPECT_GT(reader["warmup_reads_per_s"].get<double>(), 0);
+    EXPECT_NEAR(reader["share_of_warmup"].get<double>(),
+                reader["migration_reads_per_s"].get<double>() / reader["warmup_reads_per_s"].get<double>(), 1e-9);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliJson,
+                         testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
+                         [](const auto& info) { return dtvm::backend_name(info.param); });
 
 }  // namespace
 

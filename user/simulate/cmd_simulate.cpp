@@ -32,6 +32,7 @@ struct SimulateOptions {
     std::string downtime = "300ms";
     bool auto_converge = false;
     std::string background_sync = "5s";
+    std::string background_sync_every;  // QEMU 9.2's periodic sync, a column of its own; empty: none
     std::string max_time = "24h";
     std::string max_memory = default_max_memory;  // --trace: what the replay may hold
     bool json = false;
@@ -49,6 +50,7 @@ int usage_error(const Error& e) {
 struct Column {
     std::string label;
     std::optional<std::chrono::milliseconds> background_sync;
+    SyncTrigger trigger = SyncTrigger::round_time;
     SimulationResult result;
 };
 
@@ -92,6 +94,7 @@ nlohmann::json to_json(const Column& c) {
                           {"throttle_pct", l.throttle_pct},
                           {"remaining_pages", l.remaining_pages}});
     nlohmann::json j{{"background_sync_ms", c.background_sync ? nlohmann::json(c.background_sync->count()) : nullptr},
+                     {"background_sync_trigger", c.background_sync ? nlohmann::json(to_string(c.trigger)) : nullptr},
                      {"verdict", precopy::to_string(r.verdict)},
                      {"converges", r.converged()},
                      {"total_s", r.total_s},
@@ -104,6 +107,8 @@ nlohmann::json to_json(const Column& c) {
                      {"throttle", steps},
                      {"bytes_on_wire", r.bytes_on_wire},
                      {"delta_pages", r.delta_pages_sent},
+                     {"guest_bytes", r.guest_bytes},
+                     {"bytes_per_guest_byte", r.bytes_per_guest_byte()},
                      {"round_log", rounds}};
     if (!r.converged()) j["why"] = r.why;
     return j;
@@ -128,6 +133,11 @@ void print_table(const std::vector<Column>& cols) {
         [](const SimulationResult& r) { return r.converged() ? seconds_text(r.downtime_s * 1000) : std::string("-"); });
     row("sent", [](const SimulationResult& r) { return format_bytes(r.bytes_on_wire); });
     row("delta pages", [](const SimulationResult& r) { return format_count(r.delta_pages_sent); });
+    row("sent per byte of guest memory", [](const SimulationResult& r) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.2f", r.bytes_per_guest_byte());
+        return std::string(b);
+    });
     for (const Column& c : cols) {
         std::printf("throttle, %s: %s\n", c.label.c_str(), timeline(c.result).c_str());
         if (!c.result.converged()) std::printf("%s: %s\n", c.label.c_str(), c.result.why.c_str());
@@ -148,6 +158,7 @@ struct SimulatePlan {
     std::chrono::nanoseconds max_time{};
     std::optional<std::chrono::milliseconds> threshold;  // --background-sync; none: off
     precopy::PageBytesOptions page_bytes;                // --compress, --xbzrle-cache, --write-bytes
+    std::optional<std::chrono::milliseconds> period;     // --background-sync-every; none: not given
 };
 
 // --compress, --compress-level, --xbzrle-cache, --write-bytes.
@@ -178,6 +189,16 @@ Status check_guest_options(const SimulateOptions& o) {
     return Ok{};
 }
 
+// --background-sync and --background-sync-every: a duration of 4 ms or more, or off (nullopt).
+Result<std::optional<std::chrono::milliseconds>> parse_sync_duration(const std::string& typed, const char* option) {
+    if (typed == "off") return std::optional<std::chrono::milliseconds>();
+    auto t = parse_duration(typed, option);
+    if (!t) return t.error();
+    if (*t < std::chrono::milliseconds(4))
+        return Error{EINVAL, std::string(option) + " " + typed + " is too short", "give a time such as 5s, or off"};
+    return std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(*t));
+}
+
 Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
     if (Status s = check_guest_options(o); !s) return s.error();
     SimulatePlan p;
@@ -203,13 +224,14 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
     if (!max_time) return max_time.error();
     if (max_time->count() <= 0) return Error{EINVAL, "--max-time 0 simulates nothing", "give e.g. 24h"};
     p.max_time = *max_time;
-    if (o.background_sync != "off") {
-        auto t = parse_duration(o.background_sync, "--background-sync");
-        if (!t) return t.error();
-        if (*t < std::chrono::milliseconds(4))
-            return Error{EINVAL, "--background-sync " + o.background_sync + " is too short",
-                         "give a threshold such as 5s, or off"};
-        p.threshold = std::chrono::duration_cast<std::chrono::milliseconds>(*t);
+    auto threshold = parse_sync_duration(o.background_sync, "--background-sync");
+    if (!threshold) return threshold.error();
+    p.threshold = *threshold;
+    if (!o.background_sync_every.empty()) {
+        auto period = parse_sync_duration(o.background_sync_every, "--background-sync-every");
+        if (!period) return period.error();
+        if (!*period) return Error{EINVAL, "--background-sync-every off: leave it out instead", "give e.g. 5s"};
+        p.period = *period;
     }
     auto page_bytes = plan_page_bytes(o);
     if (!page_bytes) return page_bytes.error();
@@ -253,11 +275,12 @@ int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate&
 }
 
 Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, const SimulatePlan& p,
-                                  std::optional<std::chrono::milliseconds> bs) {
+                                  const Column& c) {
     precopy::SimulationOptions so{.bandwidth = p.bandwidth,
                                   .downtime_limit = std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime),
                                   .auto_converge = o.auto_converge,
-                                  .background_sync = bs,
+                                  .background_sync = c.background_sync,
+                                  .background_sync_trigger = c.trigger,
                                   .page_bytes = p.page_bytes,
                                   .max_time = p.max_time};
     if (g.model) {
@@ -305,6 +328,8 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
     const precopy::PageBytesOptions& b = p.page_bytes;
     std::printf("  compression %s, xbzrle cache %s, a page write changes %u bytes\n", precopy::to_string(b.compression),
                 b.xbzrle_cache_bytes ? format_bytes(double(b.xbzrle_cache_bytes)).c_str() : "off", b.write_bytes);
+    if (p.period && o.auto_converge)
+        std::printf("  periodic sync (QEMU 9.2's timer) every %lld ms beside it\n", (long long)p.period->count());
     print_table(cols);
     std::printf("left out of the simulation:\n");
     for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
@@ -318,10 +343,11 @@ int run_simulate(const SimulateOptions& o) {
     if (const int code = open_guest(o, p, guest); code != exit_ok) return code;
 
     std::vector<Column> cols;
-    if (o.auto_converge && p.threshold) cols.push_back({"with background sync", p.threshold, {}});
-    cols.push_back({"without", std::nullopt, {}});
+    if (o.auto_converge && p.threshold) cols.push_back({"with background sync", p.threshold, {}, {}});
+    if (o.auto_converge && p.period) cols.push_back({"periodic sync", p.period, SyncTrigger::periodic, {}});
+    cols.push_back({"without", std::nullopt, {}, {}});
     for (Column& c : cols) {
-        auto r = simulate(guest, o, p, c.background_sync);
+        auto r = simulate(guest, o, p, c);
         if (!r && r.error().errno_value == EFBIG) {  // a recording over --max-memory: no usage error
             std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
             return exit_failure;
@@ -359,6 +385,10 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--background-sync", o->background_sync,
                     "the watcher's threshold (e.g. 5s), simulated side by side with none; or off")
         ->capture_default_str();
+    cmd->add_option("--background-sync-every", o->background_sync_every,
+                    "QEMU 9.2's periodic sync: a timer every DUR (e.g. 5s) that syncs unless a sync happened since "
+                    "its previous tick, simulated as a column of its own")
+        ->type_name("DUR");
     cmd->add_option("--max-time", o->max_time, "give up on a simulated migration after this long")
         ->capture_default_str();
     cmd->add_option("--max-memory", o->max_memory,

@@ -84,8 +84,9 @@ public:
             // threshold, at least every second; stop at the throttle's maximum.
             const auto threshold = *o_.background_sync;
             const auto poll = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000), threshold / 4);
-            watcher_ = std::make_unique<Watcher>(rounds_, WatcherOptions{.poll = poll, .threshold = threshold},
-                                                 [this] { return !throttle_.at_max(); });
+            watcher_ = std::make_unique<Watcher>(
+                rounds_, WatcherOptions{.poll = poll, .threshold = threshold, .trigger = o_.background_sync_trigger},
+                [this] { return !throttle_.at_max(); });
             poll_s_ = seconds(poll);
         }
     }
@@ -104,6 +105,7 @@ public:
         r_.round_syncs = rounds_.syncs(SyncKind::round);
         r_.background_syncs = rounds_.syncs(SyncKind::background);
         r_.total_s = now_s_;
+        r_.guest_bytes = double(guest_.memory_pages()) * double(guest_.page_size());
         r_.final_throttle_pct = throttle_.pct();
         for (const ThrottleStep& s : throttle_.timeline())
             r_.throttle.push_back({seconds(s.at - origin_), s.pct, s.after});

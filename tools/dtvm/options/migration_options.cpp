@@ -1,5 +1,6 @@
 // --migrate-to, --bandwidth, --downtime, --max-time, --auto-converge,
-// --background-sync, --warmup, --compress, --compress-level, --xbzrle-cache.
+// --background-sync, --background-sync-every, --warmup, --compress,
+// --compress-level, --xbzrle-cache.
 #include <string>
 
 #include "dtrack/precopy/receiver.hpp"
@@ -35,6 +36,23 @@ dtrack::Result<std::optional<std::chrono::milliseconds>> parse_background_sync(c
     return std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(*bs));
 }
 
+// --background-sync-every: QEMU 9.2's periodic sync in place of the
+// round-time trigger; nullopt when not given.
+dtrack::Result<std::optional<std::chrono::milliseconds>> parse_background_sync_every(const MigrationFlags& f) {
+    if (f.background_sync_every.empty()) return std::optional<std::chrono::milliseconds>();
+    if (f.background_sync != kDefaultBackgroundSync)
+        return dtrack::Error{EINVAL,
+                             "--background-sync and --background-sync-every exclude each other: the watcher has one "
+                             "trigger, a round's time or a timer",
+                             "give one of them"};
+    auto every = dtrack::parse_duration(f.background_sync_every, "--background-sync-every");
+    if (!every) return every.error();
+    if (*every < std::chrono::milliseconds(4))
+        return dtrack::Error{EINVAL, "--background-sync-every " + f.background_sync_every + " is too short",
+                             "give a period of 4 ms or more, e.g. 5s as QEMU 9.2's"};
+    return std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(*every));
+}
+
 }  // namespace
 
 void add_migration_options(CLI::App& app, MigrationFlags& f) {
@@ -50,6 +68,10 @@ void add_migration_options(CLI::App& app, MigrationFlags& f) {
     app.add_option("--background-sync", f.background_sync,
                    "harvest between rounds when a round runs longer than this (e.g. 5s), or 'off'")
         ->capture_default_str();
+    app.add_option("--background-sync-every", f.background_sync_every,
+                   "in place of --background-sync, QEMU 9.2's periodic sync: a timer every DUR (e.g. 5s) that "
+                   "syncs unless a sync happened since its previous tick")
+        ->type_name("DUR");
 }
 
 void add_migration_start_options(CLI::App& app, MigrationFlags& f) {
@@ -92,12 +114,19 @@ dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationF
     auto cache = dtrack::precopy::parse_xbzrle_cache(f.xbzrle_cache, mem_bytes);
     if (!cache) return cache.error();
     m.xbzrle_cache_bytes = *cache;
+    auto every = parse_background_sync_every(f);
+    if (!every) return every.error();
     m.bandwidth = *bw;
     m.downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime);
     m.max_time = *max_time;
     m.warmup = std::chrono::duration_cast<std::chrono::milliseconds>(*warmup);
     m.auto_converge = f.auto_converge;
+    m.json = check.json;  // one --json: the check loop's lines, or the migration's summary
     m.background_sync = *background_sync;
+    if (*every) {
+        m.background_sync = *every;
+        m.background_sync_trigger = dtrack::SyncTrigger::periodic;
+    }
     return std::optional(m);
 }
 
