@@ -7,9 +7,10 @@
 # The policies, as dtvm flags, and why:
 #   (1) QEMU 7.2: --auto-converge --background-sync off. Auto-converge, the
 #       dirty bitmap synced at round ends only.
-#   (2) QEMU 9.2: (1) + --background-sync-every 5s. 9.2's periodic sync every
-#       5 s whatever the round is doing (not dtvm's --background-sync, which
-#       syncs when a round outlasts its threshold: that is dtrack's watcher).
+#   (2) QEMU 9.2: --auto-converge --background-sync-every 5s. 9.2's periodic
+#       sync every 5 s whatever the round is doing, in place of dtvm's
+#       --background-sync (a sync when a round outlasts its threshold: the
+#       watcher's own trigger).
 #   (3) QEMU 8.1 dirty-limit: --dirty-limit Q --dirty-limit-sleep ring-full
 #       --track ring. QEMU's actuator: a limited vCPU sleeps at its
 #       KVM_EXIT_DIRTY_RING_FULL exits, the reaper off so that rings fill.
@@ -82,7 +83,7 @@ simulate_help=$("$build/dtrack" simulate --help 2>&1)
 # (today's --compress is a bare flag; issue 24's takes zstd|zlib).
 has() {
     case $2 in
-        *=) grep -qE -- "^ +${2%=} [A-Z]" <<<"$1" ;;
+        *=) grep -qE -- "^ +${2%=} \[?[A-Z]" <<<"$1" ;;
         *) grep -qE -- "^ +$2( |$)" <<<"$1" ;;
     esac
 }
@@ -94,14 +95,17 @@ missing() {
 }
 
 # policy P: sets POLICY (the policy's options, dtvm's and dtrack simulate's
-# alike), ACTUATOR (dtvm's only: where a limited vCPU sleeps) and NEEDS (the
-# options POLICY needs; "=": they take a value).
+# alike), ACTUATOR (dtvm's only: where a limited vCPU sleeps), SIMULATE
+# (dtrack simulate's only) and NEEDS (the options POLICY needs; "=": they
+# take a value).
 policy() {
     local limit=(--dirty-limit "$quota")
-    ACTUATOR=() NEEDS=()
+    ACTUATOR=() SIMULATE=() NEEDS=()
     case $1 in
         1) POLICY=(--auto-converge --background-sync off) ;;
-        2) POLICY=(--auto-converge --background-sync off --background-sync-every "$every")
+        # dtvm's periodic sync replaces its round-time one; dtrack simulate
+        # runs both side by side unless the round-time one is off.
+        2) POLICY=(--auto-converge --background-sync-every "$every") SIMULATE=(--background-sync off)
            NEEDS=(--background-sync-every=) ;;
         3) POLICY=("${limit[@]}") ACTUATOR=(--dirty-limit-sleep ring-full --track ring) NEEDS=(--dirty-limit=) ;;
         4) POLICY=("${limit[@]}") ACTUATOR=(--dirty-limit-sleep slice) NEEDS=(--dirty-limit=) ;;
@@ -112,8 +116,9 @@ policy() {
 
 # --- one migration's figures, as JSON -----------------------------------------
 # dtvm --migrate-to --json ends with one JSON object (total_s, rounds,
-# downtime_ms, bytes_sent, guest_bytes, bytes_per_guest_byte, status, the
-# readers' progress). Without it the same figures come from the text report.
+# downtime_ms, bytes_sent, guest_bytes, bytes_per_guest_byte, status, and
+# readers[].migration_reads_per_s). Without it the same figures come from
+# the text report; reader_reads_per_s is added, the readers' mean.
 report_line() { sed -n "s/$2/\1/p" "$1" | head -1; }
 text_summary() {  # text_summary FILE: dtvm's text report as the JSON summary
     local f=$1 wire
@@ -134,11 +139,12 @@ reader_reads_per_s() {
     sed -n 's/^reader vCPU [0-9]*: \([0-9.]*[kMG]*\) reads\/s over the migration.*/\1/p' "$1" | tr k K |
         numfmt --from=si | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "null" }'
 }
-summary() {  # summary FILE: the run's JSON summary, the readers' reads/s added where it lacks them
+summary() {  # summary FILE: the run's JSON summary, with reader_reads_per_s
     local json
     json=$(tail -1 "$1" | jq -c 'select(type == "object")' 2>/dev/null)
     [ -n "$json" ] || json=$(text_summary "$1")
-    jq -c --argjson reads "$(reader_reads_per_s "$1")" '.reader_reads_per_s //= $reads' <<<"$json"
+    jq -c --argjson text "$(reader_reads_per_s "$1")" '.reader_reads_per_s =
+        ([.readers[]?.migration_reads_per_s] | if length > 0 then add / length else $text end)' <<<"$json"
 }
 
 # migrate FILE dtvm-options...: one migration to a destination on any free
@@ -201,14 +207,16 @@ table() {
         "(5)/(4): bytes $(ratio "$b5" "$b4"), time $(ratio "$t5" "$t4"), readers' reads/s $(ratio "$r5" "$r4")"
 }
 
-# simulate KEY GUEST-OPTIONS...: dtrack simulate on a recording of the same
-# guest, unmigrated, same seed (as tools/bench/simulate_validation.sh: the
+# simulate KEY WRITE_BYTES GUEST-OPTIONS...: dtrack simulate on a recording
+# of the same guest, unmigrated, same seed (as tools/bench/simulate_validation.sh: the
 # peak is a writer's rate held 90% of the time, x 10), each policy beside the
 # real runs' medians.
 simulate() {
-    local key=$1
-    shift
-    local held peak trace=$out/$key.dtz p lack sim total sent
+    local key=$1 write_bytes=$2
+    shift 2
+    local held peak trace=$out/$key.dtz p lack sim total sent contents=()
+    # What a delta of a re-sent page costs depends on how much of it changed.
+    has "$simulate_help" --write-bytes= && contents=(--write-bytes "$write_bytes")
     held=$("$build/dtvm" --backend "$backend" "$@" --throttle 90 --duration 3s --json 2>/dev/null |
            jq -n '[inputs | .vcpus[]?.writes_per_s | select(. > 0)] | if length > 0 then add / length | round else 0 end')
     peak=$((held * 10 * 4096))
@@ -228,10 +236,11 @@ simulate() {
             continue
         fi
         sim=$("$build/dtrack" simulate --trace "$trace" --peak "$peak" --vcpus "$writers" \
-              --bandwidth "${bandwidth_mib}M" --max-time "$max_time" "${POLICY[@]}" --json 2>&1) || {
+              --bandwidth "${bandwidth_mib}M" --max-time "$max_time" "${POLICY[@]}" "${SIMULATE[@]}" "${contents[@]}" --json 2>&1) || {
             echo "not reached: ${policy_name[$p]}: dtrack simulate failed: $(tail -1 <<<"$sim")"
             continue
         }
+        # runs[0] is the policy's run (a second, when there is one, is "without").
         total=$(jq -r '.runs[0].total_s' <<<"$sim")
         sent=$(jq -r '.runs[0] | .bytes_sent // .bytes_on_wire' <<<"$sim")
         printf '%-30s %8s %9s %9s %9s\n' "${policy_name[$p]}" "$(fmt "$total" %.1f)" \
@@ -276,7 +285,7 @@ point() {
     [ -f "$out/$key-1-1.json" ] && ! grep -q '^{' <(tail -1 "$out/$key-1-1") &&
         echo "not reached: dtvm lacks --json with --migrate-to: the figures are read from its text report"
     table "$key"
-    simulate "$key" "${guest[@]}"
+    simulate "$key" "$write_bytes" "${guest[@]}"
     echo
 }
 
