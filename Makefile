@@ -4,7 +4,7 @@
 #   make test       build and run the GoogleTest suites
 #   make run        the demo
 #   make bench      the headline benchmarks (ratios side by side, < 10 min);
-#                   make bench-full every benchmark (30 min to 1.5 h)
+#                   make bench-full every benchmark (about 75 min)
 #   make install    (install-strip, uninstall) see below
 #   make format     clang-format the tree (format-check: fail where it differs)
 #   make asan       library, tools and tests under AddressSanitizer + UBSan in
@@ -492,8 +492,7 @@ fuzz_one = mkdir -p $(FUZZ_BUILD)/$(1).new && \
 # make bench-full: the same, with the migration at full scale (rounds of ~8 s
 # against the default 5 s threshold; a few minutes) simulated beside it,
 # the dirty limit at every point, 3 runs each, on both backends (~15 min per
-# backend), and the policies on every workload, 3 runs each (up to an hour
-# more). KVM where /dev/kvm works, and dtvm's process
+# backend), and the policies on every workload, 3 runs each (~45 min more). KVM where /dev/kvm works, and dtvm's process
 # backend everywhere for the dirty limit, else the process backend only.
 # A part that cannot reach its figure says so and the others still run
 # (tools/bench/all.sh). BENCHMARKS.md holds a full run.
