@@ -4,7 +4,7 @@
 #   make test       build and run the GoogleTest suites
 #   make run        the demo
 #   make bench      the headline benchmarks (ratios side by side, < 10 min);
-#                   make bench-full every benchmark (about 30 min)
+#                   make bench-full every benchmark (about 75 min)
 #   make install    (install-strip, uninstall) see below
 #   make format     clang-format the tree (format-check: fail where it differs)
 #   make asan       library, tools and tests under AddressSanitizer + UBSan in
@@ -488,12 +488,13 @@ fuzz_one = mkdir -p $(FUZZ_BUILD)/$(1).new && \
 # (one table of ratios and figures with their targets), what each tracking
 # source costs per sync and per guest write, what `dtrack rate` costs per
 # method, the sidecar under 1,000 scrapes, a scaled-down migration with and
-# without the background sync, and the per-vCPU dirty limit against
-# auto-converge and neither at one point, one run each.
+# without the background sync, the per-vCPU dirty limit against
+# auto-converge and neither at one point, one run each, and issue 24's five
+# migration policies on two workloads, one run each (~3 min).
 # make bench-full: the same, with the migration at full scale (rounds of ~8 s
-# against the default 5 s threshold; a few minutes) simulated beside it, and
+# against the default 5 s threshold; a few minutes) simulated beside it,
 # the dirty limit at every point, 3 runs each, on both backends (~15 min per
-# backend); about 30 minutes. KVM where /dev/kvm works, and dtvm's process
+# backend), and the policies on every workload, 3 runs each (~45 min more). KVM where /dev/kvm works, and dtvm's process
 # backend everywhere for the dirty limit, else the process backend only.
 # A part that cannot reach its figure says so and the others still run
 # (tools/bench/all.sh). BENCHMARKS.md holds a full run.

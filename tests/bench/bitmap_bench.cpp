@@ -31,8 +31,8 @@ struct Density {
     double fraction;
 };
 
-constexpr Density densities[] = {{"0.001%", 1e-5}, {"0.01%", 1e-4}, {"0.1%", 1e-3},
-                                 {"1%", 1e-2},     {"10%", 0.1},    {"50%", 0.5}};
+constexpr Density densities[] = {{"0.001%", 1e-5}, {"0.01%", 1e-4}, {"0.1%", 1e-3}, {"1%", 1e-2},
+                                 {"10%", 0.1},     {"50%", 0.5},    {"100%", 1.0}};
 
 // One word's worth of dirty pages, as a marker would OR it in.
 struct DirtyWord {
@@ -62,11 +62,13 @@ private:
 
 // Uniform: every page dirty with probability `fraction`, independently.
 // Clustered: runs of 1..127 neighbouring pages (64 on average), with gaps
-// that give the same density.
+// that give the same density. At 100% both are every page.
 DirtySet make_dirty_set(double fraction, Layout layout) {
     std::mt19937_64 rng(layout == Layout::uniform ? 1 : 2);
     DirtySetBuilder out;
-    if (layout == Layout::uniform && fraction == 0.5) {
+    if (fraction == 1.0) {
+        for (uint64_t p = 0; p < guest_pages; ++p) out.set(p);
+    } else if (layout == Layout::uniform && fraction == 0.5) {
         for (uint64_t w = 0; w < guest_words; ++w)
             for (uint64_t bits = rng(); bits; bits &= bits - 1) out.set(w * 64 + std::countr_zero(bits));
     } else if (layout == Layout::uniform) {

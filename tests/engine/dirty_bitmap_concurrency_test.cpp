@@ -14,7 +14,8 @@ using dtrack::DirtyBitmap;
 
 namespace {
 
-void hammer(uint64_t pages, int markers, uint64_t marks_per_thread, bool ranged_takes) {
+void hammer(uint64_t pages, int markers, uint64_t marks_per_thread, bool ranged_takes,
+            DirtyBitmap::Walk walk = DirtyBitmap::Walk::by_density) {
     DirtyBitmap b(pages);
     std::atomic<bool> done{false};
     std::vector<uint64_t> fresh(markers);
@@ -30,9 +31,9 @@ void hammer(uint64_t pages, int markers, uint64_t marks_per_thread, bool ranged_
         while (!done.load()) {
             if (ranged_takes) {
                 const uint64_t first = rng() % pages;
-                taken += b.take_range(first, rng() % 3000 + 1, record);
+                taken += b.take_range(first, rng() % 3000 + 1, record, walk);
             } else {
-                taken += b.take_all(record);
+                taken += b.take_all(record, walk);
             }
         }
     });
@@ -96,6 +97,13 @@ TEST(DirtyBitmapConcurrency, MarkersAndRangedTakerLoseNothing) { hammer(3 * 4096
 
 // A few words only: markers and the taker collide on the same words all the time.
 TEST(DirtyBitmapConcurrency, HotWordsLoseNothing) { hammer(200, 2, 400000, false); }
+
+// The words walk (a dense take's) exchanges words level 1 did not flag too,
+// words a marker may be between its steps on.
+TEST(DirtyBitmapConcurrency, MarkersAndAWordsWalkTakerLoseNothing) {
+    hammer(200, 2, 400000, false, DirtyBitmap::Walk::words);
+    hammer(3 * 4096 + 5, 3, 200000, true, DirtyBitmap::Walk::words);
+}
 
 // Pages page_of(0..marks) are each marked exactly once, by one of two
 // threads (thread t takes every i of its parity), while a consumer takes

@@ -3,12 +3,13 @@
 # turn. quick gives the headline figures in under 10 minutes: the
 # micro-benchmark table, what each tracking source costs, what `dtrack
 # rate` and the sidecar cost, the sidecar under 1,000 scrapes, a scaled-down
-# migration with and without the background sync, and the dirty limit at one
-# point, one run per mode, on one backend. full runs the migration at full
-# scale beside its simulation, and the dirty limit at every point, three
-# runs each, on every backend (about 30 minutes). A part that stops early is
-# named at the end, and the rest still run: one figure out of reach never
-# costs the others.
+# migration with and without the background sync, the dirty limit at one
+# point, one run per mode, on one backend, and issue 24's five policies on
+# two workloads, one run each. full runs the migration at full scale beside
+# its simulation, the dirty limit at every point, three runs each, on every
+# backend, and the policies on every workload, three runs each. A part
+# that stops early is named at the end, and the rest still run: one figure
+# out of reach never costs the others.
 # Usage: tools/bench/all.sh BUILD_DIR quick|full
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -32,6 +33,7 @@ part "$TOOLS/bench/rate_overhead.sh" "$build"
 part "$TOOLS/bench/sidecar.sh" "$build"
 part "$TOOLS/bench/migration.sh" "$build" "$scale"
 part "$TOOLS/bench/dirty_limit.sh" "$build" "$scale"
+part "$TOOLS/bench/policy_comparison.sh" "$build" "$scale"
 if [ ${#unreached[@]} -gt 0 ]; then
     echo "bench: figures not reached, from: ${unreached[*]}"
 fi

@@ -14,6 +14,9 @@
 // marker's bit, or the marker sees a cleared summary bit and sets it again.
 // A marker that finds its level-1 bit set stops there: the thread that set it
 // makes sure of level 2, and a consumer clears it only before exchanging the word.
+// A consumer may also exchange a word level 1 does not flag (a dense take's
+// words walk, below): the bits it finds are taken once, and a marker between
+// its steps on that word only sets a flag that is stale by then.
 #pragma once
 
 #include <algorithm>
@@ -31,6 +34,16 @@ namespace dtrack {
 class DirtyBitmap {
 public:
     static constexpr uint64_t bits_per_word = 64;
+
+    // How a take walks the words a level-1 word flags. `summary` exchanges
+    // only the flagged words (the sparse ones prefetched ahead): cost in
+    // proportion to the dirty words. `words` exchanges every non-zero word
+    // under a flagged level-1 word in order, as a plain scan does, with no
+    // per-bit work: the cheaper walk when most words are set. `by_density`
+    // chooses per level-1 word: `words` from `dense_words` flagged words of
+    // 64 up, else `summary`. Each keeps the protocol above.
+    enum class Walk { by_density, summary, words };
+    static constexpr int dense_words = 48;
 
     explicit DirtyBitmap(uint64_t pages);
 
@@ -64,10 +77,10 @@ public:
     // Takes and clears the pages [first, first+count): calls f(word_index, bits)
     // for every non-zero word (bits limited to the range), in order. Returns pages taken.
     template <typename F>
-    uint64_t take_range(uint64_t first, uint64_t count, F&& f);
+    uint64_t take_range(uint64_t first, uint64_t count, F&& f, Walk walk = Walk::by_density);
     template <typename F>
-    uint64_t take_all(F&& f) {
-        return take_range(0, pages_, f);
+    uint64_t take_all(F&& f, Walk walk = Walk::by_density) {
+        return take_range(0, pages_, f, walk);
     }
 
 private:
@@ -91,7 +104,7 @@ private:
     uint64_t take_bits(uint64_t w, uint64_t mask);
     // Takes the whole words [first, end) through both summary levels.
     template <typename F>
-    uint64_t take_words(uint64_t first, uint64_t end, F& f);
+    uint64_t take_words(uint64_t first, uint64_t end, F& f, Walk walk);
 
     uint64_t pages_;
     uint64_t words_;
@@ -142,7 +155,7 @@ void DirtyBitmap::for_each_run(F&& f) const {
 }
 
 template <typename F>
-uint64_t DirtyBitmap::take_range(uint64_t first, uint64_t count, F&& f) {
+uint64_t DirtyBitmap::take_range(uint64_t first, uint64_t count, F&& f, Walk walk) {
     if (first >= pages_ || count == 0) return 0;
     if (count > pages_ - first) count = pages_ - first;
     const uint64_t end = first + count;
@@ -166,13 +179,13 @@ uint64_t DirtyBitmap::take_range(uint64_t first, uint64_t count, F&& f) {
     }
     if (head_part) take_part(w_first, head_mask);
     const uint64_t whole_first = w_first + head_part, whole_end = w_last + !tail_part;
-    if (whole_first < whole_end) taken += take_words(whole_first, whole_end, f);
+    if (whole_first < whole_end) taken += take_words(whole_first, whole_end, f, walk);
     if (tail_part) take_part(w_last, tail_mask);
     return taken;
 }
 
 template <typename F>
-uint64_t DirtyBitmap::take_words(uint64_t first, uint64_t end, F& f) {
+uint64_t DirtyBitmap::take_words(uint64_t first, uint64_t end, F& f, Walk walk) {
     uint64_t taken = 0;
     auto exchange = [&](uint64_t w) {
         if (uint64_t bits = bits_[w].exchange(0)) {
@@ -205,7 +218,20 @@ uint64_t DirtyBitmap::take_words(uint64_t first, uint64_t end, F& f) {
             const uint64_t w_mask = bit_span(w_lo % 64, w_end - w_lo);
             if (!(summary_[s].load() & w_mask)) continue;  // a stale level-2 bit
             uint64_t flagged = summary_[s].fetch_and(~w_mask) & w_mask;
-            if (std::popcount(flagged) > 16) {
+            const int n = std::popcount(flagged);
+            if (walk == Walk::words || (walk == Walk::by_density && n >= dense_words)) {
+                // A plain scan of the level-1 word's words, the next level-1
+                // word's prefetched meanwhile. A word level 1 did not flag is
+                // clean or has a marker between its steps: taking its bits now
+                // leaves that marker a stale flag to set, never a lost bit.
+                while (popped < pushed) exchange(queue[popped++ % depth]);
+                for (uint64_t w = w_lo; w < w_end; ++w) {
+                    if (w % 8 == 0 && w + 64 < words_) __builtin_prefetch(&bits_[w + 64], 1);
+                    if (bits_[w].load(std::memory_order_relaxed)) exchange(w);
+                }
+                continue;
+            }
+            if (n > 16) {
                 while (popped < pushed) exchange(queue[popped++ % depth]);
                 for (; flagged; flagged &= flagged - 1) exchange(s * 64 + std::countr_zero(flagged));
                 continue;
