@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "dtrack/dirty_limit_options.hpp"
 #include "dtrack/precopy/guest_model.hpp"
 #include "dtrack/precopy/send_less_options.hpp"
 #include "dtrack/precopy/simulation.hpp"
@@ -39,6 +40,7 @@ struct SimulateOptions {
     std::string compress = "none", xbzrle_cache = "0";  // --compress, --xbzrle-cache
     int compress_level = 0;
     uint64_t write_bytes = precopy::max_write_bytes;
+    std::string dirty_limit, dirty_limit_period = "1s";  // --dirty-limit RATE; empty: none
 };
 
 int usage_error(const Error& e) {
@@ -52,6 +54,7 @@ struct Column {
     std::optional<std::chrono::milliseconds> background_sync;
     SyncTrigger trigger = SyncTrigger::round_time;
     SimulationResult result;
+    bool dirty_limit = false;  // this column runs with --dirty-limit
 };
 
 std::string seconds_text(double s) {
@@ -75,6 +78,29 @@ std::string timeline(const SimulationResult& r) {
         s += b;
     }
     return s;
+}
+
+std::string limit_timeline(const SimulationResult& r) {
+    if (!r.dirty_limit_engaged_s) return "never engaged";
+    char b[64];
+    std::snprintf(b, sizeof b, "engaged at %.1f s; last sleep shares:", *r.dirty_limit_engaged_s);
+    std::string s = b;
+    if (r.dirty_limit.empty()) return s + " none decided yet";
+    const double last = r.dirty_limit.back().at_s;
+    for (const auto& l : r.dirty_limit) {
+        if (l.at_s != last) continue;
+        std::snprintf(b, sizeof b, " vCPU %u %.1f%% (%s pages/s)", l.vcpu, l.share * 100, format_count(l.rate).c_str());
+        s += b;
+    }
+    return s;
+}
+
+nlohmann::json limit_json(const SimulationResult& r) {
+    nlohmann::json samples = nlohmann::json::array();
+    for (const auto& l : r.dirty_limit)
+        samples.push_back({{"at_s", l.at_s}, {"vcpu", l.vcpu}, {"rate", l.rate}, {"share", l.share}});
+    return {{"engaged_s", r.dirty_limit_engaged_s ? nlohmann::json(*r.dirty_limit_engaged_s) : nullptr},
+            {"periods", samples}};
 }
 
 nlohmann::json to_json(const Column& c) {
@@ -110,6 +136,7 @@ nlohmann::json to_json(const Column& c) {
                      {"guest_bytes", r.guest_bytes},
                      {"bytes_per_guest_byte", r.bytes_per_guest_byte()},
                      {"round_log", rounds}};
+    if (c.dirty_limit) j["dirty_limit"] = limit_json(r);
     if (!r.converged()) j["why"] = r.why;
     return j;
 }
@@ -140,6 +167,7 @@ void print_table(const std::vector<Column>& cols) {
     });
     for (const Column& c : cols) {
         std::printf("throttle, %s: %s\n", c.label.c_str(), timeline(c.result).c_str());
+        if (c.dirty_limit) std::printf("dirty limit, %s: %s\n", c.label.c_str(), limit_timeline(c.result).c_str());
         if (!c.result.converged()) std::printf("%s: %s\n", c.label.c_str(), c.result.why.c_str());
     }
     if (cols.size() == 2 && cols[0].result.converged() && cols[1].result.converged() && cols[1].result.total_s > 0) {
@@ -159,7 +187,25 @@ struct SimulatePlan {
     std::optional<std::chrono::milliseconds> threshold;  // --background-sync; none: off
     precopy::PageBytesOptions page_bytes;                // --compress, --xbzrle-cache, --write-bytes
     std::optional<std::chrono::milliseconds> period;     // --background-sync-every; none: not given
+    std::optional<DirtyLimitOptions> dirty_limit;        // --dirty-limit, in 4 KiB pages; none: not given
 };
+
+// --dirty-limit and --dirty-limit-period, the quota in pages of `page_size`,
+// as dtvm takes them; the limit decides as dtvm's does (99.9% at most, its Pacer::kMaxShare).
+Result<std::optional<DirtyLimitOptions>> plan_dirty_limit(const SimulateOptions& o, uint64_t page_size) {
+    auto period = parse_dirty_limit_period(o.dirty_limit_period);
+    if (!period) return period.error();
+    if (o.dirty_limit.empty()) return std::optional<DirtyLimitOptions>();
+    if (o.auto_converge)
+        return Error{EINVAL,
+                     "--dirty-limit and --auto-converge exclude each other (as QEMU's dirty-limit and "
+                     "auto-converge capabilities do): both answer the same trigger",
+                     "choose one: --dirty-limit slows only the vCPUs that dirty memory, --auto-converge slows "
+                     "every vCPU alike"};
+    auto quota = parse_dirty_limit_rate(o.dirty_limit, page_size);
+    if (!quota) return quota.error();
+    return std::optional(DirtyLimitOptions{.quota = *quota, .period = *period, .max_share = 0.999});
+}
 
 // --compress, --compress-level, --xbzrle-cache, --write-bytes.
 Result<precopy::PageBytesOptions> plan_page_bytes(const SimulateOptions& o) {
@@ -236,6 +282,9 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
     auto page_bytes = plan_page_bytes(o);
     if (!page_bytes) return page_bytes.error();
     p.page_bytes = *page_bytes;
+    auto dirty_limit = plan_dirty_limit(o, 4096);
+    if (!dirty_limit) return dirty_limit.error();
+    p.dirty_limit = *dirty_limit;
     return p;
 }
 
@@ -266,6 +315,12 @@ int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate&
         return exit_failure;
     }
     guest.recording = std::move(*r);
+    if (p.dirty_limit && p.replay.vcpus == 0 && guest.recording->header().vcpus == 0)
+        return usage_error({EINVAL,
+                            "--dirty-limit acts per vCPU, and the recording (method " +
+                                guest.recording->header().method + ") has no per-vCPU counts nor a vCPU count",
+                            "give the guest's vCPUs with --vcpus N (its writes are then taken as spread evenly over "
+                            "them), or record with per-vCPU counts (dtvm --track ring --record, on KVM)"});
     if (p.replay.peak > 0 && p.replay.vcpus == 0 && guest.recording->header().vcpus == 0)
         return usage_error({EINVAL,
                             "--peak is per vCPU, and the recording (method " + guest.recording->header().method +
@@ -283,6 +338,12 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
                                   .background_sync_trigger = c.trigger,
                                   .page_bytes = p.page_bytes,
                                   .max_time = p.max_time};
+    if (c.dirty_limit) {
+        // The quota in the guest's own pages.
+        auto limit = plan_dirty_limit(o, g.model ? g.model->page_size : g.recording->header().regions[0].page_size);
+        if (!limit) return limit.error();
+        so.dirty_limit = *limit;
+    }
     if (g.model) {
         precopy::ModelGuest guest(*g.model);
         g.description = guest.describe();
@@ -328,6 +389,12 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
     const precopy::PageBytesOptions& b = p.page_bytes;
     std::printf("  compression %s, xbzrle cache %s, a page write changes %u bytes\n", precopy::to_string(b.compression),
                 b.xbzrle_cache_bytes ? format_bytes(double(b.xbzrle_cache_bytes)).c_str() : "off", b.write_bytes);
+    if (p.dirty_limit)
+        std::printf(
+            "  dirty limit %.0f pages/s (%s/s) per vCPU, period %lld ms, once the guest dirties more than half "
+            "of what is sent\n",
+            p.dirty_limit->quota, format_bytes(p.dirty_limit->quota * 4096).c_str(),
+            (long long)p.dirty_limit->period.count());
     if (p.period && o.auto_converge)
         std::printf("  periodic sync (QEMU 9.2's timer) every %lld ms beside it\n", (long long)p.period->count());
     print_table(cols);
@@ -345,6 +412,7 @@ int run_simulate(const SimulateOptions& o) {
     std::vector<Column> cols;
     if (o.auto_converge && p.threshold) cols.push_back({"with background sync", p.threshold, {}, {}});
     if (o.auto_converge && p.period) cols.push_back({"periodic sync", p.period, SyncTrigger::periodic, {}});
+    if (p.dirty_limit) cols.push_back({"dirty limit", std::nullopt, {}, {}, true});
     cols.push_back({"without", std::nullopt, {}, {}});
     for (Column& c : cols) {
         auto r = simulate(guest, o, p, c);
@@ -408,6 +476,16 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
                     "bytes a page write changes, 8..4096 (recordings and models carry no contents): what a delta and "
                     "compression leave of a page; 4096 = no gain from either")
         ->capture_default_str();
+    cmd->add_option("--dirty-limit", o->dirty_limit,
+                    "hold each vCPU's dirty rate to RATE as dtvm's --dirty-limit: pages/s (1000, 50k) or bytes/s "
+                    "(4M/s), per vCPU, once the guest dirties more than half of what is sent; simulated beside a run "
+                    "without. --trace needs per-vCPU counts (the KVM dirty ring's) or --vcpus N (writes then spread "
+                    "evenly). Not with --auto-converge")
+        ->type_name("RATE");
+    cmd->add_option("--dirty-limit-period", o->dirty_limit_period,
+                    "measure each vCPU's rate and adjust its sleep this often (1ms-1s, as QEMU's); the watcher syncs "
+                    "every period")
+        ->capture_default_str();
     cmd->add_flag("--json", o->json, "one JSON document");
     cmd->footer(
         "The engine's own Rounds, Watcher (its tick() decision), Throttle and the sender's switchover decision run "
@@ -417,7 +495,10 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
         "min(rate, vcpus * peak * (1 - pct/100)) (peak defaults to rate / vcpus: busy vCPUs). --trace: each "
         "interval's pages are replayed through the interval, its rate r slowed by the throttle to "
         "min(r, vcpus * peak * (1 - pct/100)) (without --peak: r * (1 - pct/100)); the recording starts again when "
-        "it ends. The output says what the simulation leaves out.\n"
+        "it ends. --dirty-limit: the engine's DirtyLimit decides each vCPU's sleep share from the pages reported "
+        "for it at the watcher's sync every period, and the vCPU runs (1 - share) of the time (--model: each vCPU "
+        "writes rate / vcpus; --trace: each interval's pages split over the vCPUs by the recording's per-vCPU "
+        "counts, or evenly over --vcpus). The output says what the simulation leaves out.\n"
         "Example: dtrack simulate --model mem=1T,vcpus=128,wss=200G,rate=3G --bandwidth 10G --auto-converge\n"
         "Exit codes: 0 the simulation ran (converged or not: see the verdict), 1 it failed (a damaged recording, "
         "or one that needs more than --max-memory), 2 bad input (the message names the cause and the fix).");

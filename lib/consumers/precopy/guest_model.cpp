@@ -168,9 +168,29 @@ ModelGuest::ModelGuest(GuestModel model) : model_(model) {
     }
 }
 
+Status ModelGuest::limit_vcpus() {
+    vcpus_.limit(model_.vcpus);
+    return Ok{};
+}
+
+// Under a dirty limit each vCPU writes its share of the rate, capped as the
+// throttle caps it, and held its own share of the rest of each slice.
+double ModelGuest::limited_rate(int held_pct, double seconds) {
+    const double running = std::clamp(100 - held_pct, 0, 100) / 100.0;
+    const double own = model_.rate / double(model_.vcpus);
+    double rate = 0;
+    for (uint32_t v = 0; v < model_.vcpus; ++v) {
+        const double r = std::min(own, model_.peak_per_vcpu() * running * (1 - vcpus_.share(v)));
+        vcpus_.wrote(v, r * seconds);
+        rate += r;
+    }
+    return rate;
+}
+
 void ModelGuest::run(std::chrono::nanoseconds d, int held_pct) {
-    const double writes =
-        model_.rate_when_held(held_pct) / double(model_.page_size) * std::chrono::duration<double>(d).count();
+    const double seconds = std::chrono::duration<double>(d).count();
+    const double rate = vcpus_.limited() ? limited_rate(held_pct, seconds) : model_.rate_when_held(held_pct);
+    const double writes = rate / double(model_.page_size) * seconds;
     for (int i = 0; i < part_count_; ++i) parts_[i].writes += writes * parts_[i].write_share;
 }
 
@@ -180,9 +200,10 @@ Result<uint64_t> ModelGuest::harvest(Tracker&) {
     // clean pages, ahead of the sweep and behind it. Between two rounds
     // (every page mode or a finished sweep) all of it waits for the next one.
     const double swept = every_page_ ? 1.0 : sweep_;
-    double fresh = 0;
+    double fresh = 0, written = 0;
     for (int i = 0; i < part_count_; ++i) {
         Part& p = parts_[i];
+        written += distinct_pages(p.pages, p.writes);
         const double q = p.pages > 0 ? distinct_pages(p.pages, p.writes) / p.pages : 0;
         const double ahead = q * std::max(0.0, (1 - swept) * p.pages - p.ahead);
         const double behind = q * std::max(0.0, swept * p.pages - p.behind);
@@ -191,6 +212,7 @@ Result<uint64_t> ModelGuest::harvest(Tracker&) {
         p.writes = 0;
         fresh += ahead + behind;
     }
+    vcpus_.harvested(written);
     // The tracker counts whole pages; the fractions carry over.
     unreported_ += fresh;
     const double whole = std::floor(unreported_);

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "consumers/precopy/round_rates.hpp"
+#include "consumers/precopy/simulated_dirty_limit.hpp"
 #include "dtrack/clock.hpp"
 #include "dtrack/precopy/wire_format.hpp"
 #include "dtrack/rounds.hpp"
@@ -52,7 +53,9 @@ public:
     Result<HarvestReport> harvest(Tracker& tracker) override {
         auto fresh = guest_.harvest(tracker);
         if (!fresh) return fresh.error();
-        return HarvestReport{.pages = *fresh, .new_dirty = *fresh};
+        HarvestReport report{.pages = *fresh, .new_dirty = *fresh};
+        if (guest_.vcpus().limited()) report.pages_per_vcpu = guest_.vcpus().take_reported();
+        return report;
     }
 
 private:
@@ -79,14 +82,20 @@ public:
           bandwidth_(double(o.bandwidth)),
           max_s_(seconds(o.max_time)) {
         if (o_.auto_converge) rounds_.on_period([this](const Period& p) { throttle_.on_period(p); });
-        if (o_.auto_converge && o_.background_sync) {
+        if (o_.dirty_limit) {
+            limit_ = std::make_unique<SimulatedDirtyLimit>(*o_.dirty_limit, guest_, tracker_);
+            rounds_.on_period([this](const Period& p) { limit_->on_period(p); });
+        }
+        if ((o_.auto_converge && o_.background_sync) || o_.dirty_limit) {
             // dtvm's wiring (tools/dtvm/modes/migration_source.cpp): poll four times per
-            // threshold, at least every second; stop at the throttle's maximum.
-            const auto threshold = *o_.background_sync;
+            // threshold, at least every second; stop at the throttle's maximum. The
+            // dirty limit's threshold is its period, on the round-time trigger.
+            const auto threshold = o_.dirty_limit ? o_.dirty_limit->period : *o_.background_sync;
             const auto poll = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000), threshold / 4);
+            const SyncTrigger trigger = o_.dirty_limit ? SyncTrigger::round_time : o_.background_sync_trigger;
             watcher_ = std::make_unique<Watcher>(
-                rounds_, WatcherOptions{.poll = poll, .threshold = threshold, .trigger = o_.background_sync_trigger},
-                [this] { return !throttle_.at_max(); });
+                rounds_, WatcherOptions{.poll = poll, .threshold = threshold, .trigger = trigger},
+                [this] { return o_.dirty_limit || !throttle_.at_max(); });
             poll_s_ = seconds(poll);
         }
     }
@@ -96,6 +105,11 @@ public:
             r_.why = attached_.error().message();
             return r_;
         }
+        if (o_.dirty_limit)
+            if (Status s = guest_.limit_vcpus(); !s) {
+                r_.why = s.error().message();
+                return r_;
+            }
         origin_ = clock_.now();
         rounds_.start_migration();
         if (watcher_) next_poll_s_ = poll_s_;
@@ -109,6 +123,10 @@ public:
         r_.final_throttle_pct = throttle_.pct();
         for (const ThrottleStep& s : throttle_.timeline())
             r_.throttle.push_back({seconds(s.at - origin_), s.pct, s.after});
+        if (limit_ && limit_->engaged_at()) r_.dirty_limit_engaged_s = seconds(*limit_->engaged_at() - origin_);
+        if (limit_)
+            for (const DirtyLimitSample& s : limit_->timeline())
+                r_.dirty_limit.push_back({seconds(s.at - origin_), s.vcpu, s.rate, s.share});
         return r_;
     }
 
@@ -128,7 +146,7 @@ private:
             r_.estimated_downtime_s = seconds(estimate);
             if (RoundRates::fits(estimate, o_.downtime_limit)) break;
             // The real sender would go on for ever here; the simulation says so.
-            const bool throttle_can_move = o_.auto_converge && !throttle_.at_max();
+            const bool throttle_can_move = (o_.auto_converge && !throttle_.at_max()) || (limit_ && !limit_->settled());
             if (!throttle_can_move) {
                 if (remaining > stuck_at * (1 - 1e-3)) return stuck(remaining);
                 stuck_at = remaining;
@@ -252,6 +270,7 @@ private:
         r_.why = "does not converge: each round leaves about " + format_bytes(remaining * double(guest_.page_size())) +
                  " dirty (rounds of " + round_s + "), " +
                  (o_.auto_converge ? "even with the throttle at " + std::to_string(throttle_.pct()) + "%"
+                  : limit_         ? std::string("even with the dirty limit settled")
                                    : std::string("and auto-converge is off"));
     }
 
@@ -264,6 +283,7 @@ private:
     Throttle throttle_;
     PageBytesModel bytes_;
     RoundRates rates_;
+    std::unique_ptr<SimulatedDirtyLimit> limit_;
     std::unique_ptr<Watcher> watcher_;
     const double bandwidth_;
     const double max_s_;

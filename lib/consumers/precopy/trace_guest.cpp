@@ -75,6 +75,7 @@ std::string TraceGuest::describe() const {
                     (h.method.empty() ? std::string("an unnamed method") : h.method) +
                     (h.exact ? "" : " (page sets are estimates)");
     if (!h.target.empty()) s += ", " + h.target;
+    if (vcpus_.limited()) s += "; " + vcpu_view_;
     if (replay_.peak > 0)
         s += "; " + std::to_string(replay_.vcpus) + (replay_.vcpus == 1 ? " vCPU" : " vCPUs") + ", each " +
              format_bytes(replay_.peak) + "/s flat out";
@@ -133,6 +134,7 @@ const std::vector<recording::PageRun>& TraceGuest::current_pages() const {
 }
 
 double TraceGuest::speed(int held_pct) const {
+    if (vcpus_.limited()) return limited_speed(held_pct);
     const double running = std::clamp(100 - held_pct, 0, 100) / 100.0;
     if (replay_.peak <= 0 || running == 0) return running;
     const double length_s = double(current_->end_ns - current_->start_ns) / 1e9;
@@ -169,10 +171,12 @@ void TraceGuest::run(std::chrono::nanoseconds d, int held_pct) {
         const double length_ns = double(current_->end_ns - current_->start_ns);
         const double left_ns = (1 - released_) * length_ns;  // recorded time left in this interval
         if (left_ns > wall_ns * f) {
+            note_vcpu_writes(wall_ns * f / length_ns, held_pct, f);
             release_until(released_ + wall_ns * f / length_ns);
             return;
         }
         wall_ns -= left_ns / f;
+        note_vcpu_writes(1 - released_, held_pct, f);
         release_until(1);
         pass_dropped += current_->dropped;
         ++pass_intervals;
@@ -194,9 +198,10 @@ void TraceGuest::run(std::chrono::nanoseconds d, int held_pct) {
 
 Result<uint64_t> TraceGuest::harvest(Tracker& tracker) {
     if (error_) return *error_;
-    uint64_t fresh = 0;
+    uint64_t fresh = 0, written = 0;
     pending_->drain([&](RegionId r, uint64_t first, uint64_t count) {
         if (r >= tracker.region_count()) return;
+        written += count;
         // A sweep of the dirty pages under way takes those at or past its cursor in this round.
         uint64_t behind = 0;
         if (!every_page_ && r == cursor_region_)
@@ -207,6 +212,7 @@ Result<uint64_t> TraceGuest::harvest(Tracker& tracker) {
         fresh += ahead;
         dirty_ahead_ += double(ahead);
     });
+    vcpus_.harvested(double(written));
     return fresh;
 }
 

@@ -1,7 +1,7 @@
 // --dirty-limit, --dirty-limit-period, --dirty-limit-sleep.
 #include <string>
 
-#include "dtrack/units.hpp"
+#include "dtrack/dirty_limit_options.hpp"
 #include "dtvm/options/option_groups.hpp"
 
 namespace dtvm::option_groups {
@@ -28,11 +28,8 @@ dtrack::Result<std::optional<DirtyLimitOptions>> parse_dirty_limit(const DirtyLi
                                                                    const CheckLoopOptions& check) {
     if (f.sleep != "auto" && f.sleep != "slice" && f.sleep != "ring-full")
         return dtrack::Error{EINVAL, "unknown --dirty-limit-sleep '" + f.sleep + "'", "use ring-full, slice or auto"};
-    auto period = dtrack::parse_duration(f.period, "--dirty-limit-period");
+    auto period = dtrack::parse_dirty_limit_period(f.period);
     if (!period) return period.error();
-    if (*period < std::chrono::milliseconds(1) || *period > std::chrono::seconds(1))
-        return dtrack::Error{EINVAL, "--dirty-limit-period " + f.period + " is out of range",
-                             "give 1ms to 1s (QEMU's x-vcpu-dirty-limit-period range), e.g. 1s"};
     if (f.rate.empty()) return std::optional<DirtyLimitOptions>();
     if (migration.auto_converge && !migration.to.empty())
         return dtrack::Error{EINVAL,
@@ -40,7 +37,7 @@ dtrack::Result<std::optional<DirtyLimitOptions>> parse_dirty_limit(const DirtyLi
                              "and auto-converge capabilities do): both answer the same trigger",
                              "choose one: --dirty-limit slows only the vCPUs that dirty memory, --auto-converge "
                              "slows every vCPU alike"};
-    auto rate = dtrack::parse_pages_per_second(f.rate, 4096, "--dirty-limit");
+    auto rate = dtrack::parse_dirty_limit_rate(f.rate, 4096);
     if (!rate) return rate.error();
     if (incoming)
         return dtrack::Error{EINVAL, "--dirty-limit limits a running guest's vCPUs, and --incoming runs none",
@@ -50,8 +47,7 @@ dtrack::Result<std::optional<DirtyLimitOptions>> parse_dirty_limit(const DirtyLi
                              "--dirty-limit and --throttle exclude each other: one holds each vCPU to a rate, "
                              "the other every vCPU to a share of time",
                              "choose one"};
-    return std::optional(DirtyLimitOptions{.pages_per_s = *rate,
-                                           .period = std::chrono::duration_cast<std::chrono::milliseconds>(*period)});
+    return std::optional(DirtyLimitOptions{.pages_per_s = *rate, .period = *period});
 }
 
 dtrack::Status apply_dirty_limit_sleep(const DirtyLimitFlags& f, VmOptions& vm, TrackingOptions& tracking) {

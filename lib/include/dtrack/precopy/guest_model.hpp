@@ -19,6 +19,10 @@
 // Without `peak` the vCPUs are taken to be busy writing (peak = rate/vcpus),
 // and then rate(pct) = rate * (1 - pct / 100).
 //
+// The dirty limit holds each vCPU its own share s of the time it runs; the
+// model's vCPUs write alike, so each writes
+//     min(rate / vcpus, peak * (1 - pct / 100) * (1 - s)).
+//
 // Zero pages: memory that never held data (zero=) is sent as a flag in round
 // 1; everything else is taken to hold data.
 #pragma once
@@ -77,8 +81,10 @@ public:
     void begin_sweep(bool every_page) override;
     SimulatedPages ahead() const override;
     SimulatedPages take(double fraction) override;
+    Status limit_vcpus() override;  // its vcpus=, each writing rate / vcpus
 
 private:
+    double limited_rate(int held_pct, double seconds);
     // A hot or cold part of the working set.
     struct Part {
         double pages = 0;

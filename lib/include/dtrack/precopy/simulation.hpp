@@ -23,8 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "dtrack/dirty_limit.hpp"
 #include "dtrack/error.hpp"
 #include "dtrack/precopy/page_bytes_model.hpp"
+#include "dtrack/precopy/simulated_vcpus.hpp"
 #include "dtrack/throttle.hpp"
 #include "dtrack/tracker.hpp"
 #include "dtrack/watcher.hpp"
@@ -55,7 +57,8 @@ public:
     Status attach(Tracker& tracker);
 
     // The guest runs for `d` with its vCPUs held `held_pct`% of the time
-    // (the throttle's percentage; 100 while paused for the switchover).
+    // (the throttle's percentage; 100 while paused for the switchover), and
+    // each vCPU under a dirty limit its vcpus().share() of the rest.
     virtual void run(std::chrono::nanoseconds d, int held_pct) = 0;
     // Moves the pages written since the last harvest into the dirty set, as
     // a kernel mechanism would, and returns how many were newly dirty.
@@ -72,8 +75,14 @@ public:
     // may take a little more).
     virtual SimulatedPages take(double fraction) = 0;
 
+    // The dirty limit's view of the vCPUs (simulated_vcpus.hpp): limit_vcpus()
+    // gives the guest its vCPUs under a limit, or says why it cannot.
+    virtual Status limit_vcpus() = 0;
+    SimulatedVcpus& vcpus() { return vcpus_; }
+
 protected:
     virtual Status add_regions(Tracker&) { return Ok{}; }
+    SimulatedVcpus vcpus_;
 };
 
 struct SimulationOptions {
@@ -87,6 +96,10 @@ struct SimulationOptions {
     // periodic: QEMU 9.2's timer, the threshold its period (watcher.hpp).
     SyncTrigger background_sync_trigger = SyncTrigger::round_time;
     ThrottleOptions throttle{};
+    // The per-vCPU dirty limit, as dtvm wires it (tools/dtvm/modes/vcpu_dirty_limit.hpp):
+    // engaged when auto-converge's trigger fires, the watcher syncing every
+    // period. Not with auto_converge.
+    std::optional<DirtyLimitOptions> dirty_limit;
     uint32_t batch_pages = 64;  // pages per wire record, for the wire overhead
     // Compression and the sent-page cache, and what a page write changes:
     // what a page costs on the wire (page_bytes_model.hpp).
@@ -110,10 +123,18 @@ struct SimulatedThrottleStep {
     SyncKind after = SyncKind::round;
 };
 
+// One vCPU's rate and sleep share as the dirty limit decided them, each period.
+struct SimulatedLimitSample {
+    double at_s = 0;
+    uint32_t vcpu = 0;
+    double rate = 0;   // pages/s over the period
+    double share = 0;  // from here on
+};
+
 struct SimulationResult {
     enum class Verdict {
         converged,
-        stuck,      // the throttle can do no more and the rounds stopped shrinking
+        stuck,      // the throttle (or the dirty limit) can do no more and the rounds stopped shrinking
         timed_out,  // max_time passed
         failed,     // a harvest failed (a damaged recording)
     };
@@ -130,6 +151,8 @@ struct SimulationResult {
     std::vector<SimulatedThrottleStep> throttle;
     std::vector<SimulatedRound> round_log;
     int final_throttle_pct = 0;
+    std::optional<double> dirty_limit_engaged_s;  // when the dirty limit engaged; nullopt: never
+    std::vector<SimulatedLimitSample> dirty_limit;
 
     bool converged() const { return verdict == Verdict::converged; }
     // Bytes on the wire per byte of guest memory (1 and a little: one pass, nothing re-sent).

@@ -25,6 +25,13 @@
 // replays the pages of the interval before it; a recording of estimates
 // (exact = false) replays its page sets as they are.
 //
+// Under a dirty limit each vCPU v is held its own share s_v of the time it
+// runs. An interval's pages are split over the vCPUs by the recording's
+// per-vCPU counts (w_v, summing to 1; evenly without them), each vCPU
+// replays at f_v = (1 - pct/100)(1 - s_v), or with a peak
+// min(1, peak (1 - pct/100)(1 - s_v) / (w_v r)), and the interval at the
+// speed sum of w_v f_v.
+//
 // What a file can make a replay hold, and do, is bounded: the dirty set is
 // a bitmap, and the pages written since the last harvest are runs that
 // spill into a second one (two bits per page of the header's regions in
@@ -124,6 +131,10 @@ public:
     void begin_sweep(bool every_page) override;
     SimulatedPages ahead() const override;
     SimulatedPages take(double fraction) override;
+    // The recording's vCPUs, each interval's pages split over them by its
+    // per-vCPU counts; a recording without them needs TraceReplay::vcpus,
+    // over which its writes are taken as spread evenly (trace_vcpus.cpp).
+    Status limit_vcpus() override;
 
     uint64_t loops() const { return loops_; }                // times the replay started again
     uint64_t dropped_intervals() const { return dropped_; }  // replayed as the one before
@@ -141,6 +152,13 @@ private:
     const std::vector<recording::PageRun>& current_pages() const;
     // The replay's speed through current_, as a share of the recorded speed.
     double speed(int held_pct) const;
+    // Under a dirty limit (trace_vcpus.cpp): each vCPU's share of current_'s
+    // pages, its speed, and what each wrote while `fraction` of current_ was
+    // replayed at `speed`.
+    std::vector<double> vcpu_weights() const;
+    std::vector<double> vcpu_paces(int held_pct) const;  // w_v f_v
+    double limited_speed(int held_pct) const;
+    void note_vcpu_writes(double fraction, int held_pct, double speed);
     // Marks the pages of current_ whose moments fall before `upto` as written.
     void release_until(double upto);
     // Finishes current_ and reads the next one (error_ if that fails).
@@ -163,6 +181,7 @@ private:
     std::vector<recording::PageRun> last_known_;
     std::unique_ptr<PendingPages> pending_;  // written since the last harvest
     std::optional<Error> error_;
+    std::string vcpu_view_;  // how the dirty limit sees the vCPUs, for describe()
     uint64_t loops_ = 0, dropped_ = 0, replayed_ = 0;
 
     Tracker* tracker_ = nullptr;
