@@ -212,3 +212,54 @@ TEST(SimulateCli, ReportsBytesSentPerByteOfGuestMemory) {
     const auto text = simulate("--model mem=64G,wss=16G,rate=4G,vcpus=8 --bandwidth 1G --auto-converge");
     EXPECT_NE(text.output.find("sent per byte of guest memory"), std::string::npos) << text.output;
 }
+
+// --dirty-limit and --dirty-limit-period, as dtvm takes them: the limited run
+// beside one without; bad values refused with the fix.
+TEST(SimulateCli, DirtyLimitRunsBesideARunWithoutAndBadValuesAreRefusedNamingTheFix) {
+    const std::string guest = "--model mem=4G,vcpus=4,wss=2G,rate=400M --bandwidth 100M";
+    const auto r = simulate(guest + " --dirty-limit 2500 --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    ASSERT_EQ(j["runs"].size(), 2u) << r.output;
+    EXPECT_TRUE(j["runs"][0]["converges"].get<bool>()) << r.output;
+    EXPECT_FALSE(j["runs"][0]["dirty_limit"]["engaged_s"].is_null()) << r.output;
+    EXPECT_FALSE(j["runs"][0]["dirty_limit"]["periods"].empty()) << r.output;
+    EXPECT_FALSE(j["runs"][1]["converges"].get<bool>()) << r.output;
+    const auto bytes = simulate(guest + " --dirty-limit 10M/s --dirty-limit-period 500ms");
+    ASSERT_EQ(bytes.exit_code, 0) << bytes.output;
+    EXPECT_NE(bytes.output.find("dirty limit 2560 pages/s (10.0 MiB/s) per vCPU, period 500 ms"), std::string::npos)
+        << bytes.output;
+    EXPECT_NE(bytes.output.find("dirty limit, dirty limit: engaged at"), std::string::npos) << bytes.output;
+
+    const std::pair<const char*, const char*> cases[] = {
+        {" --dirty-limit 0", "no dirty rate at all"},
+        {" --dirty-limit 4096/s", "ambiguous"},
+        {" --dirty-limit 2500 --dirty-limit-period 2s", "out of range"},
+        {" --dirty-limit 2500 --auto-converge", "exclude each other"},
+    };
+    for (const auto& [args, cause] : cases) {
+        const auto bad = simulate(guest + args);
+        EXPECT_EQ(bad.exit_code, 2) << args << "\n" << bad.output;
+        EXPECT_NE(bad.output.find(cause), std::string::npos) << args << "\n" << bad.output;
+        EXPECT_NE(bad.output.find("fix:"), std::string::npos) << args << "\n" << bad.output;
+    }
+}
+
+// dtvm's process backend records no per-vCPU counts (uffd): the dirty limit
+// needs the vCPU count, over which the writes are then spread evenly.
+TEST(SimulateCli, ADirtyLimitOnARecordingWithoutPerVcpuCountsNeedsTheVcpuCount) {
+    const std::string file = "/tmp/dtrack-simulate-limit-" + std::to_string(::getpid()) + ".dtz";
+    const auto rec = run(binary("dtvm") +
+                         " --backend process --mem 64M --vcpus 2 --wss 32M --workload random --rate 20k"
+                         " --interval 100ms --duration 1s --record " +
+                         file + " 2>&1");
+    ASSERT_EQ(rec.exit_code, 0) << rec.output;
+    const auto blind = simulate("--trace " + file + " --bandwidth 16M --dirty-limit 2500 --max-time 10s");
+    EXPECT_EQ(blind.exit_code, 2) << blind.output;
+    EXPECT_NE(blind.output.find("has no per-vCPU counts"), std::string::npos) << blind.output;
+    EXPECT_NE(blind.output.find("fix: give the guest's vCPUs with --vcpus N"), std::string::npos) << blind.output;
+    const auto even = simulate("--trace " + file + " --bandwidth 16M --dirty-limit 2500 --max-time 10s --vcpus 2");
+    EXPECT_EQ(even.exit_code, 0) << even.output;
+    EXPECT_NE(even.output.find("spread evenly over 2 vCPUs"), std::string::npos) << even.output;
+    std::remove(file.c_str());
+}

@@ -293,7 +293,7 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
 struct GuestToSimulate {
     std::optional<precopy::GuestModel> model;
     std::unique_ptr<precopy::IntervalSource> recording;
-    std::string description;  // the last simulated guest's
+    std::string description;  // the first simulated guest's: the policy's run
 };
 
 // Opens the guest; where it cannot, says why and returns the exit code.
@@ -346,7 +346,7 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
     }
     if (g.model) {
         precopy::ModelGuest guest(*g.model);
-        g.description = guest.describe();
+        if (g.description.empty()) g.description = guest.describe();
         return precopy::simulate_precopy(guest, so);
     }
     if (Status s = g.recording->rewind(); !s) return s.error();
@@ -356,8 +356,9 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
         if (e.errno_value == EFBIG) e.fix = raise_max_memory(p.max_memory);
         return e;
     }
-    g.description = (*guest)->describe();
-    return precopy::simulate_precopy(**guest, so);
+    SimulationResult r = precopy::simulate_precopy(**guest, so);
+    if (g.description.empty()) g.description = (*guest)->describe();  // after: it says how the limit saw the vCPUs
+    return r;
 }
 
 void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::string& description,
