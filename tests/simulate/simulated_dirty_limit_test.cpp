@@ -94,38 +94,39 @@ recording::Header two_vcpus(uint64_t pages, uint32_t vcpus) {
     return h;
 }
 
-// Second i writes 40 pages; vCPU 0 reported 30 of them, vCPU 1 10.
+// Second i writes 40 pages; the ring had 60 entries from vCPU 0 and 20 from
+// vCPU 1 (a page counted again after each reset).
 recording::Interval forty_pages(uint64_t i, bool counts) {
     recording::Interval in;
     in.index = i;
     in.start_ns = i * 1'000'000'000;
     in.end_ns = (i + 1) * 1'000'000'000;
     in.dirty = {{0, i * 40, 40}};
-    if (counts) in.vcpu_pages = {30, 10};
+    if (counts) in.vcpu_pages = {60, 20};
     return in;
 }
 
 }  // namespace
 
-TEST(SimulatedDirtyLimit, ARecordingsVcpusEachWriteAtTheirRecordedPaceTimesTheShareTheyRun) {
+TEST(SimulatedDirtyLimit, ARecordingsVcpusReportTheirRecordedCountsAtTheirPaceTimesTheShareTheyRun) {
     InMemoryTrace trace(two_vcpus(4096, 2), {forty_pages(0, true), forty_pages(1, true), forty_pages(2, true)});
     auto guest = TraceGuest::open(trace);
     ASSERT_TRUE(guest) << guest.error().message();
     Tracker tracker;
     ASSERT_TRUE((*guest)->attach(tracker));
     ASSERT_TRUE((*guest)->limit_vcpus());
-    // vCPU 0 (3/4 of the pages) held half the time: the interval replays at
+    // vCPU 0 (3/4 of the entries) held half the time: the interval replays at
     // 3/4 * 1/2 + 1/4 = 5/8 of its speed, so it takes 1.6 s.
     (*guest)->vcpus().set_share(0, 0.5);
     (*guest)->run(1600ms, 0);
     EXPECT_EQ((*guest)->replayed_intervals(), 1u);
     ASSERT_EQ((*guest)->harvest(tracker).value(), 40u);
-    // Each wrote at its recorded pace times the share of the time it ran:
-    // vCPU 0 30 pages/s * 1/2, vCPU 1 its 10 pages/s, over the 1.6 s.
+    // Each reported its recorded entries at its recorded pace times the
+    // share of the time it ran: vCPU 0 60/s * 1/2, vCPU 1 its 20/s, over the 1.6 s.
     const std::vector<uint64_t> reported = (*guest)->vcpus().take_reported();
     ASSERT_EQ(reported.size(), 2u);
-    EXPECT_NEAR(double(reported[0]), 15 * 1.6, 1);
-    EXPECT_NEAR(double(reported[1]), 10 * 1.6, 1);
+    EXPECT_NEAR(double(reported[0]), 30 * 1.6, 1);
+    EXPECT_NEAR(double(reported[1]), 20 * 1.6, 1);
 }
 
 TEST(SimulatedDirtyLimit, ARecordingWithoutPerVcpuCountsNeedsTheVcpuCountAndSpreadsItsPagesEvenly) {

@@ -1,7 +1,8 @@
 // dtrack simulate: a precopy migration of a modelled or recorded guest,
-// simulated with the engine's own Rounds, Watcher and Throttle on a manual
-// clock: does it converge, in how long, with what downtime and throttle,
-// with and without the background sync, side by side.
+// simulated with the engine's own Rounds, Watcher, Throttle and DirtyLimit
+// on a manual clock: does it converge, in how long, with what downtime and
+// throttle, with and without the background sync (or the dirty limit),
+// side by side.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -316,11 +317,13 @@ int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate&
     }
     guest.recording = std::move(*r);
     if (p.dirty_limit && p.replay.vcpus == 0 && guest.recording->header().vcpus == 0)
-        return usage_error({EINVAL,
-                            "--dirty-limit acts per vCPU, and the recording (method " +
-                                guest.recording->header().method + ") has no per-vCPU counts nor a vCPU count",
-                            "give the guest's vCPUs with --vcpus N (its writes are then taken as spread evenly over "
-                            "them), or record with per-vCPU counts (dtvm --track ring --record, on KVM)"});
+        return usage_error(
+            {EINVAL,
+             "--dirty-limit acts per vCPU, and the recording (method " + guest.recording->header().method +
+                 ") has no per-vCPU counts nor a vCPU count",
+             "give the guest's vCPUs with --vcpus N (its writes are then taken as spread evenly over "
+             "them), or record with per-vCPU counts (dtrack record --method bpf, or dtvm --record --track ring on "
+             "KVM)"});
     if (p.replay.peak > 0 && p.replay.vcpus == 0 && guest.recording->header().vcpus == 0)
         return usage_error({EINVAL,
                             "--peak is per vCPU, and the recording (method " + guest.recording->header().method +

@@ -27,6 +27,10 @@ void SimulatedVcpus::harvested(double distinct) {
     std::fill(wrote_.begin(), wrote_.end(), 0.0);
 }
 
+void SimulatedVcpus::reported(uint32_t v, double pages) {
+    if (v < reported_.size() && pages > 0) reported_[v] += pages;
+}
+
 std::vector<uint64_t> SimulatedVcpus::take_reported() {
     std::vector<uint64_t> whole(reported_.size());
     for (size_t v = 0; v < reported_.size(); ++v) {

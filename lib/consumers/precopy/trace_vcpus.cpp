@@ -20,7 +20,7 @@ Status TraceGuest::limit_vcpus() {
                      "the dirty limit acts per vCPU, and the recording (" + h.method +
                          ") has no per-vCPU counts nor a vCPU count",
                      "give the guest's vCPU count (its writes are then taken as spread evenly over them), or "
-                     "record with a method that counts per vCPU (the KVM dirty ring)"};
+                     "record with a method that counts per vCPU (bpf, the KVM dirty ring)"};
     vcpus_.limit(replay_.vcpus);
     vcpu_view_ = "no per-vCPU counts: writes taken as spread evenly over " + std::to_string(replay_.vcpus) + " vCPUs";
     return Ok{};
@@ -58,8 +58,16 @@ double TraceGuest::limited_speed(int held_pct) const {
 
 void TraceGuest::note_vcpu_writes(double fraction, int held_pct, double speed) {
     if (!vcpus_.limited() || speed <= 0 || fraction <= 0) return;
-    const double pages = double(release_->pages()) * fraction;
+    const std::vector<uint64_t>& counts = current_->vcpu_pages;
+    const double entries = double(std::accumulate(counts.begin(), counts.end(), uint64_t(0)));
     const std::vector<double> paces = vcpu_paces(held_pct);
+    // The recording's own counts, where it has them: what the kernel
+    // reported per vCPU (the ring's entries, a page again after each reset).
+    if (entries > 0) {
+        for (uint32_t v = 0; v < paces.size(); ++v) vcpus_.reported(v, entries * fraction * paces[v] / speed);
+        return;
+    }
+    const double pages = double(release_->pages()) * fraction;
     for (uint32_t v = 0; v < paces.size(); ++v) vcpus_.wrote(v, pages * paces[v] / speed);
 }
 

@@ -6,7 +6,9 @@
 // at a harvest how many distinct pages were written since the one before
 // (harvested()): those are split over the vCPUs in proportion to what each
 // wrote, as a KVM dirty ring's entries or a vCPU thread's write faults
-// would count them (once per page per harvest, per vCPU that wrote it).
+// would count them without a reaper (once per page per harvest, per vCPU
+// that wrote it). A guest that knows the kernel's own counts (a recording
+// with per-vCPU counts) reports them instead (reported()).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +35,8 @@ public:
     void wrote(uint32_t v, double amount);
     // `distinct` pages were written since the last harvest.
     void harvested(double distinct);
+    // Or the guest knows what the kernel reported for vCPU `v` (a recording's own counts).
+    void reported(uint32_t v, double pages);
     // Whole pages reported per vCPU since the last call (the fractions carry over).
     std::vector<uint64_t> take_reported();
 

@@ -30,7 +30,11 @@
 // per-vCPU counts (w_v, summing to 1; evenly without them), each vCPU
 // replays at f_v = (1 - pct/100)(1 - s_v), or with a peak
 // min(1, peak (1 - pct/100)(1 - s_v) / (w_v r)), and the interval at the
-// speed sum of w_v f_v.
+// speed sum of w_v f_v. The pages reported for vCPU v are the recording's
+// own counts (ring entries, a page counted again after each reset), replayed
+// at v's share w_v f_v of that speed; a recording without them reports the
+// distinct pages written between two syncs, split over the vCPUs evenly
+// (simulated_vcpus.hpp).
 //
 // What a file can make a replay hold, and do, is bounded: the dirty set is
 // a bitmap, and the pages written since the last harvest are runs that
