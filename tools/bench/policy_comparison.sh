@@ -238,6 +238,9 @@ simulate() {
     echo "dtrack simulate --trace (the guest recorded ${record_for}, unmigrated) ${peak[*]} --vcpus $writers" \
         "--bandwidth ${bandwidth_mib}M --max-time $max_time POLICY"
     printf '%-30s %8s %9s %9s %9s\n' "simulated" "total s" "sent MiB" "error s" "error B"
+    # dtrack simulate's dirty limit acts as (4)'s does: a share of each slice.
+    has "$simulate_help" --dirty-limit= &&
+        echo "((3) is simulated with (4)'s actuator: dtrack simulate models no ring-full sleep)"
     for p in "${policies[@]}"; do
         policy "$p"
         lack=$(missing "$simulate_help" "${NEEDS[@]}")
