@@ -439,7 +439,7 @@ FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/incl
 FUZZ_LIB     := $(addprefix lib/consumers/recording/,format.cpp reader.cpp writer.cpp) \
                 $(addprefix lib/consumers/precopy/,wire_format.cpp trace_guest.cpp trace_pending.cpp \
                     trace_release.cpp recording_trace.cpp simulation.cpp round_rates.cpp) \
-                $(addprefix lib/consumers/policies/,throttle.cpp convergence_trigger.cpp) \
+                $(addprefix lib/consumers/policies/,throttle.cpp convergence_trigger.cpp hot_page_deferral.cpp) \
                 $(addprefix lib/common/,error.cpp units.cpp) \
                 $(addprefix lib/engine/,tracker.cpp dirty_bitmap.cpp rounds.cpp watcher.cpp) \
                 user/report/report_analysis.cpp user/report/report_range_counters.cpp

@@ -19,6 +19,7 @@
 #include "dtrack/watcher.hpp"
 #include "support/backends.hpp"
 #include "support/sanitizers.hpp"
+#include "support/test_seed.hpp"
 #include "dtvm/tracking/tracking.hpp"
 #include "dtvm/tracking/vm_precopy.hpp"
 
@@ -94,6 +95,33 @@ uint64_t guest_rate(std::mt19937_64& rng) {
 
 class Migration : public testing::TestWithParam<Setup> {};
 
+// A migration of `g` under auto-converge to plain buffers, and how many
+// pages differ after switchover (the guest stays paused: every page compared).
+struct Copied {
+    precopy::Outcome out;
+    dtrack::Result<precopy::ReceiveReport> received = dtrack::Error{};
+    uint64_t differing = 0;
+};
+
+Copied migrate_and_compare(Guest& g, const precopy::SenderOptions& options) {
+    Destination dst(g.vm());
+    Link link;
+    dtrack::Rounds rounds(g.tracking->tracker());
+    dtrack::Throttle throttle({}, [&](int pct) { g.vm().set_throttle(pct); });
+    rounds.on_period([&](const dtrack::Period& p) { throttle.on_period(p); });
+    VmPauser control(g.vm());
+    precopy::Sender sender(g.tracking->tracker(), rounds, guest_memory(g.vm()), control, options);
+    Copied c;
+    std::thread receiver([&] { c.received = precopy::Receiver(dst.memory).run(link.receiver_fd.get()); });
+    c.out = sender.run(link.sender_fd.get());
+    receiver.join();
+    const auto src = guest_memory(g.vm());
+    for (size_t i = 0; i < src.size(); ++i)
+        for (uint64_t p = 0; p < src[i].pages; ++p)
+            c.differing += std::memcmp(src[i].page(p), dst.memory[i].page(p), 4096) != 0;
+    return c;
+}
+
 TEST_P(Migration, DestinationEqualsSourcePageForPage) {
     DTRACK_REQUIRE_BACKEND(GetParam().backend);
     const uint64_t seed = std::random_device{}();
@@ -108,33 +136,53 @@ TEST_P(Migration, DestinationEqualsSourcePageForPage) {
                                .seed = rng() | 1});
         ASSERT_TRUE(g.tracking);
         std::this_thread::sleep_for(200ms);
-        Destination dst(g.vm());
-        Link link;
-        dtrack::Rounds rounds(g.tracking->tracker());
-        dtrack::Throttle throttle({}, [&](int pct) { g.vm().set_throttle(pct); });
-        rounds.on_period([&](const dtrack::Period& p) { throttle.on_period(p); });
-        VmPauser control(g.vm());
-        precopy::Sender sender(g.tracking->tracker(), rounds, guest_memory(g.vm()), control,
-                               {.bandwidth = 200ULL << 20, .max_time = 60s, .compress = bool(rng() % 2)});
-        dtrack::Result<precopy::ReceiveReport> received = dtrack::Error{};
-        std::thread receiver([&] { received = precopy::Receiver(dst.memory).run(link.receiver_fd.get()); });
-        const precopy::Outcome out = sender.run(link.sender_fd.get());
-        receiver.join();
+        const Copied c =
+            migrate_and_compare(g, {.bandwidth = 200ULL << 20, .max_time = 60s, .compress = bool(rng() % 2)});
+        const precopy::Outcome& out = c.out;
         ASSERT_TRUE(out.completed()) << precopy::to_string(out.status) << ": " << out.message;
-        ASSERT_TRUE(received.ok()) << received.error().message();
+        ASSERT_TRUE(c.received.ok()) << c.received.error().message();
         EXPECT_GE(out.rounds, 2u) << "the guest kept writing: more than the first round was needed";
-        // The guest stays paused after a completed migration: compare every page.
-        const auto src = guest_memory(g.vm());
-        uint64_t differing = 0;
-        for (size_t i = 0; i < src.size(); ++i)
-            for (uint64_t p = 0; p < src[i].pages; ++p)
-                differing += std::memcmp(src[i].page(p), dst.memory[i].page(p), 4096) != 0;
-        EXPECT_EQ(differing, 0u) << "pages that differ after switchover";
+        EXPECT_EQ(c.differing, 0u) << "pages that differ after switchover";
         std::printf("  %s: %llu rounds, %llu pages, downtime %.1f ms\n", dtvm::pattern_name(pattern).c_str(),
                     (unsigned long long)out.rounds, (unsigned long long)out.pages_sent,
                     std::chrono::duration<double, std::milli>(out.downtime).count());
         g.vm().stop();
     }
+}
+
+// Hot-page deferral on (docs/ARCHITECTURE.md, invariant 1): a hot/cold guest
+// migrated with deferral arrives page for page. How much is deferred depends
+// on how fast this host's guest dirties memory against the link (about 100
+// page-rounds here on the process backend, often none on KVM), so it is
+// printed, not asserted: PrecopyLoopback.HotPagesDeferredToTheFinalRound*
+// (scripted writes) and OracleWithDeferral.* (real guests, every epoch
+// keeping pages) prove that kept pages are sent and never lost.
+TEST_P(Migration, WithHotPageDeferralTheDestinationStillEqualsTheSource) {
+    DTRACK_REQUIRE_BACKEND(GetParam().backend);
+    const uint64_t seed = dtrack_test::test_seed(std::random_device{}());
+    std::mt19937_64 rng(seed);
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Guest g = start_guest(GetParam(), 1,
+                          {.pattern = dtvm::Pattern::hotcold,
+                           .wss_pages = 16384,
+                           .rate_per_vcpu = dtrack_test::kSanitized ? 1000 : 50000,
+                           .hot_fraction = 0.01,
+                           .seed = rng() | 1});
+    ASSERT_TRUE(g.tracking);
+    std::this_thread::sleep_for(1s);
+    const Copied c = migrate_and_compare(g, {.bandwidth = 50ULL << 20,
+                                             .downtime_limit = 30ms,
+                                             .max_time = 60s,
+                                             .defer_hot = dtrack::HotPageDeferralOptions{.rounds = 2}});
+    const precopy::Outcome& out = c.out;
+    ASSERT_TRUE(out.completed()) << precopy::to_string(out.status) << ": " << out.message;
+    ASSERT_TRUE(c.received.ok()) << c.received.error().message();
+    EXPECT_EQ(c.differing, 0u) << "pages that differ after switchover";
+    std::printf("  %llu rounds, %llu pages, %llu page-rounds deferred, downtime %.1f ms\n",
+                (unsigned long long)out.rounds, (unsigned long long)out.pages_sent,
+                (unsigned long long)out.deferred_pages,
+                std::chrono::duration<double, std::milli>(out.downtime).count());
+    g.vm().stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryBackendAndMode, Migration,

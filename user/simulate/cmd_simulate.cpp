@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -31,6 +32,8 @@ struct SimulateOptions {
     std::string downtime = "300ms";
     bool auto_converge = false;
     std::string background_sync = "5s";
+    bool defer_hot = false;
+    std::string defer_hot_rounds;  // empty: the policy's default
     std::string max_time = "24h";
     std::string max_memory = default_max_memory;  // --trace: what the replay may hold
     bool json = false;
@@ -99,6 +102,7 @@ nlohmann::json to_json(const Column& c) {
                      {"final_throttle_pct", r.final_throttle_pct},
                      {"throttle", steps},
                      {"bytes_on_wire", r.bytes_on_wire},
+                     {"deferred_pages", r.deferred_pages},
                      {"round_log", rounds}};
     if (!r.converged()) j["why"] = r.why;
     return j;
@@ -122,6 +126,8 @@ void print_table(const std::vector<Column>& cols) {
     row("downtime, ms",
         [](const SimulationResult& r) { return r.converged() ? seconds_text(r.downtime_s * 1000) : std::string("-"); });
     row("sent", [](const SimulationResult& r) { return format_bytes(r.bytes_on_wire); });
+    row("pages deferred (page-rounds)",
+        [](const SimulationResult& r) { return std::to_string(std::llround(r.deferred_pages)); });
     for (const Column& c : cols) {
         std::printf("throttle, %s: %s\n", c.label.c_str(), timeline(c.result).c_str());
         if (!c.result.converged()) std::printf("%s: %s\n", c.label.c_str(), c.result.why.c_str());
@@ -141,6 +147,7 @@ struct SimulatePlan {
     std::chrono::nanoseconds downtime{};
     std::chrono::nanoseconds max_time{};
     std::optional<std::chrono::milliseconds> threshold;  // --background-sync; none: off
+    std::optional<HotPageDeferralOptions> defer_hot;
 };
 
 // --model or --trace, and what goes with each.
@@ -154,6 +161,9 @@ Status check_guest_options(const SimulateOptions& o) {
     if (!o.model.empty() && (!o.peak.empty() || o.vcpus))
         return Error{EINVAL, "--peak and --vcpus describe a recorded guest",
                      "with --model, give them as peak= and vcpus= in the model"};
+    if (!o.trace.empty() && o.defer_hot)
+        return Error{EINVAL, "--defer-hot is simulated on a --model guest only: a replay does not count hot pages",
+                     "use --model with hot= and hot-share=, or leave out --defer-hot"};
     return Ok{};
 }
 
@@ -190,6 +200,9 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
                          "give a threshold such as 5s, or off"};
         p.threshold = std::chrono::duration_cast<std::chrono::milliseconds>(*t);
     }
+    auto defer_hot = parse_defer_hot_options(o.defer_hot, o.defer_hot_rounds);
+    if (!defer_hot) return defer_hot.error();
+    p.defer_hot = *defer_hot;
     return p;
 }
 
@@ -234,6 +247,7 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
                                   .downtime_limit = std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime),
                                   .auto_converge = o.auto_converge,
                                   .background_sync = bs,
+                                  .defer_hot = p.defer_hot,
                                   .max_time = p.max_time};
     if (g.model) {
         precopy::ModelGuest guest(*g.model);
@@ -259,6 +273,7 @@ void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                        {"bandwidth", p.bandwidth},
                        {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count()},
                        {"auto_converge", o.auto_converge},
+                       {"defer_hot_rounds", p.defer_hot ? nlohmann::json(p.defer_hot->rounds) : nullptr},
                        {"runs", runs},
                        {"left_out", left_out}};
     std::printf("%s\n", doc.dump(2).c_str());
@@ -274,6 +289,9 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                 !p.threshold      ? "off"
                 : o.auto_converge ? (std::to_string(p.threshold->count()) + " ms against none").c_str()
                                   : "off (nothing consumes it without --auto-converge)");
+    if (p.defer_hot)
+        std::printf("  hot-page deferral: pages dirty %d rounds running, as many as the final round carries\n",
+                    p.defer_hot->rounds);
     print_table(cols);
     std::printf("left out of the simulation:\n");
     for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
@@ -328,6 +346,11 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--background-sync", o->background_sync,
                     "the watcher's threshold (e.g. 5s), simulated side by side with none; or off")
         ->capture_default_str();
+    cmd->add_flag("--defer-hot", o->defer_hot,
+                  "--model: keep pages dirtied in each of the last K rounds back for the final round, as many as it "
+                  "carries within --downtime");
+    cmd->add_option("--defer-hot-rounds", o->defer_hot_rounds,
+                    "K for --defer-hot: rounds a page must have been dirty in a row, 1 to 8 (default 2)");
     cmd->add_option("--max-time", o->max_time, "give up on a simulated migration after this long")
         ->capture_default_str();
     cmd->add_option("--max-memory", o->max_memory,

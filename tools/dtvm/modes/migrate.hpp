@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "dtrack/hot_page_deferral.hpp"
 #include "dtrack/precopy/tls.hpp"
 
 namespace dtvm {
@@ -29,6 +30,7 @@ struct MigrationOptions {
     std::optional<std::chrono::milliseconds> background_sync{std::chrono::seconds(5)};  // nullopt = off
     std::chrono::milliseconds warmup{1000};  // the guest runs this long before the migration starts
     bool compress = false;
+    std::optional<dtrack::HotPageDeferralOptions> defer_hot;  // --defer-hot [--defer-hot-rounds K]
 };
 
 struct IncomingOptions {

@@ -75,12 +75,14 @@ void print_plan(const Options& o, Tracking& tracking) {
                 o.workload.rate_per_vcpu ? dtrack::format_count(double(o.workload.rate_per_vcpu)).c_str() : "unlimited",
                 tracking_description(tracking, o.tracking).c_str(), m.to.c_str());
     std::printf(
-        "      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, TLS %s\n",
+        "      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, hot-page deferral %s, "
+        "TLS %s\n",
         m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited", (long long)m.downtime.count(),
         m.auto_converge ? "on" : "off",
         m.background_sync && m.auto_converge
             ? (std::to_string(m.background_sync->count()) + " ms").c_str()
             : (m.background_sync && !o.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
+        m.defer_hot ? ("pages dirty " + std::to_string(m.defer_hot->rounds) + " rounds running").c_str() : "off",
         o.tls.credentials ? o.tls.credentials->description().c_str() : "off");
     if (o.dirty_limit)
         std::printf(
@@ -102,6 +104,7 @@ dtrack::precopy::SenderOptions sender_options(const Options& o, const std::strin
                                       .compress = m.compress,
                                       .tls = o.tls.credentials,
                                       .tls_peer_name = peer};
+    so.defer_hot = m.defer_hot;
     so.progress = [terminal, &throttle, &rounds](const dtrack::precopy::Progress& p) {
         std::printf("%sround %3" PRIu64 "  remaining %8" PRIu64
                     " pages  bandwidth %9s/s  est. downtime %7.0f ms  "
@@ -171,6 +174,11 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
     if (terminal) std::printf("\n");
 
     print_outcome(out, timeline, migration_start);
+    if (m.defer_hot)
+        std::printf("hot-page deferral: %" PRIu64
+                    " pages deferred (page-rounds: a page kept back in 3 rounds counts 3); the "
+                    "pages still kept went in the final round\n",
+                    out.deferred_pages);
     if (limit) limit->report_and_lift(migration_start);
     print_reader_rates(vm, progress);
     if (!out.completed()) {

@@ -1,5 +1,5 @@
 // --migrate-to, --bandwidth, --downtime, --max-time, --auto-converge,
-// --background-sync, --warmup, --compress.
+// --background-sync, --warmup, --compress, --defer-hot, --defer-hot-rounds.
 #include <string>
 
 #include "dtrack/precopy/receiver.hpp"
@@ -54,6 +54,11 @@ void add_migration_options(CLI::App& app, MigrationFlags& f) {
 void add_migration_start_options(CLI::App& app, MigrationFlags& f) {
     app.add_option("--warmup", f.warmup, "let the guest write this long before migrating")->capture_default_str();
     app.add_flag("--compress", f.compress, "zlib-compress page batches");
+    app.add_flag("--defer-hot", f.defer_hot,
+                 "keep pages dirtied in each of the last K rounds back for the final round, as many as it can carry "
+                 "within --downtime");
+    app.add_option("--defer-hot-rounds", f.defer_hot_rounds,
+                   "K for --defer-hot: rounds a page must have been dirty in a row, 1 to 8 (default 2)");
 }
 
 dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f,
@@ -83,6 +88,9 @@ dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationF
     m.auto_converge = f.auto_converge;
     m.compress = f.compress;
     m.background_sync = *background_sync;
+    auto defer_hot = dtrack::parse_defer_hot_options(f.defer_hot, f.defer_hot_rounds);
+    if (!defer_hot) return defer_hot.error();
+    m.defer_hot = *defer_hot;
     return std::optional(m);
 }
 

@@ -67,6 +67,8 @@ dtrack::Result<CheckLoopOptions> parse_check_loop(const CheckLoopFlags& f);
 struct MigrationFlags {
     std::string to, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = "5s", warmup = "1s";
     bool auto_converge = false, compress = false;
+    bool defer_hot = false;
+    std::string defer_hot_rounds;  // empty: the policy's default
 };
 void add_migration_options(CLI::App& app, MigrationFlags& f);
 void add_migration_start_options(CLI::App& app, MigrationFlags& f);  // --warmup, --compress: after the dirty limit's
