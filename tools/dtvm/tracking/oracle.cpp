@@ -40,8 +40,12 @@ dtrack::Status take_slots(Tracking& tracking, const Words& keep, EpochResult& r)
     return dtrack::Ok{};
 }
 
-// Every working-set page against its stamp: written, lost, false positive.
-void judge(const Vm& vm, uint64_t wss_pages, const Words& kept_before, const Words& kept_now, EpochResult& r) {
+// Every working-set page against its stamp: written, lost, false positive;
+// and every page kept back (deferral) against the bitmap: still dirty, or
+// taken when released.
+void judge(const Vm& vm, const dtrack::Tracker& tracker, uint64_t wss_pages, const Words& kept_before,
+           const Words& kept_now, EpochResult& r) {
+    using dtrack::RegionId;
     const uint64_t first = vm.workload_first_page(), end = first + wss_pages;
     uint64_t taken_in_workload = 0;
     for (size_t i = 0; i < vm.slots().size(); ++i) {
@@ -52,12 +56,20 @@ void judge(const Vm& vm, uint64_t wss_pages, const Words& kept_before, const Wor
             if (guest_page < first || guest_page >= end) continue;
             const bool was_taken = bit(r.taken_words, i, p);
             taken_in_workload += was_taken;
+            // A kept page is owed a take: released now, it must be taken;
+            // kept on, it must still be dirty.
+            const bool kept = bit(kept_now, i, p);
+            const bool owed = bit(kept_before, i, p) || kept;
+            if (owed && !(kept ? tracker.bitmap(RegionId(i)).test(p) : was_taken)) {
+                if (r.lost++ == 0) r.first_lost_page = guest_page;
+                continue;
+            }
             const uint64_t stamp = vm.stamp(slot, p);
             if (stamp >> 8 == r.epoch) {
                 ++r.written;
                 const uint64_t vcpu = stamp & 0xff;
                 if (vcpu < r.written_per_vcpu.size()) ++r.written_per_vcpu[vcpu];
-                if (!was_taken && !bit(kept_now, i, p)) {
+                if (!was_taken && !kept) {
                     if (r.lost++ == 0) r.first_lost_page = guest_page;
                 }
             } else if (was_taken) {
@@ -101,7 +113,7 @@ dtrack::Result<EpochResult> check_epoch(Tracking& tracking, uint64_t wss_pages, 
         vm.resume();
         return s.error();
     }
-    judge(vm, wss_pages, kept_before, kept_now, r);
+    judge(vm, tracker, wss_pages, kept_before, kept_now, r);
     if (policy) r.kept = policy->kept_pages();
 
     vm.set_epoch(r.epoch + 1);
