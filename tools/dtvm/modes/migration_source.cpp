@@ -133,6 +133,15 @@ void print_outcome(const dtrack::precopy::Outcome& out, const std::vector<dtrack
     std::printf("\n");
 }
 
+// Pages the tracking reported so far, summed over its sources: each one a
+// write the guest made to a page protected again since (a write fault, or a
+// ring entry), the cost deferral can spare on the dirty log.
+uint64_t pages_reported(const dtrack::Tracker& tracker) {
+    uint64_t n = 0;
+    for (const dtrack::SourceCounters& s : tracker.counters().sources) n += s.pages;
+    return n;
+}
+
 // The migration proper, the guest warmed up and the destination connected:
 // the engine's pieces wired as a VMM would, the Sender run, the report.
 int migrate(const Options& o, Tracking& tracking, int socket, const std::string& peer, ReaderProgress& progress) {
@@ -163,7 +172,9 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
     progress.migration_started = read_counts(vm);
     const auto migration_start = progress.migration_started.at;
     if (background) watcher.start();
+    const uint64_t reported_before = pages_reported(tracker);
     const dtrack::precopy::Outcome out = sender.run(socket);
+    const uint64_t reported = pages_reported(tracker) - reported_before;
     progress.migration_ended = read_counts(vm);
     // A guest stopped for the switchover reads nothing: its readers' progress
     // is over the time it ran (the stop is the downtime, reported below).
@@ -174,6 +185,8 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
     if (terminal) std::printf("\n");
 
     print_outcome(out, timeline, migration_start);
+    std::printf("tracking: %" PRIu64 " pages reported during the migration (each a write after re-protection)\n",
+                reported);
     if (m.defer_hot)
         std::printf("hot-page deferral: %" PRIu64
                     " pages deferred (page-rounds: a page kept back in 3 rounds counts 3); the "
