@@ -48,7 +48,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CXXFLAGS    ?= $(if $(SANITIZE),-O1 -g,-O2 -g)
 DT_CXXFLAGS := -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -fPIC -pthread \
                -Ilib/include -Ilib -Ibpf -I$(BUILD)/bpf -MMD -MP -DDTRACK_VERSION='"$(VERSION)"' $(SAN_FLAGS)
-LDLIBS    := -lbpf -lelf -lz -lssl -lcrypto -lxxhash -pthread
+LDLIBS    := -lbpf -lelf -lz -lzstd -lssl -lcrypto -lxxhash -pthread
 # cpp-httplib (the tests' and the scrape benchmark's HTTP client): Debian ships
 # it compiled (libcpp-httplib.so), and its classes' layout depends on the
 # CPPHTTPLIB_* macros the library was built with, which its pkg-config file
@@ -60,7 +60,7 @@ WEBCONFIG_LIBS := -lyaml-cpp -lcrypt
 BPFCFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf
 
 # --- Debian packages every target needs (installed by `make deps`) -----------
-DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
+DEB_PACKAGES := g++ make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev \
                 libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev jq \
                 nlohmann-json3-dev binutils pkg-config libssl-dev openssl libcpp-httplib-dev curl \
                 libcairo2-dev libexpat1-dev libclang-rt-14-dev libxxhash-dev libyaml-cpp-dev libcrypt-dev clang-format
@@ -423,7 +423,7 @@ soak: deps
 # the recording reader, dtrack report's analysis and dtrack simulate's
 # replay of a recording (the three through a structure-aware mutator that
 # mutates a recording's fields and fixes its CRCs: tests/fuzz/
-# recording_mutator.hpp), and the precopy stream. Each target runs
+# recording_mutator.hpp), the precopy stream and its page deltas. Each target runs
 # FUZZ_SECONDS from its corpus under tests/corpus/ and the seeds in
 # FUZZ_SEEDS_<target>, under FUZZ_RSS_MB of memory and FUZZ_TIMEOUT seconds
 # an input (a hang bound, for a loaded machine too). Inputs that crash,
@@ -438,16 +438,18 @@ FUZZ_CXX     ?= clang++
 FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/include -Ilib -Iuser -Itests
 FUZZ_LIB     := $(addprefix lib/consumers/recording/,format.cpp reader.cpp writer.cpp) \
                 $(addprefix lib/consumers/precopy/,wire_format.cpp trace_guest.cpp trace_pending.cpp \
-                    trace_release.cpp recording_trace.cpp simulation.cpp round_rates.cpp) \
+                    trace_release.cpp recording_trace.cpp simulation.cpp round_rates.cpp page_bytes_model.cpp \
+                    page_delta.cpp batch_compression.cpp) \
                 $(addprefix lib/consumers/policies/,throttle.cpp convergence_trigger.cpp hot_page_deferral.cpp) \
                 $(addprefix lib/common/,error.cpp units.cpp) \
                 $(addprefix lib/engine/,tracker.cpp dirty_bitmap.cpp rounds.cpp watcher.cpp) \
                 user/report/report_analysis.cpp user/report/report_range_counters.cpp
-FUZZ_TARGETS := recording_reader report_analysis trace_guest precopy_wire
+FUZZ_TARGETS := recording_reader report_analysis trace_guest precopy_wire page_delta
 FUZZ_CORPUS_recording_reader := tests/corpus/recording
 FUZZ_CORPUS_report_analysis  := tests/corpus/report
 FUZZ_CORPUS_trace_guest      := tests/corpus/trace
 FUZZ_CORPUS_precopy_wire     := tests/corpus/precopy
+FUZZ_CORPUS_page_delta       := tests/corpus/page_delta
 FUZZ_SEEDS_report_analysis   := tests/corpus/recording
 FUZZ_SEEDS_trace_guest       := tests/corpus/recording
 
@@ -464,7 +466,7 @@ $(FUZZ_BUILD)/%.o: %.cpp $(FUZZ_HEADERS)
 $(FUZZ_BUILD)/%_fuzz: tests/fuzz/%_fuzz.cpp $(FUZZ_OBJS) $(FUZZ_HEADERS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
-	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJS) -lz -pthread
+	$(Q)$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJS) -lz -lzstd -pthread
 
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory $(addprefix $(FUZZ_BUILD)/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))

@@ -95,6 +95,34 @@ int send_status(OutcomeStatus status) {
     return DT_SEND_ERROR;
 }
 
+// dt_send_opts' compression fields (a `compress` of old callers is zlib);
+// 0 or fail(). The level's range is the sender's to check.
+int compression(const dt_send_opts& o, SenderOptions& options) {
+    switch (o.compression) {
+        case DT_COMPRESSION_UNSET: options.compression = o.compress ? Compression::zlib : Compression::none; break;
+        case DT_COMPRESSION_NONE: options.compression = Compression::none; break;
+        case DT_COMPRESSION_ZLIB: options.compression = Compression::zlib; break;
+        case DT_COMPRESSION_ZSTD: options.compression = Compression::zstd; break;
+        default:
+            return invalid("dt_send_opts.compression is " + std::to_string(o.compression),
+                           "use a DT_COMPRESSION_* value");
+    }
+    if (o.compress && options.compression != Compression::zlib)
+        return invalid(
+            std::string("dt_send_opts.compress asks for zlib and compression for ") + to_string(options.compression),
+            "set compression alone (compress is the older way to ask for zlib)");
+    if (!effective_level(options.compression, o.compression_level)) {
+        const CompressionLevels l = compression_levels(options.compression);
+        return invalid("dt_send_opts.compression_level " + std::to_string(o.compression_level) + " is outside " +
+                           to_string(options.compression) + "'s " + std::to_string(l.min) + ".." +
+                           std::to_string(l.max),
+                       "use 0 for the method's default, or a level in its range");
+    }
+    options.compression_level = o.compression_level;
+    options.xbzrle_cache_bytes = o.xbzrle_cache_bytes;
+    return 0;
+}
+
 uint64_t ns(std::chrono::nanoseconds d) { return static_cast<uint64_t>(d.count()); }
 
 }  // namespace
@@ -118,7 +146,8 @@ int dt_precopy_send(dt_rounds* rounds, const struct dt_memory* memory, size_t re
                 return invalid("memory names region " + std::to_string(m.region) + ", which the tracker does not have",
                                "use the ids dt_add_memslot / dt_add_host_range returned");
 
-        SenderOptions options{.bandwidth = o.bandwidth, .compress = o.compress};
+        SenderOptions options{.bandwidth = o.bandwidth};
+        if (int rc = compression(o, options); rc < 0) return rc;
         if (o.downtime_limit_ms) options.downtime_limit = milliseconds(o.downtime_limit_ms);
         if (o.max_time_ms) options.max_time = milliseconds(o.max_time_ms);
         if (o.io_timeout_ms) options.io_timeout = milliseconds(o.io_timeout_ms);
@@ -147,7 +176,11 @@ int dt_precopy_send(dt_rounds* rounds, const struct dt_memory* memory, size_t re
                                             .total_time_ns = ns(outcome.total_time),
                                             .downtime_ns = ns(outcome.downtime),
                                             .round_syncs = outcome.round_syncs,
-                                            .background_syncs = outcome.background_syncs});
+                                            .background_syncs = outcome.background_syncs,
+                                            .delta_pages = outcome.delta_pages,
+                                            .cache_hits = outcome.cache_hits,
+                                            .cache_misses = outcome.cache_misses,
+                                            .cache_overflows = outcome.cache_overflows});
         return outcome.completed() ? 0 : fail(outcome_error(outcome));
     });
 }
@@ -179,7 +212,8 @@ int dt_precopy_receive(const struct dt_memory* memory, size_t regions, int socke
                                                .zero_pages = report->zero_pages,
                                                .records = report->records,
                                                .bytes = report->bytes,
-                                               .digest = report->digest});
+                                               .digest = report->digest,
+                                               .delta_pages = report->delta_pages});
         return 0;
     });
 }

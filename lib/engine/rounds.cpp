@@ -15,7 +15,7 @@ void Rounds::start_migration() {
     migrating_ = true;
     in_round_ = false;
     round_ = 0;
-    round_started_ = last_sync_ = clock_.now();
+    migration_started_ = round_started_ = last_sync_ = clock_.now();
     bytes_transferred_ = transferred_at_last_sync_ = 0;
     syncs_round_ = syncs_background_ = 0;
 }
@@ -90,6 +90,11 @@ SyncReport Rounds::sync(SyncKind kind) {
     }
     for (auto& l : listeners) l(period);
     return report;
+}
+
+Clock::time_point Rounds::migration_started() const {
+    std::lock_guard lock(mutex_);
+    return migration_started_;
 }
 
 Clock::time_point Rounds::last_sync() const {

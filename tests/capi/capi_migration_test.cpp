@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -153,9 +154,18 @@ private:
     std::thread thread_;
 };
 
+// What a test changes in dt_send_opts (sz 0: sizeof), and the result it gets back.
+struct SendTuning {
+    uint32_t compression = DT_COMPRESSION_UNSET;
+    bool compress = false;
+    uint64_t xbzrle_cache_bytes = 0;
+    size_t opts_sz = 0, result_sz = 0;
+    dt_send_result* result = nullptr;
+};
+
 // Migrates `pages` (while a guest writes them) into a fresh copy over a
 // socketpair, with these TLS settings on each end.
-void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
+void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls, const SendTuning& tuning = {}) {
     Pages source(1024), destination(1024);
     for (uint64_t p = 0; p < source.count(); p += 3)
         std::memset(source.page(p), int(p % 251) + 1, capi_test::page_bytes);
@@ -179,7 +189,9 @@ void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
         receive_error = dt_last_error();
     });
 
-    dt_send_result sent = {.sz = sizeof sent};
+    dt_send_result sent = {.sz = tuning.result_sz ? tuning.result_sz : sizeof sent};
+    if (tuning.result_sz)
+        std::memset(reinterpret_cast<char*>(&sent) + tuning.result_sz, 0xee, sizeof sent - tuning.result_sz);
     int send_rc;
     {
         WritingGuest guest(source);
@@ -196,7 +208,11 @@ void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
                           .resume_vcpus = WritingGuest::resume,
                           .user = &guest,
                           .downtime_limit_ms = 1000,
-                          .tls = sender_tls};
+                          .compress = tuning.compress,
+                          .tls = sender_tls,
+                          .compression = tuning.compression,
+                          .xbzrle_cache_bytes = tuning.xbzrle_cache_bytes};
+        if (tuning.opts_sz) o.sz = tuning.opts_sz;
         send_rc = dt_precopy_send(rounds, &from, 1, fds[0], &o, &sent);
         EXPECT_EQ(send_rc, 0) << dt_last_error();
         EXPECT_GT(guest.writes(), 0u) << "the guest never wrote during the migration";
@@ -211,10 +227,64 @@ void migrate_and_compare(const dt_tls& sender_tls, const dt_tls& receiver_tls) {
     for (uint64_t p = 0; p < source.count(); ++p)
         ASSERT_EQ(std::memcmp(source.page(p), destination.page(p), capi_test::page_bytes), 0)
             << "page " << p << " differs";
+    if (tuning.result) *tuning.result = sent;
     dt_rounds_destroy(rounds);
 }
 
 TEST(CApiMigration, PrecopyOverASocketpairCopiesMemoryPageForPage) { migrate_and_compare({}, {}); }
+
+TEST(CApiMigration, PrecopyWithZstdAndTheSentPageCacheCountsDeltas) {
+    dt_send_result sent{};
+    migrate_and_compare({}, {}, {.compression = DT_COMPRESSION_ZSTD, .xbzrle_cache_bytes = 8 << 20, .result = &sent});
+    EXPECT_GT(sent.cache_hits, 0u);
+    EXPECT_GT(sent.delta_pages, 0u);
+    EXPECT_EQ(sent.cache_hits + sent.cache_misses, sent.pages_sent - 1024) << "every page after round 1 is looked up";
+}
+
+TEST(CApiMigration, CallersOfTheOlderSizedStructsStillMigrate) {
+    // A caller built before the compression fields: `compress` is zlib, and
+    // its smaller result struct gets no byte past its end.
+    dt_send_result sent{};
+    migrate_and_compare({}, {},
+                        {.compress = true,
+                         .opts_sz = offsetof(dt_send_opts, compression),
+                         .result_sz = offsetof(dt_send_result, delta_pages),
+                         .result = &sent});
+    EXPECT_EQ(sent.sz, offsetof(dt_send_result, delta_pages));
+    EXPECT_EQ(sent.delta_pages, 0xeeeeeeeeeeeeeeeeULL) << "written past the caller's sz";
+    EXPECT_EQ(sent.cache_overflows, 0xeeeeeeeeeeeeeeeeULL) << "written past the caller's sz";
+}
+
+TEST(CApiMigration, ContradictoryOrUnknownCompressionIsRefusedBeforeAnythingIsSent) {
+    Pages source(16);
+    CAPI_UFFD_OR_SKIP(t, source);
+    dt_rounds* rounds = nullptr;
+    ASSERT_EQ(dt_rounds_create(t.tracker, &rounds), 0);
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    const dt_memory from = {.region = 0, .host = source.data(), .pages = 16, .page_size = 4096, .guest_phys_base = 0};
+    struct {
+        dt_send_opts o;
+        const char* says;
+    } cases[] = {
+        {{.sz = sizeof(dt_send_opts), .compression = 9}, "dt_send_opts.compression is 9"},
+        {{.sz = sizeof(dt_send_opts), .compress = true, .compression = DT_COMPRESSION_ZSTD},
+         "dt_send_opts.compress asks for zlib and compression for zstd"},
+        {{.sz = sizeof(dt_send_opts), .compression = DT_COMPRESSION_ZLIB, .compression_level = 10},
+         "dt_send_opts.compression_level 10 is outside zlib's 1..9"},
+    };
+    for (auto& c : cases) {
+        c.o.pause_vcpus = c.o.resume_vcpus = [](void*) {};
+        EXPECT_EQ(dt_precopy_send(rounds, &from, 1, fds[0], &c.o, nullptr), -EINVAL) << c.says;
+        EXPECT_NE(std::string(dt_last_error()).find(c.says), std::string::npos) << dt_last_error();
+    }
+    EXPECT_EQ(dt_rounds_syncs(rounds, DT_SYNC_ROUND), 0u) << "a refused send synced";
+    char byte;
+    EXPECT_EQ(::recv(fds[1], &byte, 1, MSG_DONTWAIT), -1) << "a refused send wrote to the socket";
+    ::close(fds[0]);
+    ::close(fds[1]);
+    dt_rounds_destroy(rounds);
+}
 
 TEST(CApiMigration, PrecopyOverTlsPskCopiesMemoryPageForPage) {
     const std::string keys = dtrack_test::psk_file("capi", "qemu:" + dtrack_test::psk_key(1) + "\n");

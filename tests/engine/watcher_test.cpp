@@ -181,3 +181,70 @@ TEST_F(WatcherTest, ThreadStopsAtOnceEvenMidWait) {
 }
 
 }  // namespace
+
+// --- the periodic trigger (QEMU 9.2's timer in migration/cpu-throttle.c) ------------
+
+namespace {
+
+// A migration whose round 2 starts at 2 s and then runs long, polled every
+// second for 20 s; the seconds at which `trigger` synced in the background.
+std::vector<int> background_sync_seconds(SyncTrigger trigger, std::chrono::seconds round_every = 1000s) {
+    Tracker tracker;
+    ManualClock clock;
+    (void)tracker.add_region(Region{.name = "ram", .page_count = 1 << 20});
+    tracker.add_source(std::make_unique<BusySource>());
+    Rounds rounds{tracker, clock};
+    Watcher watcher{rounds, WatcherOptions{.poll = 1s, .threshold = 5s, .trigger = trigger}};
+    rounds.start_migration();
+    EXPECT_TRUE(rounds.sync(SyncKind::round).ok());
+    rounds.begin_round();
+    std::vector<int> at;
+    auto next_round = [&] {
+        rounds.end_round();
+        EXPECT_TRUE(rounds.sync(SyncKind::round).ok());
+        rounds.begin_round();
+    };
+    for (int s = 1; s <= 20; ++s) {
+        clock.advance(1s);
+        if (s == 2 || (s > 2 && (s - 2) % round_every.count() == 0)) next_round();
+        if (watcher.tick() == D::background_sync) at.push_back(s);
+    }
+    EXPECT_EQ(rounds.syncs(SyncKind::background), at.size());
+    return at;
+}
+
+}  // namespace
+
+TEST(WatcherPeriodicTrigger, SyncsOnTheTimersGridWhereTheRoundTimeTriggerCountsFromTheLastSync) {
+    // Round 2's sync at 2 s: the round-time trigger syncs 5 s after each sync
+    // (7, 12, 17); the timer ticks at 5, 10, 15, 20, skips the tick at 5 (a
+    // round sync since the tick at 0), then syncs at every tick.
+    EXPECT_EQ(background_sync_seconds(SyncTrigger::round_time), (std::vector<int>{7, 12, 17}));
+    EXPECT_EQ(background_sync_seconds(SyncTrigger::periodic), (std::vector<int>{10, 15, 20}));
+}
+
+TEST(WatcherPeriodicTrigger, SkipsEachTickAfterWhichARoundEnded) {
+    // Rounds every 4 s: a round sync falls between any two ticks 5 s apart.
+    EXPECT_EQ(background_sync_seconds(SyncTrigger::periodic, 4s), std::vector<int>{});
+    // Rounds every 7 s (syncs at 2, 9, 16): only the tick at 15 had none since the one before.
+    EXPECT_EQ(background_sync_seconds(SyncTrigger::periodic, 7s), (std::vector<int>{15}));
+    // The round-time trigger: 5 s after each sync, until the next round's.
+    EXPECT_EQ(background_sync_seconds(SyncTrigger::round_time, 7s), (std::vector<int>{7, 14}));
+}
+
+TEST(WatcherPeriodicTrigger, NeverSyncsInRoundOne) {
+    Tracker tracker;
+    ManualClock clock;
+    (void)tracker.add_region(Region{.name = "ram", .page_count = 1 << 20});
+    tracker.add_source(std::make_unique<BusySource>());
+    Rounds rounds{tracker, clock};
+    Watcher watcher{rounds, WatcherOptions{.poll = 1s, .threshold = 5s, .trigger = SyncTrigger::periodic}};
+    rounds.start_migration();
+    ASSERT_TRUE(rounds.sync(SyncKind::round).ok());
+    rounds.begin_round();
+    for (int s = 1; s <= 30; ++s) {
+        clock.advance(1s);
+        EXPECT_EQ(watcher.tick(), s % 5 ? D::between_ticks : D::first_round) << s << " s";
+    }
+    EXPECT_EQ(rounds.syncs(SyncKind::background), 0u);
+}

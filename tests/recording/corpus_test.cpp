@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "consumers/precopy/page_delta.hpp"
 #include "dtrack/precopy/wire_format.hpp"
 #include "dtrack/recording.hpp"
 #include "support/bounded_run.hpp"
@@ -127,3 +128,24 @@ TEST(PrecopyCorpus, EveryBadStreamGetsAClearError) {
 }
 
 }  // namespace
+
+// tests/corpus/page_delta, as page_delta_fuzz reads it: byte 0 picks the
+// page size (64 << (b % 11)), byte 1 the page's contents, the rest is the delta.
+TEST(PageDeltaCorpus, EveryBadDeltaIsRefusedWithAReasonAndEverySeedApplies) {
+    const auto files = corpus("page_delta");
+    ASSERT_GE(files.size(), 5u);
+    for (const fs::path& f : files) {
+        SCOPED_TRACE(f.filename().string());
+        const std::vector<uint8_t> b = bytes(f);
+        ASSERT_GE(b.size(), 2u);
+        std::vector<uint8_t> page(size_t{64} << (b[0] % 11), 0);
+        const Status applied = precopy::delta::apply(std::span(b).subspan(2), page);
+        if (crafted_bad(f)) {
+            ASSERT_FALSE(applied);
+            EXPECT_NE(applied.error().what.find("malformed page delta at byte "), std::string::npos)
+                << applied.error().what;
+        } else {
+            EXPECT_TRUE(applied) << applied.error().what;
+        }
+    }
+}

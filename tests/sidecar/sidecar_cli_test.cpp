@@ -165,6 +165,24 @@ TEST(SidecarCli, SampleCountersOnAProcessBackendDtvmMatchItsWorkloadWithinTheBou
         EXPECT_FALSE(b.has(absent)) << absent;
 }
 
+// --forecast-bandwidth: a calm guest (2 x 2k pages/s over 64 MiB) on a 1 GiB/s
+// link converges, sending a little more than one pass over its memory.
+TEST(SidecarCli, ForecastBandwidthServesEachTargetsPrecopyForecastWithBytesPerGuestByte) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    if (dtrack_test::kSanitized) GTEST_SKIP() << "a sanitized dtvm maps terabytes of sanitizer shadow";
+    Dtvm dtvm("--backend process --mem 256M --vcpus 2 --workload random --wss 64M --rate 2k --duration 30s");
+    SidecarProcess sidecar("--pid " + pid_text(dtvm.pid()) + " --method sample --forecast-bandwidth 1G");
+    ASSERT_GT(sidecar.port(), 0) << sidecar.log();
+    const std::string target = "dtvm-" + pid_text(dtvm.pid());
+    const ScrapeResult b = sidecar.scrape_after_harvests(target, 3);
+    ASSERT_EQ(b.status, 200) << sidecar.log();
+    EXPECT_EQ(b.value("dtrack_forecast_converges", {{"target", target}}).value_or(-1), 1) << b.body;
+    EXPECT_GT(b.value("dtrack_forecast_seconds", {{"target", target}}).value_or(0), 0) << b.body;
+    const double per_byte = b.value("dtrack_forecast_bytes_per_guest_byte", {{"target", target}}).value_or(0);
+    EXPECT_GE(per_byte, 1.0) << b.body;
+    EXPECT_LT(per_byte, 2.0) << b.body;
+}
+
 TEST(SidecarCli, BpfCountersOnAKvmDtvmMatchItsWorkloadPerVcpu) {
     DTRACK_REQUIRE_KVM();
     // Each vCPU writes 5k new pages/s (as the RateCli bpf test).

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "support/run_command.hpp"
@@ -134,3 +135,83 @@ TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOff
 }
 
 }  // namespace
+
+// --compress, --compress-level, --xbzrle-cache and --write-bytes, as dtvm
+// takes them: 8-byte writes sent as deltas and zstd cost far fewer bytes;
+// bad values are refused with the fix.
+TEST(SimulateCli, TheSendLessOptionsCutTheBytesOfSmallWritesAndBadValuesAreRefused) {
+    const std::string guest = "--model mem=4G,wss=512M,rate=200M,vcpus=2 --bandwidth 100M --auto-converge --json";
+    const auto plain = simulate(guest + " --write-bytes 8");
+    const auto less = simulate(guest + " --write-bytes 8 --compress zstd --compress-level 3 --xbzrle-cache 1G");
+    ASSERT_EQ(plain.exit_code, 0) << plain.output;
+    ASSERT_EQ(less.exit_code, 0) << less.output;
+    const auto p = nlohmann::json::parse(plain.output), l = nlohmann::json::parse(less.output);
+    EXPECT_EQ(l["compression"], "zstd");
+    EXPECT_EQ(l["write_bytes"], 8);
+    EXPECT_LT(l["runs"][0]["bytes_on_wire"].get<double>(), p["runs"][0]["bytes_on_wire"].get<double>() / 4);
+    EXPECT_GT(l["runs"][0]["delta_pages"].get<double>(), 0);
+
+    const struct {
+        std::string args, says;
+    } bad[] = {{"--write-bytes 4", "--write-bytes 4 is outside 8..4096"},
+               {"--write-bytes 5000", "--write-bytes 5000 is outside 8..4096"},
+               {"--compress lz4", "use --compress zstd or --compress zlib"},
+               {"--compress zlib --compress-level 10", "--compress-level 10 is outside zlib's levels 1..9"},
+               {"--xbzrle-cache 17G", "is more than the limit of 16.0 GiB"}};
+    for (const auto& b : bad) {
+        const auto r = simulate(guest + " " + b.args);
+        EXPECT_EQ(r.exit_code, 2) << b.args << ": " << r.output;
+        EXPECT_NE(r.output.find(b.says), std::string::npos) << b.args << ": " << r.output;
+    }
+}
+
+// --background-sync-every: QEMU 9.2's periodic sync runs as a column of its
+// own beside the round-time trigger and none; its background syncs (each
+// throttle step after one) fall on the timer's 5 s grid from the migration's
+// start, where the round-time trigger's come 5 s after the last sync.
+TEST(SimulateCli, BackgroundSyncEveryRunsThePeriodicSyncOnItsTimersGridAsAColumnOfItsOwn) {
+    const auto r = simulate(
+        "--model mem=1T,vcpus=128,wss=800G,rate=20G --bandwidth 10G --auto-converge --background-sync-every 5s --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    ASSERT_EQ(j["runs"].size(), 3u);
+    EXPECT_EQ(j["runs"][0]["background_sync_trigger"], "round_time");
+    const auto& periodic = j["runs"][1];
+    EXPECT_EQ(periodic["background_sync_trigger"], "periodic");
+    EXPECT_EQ(periodic["background_sync_ms"], 5000);
+    EXPECT_TRUE(j["runs"][2]["background_sync_trigger"].is_null());
+    EXPECT_GT(periodic["background_syncs"].get<uint64_t>(), 0u);
+    auto off_grid = [](const nlohmann::json& run) {
+        int n = 0;
+        for (const auto& step : run["throttle"]) {
+            if (step["sync"] != "background") continue;
+            const double past_tick = std::fmod(step["at_s"].get<double>(), 5.0);
+            n += past_tick > 1e-6 && past_tick < 5 - 1e-6;
+        }
+        return n;
+    };
+    EXPECT_EQ(off_grid(periodic), 0) << periodic["throttle"].dump();
+    EXPECT_GT(off_grid(j["runs"][0]), 0) << "the round-time trigger should not keep a grid: " << j["runs"][0].dump();
+    const auto text = simulate(
+        "--model mem=1T,vcpus=128,wss=800G,rate=20G --bandwidth 10G --auto-converge "
+        "--background-sync-every 5s");
+    EXPECT_NE(text.output.find("periodic sync (QEMU 9.2's timer) every 5000 ms"), std::string::npos) << text.output;
+}
+
+// Bytes sent per byte of guest memory, in the table and the JSON: the wire's
+// bytes over the guest's memory, above 1 (round 1 sends all of it, then the
+// re-sent pages), and more without the background sync (more re-sent rounds).
+TEST(SimulateCli, ReportsBytesSentPerByteOfGuestMemory) {
+    const auto r = simulate("--model mem=64G,wss=16G,rate=4G,vcpus=8 --bandwidth 1G --auto-converge --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    for (const auto& run : j["runs"]) {
+        EXPECT_EQ(run["guest_bytes"].get<double>(), 64.0 * (1ULL << 30));
+        EXPECT_DOUBLE_EQ(run["bytes_per_guest_byte"].get<double>(),
+                         run["bytes_on_wire"].get<double>() / run["guest_bytes"].get<double>());
+        EXPECT_GT(run["bytes_per_guest_byte"].get<double>(), 1.0);
+    }
+    EXPECT_LT(j["runs"][0]["bytes_per_guest_byte"].get<double>(), j["runs"][1]["bytes_per_guest_byte"].get<double>());
+    const auto text = simulate("--model mem=64G,wss=16G,rate=4G,vcpus=8 --bandwidth 1G --auto-converge");
+    EXPECT_NE(text.output.find("sent per byte of guest memory"), std::string::npos) << text.output;
+}

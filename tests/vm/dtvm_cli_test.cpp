@@ -87,6 +87,11 @@ TEST(DtvmCli, BadInputGetsAClearMessageAndExitCode2) {
         {"--readers some", "--readers"},
         {"--mem 12345", "multiple of 4 KiB"},
         {"--no-such-option", "--no-such-option"},
+        {"--write-bytes 12", "give a multiple of 8 from 8 to 4096"},
+        {"--write-bytes 0", "give a multiple of 8 from 8 to 4096"},
+        {"--write-bytes 8192", "give a multiple of 8 from 8 to 4096"},
+        {"--migrate-to tcp://127.0.0.1:1 --background-sync 3s --background-sync-every 5s", "give one of them"},
+        {"--migrate-to tcp://127.0.0.1:1 --background-sync-every 1ms", "give a period of 4 ms or more"},
     };
     for (const auto& c : cases) {
         const auto r = run(binary("dtvm") + " " + c.args + " --duration 1s 2>&1");
@@ -204,7 +209,9 @@ TEST(DtvmCli, EveryNumberOptionRefusesValuesBeyondItsRangeNamingIt) {
                    {"--downtime", migration},
                    {"--max-time", migration},
                    {"--warmup", migration},
-                   {"--background-sync", migration}};
+                   {"--background-sync", migration},
+                   {"--background-sync-every", migration},
+                   {"--write-bytes", ""}};
     for (const auto& o : options) {
         // Beyond the type: the parser's own refusal.
         const auto r = run(binary("dtvm") + " " + o.option + " 1e99" + o.extra + " 2>&1");

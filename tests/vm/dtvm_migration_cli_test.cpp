@@ -3,9 +3,11 @@
 // into a process-backend destination (the wire carries memory, not CPU
 // state) where KVM exists.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <regex>
@@ -342,4 +344,123 @@ TEST(DtvmMigrationCliSecurity, IncomingBeyondLoopbackNeedsTlsOrInsecure) {
     EXPECT_EQ(contradiction.exit_code, 2) << contradiction.output;
 }
 
+class DtvmMigrationCliJson : public testing::TestWithParam<dtvm::Backend> {};
+
+// The last line of a line-oriented report, and the first match of `re` in it.
+std::string last_line(const std::string& output) {
+    const size_t end = output.find_last_not_of('\n');
+    const size_t start = output.rfind('\n', end);
+    return output.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start + 1));
+}
+
+std::smatch first_match(const std::string& text, const std::string& re) {
+    std::smatch m;
+    std::regex_search(text, m, std::regex(re));
+    return m;
+}
+
+// --json: the report for people, then one JSON object as the last line of
+// stdout, whose figures are the report's (to the report's precision), with
+// the guest's memory and bytes sent per byte of it, the throttle's last
+// step and each reader's reads/s over the migration against the warm-up.
+TEST_P(DtvmMigrationCliJson, EndsWithOneJsonSummaryThatAgreesWithTheReport) {
+    DTRACK_REQUIRE_BACKEND(GetParam());
+    Incoming in("--mem 128M" + with_backend(GetParam()));
+    ASSERT_GT(in.port(), 0) << in.output();
+    const auto src = run(binary("dtvm") + " " + guest + " --readers 1 --write-bytes 512" + with_backend(GetParam()) +
+                         " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
+                         " --bandwidth 200M --auto-converge --warmup 500ms --json");
+    ASSERT_EQ(src.exit_code, 0) << src.output;
+    EXPECT_EQ(in.finish(), 0) << in.output();
+    const nlohmann::json j = nlohmann::json::parse(last_line(src.output), nullptr, false);
+    ASSERT_TRUE(j.is_object()) << "the last line is not a JSON object: " << src.output;
+
+    const std::smatch m = first_match(
+        src.output, R"(migration: (\w+) after ([0-9.]+) s: (\d+) rounds, (\d+) round syncs, (\d+) background syncs, )"
+                    R"((\d+) pages sent \((\d+) zero\), .* on the wire, ([0-9.]+) bytes per byte of guest memory)");
+    ASSERT_FALSE(m.empty()) << src.output;
+    EXPECT_EQ(j["status"], m[1].str());
+    EXPECT_NEAR(j["total_s"].get<double>(), std::stod(m[2]), 0.006);
+    EXPECT_EQ(j["rounds"], std::stoull(m[3]));
+    EXPECT_EQ(j["round_syncs"], std::stoull(m[4]));
+    EXPECT_EQ(j["background_syncs"], std::stoull(m[5]));
+    EXPECT_EQ(j["pages_sent"], std::stoull(m[6]));
+    EXPECT_EQ(j["zero_pages"], std::stoull(m[7]));
+    EXPECT_EQ(j["guest_bytes"], 128u << 20);
+    const double per_byte = j["bytes_per_guest_byte"].get<double>();
+    EXPECT_DOUBLE_EQ(per_byte, j["bytes_sent"].get<double>() / j["guest_bytes"].get<double>());
+    EXPECT_NEAR(per_byte, std::stod(m[8]), 0.006);
+    EXPECT_GT(per_byte, 0.0);
+
+    const std::smatch d = first_match(src.output, R"(downtime: ([0-9.]+) ms real \(estimated ([0-9.]+) ms\))");
+    ASSERT_FALSE(d.empty()) << src.output;
+    EXPECT_NEAR(j["downtime_ms"].get<double>(), std::stod(d[1]), 0.06);
+    EXPECT_NEAR(j["estimated_downtime_ms"].get<double>(), std::stod(d[2]), 0.06);
+
+    // The throttle line's last step ("... 30% at 1.2 s (round sync)"), or 0 when it never engaged.
+    const std::string throttle = first_match(src.output, "throttle:[^\n]*").str();
+    const std::smatch step = first_match(throttle, R"((\d+)% at [^%]*$)");
+    EXPECT_EQ(j["throttle_last_pct"], step.empty() ? 0 : std::stoi(step[1])) << throttle;
+
+    ASSERT_EQ(j["readers"].size(), 1u) << j.dump();
+    const auto& reader = j["readers"][0];
+    EXPECT_EQ(reader["vcpu"], 2);
+    EXPECT_GT(reader["warmup_reads_per_s"].get<double>(), 0);
+    EXPECT_NEAR(reader["share_of_warmup"].get<double>(),
+                reader["migration_reads_per_s"].get<double>() / reader["warmup_reads_per_s"].get<double>(), 1e-9);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliJson,
+                         testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
+                         [](const auto& info) { return dtvm::backend_name(info.param); });
+
 }  // namespace
+
+// --- sending less: --compress, --compress-level, --xbzrle-cache ---------------------------------
+
+TEST(DtvmMigrationCliSendLess, ABadMethodLevelOrCacheSizeIsRefusedNamingTheFix) {
+    const std::string source =
+        binary("dtvm") + " --backend process --mem 64M --wss 16M --migrate-to tcp://127.0.0.1:1 ";
+    const struct {
+        std::string args, says, fix;
+    } cases[] = {
+        {"--compress lz4", "--compress lz4 is not a compression method", "use --compress zstd or --compress zlib"},
+        {"--compress", "--compress takes the method now (it was a flag for zlib)",
+         "use --compress zstd or --compress zlib"},
+        {"--compress zlib --compress-level 12", "--compress-level 12 is outside zlib's levels 1..9",
+         "use a level from 1 to 9, or 0 for the default (1)"},
+        {"--compress zstd --compress-level 20", "--compress-level 20 is outside zstd's levels 1..19", "from 1 to 19"},
+        {"--compress-level 3", "--compress-level 3 without --compress", "add --compress zstd or --compress zlib"},
+        {"--xbzrle-cache 1G", "--xbzrle-cache 1.0 GiB is more than the guest's memory (64.0 MiB)",
+         "use at most 64.0 MiB"},
+        {"--xbzrle-cache 100", "--xbzrle-cache 100 holds no page", "use 4K or more"},
+        {"--xbzrle-cache 64Mb", "--xbzrle-cache", ""},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.args);
+        const auto r = run(source + c.args + " 2>&1");
+        EXPECT_EQ(r.exit_code, 2) << r.output;
+        EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find(c.fix), std::string::npos) << r.output;
+        EXPECT_EQ(r.output.find("migrating"), std::string::npos) << "started anyway: " << r.output;
+    }
+}
+
+// zstd and a 64 MiB cache on the process backend (it runs everywhere): the
+// digests match and the report counts the deltas and the cache's work.
+TEST(DtvmMigrationCliSendLess, ZstdAndTheCacheMigrateAndTheReportCountsDeltas) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    Incoming in("--mem 64M --backend process");
+    ASSERT_GT(in.port(), 0) << in.output();
+    const auto src = run(binary("dtvm") + " --backend process --mem 64M --wss 16M --rate 20k --warmup 300ms" +
+                         " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
+                         " --compress zstd --compress-level 3 --xbzrle-cache 64M 2>&1");
+    EXPECT_EQ(src.exit_code, 0) << src.output;
+    EXPECT_NE(src.output.find("digest matches"), std::string::npos) << src.output;
+    const std::regex line(R"(xbzrle cache: (\d+) delta pages; (\d+) hits, (\d+) misses, (\d+) overflows)");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(src.output, m, line)) << src.output;
+    EXPECT_GT(std::stoull(m[1]), 0u) << src.output;
+    EXPECT_GT(std::stoull(m[2]), 0u) << src.output;
+    EXPECT_EQ(in.finish(), 0) << in.output();
+}

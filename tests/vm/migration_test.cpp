@@ -93,34 +93,34 @@ uint64_t guest_rate(std::mt19937_64& rng) {
     return dtrack_test::kSanitized ? rate / 40 : rate;
 }
 
-class Migration : public testing::TestWithParam<Setup> {};
-
-// A migration of `g` under auto-converge to plain buffers, and how many
-// pages differ after switchover (the guest stays paused: every page compared).
-struct Copied {
+// Migrates g's memory into `dst` over TCP on 127.0.0.1 with the Sender (on
+// this thread) and a Receiver (on another).
+struct Migrated {
     precopy::Outcome out;
     dtrack::Result<precopy::ReceiveReport> received = dtrack::Error{};
-    uint64_t differing = 0;
 };
-
-Copied migrate_and_compare(Guest& g, const precopy::SenderOptions& options) {
-    Destination dst(g.vm());
+Migrated migrate_into(Guest& g, Destination& dst, dtrack::Rounds& rounds, precopy::SenderOptions options) {
     Link link;
-    dtrack::Rounds rounds(g.tracking->tracker());
-    dtrack::Throttle throttle({}, [&](int pct) { g.vm().set_throttle(pct); });
-    rounds.on_period([&](const dtrack::Period& p) { throttle.on_period(p); });
     VmPauser control(g.vm());
-    precopy::Sender sender(g.tracking->tracker(), rounds, guest_memory(g.vm()), control, options);
-    Copied c;
-    std::thread receiver([&] { c.received = precopy::Receiver(dst.memory).run(link.receiver_fd.get()); });
-    c.out = sender.run(link.sender_fd.get());
+    precopy::Sender sender(g.tracking->tracker(), rounds, guest_memory(g.vm()), control, std::move(options));
+    Migrated m;
+    std::thread receiver([&] { m.received = precopy::Receiver(dst.memory).run(link.receiver_fd.get()); });
+    m.out = sender.run(link.sender_fd.get());
     receiver.join();
-    const auto src = guest_memory(g.vm());
+    return m;
+}
+
+// The guest stays paused after a completed migration: every page compared.
+uint64_t differing_pages(const dtvm::Vm& vm, const Destination& dst) {
+    const auto src = guest_memory(vm);
+    uint64_t differing = 0;
     for (size_t i = 0; i < src.size(); ++i)
         for (uint64_t p = 0; p < src[i].pages; ++p)
-            c.differing += std::memcmp(src[i].page(p), dst.memory[i].page(p), 4096) != 0;
-    return c;
+            differing += std::memcmp(src[i].page(p), dst.memory[i].page(p), 4096) != 0;
+    return differing;
 }
+
+class Migration : public testing::TestWithParam<Setup> {};
 
 TEST_P(Migration, DestinationEqualsSourcePageForPage) {
     DTRACK_REQUIRE_BACKEND(GetParam().backend);
@@ -136,13 +136,19 @@ TEST_P(Migration, DestinationEqualsSourcePageForPage) {
                                .seed = rng() | 1});
         ASSERT_TRUE(g.tracking);
         std::this_thread::sleep_for(200ms);
-        const Copied c =
-            migrate_and_compare(g, {.bandwidth = 200ULL << 20, .max_time = 60s, .compress = bool(rng() % 2)});
-        const precopy::Outcome& out = c.out;
+        Destination dst(g.vm());
+        dtrack::Rounds rounds(g.tracking->tracker());
+        dtrack::Throttle throttle({}, [&](int pct) { g.vm().set_throttle(pct); });
+        rounds.on_period([&](const dtrack::Period& p) { throttle.on_period(p); });
+        const auto [out, received] =
+            migrate_into(g, dst, rounds,
+                         {.bandwidth = 200ULL << 20,
+                          .max_time = 60s,
+                          .compression = rng() % 2 ? precopy::Compression::zlib : precopy::Compression::none});
         ASSERT_TRUE(out.completed()) << precopy::to_string(out.status) << ": " << out.message;
-        ASSERT_TRUE(c.received.ok()) << c.received.error().message();
+        ASSERT_TRUE(received.ok()) << received.error().message();
         EXPECT_GE(out.rounds, 2u) << "the guest kept writing: more than the first round was needed";
-        EXPECT_EQ(c.differing, 0u) << "pages that differ after switchover";
+        EXPECT_EQ(differing_pages(g.vm(), dst), 0u) << "pages that differ after switchover";
         std::printf("  %s: %llu rounds, %llu pages, downtime %.1f ms\n", dtvm::pattern_name(pattern).c_str(),
                     (unsigned long long)out.rounds, (unsigned long long)out.pages_sent,
                     std::chrono::duration<double, std::milli>(out.downtime).count());
@@ -170,14 +176,18 @@ TEST_P(Migration, WithHotPageDeferralTheDestinationStillEqualsTheSource) {
                            .seed = rng() | 1});
     ASSERT_TRUE(g.tracking);
     std::this_thread::sleep_for(1s);
-    const Copied c = migrate_and_compare(g, {.bandwidth = 50ULL << 20,
-                                             .downtime_limit = 30ms,
-                                             .max_time = 60s,
-                                             .defer_hot = dtrack::HotPageDeferralOptions{.rounds = 2}});
-    const precopy::Outcome& out = c.out;
+    Destination dst(g.vm());
+    dtrack::Rounds rounds(g.tracking->tracker());
+    dtrack::Throttle throttle({}, [&](int pct) { g.vm().set_throttle(pct); });
+    rounds.on_period([&](const dtrack::Period& p) { throttle.on_period(p); });
+    const auto [out, received] = migrate_into(g, dst, rounds,
+                                              {.bandwidth = 50ULL << 20,
+                                               .downtime_limit = 30ms,
+                                               .max_time = 60s,
+                                               .defer_hot = dtrack::HotPageDeferralOptions{.rounds = 2}});
     ASSERT_TRUE(out.completed()) << precopy::to_string(out.status) << ": " << out.message;
-    ASSERT_TRUE(c.received.ok()) << c.received.error().message();
-    EXPECT_EQ(c.differing, 0u) << "pages that differ after switchover";
+    ASSERT_TRUE(received.ok()) << received.error().message();
+    EXPECT_EQ(differing_pages(g.vm(), dst), 0u) << "pages that differ after switchover";
     std::printf("  %llu rounds, %llu pages, %llu page-rounds deferred, downtime %.1f ms\n",
                 (unsigned long long)out.rounds, (unsigned long long)out.pages_sent,
                 (unsigned long long)out.deferred_pages,
@@ -190,6 +200,55 @@ INSTANTIATE_TEST_SUITE_P(EveryBackendAndMode, Migration,
                                          Setup{dtvm::Backend::kvm, dtvm::TrackMode::log},
                                          Setup{dtvm::Backend::process, dtvm::TrackMode::uffd}),
                          setup_name);
+
+// --- compression and the sent-page cache ---------------------------------------------
+
+// {no compression, zlib, zstd} x {cache off, on} on each backend: a small
+// hot/cold guest migrated without a cap (about a second each); the receiver
+// checks the END digest, and every page is compared too.
+class MigrationEncodings : public testing::TestWithParam<std::tuple<dtvm::Backend, precopy::Compression, bool>> {};
+
+std::string encodings_name(const testing::TestParamInfo<std::tuple<dtvm::Backend, precopy::Compression, bool>>& info) {
+    const auto [backend, method, cache] = info.param;
+    return dtvm::backend_name(backend) + "_" + precopy::to_string(method) + (cache ? "_cache" : "_no_cache");
+}
+
+TEST_P(MigrationEncodings, DestinationEqualsSourceWithEveryCompressionAndTheCacheOffOrOn) {
+    const auto [backend, method, cache] = GetParam();
+    DTRACK_REQUIRE_BACKEND(backend);
+    Guest g = start_guest({backend, dtvm::best_track_mode(backend)}, 1,
+                          {.pattern = dtvm::Pattern::hotcold, .wss_pages = 8192, .rate_per_vcpu = 20000, .seed = 24});
+    ASSERT_TRUE(g.tracking);
+    std::this_thread::sleep_for(200ms);
+    Destination dst(g.vm());
+    dtrack::Rounds rounds(g.tracking->tracker());
+    const auto [out, received] = migrate_into(g, dst, rounds,
+                                              {.downtime_limit = 100ms,
+                                               .max_time = 60s,
+                                               .compression = method,
+                                               .xbzrle_cache_bytes = cache ? 128ULL << 20 : 0});
+    ASSERT_TRUE(out.completed()) << precopy::to_string(out.status) << ": " << out.message;
+    ASSERT_TRUE(received.ok()) << received.error().message();
+    EXPECT_EQ(received->delta_pages, out.delta_pages);
+    EXPECT_EQ(differing_pages(g.vm(), dst), 0u) << "pages that differ after switchover";
+    if (cache) {
+        EXPECT_GT(out.cache_hits, 0u) << "the hot pages sent again were not in the cache";
+        EXPECT_GT(out.delta_pages, 0u);
+    } else {
+        EXPECT_EQ(out.delta_pages + out.cache_hits + out.cache_misses, 0u);
+    }
+    std::printf("  %llu rounds, %llu pages (%llu deltas), %llu bytes on the wire\n", (unsigned long long)out.rounds,
+                (unsigned long long)out.pages_sent, (unsigned long long)out.delta_pages,
+                (unsigned long long)out.bytes_on_wire);
+    g.vm().stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryBackendCompressionAndCache, MigrationEncodings,
+                         testing::Combine(testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
+                                          testing::Values(precopy::Compression::none, precopy::Compression::zlib,
+                                                          precopy::Compression::zstd),
+                                          testing::Bool()),
+                         encodings_name);
 
 // --- faults ----------------------------------------------------------------------
 

@@ -250,6 +250,8 @@ void print_interval_json(double t, const TargetProcess& target, const TargetInte
           {"rounds", f.rounds},
           {"total_s", f.total_s},
           {"downtime_s", f.downtime_s},
+          {"bytes_sent", f.bytes_sent},
+          {"bytes_per_guest_byte", f.bytes_per_guest_byte},
           {"summary", f.summary}}}};
     if (s.estimate) line["bound_pages"] = s.bound_pages, line["bound_pages_per_s"] = bound_pages_per_s(s);
     if (const TargetMethod* k = m.kernel(); k && k->bpf) line["stuck_vcpus"] = stuck_vcpus_json(k->bpf->stuck_vcpus());

@@ -44,8 +44,10 @@ struct SidecarOptions {
     std::string method = "auto";
     std::string interval = "1s";
     std::string bound = "2%";
-    std::string quota;            // per vCPU; empty: no per-vCPU rates against a quota
-    std::string web_config_file;  // node_exporter's format: TLS, basic auth
+    std::string quota;                        // per vCPU; empty: no per-vCPU rates against a quota
+    std::string forecast_bandwidth;           // empty: no forecast series
+    std::string forecast_downtime = "300ms";  // the forecast's downtime limit
+    std::string web_config_file;              // node_exporter's format: TLS, basic auth
     // Above a load balancer's own idle timeout, so that it, not the sidecar,
     // closes a kept-alive connection (else its next request may meet a reset).
     std::string web_idle_timeout = "30s";
@@ -89,6 +91,15 @@ Result<HarvestOptions> check_options(const SidecarOptions& o) {
         options.quota_pages_per_s = *quota;
         options.method.per_vcpu = true;
     }
+    if (!o.forecast_bandwidth.empty()) {
+        auto bandwidth = parse_bytes_per_second(o.forecast_bandwidth, "--forecast-bandwidth");
+        if (!bandwidth) return bandwidth.error();
+        if (*bandwidth == 0) return Error{EINVAL, "--forecast-bandwidth 0 moves nothing", "give e.g. 10Gbit"};
+        options.forecast_bandwidth = double(*bandwidth);
+    }
+    auto downtime = parse_duration(o.forecast_downtime, "--forecast-downtime");
+    if (!downtime) return downtime.error();
+    options.forecast_downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime);
     return options;
 }
 
@@ -278,6 +289,11 @@ void add_sidecar_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--quota", o->quota,
                     "a per-vCPU dirty quota, pages/s (1000, 50k) or bytes/s (4M/s), as in dtrack rate: serves each "
                     "vCPU's rate and whether it is over (dtrack_vcpu_dirty_pages_per_second, dtrack_vcpu_over_quota)");
+    cmd->add_option("--forecast-bandwidth", o->forecast_bandwidth,
+                    "serve a precopy forecast per target at this bandwidth, bytes/s or bits/s as in dtrack rate "
+                    "(dtrack_forecast_converges, dtrack_forecast_seconds, dtrack_forecast_bytes_per_guest_byte)");
+    cmd->add_option("--forecast-downtime", o->forecast_downtime, "the forecast's downtime limit")
+        ->capture_default_str();
     cmd->add_option("--web-idle-timeout", o->web_idle_timeout,
                     "how long a client's connection may wait idle, before and between its requests, before the "
                     "sidecar closes it (1s to 1h); behind a load balancer, give more than its own idle timeout")

@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "dtrack/precopy/guest_model.hpp"
+#include "dtrack/precopy/send_less_options.hpp"
 #include "dtrack/precopy/simulation.hpp"
 #include "dtrack/precopy/trace_guest.hpp"
 #include "dtrack/units.hpp"
@@ -33,10 +34,14 @@ struct SimulateOptions {
     bool auto_converge = false;
     std::string background_sync = "5s";
     bool defer_hot = false;
-    std::string defer_hot_rounds;  // empty: the policy's default
+    std::string defer_hot_rounds;       // empty: the policy's default
+    std::string background_sync_every;  // QEMU 9.2's periodic sync, a column of its own; empty: none
     std::string max_time = "24h";
     std::string max_memory = default_max_memory;  // --trace: what the replay may hold
     bool json = false;
+    std::string compress = "none", xbzrle_cache = "0";  // --compress, --xbzrle-cache
+    int compress_level = 0;
+    uint64_t write_bytes = precopy::max_write_bytes;
 };
 
 int usage_error(const Error& e) {
@@ -48,6 +53,7 @@ int usage_error(const Error& e) {
 struct Column {
     std::string label;
     std::optional<std::chrono::milliseconds> background_sync;
+    SyncTrigger trigger = SyncTrigger::round_time;
     SimulationResult result;
 };
 
@@ -91,6 +97,7 @@ nlohmann::json to_json(const Column& c) {
                           {"throttle_pct", l.throttle_pct},
                           {"remaining_pages", l.remaining_pages}});
     nlohmann::json j{{"background_sync_ms", c.background_sync ? nlohmann::json(c.background_sync->count()) : nullptr},
+                     {"background_sync_trigger", c.background_sync ? nlohmann::json(to_string(c.trigger)) : nullptr},
                      {"verdict", precopy::to_string(r.verdict)},
                      {"converges", r.converged()},
                      {"total_s", r.total_s},
@@ -103,6 +110,9 @@ nlohmann::json to_json(const Column& c) {
                      {"throttle", steps},
                      {"bytes_on_wire", r.bytes_on_wire},
                      {"deferred_pages", r.deferred_pages},
+                     {"delta_pages", r.delta_pages_sent},
+                     {"guest_bytes", r.guest_bytes},
+                     {"bytes_per_guest_byte", r.bytes_per_guest_byte()},
                      {"round_log", rounds}};
     if (!r.converged()) j["why"] = r.why;
     return j;
@@ -128,6 +138,12 @@ void print_table(const std::vector<Column>& cols) {
     row("sent", [](const SimulationResult& r) { return format_bytes(r.bytes_on_wire); });
     row("pages deferred (page-rounds)",
         [](const SimulationResult& r) { return std::to_string(std::llround(r.deferred_pages)); });
+    row("delta pages", [](const SimulationResult& r) { return format_count(r.delta_pages_sent); });
+    row("sent per byte of guest memory", [](const SimulationResult& r) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.2f", r.bytes_per_guest_byte());
+        return std::string(b);
+    });
     for (const Column& c : cols) {
         std::printf("throttle, %s: %s\n", c.label.c_str(), timeline(c.result).c_str());
         if (!c.result.converged()) std::printf("%s: %s\n", c.label.c_str(), c.result.why.c_str());
@@ -148,7 +164,23 @@ struct SimulatePlan {
     std::chrono::nanoseconds max_time{};
     std::optional<std::chrono::milliseconds> threshold;  // --background-sync; none: off
     std::optional<HotPageDeferralOptions> defer_hot;
+    precopy::PageBytesOptions page_bytes;             // --compress, --xbzrle-cache, --write-bytes
+    std::optional<std::chrono::milliseconds> period;  // --background-sync-every; none: not given
 };
+
+// --compress, --compress-level, --xbzrle-cache, --write-bytes.
+Result<precopy::PageBytesOptions> plan_page_bytes(const SimulateOptions& o) {
+    auto compression = precopy::parse_compression_choice(o.compress, o.compress_level);
+    if (!compression) return compression.error();
+    // The guest's size is not known yet: the model holds no more than its pages.
+    auto cache = precopy::parse_xbzrle_cache(o.xbzrle_cache, precopy::max_xbzrle_cache_bytes);
+    if (!cache) return cache.error();
+    if (Status s = precopy::check_write_bytes(o.write_bytes); !s) return s.error();
+    return precopy::PageBytesOptions{.compression = compression->method,
+                                     .compression_level = compression->level,
+                                     .xbzrle_cache_bytes = *cache,
+                                     .write_bytes = static_cast<uint32_t>(o.write_bytes)};
+}
 
 // --model or --trace, and what goes with each.
 Status check_guest_options(const SimulateOptions& o) {
@@ -165,6 +197,16 @@ Status check_guest_options(const SimulateOptions& o) {
         return Error{EINVAL, "--defer-hot is simulated on a --model guest only: a replay does not count hot pages",
                      "use --model with hot= and hot-share=, or leave out --defer-hot"};
     return Ok{};
+}
+
+// --background-sync and --background-sync-every: a duration of 4 ms or more, or off (nullopt).
+Result<std::optional<std::chrono::milliseconds>> parse_sync_duration(const std::string& typed, const char* option) {
+    if (typed == "off") return std::optional<std::chrono::milliseconds>();
+    auto t = parse_duration(typed, option);
+    if (!t) return t.error();
+    if (*t < std::chrono::milliseconds(4))
+        return Error{EINVAL, std::string(option) + " " + typed + " is too short", "give a time such as 5s, or off"};
+    return std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(*t));
 }
 
 Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
@@ -192,17 +234,21 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
     if (!max_time) return max_time.error();
     if (max_time->count() <= 0) return Error{EINVAL, "--max-time 0 simulates nothing", "give e.g. 24h"};
     p.max_time = *max_time;
-    if (o.background_sync != "off") {
-        auto t = parse_duration(o.background_sync, "--background-sync");
-        if (!t) return t.error();
-        if (*t < std::chrono::milliseconds(4))
-            return Error{EINVAL, "--background-sync " + o.background_sync + " is too short",
-                         "give a threshold such as 5s, or off"};
-        p.threshold = std::chrono::duration_cast<std::chrono::milliseconds>(*t);
+    auto threshold = parse_sync_duration(o.background_sync, "--background-sync");
+    if (!threshold) return threshold.error();
+    p.threshold = *threshold;
+    if (!o.background_sync_every.empty()) {
+        auto period = parse_sync_duration(o.background_sync_every, "--background-sync-every");
+        if (!period) return period.error();
+        if (!*period) return Error{EINVAL, "--background-sync-every off: leave it out instead", "give e.g. 5s"};
+        p.period = *period;
     }
     auto defer_hot = parse_defer_hot_options(o.defer_hot, o.defer_hot_rounds);
     if (!defer_hot) return defer_hot.error();
     p.defer_hot = *defer_hot;
+    auto page_bytes = plan_page_bytes(o);
+    if (!page_bytes) return page_bytes.error();
+    p.page_bytes = *page_bytes;
     return p;
 }
 
@@ -242,12 +288,14 @@ int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate&
 }
 
 Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, const SimulatePlan& p,
-                                  std::optional<std::chrono::milliseconds> bs) {
+                                  const Column& c) {
     precopy::SimulationOptions so{.bandwidth = p.bandwidth,
                                   .downtime_limit = std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime),
                                   .auto_converge = o.auto_converge,
-                                  .background_sync = bs,
+                                  .background_sync = c.background_sync,
+                                  .background_sync_trigger = c.trigger,
                                   .defer_hot = p.defer_hot,
+                                  .page_bytes = p.page_bytes,
                                   .max_time = p.max_time};
     if (g.model) {
         precopy::ModelGuest guest(*g.model);
@@ -274,6 +322,9 @@ void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                        {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count()},
                        {"auto_converge", o.auto_converge},
                        {"defer_hot_rounds", p.defer_hot ? nlohmann::json(p.defer_hot->rounds) : nullptr},
+                       {"compression", precopy::to_string(p.page_bytes.compression)},
+                       {"xbzrle_cache_bytes", p.page_bytes.xbzrle_cache_bytes},
+                       {"write_bytes", p.page_bytes.write_bytes},
                        {"runs", runs},
                        {"left_out", left_out}};
     std::printf("%s\n", doc.dump(2).c_str());
@@ -292,6 +343,11 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
     if (p.defer_hot)
         std::printf("  hot-page deferral: pages dirty %d rounds running, as many as the final round carries\n",
                     p.defer_hot->rounds);
+    const precopy::PageBytesOptions& b = p.page_bytes;
+    std::printf("  compression %s, xbzrle cache %s, a page write changes %u bytes\n", precopy::to_string(b.compression),
+                b.xbzrle_cache_bytes ? format_bytes(double(b.xbzrle_cache_bytes)).c_str() : "off", b.write_bytes);
+    if (p.period && o.auto_converge)
+        std::printf("  periodic sync (QEMU 9.2's timer) every %lld ms beside it\n", (long long)p.period->count());
     print_table(cols);
     std::printf("left out of the simulation:\n");
     for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
@@ -305,10 +361,11 @@ int run_simulate(const SimulateOptions& o) {
     if (const int code = open_guest(o, p, guest); code != exit_ok) return code;
 
     std::vector<Column> cols;
-    if (o.auto_converge && p.threshold) cols.push_back({"with background sync", p.threshold, {}});
-    cols.push_back({"without", std::nullopt, {}});
+    if (o.auto_converge && p.threshold) cols.push_back({"with background sync", p.threshold, {}, {}});
+    if (o.auto_converge && p.period) cols.push_back({"periodic sync", p.period, SyncTrigger::periodic, {}});
+    cols.push_back({"without", std::nullopt, {}, {}});
     for (Column& c : cols) {
-        auto r = simulate(guest, o, p, c.background_sync);
+        auto r = simulate(guest, o, p, c);
         if (!r && r.error().errno_value == EFBIG) {  // a recording over --max-memory: no usage error
             std::fprintf(stderr, "dtrack simulate: %s\n", r.error().message().c_str());
             return exit_failure;
@@ -351,12 +408,28 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
                   "carries within --downtime");
     cmd->add_option("--defer-hot-rounds", o->defer_hot_rounds,
                     "K for --defer-hot: rounds a page must have been dirty in a row, 1 to 8 (default 2)");
+    cmd->add_option("--background-sync-every", o->background_sync_every,
+                    "QEMU 9.2's periodic sync: a timer every DUR (e.g. 5s) that syncs unless a sync happened since "
+                    "its previous tick, simulated as a column of its own")
+        ->type_name("DUR");
     cmd->add_option("--max-time", o->max_time, "give up on a simulated migration after this long")
         ->capture_default_str();
     cmd->add_option("--max-memory", o->max_memory,
                     "--trace: about the most memory the replay may take (its dirty bitmaps, 2 bits per page of the "
                     "recording's regions, half of it); a recording that needs more is refused, naming it")
         ->type_name("SIZE")
+        ->capture_default_str();
+    cmd->add_option("--compress", o->compress, "compressed page batches, as dtvm's: zstd or zlib; default none")
+        ->expected(0, 1);
+    cmd->add_option("--compress-level", o->compress_level, "zstd 1..19, zlib 1..9; 0 = the default (1)")
+        ->capture_default_str();
+    cmd->add_option(
+           "--xbzrle-cache", o->xbzrle_cache,
+           "the sent-page cache (e.g. 64M): a page sent again costs its delta when the cache holds it; 0 = off")
+        ->capture_default_str();
+    cmd->add_option("--write-bytes", o->write_bytes,
+                    "bytes a page write changes, 8..4096 (recordings and models carry no contents): what a delta and "
+                    "compression leave of a page; 4096 = no gain from either")
         ->capture_default_str();
     cmd->add_flag("--json", o->json, "one JSON document");
     cmd->footer(

@@ -40,9 +40,13 @@ Forecast forecast_precopy(const ForecastInput& in) {
             f.total_s += copy_s;
             f.downtime_s = copy_s;
             f.bandwidth_to_converge = in.bandwidth;
-            char buf[160];
-            std::snprintf(buf, sizeof buf, "converges: %d rounds, %.1f s, downtime %.0f ms", f.rounds, f.total_s,
-                          copy_s * 1000);
+            // Every round copied at the bandwidth: what was sent is the time it took.
+            f.bytes_sent = f.total_s * in.bandwidth;
+            f.bytes_per_guest_byte = in.memory_bytes ? f.bytes_sent / double(in.memory_bytes) : 0;
+            char buf[200];
+            std::snprintf(buf, sizeof buf,
+                          "converges: %d rounds, %.1f s, downtime %.0f ms, %.2f bytes sent per byte of memory",
+                          f.rounds, f.total_s, copy_s * 1000, f.bytes_per_guest_byte);
             f.summary = buf;
             return f;
         }

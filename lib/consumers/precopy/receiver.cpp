@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 
+#include "consumers/precopy/page_delta.hpp"
 #include "consumers/precopy/socket.hpp"
 #include "dtrack/precopy/wire_format.hpp"
 
@@ -169,11 +170,17 @@ private:
             return fail(s.error().what);
         // Every entry is valid: only now touch guest memory.
         for (const wire::PageEntry& e : entries_) {
-            if (e.contents) {
-                std::memcpy(m.page(e.page), e.contents, page_size_);
-            } else {
-                std::memset(m.page(e.page), 0, page_size_);
-                ++report_.zero_pages;
+            switch (e.kind) {
+                case wire::EntryKind::whole: std::memcpy(m.page(e.page), e.contents, page_size_); break;
+                case wire::EntryKind::zero:
+                    std::memset(m.page(e.page), 0, page_size_);
+                    ++report_.zero_pages;
+                    break;
+                case wire::EntryKind::delta:
+                    // Against this side's copy: what the sender last sent of the page.
+                    if (Status s = delta::apply(e.delta, {m.page(e.page), page_size_}); !s) return fail(s.error().what);
+                    ++report_.delta_pages;
+                    break;
             }
         }
         report_.pages += entries_.size();

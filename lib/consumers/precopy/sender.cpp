@@ -10,7 +10,9 @@
 #include <optional>
 #include <thread>
 
+#include "consumers/precopy/batch_compression.hpp"
 #include "consumers/precopy/round_rates.hpp"
+#include "consumers/precopy/sent_page_cache.hpp"
 #include "consumers/precopy/socket.hpp"
 #include "consumers/precopy/stream.hpp"
 #include "consumers/precopy/token_bucket.hpp"
@@ -43,6 +45,10 @@ constexpr uint64_t take_chunk_pages = 4096;
 // How long to wait for a rejection the receiver may have sent before it closed.
 constexpr nanoseconds rejection_grace = milliseconds(2000);
 
+// Whether page contents may take fewer wire bytes than pages (compression,
+// deltas): then the memory rate is not bounded by the bandwidth cap.
+bool shrinks_pages(const SenderOptions& o) { return o.compression != Compression::none || o.xbzrle_cache_bytes > 0; }
+
 std::string ms_text(nanoseconds d) { return std::to_string(duration_cast<milliseconds>(d).count()) + " ms"; }
 
 // Why a run ends. Steps return std::nullopt to say "carry on".
@@ -72,7 +78,7 @@ public:
           fd_(fd),
           start_(steady::now()),
           deadline_(options.max_time.count() > 0 ? start_ + options.max_time : no_deadline),
-          rates_(0, options.bandwidth, options.compress) {
+          rates_(0, options.bandwidth, shrinks_pages(options)) {
         if (options_.bandwidth) bucket_.emplace(options_.bandwidth);
     }
 
@@ -80,12 +86,15 @@ public:
         Stop stop{OutcomeStatus::error, ""};
         if (Step bad = check_layout()) {
             stop = *bad;
+        } else if (Step bad_level = check_compression()) {
+            stop = *bad_level;
         } else if (Step refused = open_stream()) {
             stop = *refused;  // nothing was sent and the guest never paused
         } else {
             page_size_ = memory_.front().page_size;
-            rates_ = RoundRates(page_size_, options_.bandwidth, options_.compress);
+            rates_ = RoundRates(page_size_, options_.bandwidth, shrinks_pages(options_));
             batch_.emplace(page_size_, options_.batch_pages);
+            make_encoders();
             rounds_.start_migration();
             stop = migrate();
             undo_pause();  // a no-op after success, which leaves the vCPUs paused
@@ -215,8 +224,18 @@ private:
     }
 
     Step add_page(const GuestMemory& m, uint64_t page) {
-        batch_->add(page, m.page(page));
+        if (!cache_) batch_->add(page, m.page(page));
+        else add_page_with_cache(m, page);
         return batch_->full() ? flush_batch() : std::nullopt;
+    }
+
+    // Round 1 fills the cache; from round 2 a page it holds goes as a delta
+    // against the copy sent last (when smaller), and every page sent is kept.
+    void add_page_with_cache(const GuestMemory& m, uint64_t page) {
+        const size_t region = static_cast<size_t>(&m - memory_.data());
+        const SentPageCache::Slot slot = rounds_.round() > 1 ? cache_->find(region, page) : cache_->slot(region, page);
+        const wire::EntryKind kind = batch_->add(page, m.page(page), slot.held, slot.keep);
+        cache_->stored(slot, kind == wire::EntryKind::zero);
     }
 
     Step flush_batch() {
@@ -224,7 +243,8 @@ private:
         if (steady::now() >= deadline_) return max_time_reached();
         outcome_.pages_sent += batch_->count();
         outcome_.zero_pages += batch_->zero_pages();
-        Step step = send(batch_->finish(options_.compress));
+        outcome_.delta_pages += batch_->delta_pages();
+        Step step = send(batch_->finish(compressor_.get()));
         batch_->start(batch_->region());
         return step;
     }
@@ -396,6 +416,24 @@ private:
         return std::nullopt;
     }
 
+    Step check_compression() const {
+        if (effective_level(options_.compression, options_.compression_level)) return std::nullopt;
+        const CompressionLevels l = compression_levels(options_.compression);
+        return Stop{OutcomeStatus::error, std::string("compression level ") +
+                                              std::to_string(options_.compression_level) + " is outside " +
+                                              to_string(options_.compression) + "'s " + std::to_string(l.min) + ".." +
+                                              std::to_string(l.max) + " (0 = its default)"};
+    }
+
+    void make_encoders() {
+        compressor_ = make_batch_compressor(options_.compression,
+                                            *effective_level(options_.compression, options_.compression_level));
+        if (options_.xbzrle_cache_bytes == 0) return;
+        std::vector<uint64_t> pages;
+        for (const GuestMemory& m : memory_) pages.push_back(m.pages);
+        cache_.emplace(options_.xbzrle_cache_bytes, page_size_, pages);
+    }
+
     wire::StreamHeader header() const {
         wire::StreamHeader h{.page_size = page_size_, .regions = {}};
         for (const GuestMemory& m : memory_) h.regions.push_back(wire::RegionLayout{m.region, m.base, m.pages});
@@ -413,6 +451,10 @@ private:
     void fill_syncs() {
         outcome_.round_syncs = rounds_.syncs(SyncKind::round);
         outcome_.background_syncs = rounds_.syncs(SyncKind::background);
+        if (!cache_) return;
+        outcome_.cache_hits = cache_->counts().hits;
+        outcome_.cache_misses = cache_->counts().misses;
+        outcome_.cache_overflows = cache_->counts().overflows;
     }
 
     Tracker& tracker_;
@@ -430,6 +472,8 @@ private:
 
     uint64_t page_size_ = 0;
     std::optional<wire::PageBatchBuilder> batch_;  // made once the layout is checked
+    std::unique_ptr<BatchCompressor> compressor_;  // nullptr: batches go raw
+    std::optional<SentPageCache> cache_;           // with xbzrle_cache_bytes
     std::vector<uint64_t> taken_;
     std::optional<HotPageDeferral> deferral_;  // with options_.defer_hot, from the first plan on
     std::string doing_;                        // for messages: "sending round 3"

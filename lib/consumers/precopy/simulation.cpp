@@ -29,7 +29,8 @@ const char* to_string(SimulationResult::Verdict verdict) {
 std::vector<std::string> simulation_leaves_out() {
     return {
         "the sender's CPU: pages move at the bandwidth, never slower (copying, checksums and TLS cost nothing)",
-        "compression, and page contents: no deduplication; zero pages only where the model says (zero=)",
+        "page contents: zero pages only where the model says (zero=); compression and deltas are modelled on "
+        "dtvm's pages (--write-bytes random bytes, zeros elsewhere), and the cache's hits by share, not page by page",
         "the time a sync takes (harvesting is instant) and the network's latency",
         "switchover beyond the last round: dtvm's END digest of all memory (about 0.2-0.4 s per GiB here) and the "
         "acknowledgement are not in the downtime",
@@ -73,7 +74,8 @@ public:
           o_(o),
           rounds_(attached(tracker_, guest, attached_), clock_),
           throttle_(o.throttle, nullptr),
-          rates_(guest.page_size(), o.bandwidth, /*compress=*/false),
+          bytes_(o.page_bytes, guest.page_size(), guest.memory_pages(), o.batch_pages),
+          rates_(guest.page_size(), o.bandwidth, bytes_.shrinks_pages()),
           bandwidth_(double(o.bandwidth)),
           max_s_(seconds(o.max_time)) {
         if (o_.auto_converge) rounds_.on_period([this](const Period& p) { throttle_.on_period(p); });
@@ -82,8 +84,9 @@ public:
             // threshold, at least every second; stop at the throttle's maximum.
             const auto threshold = *o_.background_sync;
             const auto poll = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000), threshold / 4);
-            watcher_ = std::make_unique<Watcher>(rounds_, WatcherOptions{.poll = poll, .threshold = threshold},
-                                                 [this] { return !throttle_.at_max(); });
+            watcher_ = std::make_unique<Watcher>(
+                rounds_, WatcherOptions{.poll = poll, .threshold = threshold, .trigger = o_.background_sync_trigger},
+                [this] { return !throttle_.at_max(); });
             poll_s_ = seconds(poll);
         }
     }
@@ -102,6 +105,7 @@ public:
         r_.round_syncs = rounds_.syncs(SyncKind::round);
         r_.background_syncs = rounds_.syncs(SyncKind::background);
         r_.total_s = now_s_;
+        r_.guest_bytes = double(guest_.memory_pages()) * double(guest_.page_size());
         r_.final_throttle_pct = throttle_.pct();
         for (const ThrottleStep& s : throttle_.timeline())
             r_.throttle.push_back({seconds(s.at - origin_), s.pct, s.after});
@@ -201,14 +205,15 @@ private:
         r_.pages_sent += log.pages;
         r_.zero_pages_sent += log.zero_pages;
         r_.bytes_on_wire += wire;
+        r_.delta_pages_sent += bytes_.cost(log.pages, log.zero_pages, log.round).delta_pages;
+        bytes_.round_done(log.pages);
         r_.round_log.push_back(log);
     }
 
-    // The wire format's cost (wire_format.hpp): an 8-byte entry per page,
-    // the contents unless all-zero, and a record header per batch.
+    // The wire format's cost (wire_format.hpp) of pages sent in this round:
+    // entries, contents, deltas, compression (page_bytes_model.hpp).
     double wire_bytes(const SimulatedPages& p) const {
-        const double per_entry = 8.0 + double(wire::record_header_bytes) / std::max<uint32_t>(o_.batch_pages, 1);
-        return (p.pages - p.zero_pages) * double(guest_.page_size()) + p.pages * per_entry;
+        return bytes_.cost(p.pages, p.zero_pages, rounds_.round()).wire_bytes;
     }
 
     // Rounds counts whole bytes; the fractions carry over.
@@ -271,6 +276,7 @@ private:
     Tracker tracker_;
     Rounds rounds_;
     Throttle throttle_;
+    PageBytesModel bytes_;
     RoundRates rates_;
     std::unique_ptr<Watcher> watcher_;
     const double bandwidth_;

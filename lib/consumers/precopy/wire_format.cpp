@@ -1,14 +1,15 @@
 // Encoding and validating the precopy stream (format: precopy/wire_format.hpp).
 #include "dtrack/precopy/wire_format.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "common/byte_order.hpp"
+#include "consumers/precopy/batch_compression.hpp"
+#include "consumers/precopy/page_delta.hpp"
 
 namespace dtrack::precopy::wire {
 
@@ -45,7 +46,22 @@ bool valid_page_size(uint64_t s) { return s >= min_page_size && s <= max_page_si
 
 uint64_t max_raw_batch(uint32_t count, uint64_t page_size) { return uint64_t{count} * (8 + page_size); }
 
+uint8_t flag_for(Compression method) {
+    switch (method) {
+        case Compression::zlib: return flag_zlib;
+        case Compression::zstd: return flag_zstd;
+        case Compression::none: break;
+    }
+    return 0;
+}
+
 }  // namespace
+
+Compression batch_compression(uint8_t flags) {
+    if (flags & flag_zstd) return Compression::zstd;
+    if (flags & flag_zlib) return Compression::zlib;
+    return Compression::none;
+}
 
 uint32_t max_batch_pages(uint64_t page_size) {
     const uint64_t n = max_batch_raw_bytes / (8 + page_size);
@@ -156,7 +172,8 @@ uint64_t record_payload_limit(RecordType type, uint8_t flags, uint32_t count, ui
     switch (type) {
         case RecordType::page_batch: {
             const uint64_t raw = max_raw_batch(count, page_size);
-            return (flags & flag_compressed) ? 4 + compressBound(static_cast<uLong>(raw)) : raw;
+            const Compression method = batch_compression(flags);
+            return method == Compression::none ? raw : 4 + compressed_bound(method, raw);
         }
         case RecordType::round_marker: return 8;
         case RecordType::end: return 24;
@@ -195,7 +212,9 @@ Result<RecordHeader> decode_record_header(std::span<const uint8_t> b, uint64_t p
     const std::string what = std::string(to_string(h.type)) + " record: ";
     if (get16(&b[2]) != 0) return corrupt(what + "reserved bytes are not zero");
     if (h.type == RecordType::page_batch) {
-        if (h.flags & ~flag_compressed) return corrupt(what + "unknown flags " + hex(h.flags));
+        if (h.flags & ~(flag_zlib | flag_zstd)) return corrupt(what + "unknown flags " + hex(h.flags));
+        if ((h.flags & flag_zlib) && (h.flags & flag_zstd))
+            return corrupt(what + "flags " + hex(h.flags) + " name both zlib and zstd");
         if (h.count == 0 || h.count > max_batch_pages(page_size))
             return corrupt(what + "count " + std::to_string(h.count) + " is outside 1.." +
                            std::to_string(max_batch_pages(page_size)));
@@ -261,15 +280,16 @@ std::string decode_reject(std::span<const uint8_t> p) { return std::string(p.beg
 PageBatchBuilder::PageBatchBuilder(uint64_t page_size, uint32_t capacity)
     : page_size_(page_size), capacity_(std::clamp<uint32_t>(capacity, 1, max_batch_pages(page_size))) {
     raw_.reserve(record_header_bytes + max_raw_batch(capacity_, page_size_));
+    delta_.resize(delta_send_limit(page_size_));
 }
 
 void PageBatchBuilder::start(uint32_t region) {
     region_ = region;
-    count_ = zero_pages_ = 0;
+    count_ = zero_pages_ = delta_pages_ = 0;
     raw_.resize(record_header_bytes);
 }
 
-void PageBatchBuilder::add(uint64_t page, const uint8_t* contents) {
+EntryKind PageBatchBuilder::add(uint64_t page, const uint8_t* contents, const uint8_t* previous, uint8_t* keep) {
     // Zero pages are found on the page itself and never copied. Should the
     // guest write it after this check, that write marks it dirty again, so a
     // later round carries it, as with any page read while the guest runs.
@@ -279,27 +299,42 @@ void PageBatchBuilder::add(uint64_t page, const uint8_t* contents) {
         std::memcpy(&w, contents + i, 8);
         zero = w == 0;
     }
-    const size_t at = raw_.size();
-    raw_.resize(at + 8 + (zero ? 0 : page_size_));
-    put64(raw_.data() + at, zero ? page | zero_page_flag : page);
-    if (zero) ++zero_pages_;
-    else std::memcpy(raw_.data() + at + 8, contents, page_size_);  // the snapshot the checksum covers
     ++count_;
+    const size_t at = raw_.size();
+    if (zero) {
+        raw_.resize(at + 8);
+        put64(raw_.data() + at, page | zero_page_flag);
+        ++zero_pages_;
+        return EntryKind::zero;
+    }
+    raw_.resize(at + 8 + page_size_);
+    put64(raw_.data() + at, page);
+    uint8_t* copy = raw_.data() + at + 8;
+    std::memcpy(copy, contents, page_size_);  // the snapshot the checksum (and a delta) covers
+    std::optional<size_t> delta_length;
+    if (previous) delta_length = delta::encode({previous, page_size_}, {copy, page_size_}, delta_);
+    if (keep) std::memcpy(keep, copy, page_size_);  // after the delta: `previous` may be `keep`
+    if (!delta_length) return EntryKind::whole;
+    put64(raw_.data() + at, page | delta_page_flag);
+    put32(copy, static_cast<uint32_t>(*delta_length));
+    std::memcpy(copy + 4, delta_.data(), *delta_length);
+    raw_.resize(at + 8 + 4 + *delta_length);
+    ++delta_pages_;
+    return EntryKind::delta;
 }
 
-std::span<const uint8_t> PageBatchBuilder::finish(bool compress) {
+std::span<const uint8_t> PageBatchBuilder::finish(BatchCompressor* compressor) {
     const std::span<const uint8_t> raw_payload(raw_.data() + record_header_bytes, raw_.size() - record_header_bytes);
-    if (compress) {
-        uLongf packed_len = compressBound(static_cast<uLong>(raw_payload.size()));
-        packed_.resize(record_header_bytes + 4 + packed_len);
-        const int rc = compress2(packed_.data() + record_header_bytes + 4, &packed_len, raw_payload.data(),
-                                 static_cast<uLong>(raw_payload.size()), Z_BEST_SPEED);
+    if (compressor) {
+        packed_.resize(record_header_bytes + 4 + compressor->bound(raw_payload.size()));
+        const size_t packed_len = compressor->compress(
+            raw_payload, {packed_.data() + record_header_bytes + 4, packed_.size() - 4 - record_header_bytes});
         // Compression only pays when it saves more than its 4-byte length field.
-        if (rc == Z_OK && packed_len + 4 < raw_payload.size()) {
+        if (packed_len > 0 && packed_len + 4 < raw_payload.size()) {
             put32(packed_.data() + record_header_bytes, static_cast<uint32_t>(raw_payload.size()));
             packed_.resize(record_header_bytes + 4 + packed_len);
             const std::span<const uint8_t> payload(packed_.data() + record_header_bytes, 4 + packed_len);
-            encode_record_header(RecordHeader{RecordType::page_batch, flag_compressed, region_, count_,
+            encode_record_header(RecordHeader{RecordType::page_batch, flag_for(compressor->method()), region_, count_,
                                               static_cast<uint32_t>(payload.size()), crc(payload)},
                                  packed_.data());
             return packed_;
@@ -313,24 +348,16 @@ std::span<const uint8_t> PageBatchBuilder::finish(bool compress) {
 
 Result<std::span<const uint8_t>> inflate_page_batch(const RecordHeader& h, std::span<const uint8_t> payload,
                                                     uint64_t page_size, std::vector<uint8_t>& scratch) {
-    if (!(h.flags & flag_compressed)) return payload;
+    const Compression method = batch_compression(h.flags);
+    if (method == Compression::none) return payload;
     if (payload.size() < 4) return corrupt("compressed page batch is shorter than its length field");
     const uint64_t announced = get32(payload.data()), limit = max_raw_batch(h.count, page_size);
     if (announced > limit)
         return corrupt("compressed page batch announces " + std::to_string(announced) + " bytes, more than " +
                        std::to_string(h.count) + " pages can fill (" + std::to_string(limit) + ")");
     scratch.resize(announced);
-    uLongf out_len = static_cast<uLongf>(announced);
-    const int rc = uncompress(scratch.data(), &out_len, payload.data() + 4, static_cast<uLong>(payload.size() - 4));
-    // Z_BUF_ERROR: the data wants more room than announced (a zlib bomb stops here).
-    if (rc == Z_BUF_ERROR && out_len == announced)
-        return corrupt("compressed page batch inflates beyond the " + std::to_string(announced) +
-                       " bytes it announced");
-    if (rc != Z_OK) return corrupt(std::string("compressed page batch does not inflate: ") + zError(rc));
-    if (out_len != announced)
-        return corrupt("compressed page batch inflates to " + std::to_string(out_len) + " bytes, announced " +
-                       std::to_string(announced));
-    return std::span<const uint8_t>(scratch.data(), out_len);
+    if (Status s = inflate(method, payload.subspan(4), scratch); !s) return s.error();
+    return std::span<const uint8_t>(scratch.data(), announced);
 }
 
 Status decode_page_batch(std::span<const uint8_t> raw, uint32_t count, uint64_t page_size, uint64_t region_pages,
@@ -338,26 +365,43 @@ Status decode_page_batch(std::span<const uint8_t> raw, uint32_t count, uint64_t 
     entries.clear();
     size_t at = 0;
     for (uint32_t i = 0; i < count; ++i) {
+        const auto entry = [i] { return "page batch entry " + std::to_string(i); };
         if (raw.size() - at < 8)
             return corrupt("page batch ends inside entry " + std::to_string(i) + " of " + std::to_string(count));
         const uint64_t word = get64(&raw[at]);
         at += 8;
-        const bool zero = word & zero_page_flag;
-        const uint64_t page = word & ~zero_page_flag;
+        const bool zero = word & zero_page_flag, delta = word & delta_page_flag;
+        const uint64_t page = word & ~(zero_page_flag | delta_page_flag);
+        if (zero && delta) return corrupt(entry() + ": flagged both zero page and delta");
         if (page >= region_pages)
-            return corrupt("page batch entry " + std::to_string(i) + ": page " + std::to_string(page) +
-                           " is beyond the region's " + std::to_string(region_pages) + " pages");
+            return corrupt(entry() + ": page " + std::to_string(page) + " is beyond the region's " +
+                           std::to_string(region_pages) + " pages");
         if (!entries.empty() && page <= entries.back().page)
-            return corrupt("page batch entry " + std::to_string(i) + ": page " + std::to_string(page) +
-                           " does not follow page " + std::to_string(entries.back().page));
-        const uint8_t* contents = nullptr;
-        if (!zero) {
+            return corrupt(entry() + ": page " + std::to_string(page) + " does not follow page " +
+                           std::to_string(entries.back().page));
+        PageEntry e{.page = page, .contents = nullptr, .kind = zero ? EntryKind::zero : EntryKind::whole, .delta = {}};
+        if (delta) {
+            if (raw.size() - at < 4)
+                return corrupt("page batch ends inside the delta length of page " + std::to_string(page));
+            const uint64_t length = get32(&raw[at]);
+            at += 4;
+            if (length > max_delta_bytes(page_size))
+                return corrupt(entry() + ": a delta of " + std::to_string(length) + " bytes, more than the " +
+                               std::to_string(max_delta_bytes(page_size)) + " a page of " + std::to_string(page_size) +
+                               " bytes allows");
+            if (raw.size() - at < length)
+                return corrupt("page batch ends inside the delta of page " + std::to_string(page));
+            e.kind = EntryKind::delta;
+            e.delta = raw.subspan(at, length);
+            if (Status s = delta::check(e.delta, page_size); !s) return corrupt(entry() + ": " + s.error().what);
+            at += length;
+        } else if (!zero) {
             if (raw.size() - at < page_size)
                 return corrupt("page batch ends inside the contents of page " + std::to_string(page));
-            contents = &raw[at];
+            e.contents = &raw[at];
             at += page_size;
         }
-        entries.push_back(PageEntry{page, contents});
+        entries.push_back(e);
     }
     if (at != raw.size())
         return corrupt("page batch has " + std::to_string(raw.size() - at) + " bytes after its " +

@@ -348,8 +348,19 @@ struct dt_send_opts {
     uint64_t max_time_ms;       /* 0 = no bound on the whole run */
     uint32_t io_timeout_ms;     /* default 30000 */
     uint32_t batch_pages;       /* default 64 */
-    bool compress;              /* zlib on page batches */
+    bool compress;              /* zlib on page batches (compression, below, says more) */
     struct dt_tls tls;
+    /* Since issue 24 (a smaller sz leaves them 0): */
+    uint32_t compression;        /* enum dt_compression; DT_COMPRESSION_UNSET: as `compress` says */
+    int32_t compression_level;   /* 0 = the method's default; zlib 1..9, zstd 1..19 */
+    uint64_t xbzrle_cache_bytes; /* cache of sent pages, so a page sent again may go as a delta; 0 = off */
+};
+
+enum dt_compression {
+    DT_COMPRESSION_UNSET = 0, /* zlib if dt_send_opts.compress, else none */
+    DT_COMPRESSION_NONE = 1,
+    DT_COMPRESSION_ZLIB = 2,
+    DT_COMPRESSION_ZSTD = 3,
 };
 
 enum dt_send_status {
@@ -371,6 +382,11 @@ struct dt_send_result {
     uint64_t downtime_ns;
     uint64_t round_syncs;
     uint64_t background_syncs;
+    /* Since issue 24 (a smaller sz does not receive them): */
+    uint64_t delta_pages;     /* sent as a delta against the cached copy */
+    uint64_t cache_hits;      /* from round 2: pages the sent-page cache held */
+    uint64_t cache_misses;    /* from round 2: pages it did not (sent whole) */
+    uint64_t cache_overflows; /* pages evicted to make room */
 };
 
 /* Migrates the regions in `memory` over a connected stream socket (the
@@ -399,7 +415,8 @@ struct dt_receive_result {
     uint64_t zero_pages;
     uint64_t records;
     uint64_t bytes;
-    uint64_t digest; /* memory digest of all regions (precopy/wire_format.hpp, END), equal to the sender's */
+    uint64_t digest;      /* memory digest of all regions (precopy/wire_format.hpp, END), equal to the sender's */
+    uint64_t delta_pages; /* since issue 24: pages that came as deltas */
 };
 
 /* Receives one migration into `memory` over a connected socket (kept by the

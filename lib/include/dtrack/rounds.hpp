@@ -39,6 +39,7 @@ public:
     void start_migration();
     void finish_migration();
     bool migrating() const;
+    Clock::time_point migration_started() const;  // at start_migration()
 
     // --- transfer passes ---------------------------------------------------------
     void begin_round();  // counts the round (here and in the tracker's counters)
@@ -74,6 +75,7 @@ private:
     bool migrating_ = false;
     bool in_round_ = false;
     uint64_t round_ = 0;
+    Clock::time_point migration_started_{};
     Clock::time_point round_started_{};
     Clock::time_point last_sync_{};
     uint64_t bytes_transferred_ = 0;

@@ -386,11 +386,43 @@ struct PrecopyLoopback : testing::Test {
 TEST_F(PrecopyLoopback, CopiesMemoryWhileTheGuestWrites) { expect_live_migration({}); }
 
 TEST_F(PrecopyLoopback, CopiesMemoryWithCompression) {
-    const MigrationRun run = expect_live_migration({.compress = true});
+    const MigrationRun run = expect_live_migration({.compression = Compression::zlib});
     // The pattern pages compress; without it the contents alone would be more.
     const Outcome& o = run.outcome;
     EXPECT_LT(o.bytes_on_wire, (o.pages_sent - o.zero_pages) * page_size);
 }
+
+// Every compression with the sent-page cache off and on: the receiver's copy
+// and digest match, and with the cache the guest's re-sent stamps go as deltas.
+struct PrecopyLoopbackEncodings : PrecopyLoopback, testing::WithParamInterface<std::tuple<Compression, bool>> {};
+
+std::string encoding_name(const testing::TestParamInfo<std::tuple<Compression, bool>>& info) {
+    return std::string(to_string(std::get<0>(info.param))) + (std::get<1>(info.param) ? "_cache" : "_no_cache");
+}
+
+TEST_P(PrecopyLoopbackEncodings, CopiesMemoryWithEveryCompressionAndTheCacheOffOrOn) {
+    const auto [method, cache] = GetParam();
+    SenderOptions options{.compression = method, .xbzrle_cache_bytes = cache ? 8ULL << 20 : 0};
+    const MigrationRun run = expect_live_migration(std::move(options));
+    const Outcome& o = run.outcome;
+    if (run.received && run.received->ok()) {
+        EXPECT_EQ(run.received->value().delta_pages, o.delta_pages);
+    }
+    if (!cache) {
+        EXPECT_EQ(o.delta_pages + o.cache_hits + o.cache_misses + o.cache_overflows, 0u);
+        return;
+    }
+    EXPECT_GT(o.cache_hits, 0u);
+    EXPECT_EQ(o.cache_hits + o.cache_misses, o.pages_sent - src.pages()) << "every page after round 1 is looked up";
+    EXPECT_GT(o.delta_pages, 0u);
+    EXPECT_LE(o.delta_pages, o.cache_hits);
+    EXPECT_EQ(o.cache_overflows, 0u) << "8 MiB holds all 1283 pages";
+}
+
+INSTANTIATE_TEST_SUITE_P(NoneZlibZstdTimesCache, PrecopyLoopbackEncodings,
+                         testing::Combine(testing::Values(Compression::none, Compression::zlib, Compression::zstd),
+                                          testing::Bool()),
+                         encoding_name);
 
 TEST_F(PrecopyLoopback, CopiesMemoryUnderABandwidthCap) {
     constexpr uint64_t cap = 32ULL << 20;
@@ -407,7 +439,9 @@ TEST_F(PrecopyLoopback, CopiesMemoryUnderABandwidthCap) {
     EXPECT_LE(double(run.outcome.bytes_on_wire), cap / 20.0 + cap * seconds + 65536);
 }
 
-TEST_F(PrecopyLoopback, CopiesMemoryOverTcp) { expect_live_migration({.compress = true}, /*tcp=*/true); }
+TEST_F(PrecopyLoopback, CopiesMemoryOverTcp) {
+    expect_live_migration({.compression = Compression::zlib}, /*tcp=*/true);
+}
 
 TEST_F(PrecopyLoopback, RoundsGoOnUntilTheRestFitsTheDowntimeLimit) {
     // No guest thread: writes happen at exact harvests, 50 pages at each of

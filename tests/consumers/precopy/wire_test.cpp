@@ -6,12 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "consumers/precopy/batch_compression.hpp"
 #include "dtrack/hash.hpp"
 #include "dtrack/precopy/receiver.hpp"
 #include "dtrack/precopy/wire_format.hpp"
@@ -91,11 +93,13 @@ void append(std::vector<uint8_t>& out, std::span<const uint8_t> bytes) {
     out.insert(out.end(), bytes.begin(), bytes.end());
 }
 
-std::vector<uint8_t> batch(TestMemory& m, size_t region, std::vector<uint64_t> pages, bool compress) {
+std::vector<uint8_t> batch(TestMemory& m, size_t region, std::vector<uint64_t> pages, bool compress,
+                           Compression method = Compression::zlib) {
     wire::PageBatchBuilder b(page_size, static_cast<uint32_t>(pages.size()));
     b.start(m.regions()[region].region);
     for (uint64_t p : pages) b.add(p, m.page(region, p));
-    const auto record = b.finish(compress);
+    const auto compressor = make_batch_compressor(compress ? method : Compression::none, 1);
+    const auto record = b.finish(compressor.get());
     return {record.begin(), record.end()};
 }
 
@@ -221,7 +225,7 @@ TEST(PrecopyWire, PageBatchesRoundTripRawAndCompressed) {
             EXPECT_EQ(h->region, src.regions()[region].region);
             EXPECT_EQ(h->count, pages);
             // Region 1 is compressible; region 0 is random and stays raw.
-            EXPECT_EQ(bool(h->flags & wire::flag_compressed), compress && region == 1);
+            EXPECT_EQ(bool(h->flags & wire::flag_zlib), compress && region == 1);
             const auto payload = std::span(record).subspan(wire::record_header_bytes);
             ASSERT_TRUE(wire::check_payload_crc(*h, payload));
             std::vector<uint8_t> scratch;
@@ -377,12 +381,13 @@ TEST(PrecopyWire, ARefusedLayoutIsNotDescribedToAnUnauthenticatedSender) {
 TEST(PrecopyWire, OtherVersionOrMagicIsRejected) {
     TestMemory src = source_memory(), dst = TestMemory::standard(0xAA);
     wire::StreamHeader h = wire::header_for(src.regions());
-    for (uint32_t other : {1u, 3u}) {  // 1: an older dtrack, whose END digest was XXH64
+    // 1: an older dtrack, whose END digest was XXH64; 2: one without deltas and zstd.
+    for (uint32_t other : {1u, 2u, 4u}) {
         h.version = other;
         Received r = receive(wire::encode_header(h), dst);
         ASSERT_FALSE(r.ok());
         EXPECT_EQ(r.error().what, "stream header at byte 8: unsupported stream version " + std::to_string(other) +
-                                      " (this side speaks version 2)");
+                                      " (this side speaks version 3)");
         ASSERT_EQ(reply_type(r.reply), wire::RecordType::reject);  // the sender hears why
     }
 
@@ -434,7 +439,7 @@ TEST(PrecopyWire, ZlibBombIsRefused) {
         for (int i = 0; i < 4; ++i) payload[i] = static_cast<uint8_t>(announced >> (8 * i));
         EXPECT_EQ(compress2(payload.data() + 4, &len, data.data(), static_cast<uLong>(data.size()), 9), Z_OK);
         payload.resize(4 + len);
-        return wire::encode_record(wire::RecordType::page_batch, payload, 0, 1, wire::flag_compressed);
+        return wire::encode_record(wire::RecordType::page_batch, payload, 0, 1, wire::flag_zlib);
     };
     // 16 KiB of zeros (about 30 bytes compressed) in a one-page batch that
     // announces its honest maximum, 72 bytes: inflating stops there.
@@ -542,6 +547,137 @@ TEST(PrecopyWire, OnlyEndMayFollowPagesDoneAndItsDigestMustMatch) {
         ASSERT_FALSE(r.ok());
         EXPECT_TRUE(contains(r.error().what, "record 3 at byte 136: " + c.expected)) << r.error().what;
         EXPECT_TRUE(dst.all_bytes(0xAA));
+        EXPECT_EQ(reply_type(r.reply), wire::RecordType::reject);
+    }
+}
+
+// --- version 3: deltas and zstd ------------------------------------------------------------
+
+namespace {
+
+// One page-batch record of `pages` of region 0, each sent as a delta against `previous` where given.
+std::vector<uint8_t> delta_batch(TestMemory& m, std::vector<std::pair<uint64_t, const uint8_t*>> pages,
+                                 std::vector<wire::EntryKind>& kinds) {
+    wire::PageBatchBuilder b(page_size, static_cast<uint32_t>(pages.size()));
+    b.start(0);
+    for (auto [p, previous] : pages) kinds.push_back(b.add(p, m.page(0, p), previous));
+    const auto record = b.finish();
+    return {record.begin(), record.end()};
+}
+
+std::vector<uint8_t> zstd_batch(uint32_t announced, const std::vector<uint8_t>& data) {
+    std::vector<uint8_t> payload(4 + ZSTD_compressBound(data.size()));
+    for (int i = 0; i < 4; ++i) payload[i] = static_cast<uint8_t>(announced >> (8 * i));
+    const size_t n = ZSTD_compress(payload.data() + 4, payload.size() - 4, data.data(), data.size(), 19);
+    EXPECT_FALSE(ZSTD_isError(n));
+    payload.resize(4 + n);
+    return wire::encode_record(wire::RecordType::page_batch, payload, 0, 1, wire::flag_zstd);
+}
+
+}  // namespace
+
+TEST(PrecopyWire, DeltaEntriesTravelAndRebuildThePageFromTheReceiversCopy) {
+    TestMemory src = source_memory(), dst = TestMemory::standard(0xAA);
+    // Round 1 sends region 0 whole; then pages 0 and 2 change a little, page 4 entirely.
+    std::vector<uint8_t> s = stream_with(src, {batch(src, 0, {0, 1, 2, 3, 4}, false), batch(src, 1, {0, 1, 2}, false)});
+    std::vector<std::vector<uint8_t>> sent;
+    for (uint64_t p : {0, 2, 4}) sent.emplace_back(src.page(0, p), src.page(0, p) + page_size);
+    src.page(0, 0)[5] ^= 0xff;
+    std::memcpy(src.page(0, 2) + 56, "stamp!!!", 8);
+    for (uint64_t b = 0; b < page_size; ++b) src.page(0, 4)[b] = static_cast<uint8_t>(~src.page(0, 4)[b]);
+    std::vector<wire::EntryKind> kinds;
+    const std::vector<uint8_t> deltas =
+        delta_batch(src, {{0, sent[0].data()}, {2, sent[1].data()}, {4, sent[2].data()}}, kinds);
+    EXPECT_EQ(kinds, (std::vector{wire::EntryKind::delta, wire::EntryKind::delta, wire::EntryKind::whole}));
+    append(s, wire::encode_round_marker(2));
+    append(s, deltas);
+    append(s, wire::encode_pages_done());
+    append(s, wire::encode_end({memory_digest(src.regions()), 2, 11}));
+    const Received r = receive(s, dst);
+    ASSERT_TRUE(r.ok()) << r.error().what;
+    EXPECT_EQ(r.result->value().delta_pages, 2u);
+    EXPECT_TRUE(dst.same_as(src));
+    EXPECT_TRUE(dst.guards_intact());
+}
+
+TEST(PrecopyWire, ZstdBatchesRoundTripFlaggedZstd) {
+    TestMemory src = source_memory();
+    const std::vector<uint8_t> record = batch(src, 1, {0, 1, 2}, true, Compression::zstd);
+    auto h = wire::decode_record_header(record, page_size);
+    ASSERT_TRUE(h) << h.error().what;
+    EXPECT_EQ(h->flags, wire::flag_zstd);
+    EXPECT_LT(h->payload_length, 3 * (8 + page_size)) << "compressible pages did not shrink";
+    std::vector<uint8_t> scratch;
+    auto raw = wire::inflate_page_batch(*h, std::span(record).subspan(wire::record_header_bytes), page_size, scratch);
+    ASSERT_TRUE(raw) << raw.error().what;
+    std::vector<wire::PageEntry> entries;
+    ASSERT_TRUE(wire::decode_page_batch(*raw, 3, page_size, 3, entries));
+    for (uint64_t p = 0; p < 3; ++p) EXPECT_EQ(std::memcmp(entries[p].contents, src.page(1, p), page_size), 0) << p;
+    // And a whole stream with zstd batches arrives intact.
+    TestMemory dst = TestMemory::standard(0xAA);
+    std::vector<uint8_t> s = stream_with(src, {batch(src, 0, {0, 1, 2, 3, 4}, true, Compression::zstd), record});
+    append(s, wire::encode_pages_done());
+    append(s, wire::encode_end({memory_digest(src.regions()), 1, 8}));
+    const Received r = receive(s, dst);
+    ASSERT_TRUE(r.ok()) << r.error().what;
+    EXPECT_TRUE(dst.same_as(src));
+}
+
+TEST(PrecopyWire, ZstdBombIsRefusedAtTheAnnouncedSize) {
+    TestMemory src = source_memory(), dst = TestMemory::standard(0xAA);
+    // 16 KiB of zeros (a few bytes of zstd) in a one-page batch that announces its honest maximum, 72 bytes.
+    Received r = receive(stream_with(src, {zstd_batch(72, std::vector<uint8_t>(16 << 10))}), dst);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().what, "record 2 at byte 112: compressed page batch inflates beyond the 72 bytes it announced");
+    // 1 GiB announced is refused before inflating; inflating to less than announced too.
+    r = receive(stream_with(src, {zstd_batch(1u << 30, std::vector<uint8_t>(72))}), dst);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(contains(r.error().what, "announces 1073741824 bytes, more than 1 pages can fill (72)"))
+        << r.error().what;
+    r = receive(stream_with(src, {zstd_batch(72, le64({0}))}), dst);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(contains(r.error().what, "inflates to 8 bytes, announced 72")) << r.error().what;
+    EXPECT_TRUE(dst.all_bytes(0xAA));
+    EXPECT_TRUE(dst.guards_intact());
+}
+
+TEST(PrecopyWire, MalformedDeltaEntriesAreRefusedWithTheirReasonAndWriteNothing) {
+    TestMemory src = source_memory();
+    const auto delta_entry = [](uint64_t page, std::vector<uint8_t> length_and_delta) {
+        std::vector<uint8_t> e = le64({page | wire::delta_page_flag});
+        e.insert(e.end(), length_and_delta.begin(), length_and_delta.end());
+        return wire::encode_record(wire::RecordType::page_batch, e, 0, 1);
+    };
+    struct Case {
+        const char* name;
+        std::vector<uint8_t> record;
+        std::string expected;
+    } cases[] = {
+        {"zero and delta at once",
+         wire::encode_record(wire::RecordType::page_batch, le64({1 | wire::zero_page_flag | wire::delta_page_flag, 0}),
+                             0, 1),
+         "page batch entry 0: flagged both zero page and delta"},
+        {"a delta longer than a page allows", delta_entry(1, {61, 0, 0, 0}),
+         "page batch entry 0: a delta of 61 bytes, more than the 60 a page of 64 bytes allows"},
+        {"the delta length cut off", delta_entry(1, {1, 0}), "page batch ends inside the delta length of page 1"},
+        {"the delta cut off", delta_entry(1, {3, 0, 0, 0, 0x00, 0x01}), "page batch ends inside the delta of page 1"},
+        {"runs beyond the page", delta_entry(1, {3, 0, 0, 0, 0x40, 0x01, 7}),
+         "page batch entry 0: malformed page delta at byte 0: the runs reach byte 65, beyond the page of 64 bytes"},
+        {"trailing bytes in the delta", delta_entry(1, {4, 0, 0, 0, 0x00, 0x01, 7, 9}),
+         "page batch entry 0: malformed page delta at byte 3: trailing bytes"},
+        {"both zlib and zstd",
+         wire::encode_record(wire::RecordType::page_batch, le64({1 | wire::zero_page_flag}), 0, 1,
+                             wire::flag_zlib | wire::flag_zstd),
+         "page batch record: flags 0x3 name both zlib and zstd"},
+    };
+    for (Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        TestMemory dst = TestMemory::standard(0xAA);
+        const Received r = receive(stream_with(src, {c.record}), dst);
+        ASSERT_FALSE(r.ok());
+        EXPECT_TRUE(contains(r.error().what, "record 2 at byte 112: " + c.expected)) << r.error().what;
+        EXPECT_TRUE(dst.all_bytes(0xAA));
+        EXPECT_TRUE(dst.guards_intact());
         EXPECT_EQ(reply_type(r.reply), wire::RecordType::reject);
     }
 }

@@ -42,3 +42,31 @@ TEST(MetricsRegistry, ATargetWithoutARingViewHasNoRingSeriesButTheFamiliesAreDes
 }
 
 }  // namespace
+
+// --forecast-bandwidth: each target's precopy forecast, as dtrack rate's.
+// Without the option no series; a forecast that does not converge says 0 and
+// has no time or bytes (it would send for ever).
+TEST(MetricsRegistry, TheForecastSeriesAreThereOnlyWithABandwidthAndTheFiguresOnlyWhereItConverges) {
+    TargetFigures converging{.target = "calm"};
+    converging.forecast =
+        TargetFigures::PrecopyForecast{.converges = true, .total_s = 12.5, .bytes_per_guest_byte = 1.4};
+    TargetFigures stuck{.target = "busy"};
+    stuck.forecast = TargetFigures::PrecopyForecast{.converges = false};
+    const TargetFigures off{.target = "no-bandwidth"};
+    const std::vector<MetricFamily> families = metric_families({converging, stuck, off}, {});
+
+    const MetricFamily& converges = family(families, "dtrack_forecast_converges");
+    EXPECT_EQ(converges.type, MetricType::gauge);
+    ASSERT_EQ(converges.samples.size(), 2u);
+    EXPECT_EQ(converges.samples[0].labels[0].value, "calm");
+    EXPECT_EQ(converges.samples[0].value, 1);
+    EXPECT_EQ(converges.samples[1].labels[0].value, "busy");
+    EXPECT_EQ(converges.samples[1].value, 0);
+    for (const char* name : {"dtrack_forecast_seconds", "dtrack_forecast_bytes_per_guest_byte"}) {
+        const MetricFamily& f = family(families, name);
+        ASSERT_EQ(f.samples.size(), 1u) << name;
+        EXPECT_EQ(f.samples[0].labels[0].value, "calm") << name;
+    }
+    EXPECT_EQ(family(families, "dtrack_forecast_seconds").samples[0].value, 12.5);
+    EXPECT_EQ(family(families, "dtrack_forecast_bytes_per_guest_byte").samples[0].value, 1.4);
+}

@@ -13,7 +13,8 @@
  *   1. on a PVM host (flag), registers its virtual-interrupt-flag page with
  *      wrmsr; docs/ARCHITECTURE.md §6: until it does, PVM emulates every instruction;
  *   2. loops forever: pick a page of its part of the working set per the
- *      pattern, store the stamp  epoch << 8 | vcpu id  at offset 0 of it,
+ *      pattern, fill its words 1 .. write_words-1 with random numbers, store
+ *      the stamp  epoch << 8 | vcpu id  at offset 0 of it,
  *      count it, and every exit_every writes publish the count in the
  *      parameter page and `out` to EXIT_PORT, so the VMM gets KVM_EXIT_IO.
  *      A reader (flag; its part is the whole working set) loads the 8 bytes
@@ -38,6 +39,8 @@
         .equ P_RNG_SEED,       64
         .equ P_EXIT_EVERY,     72
         .equ P_EPOCH,          80
+        .equ P_WRITE_WORDS,    88
+        .equ P_FILL_SEED,      96
         .equ P_WRITES,         128
 
         .equ FLAG_REGISTER_VIF,   1
@@ -59,7 +62,9 @@
  *   rbp hot pages                 rcx sequential: end of the part
  *   rdi hot threshold (fixed point, 2^32 = always hot)
  *   rsi the page to write (a reader: to read)
- *   r10 a reader: the sum of the words it read; rax, rdx scratch
+ *   r10 a reader: the sum of the words it read; a writer: the fill's
+ *       xorshift64 state (its own, so the pages picked do not depend on
+ *       the write size); rax, rdx scratch
  */
 
 /* stamp = epoch << 8 | vcpu id, re-read at every exit: the VMM changes the
@@ -85,11 +90,21 @@
         jmp     \loop
 .endm
 
-/* A writer's access, the write at rsi: one aligned 8-byte store, so the
- * checker never sees half a stamp and a vCPU stopped anywhere has only
- * whole writes. */
+/* A writer's access, the write at rsi: first words write_words-1 .. 1 of
+ * the page, last first, each the fill PRNG's next number (none when
+ * write_words is 1, the default: three instructions), then the stamp at
+ * offset 0 with one aligned 8-byte store, so the checker never sees half a
+ * stamp and a vCPU stopped anywhere has only whole stamps. */
 .macro STAMP_PAGE loop
-        mov     %r15, (%rsi)
+        mov     P_WRITE_WORDS(%rbx), %rdx
+        dec     %rdx
+        jz      5f
+        shl     $3, %rdx
+4:      XORSHIFT64 %r10
+        mov     %r10, (%rsi,%rdx)
+        sub     $8, %rdx
+        jnz     4b
+5:      mov     %r15, (%rsi)
         COUNT_ACCESS \loop
 .endm
 
@@ -100,17 +115,18 @@
         COUNT_ACCESS \loop
 .endm
 
-/* xorshift64: x ^= x << 13; x ^= x >> 7; x ^= x << 17 (never 0 from non-0) */
-.macro XORSHIFT64
-        mov     %r12, %rax
+/* xorshift64 on \x (r12, the pages' PRNG, by default; rax is scratch):
+ * x ^= x << 13; x ^= x >> 7; x ^= x << 17 (never 0 from non-0) */
+.macro XORSHIFT64 x=%r12
+        mov     \x, %rax
         shl     $13, %rax
-        xor     %rax, %r12
-        mov     %r12, %rax
+        xor     %rax, \x
+        mov     \x, %rax
         shr     $7, %rax
-        xor     %rax, %r12
-        mov     %r12, %rax
+        xor     %rax, \x
+        mov     \x, %rax
         shl     $17, %rax
-        xor     %rax, %r12
+        xor     %rax, \x
 .endm
 
 /* The three patterns, each a loop that picks the next page of the part into
@@ -194,6 +210,7 @@ dtvm_guest_start:
         LOAD_STAMP
         testq   $FLAG_READER, P_FLAGS(%rbx)
         jnz     .Lreader
+        mov     P_FILL_SEED(%rbx), %r10
         PATTERN_LOOPS STAMP_PAGE, writer
 .Lreader:
         xor     %r10d, %r10d
@@ -210,7 +227,7 @@ dtvm_guest_abi_table:
         .quad   P_VCPU_ID, P_FLAGS, P_VIF_GPA, P_PART_GPA, P_PART_PAGES, P_PATTERN
         .quad   P_HOT_PAGES, P_HOT_THRESHOLD, P_RNG_SEED, P_EXIT_EVERY, P_EPOCH, P_WRITES
         .quad   FLAG_REGISTER_VIF, PATTERN_SEQUENTIAL, PATTERN_RANDOM, PATTERN_HOTCOLD, EXIT_PORT
-        .quad   PVM_VIF_MSR, FLAG_READER
+        .quad   PVM_VIF_MSR, FLAG_READER, P_WRITE_WORDS, P_FILL_SEED
 dtvm_guest_abi_table_end:
 
         .section .note.GNU-stack, "", @progbits

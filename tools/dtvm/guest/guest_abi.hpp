@@ -26,6 +26,10 @@ inline constexpr uint64_t kParamHotPages = 48;      // hotcold: the first kParam
 inline constexpr uint64_t kParamHotThreshold = 56;  // hotcold: hot when (rand >> 32) < this; 0..2^32
 inline constexpr uint64_t kParamRngSeed = 64;       // xorshift64 state, never 0
 inline constexpr uint64_t kParamExitEvery = 72;     // `out` every this many writes; 0 = never
+// A writer rewrites this many 8-byte words per page write (1..512): the
+// stamp at offset 0, and before it words 1.. with the fill PRNG's numbers.
+inline constexpr uint64_t kParamWriteWords = 88;
+inline constexpr uint64_t kParamFillSeed = 96;  // the fill's xorshift64 state, never 0 (not kParamRngSeed's)
 // --- written by the VMM only while the vCPU is parked; the guest re-reads it
 //     after every exit ------------------------------------------------------
 inline constexpr uint64_t kParamEpoch = 80;  // stamp = epoch << 8 | vcpu id
@@ -60,10 +64,10 @@ inline constexpr uint32_t kPvmVifMsr = 0x4b564d10;
 
 // The order of guest.S's dtvm_guest_abi_table (one .quad each).
 inline constexpr uint64_t kAbiTable[] = {
-    kParamVcpuId,    kParamFlags,    kParamVifGpa,       kParamPartGpa,      kParamPartPages,
-    kParamPattern,   kParamHotPages, kParamHotThreshold, kParamRngSeed,      kParamExitEvery,
-    kParamEpoch,     kParamWrites,   kFlagRegisterVif,   kPatternSequential, kPatternRandom,
-    kPatternHotCold, kExitPort,      kPvmVifMsr,         kFlagReader,
+    kParamVcpuId,     kParamFlags,        kParamVifGpa,   kParamPartGpa,   kParamPartPages, kParamPattern,
+    kParamHotPages,   kParamHotThreshold, kParamRngSeed,  kParamExitEvery, kParamEpoch,     kParamWrites,
+    kFlagRegisterVif, kPatternSequential, kPatternRandom, kPatternHotCold, kExitPort,       kPvmVifMsr,
+    kFlagReader,      kParamWriteWords,   kParamFillSeed,
 };
 
 }  // namespace dtvm::guest_abi

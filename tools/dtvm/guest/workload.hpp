@@ -23,7 +23,11 @@ struct Workload {
     double hot_share = 0.9;
     uint64_t seed = 1;
     uint32_t exit_every = 256;  // the guest exits to the VMM every K writes (K << ring size)
+    uint32_t write_bytes = 8;   // bytes rewritten per page write: the stamp, then random words (8..4096, x8)
 };
+
+// --write-bytes: a multiple of 8 from 8 (the stamp alone) to 4096 (the whole page).
+dtrack::Status check_write_bytes(uint64_t bytes);
 
 dtrack::Result<Pattern> parse_pattern(const std::string& name);  // "sequential" | "random" | "hotcold"
 std::string pattern_name(Pattern p);

@@ -42,6 +42,7 @@ dtrack::Status check_workload(const Workload& w, uint32_t vcpus, uint64_t max_pa
         return dtrack::Error{0, "a vCPU's part of the working set must be under 2^32 pages", "use more vCPUs"};
     if (!(w.hot_fraction >= 0 && w.hot_fraction <= 1) || !(w.hot_share >= 0 && w.hot_share <= 1))
         return dtrack::Error{0, "hot_fraction and hot_share must be between 0 and 1", ""};
+    if (dtrack::Status s = check_write_bytes(w.write_bytes); !s) return s;
     if (w.rate_per_vcpu != 0 && w.exit_every == 0)
         return dtrack::Error{0, "a rate limit needs guest exits to pace at, and exit_every is 0",
                              "set exit_every (e.g. 256) or no rate limit"};
@@ -80,6 +81,11 @@ void write_params(const ParamPage& p, const Workload& w, const GuestLayout& layo
     p.write(abi::kParamHotThreshold, threshold);
     p.write(abi::kParamRngSeed, seed);
     p.write(abi::kParamExitEvery, w.exit_every);
+    p.write(abi::kParamWriteWords, std::clamp<uint64_t>(w.write_bytes / 8, 1, kPageSize / 8));
+    // The fill's own PRNG, so the pages picked are the same whatever is written to them.
+    uint64_t fill_seed = dtrack::splitmix64(seed ^ 0x66696c6cULL);
+    if (fill_seed == 0) fill_seed = 1;
+    p.write(abi::kParamFillSeed, fill_seed);
     p.write(abi::kParamEpoch, setup.epoch);
     p.write(abi::kParamWrites, 0);
 }

@@ -14,6 +14,7 @@
 #include "dtrack/units.hpp"
 #include "dtrack/watcher.hpp"
 #include "dtvm/modes/migrate.hpp"
+#include "dtvm/modes/migration_summary.hpp"
 #include "dtvm/modes/tracked_guest.hpp"
 #include "dtvm/modes/vcpu_dirty_limit.hpp"
 #include "dtvm/options/options.hpp"
@@ -53,15 +54,19 @@ struct ReaderProgress {
 // "reader vCPU 2: 1.2M reads/s over the migration, 2.4M reads/s over the
 // warm-up before it (50%)": what the throttle cost the vCPUs that dirty
 // nothing. The migration's time ends where the guest stopped for good.
-void print_reader_rates(const Vm& vm, const ReaderProgress& r) {
+// Returns the rates printed, for the JSON summary.
+std::vector<ReaderRate> print_reader_rates(const Vm& vm, const ReaderProgress& r) {
+    std::vector<ReaderRate> rates;
     for (uint32_t v = 0; v < vm.vcpu_count(); ++v) {
         if (vm.role(v) != VcpuRole::reader) continue;
         const double during = reads_per_s(r.migration_started, r.migration_ended, v);
         const double before = reads_per_s(r.guest_started, r.warmed_up, v);
+        rates.push_back({v, during, before});
         const std::string share = before > 0 ? " (" + std::to_string(std::lround(100 * during / before)) + "%)" : "";
         std::printf("reader vCPU %u: %s reads/s over the migration, %s reads/s over the warm-up before it%s\n", v,
                     dtrack::format_count(during).c_str(), dtrack::format_count(before).c_str(), share.c_str());
     }
+    return rates;
 }
 
 // What is migrated where, and how: printed before the warm-up.
@@ -80,7 +85,9 @@ void print_plan(const Options& o, Tracking& tracking) {
         m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited", (long long)m.downtime.count(),
         m.auto_converge ? "on" : "off",
         m.background_sync && m.auto_converge
-            ? (std::to_string(m.background_sync->count()) + " ms").c_str()
+            ? ((m.background_sync_trigger == dtrack::SyncTrigger::periodic ? "every " : "") +
+               std::to_string(m.background_sync->count()) + " ms")
+                  .c_str()
             : (m.background_sync && !o.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
         m.defer_hot ? ("pages dirty " + std::to_string(m.defer_hot->rounds) + " rounds running").c_str() : "off",
         o.tls.credentials ? o.tls.credentials->description().c_str() : "off");
@@ -101,7 +108,9 @@ dtrack::precopy::SenderOptions sender_options(const Options& o, const std::strin
     dtrack::precopy::SenderOptions so{.bandwidth = m.bandwidth,
                                       .downtime_limit = m.downtime,
                                       .max_time = m.max_time,
-                                      .compress = m.compress,
+                                      .compression = m.compression,
+                                      .compression_level = m.compression_level,
+                                      .xbzrle_cache_bytes = m.xbzrle_cache_bytes,
                                       .tls = o.tls.credentials,
                                       .tls_peer_name = peer};
     so.defer_hot = m.defer_hot;
@@ -119,12 +128,18 @@ dtrack::precopy::SenderOptions sender_options(const Options& o, const std::strin
 
 // What the migration did and what the throttle did meanwhile.
 void print_outcome(const dtrack::precopy::Outcome& out, const std::vector<dtrack::ThrottleStep>& timeline,
-                   std::chrono::steady_clock::time_point migration_start) {
+                   std::chrono::steady_clock::time_point migration_start, uint64_t guest_bytes) {
     std::printf("migration: %s after %.2f s: %" PRIu64 " rounds, %" PRIu64 " round syncs, %" PRIu64
-                " background syncs, %" PRIu64 " pages sent (%" PRIu64 " zero), %s on the wire\n",
+                " background syncs, %" PRIu64 " pages sent (%" PRIu64
+                " zero), %s on the wire, %.2f bytes per byte of guest memory\n",
                 dtrack::precopy::to_string(out.status), seconds(out.total_time), out.rounds, out.round_syncs,
                 out.background_syncs, out.pages_sent, out.zero_pages,
-                dtrack::format_bytes(double(out.bytes_on_wire)).c_str());
+                dtrack::format_bytes(double(out.bytes_on_wire)).c_str(),
+                bytes_per_guest_byte(out.bytes_on_wire, guest_bytes));
+    if (out.cache_hits + out.cache_misses + out.cache_overflows > 0)
+        std::printf("xbzrle cache: %" PRIu64 " delta pages; %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
+                    " overflows\n",
+                    out.delta_pages, out.cache_hits, out.cache_misses, out.cache_overflows);
     std::printf("throttle:");
     if (timeline.empty()) std::printf(" never engaged");
     for (const auto& s : timeline)
@@ -142,6 +157,17 @@ uint64_t pages_reported(const dtrack::Tracker& tracker) {
     return n;
 }
 
+// What the tracking reported meanwhile and, with --defer-hot, what was deferred.
+void print_tracking_cost(const MigrationOptions& m, const dtrack::precopy::Outcome& out, uint64_t reported) {
+    std::printf("tracking: %" PRIu64 " pages reported during the migration (each a write after re-protection)\n",
+                reported);
+    if (m.defer_hot)
+        std::printf("hot-page deferral: %" PRIu64
+                    " pages deferred (page-rounds: a page kept back in 3 rounds counts 3); the "
+                    "pages still kept went in the final round\n",
+                    out.deferred_pages);
+}
+
 // The migration proper, the guest warmed up and the destination connected:
 // the engine's pieces wired as a VMM would, the Sender run, the report.
 int migrate(const Options& o, Tracking& tracking, int socket, const std::string& peer, ReaderProgress& progress) {
@@ -157,13 +183,16 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
         rounds.on_period([&limit](const dtrack::Period& p) { limit->on_period(p); });
     }
     // The watcher serves auto-converge (a sync when a round runs past
-    // --background-sync) or the dirty limit (a sync every period, its rates).
+    // --background-sync, or at --background-sync-every's timer ticks) or the
+    // dirty limit (a sync every period, its rates).
     const bool background = (m.background_sync && m.auto_converge) || o.dirty_limit;
     // Poll at least four times per threshold, and every second at most (docs/ARCHITECTURE.md §4).
     const auto threshold = o.dirty_limit ? o.dirty_limit->period : m.background_sync.value_or(5000ms);
-    dtrack::Watcher watcher(
-        rounds, {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4), .threshold = threshold},
-        [&throttle, &o] { return o.dirty_limit || !throttle.at_max(); });
+    dtrack::Watcher watcher(rounds,
+                            {.poll = std::min<std::chrono::milliseconds>(1000ms, threshold / 4),
+                             .threshold = threshold,
+                             .trigger = o.dirty_limit ? dtrack::SyncTrigger::round_time : m.background_sync_trigger},
+                            [&throttle, &o] { return o.dirty_limit || !throttle.at_max(); });
     const bool terminal = ::isatty(STDOUT_FILENO);
     VmPauser control(vm);
     dtrack::precopy::Sender sender(tracker, rounds, guest_memory(vm), control,
@@ -184,25 +213,20 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
     throttle.reset();  // the migration is over: the throttle's life ends with it
     if (terminal) std::printf("\n");
 
-    print_outcome(out, timeline, migration_start);
-    std::printf("tracking: %" PRIu64 " pages reported during the migration (each a write after re-protection)\n",
-                reported);
-    if (m.defer_hot)
-        std::printf("hot-page deferral: %" PRIu64
-                    " pages deferred (page-rounds: a page kept back in 3 rounds counts 3); the "
-                    "pages still kept went in the final round\n",
-                    out.deferred_pages);
+    MigrationFacts facts{.guest_bytes = o.vm.mem_bytes,
+                         .throttle_last_pct = timeline.empty() ? 0 : timeline.back().pct};
+    print_outcome(out, timeline, migration_start, facts.guest_bytes);
+    print_tracking_cost(m, out, reported);
     if (limit) limit->report_and_lift(migration_start);
-    print_reader_rates(vm, progress);
-    if (!out.completed()) {
-        std::printf("migration failed: %s; the guest runs on here\n", out.message.c_str());
-        vm.stop();
-        return exit_migration_failed;
-    }
-    std::printf("downtime: %.1f ms real (estimated %.1f ms); the destination's memory digest matches\n",
-                seconds(out.downtime) * 1000, seconds(out.estimated_downtime) * 1000);
+    facts.readers = print_reader_rates(vm, progress);
+    if (!out.completed()) std::printf("migration failed: %s; the guest runs on here\n", out.message.c_str());
+    else
+        std::printf("downtime: %.1f ms real (estimated %.1f ms); the destination's memory digest matches\n",
+                    seconds(out.downtime) * 1000, seconds(out.estimated_downtime) * 1000);
+    // Last, so that a script finds it with tail -n 1.
+    if (m.json) std::printf("%s\n", migration_summary_json(out, facts).c_str());
     vm.stop();
-    return exit_ok;
+    return out.completed() ? exit_ok : exit_migration_failed;
 }
 
 }  // namespace

@@ -11,7 +11,9 @@ namespace dtvm::option_groups {
 void add_check_loop_options(CLI::App& app, CheckLoopFlags& f) {
     app.add_option("--duration", f.duration, "how long to run the check loop (e.g. 10s)")->capture_default_str();
     app.add_option("--interval", f.interval, "how often to check and print")->capture_default_str();
-    app.add_flag("--json", f.values.json, "one JSON object per interval instead of the table");
+    app.add_flag("--json", f.values.json,
+                 "one JSON object per interval instead of the table; with --migrate-to, the report then a JSON "
+                 "summary as its last line");
     app.add_option("--throttle", f.values.throttle_pct,
                    "hold each vCPU this % of the time, as auto-converge does (0-99; not with --migrate-to, whose "
                    "throttle is --auto-converge's)")

@@ -1,8 +1,10 @@
 // --migrate-to, --bandwidth, --downtime, --max-time, --auto-converge,
-// --background-sync, --warmup, --compress, --defer-hot, --defer-hot-rounds.
+// --background-sync, --background-sync-every, --warmup, --compress,
+// --compress-level, --xbzrle-cache, --defer-hot, --defer-hot-rounds.
 #include <string>
 
 #include "dtrack/precopy/receiver.hpp"
+#include "dtrack/precopy/send_less_options.hpp"
 #include "dtrack/units.hpp"
 #include "dtvm/options/option_groups.hpp"
 
@@ -34,6 +36,23 @@ dtrack::Result<std::optional<std::chrono::milliseconds>> parse_background_sync(c
     return std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(*bs));
 }
 
+// --background-sync-every: QEMU 9.2's periodic sync in place of the
+// round-time trigger; nullopt when not given.
+dtrack::Result<std::optional<std::chrono::milliseconds>> parse_background_sync_every(const MigrationFlags& f) {
+    if (f.background_sync_every.empty()) return std::optional<std::chrono::milliseconds>();
+    if (f.background_sync != kDefaultBackgroundSync)
+        return dtrack::Error{EINVAL,
+                             "--background-sync and --background-sync-every exclude each other: the watcher has one "
+                             "trigger, a round's time or a timer",
+                             "give one of them"};
+    auto every = dtrack::parse_duration(f.background_sync_every, "--background-sync-every");
+    if (!every) return every.error();
+    if (*every < std::chrono::milliseconds(4))
+        return dtrack::Error{EINVAL, "--background-sync-every " + f.background_sync_every + " is too short",
+                             "give a period of 4 ms or more, e.g. 5s as QEMU 9.2's"};
+    return std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(*every));
+}
+
 }  // namespace
 
 void add_migration_options(CLI::App& app, MigrationFlags& f) {
@@ -49,11 +68,23 @@ void add_migration_options(CLI::App& app, MigrationFlags& f) {
     app.add_option("--background-sync", f.background_sync,
                    "harvest between rounds when a round runs longer than this (e.g. 5s), or 'off'")
         ->capture_default_str();
+    app.add_option("--background-sync-every", f.background_sync_every,
+                   "in place of --background-sync, QEMU 9.2's periodic sync: a timer every DUR (e.g. 5s) that "
+                   "syncs unless a sync happened since its previous tick")
+        ->type_name("DUR");
 }
 
 void add_migration_start_options(CLI::App& app, MigrationFlags& f) {
     app.add_option("--warmup", f.warmup, "let the guest write this long before migrating")->capture_default_str();
-    app.add_flag("--compress", f.compress, "zlib-compress page batches");
+    // Not a flag any more: a bare --compress (once zlib) gets "" and is told so.
+    app.add_option("--compress", f.compress, "compress page batches: zstd or zlib; default none")->expected(0, 1);
+    app.add_option("--compress-level", f.compress_level,
+                   "the method's level: zstd 1..19, zlib 1..9; 0 = its default (1 for both)")
+        ->capture_default_str();
+    app.add_option("--xbzrle-cache", f.xbzrle_cache,
+                   "cache this much of the pages sent (e.g. 64M), so a page sent again goes as a delta of what "
+                   "changed; 0 = off; at most the guest's memory and 16G")
+        ->capture_default_str();
     app.add_flag("--defer-hot", f.defer_hot,
                  "keep pages dirtied in each of the last K rounds back for the final round, as many as it can carry "
                  "within --downtime");
@@ -61,8 +92,8 @@ void add_migration_start_options(CLI::App& app, MigrationFlags& f) {
                    "K for --defer-hot: rounds a page must have been dirty in a row, 1 to 8 (default 2)");
 }
 
-dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f,
-                                                                const CheckLoopOptions& check) {
+dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f, const CheckLoopOptions& check,
+                                                                uint64_t mem_bytes) {
     if (f.to.empty()) return std::optional<MigrationOptions>();
     if (check.throttle_pct != 0)
         return dtrack::Error{EINVAL,
@@ -81,16 +112,29 @@ dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationF
     if (!warmup) return warmup.error();
     auto background_sync = parse_background_sync(f.background_sync);
     if (!background_sync) return background_sync.error();
+    auto compression = dtrack::precopy::parse_compression_choice(f.compress, f.compress_level);
+    if (!compression) return compression.error();
+    m.compression = compression->method;
+    m.compression_level = compression->level;
+    auto cache = dtrack::precopy::parse_xbzrle_cache(f.xbzrle_cache, mem_bytes);
+    if (!cache) return cache.error();
+    m.xbzrle_cache_bytes = *cache;
+    auto every = parse_background_sync_every(f);
+    if (!every) return every.error();
     m.bandwidth = *bw;
     m.downtime = std::chrono::duration_cast<std::chrono::milliseconds>(*downtime);
     m.max_time = *max_time;
     m.warmup = std::chrono::duration_cast<std::chrono::milliseconds>(*warmup);
     m.auto_converge = f.auto_converge;
-    m.compress = f.compress;
+    m.json = check.json;  // one --json: the check loop's lines, or the migration's summary
     m.background_sync = *background_sync;
     auto defer_hot = dtrack::parse_defer_hot_options(f.defer_hot, f.defer_hot_rounds);
     if (!defer_hot) return defer_hot.error();
     m.defer_hot = *defer_hot;
+    if (*every) {
+        m.background_sync = *every;
+        m.background_sync_trigger = dtrack::SyncTrigger::periodic;
+    }
     return std::optional(m);
 }
 

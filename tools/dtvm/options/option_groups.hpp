@@ -28,10 +28,11 @@ void add_vm_options(CLI::App& app, VmFlags& f);
 void add_emulated_option(CLI::App& app, VmFlags& f);  // listed after the check loop's options
 dtrack::Result<VmOptions> parse_vm(const VmFlags& f);
 
-// --workload, --wss, --rate, --hot-fraction, --hot-share, --seed, --exit-every -> Workload
+// --workload, --wss, --rate, --hot-fraction, --hot-share, --seed, --exit-every, --write-bytes -> Workload
 struct WorkloadFlags {
     std::string pattern = "hotcold", wss = "64M", rate = "0";
-    Workload values;  // the options that need no conversion, bound as they are
+    std::string write_bytes = "8";  // a size: 8, 512, 4K
+    Workload values;                // the options that need no conversion, bound as they are
 };
 void add_workload_options(CLI::App& app, WorkloadFlags& f);
 // The working set must fit `vm`, except on a destination (`incoming`), which runs no workload.
@@ -63,17 +64,26 @@ void add_check_loop_options(CLI::App& app, CheckLoopFlags& f);
 dtrack::Result<CheckLoopOptions> parse_check_loop(const CheckLoopFlags& f);
 
 // --migrate-to, --bandwidth, --downtime, --max-time, --auto-converge,
-// --background-sync, --warmup, --compress -> MigrationOptions
+// --background-sync, --background-sync-every, --warmup, --compress,
+// --compress-level, --xbzrle-cache -> MigrationOptions
+inline constexpr const char* kDefaultBackgroundSync = "5s";
 struct MigrationFlags {
-    std::string to, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = "5s", warmup = "1s";
-    bool auto_converge = false, compress = false;
+    std::string to, bandwidth = "0", downtime = "300ms", max_time = "0", background_sync = kDefaultBackgroundSync,
+                    warmup = "1s";
+    std::string background_sync_every;  // empty: not given
+    bool auto_converge = false;
+    std::string compress = "none", xbzrle_cache = "0";
+    int compress_level = 0;
     bool defer_hot = false;
     std::string defer_hot_rounds;  // empty: the policy's default
 };
 void add_migration_options(CLI::App& app, MigrationFlags& f);
-void add_migration_start_options(CLI::App& app, MigrationFlags& f);  // --warmup, --compress: after the dirty limit's
-// Not --migrate-to: nullopt. `check` is refused a --throttle with it.
-dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f, const CheckLoopOptions& check);
+// --warmup, --compress, --compress-level, --xbzrle-cache: after the dirty limit's
+void add_migration_start_options(CLI::App& app, MigrationFlags& f);
+// Not --migrate-to: nullopt. `check` is refused a --throttle with it; the
+// cache is bounded by the guest's `mem_bytes`.
+dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f, const CheckLoopOptions& check,
+                                                                uint64_t mem_bytes);
 
 // --dirty-limit, --dirty-limit-period, --dirty-limit-sleep -> DirtyLimitOptions
 struct DirtyLimitFlags {

@@ -74,7 +74,7 @@ dtrack::Status parse_groups(const Flags& f, Options& o) {
     if (!f.migration.to.empty() && incoming)
         return dtrack::Error{EINVAL, "--migrate-to and --incoming exclude each other",
                              "run one dtvm with --incoming and another with --migrate-to"};
-    auto migrate = parse_migration(f.migration, o.check);
+    auto migrate = parse_migration(f.migration, o.check, o.vm.mem_bytes);
     if (!migrate) return migrate.error();
     o.migrate = *migrate;
     auto dirty_limit = parse_dirty_limit(f.dirty_limit, f.migration, incoming, o.check);

@@ -1,4 +1,4 @@
-// --workload, --wss, --rate, --hot-fraction, --hot-share, --seed, --exit-every.
+// --workload, --wss, --rate, --hot-fraction, --hot-share, --seed, --exit-every, --write-bytes.
 #include <string>
 
 #include "dtrack/units.hpp"
@@ -17,6 +17,11 @@ void add_workload_options(CLI::App& app, WorkloadFlags& f) {
         ->capture_default_str();
     app.add_option("--seed", f.values.seed, "guest PRNG seed")->capture_default_str();
     app.add_option("--exit-every", f.values.exit_every, "guest exits to the VMM every K writes")->capture_default_str();
+    app.add_option(
+           "--write-bytes", f.write_bytes,
+           "bytes rewritten per page write (e.g. 512, 4K): the 8-byte stamp, random words before it; 8 to 4096, a "
+           "multiple of 8")
+        ->capture_default_str();
 }
 
 dtrack::Result<Workload> parse_workload(const WorkloadFlags& f, const VmOptions& vm, bool incoming) {
@@ -29,7 +34,11 @@ dtrack::Result<Workload> parse_workload(const WorkloadFlags& f, const VmOptions&
     if (*rate > 1'000'000'000)
         return dtrack::Error{EINVAL, "--rate " + f.rate + " is beyond any vCPU: at most 1G writes/s",
                              "give e.g. 50k, or 0 for as fast as it runs"};
+    auto write_bytes = dtrack::parse_size(f.write_bytes, "--write-bytes");
+    if (!write_bytes) return write_bytes.error();
+    if (dtrack::Status s = check_write_bytes(*write_bytes); !s) return s.error();
     Workload w = f.values;
+    w.write_bytes = uint32_t(*write_bytes);
     if (w.exit_every < 1) return dtrack::Error{EINVAL, "--exit-every must be at least 1", "use e.g. 256"};
     if (!(w.hot_fraction > 0 && w.hot_fraction < 1 && w.hot_share >= 0 && w.hot_share <= 1))
         return dtrack::Error{EINVAL, "--hot-fraction must be in (0,1) and --hot-share in [0,1]",

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "dtvm/guest/guest_abi.hpp"
+#include "dtvm/guest/page_fill.hpp"
 #include "dtvm/guest/workload_cursor.hpp"
 
 namespace dtvm {
@@ -20,6 +21,7 @@ void ProcessVcpu::run() {
     using Clock = Pacer::Clock;
     RunControl& control = *shared_.control;
     WorkloadCursor cursor(params_);
+    PageFill fill(params_);
     const bool reader = role() == VcpuRole::reader;
     uint64_t accesses = params_.read(guest_abi::kParamWrites);  // writes, or a reader's reads (one slot)
     uint64_t loaded_sum = 0;
@@ -47,9 +49,14 @@ void ProcessVcpu::run() {
             }
             ran_since = Clock::now();
         }
-        auto* word = reinterpret_cast<uint64_t*>(ram_ + cursor.next_gpa());
-        if (reader) loaded_sum += std::atomic_ref<uint64_t>(*word).load(std::memory_order_relaxed);
-        else std::atomic_ref<uint64_t>(*word).store(value, std::memory_order_relaxed);
+        uint8_t* page = ram_ + cursor.next_gpa();
+        auto* word = reinterpret_cast<uint64_t*>(page);
+        if (reader) {
+            loaded_sum += std::atomic_ref<uint64_t>(*word).load(std::memory_order_relaxed);
+        } else {
+            fill.fill(page);  // the random words first, the stamp last, as guest.S
+            std::atomic_ref<uint64_t>(*word).store(value, std::memory_order_relaxed);
+        }
         ++accesses;
         if (--until_exit == 0) {
             params_.write(guest_abi::kParamWrites, accesses);

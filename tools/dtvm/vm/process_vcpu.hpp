@@ -5,8 +5,9 @@
 // the kernel tracks with userfaultfd write-protection (WP_ASYNC) and
 // PAGEMAP_SCAN (dtrack::UffdSource), so each first write after a harvest is
 // a real write-protect fault in this thread. The loop mirrors guest.S: pick
-// the page (WorkloadCursor), store the stamp with one aligned 8-byte store,
-// count it, and every exit_every writes publish the count and "exit" to the
+// the page (WorkloadCursor), fill its random words (PageFill, --write-bytes),
+// store the stamp with one aligned 8-byte store, count it, and every
+// exit_every writes publish the count and "exit" to the
 // VMM side of the thread (pacing, throttle). It looks for a pause or stop
 // before every write, so it parks between two whole writes, promptly, and
 // picks up a new epoch when resumed. A reader loads each page's first word

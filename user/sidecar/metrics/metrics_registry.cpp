@@ -251,6 +251,27 @@ const FamilyRow family_rows[] = {
      "Memory the method sees, what round 1 of a precopy migration copies (dtrack rate's forecast input): "
      "bpf, the memslots' extent seen so far; sample, the present pages.",
      per_target([](const Figures& t) { return double(t.memory_bytes); })},
+    {"dtrack_forecast_converges", MetricType::gauge,
+     "1 when a precopy migration at --forecast-bandwidth would converge within --forecast-downtime, from the "
+     "last interval's rate, the 60 s working set and dtrack_memory_bytes (dtrack rate's forecast); 0 when it "
+     "would not. Only with --forecast-bandwidth.",
+     per_target([](const Figures& t) {
+         return t.forecast ? std::optional<double>(t.forecast->converges ? 1 : 0) : std::nullopt;
+     })},
+    {"dtrack_forecast_seconds", MetricType::gauge,
+     "That migration's forecast time until switchover ends. Only with --forecast-bandwidth, and only where it "
+     "converges.",
+     per_target([](const Figures& t) {
+         return t.forecast && t.forecast->converges ? std::optional<double>(t.forecast->total_s) : std::nullopt;
+     })},
+    {"dtrack_forecast_bytes_per_guest_byte", MetricType::gauge,
+     "Bytes that migration would send per byte of dtrack_memory_bytes: 1 for one pass, more for each page "
+     "re-sent (page contents at the bandwidth: no headers, zero pages or compression). Only with "
+     "--forecast-bandwidth, and only where it converges.",
+     per_target([](const Figures& t) {
+         return t.forecast && t.forecast->converges ? std::optional<double>(t.forecast->bytes_per_guest_byte)
+                                                    : std::nullopt;
+     })},
     {"dtrack_page_size_bytes", MetricType::gauge, "The target's page size.",
      per_target([](const Figures& t) { return double(t.page_size); })},
     {"dtrack_estimate_bound_pages", MetricType::gauge,

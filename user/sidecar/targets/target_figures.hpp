@@ -68,6 +68,15 @@ struct TargetFigures {
     std::optional<double> estimate_bound_pages;  // sample: 95% half-width of the last interval's estimate
     std::vector<VcpuFigures> vcpus;              // where vcpu_pages is, as of the last interval
     std::optional<double> quota_pages_per_s;     // --quota, where the target has a per-vCPU view
+
+    // --forecast-bandwidth: precopy at that bandwidth from the last interval's
+    // rate, the 60 s working set and memory_bytes (dtrack rate's forecast).
+    struct PrecopyForecast {
+        bool converges = false;
+        double total_s = 0;               // converging only
+        double bytes_per_guest_byte = 0;  // converging only: what it sends over memory_bytes
+    };
+    std::optional<PrecopyForecast> forecast;
 };
 
 }  // namespace dtrack::cli::sidecar

@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "dtrack/migration_forecast.hpp"
+
 #include "qemu_identity.hpp"
 #include "shared/vcpu_rates.hpp"
 #include "sidecar/sidecar_log.hpp"
@@ -71,6 +73,8 @@ TargetHarvester::TargetHarvester(TargetFigures identity, std::unique_ptr<TargetM
       stop_(std::move(stop)),
       interval_(o.interval),
       quota_(o.quota_pages_per_s),
+      forecast_bandwidth_(o.forecast_bandwidth),
+      forecast_downtime_(o.forecast_downtime),
       on_exit_(std::move(on_exit)),
       windows_(window_60s),
       figures_(identity_) {
@@ -127,6 +131,21 @@ bool TargetHarvester::still_measurable(const Error& failed) {
     failing_ = true;
     return true;
 }
+
+namespace {
+
+// --forecast-bandwidth: dtrack rate's forecast from this interval's figures.
+TargetFigures::PrecopyForecast precopy_forecast(const TargetFigures& f, double dirty_bytes_per_s, double bandwidth,
+                                                std::chrono::milliseconds downtime) {
+    const Forecast fc = forecast_precopy({.memory_bytes = f.memory_bytes,
+                                          .working_set_bytes = f.working_set_60s_pages * f.page_size,
+                                          .dirty_bytes_per_s = dirty_bytes_per_s,
+                                          .bandwidth = bandwidth,
+                                          .downtime = downtime});
+    return {.converges = fc.converges, .total_s = fc.total_s, .bytes_per_guest_byte = fc.bytes_per_guest_byte};
+}
+
+}  // namespace
 
 bool TargetHarvester::harvest_once() {
     TargetMethod& ws = measured_->working_set_method();
@@ -197,6 +216,8 @@ bool TargetHarvester::harvest_once() {
                                .over_quota = r.over_quota});
     }
     if (vcpu.vcpu_view != VcpuView::none) f.quota_pages_per_s = quota_;
+    if (forecast_bandwidth_)
+        f.forecast = precopy_forecast(f, figure.bytes_per_s, *forecast_bandwidth_, forecast_downtime_);
 
     std::lock_guard lock(figures_mutex_);
     figures_ = std::move(f);

@@ -31,6 +31,10 @@ struct HarvestOptions {
     TargetMeterOptions method;  // as dtrack rate's; per_vcpu with a quota
     std::chrono::nanoseconds interval = std::chrono::seconds(1);
     std::optional<double> quota_pages_per_s;  // per vCPU (--quota)
+    // --forecast-bandwidth, --forecast-downtime: a precopy forecast each
+    // interval, as dtrack rate's (dtrack/migration_forecast.hpp); none: off.
+    std::optional<double> forecast_bandwidth;  // bytes/s
+    std::chrono::milliseconds forecast_downtime{300};
 };
 
 class TargetHarvester {
@@ -81,6 +85,8 @@ private:
     UniqueFd stop_;                          // an eventfd: written by the destructor
     const std::chrono::nanoseconds interval_;
     const std::optional<double> quota_;
+    const std::optional<double> forecast_bandwidth_;
+    const std::chrono::milliseconds forecast_downtime_;
     std::function<void()> on_exit_;
     WorkingSetWindows windows_;
     bool failing_ = false;  // the last harvest failed (logged once per streak)

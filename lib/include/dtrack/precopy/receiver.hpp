@@ -54,6 +54,7 @@ struct ReceiveReport {
     uint64_t rounds = 0;  // round markers seen
     uint64_t pages = 0;   // page entries written, zero pages included
     uint64_t zero_pages = 0;
+    uint64_t delta_pages = 0;  // applied to this side's copy of the page
     uint64_t records = 0;
     uint64_t bytes = 0;         // stream bytes read
     uint64_t digest = 0;        // of the memory after the last page

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "dtrack/hot_page_deferral.hpp"
+#include "dtrack/precopy/compression.hpp"
 #include "dtrack/precopy/guest_memory.hpp"
 #include "dtrack/precopy/tls.hpp"
 #include "dtrack/rounds.hpp"
@@ -68,7 +69,14 @@ struct SenderOptions {
     // does not come (after twice the time our own digest took, for the
     // receiver's), ends the run (timed_out) even without max_time.
     std::chrono::milliseconds io_timeout{30000};
-    bool compress = false;      // zlib (level 1) on page batches, when it saves bytes
+    // Page batches compressed with this method, when it saves bytes; the
+    // level: 0 = the method's default (compression_levels() in compression.hpp).
+    Compression compression = Compression::none;
+    int compression_level = 0;
+    // The sent-page cache (XBZRLE in QEMU's terms): up to this many bytes of
+    // pages as last sent, so a page sent again from round 2 on goes as a
+    // delta against its copy when that is smaller. 0 = off.
+    uint64_t xbzrle_cache_bytes = 0;
     uint32_t batch_pages = 64;  // pages per record (capped by the wire format)
     std::function<void(const Progress&)> progress;
     // TLS 1.3 (a TlsRole::client credential): the handshake, bounded by
@@ -104,6 +112,7 @@ struct Outcome {
     uint64_t rounds = 0;
     uint64_t pages_sent = 0;  // page entries, zero pages included
     uint64_t zero_pages = 0;
+    uint64_t delta_pages = 0;  // sent as a delta against the cached copy
     uint64_t bytes_on_wire = 0;
     std::chrono::nanoseconds total_time{0};
     std::chrono::nanoseconds downtime{0};            // pause -> the receiver's acknowledgement
@@ -111,6 +120,9 @@ struct Outcome {
     uint64_t round_syncs = 0;
     uint64_t background_syncs = 0;
     uint64_t deferred_pages = 0;  // hot-page deferral: pages kept back, summed over the rounds (page-rounds)
+    // The sent-page cache, from round 2 on: pages found (hits) and not found
+    // (misses; they go whole), and pages evicted to make room (overflows).
+    uint64_t cache_hits = 0, cache_misses = 0, cache_overflows = 0;
 
     bool completed() const { return status == OutcomeStatus::completed; }
 };

@@ -25,8 +25,10 @@
 
 #include "dtrack/error.hpp"
 #include "dtrack/hot_page_deferral.hpp"
+#include "dtrack/precopy/page_bytes_model.hpp"
 #include "dtrack/throttle.hpp"
 #include "dtrack/tracker.hpp"
+#include "dtrack/watcher.hpp"
 #include "dtrack/export.hpp"
 
 DTRACK_PUBLIC_BEGIN
@@ -93,11 +95,17 @@ struct SimulationOptions {
     // The watcher's threshold; nullopt: no background sync. Without
     // auto_converge nothing consumes its syncs, so it stays off (as in dtvm).
     std::optional<std::chrono::milliseconds> background_sync;
+    // round_time: the threshold is a round's time since the last sync;
+    // periodic: QEMU 9.2's timer, the threshold its period (watcher.hpp).
+    SyncTrigger background_sync_trigger = SyncTrigger::round_time;
     ThrottleOptions throttle{};
     // Hot-page deferral, decided by the sender's rule (deferred_pages()) on
     // the guest's own count of hot pages (SimulatedGuest::observe_hot).
     std::optional<HotPageDeferralOptions> defer_hot;
     uint32_t batch_pages = 64;  // pages per wire record, for the wire overhead
+    // Compression and the sent-page cache, and what a page write changes:
+    // what a page costs on the wire (page_bytes_model.hpp).
+    PageBytesOptions page_bytes{};
     // The simulated migration gives up after this long (the real sender goes on).
     std::chrono::nanoseconds max_time = std::chrono::hours(24);
 };
@@ -132,12 +140,16 @@ struct SimulationResult {
     double downtime_s = 0;            // the final round's time (the guest paused)
     double estimated_downtime_s = 0;  // the sender's last estimate before switchover
     double pages_sent = 0, zero_pages_sent = 0, bytes_on_wire = 0;
-    double deferred_pages = 0;  // hot-page deferral: pages kept back, summed over the rounds
+    double deferred_pages = 0;    // hot-page deferral: pages kept back, summed over the rounds
+    double delta_pages_sent = 0;  // sent as deltas (page_bytes_model.hpp)
+    double guest_bytes = 0;       // the guest's memory: what round 1 sends
     std::vector<SimulatedThrottleStep> throttle;
     std::vector<SimulatedRound> round_log;
     int final_throttle_pct = 0;
 
     bool converged() const { return verdict == Verdict::converged; }
+    // Bytes on the wire per byte of guest memory (1 and a little: one pass, nothing re-sent).
+    double bytes_per_guest_byte() const { return guest_bytes > 0 ? bytes_on_wire / guest_bytes : 0; }
 };
 const char* to_string(SimulationResult::Verdict verdict);
 

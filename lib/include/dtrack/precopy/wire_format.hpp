@@ -1,5 +1,7 @@
-// The precopy stream, version 2: what the sender writes and the receiver reads.
+// The precopy stream, version 3: what the sender writes and the receiver reads.
 //
+// Version 3 added delta entries to page batches (a re-sent page as the runs
+// that changed, consumers/precopy/page_delta.hpp) and zstd beside zlib.
 // Version 2 changed the END digest from XXH64 of all memory to the piecewise
 // XXH3 digest below and added the pages-done record. Peers of different
 // versions are refused at byte 8 of the header, before any page is sent,
@@ -11,7 +13,7 @@
 // STREAM HEADER (sender -> receiver), 32 + 24*n bytes
 //   offset size  field
 //        0    8  magic "DTRACKPC"
-//        8    4  version, 2
+//        8    4  version, 3
 //       12    4  page size in bytes: a power of two from 64 to 2 MiB
 //       16    4  n = region count, 1..4096
 //       20    4  flags: 0 (reserved; anything else is refused)
@@ -26,7 +28,8 @@
 // RECORD (both directions): a 24-byte header, then payload_length bytes
 //   offset size  field
 //        0    1  type (below)
-//        1    1  flags: bit 0 = payload is zlib-compressed (page batch only)
+//        1    1  flags (page batch only): bit 0 = payload is zlib-compressed,
+//                 bit 1 = zstd-compressed; at most one of them
 //        2    2  reserved, 0
 //        4    4  region id (page batch; 0 otherwise)
 //        8    4  count: entries in a page batch (1..max_batch_pages); 0 otherwise
@@ -38,12 +41,27 @@
 //
 // RECORD TYPES AND PAYLOADS
 //   1 page batch (sender): `count` entries, each
-//        u64  page index within the region, with bit 63 set if the page is all zeros
-//        page_size bytes of contents, only when bit 63 is clear
+//        u64  page index within the region (bits 0..61); bit 63 set: the
+//             page is all zeros; bit 62 set: a delta follows (not both)
+//        whole page (bits 63 and 62 clear): page_size bytes of contents
+//        zero page (bit 63): nothing
+//        delta (bit 62): u32 length L (at most page_size - 4, so an entry
+//             is never longer than a whole page's), then L bytes: what
+//             changed against the copy the receiver holds, which is what
+//             this stream last sent of that page
+//             (consumers/precopy/page_delta.hpp). Pairs, each
+//               varint U  bytes left as they are (0 only in the first pair)
+//               varint C  bytes changed, at least 1
+//               C bytes   their contents now (not XORed)
+//             Varints are unsigned LEB128 in their shortest form, at most
+//             4 bytes; the pairs reach no further than the page and the
+//             last ends the delta (bytes after it are unchanged). L = 0:
+//             the page is unchanged.
 //      Indices strictly increase and are below the region's page count; the
-//      payload is exactly as long as its entries. Compressed (flags bit 0):
+//      payload is exactly as long as its entries. Compressed (flags bit 0 or 1):
 //        u32  raw length (at most count * (8 + page_size))
-//        zlib stream (RFC 1950) that inflates to exactly the raw length.
+//        bit 0: a zlib stream (RFC 1950), bit 1: one zstd frame (RFC 8878,
+//        window at most 16 MiB), that inflates to exactly the raw length.
 //   2 round marker (sender): u64 round number: 1 for the first pass, then +1 each.
 //      Page batches follow the marker of the round they belong to.
 //   3 end (sender), after pages done: u64 digest, u64 rounds, u64 page
@@ -71,15 +89,20 @@
 #include <vector>
 
 #include "dtrack/error.hpp"
+#include "dtrack/precopy/compression.hpp"
 #include "dtrack/precopy/guest_memory.hpp"
 #include "dtrack/export.hpp"
 
 DTRACK_PUBLIC_BEGIN
 
+namespace dtrack::precopy {
+class BatchCompressor;  // consumers/precopy/batch_compression.hpp
+}  // namespace dtrack::precopy
+
 namespace dtrack::precopy::wire {
 
 inline constexpr std::array<uint8_t, 8> magic = {'D', 'T', 'R', 'A', 'C', 'K', 'P', 'C'};
-inline constexpr uint32_t version = 2;
+inline constexpr uint32_t version = 3;
 
 inline constexpr size_t prelude_bytes = 28;  // header bytes 0..27: up to the region table
 inline constexpr size_t region_entry_bytes = 24;
@@ -91,8 +114,20 @@ inline constexpr uint64_t max_page_size = 2ULL << 20;
 inline constexpr uint64_t max_region_pages = 1ULL << 40;
 inline constexpr uint64_t max_batch_raw_bytes = 16ULL << 20;  // a page batch, uncompressed
 inline constexpr uint32_t max_reason_bytes = 4096;
-inline constexpr uint64_t zero_page_flag = 1ULL << 63;  // in a page-batch entry's index
-inline constexpr uint8_t flag_compressed = 1;
+inline constexpr uint64_t zero_page_flag = 1ULL << 63;   // in a page-batch entry's index
+inline constexpr uint64_t delta_page_flag = 1ULL << 62;  // in a page-batch entry's index
+inline constexpr uint8_t flag_zlib = 1;                  // record flags: the batch is zlib-compressed
+inline constexpr uint8_t flag_zstd = 2;                  // record flags: the batch is zstd-compressed
+
+// The longest delta a page-batch entry may carry: its 4-byte length and the
+// delta are never longer than the page.
+inline constexpr uint64_t max_delta_bytes(uint64_t page_size) { return page_size - 4; }
+// The longest delta the sender sends: a delta must save at least 1/16 of
+// the page (256 bytes of 4 KiB), else the page goes whole.
+inline constexpr uint64_t delta_send_limit(uint64_t page_size) { return page_size - page_size / 16; }
+
+// The compression a page batch's record flags name (none when neither bit).
+Compression batch_compression(uint8_t flags);
 
 // The most entries one page batch may carry at this page size.
 uint32_t max_batch_pages(uint64_t page_size);
@@ -193,6 +228,9 @@ std::string decode_reject(std::span<const uint8_t> payload);
 
 // --- page batches ------------------------------------------------------------------
 
+// What one page became in a batch.
+enum class EntryKind { whole, zero, delta };
+
 // Builds one page-batch record. Pages are copied when added, so the checksum
 // covers exactly the bytes sent even while the guest writes; all-zero pages
 // become a flag and are not copied.
@@ -201,17 +239,24 @@ public:
     PageBatchBuilder(uint64_t page_size, uint32_t capacity);
 
     void start(uint32_t region);
-    // Copies the page (or flags it all-zero); `page` must exceed the last one added.
-    void add(uint64_t page, const uint8_t* contents);
+    // Copies the page (or flags it all-zero); `page` must exceed the last one
+    // added. With `previous` (the copy the receiver holds: what was last sent
+    // of this page) the page goes as a delta against it when that is under
+    // delta_send_limit(). With `keep`, the copy sent (page_size bytes; not
+    // for a zero page) is also written there: the sent-page cache's slot,
+    // which may be `previous` itself.
+    EntryKind add(uint64_t page, const uint8_t* contents, const uint8_t* previous = nullptr, uint8_t* keep = nullptr);
     uint32_t region() const { return region_; }
     uint32_t count() const { return count_; }
     uint32_t zero_pages() const { return zero_pages_; }
+    uint32_t delta_pages() const { return delta_pages_; }
     bool full() const { return count_ == capacity_; }
     uint32_t capacity() const { return capacity_; }
 
-    // The whole record. With `compress`, zlib-compressed when that makes it
-    // smaller. Valid until the next start().
-    std::span<const uint8_t> finish(bool compress);
+    // The whole record, compressed with `compressor` (from
+    // consumers/precopy/batch_compression.hpp; nullptr = none) when that
+    // makes it smaller. Valid until the next start().
+    std::span<const uint8_t> finish(BatchCompressor* compressor = nullptr);
 
 private:
     uint64_t page_size_;
@@ -219,14 +264,19 @@ private:
     uint32_t region_ = 0;
     uint32_t count_ = 0;
     uint32_t zero_pages_ = 0;
+    uint32_t delta_pages_ = 0;
     std::vector<uint8_t> raw_;     // record header space + raw payload
     std::vector<uint8_t> packed_;  // record header space + compressed payload
+    std::vector<uint8_t> delta_;   // one page's delta, before it replaces the whole page
 };
 
-// One page of a decoded batch; contents == nullptr means an all-zero page.
+// One page of a decoded batch: whole (contents), zero (neither), or a delta
+// (checked well formed) to apply to the receiver's copy.
 struct PageEntry {
     uint64_t page = 0;
-    const uint8_t* contents = nullptr;
+    const uint8_t* contents = nullptr;  // a whole page
+    EntryKind kind = EntryKind::whole;
+    std::span<const uint8_t> delta;  // kind == delta
 };
 
 // Inflates a compressed batch payload into `scratch` and returns the raw
@@ -235,7 +285,8 @@ struct PageEntry {
 Result<std::span<const uint8_t>> inflate_page_batch(const RecordHeader& header, std::span<const uint8_t> payload,
                                                     uint64_t page_size, std::vector<uint8_t>& scratch);
 // Validates every entry of a raw batch (exact length, indices increasing and
-// below `region_pages`) before returning any; pointers point into `raw`.
+// below `region_pages`, deltas well formed) before returning any; pointers
+// point into `raw`.
 Status decode_page_batch(std::span<const uint8_t> raw, uint32_t count, uint64_t page_size, uint64_t region_pages,
                          std::vector<PageEntry>& entries);
 
