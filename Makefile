@@ -441,7 +441,8 @@ FUZZ_LIB     := $(addprefix lib/consumers/recording/,format.cpp reader.cpp write
                     trace_release.cpp recording_trace.cpp simulation.cpp round_rates.cpp page_bytes_model.cpp \
                     page_delta.cpp batch_compression.cpp \
                     simulated_vcpus.cpp simulated_dirty_limit.cpp trace_vcpus.cpp) \
-                $(addprefix lib/consumers/policies/,throttle.cpp convergence_trigger.cpp dirty_limit.cpp) \
+                $(addprefix lib/consumers/policies/,throttle.cpp convergence_trigger.cpp hot_page_deferral.cpp \
+                    dirty_limit.cpp) \
                 $(addprefix lib/common/,error.cpp units.cpp) \
                 $(addprefix lib/engine/,tracker.cpp dirty_bitmap.cpp rounds.cpp watcher.cpp) \
                 user/report/report_analysis.cpp user/report/report_range_counters.cpp

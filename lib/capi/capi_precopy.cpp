@@ -123,6 +123,18 @@ int compression(const dt_send_opts& o, SenderOptions& options) {
     return 0;
 }
 
+// dt_send_opts.defer_hot_rounds: 0 = off, else k of HotPageDeferralOptions
+// (any count past 8 is checked as 9: refused, not wrapped).
+int hot_page_deferral(const dt_send_opts& o, SenderOptions& options) {
+    if (o.defer_hot_rounds == 0) return 0;
+    const HotPageDeferralOptions defer{.rounds = static_cast<int>(std::min<uint32_t>(o.defer_hot_rounds, 9))};
+    if (Status s = check_hot_page_deferral(defer); !s)
+        return invalid("dt_send_opts.defer_hot_rounds is " + std::to_string(o.defer_hot_rounds),
+                       "give 1 to 8 rounds, or 0 for no deferral");
+    options.defer_hot = defer;
+    return 0;
+}
+
 uint64_t ns(std::chrono::nanoseconds d) { return static_cast<uint64_t>(d.count()); }
 
 }  // namespace
@@ -148,6 +160,7 @@ int dt_precopy_send(dt_rounds* rounds, const struct dt_memory* memory, size_t re
 
         SenderOptions options{.bandwidth = o.bandwidth};
         if (int rc = compression(o, options); rc < 0) return rc;
+        if (int rc = hot_page_deferral(o, options); rc < 0) return rc;
         if (o.downtime_limit_ms) options.downtime_limit = milliseconds(o.downtime_limit_ms);
         if (o.max_time_ms) options.max_time = milliseconds(o.max_time_ms);
         if (o.io_timeout_ms) options.io_timeout = milliseconds(o.io_timeout_ms);
@@ -180,7 +193,8 @@ int dt_precopy_send(dt_rounds* rounds, const struct dt_memory* memory, size_t re
                                             .delta_pages = outcome.delta_pages,
                                             .cache_hits = outcome.cache_hits,
                                             .cache_misses = outcome.cache_misses,
-                                            .cache_overflows = outcome.cache_overflows});
+                                            .cache_overflows = outcome.cache_overflows,
+                                            .deferred_pages = outcome.deferred_pages});
         return outcome.completed() ? 0 : fail(outcome_error(outcome));
     });
 }

@@ -19,6 +19,13 @@ int dt_watcher_create(dt_rounds* rounds, const struct dt_watcher_opts* opts, dt_
         WatcherOptions options;
         if (o.poll_ms) options.poll = std::chrono::milliseconds(o.poll_ms);
         if (o.threshold_ms) options.threshold = std::chrono::milliseconds(o.threshold_ms);
+        switch (o.trigger) {
+            case DT_SYNC_ROUND_TIME: options.trigger = SyncTrigger::round_time; break;
+            case DT_SYNC_PERIODIC: options.trigger = SyncTrigger::periodic; break;
+            default:
+                return invalid("dt_watcher_opts.trigger is " + std::to_string(o.trigger),
+                               "use DT_SYNC_ROUND_TIME or DT_SYNC_PERIODIC");
+        }
         std::function<bool()> keep_going;
         if (o.keep_going) keep_going = [fn = o.keep_going, user = o.user] { return fn(user); };
         auto watcher = std::make_unique<dt_watcher>();

@@ -148,9 +148,11 @@ Counters Tracker::counters() const {
     return counters_;
 }
 
-Status Tracker::prepare_take(RegionId id, uint64_t first, uint64_t count) {
+Status Tracker::prepare_take(RegionId id, uint64_t first, uint64_t count, std::span<const uint64_t> keep) {
     for (auto& source : sources_) {
-        if (Status s = source->prepare_take(id, first, count); !s) return s;
+        Status s = keep.empty() ? source->prepare_take(id, first, count)
+                                : source->prepare_take_keeping(id, first, count, keep);
+        if (!s) return s;
     }
     return Ok{};
 }

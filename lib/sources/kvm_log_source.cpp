@@ -38,8 +38,8 @@ Result<std::unique_ptr<KvmLogSource>> KvmLogSource::enable(int vm_fd, Tracker& t
         const size_t words = (r.page_count + 63) / 64;
         auto kernel = GuardedWords::map(words);
         if (!kernel) return kernel.error();
-        source->slots_.push_back(
-            Slot{id, r.slot, r.page_count, std::move(kernel.value()), std::vector<uint64_t>(words)});
+        source->slots_.push_back(Slot{id, r.slot, r.page_count, std::move(kernel.value()), std::vector<uint64_t>(words),
+                                      std::vector<uint64_t>(words)});
     }
     return source;
 }
@@ -105,6 +105,11 @@ Result<HarvestReport> KvmLogSource::harvest(Tracker& tracker) {
 }
 
 Status KvmLogSource::prepare_take(RegionId region, uint64_t first_page, uint64_t count) {
+    return prepare_take_keeping(region, first_page, count, {});
+}
+
+Status KvmLogSource::prepare_take_keeping(RegionId region, uint64_t first_page, uint64_t count,
+                                          std::span<const uint64_t> keep) {
     if (!manual_protect_) return Ok{};
     std::lock_guard lock(mutex_);
     const auto start = std::chrono::steady_clock::now();
@@ -118,25 +123,29 @@ Status KvmLogSource::prepare_take(RegionId region, uint64_t first_page, uint64_t
         const uint64_t pages = s.pages;
         if (first_page >= pages || count == 0) return Ok{};
         // KVM_CLEAR_DIRTY_LOG wants first_page 64-aligned; clear only what was
-        // reported, one call per run of words that hold reported pages.
+        // reported and is not kept, one call per run of words that hold such
+        // pages. A kept page stays reported and set in the kernel's bitmap, so
+        // the next harvests neither count it again nor lose it, and the guest
+        // keeps writing it without a fault until a take clears it.
+        auto to_clear = [&](uint64_t w) { return s.reported[w] & ~(w < keep.size() ? keep[w] : 0); };
         uint64_t w = first_page / 64;
         const uint64_t w_end = std::min<uint64_t>((first_page + count + 63) / 64, s.reported.size());
         while (w < w_end) {
-            if (!s.reported[w]) {
+            if (!to_clear(w)) {
                 ++w;
                 continue;
             }
             uint64_t run_end = w;
-            while (run_end < w_end && s.reported[run_end]) ++run_end;
+            for (; run_end < w_end && to_clear(run_end); ++run_end) s.clearing[run_end - w] = to_clear(run_end);
             kvm_clear_dirty_log clear{};
             clear.slot = s.slot;
             clear.first_page = w * 64;
             clear.num_pages = static_cast<uint32_t>(std::min<uint64_t>((run_end - w) * 64, pages - w * 64));
-            clear.dirty_bitmap = &s.reported[w];
+            clear.dirty_bitmap = s.clearing.data();
             if (kvm::ioctl_retry(vm_fd_, KVM_CLEAR_DIRTY_LOG, &clear) < 0)
                 return errno_error("KVM_CLEAR_DIRTY_LOG(slot " + std::to_string(s.slot) + ")", errno);
             ++clear_calls_;
-            std::fill(s.reported.begin() + w, s.reported.begin() + run_end, 0);
+            for (uint64_t i = w; i < run_end; ++i) s.reported[i] &= ~s.clearing[i - w];
             w = run_end;
         }
         return Ok{};

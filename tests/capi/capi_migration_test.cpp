@@ -64,6 +64,39 @@ TEST(CApiMigration, TheWatcherSyncsInTheBackgroundWhenARoundOutlastsTheThreshold
     dt_rounds_destroy(rounds);
 }
 
+// QEMU 9.2's periodic trigger through the C ABI: round 2 runs on without a
+// sync, and the timer's tick syncs; a trigger the library does not know is
+// refused.
+TEST(CApiMigration, ThePeriodicWatcherSyncsAtItsTimersTickAndAnUnknownTriggerIsRefused) {
+    Pages pages(64);
+    CAPI_UFFD_OR_SKIP(t, pages);
+    dt_rounds* rounds = nullptr;
+    ASSERT_EQ(dt_rounds_create(t.tracker, &rounds), 0);
+    dt_watcher* watcher = nullptr;
+    dt_watcher_opts bad = {.sz = sizeof bad, .trigger = 7};
+    EXPECT_EQ(dt_watcher_create(rounds, &bad, &watcher), -EINVAL);
+    EXPECT_NE(std::string(dt_last_error()).find("dt_watcher_opts.trigger is 7"), std::string::npos) << dt_last_error();
+    EXPECT_EQ(watcher, nullptr);
+
+    dt_watcher_opts o = {.sz = sizeof o, .poll_ms = 5, .threshold_ms = 20, .trigger = DT_SYNC_PERIODIC};
+    ASSERT_EQ(dt_watcher_create(rounds, &o, &watcher), 0) << dt_last_error();
+    ASSERT_EQ(dt_rounds_start_migration(rounds), 0);
+    ASSERT_EQ(dt_watcher_start(watcher), 0);
+    ASSERT_EQ(dt_rounds_begin_round(rounds), 0);
+    ASSERT_EQ(dt_rounds_end_round(rounds), 0);
+    ASSERT_EQ(dt_rounds_begin_round(rounds), 0);
+    for (uint64_t p = 0; p < 8; ++p) pages.write(p, 3);
+    dt_watcher_counters wc = {.sz = sizeof wc};
+    EXPECT_TRUE(eventually([&] { return dt_watcher_get_counters(watcher, &wc) == 0 && wc.background_syncs > 0; }))
+        << "no periodic sync";
+    dt_watcher_stop(watcher);
+    dt_counters c = {.sz = sizeof c};
+    ASSERT_EQ(dt_get_counters(t.tracker, &c), 0);
+    EXPECT_EQ(c.pages, 8u) << "the periodic sync harvested the writes";
+    dt_watcher_destroy(watcher);
+    dt_rounds_destroy(rounds);
+}
+
 TEST(CApiMigration, TheThrottleCallsTheVmmBackWhenTheGuestOutrunsTheTransfer) {
     Pages pages(512);
     CAPI_UFFD_OR_SKIP(t, pages);
@@ -255,7 +288,7 @@ TEST(CApiMigration, CallersOfTheOlderSizedStructsStillMigrate) {
     EXPECT_EQ(sent.cache_overflows, 0xeeeeeeeeeeeeeeeeULL) << "written past the caller's sz";
 }
 
-TEST(CApiMigration, ContradictoryOrUnknownCompressionIsRefusedBeforeAnythingIsSent) {
+TEST(CApiMigration, ContradictoryOrUnknownSendOptionsAreRefusedBeforeAnythingIsSent) {
     Pages source(16);
     CAPI_UFFD_OR_SKIP(t, source);
     dt_rounds* rounds = nullptr;
@@ -272,6 +305,8 @@ TEST(CApiMigration, ContradictoryOrUnknownCompressionIsRefusedBeforeAnythingIsSe
          "dt_send_opts.compress asks for zlib and compression for zstd"},
         {{.sz = sizeof(dt_send_opts), .compression = DT_COMPRESSION_ZLIB, .compression_level = 10},
          "dt_send_opts.compression_level 10 is outside zlib's 1..9"},
+        {{.sz = sizeof(dt_send_opts), .defer_hot_rounds = 9}, "dt_send_opts.defer_hot_rounds is 9"},
+        {{.sz = sizeof(dt_send_opts), .defer_hot_rounds = 0xffffffffu}, "dt_send_opts.defer_hot_rounds is 4294967295"},
     };
     for (auto& c : cases) {
         c.o.pause_vcpus = c.o.resume_vcpus = [](void*) {};

@@ -100,7 +100,7 @@ TEST_F(Install, PutsTheLibraryWithItsSonameLinksThePcFileTheManPagesAndTheBinari
     EXPECT_EQ(modversion.output, version + "\n");
     const std::string pc = dtrack_test::read_text(lib / "pkgconfig/dtrack.pc");
     EXPECT_NE(pc.find("prefix=/usr\n"), std::string::npos) << pc;
-    EXPECT_NE(pc.find("Requires.private: libbpf libelf zlib openssl"), std::string::npos) << pc;
+    EXPECT_NE(pc.find("Requires.private: libbpf libelf zlib libzstd openssl"), std::string::npos) << pc;
     EXPECT_EQ(pc.find('@'), std::string::npos) << "a field was not filled in:\n" << pc;
 
     for (const char* page : {"dtrack.1", "dtvm.1"}) {

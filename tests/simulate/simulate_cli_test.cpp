@@ -79,6 +79,9 @@ TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --downtime soon", "not a duration"},
         {"--trace /nonexistent/run.dtz --bandwidth 10G", "No such file"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --peak 1G", "describe a recorded guest"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --defer-hot --defer-hot-rounds 9", "from 1 to 8"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --defer-hot-rounds 3", "without --defer-hot"},
+        {"--trace x.dtz --bandwidth 10G --defer-hot", "--model guest only"},
     };
     for (const auto& [args, cause] : cases) {
         const auto r = simulate(args);

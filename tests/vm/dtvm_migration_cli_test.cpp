@@ -237,6 +237,33 @@ TEST(DtvmMigrationCliBandwidth, ACapUnderTheReceiversFloorIsRefusedBeforeConnect
     EXPECT_NE(at_floor.output.find("dtvm --incoming"), std::string::npos) << at_floor.output;
 }
 
+// --defer-hot: K outside 1..8, or K alone, is refused before connecting; a
+// migration with it says so in its plan and reports the pages it deferred.
+TEST(DtvmMigrationCliDeferral, BadRoundsAreRefusedAndTheReportSaysWhatWasDeferred) {
+    DTRACK_REQUIRE_BACKEND(dtvm::Backend::process);
+    const std::string source =
+        binary("dtvm") + " --backend process --mem 64M --wss 16M --warmup 0 --migrate-to tcp://127.0.0.1:1";
+    for (const char* bad : {" --defer-hot --defer-hot-rounds 0", " --defer-hot --defer-hot-rounds 9",
+                            " --defer-hot --defer-hot-rounds two", " --defer-hot-rounds 2"}) {
+        const auto r = run(source + bad + " 2>&1");
+        EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.output;
+        EXPECT_NE(r.output.find("--defer-hot"), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find("fix:"), std::string::npos) << r.output;
+    }
+    Incoming in("--mem 64M --backend process");
+    ASSERT_GT(in.port(), 0) << in.output();
+    const auto ok =
+        run("timeout 60 " + binary("dtvm") +
+            " --backend process --mem 64M --vcpus 1 --wss 32M --workload hotcold --hot-fraction 0.02 --rate 50k "
+            "--warmup 500ms"
+            " --bandwidth 50M --downtime 30ms --defer-hot --defer-hot-rounds 3 --migrate-to tcp://127.0.0.1:" +
+            std::to_string(in.port()) + " 2>&1");
+    in.finish();
+    EXPECT_EQ(ok.exit_code, 0) << ok.output;
+    EXPECT_NE(ok.output.find("hot-page deferral pages dirty 3 rounds running"), std::string::npos) << ok.output;
+    EXPECT_NE(ok.output.find("pages deferred (page-rounds"), std::string::npos) << ok.output;
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryBackend, DtvmMigrationCliFaults,
                          testing::Values(dtvm::Backend::kvm, dtvm::Backend::process),
                          [](const auto& info) { return dtvm::backend_name(info.param); });

@@ -79,7 +79,7 @@ rate_of_running_guest() {
 }
 
 # The parts after the guest's own: the sidecar, a real QEMU VM, a precopy
-# migration and the dirty limit, each a script of its own.
+# migration, the dirty limit and sending less, each a script of its own.
 the_other_parts() {
     local on=""; [ "$backend" = process ] && on=" (process backend)"
     # The same figures as counters for Prometheus, from a sidecar watching a
@@ -111,6 +111,13 @@ the_other_parts() {
     # (make bench-full: three each, more points, both backends).
     echo "== the per-vCPU dirty limit: only the writers slow down$on =="
     "$TOOLS/bench/dirty_limit.sh" "$build" quick "$backend"
+    echo
+
+    # Send less: the same guest sent as whole pages, then with hot pages
+    # deferred, deltas against a sent-page cache and zstd, at 8 and 4096
+    # bytes per page write (tools/demo/send_less.sh).
+    echo "== send less: whole pages against deferral, deltas and zstd$on =="
+    "$TOOLS/demo/send_less.sh" "$build" "$backend"
 }
 
 echo "== dtrack doctor: which kernel mechanisms this machine offers =="

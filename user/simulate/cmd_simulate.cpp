@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -34,6 +35,8 @@ struct SimulateOptions {
     std::string downtime = "300ms";
     bool auto_converge = false;
     std::string background_sync = "5s";
+    bool defer_hot = false;
+    std::string defer_hot_rounds;       // empty: the policy's default
     std::string background_sync_every;  // QEMU 9.2's periodic sync, a column of its own; empty: none
     std::string max_time = "24h";
     std::string max_memory = default_max_memory;  // --trace: what the replay may hold
@@ -133,6 +136,7 @@ nlohmann::json to_json(const Column& c) {
                      {"final_throttle_pct", r.final_throttle_pct},
                      {"throttle", steps},
                      {"bytes_on_wire", r.bytes_on_wire},
+                     {"deferred_pages", r.deferred_pages},
                      {"delta_pages", r.delta_pages_sent},
                      {"guest_bytes", r.guest_bytes},
                      {"bytes_per_guest_byte", r.bytes_per_guest_byte()},
@@ -160,6 +164,8 @@ void print_table(const std::vector<Column>& cols) {
     row("downtime, ms",
         [](const SimulationResult& r) { return r.converged() ? seconds_text(r.downtime_s * 1000) : std::string("-"); });
     row("sent", [](const SimulationResult& r) { return format_bytes(r.bytes_on_wire); });
+    row("pages deferred (page-rounds)",
+        [](const SimulationResult& r) { return std::to_string(std::llround(r.deferred_pages)); });
     row("delta pages", [](const SimulationResult& r) { return format_count(r.delta_pages_sent); });
     row("sent per byte of guest memory", [](const SimulationResult& r) {
         char b[32];
@@ -186,9 +192,10 @@ struct SimulatePlan {
     std::chrono::nanoseconds downtime{};
     std::chrono::nanoseconds max_time{};
     std::optional<std::chrono::milliseconds> threshold;  // --background-sync; none: off
-    precopy::PageBytesOptions page_bytes;                // --compress, --xbzrle-cache, --write-bytes
-    std::optional<std::chrono::milliseconds> period;     // --background-sync-every; none: not given
-    std::optional<DirtyLimitOptions> dirty_limit;        // --dirty-limit, in 4 KiB pages; none: not given
+    std::optional<HotPageDeferralOptions> defer_hot;
+    precopy::PageBytesOptions page_bytes;             // --compress, --xbzrle-cache, --write-bytes
+    std::optional<std::chrono::milliseconds> period;  // --background-sync-every; none: not given
+    std::optional<DirtyLimitOptions> dirty_limit;     // --dirty-limit, in 4 KiB pages; none: not given
 };
 
 // --dirty-limit and --dirty-limit-period, the quota in pages of `page_size`,
@@ -233,6 +240,9 @@ Status check_guest_options(const SimulateOptions& o) {
     if (!o.model.empty() && (!o.peak.empty() || o.vcpus))
         return Error{EINVAL, "--peak and --vcpus describe a recorded guest",
                      "with --model, give them as peak= and vcpus= in the model"};
+    if (!o.trace.empty() && o.defer_hot)
+        return Error{EINVAL, "--defer-hot is simulated on a --model guest only: a replay does not count hot pages",
+                     "use --model with hot= and hot-share=, or leave out --defer-hot"};
     return Ok{};
 }
 
@@ -280,6 +290,9 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
         if (!*period) return Error{EINVAL, "--background-sync-every off: leave it out instead", "give e.g. 5s"};
         p.period = *period;
     }
+    auto defer_hot = parse_defer_hot_options(o.defer_hot, o.defer_hot_rounds);
+    if (!defer_hot) return defer_hot.error();
+    p.defer_hot = *defer_hot;
     auto page_bytes = plan_page_bytes(o);
     if (!page_bytes) return page_bytes.error();
     p.page_bytes = *page_bytes;
@@ -339,6 +352,7 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
                                   .auto_converge = o.auto_converge,
                                   .background_sync = c.background_sync,
                                   .background_sync_trigger = c.trigger,
+                                  .defer_hot = p.defer_hot,
                                   .page_bytes = p.page_bytes,
                                   .max_time = p.max_time};
     if (c.dirty_limit) {
@@ -372,6 +386,7 @@ void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                        {"bandwidth", p.bandwidth},
                        {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count()},
                        {"auto_converge", o.auto_converge},
+                       {"defer_hot_rounds", p.defer_hot ? nlohmann::json(p.defer_hot->rounds) : nullptr},
                        {"compression", precopy::to_string(p.page_bytes.compression)},
                        {"xbzrle_cache_bytes", p.page_bytes.xbzrle_cache_bytes},
                        {"write_bytes", p.page_bytes.write_bytes},
@@ -390,6 +405,9 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                 !p.threshold      ? "off"
                 : o.auto_converge ? (std::to_string(p.threshold->count()) + " ms against none").c_str()
                                   : "off (nothing consumes it without --auto-converge)");
+    if (p.defer_hot)
+        std::printf("  hot-page deferral: pages dirty %d rounds running, as many as the final round carries\n",
+                    p.defer_hot->rounds);
     const precopy::PageBytesOptions& b = p.page_bytes;
     std::printf("  compression %s, xbzrle cache %s, a page write changes %u bytes\n", precopy::to_string(b.compression),
                 b.xbzrle_cache_bytes ? format_bytes(double(b.xbzrle_cache_bytes)).c_str() : "off", b.write_bytes);
@@ -457,6 +475,11 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--background-sync", o->background_sync,
                     "the watcher's threshold (e.g. 5s), simulated side by side with none; or off")
         ->capture_default_str();
+    cmd->add_flag("--defer-hot", o->defer_hot,
+                  "--model: keep pages dirtied in each of the last K rounds back for the final round, as many as it "
+                  "carries within --downtime");
+    cmd->add_option("--defer-hot-rounds", o->defer_hot_rounds,
+                    "K for --defer-hot: rounds a page must have been dirty in a row, 1 to 8 (default 2)");
     cmd->add_option("--background-sync-every", o->background_sync_every,
                     "QEMU 9.2's periodic sync: a timer every DUR (e.g. 5s) that syncs unless a sync happened since "
                     "its previous tick, simulated as a column of its own")

@@ -205,8 +205,9 @@ Result<uint64_t> ModelGuest::harvest(Tracker&) {
         Part& p = parts_[i];
         written += distinct_pages(p.pages, p.writes);
         const double q = p.pages > 0 ? distinct_pages(p.pages, p.writes) / p.pages : 0;
-        const double ahead = q * std::max(0.0, (1 - swept) * p.pages - p.ahead);
-        const double behind = q * std::max(0.0, swept * p.pages - p.behind);
+        const double sweepable = p.pages - p.deferred;  // a deferred page is dirty already
+        const double ahead = q * std::max(0.0, (1 - swept) * sweepable - p.ahead);
+        const double behind = q * std::max(0.0, swept * sweepable - p.behind);
         p.ahead += ahead;
         p.behind += behind;
         p.writes = 0;
@@ -222,12 +223,69 @@ Result<uint64_t> ModelGuest::harvest(Tracker&) {
 
 double ModelGuest::dirty_pages() const {
     double n = 0;
-    for (int i = 0; i < part_count_; ++i) n += parts_[i].ahead + parts_[i].behind;
+    for (int i = 0; i < part_count_; ++i) n += parts_[i].ahead + parts_[i].behind + parts_[i].deferred;
     return n;
 }
 
 void ModelGuest::discard_dirty() {
-    for (int i = 0; i < part_count_; ++i) parts_[i].ahead = parts_[i].behind = 0;
+    for (int i = 0; i < part_count_; ++i) parts_[i].ahead = parts_[i].behind = parts_[i].deferred = 0;
+}
+
+namespace {
+
+// A part's pages dirty at each of the last k syncs: the deferred ones, and
+// of the others the product of the k shares.
+double part_hot_pages(const double* dirty_share, double pages, double deferred, int k) {
+    double all_k = 1;
+    for (int r = 0; r < std::clamp(k, 1, 8); ++r) all_k *= dirty_share[r];
+    return deferred + (pages - deferred) * all_k;
+}
+
+}  // namespace
+
+void ModelGuest::observe_dirty() {
+    for (int i = 0; i < part_count_; ++i) {
+        Part& p = parts_[i];
+        std::copy_backward(p.dirty_share, p.dirty_share + 7, p.dirty_share + 8);
+        const double others = p.pages - p.deferred;
+        p.dirty_share[0] = others > 0 ? std::clamp((p.ahead + p.behind) / others, 0.0, 1.0) : 0;
+    }
+}
+
+double ModelGuest::hot_pages(int k) const {
+    double hot = 0;
+    for (int i = 0; i < part_count_; ++i)
+        hot += part_hot_pages(parts_[i].dirty_share, parts_[i].pages, parts_[i].deferred, k);
+    return hot;
+}
+
+void ModelGuest::defer(double pages) {
+    // Each part keeps its share of `pages` by its pages dirty two syncs
+    // running: the split is what matters, and the cold part's share is
+    // tiny beside the hot part's for any k.
+    double hot = 0;
+    for (int i = 0; i < part_count_; ++i) {
+        parts_[i].hot = part_hot_pages(parts_[i].dirty_share, parts_[i].pages, parts_[i].deferred, 2);
+        hot += parts_[i].hot;
+    }
+    for (int i = 0; i < part_count_; ++i) {
+        Part& p = parts_[i];
+        const double want = pages > 0 && hot > 0 ? std::min(p.hot, pages * p.hot / hot) : 0;
+        // More kept: out of the dirty set's pages (between rounds they are all
+        // behind the finished sweep); fewer: back behind, for the next sweep.
+        double more = want - p.deferred;
+        if (more > 0) {
+            const double from_ahead = std::min(more, p.ahead);
+            p.ahead -= from_ahead;
+            more -= from_ahead;
+            const double from_behind = std::min(more, p.behind);
+            p.behind -= from_behind;
+            p.deferred += from_ahead + from_behind;
+        } else {
+            p.behind += -more;
+            p.deferred = want;
+        }
+    }
 }
 
 void ModelGuest::begin_sweep(bool every_page) {

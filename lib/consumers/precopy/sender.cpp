@@ -139,6 +139,7 @@ private:
                 options_.progress(
                     Progress{rounds_.round(), remaining, rates_.bandwidth(), estimate_, steady::now() - start_});
             if (RoundRates::fits(estimate_, options_.downtime_limit)) break;
+            plan_deferral();
             if (Step s = send_round(/*every_page=*/false)) return *s;
         }
         return switchover();
@@ -147,7 +148,9 @@ private:
     Stop switchover() {
         vm_.pause_vcpus();
         paused_at_ = steady::now();
-        // Nothing changes from here on: one last harvest and pass send the rest.
+        // Nothing changes from here on: one last harvest and pass send the
+        // rest, the deferred pages included.
+        if (deferral_) deferral_->release_all();
         if (Step s = sync()) return *s;
         if (Step s = send_round(/*every_page=*/false)) return *s;
 
@@ -206,11 +209,13 @@ private:
             taken_.clear();
             // take() has the sources re-protect the pages first (invariant 2),
             // so a write after this point marks them dirty again.
-            auto taken = tracker_.take(m.region, first, std::min(take_chunk_pages, m.pages - first),
-                                       [&](uint64_t word, uint64_t bits) {
-                                           for (; bits; bits &= bits - 1)
-                                               taken_.push_back(word * 64 + std::countr_zero(bits));
-                                       });
+            // Deferred pages are kept: dirty in the bitmap for a later round.
+            const std::span<const uint64_t> keep = deferral_ ? deferral_->keep(m.region) : std::span<const uint64_t>();
+            auto taken = tracker_.take_keeping(m.region, first, std::min(take_chunk_pages, m.pages - first), keep,
+                                               [&](uint64_t word, uint64_t bits) {
+                                                   for (; bits; bits &= bits - 1)
+                                                       taken_.push_back(word * 64 + std::countr_zero(bits));
+                                               });
             if (!taken) return take_failed(m, taken.error());
             for (uint64_t page : taken_)
                 if (Step s = add_page(m, page)) return s;
@@ -242,6 +247,23 @@ private:
         Step step = send(batch_->finish(compressor_.get()));
         batch_->start(batch_->region());
         return step;
+    }
+
+    // --- hot-page deferral -------------------------------------------------------------
+
+    // Between a round sync and the round: which hot pages this round leaves
+    // dirty, within what the final round can carry at the measured rate.
+    void plan_deferral() {
+        if (!options_.defer_hot) return;
+        if (!deferral_) {
+            std::vector<uint64_t> pages(tracker_.region_count(), 0);
+            for (const GuestMemory& m : memory_) pages[m.region] = m.pages;
+            deferral_.emplace(*options_.defer_hot, std::move(pages));
+        }
+        std::vector<const DirtyBitmap*> dirty(tracker_.region_count(), nullptr);
+        for (const GuestMemory& m : memory_) dirty[m.region] = &tracker_.bitmap(m.region);
+        const double capacity = final_round_capacity_pages(options_.downtime_limit, rates_.memory_rate(), page_size_);
+        outcome_.deferred_pages += deferral_->plan(dirty, capacity).deferred;
     }
 
     // --- harvesting ------------------------------------------------------------------
@@ -377,6 +399,9 @@ private:
     // The shared checks (check_guest_memory), then each region against the tracker's.
     Step check_layout() const {
         if (Status s = check_guest_memory(memory_); !s) return Stop{OutcomeStatus::error, s.error().what};
+        if (options_.defer_hot)
+            if (Status s = check_hot_page_deferral(*options_.defer_hot); !s)
+                return Stop{OutcomeStatus::error, s.error().message()};
         for (const GuestMemory& m : memory_) {
             const std::string name = "bad guest memory: region " + std::to_string(m.region);
             if (m.region >= tracker_.region_count())
@@ -450,7 +475,8 @@ private:
     std::unique_ptr<BatchCompressor> compressor_;  // nullptr: batches go raw
     std::optional<SentPageCache> cache_;           // with xbzrle_cache_bytes
     std::vector<uint64_t> taken_;
-    std::string doing_;  // for messages: "sending round 3"
+    std::optional<HotPageDeferral> deferral_;  // with options_.defer_hot, from the first plan on
+    std::string doing_;                        // for messages: "sending round 3"
 
     RoundRates rates_;  // what the rounds sent, and the switchover decision
     nanoseconds estimate_{0};

@@ -153,15 +153,29 @@ private:
             } else {
                 stuck_at = infinity;
             }
+            plan_deferral();
             if (!send_round(/*every_page=*/false)) return;
         }
-        // Switchover: the guest pauses, one last sync, the rest.
+        // Switchover: the guest pauses, one last sync, the rest (the deferred pages too).
         paused_ = true;
+        guest_.defer(0);
         if (!sync()) return;
         const double before = now_s_;
         if (!send_round(/*every_page=*/false)) return;
         r_.downtime_s = now_s_ - before;
         r_.verdict = SimulationResult::Verdict::converged;
+    }
+
+    // Hot-page deferral between rounds, by the sender's rule (hot_page_deferral.hpp).
+    void plan_deferral() {
+        if (!o_.defer_hot) return;
+        const int k = o_.defer_hot->rounds;
+        guest_.observe_dirty();
+        const double capacity = final_round_capacity_pages(o_.downtime_limit, rates_.memory_rate(), guest_.page_size());
+        const double n = deferred_pages(++observed_, k, guest_.dirty_pages(), guest_.hot_pages(k),
+                                        guest_.hot_pages(std::max(k, 2)), capacity);
+        guest_.defer(n);
+        r_.deferred_pages += n;
     }
 
     // One pass of the sender; false when the run ended during it.
@@ -293,6 +307,7 @@ private:
     double now_s_ = 0;
     double carry_ = 0;
     bool paused_ = false;
+    uint64_t observed_ = 0;  // round syncs the deferral has seen
     SimulationResult r_;
 };
 
@@ -310,6 +325,11 @@ SimulationResult simulate_precopy(SimulatedGuest& guest, const SimulationOptions
         r.why = "no bandwidth: give the link's bytes/s";
         return r;
     }
+    if (options.defer_hot)
+        if (Status s = check_hot_page_deferral(*options.defer_hot); !s) {
+            r.why = s.error().message();
+            return r;
+        }
     return Simulation(guest, options).run();
 }
 

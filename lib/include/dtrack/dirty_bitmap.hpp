@@ -17,6 +17,13 @@
 // A consumer may also exchange a word level 1 does not flag (a dense take's
 // words walk, below): the bits it finds are taken once, and a marker between
 // its steps on that word only sets a flag that is stale by then.
+//
+// A take that keeps some pages (take_range_keeping, for hot-page deferral)
+// follows the same rule word by word (take_bits): it clears the word's
+// level-1 bit, clears only the bits it takes, and sets the level-1 bit again
+// when any bit is left (a kept one, or one a marker set meanwhile). It never
+// clears a level-2 bit, which may then be stale: every walk already skips a
+// level-2 bit whose level-1 word is empty, and the next whole take clears it.
 #pragma once
 
 #include <algorithm>
@@ -82,6 +89,12 @@ public:
     uint64_t take_all(F&& f, Walk walk = Walk::by_density) {
         return take_range(0, pages_, f, walk);
     }
+    // As take_range, but the pages whose bit is set in `keep` (bit i of
+    // keep[j] = page j*64+i; the span covers the words of the range or more,
+    // from word 0) are neither taken nor cleared: they stay dirty. f sees
+    // only the bits taken.
+    template <typename F>
+    uint64_t take_range_keeping(uint64_t first, uint64_t count, std::span<const uint64_t> keep, F&& f);
 
 private:
     // Bits [lo, lo+n) of a word, n in 1..64.
@@ -181,6 +194,30 @@ uint64_t DirtyBitmap::take_range(uint64_t first, uint64_t count, F&& f, Walk wal
     const uint64_t whole_first = w_first + head_part, whole_end = w_last + !tail_part;
     if (whole_first < whole_end) taken += take_words(whole_first, whole_end, f, walk);
     if (tail_part) take_part(w_last, tail_mask);
+    return taken;
+}
+
+template <typename F>
+uint64_t DirtyBitmap::take_range_keeping(uint64_t first, uint64_t count, std::span<const uint64_t> keep, F&& f) {
+    if (first >= pages_ || count == 0) return 0;
+    if (count > pages_ - first) count = pages_ - first;
+    const uint64_t end = first + count;
+    const uint64_t w_first = first / bits_per_word, w_end = (end - 1) / bits_per_word + 1;
+    auto kept = [&](uint64_t w) { return w < keep.size() ? keep[w] : 0; };
+    bool keeps_any = false;
+    for (uint64_t w = w_first; w < w_end && !keeps_any; ++w) keeps_any = kept(w) != 0;
+    if (!keeps_any) return take_range(first, count, f);
+    uint64_t taken = 0;
+    for (uint64_t w = next_flagged_word(w_first, w_end); w < w_end; w = next_flagged_word(w + 1, w_end)) {
+        uint64_t mask = ~kept(w);
+        if (w == w_first) mask &= ~0ULL << (first % bits_per_word);
+        if (w + 1 == w_end && end % bits_per_word && end != pages_) mask &= ~0ULL >> (64 - end % bits_per_word);
+        if (!mask) continue;
+        if (uint64_t bits = take_bits(w, mask)) {
+            taken += std::popcount(bits);
+            f(w, bits);
+        }
+    }
     return taken;
 }
 

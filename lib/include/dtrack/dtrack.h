@@ -258,6 +258,16 @@ struct dt_watcher_opts {
      * maximum); false stops the watcher. NULL: always. Watcher thread. */
     bool (*keep_going)(void *user);
     void *user;
+    /* Since issue 24 (a smaller sz leaves it 0): */
+    uint32_t trigger; /* enum dt_sync_trigger */
+};
+
+enum dt_sync_trigger {
+    /* dtrack's: a sync when the round counter has not moved for threshold_ms since the last sync */
+    DT_SYNC_ROUND_TIME = 0,
+    /* QEMU 9.2's: a timer every threshold_ms from the migration's start,
+     * syncing at a tick when no sync happened since the previous one */
+    DT_SYNC_PERIODIC = 1,
 };
 DT_API int dt_watcher_create(dt_rounds *rounds, const struct dt_watcher_opts *opts, dt_watcher **out);
 DT_API void dt_watcher_destroy(dt_watcher *watcher);
@@ -354,6 +364,10 @@ struct dt_send_opts {
     uint32_t compression;        /* enum dt_compression; DT_COMPRESSION_UNSET: as `compress` says */
     int32_t compression_level;   /* 0 = the method's default; zlib 1..9, zstd 1..19 */
     uint64_t xbzrle_cache_bytes; /* cache of sent pages, so a page sent again may go as a delta; 0 = off */
+    /* Hot-page deferral: a page dirty at each of the last defer_hot_rounds
+     * round syncs is kept dirty for the final round, within what the
+     * downtime limit carries. 0 = off; 1..8. */
+    uint32_t defer_hot_rounds;
 };
 
 enum dt_compression {
@@ -387,6 +401,7 @@ struct dt_send_result {
     uint64_t cache_hits;      /* from round 2: pages the sent-page cache held */
     uint64_t cache_misses;    /* from round 2: pages it did not (sent whole) */
     uint64_t cache_overflows; /* pages evicted to make room */
+    uint64_t deferred_pages;  /* page-rounds kept back for the final round (defer_hot_rounds) */
 };
 
 /* Migrates the regions in `memory` over a connected stream socket (the

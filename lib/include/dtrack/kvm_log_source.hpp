@@ -7,7 +7,11 @@
 // and the take the guest can keep writing to those pages at full speed, and
 // the consumer still reads contents written after the re-protection.
 // Without the capability, plain KVM_GET_DIRTY_LOG reads and re-protects in one
-// call.
+// call. A take that keeps pages dirty (Tracker::take_keeping, hot-page
+// deferral) leaves them out of KVM_CLEAR_DIRTY_LOG: they stay writable, so
+// the guest's later writes to them take no fault, until the take that reads
+// them clears them first. Without manual protection they were re-protected at
+// the harvest already.
 //
 // Every memslot region of the tracker must have been created with
 // KVM_MEM_LOG_DIRTY_PAGES, and must have the memslot's page count: the kernel
@@ -43,6 +47,9 @@ public:
     std::string name() const override { return "kvm-log"; }
     Result<HarvestReport> harvest(Tracker& tracker) override;
     Status prepare_take(RegionId region, uint64_t first_page, uint64_t count) override;
+    // Kept pages are not cleared: they stay writable and reported (hot-page deferral).
+    Status prepare_take_keeping(RegionId region, uint64_t first_page, uint64_t count,
+                                std::span<const uint64_t> keep) override;
 
     bool manual_protect() const { return manual_protect_; }
     uint64_t clear_calls() const;
@@ -73,6 +80,7 @@ private:
         uint64_t pages;                  // the Region's page count, which must be the memslot's
         GuardedWords kernel;             // the last KVM_GET_DIRTY_LOG
         std::vector<uint64_t> reported;  // harvested, not yet cleared in the kernel
+        std::vector<uint64_t> clearing;  // the words of one KVM_CLEAR_DIRTY_LOG call
     };
     KvmLogSource(int vm_fd, bool manual_protect) : vm_fd_(vm_fd), manual_protect_(manual_protect) {}
 

@@ -18,6 +18,12 @@
 // write-protects all memory again (turn KVM_MEM_LOG_DIRTY_PAGES off and on
 // per slot) and every slot is marked wholly dirty; without one, every later
 // harvest marks every slot dirty too (never lose, at the price of precision).
+//
+// Hot-page deferral (Tracker::take_keeping) cannot spare the guest faults
+// here: the reset re-protects every page whose entry was harvested, whether
+// or not the consumer then takes it, so each rewrite of a kept page faults
+// and pushes a ring entry again (prepare_take_keeping is the default: a
+// no-op, as the re-protection already happened).
 #pragma once
 
 #include <atomic>

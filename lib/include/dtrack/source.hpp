@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,18 @@ public:
     // `region`; a source that re-protects lazily (KVM_CLEAR_DIRTY_LOG) does it
     // here, so the page is protected again before its contents are read.
     virtual Status prepare_take(RegionId /*region*/, uint64_t /*first_page*/, uint64_t /*count*/) { return Ok{}; }
+
+    // As prepare_take, before a take that leaves the pages set in `keep` (a
+    // bit per page, word j = pages j*64.., from the region's first page)
+    // dirty in the tracker: those are not read now, so a source that
+    // re-protects lazily may leave them writable (the guest takes no new
+    // write fault on them); they are re-protected by the prepare_take of the
+    // take that reads them. Re-protecting them anyway is always safe, and
+    // what a source without this override does.
+    virtual Status prepare_take_keeping(RegionId region, uint64_t first_page, uint64_t count,
+                                        std::span<const uint64_t> /*keep*/) {
+        return prepare_take(region, first_page, count);
+    }
 };
 
 }  // namespace dtrack

@@ -111,6 +111,13 @@ public:
     // was taken).
     template <typename F>
     Result<uint64_t> take(RegionId id, uint64_t first, uint64_t count, F&& f);
+    // As take(), but the pages set in `keep` (a bit per page of the region,
+    // word j = pages j*64..) are neither taken nor re-protected where the
+    // source re-protects lazily (KvmLogSource): they stay dirty in the bitmap
+    // and are taken, after their re-protection, by a later take that does not
+    // keep them. Invariant 2 holds: no page is handed out unprotected.
+    template <typename F>
+    Result<uint64_t> take_keeping(RegionId id, uint64_t first, uint64_t count, std::span<const uint64_t> keep, F&& f);
 
     Counters counters() const;
 
@@ -120,7 +127,7 @@ private:
         Region region;
         DirtyBitmap bitmap;
     };
-    Status prepare_take(RegionId id, uint64_t first, uint64_t count);
+    Status prepare_take(RegionId id, uint64_t first, uint64_t count, std::span<const uint64_t> keep = {});
 
     std::deque<RegionState> regions_;
     std::vector<std::unique_ptr<Source>> sources_;
@@ -135,6 +142,13 @@ template <typename F>
 Result<uint64_t> Tracker::take(RegionId id, uint64_t first, uint64_t count, F&& f) {
     if (Status s = prepare_take(id, first, count); !s) return s.error();
     return bitmap(id).take_range(first, count, f);
+}
+
+template <typename F>
+Result<uint64_t> Tracker::take_keeping(RegionId id, uint64_t first, uint64_t count, std::span<const uint64_t> keep,
+                                       F&& f) {
+    if (Status s = prepare_take(id, first, count, keep); !s) return s.error();
+    return bitmap(id).take_range_keeping(first, count, keep, f);
 }
 
 }  // namespace dtrack

@@ -29,6 +29,11 @@
 // each harvest; what that costs depends on the kernel and on whether it runs
 // nested (README.md lists measurements). Only for memory of this process: for
 // another process, use SampleSource.
+//
+// Hot-page deferral (Tracker::take_keeping) spares no faults here either:
+// PAGEMAP_SCAN's PM_SCAN_WP_MATCHING re-protects every page it reports, at
+// the harvest, so a page kept dirty for a later round faults again at its
+// next write (one fault per harvest it is rewritten in, as without deferral).
 #pragma once
 
 #include <cstdint>

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "dtrack/hot_page_deferral.hpp"
 #include "dtrack/precopy/compression.hpp"
 #include "dtrack/precopy/tls.hpp"
 #include "dtrack/watcher.hpp"
@@ -31,7 +32,8 @@ struct MigrationOptions {
     std::optional<std::chrono::milliseconds> background_sync{std::chrono::seconds(5)};  // nullopt = off
     // round_time: --background-sync (a round ran that long); periodic: --background-sync-every (QEMU 9.2's timer)
     dtrack::SyncTrigger background_sync_trigger = dtrack::SyncTrigger::round_time;
-    std::chrono::milliseconds warmup{1000};  // the guest runs this long before the migration starts
+    std::chrono::milliseconds warmup{1000};                   // the guest runs this long before the migration starts
+    std::optional<dtrack::HotPageDeferralOptions> defer_hot;  // --defer-hot [--defer-hot-rounds K]
     dtrack::precopy::Compression compression = dtrack::precopy::Compression::none;  // --compress zlib|zstd
     int compression_level = 0;                                                      // --compress-level; 0 = default
     uint64_t xbzrle_cache_bytes = 0;                                                // --xbzrle-cache; 0 = off

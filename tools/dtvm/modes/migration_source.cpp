@@ -80,7 +80,8 @@ void print_plan(const Options& o, Tracking& tracking) {
                 o.workload.rate_per_vcpu ? dtrack::format_count(double(o.workload.rate_per_vcpu)).c_str() : "unlimited",
                 tracking_description(tracking, o.tracking).c_str(), m.to.c_str());
     std::printf(
-        "      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, TLS %s\n",
+        "      bandwidth %s/s, downtime limit %lld ms, auto-converge %s, background sync %s, hot-page deferral %s, "
+        "TLS %s\n",
         m.bandwidth ? dtrack::format_bytes(double(m.bandwidth)).c_str() : "unlimited", (long long)m.downtime.count(),
         m.auto_converge ? "on" : "off",
         m.background_sync && m.auto_converge
@@ -88,6 +89,7 @@ void print_plan(const Options& o, Tracking& tracking) {
                std::to_string(m.background_sync->count()) + " ms")
                   .c_str()
             : (m.background_sync && !o.dirty_limit ? "off (nothing consumes it without --auto-converge)" : "off"),
+        m.defer_hot ? ("pages dirty " + std::to_string(m.defer_hot->rounds) + " rounds running").c_str() : "off",
         o.tls.credentials ? o.tls.credentials->description().c_str() : "off");
     if (o.dirty_limit)
         std::printf(
@@ -111,6 +113,7 @@ dtrack::precopy::SenderOptions sender_options(const Options& o, const std::strin
                                       .xbzrle_cache_bytes = m.xbzrle_cache_bytes,
                                       .tls = o.tls.credentials,
                                       .tls_peer_name = peer};
+    so.defer_hot = m.defer_hot;
     so.progress = [terminal, &throttle, &rounds](const dtrack::precopy::Progress& p) {
         std::printf("%sround %3" PRIu64 "  remaining %8" PRIu64
                     " pages  bandwidth %9s/s  est. downtime %7.0f ms  "
@@ -143,6 +146,26 @@ void print_outcome(const dtrack::precopy::Outcome& out, const std::vector<dtrack
         std::printf(" %d%% at %.1f s (%s sync)", s.pct, seconds(s.at - migration_start),
                     s.after == dtrack::SyncKind::background ? "background" : "round");
     std::printf("\n");
+}
+
+// Pages the tracking reported so far, summed over its sources: each one a
+// write the guest made to a page protected again since (a write fault, or a
+// ring entry), the cost deferral can spare on the dirty log.
+uint64_t pages_reported(const dtrack::Tracker& tracker) {
+    uint64_t n = 0;
+    for (const dtrack::SourceCounters& s : tracker.counters().sources) n += s.pages;
+    return n;
+}
+
+// What the tracking reported meanwhile and, with --defer-hot, what was deferred.
+void print_tracking_cost(const MigrationOptions& m, const dtrack::precopy::Outcome& out, uint64_t reported) {
+    std::printf("tracking: %" PRIu64 " pages reported during the migration (each a write after re-protection)\n",
+                reported);
+    if (m.defer_hot)
+        std::printf("hot-page deferral: %" PRIu64
+                    " pages deferred (page-rounds: a page kept back in 3 rounds counts 3); the "
+                    "pages still kept went in the final round\n",
+                    out.deferred_pages);
 }
 
 // The migration proper, the guest warmed up and the destination connected:
@@ -178,7 +201,9 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
     progress.migration_started = read_counts(vm);
     const auto migration_start = progress.migration_started.at;
     if (background) watcher.start();
+    const uint64_t reported_before = pages_reported(tracker);
     const dtrack::precopy::Outcome out = sender.run(socket);
+    const uint64_t reported = pages_reported(tracker) - reported_before;
     progress.migration_ended = read_counts(vm);
     // A guest stopped for the switchover reads nothing: its readers' progress
     // is over the time it ran (the stop is the downtime, reported below).
@@ -191,6 +216,7 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
     MigrationFacts facts{.guest_bytes = o.vm.mem_bytes,
                          .throttle_last_pct = timeline.empty() ? 0 : timeline.back().pct};
     print_outcome(out, timeline, migration_start, facts.guest_bytes);
+    print_tracking_cost(m, out, reported);
     if (limit) limit->report_and_lift(migration_start);
     facts.readers = print_reader_rates(vm, progress);
     if (!out.completed()) std::printf("migration failed: %s; the guest runs on here\n", out.message.c_str());

@@ -50,6 +50,7 @@ std::string migration_summary_json(const dtrack::precopy::Outcome& out, const Mi
         {"cache_hits", out.cache_hits},
         {"cache_misses", out.cache_misses},
         {"cache_overflows", out.cache_overflows},
+        {"deferred_pages", out.deferred_pages},
         {"throttle_last_pct", facts.throttle_last_pct},
         {"readers", readers_json(facts.readers)},
     };

@@ -1,6 +1,6 @@
 // --migrate-to, --bandwidth, --downtime, --max-time, --auto-converge,
 // --background-sync, --background-sync-every, --warmup, --compress,
-// --compress-level, --xbzrle-cache.
+// --compress-level, --xbzrle-cache, --defer-hot, --defer-hot-rounds.
 #include <string>
 
 #include "dtrack/precopy/receiver.hpp"
@@ -85,6 +85,11 @@ void add_migration_start_options(CLI::App& app, MigrationFlags& f) {
                    "cache this much of the pages sent (e.g. 64M), so a page sent again goes as a delta of what "
                    "changed; 0 = off; at most the guest's memory and 16G")
         ->capture_default_str();
+    app.add_flag("--defer-hot", f.defer_hot,
+                 "keep pages dirtied in each of the last K rounds back for the final round, as many as it can carry "
+                 "within --downtime");
+    app.add_option("--defer-hot-rounds", f.defer_hot_rounds,
+                   "K for --defer-hot: rounds a page must have been dirty in a row, 1 to 8 (default 2)");
 }
 
 dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationFlags& f, const CheckLoopOptions& check,
@@ -123,6 +128,9 @@ dtrack::Result<std::optional<MigrationOptions>> parse_migration(const MigrationF
     m.auto_converge = f.auto_converge;
     m.json = check.json;  // one --json: the check loop's lines, or the migration's summary
     m.background_sync = *background_sync;
+    auto defer_hot = dtrack::parse_defer_hot_options(f.defer_hot, f.defer_hot_rounds);
+    if (!defer_hot) return defer_hot.error();
+    m.defer_hot = *defer_hot;
     if (*every) {
         m.background_sync = *every;
         m.background_sync_trigger = dtrack::SyncTrigger::periodic;

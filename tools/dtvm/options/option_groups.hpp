@@ -74,6 +74,8 @@ struct MigrationFlags {
     bool auto_converge = false;
     std::string compress = "none", xbzrle_cache = "0";
     int compress_level = 0;
+    bool defer_hot = false;
+    std::string defer_hot_rounds;  // empty: the policy's default
 };
 void add_migration_options(CLI::App& app, MigrationFlags& f);
 // --warmup, --compress, --compress-level, --xbzrle-cache: after the dirty limit's

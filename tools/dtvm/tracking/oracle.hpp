@@ -6,13 +6,22 @@
 // the working set:
 //   stamp says "written this epoch" but the page was not taken -> LOST (a bug)
 //   taken but not written this epoch                            -> false positive
-// The next epoch starts with a new stamp value. Reader vCPUs (--readers)
+// The next epoch starts with a new stamp value.
+//
+// With hot-page deferral (EpochDeferral), the take keeps what the policy
+// says, as the precopy sender does between rounds: a page written this epoch
+// must then be taken or kept dirty, a kept page is taken at a later epoch
+// (at the latest at one that releases everything, as the final round does),
+// and a page kept at the previous epoch and taken now is no false positive. Reader vCPUs (--readers)
 // write nothing, so no page holds their stamp: the check is the writers'
 // alone, and a reader's written_per_vcpu is 0.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
+
+#include "dtrack/hot_page_deferral.hpp"
 
 #include "dtvm/tracking/tracking.hpp"
 
@@ -29,10 +38,21 @@ struct EpochResult {
     std::vector<uint64_t> taken_per_slot;
     uint64_t first_lost_page = ~0ULL;                // guest page number of the first lost page, for the message
     std::vector<std::vector<uint64_t>> taken_words;  // per slot: the bitmap taken (bit i of word w = page w*64+i)
+    uint64_t kept = 0;                               // with deferral: pages left dirty for a later epoch
+    uint64_t released = 0;  // with deferral: pages kept at the previous epoch, taken now, not written since
+};
+
+// Hot-page deferral in the epoch's take: `policy` plans with `capacity`
+// pages (final_round_capacity_pages); `release` keeps nothing (a final round).
+struct EpochDeferral {
+    dtrack::HotPageDeferral& policy;
+    double capacity = 0;
+    bool release = false;
 };
 
 // Ends the current epoch: pause, final sync, take everything, check, start
 // epoch + 1, resume. The VM must be running the workload.
-dtrack::Result<EpochResult> check_epoch(Tracking& tracking, uint64_t wss_pages);
+dtrack::Result<EpochResult> check_epoch(Tracking& tracking, uint64_t wss_pages,
+                                        std::optional<EpochDeferral> deferral = std::nullopt);
 
 }  // namespace dtvm

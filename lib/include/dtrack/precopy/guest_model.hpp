@@ -25,6 +25,12 @@
 //
 // Zero pages: memory that never held data (zero=) is sent as a flag in round
 // 1; everything else is taken to hold data.
+//
+// Hot-page deferral: each part remembers the share of its pages dirty at the
+// last 8 round syncs; writes land on pages independently of earlier rounds,
+// so the expected pages dirty at each of the last k syncs are the product of
+// k shares (plus those already deferred, which stay dirty). Deferred pages
+// stay in the dirty set, out of the sweeps, and take no new dirtying.
 #pragma once
 
 #include <cstdint>
@@ -81,6 +87,12 @@ public:
     void begin_sweep(bool every_page) override;
     SimulatedPages ahead() const override;
     SimulatedPages take(double fraction) override;
+    // Pages are independent and uniform within a part, so a page of a part
+    // is dirty at each of the last k round syncs with the product of the
+    // part's dirty shares at them; deferred pages stay dirty.
+    void observe_dirty() override;
+    double hot_pages(int k) const override;
+    void defer(double pages) override;
     Status limit_vcpus() override;  // its vcpus=, each writing rate / vcpus
 
 private:
@@ -89,9 +101,12 @@ private:
     struct Part {
         double pages = 0;
         double write_share = 0;
-        double writes = 0;  // since the last harvest
-        double ahead = 0;   // in the dirty set, ahead of the sweep
-        double behind = 0;  // in the dirty set, behind it: the next round's
+        double writes = 0;           // since the last harvest
+        double ahead = 0;            // in the dirty set, ahead of the sweep
+        double behind = 0;           // in the dirty set, behind it: the next round's
+        double deferred = 0;         // in the dirty set, kept out of the sweeps (hot-page deferral)
+        double dirty_share[8] = {};  // of its other pages, dirty at the last 8 round syncs ([0]: the last)
+        double hot = 0;              // its share of the last defer()'s pages
     };
     GuestModel model_;
     Part parts_[2];

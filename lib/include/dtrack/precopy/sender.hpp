@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "dtrack/hot_page_deferral.hpp"
 #include "dtrack/precopy/compression.hpp"
 #include "dtrack/precopy/guest_memory.hpp"
 #include "dtrack/precopy/tls.hpp"
@@ -85,6 +86,14 @@ struct SenderOptions {
     // certificate must name (subjectAltName); empty = any certificate the CA
     // signed. Not used with PSK.
     std::string tls_peer_name;
+    // Hot-page deferral (hot_page_deferral.hpp): before each round but the
+    // first two and the final one, pages dirty at each of the last `rounds`
+    // round syncs stay dirty in the bitmap (within what the final round can
+    // carry in downtime_limit at the measured rate) and go in the final round.
+    // With the KVM dirty log under manual protection they are not
+    // re-protected meanwhile either; the ring and userfaultfd re-protect
+    // every page they harvest, deferred or not.
+    std::optional<HotPageDeferralOptions> defer_hot;
 };
 
 enum class OutcomeStatus {
@@ -110,6 +119,7 @@ struct Outcome {
     std::chrono::nanoseconds estimated_downtime{0};  // the last estimate before switchover
     uint64_t round_syncs = 0;
     uint64_t background_syncs = 0;
+    uint64_t deferred_pages = 0;  // hot-page deferral: pages kept back, summed over the rounds (page-rounds)
     // The sent-page cache, from round 2 on: pages found (hits) and not found
     // (misses; they go whole), and pages evicted to make room (overflows).
     uint64_t cache_hits = 0, cache_misses = 0, cache_overflows = 0;

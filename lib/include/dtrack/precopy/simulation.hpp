@@ -25,6 +25,7 @@
 
 #include "dtrack/dirty_limit.hpp"
 #include "dtrack/error.hpp"
+#include "dtrack/hot_page_deferral.hpp"
 #include "dtrack/precopy/page_bytes_model.hpp"
 #include "dtrack/precopy/simulated_vcpus.hpp"
 #include "dtrack/throttle.hpp"
@@ -75,6 +76,17 @@ public:
     // may take a little more).
     virtual SimulatedPages take(double fraction) = 0;
 
+    // --- hot-page deferral (hot_page_deferral.hpp) ------------------------------------
+    // After a round sync: records which pages are dirty now in the guest's
+    // history. Then hot_pages(k): how many of them were dirty at each of the
+    // last k round syncs (the deferred ones included); 0 when the guest
+    // cannot tell, and then nothing is deferred.
+    virtual void observe_dirty() {}
+    virtual double hot_pages(int /*k*/) const { return 0; }
+    // Keeps `pages` of those in the dirty set but out of the next sweep; 0
+    // releases them all (the final round sends them).
+    virtual void defer(double /*pages*/) {}
+
     // The dirty limit's view of the vCPUs (simulated_vcpus.hpp): limit_vcpus()
     // gives the guest its vCPUs under a limit, or says why it cannot.
     virtual Status limit_vcpus() = 0;
@@ -96,6 +108,9 @@ struct SimulationOptions {
     // periodic: QEMU 9.2's timer, the threshold its period (watcher.hpp).
     SyncTrigger background_sync_trigger = SyncTrigger::round_time;
     ThrottleOptions throttle{};
+    // Hot-page deferral, decided by the sender's rule (deferred_pages()) on
+    // the guest's own count of hot pages (SimulatedGuest::observe_hot).
+    std::optional<HotPageDeferralOptions> defer_hot;
     // The per-vCPU dirty limit, as dtvm wires it (tools/dtvm/modes/vcpu_dirty_limit.hpp):
     // engaged when auto-converge's trigger fires, the watcher syncing every
     // period. Not with auto_converge.
@@ -146,6 +161,7 @@ struct SimulationResult {
     double downtime_s = 0;            // the final round's time (the guest paused)
     double estimated_downtime_s = 0;  // the sender's last estimate before switchover
     double pages_sent = 0, zero_pages_sent = 0, bytes_on_wire = 0;
+    double deferred_pages = 0;    // hot-page deferral: pages kept back, summed over the rounds
     double delta_pages_sent = 0;  // sent as deltas (page_bytes_model.hpp)
     double guest_bytes = 0;       // the guest's memory: what round 1 sends
     std::vector<SimulatedThrottleStep> throttle;
