@@ -142,12 +142,19 @@ reader_reads_per_s() {
     sed -n 's/^reader vCPU [0-9]*: \([0-9.]*[kMG]*\) reads\/s over the migration.*/\1/p' "$1" | tr k K |
         numfmt --from=si | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "null" }'
 }
-summary() {  # summary FILE: the run's JSON summary, with reader_reads_per_s
+# reader_reads_lost: the reads a reader did not do because of the migration,
+# (its warm-up reads/s - its reads/s over the migration) x the migration's
+# time, averaged over the readers: progress over the same stretch of time,
+# so a migration of 0.1 s and one of 6 s compare (reads/s alone over 0.1 s
+# mostly measures the sender's CPU beside the vCPUs on 2 cores).
+summary() {  # summary FILE: the run's JSON summary, with reader_reads_per_s and reader_reads_lost
     local json
     json=$(tail -1 "$1" | jq -c 'select(type == "object")' 2>/dev/null)
     [ -n "$json" ] || json=$(text_summary "$1")
     jq -c --argjson text "$(reader_reads_per_s "$1")" '.reader_reads_per_s =
-        ([.readers[]?.migration_reads_per_s] | if length > 0 then add / length else $text end)' <<<"$json"
+        ([.readers[]?.migration_reads_per_s] | if length > 0 then add / length else $text end)
+        | .total_s as $t | .reader_reads_lost = ([.readers[]? | (.warmup_reads_per_s - .migration_reads_per_s) * $t]
+                                                | if length > 0 and $t != null then add / length else null end)' <<<"$json"
 }
 
 # migrate FILE dtvm-options...: one migration to a destination on any free
@@ -196,23 +203,26 @@ error_pct() {
 # table KEY: the median per policy, then the ratios.
 table() {
     local key=$1 p
-    printf '%-30s %8s %6s %9s %9s %10s %11s %9s\n' "median of $runs run(s)" "total s" rounds "down ms" "sent MiB" \
-        "sent/guest" "reads/s/rdr" completed
+    printf '%-30s %8s %6s %9s %9s %10s %11s %10s %9s\n' "median of $runs run(s)" "total s" rounds "down ms" \
+        "sent MiB" "sent/guest" "reads/s/rdr" "reads lost" completed
     for p in "${policies[@]}"; do
         [ -f "$out/$key-$p-1.json" ] || continue
-        printf '%-30s %8s %6s %9s %9s %10s %11s %9s\n' "${policy_name[$p]}" \
+        printf '%-30s %8s %6s %9s %9s %10s %11s %10s %9s\n' "${policy_name[$p]}" \
             "$(fmt "$(figure "$key" "$p" .total_s)" %.1f)" "$(figure "$key" "$p" .rounds)" \
             "$(fmt "$(figure "$key" "$p" .downtime_ms)" %.1f)" \
             "$(fmt "$(figure "$key" "$p" '.bytes_sent / 1048576')" %.1f)" \
             "$(fmt "$(figure "$key" "$p" .bytes_per_guest_byte)" %.2f)" \
-            "$(fmt "$(figure "$key" "$p" '.reader_reads_per_s / 1e6')" %.2fM)" "$(completed "$key" "$p")"
+            "$(fmt "$(figure "$key" "$p" '.reader_reads_per_s / 1e6')" %.2fM)" \
+            "$(fmt "$(figure "$key" "$p" '.reader_reads_lost / 1e6')" %.2fM)" "$(completed "$key" "$p")"
     done
-    local b2 b4 b5 t2 t4 t5 r4 r5
+    local b2 b4 b5 t2 t4 t5 r4 r5 l4 l5
     b2=$(figure "$key" 2 .bytes_sent) b4=$(figure "$key" 4 .bytes_sent) b5=$(figure "$key" 5 .bytes_sent)
     t2=$(figure "$key" 2 .total_s) t4=$(figure "$key" 4 .total_s) t5=$(figure "$key" 5 .total_s)
     r4=$(figure "$key" 4 .reader_reads_per_s) r5=$(figure "$key" 5 .reader_reads_per_s)
+    l4=$(figure "$key" 4 .reader_reads_lost) l5=$(figure "$key" 5 .reader_reads_lost)
     echo "(5)/(2): bytes $(ratio "$b5" "$b2"), time $(ratio "$t5" "$t2");" \
-        "(5)/(4): bytes $(ratio "$b5" "$b4"), time $(ratio "$t5" "$t4"), readers' reads/s $(ratio "$r5" "$r4")"
+        "(5)/(4): bytes $(ratio "$b5" "$b4"), time $(ratio "$t5" "$t4"), readers' reads/s $(ratio "$r5" "$r4")," \
+        "reads lost $(fmt "$l5" %.0f) against $(fmt "$l4" %.0f)"
 }
 
 # simulate KEY WRITE_BYTES GUEST-OPTIONS...: dtrack simulate on a recording
