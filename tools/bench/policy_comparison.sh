@@ -225,6 +225,12 @@ simulate() {
     local held peak=() trace=$out/$key.dtz p lack sim total sent contents=()
     # What a delta of a re-sent page costs depends on how much of it changed.
     has "$simulate_help" --write-bytes= && contents=(--write-bytes "$write_bytes")
+    # The recording starts with the guest, whose memory is all zeros then
+    # (dtvm's guest writes nothing outside its working set, and a page of
+    # the set only when the workload first writes it): all of it is zero
+    # when the replayed migration starts, and the replay's own writes
+    # turn pages into data before round 1 reaches them.
+    has "$simulate_help" --zero-pages= && contents+=(--zero-pages "${mem_mib}M")
     held=$("$build/dtvm" --backend "$backend" "$@" --throttle 90 --duration 3s --json 2>/dev/null |
            jq -n '[inputs | .vcpus[]?.writes_per_s | select(. > 0)]
                   | if length > 0 then add / length | round else 0 end')

@@ -170,8 +170,12 @@ private:
     void plan_deferral() {
         if (!o_.defer_hot) return;
         const int k = o_.defer_hot->rounds;
-        guest_.observe_dirty();
         const double capacity = final_round_capacity_pages(o_.downtime_limit, rates_.memory_rate(), guest_.page_size());
+        if (const std::optional<double> kept = guest_.plan_deferral(*o_.defer_hot, capacity)) {
+            r_.deferred_pages += *kept;  // decided page by page, as the sender does
+            return;
+        }
+        guest_.observe_dirty();
         const double n = deferred_pages(++observed_, k, guest_.dirty_pages(), guest_.hot_pages(k),
                                         guest_.hot_pages(std::max(k, 2)), capacity);
         guest_.defer(n);
