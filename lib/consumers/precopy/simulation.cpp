@@ -30,7 +30,8 @@ const char* to_string(SimulationResult::Verdict verdict) {
 std::vector<std::string> simulation_leaves_out() {
     return {
         "the sender's CPU: pages move at the bandwidth, never slower (copying, checksums and TLS cost nothing)",
-        "page contents: zero pages only where the model says (zero=); compression and deltas are modelled on "
+        "page contents: zero pages only where the model (zero=) or --zero-pages says; compression and deltas are "
+        "modelled on "
         "dtvm's pages (--write-bytes random bytes, zeros elsewhere), and the cache's hits by share, not page by page",
         "the time a sync takes (harvesting is instant) and the network's latency",
         "switchover beyond the last round: dtvm's END digest of all memory (about 0.2-0.4 s per GiB here) and the "

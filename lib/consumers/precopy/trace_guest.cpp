@@ -84,6 +84,8 @@ std::string TraceGuest::describe() const {
                     (h.method.empty() ? std::string("an unnamed method") : h.method) +
                     (h.exact ? "" : " (page sets are estimates)");
     if (!h.target.empty()) s += ", " + h.target;
+    if (replay_.zero_pages)
+        s += ", " + format_bytes(double(replay_.zero_pages * page_size_)) + " of zero pages at the start";
     if (vcpus_.limited()) s += "; " + vcpu_view_;
     if (replay_.peak > 0)
         s += "; " + std::to_string(replay_.vcpus) + (replay_.vcpus == 1 ? " vCPU" : " vCPUs") + ", each " +
