@@ -83,6 +83,7 @@ TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --defer-hot-rounds 3", "without --defer-hot"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --zero-pages 1G", "--zero-pages describes a recorded guest"},
         {"--trace x.dtz --bandwidth 10G --zero-pages lots", "--zero-pages lots is not a size"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --start-at 1s", "--start-at is a time in a recording"},
         {"--trace x.dtz --bandwidth 10G --zero-pages -1G", "--zero-pages -1G is not a size"},
     };
     for (const auto& [args, cause] : cases) {
@@ -155,6 +156,9 @@ TEST(SimulateCli, ATraceTakesZeroPagesAndDeferralAndMoreZeroPagesThanItsMemoryAr
     EXPECT_EQ(p["round_log"][0]["zero_pages"], 0) << plain.output;
     EXPECT_NEAR(z["round_log"][0]["zero_pages"].get<double>(), 48.0 * 256, 1) << zero.output;
     EXPECT_LT(z["round_log"][0]["seconds"].get<double>(), p["round_log"][0]["seconds"].get<double>() / 2);
+    const auto late = simulate(trace + " --start-at 1h");
+    EXPECT_EQ(late.exit_code, 2) << late.output;
+    EXPECT_NE(late.output.find("past the recording's end"), std::string::npos) << late.output;
     const auto over = simulate(trace + " --zero-pages 65M");
     EXPECT_EQ(over.exit_code, 2) << over.output;
     EXPECT_NE(over.output.find("--zero-pages 65.0 MiB is more than the recording's 64.0 MiB"), std::string::npos)

@@ -83,3 +83,27 @@ TEST(TraceZeroPages, MoreThanTheRecordingsMemoryIsRefusedWithTheFix) {
         << guest.error().message();
     EXPECT_FALSE(guest.error().fix.empty());
 }
+
+// --start-at: the migration starts 1 s into the recording, so the pages of
+// its first second hold data at the start, and replaying begins after them.
+TEST(TraceZeroPages, AStartInTheRecordingMakesTheEarlierIntervalsPagesData) {
+    const uint64_t pages = 64 * MiB / 4096;
+    std::vector<recording::Interval> intervals{writes(0, 0, 1'000'000'000, 0, 100)};
+    for (uint64_t i = 1; i < 10; ++i)
+        intervals.push_back(writes(i, i * 1'000'000'000, (i + 1) * 1'000'000'000, 100, 100));
+    InMemoryTrace trace(one_region(pages), intervals);
+    auto guest = TraceGuest::open(trace, {.zero_pages = pages});
+    ASSERT_TRUE(guest) << guest.error().message();
+    ASSERT_TRUE((*guest)->start_at(1s).ok());
+    const SimulationResult r = simulate_precopy(**guest, {.bandwidth = 256 * 1024, .downtime_limit = 1000ms});
+    ASSERT_FALSE(r.round_log.empty());
+    EXPECT_NEAR(r.round_log[0].zero_pages, double(pages - 100), 1e-6);
+    EXPECT_DOUBLE_EQ(r.round_log[0].remaining_pages, 100) << "the replay went on with pages 100-199";
+
+    InMemoryTrace again(one_region(pages), {writes(0, 0, 1'000'000'000, 0, 100)});
+    auto past = TraceGuest::open(again);
+    ASSERT_TRUE(past);
+    const Status s = (*past)->start_at(2s);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message().find("past the recording's end"), std::string::npos) << s.error().message();
+}

@@ -225,18 +225,14 @@ simulate() {
     local held peak=() trace=$out/$key.dtz p lack sim total sent contents=()
     # What a delta of a re-sent page costs depends on how much of it changed.
     has "$simulate_help" --write-bytes= && contents=(--write-bytes "$write_bytes")
-    # Zero memory when the migration starts: dtvm's guest memory is zero
-    # but for the pages its workload wrote, and the real runs start after
-    # --warmup: the guest's memory less the distinct pages a recording of
-    # the warmup holds (the replay writes them again, and more, before
-    # round 1 reaches them: those go whole).
-    local warm=$out/$key.warmup.dtz written
-    if has "$simulate_help" --zero-pages= &&
-        "$build/dtvm" --backend "$backend" "$@" --interval 100ms --duration "$warmup" --record "$warm"             > /dev/null 2>&1; then
-        written=$("$build/dtrack" report --json "$warm" 2>/dev/null |
-                  jq '[.working_set[] | select(.whole_run) | .max_pages] | max // empty')
-        [ -n "$written" ] && contents+=(--zero-pages "$((guest_bytes - written * 4096))")
-    fi
+    # The real runs migrate after --warmup: the replay starts there too. The
+    # recording starts with the guest, whose memory is all zeros then (dtvm's
+    # guest writes nothing outside its working set, and a page of the set
+    # only when the workload writes it): all of it is --zero-pages, less
+    # the pages the warmup wrote, and less those the replay writes before
+    # round 1 reaches them.
+    has "$simulate_help" --start-at= && contents+=(--start-at "$warmup")
+    has "$simulate_help" --zero-pages= && contents+=(--zero-pages "${mem_mib}M")
     held=$("$build/dtvm" --backend "$backend" "$@" --throttle 90 --duration 3s --json 2>/dev/null |
            jq -n '[inputs | .vcpus[]?.writes_per_s | select(. > 0)]
                   | if length > 0 then add / length | round else 0 end')

@@ -46,6 +46,7 @@ struct SimulateOptions {
     uint64_t write_bytes = precopy::max_write_bytes;
     std::string dirty_limit, dirty_limit_period = "1s";  // --dirty-limit RATE; empty: none
     std::string zero_pages;                              // --trace: zero memory at the start; empty: none
+    std::string start_at;                                // --trace: the migration's start in the recording
 };
 
 int usage_error(const Error& e) {
@@ -198,6 +199,7 @@ struct SimulatePlan {
     std::optional<std::chrono::milliseconds> period;  // --background-sync-every; none: not given
     std::optional<DirtyLimitOptions> dirty_limit;     // --dirty-limit, in 4 KiB pages; none: not given
     uint64_t zero_bytes = 0;                          // --zero-pages, in the recording's pages once it is open
+    std::chrono::nanoseconds start_at{};              // --start-at
 };
 
 // --dirty-limit and --dirty-limit-period, the quota in pages of `page_size`,
@@ -244,6 +246,8 @@ Status check_guest_options(const SimulateOptions& o) {
                      "with --model, give them as peak= and vcpus= in the model"};
     if (!o.model.empty() && !o.zero_pages.empty())
         return Error{EINVAL, "--zero-pages describes a recorded guest", "with --model, give zero= in the model"};
+    if (!o.model.empty() && !o.start_at.empty())
+        return Error{EINVAL, "--start-at is a time in a recording", "leave it out with --model"};
     return Ok{};
 }
 
@@ -306,6 +310,11 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
             return Error{EINVAL, "--zero-pages " + o.zero_pages + " is not a size",
                          "give the guest's zero memory as a size, e.g. 96M"};
         p.zero_bytes = *zero;
+    }
+    if (!o.start_at.empty()) {
+        auto at = parse_duration(o.start_at, "--start-at");
+        if (!at) return at.error();
+        p.start_at = *at;
     }
     return p;
 }
@@ -396,6 +405,7 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
         if (e.errno_value == EFBIG) e.fix = raise_max_memory(p.max_memory);
         return e;
     }
+    if (Status s = (*guest)->start_at(p.start_at); !s) return s.error();
     SimulationResult r = precopy::simulate_precopy(**guest, so);
     if (g.description.empty()) g.description = (*guest)->describe();  // after: it says how the limit saw the vCPUs
     return r;
@@ -477,6 +487,23 @@ int run_simulate(const SimulateOptions& o) {
     return failed ? exit_failure : exit_ok;
 }
 
+// --trace and what describes the recorded guest.
+void add_trace_options(CLI::App* cmd, SimulateOptions& o) {
+    cmd->add_option("--trace", o.trace, "a recording of the guest (dtrack record) to replay");
+    cmd->add_option("--peak", o.peak,
+                    "--trace: one vCPU's write rate flat out, bytes/s (default: the vCPUs were busy writing)");
+    cmd->add_option("--vcpus", o.vcpus, "--trace: the guest's vCPUs, for --peak (default: the recording's)");
+    cmd->add_option("--zero-pages", o.zero_pages,
+                    "--trace: guest memory all zeros when the migration starts (QEMU's info migrate 'zero pages' of a "
+                    "previous attempt, x the page size): round 1 sends it as flags unless the guest writes it first; "
+                    "default 0")
+        ->type_name("SIZE");
+    cmd->add_option("--start-at", o.start_at,
+                    "--trace: the migration starts this far into the recording (e.g. the guest's warmup): earlier "
+                    "intervals are not replayed, and their pages are not --zero-pages; default 0")
+        ->type_name("TIME");
+}
+
 }  // namespace
 
 void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
@@ -486,15 +513,7 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--model", o->model,
                     "the guest: mem=SIZE,wss=SIZE,rate=BYTES/s[,vcpus=N][,hot=SIZE|PCT,hot-share=PCT]"
                     "[,peak=BYTES/s per vCPU flat out][,zero=SIZE of never-written memory]");
-    cmd->add_option("--trace", o->trace, "a recording of the guest (dtrack record) to replay");
-    cmd->add_option("--peak", o->peak,
-                    "--trace: one vCPU's write rate flat out, bytes/s (default: the vCPUs were busy writing)");
-    cmd->add_option("--vcpus", o->vcpus, "--trace: the guest's vCPUs, for --peak (default: the recording's)");
-    cmd->add_option("--zero-pages", o->zero_pages,
-                    "--trace: guest memory all zeros when the migration starts (QEMU's info migrate 'zero pages' of a "
-                    "previous attempt, x the page size): round 1 sends it as flags unless the guest writes it first; "
-                    "default 0")
-        ->type_name("SIZE");
+    add_trace_options(cmd, *o);
     cmd->add_option(
         "--bandwidth", o->bandwidth,
         "the link: bytes/s (10G = 10 GiB/s, binary) or bits/s as links are sold (10Gbit, 10Gbps: 1.25e9 bytes/s)");

@@ -286,6 +286,23 @@ SimulatedPages TraceGuest::take(double fraction) {
     return {taken, zero};
 }
 
+Status TraceGuest::start_at(std::chrono::nanoseconds at) {
+    const uint64_t origin = current_->start_ns, at_ns = uint64_t(std::max<int64_t>(0, at.count()));
+    while (current_->end_ns - origin <= at_ns) {
+        if (error_) return *error_;
+        if (zero_)
+            for (const recording::PageRun& r : current_pages()) zero_->written(r.region, r.first, r.count);
+        const uint64_t loops = loops_;
+        finish_interval();
+        if (error_) return *error_;
+        if (loops_ != loops)
+            return Error{EINVAL, "the migration starts past the recording's end",
+                         "give a start within the recording (dtrack report says how long it is)"};
+    }
+    replayed_ = dropped_ = 0;
+    return Ok{};
+}
+
 std::optional<double> TraceGuest::plan_deferral(const HotPageDeferralOptions& options, double capacity) {
     if (!deferral_) {
         std::vector<uint64_t> region_pages;

@@ -151,6 +151,12 @@ public:
     std::optional<double> plan_deferral(const HotPageDeferralOptions& options, double capacity) override;
     void defer(double pages) override;  // 0: the final round, nothing kept
 
+    // The migration starts `at` into the recording (a guest that ran that
+    // long, e.g. its warmup): the intervals that end by then are not replayed,
+    // and with zero pages their pages hold data at the start. Before the
+    // simulation; past the recording's end an error.
+    Status start_at(std::chrono::nanoseconds at);
+
     uint64_t loops() const { return loops_; }                // times the replay started again
     uint64_t dropped_intervals() const { return dropped_; }  // replayed as the one before
     uint64_t replayed_intervals() const { return replayed_; }
