@@ -438,7 +438,8 @@ FUZZ_CXX     ?= clang++
 FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib/include -Ilib -Iuser -Itests
 FUZZ_LIB     := $(addprefix lib/consumers/recording/,format.cpp reader.cpp writer.cpp) \
                 $(addprefix lib/consumers/precopy/,wire_format.cpp trace_guest.cpp trace_pending.cpp \
-                    trace_release.cpp recording_trace.cpp simulation.cpp round_rates.cpp page_bytes_model.cpp \
+                    trace_release.cpp trace_zero_pages.cpp recording_trace.cpp simulation.cpp round_rates.cpp \
+                    page_bytes_model.cpp \
                     page_delta.cpp batch_compression.cpp \
                     simulated_vcpus.cpp simulated_dirty_limit.cpp trace_vcpus.cpp) \
                 $(addprefix lib/consumers/policies/,throttle.cpp convergence_trigger.cpp hot_page_deferral.cpp \

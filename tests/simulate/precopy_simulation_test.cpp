@@ -9,6 +9,7 @@
 #include "dtrack/precopy/guest_model.hpp"
 #include "dtrack/precopy/simulation.hpp"
 #include "dtrack/precopy/trace_guest.hpp"
+#include "simulate/recording_header.hpp"
 
 using namespace dtrack;
 using namespace dtrack::precopy;
@@ -182,13 +183,7 @@ TEST(PrecopySimulation, MaxTimeStopsTheRoundWhereItIsAndKeepsTheBytesItSent) {
 
 namespace {
 
-recording::Header one_region(uint64_t pages) {
-    recording::Header h;
-    h.method = "test";
-    h.interval_ns = 1'000'000'000;
-    h.regions.push_back(Region{.name = "ram", .space = AddressSpace::host_virtual, .page_count = pages});
-    return h;
-}
+using test::one_region;
 
 recording::Interval interval(uint64_t index, std::vector<recording::PageRun> runs) {
     recording::Interval i;

@@ -81,7 +81,10 @@ TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --peak 1G", "describe a recorded guest"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --defer-hot --defer-hot-rounds 9", "from 1 to 8"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --defer-hot-rounds 3", "without --defer-hot"},
-        {"--trace x.dtz --bandwidth 10G --defer-hot", "--model guest only"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --zero-pages 1G", "--zero-pages describes a recorded guest"},
+        {"--trace x.dtz --bandwidth 10G --zero-pages lots", "--zero-pages lots is not a size"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --start-at 1s", "--start-at is a time in a recording"},
+        {"--trace x.dtz --bandwidth 10G --zero-pages -1G", "--zero-pages -1G is not a size"},
     };
     for (const auto& [args, cause] : cases) {
         const auto r = simulate(args);
@@ -131,6 +134,36 @@ TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOff
     const auto bad = simulate("--trace " + file + " --bandwidth 64M --auto-converge");
     EXPECT_EQ(bad.exit_code, 1) << bad.output;
     EXPECT_NE(bad.output.find("corrupt at byte"), std::string::npos) << bad.output;
+    std::remove(file.c_str());
+}
+
+// --zero-pages and --defer-hot on a recording: round 1 sends the zero
+// memory as flags, deferral keeps pages back; more zero memory than the
+// recording holds is refused with the fix.
+TEST(SimulateCli, ATraceTakesZeroPagesAndDeferralAndMoreZeroPagesThanItsMemoryAreRefused) {
+    const std::string file = "/tmp/dtrack-simulate-zero-" + std::to_string(::getpid()) + ".dtz";
+    const auto rec = run(binary("dtvm") +
+                         " --backend process --mem 64M --wss 16M --workload hotcold --rate 20k"
+                         " --interval 100ms --duration 1s --record " +
+                         file + " 2>&1");
+    ASSERT_EQ(rec.exit_code, 0) << rec.output;
+    const std::string trace = "--trace " + file + " --bandwidth 16M --auto-converge --background-sync off --json";
+    const auto plain = simulate(trace);
+    const auto zero = simulate(trace + " --zero-pages 48M --defer-hot");
+    ASSERT_EQ(plain.exit_code, 0) << plain.output;
+    ASSERT_EQ(zero.exit_code, 0) << zero.output;
+    const auto p = nlohmann::json::parse(plain.output)["runs"][0], z = nlohmann::json::parse(zero.output)["runs"][0];
+    EXPECT_EQ(p["round_log"][0]["zero_pages"], 0) << plain.output;
+    EXPECT_NEAR(z["round_log"][0]["zero_pages"].get<double>(), 48.0 * 256, 1) << zero.output;
+    EXPECT_LT(z["round_log"][0]["seconds"].get<double>(), p["round_log"][0]["seconds"].get<double>() / 2);
+    const auto late = simulate(trace + " --start-at 1h");
+    EXPECT_EQ(late.exit_code, 2) << late.output;
+    EXPECT_NE(late.output.find("past the recording's end"), std::string::npos) << late.output;
+    const auto over = simulate(trace + " --zero-pages 65M");
+    EXPECT_EQ(over.exit_code, 2) << over.output;
+    EXPECT_NE(over.output.find("--zero-pages 65.0 MiB is more than the recording's 64.0 MiB"), std::string::npos)
+        << over.output;
+    EXPECT_NE(over.output.find("fix:"), std::string::npos) << over.output;
     std::remove(file.c_str());
 }
 

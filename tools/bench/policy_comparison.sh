@@ -235,6 +235,14 @@ simulate() {
     local held peak=() trace=$out/$key.dtz p lack sim total sent contents=()
     # What a delta of a re-sent page costs depends on how much of it changed.
     has "$simulate_help" --write-bytes= && contents=(--write-bytes "$write_bytes")
+    # The real runs migrate after --warmup: the replay starts there too. The
+    # recording starts with the guest, whose memory is all zeros then (dtvm's
+    # guest writes nothing outside its working set, and a page of the set
+    # only when the workload writes it): all of it is --zero-pages, less
+    # the pages the warmup wrote, and less those the replay writes before
+    # round 1 reaches them.
+    has "$simulate_help" --start-at= && contents+=(--start-at "$warmup")
+    has "$simulate_help" --zero-pages= && contents+=(--zero-pages "${mem_mib}M")
     held=$("$build/dtvm" --backend "$backend" "$@" --throttle 90 --duration 3s --json 2>/dev/null |
            jq -n '[inputs | .vcpus[]?.writes_per_s | select(. > 0)]
                   | if length > 0 then add / length | round else 0 end')
@@ -246,7 +254,7 @@ simulate() {
         return
     fi
     echo "dtrack simulate --trace (the guest recorded ${record_for}, unmigrated) ${peak[*]} --vcpus $writers" \
-        "--bandwidth ${bandwidth_mib}M --max-time $max_time POLICY"
+        "--bandwidth ${bandwidth_mib}M --max-time $max_time ${contents[*]} POLICY"
     printf '%-30s %8s %9s %9s %9s\n' "simulated" "total s" "sent MiB" "error s" "error B"
     # dtrack simulate's dirty limit acts as (4)'s does: a share of each slice.
     has "$simulate_help" --dirty-limit= &&

@@ -45,6 +45,8 @@ struct SimulateOptions {
     int compress_level = 0;
     uint64_t write_bytes = precopy::max_write_bytes;
     std::string dirty_limit, dirty_limit_period = "1s";  // --dirty-limit RATE; empty: none
+    std::string zero_pages;                              // --trace: zero memory at the start; empty: none
+    std::string start_at;                                // --trace: the migration's start in the recording
 };
 
 int usage_error(const Error& e) {
@@ -196,6 +198,8 @@ struct SimulatePlan {
     precopy::PageBytesOptions page_bytes;             // --compress, --xbzrle-cache, --write-bytes
     std::optional<std::chrono::milliseconds> period;  // --background-sync-every; none: not given
     std::optional<DirtyLimitOptions> dirty_limit;     // --dirty-limit, in 4 KiB pages; none: not given
+    uint64_t zero_bytes = 0;                          // --zero-pages, in the recording's pages once it is open
+    std::chrono::nanoseconds start_at{};              // --start-at
 };
 
 // --dirty-limit and --dirty-limit-period, the quota in pages of `page_size`,
@@ -240,9 +244,10 @@ Status check_guest_options(const SimulateOptions& o) {
     if (!o.model.empty() && (!o.peak.empty() || o.vcpus))
         return Error{EINVAL, "--peak and --vcpus describe a recorded guest",
                      "with --model, give them as peak= and vcpus= in the model"};
-    if (!o.trace.empty() && o.defer_hot)
-        return Error{EINVAL, "--defer-hot is simulated on a --model guest only: a replay does not count hot pages",
-                     "use --model with hot= and hot-share=, or leave out --defer-hot"};
+    if (!o.model.empty() && !o.zero_pages.empty())
+        return Error{EINVAL, "--zero-pages describes a recorded guest", "with --model, give zero= in the model"};
+    if (!o.model.empty() && !o.start_at.empty())
+        return Error{EINVAL, "--start-at is a time in a recording", "leave it out with --model"};
     return Ok{};
 }
 
@@ -299,7 +304,33 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
     auto dirty_limit = plan_dirty_limit(o, 4096);
     if (!dirty_limit) return dirty_limit.error();
     p.dirty_limit = *dirty_limit;
+    if (!o.zero_pages.empty()) {
+        auto zero = parse_size(o.zero_pages, "--zero-pages");
+        if (!zero || o.zero_pages[0] == '-')
+            return Error{EINVAL, "--zero-pages " + o.zero_pages + " is not a size",
+                         "give the guest's zero memory as a size, e.g. 96M"};
+        p.zero_bytes = *zero;
+    }
+    if (!o.start_at.empty()) {
+        auto at = parse_duration(o.start_at, "--start-at");
+        if (!at) return at.error();
+        p.start_at = *at;
+    }
     return p;
+}
+
+// --zero-pages against the recording's memory: at most all of it, in its pages.
+Status plan_zero_pages(const recording::Header& h, SimulatePlan& p) {
+    uint64_t memory = 0;
+    for (const Region& r : h.regions) memory += r.page_count * r.page_size;
+    if (p.zero_bytes > memory)
+        return Error{EINVAL,
+                     "--zero-pages " + format_bytes(double(p.zero_bytes)) + " is more than the recording's " +
+                         format_bytes(double(memory)) + " of memory",
+                     "give at most the guest's memory: QEMU's info migrate 'zero pages' of a previous attempt, or "
+                     "the guest's free memory that it has never written"};
+    if (!h.regions.empty()) p.replay.zero_pages = p.zero_bytes / h.regions.front().page_size;
+    return Ok{};
 }
 
 // The guest: a model, or a recording each column replays from its start.
@@ -311,7 +342,7 @@ struct GuestToSimulate {
 };
 
 // Opens the guest; where it cannot, says why and returns the exit code.
-int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate& guest) {
+int open_guest(const SimulateOptions& o, SimulatePlan& p, GuestToSimulate& guest) {
     if (!o.model.empty()) {
         auto m = precopy::parse_guest_model(o.model);
         if (!m) return usage_error(m.error());
@@ -329,6 +360,7 @@ int open_guest(const SimulateOptions& o, const SimulatePlan& p, GuestToSimulate&
         return exit_failure;
     }
     guest.recording = std::move(*r);
+    if (Status s = plan_zero_pages(guest.recording->header(), p); !s) return usage_error(s.error());
     if (p.dirty_limit && p.replay.vcpus == 0 && guest.recording->header().vcpus == 0)
         return usage_error(
             {EINVAL,
@@ -373,6 +405,7 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
         if (e.errno_value == EFBIG) e.fix = raise_max_memory(p.max_memory);
         return e;
     }
+    if (Status s = (*guest)->start_at(p.start_at); !s) return s.error();
     SimulationResult r = precopy::simulate_precopy(**guest, so);
     if (g.description.empty()) g.description = (*guest)->describe();  // after: it says how the limit saw the vCPUs
     return r;
@@ -427,7 +460,7 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
 int run_simulate(const SimulateOptions& o) {
     auto plan = plan_simulate(o);
     if (!plan) return usage_error(plan.error());
-    const SimulatePlan& p = *plan;
+    SimulatePlan& p = *plan;
     GuestToSimulate guest;
     if (const int code = open_guest(o, p, guest); code != exit_ok) return code;
 
@@ -454,6 +487,23 @@ int run_simulate(const SimulateOptions& o) {
     return failed ? exit_failure : exit_ok;
 }
 
+// --trace and what describes the recorded guest.
+void add_trace_options(CLI::App* cmd, SimulateOptions& o) {
+    cmd->add_option("--trace", o.trace, "a recording of the guest (dtrack record) to replay");
+    cmd->add_option("--peak", o.peak,
+                    "--trace: one vCPU's write rate flat out, bytes/s (default: the vCPUs were busy writing)");
+    cmd->add_option("--vcpus", o.vcpus, "--trace: the guest's vCPUs, for --peak (default: the recording's)");
+    cmd->add_option("--zero-pages", o.zero_pages,
+                    "--trace: guest memory all zeros when the migration starts (QEMU's info migrate 'zero pages' of a "
+                    "previous attempt, x the page size): round 1 sends it as flags unless the guest writes it first; "
+                    "default 0")
+        ->type_name("SIZE");
+    cmd->add_option("--start-at", o.start_at,
+                    "--trace: the migration starts this far into the recording (e.g. the guest's warmup): earlier "
+                    "intervals are not replayed, and their pages are not --zero-pages; default 0")
+        ->type_name("TIME");
+}
+
 }  // namespace
 
 void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
@@ -463,10 +513,7 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
     cmd->add_option("--model", o->model,
                     "the guest: mem=SIZE,wss=SIZE,rate=BYTES/s[,vcpus=N][,hot=SIZE|PCT,hot-share=PCT]"
                     "[,peak=BYTES/s per vCPU flat out][,zero=SIZE of never-written memory]");
-    cmd->add_option("--trace", o->trace, "a recording of the guest (dtrack record) to replay");
-    cmd->add_option("--peak", o->peak,
-                    "--trace: one vCPU's write rate flat out, bytes/s (default: the vCPUs were busy writing)");
-    cmd->add_option("--vcpus", o->vcpus, "--trace: the guest's vCPUs, for --peak (default: the recording's)");
+    add_trace_options(cmd, *o);
     cmd->add_option(
         "--bandwidth", o->bandwidth,
         "the link: bytes/s (10G = 10 GiB/s, binary) or bits/s as links are sold (10Gbit, 10Gbps: 1.25e9 bytes/s)");
@@ -476,8 +523,8 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
                     "the watcher's threshold (e.g. 5s), simulated side by side with none; or off")
         ->capture_default_str();
     cmd->add_flag("--defer-hot", o->defer_hot,
-                  "--model: keep pages dirtied in each of the last K rounds back for the final round, as many as it "
-                  "carries within --downtime");
+                  "keep pages dirtied in each of the last K rounds back for the final round, as many as it "
+                  "carries within --downtime (--trace: page by page, as the sender decides)");
     cmd->add_option("--defer-hot-rounds", o->defer_hot_rounds,
                     "K for --defer-hot: rounds a page must have been dirty in a row, 1 to 8 (default 2)");
     cmd->add_option("--background-sync-every", o->background_sync_every,

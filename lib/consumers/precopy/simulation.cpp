@@ -30,7 +30,8 @@ const char* to_string(SimulationResult::Verdict verdict) {
 std::vector<std::string> simulation_leaves_out() {
     return {
         "the sender's CPU: pages move at the bandwidth, never slower (copying, checksums and TLS cost nothing)",
-        "page contents: zero pages only where the model says (zero=); compression and deltas are modelled on "
+        "page contents: zero pages only where the model (zero=) or --zero-pages says; compression and deltas are "
+        "modelled on "
         "dtvm's pages (--write-bytes random bytes, zeros elsewhere), and the cache's hits by share, not page by page",
         "the time a sync takes (harvesting is instant) and the network's latency",
         "switchover beyond the last round: dtvm's END digest of all memory (about 0.2-0.4 s per GiB here) and the "
@@ -170,8 +171,12 @@ private:
     void plan_deferral() {
         if (!o_.defer_hot) return;
         const int k = o_.defer_hot->rounds;
-        guest_.observe_dirty();
         const double capacity = final_round_capacity_pages(o_.downtime_limit, rates_.memory_rate(), guest_.page_size());
+        if (const std::optional<double> kept = guest_.plan_deferral(*o_.defer_hot, capacity)) {
+            r_.deferred_pages += *kept;  // decided page by page, as the sender does
+            return;
+        }
+        guest_.observe_dirty();
         const double n = deferred_pages(++observed_, k, guest_.dirty_pages(), guest_.hot_pages(k),
                                         guest_.hot_pages(std::max(k, 2)), capacity);
         guest_.defer(n);

@@ -7,6 +7,7 @@
 
 #include "consumers/precopy/trace_pending.hpp"
 #include "consumers/precopy/trace_release.hpp"
+#include "consumers/precopy/trace_zero_pages.hpp"
 #include "dtrack/units.hpp"
 
 namespace dtrack::precopy {
@@ -53,7 +54,14 @@ Result<std::unique_ptr<TraceGuest>> TraceGuest::open(IntervalSource& source, Tra
     }
     if (g->memory_pages_ == 0) return bad_recording("has no pages");
     g->chunk_pages_ = std::max<uint64_t>(1, chunk_bytes / g->page_size_);
-    if (const uint64_t need = replay_bitmap_bytes(h); need > replay.max_bitmap_bytes)
+    if (replay.zero_pages > g->memory_pages_)
+        return Error{EINVAL,
+                     std::to_string(replay.zero_pages) + " zero pages is more than the recording's " +
+                         std::to_string(g->memory_pages_) + " pages (" +
+                         format_bytes(double(g->memory_pages_) * double(g->page_size_)) + ")",
+                     "give at most the guest's memory as its zero pages"};
+    const uint64_t zero_bitmap = replay.zero_pages ? 8 * (g->memory_pages_ / 64 + h.regions.size()) : 0;
+    if (const uint64_t need = replay_bitmap_bytes(h) + zero_bitmap; need > replay.max_bitmap_bytes)
         return Error{EFBIG,
                      "the recording's regions hold " + std::to_string(g->memory_pages_) + " pages (" +
                          format_bytes(double(g->memory_pages_) * double(g->page_size_)) + "): replaying them takes " +
@@ -62,6 +70,7 @@ Result<std::unique_ptr<TraceGuest>> TraceGuest::open(IntervalSource& source, Tra
                      "simulate a recording of less memory, or let the replay use more"};
     std::vector<uint64_t> region_pages;
     for (const Region& r : h.regions) region_pages.push_back(r.page_count);
+    if (replay.zero_pages) g->zero_ = std::make_unique<TraceZeroPages>(region_pages, double(replay.zero_pages));
     g->pending_ = std::make_unique<PendingPages>(std::move(region_pages));
     if (Status s = g->read_next(); !s) return s.error();
     if (!g->current_) return bad_recording("has no intervals");
@@ -75,6 +84,8 @@ std::string TraceGuest::describe() const {
                     (h.method.empty() ? std::string("an unnamed method") : h.method) +
                     (h.exact ? "" : " (page sets are estimates)");
     if (!h.target.empty()) s += ", " + h.target;
+    if (replay_.zero_pages)
+        s += ", " + format_bytes(double(replay_.zero_pages * page_size_)) + " of zero pages at the start";
     if (vcpus_.limited()) s += "; " + vcpu_view_;
     if (replay_.peak > 0)
         s += "; " + std::to_string(replay_.vcpus) + (replay_.vcpus == 1 ? " vCPU" : " vCPUs") + ", each " +
@@ -147,7 +158,10 @@ double TraceGuest::speed(int held_pct) const {
 
 void TraceGuest::release_until(double upto) {
     if (upto <= released_ || error_) return;
-    release_->release(upto, [&](const recording::PageRun& r) { pending_->add(r.region, r.first, r.count); });
+    release_->release(upto, [&](const recording::PageRun& r) {
+        pending_->add(r.region, r.first, r.count);
+        if (zero_) zero_->written(r.region, r.first, r.count);
+    });
     released_ = upto;
 }
 
@@ -231,7 +245,9 @@ void TraceGuest::begin_sweep(bool every_page) {
     every_page_ = every_page;
     cursor_region_ = 0;
     cursor_page_ = 0;
-    dirty_ahead_ = every_page ? 0 : dirty_pages();
+    if (!every_page) zero_.reset();  // round 1 is over: a page written since holds data
+    // The pages deferral keeps are dirty but not this sweep's.
+    dirty_ahead_ = every_page ? 0 : dirty_pages() - double(deferral_ ? deferral_->kept_pages() : 0);
 }
 
 SimulatedPages TraceGuest::ahead() const {
@@ -239,20 +255,25 @@ SimulatedPages TraceGuest::ahead() const {
     double n = 0;
     for (RegionId r = cursor_region_; r < tracker_->region_count(); ++r)
         n += double(tracker_->region(r).page_count - (r == cursor_region_ ? cursor_page_ : 0));
-    return {n, 0};
+    return {n, zero_ ? zero_->ahead() : 0};
 }
 
 SimulatedPages TraceGuest::take(double fraction) {
     const double target = std::clamp(fraction, 0.0, 1.0) * ahead().pages;
-    double taken = 0;
+    double taken = 0, zero = 0;
+    const bool keeping = deferral_ && deferral_->kept_pages() > 0;
     while (cursor_region_ < tracker_->region_count() && (fraction >= 1 || taken < target)) {
         const uint64_t pages = tracker_->region(cursor_region_).page_count;
         const uint64_t n = std::min(chunk_pages_, pages - cursor_page_);
         if (every_page_) {
             taken += double(n);
+            if (zero_) zero += zero_->take(cursor_region_, cursor_page_, n);
         } else {
             // The simulated source re-protects nothing, so a take cannot fail.
-            auto got = tracker_->take(cursor_region_, cursor_page_, n, [](uint64_t, uint64_t) {});
+            const auto nothing = [](uint64_t, uint64_t) {};
+            auto got = keeping ? tracker_->take_keeping(cursor_region_, cursor_page_, n,
+                                                        deferral_->keep(cursor_region_), nothing)
+                               : tracker_->take(cursor_region_, cursor_page_, n, nothing);
             taken += got ? double(*got) : 0;
         }
         cursor_page_ += n;
@@ -262,7 +283,39 @@ SimulatedPages TraceGuest::take(double fraction) {
         }
     }
     if (!every_page_) dirty_ahead_ = std::max(0.0, dirty_ahead_ - taken);
-    return {taken, 0};
+    return {taken, zero};
+}
+
+Status TraceGuest::start_at(std::chrono::nanoseconds at) {
+    const uint64_t origin = current_->start_ns, at_ns = uint64_t(std::max<int64_t>(0, at.count()));
+    while (current_->end_ns - origin <= at_ns) {
+        if (error_) return *error_;
+        if (zero_)
+            for (const recording::PageRun& r : current_pages()) zero_->written(r.region, r.first, r.count);
+        const uint64_t loops = loops_;
+        finish_interval();
+        if (error_) return *error_;
+        if (loops_ != loops)
+            return Error{EINVAL, "the migration starts past the recording's end",
+                         "give a start within the recording (dtrack report says how long it is)"};
+    }
+    replayed_ = dropped_ = 0;
+    return Ok{};
+}
+
+std::optional<double> TraceGuest::plan_deferral(const HotPageDeferralOptions& options, double capacity) {
+    if (!deferral_) {
+        std::vector<uint64_t> region_pages;
+        for (RegionId r = 0; r < tracker_->region_count(); ++r) region_pages.push_back(tracker_->region(r).page_count);
+        deferral_ = std::make_unique<HotPageDeferral>(options, std::move(region_pages));
+    }
+    std::vector<const DirtyBitmap*> dirty;
+    for (RegionId r = 0; r < tracker_->region_count(); ++r) dirty.push_back(&tracker_->bitmap(r));
+    return double(deferral_->plan(dirty, capacity).deferred);
+}
+
+void TraceGuest::defer(double pages) {
+    if (pages == 0 && deferral_) deferral_->release_all();
 }
 
 }  // namespace dtrack::precopy

@@ -86,6 +86,12 @@ public:
     // Keeps `pages` of those in the dirty set but out of the next sweep; 0
     // releases them all (the final round sends them).
     virtual void defer(double /*pages*/) {}
+    // A guest that knows its pages decides with the sender's own policy
+    // (HotPageDeferral) on them, keeps those pages out of the next sweep and
+    // returns how many; nullopt: decided by count (hot_pages(), defer()).
+    virtual std::optional<double> plan_deferral(const HotPageDeferralOptions& /*options*/, double /*capacity*/) {
+        return std::nullopt;
+    }
 
     // The dirty limit's view of the vCPUs (simulated_vcpus.hpp): limit_vcpus()
     // gives the guest its vCPUs under a limit, or says why it cannot.

@@ -108,6 +108,11 @@ struct TraceReplay {
     // The most the replay's two bitmaps may take (replay_bitmap_bytes): a
     // header that declares more memory is refused (EFBIG).
     uint64_t max_bitmap_bytes = 256ULL << 20;
+    // Pages all zeros when the migration starts (--zero-pages): round 1
+    // sends them as flags unless the replay writes them first
+    // (trace_zero_pages.hpp). At most the recording's pages; a bit per page
+    // more of bitmap while round 1 lasts.
+    uint64_t zero_pages = 0;
 };
 
 // What replaying a recording of these regions takes in bitmaps: the dirty
@@ -117,6 +122,7 @@ uint64_t replay_bitmap_bytes(const recording::Header& header);
 
 class ReleaseOrder;
 class PendingPages;
+class TraceZeroPages;
 
 class TraceGuest : public SimulatedGuest {
 public:
@@ -139,6 +145,17 @@ public:
     // per-vCPU counts; a recording without them needs TraceReplay::vcpus,
     // over which its writes are taken as spread evenly (trace_vcpus.cpp).
     Status limit_vcpus() override;
+    // Hot-page deferral on the replay's real pages: the sender's own policy
+    // (HotPageDeferral) decides on the tracker's bitmaps, and the sweep takes
+    // around the pages it keeps, as the Sender does.
+    std::optional<double> plan_deferral(const HotPageDeferralOptions& options, double capacity) override;
+    void defer(double pages) override;  // 0: the final round, nothing kept
+
+    // The migration starts `at` into the recording (a guest that ran that
+    // long, e.g. its warmup): the intervals that end by then are not replayed,
+    // and with zero pages their pages hold data at the start. Before the
+    // simulation; past the recording's end an error.
+    Status start_at(std::chrono::nanoseconds at);
 
     uint64_t loops() const { return loops_; }                // times the replay started again
     uint64_t dropped_intervals() const { return dropped_; }  // replayed as the one before
@@ -184,6 +201,8 @@ private:
     std::unique_ptr<ReleaseOrder> release_;
     std::vector<recording::PageRun> last_known_;
     std::unique_ptr<PendingPages> pending_;  // written since the last harvest
+    std::unique_ptr<TraceZeroPages> zero_;   // round 1's zero pages; null without them or after round 1
+    std::unique_ptr<HotPageDeferral> deferral_;
     std::optional<Error> error_;
     std::string vcpu_view_;  // how the dirty limit sees the vCPUs, for describe()
     uint64_t loops_ = 0, dropped_ = 0, replayed_ = 0;
