@@ -209,9 +209,8 @@ uint64_t DirtyBitmap::take_range_keeping(uint64_t first, uint64_t count, std::sp
     if (!keeps_any) return take_range(first, count, f);
     uint64_t taken = 0;
     for (uint64_t w = next_flagged_word(w_first, w_end); w < w_end; w = next_flagged_word(w + 1, w_end)) {
-        uint64_t mask = ~kept(w);
-        if (w == w_first) mask &= ~0ULL << (first % bits_per_word);
-        if (w + 1 == w_end && end % bits_per_word && end != pages_) mask &= ~0ULL >> (64 - end % bits_per_word);
+        const uint64_t lo = std::max(first, w * bits_per_word), hi = std::min(end, (w + 1) * bits_per_word);
+        const uint64_t mask = bit_span(lo % bits_per_word, hi - lo) & ~kept(w);
         if (!mask) continue;
         if (uint64_t bits = take_bits(w, mask)) {
             taken += std::popcount(bits);
