@@ -240,20 +240,45 @@ TEST(RateCli, ATargetThatRunsANewProgramIsReportedAsReplacedNotExited) {
     EXPECT_EQ(r.output.find("exited"), std::string::npos) << r.output;
 }
 
+// The pages a second dtvm's guest wrote in each of dtvm's intervals (its
+// --json lines), after the first, which holds the guest's start.
+std::vector<double> guest_rates(const std::vector<json>& dtvm_intervals) {
+    std::vector<double> rates;
+    double previous = -1;
+    for (const json& j : dtvm_intervals) {
+        if (!j.contains("time_s")) continue;
+        const double t = j["time_s"].get<double>();
+        if (previous >= 0) rates.push_back(j["written"].get<double>() / (t - previous));
+        previous = t;
+    }
+    return rates;
+}
+
 TEST(RateCli, BpfOnADirtyBitmapVmCountsThePagesItsGuestDirtiesFromTheKernelsBitmaps) {
     DTRACK_REQUIRE_KVM();
     DTRACK_REQUIRE_BPF();
     // As DtvmPerVcpuRatesMatchItsWorkload, with the dirty log: every write a
     // newly dirtied page, 5k a second on each vCPU, which dtvm harvests
-    // (KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG) every second.
-    Background dtvm(binary("dtvm") +
-                    " --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64"
-                    " --track log --duration 30s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    const auto r = run(rate(dtvm.pid(), "--method bpf --json --interval 2s --count 3"));
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    const std::vector<json> intervals = json_lines(r.output);
+    // (KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG) every second. The truth is
+    // what the guest wrote, as dtvm counted it each second: on a busy machine
+    // the paced vCPUs fall behind 5k, and dtrack must see that too. Each of
+    // dtrack's intervals averages the guest's rate over seconds dtvm measured,
+    // so it lies between their least and greatest (2% for the pacer's bursts).
+    const auto r = run("d=$(mktemp -d); " + binary("dtvm") +
+                       " --mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64"
+                       " --track log --duration 9s --json > $d/vm 2>&1 & v=$!; sleep 1.5; " +
+                       binary("dtrack") +
+                       " rate --pid $v --method bpf --json --interval 2s --count 3 2>&1; echo \"exit $?\"; wait $v; "
+                       "echo '-- dtvm'; cat $d/vm; rm -rf $d");
+    ASSERT_NE(r.output.find("exit 0\n"), std::string::npos) << r.output;
+    const auto split = r.output.find("-- dtvm\n");
+    ASSERT_NE(split, std::string::npos) << r.output;
+    const std::vector<json> intervals = json_lines(r.output.substr(0, split));
+    const std::vector<double> guest = guest_rates(json_lines(r.output.substr(split)));
     ASSERT_EQ(intervals.size(), 3u) << r.output;
+    ASSERT_GE(guest.size(), 6u) << r.output;
+    const double least = *std::min_element(guest.begin(), guest.end());
+    const double greatest = *std::max_element(guest.begin(), guest.end());
     for (const json& j : intervals) {
         const std::string line = j.dump();
         EXPECT_EQ(j["figure"], "vmm-dirty") << line;
@@ -262,7 +287,8 @@ TEST(RateCli, BpfOnADirtyBitmapVmCountsThePagesItsGuestDirtiesFromTheKernelsBitm
         EXPECT_EQ(j["lost"], 0) << line;
         EXPECT_TRUE(j["vcpu_pages_per_s"].empty()) << "the bitmap has no per-vCPU view: " << line;
         if (dtrack_test::kSanitized) continue;
-        EXPECT_NEAR(j["pages_per_s"].get<double>(), 10000, 0.02 * 10000) << line;
+        EXPECT_GE(j["pages_per_s"].get<double>(), 0.98 * least) << line << "\n" << r.output;
+        EXPECT_LE(j["pages_per_s"].get<double>(), 1.02 * greatest) << line << "\n" << r.output;
     }
 }
 
