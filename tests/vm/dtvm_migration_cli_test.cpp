@@ -144,10 +144,10 @@ class DtvmMigrationCliDirtyLimit : public testing::TestWithParam<dtvm::Backend> 
 // and sleep share.
 TEST_P(DtvmMigrationCliDirtyLimit, EngagesWhenTheGuestOutrunsTheLinkAndSlowsOnlyTheWriters) {
     DTRACK_REQUIRE_BACKEND(GetParam());
-    Incoming in("--mem 128M" + with_backend(GetParam()));
+    Incoming in("--mem 64M" + with_backend(GetParam()));
     ASSERT_GT(in.port(), 0) << in.output();
     const auto src =
-        run(binary("dtvm") + " --mem 128M --vcpus 2 --readers 1 --workload random --wss 96M --rate " +
+        run(binary("dtvm") + " --mem 64M --vcpus 2 --readers 1 --workload random --wss 48M --rate " +
             (dtrack_test::kSanitized ? "5k" : "15k") + " --exit-every 64" + with_backend(GetParam()) +
             " --migrate-to tcp://127.0.0.1:" + std::to_string(in.port()) +
             " --bandwidth 32M --dirty-limit 2500 --dirty-limit-sleep slice --warmup 1s --max-time 120s 2>&1");
