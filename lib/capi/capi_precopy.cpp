@@ -111,13 +111,9 @@ int compression(const dt_send_opts& o, SenderOptions& options) {
         return invalid(
             std::string("dt_send_opts.compress asks for zlib and compression for ") + to_string(options.compression),
             "set compression alone (compress is the older way to ask for zlib)");
-    if (!effective_level(options.compression, o.compression_level)) {
-        const CompressionLevels l = compression_levels(options.compression);
-        return invalid("dt_send_opts.compression_level " + std::to_string(o.compression_level) + " is outside " +
-                           to_string(options.compression) + "'s " + std::to_string(l.min) + ".." +
-                           std::to_string(l.max),
+    if (!effective_level(options.compression, o.compression_level))
+        return invalid("dt_send_opts.compression_level " + level_outside(options.compression, o.compression_level),
                        "use 0 for the method's default, or a level in its range");
-    }
     options.compression_level = o.compression_level;
     options.xbzrle_cache_bytes = o.xbzrle_cache_bytes;
     return 0;

@@ -304,7 +304,7 @@ TEST(CApiMigration, ContradictoryOrUnknownSendOptionsAreRefusedBeforeAnythingIsS
         {{.sz = sizeof(dt_send_opts), .compress = true, .compression = DT_COMPRESSION_ZSTD},
          "dt_send_opts.compress asks for zlib and compression for zstd"},
         {{.sz = sizeof(dt_send_opts), .compression = DT_COMPRESSION_ZLIB, .compression_level = 10},
-         "dt_send_opts.compression_level 10 is outside zlib's 1..9"},
+         "dt_send_opts.compression_level 10 is outside zlib's levels 1..9"},
         {{.sz = sizeof(dt_send_opts), .defer_hot_rounds = 9}, "dt_send_opts.defer_hot_rounds is 9"},
         {{.sz = sizeof(dt_send_opts), .defer_hot_rounds = 0xffffffffu}, "dt_send_opts.defer_hot_rounds is 4294967295"},
     };

@@ -43,6 +43,12 @@ std::optional<int> effective_level(Compression method, int level) {
     return level;
 }
 
+std::string level_outside(Compression method, int level) {
+    const CompressionLevels l = compression_levels(method);
+    return std::to_string(level) + " is outside " + to_string(method) + "'s levels " + std::to_string(l.min) + ".." +
+           std::to_string(l.max);
+}
+
 namespace {
 
 Error corrupt(std::string what) { return Error{0, std::move(what), ""}; }

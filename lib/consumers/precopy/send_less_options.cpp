@@ -20,9 +20,7 @@ Result<CompressionChoice> parse_compression_choice(const std::string& method, in
                      "add --compress zstd or --compress zlib, or leave out --compress-level"};
     const CompressionLevels l = compression_levels(*m);
     if (!effective_level(*m, level))
-        return Error{EINVAL,
-                     "--compress-level " + std::to_string(level) + " is outside " + to_string(*m) + "'s levels " +
-                         std::to_string(l.min) + ".." + std::to_string(l.max),
+        return Error{EINVAL, "--compress-level " + level_outside(*m, level),
                      "use a level from " + std::to_string(l.min) + " to " + std::to_string(l.max) +
                          ", or 0 for the default (" + std::to_string(l.default_level) + ")"};
     return CompressionChoice{*m, level};

@@ -418,11 +418,9 @@ private:
 
     Step check_compression() const {
         if (effective_level(options_.compression, options_.compression_level)) return std::nullopt;
-        const CompressionLevels l = compression_levels(options_.compression);
-        return Stop{OutcomeStatus::error, std::string("compression level ") +
-                                              std::to_string(options_.compression_level) + " is outside " +
-                                              to_string(options_.compression) + "'s " + std::to_string(l.min) + ".." +
-                                              std::to_string(l.max) + " (0 = its default)"};
+        return Stop{OutcomeStatus::error, "compression level " +
+                                              level_outside(options_.compression, options_.compression_level) +
+                                              " (0 = its default)"};
     }
 
     void make_encoders() {

@@ -25,6 +25,9 @@ struct CompressionLevels {
 CompressionLevels compression_levels(Compression method);
 // `level` for `method`, 0 meaning its default; nullopt outside its range.
 std::optional<int> effective_level(Compression method, int level);
+// Why effective_level() refused `level`: "12 is outside zlib's levels 1..9",
+// for the option, field or step that gave it to put its name before.
+std::string level_outside(Compression method, int level);
 
 }  // namespace dtrack::precopy
 
