@@ -242,7 +242,9 @@ TEST_P(MigrationEncodings, DestinationEqualsSourceWithEveryCompressionCacheAndDe
     } else {
         EXPECT_EQ(out.delta_pages + out.cache_hits + out.cache_misses, 0u);
     }
-    if (!defer) EXPECT_EQ(out.deferred_pages, 0u);
+    if (!defer) {
+        EXPECT_EQ(out.deferred_pages, 0u);
+    }
     std::printf("  %llu rounds, %llu pages (%llu deltas, %llu page-rounds deferred), %llu bytes on the wire\n",
                 (unsigned long long)out.rounds, (unsigned long long)out.pages_sent, (unsigned long long)out.delta_pages,
                 (unsigned long long)out.deferred_pages, (unsigned long long)out.bytes_on_wire);
