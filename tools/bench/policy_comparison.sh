@@ -51,7 +51,8 @@
 # Options the binaries lack (being added for issue 24) give a "not reached:
 # ... lacks OPTION" line; the rest carries on.
 # Usage: tools/bench/policy_comparison.sh BUILD_DIR quick|full [kvm|process]
-#   RUNS=N runs per point; KEEP=1 keeps every run's output.
+#   RUNS=N runs per point; KEEP=1 keeps every run's output; POINTS="hotcold 8;
+#   random 4096" runs only those points ("WORKLOAD BYTES [RATE]", ";" between).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 build=$1 scale=${2:-} backend=${3:-}
@@ -63,6 +64,7 @@ case $scale in
                       "random 8 40k") ;;
     *) echo "usage: $0 BUILD_DIR quick|full [kvm|process]" >&2; exit 2 ;;
 esac
+[ -n "${POINTS:-}" ] && IFS=';' read -r -a workloads <<<"$POINTS"
 if [ -z "$backend" ]; then
     detect_backend "$build"
     backend=$BACKEND
