@@ -77,14 +77,14 @@ TEST_P(QemuKvmFigures, IdleIsHashedMigratingIsTheKernelsExactRecordAndCancelledI
     const std::string target = "qemu-system-x86-" + pid;  // the sidecar labels a --pid COMM-PID
     dtrack_test::CommandResult rate, record;
     std::thread rate_thread([&] {
-        rate = dtrack_test::run(binary("dtrack") + " rate --pid " + pid + " --json --interval 1s --count 16 2>&1");
+        rate = dtrack_test::run(binary("dtrack") + " rate --pid " + pid + " --json --interval 1s --count 14 2>&1");
     });
     // A recording of the kernel's record alone over the same run: each of its
     // records says the VM's logging, and those it did not cover read low.
     const std::string recording = ::testing::TempDir() + "/qemu-" + mode_name(ring) + ".dtz";
     std::thread record_thread([&] {
         record = dtrack_test::run(binary("dtrack") + " record --pid " + pid +
-                                  " --method bpf --interval 1s --duration 16s -o " + recording + " 2>&1");
+                                  " --method bpf --interval 1s --duration 14s -o " + recording + " 2>&1");
     });
 
     // Idle: hashing. The kernel's record alone, asked for, says at once that
@@ -146,7 +146,7 @@ TEST_P(QemuKvmFigures, IdleIsHashedMigratingIsTheKernelsExactRecordAndCancelledI
     // --- dtrack rate --json over the same run
     ASSERT_EQ(rate.exit_code, 0) << rate.output;
     const std::vector<json> intervals = json_lines(rate.output);
-    ASSERT_EQ(intervals.size(), 16u) << rate.output;
+    ASSERT_EQ(intervals.size(), 14u) << rate.output;
     int hashed_before = 0, recorded = 0, hashed_after = 0;
     double recorded_pages = 0;
     for (const json& j : intervals) {
