@@ -85,6 +85,7 @@ TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
         {"--trace x.dtz --bandwidth 10G --zero-pages lots", "--zero-pages lots is not a size"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --start-at 1s", "--start-at is a time in a recording"},
         {"--trace x.dtz --bandwidth 10G --zero-pages -1G", "--zero-pages -1G is not a size"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --harvest sometimes", "is not a way to harvest"},
     };
     for (const auto& [args, cause] : cases) {
         const auto r = simulate(args);
@@ -117,6 +118,13 @@ TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOff
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto j = nlohmann::json::parse(r.output);
     EXPECT_NE(j.dump().find("trace"), std::string::npos) << r.output;
+    // userfaultfd marks pages as they are written: harvested continuously,
+    // unless asked otherwise.
+    EXPECT_EQ(j["harvest"], "continuous") << r.output;
+    const auto at_syncs = simulate("--trace " + file + " --bandwidth 64M --auto-converge --harvest sync");
+    EXPECT_EQ(at_syncs.exit_code, 0) << at_syncs.output;
+    EXPECT_NE(at_syncs.output.find("harvest at syncs only, as --harvest sync asks"), std::string::npos)
+        << at_syncs.output;
     // The process backend's tracking (uffd) has no vCPU view: a peak per vCPU needs the count.
     const auto no_vcpus = simulate("--trace " + file + " --bandwidth 64M --auto-converge --peak 200M");
     EXPECT_EQ(no_vcpus.exit_code, 2) << no_vcpus.output;

@@ -112,7 +112,9 @@ policy() {
         # runs both side by side unless the round-time one is off.
         2) POLICY=(--auto-converge --background-sync-every "$every") SIMULATE=(--background-sync off)
            NEEDS=(--background-sync-every=) ;;
-        3) POLICY=("${limit[@]}") ACTUATOR=(--dirty-limit-sleep ring-full --track ring) NEEDS=(--dirty-limit=) ;;
+        # (3) runs the ring without its reaper: read at syncs only.
+        3) POLICY=("${limit[@]}") ACTUATOR=(--dirty-limit-sleep ring-full --track ring) NEEDS=(--dirty-limit=)
+           has "$simulate_help" --harvest && SIMULATE=(--harvest sync) ;;
         4) POLICY=("${limit[@]}") ACTUATOR=(--dirty-limit-sleep slice) NEEDS=(--dirty-limit=) ;;
         5) POLICY=("${limit[@]}" --defer-hot --xbzrle-cache "$((mem_mib / 4))M" --compress zstd)
            ACTUATOR=(--dirty-limit-sleep slice) NEEDS=(--dirty-limit= --defer-hot --xbzrle-cache= --compress=) ;;

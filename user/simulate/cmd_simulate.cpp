@@ -19,6 +19,7 @@
 #include "dtrack/precopy/trace_guest.hpp"
 #include "dtrack/units.hpp"
 #include "shared/max_memory.hpp"
+#include "simulate/harvest_choice.hpp"
 
 namespace dtrack::cli {
 
@@ -47,6 +48,7 @@ struct SimulateOptions {
     std::string dirty_limit, dirty_limit_period = "1s";  // --dirty-limit RATE; empty: none
     std::string zero_pages;                              // --trace: zero memory at the start; empty: none
     std::string start_at;                                // --trace: the migration's start in the recording
+    std::string harvest;                                 // sync|continuous; empty: from the recording's method
 };
 
 int usage_error(const Error& e) {
@@ -200,6 +202,7 @@ struct SimulatePlan {
     std::optional<DirtyLimitOptions> dirty_limit;     // --dirty-limit, in 4 KiB pages; none: not given
     uint64_t zero_bytes = 0;                          // --zero-pages, in the recording's pages once it is open
     std::chrono::nanoseconds start_at{};              // --start-at
+    HarvestChoice harvest;                            // --harvest, once the guest is open
 };
 
 // --dirty-limit and --dirty-limit-period, the quota in pages of `page_size`,
@@ -385,6 +388,7 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
                                   .background_sync = c.background_sync,
                                   .background_sync_trigger = c.trigger,
                                   .defer_hot = p.defer_hot,
+                                  .reap_every = p.harvest.reap_every,
                                   .page_bytes = p.page_bytes,
                                   .max_time = p.max_time};
     if (c.dirty_limit) {
@@ -423,6 +427,7 @@ void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                        {"compression", precopy::to_string(p.page_bytes.compression)},
                        {"xbzrle_cache_bytes", p.page_bytes.xbzrle_cache_bytes},
                        {"write_bytes", p.page_bytes.write_bytes},
+                       {"harvest", p.harvest.reap_every ? "continuous" : "sync"},
                        {"runs", runs},
                        {"left_out", left_out}};
     std::printf("%s\n", doc.dump(2).c_str());
@@ -452,6 +457,7 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
             (long long)p.dirty_limit->period.count());
     if (p.period && o.auto_converge)
         std::printf("  periodic sync (QEMU 9.2's timer) every %lld ms beside it\n", (long long)p.period->count());
+    std::printf("  harvest %s\n", p.harvest.why.c_str());
     print_table(cols);
     std::printf("left out of the simulation:\n");
     for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
@@ -463,6 +469,9 @@ int run_simulate(const SimulateOptions& o) {
     SimulatePlan& p = *plan;
     GuestToSimulate guest;
     if (const int code = open_guest(o, p, guest); code != exit_ok) return code;
+    auto harvest = choose_harvest(o.harvest, guest.recording ? &guest.recording->header().method : nullptr);
+    if (!harvest) return usage_error(harvest.error());
+    p.harvest = *harvest;
 
     std::vector<Column> cols;
     if (o.auto_converge && p.threshold) cols.push_back({"with background sync", p.threshold, {}, {}});
@@ -502,6 +511,12 @@ void add_trace_options(CLI::App* cmd, SimulateOptions& o) {
                     "--trace: the migration starts this far into the recording (e.g. the guest's warmup): earlier "
                     "intervals are not replayed, and their pages are not --zero-pages; default 0")
         ->type_name("TIME");
+    cmd->add_option("--harvest", o.harvest,
+                    "sync: the source's record is read at syncs only (KVM's dirty log, QEMU's bitmap), so a page "
+                    "written during a round waits for the next; continuous: as it is written (KVM's ring with a "
+                    "reaper, userfaultfd), so a page ahead of the sender goes in the same round. Default: --trace "
+                    "from the recording's method (kvm-ring, uffd, bpf: continuous), --model sync")
+        ->type_name("sync|continuous");
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ public:
     Result<HarvestReport> harvest(Tracker& tracker) override {
         auto fresh = guest_.harvest(tracker);
         if (!fresh) return fresh.error();
-        HarvestReport report{.pages = *fresh, .new_dirty = *fresh};
+        const uint64_t found = *fresh + guest_.take_reaped();
+        HarvestReport report{.pages = found, .new_dirty = found};
         if (guest_.vcpus().limited()) report.pages_per_vcpu = guest_.vcpus().take_reported();
         return report;
     }
@@ -190,13 +191,19 @@ private:
         SimulatedRound log{.round = rounds_.round(), .start_s = now_s_};
         const uint64_t background_before = rounds_.syncs(SyncKind::background);
         double wire = 0;
+        // Round 1 sends every page whatever the dirty set holds: reaping
+        // during it changes nothing, and is skipped.
+        const std::optional<double> reap_s =
+            o_.reap_every && !every_page ? std::optional(seconds(*o_.reap_every)) : std::nullopt;
         for (;;) {
+            if (reap_s)
+                if (Status s = guest_.reap(tracker_); !s) return failed_sync(s.error().message());
             const double cost = wire_bytes(guest_.ahead());
             if (cost <= 0) break;
-            // A step ends at the round's end, the watcher's next poll or
-            // max-time, whichever comes first.
+            // A step ends at the round's end, the watcher's next poll,
+            // max-time or the next reaping, whichever comes first.
             const double finish_s = cost / bandwidth_;
-            const double event_s = std::min(next_poll_s_, max_s_) - now_s_;
+            const double event_s = std::min({next_poll_s_, max_s_, reap_s ? now_s_ + *reap_s : infinity}) - now_s_;
             const double fraction = finish_s <= event_s ? 1.0 : std::max(event_s / finish_s, 1e-12);
             const SimulatedPages got = guest_.take(fraction);
             const double bytes = wire_bytes(got);
@@ -317,6 +324,13 @@ private:
 };
 
 }  // namespace
+
+Status SimulatedGuest::reap(Tracker& tracker) {
+    auto fresh = harvest(tracker);
+    if (!fresh) return fresh.error();
+    reaped_ += *fresh;
+    return Ok{};
+}
 
 Status SimulatedGuest::attach(Tracker& tracker) {
     if (Status s = add_regions(tracker); !s) return s;

@@ -251,7 +251,8 @@ void TraceGuest::begin_sweep(bool every_page) {
 }
 
 SimulatedPages TraceGuest::ahead() const {
-    if (!every_page_) return {dirty_ahead_, 0};
+    // Past the last region nothing is ahead, whatever a reaping counted.
+    if (!every_page_) return {cursor_region_ < tracker_->region_count() ? dirty_ahead_ : 0, 0};
     double n = 0;
     for (RegionId r = cursor_region_; r < tracker_->region_count(); ++r)
         n += double(tracker_->region(r).page_count - (r == cursor_region_ ? cursor_page_ : 0));

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dtrack/dirty_limit.hpp"
@@ -64,6 +65,11 @@ public:
     // Moves the pages written since the last harvest into the dirty set, as
     // a kernel mechanism would, and returns how many were newly dirty.
     virtual Result<uint64_t> harvest(Tracker& tracker) = 0;
+    // A harvest between syncs, as KVM's ring reaper or userfaultfd's faults
+    // mark pages while a round runs: the newly dirty pages are reported at
+    // the next sync, beside its own (as KvmRingSource reports its reaper's).
+    Status reap(Tracker& tracker);
+    uint64_t take_reaped() { return std::exchange(reaped_, 0); }
 
     // --- the sender's side of the dirty set -----------------------------------------
     virtual double dirty_pages() const = 0;  // in the dirty set now
@@ -101,6 +107,9 @@ public:
 protected:
     virtual Status add_regions(Tracker&) { return Ok{}; }
     SimulatedVcpus vcpus_;
+
+private:
+    uint64_t reaped_ = 0;  // newly dirty pages reap() found since the last sync
 };
 
 struct SimulationOptions {
@@ -121,6 +130,12 @@ struct SimulationOptions {
     // engaged when auto-converge's trigger fires, the watcher syncing every
     // period. Not with auto_converge.
     std::optional<DirtyLimitOptions> dirty_limit;
+    // How often the source moves pages into the dirty set while a round
+    // runs. nullopt: only at syncs (KVM's dirty log, QEMU's bitmap), so a
+    // page written during a round waits for the next one. A period: as they
+    // come (KVM's ring with a reaper, as dtvm and QEMU run it; userfaultfd),
+    // so a page written ahead of the sender's cursor goes in this round.
+    std::optional<std::chrono::milliseconds> reap_every;
     uint32_t batch_pages = 64;  // pages per wire record, for the wire overhead
     // Compression and the sent-page cache, and what a page write changes:
     // what a page costs on the wire (page_bytes_model.hpp).
