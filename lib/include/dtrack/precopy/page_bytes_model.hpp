@@ -1,9 +1,11 @@
 // What `dtrack simulate` charges a page on the wire once compression and the
 // sent-page cache (deltas) are in play. Recordings and the analytic model
 // carry no page contents, so the model assumes dtvm's pages: a page write
-// changes `write_bytes` bytes (random, so they do not compress) of a page
-// that is otherwise zeros, and the figures below were measured on exactly
-// such pages (64-page batches of tests/consumers/precopy/page_bytes_model_test.cpp
+// changes `write_bytes` bytes of a page that is otherwise zeros, the first
+// 8 its writer's stamp (the same in every page a vCPU writes in an epoch,
+// so a compressed batch holds it about once) and the rest random (they do
+// not compress). The figures below were measured on exactly such pages
+// (64-page batches of tests/consumers/precopy/page_bytes_model_test.cpp
 // check them against the real compressors).
 //
 // A page sent again from round 2 on goes as a delta when the cache holds it
