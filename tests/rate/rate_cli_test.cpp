@@ -57,6 +57,17 @@ RateBesideDtvm rate_beside_dtvm(const std::string& dtvm_args, const std::string&
     return r;
 }
 
+// The paced guest both bpf tests measure: every write a newly dirtied page,
+// 5k a second on each of 2 vCPUs, sequentially over a part larger than an
+// interval covers, paced every 64 writes (the pacer works in bursts of
+// exit-every writes); dtvm tracks it with `track`. dtrack rate --method bpf
+// beside it, 3 intervals of 2 s.
+RateBesideDtvm bpf_rate_beside_paced_guest(const std::string& track) {
+    return rate_beside_dtvm("--mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64 --track " +
+                                track + " --duration 9s",
+                            "--method bpf --json --interval 2s --count 3");
+}
+
 // What dtvm counted its guest writing, pages a second, in each of its
 // intervals after the first (which holds the guest's start): in all, or
 // vCPU `vcpu`'s. The truth for dtrack's figures: on a busy machine the paced
@@ -84,22 +95,20 @@ void expect_within(double measured, const GuestRates& truth, const std::string& 
     EXPECT_GE(measured, 0.98 * truth.least) << what;
     EXPECT_LE(measured, 1.02 * truth.greatest) << what;
 }
+// Whether both ran whole: dtrack exited 0 with its 3 intervals, dtvm measured 6 seconds or more.
+testing::AssertionResult ran_whole(const RateBesideDtvm& r) {
+    if (r.run.output.find("exit 0\n") == std::string::npos || r.rate.size() != 3 || guest_rates(r.dtvm).intervals < 6)
+        return testing::AssertionFailure() << "dtrack did not give 3 intervals or dtvm not 6:\n" << r.run.output;
+    return testing::AssertionSuccess();
+}
 
 TEST(RateCli, DtvmPerVcpuRatesMatchItsWorkload) {
     DTRACK_REQUIRE_KVM();
-    // Each vCPU writes 5k pages/s sequentially over a part larger than an
-    // interval covers: every write is a newly dirtied page. A modest rate,
-    // paced every 64 writes (the pacer works in bursts of exit-every writes).
     // The ring's figures alone: auto would hash pages beside them, and on 2
     // cores that thread takes time from the paced vCPUs.
-    const RateBesideDtvm r = rate_beside_dtvm(
-        "--mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64"
-        " --track ring --duration 9s",
-        "--method bpf --json --interval 2s --count 3");
-    ASSERT_NE(r.run.output.find("exit 0\n"), std::string::npos) << r.run.output;
-    ASSERT_EQ(r.rate.size(), 3u) << r.run.output;
+    const RateBesideDtvm r = bpf_rate_beside_paced_guest("ring");
+    ASSERT_TRUE(ran_whole(r));
     const GuestRates all = guest_rates(r.dtvm);
-    ASSERT_GE(all.intervals, 6u) << r.run.output;
     for (const json& j : r.rate) {
         const std::string line = j.dump();
         EXPECT_EQ(j["method"], "bpf");
@@ -293,14 +302,9 @@ TEST(RateCli, BpfOnADirtyBitmapVmCountsThePagesItsGuestDirtiesFromTheKernelsBitm
     DTRACK_REQUIRE_BPF();
     // As DtvmPerVcpuRatesMatchItsWorkload, with the dirty log, which dtvm
     // harvests (KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG) every second.
-    const RateBesideDtvm r = rate_beside_dtvm(
-        "--mem 512M --vcpus 2 --workload sequential --wss 480M --rate 5k --exit-every 64"
-        " --track log --duration 9s",
-        "--method bpf --json --interval 2s --count 3");
-    ASSERT_NE(r.run.output.find("exit 0\n"), std::string::npos) << r.run.output;
-    ASSERT_EQ(r.rate.size(), 3u) << r.run.output;
+    const RateBesideDtvm r = bpf_rate_beside_paced_guest("log");
+    ASSERT_TRUE(ran_whole(r));
     const GuestRates all = guest_rates(r.dtvm);
-    ASSERT_GE(all.intervals, 6u) << r.run.output;
     for (const json& j : r.rate) {
         const std::string line = j.dump();
         EXPECT_EQ(j["figure"], "vmm-dirty") << line;

@@ -19,6 +19,18 @@ dtrack_test::CommandResult simulate(const std::string& args) {
     return run(binary("dtrack") + " simulate " + args + " 2>&1");
 }
 
+// dtvm's process backend run with `guest` options and --record FILE (in
+// /tmp, named `name` and this process), as every 100 ms interval took it.
+struct DtvmRecording {
+    std::string file;
+    dtrack_test::CommandResult run;
+};
+DtvmRecording record_dtvm(const std::string& name, const std::string& guest) {
+    DtvmRecording r{"/tmp/dtrack-simulate-" + name + "-" + std::to_string(::getpid()) + ".dtz", {}};
+    r.run = run(binary("dtvm") + " --backend process " + guest + " --interval 100ms --record " + r.file + " 2>&1");
+    return r;
+}
+
 }  // namespace
 
 TEST(SimulateCli, AnswersWithAndWithoutTheBackgroundSyncSideBySide) {
@@ -108,12 +120,9 @@ TEST(SimulateCli, HelpGivesTheExitCodes) {
 namespace {
 
 TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOffset) {
-    const std::string file = "/tmp/dtrack-simulate-trace-" + std::to_string(::getpid()) + ".dtz";
-    const auto rec = run(binary("dtvm") +
-                         " --backend process --mem 64M --wss 32M --workload random --rate 20k"
-                         " --interval 100ms --duration 2s --record " +
-                         file + " 2>&1");
-    ASSERT_EQ(rec.exit_code, 0) << rec.output;
+    const DtvmRecording rec = record_dtvm("trace", "--mem 64M --wss 32M --workload random --rate 20k --duration 2s");
+    ASSERT_EQ(rec.run.exit_code, 0) << rec.run.output;
+    const std::string& file = rec.file;
     const auto r = simulate("--trace " + file + " --bandwidth 64M --auto-converge --json");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto j = nlohmann::json::parse(r.output);
@@ -149,12 +158,9 @@ TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOff
 // memory as flags, deferral keeps pages back; more zero memory than the
 // recording holds is refused with the fix.
 TEST(SimulateCli, ATraceTakesZeroPagesAndDeferralAndMoreZeroPagesThanItsMemoryAreRefused) {
-    const std::string file = "/tmp/dtrack-simulate-zero-" + std::to_string(::getpid()) + ".dtz";
-    const auto rec = run(binary("dtvm") +
-                         " --backend process --mem 64M --wss 16M --workload hotcold --rate 20k"
-                         " --interval 100ms --duration 1s --record " +
-                         file + " 2>&1");
-    ASSERT_EQ(rec.exit_code, 0) << rec.output;
+    const DtvmRecording rec = record_dtvm("zero", "--mem 64M --wss 16M --workload hotcold --rate 20k --duration 1s");
+    ASSERT_EQ(rec.run.exit_code, 0) << rec.run.output;
+    const std::string& file = rec.file;
     const std::string trace = "--trace " + file + " --bandwidth 16M --auto-converge --background-sync off --json";
     const auto plain = simulate(trace);
     const auto zero = simulate(trace + " --zero-pages 48M --defer-hot");
@@ -292,12 +298,10 @@ TEST(SimulateCli, DirtyLimitRunsBesideARunWithoutAndBadValuesAreRefusedNamingThe
 // dtvm's process backend records no per-vCPU counts (uffd): the dirty limit
 // needs the vCPU count, over which the writes are then spread evenly.
 TEST(SimulateCli, ADirtyLimitOnARecordingWithoutPerVcpuCountsNeedsTheVcpuCount) {
-    const std::string file = "/tmp/dtrack-simulate-limit-" + std::to_string(::getpid()) + ".dtz";
-    const auto rec = run(binary("dtvm") +
-                         " --backend process --mem 64M --vcpus 2 --wss 32M --workload random --rate 20k"
-                         " --interval 100ms --duration 1s --record " +
-                         file + " 2>&1");
-    ASSERT_EQ(rec.exit_code, 0) << rec.output;
+    const DtvmRecording rec =
+        record_dtvm("limit", "--mem 64M --vcpus 2 --wss 32M --workload random --rate 20k --duration 1s");
+    ASSERT_EQ(rec.run.exit_code, 0) << rec.run.output;
+    const std::string& file = rec.file;
     const auto blind = simulate("--trace " + file + " --bandwidth 16M --dirty-limit 2500 --max-time 10s");
     EXPECT_EQ(blind.exit_code, 2) << blind.output;
     EXPECT_NE(blind.output.find("has no per-vCPU counts"), std::string::npos) << blind.output;

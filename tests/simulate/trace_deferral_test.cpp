@@ -4,6 +4,8 @@
 // never more than the final round's budget.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "dtrack/precopy/simulation.hpp"
 #include "dtrack/precopy/trace_guest.hpp"
 #include "dtrack/tracker.hpp"
@@ -43,46 +45,51 @@ double round(TraceGuest& guest, Tracker& tracker, double capacity) {
     return deferred.value_or(-1);
 }
 
+// The hot/cold replay attached to a tracker of its own (the whole simulation
+// opens replays of its own besides).
+class TraceDeferral : public testing::Test {
+protected:
+    void SetUp() override {
+        auto opened = TraceGuest::open(trace);
+        ASSERT_TRUE(opened) << opened.error().message();
+        guest = std::move(*opened);
+        ASSERT_TRUE(guest->attach(tracker).ok());
+    }
+    InMemoryTrace trace = hot_and_cold();
+    std::unique_ptr<TraceGuest> guest;
+    Tracker tracker;
+};
+
 }  // namespace
 
-TEST(TraceDeferral, KeepsBackExactlyThePagesDirtyAtEachOfTheLastKSyncs) {
-    InMemoryTrace trace = hot_and_cold();
-    auto guest = TraceGuest::open(trace);
-    ASSERT_TRUE(guest) << guest.error().message();
-    Tracker tracker;
-    ASSERT_TRUE((*guest)->attach(tracker).ok());
-    EXPECT_EQ(round(**guest, tracker, 1e9), 0) << "one sync seen: nothing is hot yet";
-    EXPECT_EQ((*guest)->dirty_pages(), 0);
-    EXPECT_EQ(round(**guest, tracker, 1e9), 100);
+TEST_F(TraceDeferral, KeepsBackExactlyThePagesDirtyAtEachOfTheLastKSyncs) {
+    EXPECT_EQ(round(*guest, tracker, 1e9), 0) << "one sync seen: nothing is hot yet";
+    EXPECT_EQ(guest->dirty_pages(), 0);
+    EXPECT_EQ(round(*guest, tracker, 1e9), 100);
     // The sweep took the cold pages and left the hot ones dirty.
-    EXPECT_EQ((*guest)->dirty_pages(), 100);
+    EXPECT_EQ(guest->dirty_pages(), 100);
     for (uint64_t p = 0; p < 100; ++p) EXPECT_TRUE(tracker.bitmap(0).test(p)) << p;
     EXPECT_EQ(tracker.bitmap(0).count(), 100u);
     // The final round: nothing kept, the sweep takes them all.
-    (*guest)->defer(0);
-    (*guest)->begin_sweep(false);
-    EXPECT_EQ((*guest)->take(1).pages, 100);
+    guest->defer(0);
+    guest->begin_sweep(false);
+    EXPECT_EQ(guest->take(1).pages, 100);
     EXPECT_EQ(tracker.bitmap(0).count(), 0u);
 }
 
-TEST(TraceDeferral, NeverKeepsMoreThanTheFinalRoundsBudget) {
-    InMemoryTrace trace = hot_and_cold();
-    auto guest = TraceGuest::open(trace);
-    ASSERT_TRUE(guest) << guest.error().message();
-    Tracker tracker;
-    ASSERT_TRUE((*guest)->attach(tracker).ok());
-    round(**guest, tracker, 120);
+TEST_F(TraceDeferral, NeverKeepsMoreThanTheFinalRoundsBudget) {
+    round(*guest, tracker, 120);
     // 150 dirty, 100 hot: the final round carries 120, 50 of them the new
     // cold pages, so at most 70 hot ones may wait for it.
-    EXPECT_EQ(round(**guest, tracker, 120), 70);
+    EXPECT_EQ(round(*guest, tracker, 120), 70);
     EXPECT_EQ(tracker.bitmap(0).count(), 70u);
     for (uint64_t p = 1000; p < 4096; ++p) ASSERT_FALSE(tracker.bitmap(0).test(p)) << p;
-    EXPECT_EQ(round(**guest, tracker, 40), 0) << "the cold pages alone fill the final round";
+    EXPECT_EQ(round(*guest, tracker, 40), 0) << "the cold pages alone fill the final round";
 }
 
 // The whole simulation with --defer-hot on a trace: fewer bytes than without,
 // the final round within the downtime limit.
-TEST(TraceDeferral, ASimulatedMigrationSendsLessAndEndsWithinTheDowntimeLimit) {
+TEST_F(TraceDeferral, ASimulatedMigrationSendsLessAndEndsWithinTheDowntimeLimit) {
     SimulationOptions o{.bandwidth = 200 * 4104, .downtime_limit = 1000ms, .auto_converge = true};
     InMemoryTrace plain_trace = hot_and_cold(), deferring_trace = hot_and_cold();
     auto plain = TraceGuest::open(plain_trace);
