@@ -6,10 +6,6 @@
 
 namespace dtrack {
 
-Result<double> parse_dirty_limit_rate(const std::string& text, uint64_t page_size, const std::string& option) {
-    return parse_pages_per_second(text, page_size, option);
-}
-
 Result<std::chrono::milliseconds> parse_dirty_limit_period(const std::string& text, const std::string& option) {
     auto period = parse_duration(text, option);
     if (!period) return period.error();

@@ -1,9 +1,9 @@
-// The dirty limit's two settings as people type them, read alike by dtvm
-// (--dirty-limit, --dirty-limit-period) and dtrack simulate.
+// The dirty limit's period as people type it, read alike by dtvm
+// (--dirty-limit-period) and dtrack simulate. Its quota is a rate like any
+// other: parse_pages_per_second() (units.hpp).
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <string>
 
 #include "dtrack/error.hpp"
@@ -12,10 +12,6 @@
 DTRACK_PUBLIC_BEGIN
 
 namespace dtrack {
-
-// A per-vCPU quota: pages/s (1000, 50k) or bytes/s (4M/s, 4MB/s) in pages of `page_size`.
-Result<double> parse_dirty_limit_rate(const std::string& text, uint64_t page_size,
-                                      const std::string& option = "--dirty-limit");
 
 // The period the limit measures and adjusts over: 1 ms to 1 s, as QEMU's
 // x-vcpu-dirty-limit-period.

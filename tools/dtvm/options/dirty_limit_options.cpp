@@ -2,6 +2,7 @@
 #include <string>
 
 #include "dtrack/dirty_limit_options.hpp"
+#include "dtrack/units.hpp"
 #include "dtvm/options/option_groups.hpp"
 
 namespace dtvm::option_groups {
@@ -37,7 +38,7 @@ dtrack::Result<std::optional<DirtyLimitOptions>> parse_dirty_limit(const DirtyLi
                              "and auto-converge capabilities do): both answer the same trigger",
                              "choose one: --dirty-limit slows only the vCPUs that dirty memory, --auto-converge "
                              "slows every vCPU alike"};
-    auto rate = dtrack::parse_dirty_limit_rate(f.rate, 4096);
+    auto rate = dtrack::parse_pages_per_second(f.rate, 4096, "--dirty-limit");
     if (!rate) return rate.error();
     if (incoming)
         return dtrack::Error{EINVAL, "--dirty-limit limits a running guest's vCPUs, and --incoming runs none",
