@@ -199,7 +199,8 @@ struct SimulatePlan {
     std::optional<HotPageDeferralOptions> defer_hot;
     precopy::PageBytesOptions page_bytes;             // --compress, --xbzrle-cache, --write-bytes
     std::optional<std::chrono::milliseconds> period;  // --background-sync-every; none: not given
-    std::optional<DirtyLimitOptions> dirty_limit;     // --dirty-limit, in 4 KiB pages; none: not given
+    uint64_t page_size = 4096;                        // the guest's, once it is open
+    std::optional<DirtyLimitOptions> dirty_limit;     // --dirty-limit in the guest's pages, once it is open
     uint64_t zero_bytes = 0;                          // --zero-pages, in the recording's pages once it is open
     std::chrono::nanoseconds start_at{};              // --start-at
     HarvestChoice harvest;                            // --harvest, once the guest is open
@@ -217,7 +218,7 @@ Result<std::optional<DirtyLimitOptions>> plan_dirty_limit(const SimulateOptions&
                      "auto-converge capabilities do): both answer the same trigger",
                      "choose one: --dirty-limit slows only the vCPUs that dirty memory, --auto-converge slows "
                      "every vCPU alike"};
-    auto quota = parse_dirty_limit_rate(o.dirty_limit, page_size);
+    auto quota = parse_pages_per_second(o.dirty_limit, page_size, "--dirty-limit");
     if (!quota) return quota.error();
     return std::optional(DirtyLimitOptions{.quota = *quota, .period = *period, .max_share = 0.999});
 }
@@ -304,9 +305,6 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
     auto page_bytes = plan_page_bytes(o);
     if (!page_bytes) return page_bytes.error();
     p.page_bytes = *page_bytes;
-    auto dirty_limit = plan_dirty_limit(o, 4096);
-    if (!dirty_limit) return dirty_limit.error();
-    p.dirty_limit = *dirty_limit;
     if (!o.zero_pages.empty()) {
         auto zero = parse_size(o.zero_pages, "--zero-pages");
         if (!zero || o.zero_pages[0] == '-')
@@ -350,6 +348,10 @@ int open_guest(const SimulateOptions& o, SimulatePlan& p, GuestToSimulate& guest
         auto m = precopy::parse_guest_model(o.model);
         if (!m) return usage_error(m.error());
         guest.model = *m;
+        p.page_size = m->page_size;
+        auto limit = plan_dirty_limit(o, p.page_size);
+        if (!limit) return usage_error(limit.error());
+        p.dirty_limit = *limit;
         return exit_ok;
     }
     auto r =
@@ -364,6 +366,10 @@ int open_guest(const SimulateOptions& o, SimulatePlan& p, GuestToSimulate& guest
     }
     guest.recording = std::move(*r);
     if (Status s = plan_zero_pages(guest.recording->header(), p); !s) return usage_error(s.error());
+    if (!guest.recording->header().regions.empty()) p.page_size = guest.recording->header().regions[0].page_size;
+    auto limit = plan_dirty_limit(o, p.page_size);
+    if (!limit) return usage_error(limit.error());
+    p.dirty_limit = *limit;
     if (p.dirty_limit && p.replay.vcpus == 0 && guest.recording->header().vcpus == 0)
         return usage_error(
             {EINVAL,
@@ -391,12 +397,7 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
                                   .reap_every = p.harvest.reap_every,
                                   .page_bytes = p.page_bytes,
                                   .max_time = p.max_time};
-    if (c.dirty_limit) {
-        // The quota in the guest's own pages.
-        auto limit = plan_dirty_limit(o, g.model ? g.model->page_size : g.recording->header().regions[0].page_size);
-        if (!limit) return limit.error();
-        so.dirty_limit = *limit;
-    }
+    if (c.dirty_limit) so.dirty_limit = p.dirty_limit;
     if (g.model) {
         precopy::ModelGuest guest(*g.model);
         if (g.description.empty()) g.description = guest.describe();
@@ -453,7 +454,7 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
         std::printf(
             "  dirty limit %.0f pages/s (%s/s) per vCPU, period %lld ms, once the guest dirties more than half "
             "of what is sent\n",
-            p.dirty_limit->quota, format_bytes(p.dirty_limit->quota * 4096).c_str(),
+            p.dirty_limit->quota, format_bytes(p.dirty_limit->quota * double(p.page_size)).c_str(),
             (long long)p.dirty_limit->period.count());
     if (p.period && o.auto_converge)
         std::printf("  periodic sync (QEMU 9.2's timer) every %lld ms beside it\n", (long long)p.period->count());
