@@ -262,7 +262,6 @@ SimulatedPages TraceGuest::ahead() const {
 SimulatedPages TraceGuest::take(double fraction) {
     const double target = std::clamp(fraction, 0.0, 1.0) * ahead().pages;
     double taken = 0, zero = 0;
-    const bool keeping = deferral_ && deferral_->kept_pages() > 0;
     while (cursor_region_ < tracker_->region_count() && (fraction >= 1 || taken < target)) {
         const uint64_t pages = tracker_->region(cursor_region_).page_count;
         const uint64_t n = std::min(chunk_pages_, pages - cursor_page_);
@@ -270,11 +269,10 @@ SimulatedPages TraceGuest::take(double fraction) {
             taken += double(n);
             if (zero_) zero += zero_->take(cursor_region_, cursor_page_, n);
         } else {
-            // The simulated source re-protects nothing, so a take cannot fail.
-            const auto nothing = [](uint64_t, uint64_t) {};
-            auto got = keeping ? tracker_->take_keeping(cursor_region_, cursor_page_, n,
-                                                        deferral_->keep(cursor_region_), nothing)
-                               : tracker_->take(cursor_region_, cursor_page_, n, nothing);
+            // The simulated source re-protects nothing, so a take cannot
+            // fail. Deferred pages stay dirty, as in the sender's take.
+            const auto keep = deferral_ ? deferral_->keep(cursor_region_) : std::span<const uint64_t>();
+            auto got = tracker_->take_keeping(cursor_region_, cursor_page_, n, keep, [](uint64_t, uint64_t) {});
             taken += got ? double(*got) : 0;
         }
         cursor_page_ += n;
