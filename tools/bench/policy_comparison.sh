@@ -52,7 +52,8 @@
 # ... lacks OPTION" line; the rest carries on.
 # Usage: tools/bench/policy_comparison.sh BUILD_DIR quick|full [kvm|process]
 #   RUNS=N runs per point; KEEP=1 keeps every run's output; POINTS="hotcold 8;
-#   random 4096" runs only those points ("WORKLOAD BYTES [RATE]", ";" between).
+#   random 4096" runs only those points ("WORKLOAD BYTES [RATE]", ";" between);
+#   POLICIES="4 5" only those policies.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 build=$1 scale=${2:-} backend=${3:-}
@@ -75,9 +76,20 @@ out=$SCRATCH
 [ -n "${KEEP:-}" ] && { out=$(mktemp -d); echo "(every run's output stays in $out)"; }
 
 mem_mib=128 writers=2 bandwidth_mib=24 quota=2500
+# The reader on the last CPU alone (dtvm --reader-cpus), everything else of
+# both dtvms on the others, as production pins vCPUs to cores of their own:
+# with 3 vCPUs, a sender and a receiver on 2 cores, the reader's reads/s
+# would measure the scheduler (a sender compressing flat out for 0.1 s)
+# more than what the policy does to the guest. One CPU: nothing to pin.
+reader_cpu="" rest_cpus=""
+if [ "$(nproc)" -ge 2 ]; then
+    reader_cpu=$(($(nproc) - 1)) rest_cpus=0
+    [ "$reader_cpu" -gt 1 ] && rest_cpus=0-$((reader_cpu - 1))
+fi
 guest_bytes=$((mem_mib * 1048576))
 link=(--bandwidth "${bandwidth_mib}M" --max-time "$max_time")
 policies=(1 2 3 4 5)
+[ -n "${POLICIES:-}" ] && read -r -a policies <<<"$POLICIES"
 declare -A policy_name=([1]="(1) QEMU 7.2" [2]="(2) QEMU 9.2" [3]="(3) QEMU 8.1 dirty-limit"
                         [4]="(4) watcher + dirty limit" [5]="(5) (4) + defer, delta, zstd")
 
@@ -151,12 +163,16 @@ reader_reads_per_s() {
 # time, averaged over the readers: progress over the same stretch of time,
 # so a migration of 0.1 s and one of 6 s compare (reads/s alone over 0.1 s
 # mostly measures the sender's CPU beside the vCPUs on 2 cores).
-summary() {  # summary FILE: the run's JSON summary, with reader_reads_per_s and reader_reads_lost
+# reader_share: a reader's reads/s over the migration against its own
+# warm-up (dtvm's share_of_warmup), averaged: runs on the same host differ
+# by more than the policies do in reads/s alone.
+summary() {  # summary FILE: the run's JSON summary, with reader_reads_per_s, _lost and reader_share
     local json
     json=$(tail -1 "$1" | jq -c 'select(type == "object")' 2>/dev/null)
     [ -n "$json" ] || json=$(text_summary "$1")
     jq -c --argjson text "$(reader_reads_per_s "$1")" '.reader_reads_per_s =
         ([.readers[]?.migration_reads_per_s] | if length > 0 then add / length else $text end)
+        | .reader_share = ([.readers[]?.share_of_warmup] | if length > 0 then add / length else null end)
         | .total_s as $t | .reader_reads_lost = ([.readers[]? | (.warmup_reads_per_s - .migration_reads_per_s) * $t]
                                                 | if length > 0 and $t != null then add / length else null end)' <<<"$json"
 }
@@ -167,6 +183,7 @@ migrate() {
     local file=$1
     shift
     start_incoming "$build" "$file.in" --mem "${mem_mib}M" --backend process
+    [ -n "$reader_cpu" ] && taskset -a -p -c "$rest_cpus" "$INCOMING_PID" > /dev/null
     "$build/dtvm" --backend "$backend" "$@" --json --migrate-to "tcp://127.0.0.1:$INCOMING_PORT" > "$file" 2>&1
     # A source that refused its options never connected: the destination waits for nobody.
     if grep -q '^migration:' "$file"; then
@@ -207,25 +224,26 @@ error_pct() {
 # table KEY: the median per policy, then the ratios.
 table() {
     local key=$1 p
-    printf '%-30s %8s %6s %9s %9s %10s %11s %10s %9s\n' "median of $runs run(s)" "total s" rounds "down ms" \
-        "sent MiB" "sent/guest" "reads/s/rdr" "reads lost" completed
+    printf '%-30s %8s %6s %9s %9s %10s %11s %8s %10s %9s\n' "median of $runs run(s)" "total s" rounds "down ms" \
+        "sent MiB" "sent/guest" "reads/s/rdr" "/warm-up" "reads lost" completed
     for p in "${policies[@]}"; do
         [ -f "$out/$key-$p-1.json" ] || continue
-        printf '%-30s %8s %6s %9s %9s %10s %11s %10s %9s\n' "${policy_name[$p]}" \
+        printf '%-30s %8s %6s %9s %9s %10s %11s %8s %10s %9s\n' "${policy_name[$p]}" \
             "$(fmt "$(figure "$key" "$p" .total_s)" %.1f)" "$(figure "$key" "$p" .rounds)" \
             "$(fmt "$(figure "$key" "$p" .downtime_ms)" %.1f)" \
             "$(fmt "$(figure "$key" "$p" '.bytes_sent / 1048576')" %.1f)" \
             "$(fmt "$(figure "$key" "$p" .bytes_per_guest_byte)" %.2f)" \
             "$(fmt "$(figure "$key" "$p" '.reader_reads_per_s / 1e6')" %.2fM)" \
+            "$(fmt "$(figure "$key" "$p" '.reader_share * 100')" %.0f%%)" \
             "$(fmt "$(figure "$key" "$p" '.reader_reads_lost / 1e6')" %.2fM)" "$(completed "$key" "$p")"
     done
     local b2 b4 b5 t2 t4 t5 r4 r5 l4 l5
     b2=$(figure "$key" 2 .bytes_sent) b4=$(figure "$key" 4 .bytes_sent) b5=$(figure "$key" 5 .bytes_sent)
     t2=$(figure "$key" 2 .total_s) t4=$(figure "$key" 4 .total_s) t5=$(figure "$key" 5 .total_s)
-    r4=$(figure "$key" 4 .reader_reads_per_s) r5=$(figure "$key" 5 .reader_reads_per_s)
+    r4=$(figure "$key" 4 .reader_share) r5=$(figure "$key" 5 .reader_share)
     l4=$(figure "$key" 4 .reader_reads_lost) l5=$(figure "$key" 5 .reader_reads_lost)
     echo "(5)/(2): bytes $(ratio "$b5" "$b2"), time $(ratio "$t5" "$t2");" \
-        "(5)/(4): bytes $(ratio "$b5" "$b4"), time $(ratio "$t5" "$t4"), readers' reads/s $(ratio "$r5" "$r4")," \
+        "(5)/(4): bytes $(ratio "$b5" "$b4"), time $(ratio "$t5" "$t4"), readers' reads/s against their warm-up $(ratio "$r5" "$r4")," \
         "reads lost $(fmt "$l5" %.0f) against $(fmt "$l4" %.0f)"
 }
 
@@ -292,6 +310,7 @@ point() {
     local key=$workload-$write_bytes-$rate label="$workload, $write_bytes-byte writes, $rate writes/s per writer"
     local guest=(--mem "${mem_mib}M" --vcpus "$writers" --readers 1 --workload "$workload" --wss 96M --rate "$rate"
                  --seed 7 --exit-every 64)
+    has "$dtvm_help" --reader-cpus= && [ -n "$reader_cpu" ] && guest+=(--reader-cpus "$reader_cpu")
     echo "== $label =="
     if has "$dtvm_help" --write-bytes=; then
         guest+=(--write-bytes "$write_bytes")
@@ -326,7 +345,8 @@ point() {
 }
 
 echo "#### backend $backend: ${mem_mib} MiB guest, 2 writers + 1 reader over a 96 MiB working set," \
-    "${bandwidth_mib} MiB/s link, $runs run(s) per point; (2) syncs every $every"
+    "${bandwidth_mib} MiB/s link, $runs run(s) per point; (2) syncs every $every;" \
+    "$([ -n "$reader_cpu" ] && echo "the reader alone on CPU $reader_cpu, the rest on $rest_cpus" || echo "one CPU: nothing pinned")"
 for w in "${workloads[@]}"; do
     # shellcheck disable=SC2086 # "WORKLOAD BYTES [RATE]"
     point $w

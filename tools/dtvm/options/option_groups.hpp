@@ -22,6 +22,7 @@ struct VmFlags {
     uint32_t vcpus = 2;
     int64_t readers = 0;  // signed, so that a negative count gets our message
     uint32_t slots = 3;
+    std::string reader_cpus;  // a CPU list, as taskset -c takes
     bool emulated = false;
 };
 void add_vm_options(CLI::App& app, VmFlags& f);

@@ -1,8 +1,9 @@
-// --mem, --vcpus, --readers, --slots, --emulated.
+// --mem, --vcpus, --readers, --reader-cpus, --slots, --emulated.
 #include <string>
 
 #include "dtrack/units.hpp"
 #include "dtvm/options/option_groups.hpp"
+#include "dtvm/vm/reader_cpus.hpp"
 
 namespace dtvm::option_groups {
 
@@ -13,6 +14,9 @@ void add_vm_options(CLI::App& app, VmFlags& f) {
                    "reader vCPUs after the --vcpus writers: each reads the whole working set as fast as it runs "
                    "(no --rate), writes none of it, and is throttled like the writers; with --vcpus at most 255")
         ->capture_default_str();
+    app.add_option("--reader-cpus", f.reader_cpus,
+                   "host CPUs for the readers alone (as taskset -c: 1, 2-3), every other thread of dtvm on the "
+                   "CPUs left: the readers' progress then measures the guest, not the scheduler");
     app.add_option("--slots", f.slots, "memslots to split the memory into; the last is not a multiple of 64 pages")
         ->capture_default_str();
 }
@@ -41,6 +45,15 @@ dtrack::Result<VmOptions> parse_vm(const VmFlags& f) {
     vm.readers = uint32_t(f.readers);
     vm.slots = f.slots;
     vm.emulated = f.emulated;
+    if (!f.reader_cpus.empty()) {
+        if (f.readers == 0)
+            return dtrack::Error{EINVAL, "--reader-cpus places reader vCPUs, and this guest has none",
+                                 "add --readers N, or leave --reader-cpus out"};
+        auto cpus = parse_cpu_list(f.reader_cpus, "--reader-cpus");
+        if (!cpus) return cpus.error();
+        if (auto plan = plan_reader_cpus(*cpus); !plan) return plan.error();
+        vm.reader_cpus = std::move(*cpus);
+    }
     if (dtrack::Status s = check_vm_options(vm); !s) return s.error();
     return vm;
 }

@@ -1,5 +1,6 @@
 #include "dtvm/vm/vcpu_runner.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,9 +11,15 @@ void VcpuRunner::start(const VcpuShared& shared) {
     shared_ = shared;
     running_.store(true);
     thread_ = std::thread([this] {
+        // Named as `top -H` and taskset users look for them ("CPU n/KVM" in QEMU).
+        const std::string name = (role_ == VcpuRole::reader ? "reader " : "vcpu ") + std::to_string(id_);
+        ::pthread_setname_np(::pthread_self(), name.c_str());
+        dtrack::Status placed = dtrack::Ok{};
+        if (role_ == VcpuRole::reader && shared_.reader_cpus) placed = run_here_as_reader(*shared_.reader_cpus);
         tid_.store(::gettid(), std::memory_order_release);
         tid_.notify_all();
-        run();
+        if (placed) run();
+        else fail(placed.error().message());
         running_.store(false);
         shared_.control->thread_finished();
     });

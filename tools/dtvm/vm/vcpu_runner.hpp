@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "dtvm/vm/pacer.hpp"
+#include "dtvm/vm/reader_cpus.hpp"
 #include "dtvm/guest/param_page.hpp"
 #include "dtvm/vm/run_control.hpp"
 #include "dtvm/vm/vm.hpp"
@@ -34,6 +35,7 @@ struct VcpuShared {
     ShareAt share_at = ShareAt::slice;                                      // where a vCPU's own share is taken
     const std::function<dtrack::Status(uint32_t)>* on_ring_full = nullptr;  // KVM backend only
     uint64_t rate_per_vcpu = 0;                                             // 0 = unlimited
+    const ReaderCpus* reader_cpus = nullptr;                                // readers' own CPUs; null: anywhere
 };
 
 class VcpuRunner {

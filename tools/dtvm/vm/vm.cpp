@@ -37,6 +37,7 @@
 #include "dtvm/vm/kvm_vm.hpp"
 #include "dtvm/vm/kvm_cpuid.hpp"
 #include "dtvm/vm/long_mode.hpp"
+#include "dtvm/vm/reader_cpus.hpp"
 #include "dtvm/vm/run_control.hpp"
 #include "dtvm/vm/kvm_vcpu.hpp"
 #include "dtvm/vm/process_vcpu.hpp"
@@ -125,6 +126,7 @@ struct Vm::Impl final : KvmVm {
     std::atomic<int> throttle_pct{0};
     uint64_t epoch = 1;
     std::unique_ptr<RunControl> control;  // from start() on
+    ReaderCpus reader_cpus;               // with options.reader_cpus, from start() on
     bool stopped = false;
     // Last: destroyed first, so vCPU threads end before what they use.
     std::vector<std::unique_ptr<VcpuRunner>> vcpus;
@@ -251,6 +253,13 @@ dtrack::Status Vm::start(const Workload& workload) {
     shared.share_at = m.options.share_at;
     shared.on_ring_full = &m.on_ring_full_handler;
     shared.rate_per_vcpu = workload.rate_per_vcpu;
+    if (!m.options.reader_cpus.empty()) {
+        auto plan = plan_reader_cpus(m.options.reader_cpus);
+        if (!plan) return plan.error();
+        m.reader_cpus = *plan;
+        if (dtrack::Status s = keep_rest_apart(m.reader_cpus); !s) return s;
+        shared.reader_cpus = &m.reader_cpus;
+    }
     for (auto& v : m.vcpus) v->start(shared);
     return dtrack::Ok{};
 }

@@ -43,6 +43,7 @@ struct VmOptions {
     bool emulated = false;       // leave out the native-mode steps: the guest crawls under KVM's emulator
     Backend backend = Backend::kvm;
     ShareAt share_at = ShareAt::slice;
+    std::vector<uint32_t> reader_cpus;  // host CPUs of the readers' own; the rest of dtvm elsewhere (reader_cpus.hpp)
 };
 
 // Checks what needs no device: memory size and alignment, vCPU and slot
