@@ -165,6 +165,42 @@ TEST(PrecopySimulation, ZeroPagesMakeRoundOneCheaper) {
     EXPECT_NEAR(sparse.round_log[0].zero_pages, 48.0 * GiB / 4096, 1);
 }
 
+// A round 1 of zero pages is 8 bytes a page on the wire: at 1 GiB/s, 64 GiB
+// of them would take 0.13 s. A sender that prepares 1M pages/s takes 16.8 s
+// over the same pages; the round's bytes are the same either way, and the
+// data rounds after it (link-bound) are not slowed.
+TEST(PrecopySimulation, ASenderSlowerThanTheLinkSetsRoundOnesPace) {
+    GuestModel m = uniform(64 * GiB, GiB, 10.0 * MiB);
+    m.zero_bytes = 63 * GiB;
+    ModelGuest link_bound(m), cpu_bound(m);
+    const SimulationResult fast = simulate_precopy(link_bound, {.bandwidth = GiB});
+    const SimulationResult slow = simulate_precopy(cpu_bound, {.bandwidth = GiB, .sender_pages_per_s = 1e6});
+    ASSERT_TRUE(fast.converged() && slow.converged()) << fast.why << slow.why;
+    const double pages = 64.0 * GiB / 4096;
+    EXPECT_NEAR(fast.round_log[0].seconds, 63.0 * 8.375 / 4096 + 1.0 * 4104.375 / 4096, 0.01);
+    EXPECT_NEAR(slow.round_log[0].seconds, pages / 1e6, 1e-3);
+    EXPECT_NEAR(slow.round_log[0].pages, fast.round_log[0].pages, 1);
+    EXPECT_NEAR(slow.bytes_on_wire / slow.pages_sent, fast.bytes_on_wire / fast.pages_sent, 64);
+    // Round 2 is 4 KiB pages at 1 GiB/s (262k pages/s): the link, not the sender, binds it.
+    ASSERT_GE(slow.round_log.size(), 2u);
+    const SimulatedRound& second = slow.round_log[1];
+    EXPECT_NEAR(second.seconds, second.pages * 4104.375 / double(GiB), 1e-3);
+}
+
+// Switchover hashes all guest memory while the guest is paused: 64 GiB at
+// 2 GiB/s adds 32 s to the downtime and to the total, and nothing else.
+TEST(PrecopySimulation, TheSwitchoverDigestIsInTheDowntimeAndTheTotal) {
+    const GuestModel m = uniform(64 * GiB, GiB, 10.0 * MiB);
+    ModelGuest without_digest(m), with_digest(m);
+    const SimulationResult a = simulate_precopy(without_digest, {.bandwidth = GiB});
+    const SimulationResult b = simulate_precopy(with_digest, {.bandwidth = GiB, .digest_bytes_per_s = 2.0 * GiB});
+    ASSERT_TRUE(a.converged() && b.converged()) << a.why << b.why;
+    EXPECT_NEAR(b.downtime_s - a.downtime_s, 32, 1e-6);
+    EXPECT_NEAR(b.total_s - a.total_s, 32, 1e-6);
+    EXPECT_DOUBLE_EQ(b.bytes_on_wire, a.bytes_on_wire);
+    EXPECT_EQ(b.rounds, a.rounds);
+}
+
 // 200 GiB over a 10 GiB/s link take 20 s in round 1: a max-time of 10 s
 // stops the round there, and the 100 GiB it sent by then count.
 TEST(PrecopySimulation, MaxTimeStopsTheRoundWhereItIsAndKeepsTheBytesItSent) {

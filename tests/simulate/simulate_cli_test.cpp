@@ -98,6 +98,10 @@ TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --start-at 1s", "--start-at is a time in a recording"},
         {"--trace x.dtz --bandwidth 10G --zero-pages -1G", "--zero-pages -1G is not a size"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --harvest sometimes", "is not a way to harvest"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --sender-rate 0", "a sender that never sends"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --sender-rate fast", "--sender-rate"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --digest-rate 0", "a digest that never ends"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --digest-rate quick", "--digest-rate"},
     };
     for (const auto& [args, cause] : cases) {
         const auto r = simulate(args);

@@ -247,6 +247,24 @@ table() {
         "reads lost $(fmt "$l5" %.0f) against $(fmt "$l4" %.0f)"
 }
 
+# sender_pace GUEST-OPTIONS...: the sending host's pace for dtrack simulate
+# (--sender-rate, --digest-rate), measured as the peak is, apart from the
+# runs it predicts: the same guest migrated once over an unlimited link with
+# (5)'s compression and cache. Round 1's pages over its time
+# (first_round_s) are the sender's pages/s; the downtime (a final round of
+# the few pages written meanwhile, then the digest of all memory on both
+# sides and the acknowledgement) gives the digest's bytes/s. Nothing when
+# the migration fails: the simulation then takes a link-bound sender.
+sender_pace() {
+    local file=$out/pace
+    migrate "$file" "$@" --bandwidth 0 --max-time "$max_time" --warmup "$warmup" --xbzrle-cache "$((mem_mib / 4))M" --compress zstd \
+        > /dev/null
+    jq -r --argjson pages $((guest_bytes / 4096)) 'select(.status == "completed" and .first_round_s > 0
+                                                          and .downtime_ms > 0)
+        | "--sender-rate \($pages / .first_round_s | round) --digest-rate \(.guest_bytes * 1000 / .downtime_ms | round)"' \
+        "$file.json" 2>/dev/null
+}
+
 # simulate KEY WRITE_BYTES GUEST-OPTIONS...: dtrack simulate on a recording
 # of the same guest, unmigrated, same seed (as tools/bench/simulate_validation.sh: the
 # peak is a writer's rate held 90% of the time, x 10), each policy beside the
@@ -270,6 +288,9 @@ simulate() {
                   | if length > 0 then add / length | round else 0 end')
     # Without a measured peak, dtrack simulate takes the vCPUs as busy writing.
     [ "${held:-0}" -gt 0 ] && peak=(--peak $((held * 10 * 4096)))
+    local pace=()
+    has "$simulate_help" --sender-rate= && read -r -a pace <<<"$(sender_pace "$@")"
+    contents+=("${pace[@]}")
     if ! "$build/dtvm" --backend "$backend" "$@" --interval 100ms --duration "$record_for" --record "$trace" \
         > /dev/null 2>&1; then
         echo "not reached: dtrack simulate: dtvm could not record the guest"

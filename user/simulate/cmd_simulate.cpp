@@ -20,6 +20,7 @@
 #include "dtrack/units.hpp"
 #include "shared/max_memory.hpp"
 #include "simulate/harvest_choice.hpp"
+#include "simulate/sender_pace.hpp"
 
 namespace dtrack::cli {
 
@@ -49,6 +50,7 @@ struct SimulateOptions {
     std::string zero_pages;                              // --trace: zero memory at the start; empty: none
     std::string start_at;                                // --trace: the migration's start in the recording
     std::string harvest;                                 // sync|continuous; empty: from the recording's method
+    SenderPaceFlags sender_pace;                         // --sender-rate, --digest-rate
 };
 
 int usage_error(const Error& e) {
@@ -204,6 +206,7 @@ struct SimulatePlan {
     uint64_t zero_bytes = 0;                          // --zero-pages, in the recording's pages once it is open
     std::chrono::nanoseconds start_at{};              // --start-at
     HarvestChoice harvest;                            // --harvest, once the guest is open
+    SenderPace sender_pace;                           // --sender-rate, --digest-rate
 };
 
 // --dirty-limit and --dirty-limit-period, the quota in pages of `page_size`,
@@ -317,6 +320,9 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
         if (!at) return at.error();
         p.start_at = *at;
     }
+    auto pace = parse_sender_pace(o.sender_pace);
+    if (!pace) return pace.error();
+    p.sender_pace = *pace;
     return p;
 }
 
@@ -396,6 +402,8 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
                                   .defer_hot = p.defer_hot,
                                   .reap_every = p.harvest.reap_every,
                                   .page_bytes = p.page_bytes,
+                                  .sender_pages_per_s = p.sender_pace.pages_per_s,
+                                  .digest_bytes_per_s = p.sender_pace.digest_bytes_per_s,
                                   .max_time = p.max_time};
     if (c.dirty_limit) so.dirty_limit = p.dirty_limit;
     if (g.model) {
@@ -420,17 +428,22 @@ void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::stri
                 const std::vector<Column>& cols, const std::vector<std::string>& left_out) {
     nlohmann::json runs = nlohmann::json::array();
     for (const Column& c : cols) runs.push_back(to_json(c));
-    nlohmann::json doc{{"guest", description},
-                       {"bandwidth", p.bandwidth},
-                       {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count()},
-                       {"auto_converge", o.auto_converge},
-                       {"defer_hot_rounds", p.defer_hot ? nlohmann::json(p.defer_hot->rounds) : nullptr},
-                       {"compression", precopy::to_string(p.page_bytes.compression)},
-                       {"xbzrle_cache_bytes", p.page_bytes.xbzrle_cache_bytes},
-                       {"write_bytes", p.page_bytes.write_bytes},
-                       {"harvest", p.harvest.reap_every ? "continuous" : "sync"},
-                       {"runs", runs},
-                       {"left_out", left_out}};
+    nlohmann::json doc{
+        {"guest", description},
+        {"bandwidth", p.bandwidth},
+        {"downtime_limit_ms", std::chrono::duration_cast<std::chrono::milliseconds>(p.downtime).count()},
+        {"auto_converge", o.auto_converge},
+        {"defer_hot_rounds", p.defer_hot ? nlohmann::json(p.defer_hot->rounds) : nullptr},
+        {"compression", precopy::to_string(p.page_bytes.compression)},
+        {"xbzrle_cache_bytes", p.page_bytes.xbzrle_cache_bytes},
+        {"write_bytes", p.page_bytes.write_bytes},
+        {"harvest", p.harvest.reap_every ? "continuous" : "sync"},
+        {"sender_pages_per_s",
+         p.sender_pace.pages_per_s > 0 ? nlohmann::json(p.sender_pace.pages_per_s) : nlohmann::json(nullptr)},
+        {"digest_bytes_per_s", p.sender_pace.digest_bytes_per_s > 0 ? nlohmann::json(p.sender_pace.digest_bytes_per_s)
+                                                                    : nlohmann::json(nullptr)},
+        {"runs", runs},
+        {"left_out", left_out}};
     std::printf("%s\n", doc.dump(2).c_str());
 }
 
@@ -459,6 +472,10 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
     if (p.period && o.auto_converge)
         std::printf("  periodic sync (QEMU 9.2's timer) every %lld ms beside it\n", (long long)p.period->count());
     std::printf("  harvest %s\n", p.harvest.why.c_str());
+    if (p.sender_pace.pages_per_s > 0)
+        std::printf("  the sender prepares at most %s pages/s\n", format_count(p.sender_pace.pages_per_s).c_str());
+    if (p.sender_pace.digest_bytes_per_s > 0)
+        std::printf("  switchover's digest hashes %s/s\n", format_bytes(p.sender_pace.digest_bytes_per_s).c_str());
     print_table(cols);
     std::printf("left out of the simulation:\n");
     for (const std::string& l : left_out) std::printf("  - %s\n", l.c_str());
@@ -491,7 +508,8 @@ int run_simulate(const SimulateOptions& o) {
     bool failed = false;
     for (const Column& c : cols) failed |= c.result.verdict == SimulationResult::Verdict::failed;
 
-    const auto left_out = precopy::simulation_leaves_out();
+    const auto left_out = precopy::simulation_leaves_out(
+        {.sender_pages_per_s = p.sender_pace.pages_per_s, .digest_bytes_per_s = p.sender_pace.digest_bytes_per_s});
     if (o.json) print_json(o, p, guest.description, cols, left_out);
     else print_text(o, p, guest.description, cols, left_out);
     return failed ? exit_failure : exit_ok;
@@ -518,6 +536,7 @@ void add_trace_options(CLI::App* cmd, SimulateOptions& o) {
                     "reaper, userfaultfd), so a page ahead of the sender goes in the same round. Default: --trace "
                     "from the recording's method (kvm-ring, uffd, bpf: continuous), --model sync")
         ->type_name("sync|continuous");
+    add_sender_pace_options(cmd, o.sender_pace);
 }
 
 }  // namespace

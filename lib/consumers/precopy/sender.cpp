@@ -191,8 +191,10 @@ private:
             step = every_page ? send_every_page(m) : send_dirty_pages(m);
         }
         rounds_.end_round();
-        rates_.round_done(Sent{outcome_.bytes_on_wire - before.wire_bytes, outcome_.pages_sent - before.pages,
-                               outcome_.zero_pages - before.zero_pages, steady::now() - start_ - before.time});
+        const Sent sent{outcome_.bytes_on_wire - before.wire_bytes, outcome_.pages_sent - before.pages,
+                        outcome_.zero_pages - before.zero_pages, steady::now() - start_ - before.time};
+        rates_.round_done(sent);
+        if (every_page) outcome_.first_round_time = sent.time;
         return step;
     }
 

@@ -27,17 +27,23 @@ const char* to_string(SimulationResult::Verdict verdict) {
     return "?";
 }
 
-std::vector<std::string> simulation_leaves_out() {
-    return {
-        "the sender's CPU: pages move at the bandwidth, never slower (copying, checksums and TLS cost nothing)",
+std::vector<std::string> simulation_leaves_out(const SimulationOptions& o) {
+    std::vector<std::string> out{
+        o.sender_pages_per_s > 0
+            ? "the sender's CPU beyond its one pace (--sender-rate): zero, whole and delta pages cost it alike"
+            : "the sender's CPU: pages move at the bandwidth, never slower (copying, compression and TLS cost "
+              "nothing; --sender-rate gives its pace)",
         "page contents: zero pages only where the model (zero=) or --zero-pages says; compression and deltas are "
         "modelled on "
         "dtvm's pages (--write-bytes random bytes, zeros elsewhere), and the cache's hits by share, not page by page",
         "the time a sync takes (harvesting is instant) and the network's latency",
-        "switchover beyond the last round: dtvm's END digest of all memory (about 0.2-0.4 s per GiB here) and the "
-        "acknowledgement are not in the downtime",
+        o.digest_bytes_per_s > 0
+            ? "switchover's acknowledgement: the END digest is counted at --digest-rate, the round trip is not"
+            : "switchover beyond the last round: the END digest of all memory (about 0.2-0.4 s per GiB here; "
+              "--digest-rate counts it) and the acknowledgement are not in the downtime",
         "vCPU state and device state: only guest memory moves",
     };
+    return out;
 }
 
 namespace {
@@ -112,6 +118,7 @@ public:
                 r_.why = s.error().message();
                 return r_;
             }
+        r_.guest_bytes = double(guest_.memory_pages()) * double(guest_.page_size());
         origin_ = clock_.now();
         rounds_.start_migration();
         if (watcher_) next_poll_s_ = poll_s_;
@@ -121,7 +128,6 @@ public:
         r_.round_syncs = rounds_.syncs(SyncKind::round);
         r_.background_syncs = rounds_.syncs(SyncKind::background);
         r_.total_s = now_s_;
-        r_.guest_bytes = double(guest_.memory_pages()) * double(guest_.page_size());
         r_.final_throttle_pct = throttle_.pct();
         for (const ThrottleStep& s : throttle_.timeline())
             r_.throttle.push_back({seconds(s.at - origin_), s.pct, s.after});
@@ -164,6 +170,8 @@ private:
         if (!sync()) return;
         const double before = now_s_;
         if (!send_round(/*every_page=*/false)) return;
+        // Both sides hash all memory (sender.cpp's END record); the guest stays paused.
+        if (o_.digest_bytes_per_s > 0) advance(r_.guest_bytes / o_.digest_bytes_per_s);
         r_.downtime_s = now_s_ - before;
         r_.verdict = SimulationResult::Verdict::converged;
     }
@@ -202,7 +210,7 @@ private:
             if (cost <= 0) break;
             // A step ends at the round's end, the watcher's next poll,
             // max-time or the next reaping, whichever comes first.
-            const double finish_s = cost / bandwidth_;
+            const double finish_s = step_seconds(cost, guest_.ahead().pages);
             const double event_s = std::min({next_poll_s_, max_s_, reap_s ? now_s_ + *reap_s : infinity}) - now_s_;
             const double fraction = finish_s <= event_s ? 1.0 : std::max(event_s / finish_s, 1e-12);
             const SimulatedPages got = guest_.take(fraction);
@@ -211,7 +219,7 @@ private:
             log.zero_pages += got.zero_pages;
             wire += bytes;
             transfer(bytes);
-            advance(bytes / bandwidth_);
+            advance(step_seconds(bytes, got.pages));
             if (!polls()) return false;
             if (now_s_ >= max_s_ - 1e-9) {
                 // The round stops part-way: what it sent was sent.
@@ -244,6 +252,13 @@ private:
     // entries, contents, deltas, compression (page_bytes_model.hpp).
     double wire_bytes(const SimulatedPages& p) const {
         return bytes_.cost(p.pages, p.zero_pages, rounds_.round()).wire_bytes;
+    }
+
+    // A step's time: its bytes at the bandwidth, or its pages at the
+    // sender's pace when that is slower.
+    double step_seconds(double bytes, double pages) const {
+        const double link_s = bytes / bandwidth_;
+        return o_.sender_pages_per_s > 0 ? std::max(link_s, pages / o_.sender_pages_per_s) : link_s;
     }
 
     // Rounds counts whole bytes; the fractions carry over.

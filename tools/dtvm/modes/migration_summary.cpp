@@ -36,6 +36,7 @@ std::string migration_summary_json(const dtrack::precopy::Outcome& out, const Mi
         {"status", dtrack::precopy::to_string(out.status)},
         {"total_s", std::chrono::duration<double>(out.total_time).count()},
         {"rounds", out.rounds},
+        {"first_round_s", std::chrono::duration<double>(out.first_round_time).count()},
         // Only a completed migration stopped the guest for its switchover.
         {"downtime_ms", completed ? nlohmann::json(milliseconds(out.downtime)) : nullptr},
         {"estimated_downtime_ms", milliseconds(out.estimated_downtime)},

@@ -44,8 +44,8 @@ dtrack::Result<std::vector<uint32_t>> parse_cpu_list(const std::string& text, co
             return bad_list(option, text, "'" + item + "' is not a CPU number or range");
         if (dash == std::string::npos) last = first;
         if (last < first || last >= CPU_SETSIZE)
-            return bad_list(option, text, "'" + item + "' is not a range of CPUs 0 to " +
-                                              std::to_string(CPU_SETSIZE - 1));
+            return bad_list(option, text,
+                            "'" + item + "' is not a range of CPUs 0 to " + std::to_string(CPU_SETSIZE - 1));
         for (uint32_t c = first; c <= last; ++c) {
             for (uint32_t seen : cpus)
                 if (seen == c) return bad_list(option, text, "CPU " + std::to_string(c) + " is given twice");
@@ -85,8 +85,9 @@ dtrack::Status keep_rest_apart(const ReaderCpus& plan) {
         const pid_t tid = pid_t(std::atoi(e->d_name));
         if (tid <= 0) continue;
         if (::sched_setaffinity(tid, sizeof plan.rest, &plan.rest) != 0 && errno != ESRCH) {
-            status = dtrack::Error{errno, "cannot move dtvm's thread " + std::to_string(tid) + " to CPUs " +
-                                              cpus_text(plan.rest) + ": " + std::strerror(errno),
+            status = dtrack::Error{errno,
+                                   "cannot move dtvm's thread " + std::to_string(tid) + " to CPUs " +
+                                       cpus_text(plan.rest) + ": " + std::strerror(errno),
                                    "run dtvm without --reader-cpus"};
             break;
         }
@@ -97,8 +98,8 @@ dtrack::Status keep_rest_apart(const ReaderCpus& plan) {
 
 dtrack::Status run_here_as_reader(const ReaderCpus& plan) {
     if (const int e = ::pthread_setaffinity_np(::pthread_self(), sizeof plan.readers, &plan.readers); e != 0)
-        return dtrack::Error{e, "cannot move a reader vCPU to CPUs " + cpus_text(plan.readers) + ": " +
-                                    std::strerror(e),
+        return dtrack::Error{e,
+                             "cannot move a reader vCPU to CPUs " + cpus_text(plan.readers) + ": " + std::strerror(e),
                              "run dtvm without --reader-cpus"};
     return dtrack::Ok{};
 }

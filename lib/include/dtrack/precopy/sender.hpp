@@ -115,6 +115,9 @@ struct Outcome {
     uint64_t delta_pages = 0;  // sent as a delta against the cached copy
     uint64_t bytes_on_wire = 0;
     std::chrono::nanoseconds total_time{0};
+    // Round 1, every page of the guest: at a link's pace, or at the sender's
+    // own where that is slower (compression, zero pages on a fast link).
+    std::chrono::nanoseconds first_round_time{0};
     std::chrono::nanoseconds downtime{0};            // pause -> the receiver's acknowledgement
     std::chrono::nanoseconds estimated_downtime{0};  // the last estimate before switchover
     uint64_t round_syncs = 0;

@@ -13,7 +13,8 @@
 // whose pages are discarded, round 1 over every page, then after each round
 // sync either switchover (the rest fits in the downtime limit) or another
 // round; the switchover pauses the guest, syncs and sends the rest. Time only
-// passes while bytes are sent; the watcher polls as dtvm wires it (every
+// passes while bytes are sent (or the sender prepares pages, at its own
+// pace when one is given); the watcher polls as dtvm wires it (every
 // min(1 s, threshold / 4)).
 #pragma once
 
@@ -140,6 +141,16 @@ struct SimulationOptions {
     // Compression and the sent-page cache, and what a page write changes:
     // what a page costs on the wire (page_bytes_model.hpp).
     PageBytesOptions page_bytes{};
+    // The sender's own pace, pages/s it reads, checks for zeros, encodes and
+    // compresses whatever the link: a step takes the longer of its bytes at
+    // the bandwidth and its pages at this pace. 0: no limit (a link-bound
+    // sender). Where it binds: compression on a fast link, or a round 1 of
+    // zero and compressible pages (their bytes are few, their pages not).
+    double sender_pages_per_s = 0;
+    // Switchover ends with both sides hashing all guest memory (the END
+    // record's digest, sender.cpp) while the guest stays paused: this many
+    // bytes/s of it, in the downtime and the total. 0: not counted.
+    double digest_bytes_per_s = 0;
     // The simulated migration gives up after this long (the real sender goes on).
     std::chrono::nanoseconds max_time = std::chrono::hours(24);
 };
@@ -201,8 +212,8 @@ const char* to_string(SimulationResult::Verdict verdict);
 // simulation's own and left in its end state.
 SimulationResult simulate_precopy(SimulatedGuest& guest, const SimulationOptions& options);
 
-// What the simulation leaves out, one sentence each, for the output.
-std::vector<std::string> simulation_leaves_out();
+// What the simulation leaves out with these options, one sentence each, for the output.
+std::vector<std::string> simulation_leaves_out(const SimulationOptions& options);
 
 }  // namespace dtrack::precopy
 
