@@ -102,6 +102,13 @@ TEST(SimulateCli, BadInputNamesTheCauseAndTheFixWithExitCode2) {
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --sender-rate fast", "--sender-rate"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --digest-rate 0", "a digest that never ends"},
         {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --digest-rate quick", "--digest-rate"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --dirty-limit 1k --dirty-limit-sleep nap",
+         "use --dirty-limit-sleep slice or ring-full"},
+        {"--trace x.dtz --bandwidth 10G --dirty-limit-sleep ring-full", "add --dirty-limit RATE"},
+        {"--model mem=1T,wss=200G,rate=3G --bandwidth 10G --dirty-limit 1k --dirty-limit-sleep ring-full",
+         "simulate a recording (--trace)"},
+        {"--trace x.dtz --bandwidth 10G --dirty-limit 1k --dirty-limit-sleep ring-full --ring-size 1000",
+         "not a power of two from 256 to 1M"},
     };
     for (const auto& [args, cause] : cases) {
         const auto r = simulate(args);

@@ -126,7 +126,8 @@ policy() {
            NEEDS=(--background-sync-every=) ;;
         # (3) runs the ring without its reaper: read at syncs only.
         3) POLICY=("${limit[@]}") ACTUATOR=(--dirty-limit-sleep ring-full --track ring) NEEDS=(--dirty-limit=)
-           has "$simulate_help" --harvest && SIMULATE=(--harvest sync) ;;
+           has "$simulate_help" --harvest && SIMULATE=(--harvest sync)
+           has "$simulate_help" --dirty-limit-sleep= && SIMULATE+=(--dirty-limit-sleep ring-full) ;;
         4) POLICY=("${limit[@]}") ACTUATOR=(--dirty-limit-sleep slice) NEEDS=(--dirty-limit=) ;;
         5) POLICY=("${limit[@]}" --defer-hot --xbzrle-cache "$((mem_mib / 4))M" --compress zstd)
            ACTUATOR=(--dirty-limit-sleep slice) NEEDS=(--dirty-limit= --defer-hot --xbzrle-cache= --compress=) ;;
@@ -299,8 +300,8 @@ simulate() {
     echo "dtrack simulate --trace (the guest recorded ${record_for}, unmigrated) ${peak[*]} --vcpus $writers" \
         "--bandwidth ${bandwidth_mib}M --max-time $max_time ${contents[*]} POLICY"
     printf '%-30s %8s %9s %9s %9s\n' "simulated" "total s" "sent MiB" "error s" "error B"
-    # dtrack simulate's dirty limit acts as (4)'s does: a share of each slice.
-    has "$simulate_help" --dirty-limit= &&
+    # Without --dirty-limit-sleep, dtrack simulate's limit acts as (4)'s does: a share of each slice.
+    has "$simulate_help" --dirty-limit= && ! has "$simulate_help" --dirty-limit-sleep= &&
         echo "((3) is simulated with (4)'s actuator: dtrack simulate models no ring-full sleep)"
     for p in "${policies[@]}"; do
         policy "$p"

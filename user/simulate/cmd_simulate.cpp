@@ -20,6 +20,7 @@
 #include "dtrack/units.hpp"
 #include "shared/max_memory.hpp"
 #include "simulate/harvest_choice.hpp"
+#include "simulate/limit_sleep.hpp"
 #include "simulate/sender_pace.hpp"
 
 namespace dtrack::cli {
@@ -51,6 +52,7 @@ struct SimulateOptions {
     std::string start_at;                                // --trace: the migration's start in the recording
     std::string harvest;                                 // sync|continuous; empty: from the recording's method
     SenderPaceFlags sender_pace;                         // --sender-rate, --digest-rate
+    LimitSleepFlags limit_sleep;                         // --dirty-limit-sleep, --ring-size
 };
 
 int usage_error(const Error& e) {
@@ -207,6 +209,7 @@ struct SimulatePlan {
     std::chrono::nanoseconds start_at{};              // --start-at
     HarvestChoice harvest;                            // --harvest, once the guest is open
     SenderPace sender_pace;                           // --sender-rate, --digest-rate
+    std::optional<uint64_t> ring_full_entries;        // --dirty-limit-sleep ring-full: the ring size
 };
 
 // --dirty-limit and --dirty-limit-period, the quota in pages of `page_size`,
@@ -320,6 +323,12 @@ Result<SimulatePlan> plan_simulate(const SimulateOptions& o) {
         if (!at) return at.error();
         p.start_at = *at;
     }
+    auto ring_full = parse_limit_sleep(o.limit_sleep, !o.dirty_limit.empty());
+    if (!ring_full) return ring_full.error();
+    if (*ring_full && !o.model.empty())
+        return Error{EINVAL, "--dirty-limit-sleep ring-full needs the guest's pages, which a model does not have",
+                     "simulate a recording (--trace), or leave --dirty-limit-sleep at slice"};
+    p.ring_full_entries = *ring_full;
     auto pace = parse_sender_pace(o.sender_pace);
     if (!pace) return pace.error();
     p.sender_pace = *pace;
@@ -405,7 +414,10 @@ Result<SimulationResult> simulate(GuestToSimulate& g, const SimulateOptions& o, 
                                   .sender_pages_per_s = p.sender_pace.pages_per_s,
                                   .digest_bytes_per_s = p.sender_pace.digest_bytes_per_s,
                                   .max_time = p.max_time};
-    if (c.dirty_limit) so.dirty_limit = p.dirty_limit;
+    if (c.dirty_limit) {
+        so.dirty_limit = p.dirty_limit;
+        so.ring_full_entries = p.ring_full_entries;
+    }
     if (g.model) {
         precopy::ModelGuest guest(*g.model);
         if (g.description.empty()) g.description = guest.describe();
@@ -466,9 +478,12 @@ void print_text(const SimulateOptions& o, const SimulatePlan& p, const std::stri
     if (p.dirty_limit)
         std::printf(
             "  dirty limit %.0f pages/s (%s/s) per vCPU, period %lld ms, once the guest dirties more than half "
-            "of what is sent\n",
+            "of what is sent; %s\n",
             p.dirty_limit->quota, format_bytes(p.dirty_limit->quota * double(p.page_size)).c_str(),
-            (long long)p.dirty_limit->period.count());
+            (long long)p.dirty_limit->period.count(),
+            p.ring_full_entries
+                ? ("sleeping when a " + std::to_string(*p.ring_full_entries) + "-entry ring fills").c_str()
+                : "sleeping a share of each 10 ms slice");
     if (p.period && o.auto_converge)
         std::printf("  periodic sync (QEMU 9.2's timer) every %lld ms beside it\n", (long long)p.period->count());
     std::printf("  harvest %s\n", p.harvest.why.c_str());
@@ -595,6 +610,7 @@ void add_simulate_command(CLI::App& app, ChosenCommand& chosen) {
                     "measure each vCPU's rate and adjust its sleep this often (1ms-1s, as QEMU's); the watcher syncs "
                     "every period")
         ->capture_default_str();
+    add_limit_sleep_options(cmd, o->limit_sleep);
     cmd->add_flag("--json", o->json, "one JSON document");
     cmd->footer(
         "The engine's own Rounds, Watcher (its tick() decision), Throttle and the sender's switchover decision run "

@@ -113,11 +113,14 @@ public:
             r_.why = attached_.error().message();
             return r_;
         }
-        if (o_.dirty_limit)
-            if (Status s = guest_.limit_vcpus(); !s) {
+        if (o_.dirty_limit) {
+            Status s = guest_.limit_vcpus();
+            if (s && o_.ring_full_entries) s = guest_.sleep_at_ring_full(*o_.ring_full_entries);
+            if (!s) {
                 r_.why = s.error().message();
                 return r_;
             }
+        }
         r_.guest_bytes = double(guest_.memory_pages()) * double(guest_.page_size());
         origin_ = clock_.now();
         rounds_.start_migration();

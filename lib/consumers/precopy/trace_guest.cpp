@@ -7,6 +7,7 @@
 
 #include "consumers/precopy/trace_pending.hpp"
 #include "consumers/precopy/trace_release.hpp"
+#include "consumers/precopy/trace_ring_full.hpp"
 #include "consumers/precopy/trace_zero_pages.hpp"
 #include "dtrack/units.hpp"
 
@@ -161,6 +162,7 @@ void TraceGuest::release_until(double upto) {
     release_->release(upto, [&](const recording::PageRun& r) {
         pending_->add(r.region, r.first, r.count);
         if (zero_) zero_->written(r.region, r.first, r.count);
+        if (ring_full_) ring_full_->wrote(r.region, r.first, r.count);
     });
     released_ = upto;
 }
@@ -174,7 +176,11 @@ void TraceGuest::finish_interval() {
 
 void TraceGuest::run(std::chrono::nanoseconds d, int held_pct) {
     if (error_ || !current_) return;
-    double wall_ns = double(d.count());
+    if (ring_full_) replay_with_ring_full(double(d.count()), held_pct);
+    else replay(double(d.count()), held_pct);
+}
+
+void TraceGuest::replay(double wall_ns, int held_pct) {
     // A pass through the whole recording within this call: the wall time it
     // took, and its intervals; the passes after it write the same pages.
     std::optional<double> pass_began;
@@ -227,6 +233,7 @@ Result<uint64_t> TraceGuest::harvest(Tracker& tracker) {
         dirty_ahead_ += double(ahead);
     });
     vcpus_.harvested(double(written));
+    if (ring_full_) ring_full_->reset();  // KVM_RESET_DIRTY_RINGS: every page clean again
     return fresh;
 }
 
@@ -299,6 +306,7 @@ Status TraceGuest::start_at(std::chrono::nanoseconds at) {
                          "give a start within the recording (dtrack report says how long it is)"};
     }
     replayed_ = dropped_ = 0;
+    started_s_ = double(at_ns) / 1e9;
     return Ok{};
 }
 

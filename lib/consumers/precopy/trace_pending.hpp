@@ -24,6 +24,11 @@ class PlainBitmap {
 public:
     explicit PlainBitmap(uint64_t pages) : words_((pages + 63) / 64), marked_((words_.size() + 4095) / 4096) {}
     void mark(uint64_t first, uint64_t count);
+    // mark(), returning how many of the bits were clear before.
+    uint64_t mark_new(uint64_t first, uint64_t count);
+    void clear() {
+        drain([](uint64_t, uint64_t) {});
+    }
     // Calls f(first, count) for each maximal stretch of set bits, in order, and clears them.
     template <typename F>
     void drain(F&& f);

@@ -5,6 +5,7 @@
 
 #include "dtrack/precopy/trace_guest.hpp"
 #include "consumers/precopy/trace_release.hpp"
+#include "consumers/precopy/trace_ring_full.hpp"
 
 namespace dtrack::precopy {
 
@@ -26,6 +27,35 @@ Status TraceGuest::limit_vcpus() {
     return Ok{};
 }
 
+Status TraceGuest::sleep_at_ring_full(uint64_t ring_entries) {
+    if (!vcpus_.limited()) return Error{EINVAL, "ring-full sleeps before the vCPUs are limited", "limit them first"};
+    std::vector<uint64_t> region_pages;
+    for (const Region& r : source_.header().regions) region_pages.push_back(r.page_count);
+    ring_full_ = std::make_unique<RingFullSleeps>(vcpus_.count(), ring_entries, std::move(region_pages), started_s_);
+    vcpu_view_ += ", sleeping when their " + std::to_string(ring_entries) + "-entry dirty rings fill";
+    return Ok{};
+}
+
+void TraceGuest::replay_with_ring_full(double wall_ns, int held_pct) {
+    // A step's writes fill rings as they come; the vCPU that fills one
+    // stops at the end of the step (within a step of the kernel's moment).
+    constexpr double step_ns = 1e6;
+    while (wall_ns > 0 && !error_) {
+        const double dt = std::min({wall_ns, step_ns, std::max(ring_full_->next_wake_s() * 1e9, 1.0)});
+        const std::vector<double> paces = vcpu_paces(held_pct);
+        replay(dt, held_pct);
+        const double all = std::accumulate(paces.begin(), paces.end(), 0.0);
+        std::vector<double> weights(paces.size(), 0), shares(paces.size(), 0);
+        for (uint32_t v = 0; v < paces.size(); ++v) {
+            weights[v] = all > 0 ? paces[v] / all : 0;
+            shares[v] = vcpus_.share(v);
+        }
+        const std::vector<double> pushed = ring_full_->advance(dt / 1e9, weights, shares);
+        for (uint32_t v = 0; v < pushed.size(); ++v) vcpus_.reported(v, pushed[v]);
+        wall_ns -= dt;
+    }
+}
+
 std::vector<double> TraceGuest::vcpu_weights() const {
     const uint32_t n = vcpus_.count();
     std::vector<double> w(n, n ? 1.0 / n : 0);
@@ -44,7 +74,8 @@ std::vector<double> TraceGuest::vcpu_paces(int held_pct) const {
     const double recorded_rate = length_s > 0 ? pages * double(page_size_) / length_s : 0;
     std::vector<double> paces = vcpu_weights();
     for (uint32_t v = 0; v < paces.size(); ++v) {
-        const double allowed = running * (1 - vcpus_.share(v));
+        // Ring-full sleeps: awake or not; else a share of every slice.
+        const double allowed = running * (ring_full_ ? (ring_full_->awake(v) ? 1.0 : 0.0) : 1 - vcpus_.share(v));
         const double own = paces[v] * recorded_rate;
         paces[v] *= replay_.peak > 0 && own > 0 ? std::min(1.0, replay_.peak * allowed / own) : allowed;
     }
@@ -57,7 +88,8 @@ double TraceGuest::limited_speed(int held_pct) const {
 }
 
 void TraceGuest::note_vcpu_writes(double fraction, int held_pct, double speed) {
-    if (!vcpus_.limited() || speed <= 0 || fraction <= 0) return;
+    // With ring-full sleeps the rings' own entries are reported (replay_with_ring_full).
+    if (!vcpus_.limited() || ring_full_ || speed <= 0 || fraction <= 0) return;
     const std::vector<uint64_t>& counts = current_->vcpu_pages;
     const double entries = double(std::accumulate(counts.begin(), counts.end(), uint64_t(0)));
     const std::vector<double> paces = vcpu_paces(held_pct);

@@ -103,6 +103,13 @@ public:
     // The dirty limit's view of the vCPUs (simulated_vcpus.hpp): limit_vcpus()
     // gives the guest its vCPUs under a limit, or says why it cannot.
     virtual Status limit_vcpus() = 0;
+    // QEMU's actuator in place of a share of every slice: a limited vCPU
+    // sleeps only when its dirty ring of `ring_entries` fills (after
+    // limit_vcpus()). Only a guest that knows its pages can tell when.
+    virtual Status sleep_at_ring_full(uint64_t /*ring_entries*/) {
+        return Error{EINVAL, "ring-full sleeps need the guest's pages, which a model does not have",
+                     "simulate a recording (--trace), or sleep a share of each slice"};
+    }
     SimulatedVcpus& vcpus() { return vcpus_; }
 
 protected:
@@ -131,6 +138,10 @@ struct SimulationOptions {
     // engaged when auto-converge's trigger fires, the watcher syncing every
     // period. Not with auto_converge.
     std::optional<DirtyLimitOptions> dirty_limit;
+    // Where a limited vCPU sleeps: nullopt, its share of every 10 ms slice
+    // (dtvm's --dirty-limit-sleep slice); a ring size, at its dirty ring's
+    // fills (ring-full, QEMU 8.1's; SimulatedGuest::sleep_at_ring_full).
+    std::optional<uint64_t> ring_full_entries;
     // How often the source moves pages into the dirty set while a round
     // runs. nullopt: only at syncs (KVM's dirty log, QEMU's bitmap), so a
     // page written during a round waits for the next one. A period: as they

@@ -123,6 +123,7 @@ uint64_t replay_bitmap_bytes(const recording::Header& header);
 class ReleaseOrder;
 class PendingPages;
 class TraceZeroPages;
+class RingFullSleeps;
 
 class TraceGuest : public SimulatedGuest {
 public:
@@ -145,6 +146,8 @@ public:
     // per-vCPU counts; a recording without them needs TraceReplay::vcpus,
     // over which its writes are taken as spread evenly (trace_vcpus.cpp).
     Status limit_vcpus() override;
+    // Ring-full sleeps (trace_ring_full.hpp) in place of a share of every slice.
+    Status sleep_at_ring_full(uint64_t ring_entries) override;
     // Hot-page deferral on the replay's real pages: the sender's own policy
     // (HotPageDeferral) decides on the tracker's bitmaps, and the sweep takes
     // around the pages it keeps, as the Sender does.
@@ -184,6 +187,11 @@ private:
     void release_until(double upto);
     // Finishes current_ and reads the next one (error_ if that fails).
     void finish_interval();
+    // run() through the recording for `wall_ns`, the vCPUs' paces held.
+    void replay(double wall_ns, int held_pct);
+    // run() with ring-full sleeps: in steps that end where a vCPU wakes,
+    // each followed by the rings' count (trace_ring_full.cpp).
+    void replay_with_ring_full(double wall_ns, int held_pct);
 
     // What the sender takes at once: precopy/sender.cpp's take_chunk_pages
     // of 4 KiB pages, 16 MiB, in the recording's pages (at least one), so a
@@ -203,6 +211,8 @@ private:
     std::unique_ptr<PendingPages> pending_;  // written since the last harvest
     std::unique_ptr<TraceZeroPages> zero_;   // round 1's zero pages; null without them or after round 1
     std::unique_ptr<HotPageDeferral> deferral_;
+    std::unique_ptr<RingFullSleeps> ring_full_;  // with sleep_at_ring_full()
+    double started_s_ = 0;                       // start_at(): how long the vCPUs ran before the replay
     std::optional<Error> error_;
     std::string vcpu_view_;  // how the dirty limit sees the vCPUs, for describe()
     uint64_t loops_ = 0, dropped_ = 0, replayed_ = 0;
