@@ -257,6 +257,25 @@ TEST(TraceReplay, AKnownPageSetGivesTheKnownBytesPerRound) {
     EXPECT_EQ((*guest)->replayed_intervals(), 2u);
 }
 
+// The sender takes 4096-page chunks, here two seconds each on the wire;
+// the watcher's thread polls every 250 ms meanwhile, so round 2 (every page
+// dirty again, 4 s; round 1 gets no background sync) gets one at 1, 2, 3
+// and 4 s into it (a second since the last sync each time), not only where
+// a chunk ends (2 and 4 s).
+TEST(TraceReplay, TheWatcherPollsOnTimeWhileAChunkGoesOut) {
+    std::vector<recording::Interval> intervals;
+    for (uint64_t i = 0; i < 16; ++i) intervals.push_back(interval(i, {{0, 0, 8192}}));
+    InMemoryTrace trace(one_region(8192), intervals);
+    auto guest = TraceGuest::open(trace);
+    ASSERT_TRUE(guest) << guest.error().message();
+    const uint64_t bandwidth = uint64_t(wire(4096) / 2);
+    const SimulationResult r = simulate_precopy(
+        **guest, {.bandwidth = bandwidth, .auto_converge = true, .background_sync = 1000ms, .max_time = 8s});
+    ASSERT_EQ(r.round_log.size(), 2u);
+    EXPECT_NEAR(r.round_log[1].seconds, 4, 1e-6);
+    EXPECT_EQ(r.round_log[1].background_syncs, 4u);
+}
+
 TEST(TraceReplay, AThrottledGuestReplaysItsRecordingMoreSlowly) {
     std::vector<recording::Interval> intervals;
     for (uint64_t i = 0; i < 4; ++i) intervals.push_back(interval(i, {{0, i * 10, 10}}));

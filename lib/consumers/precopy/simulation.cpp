@@ -222,8 +222,7 @@ private:
             log.zero_pages += got.zero_pages;
             wire += bytes;
             transfer(bytes);
-            advance(step_seconds(bytes, got.pages));
-            if (!polls()) return false;
+            if (!advance_polling(step_seconds(bytes, got.pages))) return false;
             if (now_s_ >= max_s_ - 1e-9) {
                 // The round stops part-way: what it sent was sent.
                 end_round(log, background_before, wire);
@@ -277,6 +276,20 @@ private:
         now_s_ += dt;
         const auto target = origin_ + ns(now_s_);
         if (target > clock_.now()) clock_.advance(target - clock_.now());
+    }
+
+    // Time passes while a step's pages go out, and the watcher's thread
+    // polls on time meanwhile, not when the step ends: a step can be a
+    // whole 4096-page chunk, a third of a second at 24 MiB/s. False when a
+    // sync failed.
+    bool advance_polling(double dt) {
+        while (dt > 0) {
+            const double piece = std::clamp(next_poll_s_ - now_s_, 0.0, dt);
+            advance(piece);
+            dt -= piece;
+            if (!polls()) return false;
+        }
+        return polls();
     }
 
     // The watcher's polls that are due; false when a sync failed.
