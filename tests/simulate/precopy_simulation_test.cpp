@@ -188,17 +188,24 @@ TEST(PrecopySimulation, ASenderSlowerThanTheLinkSetsRoundOnesPace) {
 }
 
 // Switchover hashes all guest memory while the guest is paused: 64 GiB at
-// 2 GiB/s adds 32 s to the downtime and to the total, and nothing else.
-TEST(PrecopySimulation, TheSwitchoverDigestIsInTheDowntimeAndTheTotal) {
-    const GuestModel m = uniform(64 * GiB, GiB, 10.0 * MiB);
+// 1 TiB/s adds 62.5 ms to the downtime and the total. The sender counts it
+// in its estimate, so the final round's pages get the rest of the limit:
+// with it the migration switches over later or as late, never with a
+// downtime past the limit.
+TEST(PrecopySimulation, TheSwitchoverDigestIsInTheDowntimeAndTheEstimate) {
+    const GuestModel m = uniform(64 * GiB, 8 * GiB, 200.0 * MiB);
     ModelGuest without_digest(m), with_digest(m);
     const SimulationResult a = simulate_precopy(without_digest, {.bandwidth = GiB});
-    const SimulationResult b = simulate_precopy(with_digest, {.bandwidth = GiB, .digest_bytes_per_s = 2.0 * GiB});
+    const SimulationResult b = simulate_precopy(with_digest, {.bandwidth = GiB, .digest_bytes_per_s = 1024.0 * GiB});
     ASSERT_TRUE(a.converged() && b.converged()) << a.why << b.why;
-    EXPECT_NEAR(b.downtime_s - a.downtime_s, 32, 1e-6);
-    EXPECT_NEAR(b.total_s - a.total_s, 32, 1e-6);
-    EXPECT_DOUBLE_EQ(b.bytes_on_wire, a.bytes_on_wire);
-    EXPECT_EQ(b.rounds, a.rounds);
+    EXPECT_GE(b.rounds, a.rounds);
+    EXPECT_GT(b.downtime_s, 0.0625);
+    EXPECT_LE(b.downtime_s, 0.3 + 1e-9);
+    EXPECT_NEAR(b.estimated_downtime_s, b.downtime_s, 0.01);
+    EXPECT_LE(b.estimated_downtime_s, 0.3);
+    if (b.rounds == a.rounds) {
+        EXPECT_NEAR(b.total_s - a.total_s, 0.0625, 0.01);
+    }
 }
 
 // 200 GiB over a 10 GiB/s link take 20 s in round 1: a max-time of 10 s

@@ -25,8 +25,10 @@ Result<std::optional<uint64_t>> parse_limit_sleep(const LimitSleepFlags& f, bool
                      "give the VMM's ring size, e.g. 4096 (dtvm's and QEMU's dirty-ring-size default)"};
     if (f.sleep == "slice") return std::optional<uint64_t>();
     if (!limited)
-        return Error{EINVAL, "--dirty-limit-sleep ring-full says where the dirty limit's vCPUs sleep, and there is no "
-                     "--dirty-limit", "add --dirty-limit RATE"};
+        return Error{EINVAL,
+                     "--dirty-limit-sleep ring-full says where the dirty limit's vCPUs sleep, and there is no "
+                     "--dirty-limit",
+                     "add --dirty-limit RATE"};
     return std::optional<uint64_t>(f.ring_size);
 }
 

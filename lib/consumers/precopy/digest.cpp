@@ -5,6 +5,7 @@
 // bugs and corruption, not an attacker.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -61,6 +62,25 @@ uint64_t memory_digest(std::span<const GuestMemory> memory, unsigned threads) {
         hash_pieces();
     }  // joins the helpers
     return xxh3_64(hashes.data(), hashes.size());
+}
+
+std::chrono::nanoseconds estimated_digest_time(std::span<const GuestMemory> memory) {
+    uint64_t total = 0;
+    for (const GuestMemory& m : memory) total += m.bytes();
+    const GuestMemory* first = nullptr;
+    for (const GuestMemory& m : memory)
+        if (m.bytes() > 0) {
+            first = &m;
+            break;
+        }
+    if (!first) return std::chrono::nanoseconds(0);
+    const uint64_t sample = std::min(digest_piece_bytes, first->bytes());
+    const auto started = std::chrono::steady_clock::now();
+    volatile uint64_t sink = xxh3_64(first->host, sample);
+    (void)sink;
+    const double ns = double(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
+    return std::chrono::nanoseconds(int64_t(std::max(ns, 1.0) * double(total) / double(sample)));
 }
 
 }  // namespace dtrack::precopy

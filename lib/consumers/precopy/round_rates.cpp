@@ -25,11 +25,11 @@ double RoundRates::memory_rate() const {
 }
 
 std::chrono::nanoseconds RoundRates::estimated_downtime(uint64_t remaining_pages) const {
-    if (remaining_pages == 0) return std::chrono::nanoseconds(0);
+    if (remaining_pages == 0) return switchover_cost_;
     const double rate = memory_rate();
     if (rate <= 0) return std::chrono::nanoseconds::max();
     const double s = remaining_pages * static_cast<double>(page_size_) / rate;
-    return std::chrono::nanoseconds(static_cast<int64_t>(std::min(s, 1e9) * 1e9));
+    return std::chrono::nanoseconds(static_cast<int64_t>(std::min(s, 1e9) * 1e9)) + switchover_cost_;
 }
 
 }  // namespace dtrack::precopy

@@ -4,7 +4,8 @@
 // pages, zero pages, time). The rates behind the decision are measured over
 // what was sent: the last round when it lasted long enough to mean something
 // (100 ms), else all rounds so far. The estimated downtime is the remaining
-// dirty bytes over the rate at which page contents moved, and the sender
+// dirty bytes over the rate at which page contents moved, plus what the
+// switchover costs beyond its pages (the END digest), and the sender
 // switches over when that is within the downtime limit.
 //
 // The real sender (precopy/sender.cpp) and the simulation
@@ -12,6 +13,7 @@
 // migration switches over when a real one would.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -49,11 +51,22 @@ public:
     // whole window's time goes to its non-zero pages (zero pages are cheap,
     // and the pages still dirty are rarely zero), which errs on the long side.
     double memory_rate() const;
-    // Remaining dirty pages / memory_rate(); max() before anything was sent.
+    // What a switchover costs beyond its pages: the END digest of all memory
+    // on both sides while the guest is paused (estimated_digest_time()).
+    void set_switchover_cost(std::chrono::nanoseconds cost) { switchover_cost_ = cost; }
+    // Remaining dirty pages / memory_rate(), and the switchover's cost;
+    // max() before anything was sent.
     std::chrono::nanoseconds estimated_downtime(uint64_t remaining_pages) const;
-    // The switchover decision: the rest fits in the downtime limit.
-    static bool fits(std::chrono::nanoseconds estimate, std::chrono::nanoseconds downtime_limit) {
-        return estimate <= downtime_limit;
+    // What of the downtime limit the final round's pages may take.
+    std::chrono::nanoseconds page_time_budget(std::chrono::nanoseconds downtime_limit) const {
+        return std::max(std::chrono::nanoseconds(0), downtime_limit - switchover_cost_);
+    }
+    // The switchover decision: the rest fits in the downtime limit, or
+    // nothing is left (no round can bring the downtime below the
+    // switchover's own cost).
+    static bool fits(uint64_t remaining_pages, std::chrono::nanoseconds estimate,
+                     std::chrono::nanoseconds downtime_limit) {
+        return remaining_pages == 0 || estimate <= downtime_limit;
     }
 
 private:
@@ -63,6 +76,7 @@ private:
     uint64_t cap_;
     bool compress_;
     Sent last_round_, all_rounds_;
+    std::chrono::nanoseconds switchover_cost_{0};
 };
 
 }  // namespace dtrack::precopy

@@ -93,6 +93,7 @@ public:
         } else {
             page_size_ = memory_.front().page_size;
             rates_ = RoundRates(page_size_, options_.bandwidth, shrinks_pages(options_));
+            rates_.set_switchover_cost(estimated_digest_time(memory_));
             batch_.emplace(page_size_, options_.batch_pages);
             make_encoders();
             rounds_.start_migration();
@@ -138,7 +139,7 @@ private:
             if (options_.progress)
                 options_.progress(
                     Progress{rounds_.round(), remaining, rates_.bandwidth(), estimate_, steady::now() - start_});
-            if (RoundRates::fits(estimate_, options_.downtime_limit)) break;
+            if (RoundRates::fits(remaining, estimate_, options_.downtime_limit)) break;
             plan_deferral();
             if (Step s = send_round(/*every_page=*/false)) return *s;
         }
@@ -264,7 +265,8 @@ private:
         }
         std::vector<const DirtyBitmap*> dirty(tracker_.region_count(), nullptr);
         for (const GuestMemory& m : memory_) dirty[m.region] = &tracker_.bitmap(m.region);
-        const double capacity = final_round_capacity_pages(options_.downtime_limit, rates_.memory_rate(), page_size_);
+        const double capacity = final_round_capacity_pages(rates_.page_time_budget(options_.downtime_limit),
+                                                           rates_.memory_rate(), page_size_);
         outcome_.deferred_pages += deferral_->plan(dirty, capacity).deferred;
     }
 

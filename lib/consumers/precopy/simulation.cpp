@@ -122,6 +122,8 @@ public:
             }
         }
         r_.guest_bytes = double(guest_.memory_pages()) * double(guest_.page_size());
+        // The sender counts its switchover digest in its estimate (round_rates.hpp).
+        if (o_.digest_bytes_per_s > 0) rates_.set_switchover_cost(ns(r_.guest_bytes / o_.digest_bytes_per_s));
         origin_ = clock_.now();
         rounds_.start_migration();
         if (watcher_) next_poll_s_ = poll_s_;
@@ -155,7 +157,7 @@ private:
             r_.round_log.back().remaining_pages = remaining;
             const nanoseconds estimate = rates_.estimated_downtime(uint64_t(std::ceil(remaining)));
             r_.estimated_downtime_s = seconds(estimate);
-            if (RoundRates::fits(estimate, o_.downtime_limit)) break;
+            if (RoundRates::fits(uint64_t(std::ceil(remaining)), estimate, o_.downtime_limit)) break;
             // The real sender would go on for ever here; the simulation says so.
             const bool throttle_can_move = (o_.auto_converge && !throttle_.at_max()) || (limit_ && !limit_->settled());
             if (!throttle_can_move) {
@@ -183,7 +185,8 @@ private:
     void plan_deferral() {
         if (!o_.defer_hot) return;
         const int k = o_.defer_hot->rounds;
-        const double capacity = final_round_capacity_pages(o_.downtime_limit, rates_.memory_rate(), guest_.page_size());
+        const double capacity = final_round_capacity_pages(rates_.page_time_budget(o_.downtime_limit),
+                                                           rates_.memory_rate(), guest_.page_size());
         if (const std::optional<double> kept = guest_.plan_deferral(*o_.defer_hot, capacity)) {
             r_.deferred_pages += *kept;  // decided page by page, as the sender does
             return;

@@ -54,9 +54,9 @@ private:
     void clear_written();
 
     struct Vcpu {
-        double entries = 0;    // in its ring now
-        double since_wake_s;   // since it last woke (or started)
-        double asleep_s = 0;   // of sleep left
+        double entries = 0;   // in its ring now
+        double since_wake_s;  // since it last woke (or started)
+        double asleep_s = 0;  // of sleep left
     };
     double entries_;
     std::vector<Vcpu> vcpus_;

@@ -446,7 +446,8 @@ TEST_F(PrecopyLoopback, CopiesMemoryOverTcp) {
 TEST_F(PrecopyLoopback, RoundsGoOnUntilTheRestFitsTheDowntimeLimit) {
     // No guest thread: writes happen at exact harvests, 50 pages at each of
     // harvests 2..5. Harvest 1 is the clean start; with a zero downtime limit
-    // only an empty bitmap switches over (harvest 6), then the paused harvest 7.
+    // only an empty bitmap switches over (harvest 6: below the digest's own
+    // cost no round can go), then the paused harvest 7.
     uint64_t stamp = 0;
     log->before_harvest = [&](int harvest) {
         if (harvest < 2 || harvest > 5) return;
@@ -462,7 +463,8 @@ TEST_F(PrecopyLoopback, RoundsGoOnUntilTheRestFitsTheDowntimeLimit) {
     EXPECT_EQ(o.rounds, 6u);  // the full pass, four dirty passes, the empty paused pass
     EXPECT_EQ(o.round_syncs, 7u);
     EXPECT_EQ(o.pages_sent, src.pages() + 4 * 50);
-    EXPECT_EQ(o.estimated_downtime.count(), 0);
+    EXPECT_GT(o.estimated_downtime.count(), 0) << "the switchover's digest costs time whatever is left";
+    EXPECT_LT(o.estimated_downtime, 1s) << "4 MiB to hash";
     EXPECT_EQ(tracker.counters().rounds, 6u);
     EXPECT_EQ(difference(src, dst), "");
     ASSERT_TRUE(run.received->ok()) << run.received->error().message();

@@ -6,6 +6,7 @@
 // receiver refuses the stream before writing anything.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 
@@ -46,6 +47,12 @@ Status check_guest_memory(std::span<const GuestMemory> memory);
 // not depend on how many.
 inline constexpr uint64_t digest_piece_bytes = 4ULL << 20;
 uint64_t memory_digest(std::span<const GuestMemory> memory, unsigned threads = 0);
+
+// How long memory_digest() of all of `memory` will take, from one thread
+// hashing its first piece (at most digest_piece_bytes, about a millisecond):
+// the switchover's cost beyond its pages, which the downtime estimate counts.
+// One thread's pace, where the digest may use several: it errs long.
+std::chrono::nanoseconds estimated_digest_time(std::span<const GuestMemory> memory);
 
 }  // namespace dtrack::precopy
 
