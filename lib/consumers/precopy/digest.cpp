@@ -3,6 +3,8 @@
 // the pieces' hashes. It runs while the vCPUs are paused, on both sides, so
 // its time is downtime: pieces let several threads share it. A check against
 // bugs and corruption, not an attacker.
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -34,9 +36,16 @@ std::vector<Piece> pieces_of(std::span<const GuestMemory> memory) {
     return pieces;
 }
 
+// The CPUs this thread may run on (taskset, cgroups' cpusets), not the
+// machine's: more threads than those only take turns.
+unsigned usable_cores() {
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
 unsigned threads_for(unsigned asked, size_t pieces) {
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const unsigned wanted = asked ? asked : std::min(cores, max_digest_threads);
+    const unsigned wanted = asked ? asked : std::min(usable_cores(), max_digest_threads);
     return static_cast<unsigned>(std::clamp<size_t>(pieces, 1, wanted));
 }
 
@@ -80,7 +89,8 @@ std::chrono::nanoseconds estimated_digest_time(std::span<const GuestMemory> memo
     (void)sink;
     const double ns = double(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
-    return std::chrono::nanoseconds(int64_t(std::max(ns, 1.0) * double(total) / double(sample)));
+    const double threads = double(std::min(usable_cores(), max_digest_threads));
+    return std::chrono::nanoseconds(int64_t(std::max(ns, 1.0) * double(total) / double(sample) / threads));
 }
 
 }  // namespace dtrack::precopy

@@ -93,7 +93,10 @@ public:
         } else {
             page_size_ = memory_.front().page_size;
             rates_ = RoundRates(page_size_, options_.bandwidth, shrinks_pages(options_));
-            rates_.set_switchover_cost(estimated_digest_time(memory_));
+            // Both sides hash all memory before the acknowledgement. They
+            // overlap on two hosts; on one (a test, a local migration) they
+            // take turns on the same cores: count both, erring long.
+            rates_.set_switchover_cost(2 * estimated_digest_time(memory_));
             batch_.emplace(page_size_, options_.batch_pages);
             make_encoders();
             rounds_.start_migration();

@@ -43,15 +43,16 @@ Status check_guest_memory(std::span<const GuestMemory> memory);
 // region, in list order, cut into pieces of digest_piece_bytes (a region's
 // last piece may be shorter); the XXH3 (64-bit, seed 0) of every piece, as
 // u64 little-endian in that order; and the XXH3 of those hashes. Pieces let
-// `threads` threads hash at once (0: one per core, at most 8); the value does
-// not depend on how many.
+// `threads` threads hash at once (0: one per CPU this process may use, at
+// most 8); the value does not depend on how many.
 inline constexpr uint64_t digest_piece_bytes = 4ULL << 20;
 uint64_t memory_digest(std::span<const GuestMemory> memory, unsigned threads = 0);
 
-// How long memory_digest() of all of `memory` will take, from one thread
-// hashing its first piece (at most digest_piece_bytes, about a millisecond):
-// the switchover's cost beyond its pages, which the downtime estimate counts.
-// One thread's pace, where the digest may use several: it errs long.
+// How long memory_digest() of all of `memory` will take: one thread hashes
+// its first piece (at most digest_piece_bytes, about a millisecond), and the
+// digest runs that pace on as many threads as it will use (the CPUs this
+// process may run on, at most 8). The switchover's cost beyond its pages,
+// which the downtime estimate counts.
 std::chrono::nanoseconds estimated_digest_time(std::span<const GuestMemory> memory);
 
 }  // namespace dtrack::precopy
