@@ -326,9 +326,18 @@ simulate() {
             echo "not reached: ${policy_name[$p]}: dtrack simulate failed: $(tail -1 <<<"$sim")"
             continue
         }
-        # runs[0] is the policy's run (a second, when there is one, is "without").
-        total=$(jq -r '.runs[0].total_s' <<<"$sim")
-        sent=$(jq -r '.runs[0] | .bytes_sent // .bytes_on_wire' <<<"$sim")
+        # runs[0] is the policy's run (a second, when there is one, is
+        # "without"). A simulation that stops as stuck (it will not converge)
+        # stands for a real sender that goes on at the link's pace until
+        # --max-time, as dtvm's does: its figures run on to there.
+        total=$(jq -r --argjson max "${max_time%s}" '.runs[0] | if .verdict == "stuck" then $max else .total_s end' \
+                <<<"$sim")
+        sent=$(jq -r --argjson max "${max_time%s}" --argjson bw $((bandwidth_mib * 1048576)) \
+                  '.runs[0] | (.bytes_sent // .bytes_on_wire)
+                   + (if .verdict == "stuck" then ($max - .total_s) * $bw else 0 end)' <<<"$sim")
+        [ "$(jq -r '.runs[0].verdict' <<<"$sim")" = stuck ] &&
+            echo "(${policy_name[$p]}: simulated as stuck at $(fmt "$(jq -r '.runs[0].total_s' <<<"$sim")" %.1f) s," \
+                 "run on at the link's pace to $max_time)"
         printf '%-30s %8s %9s %9s %9s\n' "${policy_name[$p]}" "$(fmt "$total" %.1f)" \
             "$(fmt "$(awk -v b="$sent" 'BEGIN { print b / 1048576 }')" %.1f)" \
             "$(error_pct "$total" "$(figure "$key" "$p" .total_s)")" \
