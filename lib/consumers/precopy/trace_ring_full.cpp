@@ -20,6 +20,13 @@ double RingFullSleeps::next_wake_s() const {
     return next;
 }
 
+double RingFullSleeps::next_fill_s() const {
+    double next = std::numeric_limits<double>::infinity();
+    for (const Vcpu& v : vcpus_)
+        if (v.asleep_s <= 0 && v.pace > 0) next = std::min(next, (entries_ - v.entries) / v.pace);
+    return next;
+}
+
 void RingFullSleeps::wrote(RegionId region, uint64_t first, uint64_t count) {
     if (region >= written_.size()) return;
     fresh_ += double(written_[region].mark_new(first, count));
@@ -38,6 +45,7 @@ std::vector<double> RingFullSleeps::advance(double dt_s, const std::vector<doubl
         }
         pushed[i] = i < weights.size() ? fresh_ * weights[i] : 0;
         v.entries += pushed[i];
+        v.pace = dt_s > 0 ? pushed[i] / dt_s : 0;
         if (v.entries < entries_) continue;
         // Full: the VMM empties it (and re-protects its pages), and the
         // vCPU sleeps its share of the time since it last woke (none

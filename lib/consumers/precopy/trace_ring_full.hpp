@@ -37,6 +37,9 @@ public:
     bool awake(uint32_t v) const { return v < vcpus_.size() && vcpus_[v].asleep_s <= 0; }
     // Seconds until the next sleeping vCPU wakes; +infinity when none sleeps.
     double next_wake_s() const;
+    // Seconds until the next awake vCPU's ring fills at the pace of its last
+    // step; +infinity when none pushes entries.
+    double next_fill_s() const;
 
     // Pages written: counts those not written since the last sync.
     void wrote(RegionId region, uint64_t first, uint64_t count);
@@ -57,6 +60,7 @@ private:
         double entries = 0;   // in its ring now
         double since_wake_s;  // since it last woke (or started)
         double asleep_s = 0;  // of sleep left
+        double pace = 0;      // entries/s over its last step
     };
     double entries_;
     std::vector<Vcpu> vcpus_;

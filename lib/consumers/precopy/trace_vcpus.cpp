@@ -38,10 +38,15 @@ Status TraceGuest::sleep_at_ring_full(uint64_t ring_entries) {
 
 void TraceGuest::replay_with_ring_full(double wall_ns, int held_pct) {
     // A step's writes fill rings as they come; the vCPU that fills one
-    // stops at the end of the step (within a step of the kernel's moment).
-    constexpr double step_ns = 1e6;
+    // stops at the end of the step. Steps halve as a ring nears its fill,
+    // down to a millisecond (that close to the kernel's moment), and are at
+    // most 100 ms where no ring is near, so that hours of a guest whose
+    // rings never fill take thousands of steps, not millions.
+    constexpr double min_step_ns = 1e6, max_step_ns = 1e8;
     while (wall_ns > 0 && !error_) {
-        const double dt = std::min({wall_ns, step_ns, std::max(ring_full_->next_wake_s() * 1e9, 1.0)});
+        const double to_fill_ns = ring_full_->next_fill_s() * 1e9 / 2;
+        const double dt = std::min({wall_ns, std::clamp(to_fill_ns, min_step_ns, max_step_ns),
+                                    std::max(ring_full_->next_wake_s() * 1e9, 1.0)});
         const std::vector<double> paces = vcpu_paces(held_pct);
         replay(dt, held_pct);
         const double all = std::accumulate(paces.begin(), paces.end(), 0.0);
