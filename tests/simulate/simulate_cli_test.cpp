@@ -145,6 +145,15 @@ TEST(SimulateCli, ATraceRecordedByDtvmIsSimulatedAndADamagedOneRefusedWithItsOff
     EXPECT_EQ(at_syncs.exit_code, 0) << at_syncs.output;
     EXPECT_NE(at_syncs.output.find("harvest at syncs only, as --harvest sync asks"), std::string::npos)
         << at_syncs.output;
+    // QEMU's ring-full actuator needs the pages: a recording has them.
+    const auto ring_full = simulate(
+        "--trace " + file + " --bandwidth 64M --dirty-limit 2500 --vcpus 2 --dirty-limit-sleep ring-full --json");
+    ASSERT_EQ(ring_full.exit_code, 0) << ring_full.output;
+    const auto rj = nlohmann::json::parse(ring_full.output);
+    EXPECT_EQ(rj["dirty_limit_sleep"], "ring-full") << ring_full.output;
+    EXPECT_NE(rj["guest"].get<std::string>().find("sleeping when their 4096-entry dirty rings fill"), std::string::npos)
+        << ring_full.output;
+    EXPECT_EQ(j["dirty_limit_sleep"], "slice") << r.output;
     // The process backend's tracking (uffd) has no vCPU view: a peak per vCPU needs the count.
     const auto no_vcpus = simulate("--trace " + file + " --bandwidth 64M --auto-converge --peak 200M");
     EXPECT_EQ(no_vcpus.exit_code, 2) << no_vcpus.output;

@@ -450,6 +450,7 @@ void print_json(const SimulateOptions& o, const SimulatePlan& p, const std::stri
         {"xbzrle_cache_bytes", p.page_bytes.xbzrle_cache_bytes},
         {"write_bytes", p.page_bytes.write_bytes},
         {"harvest", p.harvest.reap_every ? "continuous" : "sync"},
+        {"dirty_limit_sleep", p.ring_full_entries ? "ring-full" : "slice"},
         {"sender_pages_per_s",
          p.sender_pace.pages_per_s > 0 ? nlohmann::json(p.sender_pace.pages_per_s) : nlohmann::json(nullptr)},
         {"digest_bytes_per_s", p.sender_pace.digest_bytes_per_s > 0 ? nlohmann::json(p.sender_pace.digest_bytes_per_s)
