@@ -1,3 +1,4 @@
+// --reader-cpus: the readers on CPUs of their own (reader_cpus.hpp).
 #include "dtvm/vm/reader_cpus.hpp"
 
 #include <dirent.h>
