@@ -269,7 +269,9 @@ sender_pace() {
 # simulate KEY WRITE_BYTES RATE GUEST-OPTIONS...: dtrack simulate on a
 # recording of the same guest, unmigrated, same seed (as
 # tools/bench/simulate_validation.sh: the peak is a writer's rate held 90%
-# of the time, x 10), each policy beside the real runs' medians.
+# of the time, x 10, or 99%, x 100, where 90% does not slow it), with the
+# sending host's pace (sender_pace), each policy beside the real runs'
+# medians.
 simulate() {
     local key=$1 write_bytes=$2 rate=$3
     shift 3
