@@ -19,25 +19,28 @@ void add_sender_pace_options(CLI::App* cmd, SenderPaceFlags& f) {
         ->type_name("BYTES/s");
 }
 
+namespace {
+
+// A rate as parsed, refused with `if_zero` when it is 0; 0 when not given.
+Result<double> nonzero(const std::string& typed, const Result<uint64_t>& rate, const Error& if_zero) {
+    if (typed.empty()) return 0.0;
+    if (!rate) return rate.error();
+    if (*rate == 0) return if_zero;
+    return double(*rate);
+}
+
+}  // namespace
+
 Result<SenderPace> parse_sender_pace(const SenderPaceFlags& f) {
-    SenderPace pace;
-    if (!f.sender_rate.empty()) {
-        auto rate = parse_count(f.sender_rate, "--sender-rate");
-        if (!rate) return rate.error();
-        if (*rate == 0)
-            return Error{EINVAL, "--sender-rate 0: a sender that never sends",
-                         "give its pages/s, e.g. 300k, or leave it out for a link-bound sender"};
-        pace.pages_per_s = double(*rate);
-    }
-    if (!f.digest_rate.empty()) {
-        auto rate = parse_bytes_per_second(f.digest_rate, "--digest-rate");
-        if (!rate) return rate.error();
-        if (*rate == 0)
-            return Error{EINVAL, "--digest-rate 0: a digest that never ends",
-                         "give the host's hashing bytes/s, e.g. 2G, or leave it out"};
-        pace.digest_bytes_per_s = double(*rate);
-    }
-    return pace;
+    auto pages = nonzero(f.sender_rate, parse_count(f.sender_rate, "--sender-rate"),
+                         {EINVAL, "--sender-rate 0: a sender that never sends",
+                          "give its pages/s, e.g. 300k, or leave it out for a link-bound sender"});
+    if (!pages) return pages.error();
+    auto digest = nonzero(f.digest_rate, parse_bytes_per_second(f.digest_rate, "--digest-rate"),
+                          {EINVAL, "--digest-rate 0: a digest that never ends",
+                           "give the host's hashing bytes/s, e.g. 2G, or leave it out"});
+    if (!digest) return digest.error();
+    return SenderPace{.pages_per_s = *pages, .digest_bytes_per_s = *digest};
 }
 
 }  // namespace dtrack::cli

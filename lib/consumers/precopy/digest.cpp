@@ -75,13 +75,11 @@ uint64_t memory_digest(std::span<const GuestMemory> memory, unsigned threads) {
 
 std::chrono::nanoseconds estimated_digest_time(std::span<const GuestMemory> memory) {
     uint64_t total = 0;
-    for (const GuestMemory& m : memory) total += m.bytes();
-    const GuestMemory* first = nullptr;
-    for (const GuestMemory& m : memory)
-        if (m.bytes() > 0) {
-            first = &m;
-            break;
-        }
+    const GuestMemory* first = nullptr;  // the first region with memory: the sample
+    for (const GuestMemory& m : memory) {
+        total += m.bytes();
+        if (!first && m.bytes() > 0) first = &m;
+    }
     if (!first) return std::chrono::nanoseconds(0);
     const uint64_t sample = std::min(digest_piece_bytes, first->bytes());
     const auto started = std::chrono::steady_clock::now();

@@ -10,7 +10,6 @@ RingFullSleeps::RingFullSleeps(uint32_t vcpus, uint64_t entries, std::vector<uin
                                double since_start_s)
     : entries_(double(std::max<uint64_t>(entries, 1))), vcpus_(vcpus, Vcpu{.since_wake_s = since_start_s}) {
     for (uint64_t pages : region_pages) written_.emplace_back(pages);
-    any_written_.assign(written_.size(), false);
 }
 
 double RingFullSleeps::next_wake_s() const {
@@ -30,7 +29,6 @@ double RingFullSleeps::next_fill_s() const {
 void RingFullSleeps::wrote(RegionId region, uint64_t first, uint64_t count) {
     if (region >= written_.size()) return;
     fresh_ += double(written_[region].mark_new(first, count));
-    any_written_[region] = true;
 }
 
 std::vector<double> RingFullSleeps::advance(double dt_s, const std::vector<double>& weights,
@@ -68,11 +66,7 @@ void RingFullSleeps::reset() {
 }
 
 void RingFullSleeps::clear_written() {
-    for (size_t r = 0; r < written_.size(); ++r)
-        if (any_written_[r]) {
-            written_[r].clear();
-            any_written_[r] = false;
-        }
+    for (PlainBitmap& region : written_) region.clear();  // the words marked, and a summary word per 4096
 }
 
 }  // namespace dtrack::precopy

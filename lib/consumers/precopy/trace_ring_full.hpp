@@ -64,9 +64,8 @@ private:
     };
     double entries_;
     std::vector<Vcpu> vcpus_;
-    std::vector<PlainBitmap> written_;  // per region: pages written since the last sync
-    std::vector<bool> any_written_;
-    double fresh_ = 0;  // entries not yet given to a vCPU
+    std::vector<PlainBitmap> written_;  // per region: pages written since the last sync or fill
+    double fresh_ = 0;                  // entries not yet given to a vCPU
     uint64_t fills_ = 0;
 };
 
