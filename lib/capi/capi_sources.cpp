@@ -76,6 +76,13 @@ int dt_ring_on_full(dt_ring* ring, uint32_t vcpu_index) {
     });
 }
 
+int dt_ring_on_full_own(dt_ring* ring, uint32_t vcpu_index) {
+    return c_boundary(__func__, [&] {
+        if (!ring) return null_argument("ring");
+        return status_code(ring->source->on_ring_full(vcpu_index, dtrack::FullExitReap::own_ring));
+    });
+}
+
 int dt_ring_start_reaper(dt_ring* ring) {
     return act_on(ring, __func__, "ring", [](dt_ring& r) { r.source->start_reaper(); });
 }

@@ -123,11 +123,15 @@ void DirtyRingReader::keep_unreported(Error error) {
     if (!unreported_error_) unreported_error_ = std::move(error);
 }
 
-Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
+Status DirtyRingReader::drain_locked(std::optional<FullExit> full_exit) {
     const auto start = std::chrono::steady_clock::now();
     bool overflow = false;
     Ring* full_ring = nullptr;
     for (Ring& ring : rings_) {
+        const bool full = full_exit && ring.memory.vcpu == full_exit->vcpu;
+        if (full) full_ring = &ring;
+        // The others' rings keep their entries, and their pages stay writable, until they fill or a sync.
+        if (!full && full_exit && full_exit->reap == FullExitReap::own_ring) continue;
         uint32_t n = drain_ring(ring);
         if (n == ring.memory.entries) {
             overflow = true;  // a whole lap: the kernel wrote past the soft limit
@@ -141,7 +145,6 @@ Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
             n = drain_ring(ring);
             ring.behind = false;
         }
-        if (after_full_exit && ring.memory.vcpu == full_vcpu) full_ring = &ring;
     }
     if (options_.before_reset) options_.before_reset();
     const Result<ResetOutcome> reset = reset_rings();
@@ -203,7 +206,7 @@ Status DirtyRingReader::drain_locked(bool after_full_exit, uint32_t full_vcpu) {
 Result<HarvestReport> DirtyRingReader::harvest() {
     std::lock_guard lock(mutex_);
     if (!unreported_error_) {
-        if (Status s = drain_locked(false, ~0u); !s) keep_unreported(s.error());
+        if (Status s = drain_locked(std::nullopt); !s) keep_unreported(s.error());
     }
     // The report stays pending (its pages are in the bitmaps already) until
     // a harvest without an error hands it out.
@@ -211,17 +214,17 @@ Result<HarvestReport> DirtyRingReader::harvest() {
     return std::exchange(pending_, HarvestReport{});
 }
 
-Status DirtyRingReader::on_ring_full(uint32_t vcpu) {
+Status DirtyRingReader::on_ring_full(uint32_t vcpu, FullExitReap reap) {
     std::lock_guard lock(mutex_);
     ++counters_.full_exits;
-    return drain_locked(true, vcpu);
+    return drain_locked(FullExit{vcpu, reap});
 }
 
 uint32_t DirtyRingReader::reap() {
     std::lock_guard lock(mutex_);
     std::vector<uint32_t> before;
     for (const Ring& ring : rings_) before.push_back(ring.fetch);
-    if (Status s = drain_locked(false, ~0u); !s) keep_unreported(s.error());
+    if (Status s = drain_locked(std::nullopt); !s) keep_unreported(s.error());
     uint32_t fullest = 0;
     for (size_t i = 0; i < rings_.size(); ++i) fullest = std::max(fullest, rings_[i].fetch - before[i]);
     ++counters_.reaper_passes;

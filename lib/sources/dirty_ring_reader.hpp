@@ -1,7 +1,8 @@
 // DirtyRingReader: the ring protocol of KVM_CAP_DIRTY_LOG_RING, from the
 // reading side, over any DirtyRingKernel (the real rings or a model).
 //
-// Each drain reads every ring in order (load-acquire of the flags), stages
+// Each drain reads every ring in order (a full exit's may read its own
+// only: FullExitReap::own_ring) (load-acquire of the flags), stages
 // the pages, flags the entries for reset (store-release), calls the kernel's
 // reset, which write-protects the pages again, and only then marks them in
 // the bitmaps, where a consumer may take them (invariant 2: a page taken
@@ -47,9 +48,10 @@ public:
     // since the last harvest (full exits and reaper passes included).
     Result<HarvestReport> harvest();
 
-    // After KVM_EXIT_DIRTY_RING_FULL on vCPU `vcpu`: empties the rings so it
-    // can run again. Its pages are counted by the next harvest().
-    Status on_ring_full(uint32_t vcpu);
+    // After KVM_EXIT_DIRTY_RING_FULL on vCPU `vcpu`: empties the rings (every
+    // one, or its own: FullExitReap) so it can run again. Its pages are
+    // counted by the next harvest().
+    Status on_ring_full(uint32_t vcpu, FullExitReap reap = FullExitReap::every_ring);
 
     // One pass of a reaper: drains like harvest() but keeps the report for
     // the next harvest() (an error too, see unreported_error_). Returns the
@@ -73,8 +75,13 @@ private:
         // cannot push while it waits in on_ring_full).
         uint32_t fetch_at_full_exit = 0;
     };
-    // Drains every ring and resets; adds to `pending_`. Caller holds mutex_.
-    Status drain_locked(bool after_full_exit, uint32_t full_vcpu);
+    // Drains every ring (or, after a full exit with FullExitReap::own_ring,
+    // the full one) and resets; adds to `pending_`. Caller holds mutex_.
+    struct FullExit {
+        uint32_t vcpu;
+        FullExitReap reap;
+    };
+    Status drain_locked(std::optional<FullExit> full_exit);
     uint32_t drain_ring(Ring& ring);  // reads and stages entries; returns how many
     void publish_staged();            // marks the staged pages (after the reset)
     bool resync_ring(Ring& ring);     // true when the ring was out of step

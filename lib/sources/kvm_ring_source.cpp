@@ -32,7 +32,9 @@ bool KvmRingSource::acq_rel() const { return rings_->acq_rel(); }
 
 Result<HarvestReport> KvmRingSource::harvest(Tracker&) { return reader_->harvest(); }
 
-Status KvmRingSource::on_ring_full(uint32_t index) { return reader_->on_ring_full(index); }
+Status KvmRingSource::on_ring_full(uint32_t index) { return reader_->on_ring_full(index, FullExitReap::every_ring); }
+
+Status KvmRingSource::on_ring_full(uint32_t index, FullExitReap reap) { return reader_->on_ring_full(index, reap); }
 
 KvmRingCounters KvmRingSource::ring_counters() const { return reader_->counters(); }
 

@@ -50,9 +50,9 @@ TEST(Exports, OnlyTheCAbiAndNamespaceDtrackAreExported) {
         ++symbols;
     }
     EXPECT_GT(symbols, 100);
-    for (const char* c_abi :
-         {"dt_version", "dt_last_error", "dt_tracker_create", "dt_sync", "dt_take_bitmap", "dt_ring_on_full",
-          "dt_uffd_track", "dt_watcher_start", "dt_throttle_create", "dt_precopy_send", "dt_precopy_receive"})
+    for (const char* c_abi : {"dt_version", "dt_last_error", "dt_tracker_create", "dt_sync", "dt_take_bitmap",
+                              "dt_ring_on_full", "dt_ring_on_full_own", "dt_uffd_track", "dt_watcher_start",
+                              "dt_throttle_create", "dt_precopy_send", "dt_precopy_receive"})
         EXPECT_NE(nm.output.find(std::string(" T ") + c_abi + "\n"), std::string::npos) << c_abi << " is not exported";
     EXPECT_NE(nm.output.find("vtable for dtrack::UffdSource"), std::string::npos) << "C++ embedders subclass and cast";
 }

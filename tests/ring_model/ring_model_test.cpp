@@ -43,10 +43,12 @@ void expect_epoch_exact(const EpochCheck& c, const std::string& where) {
 }
 
 // The oracle over many random interleavings of two vCPUs' writes, full
-// exits, reaper passes and the consumer's takes, all on one thread.
-TEST(RingModel, EveryPageWrittenSinceTheLastTakeIsReported) {
+// exits (emptying what `reap` says), reaper passes and the consumer's
+// takes, all on one thread.
+void expect_every_page_written_reported(dtrack::FullExitReap reap) {
     for (uint64_t seed = 0; seed < 60; ++seed) {
         ModelVm vm(two_slots, 2, small_ring);
+        vm.full_exit_reap = reap;
         std::mt19937_64 rng(seed);
         Writer writers[2] = {{std::mt19937_64(seed * 2)}, {std::mt19937_64(seed * 2 + 1)}};
         for (int epoch = 0; epoch < 12; ++epoch) {
@@ -64,6 +66,45 @@ TEST(RingModel, EveryPageWrittenSinceTheLastTakeIsReported) {
         ASSERT_EQ(vm.stuck_vcpus, 0u);
         if (::testing::Test::HasFailure()) return;
     }
+}
+
+TEST(RingModel, EveryPageWrittenSinceTheLastTakeIsReported) {
+    expect_every_page_written_reported(dtrack::FullExitReap::every_ring);
+}
+
+TEST(RingModel, EveryPageWrittenIsReportedWhenAFullExitEmptiesOnlyItsOwnRing) {
+    expect_every_page_written_reported(dtrack::FullExitReap::own_ring);
+}
+
+// QEMU's full exit while its dirty limit is in service: the exiting vCPU's
+// ring is emptied and its pages write-protected again; another vCPU's
+// entries stay in its ring and its pages stay writable, so its rewrites
+// push nothing and its ring fills only with pages new to it.
+TEST(RingModel, AnOwnRingFullExitLeavesTheOtherRingsAndTheirPagesAlone) {
+    ModelVm vm(two_slots, 2, small_ring);
+    for (uint64_t p = 0; p < 10; ++p) vm.write(1, 1, p);
+    uint64_t pushed = 0;
+    for (uint64_t p = 0; vm.kernel.write(0, 0, p) != WriteOutcome::ring_full; ++p) ++pushed;
+    ASSERT_EQ(pushed, vm.kernel.soft_limit());
+    ASSERT_TRUE(vm.reader->on_ring_full(0, dtrack::FullExitReap::own_ring));
+    EXPECT_EQ(vm.kernel.writable_pages(), 10u) << "vCPU 1's pages were write-protected again at vCPU 0's exit";
+    for (uint64_t p = 0; p < 10; ++p) EXPECT_EQ(vm.kernel.write(1, two_slots[1].id, p), WriteOutcome::unseen);
+    EXPECT_EQ(vm.tracker.bitmap(0).count(), pushed) << "vCPU 0's pages, published at its exit";
+    EXPECT_EQ(vm.tracker.bitmap(1).count(), 0u) << "vCPU 1's entries read before it filled or a sync";
+
+    // Every ring emptied (the default) protects vCPU 1's pages too.
+    ModelVm every(two_slots, 2, small_ring);
+    for (uint64_t p = 0; p < 10; ++p) every.write(1, 1, p);
+    for (uint64_t p = 0; every.kernel.write(0, 0, p) != WriteOutcome::ring_full; ++p) {
+    }
+    ASSERT_TRUE(every.reader->on_ring_full(0));
+    EXPECT_EQ(every.kernel.writable_pages(), 0u);
+
+    // Nothing is lost: the sync reads vCPU 1's ring.
+    const EpochCheck c = vm.end_epoch();
+    EXPECT_EQ(c.lost, 0u);
+    EXPECT_EQ(c.taken, pushed + 10);
+    EXPECT_EQ(vm.kernel.writable_pages(), 0u);
 }
 
 // Two vCPU threads write while a reaper thread drains; the vCPUs stop at

@@ -65,7 +65,7 @@ public:
                 ++stuck_vcpus;
                 return;
             }
-            if (!reader->on_ring_full(vcpu)) {
+            if (!reader->on_ring_full(vcpu, full_exit_reap)) {
                 ++full_exit_errors;
                 return;
             }
@@ -105,6 +105,7 @@ public:
     KernelRingModel kernel;
     std::unique_ptr<dtrack::DirtyRingReader> reader;
     uint64_t rearm_calls = 0;
+    dtrack::FullExitReap full_exit_reap = dtrack::FullExitReap::every_ring;  // what write()'s full exits empty
     std::atomic<uint64_t> full_exit_errors{0};
     std::atomic<uint64_t> stuck_vcpus{0};  // writes given up after 16 full exits in a row
 

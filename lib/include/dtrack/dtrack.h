@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 #define DT_VERSION_MAJOR 0
-#define DT_VERSION_MINOR 10
+#define DT_VERSION_MINOR 11
 #define DT_VERSION_PATCH 0
 
 /* Only the dt_ functions are exported from libdtrack.so. */
@@ -185,6 +185,10 @@ DT_API int dt_ring_enable(dt_tracker *tracker, int vm_fd, const struct dt_ring_o
 DT_API int dt_ring_add_vcpu(dt_ring *ring, int vcpu_fd, uint32_t index);
 /* For KVM_EXIT_DIRTY_RING_FULL: empties the rings so KVM_RUN can go on. */
 DT_API int dt_ring_on_full(dt_ring *ring, uint32_t vcpu_index);
+/* The same, emptying only this vCPU's ring, as QEMU does while its dirty
+ * limit is in service: a vCPU that sleeps at its own full exits must reach
+ * them, and emptying its ring at another vCPU's exit would spare it. */
+DT_API int dt_ring_on_full_own(dt_ring *ring, uint32_t vcpu_index);
 /* A thread that harvests while the vCPUs run (more often as rings fill). */
 DT_API int dt_ring_start_reaper(dt_ring *ring);
 DT_API void dt_ring_stop_reaper(dt_ring *ring);

@@ -5,6 +5,7 @@
 //   ring->add_vcpu(vcpu_fd, 0); ...                                        // after KVM_CREATE_VCPU
 //   tracker.add_source(std::move(ring));
 //   vCPU thread, on KVM_EXIT_DIRTY_RING_FULL:  ring.on_ring_full(index);
+//     (or on_ring_full(index, FullExitReap::own_ring) where vCPUs sleep at full exits)
 //   ring.start_reaper();   // harvests while the vCPUs run
 //
 // A thin shell: KvmDirtyRings (lib/sources) owns the ioctls and mappings,
@@ -72,6 +73,14 @@ struct KvmRingCounters {
     uint64_t reaper_passes = 0;
 };
 
+// What a full exit empties. every_ring: every vCPU's ring (the others'
+// entries are read early; nothing is lost either way). own_ring: only the
+// exiting vCPU's, as QEMU does while its dirty limit is in service: a vCPU
+// that sleeps at its own full exits must reach them, and emptying its ring
+// at another vCPU's exit would spare it its sleep (and re-protect pages it
+// would otherwise rewrite without a fault).
+enum class FullExitReap { every_ring, own_ring };
+
 class KvmRingSource : public Source {
 public:
     // Enables the dirty ring on `vm_fd`; must run before the first KVM_CREATE_VCPU.
@@ -89,6 +98,8 @@ public:
     // the next KVM_RUN can go on. The pages land in the bitmaps at once; their
     // counts are reported by the next harvest().
     Status on_ring_full(uint32_t index);
+    // The same, emptying only the rings `reap` names (FullExitReap).
+    Status on_ring_full(uint32_t index, FullExitReap reap);
 
     // A thread that harvests while the vCPUs run, more often as rings fill faster.
     void start_reaper();
