@@ -59,8 +59,16 @@ dtrack::Status apply_dirty_limit_sleep(const DirtyLimitFlags& f, VmOptions& vm, 
                                  track_mode_name(tracking.mode),
                              "use --dirty-limit-sleep slice (or auto), or --track ring on KVM"};
     vm.share_at = ring && f.sleep != "slice" ? ShareAt::ring_full : ShareAt::slice;
-    // Rings must fill for a vCPU to sleep at ring-full exits: no reaper emptying them first.
-    if (vm.share_at == ShareAt::ring_full) tracking.reaper = false;
+    // Rings must fill for a vCPU to sleep at ring-full exits: no reaper
+    // emptying them first, and a full exit empties the exiting vCPU's ring
+    // only, as QEMU's does while its limit is in service (FullExitReap).
+    // QEMU empties every ring until then; here the shares are 0 until the
+    // limit engages, so no vCPU sleeps either way, and only when pages are
+    // write-protected again differs.
+    if (vm.share_at == ShareAt::ring_full) {
+        tracking.reaper = false;
+        tracking.full_exit_reap = dtrack::FullExitReap::own_ring;
+    }
     tracking.thread_write_faults = tracking.mode == TrackMode::uffd;
     return dtrack::Ok{};
 }

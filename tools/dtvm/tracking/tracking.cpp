@@ -128,7 +128,7 @@ dtrack::Status Tracking::add_ring_vcpus(KvmVm& kvm) {
     for (uint32_t v = 0; v < vm_->vcpu_count(); ++v)
         if (dtrack::Status s = ring_->add_vcpu(kvm.vcpu_fd(v), v); !s) return s;
     dtrack::KvmRingSource* ring = ring_;
-    kvm.on_ring_full([ring](uint32_t vcpu) { return ring->on_ring_full(vcpu); });
+    kvm.on_ring_full([ring, reap = options_.full_exit_reap](uint32_t vcpu) { return ring->on_ring_full(vcpu, reap); });
     if (options_.reaper) ring->start_reaper();
     return dtrack::Ok{};
 }
