@@ -29,19 +29,6 @@ void PlainBitmap::mark(uint64_t first, uint64_t count) {
     set_bits(marked_, first / 64 / 64, last / 64 / 64);
 }
 
-uint64_t PlainBitmap::mark_new(uint64_t first, uint64_t count) {
-    if (count == 0) return 0;
-    const uint64_t last = first + count - 1;
-    uint64_t fresh = 0;
-    for (uint64_t w = first / 64; w <= last / 64; ++w) {
-        const uint64_t head = w == first / 64 ? ~0ULL << (first % 64) : ~0ULL;
-        const uint64_t tail = w == last / 64 ? ~0ULL >> (63 - last % 64) : ~0ULL;
-        fresh += uint64_t(std::popcount(head & tail & ~words_[w]));
-    }
-    mark(first, count);
-    return fresh;
-}
-
 void PendingPages::add(RegionId region, uint64_t first, uint64_t count) {
     if (count == 0) return;
     uint64_t start = key(region, first), end = start + count;

@@ -24,8 +24,10 @@ class PlainBitmap {
 public:
     explicit PlainBitmap(uint64_t pages) : words_((pages + 63) / 64), marked_((words_.size() + 4095) / 4096) {}
     void mark(uint64_t first, uint64_t count);
-    // mark(), returning how many of the bits were clear before.
-    uint64_t mark_new(uint64_t first, uint64_t count);
+    // mark(), calling on_new(page) for each bit that was clear before.
+    template <typename F>
+    void mark_new(uint64_t first, uint64_t count, F&& on_new);
+    void unmark(uint64_t page) { words_[page / 64] &= ~(1ULL << (page % 64)); }
     void clear() {
         drain([](uint64_t, uint64_t) {});
     }
@@ -37,6 +39,19 @@ private:
     std::vector<uint64_t> words_;
     std::vector<uint64_t> marked_;  // bit g % 64 of word g / 64: words [64 g, 64 g + 64) may be set
 };
+
+template <typename F>
+void PlainBitmap::mark_new(uint64_t first, uint64_t count, F&& on_new) {
+    if (count == 0) return;
+    const uint64_t last = first + count - 1;
+    for (uint64_t w = first / 64; w <= last / 64; ++w) {
+        const uint64_t head = w == first / 64 ? ~0ULL << (first % 64) : ~0ULL;
+        const uint64_t tail = w == last / 64 ? ~0ULL >> (63 - last % 64) : ~0ULL;
+        for (uint64_t fresh = head & tail & ~words_[w]; fresh; fresh &= fresh - 1)
+            on_new(w * 64 + uint64_t(std::countr_zero(fresh)));
+    }
+    mark(first, count);
+}
 
 class PendingPages {
 public:

@@ -2,25 +2,25 @@
 // ring-full; dtrack simulate --dirty-limit-sleep ring-full): a limited vCPU
 // sleeps only when its KVM dirty ring fills, and then for share / (1 - share)
 // of the time since it last woke (dtvm's Pacer::ring_full_wake_time), so
-// that over time it runs (1 - share) of it. Rings without a reaper empty at
-// syncs (KVM_RESET_DIRTY_RINGS) and at a fill. What differs from sleeping a
+// that over time it runs (1 - share) of it. What differs from sleeping a
 // share of every slice: a vCPU whose ring does not fill between two syncs
 // never sleeps, whatever its share (a hot/cold guest rewriting pages it
 // already dirtied pushes few entries), and one that fills sleeps in long
 // stretches.
 //
-// A ring entry is a write to a page clean in the kernel's view: the replay
-// counts the pages written that were not written since the last sync or
-// fill (a bit a page of the recording's regions, the third beside the
-// replay's two), split over the vCPUs as the replay splits its pages. A
-// fill cleans every page in this count, not only the filling vCPU's, since
-// the replay does not know which vCPU wrote which page: the others' rewrites
-// then count as entries where the kernel's would not, so their rings fill a
-// little early. The sleep follows the time since the last wake, not the
-// entries, so over time each vCPU still runs (1 - share) of it.
+// The rings as the kernel keeps them: a write to a page that is in no ring
+// (write-protected) pushes an entry into the writing vCPU's ring and makes
+// the page writable; a write to a page in some ring pushes nothing. A full
+// ring is emptied alone, as QEMU's full exit does while its limit is in
+// service (FullExitReap::own_ring): its pages are write-protected again,
+// the other rings keep theirs. A sync empties every ring. The recording
+// does not say which vCPU wrote which page: a page new to the rings goes
+// to a writer dealt by the vCPUs' shares of the writing (set_writers), in
+// turn, so that each ring gets its share of the entries.
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "consumers/precopy/trace_pending.hpp"
@@ -41,31 +41,36 @@ public:
     // step; +infinity when none pushes entries.
     double next_fill_s() const;
 
-    // Pages written: counts those not written since the last sync.
+    // Each vCPU's share of the writes from now on (summing to 1; 0 for a
+    // sleeping vCPU): who pushes the entries of the pages wrote() names.
+    void set_writers(const std::vector<double>& weights);
+    // Pages written: each page in no ring goes into a writer's.
     void wrote(RegionId region, uint64_t first, uint64_t count);
-    // `dt_s` passed: the entries counted since the last call go to the vCPUs
-    // by `weights` (summing to 1, 0 for a sleeping vCPU), a vCPU whose ring
-    // fills sleeps by its `shares`, sleeping vCPUs sleep on. Returns the
-    // entries each vCPU pushed (what the kernel reports for it).
-    std::vector<double> advance(double dt_s, const std::vector<double>& weights, const std::vector<double>& shares);
-    // A sync: every ring is empty and every page clean again.
+    // `dt_s` passed: a vCPU whose ring filled is emptied and sleeps by its
+    // `shares`; sleeping vCPUs sleep on. Returns the entries each vCPU
+    // pushed since the last call (what the kernel reports for it).
+    std::vector<double> advance(double dt_s, const std::vector<double>& shares);
+    // A sync: every ring is empty and every page write-protected again.
     void reset();
 
     uint64_t fills() const { return fills_; }
 
 private:
-    void clear_written();
-
     struct Vcpu {
-        double entries = 0;   // in its ring now
-        double since_wake_s;  // since it last woke (or started)
-        double asleep_s = 0;  // of sleep left
-        double pace = 0;      // entries/s over its last step
+        std::vector<std::pair<RegionId, uint64_t>> ring;  // the pages of its entries
+        double weight = 0;                                // its share of the writing (set_writers)
+        double credit = 0;                                // dealing: the next page goes to the most credit
+        uint64_t pushed = 0;                              // entries since the last advance()
+        double since_wake_s;                              // since it last woke (or started)
+        double asleep_s = 0;                              // of sleep left
+        double pace = 0;                                  // entries/s over its last step
     };
-    double entries_;
+    uint32_t deal();  // the vCPU whose ring takes the next new page
+    void empty(Vcpu& v);
+
+    uint64_t full_at_;  // entries: the ring's soft limit
     std::vector<Vcpu> vcpus_;
-    std::vector<PlainBitmap> written_;  // per region: pages written since the last sync or fill
-    double fresh_ = 0;                  // entries not yet given to a vCPU
+    std::vector<PlainBitmap> in_a_ring_;  // per region: writable pages, each in some vCPU's ring
     uint64_t fills_ = 0;
 };
 

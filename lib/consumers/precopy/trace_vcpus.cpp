@@ -48,14 +48,15 @@ void TraceGuest::replay_with_ring_full(double wall_ns, int held_pct) {
         const double dt = std::min({wall_ns, std::clamp(to_fill_ns, min_step_ns, max_step_ns),
                                     std::max(ring_full_->next_wake_s() * 1e9, 1.0)});
         const std::vector<double> paces = vcpu_paces(held_pct);
-        replay(dt, held_pct);
         const double all = std::accumulate(paces.begin(), paces.end(), 0.0);
         std::vector<double> weights(paces.size(), 0), shares(paces.size(), 0);
         for (uint32_t v = 0; v < paces.size(); ++v) {
             weights[v] = all > 0 ? paces[v] / all : 0;
             shares[v] = vcpus_.share(v);
         }
-        const std::vector<double> pushed = ring_full_->advance(dt / 1e9, weights, shares);
+        ring_full_->set_writers(weights);
+        replay(dt, held_pct);
+        const std::vector<double> pushed = ring_full_->advance(dt / 1e9, shares);
         for (uint32_t v = 0; v < pushed.size(); ++v) vcpus_.reported(v, pushed[v]);
         wall_ns -= dt;
     }
