@@ -199,13 +199,15 @@ migrate() {
 # --- the figures of one point -------------------------------------------------
 median() { sort -n | awk '{ a[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2];
                                                else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-# figure KEY P JQ: the median over P's runs of JQ on each run's summary.
-figure() {
+spread() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (!NR) print "-"; else printf "%.1f-%.1f", lo, hi }'; }
+# each KEY P JQ: JQ on each of P's runs' summaries, a line each; figure: their median.
+each() {
     local r
     for r in $(seq "$runs"); do
         [ -f "$out/$1-$2-$r.json" ] && jq -r "$3 // empty" "$out/$1-$2-$r.json"
-    done | median
+    done
 }
+figure() { each "$@" | median; }
 completed() {
     local n=0 r
     for r in $(seq "$runs"); do
@@ -225,12 +227,14 @@ error_pct() {
 # table KEY: the median per policy, then the ratios.
 table() {
     local key=$1 p
-    printf '%-30s %8s %6s %9s %9s %10s %11s %8s %10s %9s\n' "median of $runs run(s)" "total s" rounds "down ms" \
+    printf '%-30s %8s %11s %6s %9s %9s %10s %11s %8s %10s %9s\n' "median of $runs run(s)" "total s" "range s" rounds \
+        "down ms" \
         "sent MiB" "sent/guest" "reads/s/rdr" "/warm-up" "reads lost" completed
     for p in "${policies[@]}"; do
         [ -f "$out/$key-$p-1.json" ] || continue
-        printf '%-30s %8s %6s %9s %9s %10s %11s %8s %10s %9s\n' "${policy_name[$p]}" \
-            "$(fmt "$(figure "$key" "$p" .total_s)" %.1f)" "$(figure "$key" "$p" .rounds)" \
+        printf '%-30s %8s %11s %6s %9s %9s %10s %11s %8s %10s %9s\n' "${policy_name[$p]}" \
+            "$(fmt "$(figure "$key" "$p" .total_s)" %.1f)" "$(each "$key" "$p" .total_s | spread)" \
+            "$(figure "$key" "$p" .rounds)" \
             "$(fmt "$(figure "$key" "$p" .downtime_ms)" %.1f)" \
             "$(fmt "$(figure "$key" "$p" '.bytes_sent / 1048576')" %.1f)" \
             "$(fmt "$(figure "$key" "$p" .bytes_per_guest_byte)" %.2f)" \
@@ -284,7 +288,14 @@ simulate() {
     # only when the workload writes it): all of it is --zero-pages, less
     # the pages the warmup wrote, and less those the replay writes before
     # round 1 reaches them.
-    has "$simulate_help" --start-at= && contents+=(--start-at "$warmup")
+    # Five starts, a recorded interval (100 ms) apart from there: where a
+    # policy's outcome turns on milliseconds (QEMU 8.1's ring-full sleeps
+    # against the syncs) the real runs part too, and the median of five
+    # replays is held against the median of the real runs; the range of
+    # each shows how far they part.
+    local starts=("")
+    has "$simulate_help" --start-at= &&
+        read -r -a starts <<<"$(awk -v w="${warmup%s}" 'BEGIN { for (i = 0; i < 5; i++) printf "%.1fs ", w + i / 10 }')"
     has "$simulate_help" --zero-pages= && contents+=(--zero-pages "${mem_mib}M")
     # A writer held 90% that still keeps its own pace (--rate: the process
     # backend's threads, whose writes cost well under a microsecond) says
@@ -308,8 +319,9 @@ simulate() {
         return
     fi
     echo "dtrack simulate --trace (the guest recorded ${record_for}, unmigrated) ${peak[*]} --vcpus $writers" \
-        "--bandwidth ${bandwidth_mib}M --max-time $max_time ${contents[*]} POLICY"
-    printf '%-30s %8s %9s %9s %9s\n' "simulated" "total s" "sent MiB" "error s" "error B"
+        "--bandwidth ${bandwidth_mib}M --max-time $max_time ${contents[*]}${starts[0]:+ --start-at ${starts[*]}} POLICY"
+    printf '%-30s %8s %11s %9s %9s %9s\n' "simulated (median of ${#starts[@]})" "total s" "range s" "sent MiB" \
+        "error s" "error B"
     # Without --dirty-limit-sleep, dtrack simulate's limit acts as (4)'s does: a share of each slice.
     has "$simulate_help" --dirty-limit= && ! has "$simulate_help" --dirty-limit-sleep= &&
         echo "((3) is simulated with (4)'s actuator: dtrack simulate models no ring-full sleep)"
@@ -322,25 +334,35 @@ simulate() {
             echo "not reached: ${policy_name[$p]}: dtrack simulate lacks $lack"
             continue
         fi
-        sim=$("$build/dtrack" simulate --trace "$trace" "${peak[@]}" --vcpus "$writers" \
-              --bandwidth "${bandwidth_mib}M" --max-time "$max_time" "${POLICY[@]}" "${SIMULATE[@]}" \
-              "${contents[@]}" --json 2>&1) || {
-            echo "not reached: ${policy_name[$p]}: dtrack simulate failed: $(tail -1 <<<"$sim")"
+        local totals=() sents=() stuck=0 start failed=""
+        for start in "${starts[@]}"; do
+            sim=$("$build/dtrack" simulate --trace "$trace" "${peak[@]}" --vcpus "$writers" \
+                  --bandwidth "${bandwidth_mib}M" --max-time "$max_time" "${POLICY[@]}" "${SIMULATE[@]}" \
+                  "${contents[@]}" ${start:+--start-at "$start"} --json 2>&1) || {
+                failed=$(tail -1 <<<"$sim")
+                break
+            }
+            # runs[0] is the policy's run (a second, when there is one, is
+            # "without"). A simulation that stops as stuck (it will not
+            # converge) stands for a real sender that goes on at the link's
+            # pace until --max-time, as dtvm's does: its figures run on to there.
+            totals+=("$(jq -r --argjson max "${max_time%s}" \
+                           '.runs[0] | if .verdict == "stuck" then $max else .total_s end' <<<"$sim")")
+            sents+=("$(jq -r --argjson max "${max_time%s}" --argjson bw $((bandwidth_mib * 1048576)) \
+                          '.runs[0] | (.bytes_sent // .bytes_on_wire)
+                           + (if .verdict == "stuck" then ($max - .total_s) * $bw else 0 end)' <<<"$sim")")
+            [ "$(jq -r '.runs[0].verdict' <<<"$sim")" = stuck ] && stuck=$((stuck + 1))
+        done
+        if [ -n "$failed" ]; then
+            echo "not reached: ${policy_name[$p]}: dtrack simulate failed: $failed"
             continue
-        }
-        # runs[0] is the policy's run (a second, when there is one, is
-        # "without"). A simulation that stops as stuck (it will not converge)
-        # stands for a real sender that goes on at the link's pace until
-        # --max-time, as dtvm's does: its figures run on to there.
-        total=$(jq -r --argjson max "${max_time%s}" '.runs[0] | if .verdict == "stuck" then $max else .total_s end' \
-                <<<"$sim")
-        sent=$(jq -r --argjson max "${max_time%s}" --argjson bw $((bandwidth_mib * 1048576)) \
-                  '.runs[0] | (.bytes_sent // .bytes_on_wire)
-                   + (if .verdict == "stuck" then ($max - .total_s) * $bw else 0 end)' <<<"$sim")
-        [ "$(jq -r '.runs[0].verdict' <<<"$sim")" = stuck ] &&
-            echo "(${policy_name[$p]}: simulated as stuck at $(fmt "$(jq -r '.runs[0].total_s' <<<"$sim")" %.1f) s," \
-                 "run on at the link's pace to $max_time)"
-        printf '%-30s %8s %9s %9s %9s\n' "${policy_name[$p]}" "$(fmt "$total" %.1f)" \
+        fi
+        [ "$stuck" -gt 0 ] &&
+            echo "(${policy_name[$p]}: $stuck of ${#starts[@]} simulated as stuck, run on at the link's pace to $max_time)"
+        total=$(printf '%s\n' "${totals[@]}" | median)
+        sent=$(printf '%s\n' "${sents[@]}" | median)
+        printf '%-30s %8s %11s %9s %9s %9s\n' "${policy_name[$p]}" "$(fmt "$total" %.1f)" \
+            "$(printf '%s\n' "${totals[@]}" | spread)" \
             "$(fmt "$(awk -v b="$sent" 'BEGIN { print b / 1048576 }')" %.1f)" \
             "$(error_pct "$total" "$(figure "$key" "$p" .total_s)")" \
             "$(error_pct "$sent" "$(figure "$key" "$p" .bytes_sent)")"
