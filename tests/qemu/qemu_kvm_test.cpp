@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "sources/tracefs_mount.hpp"
 #include "support/json_lines.hpp"
 #include "support/qemu_vm.hpp"
 #include "support/run_command.hpp"
@@ -71,9 +72,15 @@ void expect_exact_intervals_show_the_guests_pages(pid_t pid, int count) {
 // tracefs instance of our own (the global buffer and other users' events stay
 // as they were). -1 and `why` set where tracefs cannot be used here.
 long emulated_instructions(pid_t pid, std::chrono::milliseconds window, std::string& why) {
-    const std::string tracefs = "/sys/kernel/tracing";
+    // Mounted where it is mounted nowhere, as dtrack's tp/ programs do.
+    const auto place = dtrack::ensure_tracefs();
+    if (!place) {
+        why = place.error().message();
+        return -1;
+    }
+    const std::string tracefs = place->path;
     if (::access((tracefs + "/instances").c_str(), W_OK) != 0) {
-        why = "tracefs is not mounted writable at " + tracefs + " (mount -t tracefs nodev " + tracefs + ")";
+        why = "tracefs is not writable at " + tracefs + " (remount it read-write)";
         return -1;
     }
     const std::string instance = tracefs + "/instances/dtrack-qemu-" + std::to_string(::getpid());

@@ -270,6 +270,46 @@ sender_pace() {
         "$file.json" 2>/dev/null
 }
 
+# simulate_policy P: dtrack simulate of policy P (set by `policy`) from each
+# of simulate()'s starts, on its recording ($trace, $peak, $contents,
+# $starts, $key: simulate's locals), the median and range beside the real
+# runs'.
+simulate_policy() {
+    local p=$1 sim total sent
+    local totals=() sents=() stuck=0 start failed=""
+    for start in "${starts[@]}"; do
+        sim=$("$build/dtrack" simulate --trace "$trace" "${peak[@]}" --vcpus "$writers" \
+              --bandwidth "${bandwidth_mib}M" --max-time "$max_time" "${POLICY[@]}" "${SIMULATE[@]}" \
+              "${contents[@]}" ${start:+--start-at "$start"} --json 2>&1) || {
+            failed=$(tail -1 <<<"$sim")
+            break
+        }
+        # runs[0] is the policy's run (a second, when there is one, is
+        # "without"). A simulation that stops as stuck (it will not
+        # converge) stands for a real sender that goes on at the link's
+        # pace until --max-time, as dtvm's does: its figures run on to there.
+        totals+=("$(jq -r --argjson max "${max_time%s}" \
+                       '.runs[0] | if .verdict == "stuck" then $max else .total_s end' <<<"$sim")")
+        sents+=("$(jq -r --argjson max "${max_time%s}" --argjson bw $((bandwidth_mib * 1048576)) \
+                      '.runs[0] | (.bytes_sent // .bytes_on_wire)
+                       + (if .verdict == "stuck" then ($max - .total_s) * $bw else 0 end)' <<<"$sim")")
+        [ "$(jq -r '.runs[0].verdict' <<<"$sim")" = stuck ] && stuck=$((stuck + 1))
+    done
+    if [ -n "$failed" ]; then
+        echo "not reached: ${policy_name[$p]}: dtrack simulate failed: $failed"
+        return
+    fi
+    [ "$stuck" -gt 0 ] &&
+        echo "(${policy_name[$p]}: $stuck of ${#starts[@]} simulated as stuck, run on at the link's pace to $max_time)"
+    total=$(printf '%s\n' "${totals[@]}" | median)
+    sent=$(printf '%s\n' "${sents[@]}" | median)
+    printf '%-30s %8s %11s %9s %9s %9s\n' "${policy_name[$p]}" "$(fmt "$total" %.1f)" \
+        "$(printf '%s\n' "${totals[@]}" | spread)" \
+        "$(fmt "$(awk -v b="$sent" 'BEGIN { print b / 1048576 }')" %.1f)" \
+        "$(error_pct "$total" "$(figure "$key" "$p" .total_s)")" \
+        "$(error_pct "$sent" "$(figure "$key" "$p" .bytes_sent)")"
+}
+
 # simulate KEY WRITE_BYTES RATE GUEST-OPTIONS...: dtrack simulate on a
 # recording of the same guest, unmigrated, same seed (as
 # tools/bench/simulate_validation.sh: the peak is a writer's rate held 90%
@@ -334,38 +374,7 @@ simulate() {
             echo "not reached: ${policy_name[$p]}: dtrack simulate lacks $lack"
             continue
         fi
-        local totals=() sents=() stuck=0 start failed=""
-        for start in "${starts[@]}"; do
-            sim=$("$build/dtrack" simulate --trace "$trace" "${peak[@]}" --vcpus "$writers" \
-                  --bandwidth "${bandwidth_mib}M" --max-time "$max_time" "${POLICY[@]}" "${SIMULATE[@]}" \
-                  "${contents[@]}" ${start:+--start-at "$start"} --json 2>&1) || {
-                failed=$(tail -1 <<<"$sim")
-                break
-            }
-            # runs[0] is the policy's run (a second, when there is one, is
-            # "without"). A simulation that stops as stuck (it will not
-            # converge) stands for a real sender that goes on at the link's
-            # pace until --max-time, as dtvm's does: its figures run on to there.
-            totals+=("$(jq -r --argjson max "${max_time%s}" \
-                           '.runs[0] | if .verdict == "stuck" then $max else .total_s end' <<<"$sim")")
-            sents+=("$(jq -r --argjson max "${max_time%s}" --argjson bw $((bandwidth_mib * 1048576)) \
-                          '.runs[0] | (.bytes_sent // .bytes_on_wire)
-                           + (if .verdict == "stuck" then ($max - .total_s) * $bw else 0 end)' <<<"$sim")")
-            [ "$(jq -r '.runs[0].verdict' <<<"$sim")" = stuck ] && stuck=$((stuck + 1))
-        done
-        if [ -n "$failed" ]; then
-            echo "not reached: ${policy_name[$p]}: dtrack simulate failed: $failed"
-            continue
-        fi
-        [ "$stuck" -gt 0 ] &&
-            echo "(${policy_name[$p]}: $stuck of ${#starts[@]} simulated as stuck, run on at the link's pace to $max_time)"
-        total=$(printf '%s\n' "${totals[@]}" | median)
-        sent=$(printf '%s\n' "${sents[@]}" | median)
-        printf '%-30s %8s %11s %9s %9s %9s\n' "${policy_name[$p]}" "$(fmt "$total" %.1f)" \
-            "$(printf '%s\n' "${totals[@]}" | spread)" \
-            "$(fmt "$(awk -v b="$sent" 'BEGIN { print b / 1048576 }')" %.1f)" \
-            "$(error_pct "$total" "$(figure "$key" "$p" .total_s)")" \
-            "$(error_pct "$sent" "$(figure "$key" "$p" .bytes_sent)")"
+        simulate_policy "$p"
     done
 }
 

@@ -93,10 +93,6 @@ public:
         } else {
             page_size_ = memory_.front().page_size;
             rates_ = RoundRates(page_size_, options_.bandwidth, shrinks_pages(options_));
-            // Both sides hash all memory before the acknowledgement. They
-            // overlap on two hosts; on one (a test, a local migration) they
-            // take turns on the same cores: count both, erring long.
-            rates_.set_switchover_cost(2 * estimated_digest_time(memory_));
             batch_.emplace(page_size_, options_.batch_pages);
             make_encoders();
             rounds_.start_migration();
@@ -132,6 +128,15 @@ private:
             if (!taken) return take_failed(m, taken.error());
         }
         if (Step s = send_round(/*every_page=*/true)) return *s;
+        // Both sides hash all memory before the acknowledgement. They
+        // overlap on two hosts; on one (a test, a local migration) they take
+        // turns on the same cores: count both, erring long. Timed after
+        // round 1, which read every page: before it, the sample's first
+        // read may fault its pages in (a guest's untouched memory), which
+        // the digest at switchover does not pay, and the estimate came out
+        // several times too long, enough to keep a guest that fits its
+        // downtime from ever switching over.
+        rates_.set_switchover_cost(2 * estimated_digest_time(memory_));
 
         for (;;) {
             if (steady::now() >= deadline_) return max_time_reached();
