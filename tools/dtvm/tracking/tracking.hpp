@@ -37,8 +37,9 @@ TrackMode best_track_mode(Backend backend);
 struct TrackingOptions {
     TrackMode mode = TrackMode::ring;
     uint32_t ring_entries = 4096;
-    bool reaper = true;                                                      // ring mode: harvest while the vCPUs run
-    dtrack::FullExitReap full_exit_reap = dtrack::FullExitReap::every_ring;  // ring mode: what a full exit empties
+    bool reaper = true;  // ring mode: harvest while the vCPUs run
+    // ring mode: what a full exit empties (own_ring where vCPUs sleep at full exits)
+    dtrack::FullExitReap full_exit_reap = dtrack::FullExitReap::every_ring;
     bool manual_protect = true;               // log mode: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 when the kernel has it
     std::function<void()> before_ring_reset;  // ring mode, for tests: KvmRingOptions::before_reset
     // uffd mode: per-vCPU counts from the kernel, each vCPU thread's write
