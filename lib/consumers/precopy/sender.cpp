@@ -136,11 +136,14 @@ private:
         // the digest at switchover does not pay, and the estimate came out
         // several times too long, enough to keep a guest that fits its
         // downtime from ever switching over.
-        rates_.set_switchover_cost(2 * estimated_digest_time(memory_));
+        const nanoseconds digest = 2 * estimated_digest_time(memory_);
 
         for (;;) {
             if (steady::now() >= deadline_) return max_time_reached();
+            const auto sync_started = steady::now();
             if (Step s = sync()) return *s;
+            // The final sync runs with the guest paused: count one as long as this one.
+            rates_.set_switchover_cost(digest + duration_cast<nanoseconds>(steady::now() - sync_started));
             uint64_t remaining = 0;
             for (const GuestMemory& m : memory_) remaining += tracker_.bitmap(m.region).count();
             estimate_ = rates_.estimated_downtime(remaining);
