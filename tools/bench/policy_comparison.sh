@@ -199,6 +199,7 @@ migrate() {
 # --- the figures of one point -------------------------------------------------
 median() { sort -n | awk '{ a[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2];
                                                else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# spread: the lowest and highest of the numbers on stdin, "lo-hi".
 spread() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (!NR) print "-"; else printf "%.1f-%.1f", lo, hi }'; }
 # each KEY P JQ: JQ on each of P's runs' summaries, a line each; figure: their median.
 each() {
@@ -228,8 +229,7 @@ error_pct() {
 table() {
     local key=$1 p
     printf '%-30s %8s %11s %6s %9s %9s %10s %11s %8s %10s %9s\n' "median of $runs run(s)" "total s" "range s" rounds \
-        "down ms" \
-        "sent MiB" "sent/guest" "reads/s/rdr" "/warm-up" "reads lost" completed
+        "down ms" "sent MiB" "sent/guest" "reads/s/rdr" "/warm-up" "reads lost" completed
     for p in "${policies[@]}"; do
         [ -f "$out/$key-$p-1.json" ] || continue
         printf '%-30s %8s %11s %6s %9s %9s %10s %11s %8s %10s %9s\n' "${policy_name[$p]}" \
