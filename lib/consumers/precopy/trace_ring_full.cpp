@@ -31,7 +31,11 @@ double RingFullSleeps::next_fill_s() const {
 }
 
 void RingFullSleeps::set_writers(const std::vector<double>& weights) {
-    for (size_t i = 0; i < vcpus_.size(); ++i) vcpus_[i].weight = i < weights.size() ? weights[i] : 0;
+    writers_weight_ = 0;
+    for (size_t i = 0; i < vcpus_.size(); ++i) {
+        vcpus_[i].weight = i < weights.size() ? weights[i] : 0;
+        writers_weight_ += vcpus_[i].weight;
+    }
 }
 
 uint32_t RingFullSleeps::deal() {
@@ -39,13 +43,11 @@ uint32_t RingFullSleeps::deal() {
     // credit and goes to the most credit, which pays one page; over n pages
     // each vCPU gets its weight's share, give or take one.
     uint32_t best = 0;
-    double all = 0;
     for (uint32_t i = 0; i < vcpus_.size(); ++i) {
         vcpus_[i].credit += vcpus_[i].weight;
-        all += vcpus_[i].weight;
         if (vcpus_[i].credit > vcpus_[best].credit) best = i;
     }
-    vcpus_[best].credit -= all;
+    vcpus_[best].credit -= writers_weight_;
     return best;
 }
 

@@ -71,6 +71,7 @@ private:
     uint64_t full_at_;  // entries: the ring's soft limit
     std::vector<Vcpu> vcpus_;
     std::vector<PlainBitmap> in_a_ring_;  // per region: writable pages, each in some vCPU's ring
+    double writers_weight_ = 0;           // the weights set_writers() gave, summed: what a dealt page costs
     uint64_t fills_ = 0;
 };
 
