@@ -144,7 +144,16 @@ deps:
 # --- BPF: clang -target bpf -> bpftool gen object -> bpftool gen skeleton ------
 # vmlinux.h comes from the running kernel's BTF; without BTF the programs build
 # against bpf/compat/vmlinux_fallback.h (tracepoint structs from tracefs).
-$(BUILD)/bpf/vmlinux.h:
+# vmlinux.source says which of the two it is, rewritten only when that
+# changes: a build that ran before bpftool was installed (a first `make`
+# beside `make deps`) is rebuilt against the BTF once it can be, instead of
+# keeping the fallback, whose iterators see no VM.
+$(BUILD)/bpf/vmlinux.source: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)if [ -r $(VMLINUX_BTF) ] && command -v $(BPFTOOL) >/dev/null; then s=btf; else s=fallback; fi; \
+	    [ "$$(cat $@ 2>/dev/null)" = "$$s" ] || echo "$$s" > $@
+
+$(BUILD)/bpf/vmlinux.h: $(BUILD)/bpf/vmlinux.source
 	$(Q)mkdir -p $(@D)
 	$(call msg,GEN,$@)
 	$(Q)if [ -r $(VMLINUX_BTF) ] && $(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp 2>/dev/null; then \
