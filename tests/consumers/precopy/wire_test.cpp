@@ -3,6 +3,7 @@
 // is refused with a message that says where; bad layouts, huge lengths and
 // zlib bombs are refused before anything is allocated or written.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -269,6 +270,25 @@ TEST(PrecopyWire, DigestIsXxh3OfThePiecesXxh3sInOrder) {
         EXPECT_NE(memory_digest(memory), expected) << "byte " << at;
         bytes[at] ^= 0x80;
     }
+}
+
+// The sender samples the digest's pace a piece at a time, a different piece
+// each round, as memory_digest() cuts them: counted through the regions and
+// wrapping around. A piece past the memory it names would fault: here the
+// second region is unreadable, so sampling it kills the process.
+TEST(PrecopyWireDeathTest, TheDigestEstimateSamplesThePiecesInTurnAcrossRegions) {
+    constexpr uint64_t mib = 1 << 20;
+    const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+    void* map = ::mmap(nullptr, 12 * mib + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(map, MAP_FAILED);
+    auto* bytes = static_cast<uint8_t*>(map);
+    ASSERT_EQ(::mprotect(bytes + 8 * mib, 4 * mib + page, PROT_NONE), 0);
+    // Pieces: 0 and 1 in the 8 MiB region, 2 the unreadable one.
+    const GuestMemory memory[2] = {{0, bytes, 8 * mib / 4096, 4096}, {1, bytes + 8 * mib, 4 * mib / 4096, 4096}};
+    for (uint64_t piece : {0, 1, 3, 4, 6}) EXPECT_GT(estimated_digest_time(memory, piece).count(), 0) << piece;
+    EXPECT_DEATH((void)estimated_digest_time(memory, 2), "");
+    EXPECT_DEATH((void)estimated_digest_time(memory, 5), "");
+    ::munmap(map, 12 * mib + page);
 }
 
 // --- the receiver ---------------------------------------------------------------------

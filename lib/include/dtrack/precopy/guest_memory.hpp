@@ -54,6 +54,10 @@ uint64_t memory_digest(std::span<const GuestMemory> memory, unsigned threads = 0
 // process may run on, at most 8). The switchover's cost beyond its pages,
 // which the downtime estimate counts.
 std::chrono::nanoseconds estimated_digest_time(std::span<const GuestMemory> memory);
+// The same from the `piece`-th piece of all memory (counted through the
+// regions, wrapping around): samples taken from different pieces are not
+// served from the cache the previous one filled.
+std::chrono::nanoseconds estimated_digest_time(std::span<const GuestMemory> memory, uint64_t piece);
 
 }  // namespace dtrack::precopy
 
