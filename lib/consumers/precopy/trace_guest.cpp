@@ -305,6 +305,15 @@ Status TraceGuest::start_at(std::chrono::nanoseconds at) {
             return Error{EINVAL, "the migration starts past the recording's end",
                          "give a start within the recording (dtrack report says how long it is)"};
     }
+    // The part of this interval before the start was written before it too.
+    const double length_ns = double(current_->end_ns - current_->start_ns);
+    const double into_ns = double(at_ns) - double(current_->start_ns - origin);
+    if (length_ns > 0 && into_ns > 0) {
+        release_->release(into_ns / length_ns, [&](const recording::PageRun& r) {
+            if (zero_) zero_->written(r.region, r.first, r.count);
+        });
+        released_ = into_ns / length_ns;
+    }
     replayed_ = dropped_ = 0;
     started_s_ = double(at_ns) / 1e9;
     return Ok{};

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -58,6 +59,10 @@ struct CheckRun {
     std::optional<VcpuDirtyLimit> limit;
     bool per_vcpu_counts = false;
     clock::time_point start, last;
+    // The guest's running time: the checks' pauses left out, so that a
+    // recording replays the guest at its own pace.
+    clock::duration paused{};
+    uint64_t recorded_end_ns = 0;                                 // the last recorded interval's end, in running time
     std::vector<uint64_t> last_writes, last_reads, last_counted;  // per vCPU, at the last check
     uint64_t total_lost = 0, total_written = 0, total_taken = 0, intervals = 0, last_source_lost = 0;
 
@@ -116,14 +121,17 @@ std::unique_ptr<CheckRun> set_up(const Options& o, int& exit_code) {
     return run;
 }
 
-// The interval's pages for --record, and the pages the sources lost since the last one.
+// The interval's pages for --record, and the pages the sources lost since
+// the last one; `paused_at`: when this check paused the guest.
 dtrack::recording::Interval recorded_interval(CheckRun& run, const EpochResult& check, const dtrack::Counters& c,
-                                              clock::time_point now) {
+                                              clock::time_point paused_at) {
     dtrack::recording::Interval recorded;
     recorded.index = run.intervals;
-    recorded.start_ns = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(now - run.start).count() -
-                                 std::chrono::duration_cast<std::chrono::nanoseconds>(now - run.last).count());
-    recorded.end_ns = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(now - run.start).count());
+    recorded.start_ns = run.recorded_end_ns;
+    recorded.end_ns = std::max<uint64_t>(
+        run.recorded_end_ns,
+        uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(paused_at - run.start - run.paused).count()));
+    run.recorded_end_ns = recorded.end_ns;
     for (size_t slot = 0; slot < check.taken_words.size(); ++slot)
         for (size_t w = 0; w < check.taken_words[slot].size(); ++w)
             if (check.taken_words[slot][w]) recorded.add_word(dtrack::RegionId(slot), w, check.taken_words[slot][w]);
@@ -175,14 +183,16 @@ double report_vcpus(CheckRun& run, const EpochResult& check, const dtrack::Count
     return reads_per_s;
 }
 
-// One interval's report: each vCPU, then the whole guest (a line, or JSON).
-void report_interval(CheckRun& run, const EpochResult& check, clock::time_point now) {
+// One interval's report: each vCPU, then the whole guest (a line, or JSON);
+// the check paused the guest at `paused_at` and resumed it by `now`.
+void report_interval(CheckRun& run, const EpochResult& check, clock::time_point paused_at, clock::time_point now) {
     const Options& o = run.o;
     const double secs = std::chrono::duration<double>(now - run.last).count();
     const double t = std::chrono::duration<double>(now - run.start).count();
     if (run.limit) run.limit->on_period({.kind = dtrack::SyncKind::round, .at = now});
     const dtrack::Counters c = run.tracking->tracker().counters();
-    dtrack::recording::Interval recorded = recorded_interval(run, check, c, now);
+    dtrack::recording::Interval recorded = recorded_interval(run, check, c, paused_at);
+    run.paused += now - paused_at;
     nlohmann::json line{{"time_s", t},
                         {"written", check.written},
                         {"harvested", check.taken - check.outside_workload},
@@ -225,12 +235,13 @@ int check_every_interval(CheckRun& run) {
             std::fprintf(stderr, "dtvm: the guest stopped: %s\n", vm.failure().c_str());
             return exit_guest_failed;
         }
+        const clock::time_point paused_at = clock::now();
         auto check = check_epoch(*run.tracking, run.o.workload.wss_pages);
         if (!check) {
             std::fprintf(stderr, "dtvm: %s\n", check.error().message().c_str());
             return exit_guest_failed;
         }
-        report_interval(run, *check, clock::now());
+        report_interval(run, *check, paused_at, clock::now());
         run.total_lost += check->lost;
         run.total_written += check->written;
         run.total_taken += check->taken;

@@ -156,8 +156,9 @@ public:
 
     // The migration starts `at` into the recording (a guest that ran that
     // long, e.g. its warmup): the intervals that end by then are not replayed,
-    // and with zero pages their pages hold data at the start. Before the
-    // simulation; past the recording's end an error.
+    // nor the share of the interval under way that comes out before `at`
+    // (trace_release.hpp); with zero pages, those pages hold data at the
+    // start. Before the simulation; past the recording's end an error.
     Status start_at(std::chrono::nanoseconds at);
 
     uint64_t loops() const { return loops_; }                // times the replay started again
