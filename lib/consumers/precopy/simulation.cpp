@@ -30,7 +30,8 @@ const char* to_string(SimulationResult::Verdict verdict) {
 std::vector<std::string> simulation_leaves_out(const SimulationOptions& o) {
     std::vector<std::string> out{
         o.sender_pages_per_s > 0
-            ? "the sender's CPU beyond its one pace (--sender-rate): zero, whole and delta pages cost it alike"
+            ? "the sender's CPU beyond its one pace (--sender-rate): whole and delta pages cost it alike, and a "
+              "zero page a read of it (at --digest-rate; nothing without it)"
             : "the sender's CPU: pages move at the bandwidth, never slower (copying, compression and TLS cost "
               "nothing; --sender-rate gives its pace)",
         "page contents: zero pages only where the model (zero=) or --zero-pages says; compression and deltas are "
@@ -216,7 +217,7 @@ private:
             if (cost <= 0) break;
             // A step ends at the round's end, the watcher's next poll,
             // max-time or the next reaping, whichever comes first.
-            const double finish_s = step_seconds(cost, guest_.ahead().pages);
+            const double finish_s = step_seconds(cost, guest_.ahead());
             const double event_s = std::min({next_poll_s_, max_s_, reap_s ? now_s_ + *reap_s : infinity}) - now_s_;
             const double fraction = finish_s <= event_s ? 1.0 : std::max(event_s / finish_s, 1e-12);
             const SimulatedPages got = guest_.take(fraction);
@@ -225,7 +226,7 @@ private:
             log.zero_pages += got.zero_pages;
             wire += bytes;
             transfer(bytes);
-            if (!advance_polling(step_seconds(bytes, got.pages))) return false;
+            if (!advance_polling(step_seconds(bytes, got))) return false;
             if (now_s_ >= max_s_ - 1e-9) {
                 // The round stops part-way: what it sent was sent.
                 end_round(log, background_before, wire);
@@ -259,11 +260,16 @@ private:
         return bytes_.cost(p.pages, p.zero_pages, rounds_.round()).wire_bytes;
     }
 
-    // A step's time: its bytes at the bandwidth, or its pages at the
-    // sender's pace when that is slower.
-    double step_seconds(double bytes, double pages) const {
+    // A step's time: its bytes at the bandwidth, or the sender's time
+    // when that is longer: its pages with contents at the sender's pace, and
+    // its zero pages each a read of the page, at the pace memory is hashed
+    // (a zero page is found by reading it, and goes as a flag).
+    double step_seconds(double bytes, const SimulatedPages& p) const {
         const double link_s = bytes / bandwidth_;
-        return o_.sender_pages_per_s > 0 ? std::max(link_s, pages / o_.sender_pages_per_s) : link_s;
+        if (o_.sender_pages_per_s <= 0) return link_s;
+        const double zero = std::min(p.zero_pages, p.pages);
+        const double zero_s = o_.digest_bytes_per_s > 0 ? zero * double(guest_.page_size()) / o_.digest_bytes_per_s : 0;
+        return std::max(link_s, (p.pages - zero) / o_.sender_pages_per_s + zero_s);
     }
 
     // Rounds counts whole bytes; the fractions carry over.

@@ -152,11 +152,14 @@ struct SimulationOptions {
     // Compression and the sent-page cache, and what a page write changes:
     // what a page costs on the wire (page_bytes_model.hpp).
     PageBytesOptions page_bytes{};
-    // The sender's own pace, pages/s it reads, checks for zeros, encodes and
-    // compresses whatever the link: a step takes the longer of its bytes at
-    // the bandwidth and its pages at this pace. 0: no limit (a link-bound
-    // sender). Where it binds: compression on a fast link, or a round 1 of
-    // zero and compressible pages (their bytes are few, their pages not).
+    // The sender's own pace, pages with contents per second that it reads,
+    // encodes and compresses whatever the link: a step takes the longer of
+    // its bytes at the bandwidth and its sender time, its pages with
+    // contents at this pace plus its zero pages each read once at
+    // digest_bytes_per_s (finding a zero page costs a read, sending it a
+    // flag). 0: no limit (a link-bound sender). Where it binds: compression
+    // on a fast link, or a round 1 of compressible or zero pages (their
+    // bytes are few, their pages not).
     double sender_pages_per_s = 0;
     // Switchover ends with both sides hashing all guest memory (the END
     // record's digest, sender.cpp) while the guest stays paused: this many
