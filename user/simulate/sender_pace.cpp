@@ -10,8 +10,8 @@ namespace dtrack::cli {
 void add_sender_pace_options(CLI::App* cmd, SenderPaceFlags& f) {
     cmd->add_option("--sender-rate", f.sender_rate,
                     "the sender's own pace, pages with contents per second it reads, encodes and compresses (e.g. "
-                    "300k; a zero page costs a read at --digest-rate instead): a step takes its bytes at the "
-                    "bandwidth or its pages at this pace, whichever is longer; default: no limit")
+                    "300k; zero pages cost it next to nothing): a step takes its bytes at the bandwidth or its "
+                    "pages with contents at this pace, whichever is longer; default: no limit")
         ->type_name("PAGES/s");
     cmd->add_option("--digest-rate", f.digest_rate,
                     "switchover's digest of all guest memory (both sides hash it, the guest paused), bytes/s "

@@ -154,11 +154,10 @@ struct SimulationOptions {
     PageBytesOptions page_bytes{};
     // The sender's own pace, pages with contents per second that it reads,
     // encodes and compresses whatever the link: a step takes the longer of
-    // its bytes at the bandwidth and its sender time, its pages with
-    // contents at this pace plus its zero pages each read once at
-    // digest_bytes_per_s (finding a zero page costs a read, sending it a
-    // flag). 0: no limit (a link-bound sender). Where it binds: compression
-    // on a fast link, or a round 1 of compressible or zero pages (their
+    // its bytes at the bandwidth and its pages with contents at this pace
+    // (a zero page costs the sender a read and goes as a flag: next to
+    // nothing). 0: no limit (a link-bound sender). Where it binds:
+    // compression on a fast link, or a round 1 of compressible pages (their
     // bytes are few, their pages not).
     double sender_pages_per_s = 0;
     // Switchover ends with both sides hashing all guest memory (the END
