@@ -399,6 +399,20 @@ TEST_P(DtvmMigrationCliJson, EndsWithOneJsonSummaryThatAgreesWithTheReport) {
     ASSERT_FALSE(d.empty()) << src.output;
     EXPECT_NEAR(j["downtime_ms"].get<double>(), std::stod(d[1]), 0.06);
     EXPECT_NEAR(j["estimated_downtime_ms"].get<double>(), std::stod(d[2]), 0.06);
+    // Where the downtime went: its parts, in order, add up to it.
+    const auto& parts = j["downtime_parts_ms"];
+    double summed = 0;
+    for (const char* part : {"sync", "final_round", "digest", "acknowledgement"}) {
+        ASSERT_TRUE(parts.contains(part)) << parts.dump();
+        EXPECT_GE(parts[part].get<double>(), 0) << part;
+        summed += parts[part].get<double>();
+    }
+    EXPECT_NEAR(summed, j["downtime_ms"].get<double>(), 0.01) << parts.dump();
+    EXPECT_GT(parts["digest"].get<double>(), 0) << "hashing 128 MiB takes time";
+    const std::smatch p = first_match(src.output, R"(final round ([0-9.]+) \(([0-9]+) pages\))");
+    ASSERT_FALSE(p.empty()) << src.output;
+    EXPECT_NEAR(parts["final_round"].get<double>(), std::stod(p[1]), 0.06);
+    EXPECT_EQ(parts["final_round_pages"], std::stoull(p[2]));
 
     // The throttle line's last step ("... 30% at 1.2 s (round sync)"), or 0 when it never engaged.
     const std::string throttle = first_match(src.output, "throttle:[^\n]*").str();

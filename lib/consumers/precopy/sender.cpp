@@ -166,8 +166,15 @@ private:
         // Nothing changes from here on: one last harvest and pass send the
         // rest, the deferred pages included.
         if (deferral_) deferral_->release_all();
+        Outcome::DowntimeParts& parts = outcome_.downtime_parts;
         if (Step s = sync()) return *s;
+        const auto synced = steady::now();
+        parts.sync = synced - *paused_at_;
+        const uint64_t pages_before = outcome_.pages_sent;
         if (Step s = send_round(/*every_page=*/false)) return *s;
+        const auto sent = steady::now();
+        parts.final_round = sent - synced;
+        parts.final_round_pages = outcome_.pages_sent - pages_before;
 
         // The receiver hashes its copy as soon as it hears that no page
         // follows, while this side hashes its own: the two hashes overlap.
@@ -178,6 +185,8 @@ private:
         const auto digest_time = duration_cast<milliseconds>(steady::now() - digest_started);
         doing_ = "sending the END record";
         if (Step s = send(wire::encode_end({digest, rounds_.round(), outcome_.pages_sent}))) return *s;
+        const auto ended = steady::now();
+        parts.digest = ended - sent;
 
         // The receiver may still be hashing the same memory: allow for that
         // (twice our time, for a slower machine) on top of io_timeout.
@@ -190,7 +199,9 @@ private:
             return Stop{OutcomeStatus::receiver_failed, "the receiver acknowledged a different copy (" +
                                                             std::to_string(reply.accept.pages) + " pages, digest " +
                                                             std::to_string(reply.accept.digest) + ")"};
-        outcome_.downtime = steady::now() - *paused_at_;
+        const auto acknowledged = steady::now();
+        outcome_.downtime = acknowledged - *paused_at_;
+        parts.acknowledgement = acknowledged - ended;
         paused_at_.reset();  // success: the vCPUs stay paused, the guest lives on the receiver
         return Stop{OutcomeStatus::completed, ""};
     }

@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 #define DT_VERSION_MAJOR 0
-#define DT_VERSION_MINOR 11
+#define DT_VERSION_MINOR 12
 #define DT_VERSION_PATCH 0
 
 /* Only the dt_ functions are exported from libdtrack.so. */

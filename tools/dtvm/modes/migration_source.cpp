@@ -225,8 +225,12 @@ int migrate(const Options& o, Tracking& tracking, int socket, const std::string&
     facts.readers = print_reader_rates(vm, progress);
     if (!out.completed()) std::printf("migration failed: %s; the guest runs on here\n", out.message.c_str());
     else
-        std::printf("downtime: %.1f ms real (estimated %.1f ms); the destination's memory digest matches\n",
-                    seconds(out.downtime) * 1000, seconds(out.estimated_downtime) * 1000);
+        std::printf("downtime: %.1f ms real (estimated %.1f ms): sync %.1f, final round %.1f (%" PRIu64
+                    " pages), digest %.1f, acknowledgement %.1f; the destination's memory digest matches\n",
+                    seconds(out.downtime) * 1000, seconds(out.estimated_downtime) * 1000,
+                    seconds(out.downtime_parts.sync) * 1000, seconds(out.downtime_parts.final_round) * 1000,
+                    out.downtime_parts.final_round_pages, seconds(out.downtime_parts.digest) * 1000,
+                    seconds(out.downtime_parts.acknowledgement) * 1000);
     // Last, so that a script finds it with tail -n 1.
     if (m.json) std::printf("%s\n", migration_summary_json(out, facts).c_str());
     vm.stop();

@@ -55,6 +55,14 @@ std::string migration_summary_json(const dtrack::precopy::Outcome& out, const Mi
         {"throttle_last_pct", facts.throttle_last_pct},
         {"readers", readers_json(facts.readers)},
     };
+    if (completed) {
+        const dtrack::precopy::Outcome::DowntimeParts& p = out.downtime_parts;
+        j["downtime_parts_ms"] = {{"sync", milliseconds(p.sync)},
+                                  {"final_round", milliseconds(p.final_round)},
+                                  {"final_round_pages", p.final_round_pages},
+                                  {"digest", milliseconds(p.digest)},
+                                  {"acknowledgement", milliseconds(p.acknowledgement)}};
+    }
     if (!completed) j["message"] = out.message;
     // Invalid UTF-8 in a message (it can quote a peer) is replaced, not thrown on.
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

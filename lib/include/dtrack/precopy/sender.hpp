@@ -120,6 +120,14 @@ struct Outcome {
     std::chrono::nanoseconds first_round_time{0};
     std::chrono::nanoseconds downtime{0};            // pause -> the receiver's acknowledgement
     std::chrono::nanoseconds estimated_downtime{0};  // the last estimate before switchover
+    // Where the downtime went, in order: the final sync, the final round
+    // (its pages, deferred ones included), this side's digest with the
+    // records around it, and the wait for the receiver's acknowledgement
+    // (its own digest, and decoding what it had not yet read).
+    struct DowntimeParts {
+        std::chrono::nanoseconds sync{0}, final_round{0}, digest{0}, acknowledgement{0};
+        uint64_t final_round_pages = 0;
+    } downtime_parts;
     uint64_t round_syncs = 0;
     uint64_t background_syncs = 0;
     uint64_t deferred_pages = 0;  // hot-page deferral: pages kept back, summed over the rounds (page-rounds)
