@@ -16,7 +16,13 @@ double RoundRates::bandwidth() const {
 }
 
 double RoundRates::memory_rate() const {
-    const Sent& w = window();
+    const double rate = memory_rate_of(window());
+    const bool previous_counts = rounds_ >= 3 && previous_round_.time >= min_measured_round;  // not round 1
+    if (last_round_.time < min_measured_round || !previous_counts) return rate;
+    return std::min(rate, memory_rate_of(previous_round_));
+}
+
+double RoundRates::memory_rate_of(const Sent& w) const {
     if (w.time.count() <= 0) return 0;
     const uint64_t pages = w.pages > w.zero_pages ? w.pages - w.zero_pages : w.pages;
     const double rate = pages * static_cast<double>(page_size_) / seconds(w.time);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "consumers/precopy/batch_compression.hpp"
+#include "consumers/precopy/digest_pace.hpp"
 #include "consumers/precopy/round_rates.hpp"
 #include "consumers/precopy/sent_page_cache.hpp"
 #include "consumers/precopy/socket.hpp"
@@ -130,23 +131,20 @@ private:
         if (Step s = send_round(/*every_page=*/true)) return *s;
         // Both sides hash all memory before the acknowledgement. They
         // overlap on two hosts; on one (a test, a local migration) they take
-        // turns on the same cores: count both, erring long. Timed after
-        // round 1, which read every page: before it, the sample's first
-        // read may fault its pages in (a guest's untouched memory), which
-        // the digest at switchover does not pay. And sampled again every
-        // round, a different piece each time, keeping the shortest: one
-        // sample preempted for a few milliseconds (the vCPUs share the
-        // cores), scaled to all memory, came out several times too long,
-        // enough to keep a guest that fits its downtime from switching over.
-        nanoseconds digest = nanoseconds::max();
+        // turns on the same cores: count both, erring long. Timed from
+        // round 1's end on, which read every page: before it, the sample's
+        // first read may fault its pages in (a guest's untouched memory),
+        // which the digest at switchover does not pay (digest_pace.hpp).
+        DigestPace digest;
 
         for (uint64_t piece = 0;; ++piece) {
             if (steady::now() >= deadline_) return max_time_reached();
-            digest = std::min(digest, 2 * estimated_digest_time(memory_, piece));
+            digest.add(estimated_digest_time(memory_, piece));
             const auto sync_started = steady::now();
             if (Step s = sync()) return *s;
             // The final sync runs with the guest paused: count one as long as this one.
-            rates_.set_switchover_cost(digest + duration_cast<nanoseconds>(steady::now() - sync_started));
+            rates_.set_switchover_cost(2 * digest.estimate() +
+                                       duration_cast<nanoseconds>(steady::now() - sync_started));
             uint64_t remaining = 0;
             for (const GuestMemory& m : memory_) remaining += tracker_.bitmap(m.region).count();
             estimate_ = rates_.estimated_downtime(remaining);
