@@ -189,6 +189,25 @@ TEST(PrecopySimulation, ASenderSlowerThanTheLinkSetsThePaceAndZeroPagesCostItNot
     EXPECT_NEAR(second.seconds, second.pages / 1e5, 1e-3);
 }
 
+// A page sent again as a delta costs the sender a compare with its cached
+// copy, not its pace for pages sent whole: with the whole guest cached and
+// 8-byte writes, round 2's pages go as deltas at the link's pace (a few
+// dozen bytes each), not at the sender's 10k pages/s.
+TEST(PrecopySimulation, ADeltaCostsTheSenderNextToNothing) {
+    ModelGuest guest(uniform(GiB, 256 * MiB, 40.0 * MiB));
+    SimulationOptions o{.bandwidth = 64 * MiB, .downtime_limit = 1000ms};
+    o.sender_pages_per_s = 1e4;
+    o.page_bytes.xbzrle_cache_bytes = GiB;
+    o.page_bytes.write_bytes = 8;
+    const SimulationResult r = simulate_precopy(guest, o);
+    ASSERT_GE(r.round_log.size(), 2u) << r.why;
+    EXPECT_NEAR(r.round_log[0].seconds, 1.0 * GiB / 4096 / 1e4, 0.01) << "round 1 sends every page whole";
+    const SimulatedRound& second = r.round_log[1];
+    ASSERT_GT(second.pages, 1000);
+    EXPECT_LT(second.seconds, second.pages / 1e4 / 10)
+        << "deltas at the sender's pace would take " << second.pages / 1e4 << " s";
+}
+
 // Switchover hashes all guest memory while the guest is paused: 64 GiB at
 // 1 TiB/s adds 62.5 ms to the downtime and the total. The sender counts it
 // in its estimate, so the final round's pages get the rest of the limit:

@@ -256,10 +256,11 @@ table() {
 # (--sender-rate, --digest-rate), measured as the peak is, apart from the
 # runs it predicts: the same guest migrated once over an unlimited link with
 # (5)'s compression and cache. Round 1's pages with contents (all but the
-# zero pages, nearly all found in round 1) over its time (first_round_s) are
-# the sender's pages/s; the downtime (a final round of
-# the few pages written meanwhile, then the digest of all memory on both
-# sides and the acknowledgement) gives the digest's bytes/s. Nothing when
+# zero pages, nearly all found in round 1), each sent whole, over its time
+# (first_round_s) are the sender's pages/s; the switchover's digest of all
+# memory on both sides and the acknowledgement (downtime_parts_ms; without
+# it the whole downtime, its final round included) give the digest's
+# bytes/s. Nothing when
 # the migration fails: the simulation then takes a link-bound sender.
 sender_pace() {
     local file=$out/pace
@@ -268,7 +269,8 @@ sender_pace() {
     jq -r --argjson pages $((guest_bytes / 4096)) 'select(.status == "completed" and .first_round_s > 0
                                                           and .downtime_ms > 0)
         | "--sender-rate \(($pages - .zero_pages) / .first_round_s | round)" +
-          " --digest-rate \(.guest_bytes * 1000 / .downtime_ms | round)"' \
+          " --digest-rate \(.guest_bytes * 1000 / (if .downtime_parts_ms then .downtime_parts_ms.digest
+                                                   + .downtime_parts_ms.acknowledgement else .downtime_ms end) | round)"' \
         "$file.json" 2>/dev/null
 }
 

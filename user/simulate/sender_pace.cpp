@@ -9,9 +9,9 @@ namespace dtrack::cli {
 
 void add_sender_pace_options(CLI::App* cmd, SenderPaceFlags& f) {
     cmd->add_option("--sender-rate", f.sender_rate,
-                    "the sender's own pace, pages with contents per second it reads, encodes and compresses (e.g. "
-                    "300k; zero pages cost it next to nothing): a step takes its bytes at the bandwidth or its "
-                    "pages with contents at this pace, whichever is longer; default: no limit")
+                    "the sender's own pace, pages per second it reads, compresses and sends whole (e.g. 300k; "
+                    "zero pages and deltas cost it next to nothing): a step takes its bytes at the bandwidth or "
+                    "its whole pages at this pace, whichever is longer; default: no limit")
         ->type_name("PAGES/s");
     cmd->add_option("--digest-rate", f.digest_rate,
                     "switchover's digest of all guest memory (both sides hash it, the guest paused), bytes/s "

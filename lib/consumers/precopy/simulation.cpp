@@ -30,8 +30,8 @@ const char* to_string(SimulationResult::Verdict verdict) {
 std::vector<std::string> simulation_leaves_out(const SimulationOptions& o) {
     std::vector<std::string> out{
         o.sender_pages_per_s > 0
-            ? "the sender's CPU beyond its one pace (--sender-rate): whole and delta pages cost it alike, and zero "
-              "pages nothing"
+            ? "the sender's CPU beyond its one pace (--sender-rate) for the pages it sends whole: deltas and zero "
+              "pages cost it nothing"
             : "the sender's CPU: pages move at the bandwidth, never slower (copying, compression and TLS cost "
               "nothing; --sender-rate gives its pace)",
         "page contents: zero pages only where the model (zero=) or --zero-pages says; compression and deltas are "
@@ -213,20 +213,22 @@ private:
         for (;;) {
             if (reap_s)
                 if (Status s = guest_.reap(tracker_); !s) return failed_sync(s.error().message());
-            const double cost = wire_bytes(guest_.ahead());
-            if (cost <= 0) break;
+            const SimulatedPages ahead = guest_.ahead();
+            const PageBytes cost = bytes_.cost(ahead.pages, ahead.zero_pages, rounds_.round());
+            if (cost.wire_bytes <= 0) break;
             // A step ends at the round's end, the watcher's next poll,
             // max-time or the next reaping, whichever comes first.
-            const double finish_s = step_seconds(cost, guest_.ahead());
+            const double finish_s = step_seconds(cost, ahead);
             const double event_s = std::min({next_poll_s_, max_s_, reap_s ? now_s_ + *reap_s : infinity}) - now_s_;
             const double fraction = finish_s <= event_s ? 1.0 : std::max(event_s / finish_s, 1e-12);
             const SimulatedPages got = guest_.take(fraction);
-            const double bytes = wire_bytes(got);
+            const PageBytes sent = bytes_.cost(got.pages, got.zero_pages, rounds_.round());
+            const double bytes = sent.wire_bytes;
             log.pages += got.pages;
             log.zero_pages += got.zero_pages;
             wire += bytes;
             transfer(bytes);
-            if (!advance_polling(step_seconds(bytes, got))) return false;
+            if (!advance_polling(step_seconds(sent, got))) return false;
             if (now_s_ >= max_s_ - 1e-9) {
                 // The round stops part-way: what it sent was sent.
                 end_round(log, background_before, wire);
@@ -254,20 +256,17 @@ private:
         r_.round_log.push_back(log);
     }
 
-    // The wire format's cost (wire_format.hpp) of pages sent in this round:
-    // entries, contents, deltas, compression (page_bytes_model.hpp).
-    double wire_bytes(const SimulatedPages& p) const {
-        return bytes_.cost(p.pages, p.zero_pages, rounds_.round()).wire_bytes;
-    }
-
-    // A step's time: its bytes at the bandwidth, or its pages with
-    // contents at the sender's pace when that is slower. A zero page costs
-    // the sender a read (half a microsecond against some 25 for a page it
-    // sends, here) and goes as a flag: left out.
-    double step_seconds(double bytes, const SimulatedPages& p) const {
-        const double link_s = bytes / bandwidth_;
+    // A step's time: its bytes at the bandwidth (the wire format's cost of
+    // its pages: entries, contents, deltas, compression, page_bytes_model.hpp),
+    // or the pages it sends whole at the sender's pace when that is slower.
+    // A zero page costs the sender a read and goes as a flag, a delta a
+    // compare with the cached copy (a microsecond or two, against some 25
+    // for a page compressed whole here): both left out.
+    double step_seconds(const PageBytes& bytes, const SimulatedPages& p) const {
+        const double link_s = bytes.wire_bytes / bandwidth_;
         if (o_.sender_pages_per_s <= 0) return link_s;
-        return std::max(link_s, (p.pages - std::min(p.zero_pages, p.pages)) / o_.sender_pages_per_s);
+        const double whole = std::max(0.0, p.pages - p.zero_pages - bytes.delta_pages);
+        return std::max(link_s, whole / o_.sender_pages_per_s);
     }
 
     // Rounds counts whole bytes; the fractions carry over.

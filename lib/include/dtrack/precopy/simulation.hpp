@@ -152,13 +152,13 @@ struct SimulationOptions {
     // Compression and the sent-page cache, and what a page write changes:
     // what a page costs on the wire (page_bytes_model.hpp).
     PageBytesOptions page_bytes{};
-    // The sender's own pace, pages with contents per second that it reads,
-    // encodes and compresses whatever the link: a step takes the longer of
-    // its bytes at the bandwidth and its pages with contents at this pace
-    // (a zero page costs the sender a read and goes as a flag: next to
-    // nothing). 0: no limit (a link-bound sender). Where it binds:
-    // compression on a fast link, or a round 1 of compressible pages (their
-    // bytes are few, their pages not).
+    // The sender's own pace, pages per second that it reads, compresses and
+    // sends whole, whatever the link: a step takes the longer of its bytes
+    // at the bandwidth and its pages sent whole at this pace (a zero page
+    // costs the sender a read and goes as a flag, a delta a compare with the
+    // cached copy: next to nothing). 0: no limit (a link-bound sender).
+    // Where it binds: compression on a fast link, or a round 1 of
+    // compressible pages (their bytes are few, their pages not).
     double sender_pages_per_s = 0;
     // Switchover ends with both sides hashing all guest memory (the END
     // record's digest, sender.cpp) while the guest stays paused: this many
