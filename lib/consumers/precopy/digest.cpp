@@ -78,30 +78,18 @@ std::chrono::nanoseconds estimated_digest_time(std::span<const GuestMemory> memo
 }
 
 std::chrono::nanoseconds estimated_digest_time(std::span<const GuestMemory> memory, uint64_t piece) {
-    uint64_t total = 0, pieces = 0;
-    for (const GuestMemory& m : memory) {
-        total += m.bytes();
-        pieces += (m.bytes() + digest_piece_bytes - 1) / digest_piece_bytes;
-    }
-    if (pieces == 0) return std::chrono::nanoseconds(0);
-    piece %= pieces;
-    std::span<const uint8_t> sample;  // the piece, as memory_digest() cuts it
-    for (const GuestMemory& m : memory) {
-        const uint64_t here = (m.bytes() + digest_piece_bytes - 1) / digest_piece_bytes;
-        if (piece < here) {
-            const uint64_t at = piece * digest_piece_bytes;
-            sample = {m.host + at, std::min(digest_piece_bytes, m.bytes() - at)};
-            break;
-        }
-        piece -= here;
-    }
+    const std::vector<Piece> pieces = pieces_of(memory);  // as memory_digest() cuts them
+    if (pieces.empty()) return std::chrono::nanoseconds(0);
+    uint64_t total = 0;
+    for (const GuestMemory& m : memory) total += m.bytes();
+    const Piece& sample = pieces[piece % pieces.size()];
     const auto started = std::chrono::steady_clock::now();
-    volatile uint64_t sink = xxh3_64(sample.data(), sample.size());
+    volatile uint64_t sink = xxh3_64(sample.bytes, sample.size);
     (void)sink;
     const double ns = double(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
     const double threads = double(std::min(usable_cores(), max_digest_threads));
-    return std::chrono::nanoseconds(int64_t(std::max(ns, 1.0) * double(total) / double(sample.size()) / threads));
+    return std::chrono::nanoseconds(int64_t(std::max(ns, 1.0) * double(total) / double(sample.size) / threads));
 }
 
 }  // namespace dtrack::precopy
