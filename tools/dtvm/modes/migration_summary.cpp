@@ -62,8 +62,9 @@ std::string migration_summary_json(const dtrack::precopy::Outcome& out, const Mi
                                   {"final_round_pages", p.final_round_pages},
                                   {"digest", milliseconds(p.digest)},
                                   {"acknowledgement", milliseconds(p.acknowledgement)}};
+    } else {
+        j["message"] = out.message;
     }
-    if (!completed) j["message"] = out.message;
     // Invalid UTF-8 in a message (it can quote a peer) is replaced, not thrown on.
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
